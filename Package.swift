@@ -1,0 +1,52 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Targets follow STYLE.md section 1: imports only point down
+/// (kiln -> KilnCLI -> KilnEngine -> KilnStore -> KilnSystem -> KilnHash -> KilnCore).
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+  name: "kiln",
+  platforms: [.macOS(.v15)],
+  products: [.executable(name: "kiln", targets: ["kiln"])],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+  ],
+  targets: [
+    .systemLibrary(name: "CXXHash", path: "Sources/CXXHash"),
+    .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+    .target(name: "KilnCore", swiftSettings: strict),
+    .target(name: "KilnHash", dependencies: ["KilnCore", "CXXHash"], swiftSettings: strict),
+    .target(
+      name: "KilnSystem",
+      dependencies: [
+        "KilnHash", "KilnCore",
+        .product(name: "SystemPackage", package: "swift-system"),
+        .product(name: "Subprocess", package: "swift-subprocess"),
+      ],
+      swiftSettings: strict),
+    .target(
+      name: "KilnConfig",
+      dependencies: ["KilnSystem", "KilnCore", .product(name: "Yams", package: "Yams")],
+      swiftSettings: strict),
+    .target(name: "KilnStore", dependencies: ["KilnSystem", "KilnHash", "KilnCore", "CSQLite"], swiftSettings: strict),
+    .target(name: "KilnEngine", dependencies: ["KilnStore", "KilnSystem", "KilnHash", "KilnCore"], swiftSettings: strict),
+    .target(
+      name: "KilnCLI",
+      dependencies: [
+        "KilnEngine", "KilnConfig", "KilnStore", "KilnSystem", "KilnHash", "KilnCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strict),
+    .executableTarget(name: "kiln", dependencies: ["KilnCLI"], swiftSettings: strict),
+    .target(name: "KilnTestSupport", dependencies: ["KilnEngine", "KilnSystem", "KilnCore"], swiftSettings: strict),
+    .testTarget(name: "KilnHashTests", dependencies: ["KilnHash"], swiftSettings: strict),
+    .testTarget(name: "KilnConfigTests", dependencies: ["KilnConfig", "KilnTestSupport"], swiftSettings: strict),
+    .testTarget(name: "KilnStoreTests", dependencies: ["KilnStore", "KilnTestSupport"], swiftSettings: strict),
+    .testTarget(name: "KilnEngineTests", dependencies: ["KilnEngine", "KilnConfig", "KilnTestSupport"], swiftSettings: strict),
+    .testTarget(name: "KilnIntegrationTests", dependencies: ["KilnTestSupport"], swiftSettings: strict),
+  ]
+)

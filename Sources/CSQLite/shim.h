@@ -1,0 +1,2 @@
+// The only door to libsqlite3 (Debian: libsqlite3-dev).
+#include <sqlite3.h>

@@ -1,0 +1,61 @@
+import ArgumentParser
+import KilnCore
+import KilnEngine
+import KilnSystem
+
+struct BuildCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "build", abstract: "Build the named tasks (default: the build file's 'default', else every task).")
+
+  @Option(name: .short, help: "Run N jobs at once (default: cores, or KILN_MAX_JOBS).") var j: Int?
+  @Flag(name: .short, help: "Keep going after a task fails.") var k = false
+  @Flag(name: [.customShort("n"), .customLong("dry-run")], help: "Say what would restore or run; run nothing.") var dryRun = false
+  @Flag(help: "Say why each task runs.") var explain = false
+  @Flag(name: .customLong("no-cache"), help: "Neither restore from nor store into the cache.") var noCache = false
+  @Flag(help: "Print a summary object on stdout.") var json = false
+  @Option(help: "Write a Chrome trace (JSON) of the build to FILE.") var trace: String?
+  @Argument(help: "Tasks (or task instances, 'compile src/a.c') to build.") var tasks: [String] = []
+
+  func run() async throws {
+    if let j, j < 1 { throw CLIError("kiln: -j must be at least 1") }
+    let context = try Context()
+    let session = try Session(context)
+    let graph = try session.graph()
+    let observer = ConsoleObserver(explain: explain, json: json)
+    var options = BuildOptions(jobs: j ?? Context.cores)
+    options.keepGoing = k
+    options.dryRun = dryRun
+    options.useCache = !noCache
+    options.targets = tasks.isEmpty ? nil : tasks
+    options.workspace = context.environment["KILN_WORKSPACE"]
+    let result: BuildResult
+    do {
+      result = try await session.build(graph, observer: observer).run(options)
+    } catch let error as BuildError {
+      throw CLIError("kiln: \(error)")
+    }
+    observer.finish()
+    if dryRun {
+      for r in result.wouldRun {
+        let verb = if case .restored = r.outcome { "would restore" } else { "would run" }
+        Terminal.line("\(verb): \(r.id) (\(r.reasons.map(\.description).joined(separator: ", ")))")
+      }
+      Terminal.line("kiln: dry run: \(result.wouldRun.count) of \(graph.closure(ofTasks: options.targets ?? graph.defaultTasks).indices.count) would restore or run")
+      return
+    }
+    if let trace {
+      do {
+        try context.fileSystem.writeAtomically(Array(traceJSON(result).utf8), to: trace.hasPrefix("/") ? trace : Paths.join(Context.currentDirectory(), trace), permissions: 0o644)
+      } catch {
+        Terminal.error("kiln: cannot write trace: \(error)")
+      }
+    }
+    if json {
+      Terminal.line(summaryJSON(result))
+    } else {
+      Terminal.line(summaryLine(result.summary))
+    }
+    if result.interrupted { throw CLIError("kiln: interrupted", status: 130) }
+    if result.summary.exitStatus != 0 { throw ExitCode(result.summary.exitStatus) }
+  }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import KilnStore
+
+struct CacheCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "cache", abstract: "The shared local cache: stats, gc, verify.",
+    subcommands: [Stats.self, GC.self, Verify.self])
+
+  static func maintenance() throws -> CacheMaintenance {
+    let context = try Context(requireBuildFile: false)
+    return CacheMaintenance(root: context.cacheRoot, fileSystem: context.fileSystem)
+  }
+
+  struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Size and entry counts of the local cache.")
+    func run() async throws {
+      let m = try CacheCommand.maintenance()
+      let s = m.stats()
+      Terminal.line("cache: \(m.root)")
+      Terminal.line("actions: \(s.actions) (\(formatBytes(s.actionBytes)))")
+      Terminal.line("blobs: \(s.blobs) (\(formatBytes(s.blobBytes)))")
+      Terminal.line("total: \(formatBytes(s.totalBytes))")
+    }
+  }
+
+  struct GC: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Evict least recently used entries down to --max-size.")
+    @Option(name: .customLong("max-size"), help: "Largest size to keep: 500M, 2G, 1048576.") var maxSize: String
+
+    func run() async throws {
+      guard let bytes = parseSize(maxSize) else {
+        throw CLIError("kiln: --max-size: '\(maxSize)' is not a size (use a number with K, M or G)")
+      }
+      let m = try CacheCommand.maintenance()
+      let (removed, freed) = m.collectGarbage(maxBytes: bytes)
+      Terminal.line("kiln: removed \(removed) files, freed \(formatBytes(freed)); cache now \(formatBytes(m.stats().totalBytes))")
+    }
+  }
+
+  struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "verify", abstract: "Re-hash every blob; drop corrupt ones (exit 1 if any).")
+    func run() async throws {
+      let m = try CacheCommand.maintenance()
+      let (checked, corrupt) = m.verify()
+      for path in corrupt { Terminal.line("CORRUPT  \(path) (removed)") }
+      Terminal.line("kiln: \(checked) cache files checked, \(corrupt.count) corrupt")
+      if !corrupt.isEmpty { throw ExitCode(1) }
+    }
+  }
+}
+
+func parseSize(_ text: String) -> Int64? {
+  var digits = text
+  var scale: Int64 = 1
+  if let last = digits.last?.uppercased() {
+    switch last {
+    case "K": scale = 1 << 10
+    case "M": scale = 1 << 20
+    case "G": scale = 1 << 30
+    case "T": scale = 1 << 40
+    default: break
+    }
+    if scale != 1 { digits.removeLast() }
+    if digits.last?.uppercased() == "I" || digits.uppercased().hasSuffix("B") {}
+  }
+  guard let value = Double(digits), value >= 0 else { return nil }
+  return Int64(value * Double(scale))
+}
+
+func formatBytes(_ n: Int64) -> String {
+  let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+  var value = Double(n)
+  var unit = 0
+  while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+  return unit == 0 ? "\(n) B" : "\(String(format2: value)) \(units[unit])"
+}

@@ -1,0 +1,92 @@
+import KilnCore
+import KilnEngine
+
+/// What a person sees during a build: on a terminal one status line updated in place,
+/// otherwise one plain line per task that restored or ran; a failing task's output
+/// in full; restored tasks' recorded output replayed; `--explain` reasons.
+final class ConsoleObserver: BuildObserver {
+  private let tty: Bool
+  private let explain: Bool
+  /// With `--json` stdout belongs to the JSON document: everything else goes to stderr.
+  private let out: Int32
+  private var total = 0
+  private var done = 0
+  private var running: [TaskID: String] = [:]
+  private var statusShown = false
+
+  init(explain: Bool, json: Bool) {
+    self.explain = explain
+    self.out = json ? 2 : 1
+    self.tty = Terminal.isTerminal(json ? 2 : 1) && !json
+  }
+
+  func buildStarted(total: Int) { self.total = total }
+
+  func taskStarted(_ instance: TaskInstance, reasons: [RerunReason]) {
+    running[instance.id] = instance.id.description
+    if explain {
+      clearStatus()
+      Terminal.error("kiln explain: \(instance.id): \(reasons.map(\.description).joined(separator: ", "))")
+    }
+    if tty { showStatus(instance.id.description) }
+  }
+
+  func taskFinished(_ report: TaskReport, done: Int, total: Int) {
+    self.done = done
+    running[report.id] = nil
+    switch report.outcome {
+    case .upToDate, .skipped:
+      if tty, done == total { clearStatus() }
+      return
+    case .restored:
+      printLine("[\(done)/\(total)] \(report.id) (restored)")
+      replay(report)
+    case .ran:
+      printLine("[\(done)/\(total)] \(report.id)")
+      replay(report)
+    case .failed(let failure):
+      clearStatus()
+      Terminal.write("FAILED: \(report.id): \(failure)\n\(report.command)\n", to: out)
+      replay(report)
+    }
+    if tty {
+      if let next = running.values.first { showStatus(next) } else { clearStatus() }
+    }
+  }
+
+  func warning(_ message: String) {
+    clearStatus()
+    Terminal.error("kiln: warning: \(message)")
+  }
+
+  func finish() { clearStatus() }
+
+  private func replay(_ report: TaskReport) {
+    guard !report.stdout.isEmpty || !report.stderr.isEmpty else { return }
+    clearStatus()
+    Terminal.write(bytes: report.stdout, to: out)
+    Terminal.write(bytes: report.stderr, to: 2)
+  }
+
+  private func printLine(_ text: String) {
+    if tty {
+      showStatus(String(text.drop { $0 != "]" }.dropFirst(2)))
+    } else {
+      Terminal.write(text + "\n", to: out)
+    }
+  }
+
+  private func showStatus(_ name: String) {
+    var line = "[\(done)/\(total)] \(name)"
+    let width = Terminal.width
+    if line.count >= width { line = String(line.prefix(width - 1)) }
+    Terminal.write("\r" + line + "\u{1B}[K", to: out)
+    statusShown = true
+  }
+
+  private func clearStatus() {
+    guard statusShown else { return }
+    Terminal.write("\r\u{1B}[K", to: out)
+    statusShown = false
+  }
+}

@@ -1,0 +1,142 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnConfig
+import KilnCore
+import KilnEngine
+import KilnStore
+import KilnSystem
+
+/// An error the CLI reports as one line with an exit status.
+package struct CLIError: Error, CustomStringConvertible {
+  package var message: String
+  package var status: Int32
+  package init(_ message: String, status: Int32 = 2) {
+    self.message = message
+    self.status = status
+  }
+  package var description: String { message }
+}
+
+/// The composition root: finds the build file and the workspace, opens the manifest
+/// and the cache, and wires the real file system, process runner and clock together.
+package final class Context {
+  package static nonisolated(unsafe) var globalDirectory: String?
+  package static nonisolated(unsafe) var globalBuildFile: String?
+
+  package let fileSystem = LocalFileSystem()
+  package let clock = SystemClock()
+  package let root: String
+  package let buildFilePath: String?
+  package let environment: [String: String]
+  package let cacheRoot: String
+  private var manifestStorage: Manifest?
+
+  /// - Parameter requireBuildFile: false for `exec` and `cache`, which work without one.
+  package init(requireBuildFile: Bool = true) throws {
+    if let dir = Context.globalDirectory, chdir(dir) != 0 {
+      throw CLIError("kiln: cannot change to directory '\(dir)'")
+    }
+    environment = Self.currentEnvironment()
+    let cwd = Self.currentDirectory()
+    if let explicit = Context.globalBuildFile {
+      let abs = explicit.hasPrefix("/") ? explicit : Paths.join(cwd, explicit)
+      guard fileSystem.stat(abs)?.kind == .file else { throw CLIError("kiln: build file '\(explicit)' not found") }
+      buildFilePath = Paths.normalize(abs)
+      root = Paths.parent(buildFilePath!)
+    } else if let found = Self.locate(from: cwd, fileSystem: fileSystem) {
+      buildFilePath = found
+      root = Paths.parent(found)
+    } else if requireBuildFile {
+      throw CLIError("kiln: no kiln.yml in \(cwd) or any parent directory")
+    } else {
+      buildFilePath = nil
+      root = cwd
+    }
+    if let dir = environment["KILN_CACHE_DIR"], !dir.isEmpty {
+      cacheRoot = dir
+    } else if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty {
+      cacheRoot = xdg + "/kiln"
+    } else {
+      cacheRoot = (environment["HOME"] ?? "/tmp") + "/.cache/kiln"
+    }
+  }
+
+  /// How the build file is named in messages: relative to where the user stands.
+  package var displayPath: String {
+    guard let buildFilePath else { return "kiln.yml" }
+    let cwd = Self.currentDirectory()
+    if let rel = Paths.relative(buildFilePath, to: cwd) { return rel }
+    return buildFilePath
+  }
+
+  package func manifest() throws -> Manifest {
+    if let manifestStorage { return manifestStorage }
+    let dir = root + "/.kiln"
+    do { try fileSystem.createDirectories(dir) } catch { throw CLIError("kiln: cannot create \(error)") }
+    do {
+      let m = try Manifest(path: dir + "/state.db")
+      manifestStorage = m
+      return m
+    } catch {
+      throw CLIError("kiln: \(dir)/state.db: \(error.message)")
+    }
+  }
+
+  package var contentStore: ContentStore { ContentStore(root: cacheRoot, fileSystem: fileSystem) }
+  package var actionCache: ActionCache { ActionCache(root: cacheRoot, fileSystem: fileSystem) }
+
+  package func buildFile() throws -> BuildFile {
+    guard let buildFilePath else { throw CLIError("kiln: no kiln.yml") }
+    let bytes: [UInt8]
+    do { bytes = try fileSystem.read(buildFilePath) } catch { throw CLIError("kiln: cannot read \(error)") }
+    return try BuildFileParser(displayPath: displayPath).parse(String(decoding: bytes, as: UTF8.self))
+  }
+
+  /// Parses and expands the build file; stale outputs recorded in `records` are hidden
+  /// from globs.
+  package func graph(records: [TaskID: TaskRecord]) throws -> TaskGraph {
+    let file = try buildFile()
+    var hidden = Set<String>()
+    for record in records.values {
+      for output in record.outputs { hidden.insert(output.path) }
+    }
+    return try Expander(file: file, root: root, fileSystem: fileSystem, hiddenOutputs: hidden).expand()
+  }
+
+  package static func currentDirectory() -> String {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&buffer, buffer.count) != nil else { return "." }
+    return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+  }
+
+  package static func currentEnvironment() -> [String: String] {
+    var result: [String: String] = [:]
+    var pointer = environ
+    while let entry = pointer.pointee {
+      let text = String(cString: entry)
+      if let eq = text.firstIndex(of: "=") {
+        result[String(text[..<eq])] = String(text[text.index(after: eq)...])
+      }
+      pointer += 1
+    }
+    return result
+  }
+
+  /// `kiln.yml` in `start` or the nearest parent that has one (like git).
+  package static func locate(from start: String, fileSystem: any FileSystem) -> String? {
+    var dir = start
+    while true {
+      let candidate = Paths.join(dir, "kiln.yml")
+      if fileSystem.stat(candidate)?.kind == .file { return candidate }
+      if dir == "/" || dir.isEmpty { return nil }
+      dir = Paths.parent(dir)
+    }
+  }
+
+  package static var cores: Int {
+    if let value = getenv("KILN_MAX_JOBS").flatMap({ Int(String(cString: $0)) }), value > 0 { return value }
+    return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+  }
+}
+

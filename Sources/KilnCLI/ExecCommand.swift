@@ -1,0 +1,80 @@
+import ArgumentParser
+import KilnCore
+import KilnEngine
+import KilnHash
+import KilnSystem
+
+struct ExecCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "exec",
+    abstract: "Run one build step with kiln's caching: kiln exec --in a.c --out a.o -- cc -c a.c -o a.o")
+
+  @Option(name: .customLong("in"), help: "An input file or glob (repeatable).") var inputs: [String] = []
+  @Option(name: .customLong("out"), help: "An output file or directory (repeatable).") var outputs: [String] = []
+  @Option(help: "A make-style depfile the command writes.") var depfile: String?
+  @Option(name: .customLong("env"), help: "A variable whose value goes into the key (repeatable).") var env: [String] = []
+  @Flag(name: .customLong("no-cache"), help: "Neither restore from nor store into the cache.") var noCache = false
+  @Argument(parsing: .postTerminator, help: "The command and its arguments.") var command: [String] = []
+
+  func run() async throws {
+    guard !command.isEmpty else { throw CLIError("kiln: exec needs a command after --") }
+    let context = try Context(requireBuildFile: false)
+    let cwd = Context.currentDirectory()
+    func relative(_ path: String) throws -> String {
+      let abs = Paths.normalize(path.hasPrefix("/") ? path : Paths.join(cwd, path)) ?? path
+      guard let rel = Paths.relative(abs, to: context.root), !rel.isEmpty else {
+        throw CLIError("kiln: exec: '\(path)' is outside the workspace \(context.root)")
+      }
+      return rel
+    }
+    var inputPaths: [String] = []
+    for pattern in inputs {
+      let rel = try relative(pattern)
+      if Glob.hasWildcards(rel) {
+        let glob = Glob(rel)
+        let prefix = glob.literalPrefix
+        let base = Paths.join(context.root, prefix)
+        inputPaths += context.fileSystem.files(under: base).map { prefix.isEmpty ? $0 : prefix + "/" + $0 }.filter(glob.matches)
+      } else {
+        inputPaths.append(rel)
+      }
+    }
+    let outputPaths = try outputs.map(relative)
+    let directory = Paths.relative(cwd, to: context.root) ?? ""
+    let shell = command.map(Paths.shellQuote).joined(separator: " ")
+    let idKey = KeyBuilder()
+    idKey.field("C", shell)
+    idKey.field("D", directory)
+    for o in outputPaths { idKey.field("O", o) }
+    let instance = TaskInstance(
+      id: TaskID(task: "exec", item: String(idKey.finalize().hex.prefix(12))), command: shell,
+      inputs: inputPaths, outputs: outputPaths, depfile: try depfile.map(relative),
+      directory: directory, hashEnvironment: env)
+    let graph = try TaskGraph([instance])
+    let session = try Session(context)
+    final class ExecObserver: BuildObserver {
+      func buildStarted(total: Int) {}
+      func taskStarted(_ instance: TaskInstance, reasons: [RerunReason]) {}
+      func taskFinished(_ report: TaskReport, done: Int, total: Int) {
+        Terminal.write(bytes: report.stdout, to: 1)
+        Terminal.write(bytes: report.stderr, to: 2)
+        if case .failed(let failure) = report.outcome, case .exitStatus = failure {} else if case .failed(let failure) = report.outcome {
+          Terminal.error("kiln: exec: \(failure)")
+        }
+        outcome = report.outcome
+      }
+      func warning(_ message: String) { Terminal.error("kiln: warning: \(message)") }
+      var outcome: TaskOutcome?
+    }
+    let observer = ExecObserver()
+    var options = BuildOptions(jobs: 1)
+    options.useCache = !noCache
+    options.workspace = context.environment["KILN_WORKSPACE"]
+    let result = try await session.build(graph, observer: observer).run(options)
+    if result.interrupted { throw CLIError("kiln: interrupted", status: 130) }
+    if case .failed(let failure) = observer.outcome {
+      if case .exitStatus(let code) = failure { throw ExitCode(code) }
+      throw ExitCode(1)
+    }
+  }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Dispatch
+import KilnCore
+import KilnSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// kiln's version, printed by `--version`.
+package let kilnVersion = "0.1.0"
+
+struct KilnCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "kiln",
+    abstract: "Incremental, parallel, cached builds from kiln.yml.",
+    discussion: "Global options, before the command: -C DIR (change directory first), -f FILE (another build file).",
+    version: kilnVersion,
+    subcommands: [BuildCommand.self, ExecCommand.self, TasksCommand.self, GraphCommand.self, CleanCommand.self,
+                  ManifestCommand.self, CacheCommand.self])
+}
+
+/// The entry point: global options, Ctrl-C, and the one place that turns errors into
+/// one stderr line and an exit status (0 ok, 1 a task failed, 2 usage or build file,
+/// 130 interrupted).
+package enum KilnMain {
+  package static func run(_ arguments: [String]) async -> Int32 {
+    var args: [String] = []
+    var iterator = arguments.makeIterator()
+    var afterTerminator = false
+    while let arg = iterator.next() {
+      if afterTerminator { args.append(arg); continue }
+      switch arg {
+      case "--": afterTerminator = true; args.append(arg)
+      case "-C":
+        guard let dir = iterator.next() else { return usage("-C needs a directory") }
+        Context.globalDirectory = dir
+      case "-f":
+        guard let file = iterator.next() else { return usage("-f needs a file") }
+        Context.globalBuildFile = file
+      default:
+        if arg.hasPrefix("-j"), arg.count > 2, Int(arg.dropFirst(2)) != nil {
+          args += ["-j", String(arg.dropFirst(2))]
+        } else if arg.hasPrefix("-C"), arg.count > 2 {
+          Context.globalDirectory = String(arg.dropFirst(2))
+        } else {
+          args.append(arg)
+        }
+      }
+    }
+    installInterruptHandler()
+    do {
+      var command = try KilnCommand.parseAsRoot(args)
+      if var asyncCommand = command as? any AsyncParsableCommand {
+        try await asyncCommand.run()
+      } else {
+        try command.run()
+      }
+      return 0
+    } catch let error as CLIError {
+      Terminal.error(error.message)
+      return error.status
+    } catch let error as ConfigError {
+      Terminal.error(error.description)
+      return 2
+    } catch let error as ExitCode {
+      return error.rawValue
+    } catch {
+      let code = KilnCommand.exitCode(for: error)
+      if code == .success {
+        Terminal.write(KilnCommand.fullMessage(for: error) + "\n")
+        return 0
+      }
+      let message = KilnCommand.message(for: error)
+      let first = message.split(separator: "\n").first.map(String.init) ?? "\(error)"
+      Terminal.error(first.hasPrefix("kiln") ? first : "kiln: \(first)")
+      return code == .validationFailure || code.rawValue == 64 ? 2 : (code.rawValue == 1 ? 1 : 2)
+    }
+  }
+
+  private static func usage(_ message: String) -> Int32 {
+    Terminal.error("kiln: \(message)")
+    return 2
+  }
+
+  nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
+
+  /// Ctrl-C (and SIGTERM): stop every running task's process group; the build loop
+  /// records nothing half-done and kiln exits 130.
+  private static func installInterruptHandler() {
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+      signal(sig, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+      source.setEventHandler {
+        if ProcessGroups.shared.isInterrupted { exit(130) }  // a second Ctrl-C: leave now
+        ProcessGroups.shared.interruptAll()
+      }
+      source.resume()
+      signalSources.append(source)
+    }
+  }
+}

@@ -1,0 +1,89 @@
+import KilnConfig
+import KilnCore
+import KilnEngine
+import KilnStore
+import KilnSystem
+
+/// Everything a command needs to build: the manifest's records and stat cache loaded,
+/// the graph expanded, an engine ready to run.
+final class Session {
+  let context: Context
+  let manifest: Manifest
+  let records: [TaskID: TaskRecord]
+  let statCache: StatCache
+
+  init(_ context: Context) throws {
+    self.context = context
+    manifest = try context.manifest()
+    do {
+      records = try manifest.loadRecords()
+      statCache = StatCache(entries: try manifest.loadStatCache(), root: context.root,
+                            fileSystem: context.fileSystem, clock: context.clock)
+    } catch {
+      throw CLIError("kiln: \(manifest.path): \(error)")
+    }
+  }
+
+  func graph() throws -> TaskGraph { try context.graph(records: records) }
+
+  func build(_ graph: TaskGraph, observer: any BuildObserver) -> Build {
+    Build(graph: graph, root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(),
+          clock: context.clock, manifest: manifest, records: records, statCache: statCache,
+          contentStore: context.contentStore, actionCache: context.actionCache,
+          environment: context.environment, observer: observer)
+  }
+}
+
+/// The end-of-build line: counts and hit rate.
+func summaryLine(_ s: BuildSummary) -> String {
+  var parts = ["\(s.ran) ran", "\(s.restored) restored", "\(s.upToDate) up to date"]
+  if s.failed > 0 { parts.append("\(s.failed) failed") }
+  if s.skipped > 0 { parts.append("\(s.skipped) skipped") }
+  let rate = s.hitRate.map { "hit rate \(String(format2: $0 * 100))%" } ?? "hit rate n/a"
+  return "kiln: " + parts.joined(separator: ", ") + ", \(rate) in \(Duration.milliseconds(Int64(s.wallTime * 1000)).formattedSeconds)"
+}
+
+/// `--json`: one summary object.
+func summaryJSON(_ result: BuildResult) -> String {
+  let s = result.summary
+  let tasks = result.reports.map { r in
+    JSON.object([
+      ("id", JSON.string(r.id.description)), ("task", JSON.string(r.id.task)),
+      ("outcome", JSON.string(r.outcome.kind)),
+      ("reasons", JSON.array(r.reasons.map { JSON.string($0.description) })),
+      ("duration", JSON.number(r.duration)), ("started", JSON.number(r.started)),
+      ("finished", JSON.number(r.finished)),
+    ])
+  }
+  return JSON.object([
+    ("version", "1"),
+    ("exit_status", String(s.exitStatus)),
+    ("ran", String(s.ran)), ("restored", String(s.restored)), ("up_to_date", String(s.upToDate)),
+    ("failed", String(s.failed)), ("skipped", String(s.skipped)),
+    ("hit_rate", s.hitRate.map(JSON.number) ?? "null"),
+    ("time_saved", JSON.number(s.timeSaved)), ("wall_time", JSON.number(s.wallTime)),
+    ("interrupted", result.interrupted ? "true" : "false"),
+    ("tasks", JSON.array(tasks)),
+  ])
+}
+
+/// Chrome trace JSON (chrome://tracing, Perfetto): one complete event per task.
+func traceJSON(_ result: BuildResult) -> String {
+  // Lanes: give each overlapping task its own row, like job slots.
+  var laneEnds: [Double] = []
+  var events: [String] = []
+  for r in result.reports.sorted(by: { $0.started < $1.started }) {
+    var lane = laneEnds.firstIndex { $0 <= r.started } ?? laneEnds.count
+    if lane == laneEnds.count { laneEnds.append(0) }
+    laneEnds[lane] = max(r.finished, r.started + 0.000001)
+    if case .upToDate = r.outcome { lane = laneEnds.count - 1 }
+    events.append(JSON.object([
+      ("name", JSON.string(r.id.description)), ("cat", JSON.string(r.outcome.kind)), ("ph", JSON.string("X")),
+      ("ts", JSON.number(r.started * 1e6)), ("dur", JSON.number(max(0, r.finished - r.started) * 1e6)),
+      ("pid", "1"), ("tid", String(lane + 1)),
+      ("args", JSON.object([("outcome", JSON.string(r.outcome.kind)),
+                            ("reasons", JSON.string(r.reasons.map(\.description).joined(separator: "; ")))])),
+    ]))
+  }
+  return JSON.object([("traceEvents", JSON.array(events)), ("displayTimeUnit", JSON.string("ms"))]) + "\n"
+}

@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes to stdout and stderr without Foundation, and knows whether each is a terminal.
+package enum Terminal {
+  package static func write(_ text: String, to fd: Int32 = 1) {
+    var s = text
+    s.withUTF8 { buf in
+      var offset = 0
+      while offset < buf.count {
+        let n = Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
+        if n < 0 { if errno == EINTR { continue } else { return } }
+        offset += n
+      }
+    }
+  }
+
+  package static func write(bytes: [UInt8], to fd: Int32 = 1) {
+    bytes.withUnsafeBytes { buf in
+      var offset = 0
+      while offset < buf.count {
+        let n = Glibc.write(fd, buf.baseAddress! + offset, buf.count - offset)
+        if n < 0 { if errno == EINTR { continue } else { return } }
+        offset += n
+      }
+    }
+  }
+
+  package static func line(_ text: String) { write(text + "\n", to: 1) }
+  package static func error(_ text: String) { write(text + "\n", to: 2) }
+
+  package static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
+
+  package static var width: Int {
+    var size = winsize()
+    if ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+    return 80
+  }
+}
+
+/// A minimal JSON writer: kiln's JSON output is small and flat.
+package enum JSON {
+  package static func string(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+      switch scalar {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      default:
+        if scalar.value < 0x20 {
+          let hex = String(scalar.value, radix: 16)
+          out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        } else {
+          out.unicodeScalars.append(scalar)
+        }
+      }
+    }
+    return out + "\""
+  }
+
+  package static func number(_ d: Double) -> String {
+    if d.isNaN || d.isInfinite { return "null" }
+    let rounded = (d * 1_000_000).rounded() / 1_000_000
+    if rounded == rounded.rounded(), abs(rounded) < 1e15 { return String(Int64(rounded)) }
+    return String(rounded)
+  }
+
+  package static func object(_ pairs: [(String, String)]) -> String {
+    "{" + pairs.map { string($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
+  }
+
+  package static func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
+}

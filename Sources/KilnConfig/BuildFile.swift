@@ -1,0 +1,103 @@
+import KilnCore
+
+/// A value from the build file with the position it was written at.
+package struct Located<Value: Sendable & Hashable>: Sendable, Hashable {
+  package var value: Value
+  package var location: SourceLocation
+  package init(_ value: Value, _ location: SourceLocation) {
+    self.value = value
+    self.location = location
+  }
+}
+
+/// One task as written in `kiln.yml`, before expansion. Field meanings: SPEC section 1.
+package struct TaskSpec: Sendable, Hashable {
+  package var name: String
+  package var location: SourceLocation
+  package var run: Located<String>
+  package var inputs: [Located<String>] = []
+  package var outputs: [Located<String>] = []
+  package var foreach: [Located<String>]? = nil
+  package var deps: [Located<String>] = []
+  package var depfile: Located<String>? = nil
+  package var env: [EnvironmentVariable] = []
+  package var hashEnv: [String] = []
+  package var dir: Located<String>? = nil
+  package var cache = true
+  package var always = false
+  package var isolate = false
+  package var timeout: Duration? = nil
+  package var sla: Duration? = nil
+}
+
+/// A parsed and checked `kiln.yml`: fields valid, names known. Expansion against the
+/// disk (`Expander`) turns it into a `TaskGraph`.
+package struct BuildFile: Sendable {
+  /// The path as the user should see it in messages (`kiln.yml`, `../kiln.yml`).
+  package var displayPath: String
+  package var defaultTasks: [String]?
+  package var env: [EnvironmentVariable] = []
+  package var tasks: [TaskSpec] = []
+  package var hooks: [String: [String]] = [:]
+  package var remote: String?
+
+  package func task(named name: String) -> TaskSpec? { tasks.first { $0.name == name } }
+}
+
+/// Git hooks `hooks:` may name.
+package let knownGitHooks: Set<String> = [
+  "applypatch-msg", "pre-applypatch", "post-applypatch", "pre-commit", "pre-merge-commit",
+  "prepare-commit-msg", "commit-msg", "post-commit", "pre-rebase", "post-checkout",
+  "post-merge", "pre-push", "pre-receive", "update", "post-receive", "post-update",
+  "push-to-checkout", "pre-auto-gc", "post-rewrite",
+]
+
+extension Duration {
+  /// Parses `30s`, `5m`, `1h`, `250ms`, `1m30s`, or a bare number of seconds.
+  package static func parse(_ text: String) -> Duration? {
+    let trimmed = text.trimmingWhitespace
+    if let seconds = Double(trimmed), seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
+    var total: Double = 0
+    var number = ""
+    var unit = ""
+    var parsedAny = false
+    func flush() -> Bool {
+      guard let value = Double(number) else { return false }
+      let scale: Double
+      switch unit {
+      case "ms": scale = 0.001
+      case "s": scale = 1
+      case "m": scale = 60
+      case "h": scale = 3600
+      default: return false
+      }
+      total += value * scale
+      number = ""; unit = ""
+      parsedAny = true
+      return true
+    }
+    for c in trimmed {
+      if c.isNumber || c == "." {
+        if !unit.isEmpty { guard flush() else { return nil } }
+        number.append(c)
+      } else if c.isLetter {
+        guard !number.isEmpty else { return nil }
+        unit.append(c)
+      } else {
+        return nil
+      }
+    }
+    if !number.isEmpty || !unit.isEmpty { guard flush() else { return nil } }
+    guard parsedAny else { return nil }
+    return .milliseconds(Int64((total * 1000).rounded()))
+  }
+}
+
+extension String {
+  package var trimmingWhitespace: String {
+    var s = self[...]
+    while let f = s.first, f.isWhitespace { s = s.dropFirst() }
+    while let l = s.last, l.isWhitespace { s = s.dropLast() }
+    return String(s)
+  }
+}

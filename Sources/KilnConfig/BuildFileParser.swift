@@ -1,0 +1,226 @@
+import KilnCore
+import Yams
+
+/// Reads `kiln.yml` text into a checked `BuildFile`. Every error carries the line and
+/// column of the offending node, from Yams' composed node marks.
+package struct BuildFileParser {
+  package var displayPath: String
+
+  package init(displayPath: String) {
+    self.displayPath = displayPath
+  }
+
+  static let topLevelFields: Set<String> = ["default", "env", "tasks", "hooks", "remote"]
+  static let taskFields: Set<String> = [
+    "run", "inputs", "outputs", "foreach", "deps", "depfile", "env", "hash_env", "dir",
+    "cache", "always", "isolate", "timeout", "sla",
+  ]
+
+  package func parse(_ text: String) throws(ConfigError) -> BuildFile {
+    let root: Node?
+    do {
+      root = try Yams.compose(yaml: text)
+    } catch let error as YamlError {
+      throw yamlError(error)
+    } catch {
+      throw ConfigError(at(nil), "cannot read YAML: \(error)")
+    }
+    var file = BuildFile(displayPath: displayPath)
+    guard let root else { throw ConfigError(at(nil), "the build file is empty: it needs a 'tasks' mapping") }
+    guard case .mapping(let top) = root else {
+      throw ConfigError(at(root), "the build file must be a mapping with a 'tasks' field")
+    }
+    var tasksNode: Node?
+    var defaultNode: Node?
+    var hooksNode: Node?
+    for (keyNode, value) in try pairs(top) {
+      let key = keyNode.string ?? ""
+      switch key {
+      case "tasks": tasksNode = value
+      case "default": defaultNode = value
+      case "hooks": hooksNode = value
+      case "env": file.env = try environment(value, field: "env")
+      case "remote": file.remote = try scalar(value, field: "remote")
+      default: throw ConfigError(at(keyNode), "unknown field '\(key)' (expected one of: \(Self.topLevelFields.sorted().joined(separator: ", ")))")
+      }
+    }
+    guard let tasksNode else { throw ConfigError(at(root), "missing field 'tasks'") }
+    guard case .mapping(let taskMap) = tasksNode else {
+      throw ConfigError(at(tasksNode), "'tasks' must be a mapping of task names to tasks")
+    }
+    for (nameNode, body) in try pairs(taskMap) {
+      file.tasks.append(try task(nameNode, body))
+    }
+    let names = Set(file.tasks.map(\.name))
+    for task in file.tasks {
+      for dep in task.deps where !names.contains(dep.value) {
+        throw ConfigError(dep.location, "task '\(task.name)' depends on unknown task '\(dep.value)'")
+      }
+    }
+    if let defaultNode {
+      let list = try strings(defaultNode, field: "default")
+      for item in list where !names.contains(item.value) {
+        throw ConfigError(item.location, "'default' names unknown task '\(item.value)'")
+      }
+      file.defaultTasks = list.map(\.value)
+    }
+    if let hooksNode {
+      guard case .mapping(let hookMap) = hooksNode else {
+        throw ConfigError(at(hooksNode), "'hooks' must be a mapping of git hook names to task lists")
+      }
+      for (hookNode, value) in try pairs(hookMap) {
+        let hook = hookNode.string ?? ""
+        guard knownGitHooks.contains(hook) else {
+          throw ConfigError(at(hookNode), "unknown git hook '\(hook)'")
+        }
+        let list = try strings(value, field: "hooks.\(hook)")
+        for item in list where !names.contains(item.value) {
+          throw ConfigError(item.location, "hook '\(hook)' names unknown task '\(item.value)'")
+        }
+        file.hooks[hook] = list.map(\.value)
+      }
+    }
+    return file
+  }
+
+  // MARK: - Tasks
+
+  private func task(_ nameNode: Node, _ body: Node) throws(ConfigError) -> TaskSpec {
+    let name = nameNode.string ?? ""
+    guard !name.isEmpty, name.utf8.allSatisfy({ c in
+      (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+        || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
+    }) else {
+      throw ConfigError(at(nameNode), "task name '\(name)' may use only letters, digits, '_', '-' and '.'")
+    }
+    guard case .mapping(let fields) = body else {
+      throw ConfigError(at(body), "task '\(name)' must be a mapping of fields")
+    }
+    var spec = TaskSpec(name: name, location: at(nameNode), run: Located("", at(nameNode)))
+    var sawRun = false
+    for (keyNode, value) in try pairs(fields) {
+      let key = keyNode.string ?? ""
+      switch key {
+      case "run":
+        sawRun = true
+        let text = try scalar(value, field: "run")
+        spec.run = Located(text, at(value))
+        if text.trimmingWhitespace.isEmpty { throw ConfigError(at(value), "task '\(name)' has an empty 'run'") }
+      case "inputs": spec.inputs = try strings(value, field: key)
+      case "outputs": spec.outputs = try strings(value, field: key)
+      case "foreach":
+        let list = try strings(value, field: key)
+        if list.isEmpty { throw ConfigError(at(value), "'foreach' of task '\(name)' is empty") }
+        spec.foreach = list
+      case "deps": spec.deps = try strings(value, field: key)
+      case "depfile": spec.depfile = Located(try scalar(value, field: key), at(value))
+      case "env": spec.env = try environment(value, field: key)
+      case "hash_env": spec.hashEnv = try strings(value, field: key).map(\.value)
+      case "dir": spec.dir = Located(try scalar(value, field: key), at(value))
+      case "cache": spec.cache = try bool(value, field: key)
+      case "always": spec.always = try bool(value, field: key)
+      case "isolate": spec.isolate = try bool(value, field: key)
+      case "timeout": spec.timeout = try duration(value, field: key)
+      case "sla": spec.sla = try duration(value, field: key)
+      default:
+        throw ConfigError(at(keyNode), "unknown field '\(key)' in task '\(name)' (expected one of: \(Self.taskFields.sorted().joined(separator: ", ")))")
+      }
+    }
+    if !sawRun { throw ConfigError(at(nameNode), "task '\(name)' has no 'run'") }
+    return spec
+  }
+
+  // MARK: - Node helpers
+
+  private func at(_ node: Node?) -> SourceLocation {
+    SourceLocation(file: displayPath, line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1)
+  }
+
+  private func yamlError(_ error: YamlError) -> ConfigError {
+    switch error {
+    case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+      return ConfigError(SourceLocation(file: displayPath, line: mark.line, column: mark.column), "YAML syntax error: \(problem)")
+    default:
+      return ConfigError(at(nil), "YAML syntax error: \(error)")
+    }
+  }
+
+  /// Mapping pairs with string keys and no duplicates.
+  private func pairs(_ mapping: Node.Mapping) throws(ConfigError) -> [(Node, Node)] {
+    var seen = Set<String>()
+    var result: [(Node, Node)] = []
+    for (key, value) in mapping {
+      guard case .scalar(let scalar) = key else { throw ConfigError(at(key), "keys must be plain names") }
+      guard seen.insert(scalar.string).inserted else {
+        throw ConfigError(at(key), "duplicate key '\(scalar.string)'")
+      }
+      result.append((key, value))
+    }
+    return result
+  }
+
+  private func scalar(_ node: Node, field: String) throws(ConfigError) -> String {
+    guard case .scalar(let scalar) = node else {
+      throw ConfigError(at(node), "'\(field)' must be a string")
+    }
+    if scalar.tag == .implicit || scalar.tag.description.hasSuffix(":null") || scalar.tag.description.hasSuffix(":str") {
+      if scalar.style == .plain, ["~", "null", "Null", "NULL", ""].contains(scalar.string) { return "" }
+    }
+    return scalar.string
+  }
+
+  /// A string or a list of strings (SPEC: every list field takes a single string too).
+  private func strings(_ node: Node, field: String) throws(ConfigError) -> [Located<String>] {
+    switch node {
+    case .scalar(let s):
+      if s.style == .plain, ["~", "null", ""].contains(s.string) { return [] }
+      return [Located(s.string, at(node))]
+    case .sequence(let seq):
+      var out: [Located<String>] = []
+      for item in seq {
+        guard case .scalar(let s) = item else {
+          if case .mapping = item {
+            throw ConfigError(at(item), "'\(field)' must list strings; a '{' inside [...] must be quoted")
+          }
+          throw ConfigError(at(item), "'\(field)' must list strings")
+        }
+        out.append(Located(s.string, at(item)))
+      }
+      return out
+    case .mapping:
+      throw ConfigError(at(node), "'\(field)' must be a string or a list of strings; a value that starts with '{' must be quoted")
+    case .alias:
+      throw ConfigError(at(node), "'\(field)': YAML aliases are not supported")
+    }
+  }
+
+  private func bool(_ node: Node, field: String) throws(ConfigError) -> Bool {
+    guard case .scalar = node, let value = node.bool else {
+      throw ConfigError(at(node), "'\(field)' must be true or false")
+    }
+    return value
+  }
+
+  private func duration(_ node: Node, field: String) throws(ConfigError) -> Duration {
+    let text = try scalar(node, field: field)
+    guard let value = Duration.parse(text), value > .zero else {
+      throw ConfigError(at(node), "'\(field)' must be a duration like 30s or 5m, got '\(text)'")
+    }
+    return value
+  }
+
+  private func environment(_ node: Node, field: String) throws(ConfigError) -> [EnvironmentVariable] {
+    guard case .mapping(let map) = node else {
+      throw ConfigError(at(node), "'\(field)' must be a mapping of variable names to values")
+    }
+    var result: [EnvironmentVariable] = []
+    for (key, value) in try pairs(map) {
+      let name = key.string ?? ""
+      guard !name.isEmpty, !name.contains("="), name.first?.isNumber == false else {
+        throw ConfigError(at(key), "'\(name)' is not a valid environment variable name")
+      }
+      result.append(EnvironmentVariable(name, try scalar(value, field: "\(field).\(name)")))
+    }
+    return result
+  }
+}

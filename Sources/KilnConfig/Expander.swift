@@ -1,0 +1,307 @@
+import KilnCore
+import KilnSystem
+
+/// Turns a `BuildFile` into a `TaskGraph`: one instance per foreach match, globs
+/// resolved over the files on disk and every task's declared outputs, placeholders
+/// substituted, edges from `deps` and from inputs that other tasks produce.
+///
+/// Globs see disk files minus `hiddenOutputs` (what kiln made for instances that may no
+/// longer exist) plus the outputs declared now; since a generated file can feed a
+/// foreach whose outputs feed another, expansion repeats until the declared outputs
+/// stop changing (a chain of depth d takes d + 1 rounds).
+package struct Expander {
+  package var file: BuildFile
+  /// Absolute path of the workspace root.
+  package var root: String
+  package var fileSystem: any FileSystem
+  /// Outputs recorded in the manifest: hidden from globs unless declared again.
+  package var hiddenOutputs: Set<String>
+
+  package init(file: BuildFile, root: String, fileSystem: any FileSystem, hiddenOutputs: Set<String> = []) {
+    self.file = file
+    self.root = root
+    self.fileSystem = fileSystem
+    self.hiddenOutputs = hiddenOutputs
+  }
+
+  private final class Listings {
+    var byDirectory: [String: [String]] = [:]
+    /// Literal inputs neither on disk nor declared, in the current round.
+    var missing: [(path: String, task: String, location: SourceLocation)] = []
+  }
+  private let listings = Listings()
+
+  package func expand() throws(ConfigError) -> TaskGraph {
+    var declared = Declared()
+    var instances: [TaskInstance] = []
+    let maxRounds = file.tasks.count + 2
+    for round in 0..<maxRounds {
+      instances = []
+      listings.missing = []
+      var next = Declared()
+      for spec in file.tasks {
+        let made = try instantiate(spec, declared: declared)
+        for instance in made { for output in instance.outputs { next.insert(output) } }
+        instances += made
+      }
+      if next.paths == declared.paths { break }
+      if round == maxRounds - 1 {
+        let grower = file.tasks.first { spec in instances.contains { $0.id.task == spec.name && $0.outputs.contains { !declared.paths.contains($0) } } }
+        throw ConfigError(grower?.location ?? SourceLocation(file: file.displayPath, line: 1, column: 1),
+                          "task '\(grower?.name ?? "?")' matches its own outputs: dependency cycle")
+      }
+      declared = next
+    }
+    if let first = listings.missing.first {
+      throw ConfigError(first.location, "input '\(first.path)' of task '\(first.task)' does not exist and no task declares it")
+    }
+    try linkDependencies(&instances)
+    do {
+      return try TaskGraph(instances, defaultTasks: file.defaultTasks)
+    } catch {
+      throw graphError(error, instances)
+    }
+  }
+
+  // MARK: - One task
+
+  private func instantiate(_ spec: TaskSpec, declared: Declared) throws(ConfigError) -> [TaskInstance] {
+    var environment = Dictionary(file.env.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
+    for variable in spec.env { environment[variable.name] = variable.value }
+    let env = environment.sorted { $0.key < $1.key }.map { EnvironmentVariable($0.key, $0.value) }
+
+    var listed: [String] = []
+    for pattern in spec.inputs {
+      listed += try resolve(pattern, declared: declared, task: spec.name, mustExist: true)
+    }
+    listed = Self.unique(listed)
+    var directory = ""
+    if let dir = spec.dir {
+      guard let normalized = Paths.normalize(dir.value), !dir.value.hasPrefix("/") else {
+        throw ConfigError(dir.location, "'dir' of task '\(spec.name)' is outside the workspace")
+      }
+      directory = normalized
+    }
+
+    var items: [String?] = [nil]
+    if let foreach = spec.foreach {
+      var matched: [String] = []
+      for pattern in foreach {
+        matched += try resolve(pattern, declared: declared, task: spec.name, mustExist: false)
+      }
+      items = Self.unique(matched)
+    }
+
+    var result: [TaskInstance] = []
+    result.reserveCapacity(items.count)
+    for item in items {
+      var values: [String: String] = [:]
+      if let item {
+        values["in"] = item
+        values["stem"] = Paths.stem(item)
+        values["name"] = Paths.fileName(item)
+        values["dir"] = Paths.parent(item).isEmpty ? "." : Paths.parent(item)
+      }
+      var outputs: [String] = []
+      for output in spec.outputs {
+        let path = try substitute(output.value, values, at: output.location, task: spec.name, quote: false, inOut: false)
+        outputs.append(try checkedOutput(path, at: output.location))
+      }
+      var depfile: String?
+      if let d = spec.depfile {
+        let path = try substitute(d.value, values, at: d.location, task: spec.name, quote: false, inOut: false)
+        depfile = try checkedOutput(path, at: d.location)
+      }
+      var commandValues = values.mapValues { Paths.shellQuote($0) }
+      commandValues["in"] = item.map { Paths.shellQuote($0) } ?? listed.map(Paths.shellQuote).joined(separator: " ")
+      commandValues["out"] = outputs.map(Paths.shellQuote).joined(separator: " ")
+      let command = try substitute(spec.run.value, commandValues, at: spec.run.location, task: spec.name, quote: true, inOut: true)
+      var inputs = item.map { [$0] } ?? []
+      inputs += listed
+      result.append(TaskInstance(
+        id: TaskID(task: spec.name, item: item), command: command, inputs: Self.unique(inputs),
+        outputs: outputs, depfile: depfile, directory: directory, environment: env,
+        hashEnvironment: spec.hashEnv, cache: spec.cache, always: spec.always, isolate: spec.isolate,
+        timeout: spec.timeout, sla: spec.sla,
+        dependencies: [], location: spec.location))
+    }
+    return result
+  }
+
+  /// Adds `deps` outputs to inputs and computes each instance's dependencies.
+  private func linkDependencies(_ instances: inout [TaskInstance]) throws(ConfigError) {
+    var producer: [String: Int] = [:]
+    var byTask: [String: [Int]] = [:]
+    for (i, instance) in instances.enumerated() {
+      byTask[instance.id.task, default: []].append(i)
+      for output in instance.outputs {
+        if let other = producer[output] {
+          let spec = file.task(named: instance.id.task)
+          let location = spec?.outputs.first?.location ?? instance.location!
+          throw ConfigError(location, "output '\(output)' is declared by both '\(instances[other].id)' and '\(instance.id)'")
+        }
+        producer[output] = i
+      }
+    }
+    for i in instances.indices {
+      guard let spec = file.task(named: instances[i].id.task) else { continue }
+      var dependencies: [TaskID] = []
+      var extra: [String] = []
+      for dep in spec.deps {
+        for j in byTask[dep.value] ?? [] {
+          dependencies.append(instances[j].id)
+          extra += instances[j].outputs
+        }
+      }
+      instances[i].inputs = Self.unique(instances[i].inputs + extra)
+      for input in instances[i].inputs {
+        var path = input
+        while !path.isEmpty {
+          if let j = producer[path] {
+            if j == i {
+              throw ConfigError(spec.location, "dependency cycle: \(instances[i].id) -> \(instances[i].id)")
+            }
+            dependencies.append(instances[j].id)
+            break
+          }
+          path = Paths.parent(path)
+        }
+      }
+      instances[i].dependencies = Self.unique(dependencies)
+    }
+  }
+
+  private func graphError(_ error: GraphError, _ instances: [TaskInstance]) -> ConfigError {
+    func location(_ id: TaskID) -> SourceLocation {
+      file.task(named: id.task)?.location ?? SourceLocation(file: file.displayPath, line: 1, column: 1)
+    }
+    switch error {
+    case .cycle(let ids):
+      return ConfigError(location(ids[0]), "dependency cycle: " + ids.map(\.description).joined(separator: " -> "))
+    case .duplicateOutput(let path, let a, let b):
+      return ConfigError(location(b), "output '\(path)' is declared by both '\(a)' and '\(b)'")
+    case .duplicateInstance(let id):
+      return ConfigError(location(id), "task instance '\(id)' is defined twice")
+    case .unknownDependency(let a, let b):
+      return ConfigError(location(a), "task '\(a)' depends on unknown task '\(b)'")
+    }
+  }
+
+  // MARK: - Paths
+
+  private struct Declared {
+    var paths = Set<String>()
+    mutating func insert(_ path: String) { paths.insert(path) }
+  }
+
+  /// A literal path or a glob, resolved to sorted, normalised, workspace-relative paths.
+  private func resolve(_ pattern: Located<String>, declared: Declared, task: String, mustExist: Bool) throws(ConfigError) -> [String] {
+    var text = pattern.value
+    if text.hasPrefix("/") {
+      if let rel = Paths.relative(text, to: root) { text = rel } else {
+        guard !Glob.hasWildcards(text) else {
+          throw ConfigError(pattern.location, "glob '\(text)' must be relative to the workspace")
+        }
+        return [text]  // an absolute file outside the workspace (a system header, a tool)
+      }
+    }
+    guard let normalized = Paths.normalize(text), !normalized.isEmpty else {
+      throw ConfigError(pattern.location, "path '\(pattern.value)' is outside the workspace")
+    }
+    if !Glob.hasWildcards(normalized) {
+      if declared.paths.contains(normalized) { return [normalized] }
+      if !hiddenOutputs.contains(normalized), fileSystem.stat(Paths.join(root, normalized)) != nil { return [normalized] }
+      if mustExist {
+        // A later round may declare it; only the last round's answer counts.
+        listings.missing.append((normalized, task, pattern.location))
+        return [normalized]
+      }
+      return []
+    }
+    let glob = Glob(normalized)
+    var matches = Set<String>()
+    for path in files(under: glob.literalPrefix) where glob.matches(path) && !hiddenOutputs.contains(path) {
+      matches.insert(path)
+    }
+    for path in declared.paths where glob.matches(path) { matches.insert(path) }
+    return matches.sorted()
+  }
+
+  /// Every file under a directory of the workspace, workspace-relative, listed once.
+  private func files(under directory: String) -> [String] {
+    if let cached = listings.byDirectory[directory] { return cached }
+    let absolute = Paths.join(root, directory)
+    var result = fileSystem.files(under: absolute)
+    if directory.isEmpty {
+      result.removeAll { $0.hasPrefix(".kiln/") || $0.hasPrefix(".git/") }
+    } else {
+      result = result.map { directory + "/" + $0 }
+    }
+    listings.byDirectory[directory] = result
+    return result
+  }
+
+  /// A declared output path: relative, inside the workspace, not through a symlink.
+  private func checkedOutput(_ path: String, at location: SourceLocation) throws(ConfigError) -> String {
+    if path.hasPrefix("/") {
+      throw ConfigError(location, "output '\(path)' is outside the workspace (an absolute path)")
+    }
+    if Glob.hasWildcards(path) {
+      throw ConfigError(location, "output '\(path)' must be a path, not a glob")
+    }
+    guard let normalized = Paths.normalize(path), !normalized.isEmpty else {
+      throw ConfigError(location, "output '\(path)' is outside the workspace (it climbs out with '..')")
+    }
+    var parent = Paths.parent(normalized)
+    while !parent.isEmpty {
+      if fileSystem.lstat(Paths.join(root, parent))?.kind == .symlink {
+        throw ConfigError(location, "output '\(path)' is outside the workspace (through the symlink '\(parent)')")
+      }
+      parent = Paths.parent(parent)
+    }
+    return normalized
+  }
+
+  // MARK: - Placeholders
+
+  static let placeholders: Set<String> = ["in", "out", "stem", "name", "dir"]
+
+  /// Replaces `{in}`, `{out}`, `{stem}`, `{name}`, `{dir}`; any other brace text
+  /// (shell `${VAR}`, `{a,b}`) is left alone.
+  private func substitute(_ template: String, _ values: [String: String], at location: SourceLocation, task: String, quote: Bool, inOut: Bool) throws(ConfigError) -> String {
+    guard template.contains("{") else { return template }
+    var result = ""
+    var rest = template[...]
+    while let open = rest.firstIndex(of: "{") {
+      result += rest[..<open]
+      let afterOpen = rest.index(after: open)
+      guard let close = rest[afterOpen...].firstIndex(of: "}") else {
+        result += rest[open...]
+        rest = rest[rest.endIndex...]
+        break
+      }
+      let word = String(rest[afterOpen..<close])
+      let isShellVariable = open > template.startIndex && template[template.index(before: open)] == "$"
+      if Self.placeholders.contains(word), !isShellVariable {
+        if !inOut, word == "out" {
+          throw ConfigError(location, "placeholder {out} cannot be used in outputs or depfile")
+        }
+        guard let value = values[word] else {
+          throw ConfigError(location, "placeholder {\(word)} needs 'foreach' (task '\(task)' has none)")
+        }
+        result += value
+      } else {
+        result += rest[open...close]
+      }
+      rest = rest[rest.index(after: close)...]
+    }
+    result += rest
+    return result
+  }
+
+  private static func unique<T: Hashable>(_ items: [T]) -> [T] {
+    var seen = Set<T>()
+    seen.reserveCapacity(items.count)
+    return items.filter { seen.insert($0).inserted }
+  }
+}

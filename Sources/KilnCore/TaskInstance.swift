@@ -1,0 +1,60 @@
+/// One runnable step after expansion: every placeholder substituted, every glob resolved.
+/// Paths are relative to the workspace root; nothing here holds an absolute path.
+package struct TaskInstance: Sendable, Hashable {
+  package var id: TaskID
+  /// The shell command after substitution, run by `/bin/sh -c`.
+  package var command: String
+  /// Inputs in key order: the foreach item, listed inputs, then outputs of `deps` tasks.
+  package var inputs: [String]
+  /// Declared outputs, files or directories.
+  package var outputs: [String]
+  package var depfile: String?
+  /// Working directory relative to the workspace root ("" is the root).
+  package var directory: String
+  /// Variables set for the command and hashed into its key, sorted by name.
+  package var environment: [EnvironmentVariable]
+  /// Names of inherited variables whose values are hashed into the key.
+  package var hashEnvironment: [String]
+  package var cache: Bool
+  package var always: Bool
+  package var isolate: Bool
+  package var timeout: Duration?
+  package var sla: Duration?
+  /// Instances that must finish first (explicit `deps` and producers of inputs).
+  package var dependencies: [TaskID]
+  package var location: SourceLocation?
+
+  package init(
+    id: TaskID, command: String, inputs: [String] = [], outputs: [String] = [],
+    depfile: String? = nil, directory: String = "", environment: [EnvironmentVariable] = [],
+    hashEnvironment: [String] = [], cache: Bool = true, always: Bool = false,
+    isolate: Bool = false, timeout: Duration? = nil, sla: Duration? = nil,
+    dependencies: [TaskID] = [], location: SourceLocation? = nil
+  ) {
+    self.id = id
+    self.command = command
+    self.inputs = inputs
+    self.outputs = outputs
+    self.depfile = depfile
+    self.directory = directory
+    self.environment = environment
+    self.hashEnvironment = hashEnvironment
+    self.cache = cache
+    self.always = always
+    self.isolate = isolate
+    self.timeout = timeout
+    self.sla = sla
+    self.dependencies = dependencies
+    self.location = location
+  }
+}
+
+/// One `NAME: value` pair of `env`.
+package struct EnvironmentVariable: Sendable, Hashable {
+  package var name: String
+  package var value: String
+  package init(_ name: String, _ value: String) {
+    self.name = name
+    self.value = value
+  }
+}

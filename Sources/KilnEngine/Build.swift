@@ -1,0 +1,332 @@
+import KilnCore
+import KilnStore
+import KilnSystem
+
+/// How to build: what `kiln build`'s flags say.
+package struct BuildOptions: Sendable {
+  package var jobs: Int
+  package var keepGoing = false
+  package var dryRun = false
+  package var useCache = true
+  /// Task names or instance names; nil builds the graph's default.
+  package var targets: [String]? = nil
+  package var workspace: String? = nil
+  /// Whether this build was interrupted (Ctrl-C); polled by the loop.
+  package var isInterrupted: @Sendable () -> Bool = { ProcessGroups.shared.isInterrupted }
+
+  package init(jobs: Int) {
+    self.jobs = max(1, jobs)
+  }
+}
+
+/// What a build did.
+package struct BuildResult: Sendable {
+  package var summary = BuildSummary()
+  package var reports: [TaskReport] = []
+  package var interrupted = false
+  /// Instances a dry run found would restore or run.
+  package var wouldRun: [TaskReport] = []
+}
+
+/// Why a build could not start.
+package enum BuildError: Error, Sendable, CustomStringConvertible {
+  case unknownTarget(String)
+  case state(String)
+
+  package var description: String {
+    switch self {
+    case .unknownTarget(let name): "unknown task '\(name)'"
+    case .state(let message): message
+    }
+  }
+}
+
+/// The scheduler: one loop that owns the graph's state, starts up to `jobs` jobs in
+/// longest-path-first order, decides up-to-dateness inline, and records every result.
+/// Jobs (`Job`) only restore or run and hand back values (ninja's Builder + Plan).
+package final class Build {
+  private let graph: TaskGraph
+  private let root: String
+  private let fileSystem: any FileSystem
+  private let runner: any ProcessRunner
+  private let clock: any TimeSource
+  private let manifest: Manifest
+  private let contentStore: ContentStore
+  private let actionCache: ActionCache
+  private let environment: [String: String]
+  private let observer: any BuildObserver
+  private var records: [TaskID: TaskRecord]
+  private let statCache: StatCache
+
+  package init(graph: TaskGraph, root: String, fileSystem: any FileSystem, runner: any ProcessRunner,
+               clock: any TimeSource, manifest: Manifest, records: [TaskID: TaskRecord], statCache: StatCache,
+               contentStore: ContentStore, actionCache: ActionCache, environment: [String: String],
+               observer: any BuildObserver) {
+    self.graph = graph
+    self.root = root
+    self.fileSystem = fileSystem
+    self.runner = runner
+    self.clock = clock
+    self.manifest = manifest
+    self.records = records
+    self.statCache = statCache
+    self.contentStore = contentStore
+    self.actionCache = actionCache
+    self.environment = environment
+    self.observer = observer
+  }
+
+  private enum State { case waiting, ready, running, succeeded, wouldRun, failed, skipped, notStarted }
+
+  package func run(_ options: BuildOptions) async throws -> BuildResult {
+    let (selected, unknown) = graph.closure(ofTasks: options.targets ?? graph.defaultTasks)
+    if let name = unknown.first { throw BuildError.unknownTarget(name) }
+    let startTime = clock.monotonic()
+    var result = BuildResult()
+    let buildID: Int64?
+    if options.dryRun {
+      buildID = nil
+    } else {
+      try manifest.begin()
+      try removeStaleOutputs()
+      buildID = try manifest.beginBuild(targets: options.targets ?? graph.defaultTasks ?? [], workspace: options.workspace, started: Double(clock.wallNanoseconds()) / 1e9)
+    }
+
+    // Longest path to the end of the build, weighted by recorded durations.
+    var inSelection = [Bool](repeating: false, count: graph.count)
+    for i in selected { inSelection[i] = true }
+    var priority = [Double](repeating: 0, count: graph.count)
+    for i in selected.reversed() {
+      let weight = records[graph[i].id]?.duration ?? 0.5
+      var longest = 0.0
+      for d in graph.dependents[i] where inSelection[d] { longest = max(longest, priority[d]) }
+      priority[i] = weight + longest
+    }
+    var pending = [Int](repeating: 0, count: graph.count)
+    var state = [State](repeating: .waiting, count: graph.count)
+    var worklist: [Int] = []
+    for i in selected {
+      pending[i] = graph.dependencies[i].count
+      if pending[i] == 0 { worklist.append(i) }
+    }
+    var ready = PriorityQueue()
+    var prepared: [Int: (PreparedTask, [RerunReason])] = [:]
+    let rebuilder = Rebuilder(statCache: statCache, inheritedEnvironment: environment)
+    let job = Job(root: root, fileSystem: fileSystem, runner: runner, clock: clock, statCache: statCache,
+                  contentStore: contentStore, actionCache: actionCache, environment: environment,
+                  useCache: options.useCache)
+    var stopping = false
+    var done = 0
+    let total = selected.count
+    var upToDateByTask: [String: (count: Int, saved: Double)] = [:]
+    observer.buildStarted(total: total)
+
+    func finish(_ i: Int, _ report: TaskReport, _ newState: State) throws {
+      state[i] = newState
+      done += 1
+      switch report.outcome {
+      case .upToDate:
+        result.summary.upToDate += 1
+        result.summary.timeSaved += report.saved
+        upToDateByTask[report.id.task, default: (0, 0)].count += 1
+        upToDateByTask[report.id.task, default: (0, 0)].saved += report.saved
+      case .restored:
+        result.summary.restored += 1
+        result.summary.timeSaved += report.saved
+      case .ran: result.summary.ran += 1
+      case .failed: result.summary.failed += 1
+      case .skipped: result.summary.skipped += 1
+      }
+      if case .upToDate = report.outcome {} else if let buildID {
+        try manifest.recordOutcome(build: buildID, OutcomeRow(
+          task: report.id.description, outcome: report.outcome.kind,
+          reasons: report.reasons.map(\.description).joined(separator: "; "),
+          duration: report.duration, started: report.started, finished: report.finished))
+      }
+      result.reports.append(report)
+      observer.taskFinished(report, done: done, total: total)
+      for d in graph.dependents[i] where inSelection[d] {
+        pending[d] -= 1
+        if pending[d] == 0 { worklist.append(d) }
+      }
+    }
+
+    /// Decides a ready instance: up to date (finished at once), or queued for a job.
+    func evaluate(_ i: Int) throws {
+      let instance = graph[i]
+      let now = clock.monotonic() - startTime
+      if let failedDep = graph.dependencies[i].first(where: { state[$0] == .failed || state[$0] == .skipped }) {
+        try finish(i, TaskReport(id: instance.id, outcome: .skipped(dependencyFailed: graph[failedDep].id),
+                                 started: now, finished: now, command: instance.command), .skipped)
+        return
+      }
+      if options.dryRun, let dep = graph.dependencies[i].first(where: { state[$0] == .wouldRun }) {
+        let report = TaskReport(id: instance.id, outcome: .ran(because: [.dependencyWillRun(graph[dep].id)], outputsChanged: true),
+                                reasons: [.dependencyWillRun(graph[dep].id)], command: instance.command)
+        result.wouldRun.append(report)
+        state[i] = .wouldRun
+        done += 1
+        for d in graph.dependents[i] where inSelection[d] {
+          pending[d] -= 1
+          if pending[d] == 0 { worklist.append(d) }
+        }
+        return
+      }
+      let task: PreparedTask
+      do { task = try rebuilder.prepare(instance) } catch {
+        try finish(i, TaskReport(id: instance.id, outcome: .failed(.launchFailed("cannot hash inputs: \(error)")),
+                                 started: now, finished: now, command: instance.command), .failed)
+        if !options.keepGoing { stopping = true }
+        return
+      }
+      let record = records[instance.id]
+      let reasons = rebuilder.reasons(task, record: record)
+      if reasons.isEmpty {
+        try finish(i, TaskReport(id: instance.id, outcome: .upToDate, started: now, finished: now,
+                                 saved: record?.duration ?? 0, command: instance.command), .succeeded)
+        return
+      }
+      if options.dryRun {
+        let restorable = options.useCache && instance.cache
+          && actionCache.entries(for: task.key).contains { e in e.discovered.allSatisfy { (try? statCache.digest(of: $0.path)) == $0.digest } }
+        let outcome: TaskOutcome = restorable ? .restored(from: .local) : .ran(because: reasons, outputsChanged: true)
+        result.wouldRun.append(TaskReport(id: instance.id, outcome: outcome, reasons: reasons, command: instance.command))
+        state[i] = .wouldRun
+        done += 1
+        for d in graph.dependents[i] where inSelection[d] {
+          pending[d] -= 1
+          if pending[d] == 0 { worklist.append(d) }
+        }
+        return
+      }
+      prepared[i] = (task, reasons)
+      state[i] = .ready
+      ready.push(i, priority: priority[i])
+    }
+
+    try await withThrowingTaskGroup(of: (Int, JobResult, Double, Double).self) { group in
+      var running = 0
+      while true {
+        while let i = worklist.popLast() {
+          if stopping { state[i] = .notStarted; continue }
+          try evaluate(i)
+        }
+        if options.isInterrupted() { stopping = true; result.interrupted = true }
+        while !stopping, running < options.jobs, let i = ready.pop() {
+          let (task, reasons) = prepared.removeValue(forKey: i)!
+          state[i] = .running
+          observer.taskStarted(task.instance, reasons: reasons)
+          let previous = records[task.instance.id]
+          running += 1
+          group.addTask {
+            let started = job.clock.monotonic()
+            let r = await job.perform(task, reasons: reasons, previous: previous)
+            return (i, r, started, job.clock.monotonic())
+          }
+        }
+        if running == 0 { break }
+        guard let (i, r, started, finished) = try await group.next() else { break }
+        running -= 1
+        if options.isInterrupted() {
+          // Nothing half-done is recorded: a job that ended because of Ctrl-C counts
+          // as not run; one that completed before it may still be kept.
+          stopping = true
+          result.interrupted = true
+          if case .failed = r.outcome { state[i] = .notStarted; continue }
+        }
+        for w in r.warnings { observer.warning(w) }
+        let instance = graph[i]
+        let reasons: [RerunReason]
+        if case .ran(let because, _) = r.outcome { reasons = because } else { reasons = [] }
+        let report = TaskReport(id: instance.id, outcome: r.outcome, reasons: reasons, duration: r.duration,
+                                stdout: r.stdout, stderr: r.stderr, started: started - startTime,
+                                finished: finished - startTime,
+                                saved: { if case .restored = r.outcome { r.duration } else { 0 } }(),
+                                command: instance.command)
+        if case .failed = r.outcome {
+          try finish(i, report, .failed)
+          if !options.keepGoing { stopping = true }
+        } else {
+          if let record = r.record {
+            records[instance.id] = record
+            try manifest.putRecord(record, now: clock.wallNanoseconds())
+          }
+          try finish(i, report, .succeeded)
+        }
+      }
+    }
+
+    result.summary.wallTime = clock.monotonic() - startTime
+    result.summary.exitStatus = result.interrupted ? 130 : (result.summary.failed > 0 ? 1 : 0)
+    if let buildID {
+      for (task, value) in upToDateByTask {
+        try manifest.recordUpToDate(build: buildID, task: task, count: value.count, timeSaved: value.saved)
+      }
+      try statCache.flush(to: manifest)
+      try manifest.finishBuild(buildID, result.summary, finished: Double(clock.wallNanoseconds()) / 1e9)
+      try manifest.commit()
+    }
+    return result
+  }
+
+  /// Deletes what kiln made for task instances that are no longer in the graph, where
+  /// the files still hold what kiln wrote, so they cannot match a glob any more.
+  private func removeStaleOutputs() throws {
+    for (id, record) in records where graph.index(of: id) == nil {
+      let stillDeclared = record.declaredOutputs.contains { graph.producers[$0] != nil }
+      if !stillDeclared {
+        for output in record.outputs.reversed() {
+          let abs = Paths.join(root, output.path)
+          switch output.kind {
+          case .file:
+            if (try? statCache.digest(of: output.path)) == output.digest {
+              try? fileSystem.remove(abs)
+              statCache.forget(output.path)
+            }
+          case .directory:
+            if fileSystem.contents(ofDirectory: abs)?.isEmpty == true { try? fileSystem.remove(abs) }
+          }
+        }
+      }
+      records[id] = nil
+      try manifest.deleteRecord(id)
+    }
+  }
+}
+
+/// A max-heap of instance indices by priority (ties: lower index first, for stable order).
+struct PriorityQueue {
+  private var heap: [(priority: Double, index: Int)] = []
+
+  private static func before(_ a: (priority: Double, index: Int), _ b: (priority: Double, index: Int)) -> Bool {
+    a.priority != b.priority ? a.priority > b.priority : a.index < b.index
+  }
+
+  mutating func push(_ index: Int, priority: Double) {
+    heap.append((priority, index))
+    var child = heap.count - 1
+    while child > 0 {
+      let parent = (child - 1) / 2
+      guard Self.before(heap[child], heap[parent]) else { break }
+      heap.swapAt(child, parent)
+      child = parent
+    }
+  }
+
+  mutating func pop() -> Int? {
+    guard !heap.isEmpty else { return nil }
+    heap.swapAt(0, heap.count - 1)
+    let top = heap.removeLast()
+    var parent = 0
+    while true {
+      let left = 2 * parent + 1, right = left + 1
+      var best = parent
+      if left < heap.count, Self.before(heap[left], heap[best]) { best = left }
+      if right < heap.count, Self.before(heap[right], heap[best]) { best = right }
+      if best == parent { break }
+      heap.swapAt(parent, best)
+      parent = best
+    }
+    return top.index
+  }
+}

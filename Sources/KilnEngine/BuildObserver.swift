@@ -1,0 +1,52 @@
+import KilnCore
+
+/// What happened to one task instance in one build, for observers and reports.
+package struct TaskReport: Sendable {
+  package var id: TaskID
+  package var outcome: TaskOutcome
+  package var reasons: [RerunReason]
+  /// Run time of this build's work (0 when up to date).
+  package var duration: Double
+  /// What the task printed (when it ran) or recorded output (when restored).
+  package var stdout: [UInt8]
+  package var stderr: [UInt8]
+  /// Monotonic seconds since the build started.
+  package var started: Double
+  package var finished: Double
+  /// Recorded run time of a task that did not run: what the cache saved.
+  package var saved: Double
+  package var command: String
+
+  package init(id: TaskID, outcome: TaskOutcome, reasons: [RerunReason] = [], duration: Double = 0,
+               stdout: [UInt8] = [], stderr: [UInt8] = [], started: Double = 0, finished: Double = 0,
+               saved: Double = 0, command: String = "") {
+    self.id = id
+    self.outcome = outcome
+    self.reasons = reasons
+    self.duration = duration
+    self.stdout = stdout
+    self.stderr = stderr
+    self.started = started
+    self.finished = finished
+    self.saved = saved
+    self.command = command
+  }
+}
+
+/// Receives build events, always from the build loop (never concurrently).
+package protocol BuildObserver: AnyObject {
+  func buildStarted(total: Int)
+  /// A task instance takes a job slot (it will be restored or run).
+  func taskStarted(_ instance: TaskInstance, reasons: [RerunReason])
+  func taskFinished(_ report: TaskReport, done: Int, total: Int)
+  func warning(_ message: String)
+}
+
+/// An observer that ignores everything.
+package final class SilentObserver: BuildObserver {
+  package init() {}
+  package func buildStarted(total: Int) {}
+  package func taskStarted(_ instance: TaskInstance, reasons: [RerunReason]) {}
+  package func taskFinished(_ report: TaskReport, done: Int, total: Int) {}
+  package func warning(_ message: String) {}
+}

@@ -1,0 +1,247 @@
+import KilnCore
+import KilnStore
+import KilnSystem
+
+/// What a job hands back to the build loop.
+package struct JobResult: Sendable {
+  package var outcome: TaskOutcome
+  /// Set when the task ran or was restored and its result may be recorded.
+  package var record: TaskRecord?
+  package var stdout: [UInt8] = []
+  package var stderr: [UInt8] = []
+  package var duration: Double = 0
+  package var warnings: [String] = []
+}
+
+/// The work of one task instance that is not up to date, done off the build loop:
+/// restore from the cache if an entry matches, else run the command, check and hash
+/// its outputs, and store them. It touches only this instance's files, the shared
+/// stat cache and the shared content-addressed cache.
+package struct Job: Sendable {
+  package var root: String
+  package var fileSystem: any FileSystem
+  package var runner: any ProcessRunner
+  package var clock: any TimeSource
+  package var statCache: StatCache
+  package var contentStore: ContentStore
+  package var actionCache: ActionCache
+  package var environment: [String: String]
+  package var useCache: Bool
+
+  package func perform(_ task: PreparedTask, reasons: [RerunReason], previous: TaskRecord?) async -> JobResult {
+    let instance = task.instance
+    let cacheable = useCache && instance.cache
+    if cacheable, let restored = restore(task) { return restored }
+    var reasons = reasons
+    if !instance.cache { reasons.append(.cacheDisabled) }
+    return await run(task, reasons: reasons, cacheable: cacheable, previous: previous)
+  }
+
+  // MARK: - Restore
+
+  private func restore(_ task: PreparedTask) -> JobResult? {
+    for entry in actionCache.entries(for: task.key) {
+      let matches = entry.discovered.allSatisfy { (try? statCache.digest(of: $0.path)) == $0.digest }
+      guard matches, entry.declaredOutputs == task.instance.outputs else { continue }
+      guard entry.outputs.allSatisfy({ $0.kind == .directory || contentStore.contains($0.digest) }) else { continue }
+      // Declared outputs are this task's to replace; a directory output is rebuilt whole.
+      for output in task.instance.outputs where statCache.fileSystemKind(output) == .directory {
+        try? fileSystem.remove(Paths.join(root, output))
+      }
+      var ok = true
+      for output in entry.outputs {
+        let abs = Paths.join(root, output.path)
+        switch output.kind {
+        case .directory:
+          if (try? fileSystem.createDirectories(abs)) == nil { ok = false }
+        case .file:
+          let recorded = clock.wallNanoseconds()
+          if (try? fileSystem.createDirectories(Paths.parent(abs))) == nil
+            || !contentStore.restore(output.digest, to: abs, permissions: output.permissions)
+          {
+            ok = false
+          } else if let st = fileSystem.stat(abs) {
+            statCache.remember(output.path, st, output.digest, recorded: recorded)
+          }
+        }
+        if !ok { break }
+      }
+      guard ok else { continue }
+      actionCache.touch(task.key)
+      let record = TaskRecord(
+        id: task.instance.id, key: task.key, command: task.instance.command, environment: task.environment,
+        inputs: task.inputs, discovered: entry.discovered, outputs: entry.outputs,
+        declaredOutputs: task.instance.outputs, duration: entry.duration)
+      return JobResult(outcome: .restored(from: .local), record: record, stdout: entry.stdout, stderr: entry.stderr, duration: entry.duration)
+    }
+    return nil
+  }
+
+  // MARK: - Run
+
+  private func run(_ task: PreparedTask, reasons: [RerunReason], cacheable: Bool, previous: TaskRecord?) async -> JobResult {
+    let instance = task.instance
+    func failed(_ failure: TaskFailure, _ out: [UInt8] = [], _ err: [UInt8] = [], _ duration: Double = 0) -> JobResult {
+      JobResult(outcome: .failed(failure), record: nil, stdout: out, stderr: err, duration: duration)
+    }
+    // Outputs are this task's: clear them so a command that fails to write one is caught.
+    for output in instance.outputs {
+      try? fileSystem.remove(Paths.join(root, output))
+      statCache.forget(output)
+    }
+    do {
+      for output in instance.outputs { try fileSystem.createDirectories(Paths.parent(Paths.join(root, output))) }
+      if let depfile = instance.depfile {
+        try fileSystem.createDirectories(Paths.parent(Paths.join(root, depfile)))
+        try? fileSystem.remove(Paths.join(root, depfile))
+      }
+    } catch {
+      return failed(.launchFailed("\(error)"))
+    }
+    let before = inputStats(task.inputs.map(\.path))
+
+    var env = environment
+    for variable in instance.environment { env[variable.name] = variable.value }
+    let invocation = Invocation(
+      command: instance.command, workingDirectory: Paths.join(root, instance.directory),
+      environment: env, timeout: instance.timeout)
+    let start = clock.monotonic()
+    let startWall = clock.wallNanoseconds()
+    let completion: Completion
+    do {
+      completion = try await runner.run(invocation)
+    } catch {
+      return failed(.launchFailed("\(error)"))
+    }
+    let duration = clock.monotonic() - start
+    let out = completion.stdout, err = completion.stderr
+    switch completion.status {
+    case .exited(0): break
+    case .exited(let code): return failed(.exitStatus(code), out, err, duration)
+    case .signaled(let signal): return failed(.signal(signal), out, err, duration)
+    case .timedOut: return failed(.timedOut(instance.timeout ?? .zero), out, err, duration)
+    case .interrupted: return failed(.signal(2), out, err, duration)
+    }
+
+    // Depfile: the inputs the command discovered (headers), relative where inside.
+    var discovered: [PathDigest] = []
+    if let depfile = instance.depfile {
+      let text: [UInt8]
+      do { text = try fileSystem.read(Paths.join(root, depfile)) } catch {
+        return failed(.depfileUnreadable("\(depfile) was not written"), out, err, duration)
+      }
+      let names: [String]
+      do { names = try Depfile.prerequisites(of: text) } catch {
+        return failed(.depfileUnreadable("\(depfile): \(error)"), out, err, duration)
+      }
+      let declared = Set(task.inputs.map(\.path))
+      var seen = Set<String>()
+      for name in names {
+        let path = normalizeDiscovered(name, directory: instance.directory)
+        guard !declared.contains(path), seen.insert(path).inserted else { continue }
+        let digest = (try? statCache.digest(of: path)) ?? nil
+        discovered.append(PathDigest(path, digest ?? .zero))
+      }
+    }
+
+    // Outputs: present, hashed, then stored.
+    var entries: [OutputEntry] = []
+    for output in instance.outputs {
+      let abs = Paths.join(root, output)
+      guard let st = fileSystem.stat(abs) else { return failed(.missingOutput(output), out, err, duration) }
+      do {
+        if st.kind == .directory {
+          entries.append(OutputEntry(path: output, kind: .directory, permissions: st.permissions & 0o777, digest: .zero))
+          try hashTree(output, into: &entries)
+        } else {
+          entries.append(try hashFile(output, st))
+        }
+      } catch {
+        return failed(.launchFailed("cannot read output: \(error)"), out, err, duration)
+      }
+    }
+
+    // Inputs edited while the command ran make its result unrepeatable: keep the
+    // outputs on disk, but record and store nothing, so the next build reruns it.
+    var warnings: [String] = []
+    let after = inputStats(task.inputs.map(\.path) + discovered.map(\.path))
+    var changedInput: String?
+    for (path, stat) in before where after[path] != stat { changedInput = path; break }
+    if changedInput == nil {
+      // Discovered inputs were not known before the run: one modified after the
+      // command started may have been read in either version (ccache: "too new").
+      for d in discovered {
+        if let st = after[d.path], st.mtime > startWall || st.ctime > startWall { changedInput = d.path; break }
+      }
+    }
+    if let path = changedInput {
+      warnings.append("\(instance.id): input \(path) changed while the task ran; its result is not cached")
+      return JobResult(outcome: .ran(because: reasons, outputsChanged: true), record: nil,
+                       stdout: out, stderr: err, duration: duration, warnings: warnings)
+    }
+
+    if cacheable {
+      do {
+        for entry in entries where entry.kind == .file {
+          try contentStore.store(Paths.join(root, entry.path), as: entry.digest)
+        }
+        let action = ActionEntry(discovered: discovered, outputs: entries, declaredOutputs: instance.outputs,
+                                 stdout: out, stderr: err, duration: duration)
+        try actionCache.store(action, for: task.key)
+      } catch {
+        warnings.append("\(instance.id): not cached: \(error)")
+      }
+    }
+    let record = TaskRecord(
+      id: instance.id, key: task.key, command: instance.command, environment: task.environment,
+      inputs: task.inputs, discovered: discovered, outputs: entries, declaredOutputs: instance.outputs,
+      duration: duration)
+    let changed = previous.map { $0.outputs != entries } ?? true
+    return JobResult(outcome: .ran(because: reasons, outputsChanged: changed), record: record,
+                     stdout: out, stderr: err, duration: duration, warnings: warnings)
+  }
+
+  private func hashFile(_ path: String, _ st: FileStat) throws(FileSystemError) -> OutputEntry {
+    let recorded = clock.wallNanoseconds()
+    let digest = try fileSystem.digest(of: Paths.join(root, path))
+    statCache.remember(path, st, digest, recorded: recorded)
+    return OutputEntry(path: path, kind: .file, permissions: st.permissions & 0o777, digest: digest)
+  }
+
+  private func hashTree(_ directory: String, into entries: inout [OutputEntry]) throws(FileSystemError) {
+    let abs = Paths.join(root, directory)
+    var dirs = Set<String>()
+    for rel in fileSystem.files(under: abs) {
+      var parent = Paths.parent(rel)
+      var missing: [String] = []
+      while !parent.isEmpty, !dirs.contains(parent) {
+        missing.append(parent)
+        dirs.insert(parent)
+        parent = Paths.parent(parent)
+      }
+      for dir in missing.reversed() {
+        entries.append(OutputEntry(path: directory + "/" + dir, kind: .directory, permissions: 0o755, digest: .zero))
+      }
+      let path = directory + "/" + rel
+      guard let st = fileSystem.stat(Paths.join(root, path)) else { continue }
+      entries.append(try hashFile(path, st))
+    }
+  }
+
+  private func normalizeDiscovered(_ name: String, directory: String) -> String {
+    if name.hasPrefix("/") {
+      let n = Paths.normalize(name) ?? name
+      return Paths.relative(n, to: root) ?? n
+    }
+    let joined = directory.isEmpty ? name : directory + "/" + name
+    return Paths.normalize(joined) ?? Paths.normalize(Paths.join(root, joined)) ?? joined
+  }
+
+  private func inputStats(_ paths: [String]) -> [String: FileStat] {
+    var result: [String: FileStat] = [:]
+    for path in paths {
+      if let st = fileSystem.stat(statCache.absolute(path)), st.kind != .directory { result[path] = st }
+    }
+    return result
+  }
+}

@@ -1,0 +1,108 @@
+import KilnCore
+import KilnHash
+import KilnStore
+import KilnSystem
+
+/// A task instance with its inputs hashed and its action key computed.
+package struct PreparedTask: Sendable {
+  package var instance: TaskInstance
+  package var key: Digest
+  package var inputs: [PathDigest]
+  /// `NAME=value` lines of env and hash_env, as recorded.
+  package var environment: [String]
+}
+
+/// The one decision of the build, per task instance: up to date, or not (and why).
+/// Restoring and running are `Job`'s; recording the result is `record(_:)`.
+package struct Rebuilder {
+  package var statCache: StatCache
+  /// kiln's own environment, for `hash_env`.
+  package var inheritedEnvironment: [String: String]
+
+  package init(statCache: StatCache, inheritedEnvironment: [String: String]) {
+    self.statCache = statCache
+    self.inheritedEnvironment = inheritedEnvironment
+  }
+
+  /// Hashes the inputs and builds the action key. A missing input is hashed as absent
+  /// (the command will most likely fail and say so itself).
+  package func prepare(_ instance: TaskInstance) throws(FileSystemError) -> PreparedTask {
+    var inputs: [PathDigest] = []
+    inputs.reserveCapacity(instance.inputs.count)
+    for path in instance.inputs {
+      inputs.append(PathDigest(path, try statCache.digest(of: path) ?? .zero))
+    }
+    var environment = instance.environment.map { "\($0.name)=\($0.value)" }
+    for name in instance.hashEnvironment.sorted() {
+      environment.append(inheritedEnvironment[name].map { "$\(name)=\($0)" } ?? "$\(name) unset")
+    }
+    let key = KeyBuilder()
+    key.field("C", instance.command)
+    key.field("D", instance.directory)
+    for line in environment { key.field("E", line) }
+    for input in inputs { key.field("I", input.path, input.digest) }
+    for output in instance.outputs { key.field("O", output) }
+    if let depfile = instance.depfile { key.field("F", depfile) }
+    return PreparedTask(instance: instance, key: key.finalize(), inputs: inputs, environment: environment)
+  }
+
+  /// Why the task must be restored or run; empty means up to date.
+  package func reasons(_ task: PreparedTask, record: TaskRecord?) -> [RerunReason] {
+    guard let record else { return [.neverBuilt] }
+    var reasons: [RerunReason] = []
+    if record.key != task.key {
+      if record.command != task.instance.command { reasons.append(.commandChanged) }
+      if record.environment != task.environment {
+        let old = Set(record.environment), new = Set(task.environment)
+        let names = Set(old.symmetricDifference(new).map { line -> String in
+          let name = line.hasPrefix("$") ? String(line.dropFirst()) : line
+          return String(name.prefix { $0 != "=" && $0 != " " })
+        })
+        for name in names.sorted() { reasons.append(.environmentChanged(name)) }
+      }
+      let old = Dictionary(record.inputs.map { ($0.path, $0.digest) }, uniquingKeysWith: { a, _ in a })
+      var seen = Set<String>()
+      for input in task.inputs {
+        seen.insert(input.path)
+        if let before = old[input.path] {
+          if before != input.digest { reasons.append(.inputChanged(input.path)) }
+        } else {
+          reasons.append(.inputAdded(input.path))
+        }
+      }
+      for input in record.inputs where !seen.contains(input.path) { reasons.append(.inputRemoved(input.path)) }
+      if reasons.isEmpty { reasons.append(.keyChanged) }
+      return reasons
+    }
+    for input in record.discovered {
+      let now = (try? statCache.digest(of: input.path)) ?? nil
+      if now != input.digest {
+        reasons.append(.discoveredInputChanged(input.path))
+        break
+      }
+    }
+    if let problem = outputProblem(record) { reasons.append(problem) }
+    if task.instance.always { reasons.append(.always) }
+    return reasons
+  }
+
+  /// The first output that is missing or no longer holds what was recorded.
+  package func outputProblem(_ record: TaskRecord) -> RerunReason? {
+    for output in record.outputs {
+      switch output.kind {
+      case .directory:
+        if statCache.fileSystemKind(output.path) != .directory { return .outputMissing(output.path) }
+      case .file:
+        guard let now = try? statCache.digest(of: output.path) else { return .outputMissing(output.path) }
+        if now != output.digest { return .outputModified(output.path) }
+      }
+    }
+    return nil
+  }
+}
+
+extension StatCache {
+  package func fileSystemKind(_ path: String) -> FileStat.Kind? {
+    fileSystem.stat(absolute(path))?.kind
+  }
+}

@@ -1,0 +1,94 @@
+import KilnCore
+import KilnSystem
+
+/// One stored result of an action: what its outputs were and what it printed.
+package struct ActionEntry: Sendable, Hashable {
+  /// Inputs found through the depfile, with the digests they had: the second-level key.
+  package var discovered: [PathDigest]
+  package var outputs: [OutputEntry]
+  package var declaredOutputs: [String]
+  package var stdout: [UInt8]
+  package var stderr: [UInt8]
+  package var duration: Double
+
+  package init(discovered: [PathDigest], outputs: [OutputEntry], declaredOutputs: [String],
+               stdout: [UInt8], stderr: [UInt8], duration: Double) {
+    self.discovered = discovered
+    self.outputs = outputs
+    self.declaredOutputs = declaredOutputs
+    self.stdout = stdout
+    self.stderr = stderr
+    self.duration = duration
+  }
+}
+
+/// The local action cache: action key -> the results stored for it.
+///
+/// Layout: `<cache>/actions/<first two hex digits>/<32 hex digits of the key>`, one
+/// file per key: the magic `KILNACT1`, a varint count, then each entry (discovered
+/// inputs, outputs, declared outputs, stdout, stderr, duration; ByteWriter encoding).
+/// Several entries share a key when the files a depfile names differ (ccache's direct
+/// mode): a lookup takes the first entry whose discovered inputs all still have their
+/// recorded digests. At most `maxEntries` are kept, newest first. Files are replaced by
+/// write-then-rename; a lost race between two writers loses an entry, never corrupts one.
+package struct ActionCache: Sendable {
+  package static let magic = Array("KILNACT1".utf8)
+  package static let maxEntries = 8
+  package let root: String
+  package let fileSystem: any FileSystem
+
+  package init(root: String, fileSystem: any FileSystem) {
+    self.root = root
+    self.fileSystem = fileSystem
+  }
+
+  package func path(of key: Digest) -> String {
+    let hex = key.hex
+    return "\(root)/actions/\(hex.prefix(2))/\(hex)"
+  }
+
+  /// Every entry stored for `key`, newest first; empty when none or unreadable.
+  package func entries(for key: Digest) -> [ActionEntry] {
+    guard let bytes = try? fileSystem.read(path(of: key)) else { return [] }
+    return (try? Self.decode(bytes)) ?? []
+  }
+
+  package func store(_ entry: ActionEntry, for key: Digest) throws(FileSystemError) {
+    var list = entries(for: key).filter { $0.discovered != entry.discovered }
+    list.insert(entry, at: 0)
+    if list.count > Self.maxEntries { list.removeLast(list.count - Self.maxEntries) }
+    let file = path(of: key)
+    try fileSystem.createDirectories(Paths.parent(file))
+    try fileSystem.writeAtomically(Self.encode(list), to: file, permissions: 0o644)
+  }
+
+  /// Marks the entry used, for LRU eviction.
+  package func touch(_ key: Digest) { fileSystem.touch(path(of: key)) }
+
+  package static func encode(_ list: [ActionEntry]) -> [UInt8] {
+    var w = ByteWriter()
+    w.varint(UInt64(list.count))
+    for e in list {
+      w.pathDigests(e.discovered)
+      w.outputs(e.outputs)
+      w.strings(e.declaredOutputs)
+      w.raw(e.stdout)
+      w.raw(e.stderr)
+      w.double(e.duration)
+    }
+    return magic + w.bytes
+  }
+
+  package static func decode(_ bytes: [UInt8]) throws -> [ActionEntry] {
+    guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else { throw ByteReader.Truncated() }
+    var r = ByteReader(Array(bytes[magic.count...]))
+    let n = try r.varint()
+    var list: [ActionEntry] = []
+    for _ in 0..<n {
+      list.append(ActionEntry(
+        discovered: try r.pathDigests(), outputs: try r.outputs(), declaredOutputs: try r.strings(),
+        stdout: try r.raw(), stderr: try r.raw(), duration: try r.double()))
+    }
+    return list
+  }
+}

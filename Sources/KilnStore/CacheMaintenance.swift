@@ -1,0 +1,88 @@
+import KilnCore
+import KilnHash
+import KilnSystem
+
+/// `cache stats`, `cache gc` and `cache verify` over the shared cache directory.
+package struct CacheMaintenance {
+  package let root: String
+  package let fileSystem: any FileSystem
+
+  package init(root: String, fileSystem: any FileSystem) {
+    self.root = root
+    self.fileSystem = fileSystem
+  }
+
+  package struct Item {
+    package var path: String
+    package var size: Int64
+    package var mtime: Int64
+    package var isBlob: Bool
+  }
+
+  package struct Stats: Sendable {
+    package var blobs = 0
+    package var blobBytes: Int64 = 0
+    package var actions = 0
+    package var actionBytes: Int64 = 0
+    package var totalBytes: Int64 { blobBytes + actionBytes }
+  }
+
+  package func items() -> [Item] {
+    var result: [Item] = []
+    for (folder, isBlob) in [("blobs", true), ("actions", false)] {
+      let base = root + "/" + folder
+      for rel in fileSystem.files(under: base) where !rel.contains(".kiln-tmp-") {
+        let path = base + "/" + rel
+        guard let st = fileSystem.stat(path) else { continue }
+        result.append(Item(path: path, size: st.size, mtime: st.mtime, isBlob: isBlob))
+      }
+    }
+    return result
+  }
+
+  package func stats() -> Stats {
+    var s = Stats()
+    for item in items() {
+      if item.isBlob { s.blobs += 1; s.blobBytes += item.size } else { s.actions += 1; s.actionBytes += item.size }
+    }
+    return s
+  }
+
+  /// Deletes least recently used files until the cache holds at most `maxBytes`.
+  /// Action entries go before blobs of the same age: an entry whose blob is gone is
+  /// only a miss at restore time (the task runs), never a wrong result.
+  package func collectGarbage(maxBytes: Int64) -> (removed: Int, freed: Int64) {
+    var all = items()
+    var total = all.reduce(Int64(0)) { $0 + $1.size }
+    all.sort { ($0.mtime, $0.isBlob ? 1 : 0) < ($1.mtime, $1.isBlob ? 1 : 0) }
+    var removed = 0
+    var freed: Int64 = 0
+    for item in all where total > maxBytes {
+      if (try? fileSystem.remove(item.path)) != nil {
+        total -= item.size
+        freed += item.size
+        removed += 1
+      }
+    }
+    return (removed, freed)
+  }
+
+  /// Re-hashes every blob and drops the ones whose content no longer matches their
+  /// name, and action files that cannot be read. Returns what was dropped.
+  package func verify() -> (checked: Int, corrupt: [String]) {
+    var corrupt: [String] = []
+    var checked = 0
+    for item in items() {
+      checked += 1
+      let name = Paths.fileName(item.path)
+      if item.isBlob {
+        let ok = Digest(hex: name).map { (try? fileSystem.digest(of: item.path)) == $0 } ?? false
+        if !ok { corrupt.append(item.path); try? fileSystem.remove(item.path) }
+      } else {
+        let ok = (try? fileSystem.read(item.path)).flatMap { try? ActionCache.decode($0) } != nil
+        if !ok { corrupt.append(item.path); try? fileSystem.remove(item.path) }
+      }
+    }
+    return (checked, corrupt)
+  }
+}

@@ -1,0 +1,156 @@
+import CSQLite
+
+/// A failed SQLite call: the statement's purpose and SQLite's message.
+package struct DatabaseError: Error, Sendable, CustomStringConvertible {
+  package var code: Int32
+  package var message: String
+  package var description: String { message }
+}
+
+/// A SQLite connection: the only Swift file that calls libsqlite3. Statements are
+/// prepared once and reused; no C type leaves this file.
+package final class Database {
+  private var handle: OpaquePointer?
+  private var cache: [String: Statement] = [:]
+
+  /// Opens (creating) the file in WAL mode with a busy timeout, so a hook and a build
+  /// can overlap.
+  package init(path: String) throws(DatabaseError) {
+    let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+    let rc = sqlite3_open_v2(path, &handle, flags, nil)
+    guard rc == SQLITE_OK else {
+      let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+      sqlite3_close(handle)
+      throw DatabaseError(code: rc, message: "\(path): \(message)")
+    }
+    sqlite3_busy_timeout(handle, 10_000)
+    try execute("PRAGMA journal_mode=WAL")
+    try execute("PRAGMA synchronous=NORMAL")
+    try execute("PRAGMA foreign_keys=ON")
+  }
+
+  deinit {
+    cache.removeAll()
+    sqlite3_close_v2(handle)
+  }
+
+  private func error(_ rc: Int32, _ context: String) -> DatabaseError {
+    DatabaseError(code: rc, message: "\(context): \(String(cString: sqlite3_errmsg(handle)))")
+  }
+
+  /// Runs one or more statements that return no rows.
+  package func execute(_ sql: String) throws(DatabaseError) {
+    var message: UnsafeMutablePointer<CChar>?
+    let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+    if rc != SQLITE_OK {
+      let text = message.map { String(cString: $0) } ?? "error \(rc)"
+      sqlite3_free(message)
+      throw DatabaseError(code: rc, message: text)
+    }
+  }
+
+  /// A prepared statement, cached by its SQL text.
+  package func statement(_ sql: String) throws(DatabaseError) -> Statement {
+    if let cached = cache[sql] {
+      cached.reset()
+      return cached
+    }
+    var raw: OpaquePointer?
+    let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+    guard rc == SQLITE_OK, let raw else { throw error(rc, "prepare") }
+    let statement = Statement(raw, database: self)
+    cache[sql] = statement
+    return statement
+  }
+
+  package func transaction<T>(_ body: () throws -> T) throws -> T {
+    try execute("BEGIN IMMEDIATE")
+    do {
+      let value = try body()
+      try execute("COMMIT")
+      return value
+    } catch {
+      try? execute("ROLLBACK")
+      throw error
+    }
+  }
+
+  package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+  fileprivate func message(_ rc: Int32) -> DatabaseError { error(rc, "step") }
+}
+
+/// A value to bind to a statement parameter.
+package enum SQLValue {
+  case null
+  case integer(Int64)
+  case real(Double)
+  case text(String)
+  case blob([UInt8])
+}
+
+/// A prepared statement: bind, step, read columns.
+package final class Statement {
+  private let raw: OpaquePointer
+  private unowned let database: Database
+
+  fileprivate init(_ raw: OpaquePointer, database: Database) {
+    self.raw = raw
+    self.database = database
+  }
+
+  deinit { sqlite3_finalize(raw) }
+
+  fileprivate func reset() {
+    sqlite3_reset(raw)
+    sqlite3_clear_bindings(raw)
+  }
+
+  private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+  package func bind(_ values: [SQLValue]) -> Statement {
+    for (i, value) in values.enumerated() {
+      let index = Int32(i + 1)
+      switch value {
+      case .null: sqlite3_bind_null(raw, index)
+      case .integer(let v): sqlite3_bind_int64(raw, index, v)
+      case .real(let v): sqlite3_bind_double(raw, index, v)
+      case .text(let v): sqlite3_bind_text(raw, index, v, -1, Self.transient)
+      case .blob(let v):
+        _ = v.withUnsafeBytes { sqlite3_bind_blob(raw, index, $0.baseAddress, Int32($0.count), Self.transient) }
+      }
+    }
+    return self
+  }
+
+  /// Steps once; true when a row is available.
+  package func step() throws(DatabaseError) -> Bool {
+    let rc = sqlite3_step(raw)
+    if rc == SQLITE_ROW { return true }
+    if rc == SQLITE_DONE {
+      sqlite3_reset(raw)
+      return false
+    }
+    let e = database.message(rc)
+    sqlite3_reset(raw)
+    throw e
+  }
+
+  /// Steps to the end, for statements that return no rows.
+  package func run() throws(DatabaseError) {
+    while try step() {}
+  }
+
+  package func int(_ column: Int32) -> Int64 { sqlite3_column_int64(raw, column) }
+  package func double(_ column: Int32) -> Double { sqlite3_column_double(raw, column) }
+  package func isNull(_ column: Int32) -> Bool { sqlite3_column_type(raw, column) == SQLITE_NULL }
+  package func text(_ column: Int32) -> String {
+    guard let p = sqlite3_column_text(raw, column) else { return "" }
+    return String(cString: p)
+  }
+  package func blob(_ column: Int32) -> [UInt8] {
+    let count = Int(sqlite3_column_bytes(raw, column))
+    guard count > 0, let p = sqlite3_column_blob(raw, column) else { return [] }
+    return Array(UnsafeRawBufferPointer(start: p, count: count))
+  }
+}

@@ -1,0 +1,272 @@
+import KilnCore
+
+/// What the stat cache knows of one file: its stat when it was hashed, and the digest.
+package struct StatEntry: Sendable, Hashable {
+  package var size: Int64
+  package var mtime: Int64
+  package var ctime: Int64
+  package var inode: UInt64
+  package var digest: Digest
+  /// Wall-clock nanoseconds when the digest was taken (racy-clean rule).
+  package var recorded: Int64
+
+  package init(size: Int64, mtime: Int64, ctime: Int64, inode: UInt64, digest: Digest, recorded: Int64) {
+    self.size = size
+    self.mtime = mtime
+    self.ctime = ctime
+    self.inode = inode
+    self.digest = digest
+    self.recorded = recorded
+  }
+}
+
+/// One row of the run history: a task instance's outcome in one build.
+package struct OutcomeRow: Sendable, Hashable {
+  package var task: String
+  package var outcome: String
+  package var reasons: String
+  package var duration: Double
+  package var started: Double
+  package var finished: Double
+  package init(task: String, outcome: String, reasons: String, duration: Double, started: Double, finished: Double) {
+    self.task = task
+    self.outcome = outcome
+    self.reasons = reasons
+    self.duration = duration
+    self.started = started
+    self.finished = finished
+  }
+}
+
+/// The totals of one build, for its history row.
+package struct BuildSummary: Sendable, Hashable {
+  package var ran = 0
+  package var restored = 0
+  package var upToDate = 0
+  package var failed = 0
+  package var skipped = 0
+  /// Recorded run time of tasks that did not run (restored or up to date).
+  package var timeSaved: Double = 0
+  package var wallTime: Double = 0
+  package var exitStatus: Int32 = 0
+  package init() {}
+
+  /// SPEC: (up to date + restored) / (up to date + restored + ran); nil when nothing counted.
+  package var hitRate: Double? {
+    let total = upToDate + restored + ran
+    return total == 0 ? nil : Double(upToDate + restored) / Double(total)
+  }
+}
+
+/// `.kiln/state.db`: the workspace's checksum manifest.
+///
+/// Schema version 1 (SQLite, WAL, busy timeout 10 s):
+///   meta(key PRIMARY KEY, value)                 schema_version = 1
+///   stat_cache(path PRIMARY KEY, size, mtime, ctime, inode, digest BLOB(16), recorded)
+///     mtime/ctime/recorded in ns since the epoch; one row per hashed file, absolute
+///     paths outside the workspace (system headers) allowed, workspace files relative.
+///   task_records(task_id PRIMARY KEY, key BLOB(16), command, environment BLOB,
+///     inputs BLOB, discovered BLOB, outputs BLOB, declared BLOB, duration, updated)
+///     the last successful run of each task instance here; lists are ByteWriter-encoded.
+///   builds(id INTEGER PRIMARY KEY, started, finished, targets, workspace, exit_status,
+///     ran, restored, up_to_date, failed, skipped, time_saved, wall_time)
+///   outcomes(build_id -> builds ON DELETE CASCADE, task_id, outcome, reasons,
+///     duration, started, finished)   one row per instance that did not stay up to date
+///   up_to_date(build_id -> builds, task, count, time_saved)   per task name, so a null
+///     build of 20,000 instances writes a handful of rows, not 20,000.
+/// A different schema version drops and recreates every table: all of it is derived
+/// state (the next build re-hashes and reruns or restores), and no output is touched.
+package final class Manifest {
+  package static let schemaVersion = 1
+  package let path: String
+  private let db: Database
+  private var inTransaction = false
+
+  package init(path: String) throws(DatabaseError) {
+    self.path = path
+    db = try Database(path: path)
+    try migrate()
+  }
+
+  private func migrate() throws(DatabaseError) {
+    try db.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    let version = try db.statement("SELECT value FROM meta WHERE key = 'schema_version'")
+    let current: Int? = try version.step() ? Int(version.text(0)) : nil
+    _ = try? version.step()
+    if current == Self.schemaVersion { return }
+    try db.execute("""
+      BEGIN IMMEDIATE;
+      DROP TABLE IF EXISTS up_to_date;
+      DROP TABLE IF EXISTS outcomes;
+      DROP TABLE IF EXISTS builds;
+      DROP TABLE IF EXISTS task_records;
+      DROP TABLE IF EXISTS stat_cache;
+      CREATE TABLE stat_cache(
+        path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
+        ctime INTEGER NOT NULL, inode INTEGER NOT NULL, digest BLOB NOT NULL,
+        recorded INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE task_records(
+        task_id TEXT PRIMARY KEY, key BLOB NOT NULL, command TEXT NOT NULL,
+        environment BLOB NOT NULL, inputs BLOB NOT NULL, discovered BLOB NOT NULL,
+        outputs BLOB NOT NULL, declared BLOB NOT NULL, duration REAL NOT NULL,
+        updated INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE builds(
+        id INTEGER PRIMARY KEY, started REAL NOT NULL, finished REAL, targets TEXT NOT NULL,
+        workspace TEXT, exit_status INTEGER, ran INTEGER NOT NULL DEFAULT 0,
+        restored INTEGER NOT NULL DEFAULT 0, up_to_date INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0, skipped INTEGER NOT NULL DEFAULT 0,
+        time_saved REAL NOT NULL DEFAULT 0, wall_time REAL NOT NULL DEFAULT 0);
+      CREATE TABLE outcomes(
+        build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
+        task_id TEXT NOT NULL, outcome TEXT NOT NULL, reasons TEXT NOT NULL,
+        duration REAL NOT NULL, started REAL NOT NULL, finished REAL NOT NULL,
+        PRIMARY KEY(build_id, task_id)) WITHOUT ROWID;
+      CREATE INDEX outcomes_by_task ON outcomes(task_id);
+      CREATE TABLE up_to_date(
+        build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
+        task TEXT NOT NULL, count INTEGER NOT NULL, time_saved REAL NOT NULL,
+        PRIMARY KEY(build_id, task)) WITHOUT ROWID;
+      INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '\(Self.schemaVersion)');
+      COMMIT;
+      """)
+  }
+
+  // MARK: - Transactions
+
+  /// Opens a write transaction if none is open; `commit()` ends it.
+  package func begin() throws(DatabaseError) {
+    guard !inTransaction else { return }
+    try db.execute("BEGIN IMMEDIATE")
+    inTransaction = true
+  }
+
+  package func commit() throws(DatabaseError) {
+    guard inTransaction else { return }
+    try db.execute("COMMIT")
+    inTransaction = false
+  }
+
+  // MARK: - Stat cache
+
+  /// The whole stat cache, in one statement.
+  package func loadStatCache() throws(DatabaseError) -> [String: StatEntry] {
+    let s = try db.statement("SELECT path, size, mtime, ctime, inode, digest, recorded FROM stat_cache")
+    var result: [String: StatEntry] = [:]
+    while try s.step() {
+      guard let digest = Digest(bytes: s.blob(5)) else { continue }
+      result[s.text(0)] = StatEntry(size: s.int(1), mtime: s.int(2), ctime: s.int(3),
+                                    inode: UInt64(bitPattern: s.int(4)), digest: digest, recorded: s.int(6))
+    }
+    return result
+  }
+
+  package func putStat(_ path: String, _ e: StatEntry) throws(DatabaseError) {
+    try db.statement("INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .bind([.text(path), .integer(e.size), .integer(e.mtime), .integer(e.ctime),
+             .integer(Int64(bitPattern: e.inode)), .blob(e.digest.bytes), .integer(e.recorded)]).run()
+  }
+
+  package func deleteStat(_ path: String) throws(DatabaseError) {
+    try db.statement("DELETE FROM stat_cache WHERE path = ?").bind([.text(path)]).run()
+  }
+
+  // MARK: - Task records
+
+  package func loadRecords() throws(DatabaseError) -> [TaskID: TaskRecord] {
+    let s = try db.statement("""
+      SELECT task_id, key, command, environment, inputs, discovered, outputs, declared, duration
+      FROM task_records
+      """)
+    var result: [TaskID: TaskRecord] = [:]
+    while try s.step() {
+      guard let key = Digest(bytes: s.blob(1)) else { continue }
+      let id = TaskID(parsing: s.text(0))
+      var env = ByteReader(s.blob(3)), inputs = ByteReader(s.blob(4)), discovered = ByteReader(s.blob(5))
+      var outputs = ByteReader(s.blob(6)), declared = ByteReader(s.blob(7))
+      guard let record = try? TaskRecord(
+        id: id, key: key, command: s.text(2), environment: env.strings(), inputs: inputs.pathDigests(),
+        discovered: discovered.pathDigests(), outputs: outputs.outputs(), declaredOutputs: declared.strings(),
+        duration: s.double(8))
+      else { continue }  // an unreadable record is as good as none: the task reruns
+      result[id] = record
+    }
+    return result
+  }
+
+  package func putRecord(_ r: TaskRecord, now: Int64) throws(DatabaseError) {
+    var env = ByteWriter(), inputs = ByteWriter(), discovered = ByteWriter(), outputs = ByteWriter(), declared = ByteWriter()
+    env.strings(r.environment)
+    inputs.pathDigests(r.inputs)
+    discovered.pathDigests(r.discovered)
+    outputs.outputs(r.outputs)
+    declared.strings(r.declaredOutputs)
+    try db.statement("INSERT OR REPLACE INTO task_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind([.text(r.id.description), .blob(r.key.bytes), .text(r.command), .blob(env.bytes),
+             .blob(inputs.bytes), .blob(discovered.bytes), .blob(outputs.bytes), .blob(declared.bytes),
+             .real(r.duration), .integer(now)]).run()
+  }
+
+  package func deleteRecord(_ id: TaskID) throws(DatabaseError) {
+    try db.statement("DELETE FROM task_records WHERE task_id = ?").bind([.text(id.description)]).run()
+  }
+
+  // MARK: - Run history
+
+  package func beginBuild(targets: [String], workspace: String?, started: Double) throws(DatabaseError) -> Int64 {
+    try db.statement("INSERT INTO builds(started, targets, workspace) VALUES (?, ?, ?)")
+      .bind([.real(started), .text(targets.joined(separator: " ")), workspace.map { .text($0) } ?? .null]).run()
+    return db.lastInsertRowID
+  }
+
+  package func recordOutcome(build: Int64, _ row: OutcomeRow) throws(DatabaseError) {
+    try db.statement("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .bind([.integer(build), .text(row.task), .text(row.outcome), .text(row.reasons),
+             .real(row.duration), .real(row.started), .real(row.finished)]).run()
+  }
+
+  package func recordUpToDate(build: Int64, task: String, count: Int, timeSaved: Double) throws(DatabaseError) {
+    try db.statement("INSERT OR REPLACE INTO up_to_date VALUES (?, ?, ?, ?)")
+      .bind([.integer(build), .text(task), .integer(Int64(count)), .real(timeSaved)]).run()
+  }
+
+  package func finishBuild(_ id: Int64, _ s: BuildSummary, finished: Double, keepBuilds: Int = 1000) throws(DatabaseError) {
+    try db.statement("""
+      UPDATE builds SET finished = ?, exit_status = ?, ran = ?, restored = ?, up_to_date = ?,
+        failed = ?, skipped = ?, time_saved = ?, wall_time = ? WHERE id = ?
+      """)
+      .bind([.real(finished), .integer(Int64(s.exitStatus)), .integer(Int64(s.ran)), .integer(Int64(s.restored)),
+             .integer(Int64(s.upToDate)), .integer(Int64(s.failed)), .integer(Int64(s.skipped)),
+             .real(s.timeSaved), .real(s.wallTime), .integer(id)]).run()
+    try db.statement("DELETE FROM builds WHERE id <= ?").bind([.integer(id - Int64(keepBuilds))]).run()
+  }
+
+  /// Outcome rows of one build, in the order they finished.
+  package func outcomes(ofBuild id: Int64) throws(DatabaseError) -> [OutcomeRow] {
+    let s = try db.statement("""
+      SELECT task_id, outcome, reasons, duration, started, finished FROM outcomes
+      WHERE build_id = ? ORDER BY finished
+      """).bind([.integer(id)])
+    var rows: [OutcomeRow] = []
+    while try s.step() {
+      rows.append(OutcomeRow(task: s.text(0), outcome: s.text(1), reasons: s.text(2),
+                             duration: s.double(3), started: s.double(4), finished: s.double(5)))
+    }
+    return rows
+  }
+
+  /// The totals of the most recent finished build, if any.
+  package func lastBuild() throws(DatabaseError) -> (id: Int64, summary: BuildSummary)? {
+    let s = try db.statement("""
+      SELECT id, ran, restored, up_to_date, failed, skipped, time_saved, wall_time, exit_status
+      FROM builds WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1
+      """)
+    guard try s.step() else { return nil }
+    var summary = BuildSummary()
+    summary.ran = Int(s.int(1)); summary.restored = Int(s.int(2)); summary.upToDate = Int(s.int(3))
+    summary.failed = Int(s.int(4)); summary.skipped = Int(s.int(5)); summary.timeSaved = s.double(6)
+    summary.wallTime = s.double(7); summary.exitStatus = Int32(s.int(8))
+    let id = s.int(0)
+    _ = try? s.step()
+    return (id, summary)
+  }
+}

@@ -1,0 +1,167 @@
+import KilnCore
+
+/// One file of a task's result: where it goes, its permission bits and content digest.
+/// A declared output that is a directory appears as a `.directory` entry followed by
+/// an entry for every file and folder below it.
+package struct OutputEntry: Sendable, Hashable {
+  package enum Kind: UInt8, Sendable, Hashable { case file = 0, directory = 1 }
+  package var path: String
+  package var kind: Kind
+  package var permissions: UInt32
+  package var digest: Digest
+
+  package init(path: String, kind: Kind, permissions: UInt32, digest: Digest) {
+    self.path = path
+    self.kind = kind
+    self.permissions = permissions
+    self.digest = digest
+  }
+}
+
+/// A path with the digest its content had.
+package struct PathDigest: Sendable, Hashable {
+  package var path: String
+  package var digest: Digest
+  package init(_ path: String, _ digest: Digest) {
+    self.path = path
+    self.digest = digest
+  }
+}
+
+/// What the manifest remembers of a task instance's last successful run in this
+/// workspace: enough to say "up to date" without running, and to name why not.
+package struct TaskRecord: Sendable, Hashable {
+  package var id: TaskID
+  package var key: Digest
+  package var command: String
+  /// `NAME=value` lines of env and hash_env, sorted.
+  package var environment: [String]
+  package var inputs: [PathDigest]
+  package var discovered: [PathDigest]
+  package var outputs: [OutputEntry]
+  /// The declared output paths (a subset of `outputs` paths).
+  package var declaredOutputs: [String]
+  package var duration: Double
+
+  package init(id: TaskID, key: Digest, command: String, environment: [String], inputs: [PathDigest],
+               discovered: [PathDigest], outputs: [OutputEntry], declaredOutputs: [String], duration: Double) {
+    self.id = id
+    self.key = key
+    self.command = command
+    self.environment = environment
+    self.inputs = inputs
+    self.discovered = discovered
+    self.outputs = outputs
+    self.declaredOutputs = declaredOutputs
+    self.duration = duration
+  }
+}
+
+/// A little binary encoding for lists inside SQLite blobs and cache entries:
+/// unsigned LEB128 varints, strings as varint length + UTF-8, digests as 16 bytes.
+package struct ByteWriter {
+  package private(set) var bytes: [UInt8] = []
+  package init() {}
+
+  package mutating func varint(_ value: UInt64) {
+    var v = value
+    while v >= 0x80 {
+      bytes.append(UInt8(v & 0x7F) | 0x80)
+      v >>= 7
+    }
+    bytes.append(UInt8(v))
+  }
+  package mutating func string(_ s: String) {
+    varint(UInt64(s.utf8.count))
+    bytes.append(contentsOf: s.utf8)
+  }
+  package mutating func raw(_ data: [UInt8]) {
+    varint(UInt64(data.count))
+    bytes.append(contentsOf: data)
+  }
+  package mutating func digest(_ d: Digest) { bytes.append(contentsOf: d.bytes) }
+  package mutating func double(_ d: Double) { varint(d.bitPattern) }
+}
+
+/// Reads what `ByteWriter` wrote; every read fails cleanly on truncated input.
+package struct ByteReader {
+  package struct Truncated: Error {}
+  private let bytes: [UInt8]
+  private var offset = 0
+  package init(_ bytes: [UInt8]) { self.bytes = bytes }
+  package var atEnd: Bool { offset >= bytes.count }
+
+  package mutating func varint() throws(Truncated) -> UInt64 {
+    var result: UInt64 = 0
+    var shift: UInt64 = 0
+    while true {
+      guard offset < bytes.count, shift < 64 else { throw Truncated() }
+      let b = bytes[offset]
+      offset += 1
+      result |= UInt64(b & 0x7F) << shift
+      if b & 0x80 == 0 { return result }
+      shift += 7
+    }
+  }
+  package mutating func raw() throws(Truncated) -> [UInt8] {
+    let n = Int(try varint())
+    guard n >= 0, offset + n <= bytes.count else { throw Truncated() }
+    defer { offset += n }
+    return Array(bytes[offset..<offset + n])
+  }
+  package mutating func string() throws(Truncated) -> String {
+    String(decoding: try raw(), as: UTF8.self)
+  }
+  package mutating func digest() throws(Truncated) -> Digest {
+    guard offset + 16 <= bytes.count, let d = Digest(bytes: bytes[offset..<offset + 16]) else { throw Truncated() }
+    offset += 16
+    return d
+  }
+  package mutating func double() throws(Truncated) -> Double { Double(bitPattern: try varint()) }
+}
+
+extension ByteWriter {
+  package mutating func pathDigests(_ list: [PathDigest]) {
+    varint(UInt64(list.count))
+    for item in list { string(item.path); digest(item.digest) }
+  }
+  package mutating func outputs(_ list: [OutputEntry]) {
+    varint(UInt64(list.count))
+    for item in list {
+      string(item.path)
+      varint(UInt64(item.kind.rawValue))
+      varint(UInt64(item.permissions))
+      digest(item.digest)
+    }
+  }
+  package mutating func strings(_ list: [String]) {
+    varint(UInt64(list.count))
+    for item in list { string(item) }
+  }
+}
+
+extension ByteReader {
+  package mutating func pathDigests() throws(Truncated) -> [PathDigest] {
+    let n = try varint()
+    var result: [PathDigest] = []
+    for _ in 0..<n { result.append(PathDigest(try string(), try digest())) }
+    return result
+  }
+  package mutating func outputs() throws(Truncated) -> [OutputEntry] {
+    let n = try varint()
+    var result: [OutputEntry] = []
+    for _ in 0..<n {
+      let path = try string()
+      guard let kind = OutputEntry.Kind(rawValue: UInt8(truncatingIfNeeded: try varint())) else { throw Truncated() }
+      let permissions = UInt32(truncatingIfNeeded: try varint())
+      result.append(OutputEntry(path: path, kind: kind, permissions: permissions, digest: try digest()))
+    }
+    return result
+  }
+  package mutating func strings() throws(Truncated) -> [String] {
+    let n = try varint()
+    var result: [String] = []
+    for _ in 0..<n { result.append(try string()) }
+    return result
+  }
+}

@@ -1,0 +1,98 @@
+import KilnCore
+
+/// What `stat` says about a path: enough for the stat cache and for restores.
+package struct FileStat: Sendable, Hashable {
+  package enum Kind: Sendable, Hashable { case file, directory, symlink, other }
+  package var kind: Kind
+  package var size: Int64
+  /// Nanoseconds since the epoch.
+  package var mtime: Int64
+  package var ctime: Int64
+  package var inode: UInt64
+  /// Permission bits (0o777).
+  package var permissions: UInt32
+
+  package init(kind: Kind, size: Int64, mtime: Int64, ctime: Int64, inode: UInt64, permissions: UInt32) {
+    self.kind = kind
+    self.size = size
+    self.mtime = mtime
+    self.ctime = ctime
+    self.inode = inode
+    self.permissions = permissions
+  }
+
+  package var isExecutable: Bool { permissions & 0o100 != 0 }
+}
+
+/// A failed file operation: which path, and what the system said.
+package struct FileSystemError: Error, Sendable, CustomStringConvertible {
+  package var path: String
+  package var message: String
+  package init(_ path: String, _ message: String) {
+    self.path = path
+    self.message = message
+  }
+  package var description: String { "\(path): \(message)" }
+}
+
+/// The file operations the engine performs, and nothing more (ninja: DiskInterface).
+/// Paths are absolute. `LocalFileSystem` is the real one; `InMemoryFileSystem` (in
+/// KilnTestSupport) the fake for engine tests.
+package protocol FileSystem: Sendable {
+  /// Follows symlinks; nil when nothing is there.
+  func stat(_ path: String) -> FileStat?
+  /// Does not follow a final symlink.
+  func lstat(_ path: String) -> FileStat?
+  /// Streams the file's bytes through XXH3-128.
+  func digest(of path: String) throws(FileSystemError) -> Digest
+  /// Names in a directory (not "." or ".."), unsorted; nil when not a directory.
+  func contents(ofDirectory path: String) -> [String]?
+  func read(_ path: String) throws(FileSystemError) -> [UInt8]
+  /// Writes to a temporary name beside `path`, then renames over it.
+  func writeAtomically(_ bytes: [UInt8], to path: String, permissions: UInt32) throws(FileSystemError)
+  /// Copies `source` to `destination` (via a temporary name and a rename, never a hard
+  /// link) and returns the digest of the bytes copied, so a copy is verified in one pass.
+  func copy(_ source: String, to destination: String, permissions: UInt32) throws(FileSystemError) -> Digest
+  func createDirectory(_ path: String) throws(FileSystemError)
+  /// Removes a file or a whole directory tree; no error when absent.
+  func remove(_ path: String) throws(FileSystemError)
+  func rename(_ source: String, to destination: String) throws(FileSystemError)
+  /// Sets mtime to now without changing content (LRU bookkeeping in the cache).
+  func touch(_ path: String)
+}
+
+extension FileSystem {
+  /// `mkdir -p`.
+  package func createDirectories(_ path: String) throws(FileSystemError) {
+    if let st = stat(path) {
+      if st.kind == .directory { return }
+      throw FileSystemError(path, "exists and is not a directory")
+    }
+    let parent = Paths.parent(path)
+    if !parent.isEmpty, parent != path { try createDirectories(parent) }
+    do { try createDirectory(path) } catch {
+      if stat(path)?.kind == .directory { return }  // a concurrent mkdir won
+      throw error
+    }
+  }
+
+  /// Every regular file under `path`, relative to it, sorted; skips `skip` names at the top.
+  package func files(under path: String) -> [String] {
+    var result: [String] = []
+    var pending: [String] = [""]
+    while let rel = pending.popLast() {
+      let abs = rel.isEmpty ? path : path + "/" + rel
+      guard let names = contents(ofDirectory: abs) else { continue }
+      for name in names {
+        let childRel = rel.isEmpty ? name : rel + "/" + name
+        switch lstat(abs + "/" + name)?.kind {
+        case .directory: pending.append(childRel)
+        case .file, .symlink: result.append(childRel)
+        default: break
+        }
+      }
+    }
+    result.sort()
+    return result
+  }
+}

@@ -1,0 +1,232 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnCore
+import KilnHash
+import SystemPackage
+
+/// The real disk, through POSIX calls. Every error names its path.
+package struct LocalFileSystem: FileSystem {
+  package init() {}
+
+  private static func fileStat(_ st: Glibc.stat) -> FileStat {
+    let kind: FileStat.Kind
+    switch Int32(st.st_mode) & Int32(S_IFMT) {
+    case Int32(S_IFREG): kind = .file
+    case Int32(S_IFDIR): kind = .directory
+    case Int32(S_IFLNK): kind = .symlink
+    default: kind = .other
+    }
+    return FileStat(
+      kind: kind, size: Int64(st.st_size),
+      mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+      ctime: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec),
+      inode: UInt64(st.st_ino), permissions: UInt32(st.st_mode & 0o7777))
+  }
+
+  package func stat(_ path: String) -> FileStat? {
+    var st = Glibc.stat()
+    guard followingStat(path, &st) == 0 else { return nil }
+    return Self.fileStat(st)
+  }
+
+  package func lstat(_ path: String) -> FileStat? {
+    var st = Glibc.stat()
+    guard Glibc.lstat(path, &st) == 0 else { return nil }
+    return Self.fileStat(st)
+  }
+
+  private static func error(_ path: String) -> FileSystemError {
+    FileSystemError(path, Errno(rawValue: errno).description)
+  }
+
+  private static let chunk = 1 << 18
+
+  package func digest(of path: String) throws(FileSystemError) -> Digest {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw Self.error(path) }
+    defer { close(fd) }
+    var st = Glibc.stat()
+    if fstat(fd, &st) == 0, st.st_size >= 1 << 22 {
+      // Large files: one mapping, hashed in place, is faster than read(2) copies.
+      if let map = mmap(nil, Int(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED {
+        defer { munmap(map, Int(st.st_size)) }
+        _ = madvise(map, Int(st.st_size), MADV_SEQUENTIAL)
+        return Hasher.digest(UnsafeRawBufferPointer(start: map, count: Int(st.st_size)))
+      }
+    }
+    let hasher = Hasher()
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunk, alignment: 64)
+    defer { buffer.deallocate() }
+    while true {
+      let n = Glibc.read(fd, buffer.baseAddress, Self.chunk)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw Self.error(path)
+      }
+      if n == 0 { break }
+      hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+    }
+    return hasher.finalize()
+  }
+
+  package func contents(ofDirectory path: String) -> [String]? {
+    guard let dir = opendir(path) else { return nil }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+      let name = withUnsafePointer(to: entry.pointee.d_name) {
+        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+      }
+      if name == "." || name == ".." { continue }
+      names.append(name)
+    }
+    return names
+  }
+
+  package func read(_ path: String) throws(FileSystemError) -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw Self.error(path) }
+    defer { close(fd) }
+    var result: [UInt8] = []
+    var st = Glibc.stat()
+    if fstat(fd, &st) == 0 { result.reserveCapacity(Int(st.st_size)) }
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunk, alignment: 64)
+    defer { buffer.deallocate() }
+    while true {
+      let n = Glibc.read(fd, buffer.baseAddress, Self.chunk)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw Self.error(path)
+      }
+      if n == 0 { break }
+      result.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+    }
+    return result
+  }
+
+  /// A unique name beside `path` for write-then-rename.
+  private static func temporaryName(for path: String) -> String {
+    let n = TemporaryCounter.next()
+    return "\(path).kiln-tmp-\(getpid())-\(n)"
+  }
+
+  private static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws(FileSystemError) {
+    var offset = 0
+    while offset < buffer.count {
+      let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw error(path)
+      }
+      offset += n
+    }
+  }
+
+  package func writeAtomically(_ bytes: [UInt8], to path: String, permissions: UInt32) throws(FileSystemError) {
+    let tmp = Self.temporaryName(for: path)
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(permissions))
+    guard fd >= 0 else { throw Self.error(tmp) }
+    do throws(FileSystemError) {
+      if !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { buf in
+          Result { () throws(FileSystemError) in try Self.writeAll(fd, buf, path: tmp) }
+        }
+        try written.get()
+      }
+      fchmod(fd, mode_t(permissions))
+      close(fd)
+      guard Glibc.rename(tmp, path) == 0 else { throw Self.error(path) }
+    } catch {
+      unlink(tmp)
+      throw error
+    }
+  }
+
+  package func copy(_ source: String, to destination: String, permissions: UInt32) throws(FileSystemError) -> Digest {
+    let input = open(source, O_RDONLY | O_CLOEXEC)
+    guard input >= 0 else { throw Self.error(source) }
+    defer { close(input) }
+    let tmp = Self.temporaryName(for: destination)
+    let output = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(0o600))
+    guard output >= 0 else { throw Self.error(tmp) }
+    do throws(FileSystemError) {
+      let hasher = Hasher()
+      let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunk, alignment: 64)
+      defer { buffer.deallocate() }
+      while true {
+        let n = Glibc.read(input, buffer.baseAddress, Self.chunk)
+        if n < 0 {
+          if errno == EINTR { continue }
+          throw Self.error(source)
+        }
+        if n == 0 { break }
+        let piece = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+        hasher.update(piece)
+        try Self.writeAll(output, piece, path: tmp)
+      }
+      fchmod(output, mode_t(permissions))
+      close(output)
+      guard Glibc.rename(tmp, destination) == 0 else { throw Self.error(destination) }
+      return hasher.finalize()
+    } catch {
+      close(output)
+      unlink(tmp)
+      throw error
+    }
+  }
+
+  package func createDirectory(_ path: String) throws(FileSystemError) {
+    guard mkdir(path, 0o777) == 0 || errno == EEXIST else { throw Self.error(path) }
+  }
+
+  package func remove(_ path: String) throws(FileSystemError) {
+    guard let st = lstat(path) else { return }
+    if st.kind == .directory {
+      for name in contents(ofDirectory: path) ?? [] { try remove(path + "/" + name) }
+      guard rmdir(path) == 0 || errno == ENOENT else { throw Self.error(path) }
+    } else {
+      guard unlink(path) == 0 || errno == ENOENT else { throw Self.error(path) }
+    }
+  }
+
+  package func rename(_ source: String, to destination: String) throws(FileSystemError) {
+    guard Glibc.rename(source, destination) == 0 else { throw Self.error(destination) }
+  }
+
+  package func touch(_ path: String) {
+    _ = utimensat(AT_FDCWD, path, nil, 0)
+  }
+}
+
+/// stat(2); at file scope because inside `LocalFileSystem` the name means the method.
+private func followingStat(_ path: String, _ st: inout Glibc.stat) -> Int32 {
+  stat(path, &st)
+}
+
+/// A process-wide counter for unique temporary names.
+package enum TemporaryCounter {
+  nonisolated(unsafe) private static var value = 0
+  private static let lock = PThreadMutex()
+  package static func next() -> Int {
+    lock.withLock {
+      value += 1
+      return value
+    }
+  }
+}
+
+/// A plain pthread mutex: for the few bits of process-wide state outside the build loop.
+package final class PThreadMutex: @unchecked Sendable {
+  private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+  package init() { pthread_mutex_init(mutex, nil) }
+  deinit {
+    pthread_mutex_destroy(mutex)
+    mutex.deallocate()
+  }
+  package func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    pthread_mutex_lock(mutex)
+    defer { pthread_mutex_unlock(mutex) }
+    return try body()
+  }
+}

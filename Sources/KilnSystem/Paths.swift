@@ -1,0 +1,82 @@
+/// Pure functions on slash-separated paths (no I/O). Workspace paths are relative,
+/// normalised (no `.`, no `..`, no double or trailing slash).
+package enum Paths {
+  package static func join(_ base: String, _ rel: String) -> String {
+    if rel.isEmpty { return base }
+    if rel.hasPrefix("/") { return rel }
+    if base.isEmpty { return rel }
+    return base.hasSuffix("/") ? base + rel : base + "/" + rel
+  }
+
+  package static func parent(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "" }
+    if slash == path.startIndex { return "/" }
+    return String(path[..<slash])
+  }
+
+  package static func fileName(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return path }
+    return String(path[path.index(after: slash)...])
+  }
+
+  /// File name without its last extension (`a.tar.gz` -> `a.tar`).
+  package static func stem(_ path: String) -> String {
+    let name = fileName(path)
+    guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return name }
+    return String(name[..<dot])
+  }
+
+  /// Resolves `.` and `..`; nil when `..` climbs above the start of a relative path.
+  package static func normalize(_ path: String) -> String? {
+    let absolute = path.hasPrefix("/")
+    var parts: [Substring] = []
+    for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+      if part == "." { continue }
+      if part == ".." {
+        if parts.isEmpty { if absolute { continue } else { return nil } }
+        parts.removeLast()
+        continue
+      }
+      parts.append(part)
+    }
+    let joined = parts.joined(separator: "/")
+    return absolute ? "/" + joined : joined
+  }
+
+  /// `path` relative to `root` when it lies inside it, else nil.
+  package static func relative(_ path: String, to root: String) -> String? {
+    if path == root { return "" }
+    let prefix = root.hasSuffix("/") ? root : root + "/"
+    guard path.hasPrefix(prefix) else { return nil }
+    return String(path.dropFirst(prefix.count))
+  }
+
+  /// Shell-quotes a word when it needs it (POSIX single quotes).
+  package static func shellQuote(_ word: String) -> String {
+    if word.isEmpty { return "''" }
+    let safe = word.utf8.allSatisfy { c in
+      (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+        || c == UInt8(ascii: "/") || c == UInt8(ascii: ".") || c == UInt8(ascii: "_")
+        || c == UInt8(ascii: "-") || c == UInt8(ascii: "+") || c == UInt8(ascii: ",")
+        || c == UInt8(ascii: ":") || c == UInt8(ascii: "@") || c == UInt8(ascii: "%")
+    }
+    if safe { return word }
+    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+  }
+}
+
+extension String {
+  /// Plain substring replacement without Foundation.
+  package func replacingOccurrences(of target: String, with replacement: String) -> String {
+    guard !target.isEmpty, self.contains(target) else { return self }
+    var result = ""
+    var rest = self[...]
+    while let range = rest.firstRange(of: target) {
+      result += rest[..<range.lowerBound]
+      result += replacement
+      rest = rest[range.upperBound...]
+    }
+    result += rest
+    return result
+  }
+}

@@ -1,0 +1,53 @@
+import KilnCore
+
+/// One command to run: `/bin/sh -c command` in `workingDirectory` with exactly
+/// `environment`, killed with its whole process group after `timeout`.
+package struct Invocation: Sendable, Hashable {
+  package var command: String
+  /// Absolute.
+  package var workingDirectory: String
+  package var environment: [String: String]
+  package var timeout: Duration?
+
+  package init(command: String, workingDirectory: String, environment: [String: String], timeout: Duration? = nil) {
+    self.command = command
+    self.workingDirectory = workingDirectory
+    self.environment = environment
+    self.timeout = timeout
+  }
+}
+
+/// How a process ended, and what it printed.
+package struct Completion: Sendable, Hashable {
+  package enum Status: Sendable, Hashable {
+    case exited(Int32)
+    case signaled(Int32)
+    case timedOut
+    /// The build was interrupted (Ctrl-C) while it ran.
+    case interrupted
+  }
+  package var status: Status
+  package var stdout: [UInt8]
+  package var stderr: [UInt8]
+
+  package init(status: Status, stdout: [UInt8] = [], stderr: [UInt8] = []) {
+    self.status = status
+    self.stdout = stdout
+    self.stderr = stderr
+  }
+}
+
+/// The only way kiln starts a process. A non-zero exit is a `Completion`, not an error;
+/// `run` throws only when the process could not be started.
+package protocol ProcessRunner: Sendable {
+  func run(_ invocation: Invocation) async throws -> Completion
+}
+
+/// A source of time: monotonic seconds for durations, wall-clock nanoseconds for the
+/// stat cache and history. `SystemClock` is real; tests use `ManualClock`.
+package protocol TimeSource: Sendable {
+  /// Monotonic seconds, for durations.
+  func monotonic() -> Double
+  /// Nanoseconds since the epoch, comparable with file mtimes.
+  func wallNanoseconds() -> Int64
+}
