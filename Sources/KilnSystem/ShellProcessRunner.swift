@@ -20,7 +20,7 @@ package struct ShellProcessRunner: ProcessRunner {
 
     var options = PlatformOptions()
     options.processGroupID = 0  // the child leads a new group whose id is its pid
-    let environment = invocation.environment.map { Array("\($0.key)=\($0.value)".utf8) }
+    let environment = invocation.environment.map { Array("\($0.key)=\($0.value)\0".utf8) }
     let configuration = Configuration(
       executable: .path("/bin/sh"),
       arguments: ["-c", invocation.command],
