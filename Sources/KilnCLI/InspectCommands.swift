@@ -59,7 +59,8 @@ struct CleanCommand: AsyncParsableCommand {
     if let name = unknown.first { throw CLIError("kiln: unknown task '\(name)'") }
     let wanted = tasks.isEmpty ? Set(indices) : Set(indices.filter { tasks.contains(graph[$0].id.task) || tasks.contains(graph[$0].id.description) })
     var removed = 0
-    try session.manifest.begin()
+    let manifest = try session.manifest
+    try manifest.begin()
     for i in wanted.sorted() {
       let instance = graph[i]
       for path in instance.outputs + (instance.depfile.map { [$0] } ?? []) {
@@ -70,10 +71,10 @@ struct CleanCommand: AsyncParsableCommand {
         }
         session.statCache.forget(path)
       }
-      try session.manifest.deleteRecord(instance.id)
+      try manifest.deleteRecord(instance.id)
     }
-    try session.statCache.flush(to: session.manifest)
-    try session.manifest.commit()
+    try session.statCache.flush(to: manifest)
+    try manifest.commit()
     Terminal.line("kiln: removed \(removed) output\(removed == 1 ? "" : "s") of \(wanted.count) task instance\(wanted.count == 1 ? "" : "s")")
   }
 }

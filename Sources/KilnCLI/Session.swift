@@ -8,27 +8,45 @@ import KilnSystem
 /// the graph expanded, an engine ready to run.
 final class Session {
   let context: Context
-  let manifest: Manifest
   let records: [TaskID: TaskRecord]
   let statCache: StatCache
+  private var opened: Manifest?
 
+  /// Reads the manifest if the workspace has one; creates nothing. `.kiln/` is made
+  /// only once the build file has been read and expanded without error (`manifest`).
   init(_ context: Context) throws {
     self.context = context
-    manifest = try context.manifest()
-    do {
-      records = try manifest.loadRecords()
-      statCache = StatCache(entries: try manifest.loadStatCache(), root: context.root,
-                            fileSystem: context.fileSystem, clock: context.clock)
-    } catch {
-      throw CLIError("kiln: \(manifest.path): \(error)")
+    var records: [TaskID: TaskRecord] = [:]
+    var stats: [String: StatEntry] = [:]
+    if context.fileSystem.stat(context.root + "/.kiln/state.db") != nil {
+      let manifest = try context.manifest()
+      do {
+        records = try manifest.loadRecords()
+        stats = try manifest.loadStatCache()
+      } catch {
+        throw CLIError("kiln: \(manifest.path): \(error)")
+      }
+      opened = manifest
+    }
+    self.records = records
+    statCache = StatCache(entries: stats, root: context.root, fileSystem: context.fileSystem, clock: context.clock)
+  }
+
+  /// The manifest, created on first use.
+  var manifest: Manifest {
+    get throws {
+      if let opened { return opened }
+      let m = try context.manifest()
+      opened = m
+      return m
     }
   }
 
   func graph() throws -> TaskGraph { try context.graph(records: records) }
 
-  func build(_ graph: TaskGraph, observer: any BuildObserver) -> Build {
+  func build(_ graph: TaskGraph, observer: any BuildObserver) throws -> Build {
     Build(graph: graph, root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(),
-          clock: context.clock, manifest: manifest, records: records, statCache: statCache,
+          clock: context.clock, manifest: try manifest, records: records, statCache: statCache,
           contentStore: context.contentStore, actionCache: context.actionCache,
           environment: context.environment, observer: observer)
   }

@@ -1,0 +1,56 @@
+# kiln: build, test, demo, bench, install.
+# Every target first installs the Debian packages it needs when they are missing (as
+# root), or says in one line which to install.
+
+SWIFT ?= swift
+PREFIX ?= /usr/local
+BIN_DEBUG := .build/debug/kiln
+BIN_RELEASE := .build/release/kiln
+DEPS_BUILD := libxxhash-dev libsqlite3-dev
+DEPS_TEST := $(DEPS_BUILD) gcc
+DEPS_BENCH := $(DEPS_BUILD) gcc ninja-build ccache xxhash hyperfine
+
+.PHONY: build release test demo bench bench-quick install deps-build deps-test deps-bench clean
+
+# Installs the Debian packages named in $(1) that are not installed yet.
+define need
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; \
+	  else echo "kiln needs these Debian packages: sudo apt-get install -y$$missing"; exit 1; fi; \
+	fi
+endef
+
+deps-build:
+	$(call need,$(DEPS_BUILD))
+deps-test:
+	$(call need,$(DEPS_TEST))
+deps-bench:
+	$(call need,$(DEPS_BENCH))
+
+build: deps-build
+	$(SWIFT) build
+
+release: deps-build
+	$(SWIFT) build -c release
+
+test: deps-test
+	$(SWIFT) build --build-tests
+	KILN_BIN=$(CURDIR)/$(BIN_DEBUG) $(SWIFT) test --skip-build
+
+demo: release
+	@sh fixtures/demo-run.sh $(CURDIR)/$(BIN_RELEASE)
+
+bench-quick: deps-bench release
+	@sh bench/quick.sh $(CURDIR)/$(BIN_RELEASE)
+
+bench: bench-quick
+
+install: release
+	install -d $(PREFIX)/bin
+	install -m 755 $(BIN_RELEASE) $(PREFIX)/bin/kiln
+
+clean:
+	rm -rf .build

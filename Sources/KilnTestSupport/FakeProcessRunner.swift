@@ -1,0 +1,99 @@
+import KilnCore
+import KilnSystem
+
+/// Runs commands of a tiny language against an `InMemoryFileSystem` and records each
+/// one, so engine tests can assert the exact list of commands that ran.
+///
+///   cat A B > OUT              OUT gets A's then B's bytes
+///   echo TEXT > OUT            OUT gets TEXT
+///   cc SRC > OUT deps D H...   OUT gets SRC's and the headers' bytes; D is a depfile
+///                              naming SRC and H...
+///   fail                       exit status 1
+///   print TEXT                 prints TEXT on stdout
+/// Commands join with ` && `. Every command takes `secondsPerCommand` of fake time.
+package final class FakeProcessRunner: ProcessRunner, @unchecked Sendable {
+  private let fileSystem: InMemoryFileSystem
+  private let root: String
+  private let lock = PThreadMutex()
+  private var log: [String] = []
+  package var secondsPerCommand = 1.0
+  /// Called before a command runs: lets a test edit files "during" a run.
+  package var duringRun: (@Sendable (Invocation) -> Void)?
+
+  package init(fileSystem: InMemoryFileSystem, root: String) {
+    self.fileSystem = fileSystem
+    self.root = root
+  }
+
+  /// Commands run so far, in order.
+  package var commands: [String] { lock.withLock { log } }
+
+  /// Returns the commands run since the last call and forgets them.
+  package func takeCommands() -> [String] {
+    lock.withLock {
+      defer { log = [] }
+      return log
+    }
+  }
+
+  package func run(_ invocation: Invocation) async throws -> Completion {
+    lock.withLock { log.append(invocation.command) }
+    duringRun?(invocation)
+    fileSystem.clock.advance(by: secondsPerCommand)
+    var stdout: [UInt8] = []
+    for part in invocation.command.components(separatedBy: " && ") {
+      let words = part.split(separator: " ").map(String.init)
+      guard let verb = words.first else { continue }
+      func path(_ p: String) -> String { p.hasPrefix("/") ? p : Paths.join(invocation.workingDirectory, p) }
+      switch verb {
+      case "fail":
+        return Completion(status: .exited(1), stdout: stdout, stderr: Array("failed\n".utf8))
+      case "print":
+        stdout += Array((words.dropFirst().joined(separator: " ") + "\n").utf8)
+      case "echo":
+        guard let gt = words.firstIndex(of: ">"), gt + 1 < words.count else { continue }
+        fileSystem.write(path(words[gt + 1]), words[1..<gt].joined(separator: " "))
+      case "cat":
+        guard let gt = words.firstIndex(of: ">"), gt + 1 < words.count else { continue }
+        var bytes: [UInt8] = []
+        for input in words[1..<gt] {
+          guard let b = try? fileSystem.read(path(input)) else {
+            return Completion(status: .exited(1), stderr: Array("cat: \(input): missing\n".utf8))
+          }
+          bytes += b
+        }
+        fileSystem.write(path(words[gt + 1]), bytes)
+      case "cc":
+        guard words.count >= 6, words[2] == ">", words[4] == "deps" else { continue }
+        let source = words[1], output = words[3], depfile = words[5]
+        let headers = Array(words.dropFirst(6))
+        var bytes: [UInt8] = []
+        for input in [source] + headers {
+          guard let b = try? fileSystem.read(path(input)) else {
+            return Completion(status: .exited(1), stderr: Array("cc: \(input): missing\n".utf8))
+          }
+          bytes += b
+        }
+        fileSystem.write(path(output), bytes)
+        fileSystem.write(path(depfile), "\(output): \(([source] + headers).joined(separator: " \\\n  "))\n")
+      default:
+        return Completion(status: .exited(127), stderr: Array("\(verb): not found\n".utf8))
+      }
+    }
+    return Completion(status: .exited(0), stdout: stdout)
+  }
+}
+
+extension String {
+  /// Splits on a separator string (no Foundation).
+  package func components(separatedBy separator: String) -> [String] {
+    var parts: [String] = []
+    var rest = self[...]
+    while let range = rest.firstRange(of: separator) {
+      parts.append(String(rest[..<range.lowerBound]))
+      rest = rest[range.upperBound...]
+    }
+    parts.append(String(rest))
+    return parts
+  }
+}

@@ -1,0 +1,94 @@
+import KilnCore
+import KilnEngine
+import KilnTestSupport
+import Testing
+
+@Suite struct CacheRestoreTests {
+  static let compile = TaskInstance(
+    id: TaskID(task: "compile", item: "src/a.c"), command: "cc src/a.c > build/a.o deps build/a.d inc/a.h",
+    inputs: ["src/a.c"], outputs: ["build/a.o"], depfile: "build/a.d")
+
+  @Test func anotherWorkspaceAtAnotherPathRestoresEverything() async throws {
+    let one = try EngineHarness(root: "/one")
+    one.write("src/a.c", "int a;\n")
+    one.write("inc/a.h", "#define A\n")
+    one.later()
+    #expect(try await one.build([Self.compile]).ran.count == 1)
+
+    let two = try EngineHarness(root: "/two", sharing: one)
+    two.write("src/a.c", "int a;\n")
+    two.write("inc/a.h", "#define A\n")
+    two.later()
+    let restored = try await two.build([Self.compile])
+    #expect(restored.ran == [])
+    #expect(restored.result.summary.restored == 1)
+    #expect(two.text("build/a.o") == one.text("build/a.o"))
+  }
+
+  @Test func depfileInputsAreASecondLevelKey() async throws {
+    let h = try EngineHarness()
+    h.write("src/a.c", "int a;\n")
+    h.write("inc/a.h", "#define A 1\n")
+    h.later()
+    _ = try await h.build([Self.compile])
+    // Same primary key (command, src), different header: a miss, not a wrong restore.
+    h.write("inc/a.h", "#define A 2\n")
+    h.later()
+    #expect(try await h.build([Self.compile]).ran.count == 1)
+    #expect(h.text("build/a.o") == "int a;\n#define A 2\n")
+    // Back to the first header: both entries are stored, so this one restores.
+    h.write("inc/a.h", "#define A 1\n")
+    h.later()
+    let back = try await h.build([Self.compile])
+    #expect(back.ran == [])
+    #expect(back.result.summary.restored == 1)
+    #expect(h.text("build/a.o") == "int a;\n#define A 1\n")
+  }
+
+  @Test func noCacheNeitherRestoresNorStores() async throws {
+    let h = try EngineHarness()
+    h.write("src/a.c", "int a;\n")
+    h.write("inc/a.h", "#define A 1\n")
+    h.later()
+    _ = try await h.build([Self.compile], useCache: false)
+    #expect(h.fileSystem.allFiles(under: "/cache").isEmpty)
+    try h.fileSystem.remove("/ws/build/a.o")
+    #expect(try await h.build([Self.compile], useCache: false).ran.count == 1)
+  }
+
+  @Test func restoredTaskReplaysItsOutput() async throws {
+    let h = try EngineHarness()
+    let task = TaskInstance(id: TaskID(task: "t"), command: "print hello && echo x > t.txt", outputs: ["t.txt"])
+    let first = try await h.build([task])
+    #expect(first.result.reports.first?.stdout == Array("hello\n".utf8))
+    try h.fileSystem.remove("/ws/t.txt")
+    let again = try await h.build([task])
+    #expect(again.ran == [])
+    #expect(again.result.reports.first?.stdout == Array("hello\n".utf8))
+  }
+
+  @Test func inputEditedDuringTheRunIsNotCached() async throws {
+    let h = try EngineHarness()
+    h.write("in.txt", "v1\n")
+    h.later()
+    let task = TaskInstance(id: TaskID(task: "t"), command: "cat in.txt > out.txt", inputs: ["in.txt"], outputs: ["out.txt"])
+    let fs = h.fileSystem
+    h.runner.duringRun = { _ in fs.write("/ws/in.txt", "v2\n") }
+    let warnings = WarningCollector()
+    _ = try await h.build([task], observer: warnings)
+    #expect(warnings.messages.count == 1)
+    #expect(warnings.messages.first?.contains("changed while the task ran") == true)
+    #expect(h.fileSystem.allFiles(under: "/cache/actions").isEmpty)
+    h.runner.duringRun = nil
+    h.later()
+    #expect(try await h.build([task]).ran == ["cat in.txt > out.txt"])
+  }
+}
+
+final class WarningCollector: BuildObserver {
+  var messages: [String] = []
+  func buildStarted(total: Int) {}
+  func taskStarted(_ instance: TaskInstance, reasons: [RerunReason]) {}
+  func taskFinished(_ report: TaskReport, done: Int, total: Int) {}
+  func warning(_ message: String) { messages.append(message) }
+}
