@@ -93,6 +93,10 @@ package enum KilnMain {
       source.setEventHandler {
         if ProcessGroups.shared.isInterrupted { exit(130) }  // a second Ctrl-C: leave now
         ProcessGroups.shared.interruptAll()
+        // The build loop notices within one job's end; anything else (expansion, a
+        // command that runs no tasks) is simply ended. An open SQLite transaction is
+        // rolled back by the next opener, so nothing half-done is recorded.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 2) { exit(130) }
       }
       source.resume()
       signalSources.append(source)

@@ -26,6 +26,10 @@ package struct Expander {
 
   private final class Listings {
     var byDirectory: [String: [String]] = [:]
+    /// Parent folders already checked not to be symlinks.
+    var checkedParents = Set<String>()
+    /// Per task: the matches of the previous round and the instances made from them.
+    var previous: [String: (items: [String?], listed: [String], instances: [TaskInstance])] = [:]
     /// Literal inputs neither on disk nor declared, in the current round.
     var missing: [(path: String, task: String, location: SourceLocation)] = []
   }
@@ -91,8 +95,13 @@ package struct Expander {
       }
       items = Self.unique(matched)
     }
-
     var result: [TaskInstance] = []
+    // Another round with the same matches makes the same instances.
+    if let last = listings.previous[spec.name], last.items == items, last.listed == listed {
+      return last.instances
+    }
+    defer { listings.previous[spec.name] = (items, listed, result) }
+
     result.reserveCapacity(items.count)
     for item in items {
       var values: [String: String] = [:]
@@ -154,7 +163,7 @@ package struct Expander {
         }
       }
       instances[i].inputs = Self.unique(instances[i].inputs + extra)
-      for input in instances[i].inputs {
+      for input in instances[i].inputs where !input.hasPrefix("/") {
         var path = input
         while !path.isEmpty {
           if let j = producer[path] {
@@ -253,10 +262,11 @@ package struct Expander {
       throw ConfigError(location, "output '\(path)' is outside the workspace (it climbs out with '..')")
     }
     var parent = Paths.parent(normalized)
-    while !parent.isEmpty {
+    while !parent.isEmpty, !listings.checkedParents.contains(parent) {
       if fileSystem.lstat(Paths.join(root, parent))?.kind == .symlink {
         throw ConfigError(location, "output '\(path)' is outside the workspace (through the symlink '\(parent)')")
       }
+      listings.checkedParents.insert(parent)
       parent = Paths.parent(parent)
     }
     return normalized

@@ -55,8 +55,18 @@ package struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
   package init?(bytes: some Collection<UInt8>) {
     guard bytes.count == 16 else { return nil }
     var h: UInt64 = 0, l: UInt64 = 0
-    for (i, b) in bytes.enumerated() {
-      if i < 8 { h = h << 8 | UInt64(b) } else { l = l << 8 | UInt64(b) }
+    var i = bytes.startIndex
+    for _ in 0..<8 { h = h << 8 | UInt64(bytes[i]); i = bytes.index(after: i) }
+    for _ in 0..<8 { l = l << 8 | UInt64(bytes[i]); i = bytes.index(after: i) }
+    self.init(high: h, low: l)
+  }
+
+  /// The hot path (SQLite blobs): no generic iteration.
+  package init?(bytes: [UInt8]) {
+    guard bytes.count == 16 else { return nil }
+    let (h, l) = bytes.withUnsafeBytes { raw in
+      (UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+       UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
     }
     self.init(high: h, low: l)
   }

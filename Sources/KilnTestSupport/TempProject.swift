@@ -56,12 +56,14 @@ package final class RunningKiln: @unchecked Sendable {
   private let outPath: String
   private let errPath: String
   private let watchdog: DispatchWorkItem
+  private let killedByWatchdog: Flag
 
-  fileprivate init(process: Process, outPath: String, errPath: String, watchdog: DispatchWorkItem) {
+  fileprivate init(process: Process, outPath: String, errPath: String, watchdog: DispatchWorkItem, killedByWatchdog: Flag) {
     self.process = process
     self.outPath = outPath
     self.errPath = errPath
     self.watchdog = watchdog
+    self.killedByWatchdog = killedByWatchdog
   }
 
   package var pid: Int32 { process.processIdentifier }
@@ -76,7 +78,7 @@ package final class RunningKiln: @unchecked Sendable {
     watchdog.cancel()
     let status: Int32 = switch process.terminationReason {
     case .exit: process.terminationStatus
-    case .uncaughtSignal: process.terminationStatus == SIGKILL && watchdog.isCancelled == false ? -1 : 128 + process.terminationStatus
+    case .uncaughtSignal: killedByWatchdog.isSet ? -1 : 128 + process.terminationStatus
     @unknown default: process.terminationStatus
     }
     let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
@@ -282,11 +284,15 @@ package final class TempProject: @unchecked Sendable {
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
     try process.run()
+    let fired = Flag()
     let watchdog = DispatchWorkItem { [process] in
-      if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+      if process.isRunning {
+        fired.set()
+        kill(process.processIdentifier, SIGKILL)
+      }
     }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-    return RunningKiln(process: process, outPath: outPath, errPath: errPath, watchdog: watchdog)
+    return RunningKiln(process: process, outPath: outPath, errPath: errPath, watchdog: watchdog, killedByWatchdog: fired)
   }
 
   // MARK: - Processes
@@ -322,6 +328,14 @@ package final class TempProject: @unchecked Sendable {
     }
     return condition()
   }
+}
+
+/// A boolean set once from another thread.
+private final class Flag: @unchecked Sendable {
+  private let lock = NSLock()
+  private var value = false
+  func set() { lock.withLock { value = true } }
+  var isSet: Bool { lock.withLock { value } }
 }
 
 /// A test-setup failure (not a kiln failure): a file that could not be written, no binary.
