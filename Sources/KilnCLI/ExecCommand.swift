@@ -47,7 +47,7 @@ struct ExecCommand: AsyncParsableCommand {
     idKey.field("D", directory)
     for o in outputPaths { idKey.field("O", o) }
     let instance = TaskInstance(
-      id: TaskID(task: "exec", item: String(idKey.finalize().hex.prefix(12))), command: shell,
+      id: TaskID(task: "@exec", item: String(idKey.finalize().hex.prefix(12))), command: shell,
       inputs: inputPaths, outputs: outputPaths, depfile: try depfile.map(relative),
       directory: directory, hashEnvironment: env)
     let graph = try TaskGraph([instance])
@@ -69,6 +69,7 @@ struct ExecCommand: AsyncParsableCommand {
     let observer = ExecObserver()
     var options = BuildOptions(jobs: 1)
     options.useCache = !noCache
+    options.removeStaleOutputs = false
     options.workspace = context.environment["KILN_WORKSPACE"]
     let result = try await session.build(graph, observer: observer).run(options)
     if result.interrupted { throw CLIError("kiln: interrupted", status: 130) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import KilnCore
+import KilnEngine
 import KilnStore
 import KilnSystem
 
@@ -115,12 +116,14 @@ struct ManifestCommand: AsyncParsableCommand {
       let session = try Session(context)
       var bad = 0
       let files = ManifestCommand.tracked(session.records)
+      // A fresh stat cache: every file is hashed now, directories as trees.
+      let fresh = StatCache(entries: [:], root: context.root, fileSystem: context.fileSystem, clock: context.clock)
       for (path, digest, role) in files {
         let abs = path.hasPrefix("/") ? path : Paths.join(context.root, path)
         guard context.fileSystem.stat(abs) != nil else {
           Terminal.line("MISSING  \(path) (\(role))"); bad += 1; continue
         }
-        if (try? context.fileSystem.digest(of: abs)) != digest {
+        if (try? fresh.digest(of: path)) != digest {
           Terminal.line("CHANGED  \(path) (\(role))"); bad += 1
         }
       }

@@ -56,7 +56,12 @@ extension Duration {
   /// Parses `30s`, `5m`, `1h`, `250ms`, `1m30s`, or a bare number of seconds.
   package static func parse(_ text: String) -> Duration? {
     let trimmed = text.trimmingWhitespace
-    if let seconds = Double(trimmed), seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
+    // Up to ten years: anything longer is a typo, and would overflow the conversion.
+    let limit = 10 * 365 * 86400.0
+    if let seconds = Double(trimmed) {
+      guard seconds.isFinite, seconds >= 0, seconds <= limit else { return nil }
+      return .milliseconds(Int64(seconds * 1000))
+    }
     var total: Double = 0
     var number = ""
     var unit = ""
@@ -88,7 +93,7 @@ extension Duration {
       }
     }
     if !number.isEmpty || !unit.isEmpty { guard flush() else { return nil } }
-    guard parsedAny else { return nil }
+    guard parsedAny, total.isFinite, total <= limit else { return nil }
     return .milliseconds(Int64((total * 1000).rounded()))
   }
 }

@@ -140,6 +140,9 @@ package struct BuildFileParser {
     switch error {
     case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
       return ConfigError(SourceLocation(file: displayPath, line: mark.line, column: mark.column), "YAML syntax error: \(problem)")
+    case .duplicatedKeysInMapping(let duplicates, let context):
+      return ConfigError(SourceLocation(file: displayPath, line: context.mark.line, column: context.mark.column),
+                         "duplicate key '\(duplicates.first ?? "?")'")
     default:
       return ConfigError(at(nil), "YAML syntax error: \(error)")
     }

@@ -61,7 +61,9 @@ package struct Expander {
     }
     try linkDependencies(&instances)
     do {
-      return try TaskGraph(instances, defaultTasks: file.defaultTasks)
+      var graph = try TaskGraph(instances, defaultTasks: file.defaultTasks)
+      graph.taskNames = Set(file.tasks.map(\.name))
+      return graph
     } catch {
       throw graphError(error, instances)
     }
@@ -95,6 +97,15 @@ package struct Expander {
       }
       items = Self.unique(matched)
     }
+    if items.isEmpty {
+      // No file matches yet: check the templates anyway, so that a bad one does not
+      // wait for the first matching file to be reported.
+      let values = ["in": "x/y.z", "stem": "y", "name": "y.z", "dir": "x"]
+      for output in spec.outputs {
+        _ = try substitute(output.value, values, at: output.location, task: spec.name, quote: false, inOut: false)
+      }
+      if let d = spec.depfile { _ = try substitute(d.value, values, at: d.location, task: spec.name, quote: false, inOut: false) }
+    }
     var result: [TaskInstance] = []
     // Another round with the same matches makes the same instances.
     if let last = listings.previous[spec.name], last.items == items, last.listed == listed {
@@ -114,12 +125,12 @@ package struct Expander {
       var outputs: [String] = []
       for output in spec.outputs {
         let path = try substitute(output.value, values, at: output.location, task: spec.name, quote: false, inOut: false)
-        outputs.append(try checkedOutput(path, at: output.location))
+        outputs.append(try checkedOutput(path, at: output.location, what: "output"))
       }
       var depfile: String?
       if let d = spec.depfile {
         let path = try substitute(d.value, values, at: d.location, task: spec.name, quote: false, inOut: false)
-        depfile = try checkedOutput(path, at: d.location)
+        depfile = try checkedOutput(path, at: d.location, what: "depfile")
       }
       var commandValues = values.mapValues { Paths.shellQuote($0) }
       commandValues["in"] = item.map { Paths.shellQuote($0) } ?? listed.map(Paths.shellQuote).joined(separator: " ")
@@ -145,8 +156,13 @@ package struct Expander {
       byTask[instance.id.task, default: []].append(i)
       for output in instance.outputs {
         if let other = producer[output] {
+          // instance.outputs follows spec.outputs one to one: name the right list item.
           let spec = file.task(named: instance.id.task)
-          let location = spec?.outputs.first?.location ?? instance.location!
+          let index = instance.outputs.lastIndex(of: output) ?? 0
+          let location = spec.flatMap { index < $0.outputs.count ? $0.outputs[index].location : nil } ?? instance.location!
+          if other == i {
+            throw ConfigError(location, "task '\(instance.id)' lists output '\(output)' twice")
+          }
           throw ConfigError(location, "output '\(output)' is declared by both '\(instances[other].id)' and '\(instance.id)'")
         }
         producer[output] = i
@@ -219,6 +235,11 @@ package struct Expander {
     }
     if !Glob.hasWildcards(normalized) {
       if declared.paths.contains(normalized) { return [normalized] }
+      var parent = Paths.parent(normalized)
+      while !parent.isEmpty {
+        if declared.paths.contains(parent) { return [normalized] }  // inside a declared output folder
+        parent = Paths.parent(parent)
+      }
       if !hiddenOutputs.contains(normalized), fileSystem.stat(Paths.join(root, normalized)) != nil { return [normalized] }
       if mustExist {
         // A later round may declare it; only the last round's answer counts.
@@ -241,35 +262,43 @@ package struct Expander {
     if let cached = listings.byDirectory[directory] { return cached }
     let absolute = Paths.join(root, directory)
     var result = fileSystem.files(under: absolute)
-    if directory.isEmpty {
-      result.removeAll { $0.hasPrefix(".kiln/") || $0.hasPrefix(".git/") }
-    } else {
-      result = result.map { directory + "/" + $0 }
-    }
+    if !directory.isEmpty { result = result.map { directory + "/" + $0 } }
+    result.removeAll(where: Self.isReserved)
     listings.byDirectory[directory] = result
     return result
   }
 
   /// A declared output path: relative, inside the workspace, not through a symlink.
-  private func checkedOutput(_ path: String, at location: SourceLocation) throws(ConfigError) -> String {
+  private func checkedOutput(_ path: String, at location: SourceLocation, what: String) throws(ConfigError) -> String {
     if path.hasPrefix("/") {
-      throw ConfigError(location, "output '\(path)' is outside the workspace (an absolute path)")
+      throw ConfigError(location, "\(what) '\(path)' is outside the workspace (an absolute path)")
     }
     if Glob.hasWildcards(path) {
-      throw ConfigError(location, "output '\(path)' must be a path, not a glob")
+      throw ConfigError(location, "\(what) '\(path)' must be a path, not a glob")
     }
-    guard let normalized = Paths.normalize(path), !normalized.isEmpty else {
-      throw ConfigError(location, "output '\(path)' is outside the workspace (it climbs out with '..')")
+    guard let normalized = Paths.normalize(path) else {
+      throw ConfigError(location, "\(what) '\(path)' is outside the workspace (it climbs out with '..')")
+    }
+    if normalized.isEmpty {
+      throw ConfigError(location, "\(what) '\(path)' is the workspace root; name a file or folder inside it")
+    }
+    if Self.isReserved(normalized) {
+      throw ConfigError(location, "\(what) '\(path)' is inside .kiln or .git, which belong to kiln and git")
     }
     var parent = Paths.parent(normalized)
     while !parent.isEmpty, !listings.checkedParents.contains(parent) {
       if fileSystem.lstat(Paths.join(root, parent))?.kind == .symlink {
-        throw ConfigError(location, "output '\(path)' is outside the workspace (through the symlink '\(parent)')")
+        throw ConfigError(location, "\(what) '\(path)' is outside the workspace (through the symlink '\(parent)')")
       }
       listings.checkedParents.insert(parent)
       parent = Paths.parent(parent)
     }
     return normalized
+  }
+
+  /// `.kiln/` and `.git/` are never matched by globs nor written as outputs.
+  static func isReserved(_ path: String) -> Bool {
+    path == ".kiln" || path == ".git" || path.hasPrefix(".kiln/") || path.hasPrefix(".git/")
   }
 
   // MARK: - Placeholders

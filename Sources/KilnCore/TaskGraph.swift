@@ -12,6 +12,9 @@ package struct TaskGraph: Sendable {
   package private(set) var producers: [String: Int]
   /// Task names a bare `kiln build` builds; nil means every task.
   package var defaultTasks: [String]?
+  /// Every task the build file names, including foreach tasks that match nothing now:
+  /// asking for one of those builds nothing rather than failing.
+  package var taskNames: Set<String> = []
   private var byID: [TaskID: Int]
 
   /// Builds the edges from each instance's `dependencies`. Throws on an unknown
@@ -73,7 +76,7 @@ package struct TaskGraph: Sendable {
         roots.append(i)
         found.insert(instance.id.description)
       }
-      unknown = names.filter { !found.contains($0) }
+      unknown = names.filter { !found.contains($0) && !taskNames.contains($0) }
     } else {
       roots = Array(instances.indices)
     }

@@ -11,6 +11,9 @@ package struct BuildOptions: Sendable {
   /// Task names or instance names; nil builds the graph's default.
   package var targets: [String]? = nil
   package var workspace: String? = nil
+  /// Delete what kiln made for instances gone from the graph (not for `kiln exec`,
+  /// whose graph is one step, not the whole build).
+  package var removeStaleOutputs = true
   /// Whether this build was interrupted (Ctrl-C); polled by the loop.
   package var isInterrupted: @Sendable () -> Bool = { ProcessGroups.shared.isInterrupted }
 
@@ -88,7 +91,7 @@ package final class Build {
       buildID = nil
     } else {
       try manifest.begin()
-      try removeStaleOutputs()
+      if options.removeStaleOutputs { try removeStaleOutputs() }
       buildID = try manifest.beginBuild(targets: options.targets ?? graph.defaultTasks ?? [], workspace: options.workspace, started: Double(clock.wallNanoseconds()) / 1e9)
     }
 
@@ -272,7 +275,8 @@ package final class Build {
   /// Deletes what kiln made for task instances that are no longer in the graph, where
   /// the files still hold what kiln wrote, so they cannot match a glob any more.
   private func removeStaleOutputs() throws {
-    for (id, record) in records where graph.index(of: id) == nil {
+    // Steps recorded by `kiln exec` ("@exec ...") are not the build file's to judge.
+    for (id, record) in records where graph.index(of: id) == nil && !id.task.hasPrefix("@") {
       let stillDeclared = record.declaredOutputs.contains { graph.producers[$0] != nil }
       if !stillDeclared {
         for output in record.outputs.reversed() {

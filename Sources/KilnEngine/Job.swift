@@ -31,7 +31,8 @@ package struct Job: Sendable {
   package func perform(_ task: PreparedTask, reasons: [RerunReason], previous: TaskRecord?) async -> JobResult {
     let instance = task.instance
     let cacheable = useCache && instance.cache
-    if cacheable, let restored = restore(task) { return restored }
+    // `always` means run: a restore would replay an old run instead.
+    if cacheable, !instance.always, let restored = restore(task) { return restored }
     var reasons = reasons
     if !instance.cache { reasons.append(.cacheDisabled) }
     return await run(task, reasons: reasons, cacheable: cacheable, previous: previous)

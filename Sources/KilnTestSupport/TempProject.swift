@@ -272,8 +272,9 @@ package final class TempProject: @unchecked Sendable {
     let id = UUID().uuidString
     let outPath = base.path + "/kiln-\(id).out"
     let errPath = base.path + "/kiln-\(id).err"
-    FileManager.default.createFile(atPath: outPath, contents: nil)
-    FileManager.default.createFile(atPath: errPath, contents: nil)
+    guard FileManager.default.createFile(atPath: outPath, contents: nil),
+      FileManager.default.createFile(atPath: errPath, contents: nil)
+    else { throw TempProjectError("cannot create output files in \(base.path)") }
     let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
     let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
     defer {
@@ -300,16 +301,25 @@ package final class TempProject: @unchecked Sendable {
   /// Pids of processes whose command line contains `marker` (`pgrep -f`), not counting
   /// zombies. Used to prove that kiln left no child of a task running.
   package static func processes(matching marker: String) -> [Int32] {
+    // pgrep writes to a file, not a pipe: a pipe's write end inherited by some other
+    // test's long-running child would keep the read from ever ending.
+    let scratch = TempDirectory(prefix: "kiln-it-pgrep")
+    let listing = scratch.path + "/pids"
+    guard FileManager.default.createFile(atPath: listing, contents: nil),
+      let handle = FileHandle(forWritingAtPath: listing)
+    else { return [] }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
     process.arguments = ["-f", marker]
-    let pipe = Pipe()
-    process.standardOutput = pipe
+    process.standardOutput = handle
     process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return [] }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.standardInput = FileHandle.nullDevice
+    let launched = (try? process.run()) != nil
+    try? handle.close()
+    guard launched else { return [] }
     process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }.filter { pid in
+    let text = (try? String(contentsOfFile: listing, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").compactMap { Int32($0) }.filter { pid in
       // A zombie has been killed already; it only waits to be reaped.
       guard let stat = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return false }
       let text = String(decoding: stat, as: UTF8.self)
