@@ -32,18 +32,36 @@ package struct Job: Sendable {
     let instance = task.instance
     let cacheable = useCache && instance.cache
     // `always` means run: a restore would replay an old run instead.
-    if cacheable, !instance.always, let restored = restore(task) { return restored }
     var reasons = reasons
+    if cacheable, !instance.always {
+      switch restore(task) {
+      case .restored(let result): return result
+      case .pathDependent(let otherRoot): reasons.append(.pathDependentOutput(otherRoot))
+      case .miss: break
+      }
+    }
     if !instance.cache { reasons.append(.cacheDisabled) }
     return await run(task, reasons: reasons, cacheable: cacheable, previous: previous)
   }
 
   // MARK: - Restore
 
-  private func restore(_ task: PreparedTask) -> JobResult? {
+  private enum Restore {
+    case restored(JobResult)
+    /// The only matching entries hold another workspace's absolute path.
+    case pathDependent(String)
+    case miss
+  }
+
+  private func restore(_ task: PreparedTask) -> Restore {
+    var pathDependent: String?
     for entry in actionCache.entries(for: task.key) {
       let matches = entry.discovered.allSatisfy { (try? statCache.digest(of: $0.path)) == $0.digest }
       guard matches, entry.declaredOutputs == task.instance.outputs else { continue }
+      if let other = entry.pathDependentRoot, other != root {
+        pathDependent = other
+        continue
+      }
       guard entry.outputs.allSatisfy({ $0.kind == .directory || contentStore.contains($0.digest) }) else { continue }
       // Declared outputs are this task's to replace; a directory output is rebuilt whole.
       for output in task.instance.outputs where statCache.fileSystemKind(output) == .directory {
@@ -73,9 +91,10 @@ package struct Job: Sendable {
         id: task.instance.id, key: task.key, command: task.instance.command, environment: task.environment,
         inputs: task.inputs, discovered: entry.discovered, outputs: entry.outputs,
         declaredOutputs: task.instance.outputs, duration: entry.duration)
-      return JobResult(outcome: .restored(from: .local), record: record, stdout: entry.stdout, stderr: entry.stderr, duration: entry.duration)
+      return .restored(JobResult(outcome: .restored(from: .local), record: record, stdout: entry.stdout,
+                                 stderr: entry.stderr, duration: entry.duration))
     }
-    return nil
+    return pathDependent.map { .pathDependent($0) } ?? .miss
   }
 
   // MARK: - Run
@@ -145,17 +164,19 @@ package struct Job: Sendable {
       }
     }
 
-    // Outputs: present, hashed, then stored.
+    // Outputs: present, hashed (and searched for this workspace's absolute path, which
+    // would make them wrong anywhere else), then stored.
     var entries: [OutputEntry] = []
+    var pathDependent = false
     for output in instance.outputs {
       let abs = Paths.join(root, output)
       guard let st = fileSystem.stat(abs) else { return failed(.missingOutput(output), out, err, duration) }
       do {
         if st.kind == .directory {
           entries.append(OutputEntry(path: output, kind: .directory, permissions: st.permissions & 0o777, digest: .zero))
-          try hashTree(output, into: &entries)
+          try hashTree(output, into: &entries, scan: cacheable, found: &pathDependent)
         } else {
-          entries.append(try hashFile(output, st))
+          entries.append(try hashFile(output, st, scan: cacheable, found: &pathDependent))
         }
       } catch {
         return failed(.launchFailed("cannot read output: \(error)"), out, err, duration)
@@ -187,7 +208,8 @@ package struct Job: Sendable {
           try contentStore.store(Paths.join(root, entry.path), as: entry.digest)
         }
         let action = ActionEntry(discovered: discovered, outputs: entries, declaredOutputs: instance.outputs,
-                                 stdout: out, stderr: err, duration: duration)
+                                 stdout: out, stderr: err, duration: duration,
+                                 pathDependentRoot: pathDependent ? root : nil)
         try actionCache.store(action, for: task.key)
       } catch {
         warnings.append("\(instance.id): not cached: \(error)")
@@ -202,14 +224,21 @@ package struct Job: Sendable {
                      stdout: out, stderr: err, duration: duration, warnings: warnings)
   }
 
-  private func hashFile(_ path: String, _ st: FileStat) throws(FileSystemError) -> OutputEntry {
+  private func hashFile(_ path: String, _ st: FileStat, scan: Bool, found: inout Bool) throws(FileSystemError) -> OutputEntry {
     let recorded = clock.wallNanoseconds()
-    let digest = try fileSystem.digest(of: Paths.join(root, path))
+    let digest: Digest
+    if scan {
+      let (d, contains) = try fileSystem.digest(of: Paths.join(root, path), scanningFor: Array(root.utf8))
+      digest = d
+      if contains { found = true }
+    } else {
+      digest = try fileSystem.digest(of: Paths.join(root, path))
+    }
     statCache.remember(path, st, digest, recorded: recorded)
     return OutputEntry(path: path, kind: .file, permissions: st.permissions & 0o777, digest: digest)
   }
 
-  private func hashTree(_ directory: String, into entries: inout [OutputEntry]) throws(FileSystemError) {
+  private func hashTree(_ directory: String, into entries: inout [OutputEntry], scan: Bool, found: inout Bool) throws(FileSystemError) {
     let abs = Paths.join(root, directory)
     var dirs = Set<String>()
     for rel in fileSystem.files(under: abs) {
@@ -225,7 +254,7 @@ package struct Job: Sendable {
       }
       let path = directory + "/" + rel
       guard let st = fileSystem.stat(Paths.join(root, path)) else { continue }
-      entries.append(try hashFile(path, st))
+      entries.append(try hashFile(path, st, scan: scan, found: &found))
     }
   }
 

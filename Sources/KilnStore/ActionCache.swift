@@ -1,6 +1,10 @@
 import KilnCore
 import KilnSystem
 
+extension String {
+  var nilIfEmpty: String? { isEmpty ? nil : self }
+}
+
 /// One stored result of an action: what its outputs were and what it printed.
 package struct ActionEntry: Sendable, Hashable {
   /// Inputs found through the depfile, with the digests they had: the second-level key.
@@ -10,9 +14,13 @@ package struct ActionEntry: Sendable, Hashable {
   package var stdout: [UInt8]
   package var stderr: [UInt8]
   package var duration: Double
+  /// The absolute workspace root when an output contains it: such a result is restored
+  /// only into a workspace at that same path (SPEC section 2).
+  package var pathDependentRoot: String?
 
   package init(discovered: [PathDigest], outputs: [OutputEntry], declaredOutputs: [String],
-               stdout: [UInt8], stderr: [UInt8], duration: Double) {
+               stdout: [UInt8], stderr: [UInt8], duration: Double, pathDependentRoot: String? = nil) {
+    self.pathDependentRoot = pathDependentRoot
     self.discovered = discovered
     self.outputs = outputs
     self.declaredOutputs = declaredOutputs
@@ -25,14 +33,15 @@ package struct ActionEntry: Sendable, Hashable {
 /// The local action cache: action key -> the results stored for it.
 ///
 /// Layout: `<cache>/actions/<first two hex digits>/<32 hex digits of the key>`, one
-/// file per key: the magic `KILNACT1`, a varint count, then each entry (discovered
-/// inputs, outputs, declared outputs, stdout, stderr, duration; ByteWriter encoding).
+/// file per key: the magic `KILNACT2`, a varint count, then each entry (discovered
+/// inputs, outputs, declared outputs, stdout, stderr, duration, path-dependent root or
+/// "" for none; ByteWriter encoding). Files of another version read as empty.
 /// Several entries share a key when the files a depfile names differ (ccache's direct
 /// mode): a lookup takes the first entry whose discovered inputs all still have their
 /// recorded digests. At most `maxEntries` are kept, newest first. Files are replaced by
 /// write-then-rename; a lost race between two writers loses an entry, never corrupts one.
 package struct ActionCache: Sendable {
-  package static let magic = Array("KILNACT1".utf8)
+  package static let magic = Array("KILNACT2".utf8)
   package static let maxEntries = 8
   package let root: String
   package let fileSystem: any FileSystem
@@ -54,7 +63,10 @@ package struct ActionCache: Sendable {
   }
 
   package func store(_ entry: ActionEntry, for key: Digest) throws(FileSystemError) {
-    var list = entries(for: key).filter { $0.discovered != entry.discovered }
+    // One entry per (discovered inputs, workspace root when path-dependent).
+    var list = entries(for: key).filter {
+      $0.discovered != entry.discovered || $0.pathDependentRoot != entry.pathDependentRoot
+    }
     list.insert(entry, at: 0)
     if list.count > Self.maxEntries { list.removeLast(list.count - Self.maxEntries) }
     let file = path(of: key)
@@ -75,6 +87,7 @@ package struct ActionCache: Sendable {
       w.raw(e.stdout)
       w.raw(e.stderr)
       w.double(e.duration)
+      w.string(e.pathDependentRoot ?? "")
     }
     return magic + w.bytes
   }
@@ -87,7 +100,8 @@ package struct ActionCache: Sendable {
     for _ in 0..<n {
       list.append(ActionEntry(
         discovered: try r.pathDigests(), outputs: try r.outputs(), declaredOutputs: try r.strings(),
-        stdout: try r.raw(), stderr: try r.raw(), duration: try r.double()))
+        stdout: try r.raw(), stderr: try r.raw(), duration: try r.double(),
+        pathDependentRoot: try r.string().nilIfEmpty))
     }
     return list
   }

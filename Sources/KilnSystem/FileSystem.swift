@@ -45,6 +45,9 @@ package protocol FileSystem: Sendable {
   func lstat(_ path: String) -> FileStat?
   /// Streams the file's bytes through XXH3-128.
   func digest(of path: String) throws(FileSystemError) -> Digest
+  /// The digest, and whether the bytes contain `needle` anywhere (one pass): used to
+  /// find outputs that hold the workspace's absolute path.
+  func digest(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, Bool)
   /// Names in a directory (not "." or ".."), unsorted; nil when not a directory.
   func contents(ofDirectory path: String) -> [String]?
   func read(_ path: String) throws(FileSystemError) -> [UInt8]

@@ -70,6 +70,54 @@ package struct LocalFileSystem: FileSystem {
     return hasher.finalize()
   }
 
+  package func digest(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, Bool) {
+    guard !needle.isEmpty else { return (try digest(of: path), false) }
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw Self.error(path) }
+    defer { close(fd) }
+    let hasher = Hasher()
+    // Each chunk is searched with the last needle.count - 1 bytes of the one before
+    // in front of it, so a match across a chunk boundary is found too.
+    let keep = needle.count - 1
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: keep + Self.chunk, alignment: 64)
+    defer { buffer.deallocate() }
+    var carried = 0
+    var found = false
+    while true {
+      let n = Glibc.read(fd, buffer.baseAddress! + carried, Self.chunk)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw Self.error(path)
+      }
+      if n == 0 { break }
+      hasher.update(UnsafeRawBufferPointer(start: buffer.baseAddress! + carried, count: n))
+      let total = carried + n
+      if !found {
+        found = Self.search(UnsafeRawBufferPointer(start: buffer.baseAddress, count: total), for: needle)
+      }
+      carried = min(keep, total)
+      memmove(buffer.baseAddress!, buffer.baseAddress! + (total - carried), carried)
+    }
+    return (hasher.finalize(), found)
+  }
+
+  /// Whether `needle` occurs in `haystack` (memchr for the first byte, then memcmp;
+  /// glibc's memmem is not visible without _GNU_SOURCE).
+  static func search(_ haystack: UnsafeRawBufferPointer, for needle: [UInt8]) -> Bool {
+    guard let base = haystack.baseAddress, needle.count <= haystack.count, let first = needle.first else { return false }
+    return needle.withUnsafeBytes { n in
+      var offset = 0
+      let last = haystack.count - needle.count
+      while offset <= last {
+        guard let hit = memchr(base + offset, Int32(first), last - offset + 1) else { return false }
+        let at = base.distance(to: UnsafeRawPointer(hit))
+        if memcmp(base + at, n.baseAddress!, needle.count) == 0 { return true }
+        offset = at + 1
+      }
+      return false
+    }
+  }
+
   package func contents(ofDirectory path: String) -> [String]? {
     guard let dir = opendir(path) else { return nil }
     defer { closedir(dir) }

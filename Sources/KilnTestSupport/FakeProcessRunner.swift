@@ -10,6 +10,7 @@ import KilnSystem
 ///                              naming SRC and H...
 ///   fail                       exit status 1
 ///   print TEXT                 prints TEXT on stdout
+///   pwd > OUT                  OUT gets the absolute working directory
 /// Commands join with ` && `. Every command takes `secondsPerCommand` of fake time.
 package final class FakeProcessRunner: ProcessRunner, @unchecked Sendable {
   private let fileSystem: InMemoryFileSystem
@@ -48,6 +49,9 @@ package final class FakeProcessRunner: ProcessRunner, @unchecked Sendable {
       switch verb {
       case "fail":
         return Completion(status: .exited(1), stdout: stdout, stderr: Array("failed\n".utf8))
+      case "pwd":
+        guard words.count == 3, words[1] == ">" else { continue }
+        fileSystem.write(path(words[2]), invocation.workingDirectory + "\n")
       case "print":
         stdout += Array((words.dropFirst().joined(separator: " ") + "\n").utf8)
       case "echo":

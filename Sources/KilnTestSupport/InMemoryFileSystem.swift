@@ -92,6 +92,13 @@ package final class InMemoryFileSystem: FileSystem, @unchecked Sendable {
 
   package func lstat(_ path: String) -> FileStat? { stat(path) }
 
+  package func digest(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, Bool) {
+    let bytes = try read(path)
+    let found = !needle.isEmpty && bytes.count >= needle.count
+      && (0...(bytes.count - needle.count)).contains { Array(bytes[$0..<$0 + needle.count]) == needle }
+    return (Hasher.digest(bytes), found)
+  }
+
   package func digest(of path: String) throws(FileSystemError) -> Digest {
     Hasher.digest(try read(path))
   }

@@ -25,6 +25,23 @@ import Testing
     #expect(two.text("build/a.o") == one.text("build/a.o"))
   }
 
+  @Test func anOutputHoldingTheWorkspacePathIsNeverRestoredElsewhere() async throws {
+    let task = TaskInstance(id: TaskID(task: "where"), command: "pwd > where.txt", outputs: ["where.txt"])
+    let one = try EngineHarness(root: "/one")
+    _ = try await one.build([task])
+    #expect(one.text("where.txt") == "/one\n")
+    let two = try EngineHarness(root: "/two", sharing: one)
+    let elsewhere = try await two.build([task])
+    #expect(elsewhere.ran == ["pwd > where.txt"])
+    #expect(elsewhere.result.reports.first?.reasons == [.neverBuilt, .pathDependentOutput("/one")])
+    #expect(two.text("where.txt") == "/two\n")
+    // At its own path the entry is fine: deleting the output restores it there.
+    try one.fileSystem.remove("/one/where.txt")
+    let home = try await one.build([task])
+    #expect(home.ran == [])
+    #expect(one.text("where.txt") == "/one\n")
+  }
+
   @Test func depfileInputsAreASecondLevelKey() async throws {
     let h = try EngineHarness()
     h.write("src/a.c", "int a;\n")
