@@ -24,16 +24,18 @@ final class ConsoleObserver: BuildObserver {
 
   func taskStarted(_ instance: TaskInstance, reasons: [RerunReason]) {
     running[instance.id] = instance.id.description
-    if explain {
-      clearStatus()
-      Terminal.error("kiln explain: \(instance.id): \(reasons.map(\.description).joined(separator: ", "))")
-    }
     if tty { showStatus(instance.id.description) }
   }
 
   func taskFinished(_ report: TaskReport, done: Int, total: Int) {
     self.done = done
     running[report.id] = nil
+    if explain, !report.reasons.isEmpty {
+      // Printed when the task ends: only then are all reasons known (a cached result
+      // that holds another workspace's path is found by the job).
+      clearStatus()
+      Terminal.error("kiln explain: \(report.id): \(report.reasons.map(\.description).joined(separator: ", "))")
+    }
     switch report.outcome {
     case .upToDate, .skipped:
       if tty, done == total { clearStatus() }

@@ -207,7 +207,7 @@ package final class Build {
       ready.push(i, priority: priority[i])
     }
 
-    try await withThrowingTaskGroup(of: (Int, JobResult, Double, Double).self) { group in
+    try await withThrowingTaskGroup(of: (Int, JobResult, [RerunReason], Double, Double).self) { group in
       var running = 0
       while true {
         while let i = worklist.popLast() {
@@ -224,11 +224,11 @@ package final class Build {
           group.addTask {
             let started = job.clock.monotonic()
             let r = await job.perform(task, reasons: reasons, previous: previous)
-            return (i, r, started, job.clock.monotonic())
+            return (i, r, reasons, started, job.clock.monotonic())
           }
         }
         if running == 0 { break }
-        guard let (i, r, started, finished) = try await group.next() else { break }
+        guard let (i, r, startReasons, started, finished) = try await group.next() else { break }
         running -= 1
         if options.isInterrupted() {
           // Nothing half-done is recorded: a job that ended because of Ctrl-C counts
@@ -240,7 +240,8 @@ package final class Build {
         for w in r.warnings { observer.warning(w) }
         let instance = graph[i]
         let reasons: [RerunReason]
-        if case .ran(let because, _) = r.outcome { reasons = because } else { reasons = [] }
+        // A run may add reasons the loop could not know (cache disabled, path-dependent).
+        if case .ran(let because, _) = r.outcome { reasons = because } else { reasons = startReasons }
         let report = TaskReport(id: instance.id, outcome: r.outcome, reasons: reasons, duration: r.duration,
                                 stdout: r.stdout, stderr: r.stderr, started: started - startTime,
                                 finished: finished - startTime,

@@ -24,7 +24,7 @@ package struct KilnResult: Sendable, CustomStringConvertible {
 
 /// A directory under /tmp that is removed (with everything in it, read-only files and
 /// folders included) when the last reference to it goes away.
-package final class TempDirectory: @unchecked Sendable {
+package final class TempDirectory: Sendable {
   package let path: String
 
   package init(prefix: String = "kiln-it") {
@@ -51,7 +51,7 @@ package final class TempDirectory: @unchecked Sendable {
 }
 
 /// A kiln process started with `TempProject.start(_:)` that the test can signal.
-package final class RunningKiln: @unchecked Sendable {
+package final class RunningKiln {
   private let process: Process
   private let outPath: String
   private let errPath: String
@@ -97,7 +97,7 @@ package final class RunningKiln: @unchecked Sendable {
 /// test counts executions with `runs(_:)`; `.runs/` is created up front and, being
 /// hidden, is never matched by a glob. Everything is removed when the project is
 /// released.
-package final class TempProject: @unchecked Sendable {
+package final class TempProject {
   /// Absolute path of the workspace root (where `kiln.yml` lives).
   package let root: String
   /// The cache directory kiln uses (`KILN_CACHE_DIR`).
@@ -264,7 +264,10 @@ package final class TempProject: @unchecked Sendable {
     process.arguments = args
     process.currentDirectoryURL = URL(fileURLWithPath: directory.map(absolute) ?? root)
     var env = ProcessInfo.processInfo.environment
+    // Hermetic: this project's cache only, no remote cache, no workspace name from outside.
     env["KILN_CACHE_DIR"] = cache.path
+    env["KILN_REMOTE_CACHE"] = nil
+    env["KILN_WORKSPACE"] = nil
     for (k, v) in environment { env[k] = v }
     for (k, v) in extra { env[k] = v }
     process.environment = env
