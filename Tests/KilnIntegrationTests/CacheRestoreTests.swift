@@ -129,25 +129,7 @@ import Testing
   /// Depfile inputs travel with the cache entry: a clone that restored everything
   /// still reruns exactly the compile whose header it then edits.
   @Test func restoredTasksKeepTheirDepfileInputs() throws {
-    let p = try TempProject([
-      "kiln.yml": """
-        tasks:
-          compile:
-            foreach: src/*.c
-            outputs: build/{stem}.o
-            depfile: build/{stem}.d
-            run: echo {stem} >> .runs/compile && cc -MD -MF build/{stem}.d -c {in} -o {out}
-          link:
-            inputs: build/*.o
-            outputs: app
-            run: echo x >> .runs/link && cc -o {out} {in}
-        """,
-      "src/common.h": "int a(void);\nint b(void);\n",
-      "src/a.h": "#define A_VALUE 1\n",
-      "src/main.c": "#include \"common.h\"\nint main(void) { return a() + b() - 2; }\n",
-      "src/a.c": "#include \"a.h\"\n#include \"common.h\"\nint a(void) { return A_VALUE; }\n",
-      "src/b.c": "#include \"common.h\"\nint b(void) { return 1; }\n",
-    ])
+    let p = try TempProject(Fixture.cProject)
     #expect(try p.kiln("build").status == 0)
     let clone = try p.clone(sharingCache: true)
     let restored = try clone.kiln("build")

@@ -8,21 +8,6 @@ import Testing
 /// The inspection and maintenance commands: --version, tasks, graph, clean,
 /// manifest (verify), cache stats / verify / gc.
 @Suite struct CommandTests {
-  static let project: [String: String] = [
-    "kiln.yml": """
-      tasks:
-        upper:
-          foreach: src/*.txt
-          outputs: out/{stem}.txt
-          run: echo {stem} >> .runs/upper && tr a-z A-Z < {in} > {out}
-        all:
-          inputs: out/*.txt
-          outputs: all.txt
-          run: echo x >> .runs/all && cat {in} > {out}
-      """,
-    "src/a.txt": "alpha\n",
-    "src/b.txt": "beta\n",
-  ]
 
   @Test func version() throws {
     let p = try TempProject()
@@ -34,7 +19,7 @@ import Testing
   }
 
   @Test func tasksAndGraph() throws {
-    let p = try TempProject(Self.project)
+    let p = try TempProject(Fixture.pipeline)
     let tasks = try p.kiln("tasks")
     #expect(tasks.status == 0, "\(tasks)")
     for name in ["upper src/a.txt", "upper src/b.txt", "all"] {
@@ -58,7 +43,7 @@ import Testing
   }
 
   @Test func cleanRemovesDeclaredOutputsOnly() throws {
-    let p = try TempProject(Self.project)
+    let p = try TempProject(Fixture.pipeline)
     #expect(try p.kiln("build").status == 0)
     try p.write("out/notes.md", "mine\n")
     let r = try p.kiln("clean")
@@ -78,7 +63,7 @@ import Testing
   }
 
   @Test func manifestListsAndVerifies() throws {
-    let p = try TempProject(Self.project)
+    let p = try TempProject(Fixture.pipeline)
     #expect(try p.kiln("build").status == 0)
     let m = try p.kiln("manifest")
     #expect(m.status == 0, "\(m)")
@@ -106,7 +91,7 @@ import Testing
   }
 
   @Test func cacheStatsVerifyAndGC() throws {
-    let p = try TempProject(Self.project)
+    let p = try TempProject(Fixture.pipeline)
     #expect(try p.kiln("build").status == 0)
     let stats = try p.kiln("cache", "stats")
     #expect(stats.status == 0, "\(stats)")
@@ -142,7 +127,7 @@ import Testing
   }
 
   @Test func jsonSummary() throws {
-    let p = try TempProject(Self.project)
+    let p = try TempProject(Fixture.pipeline)
     let r = try p.kiln("build", "--json")
     #expect(r.status == 0, "\(r)")
     let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
@@ -157,7 +142,7 @@ import Testing
   /// The build file is found upward from a subdirectory (like git), or through -C / -f;
   /// named targets build only what they need.
   @Test func buildFileLookupAndTargets() throws {
-    let p = try TempProject(Self.project)
+    let p = try TempProject(Fixture.pipeline)
     let fromSub = try p.kiln(["build", "upper"], in: "src")
     #expect(fromSub.status == 0, "\(fromSub)")
     #expect(p.runs("upper") == 2)

@@ -3,6 +3,45 @@ import Testing
 
 /// Small shared pieces of the integration fixtures.
 enum Fixture {
+  /// upper (foreach over src/*.txt) -> all: two levels of generated files.
+  static let pipeline: [String: String] = [
+    "kiln.yml": """
+      tasks:
+        upper:
+          foreach: src/*.txt
+          outputs: out/{stem}.txt
+          run: echo {stem} >> .runs/upper && tr a-z A-Z < {in} > {out}
+        all:
+          inputs: out/*.txt
+          outputs: all.txt
+          run: echo x >> .runs/all && cat {in} > {out}
+      """,
+    "src/a.txt": "alpha\n",
+    "src/b.txt": "beta\n",
+  ]
+
+  /// A C project whose headers are found through depfiles: common.h is included by
+  /// every unit, a.h by a.c only.
+  static let cProject: [String: String] = [
+    "kiln.yml": """
+      tasks:
+        compile:
+          foreach: src/*.c
+          outputs: build/{stem}.o
+          depfile: build/{stem}.d
+          run: echo {stem} >> .runs/compile && cc -MD -MF build/{stem}.d -c {in} -o {out}
+        link:
+          inputs: build/*.o
+          outputs: app
+          run: echo x >> .runs/link && cc -o {out} {in}
+      """,
+    "src/common.h": "#define COMMON 1\nint a(void);\nint b(void);\n",
+    "src/a.h": "#define A_VALUE 1\n",
+    "src/main.c": "#include \"common.h\"\nint main(void) { return a() + b() - 2 * COMMON; }\n",
+    "src/a.c": "#include \"a.h\"\n#include \"common.h\"\nint a(void) { return A_VALUE; }\n",
+    "src/b.c": "#include \"common.h\"\nint b(void) { return COMMON; }\n",
+  ]
+
   /// A YAML single-quoted scalar: the text verbatim, `'` doubled. Commands full of
   /// `'`, `|`, `>`, `{...}` and `#` stay exactly what the shell will see.
   static func quoted(_ text: String) -> String {

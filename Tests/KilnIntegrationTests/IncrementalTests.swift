@@ -5,25 +5,9 @@ import Testing
 /// What reruns after what change: nothing on a null build or a touch, exactly the
 /// dependents of an edited header, nothing downstream of a byte-identical output.
 @Suite struct IncrementalTests {
-  /// gen -> upper (foreach) -> all: three levels, so "nothing ran" means something.
-  static let pipeline: [String: String] = [
-    "kiln.yml": """
-      tasks:
-        upper:
-          foreach: src/*.txt
-          outputs: out/{stem}.txt
-          run: echo {stem} >> .runs/upper && tr a-z A-Z < {in} > {out}
-        all:
-          inputs: out/*.txt
-          outputs: all.txt
-          run: echo x >> .runs/all && cat {in} > {out}
-      """,
-    "src/a.txt": "alpha\n",
-    "src/b.txt": "beta\n",
-  ]
 
   @Test func nullBuildRunsNothing() throws {
-    let p = try TempProject(Self.pipeline)
+    let p = try TempProject(Fixture.pipeline)
     let first = try p.kiln("build")
     #expect(first.status == 0, "\(first)")
     #expect(p.runs("upper") == 2)
@@ -38,7 +22,7 @@ import Testing
   }
 
   @Test func touchWithoutEditRunsNothing() throws {
-    let p = try TempProject(Self.pipeline)
+    let p = try TempProject(Fixture.pipeline)
     #expect(try p.kiln("build").status == 0)
     // A later mtime (and a new ctime), same bytes: the stat cache must fall back to
     // the content hash and find nothing changed.
@@ -56,25 +40,7 @@ import Testing
   /// A C project whose headers are found through depfiles: editing a header reruns
   /// exactly the compiles that include it, and the link only when an object changed.
   @Test func headerEditRerunsExactlyItsDependents() throws {
-    let p = try TempProject([
-      "kiln.yml": """
-        tasks:
-          compile:
-            foreach: src/*.c
-            outputs: build/{stem}.o
-            depfile: build/{stem}.d
-            run: echo {stem} >> .runs/compile && cc -MD -MF build/{stem}.d -c {in} -o {out}
-          link:
-            inputs: build/*.o
-            outputs: app
-            run: echo x >> .runs/link && cc -o {out} {in}
-        """,
-      "src/common.h": "#define COMMON 1\nint a(void);\nint b(void);\n",
-      "src/a.h": "#define A_VALUE 1\n",
-      "src/main.c": "#include \"common.h\"\nint main(void) { return a() + b() - 2 * COMMON; }\n",
-      "src/a.c": "#include \"a.h\"\n#include \"common.h\"\nint a(void) { return A_VALUE; }\n",
-      "src/b.c": "#include \"common.h\"\nint b(void) { return COMMON; }\n",
-    ])
+    let p = try TempProject(Fixture.cProject)
     let first = try p.kiln("build")
     #expect(first.status == 0, "\(first)")
     #expect(p.runLines("compile").sorted() == ["a", "b", "main"])
@@ -175,7 +141,7 @@ import Testing
   /// Deleting a foreach source deletes what kiln made for it, so a glob over the
   /// outputs no longer sees it: the incremental build equals a clean one.
   @Test func staleOutputsAreDeleted() throws {
-    let p = try TempProject(Self.pipeline.merging(["src/c.txt": "gamma\n"]) { $1 })
+    let p = try TempProject(Fixture.pipeline.merging(["src/c.txt": "gamma\n"]) { $1 })
     #expect(try p.kiln("build").status == 0)
     #expect(p.read("all.txt") == "ALPHA\nBETA\nGAMMA\n")
 
@@ -199,7 +165,7 @@ import Testing
     #expect(p.read("out/mine.txt") == "mine\n")
 
     // A task removed from the build file: its output goes too.
-    try p.write("kiln.yml", Self.pipeline["kiln.yml"]!.components(separatedBy: "  all:")[0])
+    try p.write("kiln.yml", Fixture.pipeline["kiln.yml"]!.components(separatedBy: "  all:")[0])
     let removed = try p.kiln("build")
     #expect(removed.status == 0, "\(removed)")
     #expect(!p.exists("all.txt"))
@@ -208,7 +174,7 @@ import Testing
 
   /// Paths with spaces and quotes reach the shell quoted.
   @Test func awkwardFileNamesAreQuoted() throws {
-    let p = try TempProject(Self.pipeline.merging(["src/my file's.txt": "spaced\n"]) { $1 })
+    let p = try TempProject(Fixture.pipeline.merging(["src/my file's.txt": "spaced\n"]) { $1 })
     let r = try p.kiln("build")
     #expect(r.status == 0, "\(r)")
     #expect(p.read("out/my file's.txt") == "SPACED\n")
@@ -220,7 +186,7 @@ import Testing
   /// A copy that keeps the old mtime (`cp -p`, `tar x`, `rsync -t`) still changes the
   /// ctime: kiln must not trust the stat cache and miss the edit.
   @Test func editWithPreservedMtimeIsSeen() throws {
-    let p = try TempProject(Self.pipeline)
+    let p = try TempProject(Fixture.pipeline)
     #expect(try p.kiln("build").status == 0)
     let old = try FileManager.default.attributesOfItem(atPath: p.absolute("src/a.txt"))[.modificationDate] as! Date
     try p.write("src/a.txt", "ALPHA\n")  // same size
