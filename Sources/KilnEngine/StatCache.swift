@@ -25,6 +25,10 @@ package final class StatCache: @unchecked Sendable {
   private var entries: [String: StatEntry]
   private var fresh: [String: StatEntry] = [:]
   private var changed: [String: StatEntry?] = [:]
+  /// Files already looked at in this process: each is stat'ed once per build, however
+  /// many tasks name it (a header in every depfile, a system header in all of them).
+  /// Writes by kiln itself (`remember`, `forget`) keep it current.
+  private var seen: [String: Digest?] = [:]
   /// Files hashed (not served from the cache) by this process: for tests and benches.
   package private(set) var hashCount = 0
 
@@ -51,15 +55,23 @@ package final class StatCache: @unchecked Sendable {
   /// The digest of a file (or of a directory tree) at `path` (workspace-relative or
   /// absolute); nil when nothing is there.
   package func digest(of path: String) throws(FileSystemError) -> Digest? {
+    if let known = lock.withLock({ seen[path] }) { return known }
     let abs = absolute(path)
-    guard let st = fileSystem.stat(abs) else { return nil }
+    guard let st = fileSystem.stat(abs) else {
+      lock.withLock { seen[path] = .some(nil) }
+      return nil
+    }
+    // Directory trees are not memoised: files inside them may be written during the build.
     if st.kind == .directory { return try treeDigest(path) }
     let cached: StatEntry? = lock.withLock {
       if let f = fresh[path], Self.matches(f, st) { return f }
       if let e = entries[path], Self.matches(e, st), !Self.isRacy(e) { return e }
       return nil
     }
-    if let cached { return cached.digest }
+    if let cached {
+      lock.withLock { seen[path] = cached.digest }
+      return cached.digest
+    }
     let recorded = clock.wallNanoseconds()
     let digest = try fileSystem.digest(of: abs)
     remember(path, st, digest, recorded: recorded)
@@ -71,6 +83,7 @@ package final class StatCache: @unchecked Sendable {
     let entry = StatEntry(size: st.size, mtime: st.mtime, ctime: st.ctime, inode: st.inode, digest: digest, recorded: recorded)
     lock.withLock {
       hashCount += 1
+      seen[path] = digest
       fresh[path] = entry
       entries[path] = entry
       changed[path] = entry
@@ -80,6 +93,7 @@ package final class StatCache: @unchecked Sendable {
   package func forget(_ path: String) {
     lock.withLock {
       fresh[path] = nil
+      seen[path] = nil
       if entries.removeValue(forKey: path) != nil { changed[path] = .some(nil) }
     }
   }

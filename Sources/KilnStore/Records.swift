@@ -113,9 +113,12 @@ package struct ByteReader {
     String(decoding: try raw(), as: UTF8.self)
   }
   package mutating func digest() throws(Truncated) -> Digest {
-    guard offset + 16 <= bytes.count, let d = Digest(bytes: bytes[offset..<offset + 16]) else { throw Truncated() }
+    guard offset + 16 <= bytes.count else { throw Truncated() }
+    var h: UInt64 = 0, l: UInt64 = 0
+    for k in 0..<8 { h = h << 8 | UInt64(bytes[offset + k]) }
+    for k in 8..<16 { l = l << 8 | UInt64(bytes[offset + k]) }
     offset += 16
-    return d
+    return Digest(high: h, low: l)
   }
   package mutating func double() throws(Truncated) -> Double { Double(bitPattern: try varint()) }
 }
