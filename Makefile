@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 BIN_DEBUG := .build/debug/kiln
 BIN_RELEASE := .build/release/kiln
 DEPS_BUILD := libxxhash-dev libsqlite3-dev
-DEPS_TEST := $(DEPS_BUILD) gcc
+DEPS_TEST := $(DEPS_BUILD) gcc binutils procps
 DEPS_BENCH := $(DEPS_BUILD) gcc ninja-build ccache xxhash hyperfine
 
 .PHONY: build release test demo bench bench-quick install deps-build deps-test deps-bench clean
@@ -40,7 +40,7 @@ test: deps-test
 	$(SWIFT) build --build-tests
 	KILN_BIN=$(CURDIR)/$(BIN_DEBUG) $(SWIFT) test --skip-build
 
-demo: release
+demo: deps-test release
 	@sh fixtures/demo-run.sh $(CURDIR)/$(BIN_RELEASE)
 
 bench-quick: deps-bench release
