@@ -21,6 +21,12 @@ struct BuildCommand: AsyncParsableCommand {
     let context = try Context()
     let session = try Session(context)
     let graph = try session.graph()
+    // A foreach that matches nothing is legal (nothing to build yet) but is also what a
+    // typo in its glob looks like, and it makes that task's old outputs stale.
+    let instantiated = Set(graph.instances.map(\.id.task))
+    for name in graph.taskNames.sorted() where !instantiated.contains(name) {
+      Terminal.error("kiln: warning: task '\(name)': its foreach matches no file")
+    }
     let observer = ConsoleObserver(explain: explain, json: json)
     var options = BuildOptions(jobs: j ?? Context.cores)
     options.keepGoing = k

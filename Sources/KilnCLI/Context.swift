@@ -70,16 +70,23 @@ package final class Context {
     return buildFilePath
   }
 
+  /// `.kiln/state.db` for `kiln.yml`; another build file in the same folder (`-f ci.yml`)
+  /// keeps its own `.kiln/state-ci.yml.db`, so neither treats the other's tasks as stale.
+  package var manifestPath: String {
+    let name = buildFilePath.map(Paths.fileName) ?? "kiln.yml"
+    return root + "/.kiln/" + (name == "kiln.yml" ? "state.db" : "state-\(name).db")
+  }
+
   package func manifest() throws -> Manifest {
     if let manifestStorage { return manifestStorage }
     let dir = root + "/.kiln"
     do { try fileSystem.createDirectories(dir) } catch { throw CLIError("kiln: cannot create \(error)") }
     do {
-      let m = try Manifest(path: dir + "/state.db")
+      let m = try Manifest(path: manifestPath)
       manifestStorage = m
       return m
     } catch {
-      throw CLIError("kiln: \(dir)/state.db: \(error.message)")
+      throw CLIError("kiln: \(manifestPath): \(error.message)")
     }
   }
 

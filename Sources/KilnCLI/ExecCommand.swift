@@ -36,6 +36,9 @@ struct ExecCommand: AsyncParsableCommand {
         let base = Paths.join(context.root, prefix)
         inputPaths += context.fileSystem.files(under: base).map { prefix.isEmpty ? $0 : prefix + "/" + $0 }.filter(glob.matches)
       } else {
+        guard context.fileSystem.stat(Paths.join(context.root, rel)) != nil else {
+          throw CLIError("kiln: exec: input '\(pattern)' does not exist")
+        }
         inputPaths.append(rel)
       }
     }

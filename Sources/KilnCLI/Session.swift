@@ -18,7 +18,7 @@ final class Session {
     self.context = context
     var records: [TaskID: TaskRecord] = [:]
     var stats: [String: StatEntry] = [:]
-    if context.fileSystem.stat(context.root + "/.kiln/state.db") != nil {
+    if context.fileSystem.stat(context.manifestPath) != nil {
       let manifest = try context.manifest()
       do {
         records = try manifest.loadRecords()

@@ -21,7 +21,7 @@ package struct BuildFileParser {
     do {
       root = try Yams.compose(yaml: text)
     } catch let error as YamlError {
-      throw yamlError(error)
+      throw yamlError(error, text: text)
     } catch {
       throw ConfigError(at(nil), "cannot read YAML: \(error)")
     }
@@ -136,13 +136,30 @@ package struct BuildFileParser {
     SourceLocation(file: displayPath, line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1)
   }
 
-  private func yamlError(_ error: YamlError) -> ConfigError {
+  /// Yams marks the first of two equal keys; the user wants the second: the next line
+  /// at the same indentation that starts with `key:`.
+  static func repeatedKey(_ key: String, after mark: Mark, in text: String) -> (line: Int, column: Int)? {
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    let indent = String(repeating: " ", count: max(0, mark.column - 1))
+    var line = mark.line
+    while line < lines.count {
+      let next = lines[line]
+      line += 1
+      if next.hasPrefix(indent + key + ":") || next.hasPrefix(indent + "\"" + key + "\":") { return (line, mark.column) }
+    }
+    return nil
+  }
+
+  private func yamlError(_ error: YamlError, text: String) -> ConfigError {
     switch error {
     case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
       return ConfigError(SourceLocation(file: displayPath, line: mark.line, column: mark.column), "YAML syntax error: \(problem)")
     case .duplicatedKeysInMapping(let duplicates, let context):
-      return ConfigError(SourceLocation(file: displayPath, line: context.mark.line, column: context.mark.column),
-                         "duplicate key '\(duplicates.first ?? "?")'")
+      let key = duplicates.first ?? "?"
+      let second = Self.repeatedKey(key, after: context.mark, in: text)
+      return ConfigError(SourceLocation(file: displayPath, line: second?.line ?? context.mark.line,
+                                        column: second?.column ?? context.mark.column),
+                         "duplicate key '\(key)'")
     default:
       return ConfigError(at(nil), "YAML syntax error: \(error)")
     }

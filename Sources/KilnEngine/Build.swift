@@ -280,6 +280,9 @@ package final class Build {
     for (id, record) in records where graph.index(of: id) == nil && !id.task.hasPrefix("@") {
       let stillDeclared = record.declaredOutputs.contains { graph.producers[$0] != nil }
       if !stillDeclared {
+        if let depfile = record.depfile, graph.producers[depfile] == nil {
+          try? fileSystem.remove(Paths.join(root, depfile))
+        }
         for output in record.outputs.reversed() {
           let abs = Paths.join(root, output.path)
           switch output.kind {

@@ -90,7 +90,7 @@ package struct Job: Sendable {
       let record = TaskRecord(
         id: task.instance.id, key: task.key, command: task.instance.command, environment: task.environment,
         inputs: task.inputs, discovered: entry.discovered, outputs: entry.outputs,
-        declaredOutputs: task.instance.outputs, duration: entry.duration)
+        declaredOutputs: task.instance.outputs, duration: entry.duration, depfile: task.instance.depfile)
       return .restored(JobResult(outcome: .restored(from: .local), record: record, stdout: entry.stdout,
                                  stderr: entry.stderr, duration: entry.duration))
     }
@@ -218,7 +218,7 @@ package struct Job: Sendable {
     let record = TaskRecord(
       id: instance.id, key: task.key, command: instance.command, environment: task.environment,
       inputs: task.inputs, discovered: discovered, outputs: entries, declaredOutputs: instance.outputs,
-      duration: duration)
+      duration: duration, depfile: instance.depfile)
     let changed = previous.map { $0.outputs != entries } ?? true
     return JobResult(outcome: .ran(because: reasons, outputsChanged: changed), record: record,
                      stdout: out, stderr: err, duration: duration, warnings: warnings)

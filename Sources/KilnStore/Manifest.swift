@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnCore
 
 /// What the stat cache knows of one file: its stat when it was hashed, and the digest.
@@ -60,13 +63,13 @@ package struct BuildSummary: Sendable, Hashable {
 
 /// `.kiln/state.db`: the workspace's checksum manifest.
 ///
-/// Schema version 1 (SQLite, WAL, busy timeout 10 s):
-///   meta(key PRIMARY KEY, value)                 schema_version = 1
+/// Schema version 2 (SQLite, WAL, busy timeout 10 s):
+///   meta(key PRIMARY KEY, value)                 schema_version = 2
 ///   stat_cache(path PRIMARY KEY, size, mtime, ctime, inode, digest BLOB(16), recorded)
 ///     mtime/ctime/recorded in ns since the epoch; one row per hashed file, absolute
 ///     paths outside the workspace (system headers) allowed, workspace files relative.
 ///   task_records(task_id PRIMARY KEY, key BLOB(16), command, environment BLOB,
-///     inputs BLOB, discovered BLOB, outputs BLOB, declared BLOB, duration, updated)
+///     inputs BLOB, discovered BLOB, outputs BLOB, declared BLOB, duration, updated, depfile)
 ///     the last successful run of each task instance here; lists are ByteWriter-encoded.
 ///   builds(id INTEGER PRIMARY KEY, started, finished, targets, workspace, exit_status,
 ///     ran, restored, up_to_date, failed, skipped, time_saved, wall_time)
@@ -77,18 +80,31 @@ package struct BuildSummary: Sendable, Hashable {
 /// A different schema version drops and recreates every table: all of it is derived
 /// state (the next build re-hashes and reruns or restores), and no output is touched.
 package final class Manifest {
-  package static let schemaVersion = 1
+  package static let schemaVersion = 2
   package let path: String
   private let db: Database
   private var inTransaction = false
 
   package init(path: String) throws(DatabaseError) {
     self.path = path
-    db = try Database(path: path)
-    try migrate()
+    // Switching a new file to WAL and creating the schema take locks that SQLite's busy
+    // handler does not always wait for: several kiln processes starting on a fresh
+    // workspace (make -j with kiln exec) retry for up to about 10 s.
+    var attempt = 0
+    while true {
+      do {
+        let database = try Database(path: path)
+        try Self.migrate(database)
+        db = database
+        return
+      } catch where (error.code & 0xFF == 5 || error.code & 0xFF == 6) && attempt < 200 {
+        attempt += 1
+        usleep(UInt32(10_000 + (attempt % 7) * 7_000))
+      }
+    }
   }
 
-  private func migrate() throws(DatabaseError) {
+  private static func migrate(_ db: Database) throws(DatabaseError) {
     try db.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     let version = try db.statement("SELECT value FROM meta WHERE key = 'schema_version'")
     let current: Int? = try version.step() ? Int(version.text(0)) : nil
@@ -109,7 +125,7 @@ package final class Manifest {
         task_id TEXT PRIMARY KEY, key BLOB NOT NULL, command TEXT NOT NULL,
         environment BLOB NOT NULL, inputs BLOB NOT NULL, discovered BLOB NOT NULL,
         outputs BLOB NOT NULL, declared BLOB NOT NULL, duration REAL NOT NULL,
-        updated INTEGER NOT NULL) WITHOUT ROWID;
+        updated INTEGER NOT NULL, depfile TEXT) WITHOUT ROWID;
       CREATE TABLE builds(
         id INTEGER PRIMARY KEY, started REAL NOT NULL, finished REAL, targets TEXT NOT NULL,
         workspace TEXT, exit_status INTEGER, ran INTEGER NOT NULL DEFAULT 0,
@@ -174,7 +190,7 @@ package final class Manifest {
 
   package func loadRecords() throws(DatabaseError) -> [TaskID: TaskRecord] {
     let s = try db.statement("""
-      SELECT task_id, key, command, environment, inputs, discovered, outputs, declared, duration
+      SELECT task_id, key, command, environment, inputs, discovered, outputs, declared, duration, depfile
       FROM task_records
       """)
     var result: [TaskID: TaskRecord] = [:]
@@ -186,7 +202,7 @@ package final class Manifest {
       guard let record = try? TaskRecord(
         id: id, key: key, command: s.text(2), environment: env.strings(), inputs: inputs.pathDigests(),
         discovered: discovered.pathDigests(), outputs: outputs.outputs(), declaredOutputs: declared.strings(),
-        duration: s.double(8))
+        duration: s.double(8), depfile: s.isNull(9) ? nil : s.text(9))
       else { continue }  // an unreadable record is as good as none: the task reruns
       result[id] = record
     }
@@ -200,10 +216,10 @@ package final class Manifest {
     discovered.pathDigests(r.discovered)
     outputs.outputs(r.outputs)
     declared.strings(r.declaredOutputs)
-    try db.statement("INSERT OR REPLACE INTO task_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    try db.statement("INSERT OR REPLACE INTO task_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .bind([.text(r.id.description), .blob(r.key.bytes), .text(r.command), .blob(env.bytes),
              .blob(inputs.bytes), .blob(discovered.bytes), .blob(outputs.bytes), .blob(declared.bytes),
-             .real(r.duration), .integer(now)]).run()
+             .real(r.duration), .integer(now), r.depfile.map { .text($0) } ?? .null]).run()
   }
 
   package func deleteRecord(_ id: TaskID) throws(DatabaseError) {

@@ -42,9 +42,13 @@ package struct TaskRecord: Sendable, Hashable {
   /// The declared output paths (a subset of `outputs` paths).
   package var declaredOutputs: [String]
   package var duration: Double
+  /// The depfile the command wrote, deleted with the outputs when the instance goes.
+  package var depfile: String?
 
   package init(id: TaskID, key: Digest, command: String, environment: [String], inputs: [PathDigest],
-               discovered: [PathDigest], outputs: [OutputEntry], declaredOutputs: [String], duration: Double) {
+               discovered: [PathDigest], outputs: [OutputEntry], declaredOutputs: [String], duration: Double,
+               depfile: String? = nil) {
+    self.depfile = depfile
     self.id = id
     self.key = key
     self.command = command
