@@ -165,26 +165,26 @@ package struct BuildFileParser {
     }
   }
 
-  /// Mapping pairs with string keys and no duplicates.
+  /// Mapping pairs with plain (scalar) keys. Duplicate keys never get here: Yams
+  /// rejects them while composing (see `yamlError`).
   private func pairs(_ mapping: Node.Mapping) throws(ConfigError) -> [(Node, Node)] {
-    var seen = Set<String>()
     var result: [(Node, Node)] = []
     for (key, value) in mapping {
-      guard case .scalar(let scalar) = key else { throw ConfigError(at(key), "keys must be plain names") }
-      guard seen.insert(scalar.string).inserted else {
-        throw ConfigError(at(key), "duplicate key '\(scalar.string)'")
-      }
+      guard case .scalar = key else { throw ConfigError(at(key), "keys must be plain names") }
       result.append((key, value))
     }
     return result
   }
+
+  /// YAML's spellings of null, for a plain scalar.
+  private static let nullSpellings: Set<String> = ["~", "null", "Null", "NULL", ""]
 
   private func scalar(_ node: Node, field: String) throws(ConfigError) -> String {
     guard case .scalar(let scalar) = node else {
       throw ConfigError(at(node), "'\(field)' must be a string")
     }
     if scalar.tag == .implicit || scalar.tag.description.hasSuffix(":null") || scalar.tag.description.hasSuffix(":str") {
-      if scalar.style == .plain, ["~", "null", "Null", "NULL", ""].contains(scalar.string) { return "" }
+      if scalar.style == .plain, Self.nullSpellings.contains(scalar.string) { return "" }
     }
     return scalar.string
   }
@@ -193,7 +193,7 @@ package struct BuildFileParser {
   private func strings(_ node: Node, field: String) throws(ConfigError) -> [Located<String>] {
     switch node {
     case .scalar(let s):
-      if s.style == .plain, ["~", "null", ""].contains(s.string) { return [] }
+      if s.style == .plain, Self.nullSpellings.contains(s.string) { return [] }
       return [Located(s.string, at(node))]
     case .sequence(let seq):
       var out: [Located<String>] = []
@@ -210,7 +210,8 @@ package struct BuildFileParser {
     case .mapping:
       throw ConfigError(at(node), "'\(field)' must be a string or a list of strings; a value that starts with '{' must be quoted")
     case .alias:
-      throw ConfigError(at(node), "'\(field)': YAML aliases are not supported")
+      // Yams resolves aliases while composing; an unresolved one is still not a list.
+      throw ConfigError(at(node), "'\(field)' must be a string or a list of strings")
     }
   }
 

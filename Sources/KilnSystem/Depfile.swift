@@ -44,7 +44,8 @@ package enum Depfile {
       case UInt8(ascii: "\n"):
         flush(); separators.append(words.count); i += 1
       case UInt8(ascii: ":"):
-        // A colon followed by whitespace or end ends the targets; `C:\` style stays in.
+        // A colon followed by whitespace, a line continuation or the end ends the
+        // targets; any other colon (`a:b` in a file name) is part of the word.
         if i + 1 >= text.count || text[i + 1] == UInt8(ascii: " ") || text[i + 1] == UInt8(ascii: "\t")
           || text[i + 1] == UInt8(ascii: "\n") || text[i + 1] == UInt8(ascii: "\r") || text[i + 1] == UInt8(ascii: "\\")
         {
