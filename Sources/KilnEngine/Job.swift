@@ -118,7 +118,9 @@ package struct Job: Sendable {
     } catch {
       return failed(.launchFailed("\(error)"))
     }
-    let before = inputStats(task.inputs.map(\.path))
+    // Compared with the stats the key's digests were taken under (at prepare time,
+    // possibly well before this job got a slot), not with a fresh look now.
+    let before = task.inputStats
 
     var env = environment
     for variable in instance.environment { env[variable.name] = variable.value }
@@ -159,8 +161,9 @@ package struct Job: Sendable {
       for name in names {
         let path = normalizeDiscovered(name, directory: instance.directory)
         guard !declared.contains(path), seen.insert(path).inserted else { continue }
-        let digest = (try? statCache.digest(of: path)) ?? nil
-        discovered.append(PathDigest(path, digest ?? .zero))
+        // Looked at again: the build may have seen this header before the command ran.
+        let digest = (try? statCache.observe(path, again: true)) ?? nil
+        discovered.append(PathDigest(path, digest?.digest ?? .zero))
       }
     }
 
@@ -188,7 +191,7 @@ package struct Job: Sendable {
     var warnings: [String] = []
     let after = inputStats(task.inputs.map(\.path) + discovered.map(\.path))
     var changedInput: String?
-    for (path, stat) in before where after[path] != stat { changedInput = path; break }
+    for (path, stat) in before.sorted(by: { $0.key < $1.key }) where after[path] != stat { changedInput = path; break }
     if changedInput == nil {
       // Discovered inputs were not known before the run: one modified after the
       // command started may have been read in either version (ccache: "too new").

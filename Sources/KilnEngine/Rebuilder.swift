@@ -10,6 +10,9 @@ package struct PreparedTask: Sendable {
   package var inputs: [PathDigest]
   /// `NAME=value` lines of env and hash_env, as recorded.
   package var environment: [String]
+  /// The stat each input file had when its digest was taken: if any differs after the
+  /// command ran, the command may have read other bytes than the key says.
+  package var inputStats: [String: FileStat]
 }
 
 /// The one decision of the build, per task instance: up to date, or not (and why).
@@ -28,9 +31,12 @@ package struct Rebuilder {
   /// (the command will most likely fail and say so itself).
   package func prepare(_ instance: TaskInstance) throws(FileSystemError) -> PreparedTask {
     var inputs: [PathDigest] = []
+    var stats: [String: FileStat] = [:]
     inputs.reserveCapacity(instance.inputs.count)
     for path in instance.inputs {
-      inputs.append(PathDigest(path, try statCache.digest(of: path) ?? .zero))
+      let observed = try statCache.observe(path)
+      inputs.append(PathDigest(path, observed?.digest ?? .zero))
+      if let st = observed?.stat, st.kind != .directory { stats[path] = st }
     }
     var environment = instance.environment.map { "\($0.name)=\($0.value)" }
     for name in instance.hashEnvironment.sorted() {
@@ -43,7 +49,8 @@ package struct Rebuilder {
     for input in inputs { key.field("I", input.path, input.digest) }
     for output in instance.outputs { key.field("O", output) }
     if let depfile = instance.depfile { key.field("F", depfile) }
-    return PreparedTask(instance: instance, key: key.finalize(), inputs: inputs, environment: environment)
+    return PreparedTask(instance: instance, key: key.finalize(), inputs: inputs, environment: environment,
+                        inputStats: stats)
   }
 
   /// Why the task must be restored or run; empty means up to date.

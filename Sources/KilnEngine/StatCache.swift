@@ -28,7 +28,13 @@ package final class StatCache: @unchecked Sendable {
   /// Files already looked at in this process: each is stat'ed once per build, however
   /// many tasks name it (a header in every depfile, a system header in all of them).
   /// Writes by kiln itself (`remember`, `forget`) keep it current.
-  private var seen: [String: Digest?] = [:]
+  private var seen: [String: Observed?] = [:]
+
+  /// A file's digest with the stat it was taken (or trusted) under.
+  package struct Observed: Sendable {
+    package var digest: Digest
+    package var stat: FileStat
+  }
   /// Files hashed (not served from the cache) by this process: for tests and benches.
   package private(set) var hashCount = 0
 
@@ -55,27 +61,34 @@ package final class StatCache: @unchecked Sendable {
   /// The digest of a file (or of a directory tree) at `path` (workspace-relative or
   /// absolute); nil when nothing is there.
   package func digest(of path: String) throws(FileSystemError) -> Digest? {
-    if let known = lock.withLock({ seen[path] }) { return known }
+    try observe(path)?.digest
+  }
+
+  /// The digest and the stat it belongs to. With `again`, the file is stat'ed even if
+  /// this build looked at it before (after a command ran: it may have been edited since).
+  package func observe(_ path: String, again: Bool = false) throws(FileSystemError) -> Observed? {
+    if !again, let known = lock.withLock({ seen[path] }) { return known }
     let abs = absolute(path)
     guard let st = fileSystem.stat(abs) else {
       lock.withLock { seen[path] = .some(nil) }
       return nil
     }
     // Directory trees are not memoised: files inside them may be written during the build.
-    if st.kind == .directory { return try treeDigest(path) }
+    if st.kind == .directory { return Observed(digest: try treeDigest(path), stat: st) }
     let cached: StatEntry? = lock.withLock {
       if let f = fresh[path], Self.matches(f, st) { return f }
       if let e = entries[path], Self.matches(e, st), !Self.isRacy(e) { return e }
       return nil
     }
     if let cached {
-      lock.withLock { seen[path] = cached.digest }
-      return cached.digest
+      let observed = Observed(digest: cached.digest, stat: st)
+      lock.withLock { seen[path] = observed }
+      return observed
     }
     let recorded = clock.wallNanoseconds()
     let digest = try fileSystem.digest(of: abs)
     remember(path, st, digest, recorded: recorded)
-    return digest
+    return Observed(digest: digest, stat: st)
   }
 
   /// Records a digest this process just computed for a file with stat `st`.
@@ -83,7 +96,7 @@ package final class StatCache: @unchecked Sendable {
     let entry = StatEntry(size: st.size, mtime: st.mtime, ctime: st.ctime, inode: st.inode, digest: digest, recorded: recorded)
     lock.withLock {
       hashCount += 1
-      seen[path] = digest
+      seen[path] = Observed(digest: digest, stat: st)
       fresh[path] = entry
       entries[path] = entry
       changed[path] = entry

@@ -102,6 +102,36 @@ import Testing
   }
 }
 
+extension CacheRestoreTests {
+  /// B's key is computed when B becomes ready; with one job slot it then waits while A
+  /// runs, and A edits B's input. B reads the new bytes under the old key: its result
+  /// must not be cached, or restoring the old input would bring back the new output.
+  @Test func inputEditedWhileWaitingForASlotIsNotCached() async throws {
+    let h = try EngineHarness()
+    h.write("a.txt", "a1\n")
+    h.write("b.txt", "b1\n")
+    h.later()
+    let a = TaskInstance(id: TaskID(task: "a"), command: "cat a.txt > outa.txt", inputs: ["a.txt"], outputs: ["outa.txt"])
+    let b = TaskInstance(id: TaskID(task: "b"), command: "cat b.txt > outb.txt", inputs: ["b.txt"], outputs: ["outb.txt"])
+    let fs = h.fileSystem
+    h.runner.duringRun = { invocation in
+      if invocation.command.hasPrefix("cat a.txt") { fs.write("/ws/b.txt", "b2\n") }
+    }
+    let warnings = WarningCollector()
+    let first = try await h.build([a, b], jobs: 1, observer: warnings)
+    #expect(first.ran == ["cat a.txt > outa.txt", "cat b.txt > outb.txt"])
+    #expect(warnings.messages.contains { $0.contains("input b.txt changed while the task ran") })
+    h.runner.duringRun = nil
+    h.later()
+    h.write("b.txt", "b1\n")
+    try h.fileSystem.remove("/ws/outb.txt")
+    h.later()
+    let second = try await h.build([a, b], jobs: 1)
+    #expect(second.ran == ["cat b.txt > outb.txt"])
+    #expect(h.text("outb.txt") == "b1\n")
+  }
+}
+
 final class WarningCollector: BuildObserver {
   var messages: [String] = []
   func buildStarted(total: Int) {}
