@@ -42,19 +42,19 @@ package struct Expander {
     for round in 0..<maxRounds {
       instances = []
       listings.missing = []
-      var next = Declared()
+      var outputs = Set<String>()
       for spec in file.tasks {
         let made = try instantiate(spec, declared: declared)
-        for instance in made { for output in instance.outputs { next.insert(output) } }
+        for instance in made { outputs.formUnion(instance.outputs) }
         instances += made
       }
-      if next.paths == declared.paths { break }
+      if outputs == declared.paths { break }
       if round == maxRounds - 1 {
         let grower = file.tasks.first { spec in instances.contains { $0.id.task == spec.name && $0.outputs.contains { !declared.paths.contains($0) } } }
         throw ConfigError(grower?.location ?? SourceLocation(file: file.displayPath, line: 1, column: 1),
                           "task '\(grower?.name ?? "?")' matches its own outputs: dependency cycle")
       }
-      declared = next
+      declared = Declared(outputs)
     }
     if let first = listings.missing.first {
       throw ConfigError(first.location, "input '\(first.path)' of task '\(first.task)' does not exist and no task declares it")
@@ -150,6 +150,7 @@ package struct Expander {
 
   /// Adds `deps` outputs to inputs and computes each instance's dependencies.
   private func linkDependencies(_ instances: inout [TaskInstance]) throws(ConfigError) {
+    let specs = Dictionary(file.tasks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     var producer: [String: Int] = [:]
     var byTask: [String: [Int]] = [:]
     for (i, instance) in instances.enumerated() {
@@ -157,7 +158,7 @@ package struct Expander {
       for output in instance.outputs {
         if let other = producer[output] {
           // instance.outputs follows spec.outputs one to one: name the right list item.
-          let spec = file.task(named: instance.id.task)
+          let spec = specs[instance.id.task]
           let index = instance.outputs.lastIndex(of: output) ?? 0
           let location = spec.flatMap { index < $0.outputs.count ? $0.outputs[index].location : nil } ?? instance.location!
           if other == i {
@@ -169,7 +170,7 @@ package struct Expander {
       }
     }
     for i in instances.indices {
-      guard let spec = file.task(named: instances[i].id.task) else { continue }
+      guard let spec = specs[instances[i].id.task] else { continue }
       var dependencies: [TaskID] = []
       var extra: [String] = []
       for dep in spec.deps {
@@ -214,9 +215,30 @@ package struct Expander {
 
   // MARK: - Paths
 
+  /// The outputs declared in the last round: a set for lookups, sorted for globs.
   private struct Declared {
-    var paths = Set<String>()
-    mutating func insert(_ path: String) { paths.insert(path) }
+    let paths: Set<String>
+    private let sorted: [String]
+
+    init(_ paths: Set<String> = []) {
+      self.paths = paths
+      sorted = paths.sorted()
+    }
+
+    /// The declared paths inside folder `prefix` ("" for all): a binary search, so a glob
+    /// looks at its own folder's outputs, not at every output of the build.
+    func under(_ prefix: String) -> ArraySlice<String> {
+      guard !prefix.isEmpty else { return sorted[...] }
+      let start = prefix + "/"
+      var low = 0, high = sorted.count
+      while low < high {
+        let mid = (low + high) / 2
+        if sorted[mid] < start { low = mid + 1 } else { high = mid }
+      }
+      var end = low
+      while end < sorted.count, sorted[end].hasPrefix(start) { end += 1 }
+      return sorted[low..<end]
+    }
   }
 
   /// A literal path or a glob, resolved to sorted, normalised, workspace-relative paths.
@@ -253,7 +275,7 @@ package struct Expander {
     for path in files(under: glob.literalPrefix) where glob.matches(path) && !hiddenOutputs.contains(path) {
       matches.insert(path)
     }
-    for path in declared.paths where glob.matches(path) { matches.insert(path) }
+    for path in declared.under(glob.literalPrefix) where glob.matches(path) { matches.insert(path) }
     return matches.sorted()
   }
 

@@ -52,16 +52,7 @@ package struct Digest: Hashable, Sendable, Comparable, CustomStringConvertible {
     return out
   }
 
-  package init?(bytes: some Collection<UInt8>) {
-    guard bytes.count == 16 else { return nil }
-    var h: UInt64 = 0, l: UInt64 = 0
-    var i = bytes.startIndex
-    for _ in 0..<8 { h = h << 8 | UInt64(bytes[i]); i = bytes.index(after: i) }
-    for _ in 0..<8 { l = l << 8 | UInt64(bytes[i]); i = bytes.index(after: i) }
-    self.init(high: h, low: l)
-  }
-
-  /// The hot path (SQLite blobs): no generic iteration.
+  /// The inverse of `bytes`; nil unless exactly 16 bytes.
   package init?(bytes: [UInt8]) {
     guard bytes.count == 16 else { return nil }
     let (h, l) = bytes.withUnsafeBytes { raw in

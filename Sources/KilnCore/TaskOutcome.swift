@@ -34,26 +34,6 @@ package enum RerunReason: Sendable, Hashable, CustomStringConvertible {
     case .keyChanged: "key changed"
     }
   }
-
-  /// A short stable word for grouping in reports and JSON.
-  package var kind: String {
-    switch self {
-    case .neverBuilt: "never-built"
-    case .commandChanged: "command-changed"
-    case .environmentChanged: "env-changed"
-    case .inputChanged: "input-changed"
-    case .inputAdded: "input-added"
-    case .inputRemoved: "input-removed"
-    case .discoveredInputChanged: "discovered-input-changed"
-    case .outputMissing: "output-missing"
-    case .outputModified: "output-modified"
-    case .always: "always"
-    case .cacheDisabled: "cache-disabled"
-    case .dependencyWillRun: "dependency-will-run"
-    case .pathDependentOutput: "path-dependent-output"
-    case .keyChanged: "key-changed"
-    }
-  }
 }
 
 /// Where a restored result came from.

@@ -124,9 +124,24 @@ package final class Build {
     var upToDateByTask: [String: (count: Int, saved: Double)] = [:]
     observer.buildStarted(total: total)
 
+    /// Counts `i` as done and makes the dependents whose last dependency it was ready.
+    func release(_ i: Int) {
+      done += 1
+      for d in graph.dependents[i] where inSelection[d] {
+        pending[d] -= 1
+        if pending[d] == 0 { worklist.append(d) }
+      }
+    }
+
+    /// A dry run's verdict for `i`: it would restore or run.
+    func wouldRun(_ i: Int, _ report: TaskReport) {
+      result.wouldRun.append(report)
+      state[i] = .wouldRun
+      release(i)
+    }
+
     func finish(_ i: Int, _ report: TaskReport, _ newState: State) throws {
       state[i] = newState
-      done += 1
       switch report.outcome {
       case .upToDate:
         result.summary.upToDate += 1
@@ -147,11 +162,8 @@ package final class Build {
           duration: report.duration, started: report.started, finished: report.finished))
       }
       result.reports.append(report)
+      release(i)
       observer.taskFinished(report, done: done, total: total)
-      for d in graph.dependents[i] where inSelection[d] {
-        pending[d] -= 1
-        if pending[d] == 0 { worklist.append(d) }
-      }
     }
 
     /// Decides a ready instance: up to date (finished at once), or queued for a job.
@@ -164,15 +176,9 @@ package final class Build {
         return
       }
       if options.dryRun, let dep = graph.dependencies[i].first(where: { state[$0] == .wouldRun }) {
-        let report = TaskReport(id: instance.id, outcome: .ran(because: [.dependencyWillRun(graph[dep].id)], outputsChanged: true),
-                                reasons: [.dependencyWillRun(graph[dep].id)], command: instance.command)
-        result.wouldRun.append(report)
-        state[i] = .wouldRun
-        done += 1
-        for d in graph.dependents[i] where inSelection[d] {
-          pending[d] -= 1
-          if pending[d] == 0 { worklist.append(d) }
-        }
+        let reasons: [RerunReason] = [.dependencyWillRun(graph[dep].id)]
+        wouldRun(i, TaskReport(id: instance.id, outcome: .ran(because: reasons, outputsChanged: true),
+                               reasons: reasons, command: instance.command))
         return
       }
       let task: PreparedTask
@@ -190,16 +196,10 @@ package final class Build {
         return
       }
       if options.dryRun {
-        let restorable = options.useCache && instance.cache
-          && actionCache.entries(for: task.key).contains { e in e.discovered.allSatisfy { (try? statCache.digest(of: $0.path)) == $0.digest } }
+        // The same match a real build's job would make, without writing anything.
+        let restorable = options.useCache && instance.cache && !instance.always && job.matchingEntry(for: task).entry != nil
         let outcome: TaskOutcome = restorable ? .restored(from: .local) : .ran(because: reasons, outputsChanged: true)
-        result.wouldRun.append(TaskReport(id: instance.id, outcome: outcome, reasons: reasons, command: instance.command))
-        state[i] = .wouldRun
-        done += 1
-        for d in graph.dependents[i] where inSelection[d] {
-          pending[d] -= 1
-          if pending[d] == 0 { worklist.append(d) }
-        }
+        wouldRun(i, TaskReport(id: instance.id, outcome: outcome, reasons: reasons, command: instance.command))
         return
       }
       prepared[i] = (task, reasons)

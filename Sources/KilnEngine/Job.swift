@@ -53,7 +53,10 @@ package struct Job: Sendable {
     case miss
   }
 
-  private func restore(_ task: PreparedTask) -> Restore {
+  /// The first cache entry for the task's key whose depfile inputs still match, whose
+  /// blobs are all present and that may be restored at this path; else the other
+  /// workspace's root of a matching path-dependent entry, if there was one.
+  package func matchingEntry(for task: PreparedTask) -> (entry: ActionEntry?, pathDependentRoot: String?) {
     var pathDependent: String?
     for entry in actionCache.entries(for: task.key) {
       let matches = entry.discovered.allSatisfy { (try? statCache.digest(of: $0.path)) == $0.digest }
@@ -63,38 +66,45 @@ package struct Job: Sendable {
         continue
       }
       guard entry.outputs.allSatisfy({ $0.kind == .directory || contentStore.contains($0.digest) }) else { continue }
-      // Declared outputs are this task's to replace; a directory output is rebuilt whole.
-      for output in task.instance.outputs where statCache.fileSystemKind(output) == .directory {
-        try? fileSystem.remove(Paths.join(root, output))
-      }
-      var ok = true
-      for output in entry.outputs {
-        let abs = Paths.join(root, output.path)
-        switch output.kind {
-        case .directory:
-          if (try? fileSystem.createDirectories(abs)) == nil { ok = false }
-        case .file:
-          let recorded = clock.wallNanoseconds()
-          if (try? fileSystem.createDirectories(Paths.parent(abs))) == nil
-            || !contentStore.restore(output.digest, to: abs, permissions: output.permissions)
-          {
-            ok = false
-          } else if let st = fileSystem.stat(abs) {
-            statCache.remember(output.path, st, output.digest, recorded: recorded)
-          }
-        }
-        if !ok { break }
-      }
-      guard ok else { continue }
-      actionCache.touch(task.key)
-      let record = TaskRecord(
-        id: task.instance.id, key: task.key, command: task.instance.command, environment: task.environment,
-        inputs: task.inputs, discovered: entry.discovered, outputs: entry.outputs,
-        declaredOutputs: task.instance.outputs, duration: entry.duration, depfile: task.instance.depfile)
-      return .restored(JobResult(outcome: .restored(from: .local), record: record, stdout: entry.stdout,
-                                 stderr: entry.stderr, duration: entry.duration))
+      return (entry, nil)
     }
-    return pathDependent.map { .pathDependent($0) } ?? .miss
+    return (nil, pathDependent)
+  }
+
+  private func restore(_ task: PreparedTask) -> Restore {
+    let (found, pathDependent) = matchingEntry(for: task)
+    guard let entry = found else { return pathDependent.map { .pathDependent($0) } ?? .miss }
+    // Declared outputs are this task's to replace; a directory output is rebuilt whole.
+    for output in task.instance.outputs where statCache.fileSystemKind(output) == .directory {
+      try? fileSystem.remove(Paths.join(root, output))
+    }
+    var ok = true
+    for output in entry.outputs {
+      let abs = Paths.join(root, output.path)
+      switch output.kind {
+      case .directory:
+        if (try? fileSystem.createDirectories(abs)) == nil { ok = false }
+      case .file:
+        let recorded = clock.wallNanoseconds()
+        if (try? fileSystem.createDirectories(Paths.parent(abs))) == nil
+          || !contentStore.restore(output.digest, to: abs, permissions: output.permissions)
+        {
+          ok = false
+        } else if let st = fileSystem.stat(abs) {
+          statCache.remember(output.path, st, output.digest, recorded: recorded)
+        }
+      }
+      if !ok { break }
+    }
+    // A failed copy (a blob vanished or went bad since the check) is a miss: the task runs.
+    guard ok else { return .miss }
+    actionCache.touch(task.key)
+    let record = TaskRecord(
+      id: task.instance.id, key: task.key, command: task.instance.command, environment: task.environment,
+      inputs: task.inputs, discovered: entry.discovered, outputs: entry.outputs,
+      declaredOutputs: task.instance.outputs, duration: entry.duration, depfile: task.instance.depfile)
+    return .restored(JobResult(outcome: .restored(from: .local), record: record, stdout: entry.stdout,
+                               stderr: entry.stderr, duration: entry.duration))
   }
 
   // MARK: - Run

@@ -107,9 +107,3 @@ package struct Rebuilder {
     return nil
   }
 }
-
-extension StatCache {
-  package func fileSystemKind(_ path: String) -> FileStat.Kind? {
-    fileSystem.stat(absolute(path))?.kind
-  }
-}

@@ -103,6 +103,11 @@ package final class StatCache: @unchecked Sendable {
     }
   }
 
+  /// What is at `path` now (file, directory, ...), not memoised.
+  package func fileSystemKind(_ path: String) -> FileStat.Kind? {
+    fileSystem.stat(absolute(path))?.kind
+  }
+
   package func forget(_ path: String) {
     lock.withLock {
       fresh[path] = nil

@@ -79,7 +79,8 @@ extension FileSystem {
     }
   }
 
-  /// Every regular file under `path`, relative to it, sorted; skips `skip` names at the top.
+  /// Every file (or symlink) under `path`, relative to it, sorted. Folders are walked
+  /// with lstat, so a symlinked folder is listed as an entry, not followed.
   package func files(under path: String) -> [String] {
     var result: [String] = []
     var pending: [String] = [""]

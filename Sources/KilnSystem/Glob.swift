@@ -19,16 +19,14 @@ package struct Glob: Sendable, Hashable, CustomStringConvertible {
 
   package var hasWildcards: Bool { Self.hasWildcards(pattern) }
 
-  /// The directory part before the first segment with a wildcard ("" for the root).
+  /// The folders before the first segment with a wildcard ("" for the root); for a
+  /// literal path, its parent folder. Every match lies inside it.
   package var literalPrefix: String {
     var parts: [String] = []
     for segment in segments.dropLast() {
       let text = String(decoding: segment, as: UTF8.self)
       if Self.hasWildcards(text) { break }
       parts.append(text)
-    }
-    if parts.count == segments.count - 1, !hasWildcards {
-      return parts.joined(separator: "/")  // a literal path: its parent directory
     }
     return parts.joined(separator: "/")
   }
