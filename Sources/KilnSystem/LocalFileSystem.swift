@@ -44,9 +44,34 @@ package struct LocalFileSystem: FileSystem {
   /// FICLONE from <linux/fs.h>: _IOW(0x94, 9, int).
   private static let ficlone = UInt(0x4004_9409)
 
-  package func digest(of path: String) throws(FileSystemError) -> Digest {
+  // MARK: - Reading
+
+  private static func openForReading(_ path: String) throws(FileSystemError) -> Int32 {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw Self.error(path) }
+    guard fd >= 0 else { throw error(path) }
+    return fd
+  }
+
+  /// Reads `fd` to its end in chunks of `chunk` bytes, handing each to `body`: the one
+  /// read loop behind hashing, scanning, reading and copying.
+  private static func forEachChunk(
+    _ fd: Int32, path: String, _ body: (UnsafeRawBufferPointer) throws(FileSystemError) -> Void
+  ) throws(FileSystemError) {
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+    defer { buffer.deallocate() }
+    while true {
+      let n = Glibc.read(fd, buffer.baseAddress, chunk)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw error(path)
+      }
+      if n == 0 { return }
+      try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+    }
+  }
+
+  package func digest(of path: String) throws(FileSystemError) -> Digest {
+    let fd = try Self.openForReading(path)
     defer { close(fd) }
     var st = Glibc.stat()
     if fstat(fd, &st) == 0, st.st_size >= 1 << 22 {
@@ -58,66 +83,31 @@ package struct LocalFileSystem: FileSystem {
       }
     }
     let hasher = Hasher()
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunk, alignment: 64)
-    defer { buffer.deallocate() }
-    while true {
-      let n = Glibc.read(fd, buffer.baseAddress, Self.chunk)
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw Self.error(path)
-      }
-      if n == 0 { break }
-      hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-    }
+    try Self.forEachChunk(fd, path: path) { hasher.update($0) }
     return hasher.finalize()
   }
 
   package func digest(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, Bool) {
     guard !needle.isEmpty else { return (try digest(of: path), false) }
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw Self.error(path) }
+    let fd = try Self.openForReading(path)
     defer { close(fd) }
     let hasher = Hasher()
-    // Each chunk is searched with the last needle.count - 1 bytes of the one before
-    // in front of it, so a match across a chunk boundary is found too.
-    let keep = needle.count - 1
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: keep + Self.chunk, alignment: 64)
-    defer { buffer.deallocate() }
-    var carried = 0
-    var found = false
-    while true {
-      let n = Glibc.read(fd, buffer.baseAddress! + carried, Self.chunk)
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw Self.error(path)
-      }
-      if n == 0 { break }
-      hasher.update(UnsafeRawBufferPointer(start: buffer.baseAddress! + carried, count: n))
-      let total = carried + n
-      if !found {
-        found = Self.search(UnsafeRawBufferPointer(start: buffer.baseAddress, count: total), for: needle)
-      }
-      carried = min(keep, total)
-      memmove(buffer.baseAddress!, buffer.baseAddress! + (total - carried), carried)
+    var scanner = NeedleScanner(needle)
+    try Self.forEachChunk(fd, path: path) { piece in
+      hasher.update(piece)
+      scanner.feed(piece)
     }
-    return (hasher.finalize(), found)
+    return (hasher.finalize(), scanner.found)
   }
 
-  /// Whether `needle` occurs in `haystack` (memchr for the first byte, then memcmp;
-  /// glibc's memmem is not visible without _GNU_SOURCE).
-  static func search(_ haystack: UnsafeRawBufferPointer, for needle: [UInt8]) -> Bool {
-    guard let base = haystack.baseAddress, needle.count <= haystack.count, let first = needle.first else { return false }
-    return needle.withUnsafeBytes { n in
-      var offset = 0
-      let last = haystack.count - needle.count
-      while offset <= last {
-        guard let hit = memchr(base + offset, Int32(first), last - offset + 1) else { return false }
-        let at = base.distance(to: UnsafeRawPointer(hit))
-        if memcmp(base + at, n.baseAddress!, needle.count) == 0 { return true }
-        offset = at + 1
-      }
-      return false
-    }
+  package func read(_ path: String) throws(FileSystemError) -> [UInt8] {
+    let fd = try Self.openForReading(path)
+    defer { close(fd) }
+    var result: [UInt8] = []
+    var st = Glibc.stat()
+    if fstat(fd, &st) == 0 { result.reserveCapacity(Int(st.st_size)) }
+    try Self.forEachChunk(fd, path: path) { result.append(contentsOf: $0) }
+    return result
   }
 
   package func contents(ofDirectory path: String) -> [String]? {
@@ -134,26 +124,7 @@ package struct LocalFileSystem: FileSystem {
     return names
   }
 
-  package func read(_ path: String) throws(FileSystemError) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw Self.error(path) }
-    defer { close(fd) }
-    var result: [UInt8] = []
-    var st = Glibc.stat()
-    if fstat(fd, &st) == 0 { result.reserveCapacity(Int(st.st_size)) }
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunk, alignment: 64)
-    defer { buffer.deallocate() }
-    while true {
-      let n = Glibc.read(fd, buffer.baseAddress, Self.chunk)
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw Self.error(path)
-      }
-      if n == 0 { break }
-      result.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-    }
-    return result
-  }
+  // MARK: - Writing
 
   /// A unique name beside `path` for write-then-rename.
   private static func temporaryName(for path: String) -> String {
@@ -194,48 +165,30 @@ package struct LocalFileSystem: FileSystem {
   }
 
   package func copy(_ source: String, to destination: String, permissions: UInt32) throws(FileSystemError) -> Digest {
-    let input = open(source, O_RDONLY | O_CLOEXEC)
-    guard input >= 0 else { throw Self.error(source) }
+    let input = try Self.openForReading(source)
     defer { close(input) }
     let tmp = Self.temporaryName(for: destination)
     let output = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(0o600))
     guard output >= 0 else { throw Self.error(tmp) }
-    // A reflink (btrfs, XFS) shares the blocks copy-on-write: as safe as a copy against
-    // later in-place edits, and nearly free. ext4 refuses it; then the bytes are copied.
-    if ioctl(output, Self.ficlone, input) == 0 {
-      do throws(FileSystemError) {
-        let digest = try self.digest(of: tmp)
-        fchmod(output, mode_t(permissions))
-        close(output)
-        guard Glibc.rename(tmp, destination) == 0 else { throw Self.error(destination) }
-        return digest
-      } catch {
-        close(output)
-        unlink(tmp)
-        throw error
-      }
-    }
+    defer { close(output) }
     do throws(FileSystemError) {
-      let hasher = Hasher()
-      let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunk, alignment: 64)
-      defer { buffer.deallocate() }
-      while true {
-        let n = Glibc.read(input, buffer.baseAddress, Self.chunk)
-        if n < 0 {
-          if errno == EINTR { continue }
-          throw Self.error(source)
+      let digest: Digest
+      // A reflink (btrfs, XFS) shares the blocks copy-on-write: as safe as a copy against
+      // later in-place edits, and nearly free. ext4 refuses it; then the bytes are copied.
+      if ioctl(output, Self.ficlone, input) == 0 {
+        digest = try self.digest(of: tmp)
+      } else {
+        let hasher = Hasher()
+        try Self.forEachChunk(input, path: source) { (piece) throws(FileSystemError) in
+          hasher.update(piece)
+          try Self.writeAll(output, piece, path: tmp)
         }
-        if n == 0 { break }
-        let piece = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-        hasher.update(piece)
-        try Self.writeAll(output, piece, path: tmp)
+        digest = hasher.finalize()
       }
       fchmod(output, mode_t(permissions))
-      close(output)
       guard Glibc.rename(tmp, destination) == 0 else { throw Self.error(destination) }
-      return hasher.finalize()
+      return digest
     } catch {
-      close(output)
       unlink(tmp)
       throw error
     }
@@ -262,6 +215,45 @@ package struct LocalFileSystem: FileSystem {
   package func touch(_ path: String) {
     _ = utimensat(AT_FDCWD, path, nil, 0)
   }
+}
+
+/// Finds a byte string in a stream of chunks, including across chunk boundaries.
+struct NeedleScanner {
+  let needle: [UInt8]
+  /// The last needle.count - 1 bytes seen, to join with the next chunk.
+  private var tail: [UInt8] = []
+  private(set) var found = false
+
+  init(_ needle: [UInt8]) { self.needle = needle }
+
+  mutating func feed(_ chunk: UnsafeRawBufferPointer) {
+    guard !found, !needle.isEmpty else { return }
+    let keep = needle.count - 1
+    if !tail.isEmpty {
+      let joint = tail + chunk.prefix(keep)
+      found = joint.withUnsafeBytes { Self.search($0, for: needle) }
+    }
+    if !found { found = Self.search(chunk, for: needle) }
+    tail = chunk.count >= keep ? Array(chunk.suffix(keep)) : Array((tail + chunk).suffix(keep))
+  }
+
+  /// Whether `needle` occurs in `haystack` (memchr for the first byte, then memcmp;
+  /// glibc's memmem is not visible without _GNU_SOURCE).
+  static func search(_ haystack: UnsafeRawBufferPointer, for needle: [UInt8]) -> Bool {
+    guard let base = haystack.baseAddress, needle.count <= haystack.count, let first = needle.first else { return false }
+    return needle.withUnsafeBytes { n in
+      var offset = 0
+      let last = haystack.count - needle.count
+      while offset <= last {
+        guard let hit = memchr(base + offset, Int32(first), last - offset + 1) else { return false }
+        let at = base.distance(to: UnsafeRawPointer(hit))
+        if memcmp(base + at, n.baseAddress!, needle.count) == 0 { return true }
+        offset = at + 1
+      }
+      return false
+    }
+  }
+
 }
 
 /// stat(2); at file scope because inside `LocalFileSystem` the name means the method.

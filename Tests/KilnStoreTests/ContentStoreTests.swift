@@ -31,6 +31,23 @@ import Testing
     #expect(try fs.digest(of: store.path(of: digest)) == digest)
   }
 
+  /// The workspace path must be found wherever it lies, also across the 256 KiB read
+  /// chunks, and the digest must not depend on the scan.
+  @Test(arguments: [0, 262_144 - 5, 262_144, 600_000])
+  func scanningFindsThePathAtAnyOffset(offset: Int) throws {
+    let dir = tempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let needle = Array("/work/ws-one".utf8)
+    var bytes = [UInt8](repeating: UInt8(ascii: "x"), count: 700_000)
+    bytes.replaceSubrange(offset..<offset + needle.count, with: needle)
+    try fs.writeAtomically(bytes, to: dir + "/f", permissions: 0o644)
+    let (digest, found) = try fs.digest(of: dir + "/f", scanningFor: needle)
+    #expect(found)
+    #expect(digest == Hasher.digest(bytes))
+    let (_, absent) = try fs.digest(of: dir + "/f", scanningFor: Array("/work/ws-two".utf8))
+    #expect(!absent)
+  }
+
   @Test func aFileThatChangedSinceHashingIsNotStored() throws {
     let dir = tempDir()
     defer { try? FileManager.default.removeItem(atPath: dir) }
