@@ -41,10 +41,10 @@ final class ConsoleObserver: BuildObserver {
       if tty, done == total { clearStatus() }
       return
     case .restored:
-      printLine("[\(done)/\(total)] \(report.id) (restored)")
+      announce("\(report.id) (restored)")
       replay(report)
     case .ran:
-      printLine("[\(done)/\(total)] \(report.id)")
+      announce(report.id.description)
       replay(report)
     case .failed(let failure):
       clearStatus()
@@ -70,11 +70,12 @@ final class ConsoleObserver: BuildObserver {
     Terminal.write(bytes: report.stderr, to: 2)
   }
 
-  private func printLine(_ text: String) {
+  /// A task that restored or ran: the status line on a terminal, else a plain line.
+  private func announce(_ name: String) {
     if tty {
-      showStatus(String(text.drop { $0 != "]" }.dropFirst(2)))
+      showStatus(name)
     } else {
-      Terminal.write(text + "\n", to: out)
+      Terminal.write("[\(done)/\(total)] \(name)\n", to: out)
     }
   }
 

@@ -32,9 +32,7 @@ struct ExecCommand: AsyncParsableCommand {
       let rel = try relative(pattern)
       if Glob.hasWildcards(rel) {
         let glob = Glob(rel)
-        let prefix = glob.literalPrefix
-        let base = Paths.join(context.root, prefix)
-        inputPaths += context.fileSystem.files(under: base).map { prefix.isEmpty ? $0 : prefix + "/" + $0 }.filter(glob.matches)
+        inputPaths += context.fileSystem.workspaceFiles(root: context.root, under: glob.literalPrefix).filter(glob.matches)
       } else {
         guard context.fileSystem.stat(Paths.join(context.root, rel)) != nil else {
           throw CLIError("kiln: exec: input '\(pattern)' does not exist")
@@ -61,8 +59,11 @@ struct ExecCommand: AsyncParsableCommand {
       func taskFinished(_ report: TaskReport, done: Int, total: Int) {
         Terminal.write(bytes: report.stdout, to: 1)
         Terminal.write(bytes: report.stderr, to: 2)
-        if case .failed(let failure) = report.outcome, case .exitStatus = failure {} else if case .failed(let failure) = report.outcome {
-          Terminal.error("kiln: exec: \(failure)")
+        // A non-zero exit speaks for itself (its status is passed on); say anything else.
+        switch report.outcome {
+        case .failed(.exitStatus): break
+        case .failed(let failure): Terminal.error("kiln: exec: \(failure)")
+        default: break
         }
         outcome = report.outcome
       }

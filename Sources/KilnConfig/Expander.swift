@@ -282,10 +282,7 @@ package struct Expander {
   /// Every file under a directory of the workspace, workspace-relative, listed once.
   private func files(under directory: String) -> [String] {
     if let cached = listings.byDirectory[directory] { return cached }
-    let absolute = Paths.join(root, directory)
-    var result = fileSystem.files(under: absolute)
-    if !directory.isEmpty { result = result.map { directory + "/" + $0 } }
-    result.removeAll(where: Self.isReserved)
+    let result = fileSystem.workspaceFiles(root: root, under: directory)
     listings.byDirectory[directory] = result
     return result
   }
@@ -304,7 +301,7 @@ package struct Expander {
     if normalized.isEmpty {
       throw ConfigError(location, "\(what) '\(path)' is the workspace root; name a file or folder inside it")
     }
-    if Self.isReserved(normalized) {
+    if Paths.isReserved(normalized) {
       throw ConfigError(location, "\(what) '\(path)' is inside .kiln or .git, which belong to kiln and git")
     }
     var parent = Paths.parent(normalized)
@@ -316,11 +313,6 @@ package struct Expander {
       parent = Paths.parent(parent)
     }
     return normalized
-  }
-
-  /// `.kiln/` and `.git/` are never matched by globs nor written as outputs.
-  static func isReserved(_ path: String) -> Bool {
-    path == ".kiln" || path == ".git" || path.hasPrefix(".kiln/") || path.hasPrefix(".git/")
   }
 
   // MARK: - Placeholders

@@ -99,4 +99,13 @@ extension FileSystem {
     result.sort()
     return result
   }
+
+  /// The workspace's files under `folder` (workspace-relative, sorted), never anything
+  /// inside `.kiln` or `.git`: what globs are matched against.
+  package func workspaceFiles(root: String, under folder: String) -> [String] {
+    var result = files(under: Paths.join(root, folder))
+    if !folder.isEmpty { result = result.map { folder + "/" + $0 } }
+    result.removeAll(where: Paths.isReserved)
+    return result
+  }
 }

@@ -51,6 +51,11 @@ package enum Paths {
     return String(path.dropFirst(prefix.count))
   }
 
+  /// `.kiln/` and `.git/` belong to kiln and git: never matched by globs nor written as outputs.
+  package static func isReserved(_ path: String) -> Bool {
+    path == ".kiln" || path == ".git" || path.hasPrefix(".kiln/") || path.hasPrefix(".git/")
+  }
+
   /// Shell-quotes a word when it needs it (POSIX single quotes).
   package static func shellQuote(_ word: String) -> String {
     if word.isEmpty { return "''" }
