@@ -128,10 +128,6 @@ package struct Job: Sendable {
     } catch {
       return failed(.launchFailed("\(error)"))
     }
-    // Compared with the stats the key's digests were taken under (at prepare time,
-    // possibly well before this job got a slot), not with a fresh look now.
-    let before = task.inputStats
-
     var env = environment
     for variable in instance.environment { env[variable.name] = variable.value }
     let invocation = Invocation(
@@ -157,6 +153,7 @@ package struct Job: Sendable {
 
     // Depfile: the inputs the command discovered (headers), relative where inside.
     var discovered: [PathDigest] = []
+    var discoveredStats: [String: FileStat] = [:]
     if let depfile = instance.depfile {
       let text: [UInt8]
       do { text = try fileSystem.read(Paths.join(root, depfile)) } catch {
@@ -172,8 +169,9 @@ package struct Job: Sendable {
         let path = normalizeDiscovered(name, directory: instance.directory)
         guard !declared.contains(path), seen.insert(path).inserted else { continue }
         // Looked at again: the build may have seen this header before the command ran.
-        let digest = (try? statCache.observe(path, again: true)) ?? nil
-        discovered.append(PathDigest(path, digest?.digest ?? .zero))
+        let observed = (try? statCache.observe(path, again: true)) ?? nil
+        discovered.append(PathDigest(path, observed?.digest ?? .zero))
+        discoveredStats[path] = observed?.stat
       }
     }
 
@@ -199,14 +197,18 @@ package struct Job: Sendable {
     // Inputs edited while the command ran make its result unrepeatable: keep the
     // outputs on disk, but record and store nothing, so the next build reruns it.
     var warnings: [String] = []
-    let after = inputStats(task.inputs.map(\.path) + discovered.map(\.path))
+    // Declared inputs are compared with the stats their digests were taken under (at
+    // prepare time, possibly well before this job got a slot).
     var changedInput: String?
-    for (path, stat) in before.sorted(by: { $0.key < $1.key }) where after[path] != stat { changedInput = path; break }
+    for (input, before) in zip(task.inputs, task.inputStats) {
+      let now = fileSystem.stat(statCache.absolute(input.path)).flatMap { $0.kind == .directory ? nil : $0 }
+      if now != before { changedInput = input.path; break }
+    }
     if changedInput == nil {
       // Discovered inputs were not known before the run: one modified after the
       // command started may have been read in either version (ccache: "too new").
       for d in discovered {
-        if let st = after[d.path], st.mtime > startWall || st.ctime > startWall { changedInput = d.path; break }
+        if let st = discoveredStats[d.path], st.mtime > startWall || st.ctime > startWall { changedInput = d.path; break }
       }
     }
     if let path = changedInput {
@@ -278,13 +280,5 @@ package struct Job: Sendable {
     }
     let joined = directory.isEmpty ? name : directory + "/" + name
     return Paths.normalize(joined) ?? Paths.normalize(Paths.join(root, joined)) ?? joined
-  }
-
-  private func inputStats(_ paths: [String]) -> [String: FileStat] {
-    var result: [String: FileStat] = [:]
-    for path in paths {
-      if let st = fileSystem.stat(statCache.absolute(path)), st.kind != .directory { result[path] = st }
-    }
-    return result
   }
 }

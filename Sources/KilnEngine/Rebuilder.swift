@@ -10,9 +10,10 @@ package struct PreparedTask: Sendable {
   package var inputs: [PathDigest]
   /// `NAME=value` lines of env and hash_env, as recorded.
   package var environment: [String]
-  /// The stat each input file had when its digest was taken: if any differs after the
-  /// command ran, the command may have read other bytes than the key says.
-  package var inputStats: [String: FileStat]
+  /// The stat each input had when its digest was taken, aligned with `inputs` (nil when
+  /// absent or a folder): if one differs after the command ran, the command may have
+  /// read other bytes than the key says.
+  package var inputStats: [FileStat?]
 }
 
 /// The one decision of the build, per task instance: up to date, or not (and why).
@@ -31,12 +32,13 @@ package struct Rebuilder {
   /// (the command will most likely fail and say so itself).
   package func prepare(_ instance: TaskInstance) throws(FileSystemError) -> PreparedTask {
     var inputs: [PathDigest] = []
-    var stats: [String: FileStat] = [:]
+    var stats: [FileStat?] = []
     inputs.reserveCapacity(instance.inputs.count)
+    stats.reserveCapacity(instance.inputs.count)
     for path in instance.inputs {
       let observed = try statCache.observe(path)
       inputs.append(PathDigest(path, observed?.digest ?? .zero))
-      if let st = observed?.stat, st.kind != .directory { stats[path] = st }
+      stats.append(observed.flatMap { $0.stat.kind == .directory ? nil : $0.stat })
     }
     var environment = instance.environment.map { "\($0.name)=\($0.value)" }
     for name in instance.hashEnvironment.sorted() {
