@@ -56,31 +56,26 @@ import Testing
     #expect(graph.instance("compile")?.dependencies == [])
   }
 
+  /// `deploy` reads a file inside the folder `bundle` declares as its output.
+  static let bundleThenDeploy = """
+    tasks:
+      bundle:
+        outputs: dist
+        run: webpack --out {out}
+      deploy:
+        inputs: dist/bundle.js
+        run: upload {in}
+    """
+
   @Test func anInputInsideADeclaredOutputDirectoryDependsOnItsProducer() throws {
     let scratch = ScratchDirectory(files: ["dist/bundle.js"])
-    let graph = try scratch.graph("""
-      tasks:
-        bundle:
-          outputs: dist
-          run: webpack --out {out}
-        deploy:
-          inputs: dist/bundle.js
-          run: upload {in}
-      """)
+    let graph = try scratch.graph(Self.bundleThenDeploy)
     #expect(graph.instance("deploy")?.dependencies == [TaskID(task: "bundle")])
   }
 
   @Test func anInputInsideADeclaredOutputDirectoryNeedNotExistYet() throws {
     // A clean checkout: dist/ is made by `bundle`, so dist/bundle.js is not on disk.
-    let graph = try expand("""
-      tasks:
-        bundle:
-          outputs: dist
-          run: webpack --out {out}
-        deploy:
-          inputs: dist/bundle.js
-          run: upload {in}
-      """)
+    let graph = try expand(Self.bundleThenDeploy)
     #expect(graph.instance("deploy")?.dependencies == [TaskID(task: "bundle")])
   }
 

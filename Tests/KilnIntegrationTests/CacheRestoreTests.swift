@@ -75,17 +75,17 @@ import Testing
     #expect(!null.stdout.contains("(restored)"), "\(null)")
   }
 
+  /// Copies in.txt, says what it read, and fails unless it reads "good".
+  static let check = """
+    tasks:
+      check:
+        inputs: in.txt
+        outputs: out.txt
+        run: echo x >> .runs/check && cp {in} {out} && echo check-said-$(cat {in}) && grep -q good {in}
+    """
+
   @Test func failureStoresNothing() throws {
-    let p = try TempProject([
-      "kiln.yml": """
-        tasks:
-          check:
-            inputs: in.txt
-            outputs: out.txt
-            run: echo x >> .runs/check && cp {in} {out} && echo check-said-$(cat {in}) && grep -q good {in}
-        """,
-      "in.txt": "bad\n",
-    ])
+    let p = try TempProject(["kiln.yml": Self.check, "in.txt": "bad\n"])
     let first = try p.kiln("build")
     #expect(first.status == 1, "\(first)")
     #expect(first.output.contains("check-said-bad"), "\(first)")
@@ -106,13 +106,7 @@ import Testing
   /// succeeded is a cache hit, not a run.
   @Test func failureKeepsThePreviousResult() throws {
     let p = try TempProject([
-      "kiln.yml": """
-        tasks:
-          check:
-            inputs: in.txt
-            outputs: out.txt
-            run: echo x >> .runs/check && cp {in} {out} && grep -q good {in}
-        """,
+      "kiln.yml": Self.check,
       "in.txt": "good\n",
     ])
     #expect(try p.kiln("build").status == 0)
