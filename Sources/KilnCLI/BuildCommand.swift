@@ -19,21 +19,25 @@ struct BuildCommand: AsyncParsableCommand {
   func run() async throws {
     if let j, j < 1 { throw CLIError("kiln: -j must be at least 1") }
     let context = try Context()
+    let workspace = context.environment["KILN_WORKSPACE"]
     let session = try Session(context)
-    let graph = try session.graph()
+    let (graph, looked) = try session.observedGraph()
     // A foreach that matches nothing is legal (nothing to build yet) but is also what a
     // typo in its glob looks like, and it makes that task's old outputs stale.
     let instantiated = Set(graph.instances.map(\.id.task))
+    var warnings: [String] = []
     for name in graph.taskNames.sorted() where !instantiated.contains(name) {
-      Terminal.error("kiln: warning: task '\(name)': its foreach matches no file")
+      warnings.append("kiln: warning: task '\(name)': its foreach matches no file")
     }
+    for warning in warnings { Terminal.error(warning) }
     let observer = ConsoleObserver(explain: explain, json: json)
     var options = BuildOptions(jobs: j ?? Context.cores)
     options.keepGoing = k
     options.dryRun = dryRun
     options.useCache = !noCache
     options.targets = tasks.isEmpty ? nil : tasks
-    options.workspace = context.environment["KILN_WORKSPACE"]
+    options.workspace = workspace
+    options.snapshot = SnapshotRequest(path: context.snapshotPath, expansion: looked, warnings: warnings)
     let result: BuildResult
     do {
       result = try await session.build(graph, observer: observer).run(options)

@@ -21,7 +21,6 @@ package struct CLIError: Error, CustomStringConvertible {
 /// The composition root: finds the build file and the workspace, opens the manifest
 /// and the cache, and wires the real file system, process runner and clock together.
 package final class Context {
-  package static nonisolated(unsafe) var globalDirectory: String?
   package static nonisolated(unsafe) var globalBuildFile: String?
 
   package let fileSystem = LocalFileSystem()
@@ -34,9 +33,6 @@ package final class Context {
 
   /// - Parameter requireBuildFile: false for `exec` and `cache`, which work without one.
   package init(requireBuildFile: Bool = true) throws {
-    if let dir = Context.globalDirectory, chdir(dir) != 0 {
-      throw CLIError("kiln: cannot change to directory '\(dir)'")
-    }
     environment = Self.currentEnvironment()
     let cwd = Self.currentDirectory()
     if let explicit = Context.globalBuildFile {
@@ -93,22 +89,28 @@ package final class Context {
   package var contentStore: ContentStore { ContentStore(root: cacheRoot, fileSystem: fileSystem) }
   package var actionCache: ActionCache { ActionCache(root: cacheRoot, fileSystem: fileSystem) }
 
-  package func buildFile() throws -> BuildFile {
+  /// Where the last build's snapshot of this build file's targets is (`BuildSnapshot`).
+  package var snapshotPath: String {
+    let db = manifestPath
+    return String(db.dropLast(3)) + ".snapshot"
+  }
+
+  package func buildFile(using fileSystem: (any FileSystem)? = nil) throws -> BuildFile {
     guard let buildFilePath else { throw CLIError("kiln: no kiln.yml") }
     let bytes: [UInt8]
-    do { bytes = try fileSystem.read(buildFilePath) } catch { throw CLIError("kiln: cannot read \(error)") }
+    do { bytes = try (fileSystem ?? self.fileSystem).read(buildFilePath) } catch { throw CLIError("kiln: cannot read \(error)") }
     return try BuildFileParser(displayPath: displayPath).parse(String(decoding: bytes, as: UTF8.self))
   }
 
   /// Parses and expands the build file; stale outputs recorded in `records` are hidden
   /// from globs.
-  package func graph(records: [TaskID: TaskRecord]) throws -> TaskGraph {
-    let file = try buildFile()
+  package func graph(records: [TaskID: TaskRecord], using fileSystem: (any FileSystem)? = nil) throws -> TaskGraph {
+    let file = try buildFile(using: fileSystem)
     var hidden = Set<String>()
     for record in records.values {
       for output in record.outputs { hidden.insert(output.path) }
     }
-    return try Expander(file: file, root: root, fileSystem: fileSystem, hiddenOutputs: hidden).expand()
+    return try Expander(file: file, root: root, fileSystem: fileSystem ?? self.fileSystem, hiddenOutputs: hidden).expand()
   }
 
   package static func currentDirectory() -> String {

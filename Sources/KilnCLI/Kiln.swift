@@ -27,13 +27,14 @@ package enum KilnMain {
     var args: [String] = []
     var iterator = arguments.makeIterator()
     var afterTerminator = false
+    var directory: String?
     while let arg = iterator.next() {
       if afterTerminator { args.append(arg); continue }
       switch arg {
       case "--": afterTerminator = true; args.append(arg)
       case "-C":
         guard let dir = iterator.next() else { return usage("-C needs a directory") }
-        Context.globalDirectory = dir
+        directory = dir
       case "-f":
         guard let file = iterator.next() else { return usage("-f needs a file") }
         Context.globalBuildFile = file
@@ -41,11 +42,15 @@ package enum KilnMain {
         if arg.hasPrefix("-j"), arg.count > 2, Int(arg.dropFirst(2)) != nil {
           args += ["-j", String(arg.dropFirst(2))]
         } else if arg.hasPrefix("-C"), arg.count > 2 {
-          Context.globalDirectory = String(arg.dropFirst(2))
+          directory = String(arg.dropFirst(2))
         } else {
           args.append(arg)
         }
       }
+    }
+    if let directory, chdir(directory) != 0 { return usage("cannot change to directory '\(directory)'") }
+    if let options = nullBuildOptions(args), let context = try? Context(), NullBuild.attempt(context, options) {
+      return 0
     }
     installInterruptHandler()
     do {
@@ -75,6 +80,33 @@ package enum KilnMain {
       Terminal.error(first.hasPrefix("kiln") ? first : "kiln: \(first)")
       return code == .validationFailure || code.rawValue == 64 ? 2 : (code.rawValue == 1 ? 1 : 2)
     }
+  }
+
+  /// `kiln build` with only the flags a null build can honour (-j, -k, -n, --explain,
+  /// --no-cache) and task names: tried against the last build's snapshot before the
+  /// argument parser and the build file are even loaded. Anything else, or anything
+  /// the parser would reject, goes the usual way.
+  private static func nullBuildOptions(_ args: [String]) -> NullBuild.Options? {
+    guard args.first == "build" else { return nil }
+    var options = NullBuild.Options()
+    var tasks: [String] = []
+    var i = 1
+    while i < args.count {
+      switch args[i] {
+      case "-k", "--no-cache": break
+      case "-n", "--dry-run": options.dryRun = true
+      case "--explain": options.explain = true
+      case "-j":
+        guard i + 1 < args.count, let n = Int(args[i + 1]), n >= 1 else { return nil }
+        i += 1
+      case let arg where arg.hasPrefix("-") || arg.isEmpty: return nil
+      case let task: tasks.append(task)
+      }
+      i += 1
+    }
+    options.targets = tasks.isEmpty ? nil : tasks
+    options.workspace = Context.currentEnvironment()["KILN_WORKSPACE"]
+    return options
   }
 
   private static func usage(_ message: String) -> Int32 {

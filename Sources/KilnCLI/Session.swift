@@ -44,6 +44,20 @@ final class Session {
 
   func graph() throws -> TaskGraph { try context.graph(records: records) }
 
+  /// The graph, and every file and folder reading the build file and expanding its
+  /// globs looked at (workspace-relative where inside the workspace), for the snapshot.
+  func observedGraph() throws -> (TaskGraph, [SnapshotEntry]) {
+    let observing = ObservingFileSystem(context.fileSystem, clock: context.clock)
+    let graph = try context.graph(records: records, using: observing)
+    let prefix = context.root.hasSuffix("/") ? context.root : context.root + "/"
+    let entries = observing.looks.map { look in
+      SnapshotEntry(path: look.path.hasPrefix(prefix) ? String(look.path.dropFirst(prefix.count)) : look.path,
+                    followsLinks: look.followsLinks || look.stat?.kind != .symlink,
+                    stat: look.stat, observedAt: look.at)
+    }
+    return (graph, entries)
+  }
+
   func build(_ graph: TaskGraph, observer: any BuildObserver) throws -> Build {
     Build(graph: graph, root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(),
           clock: context.clock, manifest: try manifest, records: records, statCache: statCache,

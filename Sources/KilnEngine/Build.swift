@@ -14,11 +14,29 @@ package struct BuildOptions: Sendable {
   /// Delete what kiln made for instances gone from the graph (not for `kiln exec`,
   /// whose graph is one step, not the whole build).
   package var removeStaleOutputs = true
+  /// Where to leave a snapshot for the next build's "nothing changed" check, and what
+  /// reading the build file depended on; nil: no snapshot.
+  package var snapshot: SnapshotRequest? = nil
   /// Whether this build was interrupted (Ctrl-C); polled by the loop.
   package var isInterrupted: @Sendable () -> Bool = { ProcessGroups.shared.isInterrupted }
 
   package init(jobs: Int) {
     self.jobs = max(1, jobs)
+  }
+}
+
+/// What `Build` needs to write a `BuildSnapshot`.
+package struct SnapshotRequest: Sendable {
+  package var path: String
+  /// What parsing and expanding the build file looked at (the file, folders listed).
+  package var expansion: [SnapshotEntry]
+  /// Printed before the build; printed again when the snapshot stands in for it.
+  package var warnings: [String]
+
+  package init(path: String, expansion: [SnapshotEntry], warnings: [String]) {
+    self.path = path
+    self.expansion = expansion
+    self.warnings = warnings
   }
 }
 
@@ -91,6 +109,8 @@ package final class Build {
       buildID = nil
     } else {
       try manifest.begin()
+      // Records may change from here on: no snapshot describes them until the end.
+      if options.snapshot != nil { try manifest.setSnapshotToken(nil) }
       if options.removeStaleOutputs { try removeStaleOutputs() }
       buildID = try manifest.beginBuild(targets: options.targets ?? graph.defaultTasks ?? [], workspace: options.workspace, started: Double(clock.wallNanoseconds()) / 1e9)
     }
@@ -268,9 +288,61 @@ package final class Build {
       }
       try statCache.flush(to: manifest)
       try manifest.finishBuild(buildID, result.summary, finished: Double(clock.wallNanoseconds()) / 1e9)
+      let snapshot = options.snapshot.flatMap { takeSnapshot(for: $0, selected: selected, result: result, options: options) }
+      if let snapshot { try manifest.setSnapshotToken(snapshot.token) }
       try manifest.commit()
+      if let request = options.snapshot {
+        // After the commit: a snapshot file whose token the manifest lacks is never used.
+        if let snapshot {
+          try? fileSystem.writeAtomically(snapshot.encode(), to: request.path, permissions: 0o644)
+        } else {
+          try? fileSystem.remove(request.path)
+        }
+      }
     }
     return result
+  }
+
+  /// The snapshot of a build that left every selected instance up to date with stats
+  /// that can be trusted; nil when there is none to take (a failure, an `always` task,
+  /// a folder input, a file changed during the build or too recently to trust its stat).
+  private func takeSnapshot(for request: SnapshotRequest, selected: [Int], result: BuildResult,
+                        options: BuildOptions) -> BuildSnapshot? {
+    let s = result.summary
+    guard !result.interrupted, s.exitStatus == 0, s.failed == 0, s.skipped == 0 else { return nil }
+    guard let observed = statCache.observations() else { return nil }
+    var tasks: [String: (count: Int, saved: Double)] = [:]
+    var order: [String] = []
+    var names = Set<String>()
+    for i in selected {
+      let instance = graph[i]
+      guard !instance.always, let record = records[instance.id] else { return nil }
+      if tasks[instance.id.task] == nil { order.append(instance.id.task) }
+      tasks[instance.id.task, default: (0, 0)].count += 1
+      tasks[instance.id.task, default: (0, 0)].saved += record.duration
+      names.formUnion(instance.hashEnvironment)
+    }
+    var entries: [SnapshotEntry] = []
+    var index: [String: Int] = [:]
+    for e in request.expansion + observed {
+      if e.isRacy { return nil }
+      let key = (e.followsLinks ? "s" : "l") + e.path
+      if let j = index[key] {
+        // Looked at twice and found different: it changed while the build ran.
+        if !SnapshotEntry.same(entries[j].stat, e.stat) { return nil }
+        continue
+      }
+      index[key] = entries.count
+      entries.append(e)
+    }
+    let environmentNames = names.sorted()
+    return BuildSnapshot(
+      token: String(UInt64.random(in: .min ... .max), radix: 16), root: root,
+      targets: BuildSnapshot.targetsKey(options.targets), targetNames: options.targets ?? graph.defaultTasks ?? [],
+      environmentNames: environmentNames,
+      environmentDigest: BuildSnapshot.environmentDigest(environmentNames, environment),
+      tasks: order.map { ($0, tasks[$0]!.count, tasks[$0]!.saved) }, warnings: request.warnings,
+      entries: entries)
   }
 
   /// Deletes what kiln made for task instances that are no longer in the graph, where

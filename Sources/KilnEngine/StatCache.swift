@@ -29,11 +29,17 @@ package final class StatCache: @unchecked Sendable {
   /// many tasks name it (a header in every depfile, a system header in all of them).
   /// Writes by kiln itself (`remember`, `forget`) keep it current.
   private var seen: [String: Observed?] = [:]
+  /// Whether some input was a folder, hashed as a tree: its listing is not in `seen`.
+  private var hashedTrees = false
+  /// Paths whose kind (not content) a verdict depended on: folder outputs.
+  private var probed: [String: SnapshotEntry] = [:]
 
   /// A file's digest with the stat it was taken (or trusted) under.
   package struct Observed: Sendable {
     package var digest: Digest
     package var stat: FileStat
+    /// Wall-clock nanoseconds when `stat` was taken.
+    package var at: Int64 = 0
   }
   /// Files hashed (not served from the cache) by this process: for tests and benches.
   package private(set) var hashCount = 0
@@ -69,26 +75,29 @@ package final class StatCache: @unchecked Sendable {
   package func observe(_ path: String, again: Bool = false) throws(FileSystemError) -> Observed? {
     if !again, let known = lock.withLock({ seen[path] }) { return known }
     let abs = absolute(path)
+    let at = clock.wallNanoseconds()
     guard let st = fileSystem.stat(abs) else {
       lock.withLock { seen[path] = .some(nil) }
       return nil
     }
     // Directory trees are not memoised: files inside them may be written during the build.
-    if st.kind == .directory { return Observed(digest: try treeDigest(path), stat: st) }
+    if st.kind == .directory {
+      lock.withLock { hashedTrees = true }
+      return Observed(digest: try treeDigest(path), stat: st, at: at)
+    }
     let cached: StatEntry? = lock.withLock {
       if let f = fresh[path], Self.matches(f, st) { return f }
       if let e = entries[path], Self.matches(e, st), !Self.isRacy(e) { return e }
       return nil
     }
     if let cached {
-      let observed = Observed(digest: cached.digest, stat: st)
+      let observed = Observed(digest: cached.digest, stat: st, at: at)
       lock.withLock { seen[path] = observed }
       return observed
     }
-    let recorded = clock.wallNanoseconds()
     let digest = try fileSystem.digest(of: abs)
-    remember(path, st, digest, recorded: recorded)
-    return Observed(digest: digest, stat: st)
+    remember(path, st, digest, recorded: at)
+    return Observed(digest: digest, stat: st, at: at)
   }
 
   /// Records a digest this process just computed for a file with stat `st`.
@@ -96,16 +105,20 @@ package final class StatCache: @unchecked Sendable {
     let entry = StatEntry(size: st.size, mtime: st.mtime, ctime: st.ctime, inode: st.inode, digest: digest, recorded: recorded)
     lock.withLock {
       hashCount += 1
-      seen[path] = Observed(digest: digest, stat: st)
+      seen[path] = Observed(digest: digest, stat: st, at: recorded)
       fresh[path] = entry
       entries[path] = entry
       changed[path] = entry
     }
   }
 
-  /// What is at `path` now (file, directory, ...), not memoised.
+  /// What is at `path` now (file, directory, ...), not memoised (but remembered for
+  /// the snapshot).
   package func fileSystemKind(_ path: String) -> FileStat.Kind? {
-    fileSystem.stat(absolute(path))?.kind
+    let at = clock.wallNanoseconds()
+    let st = fileSystem.stat(absolute(path))
+    lock.withLock { probed[path] = SnapshotEntry(path: path, stat: st, observedAt: at) }
+    return st?.kind
   }
 
   package func forget(_ path: String) {
@@ -125,6 +138,19 @@ package final class StatCache: @unchecked Sendable {
       key.field(exec ? "X" : "I", rel, try digest(of: child) ?? .zero)
     }
     return key.finalize()
+  }
+
+  /// Every file this build looked at, with the stat its verdicts used; nil when some
+  /// input was a folder (its listing is not among them), so no snapshot can be made.
+  package func observations() -> [SnapshotEntry]? {
+    lock.withLock {
+      if hashedTrees { return nil }
+      var result = seen.map { path, observed in
+        SnapshotEntry(path: path, stat: observed?.stat, observedAt: observed?.at ?? 0)
+      }
+      result.append(contentsOf: probed.values)
+      return result
+    }
   }
 
   /// Writes every entry that changed in this process to the manifest.

@@ -27,6 +27,13 @@ package final class Database {
     try execute("PRAGMA journal_mode=WAL")
     try execute("PRAGMA synchronous=NORMAL")
     try execute("PRAGMA foreign_keys=ON")
+    // Every kiln command opens and closes the manifest once: closing would copy the
+    // WAL back into the database and delete it (a checkpoint, an fdatasync and an
+    // unlink: 2-5 ms of a 12 ms null build). SQLite's automatic checkpoint, every
+    // 1,000 pages written, does that work instead, and the WAL file is kept.
+    _ = kiln_sqlite3_skip_checkpoint_on_close(handle)
+    var persist: Int32 = 1
+    _ = sqlite3_file_control(handle, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
   }
 
   deinit {

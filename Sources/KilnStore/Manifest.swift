@@ -142,6 +142,7 @@ package final class Manifest {
         build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
         task TEXT NOT NULL, count INTEGER NOT NULL, time_saved REAL NOT NULL,
         PRIMARY KEY(build_id, task)) WITHOUT ROWID;
+      DELETE FROM meta WHERE key = 'snapshot';
       INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '\(Self.schemaVersion)');
       COMMIT;
       """)
@@ -156,10 +157,35 @@ package final class Manifest {
     inTransaction = true
   }
 
+  /// Drops what the open transaction wrote, if one is open.
+  package func rollback() {
+    guard inTransaction else { return }
+    try? db.execute("ROLLBACK")
+    inTransaction = false
+  }
+
   package func commit() throws(DatabaseError) {
     guard inTransaction else { return }
     try db.execute("COMMIT")
     inTransaction = false
+  }
+
+  // MARK: - Snapshot token
+
+  /// The token of the build snapshot that describes these records (see
+  /// `BuildSnapshot`); nil when none does.
+  package func snapshotToken() throws(DatabaseError) -> String? {
+    let s = try db.statement("SELECT value FROM meta WHERE key = 'snapshot'")
+    defer { _ = try? s.step() }
+    return try s.step() ? s.text(0) : nil
+  }
+
+  package func setSnapshotToken(_ token: String?) throws(DatabaseError) {
+    if let token {
+      try db.statement("INSERT OR REPLACE INTO meta(key, value) VALUES ('snapshot', ?)").bind([.text(token)]).run()
+    } else {
+      try db.statement("DELETE FROM meta WHERE key = 'snapshot'").run()
+    }
   }
 
   // MARK: - Stat cache

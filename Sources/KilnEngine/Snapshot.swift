@@ -1,0 +1,217 @@
+import KilnCore
+import KilnHash
+import KilnStore
+import KilnSystem
+
+/// One file (or folder) a build's verdicts depended on, with the stat they were made
+/// under: an input, an output, a folder a glob listed, the build file itself.
+package struct SnapshotEntry: Sendable, Hashable {
+  /// Workspace-relative, or absolute for files outside the workspace (system headers).
+  package var path: String
+  /// false: the link itself was looked at (lstat), not what it points to.
+  package var followsLinks: Bool
+  /// nil: nothing was there.
+  package var stat: FileStat?
+  /// Wall-clock nanoseconds when the stat was taken (for the racy-clean rule).
+  package var observedAt: Int64
+
+  package init(path: String, followsLinks: Bool = true, stat: FileStat?, observedAt: Int64) {
+    self.path = path
+    self.followsLinks = followsLinks
+    self.stat = stat
+    self.observedAt = observedAt
+  }
+
+  /// Whether the file could still change without its stat showing it: modified within
+  /// the timestamp granularity of the moment it was looked at (see `StatCache`).
+  var isRacy: Bool {
+    guard let stat else { return false }
+    let window = stat.mtime % 1_000_000_000 == 0 ? StatCache.coarseRacyWindow : StatCache.racyWindow
+    return max(stat.mtime, stat.ctime) >= observedAt - window
+  }
+
+  /// Same file, same content as far as stat can tell (size, mtime, ctime, inode, kind).
+  static func same(_ a: FileStat?, _ b: FileStat?) -> Bool {
+    switch (a, b) {
+    case (nil, nil): true
+    case let (a?, b?):
+      a.kind == b.kind && a.size == b.size && a.mtime == b.mtime && a.ctime == b.ctime && a.inode == b.inode
+        && a.permissions == b.permissions
+    default: false
+    }
+  }
+}
+
+/// What a successful build left behind, so that the next `kiln build` of the same
+/// targets can tell "nothing changed" with stats alone, as ninja does, before parsing
+/// the build file or loading a record: every file and folder the build's verdicts
+/// depended on, with its stat. If every stat is unchanged (and none was racy when
+/// taken), every key and every output is what the manifest records, so every task is
+/// up to date.
+///
+/// Valid only while the manifest holds the same `token`: a build clears it when it
+/// starts and sets a new one when it writes a snapshot, so a snapshot never outlives
+/// the records it describes (a deleted or migrated manifest has no token).
+///
+/// File: "KILNSNP1", then ByteWriter fields (see `encode`). One per build file, next
+/// to its manifest.
+package struct BuildSnapshot: Sendable {
+  static let magic = Array("KILNSNP1".utf8)
+  /// A snapshot from a kiln with other keys or another manifest schema is not used.
+  static let version = "\(KeyBuilder.formatVersion)/manifest-\(Manifest.schemaVersion)"
+
+  package var token: String
+  package var root: String
+  /// Which targets were built (`targetsKey`).
+  package var targets: String
+  /// The task names the history records for them (the default's names when none given).
+  package var targetNames: [String]
+  /// `hash_env` names the keys read, and the digest of their values then.
+  package var environmentNames: [String]
+  package var environmentDigest: Digest
+  /// Task name, instances, recorded run time of those instances: the history rows of
+  /// a build in which all of them are up to date.
+  package var tasks: [(name: String, count: Int, saved: Double)]
+  /// Lines the build printed on stderr before starting (foreach warnings), printed again.
+  package var warnings: [String]
+  package var entries: [SnapshotEntry]
+
+  package var total: Int { tasks.reduce(0) { $0 + $1.count } }
+
+  package init(token: String, root: String, targets: String, targetNames: [String], environmentNames: [String], environmentDigest: Digest,
+               tasks: [(name: String, count: Int, saved: Double)], warnings: [String], entries: [SnapshotEntry]) {
+    self.token = token
+    self.root = root
+    self.targets = targets
+    self.targetNames = targetNames
+    self.environmentNames = environmentNames
+    self.environmentDigest = environmentDigest
+    self.tasks = tasks
+    self.warnings = warnings
+    self.entries = entries
+  }
+
+  /// The form `targets` takes: nil (the default) differs from every explicit list.
+  package static func targetsKey(_ targets: [String]?) -> String {
+    targets.map { "=" + $0.joined(separator: "\n") } ?? "default"
+  }
+
+  /// The digest of the named variables' values in `environment` (unset differs from empty).
+  package static func environmentDigest(_ names: [String], _ environment: [String: String]) -> Digest {
+    let key = KeyBuilder()
+    for name in names {
+      if let value = environment[name] { key.field("E", name + "\u{0}" + value) } else { key.field("U", name) }
+    }
+    return key.finalize()
+  }
+
+  package func encode() -> [UInt8] {
+    var w = ByteWriter()
+    w.string(Self.version)
+    w.string(token)
+    w.string(root)
+    w.string(targets)
+    w.strings(targetNames)
+    w.strings(environmentNames)
+    w.digest(environmentDigest)
+    w.varint(UInt64(tasks.count))
+    for t in tasks {
+      w.string(t.name)
+      w.varint(UInt64(t.count))
+      w.double(t.saved)
+    }
+    w.strings(warnings)
+    w.varint(UInt64(entries.count))
+    for e in entries {
+      w.string(e.path)
+      guard let st = e.stat else {
+        w.varint(0)
+        continue
+      }
+      w.varint(e.followsLinks ? 1 : 2)
+      w.varint(Self.kindCode(st.kind))
+      w.varint(UInt64(bitPattern: st.size))
+      w.varint(UInt64(bitPattern: st.mtime))
+      w.varint(UInt64(bitPattern: st.ctime))
+      w.varint(st.inode)
+      w.varint(UInt64(st.permissions))
+    }
+    return Self.magic + w.bytes
+  }
+
+  /// nil when the bytes are not a snapshot of this kiln's format.
+  package static func decode(_ bytes: [UInt8]) -> BuildSnapshot? {
+    guard bytes.count > magic.count, Array(bytes[0..<magic.count]) == magic else { return nil }
+    var r = ByteReader(Array(bytes[magic.count...]))
+    do throws(ByteReader.Truncated) {
+      guard try r.string() == Self.version else { return nil }
+      let token = try r.string()
+      let root = try r.string()
+      let targets = try r.string()
+      let targetNames = try r.strings()
+      let names = try r.strings()
+      let envDigest = try r.digest()
+      var tasks: [(name: String, count: Int, saved: Double)] = []
+      for _ in 0..<Int(try r.varint()) {
+        tasks.append((try r.string(), Int(try r.varint()), try r.double()))
+      }
+      let warnings = try r.strings()
+      let n = Int(try r.varint())
+      var entries: [SnapshotEntry] = []
+      entries.reserveCapacity(n)
+      for _ in 0..<n {
+        let path = try r.string()
+        let mode = try r.varint()
+        if mode == 0 {
+          entries.append(SnapshotEntry(path: path, stat: nil, observedAt: 0))
+          continue
+        }
+        guard let kind = Self.kind(try r.varint()) else { return nil }
+        let size = Int64(bitPattern: try r.varint())
+        let mtime = Int64(bitPattern: try r.varint())
+        let ctime = Int64(bitPattern: try r.varint())
+        let inode = try r.varint()
+        let permissions = UInt32(truncatingIfNeeded: try r.varint())
+        entries.append(SnapshotEntry(
+          path: path, followsLinks: mode == 1,
+          stat: FileStat(kind: kind, size: size, mtime: mtime, ctime: ctime, inode: inode, permissions: permissions),
+          observedAt: 0))
+      }
+      guard r.atEnd else { return nil }
+      return BuildSnapshot(token: token, root: root, targets: targets, targetNames: targetNames, environmentNames: names,
+                           environmentDigest: envDigest, tasks: tasks, warnings: warnings, entries: entries)
+    } catch {
+      return nil
+    }
+  }
+
+  /// Whether every file is still as the snapshot saw it; the first difference ends the check.
+  package func holds(fileSystem: any FileSystem) -> Bool {
+    let prefix = root.hasSuffix("/") ? root : root + "/"
+    for e in entries {
+      let abs = e.path.hasPrefix("/") ? e.path : prefix + e.path
+      let now = e.followsLinks ? fileSystem.stat(abs) : fileSystem.lstat(abs)
+      if !SnapshotEntry.same(now, e.stat) { return false }
+    }
+    return true
+  }
+
+  private static func kindCode(_ kind: FileStat.Kind) -> UInt64 {
+    switch kind {
+    case .file: 0
+    case .directory: 1
+    case .symlink: 2
+    case .other: 3
+    }
+  }
+
+  private static func kind(_ code: UInt64) -> FileStat.Kind? {
+    switch code {
+    case 0: .file
+    case 1: .directory
+    case 2: .symlink
+    case 3: .other
+    default: nil
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import KilnCore
+
+/// A file system that notes what it was asked to look at: each stat, lstat, folder
+/// listing and read, with the stat the path had just before. Whatever read through it
+/// (the build file parser, glob expansion) depended on exactly these paths' states.
+/// Writes pass through and are not noted.
+package final class ObservingFileSystem: FileSystem, @unchecked Sendable {
+  /// One look: absolute path, whether links were followed, the stat then (nil: absent).
+  package struct Look: Sendable {
+    package var path: String
+    package var followsLinks: Bool
+    package var stat: FileStat?
+    /// Wall-clock nanoseconds.
+    package var at: Int64
+  }
+
+  private let base: any FileSystem
+  private let clock: any TimeSource
+  private let lock = PThreadMutex()
+  private var noted: [Look] = []
+
+  package init(_ base: any FileSystem, clock: any TimeSource) {
+    self.base = base
+    self.clock = clock
+  }
+
+  /// Everything looked at so far, in order (a path may appear more than once).
+  package var looks: [Look] { lock.withLock { noted } }
+
+  @discardableResult
+  private func note(_ path: String, followsLinks: Bool = true) -> FileStat? {
+    let at = clock.wallNanoseconds()
+    let st = followsLinks ? base.stat(path) : base.lstat(path)
+    lock.withLock { noted.append(Look(path: path, followsLinks: followsLinks, stat: st, at: at)) }
+    return st
+  }
+
+  package func stat(_ path: String) -> FileStat? { note(path) }
+  package func lstat(_ path: String) -> FileStat? { note(path, followsLinks: false) }
+
+  package func digest(of path: String) throws(FileSystemError) -> Digest {
+    note(path)
+    return try base.digest(of: path)
+  }
+
+  package func digest(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, Bool) {
+    note(path)
+    return try base.digest(of: path, scanningFor: needle)
+  }
+
+  /// The folder's stat is noted before it is listed: adding, removing or renaming an
+  /// entry changes its mtime.
+  package func contents(ofDirectory path: String) -> [String]? {
+    note(path)
+    return base.contents(ofDirectory: path)
+  }
+
+  package func read(_ path: String) throws(FileSystemError) -> [UInt8] {
+    note(path)
+    return try base.read(path)
+  }
+
+  package func writeAtomically(_ bytes: [UInt8], to path: String, permissions: UInt32) throws(FileSystemError) {
+    try base.writeAtomically(bytes, to: path, permissions: permissions)
+  }
+
+  package func copy(_ source: String, to destination: String, permissions: UInt32) throws(FileSystemError) -> Digest {
+    try base.copy(source, to: destination, permissions: permissions)
+  }
+
+  package func createDirectory(_ path: String) throws(FileSystemError) { try base.createDirectory(path) }
+  package func remove(_ path: String) throws(FileSystemError) { try base.remove(path) }
+  package func rename(_ source: String, to destination: String) throws(FileSystemError) {
+    try base.rename(source, to: destination)
+  }
+  package func touch(_ path: String) { base.touch(path) }
+}
