@@ -13,19 +13,18 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-    .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
   ],
   targets: [
     .systemLibrary(name: "CXXHash", path: "Sources/CXXHash"),
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+    .systemLibrary(name: "CSpawn", path: "Sources/CSpawn"),
     .target(name: "KilnCore", swiftSettings: strict),
     .target(name: "KilnHash", dependencies: ["KilnCore", "CXXHash"], swiftSettings: strict),
     .target(
       name: "KilnSystem",
       dependencies: [
-        "KilnHash", "KilnCore",
+        "KilnHash", "KilnCore", "CSpawn",
         .product(name: "SystemPackage", package: "swift-system"),
-        .product(name: "Subprocess", package: "swift-subprocess"),
       ],
       swiftSettings: strict),
     .target(

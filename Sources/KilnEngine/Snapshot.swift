@@ -152,11 +152,11 @@ package struct BuildSnapshot: Sendable {
       let names = try r.strings()
       let envDigest = try r.digest()
       var tasks: [(name: String, count: Int, saved: Double)] = []
-      for _ in 0..<Int(try r.varint()) {
-        tasks.append((try r.string(), Int(try r.varint()), try r.double()))
+      for _ in 0..<(try r.count()) {
+        tasks.append((try r.string(), Int(truncatingIfNeeded: try r.varint()), try r.double()))
       }
       let warnings = try r.strings()
-      let n = Int(try r.varint())
+      let n = try r.count()
       var entries: [SnapshotEntry] = []
       entries.reserveCapacity(n)
       for _ in 0..<n {

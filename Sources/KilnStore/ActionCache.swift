@@ -95,7 +95,7 @@ package struct ActionCache: Sendable {
   package static func decode(_ bytes: [UInt8]) throws -> [ActionEntry] {
     guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else { throw ByteReader.Truncated() }
     var r = ByteReader(Array(bytes[magic.count...]))
-    let n = try r.varint()
+    let n = try r.count()
     var list: [ActionEntry] = []
     for _ in 0..<n {
       list.append(ActionEntry(

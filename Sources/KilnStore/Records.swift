@@ -95,6 +95,13 @@ package struct ByteReader {
   package init(_ bytes: [UInt8]) { self.bytes = bytes }
   package var atEnd: Bool { offset >= bytes.count }
 
+  /// A count of items that each take at least one byte: never more than what is left
+  /// (a corrupt count must not reserve memory for billions of items).
+  package mutating func count() throws(Truncated) -> Int {
+    guard let n = Int(exactly: try varint()), n <= bytes.count - offset else { throw Truncated() }
+    return n
+  }
+
   package mutating func varint() throws(Truncated) -> UInt64 {
     var result: UInt64 = 0
     var shift: UInt64 = 0
@@ -108,8 +115,7 @@ package struct ByteReader {
     }
   }
   package mutating func raw() throws(Truncated) -> [UInt8] {
-    let n = Int(try varint())
-    guard n >= 0, offset + n <= bytes.count else { throw Truncated() }
+    guard let n = Int(exactly: try varint()), n <= bytes.count - offset else { throw Truncated() }
     defer { offset += n }
     return Array(bytes[offset..<offset + n])
   }
@@ -149,13 +155,13 @@ extension ByteWriter {
 
 extension ByteReader {
   package mutating func pathDigests() throws(Truncated) -> [PathDigest] {
-    let n = try varint()
+    let n = try count()
     var result: [PathDigest] = []
     for _ in 0..<n { result.append(PathDigest(try string(), try digest())) }
     return result
   }
   package mutating func outputs() throws(Truncated) -> [OutputEntry] {
-    let n = try varint()
+    let n = try count()
     var result: [OutputEntry] = []
     for _ in 0..<n {
       let path = try string()
@@ -166,7 +172,7 @@ extension ByteReader {
     return result
   }
   package mutating func strings() throws(Truncated) -> [String] {
-    let n = try varint()
+    let n = try count()
     var result: [String] = []
     for _ in 0..<n { result.append(try string()) }
     return result

@@ -82,6 +82,11 @@ extension FileSystem {
   /// Every file (or symlink) under `path`, relative to it, sorted. Folders are walked
   /// with lstat, so a symlinked folder is listed as an entry, not followed.
   package func files(under path: String) -> [String] {
+    files(under: path, skipping: { _ in false })
+  }
+
+  /// `files(under:)`, not entering (nor listing) the paths `skip` says to leave out.
+  package func files(under path: String, skipping skip: (String) -> Bool) -> [String] {
     var result: [String] = []
     var pending: [String] = [""]
     while let rel = pending.popLast() {
@@ -89,6 +94,7 @@ extension FileSystem {
       guard let names = contents(ofDirectory: abs) else { continue }
       for name in names {
         let childRel = rel.isEmpty ? name : rel + "/" + name
+        if skip(childRel) { continue }
         switch lstat(abs + "/" + name)?.kind {
         case .directory: pending.append(childRel)
         case .file, .symlink: result.append(childRel)
@@ -102,10 +108,12 @@ extension FileSystem {
 
   /// The workspace's files under `folder` (workspace-relative, sorted), never anything
   /// inside `.kiln` or `.git`: what globs are matched against.
+  /// `.kiln` and `.git` are not even entered: kiln's own state changes at every
+  /// command and must not count as a change of the workspace.
   package func workspaceFiles(root: String, under folder: String) -> [String] {
-    var result = files(under: Paths.join(root, folder))
+    if Paths.isReserved(folder) { return [] }
+    var result = files(under: Paths.join(root, folder), skipping: { folder.isEmpty && Paths.isReserved($0) })
     if !folder.isEmpty { result = result.map { folder + "/" + $0 } }
-    result.removeAll(where: Paths.isReserved)
     return result
   }
 }

@@ -1,53 +1,41 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSpawn
 import KilnCore
-import Subprocess
-import SystemPackage
 
-/// Runs commands with `/bin/sh -c` through swift-subprocess, each in a process group of
-/// its own (so a timeout or Ctrl-C stops its children too). Output goes to two
-/// unlinked temporary files, not pipes: a grandchild that keeps a pipe open cannot
-/// hold the build, and a task's output may be larger than memory would like.
+/// Runs commands with `/bin/sh -c` through `posix_spawn` (STYLE §10: its cost per task
+/// showed in `make bench`), each as the leader of its own process group, so a timeout
+/// or Ctrl-C stops its children too. Output goes to two anonymous in-memory files
+/// (memfd), not pipes: a grandchild that keeps a pipe open cannot hold the build, and
+/// nothing is created on disk. One thread (`ChildWatcher`) waits for every child.
 package struct ShellProcessRunner: ProcessRunner {
   package init() {}
 
   package func run(_ invocation: Invocation) async throws -> Completion {
-    let out = try Self.anonymousFile()
+    let out = try Self.captureFile("kiln-stdout")
     defer { close(out) }
-    let err = try Self.anonymousFile()
+    let err = try Self.captureFile("kiln-stderr")
     defer { close(err) }
 
-    var options = PlatformOptions()
-    options.processGroupID = 0  // the child leads a new group whose id is its pid
-    let environment = invocation.environment.map { Array("\($0.key)=\($0.value)\0".utf8) }
-    let configuration = Configuration(
-      executable: .path("/bin/sh"),
-      arguments: ["-c", invocation.command],
-      environment: .custom(environment),
-      workingDirectory: FilePath(invocation.workingDirectory),
-      platformOptions: options)
-
+    let pid = try Self.spawn(invocation, stdout: out, stderr: err)
+    // The child leads a new group whose id is its pid. A Ctrl-C that came before the
+    // group was known kills it here.
+    let registered = ProcessGroups.shared.register(pid)
     let timedOut = OnceFlag()
-    let result = try await Subprocess.run(
-      configuration,
-      input: .none,
-      output: .fileDescriptor(FileDescriptor(rawValue: out), closeAfterSpawningProcess: false),
-      error: .fileDescriptor(FileDescriptor(rawValue: err), closeAfterSpawningProcess: false)
-    ) { execution -> Task<Void, Never>? in
-      let pgid = execution.processIdentifier.value
-      if !ProcessGroups.shared.register(pgid) { return nil }
-      guard let limit = invocation.timeout else { return nil }
-      return Task {
+    var timer: Task<Void, Never>?
+    if registered, let limit = invocation.timeout {
+      timer = Task {
         try? await Task.sleep(for: limit)
         if !Task.isCancelled {
           timedOut.set()
-          ProcessGroups.kill(group: pgid)
+          ProcessGroups.kill(group: pid)
         }
       }
     }
-    result.closureResult?.cancel()
-    ProcessGroups.shared.unregister(result.processIdentifier.value)
+    let ended = await ChildWatcher.shared.wait(for: pid)
+    timer?.cancel()
+    ProcessGroups.shared.unregister(pid)
 
     let status: Completion.Status
     if timedOut.isSet {
@@ -55,29 +43,39 @@ package struct ShellProcessRunner: ProcessRunner {
     } else if ProcessGroups.shared.isInterrupted {
       status = .interrupted
     } else {
-      switch result.terminationStatus {
-      case .exited(let code): status = .exited(code)
-      case .signaled(let signal): status = .signaled(signal)
-      }
+      status = ended
     }
     return Completion(status: status, stdout: Self.readAll(out), stderr: Self.readAll(err))
   }
 
-  private static func anonymousFile() throws -> Int32 {
-    let dir = (getenv("TMPDIR").map { String(cString: $0) }) ?? "/tmp"
-    // O_TMPFILE (Linux): an unnamed file in `dir`, gone when closed.
-    let oTmpfile: Int32 = 0o20000000 | O_DIRECTORY
-    var fd = open(dir, oTmpfile | O_RDWR | O_CLOEXEC, 0o600)
-    if fd < 0 {
-      var template = Array("\(dir)/kiln-out-XXXXXX".utf8CString)
-      fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-      if fd >= 0 {
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
-      }
+  private static func spawn(_ invocation: Invocation, stdout: Int32, stderr: Int32) throws(SpawnError) -> pid_t {
+    let words: [String] = ["/bin/sh", "-c", invocation.command]
+    let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+    let envp: [UnsafeMutablePointer<CChar>?] = invocation.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+      for p in argv { free(p) }
+      for p in envp { free(p) }
     }
-    guard fd >= 0 else { throw FileSystemError(dir, "cannot create a temporary file: \(Errno(rawValue: errno))") }
-    return fd
+    var pid: pid_t = 0
+    let rc = kiln_spawn(&pid, "/bin/sh", argv, envp, invocation.workingDirectory, stdout, stderr)
+    guard rc == 0 else {
+      throw SpawnError(message: "cannot start /bin/sh in \(invocation.workingDirectory): \(String(cString: strerror(rc)))")
+    }
+    return pid
+  }
+
+  /// An unnamed in-memory file; an unlinked temporary file where memfd is missing.
+  private static func captureFile(_ name: String) throws(SpawnError) -> Int32 {
+    let fd = kiln_memfd(name)
+    if fd >= 0 { return fd }
+    let dir = (getenv("TMPDIR").map { String(cString: $0) }) ?? "/tmp"
+    var template = Array("\(dir)/kiln-out-XXXXXX".utf8CString)
+    let tmp = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+    guard tmp >= 0, fcntl(tmp, F_SETFD, FD_CLOEXEC) == 0 else {
+      throw SpawnError(message: "cannot create a temporary file in \(dir): \(String(cString: strerror(errno)))")
+    }
+    template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+    return tmp
   }
 
   private static func readAll(_ fd: Int32) -> [UInt8] {
@@ -87,6 +85,112 @@ package struct ShellProcessRunner: ProcessRunner {
     let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Int(size), 0) }
     if n < size { bytes.removeLast(Int(size) - max(n, 0)) }
     return bytes
+  }
+}
+
+/// A process that could not be started.
+package struct SpawnError: Error, Sendable, CustomStringConvertible {
+  package var message: String
+  package var description: String { message }
+}
+
+/// Waits for children: one thread blocks in `epoll_wait` on a pidfd per running child
+/// and resumes the task that waits for it, so no thread of Swift's small cooperative
+/// pool ever blocks on a process. Where the kernel has no pidfd (before 5.3), a
+/// thread per child blocks in `waitpid`.
+final class ChildWatcher: @unchecked Sendable {
+  static let shared = ChildWatcher()
+
+  private let epoll: Int32
+  private let lock = PThreadMutex()
+  private var waiting: [Int32: CheckedContinuation<Completion.Status, Never>] = [:]
+
+  private init() {
+    epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+    var thread = pthread_t()
+    _ = pthread_create(&thread, nil, { _ in
+      ChildWatcher.shared.loop()
+      return nil
+    }, nil)
+    pthread_detach(thread)
+  }
+
+  /// How `pid` (a child of this process) ended; it is reaped.
+  func wait(for pid: pid_t) async -> Completion.Status {
+    let pidfd = kiln_pidfd_open(pid)
+    return await withCheckedContinuation { continuation in
+      guard pidfd >= 0, epoll >= 0 else {
+        Self.waitOnThread(pid, continuation)
+        return
+      }
+      lock.withLock { waiting[pidfd] = continuation }
+      var event = epoll_event()
+      event.events = EPOLLIN.rawValue
+      event.data.fd = pidfd
+      if epoll_ctl(epoll, EPOLL_CTL_ADD, pidfd, &event) != 0 {
+        lock.withLock { _ = waiting.removeValue(forKey: pidfd) }
+        close(pidfd)
+        Self.waitOnThread(pid, continuation)
+      }
+    }
+  }
+
+  private func loop() {
+    var events = [epoll_event](repeating: epoll_event(), count: 32)
+    while true {
+      let n = epoll_wait(epoll, &events, Int32(events.count), -1)
+      if n < 0 {
+        if errno == EINTR { continue }
+        return
+      }
+      for i in 0..<Int(n) {
+        let pidfd = events[i].data.fd
+        // Taken before the descriptor is closed: once closed, its number may be handed
+        // to the next child's pidfd at once.
+        let continuation = lock.withLock { waiting.removeValue(forKey: pidfd) }
+        var info = siginfo_t()
+        let reaped = kiln_pidfd_wait(pidfd, &info)
+        _ = epoll_ctl(epoll, EPOLL_CTL_DEL, pidfd, nil)
+        close(pidfd)
+        continuation?.resume(returning: reaped == 0 ? Self.status(info) : .signaled(SIGKILL))
+      }
+    }
+  }
+
+  private static func status(_ info: siginfo_t) -> Completion.Status {
+    let code = kiln_siginfo_code([info])
+    let value = kiln_siginfo_status([info])
+    return code == CLD_EXITED ? .exited(value) : .signaled(value)
+  }
+
+  private final class Waiter: @unchecked Sendable {
+    let pid: pid_t
+    let continuation: CheckedContinuation<Completion.Status, Never>
+    init(_ pid: pid_t, _ continuation: CheckedContinuation<Completion.Status, Never>) {
+      self.pid = pid
+      self.continuation = continuation
+    }
+  }
+
+  private static func waitOnThread(_ pid: pid_t, _ continuation: CheckedContinuation<Completion.Status, Never>) {
+    let waiter = Unmanaged.passRetained(Waiter(pid, continuation)).toOpaque()
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { context in
+      let waiter = Unmanaged<Waiter>.fromOpaque(context!).takeRetainedValue()
+      var raw: Int32 = 0
+      while waitpid(waiter.pid, &raw, 0) < 0, errno == EINTR {}
+      let status: Completion.Status = raw & 0x7F == 0 ? .exited((raw >> 8) & 0xFF) : .signaled(raw & 0x7F)
+      waiter.continuation.resume(returning: status)
+      return nil
+    }, waiter)
+    if rc == 0 {
+      pthread_detach(thread)
+    } else {
+      Unmanaged<Waiter>.fromOpaque(waiter).release()
+      var raw: Int32 = 0
+      while waitpid(pid, &raw, 0) < 0, errno == EINTR {}
+      continuation.resume(returning: raw & 0x7F == 0 ? .exited((raw >> 8) & 0xFF) : .signaled(raw & 0x7F))
+    }
   }
 }
 
