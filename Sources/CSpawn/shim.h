@@ -1,5 +1,6 @@
-// The only door to posix_spawn, memfd and pidfd: the _GNU_SOURCE parts of glibc that
-// Swift's Glibc module does not show (addclosefrom_np, addchdir_np, memfd_create) and
+// The only door to posix_spawn, memfd, pidfd and O_PATH: the _GNU_SOURCE parts of glibc
+// that Swift's Glibc module does not show (addclosefrom_np, addchdir_np, memfd_create,
+// O_PATH) and
 // the pidfd system calls, which glibc 2.36 has no wrapper for.
 #ifndef KILN_CSPAWN_H
 #define KILN_CSPAWN_H
@@ -62,6 +63,9 @@ static inline int kiln_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_ope
 static inline int kiln_pidfd_wait(int pidfd, siginfo_t *info) {
   return waitid((idtype_t)3 /* P_PIDFD */, (id_t)pidfd, info, WEXITED);
 }
+
+// A folder opened only to name files relative to it (fstatat), or -1.
+static inline int kiln_open_folder(const char *path) { return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC); }
 
 static inline int kiln_siginfo_code(const siginfo_t *info) { return info->si_code; }
 static inline int kiln_siginfo_status(const siginfo_t *info) { return info->si_status; }

@@ -335,6 +335,7 @@ package final class Build {
       index[key] = entries.count
       entries.append(e)
     }
+    entries.sort { $0.path < $1.path }
     let environmentNames = names.sorted()
     return BuildSnapshot(
       token: String(UInt64.random(in: .min ... .max), radix: 16), root: root,

@@ -186,11 +186,17 @@ package struct BuildSnapshot: Sendable {
   }
 
   /// Whether every file is still as the snapshot saw it; the first difference ends the check.
+  /// Entries are kept sorted by path, so a folder's files are stat'ed in one run.
   package func holds(fileSystem: any FileSystem) -> Bool {
-    let prefix = root.hasSuffix("/") ? root : root + "/"
+    var cursor = fileSystem.statCursor()
+    var folder = ""
     for e in entries {
-      let abs = e.path.hasPrefix("/") ? e.path : prefix + e.path
-      let now = e.followsLinks ? fileSystem.stat(abs) : fileSystem.lstat(abs)
+      let abs = e.path.hasPrefix("/") ? e.path : Paths.join(root, e.path)
+      // Split on the last slash by bytes; the folder string is made once per run.
+      guard let slash = abs.utf8.lastIndex(of: UInt8(ascii: "/")) else { return false }
+      let parent = slash == abs.startIndex ? "/" : abs[..<slash]
+      if parent != folder { folder = String(parent) }
+      let now = cursor.stat(String(abs[abs.utf8.index(after: slash)...]), in: folder, followingLinks: e.followsLinks)
       if !SnapshotEntry.same(now, e.stat) { return false }
     }
     return true

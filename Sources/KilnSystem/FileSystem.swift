@@ -62,9 +62,30 @@ package protocol FileSystem: Sendable {
   func rename(_ source: String, to destination: String) throws(FileSystemError)
   /// Sets mtime to now without changing content (LRU bookkeeping in the cache).
   func touch(_ path: String)
+  /// Something that stats many names folder by folder (see `StatCursor`).
+  func statCursor() -> any StatCursor
+}
+
+/// Stats `name` inside `folder` (absolute): for runs of names in one folder, as when a
+/// snapshot of thousands of files is checked. The real one keeps the folder open and
+/// looks up one path component per name instead of every component of the path.
+package protocol StatCursor {
+  mutating func stat(_ name: String, in folder: String, followingLinks: Bool) -> FileStat?
+}
+
+/// A cursor that simply joins the path (fakes, and anywhere folders cannot be opened).
+package struct PathStatCursor: StatCursor {
+  let fileSystem: any FileSystem
+  package init(_ fileSystem: any FileSystem) { self.fileSystem = fileSystem }
+  package mutating func stat(_ name: String, in folder: String, followingLinks: Bool) -> FileStat? {
+    let path = folder == "/" ? "/" + name : folder + "/" + name
+    return followingLinks ? fileSystem.stat(path) : fileSystem.lstat(path)
+  }
 }
 
 extension FileSystem {
+  package func statCursor() -> any StatCursor { PathStatCursor(self) }
+
   /// `mkdir -p`.
   package func createDirectories(_ path: String) throws(FileSystemError) {
     if let st = stat(path) {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import KilnCore
+import CSpawn
 import KilnHash
 import SystemPackage
 
@@ -9,12 +10,12 @@ import SystemPackage
 package struct LocalFileSystem: FileSystem {
   package init() {}
 
-  private static func fileStat(_ st: Glibc.stat) -> FileStat {
+  fileprivate static func fileStat(_ st: Glibc.stat) -> FileStat {
     let kind: FileStat.Kind
-    switch Int32(st.st_mode) & Int32(S_IFMT) {
-    case Int32(S_IFREG): kind = .file
-    case Int32(S_IFDIR): kind = .directory
-    case Int32(S_IFLNK): kind = .symlink
+    switch Int32(st.st_mode) & Int32(Glibc.S_IFMT) {
+    case Int32(Glibc.S_IFREG): kind = .file
+    case Int32(Glibc.S_IFDIR): kind = .directory
+    case Int32(Glibc.S_IFLNK): kind = .symlink
     default: kind = .other
     }
     return FileStat(
@@ -34,6 +35,34 @@ package struct LocalFileSystem: FileSystem {
     var st = Glibc.stat()
     guard Glibc.lstat(path, &st) == 0 else { return nil }
     return Self.fileStat(st)
+  }
+
+  package func statCursor() -> any StatCursor { FolderStatCursor() }
+
+  /// Keeps the last folder open (O_PATH) and stats names relative to it.
+  final class FolderStatCursor: StatCursor {
+    private var folder = ""
+    private var fd: Int32 = -1
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    func stat(_ name: String, in folder: String, followingLinks: Bool) -> FileStat? {
+      if folder != self.folder {
+        if fd >= 0 { close(fd) }
+        fd = kiln_open_folder(folder)
+        self.folder = folder
+      }
+      var st = Glibc.stat()
+      let flags = followingLinks ? 0 : AT_SYMLINK_NOFOLLOW
+      // A folder that cannot be opened: its names are absent (or say so the slow way).
+      let rc: Int32
+      if fd >= 0 {
+        rc = fstatat(fd, name, &st, flags)
+      } else {
+        rc = followingLinks ? followingStat(folder + "/" + name, &st) : Glibc.lstat(folder + "/" + name, &st)
+      }
+      return rc == 0 ? LocalFileSystem.fileStat(st) : nil
+    }
   }
 
   private static func error(_ path: String) -> FileSystemError {
