@@ -8,7 +8,7 @@ BIN_DEBUG := .build/debug/kiln
 BIN_RELEASE := .build/release/kiln
 DEPS_BUILD := libxxhash-dev libsqlite3-dev
 DEPS_TEST := $(DEPS_BUILD) gcc binutils procps
-DEPS_BENCH := $(DEPS_BUILD) gcc ninja-build ccache xxhash hyperfine
+DEPS_BENCH := $(DEPS_BUILD) gcc binutils make git python3 ninja-build ccache xxhash time
 
 .PHONY: build release test demo bench bench-quick install deps-build deps-test deps-bench clean
 
@@ -45,10 +45,14 @@ test: deps-test
 demo: deps-test release
 	@sh fixtures/demo-run.sh $(CURDIR)/$(BIN_RELEASE)
 
+# The benchmark of issue 4 (bench/bench.py): kiln beside ninja, ninja+ccache and make.
+# Writes docs/benchmarks.md (above its marker line) and bench/out/results.json.
+# bench: every scenario at full size (~15-20 min on 2 cores); bench-quick: a few minutes.
+bench: deps-bench release
+	@sh bench/run.sh $(CURDIR)/$(BIN_RELEASE)
+
 bench-quick: deps-bench release
 	@sh bench/quick.sh $(CURDIR)/$(BIN_RELEASE)
-
-bench: bench-quick
 
 install: release
 	install -d $(PREFIX)/bin

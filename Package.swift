@@ -12,7 +12,6 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
-    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
   ],
   targets: [
     .systemLibrary(name: "CXXHash", path: "Sources/CXXHash"),
@@ -29,7 +28,7 @@ let package = Package(
       swiftSettings: strict),
     .target(
       name: "KilnConfig",
-      dependencies: ["KilnSystem", "KilnCore", .product(name: "Yams", package: "Yams")],
+      dependencies: ["KilnSystem", "KilnCore"],
       swiftSettings: strict),
     .target(name: "KilnStore", dependencies: ["KilnSystem", "KilnHash", "KilnCore", "CSQLite"], swiftSettings: strict),
     .target(name: "KilnEngine", dependencies: ["KilnStore", "KilnSystem", "KilnHash", "KilnCore"], swiftSettings: strict),

@@ -1,8 +1,7 @@
 import KilnCore
-import Yams
 
 /// Reads `kiln.yml` text into a checked `BuildFile`. Every error carries the line and
-/// column of the offending node, from Yams' composed node marks.
+/// column of the offending node, from `YAMLParser`'s node marks.
 package struct BuildFileParser {
   package var displayPath: String
 
@@ -17,22 +16,20 @@ package struct BuildFileParser {
   ]
 
   package func parse(_ text: String) throws(ConfigError) -> BuildFile {
-    let root: Node?
+    let root: YAMLNode?
     do {
-      root = try Yams.compose(yaml: text)
-    } catch let error as YamlError {
-      throw yamlError(error, text: text)
+      root = try YAMLParser.parse(text)
     } catch {
-      throw ConfigError(at(nil), "cannot read YAML: \(error)")
+      throw ConfigError(SourceLocation(file: displayPath, line: error.mark.line, column: error.mark.column), error.message)
     }
     var file = BuildFile(displayPath: displayPath)
     guard let root else { throw ConfigError(at(nil), "the build file is empty: it needs a 'tasks' mapping") }
-    guard case .mapping(let top) = root else {
+    guard case .mapping(let top, _) = root else {
       throw ConfigError(at(root), "the build file must be a mapping with a 'tasks' field")
     }
-    var tasksNode: Node?
-    var defaultNode: Node?
-    var hooksNode: Node?
+    var tasksNode: YAMLNode?
+    var defaultNode: YAMLNode?
+    var hooksNode: YAMLNode?
     for (keyNode, value) in try pairs(top) {
       let key = keyNode.string ?? ""
       switch key {
@@ -45,7 +42,7 @@ package struct BuildFileParser {
       }
     }
     guard let tasksNode else { throw ConfigError(at(root), "missing field 'tasks'") }
-    guard case .mapping(let taskMap) = tasksNode else {
+    guard case .mapping(let taskMap, _) = tasksNode else {
       throw ConfigError(at(tasksNode), "'tasks' must be a mapping of task names to tasks")
     }
     for (nameNode, body) in try pairs(taskMap) {
@@ -65,7 +62,7 @@ package struct BuildFileParser {
       file.defaultTasks = list.map(\.value)
     }
     if let hooksNode {
-      guard case .mapping(let hookMap) = hooksNode else {
+      guard case .mapping(let hookMap, _) = hooksNode else {
         throw ConfigError(at(hooksNode), "'hooks' must be a mapping of git hook names to task lists")
       }
       for (hookNode, value) in try pairs(hookMap) {
@@ -85,7 +82,7 @@ package struct BuildFileParser {
 
   // MARK: - Tasks
 
-  private func task(_ nameNode: Node, _ body: Node) throws(ConfigError) -> TaskSpec {
+  private func task(_ nameNode: YAMLNode, _ body: YAMLNode) throws(ConfigError) -> TaskSpec {
     let name = nameNode.string ?? ""
     guard !name.isEmpty, name.utf8.allSatisfy({ c in
       (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
@@ -93,7 +90,7 @@ package struct BuildFileParser {
     }) else {
       throw ConfigError(at(nameNode), "task name '\(name)' may use only letters, digits, '_', '-' and '.'")
     }
-    guard case .mapping(let fields) = body else {
+    guard case .mapping(let fields, _) = body else {
       throw ConfigError(at(body), "task '\(name)' must be a mapping of fields")
     }
     var spec = TaskSpec(name: name, location: at(nameNode), run: Located("", at(nameNode)))
@@ -132,43 +129,14 @@ package struct BuildFileParser {
 
   // MARK: - Node helpers
 
-  private func at(_ node: Node?) -> SourceLocation {
-    SourceLocation(file: displayPath, line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1)
+  private func at(_ node: YAMLNode?) -> SourceLocation {
+    SourceLocation(file: displayPath, line: node?.mark.line ?? 1, column: node?.mark.column ?? 1)
   }
 
-  /// Yams marks the first of two equal keys; the user wants the second: the next line
-  /// at the same indentation that starts with `key:`.
-  static func repeatedKey(_ key: String, after mark: Mark, in text: String) -> (line: Int, column: Int)? {
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-    let indent = String(repeating: " ", count: max(0, mark.column - 1))
-    var line = mark.line
-    while line < lines.count {
-      let next = lines[line]
-      line += 1
-      if next.hasPrefix(indent + key + ":") || next.hasPrefix(indent + "\"" + key + "\":") { return (line, mark.column) }
-    }
-    return nil
-  }
-
-  private func yamlError(_ error: YamlError, text: String) -> ConfigError {
-    switch error {
-    case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-      return ConfigError(SourceLocation(file: displayPath, line: mark.line, column: mark.column), "YAML syntax error: \(problem)")
-    case .duplicatedKeysInMapping(let duplicates, let context):
-      let key = duplicates.first ?? "?"
-      let second = Self.repeatedKey(key, after: context.mark, in: text)
-      return ConfigError(SourceLocation(file: displayPath, line: second?.line ?? context.mark.line,
-                                        column: second?.column ?? context.mark.column),
-                         "duplicate key '\(key)'")
-    default:
-      return ConfigError(at(nil), "YAML syntax error: \(error)")
-    }
-  }
-
-  /// Mapping pairs with plain (scalar) keys. Duplicate keys never get here: Yams
-  /// rejects them while composing (see `yamlError`).
-  private func pairs(_ mapping: Node.Mapping) throws(ConfigError) -> [(Node, Node)] {
-    var result: [(Node, Node)] = []
+  /// Mapping pairs with plain (scalar) keys. Duplicate keys never get here: the YAML
+  /// parser rejects them at their second occurrence.
+  private func pairs(_ mapping: [(key: YAMLNode, value: YAMLNode)]) throws(ConfigError) -> [(YAMLNode, YAMLNode)] {
+    var result: [(YAMLNode, YAMLNode)] = []
     for (key, value) in mapping {
       guard case .scalar = key else { throw ConfigError(at(key), "keys must be plain names") }
       result.append((key, value))
@@ -179,50 +147,45 @@ package struct BuildFileParser {
   /// YAML's spellings of null, for a plain scalar.
   private static let nullSpellings: Set<String> = ["~", "null", "Null", "NULL", ""]
 
-  private func scalar(_ node: Node, field: String) throws(ConfigError) -> String {
-    guard case .scalar(let scalar) = node else {
+  private func scalar(_ node: YAMLNode, field: String) throws(ConfigError) -> String {
+    guard case .scalar(let text, let plain, _) = node else {
       throw ConfigError(at(node), "'\(field)' must be a string")
     }
-    if scalar.tag == .implicit || scalar.tag.description.hasSuffix(":null") || scalar.tag.description.hasSuffix(":str") {
-      if scalar.style == .plain, Self.nullSpellings.contains(scalar.string) { return "" }
-    }
-    return scalar.string
+    if plain, Self.nullSpellings.contains(text) { return "" }
+    return text
   }
 
   /// A string or a list of strings (SPEC: every list field takes a single string too).
-  private func strings(_ node: Node, field: String) throws(ConfigError) -> [Located<String>] {
+  private func strings(_ node: YAMLNode, field: String) throws(ConfigError) -> [Located<String>] {
     switch node {
-    case .scalar(let s):
-      if s.style == .plain, Self.nullSpellings.contains(s.string) { return [] }
-      return [Located(s.string, at(node))]
-    case .sequence(let seq):
+    case .scalar(let text, let plain, _):
+      if plain, Self.nullSpellings.contains(text) { return [] }
+      return [Located(text, at(node))]
+    case .sequence(let seq, _):
       var out: [Located<String>] = []
       for item in seq {
-        guard case .scalar(let s) = item else {
+        guard case .scalar(let text, _, _) = item else {
           if case .mapping = item {
             throw ConfigError(at(item), "'\(field)' must list strings; a '{' inside [...] must be quoted")
           }
           throw ConfigError(at(item), "'\(field)' must list strings")
         }
-        out.append(Located(s.string, at(item)))
+        out.append(Located(text, at(item)))
       }
       return out
     case .mapping:
       throw ConfigError(at(node), "'\(field)' must be a string or a list of strings; a value that starts with '{' must be quoted")
-    case .alias:
-      // Yams resolves aliases while composing; an unresolved one is still not a list.
-      throw ConfigError(at(node), "'\(field)' must be a string or a list of strings")
     }
   }
 
-  private func bool(_ node: Node, field: String) throws(ConfigError) -> Bool {
+  private func bool(_ node: YAMLNode, field: String) throws(ConfigError) -> Bool {
     guard case .scalar = node, let value = node.bool else {
       throw ConfigError(at(node), "'\(field)' must be true or false")
     }
     return value
   }
 
-  private func duration(_ node: Node, field: String) throws(ConfigError) -> Duration {
+  private func duration(_ node: YAMLNode, field: String) throws(ConfigError) -> Duration {
     let text = try scalar(node, field: field)
     guard let value = Duration.parse(text), value > .zero else {
       throw ConfigError(at(node), "'\(field)' must be a duration like 30s or 5m, got '\(text)'")
@@ -230,8 +193,8 @@ package struct BuildFileParser {
     return value
   }
 
-  private func environment(_ node: Node, field: String) throws(ConfigError) -> [EnvironmentVariable] {
-    guard case .mapping(let map) = node else {
+  private func environment(_ node: YAMLNode, field: String) throws(ConfigError) -> [EnvironmentVariable] {
+    guard case .mapping(let map, _) = node else {
       throw ConfigError(at(node), "'\(field)' must be a mapping of variable names to values")
     }
     var result: [EnvironmentVariable] = []

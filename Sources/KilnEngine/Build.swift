@@ -291,6 +291,7 @@ package final class Build {
       let snapshot = options.snapshot.flatMap { takeSnapshot(for: $0, selected: selected, result: result, options: options) }
       if let snapshot { try manifest.setSnapshotToken(snapshot.token) }
       try manifest.commit()
+      if result.summary.ran + result.summary.restored > 0 { try? manifest.checkpoint() }
       if let request = options.snapshot {
         // After the commit: a snapshot file whose token the manifest lacks is never used.
         if let snapshot {

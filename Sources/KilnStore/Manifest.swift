@@ -157,6 +157,11 @@ package final class Manifest {
     inTransaction = true
   }
 
+  /// Copies the WAL into the database and empties it, so the next opener reads none of it.
+  package func checkpoint() throws(DatabaseError) {
+    try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+  }
+
   /// Drops what the open transaction wrote, if one is open.
   package func rollback() {
     guard inTransaction else { return }

@@ -1,0 +1,39 @@
+#!/bin/sh
+# kiln beside ninja, ninja+ccache and make (issue 4's benchmark): a generated C project
+# (cold, null, touch, edit, header edit, clean rebuild, fresh worktree), a bigger one's
+# null build, trivial `cp` tasks (cold; null and peak RSS), hashing a big file against
+# xxhsum, and fixtures/demo. Every build's result is checked. Writes docs/benchmarks.md,
+# bench/out/results.json and bench/out/logs/; exit 1 if any build came out wrong.
+#
+#   sh bench/run.sh [--quick] /path/to/kiln     (make bench; make bench-quick: --quick)
+#
+# Knobs (environment): BENCH_ROUNDS, BENCH_ROUNDS_FULL, BENCH_UNITS, BENCH_UNITS_BIG,
+# BENCH_TRIVIAL, BENCH_TRIVIAL_BIG, BENCH_HASH_MIB, BENCH_ONLY, BENCH_JOBS, BENCH_KEEP=1,
+# BENCH_OUT, BENCH_DOC; see bench/bench.py.
+set -eu
+quick=""
+if [ "${1:-}" = "--quick" ]; then
+    quick=--quick
+    shift
+fi
+if [ $# -ne 1 ]; then
+    echo "usage: sh bench/run.sh [--quick] KILN_BINARY" >&2
+    exit 2
+fi
+kiln=$1
+case $kiln in /*) ;; *) kiln=$(pwd)/$kiln ;; esac
+if [ ! -x "$kiln" ]; then
+    echo "bench/run.sh: $kiln: not an executable (build it with: make release)" >&2
+    exit 2
+fi
+missing=""
+for tool in python3 ninja make ccache xxhsum cc ar git; do
+    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+done
+[ -x /usr/bin/time ] || missing="$missing /usr/bin/time"
+if [ -n "$missing" ]; then
+    echo "bench/run.sh: missing:$missing (make deps-bench installs them)" >&2
+    exit 2
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+exec python3 -B "$here/bench.py" $quick "$kiln"
