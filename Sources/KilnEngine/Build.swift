@@ -331,6 +331,7 @@ package final class Build {
       if let j = index[key] {
         // Looked at twice and found different: it changed while the build ran.
         if !SnapshotEntry.same(entries[j].stat, e.stat) { return nil }
+        if entries[j].digest == nil { entries[j].digest = e.digest }
         continue
       }
       index[key] = entries.count

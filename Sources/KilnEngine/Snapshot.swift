@@ -14,17 +14,21 @@ package struct SnapshotEntry: Sendable, Hashable {
   package var stat: FileStat?
   /// Wall-clock nanoseconds when the stat was taken (for the racy-clean rule).
   package var observedAt: Int64
+  /// The file's content digest, where the build hashed it: a file whose stat changed
+  /// but whose content did not (`touch`) still holds.
+  package var digest: Digest?
 
-  package init(path: String, followsLinks: Bool = true, stat: FileStat?, observedAt: Int64) {
+  package init(path: String, followsLinks: Bool = true, stat: FileStat?, observedAt: Int64, digest: Digest? = nil) {
     self.path = path
     self.followsLinks = followsLinks
     self.stat = stat
     self.observedAt = observedAt
+    self.digest = digest
   }
 
   /// Whether the file could still change without its stat showing it: modified within
   /// the timestamp granularity of the moment it was looked at (see `StatCache`).
-  var isRacy: Bool {
+  package var isRacy: Bool {
     guard let stat else { return false }
     let window = stat.mtime % 1_000_000_000 == 0 ? StatCache.coarseRacyWindow : StatCache.racyWindow
     return max(stat.mtime, stat.ctime) >= observedAt - window
@@ -135,6 +139,12 @@ package struct BuildSnapshot: Sendable {
       w.varint(UInt64(bitPattern: st.ctime))
       w.varint(st.inode)
       w.varint(UInt64(st.permissions))
+      if let d = e.digest {
+        w.varint(1)
+        w.digest(d)
+      } else {
+        w.varint(0)
+      }
     }
     return Self.magic + w.bytes
   }
@@ -172,10 +182,11 @@ package struct BuildSnapshot: Sendable {
         let ctime = Int64(bitPattern: try r.varint())
         let inode = try r.varint()
         let permissions = UInt32(truncatingIfNeeded: try r.varint())
+        let digest = try r.varint() == 1 ? try r.digest() : nil
         entries.append(SnapshotEntry(
           path: path, followsLinks: mode == 1,
           stat: FileStat(kind: kind, size: size, mtime: mtime, ctime: ctime, inode: inode, permissions: permissions),
-          observedAt: 0))
+          observedAt: 0, digest: digest))
       }
       guard r.atEnd else { return nil }
       return BuildSnapshot(token: token, root: root, targets: targets, targetNames: targetNames, environmentNames: names,
@@ -185,21 +196,27 @@ package struct BuildSnapshot: Sendable {
     }
   }
 
-  /// Whether every file is still as the snapshot saw it; the first difference ends the check.
+  /// The files whose stat changed (entry index, stat now), when each of them may still
+  /// hold what the build saw: a regular file before and now, whose digest the snapshot
+  /// has. nil when something changed that only the full build can judge (a folder's
+  /// listing, a file appearing, disappearing or changing kind, the build file).
   /// Entries are kept sorted by path, so a folder's files are stat'ed in one run.
-  package func holds(fileSystem: any FileSystem) -> Bool {
+  package func changedFiles(fileSystem: any FileSystem) -> [(index: Int, stat: FileStat)]? {
     var cursor = fileSystem.statCursor()
     var folder = ""
-    for e in entries {
+    var changed: [(index: Int, stat: FileStat)] = []
+    for (n, e) in entries.enumerated() {
       let abs = e.path.hasPrefix("/") ? e.path : Paths.join(root, e.path)
       // Split on the last slash by bytes; the folder string is made once per run.
-      guard let slash = abs.utf8.lastIndex(of: UInt8(ascii: "/")) else { return false }
+      guard let slash = abs.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
       let parent = slash == abs.startIndex ? "/" : abs[..<slash]
       if parent != folder { folder = String(parent) }
       let now = cursor.stat(String(abs[abs.utf8.index(after: slash)...]), in: folder, followingLinks: e.followsLinks)
-      if !SnapshotEntry.same(now, e.stat) { return false }
+      if SnapshotEntry.same(now, e.stat) { continue }
+      guard let now, now.kind == .file, e.stat?.kind == .file, e.digest != nil else { return nil }
+      changed.append((n, now))
     }
-    return true
+    return changed
   }
 
   private static func kindCode(_ kind: FileStat.Kind) -> UInt64 {

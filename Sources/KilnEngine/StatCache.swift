@@ -146,7 +146,7 @@ package final class StatCache: @unchecked Sendable {
     lock.withLock {
       if hashedTrees { return nil }
       var result = seen.map { path, observed in
-        SnapshotEntry(path: path, stat: observed?.stat, observedAt: observed?.at ?? 0)
+        SnapshotEntry(path: path, stat: observed?.stat, observedAt: observed?.at ?? 0, digest: observed?.digest)
       }
       result.append(contentsOf: probed.values)
       return result

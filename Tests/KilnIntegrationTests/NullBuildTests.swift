@@ -139,6 +139,37 @@ import Testing
     Self.expectSummary(outside, "1 ran, 0 restored, 3 up to date")
   }
 
+  /// `touch` changes a file's stat but not its content: the shortcut hashes just that
+  /// file, finds what the build saw, and still runs nothing; an output touched likewise.
+  /// The same touch with an edit (same size) is a change.
+  @Test func touchedButUnchangedFilesKeepTheShortcut() throws {
+    let p = try TempProject(Fixture.pipeline)
+    #expect(try p.kiln("build").status == 0)
+    try Self.settle(p)
+
+    try p.touch("src/a.txt", secondsFromNow: -10)
+    try p.touch("out/b.txt", secondsFromNow: -10)
+    Self.pause()  // the touch set ctime to now: let it age past the racy window
+    let touched = try p.kiln("build", "--explain")
+    #expect(touched.status == 0, "\(touched)")
+    #expect(Self.tookShortcut(touched), "\(touched)")
+    #expect(touched.stdout.contains("2 touched but not changed"), "\(touched)")
+    Self.expectSummary(touched, "0 ran, 0 restored, 3 up to date")
+    #expect(p.runs("upper") == 2)
+    #expect(p.runs("all") == 1)
+    // The new stats were old enough to trust, so they were kept: the next shortcut has
+    // nothing to hash.
+    let again = try p.kiln("build", "--explain")
+    #expect(Self.tookShortcut(again), "\(again)")
+    #expect(!again.stdout.contains("touched"), "\(again)")
+
+    try p.write("src/a.txt", "ALPHA\n")
+    let edited = try p.kiln("build", "--explain")
+    #expect(!Self.tookShortcut(edited), "\(edited)")
+    #expect(p.runs("upper") == 3)
+    #expect(p.read("out/a.txt") == "ALPHA\n")
+  }
+
   /// A file a foreach glob matches is added (a new instance), one is deleted (its
   /// instance goes, its output with it), in the top folder and deep under `**`.
   @Test func filesAddedOrRemovedUnderAGlobAreSeen() throws {
