@@ -95,6 +95,11 @@ package final class Context {
     return String(db.dropLast(3)) + ".snapshot"
   }
 
+  /// Where the expanded graph of this build file is kept (`GraphCache`).
+  package var graphCachePath: String {
+    String(manifestPath.dropLast(3)) + ".graph"
+  }
+
   package func buildFile(using fileSystem: (any FileSystem)? = nil) throws -> BuildFile {
     guard let buildFilePath else { throw CLIError("kiln: no kiln.yml") }
     let bytes: [UInt8]

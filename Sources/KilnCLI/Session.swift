@@ -46,11 +46,32 @@ final class Session {
 
   /// The graph, and every file and folder reading the build file and expanding its
   /// globs looked at (workspace-relative where inside the workspace), for the snapshot.
+  /// From the graph cache when the build file and the folders it globs are unchanged.
   func observedGraph() throws -> (TaskGraph, [SnapshotEntry]) {
-    let observing = ObservingFileSystem(context.fileSystem, clock: context.clock)
+    let fs = context.fileSystem
+    var hidden = Set<String>()
+    for record in records.values {
+      for output in record.outputs { hidden.insert(output.path) }
+    }
+    let hiddenDigest = GraphCache.digest(ofHidden: hidden)
+    let cachePath = context.graphCachePath
+    if let bytes = try? fs.read(cachePath),
+       let (graph, entries) = GraphCache.load(bytes, root: context.root, hiddenDigest: hiddenDigest, fileSystem: fs,
+                                              clock: context.clock) {
+      return (graph, entries)
+    }
+    let observing = ObservingFileSystem(fs, clock: context.clock)
     let graph = try context.graph(records: records, using: observing)
+    let looks = observing.looks
+    if fs.stat(Paths.parent(cachePath))?.kind == .directory {
+      if let cache = GraphCache.make(root: context.root, hiddenDigest: hiddenDigest, looks: looks, graph: graph) {
+        try? fs.writeAtomically(cache.encode(), to: cachePath, permissions: 0o644)
+      } else {
+        try? fs.remove(cachePath)
+      }
+    }
     let prefix = context.root.hasSuffix("/") ? context.root : context.root + "/"
-    let entries = observing.looks.map { look in
+    let entries = looks.map { look in
       SnapshotEntry(path: look.path.hasPrefix(prefix) ? String(look.path.dropFirst(prefix.count)) : look.path,
                     followsLinks: look.followsLinks || look.stat?.kind != .symlink,
                     stat: look.stat, observedAt: look.at)

@@ -89,7 +89,7 @@ package struct ByteWriter {
 
 /// Reads what `ByteWriter` wrote; every read fails cleanly on truncated input.
 package struct ByteReader {
-  package struct Truncated: Error {}
+  package struct Truncated: Error { package init() {} }
   private let bytes: [UInt8]
   private var offset = 0
   package init(_ bytes: [UInt8]) { self.bytes = bytes }

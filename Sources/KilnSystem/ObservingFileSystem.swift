@@ -12,6 +12,9 @@ package final class ObservingFileSystem: FileSystem, @unchecked Sendable {
     package var stat: FileStat?
     /// Wall-clock nanoseconds.
     package var at: Int64
+    /// Whether the reader depended on the whole stat (a folder it listed, a file it
+    /// read) rather than only on what kind of thing is there.
+    package var exact: Bool
   }
 
   private let base: any FileSystem
@@ -28,10 +31,10 @@ package final class ObservingFileSystem: FileSystem, @unchecked Sendable {
   package var looks: [Look] { lock.withLock { noted } }
 
   @discardableResult
-  private func note(_ path: String, followsLinks: Bool = true) -> FileStat? {
+  private func note(_ path: String, followsLinks: Bool = true, exact: Bool = false) -> FileStat? {
     let at = clock.wallNanoseconds()
     let st = followsLinks ? base.stat(path) : base.lstat(path)
-    lock.withLock { noted.append(Look(path: path, followsLinks: followsLinks, stat: st, at: at)) }
+    lock.withLock { noted.append(Look(path: path, followsLinks: followsLinks, stat: st, at: at, exact: exact)) }
     return st
   }
 
@@ -39,24 +42,24 @@ package final class ObservingFileSystem: FileSystem, @unchecked Sendable {
   package func lstat(_ path: String) -> FileStat? { note(path, followsLinks: false) }
 
   package func digest(of path: String) throws(FileSystemError) -> Digest {
-    note(path)
+    note(path, exact: true)
     return try base.digest(of: path)
   }
 
   package func digest(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, Bool) {
-    note(path)
+    note(path, exact: true)
     return try base.digest(of: path, scanningFor: needle)
   }
 
   /// The folder's stat is noted before it is listed: adding, removing or renaming an
   /// entry changes its mtime.
   package func contents(ofDirectory path: String) -> [String]? {
-    note(path)
+    note(path, exact: true)
     return base.contents(ofDirectory: path)
   }
 
   package func read(_ path: String) throws(FileSystemError) -> [UInt8] {
-    note(path)
+    note(path, exact: true)
     return try base.read(path)
   }
 

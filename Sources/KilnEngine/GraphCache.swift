@@ -1,0 +1,235 @@
+import KilnCore
+import KilnHash
+import KilnStore
+import KilnSystem
+
+/// The expanded graph of the last build, kept so that a build whose build file and
+/// folders did not change skips parsing and glob expansion (most of a non-null build's
+/// own time on a large project). It is valid while:
+/// - every folder a glob listed, and the build file itself, has the same stat (adding,
+///   removing or renaming an entry changes a folder's mtime);
+/// - every other path expansion looked at is still of the same kind (a file, a folder,
+///   absent): expansion never reads a file's content, so editing one changes nothing;
+/// - the outputs recorded in the manifest (which globs leave out while stale) are the
+///   same, by digest.
+///
+/// File: "KILNGRF1", then ByteWriter fields (see `encode`), next to the manifest.
+package struct GraphCache: Sendable {
+  static let magic = Array("KILNGRF1".utf8)
+  static let version = "\(KeyBuilder.formatVersion)/graph-1"
+
+  /// One path expansion depended on: its whole stat (`exact`: folders listed, the build
+  /// file), or only its kind.
+  package struct Look: Sendable {
+    package var path: String
+    package var followsLinks: Bool
+    package var exact: Bool
+    package var stat: FileStat?
+  }
+
+  package var root: String
+  package var hiddenDigest: Digest
+  package var looks: [Look]
+  package var graph: TaskGraph
+
+  package init(root: String, hiddenDigest: Digest, looks: [Look], graph: TaskGraph) {
+    self.root = root
+    self.hiddenDigest = hiddenDigest
+    self.looks = looks
+    self.graph = graph
+  }
+
+  /// The digest of the recorded outputs that globs hide.
+  package static func digest(ofHidden hidden: Set<String>) -> Digest {
+    let key = KeyBuilder()
+    for path in hidden.sorted() { key.field("O", path) }
+    return key.finalize()
+  }
+
+  /// The cached graph, if it still holds, with what expansion would have looked at
+  /// (stat'ed now, for the build's snapshot); nil if anything differs.
+  package static func load(_ bytes: [UInt8], root: String, hiddenDigest: Digest, fileSystem: any FileSystem,
+                           clock: any TimeSource) -> (TaskGraph, [SnapshotEntry])? {
+    guard let cache = decode(bytes), cache.root == root, cache.hiddenDigest == hiddenDigest else { return nil }
+    var entries: [SnapshotEntry] = []
+    entries.reserveCapacity(cache.looks.count)
+    for look in cache.looks {
+      let at = clock.wallNanoseconds()
+      let now = look.followsLinks ? fileSystem.stat(look.path) : fileSystem.lstat(look.path)
+      if look.exact {
+        guard SnapshotEntry.same(now, look.stat) else { return nil }
+      } else {
+        guard now?.kind == look.stat?.kind else { return nil }
+      }
+      let rel = Paths.relative(look.path, to: root) ?? look.path
+      entries.append(SnapshotEntry(path: rel, followsLinks: look.followsLinks || now?.kind != .symlink, stat: now,
+                                   observedAt: at))
+    }
+    return (cache.graph, entries)
+  }
+
+  /// What to keep after an expansion; nil when a folder or the build file changed too
+  /// recently for its stat to be trusted.
+  package static func make(root: String, hiddenDigest: Digest, looks: [ObservingFileSystem.Look], graph: TaskGraph) -> GraphCache? {
+    var kept: [Look] = []
+    var seen = Set<String>()
+    for look in looks {
+      let exact = look.exact
+      guard seen.insert((look.followsLinks ? "s" : "l") + (exact ? "!" : "") + look.path).inserted else { continue }
+      if exact, SnapshotEntry(path: look.path, stat: look.stat, observedAt: look.at).isRacy { return nil }
+      kept.append(Look(path: look.path, followsLinks: look.followsLinks, exact: exact, stat: look.stat))
+    }
+    return GraphCache(root: root, hiddenDigest: hiddenDigest, looks: kept, graph: graph)
+  }
+
+  // MARK: - Encoding
+
+  package func encode() -> [UInt8] {
+    var w = ByteWriter()
+    w.string(Self.version)
+    w.string(root)
+    w.digest(hiddenDigest)
+    w.varint(UInt64(looks.count))
+    for look in looks {
+      w.string(look.path)
+      w.varint((look.followsLinks ? 1 : 0) | (look.exact ? 2 : 0) | (look.stat == nil ? 0 : 4))
+      if let st = look.stat { Self.put(st, &w) }
+    }
+    if let defaults = graph.defaultTasks {
+      w.varint(1)
+      w.strings(defaults)
+    } else {
+      w.varint(0)
+    }
+    w.strings(graph.taskNames.sorted())
+    w.varint(UInt64(graph.instances.count))
+    for t in graph.instances {
+      Self.put(t.id, &w)
+      w.string(t.command)
+      w.strings(t.inputs)
+      w.strings(t.outputs)
+      w.string(t.depfile ?? "")
+      w.varint(t.depfile == nil ? 0 : 1)
+      w.string(t.directory)
+      w.strings(t.environment.map(\.name))
+      w.strings(t.environment.map(\.value))
+      w.strings(t.hashEnvironment)
+      w.varint((t.cache ? 1 : 0) | (t.always ? 2 : 0) | (t.isolate ? 4 : 0))
+      Self.put(t.timeout, &w)
+      Self.put(t.sla, &w)
+      w.varint(UInt64(t.dependencies.count))
+      for d in t.dependencies { Self.put(d, &w) }
+      if let l = t.location {
+        w.varint(1)
+        w.string(l.file)
+        w.varint(UInt64(l.line))
+        w.varint(UInt64(l.column))
+      } else {
+        w.varint(0)
+      }
+    }
+    return Self.magic + w.bytes
+  }
+
+  static func decode(_ bytes: [UInt8]) -> GraphCache? {
+    guard bytes.count > magic.count, Array(bytes[0..<magic.count]) == magic else { return nil }
+    var r = ByteReader(Array(bytes[magic.count...]))
+    do throws(ByteReader.Truncated) {
+      guard try r.string() == version else { return nil }
+      let root = try r.string()
+      let hidden = try r.digest()
+      var looks: [Look] = []
+      for _ in 0..<(try r.count()) {
+        let path = try r.string()
+        let flags = try r.varint()
+        looks.append(Look(path: path, followsLinks: flags & 1 != 0, exact: flags & 2 != 0,
+                          stat: flags & 4 != 0 ? try stat(&r) : nil))
+      }
+      let defaults: [String]? = try r.varint() == 1 ? try r.strings() : nil
+      let names = try r.strings()
+      var instances: [TaskInstance] = []
+      let n = try r.count()
+      instances.reserveCapacity(n)
+      for _ in 0..<n {
+        let id = try taskID(&r)
+        let command = try r.string()
+        let inputs = try r.strings()
+        let outputs = try r.strings()
+        let depfileText = try r.string()
+        let depfile = try r.varint() == 1 ? depfileText : nil
+        let directory = try r.string()
+        let envNames = try r.strings()
+        let envValues = try r.strings()
+        guard envNames.count == envValues.count else { return nil }
+        let hashEnv = try r.strings()
+        let flags = try r.varint()
+        let timeout = try duration(&r)
+        let sla = try duration(&r)
+        var deps: [TaskID] = []
+        for _ in 0..<(try r.count()) { deps.append(try taskID(&r)) }
+        var location: SourceLocation?
+        if try r.varint() == 1 {
+          location = SourceLocation(file: try r.string(), line: Int(truncatingIfNeeded: try r.varint()),
+                                    column: Int(truncatingIfNeeded: try r.varint()))
+        }
+        instances.append(TaskInstance(
+          id: id, command: command, inputs: inputs, outputs: outputs, depfile: depfile, directory: directory,
+          environment: zip(envNames, envValues).map { EnvironmentVariable($0, $1) }, hashEnvironment: hashEnv,
+          cache: flags & 1 != 0, always: flags & 2 != 0, isolate: flags & 4 != 0, timeout: timeout, sla: sla,
+          dependencies: deps, location: location))
+      }
+      guard r.atEnd, var graph = try? TaskGraph(instances, defaultTasks: defaults) else { return nil }
+      graph.taskNames = Set(names)
+      return GraphCache(root: root, hiddenDigest: hidden, looks: looks, graph: graph)
+    } catch {
+      return nil
+    }
+  }
+
+  private static func put(_ st: FileStat, _ w: inout ByteWriter) {
+    w.varint(st.kind == .file ? 0 : st.kind == .directory ? 1 : st.kind == .symlink ? 2 : 3)
+    w.varint(UInt64(bitPattern: st.size))
+    w.varint(UInt64(bitPattern: st.mtime))
+    w.varint(UInt64(bitPattern: st.ctime))
+    w.varint(st.inode)
+    w.varint(UInt64(st.permissions))
+  }
+
+  private static func stat(_ r: inout ByteReader) throws(ByteReader.Truncated) -> FileStat {
+    let kinds: [FileStat.Kind] = [.file, .directory, .symlink, .other]
+    let k = try r.varint()
+    guard k < 4 else { throw ByteReader.Truncated() }
+    return FileStat(kind: kinds[Int(k)], size: Int64(bitPattern: try r.varint()), mtime: Int64(bitPattern: try r.varint()),
+                    ctime: Int64(bitPattern: try r.varint()), inode: try r.varint(),
+                    permissions: UInt32(truncatingIfNeeded: try r.varint()))
+  }
+
+  private static func put(_ id: TaskID, _ w: inout ByteWriter) {
+    w.string(id.task)
+    w.varint(id.item == nil ? 0 : 1)
+    w.string(id.item ?? "")
+  }
+
+  private static func taskID(_ r: inout ByteReader) throws(ByteReader.Truncated) -> TaskID {
+    let task = try r.string()
+    let hasItem = try r.varint() == 1
+    let item = try r.string()
+    return TaskID(task: task, item: hasItem ? item : nil)
+  }
+
+  private static func put(_ d: Duration?, _ w: inout ByteWriter) {
+    guard let d else {
+      w.varint(0)
+      return
+    }
+    w.varint(1)
+    w.varint(UInt64(bitPattern: d.components.seconds))
+    w.varint(UInt64(bitPattern: d.components.attoseconds))
+  }
+
+  private static func duration(_ r: inout ByteReader) throws(ByteReader.Truncated) -> Duration? {
+    guard try r.varint() == 1 else { return nil }
+    return Duration(secondsComponent: Int64(bitPattern: try r.varint()),
+                    attosecondsComponent: Int64(bitPattern: try r.varint()))
+  }
+}
