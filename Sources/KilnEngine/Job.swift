@@ -1,4 +1,5 @@
 import KilnCore
+import KilnHash
 import KilnStore
 import KilnSystem
 
@@ -65,7 +66,9 @@ package struct Job: Sendable {
         pathDependent = other
         continue
       }
-      guard entry.outputs.allSatisfy({ $0.kind == .directory || contentStore.contains($0.digest) }) else { continue }
+      guard entry.outputs.allSatisfy({
+        $0.kind == .directory || entry.inline[$0.digest] != nil || contentStore.contains($0.digest)
+      }) else { continue }
       return (entry, nil)
     }
     return (nil, pathDependent)
@@ -87,7 +90,7 @@ package struct Job: Sendable {
       case .file:
         let recorded = clock.wallNanoseconds()
         if (try? fileSystem.createDirectories(Paths.parent(abs))) == nil
-          || !contentStore.restore(output.digest, to: abs, permissions: output.permissions)
+          || !restoreFile(output, from: entry, to: abs)
         {
           ok = false
         } else if let st = fileSystem.stat(abs) {
@@ -219,12 +222,21 @@ package struct Job: Sendable {
 
     if cacheable {
       do {
+        var inline: [Digest: [UInt8]] = [:]
         for entry in entries where entry.kind == .file {
-          try contentStore.store(Paths.join(root, entry.path), as: entry.digest)
+          let abs = Paths.join(root, entry.path)
+          if let size = fileSystem.stat(abs)?.size, size <= ActionCache.inlineLimit {
+            let bytes = try fileSystem.read(abs)
+            // Read again after hashing: it must still be what was hashed.
+            guard Hasher.digest(bytes) == entry.digest else { throw FileSystemError(abs, "changed while it was being stored") }
+            inline[entry.digest] = bytes
+          } else {
+            try contentStore.store(abs, as: entry.digest)
+          }
         }
         let action = ActionEntry(discovered: discovered, outputs: entries, declaredOutputs: instance.outputs,
                                  stdout: out, stderr: err, duration: duration,
-                                 pathDependentRoot: pathDependent ? root : nil)
+                                 pathDependentRoot: pathDependent ? root : nil, inline: inline)
         try actionCache.store(action, for: task.key)
       } catch {
         warnings.append("\(instance.id): not cached: \(error)")
@@ -237,6 +249,17 @@ package struct Job: Sendable {
     let changed = previous.map { $0.outputs != entries } ?? true
     return JobResult(outcome: .ran(because: reasons, outputsChanged: changed), record: record,
                      stdout: out, stderr: err, duration: duration, warnings: warnings)
+  }
+
+  /// Writes one output back: from the entry when it holds the bytes (checked against
+  /// the digest first: a damaged cache file must not become an output), else from the
+  /// blob store.
+  private func restoreFile(_ output: OutputEntry, from entry: ActionEntry, to abs: String) -> Bool {
+    guard let bytes = entry.inline[output.digest] else {
+      return contentStore.restore(output.digest, to: abs, permissions: output.permissions)
+    }
+    guard Hasher.digest(bytes) == output.digest else { return false }
+    return (try? fileSystem.writeAtomically(bytes, to: abs, permissions: output.permissions)) != nil
   }
 
   private func hashFile(_ path: String, _ st: FileStat, scan: Bool, found: inout Bool) throws(FileSystemError) -> OutputEntry {

@@ -17,10 +17,15 @@ package struct ActionEntry: Sendable, Hashable {
   /// The absolute workspace root when an output contains it: such a result is restored
   /// only into a workspace at that same path (SPEC section 2).
   package var pathDependentRoot: String?
+  /// The bytes of small output files, by digest, kept in the entry itself rather than
+  /// as blobs (ccache does the same): one file written per stored task, not two.
+  package var inline: [Digest: [UInt8]]
 
   package init(discovered: [PathDigest], outputs: [OutputEntry], declaredOutputs: [String],
-               stdout: [UInt8], stderr: [UInt8], duration: Double, pathDependentRoot: String? = nil) {
+               stdout: [UInt8], stderr: [UInt8], duration: Double, pathDependentRoot: String? = nil,
+               inline: [Digest: [UInt8]] = [:]) {
     self.pathDependentRoot = pathDependentRoot
+    self.inline = inline
     self.discovered = discovered
     self.outputs = outputs
     self.declaredOutputs = declaredOutputs
@@ -33,16 +38,19 @@ package struct ActionEntry: Sendable, Hashable {
 /// The local action cache: action key -> the results stored for it.
 ///
 /// Layout: `<cache>/actions/<first two hex digits>/<32 hex digits of the key>`, one
-/// file per key: the magic `KILNACT2`, a varint count, then each entry (discovered
+/// file per key: the magic `KILNACT3`, a varint count, then each entry (discovered
 /// inputs, outputs, declared outputs, stdout, stderr, duration, path-dependent root or
-/// "" for none; ByteWriter encoding). Files of another version read as empty.
+/// "" for none, then the inline outputs: a count and digest + bytes each; ByteWriter
+/// encoding). Files of another version read as empty.
 /// Several entries share a key when the files a depfile names differ (ccache's direct
 /// mode): a lookup takes the first entry whose discovered inputs all still have their
 /// recorded digests. At most `maxEntries` are kept, newest first. Files are replaced by
 /// write-then-rename; a lost race between two writers loses an entry, never corrupts one.
 package struct ActionCache: Sendable {
-  package static let magic = Array("KILNACT2".utf8)
+  package static let magic = Array("KILNACT3".utf8)
   package static let maxEntries = 8
+  /// Output files up to this size are kept inside the entry.
+  package static let inlineLimit = 32 * 1024
   package let root: String
   package let fileSystem: any FileSystem
 
@@ -88,6 +96,11 @@ package struct ActionCache: Sendable {
       w.raw(e.stderr)
       w.double(e.duration)
       w.string(e.pathDependentRoot ?? "")
+      w.varint(UInt64(e.inline.count))
+      for (digest, bytes) in e.inline.sorted(by: { $0.key.hex < $1.key.hex }) {
+        w.digest(digest)
+        w.raw(bytes)
+      }
     }
     return magic + w.bytes
   }
@@ -98,10 +111,15 @@ package struct ActionCache: Sendable {
     let n = try r.count()
     var list: [ActionEntry] = []
     for _ in 0..<n {
-      list.append(ActionEntry(
+      var entry = ActionEntry(
         discovered: try r.pathDigests(), outputs: try r.outputs(), declaredOutputs: try r.strings(),
         stdout: try r.raw(), stderr: try r.raw(), duration: try r.double(),
-        pathDependentRoot: try r.string().nilIfEmpty))
+        pathDependentRoot: try r.string().nilIfEmpty)
+      for _ in 0..<(try r.count()) {
+        let digest = try r.digest()
+        entry.inline[digest] = try r.raw()
+      }
+      list.append(entry)
     }
     return list
   }

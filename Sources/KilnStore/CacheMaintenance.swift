@@ -68,7 +68,8 @@ package struct CacheMaintenance {
   }
 
   /// Re-hashes every blob and drops the ones whose content no longer matches their
-  /// name, and action files that cannot be read. Returns what was dropped.
+  /// name, and action files that cannot be read or hold an inline output that no
+  /// longer matches its digest. Returns what was dropped.
   package func verify() -> (checked: Int, corrupt: [String]) {
     var corrupt: [String] = []
     var checked = 0
@@ -79,7 +80,9 @@ package struct CacheMaintenance {
         let ok = Digest(hex: name).map { (try? fileSystem.digest(of: item.path)) == $0 } ?? false
         if !ok { corrupt.append(item.path); try? fileSystem.remove(item.path) }
       } else {
-        let ok = (try? fileSystem.read(item.path)).flatMap { try? ActionCache.decode($0) } != nil
+        // Readable, and every inline output still hashes to its digest.
+        let entries = (try? fileSystem.read(item.path)).flatMap { try? ActionCache.decode($0) }
+        let ok = entries?.allSatisfy { $0.inline.allSatisfy { Hasher.digest($0.value) == $0.key } } ?? false
         if !ok { corrupt.append(item.path); try? fileSystem.remove(item.path) }
       }
     }

@@ -91,8 +91,17 @@ import Testing
   }
 
   @Test func cacheStatsVerifyAndGC() throws {
-    let p = try TempProject(Fixture.pipeline)
+    // Small outputs live inside their action entry; one of 40 KB is a blob.
+    var files = Fixture.pipeline
+    files["kiln.yml"]! += """
+
+        big:
+          outputs: big.bin
+          run: head -c 40000 /dev/zero | tr '\\0' x > big.bin
+      """
+    let p = try TempProject(files)
     #expect(try p.kiln("build").status == 0)
+    #expect(p.read("big.bin")?.count == 40000)
     let stats = try p.kiln("cache", "stats")
     #expect(stats.status == 0, "\(stats)")
     #expect(stats.stdout.contains("blobs"), "\(stats)")
@@ -111,6 +120,20 @@ import Testing
     let healed = try p.kiln("cache", "verify")
     #expect(healed.status == 0, "\(healed)")
 
+    // An inline output whose bytes were damaged: verify drops its entry.
+    let actions = Self.files(under: p.cache.path + "/actions")
+    let holder = actions.first { (FileManager.default.contents(atPath: $0) ?? Data()).range(of: Data("ALPHA".utf8)) != nil }
+    #expect(holder != nil, "out/a.txt's bytes are in its action entry")
+    if let holder, var bytes = FileManager.default.contents(atPath: holder),
+       let range = bytes.range(of: Data("ALPHA".utf8)) {
+      bytes[range.lowerBound] = UInt8(ascii: "X")
+      #expect(FileManager.default.createFile(atPath: holder, contents: bytes))
+      let damaged = try p.kiln("cache", "verify")
+      #expect(damaged.status == 1, "\(damaged)")
+      #expect(damaged.output.contains(String(holder.split(separator: "/").last!)), "\(damaged)")
+      #expect(!FileManager.default.fileExists(atPath: holder))
+    }
+
     let gc = try p.kiln("cache", "gc", "--max-size", "0")
     #expect(gc.status == 0, "\(gc)")
     #expect(Self.files(under: p.cache.path + "/blobs").isEmpty)
@@ -124,6 +147,25 @@ import Testing
     #expect(try p.kiln("build").status == 0)
     #expect(p.runs("upper") == 4)
     #expect(p.runs("all") == 2)
+  }
+
+  /// A damaged inline output in the cache is never restored: the digest check turns it
+  /// into a miss, and the task runs.
+  @Test func damagedInlineOutputIsNotRestored() throws {
+    let p = try TempProject(Fixture.pipeline)
+    #expect(try p.kiln("build").status == 0)
+    for path in Self.files(under: p.cache.path + "/actions") {
+      guard var bytes = FileManager.default.contents(atPath: path),
+            let range = bytes.range(of: Data("ALPHA".utf8)) else { continue }
+      bytes[range.lowerBound] = UInt8(ascii: "X")
+      #expect(FileManager.default.createFile(atPath: path, contents: bytes))
+    }
+    p.remove("out")
+    let r = try p.kiln("build")
+    #expect(r.status == 0, "\(r)")
+    #expect(p.read("out/a.txt") == "ALPHA\n")
+    #expect(p.read("out/b.txt") == "BETA\n")
+    #expect(p.runs("upper") == 3, "a ran again; b was restored")
   }
 
   @Test func jsonSummary() throws {
