@@ -162,7 +162,10 @@ package struct YAMLParser {
       try skipToContent()
     }
     if startsDocumentMarker(0x2D) { throw error("YAML syntax error: a build file holds one document, not several") }
-    if !atEnd { throw error("YAML syntax error: unexpected text (is it indented the same as what it belongs to?)") }
+    if !atEnd {
+      if case .sequence = root { throw error("YAML syntax error: expected another '- ' item of the list at this indentation") }
+      throw error("YAML syntax error: unexpected text (is it indented the same as what it belongs to?)")
+    }
     return root
   }
 
@@ -197,9 +200,9 @@ package struct YAMLParser {
       try skipToContent()
       if atEnd || column < indent || startsDocumentMarker(0x2D) || startsDocumentMarker(0x2E) { break }
       if column > indent { throw error("YAML syntax error: this line is indented more than the list item above it") }
-      guard c == 0x2D, isSeparatorAt(1) else {
-        throw error("YAML syntax error: expected another '- ' item of the list at this indentation")
-      }
+      // Anything else at this indentation ends the list: the next key of the mapping
+      // whose value it was (`key:` then `- a` at the key's own indentation).
+      guard c == 0x2D, isSeparatorAt(1) else { break }
     }
     return .sequence(items, start)
   }
@@ -348,15 +351,18 @@ package struct YAMLParser {
         }
         result += lineBytes
       }
-      // Continue on the next line if it is more indented than the parent and not a comment.
+      // Continue on the next line if it is more indented than the parent; a comment
+      // ends the value.
+      if c == 0x23 || atEnd { break }
       let save = (i, lineStart, line)
-      if c == 0x23 { while !atEnd, !Self.isBreak(c) { i += 1 } }
-      guard !atEnd else { break }
       newline()
       let breaks = skipEmptyLines()
       if atEnd || column <= parentIndent || c == 0x23 || startsDocumentMarker(0x2D) || startsDocumentMarker(0x2E) {
         (i, lineStart, line) = save
         break
+      }
+      if text[lineStart..<i].contains(0x09) {
+        throw error("YAML syntax error: tabs cannot indent; use spaces", at: Mark(line: line, column: 1))
       }
       pendingBreaks = breaks
     }
@@ -369,8 +375,12 @@ package struct YAMLParser {
     let quote = c
     i += 1
     var result: [UInt8] = []
+    // Bytes up to here came from escapes: folding never trims them.
+    var kept = 0
     while true {
-      if atEnd { throw error("YAML syntax error: this quoted value is never closed", at: start) }
+      if atEnd || (quote == 0x22 && c == 0x5C && i + 1 >= text.count) {
+        throw error("YAML syntax error: this quoted value is never closed", at: start)
+      }
       let b = c
       if quote == 0x27, b == 0x27 {
         if peek(1) == 0x27 {
@@ -387,10 +397,11 @@ package struct YAMLParser {
       }
       if quote == 0x22, b == 0x5C {
         try escape(into: &result)
+        kept = result.count
         continue
       }
       if Self.isBreak(b) {
-        while let last = result.last, Self.isBlank(last) { result.removeLast() }
+        while result.count > kept, let last = result.last, Self.isBlank(last) { result.removeLast() }
         newline()
         let breaks = skipEmptyLines()
         if breaks == 0 { result.append(0x20) } else { result += Array(repeating: 0x0A, count: breaks) }
@@ -449,6 +460,9 @@ package struct YAMLParser {
 
   /// `|` (literal) or `>` (folded), with optional chomping (`-`, `+`) and indentation
   /// indicators; the content is every following line indented more than the parent.
+  /// Folding follows YAML 1.2: a line break between two lines that start with text is
+  /// a space, unless blank lines follow it (they give one line break each); around a
+  /// more-indented line, breaks are kept.
   private mutating func blockScalar(parentIndent: Int) throws(YAMLError) -> YAMLNode {
     let start = mark
     let folded = c == 0x3E
@@ -466,75 +480,71 @@ package struct YAMLParser {
     }
     try endOfLine("'\(folded ? ">" : "|")'")
     while !atEnd, !Self.isBreak(c) { i += 1 }
-    var lines: [[UInt8]] = []
     var contentIndent = explicitIndent.map { max(parentIndent, 0) + $0 }
+    // Text lines with the count of empty lines before each; empty lines at the end.
+    var lines: [(emptyBefore: Int, text: ArraySlice<UInt8>)] = []
+    var empty = 0
+    var endsWithBreak = false
     var lastContentEnd = (i, lineStart, line)
     while !atEnd {
-      newline()
+      newline()  // past the break that ends the header or the previous line
       var k = i
       while k < text.count, text[k] == 0x20 { k += 1 }
-      let lineIndent = k - i
-      let empty = k >= text.count || Self.isBreak(text[k])
-      if empty {
-        lines.append([])
-        // Keep scanning: blank lines belong to the scalar only if content follows.
+      if k >= text.count {
+        // The end of the file, after a line break: no further line.
         i = k
-        continue
+        break
       }
-      if contentIndent == nil {
-        guard lineIndent > parentIndent else {
+      let spaces = k - i
+      let blank = Self.isBreak(text[k])
+      if contentIndent == nil, !blank {
+        guard spaces > parentIndent else {
           i = lineStart
           break
         }
-        contentIndent = lineIndent
+        contentIndent = spaces
       }
-      guard lineIndent >= contentIndent! else {
+      if blank, spaces <= (contentIndent ?? Int.max) {
+        empty += 1
+        i = k
+        continue
+      }
+      guard spaces >= contentIndent! else {
         i = lineStart
         break
       }
       var end = k
       while end < text.count, !Self.isBreak(text[end]) { end += 1 }
-      lines.append(Array(text[(i + contentIndent!)..<end]))
+      lines.append((empty, text[(i + contentIndent!)..<end]))
+      empty = 0
       i = end
+      endsWithBreak = !atEnd
       lastContentEnd = (i, lineStart, line)
     }
-    // Trailing blank lines: counted for '+', and the position goes back to the last
-    // content line so the caller sees the next node where it starts.
-    var trailing = 0
-    while let last = lines.last, last.isEmpty {
-      lines.removeLast()
-      trailing += 1
-    }
+    // The position goes back to the end of the last content line, so the caller finds
+    // the next node where it starts.
     (i, lineStart, line) = lastContentEnd
     var content: [UInt8] = []
-    if folded {
-      var previousMoreIndented = false
-      for (n, l) in lines.enumerated() {
-        let moreIndented = l.first.map(Self.isBlank) ?? false
-        if n > 0 {
-          if l.isEmpty {
-            content.append(0x0A)
-          } else if let prev = lines[n - 1].first, !moreIndented, !previousMoreIndented, !Self.isBlank(prev) {
-            content.append(0x20)
-          } else if lines[n - 1].isEmpty {
-            // Blank lines already gave their line breaks.
-          } else {
-            content.append(0x0A)
-          }
-        }
-        content += l
-        if !l.isEmpty { previousMoreIndented = moreIndented }
+    var previousStartsWithText = false
+    for (n, l) in lines.enumerated() {
+      let startsWithText = !(l.text.first.map(Self.isBlank) ?? false)
+      if n == 0 {
+        content += Array(repeating: 0x0A, count: l.emptyBefore)
+      } else if folded, previousStartsWithText, startsWithText {
+        if l.emptyBefore == 0 { content.append(0x20) } else { content += Array(repeating: 0x0A, count: l.emptyBefore) }
+      } else {
+        content += Array(repeating: 0x0A, count: 1 + l.emptyBefore)
       }
-    } else {
-      for (n, l) in lines.enumerated() {
-        if n > 0 { content.append(0x0A) }
-        content += l
-      }
+      content += l.text
+      previousStartsWithText = startsWithText
     }
     switch chomp {
     case 0x2D: break
-    case 0x2B: if !lines.isEmpty || trailing > 0 { content += Array(repeating: 0x0A, count: 1 + trailing) }
-    default: if !lines.isEmpty { content.append(0x0A) }
+    case 0x2B:
+      if !lines.isEmpty, endsWithBreak { content.append(0x0A) }
+      content += Array(repeating: 0x0A, count: empty)
+    default:
+      if !lines.isEmpty, endsWithBreak { content.append(0x0A) }
     }
     return .scalar(String(decoding: content, as: UTF8.self), plain: false, start)
   }
@@ -559,6 +569,7 @@ package struct YAMLParser {
       }
       let item = try flowNode(inSequence: isSequence)
       try skipToContent()
+      if atEnd { throw error("YAML syntax error: '\(isSequence ? "[" : "{")' is never closed", at: start) }
       if isSequence {
         items.append(item)
       } else {
@@ -569,6 +580,7 @@ package struct YAMLParser {
           try skipToContent()
           if c != 0x2C, c != closing { value = try flowNode(inSequence: false) }
           try skipToContent()
+          if atEnd { throw error("YAML syntax error: '{' is never closed", at: start) }
         }
         pairs.append((item, value))
       }
@@ -580,8 +592,11 @@ package struct YAMLParser {
         i += 1
         break
       }
-      if c == 0x7B || c == 0x7D {
-        throw error("YAML syntax error: a '\(Character(Unicode.Scalar(c)))' inside [...] must be quoted")
+      if isSequence, c == 0x7B {
+        throw error("YAML syntax error: a '{' inside [...] must be quoted")
+      }
+      if c == 0x5D || c == 0x7D {
+        throw error("YAML syntax error: expected ',' or '\(Character(Unicode.Scalar(closing)))' before '\(Character(Unicode.Scalar(c)))' (is one missing?)")
       }
       throw error("YAML syntax error: expected ',' or '\(Character(Unicode.Scalar(closing)))'")
     }
