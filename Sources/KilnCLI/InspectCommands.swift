@@ -61,6 +61,8 @@ struct CleanCommand: AsyncParsableCommand {
     let wanted = tasks.isEmpty ? Set(indices) : Set(indices.filter { tasks.contains(graph[$0].id.task) || tasks.contains(graph[$0].id.description) })
     var removed = 0
     let manifest = try session.manifest
+    // Records are about to go: the null-build snapshot no longer describes them.
+    try? context.fileSystem.remove(context.snapshotPath)
     try manifest.begin()
     for i in wanted.sorted() {
       let instance = graph[i]

@@ -4,10 +4,11 @@ import KilnStore
 import KilnSystem
 
 /// `kiln build`'s first step: when the last build of the same targets left a snapshot
-/// and every file in it still has the stat it had, nothing can have changed, so every
-/// task is up to date: kiln records that in the history and stops, without parsing the
-/// build file, loading a record or hashing a file (ninja's null build, with the
-/// manifest's content hashes behind it). Any doubt falls back to the full build.
+/// and every file in it still has the stat it had (or, touched, still its content),
+/// nothing can have changed, so every task is up to date: kiln appends that build to
+/// the pending history and stops, without parsing the build file, opening the
+/// manifest or loading a record (ninja's null build, with content hashes behind it).
+/// Any doubt falls back to the full build.
 enum NullBuild {
   struct Options {
     var targets: [String]?
@@ -41,28 +42,18 @@ enum NullBuild {
       snapshot.entries[index].observedAt = hashedAt
       if snapshot.entries[index].isRacy { trustworthy = false }
     }
-    guard fs.stat(context.manifestPath) != nil, let manifest = try? context.manifest(),
-          (try? manifest.snapshotToken()) == snapshot.token
-    else { return false }
-
     var summary = BuildSummary()
     summary.upToDate = snapshot.total
     summary.timeSaved = snapshot.tasks.reduce(0) { $0 + $1.saved }
     if !options.dryRun {
-      do {
-        try manifest.begin()
-        for (path, entry) in rehashed { try manifest.putStat(path, entry) }
-        let id = try manifest.beginBuild(targets: snapshot.targetNames, workspace: options.workspace, started: startedWall)
-        for task in snapshot.tasks {
-          try manifest.recordUpToDate(build: id, task: task.name, count: task.count, timeSaved: task.saved)
-        }
-        summary.wallTime = context.clock.monotonic() - started
-        try manifest.finishBuild(id, summary, finished: Double(context.clock.wallNanoseconds()) / 1e9)
-        try manifest.commit()
-      } catch {
-        manifest.rollback()
-        return false  // the full build will say what is wrong with the manifest
-      }
+      summary.wallTime = context.clock.monotonic() - started
+      let pending = PendingBuild(
+        started: startedWall, finished: Double(context.clock.wallNanoseconds()) / 1e9, targets: snapshot.targetNames,
+        workspace: options.workspace, summary: summary,
+        tasks: snapshot.tasks.map { .init(task: $0.name, count: $0.count, saved: $0.saved) },
+        stats: rehashed.map { .init(path: $0.path, entry: $0.entry) })
+      // Not recorded, not done: the full build records it itself.
+      guard PendingBuild.append(pending, manifest: context.manifestPath) else { return false }
       // The new stats, when they can be trusted; else the next build hashes them again.
       if !rehashed.isEmpty, trustworthy {
         try? fs.writeAtomically(snapshot.encode(), to: context.snapshotPath, permissions: 0o644)

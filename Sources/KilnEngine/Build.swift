@@ -110,7 +110,7 @@ package final class Build {
     } else {
       try manifest.begin()
       // Records may change from here on: no snapshot describes them until the end.
-      if options.snapshot != nil { try manifest.setSnapshotToken(nil) }
+      if let request = options.snapshot { try? fileSystem.remove(request.path) }
       if options.removeStaleOutputs { try removeStaleOutputs() }
       buildID = try manifest.beginBuild(targets: options.targets ?? graph.defaultTasks ?? [], workspace: options.workspace, started: Double(clock.wallNanoseconds()) / 1e9)
     }
@@ -288,17 +288,13 @@ package final class Build {
       }
       try statCache.flush(to: manifest)
       try manifest.finishBuild(buildID, result.summary, finished: Double(clock.wallNanoseconds()) / 1e9)
-      let snapshot = options.snapshot.flatMap { takeSnapshot(for: $0, selected: selected, result: result, options: options) }
-      if let snapshot { try manifest.setSnapshotToken(snapshot.token) }
       try manifest.commit()
-      if result.summary.ran + result.summary.restored > 0 { try? manifest.checkpoint() }
-      if let request = options.snapshot {
-        // After the commit: a snapshot file whose token the manifest lacks is never used.
-        if let snapshot {
-          try? fileSystem.writeAtomically(snapshot.encode(), to: request.path, permissions: 0o644)
-        } else {
-          try? fileSystem.remove(request.path)
-        }
+      try? manifest.checkpoint()
+      // After the commit and the checkpoint: the manifest file's stat, one of the
+      // snapshot's entries, is final.
+      if let request = options.snapshot,
+         let snapshot = takeSnapshot(for: request, selected: selected, result: result, options: options) {
+        try? fileSystem.writeAtomically(snapshot.encode(), to: request.path, permissions: 0o644)
       }
     }
     return result
@@ -337,10 +333,16 @@ package final class Build {
       index[key] = entries.count
       entries.append(e)
     }
+    // The manifest itself: deleted, rebuilt or checkpointed by another command, it no
+    // longer holds the records this snapshot describes. Exempt from the racy rule (it
+    // was just written); a build that changes records removes the snapshot first.
+    let manifestPath = Paths.relative(manifest.path, to: root) ?? manifest.path
+    entries.removeAll { $0.path == manifestPath }
+    entries.append(SnapshotEntry(path: manifestPath, stat: fileSystem.stat(manifest.path), observedAt: clock.wallNanoseconds()))
     entries.sort { $0.path < $1.path }
     let environmentNames = names.sorted()
     return BuildSnapshot(
-      token: String(UInt64.random(in: .min ... .max), radix: 16), root: root,
+      root: root,
       targets: BuildSnapshot.targetsKey(options.targets), targetNames: options.targets ?? graph.defaultTasks ?? [],
       environmentNames: environmentNames,
       environmentDigest: BuildSnapshot.environmentDigest(environmentNames, environment),

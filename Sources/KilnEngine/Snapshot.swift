@@ -53,9 +53,10 @@ package struct SnapshotEntry: Sendable, Hashable {
 /// taken), every key and every output is what the manifest records, so every task is
 /// up to date.
 ///
-/// Valid only while the manifest holds the same `token`: a build clears it when it
-/// starts and sets a new one when it writes a snapshot, so a snapshot never outlives
-/// the records it describes (a deleted or migrated manifest has no token).
+/// It never outlives the records it describes: a build removes it before it changes
+/// any, and the manifest's own file is one of its entries (deleting or rebuilding the
+/// manifest changes its stat). A null build taken from it writes nothing to SQLite: it
+/// appends its history to the pending file (`PendingBuild`).
 ///
 /// File: "KILNSNP1", then ByteWriter fields (see `encode`). One per build file, next
 /// to its manifest.
@@ -64,7 +65,6 @@ package struct BuildSnapshot: Sendable {
   /// A snapshot from a kiln with other keys or another manifest schema is not used.
   static let version = "\(KeyBuilder.formatVersion)/manifest-\(Manifest.schemaVersion)"
 
-  package var token: String
   package var root: String
   /// Which targets were built (`targetsKey`).
   package var targets: String
@@ -82,9 +82,8 @@ package struct BuildSnapshot: Sendable {
 
   package var total: Int { tasks.reduce(0) { $0 + $1.count } }
 
-  package init(token: String, root: String, targets: String, targetNames: [String], environmentNames: [String], environmentDigest: Digest,
+  package init(root: String, targets: String, targetNames: [String], environmentNames: [String], environmentDigest: Digest,
                tasks: [(name: String, count: Int, saved: Double)], warnings: [String], entries: [SnapshotEntry]) {
-    self.token = token
     self.root = root
     self.targets = targets
     self.targetNames = targetNames
@@ -112,7 +111,6 @@ package struct BuildSnapshot: Sendable {
   package func encode() -> [UInt8] {
     var w = ByteWriter()
     w.string(Self.version)
-    w.string(token)
     w.string(root)
     w.string(targets)
     w.strings(targetNames)
@@ -155,7 +153,6 @@ package struct BuildSnapshot: Sendable {
     var r = ByteReader(Array(bytes[magic.count...]))
     do throws(ByteReader.Truncated) {
       guard try r.string() == Self.version else { return nil }
-      let token = try r.string()
       let root = try r.string()
       let targets = try r.string()
       let targetNames = try r.strings()
@@ -189,7 +186,7 @@ package struct BuildSnapshot: Sendable {
           observedAt: 0, digest: digest))
       }
       guard r.atEnd else { return nil }
-      return BuildSnapshot(token: token, root: root, targets: targets, targetNames: targetNames, environmentNames: names,
+      return BuildSnapshot(root: root, targets: targets, targetNames: targetNames, environmentNames: names,
                            environmentDigest: envDigest, tasks: tasks, warnings: warnings, entries: entries)
     } catch {
       return nil

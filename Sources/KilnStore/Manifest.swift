@@ -95,6 +95,7 @@ package final class Manifest {
       do {
         let database = try Database(path: path)
         try Self.migrate(database)
+        try Self.importPending(database, manifest: path)
         db = database
         return
       } catch where (error.code & 0xFF == 5 || error.code & 0xFF == 6) && attempt < 200 {
@@ -102,6 +103,27 @@ package final class Manifest {
         usleep(UInt32(10_000 + (attempt % 7) * 7_000))
       }
     }
+  }
+
+  /// Moves the builds that null builds left in the pending file into the history.
+  private static func importPending(_ db: Database, manifest: String) throws(DatabaseError) {
+    try PendingBuild.drain(manifest: manifest) { (builds) throws(DatabaseError) in
+      guard !builds.isEmpty else { return }
+      let m = Manifest(database: db, path: manifest)
+      try m.begin()
+      for b in builds {
+        for s in b.stats { try m.putStat(s.path, s.entry) }
+        let id = try m.beginBuild(targets: b.targets, workspace: b.workspace, started: b.started)
+        for t in b.tasks { try m.recordUpToDate(build: id, task: t.task, count: t.count, timeSaved: t.saved) }
+        try m.finishBuild(id, b.summary, finished: b.finished)
+      }
+      try m.commit()
+    }
+  }
+
+  private init(database: Database, path: String) {
+    self.db = database
+    self.path = path
   }
 
   private static func migrate(_ db: Database) throws(DatabaseError) {
@@ -173,24 +195,6 @@ package final class Manifest {
     guard inTransaction else { return }
     try db.execute("COMMIT")
     inTransaction = false
-  }
-
-  // MARK: - Snapshot token
-
-  /// The token of the build snapshot that describes these records (see
-  /// `BuildSnapshot`); nil when none does.
-  package func snapshotToken() throws(DatabaseError) -> String? {
-    let s = try db.statement("SELECT value FROM meta WHERE key = 'snapshot'")
-    defer { _ = try? s.step() }
-    return try s.step() ? s.text(0) : nil
-  }
-
-  package func setSnapshotToken(_ token: String?) throws(DatabaseError) {
-    if let token {
-      try db.statement("INSERT OR REPLACE INTO meta(key, value) VALUES ('snapshot', ?)").bind([.text(token)]).run()
-    } else {
-      try db.statement("DELETE FROM meta WHERE key = 'snapshot'").run()
-    }
   }
 
   // MARK: - Stat cache

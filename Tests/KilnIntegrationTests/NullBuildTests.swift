@@ -439,7 +439,7 @@ import Testing
     #expect(flag.status == 2, "\(flag)")
   }
 
-  /// A deleted manifest has no token: the snapshot is not used, every task is
+  /// A deleted manifest (one of the snapshot's entries): the snapshot is not used, every task is
   /// restored from the cache (kiln no longer knows they are up to date).
   @Test func deletedManifestRestoresEverything() throws {
     let p = try TempProject(Fixture.pipeline)
