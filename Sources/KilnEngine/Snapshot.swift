@@ -58,8 +58,8 @@ package struct SnapshotEntry: Sendable, Hashable {
 /// manifest changes its stat). A null build taken from it writes nothing to SQLite: it
 /// appends its history to the pending file (`PendingBuild`).
 ///
-/// File: "KILNSNP1", then ByteWriter fields (see `encode`). One per build file, next
-/// to its manifest.
+/// File: "KILNSNP1", then ByteWriter fields (see `encode`), then the XXH3-128 of those
+/// fields. One per build file, next to its manifest.
 package struct BuildSnapshot: Sendable {
   static let magic = Array("KILNSNP1".utf8)
   /// A snapshot from a kiln with other keys or another manifest schema is not used.
@@ -144,13 +144,19 @@ package struct BuildSnapshot: Sendable {
         w.varint(0)
       }
     }
-    return Self.magic + w.bytes
+    // A digest of everything before it: a damaged file is never trusted.
+    var sealed = ByteWriter()
+    sealed.digest(Hasher.digest(w.bytes))
+    return Self.magic + w.bytes + sealed.bytes
   }
 
   /// nil when the bytes are not a snapshot of this kiln's format.
   package static func decode(_ bytes: [UInt8]) -> BuildSnapshot? {
-    guard bytes.count > magic.count, Array(bytes[0..<magic.count]) == magic else { return nil }
-    var r = ByteReader(Array(bytes[magic.count...]))
+    guard bytes.count > magic.count + 16, Array(bytes[0..<magic.count]) == magic else { return nil }
+    let body = Array(bytes[magic.count..<(bytes.count - 16)])
+    var seal = ByteReader(Array(bytes.suffix(16)))
+    guard let digest = try? seal.digest(), digest == Hasher.digest(body) else { return nil }
+    var r = ByteReader(body)
     do throws(ByteReader.Truncated) {
       guard try r.string() == Self.version else { return nil }
       let root = try r.string()
