@@ -16,7 +16,7 @@ let package = Package(
   targets: [
     .systemLibrary(name: "CXXHash", path: "Sources/CXXHash"),
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
-    .systemLibrary(name: "CSpawn", path: "Sources/CSpawn"),
+    .target(name: "CSpawn"),
     .target(name: "KilnCore", swiftSettings: strict),
     .target(name: "KilnHash", dependencies: ["KilnCore", "CXXHash"], swiftSettings: strict),
     .target(

@@ -106,7 +106,7 @@ final class ChildWatcher: @unchecked Sendable {
   private var waiting: [Int32: CheckedContinuation<Completion.Status, Never>] = [:]
 
   private init() {
-    epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+    epoll = kiln_epoll_create()
     var thread = pthread_t()
     _ = pthread_create(&thread, nil, { _ in
       ChildWatcher.shared.loop()
@@ -124,10 +124,7 @@ final class ChildWatcher: @unchecked Sendable {
         return
       }
       lock.withLock { waiting[pidfd] = continuation }
-      var event = epoll_event()
-      event.events = EPOLLIN.rawValue
-      event.data.fd = pidfd
-      if epoll_ctl(epoll, EPOLL_CTL_ADD, pidfd, &event) != 0 {
+      if kiln_epoll_add(epoll, pidfd) != 0 {
         lock.withLock { _ = waiting.removeValue(forKey: pidfd) }
         close(pidfd)
         Self.waitOnThread(pid, continuation)
@@ -136,31 +133,26 @@ final class ChildWatcher: @unchecked Sendable {
   }
 
   private func loop() {
-    var events = [epoll_event](repeating: epoll_event(), count: 32)
+    var ready = [Int32](repeating: -1, count: 32)
     while true {
-      let n = epoll_wait(epoll, &events, Int32(events.count), -1)
+      let n = kiln_epoll_wait(epoll, &ready, Int32(ready.count))
       if n < 0 {
         if errno == EINTR { continue }
         return
       }
-      for i in 0..<Int(n) {
-        let pidfd = events[i].data.fd
+      for pidfd in ready[0..<Int(n)] {
         // Taken before the descriptor is closed: once closed, its number may be handed
         // to the next child's pidfd at once.
         let continuation = lock.withLock { waiting.removeValue(forKey: pidfd) }
-        var info = siginfo_t()
-        let reaped = kiln_pidfd_wait(pidfd, &info)
-        _ = epoll_ctl(epoll, EPOLL_CTL_DEL, pidfd, nil)
+        var code: Int32 = 0
+        var value: Int32 = 0
+        let reaped = kiln_pidfd_wait(pidfd, &code, &value)
+        _ = kiln_epoll_remove(epoll, pidfd)
         close(pidfd)
-        continuation?.resume(returning: reaped == 0 ? Self.status(info) : .signaled(SIGKILL))
+        let status: Completion.Status = reaped != 0 ? .signaled(SIGKILL) : (code == CLD_EXITED ? .exited(value) : .signaled(value))
+        continuation?.resume(returning: status)
       }
     }
-  }
-
-  private static func status(_ info: siginfo_t) -> Completion.Status {
-    let code = kiln_siginfo_code([info])
-    let value = kiln_siginfo_status([info])
-    return code == CLD_EXITED ? .exited(value) : .signaled(value)
   }
 
   private final class Waiter: @unchecked Sendable {

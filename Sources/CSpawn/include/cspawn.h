@@ -1,0 +1,36 @@
+// The only door to posix_spawn, memfd, pidfd, epoll and O_PATH: the parts of glibc that
+// need _GNU_SOURCE (posix_spawn_file_actions_addclosefrom_np, addchdir_np,
+// memfd_create, O_PATH) or that Swift imports badly (the packed struct epoll_event),
+// plus the pidfd system calls, which glibc 2.36 has no wrapper for. The header uses
+// only plain types, so it can sit beside Swift's Glibc module; spawn.c does the rest.
+#ifndef KILN_CSPAWN_H
+#define KILN_CSPAWN_H
+#include <signal.h>
+#include <sys/types.h>
+
+// Starts `path` with `argv` and `envp` in `cwd`, as the leader of a new process group:
+// stdin /dev/null, stdout and stderr onto `out_fd` and `err_fd`, no other descriptor
+// inherited, every signal at its default and none blocked. Returns 0 or an errno value.
+int kiln_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *cwd,
+               int out_fd, int err_fd);
+
+// An anonymous in-memory file (closed on exec), or -1.
+int kiln_memfd(const char *name);
+
+// A descriptor that becomes readable when process `pid` exits, or -1.
+int kiln_pidfd_open(pid_t pid);
+
+// Reaps the exited process behind `pidfd`. 0 and its end in `code` (CLD_EXITED,
+// CLD_KILLED, ...) and `status` (exit status or signal), or -1 (errno set).
+int kiln_pidfd_wait(int pidfd, int *code, int *status);
+
+// epoll over descriptors that become readable: create (close on exec), add, remove,
+// and wait for up to `max` of them (their numbers in `fds`; -1 with errno on failure).
+int kiln_epoll_create(void);
+int kiln_epoll_add(int epoll, int fd);
+int kiln_epoll_remove(int epoll, int fd);
+int kiln_epoll_wait(int epoll, int *fds, int max);
+
+// A folder opened only to name files relative to it (fstatat), or -1.
+int kiln_open_folder(const char *path);
+#endif

@@ -1,0 +1,78 @@
+#define _GNU_SOURCE
+#include "cspawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int kiln_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *cwd,
+               int out_fd, int err_fd) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  sigset_t all, none;
+  int rc = posix_spawn_file_actions_init(&actions);
+  if (rc != 0) return rc;
+  rc = posix_spawnattr_init(&attr);
+  if (rc != 0) {
+    posix_spawn_file_actions_destroy(&actions);
+    return rc;
+  }
+  sigfillset(&all);
+  sigemptyset(&none);
+  if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  if (rc == 0) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
+  // kiln ignores SIGINT, SIGTERM and SIGHUP itself; a child must not inherit that.
+  if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
+  if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
+  if (rc == 0) rc = posix_spawnattr_setpgroup(&attr, 0);
+  if (rc == 0)
+    rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+  // glibc spawns with CLONE_VM|CLONE_VFORK: no page tables are copied, whatever kiln's size.
+  if (rc == 0) rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc;
+}
+
+int kiln_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
+
+int kiln_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int kiln_pidfd_wait(int pidfd, int *code, int *status) {
+  siginfo_t info;
+  int rc;
+  do {
+    rc = waitid((idtype_t)3 /* P_PIDFD */, (id_t)pidfd, &info, WEXITED);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) return -1;
+  *code = info.si_code;
+  *status = info.si_status;
+  return 0;
+}
+
+int kiln_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int kiln_epoll_add(int epoll, int fd) {
+  struct epoll_event event = {.events = EPOLLIN, .data = {.fd = fd}};
+  return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
+}
+
+int kiln_epoll_remove(int epoll, int fd) { return epoll_ctl(epoll, EPOLL_CTL_DEL, fd, 0); }
+
+int kiln_epoll_wait(int epoll, int *fds, int max) {
+  struct epoll_event events[64];
+  if (max > 64) max = 64;
+  int n = epoll_wait(epoll, events, max, -1);
+  for (int i = 0; i < n; i++) fds[i] = events[i].data.fd;
+  return n;
+}
+
+int kiln_open_folder(const char *path) { return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC); }
