@@ -37,7 +37,7 @@ package struct ActionEntry: Sendable, Hashable {
 
 /// The local action cache: action key -> the results stored for it.
 ///
-/// Layout: `<cache>/actions/<first two hex digits>/<32 hex digits of the key>`, one
+/// Layout: `<cache>/actions/<first hex digit>/<32 hex digits of the key>`, one
 /// file per key: the magic `KILNACT3`, a varint count, then each entry (discovered
 /// inputs, outputs, declared outputs, stdout, stderr, duration, path-dependent root or
 /// "" for none, then the inline outputs: a count and digest + bytes each; ByteWriter
@@ -61,7 +61,7 @@ package struct ActionCache: Sendable {
 
   package func path(of key: Digest) -> String {
     let hex = key.hex
-    return "\(root)/actions/\(hex.prefix(2))/\(hex)"
+    return "\(root)/actions/\(hex.prefix(1))/\(hex)"
   }
 
   /// Every entry stored for `key`, newest first; empty when none or unreadable.

@@ -3,7 +3,7 @@ import KilnSystem
 
 /// The content-addressed blob store shared by every workspace on the machine.
 ///
-/// Layout: `<cache>/blobs/<first two hex digits>/<32 hex digits>`, each blob the exact
+/// Layout: `<cache>/blobs/<first hex digit>/<32 hex digits>`, each blob the exact
 /// bytes of one output file, mode 0444. A blob is written to a temporary name in the
 /// same folder and renamed, so a concurrent reader sees the whole blob or none. A
 /// blob's mtime is its last use (set on store and restore), which `cache gc` evicts by.
@@ -18,7 +18,7 @@ package struct ContentStore: Sendable {
 
   package func path(of digest: Digest) -> String {
     let hex = digest.hex
-    return "\(root)/blobs/\(hex.prefix(2))/\(hex)"
+    return "\(root)/blobs/\(hex.prefix(1))/\(hex)"
   }
 
   package func contains(_ digest: Digest) -> Bool {
