@@ -23,7 +23,16 @@ struct KilnCommand: AsyncParsableCommand {
 /// one stderr line and an exit status (0 ok, 1 a task failed, 2 usage or build file,
 /// 130 interrupted).
 package enum KilnMain {
-  package static func run(_ arguments: [String]) async -> Int32 {
+  /// The command line after kiln's own global options (-C, -f, -jN) are taken out and
+  /// applied (the directory changed, the build file noted), or the exit status of a
+  /// usage error. Synchronous, like `nullBuild`: together they answer a null build
+  /// before Swift's concurrency runtime starts a thread.
+  package enum Prepared {
+    case arguments([String])
+    case exit(Int32)
+  }
+
+  package static func prepare(_ arguments: [String]) -> Prepared {
     var args: [String] = []
     var iterator = arguments.makeIterator()
     var afterTerminator = false
@@ -33,10 +42,10 @@ package enum KilnMain {
       switch arg {
       case "--": afterTerminator = true; args.append(arg)
       case "-C":
-        guard let dir = iterator.next() else { return usage("-C needs a directory") }
+        guard let dir = iterator.next() else { return .exit(usage("-C needs a directory")) }
         directory = dir
       case "-f":
-        guard let file = iterator.next() else { return usage("-f needs a file") }
+        guard let file = iterator.next() else { return .exit(usage("-f needs a file")) }
         Context.globalBuildFile = file
       default:
         if arg.hasPrefix("-j"), arg.count > 2, Int(arg.dropFirst(2)) != nil {
@@ -48,10 +57,30 @@ package enum KilnMain {
         }
       }
     }
-    if let directory, chdir(directory) != 0 { return usage("cannot change to directory '\(directory)'") }
-    if let options = nullBuildOptions(args), let context = try? Context(), NullBuild.attempt(context, options) {
-      return 0
+    if let directory, chdir(directory) != 0 { return .exit(usage("cannot change to directory '\(directory)'")) }
+    return .arguments(args)
+  }
+
+  /// `kiln build` answered from the last build's snapshot (`NullBuild`); nil when it
+  /// cannot be, and the full command must run.
+  package static func nullBuild(_ args: [String]) -> Int32? {
+    guard let options = nullBuildOptions(args), let context = try? Context(), NullBuild.attempt(context, options) else {
+      return nil
     }
+    return 0
+  }
+
+  package static func run(_ arguments: [String]) async -> Int32 {
+    switch prepare(arguments) {
+    case .exit(let status): return status
+    case .arguments(let args):
+      if let status = nullBuild(args) { return status }
+      return await run(prepared: args)
+    }
+  }
+
+  /// The command line after `prepare` (and a `nullBuild` that did not answer).
+  package static func run(prepared args: [String]) async -> Int32 {
     installInterruptHandler()
     do {
       var command = try KilnCommand.parseAsRoot(args)
@@ -105,7 +134,7 @@ package enum KilnMain {
       i += 1
     }
     options.targets = tasks.isEmpty ? nil : tasks
-    options.workspace = Context.currentEnvironment()["KILN_WORKSPACE"]
+    options.workspace = getenv("KILN_WORKSPACE").map { String(cString: $0) }
     return options
   }
 
