@@ -109,12 +109,8 @@ package final class Context {
 
   /// Parses and expands the build file; stale outputs recorded in `records` are hidden
   /// from globs.
-  package func graph(records: [TaskID: TaskRecord], using fileSystem: (any FileSystem)? = nil) throws -> TaskGraph {
+  package func graph(hiding hidden: Set<String>, using fileSystem: (any FileSystem)? = nil) throws -> TaskGraph {
     let file = try buildFile(using: fileSystem)
-    var hidden = Set<String>()
-    for record in records.values {
-      for output in record.outputs { hidden.insert(output.path) }
-    }
     return try Expander(file: file, root: root, fileSystem: fileSystem ?? self.fileSystem, hiddenOutputs: hidden).expand()
   }
 

@@ -70,15 +70,6 @@ package enum KilnMain {
     return 0
   }
 
-  package static func run(_ arguments: [String]) async -> Int32 {
-    switch prepare(arguments) {
-    case .exit(let status): return status
-    case .arguments(let args):
-      if let status = nullBuild(args) { return status }
-      return await run(prepared: args)
-    }
-  }
-
   /// The command line after `prepare` (and a `nullBuild` that did not answer).
   package static func run(prepared args: [String]) async -> Int32 {
     installInterruptHandler()

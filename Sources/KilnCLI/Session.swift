@@ -42,17 +42,23 @@ final class Session {
     }
   }
 
-  func graph() throws -> TaskGraph { try context.graph(records: records) }
+  func graph() throws -> TaskGraph { try context.graph(hiding: hiddenOutputs) }
+
+  /// Every output the records name: globs leave them out unless declared again.
+  var hiddenOutputs: Set<String> {
+    var hidden = Set<String>()
+    for record in records.values {
+      for output in record.outputs { hidden.insert(output.path) }
+    }
+    return hidden
+  }
 
   /// The graph, and every file and folder reading the build file and expanding its
   /// globs looked at (workspace-relative where inside the workspace), for the snapshot.
   /// From the graph cache when the build file and the folders it globs are unchanged.
   func observedGraph() throws -> (TaskGraph, [SnapshotEntry]) {
     let fs = context.fileSystem
-    var hidden = Set<String>()
-    for record in records.values {
-      for output in record.outputs { hidden.insert(output.path) }
-    }
+    let hidden = hiddenOutputs
     let hiddenDigest = GraphCache.digest(ofHidden: hidden)
     let cachePath = context.graphCachePath
     if let bytes = try? fs.read(cachePath),
@@ -61,7 +67,7 @@ final class Session {
       return (graph, entries)
     }
     let observing = ObservingFileSystem(fs, clock: context.clock)
-    let graph = try context.graph(records: records, using: observing)
+    let graph = try context.graph(hiding: hidden, using: observing)
     let looks = observing.looks
     if fs.stat(Paths.parent(cachePath))?.kind == .directory {
       if let cache = GraphCache.make(root: context.root, hiddenDigest: hiddenDigest, looks: looks, graph: graph) {
@@ -70,11 +76,8 @@ final class Session {
         try? fs.remove(cachePath)
       }
     }
-    let prefix = context.root.hasSuffix("/") ? context.root : context.root + "/"
     let entries = looks.map { look in
-      SnapshotEntry(path: look.path.hasPrefix(prefix) ? String(look.path.dropFirst(prefix.count)) : look.path,
-                    followsLinks: look.followsLinks || look.stat?.kind != .symlink,
-                    stat: look.stat, observedAt: look.at)
+      SnapshotEntry(looking: look.path, in: context.root, followsLinks: look.followsLinks, stat: look.stat, at: look.at)
     }
     return (graph, entries)
   }

@@ -289,10 +289,7 @@ package final class Build {
       try statCache.flush(to: manifest)
       try manifest.finishBuild(buildID, result.summary, finished: Double(clock.wallNanoseconds()) / 1e9)
       try manifest.commit()
-      // A large WAL would be read back by the next process that opens the manifest;
-      // a small one (at most SQLite's 100-page automatic checkpoint) costs less to
-      // leave than a checkpoint's two fdatasyncs.
-      if (fileSystem.stat(manifest.path + "-wal")?.size ?? 0) > 1 << 20 { try? manifest.checkpoint() }
+      manifest.checkpointIfLarge()
       // After the commit and the checkpoint: the manifest file's stat, one of the
       // snapshot's entries, is final.
       if let request = options.snapshot,

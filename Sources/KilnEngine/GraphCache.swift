@@ -61,9 +61,7 @@ package struct GraphCache: Sendable {
       } else {
         guard now?.kind == look.stat?.kind else { return nil }
       }
-      let rel = Paths.relative(look.path, to: root) ?? look.path
-      entries.append(SnapshotEntry(path: rel, followsLinks: look.followsLinks || now?.kind != .symlink, stat: now,
-                                   observedAt: at))
+      entries.append(SnapshotEntry(looking: look.path, in: root, followsLinks: look.followsLinks, stat: now, at: at))
     }
     return (cache.graph, entries)
   }
@@ -93,7 +91,7 @@ package struct GraphCache: Sendable {
     for look in looks {
       w.string(look.path)
       w.varint((look.followsLinks ? 1 : 0) | (look.exact ? 2 : 0) | (look.stat == nil ? 0 : 4))
-      if let st = look.stat { Self.put(st, &w) }
+      if let st = look.stat { w.fileStat(st) }
     }
     if let defaults = graph.defaultTasks {
       w.varint(1)
@@ -143,7 +141,7 @@ package struct GraphCache: Sendable {
         let path = try r.string()
         let flags = try r.varint()
         looks.append(Look(path: path, followsLinks: flags & 1 != 0, exact: flags & 2 != 0,
-                          stat: flags & 4 != 0 ? try stat(&r) : nil))
+                          stat: flags & 4 != 0 ? try r.fileStat() : nil))
       }
       let defaults: [String]? = try r.varint() == 1 ? try r.strings() : nil
       let names = try r.strings()
@@ -184,24 +182,6 @@ package struct GraphCache: Sendable {
     } catch {
       return nil
     }
-  }
-
-  private static func put(_ st: FileStat, _ w: inout ByteWriter) {
-    w.varint(st.kind == .file ? 0 : st.kind == .directory ? 1 : st.kind == .symlink ? 2 : 3)
-    w.varint(UInt64(bitPattern: st.size))
-    w.varint(UInt64(bitPattern: st.mtime))
-    w.varint(UInt64(bitPattern: st.ctime))
-    w.varint(st.inode)
-    w.varint(UInt64(st.permissions))
-  }
-
-  private static func stat(_ r: inout ByteReader) throws(ByteReader.Truncated) -> FileStat {
-    let kinds: [FileStat.Kind] = [.file, .directory, .symlink, .other]
-    let k = try r.varint()
-    guard k < 4 else { throw ByteReader.Truncated() }
-    return FileStat(kind: kinds[Int(k)], size: Int64(bitPattern: try r.varint()), mtime: Int64(bitPattern: try r.varint()),
-                    ctime: Int64(bitPattern: try r.varint()), inode: try r.varint(),
-                    permissions: UInt32(truncatingIfNeeded: try r.varint()))
   }
 
   private static func put(_ id: TaskID, _ w: inout ByteWriter) {

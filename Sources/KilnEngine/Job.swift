@@ -180,17 +180,16 @@ package struct Job: Sendable {
 
     // Outputs: present, hashed (and searched for this workspace's absolute path, which
     // would make them wrong anywhere else), then stored.
-    var entries: [OutputEntry] = []
-    var pathDependent = false
+    var ingest = Ingest(keepsBytes: cacheable)
     for output in instance.outputs {
       let abs = Paths.join(root, output)
       guard let st = fileSystem.stat(abs) else { return failed(.missingOutput(output), out, err, duration) }
       do {
         if st.kind == .directory {
-          entries.append(OutputEntry(path: output, kind: .directory, permissions: st.permissions & 0o777, digest: .zero))
-          try hashTree(output, into: &entries, scan: cacheable, found: &pathDependent)
+          ingest.entries.append(OutputEntry(path: output, kind: .directory, permissions: st.permissions & 0o777, digest: .zero))
+          try hashTree(output, into: &ingest)
         } else {
-          entries.append(try hashFile(output, st, scan: cacheable, found: &pathDependent))
+          try hashFile(output, st, into: &ingest)
         }
       } catch {
         return failed(.launchFailed("cannot read output: \(error)"), out, err, duration)
@@ -220,23 +219,15 @@ package struct Job: Sendable {
                        stdout: out, stderr: err, duration: duration, warnings: warnings)
     }
 
+    let entries = ingest.entries
     if cacheable {
       do {
-        var inline: [Digest: [UInt8]] = [:]
-        for entry in entries where entry.kind == .file {
-          let abs = Paths.join(root, entry.path)
-          if let size = fileSystem.stat(abs)?.size, size <= ActionCache.inlineLimit {
-            let bytes = try fileSystem.read(abs)
-            // Read again after hashing: it must still be what was hashed.
-            guard Hasher.digest(bytes) == entry.digest else { throw FileSystemError(abs, "changed while it was being stored") }
-            inline[entry.digest] = bytes
-          } else {
-            try contentStore.store(abs, as: entry.digest)
-          }
+        for entry in entries where entry.kind == .file && ingest.inline[entry.digest] == nil {
+          try contentStore.store(Paths.join(root, entry.path), as: entry.digest)
         }
         let action = ActionEntry(discovered: discovered, outputs: entries, declaredOutputs: instance.outputs,
                                  stdout: out, stderr: err, duration: duration,
-                                 pathDependentRoot: pathDependent ? root : nil, inline: inline)
+                                 pathDependentRoot: ingest.pathDependent ? root : nil, inline: ingest.inline)
         try actionCache.store(action, for: task.key)
       } catch {
         warnings.append("\(instance.id): not cached: \(error)")
@@ -262,21 +253,39 @@ package struct Job: Sendable {
     return (try? fileSystem.writeAtomically(bytes, to: abs, permissions: output.permissions)) != nil
   }
 
-  private func hashFile(_ path: String, _ st: FileStat, scan: Bool, found: inout Bool) throws(FileSystemError) -> OutputEntry {
-    let recorded = clock.wallNanoseconds()
-    let digest: Digest
-    if scan {
-      let (d, contains) = try fileSystem.digest(of: Paths.join(root, path), scanningFor: Array(root.utf8))
-      digest = d
-      if contains { found = true }
-    } else {
-      digest = try fileSystem.digest(of: Paths.join(root, path))
-    }
-    statCache.remember(path, st, digest, recorded: recorded)
-    return OutputEntry(path: path, kind: .file, permissions: st.permissions & 0o777, digest: digest)
+  /// What hashing a run's outputs found: their entries, whether one holds this
+  /// workspace's path, and (when the result will be stored) the bytes of the small ones,
+  /// read once to be hashed, searched and kept in the action entry.
+  private struct Ingest {
+    let keepsBytes: Bool
+    var entries: [OutputEntry] = []
+    var pathDependent = false
+    var inline: [Digest: [UInt8]] = [:]
   }
 
-  private func hashTree(_ directory: String, into entries: inout [OutputEntry], scan: Bool, found: inout Bool) throws(FileSystemError) {
+  /// Hashes one output file (and, when the result will be stored, searches it for the
+  /// workspace path: such an output is wrong anywhere else).
+  private func hashFile(_ path: String, _ st: FileStat, into ingest: inout Ingest) throws(FileSystemError) {
+    let recorded = clock.wallNanoseconds()
+    let abs = Paths.join(root, path)
+    let digest: Digest
+    if ingest.keepsBytes, st.size <= ActionCache.inlineLimit {
+      let bytes = try fileSystem.read(abs)
+      digest = Hasher.digest(bytes)
+      if bytes.withUnsafeBytes({ NeedleScanner.search($0, for: Array(root.utf8)) }) { ingest.pathDependent = true }
+      ingest.inline[digest] = bytes
+    } else if ingest.keepsBytes {
+      let (d, contains) = try fileSystem.digest(of: abs, scanningFor: Array(root.utf8))
+      digest = d
+      if contains { ingest.pathDependent = true }
+    } else {
+      digest = try fileSystem.digest(of: abs)
+    }
+    statCache.remember(path, st, digest, recorded: recorded)
+    ingest.entries.append(OutputEntry(path: path, kind: .file, permissions: st.permissions & 0o777, digest: digest))
+  }
+
+  private func hashTree(_ directory: String, into ingest: inout Ingest) throws(FileSystemError) {
     let abs = Paths.join(root, directory)
     var dirs = Set<String>()
     for rel in fileSystem.files(under: abs) {
@@ -288,11 +297,11 @@ package struct Job: Sendable {
         parent = Paths.parent(parent)
       }
       for dir in missing.reversed() {
-        entries.append(OutputEntry(path: directory + "/" + dir, kind: .directory, permissions: 0o755, digest: .zero))
+        ingest.entries.append(OutputEntry(path: directory + "/" + dir, kind: .directory, permissions: 0o755, digest: .zero))
       }
       let path = directory + "/" + rel
       guard let st = fileSystem.stat(Paths.join(root, path)) else { continue }
-      entries.append(try hashFile(path, st, scan: scan, found: &found))
+      try hashFile(path, st, into: &ingest)
     }
   }
 

@@ -26,6 +26,15 @@ package struct SnapshotEntry: Sendable, Hashable {
     self.digest = digest
   }
 
+  /// What a reader's look at absolute `path` means for the snapshot: the path made
+  /// workspace-relative, and an lstat of anything but a symlink counted as a stat (the
+  /// two agree there, so one entry serves both).
+  package init(looking path: String, in root: String, followsLinks: Bool, stat: FileStat?, at: Int64) {
+    let relative = Paths.relative(path, to: root).flatMap { $0.isEmpty ? nil : $0 }
+    self.init(path: relative ?? path, followsLinks: followsLinks || stat?.kind != .symlink,
+              stat: stat, observedAt: at)
+  }
+
   /// Whether the file could still change without its stat showing it: modified within
   /// the timestamp granularity of the moment it was looked at (see `StatCache`).
   package var isRacy: Bool {
@@ -131,12 +140,7 @@ package struct BuildSnapshot: Sendable {
         continue
       }
       w.varint(e.followsLinks ? 1 : 2)
-      w.varint(Self.kindCode(st.kind))
-      w.varint(UInt64(bitPattern: st.size))
-      w.varint(UInt64(bitPattern: st.mtime))
-      w.varint(UInt64(bitPattern: st.ctime))
-      w.varint(st.inode)
-      w.varint(UInt64(st.permissions))
+      w.fileStat(st)
       if let d = e.digest {
         w.varint(1)
         w.digest(d)
@@ -179,17 +183,9 @@ package struct BuildSnapshot: Sendable {
           entries.append(SnapshotEntry(path: path, stat: nil, observedAt: 0))
           continue
         }
-        guard let kind = Self.kind(try r.varint()) else { return nil }
-        let size = Int64(bitPattern: try r.varint())
-        let mtime = Int64(bitPattern: try r.varint())
-        let ctime = Int64(bitPattern: try r.varint())
-        let inode = try r.varint()
-        let permissions = UInt32(truncatingIfNeeded: try r.varint())
+        let stat = try r.fileStat()
         let digest = try r.varint() == 1 ? try r.digest() : nil
-        entries.append(SnapshotEntry(
-          path: path, followsLinks: mode == 1,
-          stat: FileStat(kind: kind, size: size, mtime: mtime, ctime: ctime, inode: inode, permissions: permissions),
-          observedAt: 0, digest: digest))
+        entries.append(SnapshotEntry(path: path, followsLinks: mode == 1, stat: stat, observedAt: 0, digest: digest))
       }
       guard r.atEnd else { return nil }
       return BuildSnapshot(root: root, targets: targets, targetNames: targetNames, environmentNames: names,
@@ -220,24 +216,5 @@ package struct BuildSnapshot: Sendable {
       changed.append((n, now))
     }
     return changed
-  }
-
-  private static func kindCode(_ kind: FileStat.Kind) -> UInt64 {
-    switch kind {
-    case .file: 0
-    case .directory: 1
-    case .symlink: 2
-    case .other: 3
-    }
-  }
-
-  private static func kind(_ code: UInt64) -> FileStat.Kind? {
-    switch code {
-    case 0: .file
-    case 1: .directory
-    case 2: .symlink
-    case 3: .other
-    default: nil
-    }
   }
 }

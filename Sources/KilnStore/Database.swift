@@ -32,7 +32,7 @@ package final class Database {
     // the WAL that the next process to open the database reads back to rebuild its
     // index (800 reads for a 3 MB WAL). So: no checkpoint at close, an automatic one
     // every 100 pages (at most 100 frames to read back), and a truncating one at the
-    // end of a build that wrote (`Manifest.checkpoint`).
+    // end of a build whose WAL passed 1 MiB (`Manifest.checkpointIfLarge`).
     _ = kiln_sqlite3_skip_checkpoint_on_close(handle)
     try execute("PRAGMA wal_autocheckpoint=100")
   }

@@ -1,4 +1,5 @@
 import KilnCore
+import KilnSystem
 
 /// One file of a task's result: where it goes, its permission bits and content digest.
 /// A declared output that is a directory appears as a `.directory` entry followed by
@@ -176,5 +177,28 @@ extension ByteReader {
     var result: [String] = []
     for _ in 0..<n { result.append(try string()) }
     return result
+  }
+}
+
+/// A file's stat as snapshots and the graph cache keep it: kind, size, mtime, ctime,
+/// inode, permission bits.
+extension ByteWriter {
+  package mutating func fileStat(_ st: FileStat) {
+    varint(st.kind == .file ? 0 : st.kind == .directory ? 1 : st.kind == .symlink ? 2 : 3)
+    varint(UInt64(bitPattern: st.size))
+    varint(UInt64(bitPattern: st.mtime))
+    varint(UInt64(bitPattern: st.ctime))
+    varint(st.inode)
+    varint(UInt64(st.permissions))
+  }
+}
+
+extension ByteReader {
+  package mutating func fileStat() throws(Truncated) -> FileStat {
+    let kinds: [FileStat.Kind] = [.file, .directory, .symlink, .other]
+    guard let k = Int(exactly: try varint()), k < kinds.count else { throw Truncated() }
+    return FileStat(kind: kinds[k], size: Int64(bitPattern: try varint()), mtime: Int64(bitPattern: try varint()),
+                    ctime: Int64(bitPattern: try varint()), inode: try varint(),
+                    permissions: UInt32(truncatingIfNeeded: try varint()))
   }
 }

@@ -81,17 +81,21 @@ package struct LocalFileSystem: FileSystem {
     return fd
   }
 
+  /// The size of the open file, or nil.
+  private static func size(_ fd: Int32) -> Int? {
+    var st = Glibc.stat()
+    return fstat(fd, &st) == 0 && st.st_size >= 0 ? Int(st.st_size) : nil
+  }
+
   /// Reads `fd` to its end in chunks of `chunk` bytes, handing each to `body`: the one
   /// read loop behind hashing, scanning, reading and copying. A small file gets a
   /// buffer its size (plus one byte, to see the end in one read): a 256 KiB buffer is
   /// an mmap, page faults and an munmap per file, a fifth of kiln's own time when it
   /// runs thousands of tiny tasks.
   private static func forEachChunk(
-    _ fd: Int32, path: String, _ body: (UnsafeRawBufferPointer) throws(FileSystemError) -> Void
+    _ fd: Int32, path: String, size: Int?, _ body: (UnsafeRawBufferPointer) throws(FileSystemError) -> Void
   ) throws(FileSystemError) {
-    var st = Glibc.stat()
-    let size = fstat(fd, &st) == 0 && st.st_size >= 0 ? Int(st.st_size) : chunk
-    let capacity = min(chunk, max(64, size + 1))
+    let capacity = min(chunk, max(64, (size ?? chunk) + 1))
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
     defer { buffer.deallocate() }
     while true {
@@ -108,17 +112,17 @@ package struct LocalFileSystem: FileSystem {
   package func digest(of path: String) throws(FileSystemError) -> Digest {
     let fd = try Self.openForReading(path)
     defer { close(fd) }
-    var st = Glibc.stat()
-    if fstat(fd, &st) == 0, st.st_size >= 1 << 22 {
+    let size = Self.size(fd)
+    if let size, size >= 1 << 22 {
       // Large files: one mapping, hashed in place, is faster than read(2) copies.
-      if let map = mmap(nil, Int(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED {
-        defer { munmap(map, Int(st.st_size)) }
-        _ = madvise(map, Int(st.st_size), MADV_SEQUENTIAL)
-        return Hasher.digest(UnsafeRawBufferPointer(start: map, count: Int(st.st_size)))
+      if let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED {
+        defer { munmap(map, size) }
+        _ = madvise(map, size, MADV_SEQUENTIAL)
+        return Hasher.digest(UnsafeRawBufferPointer(start: map, count: size))
       }
     }
     let hasher = Hasher()
-    try Self.forEachChunk(fd, path: path) { hasher.update($0) }
+    try Self.forEachChunk(fd, path: path, size: size) { hasher.update($0) }
     return hasher.finalize()
   }
 
@@ -128,7 +132,7 @@ package struct LocalFileSystem: FileSystem {
     defer { close(fd) }
     let hasher = Hasher()
     var scanner = NeedleScanner(needle)
-    try Self.forEachChunk(fd, path: path) { piece in
+    try Self.forEachChunk(fd, path: path, size: Self.size(fd)) { piece in
       hasher.update(piece)
       scanner.feed(piece)
     }
@@ -139,9 +143,9 @@ package struct LocalFileSystem: FileSystem {
     let fd = try Self.openForReading(path)
     defer { close(fd) }
     var result: [UInt8] = []
-    var st = Glibc.stat()
-    if fstat(fd, &st) == 0 { result.reserveCapacity(Int(st.st_size)) }
-    try Self.forEachChunk(fd, path: path) { result.append(contentsOf: $0) }
+    let size = Self.size(fd)
+    if let size { result.reserveCapacity(size) }
+    try Self.forEachChunk(fd, path: path, size: size) { result.append(contentsOf: $0) }
     return result
   }
 
@@ -214,7 +218,7 @@ package struct LocalFileSystem: FileSystem {
         digest = try self.digest(of: tmp)
       } else {
         let hasher = Hasher()
-        try Self.forEachChunk(input, path: source) { (piece) throws(FileSystemError) in
+        try Self.forEachChunk(input, path: source, size: Self.size(input)) { (piece) throws(FileSystemError) in
           hasher.update(piece)
           try Self.writeAll(output, piece, path: tmp)
         }
@@ -253,7 +257,7 @@ package struct LocalFileSystem: FileSystem {
 }
 
 /// Finds a byte string in a stream of chunks, including across chunk boundaries.
-struct NeedleScanner {
+package struct NeedleScanner {
   let needle: [UInt8]
   /// The last needle.count - 1 bytes seen, to join with the next chunk.
   private var tail: [UInt8] = []
@@ -274,7 +278,7 @@ struct NeedleScanner {
 
   /// Whether `needle` occurs in `haystack` (memchr for the first byte, then memcmp;
   /// glibc's memmem is not visible without _GNU_SOURCE).
-  static func search(_ haystack: UnsafeRawBufferPointer, for needle: [UInt8]) -> Bool {
+  package static func search(_ haystack: UnsafeRawBufferPointer, for needle: [UInt8]) -> Bool {
     guard let base = haystack.baseAddress, needle.count <= haystack.count, let first = needle.first else { return false }
     return needle.withUnsafeBytes { n in
       var offset = 0

@@ -77,5 +77,4 @@ package final class ObservingFileSystem: FileSystem, @unchecked Sendable {
     try base.rename(source, to: destination)
   }
   package func touch(_ path: String) { base.touch(path) }
-  package func statCursor() -> any StatCursor { PathStatCursor(self) }
 }

@@ -169,20 +169,22 @@ final class ChildWatcher: @unchecked Sendable {
     var thread = pthread_t()
     let rc = pthread_create(&thread, nil, { context in
       let waiter = Unmanaged<Waiter>.fromOpaque(context!).takeRetainedValue()
-      var raw: Int32 = 0
-      while waitpid(waiter.pid, &raw, 0) < 0, errno == EINTR {}
-      let status: Completion.Status = raw & 0x7F == 0 ? .exited((raw >> 8) & 0xFF) : .signaled(raw & 0x7F)
-      waiter.continuation.resume(returning: status)
+      waiter.continuation.resume(returning: ChildWatcher.reap(waiter.pid))
       return nil
     }, waiter)
     if rc == 0 {
       pthread_detach(thread)
     } else {
       Unmanaged<Waiter>.fromOpaque(waiter).release()
-      var raw: Int32 = 0
-      while waitpid(pid, &raw, 0) < 0, errno == EINTR {}
-      continuation.resume(returning: raw & 0x7F == 0 ? .exited((raw >> 8) & 0xFF) : .signaled(raw & 0x7F))
+      continuation.resume(returning: reap(pid))
     }
+  }
+
+  /// Blocks until `pid` ends and reaps it.
+  private static func reap(_ pid: pid_t) -> Completion.Status {
+    var raw: Int32 = 0
+    while waitpid(pid, &raw, 0) < 0, errno == EINTR {}
+    return raw & 0x7F == 0 ? .exited((raw >> 8) & 0xFF) : .signaled(raw & 0x7F)
   }
 }
 
