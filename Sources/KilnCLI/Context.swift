@@ -144,6 +144,20 @@ package final class Context {
     }
   }
 
+  /// The job slots, memory reserve and in-flight actions every kiln process sharing
+  /// this cache draws from (SPEC §4); no limit beyond `-j` when the cache folder
+  /// cannot be written.
+  package func machineLimits() throws -> any MachineLimits {
+    var reserve: Int64?
+    if let text = environment["KILN_MEM_RESERVE"], !text.isEmpty {
+      guard let bytes = parseByteCount(text) else {
+        throw CLIError("kiln: KILN_MEM_RESERVE: '\(text)' is not a size (like 512M or 2G)")
+      }
+      reserve = bytes
+    }
+    return SharedMachineLimits(cacheRoot: cacheRoot, slots: Self.cores, memoryReserve: reserve) ?? UnlimitedMachine()
+  }
+
   package static var cores: Int {
     if let value = getenv("KILN_MAX_JOBS").flatMap({ Int(String(cString: $0)) }), value > 0 { return value }
     return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))

@@ -83,10 +83,12 @@ final class Session {
   }
 
   func build(_ graph: TaskGraph, observer: any BuildObserver) throws -> Build {
-    Build(graph: graph, root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(),
-          clock: context.clock, manifest: try manifest, records: records, statCache: statCache,
-          contentStore: context.contentStore, actionCache: context.actionCache,
-          environment: context.environment, observer: observer)
+    let build = Build(graph: graph, root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(),
+                      clock: context.clock, manifest: try manifest, records: records, statCache: statCache,
+                      contentStore: context.contentStore, actionCache: context.actionCache,
+                      environment: context.environment, observer: observer)
+    build.limits = try context.machineLimits()
+    return build
   }
 }
 

@@ -78,6 +78,8 @@ package final class Build {
   private let observer: any BuildObserver
   private var records: [TaskID: TaskRecord]
   private let statCache: StatCache
+  /// Job slots, memory and actions in flight, shared machine-wide (SPEC §4).
+  package var limits: any MachineLimits = UnlimitedMachine()
 
   package init(graph: TaskGraph, root: String, fileSystem: any FileSystem, runner: any ProcessRunner,
                clock: any TimeSource, manifest: Manifest, records: [TaskID: TaskRecord], statCache: StatCache,
@@ -137,7 +139,7 @@ package final class Build {
     let rebuilder = Rebuilder(statCache: statCache, inheritedEnvironment: environment)
     let job = Job(root: root, fileSystem: fileSystem, runner: runner, clock: clock, statCache: statCache,
                   contentStore: contentStore, actionCache: actionCache, environment: environment,
-                  useCache: options.useCache)
+                  useCache: options.useCache, limits: limits)
     var stopping = false
     var done = 0
     let total = selected.count
@@ -179,7 +181,8 @@ package final class Build {
         try manifest.recordOutcome(build: buildID, OutcomeRow(
           task: report.id.description, outcome: report.outcome.kind,
           reasons: report.reasons.map(\.description).joined(separator: "; "),
-          duration: report.duration, started: report.started, finished: report.finished))
+          duration: report.duration, started: report.started, finished: report.finished,
+          peakMemory: report.peakMemory))
       }
       result.reports.append(report)
       release(i)
@@ -266,7 +269,7 @@ package final class Build {
                                 stdout: r.stdout, stderr: r.stderr, started: started - startTime,
                                 finished: finished - startTime,
                                 saved: { if case .restored = r.outcome { r.duration } else { 0 } }(),
-                                command: instance.command)
+                                command: instance.command, peakMemory: r.peakMemory)
         if case .failed = r.outcome {
           try finish(i, report, .failed)
           if !options.keepGoing { stopping = true }

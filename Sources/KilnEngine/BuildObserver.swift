@@ -16,10 +16,13 @@ package struct TaskReport: Sendable {
   /// Recorded run time of a task that did not run: what the cache saved.
   package var saved: Double
   package var command: String
+  /// Bytes of resident memory the command used at its peak, when it ran here.
+  package var peakMemory: Int64?
 
   package init(id: TaskID, outcome: TaskOutcome, reasons: [RerunReason] = [], duration: Double = 0,
                stdout: [UInt8] = [], stderr: [UInt8] = [], started: Double = 0, finished: Double = 0,
-               saved: Double = 0, command: String = "") {
+               saved: Double = 0, command: String = "", peakMemory: Int64? = nil) {
+    self.peakMemory = peakMemory
     self.id = id
     self.outcome = outcome
     self.reasons = reasons

@@ -12,6 +12,8 @@ package struct JobResult: Sendable {
   package var stderr: [UInt8] = []
   package var duration: Double = 0
   package var warnings: [String] = []
+  /// Bytes of resident memory the command used at its peak, when it ran.
+  package var peakMemory: Int64?
 }
 
 /// The work of one task instance that is not up to date, done off the build loop:
@@ -28,22 +30,43 @@ package struct Job: Sendable {
   package var actionCache: ActionCache
   package var environment: [String: String]
   package var useCache: Bool
+  /// Job slots, the memory reserve and actions in flight, shared with every kiln
+  /// process on the machine.
+  package var limits: any MachineLimits = UnlimitedMachine()
 
   package func perform(_ task: PreparedTask, reasons: [RerunReason], previous: TaskRecord?) async -> JobResult {
     let instance = task.instance
     let cacheable = useCache && instance.cache
     // `always` means run: a restore would replay an old run instead.
     var reasons = reasons
+    var claim: ActionClaim?
     if cacheable, !instance.always {
       switch restore(task) {
       case .restored(let result): return result
       case .pathDependent(let otherRoot): reasons.append(.pathDependentOutput(otherRoot))
       case .miss: break
       }
+      // Another kiln process may be running this very action: wait for it, then look
+      // again (it stored its result, or failed and left the run to this one).
+      guard let held = await limits.claimAction(task.key) else { return Self.interrupted }
+      claim = held
+      if held.waited, !reasons.contains(where: { if case .pathDependentOutput = $0 { true } else { false } }) {
+        switch restore(task) {
+        case .restored(let result):
+          limits.release(held)
+          return result
+        case .pathDependent(let otherRoot): reasons.append(.pathDependentOutput(otherRoot))
+        case .miss: break
+        }
+      }
     }
     if !instance.cache { reasons.append(.cacheDisabled) }
-    return await run(task, reasons: reasons, cacheable: cacheable, previous: previous)
+    let result = await run(task, reasons: reasons, cacheable: cacheable, previous: previous)
+    if let claim { limits.release(claim) }
+    return result
   }
+
+  private static let interrupted = JobResult(outcome: .failed(.signal(2)), record: nil)
 
   // MARK: - Restore
 
@@ -136,14 +159,17 @@ package struct Job: Sendable {
     let invocation = Invocation(
       command: instance.command, workingDirectory: Paths.join(root, instance.directory),
       environment: env, timeout: instance.timeout)
+    guard let slot = await limits.acquireSlot(expectedMemory: previous?.peakMemory) else { return Self.interrupted }
     let start = clock.monotonic()
     let startWall = clock.wallNanoseconds()
     let completion: Completion
     do {
       completion = try await runner.run(invocation)
     } catch {
+      limits.release(slot)
       return failed(.launchFailed("\(error)"))
     }
+    limits.release(slot)
     let duration = clock.monotonic() - start
     let out = completion.stdout, err = completion.stderr
     switch completion.status {
@@ -236,10 +262,11 @@ package struct Job: Sendable {
     let record = TaskRecord(
       id: instance.id, key: task.key, command: instance.command, environment: task.environment,
       inputs: task.inputs, discovered: discovered, outputs: entries, declaredOutputs: instance.outputs,
-      duration: duration, depfile: instance.depfile)
+      duration: duration, depfile: instance.depfile, peakMemory: completion.peakMemory)
     let changed = previous.map { $0.outputs != entries } ?? true
     return JobResult(outcome: .ran(because: reasons, outputsChanged: changed), record: record,
-                     stdout: out, stderr: err, duration: duration, warnings: warnings)
+                     stdout: out, stderr: err, duration: duration, warnings: warnings,
+                     peakMemory: completion.peakMemory)
   }
 
   /// Writes one output back: from the entry when it holds the bytes (checked against

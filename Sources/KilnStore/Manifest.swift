@@ -31,7 +31,11 @@ package struct OutcomeRow: Sendable, Hashable {
   package var duration: Double
   package var started: Double
   package var finished: Double
-  package init(task: String, outcome: String, reasons: String, duration: Double, started: Double, finished: Double) {
+  /// Bytes of resident memory at its peak, where known.
+  package var peakMemory: Int64?
+  package init(task: String, outcome: String, reasons: String, duration: Double, started: Double, finished: Double,
+               peakMemory: Int64? = nil) {
+    self.peakMemory = peakMemory
     self.task = task
     self.outcome = outcome
     self.reasons = reasons
@@ -63,24 +67,25 @@ package struct BuildSummary: Sendable, Hashable {
 
 /// `.kiln/state.db`: the workspace's checksum manifest.
 ///
-/// Schema version 2 (SQLite, WAL, busy timeout 10 s):
-///   meta(key PRIMARY KEY, value)                 schema_version = 2
+/// Schema version 3 (SQLite, WAL, busy timeout 10 s):
+///   meta(key PRIMARY KEY, value)                 schema_version = 3
 ///   stat_cache(path PRIMARY KEY, size, mtime, ctime, inode, digest BLOB(16), recorded)
 ///     mtime/ctime/recorded in ns since the epoch; one row per hashed file, absolute
 ///     paths outside the workspace (system headers) allowed, workspace files relative.
 ///   task_records(task_id PRIMARY KEY, key BLOB(16), command, environment BLOB,
-///     inputs BLOB, discovered BLOB, outputs BLOB, declared BLOB, duration, updated, depfile)
+///     inputs BLOB, discovered BLOB, outputs BLOB, declared BLOB, duration, updated, depfile,
+///     peak_memory)   peak_memory: bytes of resident memory at the last run, or NULL
 ///     the last successful run of each task instance here; lists are ByteWriter-encoded.
 ///   builds(id INTEGER PRIMARY KEY, started, finished, targets, workspace, exit_status,
 ///     ran, restored, up_to_date, failed, skipped, time_saved, wall_time)
 ///   outcomes(build_id -> builds ON DELETE CASCADE, task_id, outcome, reasons,
-///     duration, started, finished)   one row per instance that did not stay up to date
+///     duration, started, finished, peak_memory)   one row per instance that did not stay up to date
 ///   up_to_date(build_id -> builds, task, count, time_saved)   per task name, so a null
 ///     build of 20,000 instances writes a handful of rows, not 20,000.
 /// A different schema version drops and recreates every table: all of it is derived
 /// state (the next build re-hashes and reruns or restores), and no output is touched.
 package final class Manifest {
-  package static let schemaVersion = 2
+  package static let schemaVersion = 3
   package let path: String
   private let db: Database
   private var inTransaction = false
@@ -147,7 +152,7 @@ package final class Manifest {
         task_id TEXT PRIMARY KEY, key BLOB NOT NULL, command TEXT NOT NULL,
         environment BLOB NOT NULL, inputs BLOB NOT NULL, discovered BLOB NOT NULL,
         outputs BLOB NOT NULL, declared BLOB NOT NULL, duration REAL NOT NULL,
-        updated INTEGER NOT NULL, depfile TEXT) WITHOUT ROWID;
+        updated INTEGER NOT NULL, depfile TEXT, peak_memory INTEGER) WITHOUT ROWID;
       CREATE TABLE builds(
         id INTEGER PRIMARY KEY, started REAL NOT NULL, finished REAL, targets TEXT NOT NULL,
         workspace TEXT, exit_status INTEGER, ran INTEGER NOT NULL DEFAULT 0,
@@ -158,7 +163,7 @@ package final class Manifest {
         build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
         task_id TEXT NOT NULL, outcome TEXT NOT NULL, reasons TEXT NOT NULL,
         duration REAL NOT NULL, started REAL NOT NULL, finished REAL NOT NULL,
-        PRIMARY KEY(build_id, task_id)) WITHOUT ROWID;
+        peak_memory INTEGER, PRIMARY KEY(build_id, task_id)) WITHOUT ROWID;
       CREATE INDEX outcomes_by_task ON outcomes(task_id);
       CREATE TABLE up_to_date(
         build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
@@ -230,7 +235,8 @@ package final class Manifest {
 
   package func loadRecords() throws(DatabaseError) -> [TaskID: TaskRecord] {
     let s = try db.statement("""
-      SELECT task_id, key, command, environment, inputs, discovered, outputs, declared, duration, depfile
+      SELECT task_id, key, command, environment, inputs, discovered, outputs, declared, duration, depfile,
+        peak_memory
       FROM task_records
       """)
     var result: [TaskID: TaskRecord] = [:]
@@ -242,7 +248,8 @@ package final class Manifest {
       guard let record = try? TaskRecord(
         id: id, key: key, command: s.text(2), environment: env.strings(), inputs: inputs.pathDigests(),
         discovered: discovered.pathDigests(), outputs: outputs.outputs(), declaredOutputs: declared.strings(),
-        duration: s.double(8), depfile: s.isNull(9) ? nil : s.text(9))
+        duration: s.double(8), depfile: s.isNull(9) ? nil : s.text(9),
+        peakMemory: s.isNull(10) ? nil : s.int(10))
       else { continue }  // an unreadable record is as good as none: the task reruns
       result[id] = record
     }
@@ -256,10 +263,11 @@ package final class Manifest {
     discovered.pathDigests(r.discovered)
     outputs.outputs(r.outputs)
     declared.strings(r.declaredOutputs)
-    try db.statement("INSERT OR REPLACE INTO task_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    try db.statement("INSERT OR REPLACE INTO task_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .bind([.text(r.id.description), .blob(r.key.bytes), .text(r.command), .blob(env.bytes),
              .blob(inputs.bytes), .blob(discovered.bytes), .blob(outputs.bytes), .blob(declared.bytes),
-             .real(r.duration), .integer(now), r.depfile.map { .text($0) } ?? .null]).run()
+             .real(r.duration), .integer(now), r.depfile.map { .text($0) } ?? .null,
+             r.peakMemory.map { .integer($0) } ?? .null]).run()
   }
 
   package func deleteRecord(_ id: TaskID) throws(DatabaseError) {
@@ -275,9 +283,10 @@ package final class Manifest {
   }
 
   package func recordOutcome(build: Int64, _ row: OutcomeRow) throws(DatabaseError) {
-    try db.statement("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?)")
+    try db.statement("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
       .bind([.integer(build), .text(row.task), .text(row.outcome), .text(row.reasons),
-             .real(row.duration), .real(row.started), .real(row.finished)]).run()
+             .real(row.duration), .real(row.started), .real(row.finished),
+             row.peakMemory.map { .integer($0) } ?? .null]).run()
   }
 
   package func recordUpToDate(build: Int64, task: String, count: Int, timeSaved: Double) throws(DatabaseError) {
@@ -299,13 +308,14 @@ package final class Manifest {
   /// Outcome rows of one build, in the order they finished.
   package func outcomes(ofBuild id: Int64) throws(DatabaseError) -> [OutcomeRow] {
     let s = try db.statement("""
-      SELECT task_id, outcome, reasons, duration, started, finished FROM outcomes
+      SELECT task_id, outcome, reasons, duration, started, finished, peak_memory FROM outcomes
       WHERE build_id = ? ORDER BY finished
       """).bind([.integer(id)])
     var rows: [OutcomeRow] = []
     while try s.step() {
       rows.append(OutcomeRow(task: s.text(0), outcome: s.text(1), reasons: s.text(2),
-                             duration: s.double(3), started: s.double(4), finished: s.double(5)))
+                             duration: s.double(3), started: s.double(4), finished: s.double(5),
+                             peakMemory: s.isNull(6) ? nil : s.int(6)))
     }
     return rows
   }

@@ -45,11 +45,15 @@ package struct TaskRecord: Sendable, Hashable {
   package var duration: Double
   /// The depfile the command wrote, deleted with the outputs when the instance goes.
   package var depfile: String?
+  /// Bytes of resident memory the command used at its peak, where known: what the
+  /// memory reserve expects it to need next time.
+  package var peakMemory: Int64?
 
   package init(id: TaskID, key: Digest, command: String, environment: [String], inputs: [PathDigest],
                discovered: [PathDigest], outputs: [OutputEntry], declaredOutputs: [String], duration: Double,
-               depfile: String? = nil) {
+               depfile: String? = nil, peakMemory: Int64? = nil) {
     self.depfile = depfile
+    self.peakMemory = peakMemory
     self.id = id
     self.key = key
     self.command = command

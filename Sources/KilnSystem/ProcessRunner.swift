@@ -29,11 +29,15 @@ package struct Completion: Sendable, Hashable {
   package var status: Status
   package var stdout: [UInt8]
   package var stderr: [UInt8]
+  /// The peak resident memory of the command and the processes it waited for, in
+  /// bytes, where the kernel reported it.
+  package var peakMemory: Int64?
 
-  package init(status: Status, stdout: [UInt8] = [], stderr: [UInt8] = []) {
+  package init(status: Status, stdout: [UInt8] = [], stderr: [UInt8] = [], peakMemory: Int64? = nil) {
     self.status = status
     self.stdout = stdout
     self.stderr = stderr
+    self.peakMemory = peakMemory
   }
 }
 

@@ -33,7 +33,7 @@ package struct ShellProcessRunner: ProcessRunner {
         }
       }
     }
-    let ended = await ChildWatcher.shared.wait(for: pid)
+    let (ended, peak) = await ChildWatcher.shared.wait(for: pid)
     timer?.cancel()
     ProcessGroups.shared.unregister(pid)
 
@@ -45,7 +45,8 @@ package struct ShellProcessRunner: ProcessRunner {
     } else {
       status = ended
     }
-    return Completion(status: status, stdout: Self.readAll(out), stderr: Self.readAll(err))
+    return Completion(status: status, stdout: Self.readAll(out), stderr: Self.readAll(err),
+                      peakMemory: peak > 0 ? Int64(peak) * 1024 : nil)
   }
 
   private static func spawn(_ invocation: Invocation, stdout: Int32, stderr: Int32) throws(SpawnError) -> pid_t {
@@ -103,7 +104,7 @@ final class ChildWatcher: @unchecked Sendable {
 
   private let epoll: Int32
   private let lock = PThreadMutex()
-  private var waiting: [Int32: CheckedContinuation<Completion.Status, Never>] = [:]
+  private var waiting: [Int32: CheckedContinuation<ChildWatcher.Ended, Never>] = [:]
 
   private init() {
     epoll = kiln_epoll_create()
@@ -115,8 +116,11 @@ final class ChildWatcher: @unchecked Sendable {
     pthread_detach(thread)
   }
 
+  /// How a child ended, and its peak resident memory in KiB (0: unknown).
+  typealias Ended = (status: Completion.Status, peakKiB: Int)
+
   /// How `pid` (a child of this process) ended; it is reaped.
-  func wait(for pid: pid_t) async -> Completion.Status {
+  func wait(for pid: pid_t) async -> Ended {
     let pidfd = kiln_pidfd_open(pid)
     return await withCheckedContinuation { continuation in
       guard pidfd >= 0, epoll >= 0 else {
@@ -146,25 +150,26 @@ final class ChildWatcher: @unchecked Sendable {
         let continuation = lock.withLock { waiting.removeValue(forKey: pidfd) }
         var code: Int32 = 0
         var value: Int32 = 0
-        let reaped = kiln_pidfd_wait(pidfd, &code, &value)
+        var peak = 0
+        let reaped = kiln_pidfd_wait(pidfd, &code, &value, &peak)
         _ = kiln_epoll_remove(epoll, pidfd)
         close(pidfd)
         let status: Completion.Status = reaped != 0 ? .signaled(SIGKILL) : (code == CLD_EXITED ? .exited(value) : .signaled(value))
-        continuation?.resume(returning: status)
+        continuation?.resume(returning: (status, reaped == 0 ? peak : 0))
       }
     }
   }
 
   private final class Waiter: @unchecked Sendable {
     let pid: pid_t
-    let continuation: CheckedContinuation<Completion.Status, Never>
-    init(_ pid: pid_t, _ continuation: CheckedContinuation<Completion.Status, Never>) {
+    let continuation: CheckedContinuation<ChildWatcher.Ended, Never>
+    init(_ pid: pid_t, _ continuation: CheckedContinuation<ChildWatcher.Ended, Never>) {
       self.pid = pid
       self.continuation = continuation
     }
   }
 
-  private static func waitOnThread(_ pid: pid_t, _ continuation: CheckedContinuation<Completion.Status, Never>) {
+  private static func waitOnThread(_ pid: pid_t, _ continuation: CheckedContinuation<ChildWatcher.Ended, Never>) {
     let waiter = Unmanaged.passRetained(Waiter(pid, continuation)).toOpaque()
     var thread = pthread_t()
     let rc = pthread_create(&thread, nil, { context in
@@ -181,10 +186,11 @@ final class ChildWatcher: @unchecked Sendable {
   }
 
   /// Blocks until `pid` ends and reaps it.
-  private static func reap(_ pid: pid_t) -> Completion.Status {
+  private static func reap(_ pid: pid_t) -> Ended {
     var raw: Int32 = 0
-    while waitpid(pid, &raw, 0) < 0, errno == EINTR {}
-    return raw & 0x7F == 0 ? .exited((raw >> 8) & 0xFF) : .signaled(raw & 0x7F)
+    var peak = 0
+    guard kiln_wait_pid(pid, &raw, &peak) == 0 else { return (.signaled(SIGKILL), 0) }
+    return (raw & 0x7F == 0 ? .exited((raw >> 8) & 0xFF) : .signaled(raw & 0x7F), peak)
   }
 }
 

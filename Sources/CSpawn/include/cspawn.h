@@ -21,8 +21,21 @@ int kiln_memfd(const char *name);
 int kiln_pidfd_open(pid_t pid);
 
 // Reaps the exited process behind `pidfd`. 0 and its end in `code` (CLD_EXITED,
-// CLD_KILLED, ...) and `status` (exit status or signal), or -1 (errno set).
-int kiln_pidfd_wait(int pidfd, int *code, int *status);
+// CLD_KILLED, ...), `status` (exit status or signal) and the peak resident memory of it
+// and the descendants it waited for in `peak_kib`, or -1 (errno set).
+int kiln_pidfd_wait(int pidfd, int *code, int *status, long *peak_kib);
+
+// waitpid with the same peak memory, for kernels without pidfd: 0 or -1.
+int kiln_wait_pid(pid_t pid, int *raw, long *peak_kib);
+
+// Open-file-description byte-range locks on one byte at `offset` (fcntl F_OFD_SETLK):
+// owned by the open file, not the process, so two descriptors opened by one process
+// conflict like two processes do, and the kernel drops them when the last descriptor
+// closes (a kill -9 leaves nothing held). Never waits: 0 taken, -1 not (errno).
+int kiln_range_lock(int fd, long long offset, int exclusive);
+int kiln_range_unlock(int fd, long long offset);
+// 1 when another open file holds a lock on the byte, 0 when none does, -1 on error.
+int kiln_range_is_locked(int fd, long long offset);
 
 // epoll over descriptors that become readable: create (close on exec), add, remove,
 // and wait for up to `max` of them (their numbers in `fds`; -1 with errno on failure).

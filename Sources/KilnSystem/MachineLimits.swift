@@ -1,0 +1,239 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSpawn
+import KilnCore
+
+/// What every kiln process on the machine shares (SPEC §4): the job slots a command
+/// must hold while it runs, the memory reserve no start may eat into, and the claims
+/// that let one process run an action while another that needs the same key waits.
+package protocol MachineLimits: Sendable {
+  /// Waits for a job slot (and for available memory above the reserve plus
+  /// `expectedMemory`); nil when the build was interrupted while waiting.
+  func acquireSlot(expectedMemory: Int64?) async -> JobSlot?
+  func release(_ slot: JobSlot)
+  /// Waits until no other process is running the action `key`, then holds it until
+  /// `release`; nil when interrupted. `waited` tells whether another process had it.
+  func claimAction(_ key: Digest) async -> ActionClaim?
+  func release(_ claim: ActionClaim)
+}
+
+/// A held job slot.
+package struct JobSlot: Sendable, Hashable {
+  package var index: Int
+  package init(index: Int) { self.index = index }
+}
+
+/// A held claim on an action key.
+package struct ActionClaim: Sendable, Hashable {
+  package var key: Digest
+  /// Whether another process held the key first (its result may be in the cache now).
+  package var waited: Bool
+  var descriptor: Int32
+  package init(key: Digest, waited: Bool, descriptor: Int32 = -1) {
+    self.key = key
+    self.waited = waited
+    self.descriptor = descriptor
+  }
+}
+
+/// No machine-wide limit: the build's own `-j` is the only one (the engine's unit tests,
+/// and a cache folder kiln cannot write).
+package struct UnlimitedMachine: MachineLimits {
+  package init() {}
+  package func acquireSlot(expectedMemory: Int64?) async -> JobSlot? { JobSlot(index: 0) }
+  package func release(_ slot: JobSlot) {}
+  package func claimAction(_ key: Digest) async -> ActionClaim? { ActionClaim(key: key, waited: false) }
+  package func release(_ claim: ActionClaim) {}
+}
+
+/// The machine-wide limits, kept as byte-range locks (`fcntl` F_OFD_SETLK) in two files
+/// of the shared cache folder, so that they hold across every process that shares it
+/// and vanish with a process that dies (kill -9 included): nothing to clean up.
+///
+/// `locks/jobs`: byte 0 is the gate, bytes 1...N the slots. A process takes a free
+/// slot only while it holds the gate; one that finds no slot free keeps the gate and
+/// polls until one is, so a process that has just released a slot queues behind it
+/// instead of taking its slot straight back (no process starves). Memory is checked by
+/// the gate holder: below the reserve it waits, unless it runs nothing at all.
+///
+/// `locks/actions`: one byte per action key (its first 62 bits). The first process to
+/// miss the cache locks it while it runs the action; another that misses the same key
+/// waits for the lock and looks in the cache again before it runs anything.
+package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
+  package let slots: Int
+  private let memoryReserve: Int64
+  private let jobsFile: Int32
+  private let actionsPath: String
+  private let isInterrupted: @Sendable () -> Bool
+  private let lock = PThreadMutex()
+  /// Slots this process holds (one descriptor holds them all, so the kernel cannot
+  /// tell two of this process's jobs apart: this set does).
+  private var held = Set<Int>()
+  /// Whether one of this process's jobs holds the gate.
+  private var gateHeld = false
+  private var memory = MemoryGauge()
+
+  /// - Parameters:
+  ///   - cacheRoot: the shared cache folder; nil when it cannot be made.
+  ///   - slots: the machine's job slots (`KILN_MAX_JOBS`, else the number of cores).
+  ///   - memoryReserve: bytes of available memory no task start may go below; nil for
+  ///     5% of the machine's memory.
+  package init?(cacheRoot: String, slots: Int, memoryReserve: Int64?,
+                isInterrupted: @escaping @Sendable () -> Bool = { ProcessGroups.shared.isInterrupted }) {
+    let dir = cacheRoot + "/locks"
+    _ = mkdir(cacheRoot, 0o755)
+    _ = mkdir(dir, 0o755)
+    let fd = open(dir + "/jobs", O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+    guard fd >= 0 else { return nil }
+    jobsFile = fd
+    actionsPath = dir + "/actions"
+    self.slots = max(1, slots)
+    self.isInterrupted = isInterrupted
+    let total = MemoryGauge.read().total
+    self.memoryReserve = memoryReserve ?? (total > 0 ? total / 20 : 0)
+  }
+
+  deinit { close(jobsFile) }
+
+  // MARK: - Job slots
+
+  package func acquireSlot(expectedMemory: Int64?) async -> JobSlot? {
+    var pause: UInt64 = 250_000
+    var holdsGate = false
+    while true {
+      if isInterrupted() {
+        if holdsGate { releaseGate() }
+        return nil
+      }
+      let outcome: SlotAttempt = lock.withLock {
+        if !holdsGate {
+          guard !gateHeld, kiln_range_lock(jobsFile, 0, 1) == 0 else { return .wait }
+          gateHeld = true
+          holdsGate = true
+        }
+        guard memoryAllows(expectedMemory) else { return .wait }
+        for i in 0..<slots where !held.contains(i) {
+          if kiln_range_lock(jobsFile, Int64(i + 1), 1) == 0 {
+            held.insert(i)
+            return .got(i)
+          }
+        }
+        return .wait
+      }
+      switch outcome {
+      case .got(let i):
+        releaseGate()
+        return JobSlot(index: i)
+      case .wait:
+        try? await Task.sleep(nanoseconds: pause)
+        pause = min(pause * 2, holdsGate ? 4_000_000 : 8_000_000)
+      }
+    }
+  }
+
+  private enum SlotAttempt { case got(Int), wait }
+
+  private func releaseGate() {
+    lock.withLock {
+      _ = kiln_range_unlock(jobsFile, 0)
+      gateHeld = false
+    }
+  }
+
+  package func release(_ slot: JobSlot) {
+    lock.withLock {
+      guard held.remove(slot.index) != nil else { return }
+      _ = kiln_range_unlock(jobsFile, Int64(slot.index + 1))
+    }
+  }
+
+  /// Whether a task expected to use `expected` bytes may start now (called with `lock`
+  /// held). A process that runs nothing may always start one: waiting could only wait
+  /// for other processes, and memory below the reserve may never come back.
+  private func memoryAllows(_ expected: Int64?) -> Bool {
+    guard memoryReserve > 0, !held.isEmpty else { return true }
+    let available = memory.available()
+    return available < 0 || available >= memoryReserve + (expected ?? 0)
+  }
+
+  // MARK: - Actions in flight
+
+  package func claimAction(_ key: Digest) async -> ActionClaim? {
+    // A descriptor per claim: two jobs of this process conflict like two processes.
+    let fd = open(actionsPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+    guard fd >= 0 else { return ActionClaim(key: key, waited: false) }
+    let offset = Int64(bitPattern: key.high & 0x3FFF_FFFF_FFFF_FFFF)
+    var waited = false
+    var pause: UInt64 = 1_000_000
+    while kiln_range_lock(fd, offset, 1) != 0 {
+      guard errno == EAGAIN || errno == EACCES || errno == EINTR else { break }
+      if isInterrupted() {
+        close(fd)
+        return nil
+      }
+      waited = true
+      try? await Task.sleep(nanoseconds: pause)
+      pause = min(pause * 2, 20_000_000)
+    }
+    return ActionClaim(key: key, waited: waited, descriptor: fd)
+  }
+
+  package func release(_ claim: ActionClaim) {
+    guard claim.descriptor >= 0 else { return }
+    close(claim.descriptor)  // drops the lock
+  }
+}
+
+/// Available memory from /proc/meminfo, read at most every 10 ms.
+struct MemoryGauge {
+  private var lastRead: Double = -1
+  private var lastValue: Int64 = -1
+
+  /// MemAvailable in bytes, or -1 where the kernel does not say.
+  mutating func available() -> Int64 {
+    let now = SystemClock().monotonic()
+    if now - lastRead > 0.01 {
+      lastValue = Self.read().available
+      lastRead = now
+    }
+    return lastValue
+  }
+
+  /// MemTotal and MemAvailable in bytes (-1 each where unknown).
+  static func read() -> (total: Int64, available: Int64) {
+    let fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return (-1, -1) }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+    guard n > 0 else { return (-1, -1) }
+    var total: Int64 = -1, available: Int64 = -1
+    for line in buffer[0..<n].split(separator: UInt8(ascii: "\n")) {
+      let text = String(decoding: line, as: UTF8.self)
+      let fields = text.split(separator: " ", omittingEmptySubsequences: true)
+      guard fields.count >= 2, let kib = Int64(fields[1]) else { continue }
+      if fields[0] == "MemTotal:" { total = kib * 1024 }
+      if fields[0] == "MemAvailable:" { available = kib * 1024 }
+    }
+    return (total, available)
+  }
+}
+
+/// `512M`, `2G`, `1073741824`: a byte count with an optional K/M/G/T suffix (powers of
+/// 1024); nil when it is not one.
+package func parseByteCount(_ text: String) -> Int64? {
+  var s = Substring(text.uppercased())
+  while s.first == " " { s.removeFirst() }
+  while s.last == " " { s.removeLast() }
+  if s.last == "B" { s.removeLast() }
+  if s.last == "I" { s.removeLast() }
+  var scale: Int64 = 1
+  if let last = s.last, let power = ["K": 1, "M": 2, "G": 3, "T": 4][last] {
+    s.removeLast()
+    scale = Int64(1) << (10 * power)
+  }
+  guard let value = Int64(s), value >= 0 else { return nil }
+  let (product, overflow) = value.multipliedReportingOverflow(by: scale)
+  return overflow ? Int64.max : product
+}
