@@ -19,7 +19,7 @@ struct BuildCommand: AsyncParsableCommand {
   func run() async throws {
     if let j, j < 1 { throw CLIError("kiln: -j must be at least 1") }
     let context = try Context()
-    let workspace = context.environment["KILN_WORKSPACE"]
+    let workspace = context.workspaceName
     let session = try Session(context)
     let (graph, looked) = try session.observedGraph()
     // A foreach that matches nothing is legal (nothing to build yet) but is also what a

@@ -1,5 +1,6 @@
 import ArgumentParser
 import KilnStore
+import KilnSystem
 
 struct CacheCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -28,7 +29,7 @@ struct CacheCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-size"), help: "Largest size to keep: 500M, 2G, 1048576.") var maxSize: String
 
     func run() async throws {
-      guard let bytes = parseSize(maxSize) else {
+      guard let bytes = parseByteCount(maxSize) else {
         throw CLIError("kiln: --max-size: '\(maxSize)' is not a size (use a number with K, M or G)")
       }
       let m = try CacheCommand.maintenance()
@@ -47,24 +48,6 @@ struct CacheCommand: AsyncParsableCommand {
       if !corrupt.isEmpty { throw ExitCode(1) }
     }
   }
-}
-
-func parseSize(_ text: String) -> Int64? {
-  var digits = text
-  var scale: Int64 = 1
-  if let last = digits.last?.uppercased() {
-    switch last {
-    case "K": scale = 1 << 10
-    case "M": scale = 1 << 20
-    case "G": scale = 1 << 30
-    case "T": scale = 1 << 40
-    default: break
-    }
-    if scale != 1 { digits.removeLast() }
-    if digits.last?.uppercased() == "I" || digits.uppercased().hasSuffix("B") {}
-  }
-  guard let value = Double(digits), value >= 0 else { return nil }
-  return Int64(value * Double(scale))
 }
 
 func formatBytes(_ n: Int64) -> String {

@@ -58,6 +58,13 @@ package final class Context {
     }
   }
 
+  /// The workspace a build here is recorded under: `KILN_WORKSPACE` (set by `kiln ws
+  /// run`), else the kiln workspace whose checkout this is, else none (the main one).
+  package var workspaceName: String? {
+    if let name = environment["KILN_WORKSPACE"], !name.isEmpty { return name }
+    return Workspaces.name(containing: root)
+  }
+
   /// How the build file is named in messages: relative to where the user stands.
   package var displayPath: String {
     guard let buildFilePath else { return "kiln.yml" }

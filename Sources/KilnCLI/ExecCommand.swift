@@ -74,7 +74,7 @@ struct ExecCommand: AsyncParsableCommand {
     var options = BuildOptions(jobs: 1)
     options.useCache = !noCache
     options.removeStaleOutputs = false
-    options.workspace = context.environment["KILN_WORKSPACE"]
+    options.workspace = context.workspaceName
     let result = try await session.build(graph, observer: observer).run(options)
     if result.interrupted { throw CLIError("kiln: interrupted", status: 130) }
     if case .failed(let failure) = observer.outcome {

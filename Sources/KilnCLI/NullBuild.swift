@@ -49,7 +49,7 @@ enum NullBuild {
       summary.wallTime = context.clock.monotonic() - started
       let pending = PendingBuild(
         started: startedWall, finished: Double(context.clock.wallNanoseconds()) / 1e9, targets: snapshot.targetNames,
-        workspace: options.workspace, summary: summary,
+        workspace: options.workspace ?? Workspaces.name(containing: context.root), summary: summary,
         tasks: snapshot.tasks.map { .init(task: $0.name, count: $0.count, saved: $0.saved) },
         stats: rehashed.map { .init(path: $0.path, entry: $0.entry) })
       // Not recorded, not done: the full build records it itself.

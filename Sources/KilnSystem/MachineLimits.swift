@@ -220,8 +220,8 @@ struct MemoryGauge {
   }
 }
 
-/// `512M`, `2G`, `1073741824`: a byte count with an optional K/M/G/T suffix (powers of
-/// 1024); nil when it is not one.
+/// `512M`, `1.5GiB`, `2g`, `1073741824`: a byte count with an optional K/M/G/T suffix
+/// (powers of 1024, an `i` and a `B` allowed after it); nil when it is not one.
 package func parseByteCount(_ text: String) -> Int64? {
   var s = Substring(text.uppercased())
   while s.first == " " { s.removeFirst() }
@@ -233,7 +233,7 @@ package func parseByteCount(_ text: String) -> Int64? {
     s.removeLast()
     scale = Int64(1) << (10 * power)
   }
-  guard let value = Int64(s), value >= 0 else { return nil }
-  let (product, overflow) = value.multipliedReportingOverflow(by: scale)
-  return overflow ? Int64.max : product
+  guard let value = Double(s), value >= 0, value.isFinite else { return nil }
+  let bytes = value * Double(scale)
+  return bytes >= 9.2e18 ? Int64.max : Int64(bytes)
 }

@@ -45,7 +45,7 @@ package struct ShellProcessRunner: ProcessRunner {
     } else {
       status = ended
     }
-    return Completion(status: status, stdout: Self.readAll(out), stderr: Self.readAll(err),
+    return Completion(status: status, stdout: Command.readAll(out), stderr: Command.readAll(err),
                       peakMemory: peak > 0 ? Int64(peak) * 1024 : nil)
   }
 
@@ -79,14 +79,6 @@ package struct ShellProcessRunner: ProcessRunner {
     return tmp
   }
 
-  private static func readAll(_ fd: Int32) -> [UInt8] {
-    let size = lseek(fd, 0, SEEK_END)
-    guard size > 0 else { return [] }
-    var bytes = [UInt8](repeating: 0, count: Int(size))
-    let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Int(size), 0) }
-    if n < size { bytes.removeLast(Int(size) - max(n, 0)) }
-    return bytes
-  }
 }
 
 /// A process that could not be started.

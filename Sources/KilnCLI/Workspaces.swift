@@ -1,0 +1,398 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnCore
+import KilnStore
+import KilnSystem
+
+/// One kiln workspace, as its registry file records it.
+struct WorkspaceInfo: Sendable {
+  var name: String
+  var path: String
+  /// `kiln/NAME`, or empty outside git.
+  var branch: String
+  /// The commit it was made from (and is reset to); empty outside git.
+  var base: String
+  var pool = false
+  /// Not yet ready: `ws new` is still checking it out.
+  var creating = false
+  /// Handed out by `ws claim`, not yet released.
+  var claimed = false
+  /// The process whose end gives the claim back (`claim --owner`), if one was named.
+  var owner: Int32?
+  var ownerStart: UInt64?
+  var claimedAt: Int64?
+
+  var isClaimed: Bool { claimed }
+
+  func encode() -> String {
+    var lines = ["name=\(name)", "path=\(path)", "branch=\(branch)", "base=\(base)", "pool=\(pool ? 1 : 0)"]
+    if creating { lines.append("creating=1") }
+    if claimed { lines.append("claimed=1") }
+    if let owner { lines.append("owner=\(owner)") }
+    if let ownerStart { lines.append("owner_start=\(ownerStart)") }
+    if let claimedAt { lines.append("claimed_at=\(claimedAt)") }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  init(name: String, path: String, branch: String, base: String) {
+    self.name = name
+    self.path = path
+    self.branch = branch
+    self.base = base
+  }
+
+  init?(decoding text: String) {
+    var fields: [String: String] = [:]
+    for line in text.split(separator: "\n") {
+      guard let eq = line.firstIndex(of: "=") else { continue }
+      fields[String(line[..<eq])] = String(line[line.index(after: eq)...])
+    }
+    guard let name = fields["name"], let path = fields["path"] else { return nil }
+    self.init(name: name, path: path, branch: fields["branch"] ?? "", base: fields["base"] ?? "")
+    pool = fields["pool"] == "1"
+    creating = fields["creating"] == "1"
+    claimed = fields["claimed"] == "1"
+    owner = fields["owner"].flatMap { Int32($0) }
+    ownerStart = fields["owner_start"].flatMap { UInt64($0) }
+    claimedAt = fields["claimed_at"].flatMap { Int64($0) }
+  }
+
+  /// The claim's owner is gone: no such process, or its pid now names a process
+  /// started later. False for a claim with no owner (held until released).
+  var ownerIsGone: Bool {
+    guard let owner else { return false }
+    guard let start = Workspaces.processStart(owner) else { return true }
+    return ownerStart.map { $0 != start } ?? false
+  }
+
+  /// The pool's order: pool-2 before pool-10.
+  var sortKey: (String, Int) {
+    if let dash = name.lastIndex(of: "-"), let n = Int(name[name.index(after: dash)...]) {
+      return (String(name[..<dash]), n)
+    }
+    return (name, -1)
+  }
+}
+
+/// A repository's workspaces (SPEC §3, `kiln ws`): git worktrees on `kiln/NAME` branches
+/// under `<git-common-dir>/kiln/ws/`, where neither `git status` nor kiln's globs look,
+/// with one small registry file each under `<git-common-dir>/kiln/meta/`. Outside git,
+/// copies (reflinked where the filesystem can) under `<project>/.kiln/ws/`. Every change
+/// to the registry is made under an exclusive lock on `kiln/lock`, and every registry
+/// file is replaced atomically, so a crash leaves either the old state or the new one.
+struct Workspaces {
+  enum Kind {
+    /// Inside a git repository whose shared folder is `commonDirectory`.
+    case git(commonDirectory: String)
+    /// Outside git: copies of the project at `origin`.
+    case copies(origin: String)
+  }
+
+  let kind: Kind
+  /// The checkout (or copy) the command runs in: its top folder.
+  let topLevel: String
+  /// Where the caller stands, relative to `topLevel` ("" at the top): `ws run` runs in
+  /// the same folder of the workspace, and the manifest of a workspace is found there.
+  let relativeDirectory: String
+  let home: String
+  let registry: String
+  let lockPath: String
+  let environment: [String: String]
+  let fileSystem = LocalFileSystem()
+
+  var isGit: Bool { if case .git = kind { true } else { false } }
+
+  /// Finds the repository (or project) that `directory` belongs to.
+  init(directory: String, projectRoot: String?, environment: [String: String]) throws {
+    var env = environment
+    // Inside a git hook these point at the hook's repository state, not at ours.
+    for name in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_COMMON_DIR"] { env[name] = nil }
+    self.environment = env
+    let probe = Command.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir", "--show-toplevel"],
+                            in: directory, environment: env)
+    let lines = probe.text.split(separator: "\n").map(String.init)
+    if probe.succeeded, lines.count == 2 {
+      let common = Paths.normalize(lines[0]) ?? lines[0]
+      kind = .git(commonDirectory: common)
+      topLevel = lines[1]
+      home = common + "/kiln/ws"
+      registry = common + "/kiln/meta"
+      lockPath = common + "/kiln/lock"
+    } else if probe.status == 127 && probe.firstErrorLine.contains("not found") {
+      throw CLIError("kiln: ws: git is not installed (kiln ws needs it inside a repository)")
+    } else {
+      // Outside git: the project is the folder of kiln.yml, or the origin of the copy
+      // the caller stands in (`<origin>/.kiln/ws/NAME/...`).
+      let start = projectRoot ?? directory
+      var origin = start
+      var top = start
+      if let range = start.firstRange(of: "/.kiln/ws/") {
+        origin = String(start[..<range.lowerBound])
+        let rest = start[range.upperBound...]
+        top = origin + "/.kiln/ws/" + (rest.split(separator: "/").first.map(String.init) ?? "")
+      }
+      kind = .copies(origin: origin)
+      topLevel = top
+      home = origin + "/.kiln/ws"
+      registry = origin + "/.kiln/ws-meta"
+      lockPath = origin + "/.kiln/ws-lock"
+    }
+    relativeDirectory = Paths.relative(directory, to: topLevel) ?? ""
+  }
+
+  // MARK: - Registry
+
+  func path(of name: String) -> String { home + "/" + name }
+
+  func all() -> [WorkspaceInfo] {
+    let names = fileSystem.contents(ofDirectory: registry) ?? []
+    return names.filter { !$0.hasPrefix(".") }.compactMap(info).sorted { $0.sortKey < $1.sortKey }
+  }
+
+  func info(_ name: String) -> WorkspaceInfo? {
+    guard let bytes = try? fileSystem.read(registry + "/" + name) else { return nil }
+    return WorkspaceInfo(decoding: String(decoding: bytes, as: UTF8.self))
+  }
+
+  func save(_ info: WorkspaceInfo) throws {
+    do {
+      try fileSystem.createDirectories(registry)
+      try fileSystem.writeAtomically(Array(info.encode().utf8), to: registry + "/" + info.name, permissions: 0o644)
+    } catch {
+      throw CLIError("kiln: ws: cannot write the registry: \(error)")
+    }
+  }
+
+  func forget(_ name: String) { try? fileSystem.remove(registry + "/" + name) }
+
+  /// Runs `body` holding the registry's exclusive lock (other kiln processes wait).
+  func locked<T>(_ body: () throws -> T) throws -> T {
+    try? fileSystem.createDirectories(Paths.parent(lockPath))
+    let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+    guard fd >= 0 else { throw CLIError("kiln: ws: cannot open \(lockPath): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    while flock(fd, LOCK_EX) != 0, errno == EINTR {}
+    return try body()
+  }
+
+  /// The workspace called `name`, or exit status 2.
+  func existing(_ name: String) throws -> WorkspaceInfo {
+    guard let info = info(name), !info.creating else { throw CLIError("kiln: ws: no workspace named '\(name)'") }
+    return info
+  }
+
+  static func validate(_ name: String) throws {
+    let allowed = name.utf8.allSatisfy { c in
+      (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
+    }
+    guard !name.isEmpty, name.count <= 100, allowed, !name.hasPrefix("."), !name.hasPrefix("-"),
+          !name.hasSuffix(".lock"), !name.contains("..")
+    else {
+      throw CLIError("kiln: ws: '\(name)' is not a workspace name (letters, digits, '.', '_' and '-'; not starting with '.' or '-')")
+    }
+  }
+
+  // MARK: - git
+
+  func git(_ arguments: [String], in directory: String? = nil) -> Command.Output {
+    Command.run(["git"] + arguments, in: directory ?? topLevel, environment: environment)
+  }
+
+  /// `git ...` that must succeed: its first error line otherwise.
+  @discardableResult
+  func mustGit(_ arguments: [String], in directory: String? = nil, status: Int32 = 2) throws -> String {
+    let out = git(arguments, in: directory)
+    guard out.succeeded else { throw CLIError("kiln: ws: git \(arguments.first ?? ""): \(out.firstErrorLine)", status: status) }
+    return out.text
+  }
+
+  func commit(of ref: String) throws -> String {
+    let out = git(["rev-parse", "--verify", "--quiet", ref + "^{commit}"])
+    guard out.succeeded, !out.text.isEmpty else {
+      if ref == "HEAD" { throw CLIError("kiln: ws: the repository has no commit yet: commit first") }
+      throw CLIError("kiln: ws: --from: '\(ref)' is not a commit")
+    }
+    return out.text
+  }
+
+  // MARK: - Making and removing
+
+  /// Checks out (or copies) a new workspace and registers it; its path.
+  @discardableResult
+  func create(_ name: String, from ref: String?, pool: Bool = false) throws -> WorkspaceInfo {
+    try Self.validate(name)
+    let path = path(of: name)
+    let base: String
+    switch kind {
+    case .git: base = try commit(of: ref ?? "HEAD")
+    case .copies:
+      if ref != nil { throw CLIError("kiln: ws: --from needs a git repository") }
+      base = ""
+    }
+    var info = WorkspaceInfo(name: name, path: path, branch: isGit ? "kiln/\(name)" : "", base: base)
+    info.pool = pool
+    info.creating = true
+    try locked {
+      if self.info(name) != nil || fileSystem.stat(path) != nil {
+        throw CLIError("kiln: ws: workspace '\(name)' already exists")
+      }
+      try save(info)
+    }
+    do {
+      switch kind {
+      case .git:
+        if git(["rev-parse", "--verify", "--quiet", "refs/heads/kiln/\(name)"]).succeeded {
+          throw CLIError("kiln: ws: branch kiln/\(name) already exists (delete it or pick another name)")
+        }
+        try fileSystem.createDirectories(home)
+        try mustGit(["worktree", "add", "--quiet", "-b", "kiln/\(name)", path, base])
+      case .copies(let origin):
+        try copyProject(from: origin, to: path)
+      }
+    } catch {
+      try? locked { forget(name) }
+      if case .copies = kind { _ = Command.run(["rm", "-rf", path], in: "/", environment: environment) }
+      if let e = error as? CLIError { throw e }
+      throw CLIError("kiln: ws: cannot create \(path): \(error)")
+    }
+    info.creating = false
+    try locked { try save(info) }
+    return info
+  }
+
+  /// Outside git: every top-level entry but `.kiln`, reflinked where the filesystem can.
+  private func copyProject(from origin: String, to path: String) throws {
+    try fileSystem.createDirectories(path)
+    let entries = (fileSystem.contents(ofDirectory: origin) ?? []).filter { $0 != ".kiln" }.sorted()
+    guard !entries.isEmpty else { return }
+    let out = Command.run(["cp", "-a", "--reflink=auto"] + entries.map { origin + "/" + $0 } + [path + "/"],
+                         in: origin, environment: environment)
+    guard out.succeeded else { throw CLIError("kiln: ws: cp: \(out.firstErrorLine)") }
+  }
+
+  /// Files that differ from the base (committed, uncommitted and untracked, ignored
+  /// files aside); outside git, files that differ from the origin.
+  func changedFiles(_ info: WorkspaceInfo, against base: String? = nil) -> [String]? {
+    switch kind {
+    case .git:
+      guard fileSystem.stat(info.path)?.kind == .directory else { return nil }
+      let diff = git(["diff", "--name-only", "--no-renames", base ?? info.base, "--"], in: info.path)
+      let untracked = git(["ls-files", "--others", "--exclude-standard", "--full-name"], in: info.path)
+      guard diff.succeeded, untracked.succeeded else { return nil }
+      let names = (diff.text + "\n" + untracked.text).split(separator: "\n").map(String.init)
+      return Array(Set(names)).sorted()
+    case .copies(let origin):
+      let out = Command.run(["diff", "-rq", "--exclude=.kiln", origin, info.path], in: "/", environment: environment)
+      guard out.status <= 1 else { return nil }
+      return out.text.split(separator: "\n").map(String.init)
+    }
+  }
+
+  /// Uncommitted work: tracked changes and untracked files git does not ignore.
+  func uncommitted(_ info: WorkspaceInfo) -> [String] {
+    switch kind {
+    case .git:
+      let out = git(["status", "--porcelain", "--untracked-files=all"], in: info.path)
+      return out.text.split(separator: "\n").map { String($0.dropFirst(3)) }
+    case .copies:
+      return changedFiles(info) ?? ["(cannot compare)"]
+    }
+  }
+
+  /// Removes the checkout; keeps the branch when it holds commits beyond the base.
+  /// Returns a note for the user, if any.
+  func remove(_ info: WorkspaceInfo) throws -> String? {
+    var note: String?
+    switch kind {
+    case .git:
+      let removed = git(["worktree", "remove", "--force", "--force", info.path])
+      if !removed.succeeded {
+        if fileSystem.stat(info.path) != nil {
+          _ = Command.run(["rm", "-rf", info.path], in: "/", environment: environment)
+        }
+        _ = git(["worktree", "prune"])
+      }
+      let tip = git(["rev-parse", "--verify", "--quiet", "refs/heads/\(info.branch)"])
+      if tip.succeeded {
+        if tip.text == info.base {
+          _ = git(["branch", "-D", "--quiet", info.branch])
+        } else {
+          let count = git(["rev-list", "--count", "\(info.base)..\(tip.text)"]).text
+          note = "kiln: ws: kept branch \(info.branch) (\(count) commit\(count == "1" ? "" : "s") beyond its base)"
+        }
+      }
+    case .copies:
+      let out = Command.run(["rm", "-rf", info.path], in: "/", environment: environment)
+      guard out.succeeded else { throw CLIError("kiln: ws: cannot remove \(info.path): \(out.firstErrorLine)") }
+    }
+    try locked { forget(info.name) }
+    return note
+  }
+
+  /// Puts a workspace back to its base: tracked files reset, everything untracked or
+  /// ignored removed (kiln's own `.kiln` state kept: it is derived and verified). Commits
+  /// made on its branch are kept on a new branch, named in the returned note.
+  func reset(_ info: WorkspaceInfo) throws -> String? {
+    guard isGit else { throw CLIError("kiln: ws: release needs a git repository") }
+    var note: String?
+    let tip = git(["rev-parse", "--verify", "--quiet", "refs/heads/\(info.branch)"])
+    if tip.succeeded, tip.text != info.base {
+      let stamp = Self.timestamp()
+      var keep = "\(info.branch)-\(stamp)"
+      var n = 1
+      while git(["rev-parse", "--verify", "--quiet", "refs/heads/\(keep)"]).succeeded {
+        n += 1
+        keep = "\(info.branch)-\(stamp)-\(n)"
+      }
+      try mustGit(["branch", keep, tip.text], status: 1)
+      let count = git(["rev-list", "--count", "\(info.base)..\(tip.text)"]).text
+      note = "kiln: ws: kept \(count) commit\(count == "1" ? "" : "s") of \(info.name) on branch \(keep)"
+    }
+    try mustGit(["checkout", "--quiet", "--force", "-B", info.branch, info.base], in: info.path, status: 1)
+    try mustGit(["clean", "-ffdxq", "-e", ".kiln"], in: info.path, status: 1)
+    return note
+  }
+
+  private static func timestamp() -> String {
+    var now = time(nil)
+    var parts = tm()
+    gmtime_r(&now, &parts)
+    func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    return "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))-\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))"
+  }
+
+  // MARK: - Reports
+
+  /// The last build's hit rate in the workspace's manifest, if it built.
+  func lastHitRate(_ info: WorkspaceInfo) -> Double?? {
+    let db = Paths.join(Paths.join(info.path, relativeDirectory), ".kiln/state.db")
+    guard fileSystem.stat(db)?.kind == .file, let manifest = try? Manifest(path: db),
+          let last = try? manifest.lastBuild()
+    else { return nil }
+    return .some(last.summary.hitRate)
+  }
+
+  /// The start time of process `pid` (clock ticks since boot), nil when there is none.
+  static func processStart(_ pid: Int32) -> UInt64? {
+    guard pid > 0, let bytes = try? LocalFileSystem().read("/proc/\(pid)/stat") else { return nil }
+    let text = String(decoding: bytes, as: UTF8.self)
+    guard let paren = text.lastIndex(of: ")") else { return nil }
+    let fields = text[text.index(after: paren)...].split(separator: " ")
+    // Fields after the command name start at field 3 (state); starttime is field 22.
+    guard fields.count > 19 else { return nil }
+    return UInt64(fields[19])
+  }
+
+  /// The name of the workspace whose checkout holds `root`, from its path alone:
+  /// `.../kiln/ws/NAME/...` under a git folder, or `.../.kiln/ws/NAME/...`.
+  static func name(containing root: String) -> String? {
+    for marker in ["/kiln/ws/", "/.kiln/ws/"] {
+      guard let range = root.ranges(of: marker).last else { continue }
+      let before = root[..<range.lowerBound]
+      if marker == "/kiln/ws/", !(before.hasSuffix(".git") || before.hasSuffix("/.git")) { continue }
+      return root[range.upperBound...].split(separator: "/").first.map(String.init)
+    }
+    return nil
+  }
+}

@@ -1,0 +1,84 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSpawn
+
+/// One tool run to completion, synchronously, outside any build: how kiln's own
+/// commands call git and cp (`kiln ws`). Arguments go to the program as they are, no
+/// shell; output is captured; stdin is /dev/null.
+package enum Command {
+  package struct Output: Sendable {
+    /// The exit status; 128 + N when the program died of signal N; 127 when it could
+    /// not be started.
+    package var status: Int32
+    package var stdout: [UInt8]
+    package var stderr: [UInt8]
+
+    package var succeeded: Bool { status == 0 }
+    /// stdout as text, without its last newline.
+    package var text: String {
+      var s = String(decoding: stdout, as: UTF8.self)
+      while s.hasSuffix("\n") { s.removeLast() }
+      return s
+    }
+    /// The first line of stderr (or stdout), for a one-line error.
+    package var firstErrorLine: String {
+      let all = String(decoding: stderr.isEmpty ? stdout : stderr, as: UTF8.self)
+      return all.split(separator: "\n").first { !$0.allSatisfy { $0 == " " } }.map(String.init) ?? "exit status \(status)"
+    }
+  }
+
+  /// Runs `arguments[0]` (looked up in PATH unless it has a slash) in `directory`.
+  package static func run(_ arguments: [String], in directory: String, environment: [String: String]) -> Output {
+    guard let program = arguments.first, let path = resolve(program, environment["PATH"]) else {
+      return Output(status: 127, stdout: [], stderr: Array("\(arguments.first ?? ""): not found".utf8))
+    }
+    let out = kiln_memfd("kiln-cmd-out"), err = kiln_memfd("kiln-cmd-err")
+    defer {
+      if out >= 0 { close(out) }
+      if err >= 0 { close(err) }
+    }
+    guard out >= 0, err >= 0 else { return Output(status: 127, stdout: [], stderr: Array("cannot capture output".utf8)) }
+    let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+    let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+      for p in argv { free(p) }
+      for p in envp { free(p) }
+    }
+    var pid: pid_t = 0
+    let rc = kiln_spawn(&pid, path, argv, envp, directory, out, err)
+    guard rc == 0 else {
+      return Output(status: 127, stdout: [], stderr: Array("cannot start \(program): \(String(cString: strerror(rc)))".utf8))
+    }
+    var raw: Int32 = 0
+    var peak = 0
+    let status: Int32
+    if kiln_wait_pid(pid, &raw, &peak) != 0 {
+      status = 128 + SIGKILL
+    } else {
+      status = raw & 0x7F == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F)
+    }
+    return Output(status: status, stdout: readAll(out), stderr: readAll(err))
+  }
+
+  /// The file that `program` names, searched in `path` like a shell does.
+  package static func resolve(_ program: String, _ path: String?) -> String? {
+    if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
+    for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+      let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + program
+      var st = stat()
+      if access(candidate, X_OK) == 0, stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFREG { return candidate }
+    }
+    return nil
+  }
+
+  /// Everything written to `fd` (a memfd or temporary file) from its start.
+  package static func readAll(_ fd: Int32) -> [UInt8] {
+    let size = lseek(fd, 0, SEEK_END)
+    guard size > 0 else { return [] }
+    var bytes = [UInt8](repeating: 0, count: Int(size))
+    let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Int(size), 0) }
+    if n < size { bytes.removeLast(Int(size) - max(n, 0)) }
+    return bytes
+  }
+}
