@@ -75,3 +75,19 @@ package enum JSON {
 
   package static func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
 }
+
+/// Rows as aligned columns, two spaces apart (the last column is not padded).
+func columns(_ rows: [[String]], indent: String = "") -> String {
+  var widths: [Int] = []
+  for row in rows {
+    for (i, cell) in row.enumerated() {
+      if i == widths.count { widths.append(0) }
+      widths[i] = max(widths[i], cell.count)
+    }
+  }
+  return rows.map { row in
+    indent + row.enumerated().map { i, cell in
+      i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count + 2)
+    }.joined() + "\n"
+  }.joined()
+}

@@ -82,13 +82,7 @@ struct WorkspaceCommand: AsyncParsableCommand {
       }
     }
     if json { return "[" + objects.joined(separator: ",\n ") + "]\n" }
-    var widths = [Int](repeating: 0, count: lines[0].count)
-    for line in lines { for (i, cell) in line.enumerated() { widths[i] = max(widths[i], cell.count) } }
-    return lines.map { line in
-      line.enumerated().map { i, cell in
-        i == line.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count + 2)
-      }.joined()
-    }.joined(separator: "\n") + "\n"
+    return columns(lines)
   }
 
   struct Remove: AsyncParsableCommand {

@@ -335,4 +335,34 @@ package final class Manifest {
     _ = try? s.step()
     return (id, summary)
   }
+
+  /// Totals of the last `builds` finished builds, per workspace they were recorded under
+  /// (nil: none named, the main checkout).
+  package func totalsByWorkspace(lastBuilds builds: Int) throws(DatabaseError) -> [WorkspaceTotals] {
+    let s = try db.statement("""
+      SELECT workspace, COUNT(*), SUM(ran), SUM(restored), SUM(up_to_date), SUM(time_saved)
+      FROM (SELECT * FROM builds WHERE finished IS NOT NULL ORDER BY id DESC LIMIT ?)
+      GROUP BY workspace ORDER BY workspace
+      """).bind([.integer(Int64(builds))])
+    var rows: [WorkspaceTotals] = []
+    while try s.step() {
+      var summary = BuildSummary()
+      summary.ran = Int(s.int(2)); summary.restored = Int(s.int(3)); summary.upToDate = Int(s.int(4))
+      summary.timeSaved = s.double(5)
+      rows.append(WorkspaceTotals(workspace: s.isNull(0) ? nil : s.text(0), builds: Int(s.int(1)), summary: summary))
+    }
+    return rows
+  }
+}
+
+/// What `Manifest.totalsByWorkspace` adds up for one workspace.
+package struct WorkspaceTotals: Sendable, Hashable {
+  package var workspace: String?
+  package var builds: Int
+  package var summary: BuildSummary
+  package init(workspace: String?, builds: Int, summary: BuildSummary) {
+    self.workspace = workspace
+    self.builds = builds
+    self.summary = summary
+  }
 }
