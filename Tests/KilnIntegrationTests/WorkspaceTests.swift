@@ -688,6 +688,41 @@ import Testing
   // MARK: - Helpers
 
   /// A committed git repository holding `files`.
+  /// Outside git a workspace is a copy of the project (without `.kiln`) under
+  /// `.kiln/ws/NAME`: isolated, restored from the shared cache, recorded under its name,
+  /// and removed only with --force once it holds work the project does not.
+  @Test func outsideGitAWorkspaceIsACopy() throws {
+    let p = try TempProject(Self.project)
+    let cold = try p.kiln("build", "--json")
+    #expect(Self.summary(cold)?["ran"] as? Int == 3, "\(cold)")
+    let ws = try Self.newWorkspace(p, "copy")
+    #expect(ws.root == p.root + "/.kiln/ws/copy", "\(ws.root)")
+    #expect(!FileManager.default.fileExists(atPath: ws.root + "/.kiln/state.db"), "kiln's state is not copied")
+    #expect(try p.kiln("ws", "new", "copy", "--from", "HEAD").status == 2, "--from needs git")
+
+    let r = try Self.build(p, "copy", "--json")
+    #expect(Self.summary(r)?["ran"] as? Int == 0, "\(r)")
+    #expect(Self.summary(r)?["restored"] as? Int == 3, "\(r)")
+    #expect(ws.read("all.txt") == p.read("all.txt"))
+
+    // The project's globs never see the copy: a main build is still a null build.
+    let null = try p.kiln("build", "--json")
+    #expect(Self.summary(null)?["up_to_date"] as? Int == 3, "\(null)")
+
+    // An edit in the copy stays there; rm refuses it without --force.
+    try ws.write("src/a.txt", "changed\n")
+    #expect(p.read("src/a.txt") == "alpha\n")
+    let listed = try p.kiln("ws", "list")
+    #expect(listed.stdout.contains("copy"), "\(listed)")
+    let refused = try p.kiln("ws", "rm", "copy")
+    #expect(refused.status == 1, "\(refused)")
+    #expect(ws.read("src/a.txt") == "changed\n", "nothing removed")
+    let forced = try p.kiln("ws", "rm", "--force", "copy")
+    #expect(forced.status == 0, "\(forced)")
+    #expect(!FileManager.default.fileExists(atPath: ws.root))
+    #expect(p.read("src/a.txt") == "alpha\n")
+  }
+
   static func repo(_ files: [String: String] = project) throws -> TempProject {
     let p = try TempProject(files)
     try p.initGitRepository()
