@@ -4,10 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -129,3 +133,24 @@ int kiln_epoll_wait(int epoll, int *fds, int max) {
 }
 
 int kiln_open_folder(const char *path) { return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC); }
+
+void *kiln_map_shared(int fd, long size) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return 0;
+  if (st.st_size < size && ftruncate(fd, size) != 0) return 0;
+  void *p = mmap(0, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  return p == MAP_FAILED ? 0 : p;
+}
+
+unsigned kiln_atomic_load(unsigned *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST); }
+
+void kiln_atomic_increment(unsigned *word) { __atomic_add_fetch(word, 1, __ATOMIC_SEQ_CST); }
+
+void kiln_atomic_decrement(unsigned *word) { __atomic_sub_fetch(word, 1, __ATOMIC_SEQ_CST); }
+
+int kiln_futex_wait(unsigned *word, unsigned expected, int timeout_ms) {
+  struct timespec limit = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+  return (int)syscall(SYS_futex, word, FUTEX_WAIT, expected, &limit, 0, 0);
+}
+
+int kiln_futex_wake(unsigned *word) { return (int)syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, 0, 0, 0); }

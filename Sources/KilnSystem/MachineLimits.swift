@@ -51,11 +51,16 @@ package struct UnlimitedMachine: MachineLimits {
 /// of the shared cache folder, so that they hold across every process that shares it
 /// and vanish with a process that dies (kill -9 included): nothing to clean up.
 ///
-/// `locks/jobs`: byte 0 is the gate, bytes 1...N the slots. A process takes a free
-/// slot only while it holds the gate; one that finds no slot free keeps the gate and
-/// polls until one is, so a process that has just released a slot queues behind it
-/// instead of taking its slot straight back (no process starves). Memory is checked by
-/// the gate holder: below the reserve it waits, unless it runs nothing at all.
+/// `locks/jobs`: byte 0 is the gate, bytes 1...N the slots. A job takes a free slot
+/// only while its process holds the gate. A process whose job finds none free hands
+/// the wait to one thread of its own (`waitForSlots`), which keeps the gate until a
+/// slot frees, takes that one slot and lets the gate go: a process that has just
+/// released a slot cannot take it straight back past a waiting one (no process
+/// starves). Waiters sleep on a futex in the file's first word, which every release
+/// bumps, so a freed slot is taken within microseconds, not a polling interval; the
+/// wait also ends every 20 ms, which covers slots freed by a process that died. Memory
+/// is checked by the gate holder: below the reserve it waits, unless its process runs
+/// nothing at all.
 ///
 /// `locks/actions`: one byte per action key (its first 62 bits). The first process to
 /// miss the cache locks it while it runs the action; another that misses the same key
@@ -66,12 +71,17 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
   private let jobsFile: Int32
   private let actionsPath: String
   private let isInterrupted: @Sendable () -> Bool
+  /// Word 0: bumped at every release of a slot or the gate (the futex). Word 1: how
+  /// many processes have a thread waiting on it (no wake-up call when none).
+  private let shared: UnsafeMutablePointer<UInt32>
+  private let sharedIsMapped: Bool
   private let lock = PThreadMutex()
   /// Slots this process holds (one descriptor holds them all, so the kernel cannot
   /// tell two of this process's jobs apart: this set does).
   private var held = Set<Int>()
-  /// Whether one of this process's jobs holds the gate.
-  private var gateHeld = false
+  /// Jobs of this process waiting for a slot, in order.
+  private var queue: [(expected: Int64?, continuation: CheckedContinuation<JobSlot?, Never>)] = []
+  private var waiterRunning = false
   private var memory = MemoryGauge()
 
   /// - Parameters:
@@ -87,6 +97,15 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
     let fd = open(dir + "/jobs", O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
     guard fd >= 0 else { return nil }
     jobsFile = fd
+    if let mapped = kiln_map_shared(fd, 4096) {
+      shared = mapped.assumingMemoryBound(to: UInt32.self)
+      sharedIsMapped = true
+    } else {
+      // Waits then end only by their timeout: slower, still correct.
+      shared = .allocate(capacity: 2)
+      shared.initialize(repeating: 0, count: 2)
+      sharedIsMapped = false
+    }
     actionsPath = dir + "/actions"
     self.slots = max(1, slots)
     self.isInterrupted = isInterrupted
@@ -94,57 +113,116 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
     self.memoryReserve = memoryReserve ?? (total > 0 ? total / 20 : 0)
   }
 
-  deinit { close(jobsFile) }
+  deinit {
+    if sharedIsMapped { munmap(shared, 4096) } else { shared.deallocate() }
+    close(jobsFile)
+  }
 
   // MARK: - Job slots
 
   package func acquireSlot(expectedMemory: Int64?) async -> JobSlot? {
-    var pause: UInt64 = 250_000
-    var holdsGate = false
-    while true {
-      if isInterrupted() {
-        if holdsGate { releaseGate() }
-        return nil
-      }
-      let outcome: SlotAttempt = lock.withLock {
-        if !holdsGate {
-          guard !gateHeld, kiln_range_lock(jobsFile, 0, 1) == 0 else { return .wait }
-          gateHeld = true
-          holdsGate = true
-        }
-        guard memoryAllows(expectedMemory) else { return .wait }
-        for i in 0..<slots where !held.contains(i) {
-          if kiln_range_lock(jobsFile, Int64(i + 1), 1) == 0 {
-            held.insert(i)
-            return .got(i)
-          }
-        }
-        return .wait
-      }
-      switch outcome {
-      case .got(let i):
-        releaseGate()
-        return JobSlot(index: i)
-      case .wait:
-        try? await Task.sleep(nanoseconds: pause)
-        pause = min(pause * 2, holdsGate ? 4_000_000 : 8_000_000)
-      }
-    }
-  }
-
-  private enum SlotAttempt { case got(Int), wait }
-
-  private func releaseGate() {
-    lock.withLock {
+    if isInterrupted() { return nil }
+    // At once, when no job of this process is queued and the gate and a slot are free.
+    let direct: Int? = lock.withLock {
+      guard queue.isEmpty, kiln_range_lock(jobsFile, 0, 1) == 0 else { return nil }
+      let slot = memoryAllows(expectedMemory) ? takeFreeSlot() : nil
       _ = kiln_range_unlock(jobsFile, 0)
-      gateHeld = false
+      return slot
+    }
+    if let direct {
+      notify()  // the gate was held for a moment
+      return JobSlot(index: direct)
+    }
+    return await withCheckedContinuation { continuation in
+      let start: Bool = lock.withLock {
+        queue.append((expectedMemory, continuation))
+        if waiterRunning { return false }
+        waiterRunning = true
+        return true
+      }
+      if start { startWaiter() }
     }
   }
 
   package func release(_ slot: JobSlot) {
-    lock.withLock {
-      guard held.remove(slot.index) != nil else { return }
+    let released: Bool = lock.withLock {
+      guard held.remove(slot.index) != nil else { return false }
       _ = kiln_range_unlock(jobsFile, Int64(slot.index + 1))
+      return true
+    }
+    if released { notify() }
+  }
+
+  /// A free slot's number, now held by this process (called with `lock` held).
+  private func takeFreeSlot() -> Int? {
+    for i in 0..<slots where !held.contains(i) {
+      if kiln_range_lock(jobsFile, Int64(i + 1), 1) == 0 {
+        held.insert(i)
+        return i
+      }
+    }
+    return nil
+  }
+
+  /// Tells waiting processes that a slot or the gate may be free.
+  private func notify() {
+    kiln_atomic_increment(shared)
+    if kiln_atomic_load(shared + 1) > 0 { _ = kiln_futex_wake(shared) }
+  }
+
+  private func startWaiter() {
+    let context = Unmanaged.passRetained(self).toOpaque()
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { context in
+      let limits = Unmanaged<SharedMachineLimits>.fromOpaque(context!).takeRetainedValue()
+      limits.waitForSlots()
+      return nil
+    }, context)
+    if rc == 0 {
+      pthread_detach(thread)
+    } else {
+      Unmanaged<SharedMachineLimits>.fromOpaque(context).release()
+      waitForSlots()
+    }
+  }
+
+  /// The waiting thread: takes the gate, then one slot for the first queued job, then
+  /// lets the gate go and queues for it again, until no job of this process waits.
+  private func waitForSlots() {
+    kiln_atomic_increment(shared + 1)
+    defer { kiln_atomic_decrement(shared + 1) }
+    var holdsGate = false
+    while true {
+      let generation = kiln_atomic_load(shared)
+      var handOut: (CheckedContinuation<JobSlot?, Never>, JobSlot?)?
+      var cancelled: [CheckedContinuation<JobSlot?, Never>] = []
+      let done: Bool = lock.withLock {
+        if isInterrupted() {
+          cancelled = queue.map(\.continuation)
+          queue.removeAll()
+        }
+        if queue.isEmpty {
+          waiterRunning = false
+          return true
+        }
+        if !holdsGate { holdsGate = kiln_range_lock(jobsFile, 0, 1) == 0 }
+        if holdsGate, memoryAllows(queue[0].expected), let slot = takeFreeSlot() {
+          handOut = (queue.removeFirst().continuation, JobSlot(index: slot))
+        }
+        return false
+      }
+      if holdsGate && (handOut != nil || done) {
+        _ = kiln_range_unlock(jobsFile, 0)
+        holdsGate = false
+        notify()
+      }
+      for c in cancelled { c.resume(returning: nil) }
+      if done { return }
+      if let (continuation, slot) = handOut {
+        continuation.resume(returning: slot)
+        continue
+      }
+      _ = kiln_futex_wait(shared, generation, 20)
     }
   }
 

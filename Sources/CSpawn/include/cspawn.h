@@ -46,4 +46,15 @@ int kiln_epoll_wait(int epoll, int *fds, int max);
 
 // A folder opened only to name files relative to it (fstatat), or -1.
 int kiln_open_folder(const char *path);
+
+// A word shared by every process that maps the same file: `kiln_map_shared` maps the
+// first `size` bytes of `fd` (growing the file to that size if needed; 0 on failure);
+// a process waits with `kiln_futex_wait` until the word is no longer `expected`, it is
+// woken, or `timeout_ms` passes, and wakes every waiter with `kiln_futex_wake`.
+void *kiln_map_shared(int fd, long size);
+unsigned kiln_atomic_load(unsigned *word);
+void kiln_atomic_increment(unsigned *word);
+void kiln_atomic_decrement(unsigned *word);
+int kiln_futex_wait(unsigned *word, unsigned expected, int timeout_ms);
+int kiln_futex_wake(unsigned *word);
 #endif
