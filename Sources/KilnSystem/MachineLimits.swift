@@ -30,6 +30,8 @@ package struct ActionClaim: Sendable, Hashable {
   /// Whether another process held the key first (its result may be in the cache now).
   package var waited: Bool
   var descriptor: Int32
+  /// The descriptor holding the lock, for tests that simulate a holder that dies.
+  package var descriptorForTesting: Int32 { descriptor }
   package init(key: Digest, waited: Bool, descriptor: Int32 = -1) {
     self.key = key
     self.waited = waited
@@ -74,6 +76,9 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
   /// Word 0: bumped at every release of a slot or the gate (the futex). Word 1: how
   /// many processes have a thread waiting on it (no wake-up call when none).
   private let shared: UnsafeMutablePointer<UInt32>
+  /// The same two words for actions in flight, in `locks/actions`.
+  private let actionsShared: UnsafeMutablePointer<UInt32>
+  private let actionsFile: Int32
   private let sharedIsMapped: Bool
   private let lock = PThreadMutex()
   /// Slots this process holds (one descriptor holds them all, so the kernel cannot
@@ -97,16 +102,19 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
     let fd = open(dir + "/jobs", O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
     guard fd >= 0 else { return nil }
     jobsFile = fd
-    if let mapped = kiln_map_shared(fd, 4096) {
-      shared = mapped.assumingMemoryBound(to: UInt32.self)
+    actionsPath = dir + "/actions"
+    actionsFile = open(actionsPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+    if let jobs = kiln_map_shared(fd, 4096), actionsFile >= 0, let actions = kiln_map_shared(actionsFile, 4096) {
+      shared = jobs.assumingMemoryBound(to: UInt32.self)
+      actionsShared = actions.assumingMemoryBound(to: UInt32.self)
       sharedIsMapped = true
     } else {
       // Waits then end only by their timeout: slower, still correct.
-      shared = .allocate(capacity: 2)
-      shared.initialize(repeating: 0, count: 2)
+      shared = .allocate(capacity: 4)
+      shared.initialize(repeating: 0, count: 4)
+      actionsShared = shared + 2
       sharedIsMapped = false
     }
-    actionsPath = dir + "/actions"
     self.slots = max(1, slots)
     self.isInterrupted = isInterrupted
     let total = MemoryGauge.read().total
@@ -114,8 +122,14 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
   }
 
   deinit {
-    if sharedIsMapped { munmap(shared, 4096) } else { shared.deallocate() }
+    if sharedIsMapped {
+      munmap(shared, 4096)
+      munmap(actionsShared, 4096)
+    } else {
+      shared.deallocate()
+    }
     close(jobsFile)
+    if actionsFile >= 0 { close(actionsFile) }
   }
 
   // MARK: - Job slots
@@ -242,24 +256,72 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
     let fd = open(actionsPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
     guard fd >= 0 else { return ActionClaim(key: key, waited: false) }
     let offset = Int64(bitPattern: key.high & 0x3FFF_FFFF_FFFF_FFFF)
-    var waited = false
-    var pause: UInt64 = 1_000_000
-    while kiln_range_lock(fd, offset, 1) != 0 {
-      guard errno == EAGAIN || errno == EACCES || errno == EINTR else { break }
-      if isInterrupted() {
-        close(fd)
-        return nil
-      }
-      waited = true
-      try? await Task.sleep(nanoseconds: pause)
-      pause = min(pause * 2, 20_000_000)
+    if kiln_range_lock(fd, offset, 1) == 0 { return ActionClaim(key: key, waited: false, descriptor: fd) }
+    guard errno == EAGAIN || errno == EACCES else {
+      // Locks do not work here: no deduplication, still a correct build.
+      close(fd)
+      return ActionClaim(key: key, waited: false)
     }
-    return ActionClaim(key: key, waited: waited, descriptor: fd)
+    // Another process runs it. Waiting is rare, so each wait gets a thread of its own
+    // (Swift's small pool of threads must not block); it sleeps on the futex that
+    // every claim's release bumps, and wakes every 20 ms for a holder that died.
+    return await withCheckedContinuation { continuation in
+      let wait = ClaimWait(limits: self, key: key, fd: fd, offset: offset, continuation: continuation)
+      let context = Unmanaged.passRetained(wait).toOpaque()
+      var thread = pthread_t()
+      let rc = pthread_create(&thread, nil, { context in
+        Unmanaged<ClaimWait>.fromOpaque(context!).takeRetainedValue().run()
+        return nil
+      }, context)
+      if rc == 0 {
+        pthread_detach(thread)
+      } else {
+        Unmanaged<ClaimWait>.fromOpaque(context).takeRetainedValue().run()
+      }
+    }
   }
 
   package func release(_ claim: ActionClaim) {
     guard claim.descriptor >= 0 else { return }
     close(claim.descriptor)  // drops the lock
+    kiln_atomic_increment(actionsShared)
+    if kiln_atomic_load(actionsShared + 1) > 0 { _ = kiln_futex_wake(actionsShared) }
+  }
+
+  private final class ClaimWait: @unchecked Sendable {
+    let limits: SharedMachineLimits
+    let key: Digest
+    let fd: Int32
+    let offset: Int64
+    let continuation: CheckedContinuation<ActionClaim?, Never>
+
+    init(limits: SharedMachineLimits, key: Digest, fd: Int32, offset: Int64,
+         continuation: CheckedContinuation<ActionClaim?, Never>) {
+      self.limits = limits
+      self.key = key
+      self.fd = fd
+      self.offset = offset
+      self.continuation = continuation
+    }
+
+    func run() {
+      let word = limits.actionsShared
+      kiln_atomic_increment(word + 1)
+      defer { kiln_atomic_decrement(word + 1) }
+      while true {
+        let generation = kiln_atomic_load(word)
+        if kiln_range_lock(fd, offset, 1) == 0 {
+          continuation.resume(returning: ActionClaim(key: key, waited: true, descriptor: fd))
+          return
+        }
+        if limits.isInterrupted() {
+          close(fd)
+          continuation.resume(returning: nil)
+          return
+        }
+        _ = kiln_futex_wait(word, generation, 20)
+      }
+    }
   }
 }
 

@@ -103,6 +103,28 @@ import Testing
     a.release(again)
   }
 
+  @Test func aWaitForAnActionEndsOnInterruptOrWhenItsHolderGoes() async throws {
+    let a = try limits(slots: 1)
+    let flag = OnceFlag()
+    let made = SharedMachineLimits(cacheRoot: cache.path, slots: 1, memoryReserve: 0, isInterrupted: { flag.isSet })
+    let b = try #require(made)
+    let key = Digest(high: 42, low: 42)
+    let held = try #require(await a.claimAction(key))
+    let interrupted = Task { await b.claimAction(key) }
+    try await Task.sleep(nanoseconds: 30_000_000)
+    flag.set()
+    #expect(await interrupted.value == nil, "an interrupted wait gives up")
+    // A holder that goes without releasing (its descriptor closed, as when a process
+    // dies) frees the key: the kernel drops the lock, the waiter's 20 ms wake finds it.
+    let c = try limits(slots: 1)
+    let waiting = Task { await c.claimAction(key) }
+    try await Task.sleep(nanoseconds: 30_000_000)
+    close(held.descriptorForTesting)
+    let got = try #require(await waiting.value)
+    #expect(got.waited)
+    c.release(got)
+  }
+
   @Test(arguments: [("512M", Int64(512) << 20), ("1.5G", Int64(3) << 29), ("2GiB", Int64(2) << 30),
                     ("100", 100), ("7kb", 7 << 10), ("1T", Int64(1) << 40)])
   func byteCounts(_ text: String, _ bytes: Int64) {
