@@ -10,6 +10,12 @@ Projects (bench/projects.py), each copied once per tool:
   trivial-big  BENCH_TRIVIAL_BIG `cp` tasks: cold once (setup), null, peak RSS
   hash         a BENCH_HASH_MIB MiB file: `xxhsum -H2` against `kiln exec --in FILE`
   demo         fixtures/demo, kiln and ninja only: cold, null, touch, edit, clean
+  workspaces   issue 5: the synth project at BENCH_UNITS_WS units in a git repository,
+               built once per tool (untimed, warm caches); then 4 `kiln ws new` + a
+               `kiln -C PATH build` in each, the 4 builds at once (and one after the
+               other), against 4 `git worktree add` + ninja (and + ninja+ccache) builds
+               at once; wall time from the first create to the last build's end
+               (bench/workspaces.py)
 
 Tools: kiln, ninja, ninja+ccache (build-ccache.ninja) and make; the trivial projects
 leave out ninja+ccache (no compiler to cache), demo has kiln and ninja. The rounds of a
@@ -27,7 +33,10 @@ Environment (defaults: full / --quick):
   BENCH_TRIVIAL       trivial tasks, cold (1000 / 1000)
   BENCH_TRIVIAL_BIG   trivial tasks, null and RSS (20000 / 5000)
   BENCH_HASH_MIB      size of the hashed file in MiB (1024 / 1024)
-  BENCH_ONLY          comma-separated subset of: synth,synth-big,trivial,trivial-big,hash,demo
+  BENCH_UNITS_WS      synth units of the workspaces group (400 / 200)
+  BENCH_ROUNDS_WS     rounds of the workspaces group (8 / 4; best a multiple of 4)
+  BENCH_ONLY          comma-separated subset of:
+                      synth,synth-big,trivial,trivial-big,hash,demo,workspaces
   BENCH_JOBS          -j (2)
   BENCH_KEEP=1        keep the scratch trees (kept anyway when a build is wrong)
   BENCH_OUT           results.json and logs/ (bench/out)
@@ -54,13 +63,18 @@ import report  # noqa: E402
 from projects import (SCENARIO_TEXT, DemoProject, SynthBigProject, SynthProject,  # noqa: E402
                       TrivialBigProject, TrivialProject)
 from runner import Kiln, Make, Ninja, NinjaCcache, first_line, fresh_dir, peak_rss, quiet, rm, run_logged  # noqa: E402
+from workspaces import WHAT as SCENARIO_TEXT_WS, WorkspacesBench, WorkspacesProject, variants  # noqa: E402
+from workspaces import phases as ws_phases  # noqa: E402
 
-GROUPS = ("synth", "synth-big", "trivial", "trivial-big", "hash", "demo")
+GROUPS = ("synth", "synth-big", "trivial", "trivial-big", "hash", "demo", "workspaces")
 DEFAULTS = {  # knob: (full, quick)
     "rounds": (7, 3), "rounds_full": (5, 1), "units": (400, 400), "units_big": (2000, 1000),
     "trivial": (1000, 1000), "trivial_big": (20000, 5000), "hash_mib": (1024, 1024), "jobs": (2, 2),
+    "units_ws": (400, 200), "rounds_ws": (8, 4),
 }
-ISSUE_SIZES = {"units": 400, "units_big": 2000, "trivial": 1000, "trivial_big": 20000, "hash_mib": 1024}
+# The sizes of issue 4 (and of issue 5: units_ws).
+ISSUE_SIZES = {"units": 400, "units_big": 2000, "trivial": 1000, "trivial_big": 20000, "hash_mib": 1024,
+               "units_ws": 400}
 
 
 def log(msg):
@@ -85,7 +99,7 @@ class Config:
 
     def as_dict(self):
         d = {k: getattr(self, k) for k in DEFAULTS}
-        d.update(mode=self.mode, only=self.only,
+        d.update(mode=self.mode, only=self.only, groups=list(GROUPS),
                  smaller_than_issue={k: v for k, v in ISSUE_SIZES.items() if d[k] < v})
         return d
 
@@ -199,6 +213,35 @@ class Bench:
             if scenario in ("clean", "worktree") and w and w.get("ccache_misses"):
                 self.notes.append("%s %s round %d: ninja+ccache missed its cache %d times (%d hits)"
                                   % (project.name, scenario, r["round"], w["ccache_misses"], w["ccache_hits"]))
+
+    # -- workspaces (issue 5) ---------------------------------------------------
+    def run_workspaces(self, project):
+        """Each main checkout built once (untimed: warm caches), then the rounds of
+        bench/workspaces.py, the variants rotated."""
+        log("== %s: %s" % (project.name, project.describe()))
+        t0 = time.perf_counter()
+        for tool in project.tools:
+            tool.forget(project.tree(tool), project)
+            self.build(project, tool, "setup", 0, project.tree(tool), "cold build of the main checkout (untimed)")
+        log("   (main checkouts built in %.1f s)" % (time.perf_counter() - t0))
+        ws = WorkspacesBench(self, project, nice)
+        vs = variants(project.tools)
+        t0 = time.perf_counter()
+        [(scenario, rounds)] = project.scenarios()
+        runs = {v.name: [] for v in vs}
+        for rnd in range(rounds):
+            for v in rotate(vs, rnd):
+                runs[v.name].append(ws.round(v, rnd))
+        entry = summarize(runs, rounds, vs)
+        entry["what"] = SCENARIO_TEXT_WS
+        entry["phases"] = {v.name: ws_phases(runs[v.name]) for v in vs}
+        entry["elapsed_seconds"] = round(time.perf_counter() - t0, 1)
+        log("   %s: %s%s   [%.0f s]" % (scenario, "  ".join(
+            "%s %.3f s (%s)" % (v.label, entry["tools"][v.name]["median"], report.fmt_ratio(entry["ratio"].get(v.name)))
+            for v in vs), "" if entry["ok"] else "   WRONG", entry["elapsed_seconds"]))
+        ws.check_work(runs)
+        self.results[project.name] = {"description": project.describe(), "tools": [v.name for v in vs],
+                                      "scenarios": {scenario: entry}}
 
     # -- hashing -------------------------------------------------------------
     def run_hash(self, work):
@@ -380,8 +423,9 @@ def main():
     k, n, c, m = Kiln(kiln), Ninja(), NinjaCcache(), Make()
     projects = {"synth": (SynthProject, [k, n, c, m]), "synth-big": (SynthBigProject, [k, n, c, m]),
                 "trivial": (TrivialProject, [k, n, m]), "trivial-big": (TrivialBigProject, [k, n, m]),
-                "demo": (DemoProject, [k, n])}
+                "demo": (DemoProject, [k, n]), "workspaces": (WorkspacesProject, [k, n, c])}
     data["tool_labels"] = {t.name: t.label for t in (k, n, c, m)}
+    data["tool_labels"].update({v.name: v.label for v in variants([k])})
     try:
         for group in GROUPS:
             if group not in cfg.only:
@@ -394,7 +438,8 @@ def main():
             t0 = time.perf_counter()
             p.setup()
             log("   (%s set up in %.1f s)" % (p.name, time.perf_counter() - t0))
-            bench.run_project(p)
+            # workspaces (issue 5): its own timed rounds (bench/workspaces.py)
+            (bench.run_workspaces if group == "workspaces" else bench.run_project)(p)
     except KeyboardInterrupt:
         log("bench: interrupted; scratch trees kept in %s" % work)
         raise SystemExit(130)

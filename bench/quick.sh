@@ -1,6 +1,6 @@
 #!/bin/sh
 # The few minutes' version of bench/run.sh (make bench-quick): fewer rounds, a smaller
-# synth-big and trivial-big (the report says which sizes were used).
+# synth-big, trivial-big and workspaces project (the report says which sizes were used).
 #
 #   sh bench/quick.sh /path/to/kiln
 set -eu

@@ -1,11 +1,14 @@
-"""The bench's results as tables: the targets of issue 4 first, then one table per
-project (ratios to ninja first, then medians), the details per tool, hashing; written
+"""The bench's results as tables: the targets of issue 4 (and issue 5's workspaces)
+first, then one table per project (ratios to ninja first, then medians; workspaces: also
+where the time went), the details per tool, hashing; written
 into docs/benchmarks.md above KEEP_MARKER (what is below it is kept)."""
 import os
 import statistics
 
 KEEP_MARKER = "<!-- end of the generated part: anything below this line is kept when bench-quick rewrites this file -->"
-LABELS = {"kiln": "kiln", "ninja": "ninja", "ccache": "ninja+ccache", "make": "make"}
+LABELS = {"kiln": "kiln", "ninja": "ninja", "ccache": "ninja+ccache", "make": "make", "kiln-seq": "kiln (sequential)"}
+WS_SCENARIO = "4 new + build"   # bench/workspaces.py SCENARIO
+WS_TARGET = 0.2
 SCENARIO_TITLES = {"cold": "cold build", "null": "null build", "touch": "touch one .c", "clean": "clean rebuild",
                    "worktree": "fresh worktree", "edit": "edit one .c", "header": "edit a widely included header"}
 
@@ -83,6 +86,21 @@ def targets(data):
     if e:
         add("null build, %s units" % fmt_n(c["units_big"]), "(none)", "synth-big/null", e["ratio"].get("kiln"),
             None, e["ok"])
+    e = scenario(data, "workspaces", WS_SCENARIO)
+    if e:
+        r = e["ratio"].get("kiln")
+        t = e["tools"]
+        detail = "kiln %s, 4 worktrees + ninja %s; CPU time %s" % (
+            fmt_s(t["kiln"]["median"]), fmt_s(t["ninja"]["median"]), fmt_ratio(e["cpu_ratio"].get("kiln")))
+        if "kiln-seq" in t:
+            detail += "; kiln, the 4 builds one after the other, %s (%s)" % (
+                fmt_s(t["kiln-seq"]["median"]), fmt_ratio(e["ratio"].get("kiln-seq")))
+        if "ccache" in t:
+            detail += "; 4 worktrees + ninja+ccache %s (%s)" % (fmt_s(t["ccache"]["median"]),
+                                                                fmt_ratio(e["ratio"].get("ccache")))
+        add("4 workspaces from one built commit, each built (issue 5; %s units)" % fmt_n(c.get("units_ws", 0)),
+            "<= %s of 4 worktree+ninja builds (the maintainer's choice of target)" % WS_TARGET,
+            "workspaces/" + WS_SCENARIO, r, r is not None and r <= WS_TARGET, e["ok"], detail)
     return rows
 
 
@@ -114,7 +132,7 @@ def work_str(tool, w):
     if w is None:
         return "?"
     s = "%d ran" % w["ran"]
-    if tool == "kiln":
+    if tool.startswith("kiln"):
         s += ", %d restored" % w["restored"]
     if tool == "ccache":
         s += " (ccache: %d hits, %d misses)" % (w["ccache_hits"], w["ccache_misses"])
@@ -131,6 +149,22 @@ def details_table(res):
                 name, LABELS[t], fmt_s(x["median"]), x["min"], x["max"], fmt_s(x["cpu_median"]),
                 fmt_ratio(e["cpu_ratio"].get(t)), fmt_mib(x.get("peak_rss_kib")),
                 work_str(t, x["runs"][-1]["work"]), "ok" if x["ok"] else "WRONG"))
+    return "\n".join(out)
+
+
+def phases_table(res):
+    """The workspaces group: where each variant's time went (medians over the rounds)."""
+    e = res["scenarios"][WS_SCENARIO]
+    out = ["| tool | total | making the 4 | making the 4: CPU | building (first build's start to last one's end) | "
+           "one build | one build's CPU | removing the 4 (untimed) | did (4 builds, last round) |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for t in res["tools"]:
+        ph, x = e["phases"][t], e["tools"][t]
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            LABELS.get(t, t), fmt_s(x["median"]), *(("n/a" if ph.get(k) is None else fmt_s(ph[k]))
+                                                    for k in ("create", "create_cpu", "build", "each_build",
+                                                              "each_build_cpu", "remove")),
+            work_str(t, x["runs"][-1]["work"])))
     return "\n".join(out)
 
 
@@ -177,8 +211,10 @@ def sizes_line(c):
     s = ("synth %s units, synth-big %s units, trivial %s tasks, trivial-big %s tasks, a %s MiB file to hash"
          % (fmt_n(c["units"]), fmt_n(c["units_big"]), fmt_n(c["trivial"]), fmt_n(c["trivial_big"]),
             fmt_n(c["hash_mib"])))
+    if "units_ws" in c:
+        s += ", workspaces %s units" % fmt_n(c["units_ws"])
     if small:
-        s += " (**smaller than issue 4's sizes**: %s)" % ", ".join("%s %s instead of %s" % (k, fmt_n(c[k]), fmt_n(v))
+        s += " (**smaller than the issues' sizes**: %s)" % ", ".join("%s %s instead of %s" % (k, fmt_n(c[k]), fmt_n(v))
                                                                     for k, v in small.items())
     return s
 
@@ -188,13 +224,14 @@ def markdown(data):
     run = "`make bench` (`sh bench/run.sh`)" if c["mode"] == "full" else "`make bench-quick` (`sh bench/quick.sh`)"
     parts = ["# Benchmarks: kiln beside ninja, ninja+ccache and make", "",
              "Generated by %s on %s in %d s, %s mode: %s; %d rounds (%d for cold, clean, worktree and the trivial "
-             "cold build), `-j%d`%s. Raw numbers: `bench/out/results.json` (not committed; its fields are described "
+             "cold build%s), `-j%d`%s. Raw numbers: `bench/out/results.json` (not committed; its fields are described "
              "at the end of this part); each build's output: `bench/out/logs/`."
              % (run, data["date"], data["runtime_seconds"], c["mode"], sizes_line(c), c["rounds"], c["rounds_full"],
-                c["jobs"], "" if len(c["only"]) == 6 else "; only " + ", ".join(c["only"])), ""]
+                "; %d for workspaces" % c["rounds_ws"] if "rounds_ws" in c else "", c["jobs"],
+                "" if len(c["only"]) == len(c.get("groups", range(6))) else "; only " + ", ".join(c["only"])), ""]
     if data["failures"]:
         parts += ["**%d WRONG result(s)**: %s" % (len(data["failures"]), "; ".join(data["failures"])), ""]
-    parts += ["## Targets (issue 4)", "",
+    parts += ["## Targets (issue 4%s)" % ("; issue 5: workspaces" if "workspaces" in data["projects"] else ""), "",
               "kiln's ratio to ninja in the same run, lower is better (hashing: kiln's throughput relative to "
               "`xxhsum -H2`'s, higher is better): wall time, medians. *CPU time* (user + system of the tool and "
               "all it ran) is much less disturbed by other load on the machine. *met?* is WRONG when any tool's "
@@ -207,7 +244,17 @@ def markdown(data):
               "- %s; %s; Python %s" % (v["xxhsum"], v["git"], v["python"]), "",
               "## Results", ""]
     for pname, res in data["projects"].items():
-        parts += ["### %s" % pname, "", res["description"] + ".", "", overview_table(res), ""]
+        parts += ["### %s" % pname, "", res["description"] + ".", ""]
+        if pname == "workspaces":
+            parts += [WS_INTRO, ""]
+        parts += [overview_table(res), ""]
+        if pname == "workspaces":
+            parts += ["Where the time went (medians over the rounds). Making a checkout (`git worktree add`, inside "
+                      "`kiln ws new` too) is mostly system time for its new files; on this machine's ext4 it varies "
+                      "several-fold with what the file system did in the last minute (many files deleted shortly "
+                      "before, as by the previous variant's removal, make it slower): the variants rotate, and a "
+                      "multiple of 4 rounds puts each as often in each place.", "",
+                      phases_table(res), ""]
     if data.get("hash"):
         h = data["hash"]
         parts += ["### hash", "", "A %s MiB file in the page cache; kiln runs with no `.kiln/` and an empty cache "
@@ -243,7 +290,18 @@ def markdown(data):
               % (fmt_n(c["trivial"]), fmt_n(c["trivial_big"])),
               "- **hash**: see its table; the digest kiln records (`kiln manifest`) is compared with xxhsum's.",
               "- **demo**: `fixtures/demo` with its own `kiln.yml`, `bench/demo.ninja` for ninja; the expected "
-              "checksum comes from a clean ninja build of the same sources.", "",
+              "checksum comes from a clean ninja build of the same sources."]
+    if "workspaces" in data["projects"]:
+        parts += ["- **workspaces** (issue 5, `bench/workspaces.py`): the synth generator at %s units, "
+                  "committed into a git repository, one copy per tool, each main checkout built once (untimed: "
+                  "kiln's cache and ccache's warm, each in its own folder). A round: %s. kiln's builds share one "
+                  "`KILN_CACHE_DIR`, hence one machine-wide pool of job slots (`KILN_MAX_JOBS` unset: the number "
+                  "of cores). Then, untimed: every workspace's program is checked, `kiln ws list --json` is "
+                  "compared with what was made (a mismatch is a flag), the 4 are removed (`kiln ws rm --force`; "
+                  "`git worktree remove --force` and `git branch -D`), and `git worktree prune` and `sync` run. "
+                  "The target (%sx of the 4 worktree+ninja builds) is the maintainer's choice."
+                  % (fmt_n(c.get("units_ws", 0)), data_what(data, WS_SCENARIO), WS_TARGET)]
+    parts += ["",
               "**Checks.** After every build (settling builds included) the result is checked: the synth program "
               "prints a checksum of every unit and generated file, which `bench/gen_synth.py` predicts from the "
               "sources as they are after the round's change; the trivial outputs must equal their sources. A build "
@@ -256,27 +314,37 @@ def markdown(data):
               "## How to run", "",
               "```sh",
               "make bench            # installs what is missing, builds the release binary, full run (~20 min on 2 cores)",
-              "make bench-quick      # a few minutes: fewer rounds, smaller synth-big and trivial-big",
+              "make bench-quick      # a few minutes: fewer rounds, smaller synth-big, trivial-big and workspaces",
               "sh bench/run.sh .build/release/kiln        # the full run with a kiln binary of your choice",
               "sh bench/quick.sh .build/release/kiln      # the quick run",
               "BENCH_ONLY=synth,hash BENCH_UNITS=60 BENCH_ROUNDS=2 BENCH_ROUNDS_FULL=1 sh bench/quick.sh .build/release/kiln",
+              "BENCH_ONLY=workspaces sh bench/quick.sh .build/release/kiln   # issue 5's group alone",
               "```", "",
               "Knobs (environment): `BENCH_ROUNDS`, `BENCH_ROUNDS_FULL`, `BENCH_UNITS`, `BENCH_UNITS_BIG`, "
-              "`BENCH_TRIVIAL`, `BENCH_TRIVIAL_BIG`, `BENCH_HASH_MIB`, `BENCH_ONLY` "
-              "(synth,synth-big,trivial,trivial-big,hash,demo), `BENCH_JOBS`, `BENCH_KEEP=1`, `BENCH_OUT`, "
+              "`BENCH_TRIVIAL`, `BENCH_TRIVIAL_BIG`, `BENCH_HASH_MIB`, `BENCH_UNITS_WS`, `BENCH_ROUNDS_WS`, "
+              "`BENCH_ONLY` (synth,synth-big,trivial,trivial-big,hash,demo,workspaces), `BENCH_JOBS`, `BENCH_KEEP=1`, `BENCH_OUT`, "
               "`BENCH_DOC` (`-`: no report); see `bench/bench.py`.", "",
               "**results.json**: `date`, `machine`, `versions`, `config` (the knobs; `smaller_than_issue` lists "
-              "sizes below issue 4's), `tool_labels`, `targets` (one row per target: `scenario`, `target`, `ref` "
+              "sizes below the issues'), `tool_labels`, `targets` (one row per target: `scenario`, `target`, `ref` "
               "= project/scenario, `measured` = kiln's ratio, `met`, `ok`, `detail`), `projects.NAME` "
               "(`description`, `tools`, `scenarios.SCENARIO`: `rounds`, `what`, `ok`, `ratio` and `cpu_ratio` "
               "per tool to ninja, `tools.TOOL`: `median`, `min`, `max`, `cpu_median` (seconds), "
               "`peak_rss_kib` (null builds), `ok`, `runs` (each round: `seconds`, `cpu_seconds`, `exit`, "
-              "`change`, `work`, `result`, `expected`, `ok`)), `hash` (`bytes`, `tools.xxhsum|kiln|kiln-4k`, "
+              "`change`, `work`, `result`, `expected`, `ok`; workspaces: also `create_seconds`, `build_seconds`, "
+              "`create_each`, `create_cpu_seconds`, `builds` (per workspace: `name`, `path`, `seconds`, `cpu_seconds`, `exit`, `work`, "
+              "`result`, `ok`), `remove_seconds`, `ws_list`), `phases` (workspaces: medians of `create`, `create_cpu`, "
+              "`build`, `each_build`, `each_build_cpu`, `remove`)), `hash` (`bytes`, `tools.xxhsum|kiln|kiln-4k`, "
               "`throughput_ratio`, `kiln_hash_only_gib_per_s`, `same_digest`), `notes` (all flags), "
               "`work_notes` (those from the tools' own counts), `failures`, `ok`, `runtime_seconds`. "
               "`python3 bench/report.py [RESULTS_JSON [DOC]]` rewrites this report from a results.json.", "",
               KEEP_MARKER]
     return "\n".join(parts)
+
+
+WS_INTRO = ("kiln: `kiln ws new w1` .. `w4`, then `kiln -C PATH build` in each; ninja and ninja+ccache: "
+            "`git worktree add -b wN PATH` x4, then `ninja` in each. The 4 builds run at once (kiln (sequential): "
+            "one after the other) on the machine's cores; the time runs from the start of the first create to the "
+            "end of the last build. The *ninja* column is the 4 worktrees + ninja, the reference of the ratios.")
 
 
 def data_what(data, scenario_name):

@@ -2,14 +2,16 @@
 # kiln beside ninja, ninja+ccache and make (issue 4's benchmark): a generated C project
 # (cold, null, touch, edit, header edit, clean rebuild, fresh worktree), a bigger one's
 # null build, trivial `cp` tasks (cold; null and peak RSS), hashing a big file against
-# xxhsum, and fixtures/demo. Every build's result is checked. Writes docs/benchmarks.md,
-# bench/out/results.json and bench/out/logs/; exit 1 if any build came out wrong.
+# xxhsum, fixtures/demo, and issue 5's workspaces (4 `kiln ws new` + builds at once
+# against 4 `git worktree add` + ninja builds). Every build's result is checked. Writes
+# docs/benchmarks.md, bench/out/results.json and bench/out/logs/; exit 1 if any build
+# came out wrong.
 #
 #   sh bench/run.sh [--quick] /path/to/kiln     (make bench; make bench-quick: --quick)
 #
 # Knobs (environment): BENCH_ROUNDS, BENCH_ROUNDS_FULL, BENCH_UNITS, BENCH_UNITS_BIG,
-# BENCH_TRIVIAL, BENCH_TRIVIAL_BIG, BENCH_HASH_MIB, BENCH_ONLY, BENCH_JOBS, BENCH_KEEP=1,
-# BENCH_OUT, BENCH_DOC; see bench/bench.py.
+# BENCH_TRIVIAL, BENCH_TRIVIAL_BIG, BENCH_HASH_MIB, BENCH_UNITS_WS, BENCH_ROUNDS_WS,
+# BENCH_ONLY, BENCH_JOBS, BENCH_KEEP=1, BENCH_OUT, BENCH_DOC; see bench/bench.py.
 set -eu
 quick=""
 if [ "${1:-}" = "--quick" ]; then

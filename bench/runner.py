@@ -12,7 +12,8 @@ import time
 
 TIMEOUT = 900
 
-Run = collections.namedtuple("Run", "seconds cpu_seconds status output")
+# start, end: perf_counter readings (Proc.wait)
+Run = collections.namedtuple("Run", "seconds cpu_seconds status output start end", defaults=(None, None))
 
 
 def rm(path):
@@ -50,36 +51,54 @@ def run_logged(argv, cwd, env, logpath):
     system time of the process and every child it waited for (wait4's rusage). Not
     its ru_maxrss: that counts this Python process too, whose memory the child has
     until it execs (see peak_rss)."""
-    with open(logpath, "w") as logf:
-        logf.write("$ (cd %s && %s)\n" % (cwd, " ".join(argv)))
-        logf.flush()
-        done = {}
+    return Proc(argv, cwd, env, logpath).wait()
 
-        def reap(pid):
-            _, st, ru = os.wait4(pid, 0)
-            done["end"] = time.perf_counter()
-            done["status"], done["cpu"] = os.waitstatus_to_exitcode(st), ru.ru_utime + ru.ru_stime
 
-        t0 = time.perf_counter()
-        p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=logf, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, start_new_session=True)
-        waiter = threading.Thread(target=reap, args=(p.pid,), daemon=True)
-        waiter.start()
+class Proc:
+    """A started command, its output in logpath (stdout alone in stdout_path when
+    given, stderr still in logpath), reaped by a thread of its own so that several can
+    run at once; wait() gives its Run (start and end: perf_counter readings, to time a
+    group of commands from the first start to the last end)."""
+
+    def __init__(self, argv, cwd, env, logpath, stdout_path=None):
+        self.logpath, self.stdout_path = logpath, stdout_path
+        self.done = {}
+        with open(logpath, "w") as logf:
+            logf.write("$ (cd %s && %s)\n" % (cwd, " ".join(argv)))
+            logf.flush()
+            outf = open(stdout_path, "w") if stdout_path else logf
+            try:
+                self.start = time.perf_counter()
+                self.p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=outf, stderr=logf,
+                                          stdin=subprocess.DEVNULL, start_new_session=True)
+            finally:
+                if stdout_path:
+                    outf.close()
+        self.waiter = threading.Thread(target=self._reap, daemon=True)
+        self.waiter.start()
+
+    def _reap(self):
+        _, st, ru = os.wait4(self.p.pid, 0)
+        self.done["end"] = time.perf_counter()
+        self.done["status"], self.done["cpu"] = os.waitstatus_to_exitcode(st), ru.ru_utime + ru.ru_stime
+
+    def wait(self, timeout=TIMEOUT):
         try:
-            waiter.join(TIMEOUT)
-            if waiter.is_alive():
-                os.killpg(p.pid, signal.SIGKILL)
-                waiter.join()
-                done["status"] = "timeout"
+            self.waiter.join(max(0, self.start + timeout - time.perf_counter()))
+            if self.waiter.is_alive():
+                os.killpg(self.p.pid, signal.SIGKILL)
+                self.waiter.join()
+                self.done["status"] = "timeout"
         except KeyboardInterrupt:
-            os.killpg(p.pid, signal.SIGINT)
-            waiter.join()
+            os.killpg(self.p.pid, signal.SIGINT)
+            self.waiter.join()
             raise
         finally:
-            p.returncode = done.get("status", -1)   # reaped here, not by Popen
-    with open(logpath) as f:
-        output = f.read()
-    return Run(done["end"] - t0, done["cpu"], done["status"], output)
+            self.p.returncode = self.done.get("status", -1)   # reaped here, not by Popen
+        with open(self.stdout_path or self.logpath) as f:
+            output = f.read()
+        return Run(self.done["end"] - self.start, self.done["cpu"], self.done["status"], output,
+                   self.start, self.done["end"])
 
 
 def peak_rss(argv, cwd, env, logpath):
@@ -198,12 +217,7 @@ class NinjaCcache(Ninja):
 
     def work(self, output, env):
         w = super().work(output, env)
-        stats = {}
-        for line in quiet(["ccache", "--print-stats"], env=env).splitlines():
-            k, _, v = line.partition("\t")
-            stats[k] = v
-        w["ccache_hits"] = int(stats.get("direct_cache_hit", 0)) + int(stats.get("preprocessed_cache_hit", 0))
-        w["ccache_misses"] = int(stats.get("cache_miss", 0))
+        w.update(ccache_stats(env))
         return w
 
     @staticmethod
@@ -211,6 +225,16 @@ class NinjaCcache(Ninja):
         if w is None:
             return "?"
         return "%d ran (ccache: %d hits, %d misses)" % (w["ran"], w["ccache_hits"], w["ccache_misses"])
+
+
+def ccache_stats(env):
+    """ccache's hits and misses since its last `ccache -z` (in env's CCACHE_DIR)."""
+    stats = {}
+    for line in quiet(["ccache", "--print-stats"], env=env).splitlines():
+        k, _, v = line.partition("\t")
+        stats[k] = v
+    return {"ccache_hits": int(stats.get("direct_cache_hit", 0)) + int(stats.get("preprocessed_cache_hit", 0)),
+            "ccache_misses": int(stats.get("cache_miss", 0))}
 
 
 # The recipes of the generated Makefiles; make echoes each command it runs.
