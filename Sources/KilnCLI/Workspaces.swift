@@ -119,11 +119,9 @@ struct Workspaces {
       home = common + "/kiln/ws"
       registry = common + "/kiln/meta"
       lockPath = common + "/kiln/lock"
-    } else if probe.status == 127 && probe.firstErrorLine.contains("not found") {
-      throw CLIError("kiln: ws: git is not installed (kiln ws needs it inside a repository)")
     } else {
-      // Outside git: the project is the folder of kiln.yml, or the origin of the copy
-      // the caller stands in (`<origin>/.kiln/ws/NAME/...`).
+      // Outside git (or without git installed): the project is the folder of kiln.yml,
+      // or the origin of the copy the caller stands in (`<origin>/.kiln/ws/NAME/...`).
       let start = projectRoot ?? directory
       var origin = start
       var top = start
