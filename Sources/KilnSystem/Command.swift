@@ -39,16 +39,11 @@ package enum Command {
       if err >= 0 { close(err) }
     }
     guard out >= 0, err >= 0 else { return Output(status: 127, stdout: [], stderr: Array("cannot capture output".utf8)) }
-    let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-    let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-      for p in argv { free(p) }
-      for p in envp { free(p) }
-    }
-    var pid: pid_t = 0
-    let rc = kiln_spawn(&pid, path, argv, envp, directory, out, err)
-    guard rc == 0 else {
-      return Output(status: 127, stdout: [], stderr: Array("cannot start \(program): \(String(cString: strerror(rc)))".utf8))
+    let pid: pid_t
+    switch spawn(path, arguments, environment, in: directory, stdout: out, stderr: err) {
+    case .success(let started): pid = started
+    case .failure(let code):
+      return Output(status: 127, stdout: [], stderr: Array("cannot start \(program): \(String(cString: strerror(code.rawValue)))".utf8))
     }
     var raw: Int32 = 0
     var peak = 0
@@ -59,6 +54,27 @@ package enum Command {
       status = raw & 0x7F == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F)
     }
     return Output(status: status, stdout: readAll(out), stderr: readAll(err))
+  }
+
+  /// Starts `path` with `arguments` (argv, its own name first) and exactly
+  /// `environment`, in `directory`, as the leader of a new process group, stdout and
+  /// stderr onto the given descriptors (`kiln_spawn`); its pid, or the errno.
+  package static func spawn(_ path: String, _ arguments: [String], _ environment: [String: String], in directory: String,
+                            stdout: Int32, stderr: Int32) -> Result<pid_t, SpawnErrno> {
+    let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+    let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+      for p in argv { free(p) }
+      for p in envp { free(p) }
+    }
+    var pid: pid_t = 0
+    let rc = kiln_spawn(&pid, path, argv, envp, directory, stdout, stderr)
+    return rc == 0 ? .success(pid) : .failure(SpawnErrno(rawValue: rc))
+  }
+
+  /// An errno from starting a process.
+  package struct SpawnErrno: Error, Sendable {
+    package var rawValue: Int32
   }
 
   /// The file that `program` names, searched in `path` like a shell does.

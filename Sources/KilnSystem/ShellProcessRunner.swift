@@ -50,19 +50,13 @@ package struct ShellProcessRunner: ProcessRunner {
   }
 
   private static func spawn(_ invocation: Invocation, stdout: Int32, stderr: Int32) throws(SpawnError) -> pid_t {
-    let words: [String] = ["/bin/sh", "-c", invocation.command]
-    let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
-    let envp: [UnsafeMutablePointer<CChar>?] = invocation.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-      for p in argv { free(p) }
-      for p in envp { free(p) }
+    let rc = Command.spawn("/bin/sh", ["/bin/sh", "-c", invocation.command], invocation.environment,
+                           in: invocation.workingDirectory, stdout: stdout, stderr: stderr)
+    switch rc {
+    case .success(let pid): return pid
+    case .failure(let code):
+      throw SpawnError(message: "cannot start /bin/sh in \(invocation.workingDirectory): \(String(cString: strerror(code.rawValue)))")
     }
-    var pid: pid_t = 0
-    let rc = kiln_spawn(&pid, "/bin/sh", argv, envp, invocation.workingDirectory, stdout, stderr)
-    guard rc == 0 else {
-      throw SpawnError(message: "cannot start /bin/sh in \(invocation.workingDirectory): \(String(cString: strerror(rc)))")
-    }
-    return pid
   }
 
   /// An unnamed in-memory file; an unlinked temporary file where memfd is missing.
