@@ -32,10 +32,11 @@ let package = Package(
       swiftSettings: strict),
     .target(name: "KilnStore", dependencies: ["KilnSystem", "KilnHash", "KilnCore", "CSQLite"], swiftSettings: strict),
     .target(name: "KilnEngine", dependencies: ["KilnStore", "KilnSystem", "KilnHash", "KilnCore"], swiftSettings: strict),
+    .target(name: "KilnReport", dependencies: ["KilnCore"], swiftSettings: strict),
     .target(
       name: "KilnCLI",
       dependencies: [
-        "KilnEngine", "KilnConfig", "KilnStore", "KilnSystem", "KilnHash", "KilnCore",
+        "KilnEngine", "KilnConfig", "KilnReport", "KilnStore", "KilnSystem", "KilnHash", "KilnCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
@@ -45,6 +46,7 @@ let package = Package(
     .testTarget(name: "KilnConfigTests", dependencies: ["KilnConfig", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnStoreTests", dependencies: ["KilnStore", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnEngineTests", dependencies: ["KilnEngine", "KilnConfig", "KilnTestSupport"], swiftSettings: strict),
+    .testTarget(name: "KilnReportTests", dependencies: ["KilnReport"], swiftSettings: strict),
     .testTarget(name: "KilnIntegrationTests", dependencies: ["KilnTestSupport"], swiftSettings: strict),
   ]
 )

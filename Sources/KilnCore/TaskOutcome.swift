@@ -16,6 +16,27 @@ package enum RerunReason: Sendable, Hashable, CustomStringConvertible {
   case pathDependentOutput(String)
   case keyChanged
 
+  /// A stable name for what kind of reason this is, without its path or name: how the
+  /// history groups cache misses (`kiln stats`).
+  package var kind: String {
+    switch self {
+    case .neverBuilt: "never-built"
+    case .commandChanged: "command-changed"
+    case .environmentChanged: "env-changed"
+    case .inputChanged: "input-changed"
+    case .inputAdded: "input-added"
+    case .inputRemoved: "input-removed"
+    case .discoveredInputChanged: "discovered-input-changed"
+    case .outputMissing: "output-missing"
+    case .outputModified: "output-modified"
+    case .always: "always"
+    case .cacheDisabled: "cache-disabled"
+    case .dependencyWillRun: "dependency-ran"
+    case .pathDependentOutput: "path-dependent-output"
+    case .keyChanged: "key-changed"
+    }
+  }
+
   package var description: String {
     switch self {
     case .neverBuilt: "never built"

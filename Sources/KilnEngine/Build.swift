@@ -182,7 +182,7 @@ package final class Build {
           task: report.id.description, outcome: report.outcome.kind,
           reasons: report.reasons.map(\.description).joined(separator: "; "),
           duration: report.duration, started: report.started, finished: report.finished,
-          peakMemory: report.peakMemory))
+          peakMemory: report.peakMemory, reasonKinds: report.reasons.map(\.kind).joined(separator: " ")))
       }
       result.reports.append(report)
       release(i)

@@ -33,9 +33,12 @@ package struct OutcomeRow: Sendable, Hashable {
   package var finished: Double
   /// Bytes of resident memory at its peak, where known.
   package var peakMemory: Int64?
+  /// `RerunReason.kind` of each reason, space-separated.
+  package var reasonKinds: String
   package init(task: String, outcome: String, reasons: String, duration: Double, started: Double, finished: Double,
-               peakMemory: Int64? = nil) {
+               peakMemory: Int64? = nil, reasonKinds: String = "") {
     self.peakMemory = peakMemory
+    self.reasonKinds = reasonKinds
     self.task = task
     self.outcome = outcome
     self.reasons = reasons
@@ -67,8 +70,8 @@ package struct BuildSummary: Sendable, Hashable {
 
 /// `.kiln/state.db`: the workspace's checksum manifest.
 ///
-/// Schema version 3 (SQLite, WAL, busy timeout 10 s):
-///   meta(key PRIMARY KEY, value)                 schema_version = 3
+/// Schema version 4 (SQLite, WAL, busy timeout 10 s):
+///   meta(key PRIMARY KEY, value)                 schema_version = 4
 ///   stat_cache(path PRIMARY KEY, size, mtime, ctime, inode, digest BLOB(16), recorded)
 ///     mtime/ctime/recorded in ns since the epoch; one row per hashed file, absolute
 ///     paths outside the workspace (system headers) allowed, workspace files relative.
@@ -79,13 +82,13 @@ package struct BuildSummary: Sendable, Hashable {
 ///   builds(id INTEGER PRIMARY KEY, started, finished, targets, workspace, exit_status,
 ///     ran, restored, up_to_date, failed, skipped, time_saved, wall_time)
 ///   outcomes(build_id -> builds ON DELETE CASCADE, task_id, outcome, reasons,
-///     duration, started, finished, peak_memory)   one row per instance that did not stay up to date
+///     duration, started, finished, peak_memory, reason_kinds)   one row per instance that did not stay up to date
 ///   up_to_date(build_id -> builds, task, count, time_saved)   per task name, so a null
 ///     build of 20,000 instances writes a handful of rows, not 20,000.
 /// A different schema version drops and recreates every table: all of it is derived
 /// state (the next build re-hashes and reruns or restores), and no output is touched.
 package final class Manifest {
-  package static let schemaVersion = 3
+  package static let schemaVersion = 4
   package let path: String
   private let db: Database
   private var inTransaction = false
@@ -163,7 +166,8 @@ package final class Manifest {
         build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
         task_id TEXT NOT NULL, outcome TEXT NOT NULL, reasons TEXT NOT NULL,
         duration REAL NOT NULL, started REAL NOT NULL, finished REAL NOT NULL,
-        peak_memory INTEGER, PRIMARY KEY(build_id, task_id)) WITHOUT ROWID;
+        peak_memory INTEGER, reason_kinds TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY(build_id, task_id)) WITHOUT ROWID;
       CREATE INDEX outcomes_by_task ON outcomes(task_id);
       CREATE TABLE up_to_date(
         build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
@@ -283,10 +287,10 @@ package final class Manifest {
   }
 
   package func recordOutcome(build: Int64, _ row: OutcomeRow) throws(DatabaseError) {
-    try db.statement("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+    try db.statement("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .bind([.integer(build), .text(row.task), .text(row.outcome), .text(row.reasons),
              .real(row.duration), .real(row.started), .real(row.finished),
-             row.peakMemory.map { .integer($0) } ?? .null]).run()
+             row.peakMemory.map { .integer($0) } ?? .null, .text(row.reasonKinds)]).run()
   }
 
   package func recordUpToDate(build: Int64, task: String, count: Int, timeSaved: Double) throws(DatabaseError) {
@@ -308,14 +312,14 @@ package final class Manifest {
   /// Outcome rows of one build, in the order they finished.
   package func outcomes(ofBuild id: Int64) throws(DatabaseError) -> [OutcomeRow] {
     let s = try db.statement("""
-      SELECT task_id, outcome, reasons, duration, started, finished, peak_memory FROM outcomes
+      SELECT task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds FROM outcomes
       WHERE build_id = ? ORDER BY finished
       """).bind([.integer(id)])
     var rows: [OutcomeRow] = []
     while try s.step() {
       rows.append(OutcomeRow(task: s.text(0), outcome: s.text(1), reasons: s.text(2),
                              duration: s.double(3), started: s.double(4), finished: s.double(5),
-                             peakMemory: s.isNull(6) ? nil : s.int(6)))
+                             peakMemory: s.isNull(6) ? nil : s.int(6), reasonKinds: s.text(7)))
     }
     return rows
   }
@@ -336,6 +340,46 @@ package final class Manifest {
     return (id, summary)
   }
 
+  /// The last `builds` finished builds, oldest first, each with its outcome rows and
+  /// up-to-date counts: three queries, each by the primary key's range.
+  package func history(lastBuilds builds: Int) throws(DatabaseError) -> [HistoryRow] {
+    let s = try db.statement("""
+      SELECT id, started, finished, targets, workspace, exit_status, ran, restored, up_to_date, failed,
+        skipped, time_saved, wall_time
+      FROM builds WHERE finished IS NOT NULL ORDER BY id DESC LIMIT ?
+      """).bind([.integer(Int64(builds))])
+    var rows: [HistoryRow] = []
+    while try s.step() {
+      var summary = BuildSummary()
+      summary.exitStatus = Int32(s.int(5)); summary.ran = Int(s.int(6)); summary.restored = Int(s.int(7))
+      summary.upToDate = Int(s.int(8)); summary.failed = Int(s.int(9)); summary.skipped = Int(s.int(10))
+      summary.timeSaved = s.double(11); summary.wallTime = s.double(12)
+      rows.append(HistoryRow(id: s.int(0), started: s.double(1), finished: s.double(2), targets: s.text(3),
+                             workspace: s.isNull(4) ? nil : s.text(4), summary: summary))
+    }
+    rows.reverse()
+    guard let first = rows.first?.id else { return [] }
+    var index: [Int64: Int] = [:]
+    for (i, r) in rows.enumerated() { index[r.id] = i }
+    let o = try db.statement("""
+      SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds
+      FROM outcomes WHERE build_id >= ? ORDER BY build_id, started
+      """).bind([.integer(first)])
+    while try o.step() {
+      guard let i = index[o.int(0)] else { continue }
+      rows[i].outcomes.append(OutcomeRow(task: o.text(1), outcome: o.text(2), reasons: o.text(3), duration: o.double(4),
+                                         started: o.double(5), finished: o.double(6),
+                                         peakMemory: o.isNull(7) ? nil : o.int(7), reasonKinds: o.text(8)))
+    }
+    let u = try db.statement("SELECT build_id, task, count, time_saved FROM up_to_date WHERE build_id >= ?")
+      .bind([.integer(first)])
+    while try u.step() {
+      guard let i = index[u.int(0)] else { continue }
+      rows[i].upToDate[u.text(1)] = (Int(u.int(2)), u.double(3))
+    }
+    return rows
+  }
+
   /// Totals of the last `builds` finished builds, per workspace they were recorded under
   /// (nil: none named, the main checkout).
   package func totalsByWorkspace(lastBuilds builds: Int) throws(DatabaseError) -> [WorkspaceTotals] {
@@ -353,6 +397,19 @@ package final class Manifest {
     }
     return rows
   }
+}
+
+/// One finished build of the history, with what its instances did.
+package struct HistoryRow: Sendable {
+  package var id: Int64
+  package var started: Double
+  package var finished: Double
+  package var targets: String
+  package var workspace: String?
+  package var summary: BuildSummary
+  package var outcomes: [OutcomeRow] = []
+  /// Task name -> instances that stayed up to date, and their recorded run time.
+  package var upToDate: [String: (count: Int, saved: Double)] = [:]
 }
 
 /// What `Manifest.totalsByWorkspace` adds up for one workspace.

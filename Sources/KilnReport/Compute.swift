@@ -1,0 +1,221 @@
+/// One build as the history recorded it: what `Manifest` reads back, in plain values.
+package struct HistoryBuild: Sendable, Hashable {
+  package var figures: BuildFigures
+  /// Every instance that ran, restored, failed or was skipped.
+  package var outcomes: [HistoryOutcome]
+  /// Instances that stayed up to date, counted per task name.
+  package var upToDate: [String: (count: Int, saved: Double)]
+
+  package init(figures: BuildFigures, outcomes: [HistoryOutcome], upToDate: [String: (count: Int, saved: Double)]) {
+    self.figures = figures
+    self.outcomes = outcomes
+    self.upToDate = upToDate
+  }
+
+  package static func == (a: HistoryBuild, b: HistoryBuild) -> Bool {
+    a.figures == b.figures && a.outcomes == b.outcomes
+      && a.upToDate.mapValues { [Double($0.count), $0.saved] } == b.upToDate.mapValues { [Double($0.count), $0.saved] }
+  }
+
+  package func hash(into hasher: inout Hasher) {
+    hasher.combine(figures)
+    hasher.combine(outcomes)
+  }
+}
+
+/// One instance's row.
+package struct HistoryOutcome: Sendable, Hashable {
+  package var id: String
+  package var task: String
+  /// "ran", "restored", "failed" or "skipped".
+  package var outcome: String
+  /// `RerunReason.kind` of each reason it had to run.
+  package var reasonKinds: [String]
+  /// Run time (ran, failed) or recorded run time (restored), seconds.
+  package var duration: Double
+  /// Seconds since its build started.
+  package var started: Double
+  package var finished: Double
+
+  package init(id: String, task: String, outcome: String, reasonKinds: [String] = [], duration: Double,
+               started: Double, finished: Double) {
+    self.id = id
+    self.task = task
+    self.outcome = outcome
+    self.reasonKinds = reasonKinds
+    self.duration = duration
+    self.started = started
+    self.finished = finished
+  }
+}
+
+/// What the build file says that the history does not: each instance's dependencies
+/// (for the critical path) and each task's `sla`.
+package struct TaskFacts: Sendable {
+  /// Instance id -> the ids of its dependencies.
+  package var dependencies: [String: [String]]
+  /// Task name -> seconds.
+  package var sla: [String: Double]
+
+  package init(dependencies: [String: [String]] = [:], sla: [String: Double] = [:]) {
+    self.dependencies = dependencies
+    self.sla = sla
+  }
+}
+
+extension StatsReport {
+  /// How many of the slowest instances are listed.
+  package static let slowestCount = 10
+  /// Bottleneck: more than this times the mean.
+  package static let bottleneckFactor = 1.5
+  /// Regression: more than this times the median of at least `regressionSamples`
+  /// earlier runs, and at least `regressionFloor` seconds more.
+  package static let regressionFactor = 1.5
+  package static let regressionSamples = 3
+  package static let regressionFloor = 0.05
+
+  /// The figures of `history` (oldest build first; its last build is "the last build").
+  package init(history: [HistoryBuild], facts: TaskFacts, window: Int) {
+    self.init(window: window)
+    let builds = Array(history.suffix(window))
+    self.history = builds.map(\.figures)
+    guard let lastBuild = builds.last else { return }
+    last = lastBuild.figures
+
+    // Totals, per task and per workspace, over the window.
+    var tasks: [String: Counts] = [:]
+    var runTimes: [String: (sum: Double, n: Int)] = [:]
+    var workspaces: [String: Counts] = [:]
+    var reasons: [String: (count: Int, examples: [String])] = [:]
+    for build in builds {
+      total = total + build.figures.counts
+      var w = build.figures.counts
+      w.builds = 1
+      workspaces[build.figures.workspace ?? "(main)", default: Counts()] = workspaces[build.figures.workspace ?? "(main)", default: Counts()] + w
+      for o in build.outcomes {
+        var c = tasks[o.task, default: Counts()]
+        switch o.outcome {
+        case "ran":
+          c.ran += 1
+          runTimes[o.task, default: (0, 0)].sum += o.duration
+          runTimes[o.task, default: (0, 0)].n += 1
+          for kind in Set(o.reasonKinds) {
+            reasons[kind, default: (0, [])].count += 1
+            if reasons[kind]!.examples.count < 3, !reasons[kind]!.examples.contains(o.id) {
+              reasons[kind]!.examples.append(o.id)
+            }
+          }
+        case "restored":
+          c.restored += 1
+          c.timeSaved += o.duration
+        case "failed": c.failed += 1
+        default: c.skipped += 1
+        }
+        tasks[o.task] = c
+      }
+      for (task, u) in build.upToDate {
+        tasks[task, default: Counts()].upToDate += u.count
+        tasks[task, default: Counts()].timeSaved += u.saved
+      }
+    }
+    perTask = tasks.keys.sorted().map { name in
+      let r = runTimes[name]
+      return GroupFigures(name: name, counts: tasks[name]!, meanRunTime: r.map { $0.sum / Double($0.n) })
+    }
+    perWorkspace = workspaces.keys.sorted { ($0 == "(main)" ? "" : $0) < ($1 == "(main)" ? "" : $1) }
+      .map { GroupFigures(name: $0, counts: workspaces[$0]!, meanRunTime: nil) }
+    missReasons = reasons.map { ReasonCount(kind: $0.key, count: $0.value.count, examples: $0.value.examples) }
+      .sorted { $0.count != $1.count ? $0.count > $1.count : $0.kind < $1.kind }
+
+    // The last build: slowest, bottlenecks, SLA, critical path, timeline.
+    let worked = lastBuild.outcomes.filter { $0.outcome != "skipped" }
+    slowest = worked.sorted { $0.duration != $1.duration ? $0.duration > $1.duration : $0.id < $1.id }
+      .prefix(Self.slowestCount)
+      .map { InstanceFigure(id: $0.id, task: $0.task, outcome: $0.outcome, duration: $0.duration) }
+    bottlenecks = Self.bottlenecks(worked.filter { $0.outcome == "ran" || $0.outcome == "failed" })
+    sla = worked.filter { $0.outcome == "ran" || $0.outcome == "failed" }.compactMap { o in
+      guard let limit = facts.sla[o.task], limit > 0, o.duration > 0.8 * limit else { return nil }
+      return SLAFinding(id: o.id, task: o.task, duration: o.duration, sla: limit, violation: o.duration > limit)
+    }.sorted { $0.fraction > $1.fraction }
+    criticalPath = Self.criticalPath(lastBuild, facts)
+    let onPath = Set(criticalPath?.steps.map(\.id) ?? [])
+    timeline = Self.lanes(lastBuild.outcomes, onPath)
+    regressions = Self.regressions(builds)
+  }
+
+  private static func bottlenecks(_ ran: [HistoryOutcome]) -> [Bottleneck] {
+    guard !ran.isEmpty else { return [] }
+    let overall = ran.reduce(0) { $0 + $1.duration } / Double(ran.count)
+    var byTask: [String: [HistoryOutcome]] = [:]
+    for o in ran { byTask[o.task, default: []].append(o) }
+    var found: [Bottleneck] = []
+    for o in ran {
+      let siblings = byTask[o.task]!
+      let (mean, basis) = siblings.count > 1
+        ? (siblings.reduce(0) { $0 + $1.duration } / Double(siblings.count), "task") : (overall, "all")
+      if mean > 0, o.duration > bottleneckFactor * mean {
+        found.append(Bottleneck(id: o.id, task: o.task, duration: o.duration, mean: mean, basis: basis))
+      }
+    }
+    return found.sorted { $0.ratio != $1.ratio ? $0.ratio > $1.ratio : $0.id < $1.id }
+  }
+
+  /// From the instance that finished last, back through each one's dependency that
+  /// finished last, as far as the dependencies that worked in this build go.
+  private static func criticalPath(_ build: HistoryBuild, _ facts: TaskFacts) -> CriticalPath? {
+    let worked = build.outcomes.filter { $0.outcome != "skipped" }
+    guard var current = worked.max(by: { $0.finished < $1.finished }) else { return nil }
+    let byID = Dictionary(worked.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+    var chain = [current]
+    var seen: Set<String> = [current.id]
+    while let previous = (facts.dependencies[current.id] ?? []).compactMap({ byID[$0] })
+      .filter({ !seen.contains($0.id) }).max(by: { $0.finished < $1.finished })
+    {
+      chain.append(previous)
+      seen.insert(previous.id)
+      current = previous
+    }
+    chain.reverse()
+    return CriticalPath(
+      steps: chain.map { InstanceFigure(id: $0.id, task: $0.task, outcome: $0.outcome, duration: $0.finished - $0.started) },
+      length: chain.reduce(0) { $0 + ($1.finished - $1.started) }, wallTime: build.figures.wallTime)
+  }
+
+  /// Rows for a timeline: each instance in the first row free at its start.
+  private static func lanes(_ outcomes: [HistoryOutcome], _ onPath: Set<String>) -> [TimelineBar] {
+    var laneEnds: [Double] = []
+    return outcomes.sorted { $0.started != $1.started ? $0.started < $1.started : $0.id < $1.id }.map { o in
+      let lane = laneEnds.firstIndex { $0 <= o.started } ?? laneEnds.count
+      if lane == laneEnds.count { laneEnds.append(0) }
+      laneEnds[lane] = max(o.finished, o.started + 1e-6)
+      return TimelineBar(id: o.id, task: o.task, outcome: o.outcome, started: o.started, finished: o.finished,
+                         lane: lane, onCriticalPath: onPath.contains(o.id))
+    }
+  }
+
+  /// Instances whose run in the last build took well longer than the median of their
+  /// earlier runs in the window.
+  private static func regressions(_ builds: [HistoryBuild]) -> [Regression] {
+    guard let last = builds.last else { return [] }
+    var earlier: [String: [Double]] = [:]
+    for build in builds.dropLast() {
+      for o in build.outcomes where o.outcome == "ran" { earlier[o.id, default: []].append(o.duration) }
+    }
+    var found: [Regression] = []
+    for o in last.outcomes where o.outcome == "ran" {
+      guard let runs = earlier[o.id], runs.count >= regressionSamples else { continue }
+      let m = median(runs)
+      if o.duration > regressionFactor * m, o.duration - m >= regressionFloor {
+        found.append(Regression(id: o.id, task: o.task, duration: o.duration, median: m, samples: runs.count))
+      }
+    }
+    return found.sorted { $0.ratio != $1.ratio ? $0.ratio > $1.ratio : $0.id < $1.id }
+  }
+
+  package static func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    let mid = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  }
+}

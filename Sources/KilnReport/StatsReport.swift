@@ -1,0 +1,161 @@
+/// What `kiln stats` reports, in every form (text, JSON, Prometheus, HTML): computed
+/// once from the run history by `StatsReport.init(history:facts:window:)`, so every
+/// form shows the same figures. Plain values only; no I/O.
+package struct StatsReport: Sendable, Hashable {
+  /// The JSON schema's version (`docs/stats-schema.md`).
+  package static let schemaVersion = 1
+
+  /// How many of the latest builds the figures over "the history" cover.
+  package var window: Int
+  package var last: BuildFigures?
+  /// The builds of the window, oldest first.
+  package var history: [BuildFigures] = []
+  /// Totals over the window.
+  package var total = Counts()
+  package var perTask: [GroupFigures] = []
+  package var perWorkspace: [GroupFigures] = []
+  /// The last build's slowest instances that ran, restored or failed, slowest first.
+  package var slowest: [InstanceFigure] = []
+  package var bottlenecks: [Bottleneck] = []
+  package var sla: [SLAFinding] = []
+  package var criticalPath: CriticalPath?
+  package var regressions: [Regression] = []
+  /// Instances that ran in the window, grouped by why (`RerunReason.kind`), most first.
+  package var missReasons: [ReasonCount] = []
+  /// The last build's instances that ran, restored, failed or were skipped, with the
+  /// job slot each used (for a timeline), in start order.
+  package var timeline: [TimelineBar] = []
+  /// Bytes in the local cache and its files, when known.
+  package var cacheBytes: Int64?
+  package var cacheFiles: Int?
+
+  package init(window: Int) { self.window = window }
+}
+
+/// ran / restored / up to date / failed / skipped, and what they add up to.
+package struct Counts: Sendable, Hashable {
+  package var ran = 0
+  package var restored = 0
+  package var upToDate = 0
+  package var failed = 0
+  package var skipped = 0
+  /// Seconds: the recorded run time of everything that restored or stayed up to date.
+  package var timeSaved = 0.0
+  package var builds = 0
+
+  package init() {}
+
+  /// SPEC: (up to date + restored) / (up to date + restored + ran); nil when none.
+  package var hitRate: Double? {
+    let decided = upToDate + restored + ran
+    return decided == 0 ? nil : Double(upToDate + restored) / Double(decided)
+  }
+
+  package static func + (a: Counts, b: Counts) -> Counts {
+    var c = a
+    c.ran += b.ran; c.restored += b.restored; c.upToDate += b.upToDate
+    c.failed += b.failed; c.skipped += b.skipped; c.timeSaved += b.timeSaved; c.builds += b.builds
+    return c
+  }
+}
+
+/// One build of the history.
+package struct BuildFigures: Sendable, Hashable {
+  package var id: Int64
+  /// Seconds since the epoch.
+  package var started: Double
+  package var wallTime: Double
+  package var workspace: String?
+  package var exitStatus: Int32
+  package var counts: Counts
+  package var targets: String
+
+  package init(id: Int64, started: Double, wallTime: Double, workspace: String?, exitStatus: Int32, counts: Counts,
+               targets: String = "") {
+    self.id = id
+    self.started = started
+    self.wallTime = wallTime
+    self.workspace = workspace
+    self.exitStatus = exitStatus
+    self.counts = counts
+    self.targets = targets
+  }
+}
+
+/// Figures for one task name or one workspace, over the window.
+package struct GroupFigures: Sendable, Hashable {
+  package var name: String
+  package var counts: Counts
+  /// Mean seconds of the instances that ran.
+  package var meanRunTime: Double?
+}
+
+/// One task instance of the last build.
+package struct InstanceFigure: Sendable, Hashable {
+  package var id: String
+  package var task: String
+  package var outcome: String
+  package var duration: Double
+}
+
+/// An instance that took more than 1.5x the mean of its task's instances (or of all
+/// instances, for a task with one).
+package struct Bottleneck: Sendable, Hashable {
+  package var id: String
+  package var task: String
+  package var duration: Double
+  package var mean: Double
+  /// "task" or "all": what the mean is of.
+  package var basis: String
+  package var ratio: Double { mean > 0 ? duration / mean : 0 }
+}
+
+/// An instance past 80% of its task's `sla` (a warning) or past 100% (a violation).
+package struct SLAFinding: Sendable, Hashable {
+  package var id: String
+  package var task: String
+  package var duration: Double
+  package var sla: Double
+  package var violation: Bool
+  package var fraction: Double { sla > 0 ? duration / sla : 0 }
+}
+
+/// The chain of the last build that ended last: each instance's latest-finishing
+/// dependency, back to the start.
+package struct CriticalPath: Sendable, Hashable {
+  package var steps: [InstanceFigure]
+  /// Seconds: the durations along the chain, added up.
+  package var length: Double
+  package var wallTime: Double
+}
+
+/// A task instance whose last run took well longer than its history's median.
+package struct Regression: Sendable, Hashable {
+  package var id: String
+  package var task: String
+  package var duration: Double
+  package var median: Double
+  /// How many earlier runs the median is of.
+  package var samples: Int
+  package var ratio: Double { median > 0 ? duration / median : 0 }
+}
+
+/// How many instances ran for one kind of reason, with a few of them.
+package struct ReasonCount: Sendable, Hashable {
+  package var kind: String
+  package var count: Int
+  package var examples: [String]
+}
+
+/// One instance on the last build's timeline.
+package struct TimelineBar: Sendable, Hashable {
+  package var id: String
+  package var task: String
+  package var outcome: String
+  /// Seconds since the build started.
+  package var started: Double
+  package var finished: Double
+  /// The row it is drawn in: overlapping instances get different rows (job slots).
+  package var lane: Int
+  package var onCriticalPath: Bool
+}
