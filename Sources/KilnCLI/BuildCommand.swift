@@ -13,6 +13,7 @@ struct BuildCommand: AsyncParsableCommand {
   @Flag(help: "Say why each task runs.") var explain = false
   @Flag(name: .customLong("no-cache"), help: "Neither restore from nor store into the cache.") var noCache = false
   @Flag(help: "Print a summary object on stdout.") var json = false
+  @Flag(name: [.short, .long], help: "Print nothing but failures and warnings.") var quiet = false
   @Option(help: "Write a Chrome trace (JSON) of the build to FILE.") var trace: String?
   @Argument(help: "Tasks (or task instances, 'compile src/a.c') to build.") var tasks: [String] = []
 
@@ -30,7 +31,7 @@ struct BuildCommand: AsyncParsableCommand {
       warnings.append("kiln: warning: task '\(name)': its foreach matches no file")
     }
     for warning in warnings { Terminal.error(warning) }
-    let observer = ConsoleObserver(explain: explain, json: json)
+    let observer = ConsoleObserver(explain: explain, json: json, quiet: quiet)
     var options = BuildOptions(jobs: j ?? Context.cores)
     options.keepGoing = k
     options.dryRun = dryRun
@@ -62,7 +63,7 @@ struct BuildCommand: AsyncParsableCommand {
     }
     if json {
       Terminal.line(summaryJSON(result))
-    } else {
+    } else if !quiet {
       Terminal.line(summaryLine(result.summary))
     }
     if result.interrupted { throw CLIError("kiln: interrupted", status: 130) }

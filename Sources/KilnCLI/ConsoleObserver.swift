@@ -1,35 +1,64 @@
 import KilnCore
 import KilnEngine
+import KilnSystem
 
-/// What a person sees during a build: on a terminal one status line updated in place,
+/// What a person sees during a build: on a terminal one status line updated in place
+/// (done / total, the running tasks, an estimate of the time left from the history),
 /// otherwise one plain line per task that restored or ran; a failing task's output
-/// in full; restored tasks' recorded output replayed; `--explain` reasons.
+/// in full; restored tasks' recorded output replayed; `--explain` reasons. `--quiet`
+/// keeps only failures and warnings. Colour only on a terminal, never with `NO_COLOR`.
 final class ConsoleObserver: BuildObserver {
   private let tty: Bool
   private let explain: Bool
+  private let quiet: Bool
+  private let color: Bool
   /// With `--json` stdout belongs to the JSON document: everything else goes to stderr.
   private let out: Int32
   private var total = 0
   private var done = 0
-  private var running: [TaskID: String] = [:]
+  private var running: [TaskID: Double] = [:]
+  private var order: [TaskID] = []
   private var statusShown = false
+  private let clock = SystemClock()
+  // The estimate: each instance's last run time, the ones not finished yet, and how
+  // many of the finished ones had to run (the rest were up to date or restored).
+  private var expected: [TaskID: Double] = [:]
+  private var unfinishedExpected = 0.0
+  private var finishedCount = 0
+  private var ranCount = 0
+  private var jobs = 1
 
-  init(explain: Bool, json: Bool) {
+  init(explain: Bool, json: Bool, quiet: Bool = false) {
     self.explain = explain
+    self.quiet = quiet
     self.out = json ? 2 : 1
-    self.tty = Terminal.isTerminal(json ? 2 : 1) && !json
+    self.tty = Terminal.isTerminal(json ? 2 : 1) && !json && !quiet
+    self.color = Terminal.colors(json ? 2 : 1)
   }
+
+  var wantsPlan: Bool { tty }
 
   func buildStarted(total: Int) { self.total = total }
 
+  func buildPlanned(expected: [TaskID: Double], jobs: Int) {
+    self.expected = expected
+    self.jobs = max(1, jobs)
+    unfinishedExpected = expected.values.reduce(0, +)
+  }
+
   func taskStarted(_ instance: TaskInstance, reasons: [RerunReason]) {
-    running[instance.id] = instance.id.description
-    if tty { showStatus(instance.id.description) }
+    running[instance.id] = clock.monotonic()
+    order.append(instance.id)
+    if tty { showStatus() }
   }
 
   func taskFinished(_ report: TaskReport, done: Int, total: Int) {
     self.done = done
     running[report.id] = nil
+    order.removeAll { $0 == report.id }
+    finishedCount += 1
+    unfinishedExpected -= expected[report.id] ?? 0
+    if case .ran = report.outcome { ranCount += 1 }
     if explain, !report.reasons.isEmpty {
       // Printed when the task ends: only then are all reasons known (a cached result
       // that holds another workspace's path is found by the job).
@@ -41,18 +70,18 @@ final class ConsoleObserver: BuildObserver {
       if tty, done == total { clearStatus() }
       return
     case .restored:
-      announce("\(report.id) (restored)")
+      announce("\(report.id) " + paint("(restored)", "32"))
       replay(report)
     case .ran:
       announce(report.id.description)
       replay(report)
     case .failed(let failure):
       clearStatus()
-      Terminal.write("FAILED: \(report.id): \(failure)\n\(report.command)\n", to: out)
+      Terminal.write(paint("FAILED", "1;31") + ": \(report.id): \(failure)\n\(report.command)\n", to: out)
       replay(report)
     }
     if tty {
-      if let next = running.values.first { showStatus(next) } else { clearStatus() }
+      if running.isEmpty { clearStatus() } else { showStatus() }
     }
   }
 
@@ -63,6 +92,10 @@ final class ConsoleObserver: BuildObserver {
 
   func finish() { clearStatus() }
 
+  private func paint(_ text: String, _ code: String) -> String {
+    color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
+  }
+
   private func replay(_ report: TaskReport) {
     guard !report.stdout.isEmpty || !report.stderr.isEmpty else { return }
     clearStatus()
@@ -72,15 +105,40 @@ final class ConsoleObserver: BuildObserver {
 
   /// A task that restored or ran: the status line on a terminal, else a plain line.
   private func announce(_ name: String) {
+    if quiet { return }
     if tty {
-      showStatus(name)
+      showStatus()
     } else {
       Terminal.write("[\(done)/\(total)] \(name)\n", to: out)
     }
   }
 
-  private func showStatus(_ name: String) {
-    var line = "[\(done)/\(total)] \(name)"
+  /// Seconds left, from the history: what the running tasks have still to go by their
+  /// last run time, plus the unfinished rest weighted by the share of finished tasks
+  /// that had to run, over the jobs. Nil until there is something to go on.
+  func estimate(now: Double) -> Double? {
+    guard finishedCount > 0, unfinishedExpected > 0 else { return nil }
+    var left = 0.0
+    var runningExpected = 0.0
+    for (id, started) in running {
+      let e = expected[id] ?? 0
+      runningExpected += e
+      left += max(0, e - (now - started))
+    }
+    let share = Double(ranCount) / Double(finishedCount)
+    left += max(0, unfinishedExpected - runningExpected) * share
+    return left / Double(jobs)
+  }
+
+  private func showStatus() {
+    var line = "[\(done)/\(total)]"
+    if let first = order.first {
+      line += " " + first.description
+      if order.count > 1 { line += " (+\(order.count - 1) running)" }
+    }
+    if let left = estimate(now: clock.monotonic()), left >= 1 {
+      line += ", about \(Duration.milliseconds(Int64(left * 1000)).formattedSeconds) left"
+    }
     let width = Terminal.width
     if line.count >= width { line = String(line.prefix(width - 1)) }
     Terminal.write("\r" + line + "\u{1B}[K", to: out)

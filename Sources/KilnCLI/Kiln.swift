@@ -116,6 +116,7 @@ package enum KilnMain {
       case "-k", "--no-cache": break
       case "-n", "--dry-run": options.dryRun = true
       case "--explain": options.explain = true
+      case "-q", "--quiet": options.quiet = true
       case "-j":
         guard i + 1 < args.count, let n = Int(args[i + 1]), n >= 1 else { return nil }
         i += 1

@@ -14,6 +14,7 @@ enum NullBuild {
     var targets: [String]?
     var dryRun = false
     var explain = false
+    var quiet = false
     var workspace: String?
   }
 
@@ -68,7 +69,7 @@ enum NullBuild {
       Terminal.line("kiln: dry run: 0 of \(snapshot.total) would restore or run")
     } else {
       summary.wallTime = context.clock.monotonic() - started
-      Terminal.line(summaryLine(summary))
+      if !options.quiet { Terminal.line(summaryLine(summary)) }
     }
     return true
   }

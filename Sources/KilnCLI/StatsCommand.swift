@@ -1,25 +1,91 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnCore
+import KilnReport
 import KilnStore
 import KilnSystem
 
-/// `kiln stats`: the last build, and hit rates per workspace across every workspace of
-/// the repository (each keeps its own manifest; this reads them all).
+/// `kiln stats`: what the run history says (SPEC §3), as text, `--json`,
+/// `--prometheus` or a `--html FILE` page: one `StatsReport`, every form.
 struct StatsCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "stats", abstract: "Hit rates: the last build, and per workspace over the last N builds.")
-  @Option(help: "How many of each manifest's latest builds to count.") var last = 20
+    commandName: "stats",
+    abstract: "Hit rates, time saved, slowest tasks, bottlenecks, SLAs, critical path, regressions, misses.")
+  @Option(help: "How many of the latest builds the history figures cover.") var last = 20
+  @Flag(help: "One JSON document (docs/stats-schema.md).") var json = false
+  @Flag(help: "Prometheus text exposition format (docs/prometheus.md).") var prometheus = false
+  @Option(help: "Write a self-contained HTML report to FILE.") var html: String?
 
   func run() async throws {
     guard last >= 1 else { throw CLIError("kiln: stats: --last must be at least 1") }
+    if json && prometheus { throw CLIError("kiln: stats: --json and --prometheus are two different forms; pick one") }
     let context = try Context()
-    var text = ""
-    let manifest = try context.manifest()
-    if let (_, s) = try? manifest.lastBuild() {
-      text += "last build: " + String(summaryLine(s).dropFirst("kiln: ".count)) + "\n"
-    } else {
-      text += "last build: none recorded here\n"
+    let report = try Self.report(context, last: last)
+    if let html {
+      let path = html.hasPrefix("/") ? html : Paths.join(Context.currentDirectory(), html)
+      let title = "kiln stats: " + Paths.fileName(context.root)
+      do {
+        try context.fileSystem.writeAtomically(Array(/*HTML*/String(title).utf8), to: path,
+                                               permissions: 0o644)
+      } catch {
+        throw CLIError("kiln: stats: cannot write \(html): \(error)")
+      }
     }
-    // This manifest, the main checkout's and every workspace's, each read once.
+    if json {
+      Terminal.write(StatsJSON.render(report))
+    } else if prometheus {
+      Terminal.write(Prometheus.render(report))
+    } else if html == nil {
+      Terminal.write(StatsText.render(report))
+    }
+  }
+
+  /// The report of this build file's history: its last `last` builds, the build file's
+  /// dependencies and SLAs, hit rates of every workspace of the repository, the cache.
+  static func report(_ context: Context, last: Int) throws -> StatsReport {
+    let manifest = try context.manifest()
+    let rows: [HistoryRow]
+    do { rows = try manifest.history(lastBuilds: last) } catch { throw CLIError("kiln: stats: \(error.message)") }
+    let history = rows.map { row in
+      var counts = Counts()
+      counts.ran = row.summary.ran; counts.restored = row.summary.restored; counts.upToDate = row.summary.upToDate
+      counts.failed = row.summary.failed; counts.skipped = row.summary.skipped; counts.timeSaved = row.summary.timeSaved
+      counts.builds = 1
+      return HistoryBuild(
+        figures: BuildFigures(id: row.id, started: row.started, wallTime: row.summary.wallTime, workspace: row.workspace,
+                              exitStatus: row.summary.exitStatus, counts: counts, targets: row.targets),
+        outcomes: row.outcomes.map { o in
+          HistoryOutcome(id: o.task, task: TaskID(parsing: o.task).task, outcome: o.outcome,
+                         reasonKinds: o.reasonKinds.split(separator: " ").map(String.init), duration: o.duration,
+                         started: o.started, finished: o.finished)
+        },
+        upToDate: row.upToDate)
+    }
+    var report = StatsReport(history: history, facts: facts(context), window: last)
+    report.perWorkspace = workspaceFigures(context, manifest: manifest, last: last)
+    let cache = CacheMaintenance(root: context.cacheRoot, fileSystem: context.fileSystem).stats()
+    report.cacheBytes = cache.totalBytes
+    report.cacheFiles = cache.blobs + cache.actions
+    return report
+  }
+
+  /// Dependencies and SLAs from the build file as it is now; none when it does not
+  /// parse (the history's figures still stand).
+  private static func facts(_ context: Context) -> TaskFacts {
+    guard let graph = try? Session(context).graph() else { return TaskFacts() }
+    var facts = TaskFacts()
+    for (i, instance) in graph.instances.enumerated() {
+      facts.dependencies[instance.id.description] = graph.dependencies[i].map { graph[$0].id.description }
+      if let sla = instance.sla { facts.sla[instance.id.task] = sla.seconds }
+    }
+    return facts
+  }
+
+  /// Hit rates per workspace over the last `last` builds of each manifest: this one,
+  /// the main checkout's and every workspace's, each read once.
+  private static func workspaceFigures(_ context: Context, manifest: Manifest, last: Int) -> [GroupFigures] {
     var paths = [context.manifestPath]
     let fileName = Paths.fileName(context.manifestPath)
     if let ws = try? WorkspaceCommand.open() {
@@ -33,32 +99,101 @@ struct StatsCommand: AsyncParsableCommand {
       }
     }
     var seen = Set<String>()
-    var totals: [String: WorkspaceTotals] = [:]
+    var totals: [String: Counts] = [:]
     for path in paths where seen.insert(Paths.normalize(path) ?? path).inserted {
       guard context.fileSystem.stat(path)?.kind == .file,
             let m = path == context.manifestPath ? manifest : try? Manifest(path: path),
             let rows = try? m.totalsByWorkspace(lastBuilds: last)
       else { continue }
       for row in rows {
+        var c = Counts()
+        c.builds = row.builds; c.ran = row.summary.ran; c.restored = row.summary.restored
+        c.upToDate = row.summary.upToDate; c.timeSaved = row.summary.timeSaved
         let name = row.workspace ?? "(main)"
-        var t = totals[name] ?? WorkspaceTotals(workspace: name, builds: 0, summary: BuildSummary())
-        t.builds += row.builds
-        t.summary.ran += row.summary.ran
-        t.summary.restored += row.summary.restored
-        t.summary.upToDate += row.summary.upToDate
-        t.summary.timeSaved += row.summary.timeSaved
-        totals[name] = t
+        totals[name] = (totals[name] ?? Counts()) + c
       }
     }
-    text += "hit rate per workspace (last \(last) builds of each):\n"
-    var lines = [["WORKSPACE", "BUILDS", "RAN", "RESTORED", "UP-TO-DATE", "HIT-RATE", "TIME-SAVED"]]
-    for name in totals.keys.sorted(by: { ($0 == "(main)" ? "" : $0) < ($1 == "(main)" ? "" : $1) }) {
-      let t = totals[name]!
-      lines.append([name, "\(t.builds)", "\(t.summary.ran)", "\(t.summary.restored)", "\(t.summary.upToDate)",
-                    t.summary.hitRate.map { String(format2: $0 * 100) + "%" } ?? "-",
-                    String(format2: t.summary.timeSaved) + "s"])
+    let names: [String] = totals.keys.sorted { (a: String, b: String) -> Bool in
+      (a == "(main)" ? "" : a) < (b == "(main)" ? "" : b)
     }
-    text += columns(lines, indent: "  ")
-    Terminal.write(text)
+    return names.map { (name: String) -> GroupFigures in GroupFigures(name: name, counts: totals[name]!, meanRunTime: nil) }
+  }
+}
+
+/// `kiln stats` as text.
+enum StatsText {
+  static func render(_ r: StatsReport) -> String {
+    guard let last = r.last else { return "kiln: no build recorded here yet\n" }
+    var t = "last build #\(last.id) (\(last.workspace.map { "workspace \($0), " } ?? "")\(utcTime(last.started))): "
+    t += counts(last.counts) + "; \(seconds(last.wallTime))\n"
+    t += "last \(r.history.count) build\(r.history.count == 1 ? "" : "s"): " + counts(r.total) + "\n"
+
+    t += "\nhit rate per workspace (last \(r.window) builds of each):\n"
+    t += columns([["WORKSPACE", "BUILDS", "RAN", "RESTORED", "UP-TO-DATE", "HIT-RATE", "SAVED"]]
+      + r.perWorkspace.map { g in
+        [g.name, "\(g.counts.builds)", "\(g.counts.ran)", "\(g.counts.restored)", "\(g.counts.upToDate)",
+         percent(g.counts.hitRate), seconds(g.counts.timeSaved)]
+      }, indent: "  ")
+    t += "\nhit rate per task (last \(r.history.count) builds):\n"
+    t += columns([["TASK", "RAN", "RESTORED", "UP-TO-DATE", "FAILED", "HIT-RATE", "MEAN RUN", "SAVED"]]
+      + r.perTask.map { g in
+        [g.name, "\(g.counts.ran)", "\(g.counts.restored)", "\(g.counts.upToDate)", "\(g.counts.failed)",
+         percent(g.counts.hitRate), g.meanRunTime.map(seconds) ?? "-", seconds(g.counts.timeSaved)]
+      }, indent: "  ")
+
+    if !r.slowest.isEmpty {
+      t += "\nslowest (last build):\n"
+      t += columns(r.slowest.map { [$0.id, $0.outcome, seconds($0.duration)] }, indent: "  ")
+    }
+    t += "\nbottlenecks (last build, > \(String(format2: StatsReport.bottleneckFactor))x the mean):"
+    if r.bottlenecks.isEmpty { t += " none\n" } else {
+      t += "\n" + columns(r.bottlenecks.map { b in
+        [b.id, seconds(b.duration), "\(String(format2: b.ratio))x the mean of \(b.basis == "task" ? b.task : "all tasks") (\(seconds(b.mean)))"]
+      }, indent: "  ")
+    }
+    t += "\nSLA (last build):"
+    if r.sla.isEmpty { t += " no task past 80% of its sla\n" } else {
+      t += "\n" + columns(r.sla.map { f in
+        [f.violation ? "VIOLATION" : "warning", f.id, "\(seconds(f.duration)) of \(seconds(f.sla))",
+         "\(Int((f.fraction * 100).rounded()))%"]
+      }, indent: "  ")
+    }
+    if let path = r.criticalPath {
+      t += "\ncritical path (last build): \(seconds(path.length)) of \(seconds(path.wallTime)) wall time\n"
+      t += "  " + path.steps.map { "\($0.id) (\(seconds($0.duration)))" }.joined(separator: " -> ") + "\n"
+    }
+    t += "\nregressions (last build against the median of earlier runs):"
+    if r.regressions.isEmpty { t += " none\n" } else {
+      t += "\n" + columns(r.regressions.map { g in
+        [g.id, "\(seconds(g.duration)) against \(seconds(g.median)) (median of \(g.samples))", "\(String(format2: g.ratio))x"]
+      }, indent: "  ")
+    }
+    t += "\ncache misses by reason (last \(r.history.count) builds):"
+    if r.missReasons.isEmpty { t += " none\n" } else {
+      t += "\n" + columns(r.missReasons.map { [$0.kind, "\($0.count)", $0.examples.joined(separator: ", ")] }, indent: "  ")
+    }
+    if let bytes = r.cacheBytes {
+      t += "\ncache: \(r.cacheFiles ?? 0) files, \(formatBytes(bytes))\n"
+    }
+    return t
+  }
+
+  static func counts(_ c: Counts) -> String {
+    var parts = ["\(c.ran) ran", "\(c.restored) restored", "\(c.upToDate) up to date"]
+    if c.failed > 0 { parts.append("\(c.failed) failed") }
+    if c.skipped > 0 { parts.append("\(c.skipped) skipped") }
+    return parts.joined(separator: ", ") + "; hit rate \(percent(c.hitRate)); saved \(seconds(c.timeSaved))"
+  }
+
+  static func percent(_ rate: Double?) -> String { rate.map { String(format2: $0 * 100) + "%" } ?? "-" }
+  static func seconds(_ s: Double) -> String { String(format2: s) + "s" }
+
+  /// `2026-11-25 17:20 UTC`.
+  static func utcTime(_ epochSeconds: Double) -> String {
+    var t = time_t(epochSeconds)
+    var parts = tm()
+    gmtime_r(&t, &parts)
+    func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min)) UTC"
   }
 }

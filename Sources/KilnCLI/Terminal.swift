@@ -32,6 +32,15 @@ package enum Terminal {
 
   package static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
+  /// Whether to colour what goes to `fd`: a terminal, not `TERM=dumb`, and no
+  /// `NO_COLOR` (no-color.org: set and not empty).
+  package static func colors(_ fd: Int32) -> Bool {
+    guard isTerminal(fd) else { return false }
+    if let noColor = getenv("NO_COLOR"), noColor.pointee != 0 { return false }
+    if let term = getenv("TERM"), String(cString: term) == "dumb" { return false }
+    return true
+  }
+
   package static var width: Int {
     var size = winsize()
     if ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }

@@ -145,6 +145,11 @@ package final class Build {
     let total = selected.count
     var upToDateByTask: [String: (count: Int, saved: Double)] = [:]
     observer.buildStarted(total: total)
+    if observer.wantsPlan {
+      var expected: [TaskID: Double] = [:]
+      for i in selected { expected[graph[i].id] = records[graph[i].id]?.duration ?? 0 }
+      observer.buildPlanned(expected: expected, jobs: options.jobs)
+    }
 
     /// Counts `i` as done and makes the dependents whose last dependency it was ready.
     func release(_ i: Int) {

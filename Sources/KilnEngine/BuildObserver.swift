@@ -39,6 +39,11 @@ package struct TaskReport: Sendable {
 /// Receives build events, always from the build loop (never concurrently).
 package protocol BuildObserver: AnyObject {
   func buildStarted(total: Int)
+  /// Each selected instance's run time at its last run here (0 when unknown) and the
+  /// number of jobs: what an estimate of the time left starts from.
+  func buildPlanned(expected: [TaskID: Double], jobs: Int)
+  /// Whether `buildPlanned` is wanted (it costs a dictionary of every instance).
+  var wantsPlan: Bool { get }
   /// A task instance takes a job slot (it will be restored or run).
   func taskStarted(_ instance: TaskInstance, reasons: [RerunReason])
   func taskFinished(_ report: TaskReport, done: Int, total: Int)
@@ -52,4 +57,9 @@ package final class SilentObserver: BuildObserver {
   package func taskStarted(_ instance: TaskInstance, reasons: [RerunReason]) {}
   package func taskFinished(_ report: TaskReport, done: Int, total: Int) {}
   package func warning(_ message: String) {}
+}
+
+extension BuildObserver {
+  package func buildPlanned(expected: [TaskID: Double], jobs: Int) {}
+  package var wantsPlan: Bool { false }
 }

@@ -129,9 +129,11 @@ extension StatsReport {
 
     // The last build: slowest, bottlenecks, SLA, critical path, timeline.
     let worked = lastBuild.outcomes.filter { $0.outcome != "skipped" }
-    slowest = worked.sorted { $0.duration != $1.duration ? $0.duration > $1.duration : $0.id < $1.id }
+    // What each took in this build: a restore's time is the copy, not the run it saved.
+    func spent(_ o: HistoryOutcome) -> Double { o.outcome == "restored" ? o.finished - o.started : o.duration }
+    slowest = worked.sorted { spent($0) != spent($1) ? spent($0) > spent($1) : $0.id < $1.id }
       .prefix(Self.slowestCount)
-      .map { InstanceFigure(id: $0.id, task: $0.task, outcome: $0.outcome, duration: $0.duration) }
+      .map { InstanceFigure(id: $0.id, task: $0.task, outcome: $0.outcome, duration: spent($0)) }
     bottlenecks = Self.bottlenecks(worked.filter { $0.outcome == "ran" || $0.outcome == "failed" })
     sla = worked.filter { $0.outcome == "ran" || $0.outcome == "failed" }.compactMap { o in
       guard let limit = facts.sla[o.task], limit > 0, o.duration > 0.8 * limit else { return nil }

@@ -88,6 +88,12 @@ package struct GroupFigures: Sendable, Hashable {
   package var counts: Counts
   /// Mean seconds of the instances that ran.
   package var meanRunTime: Double?
+
+  package init(name: String, counts: Counts, meanRunTime: Double? = nil) {
+    self.name = name
+    self.counts = counts
+    self.meanRunTime = meanRunTime
+  }
 }
 
 /// One task instance of the last build.
