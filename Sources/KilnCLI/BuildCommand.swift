@@ -64,7 +64,7 @@ struct BuildCommand: AsyncParsableCommand {
     if json {
       Terminal.line(summaryJSON(result))
     } else if !quiet {
-      Terminal.line(summaryLine(result.summary))
+      Terminal.line(summaryLine(result.summary, color: Terminal.colors(1)))
     }
     if result.interrupted { throw CLIError("kiln: interrupted", status: 130) }
     if result.summary.exitStatus != 0 { throw ExitCode(result.summary.exitStatus) }

@@ -84,8 +84,14 @@ package final class Context {
     if let manifestStorage { return manifestStorage }
     let dir = root + "/.kiln"
     do { try fileSystem.createDirectories(dir) } catch { throw CLIError("kiln: cannot create \(error)") }
+    var keep = 1000
+    if let text = environment["KILN_HISTORY"], !text.isEmpty {
+      guard let n = Int(text), n >= 1 else { throw CLIError("kiln: KILN_HISTORY: '\(text)' is not a number of builds (1 or more)") }
+      keep = n
+    }
     do {
       let m = try Manifest(path: manifestPath)
+      m.keepBuilds = keep
       manifestStorage = m
       return m
     } catch {

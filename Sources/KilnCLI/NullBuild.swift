@@ -69,7 +69,7 @@ enum NullBuild {
       Terminal.line("kiln: dry run: 0 of \(snapshot.total) would restore or run")
     } else {
       summary.wallTime = context.clock.monotonic() - started
-      if !options.quiet { Terminal.line(summaryLine(summary)) }
+      if !options.quiet { Terminal.line(summaryLine(summary, color: Terminal.colors(1))) }
     }
     return true
   }

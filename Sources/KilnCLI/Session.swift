@@ -93,9 +93,11 @@ final class Session {
 }
 
 /// The end-of-build line: counts and hit rate.
-func summaryLine(_ s: BuildSummary) -> String {
-  var parts = ["\(s.ran) ran", "\(s.restored) restored", "\(s.upToDate) up to date"]
-  if s.failed > 0 { parts.append("\(s.failed) failed") }
+/// With `color`, what the cache saved is green and failures red.
+func summaryLine(_ s: BuildSummary, color: Bool = false) -> String {
+  func paint(_ text: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+  var parts = ["\(s.ran) ran", paint("\(s.restored) restored", "32"), paint("\(s.upToDate) up to date", "32")]
+  if s.failed > 0 { parts.append(paint("\(s.failed) failed", "1;31")) }
   if s.skipped > 0 { parts.append("\(s.skipped) skipped") }
   let rate = s.hitRate.map { "hit rate \(String(format2: $0 * 100))%" } ?? "hit rate n/a"
   return "kiln: " + parts.joined(separator: ", ") + ", \(rate) in \(Duration.milliseconds(Int64(s.wallTime * 1000)).formattedSeconds)"

@@ -298,7 +298,11 @@ package final class Manifest {
       .bind([.integer(build), .text(task), .integer(Int64(count)), .real(timeSaved)]).run()
   }
 
-  package func finishBuild(_ id: Int64, _ s: BuildSummary, finished: Double, keepBuilds: Int = 1000) throws(DatabaseError) {
+  /// How many builds the history keeps (`KILN_HISTORY`); older ones and their rows go
+  /// as each build finishes.
+  package var keepBuilds = 1000
+
+  package func finishBuild(_ id: Int64, _ s: BuildSummary, finished: Double) throws(DatabaseError) {
     try db.statement("""
       UPDATE builds SET finished = ?, exit_status = ?, ran = ?, restored = ?, up_to_date = ?,
         failed = ?, skipped = ?, time_saved = ?, wall_time = ? WHERE id = ?

@@ -1,0 +1,167 @@
+import Foundation
+import KilnTestSupport
+import Testing
+
+/// `kiln stats` in its forms on real builds with known hits and misses: the text, the
+/// JSON document and the Prometheus exposition agree with the builds' own counts; the
+/// history is bounded; `build --quiet`; colour and `NO_COLOR` on a real terminal.
+@Suite struct StatsTests {
+  static let project: [String: String] = [
+    "kiln.yml": """
+      tasks:
+        upper:
+          foreach: src/*.txt
+          outputs: out/{stem}.txt
+          run: echo {stem} >> .runs/upper && tr a-z A-Z < {in} > {out}
+        slow:
+          inputs: out/*.txt
+          outputs: all.txt
+          sla: 10s
+          run: echo x >> .runs/slow && sleep 0.2 && cat {in} > {out}
+      """,
+    "src/a.txt": "alpha\n",
+    "src/b.txt": "beta\n",
+    "src/c.txt": "gamma\n",
+  ]
+
+  static func json(_ r: KilnResult) -> [String: Any]? {
+    (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any]
+  }
+
+  /// Three builds: cold (4 ran), an edit of a.txt (upper a and slow ran, 2 up to
+  /// date), then everything deleted and restored (4 restored).
+  func threeBuilds() throws -> TempProject {
+    let p = try TempProject(Self.project)
+    #expect(try p.kiln("build").status == 0)
+    try p.write("src/a.txt", "alpha!\n")
+    #expect(try p.kiln("build").status == 0)
+    p.remove("out")
+    p.remove("all.txt")
+    #expect(try p.kiln("build").status == 0)
+    return p
+  }
+
+  @Test func textJSONAndPrometheusAgreeWithTheBuilds() throws {
+    let p = try threeBuilds()
+    let r = try p.kiln("stats", "--json")
+    #expect(r.status == 0, "\(r)")
+    let doc = try #require(Self.json(r), "\(r)")
+    #expect(doc["schema"] as? String == "kiln-stats")
+    #expect(doc["version"] as? Int == 1)
+    let total = try #require(doc["total"] as? [String: Any])
+    #expect(total["builds"] as? Int == 3)
+    #expect(total["ran"] as? Int == 6, "4 cold + 2 after the edit")
+    #expect(total["restored"] as? Int == 4)
+    #expect(total["up_to_date"] as? Int == 2)
+    #expect(total["hit_rate"] as? Double == 0.5)
+    let last = try #require(doc["last_build"] as? [String: Any])
+    #expect(last["restored"] as? Int == 4)
+    #expect(last["ran"] as? Int == 0)
+    #expect((doc["history"] as? [[String: Any]])?.map { $0["ran"] as? Int } == [4, 2, 0])
+    let perTask = (doc["per_task"] as? [[String: Any]]) ?? []
+    let upper = perTask.first { $0["task"] as? String == "upper" }
+    #expect(upper?["ran"] as? Int == 4)
+    #expect(upper?["up_to_date"] as? Int == 2)
+    #expect(upper?["restored"] as? Int == 3)
+    let reasons = (doc["miss_reasons"] as? [[String: Any]]) ?? []
+    #expect(reasons.first { $0["kind"] as? String == "never-built" }?["count"] as? Int == 4)
+    #expect(reasons.first { $0["kind"] as? String == "input-changed" }?["count"] as? Int == 2)
+    // The last build restored 4: its timeline has them, the critical path ends at slow.
+    #expect(((doc["timeline"] as? [[String: Any]]) ?? []).count == 4)
+    let path = try #require(doc["critical_path"] as? [String: Any])
+    #expect(((path["steps"] as? [[String: Any]]) ?? []).last?["id"] as? String == "slow")
+    #expect((doc["cache"] as? [String: Any])?["files"] as? Int ?? 0 > 0)
+
+    let text = try p.kiln("stats")
+    #expect(text.status == 0, "\(text)")
+    #expect(text.stdout.contains("last 3 builds: 6 ran, 4 restored, 2 up to date"), "\(text)")
+    #expect(text.stdout.contains("hit rate 50.00%"), "\(text)")
+    let neverBuilt = text.stdout.split(separator: "\n").first { $0.hasPrefix("  never-built ") }
+    #expect(neverBuilt?.split(separator: " ").dropFirst().first == "4", "\(text)")
+
+    let prom = try p.kiln("stats", "--prometheus")
+    #expect(prom.status == 0, "\(prom)")
+    for line in ["kiln_builds_total{workspace=\"(main)\"} 3",
+                 "kiln_task_instances_total{workspace=\"(main)\",outcome=\"ran\"} 6",
+                 "kiln_task_instances_total{workspace=\"(main)\",outcome=\"restored\"} 4",
+                 "kiln_task_instances_total{workspace=\"(main)\",outcome=\"up_to_date\"} 2"] {
+      #expect(prom.stdout.contains(line + "\n"), "missing \(line): \(prom)")
+    }
+  }
+
+  @Test func slaFindingsComeFromTheBuildFile() throws {
+    var files = Self.project
+    files["kiln.yml"] = files["kiln.yml"]!.replacingOccurrences(of: "sla: 10s", with: "sla: 100ms")
+    let p = try TempProject(files)
+    #expect(try p.kiln("build").status == 0)
+    let doc = try #require(Self.json(try p.kiln("stats", "--json")))
+    let sla = (doc["sla"] as? [[String: Any]]) ?? []
+    #expect(sla.count == 1, "\(sla)")
+    #expect(sla.first?["id"] as? String == "slow")
+    #expect(sla.first?["level"] as? String == "violation", "0.2 s against an sla of 0.1 s")
+    let text = try p.kiln("stats")
+    #expect(text.stdout.contains("VIOLATION  slow"), "\(text)")
+  }
+
+  @Test func historyIsBoundedByKilnHistory() throws {
+    let p = try TempProject(Self.project)
+    for i in 0..<5 {
+      try p.write("src/a.txt", "alpha \(i)\n")
+      #expect(try p.kiln(["build"], environment: ["KILN_HISTORY": "3"]).status == 0)
+    }
+    let doc = try #require(Self.json(try p.kiln("stats", "--json")))
+    #expect((doc["history"] as? [[String: Any]])?.count == 3, "only the last 3 builds are kept")
+    let bad = try p.kiln(["build"], environment: ["KILN_HISTORY": "zero"])
+    #expect(bad.status == 2, "\(bad)")
+    #expect(bad.stderrLines.count == 1, "\(bad)")
+  }
+
+  @Test func quietPrintsNothingButFailures() throws {
+    let p = try TempProject(Self.project)
+    let ok = try p.kiln("build", "--quiet")
+    #expect(ok.status == 0, "\(ok)")
+    #expect(ok.output.isEmpty, "\(ok)")
+    #expect(p.runs("upper") == 3)
+    let null = try p.kiln("build", "-q")
+    #expect(null.output.isEmpty, "a null build is quiet too: \(null)")
+    try p.write("kiln.yml", Self.project["kiln.yml"]!.replacingOccurrences(of: "sleep 0.2 &&", with: "exit 3 &&"))
+    let failed = try p.kiln("build", "-q")
+    #expect(failed.status == 1, "\(failed)")
+    #expect(failed.output.contains("FAILED: slow"), "\(failed)")
+  }
+
+  /// On a real terminal (a pty from `script`): the status line and colour; with
+  /// NO_COLOR, the status line but no colour.
+  @Test func colourOnlyOnATerminalAndNeverWithNoColor() throws {
+    let p = try TempProject(Self.project)
+    #expect(try p.kiln("build").status == 0)
+    p.remove("out")
+    p.remove("all.txt")
+    func onTerminal(_ extra: String) throws -> String {
+      let log = p.root + "/tty.log"
+      let command = "\(extra) TERM=xterm \(TempProject.kilnBinary) build"
+      let script = Process()
+      script.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+      script.arguments = ["-qec", command, log]
+      script.currentDirectoryURL = URL(fileURLWithPath: p.root)
+      var env = ProcessInfo.processInfo.environment
+      for (k, v) in p.environment { env[k] = v }
+      env["NO_COLOR"] = nil
+      script.environment = env
+      script.standardInput = FileHandle.nullDevice
+      script.standardOutput = FileHandle.nullDevice
+      try script.run()
+      script.waitUntilExit()
+      #expect(script.terminationStatus == 0)
+      return p.read("tty.log") ?? ""
+    }
+    let colored = try onTerminal("")
+    #expect(colored.contains("\u{1B}[32m4 restored"), "the summary is coloured on a terminal: \(colored.debugDescription)")
+    p.remove("out")
+    p.remove("all.txt")
+    let plain = try onTerminal("NO_COLOR=1")
+    #expect(plain.contains("4 restored"), "\(plain.debugDescription)")
+    #expect(!plain.contains("\u{1B}[32m"), "NO_COLOR: no colour: \(plain.debugDescription)")
+    #expect(plain.contains("\u{1B}[K"), "the status line is still drawn in place")
+  }
+}
