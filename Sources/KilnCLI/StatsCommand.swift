@@ -64,7 +64,8 @@ struct StatsCommand: AsyncParsableCommand {
         upToDate: row.upToDate)
     }
     var report = StatsReport(history: history, facts: facts(context), window: last)
-    report.perWorkspace = workspaceFigures(context, manifest: manifest, last: last)
+    report.perWorkspace = workspaceFigures(context, manifest: manifest) { try $0.totalsByWorkspace(lastBuilds: last) }
+    report.lifetime = workspaceFigures(context, manifest: manifest) { try $0.lifetimeTotals() }
     let cache = CacheMaintenance(root: context.cacheRoot, fileSystem: context.fileSystem).stats()
     report.cacheBytes = cache.totalBytes
     report.cacheFiles = cache.blobs + cache.actions
@@ -83,9 +84,10 @@ struct StatsCommand: AsyncParsableCommand {
     return facts
   }
 
-  /// Hit rates per workspace over the last `last` builds of each manifest: this one,
-  /// the main checkout's and every workspace's, each read once.
-  private static func workspaceFigures(_ context: Context, manifest: Manifest, last: Int) -> [GroupFigures] {
+  /// Figures per workspace, added up from what `read` gives for each manifest: this
+  /// one, the main checkout's and every workspace's, each read once.
+  private static func workspaceFigures(_ context: Context, manifest: Manifest,
+                                       _ read: (Manifest) throws -> [WorkspaceTotals]) -> [GroupFigures] {
     var paths = [context.manifestPath]
     let fileName = Paths.fileName(context.manifestPath)
     if let ws = try? WorkspaceCommand.open() {
@@ -103,12 +105,13 @@ struct StatsCommand: AsyncParsableCommand {
     for path in paths where seen.insert(Paths.normalize(path) ?? path).inserted {
       guard context.fileSystem.stat(path)?.kind == .file,
             let m = path == context.manifestPath ? manifest : try? Manifest(path: path),
-            let rows = try? m.totalsByWorkspace(lastBuilds: last)
+            let rows = try? read(m)
       else { continue }
       for row in rows {
         var c = Counts()
         c.builds = row.builds; c.ran = row.summary.ran; c.restored = row.summary.restored
-        c.upToDate = row.summary.upToDate; c.timeSaved = row.summary.timeSaved
+        c.upToDate = row.summary.upToDate; c.failed = row.summary.failed; c.skipped = row.summary.skipped
+        c.timeSaved = row.summary.timeSaved
         let name = row.workspace ?? "(main)"
         totals[name] = (totals[name] ?? Counts()) + c
       }

@@ -124,6 +124,8 @@ extension StatsReport {
     }
     perWorkspace = workspaces.keys.sorted { ($0 == "(main)" ? "" : $0) < ($1 == "(main)" ? "" : $1) }
       .map { GroupFigures(name: $0, counts: workspaces[$0]!, meanRunTime: nil) }
+    // Until the caller knows better (the manifest's own totals), what the window holds.
+    lifetime = perWorkspace
     missReasons = reasons.map { ReasonCount(kind: $0.key, count: $0.value.count, examples: $0.value.examples) }
       .sorted { $0.count != $1.count ? $0.count > $1.count : $0.kind < $1.kind }
 

@@ -9,8 +9,10 @@
 /// (`+Inf`, `-Inf`, `NaN`, never `inf`/`nan`); no sample carries a timestamp (the
 /// textfile collector refuses them).
 ///
-/// The counters are totals over the report's window (the last N builds, `--last N`),
-/// so they drop when old builds leave it; see `docs/prometheus.md`.
+/// The counters (`_total`) are totals since each manifest was made
+/// (`StatsReport.lifetime`), so they only grow (a deleted `.kiln/` is a counter reset,
+/// which Prometheus handles). Figures over the window (the last N builds, `--last N`)
+/// are gauges.
 package enum Prometheus {
   /// Upper bounds, seconds, of `kiln_build_duration_seconds`'s buckets (+Inf added).
   package static let buildBuckets: [Double] = [0.1, 0.5, 1, 5, 10, 30, 60, 300]
@@ -32,37 +34,39 @@ package enum Prometheus {
   private static func families(_ r: StatsReport) -> [Family] {
     var all: [Family] = []
 
-    // Over the window, per workspace.
-    var builds = Family("kiln_builds_total", .counter, "Builds in the history window, per workspace.")
-    var instances = Family(
-      "kiln_task_instances_total", .counter, "Task instances in the history window, per workspace and outcome.")
+    // Since each manifest was made, per workspace: counters.
+    var builds = Family("kiln_builds_total", .counter, "Builds, per workspace.")
+    var instances = Family("kiln_task_instances_total", .counter, "Task instances, per workspace and outcome.")
     var saved = Family(
       "kiln_time_saved_seconds_total", .counter,
-      "Recorded run time of the task instances restored or up to date in the history window, per workspace.")
-    var hitRate = Family(
-      "kiln_hit_rate", .gauge,
-      "(up to date + restored) / (up to date + restored + ran) over the history window, per workspace.")
-    for w in r.perWorkspace {
+      "Recorded run time of the task instances restored or up to date, per workspace.")
+    for w in r.lifetime {
       let ws = [("workspace", w.name)]
       builds.add(Double(w.counts.builds), ws)
       for o in outcomes { instances.add(Double(o.count(w.counts)), ws + [("outcome", o.label)]) }
       saved.add(w.counts.timeSaved, ws)
-      if let h = w.counts.hitRate { hitRate.add(h, ws) }
+    }
+    // Over the window, per workspace.
+    var hitRate = Family(
+      "kiln_hit_rate", .gauge,
+      "(up to date + restored) / (up to date + restored + ran) over the history window, per workspace.")
+    for w in r.perWorkspace {
+      if let h = w.counts.hitRate { hitRate.add(h, [("workspace", w.name)]) }
     }
     all += [builds, instances, saved, hitRate]
 
     // Over the window, per task.
     var taskOutcomes = Family(
-      "kiln_task_outcomes_total", .counter, "Task instances in the history window, per task and outcome.")
+      "kiln_window_task_outcomes", .gauge, "Task instances in the history window, per task and outcome.")
     var taskSaved = Family(
-      "kiln_task_time_saved_seconds_total", .counter,
+      "kiln_window_task_time_saved_seconds", .gauge,
       "Recorded run time of the instances restored or up to date in the history window, per task.")
     for t in r.perTask {
       for o in outcomes { taskOutcomes.add(Double(o.count(t.counts)), [("task", t.name), ("outcome", o.label)]) }
       taskSaved.add(t.counts.timeSaved, [("task", t.name)])
     }
     var misses = Family(
-      "kiln_cache_misses_total", .counter,
+      "kiln_window_cache_misses", .gauge,
       "Task instances that ran in the history window, per kind of reason (once for each kind an instance had).")
     for m in r.missReasons { misses.add(Double(m.count), [("reason", m.kind)]) }
     all += [taskOutcomes, taskSaved, misses]

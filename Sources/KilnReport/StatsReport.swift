@@ -14,6 +14,9 @@ package struct StatsReport: Sendable, Hashable {
   package var total = Counts()
   package var perTask: [GroupFigures] = []
   package var perWorkspace: [GroupFigures] = []
+  /// Per workspace since each manifest was made, not bounded by the history: what only
+  /// grows (Prometheus counters).
+  package var lifetime: [GroupFigures] = []
   /// The last build's slowest instances that ran, restored or failed, slowest first.
   package var slowest: [InstanceFigure] = []
   package var bottlenecks: [Bottleneck] = []

@@ -70,8 +70,8 @@ package struct BuildSummary: Sendable, Hashable {
 
 /// `.kiln/state.db`: the workspace's checksum manifest.
 ///
-/// Schema version 4 (SQLite, WAL, busy timeout 10 s):
-///   meta(key PRIMARY KEY, value)                 schema_version = 4
+/// Schema version 5 (SQLite, WAL, busy timeout 10 s):
+///   meta(key PRIMARY KEY, value)                 schema_version = 5
 ///   stat_cache(path PRIMARY KEY, size, mtime, ctime, inode, digest BLOB(16), recorded)
 ///     mtime/ctime/recorded in ns since the epoch; one row per hashed file, absolute
 ///     paths outside the workspace (system headers) allowed, workspace files relative.
@@ -85,10 +85,12 @@ package struct BuildSummary: Sendable, Hashable {
 ///     duration, started, finished, peak_memory, reason_kinds)   one row per instance that did not stay up to date
 ///   up_to_date(build_id -> builds, task, count, time_saved)   per task name, so a null
 ///     build of 20,000 instances writes a handful of rows, not 20,000.
+///   lifetime_totals(workspace PRIMARY KEY ('' for none), builds, ran, restored, up_to_date,
+///     failed, skipped, time_saved)   added to by every finished build, never pruned
 /// A different schema version drops and recreates every table: all of it is derived
 /// state (the next build re-hashes and reruns or restores), and no output is touched.
 package final class Manifest {
-  package static let schemaVersion = 4
+  package static let schemaVersion = 5
   package let path: String
   private let db: Database
   private var inTransaction = false
@@ -142,6 +144,7 @@ package final class Manifest {
     if current == Self.schemaVersion { return }
     try db.execute("""
       BEGIN IMMEDIATE;
+      DROP TABLE IF EXISTS lifetime_totals;
       DROP TABLE IF EXISTS up_to_date;
       DROP TABLE IF EXISTS outcomes;
       DROP TABLE IF EXISTS builds;
@@ -169,6 +172,10 @@ package final class Manifest {
         peak_memory INTEGER, reason_kinds TEXT NOT NULL DEFAULT '',
         PRIMARY KEY(build_id, task_id)) WITHOUT ROWID;
       CREATE INDEX outcomes_by_task ON outcomes(task_id);
+      CREATE TABLE lifetime_totals(
+        workspace TEXT PRIMARY KEY, builds INTEGER NOT NULL, ran INTEGER NOT NULL,
+        restored INTEGER NOT NULL, up_to_date INTEGER NOT NULL, failed INTEGER NOT NULL,
+        skipped INTEGER NOT NULL, time_saved REAL NOT NULL) WITHOUT ROWID;
       CREATE TABLE up_to_date(
         build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
         task TEXT NOT NULL, count INTEGER NOT NULL, time_saved REAL NOT NULL,
@@ -310,6 +317,16 @@ package final class Manifest {
       .bind([.real(finished), .integer(Int64(s.exitStatus)), .integer(Int64(s.ran)), .integer(Int64(s.restored)),
              .integer(Int64(s.upToDate)), .integer(Int64(s.failed)), .integer(Int64(s.skipped)),
              .real(s.timeSaved), .real(s.wallTime), .integer(id)]).run()
+    // Totals since the manifest was made, which the bounded history cannot give: the
+    // monotonic counters of `kiln stats --prometheus`.
+    try db.statement("""
+      INSERT INTO lifetime_totals VALUES (
+        (SELECT COALESCE(workspace, '') FROM builds WHERE id = ?1), 1, ?2, ?3, ?4, ?5, ?6, ?7)
+      ON CONFLICT(workspace) DO UPDATE SET builds = builds + 1, ran = ran + ?2, restored = restored + ?3,
+        up_to_date = up_to_date + ?4, failed = failed + ?5, skipped = skipped + ?6, time_saved = time_saved + ?7
+      """)
+      .bind([.integer(id), .integer(Int64(s.ran)), .integer(Int64(s.restored)), .integer(Int64(s.upToDate)),
+             .integer(Int64(s.failed)), .integer(Int64(s.skipped)), .real(s.timeSaved)]).run()
     try db.statement("DELETE FROM builds WHERE id <= ?").bind([.integer(id - Int64(keepBuilds))]).run()
   }
 
@@ -388,15 +405,28 @@ package final class Manifest {
   /// (nil: none named, the main checkout).
   package func totalsByWorkspace(lastBuilds builds: Int) throws(DatabaseError) -> [WorkspaceTotals] {
     let s = try db.statement("""
-      SELECT workspace, COUNT(*), SUM(ran), SUM(restored), SUM(up_to_date), SUM(time_saved)
+      SELECT workspace, COUNT(*), SUM(ran), SUM(restored), SUM(up_to_date), SUM(failed), SUM(skipped), SUM(time_saved)
       FROM (SELECT * FROM builds WHERE finished IS NOT NULL ORDER BY id DESC LIMIT ?)
       GROUP BY workspace ORDER BY workspace
       """).bind([.integer(Int64(builds))])
+    return try Self.totals(s)
+  }
+
+  /// Totals per workspace since this manifest was made (not bounded by the history).
+  package func lifetimeTotals() throws(DatabaseError) -> [WorkspaceTotals] {
+    let s = try db.statement("""
+      SELECT NULLIF(workspace, ''), builds, ran, restored, up_to_date, failed, skipped, time_saved
+      FROM lifetime_totals ORDER BY workspace
+      """)
+    return try Self.totals(s)
+  }
+
+  private static func totals(_ s: Statement) throws(DatabaseError) -> [WorkspaceTotals] {
     var rows: [WorkspaceTotals] = []
     while try s.step() {
       var summary = BuildSummary()
       summary.ran = Int(s.int(2)); summary.restored = Int(s.int(3)); summary.upToDate = Int(s.int(4))
-      summary.timeSaved = s.double(5)
+      summary.failed = Int(s.int(5)); summary.skipped = Int(s.int(6)); summary.timeSaved = s.double(7)
       rows.append(WorkspaceTotals(workspace: s.isNull(0) ? nil : s.text(0), builds: Int(s.int(1)), summary: summary))
     }
     return rows

@@ -111,6 +111,9 @@ import Testing
     }
     let doc = try #require(Self.json(try p.kiln("stats", "--json")))
     #expect((doc["history"] as? [[String: Any]])?.count == 3, "only the last 3 builds are kept")
+    // The Prometheus counters count every build since the manifest was made.
+    let prom = try p.kiln("stats", "--prometheus")
+    #expect(prom.stdout.contains("kiln_builds_total{workspace=\"(main)\"} 5\n"), "\(prom)")
     let bad = try p.kiln(["build"], environment: ["KILN_HISTORY": "zero"])
     #expect(bad.status == 2, "\(bad)")
     #expect(bad.stderrLines.count == 1, "\(bad)")
