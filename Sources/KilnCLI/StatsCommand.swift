@@ -27,7 +27,7 @@ struct StatsCommand: AsyncParsableCommand {
       let path = html.hasPrefix("/") ? html : Paths.join(Context.currentDirectory(), html)
       let title = "kiln stats: " + Paths.fileName(context.root)
       do {
-        try context.fileSystem.writeAtomically(Array(/*HTML*/String(title).utf8), to: path,
+        try context.fileSystem.writeAtomically(Array(HTMLReport.render(report, title: title).utf8), to: path,
                                                permissions: 0o644)
       } catch {
         throw CLIError("kiln: stats: cannot write \(html): \(error)")
