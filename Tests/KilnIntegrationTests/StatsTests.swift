@@ -167,4 +167,30 @@ import Testing
     #expect(!plain.contains("\u{1B}[32m"), "NO_COLOR: no colour: \(plain.debugDescription)")
     #expect(plain.contains("\u{1B}[K"), "the status line is still drawn in place")
   }
+
+  /// `--trace FILE`: Chrome trace JSON, one complete event per instance with its
+  /// outcome in args, agreeing with the build's own `--json` outcomes.
+  @Test func traceHasOneCompleteEventPerInstance() throws {
+    let p = try TempProject(Self.project)
+    #expect(try p.kiln("build").status == 0)
+    try p.write("src/b.txt", "beta!\n")
+    let r = try p.kiln("build", "--json", "--trace", "trace.json")
+    #expect(r.status == 0, "\(r)")
+    let summary = try #require(Self.json(r))
+    let outcomes = Dictionary(uniqueKeysWithValues: ((summary["tasks"] as? [[String: Any]]) ?? []).map {
+      (($0["id"] as? String) ?? "", ($0["outcome"] as? String) ?? "")
+    })
+    let trace = try #require(p.read("trace.json"))
+    let doc = try #require((try? JSONSerialization.jsonObject(with: Data(trace.utf8))) as? [String: Any])
+    let events = (doc["traceEvents"] as? [[String: Any]]) ?? []
+    #expect(events.count == 4, "upper a, b, c and slow: \(trace)")
+    #expect(events.allSatisfy { $0["ph"] as? String == "X" && $0["ts"] is NSNumber && $0["dur"] is NSNumber })
+    for event in events {
+      let name = try #require(event["name"] as? String)
+      let outcome = (event["args"] as? [String: Any])?["outcome"] as? String
+      #expect(outcome == outcomes[name], "\(name): \(String(describing: outcome)) vs \(String(describing: outcomes[name]))")
+    }
+    #expect(outcomes["upper src/b.txt"] == "ran")
+    #expect(outcomes["upper src/a.txt"] == "up-to-date")
+  }
 }
