@@ -79,7 +79,8 @@ extension HTMLReport {
     main{max-width:1200px;margin:0 auto;padding:20px 24px 32px}
     h1{font-size:21px;margin:0;font-weight:650}
     h2{font-size:15px;margin:0 0 2px;font-weight:620}
-    .panel{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 18px;margin-top:16px;min-width:0}
+    .panel{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 18px;margin-top:16px;
+      min-width:0}
     .grid{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px;margin-top:16px}
     .grid>.panel{margin-top:0}
     .wide{grid-column:1/-1}
@@ -102,7 +103,8 @@ extension HTMLReport {
     .card.failed.some .value{color:var(--bad)}
     .stack{display:flex;height:10px;border-radius:5px;overflow:hidden;margin-top:12px;background:var(--zebra)}
     .stack>span{display:block;height:100%}
-    .seg-ran{background:var(--ran)} .seg-restored{background:var(--restored)} .seg-up-to-date{background:var(--uptodate)}
+    .seg-ran{background:var(--ran)} .seg-restored{background:var(--restored)}
+    .seg-up-to-date{background:var(--uptodate)}
     .seg-failed{background:var(--failed)} .seg-skipped{background:var(--skipped)}
     .legend{display:flex;flex-wrap:wrap;gap:6px 18px;margin-top:8px;font-size:12.5px;color:var(--muted)}
     .legend .sw{display:inline-block;width:12px;height:12px;border-radius:3px;vertical-align:-2px;margin-right:6px}
@@ -117,7 +119,8 @@ extension HTMLReport {
     svg text.bar-label{fill:#fff;font-size:11px;pointer-events:none}
     svg text.bar-label.dark{fill:var(--ink)}
     .critical-link{stroke:var(--critical);stroke-width:1.5;stroke-dasharray:4 3;fill:none}
-    .build.hit{fill:var(--restored)} .build.hit.failed{fill:var(--failed)} .build.none{fill:var(--skipped)}
+    .build.hit{fill:var(--restored)} .build.none{fill:var(--skipped)}
+    svg text.failed-label{fill:var(--bad);font-weight:650}
     .build.hit.last{stroke:var(--ink);stroke-width:1.5}
     .wall-line{fill:none;stroke:var(--ran);stroke-width:2} .wall-area{fill:var(--ran);opacity:.12}
     .saved-line{fill:none;stroke:var(--restored);stroke-width:2;stroke-dasharray:5 3}
@@ -129,21 +132,23 @@ extension HTMLReport {
     th{font-size:11.5px;color:var(--muted);font-weight:600;text-transform:uppercase;letter-spacing:.04em;
       border-bottom:1px solid var(--line)}
     tr:last-child td{border-bottom:none}
-    .num{text-align:right;white-space:nowrap}
+    .num{text-align:right;white-space:nowrap} .nowrap{white-space:nowrap}
     .id{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:12.5px;
       overflow-wrap:anywhere}
     .badge{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;font-weight:550;white-space:nowrap}
     .badge.ran{background:#e2eaf3;color:#2f5378} .badge.restored{background:#e0f0dc;color:#2e6b27}
     .badge.up-to-date{background:#eef7eb;color:#3f7a35} .badge.failed{background:var(--bad-bg);color:var(--bad)}
     .badge.skipped{background:#efedec;color:#6b635f}
-    .badge.warning{background:var(--warn-bg);color:var(--warn)} .badge.violation{background:var(--bad-bg);color:var(--bad)}
+    .badge.warning{background:var(--warn-bg);color:var(--warn)}
+    .badge.violation{background:var(--bad-bg);color:var(--bad)}
     tr.sla-warning td{background:#fffbeb} tr.sla-violation td{background:#fff5f4}
     .meter{display:inline-block;width:90px;height:8px;background:#edf0f3;border-radius:4px;overflow:hidden;
       vertical-align:middle;margin-right:8px}
     .meter>span{display:block;height:100%;background:var(--restored);border-radius:4px}
     .meter.duration>span{background:var(--ran)} .meter.warning>span{background:#e5a50a}
     .meter.violation>span{background:var(--failed)}
-    .key{display:inline-block;width:18px;height:0;border-top:2px solid var(--ran);vertical-align:middle;margin-right:5px}
+    .key{display:inline-block;width:18px;height:0;border-top:2px solid var(--ran);vertical-align:middle;
+      margin-right:5px}
     .key.saved{border-top:2px dashed var(--restored)}
     .chain{display:flex;flex-wrap:wrap;align-items:center;gap:4px 6px;margin:4px 0 8px}
     .chain .step{border:1.5px solid var(--critical);border-radius:5px;padding:1px 7px;font-size:12.5px}
@@ -156,7 +161,8 @@ extension HTMLReport {
     var s = "<header id=\"summary\" class=\"panel\">\n<div class=\"title-row\"><h1>\(escape(title))</h1>"
     guard let last = r.last else {
       s += "</div>\n<p class=\"meta\">No builds recorded yet.</p>\n"
-      s += "<p class=\"empty\">Run <span class=\"id\">kiln build</span>, then <span class=\"id\">kiln stats --html</span> again: "
+      s += "<p class=\"empty\">Run <span class=\"id\">kiln build</span>, then "
+      s += "<span class=\"id\">kiln stats --html</span> again: "
       s += "this page shows the last build's timeline, hit rates over the history, the slowest tasks, "
       s += "bottlenecks and SLAs.</p>\n</header>\n"
       return s
@@ -179,7 +185,8 @@ extension HTMLReport {
     s += card("ran", "ran", "\(c.ran)", "")
     s += card("restored", "restored", "\(c.restored)", "from the cache")
     s += card("up-to-date", "up to date", "\(c.upToDate)", "nothing to do")
-    s += card("failed" + (c.failed > 0 ? " some" : ""), "failed", "\(c.failed)", c.skipped > 0 ? "\(c.skipped) skipped" : "")
+    s += card("failed" + (c.failed > 0 ? " some" : ""), "failed", "\(c.failed)",
+              c.skipped > 0 ? "\(c.skipped) skipped" : "")
     s += "</div>\n"
 
     let parts: [(String, String, Int)] = [("ran", "ran", c.ran), ("restored", "restored", c.restored),
@@ -335,8 +342,8 @@ extension HTMLReport {
         s += "<rect class=\"build none\" data-build=\"\(b.id)\" x=\"\(n(cx - barW / 2))\" y=\"\(n(y(0) - 2))\" "
         s += "width=\"\(n(barW))\" height=\"2\"><title>\(tip)</title></rect>"
       }
-      if i % every == 0 || isLast {
-        s += "<text x=\"\(n(cx))\" y=\"\(n(height - 6))\" text-anchor=\"middle\">#\(b.id)</text>"
+      if i % every == 0 || isLast || b.exitStatus != 0 {
+        s += buildLabel(b, x: cx, y: height - 6)
       }
       s += "\n"
     }
@@ -348,7 +355,7 @@ extension HTMLReport {
   private static func wallTimeChart(_ r: StatsReport) -> String {
     var s = "<section id=\"wall-time-section\" class=\"panel\">\n<h2>Wall time and time saved per build</h2>\n"
     s += "<p class=\"note\"><span class=\"key wall\"></span>wall time &nbsp; <span class=\"key saved\"></span>"
-    s += "time saved by the cache; red dot: the build failed.</p>\n"
+    s += "time saved by the cache; red: the build failed.</p>\n"
     let builds = r.history
     let width = 520.0, height = 190.0, left = 50.0, right = 10.0, top = 14.0, bottom = 22.0
     let plotW = width - left - right, plotH = height - top - bottom
@@ -382,13 +389,18 @@ extension HTMLReport {
       s += "r=\"\(n(radius * 0.7))\"><title>\(tip)</title></circle>"
       s += "<circle class=\"build dot\(b.exitStatus != 0 ? " failed" : "")\" data-build=\"\(b.id)\" cx=\"\(n(x(i)))\" "
       s += "cy=\"\(n(y(b.wallTime)))\" r=\"\(n(radius))\"><title>\(tip)</title></circle>"
-      if i % every == 0 || i == builds.count - 1 {
-        s += "<text x=\"\(n(x(i)))\" y=\"\(n(height - 6))\" text-anchor=\"middle\">#\(b.id)</text>"
+      if i % every == 0 || i == builds.count - 1 || b.exitStatus != 0 {
+        s += buildLabel(b, x: x(i), y: height - 6)
       }
       s += "\n"
     }
     s += "<line class=\"axis\" x1=\"\(n(left))\" y1=\"\(n(y(0)))\" x2=\"\(n(left + plotW))\" y2=\"\(n(y(0)))\"/>\n"
     return s + "</svg>\n</section>\n"
+  }
+
+  private static func buildLabel(_ b: BuildFigures, x: Double, y: Double) -> String {
+    let cls = b.exitStatus != 0 ? " class=\"failed-label\"" : ""
+    return "<text\(cls) x=\"\(n(x))\" y=\"\(n(y))\" text-anchor=\"middle\">#\(b.id)</text>"
   }
 
   private static func buildTip(_ b: BuildFigures) -> String {
@@ -423,9 +435,10 @@ extension HTMLReport {
     let rows = r.slowest.map { f in
       row([id(f.id), badge(f.outcome), num(duration(f.duration)), meter(top > 0 ? f.duration / top : 0, "duration")])
     }
-    return panel("slowest", "Slowest task instances",
-                 note: "The last build's instances that ran, restored or failed, slowest first (restored: the recorded run time).",
-                 head: ["instance", "outcome", "#duration", ""], rows: rows, empty: "No instance ran, restored or failed.")
+    let note = "The last build's instances that ran, restored or failed, slowest first "
+      + "(restored: the time of the copy, not of the run it saved)."
+    return panel("slowest", "Slowest task instances", note: note, head: ["instance", "outcome", "#duration", ""],
+                 rows: rows, empty: "No instance ran, restored or failed.")
   }
 
   private static func criticalPath(_ r: StatsReport) -> String {
@@ -451,24 +464,28 @@ extension HTMLReport {
   private static func bottlenecks(_ r: StatsReport) -> String {
     let rows = r.bottlenecks.map { b in
       row([id(b.id), num(duration(b.duration)), num(duration(b.mean)),
-           num(fixed(b.ratio, 1) + "\u{00D7}"), escape(b.basis == "task" ? "its task's instances" : "all instances")])
+           num(fixed(b.ratio, 1) + "\u{00D7}"), b.basis == "task" ? id(b.task) : "all tasks"])
     }
-    return panel("bottlenecks", "Bottlenecks",
-                 note: "Instances that took more than \(fixed(StatsReport.bottleneckFactor, 1))\u{00D7} the mean of their task's instances (of all instances, for a task with one).",
+    let factor = fixed(StatsReport.bottleneckFactor, 1) + "\u{00D7}"
+    let note = "Instances that took more than \(factor) the mean of their task's instances "
+      + "(of all instances, for a task with one)."
+    return panel("bottlenecks", "Bottlenecks", note: note,
                  head: ["instance", "#duration", "#mean", "#ratio", "mean of"], rows: rows,
-                 empty: "No bottleneck: no instance took more than \(fixed(StatsReport.bottleneckFactor, 1))\u{00D7} its mean.")
+                 empty: "No bottleneck: no instance took more than \(factor) its mean.")
   }
 
   private static func sla(_ r: StatsReport) -> String {
     let rows = r.sla.map { f in
       let state = f.violation ? "violation" : "warning"
-      return row([id(f.id), num(duration(f.duration)), num(duration(f.sla)),
-                  meter(min(f.fraction, 1), state) + escape(percent(f.fraction)), "<span class=\"badge \(state)\">\(state)</span>"],
-                 cls: "sla-\(state)")
+      let share = "<span class=\"nowrap\">" + meter(min(f.fraction, 1), state) + escape(percent(f.fraction)) + "</span>"
+      return row([id(f.id), num(duration(f.duration)), num(duration(f.sla)), share,
+                  "<span class=\"badge \(state)\">\(state)</span>"], cls: "sla-\(state)")
     }
     let violations = r.sla.filter(\.violation).count
+    let warnings = r.sla.count - violations
     let note = r.sla.isEmpty ? "Tasks with an sla: warnings past 80% of it, violations past 100%."
-      : "\(violations) violation\(violations == 1 ? "" : "s"), \(r.sla.count - violations) warning\(r.sla.count - violations == 1 ? "" : "s"): past 100% / past 80% of the task's sla."
+      : "\(violations) violation\(violations == 1 ? "" : "s") (past 100% of the task's sla), "
+        + "\(warnings) warning\(warnings == 1 ? "" : "s") (past 80%)."
     return panel("sla", "SLAs", note: note, head: ["instance", "#duration", "#sla", "of the sla", "state"], rows: rows,
                  empty: "Every instance with an sla finished within 80% of it.")
   }
@@ -478,8 +495,9 @@ extension HTMLReport {
       row([id(g.id), num(duration(g.duration)), num(duration(g.median)), num(fixed(g.ratio, 1) + "\u{00D7}"),
            num("\(g.samples)")])
     }
-    return panel("regressions", "Regressions",
-                 note: "Instances whose last run took more than \(fixed(StatsReport.regressionFactor, 1))\u{00D7} the median of their earlier runs.",
+    let note = "Instances whose last run took more than \(fixed(StatsReport.regressionFactor, 1))\u{00D7} "
+      + "the median of their earlier runs."
+    return panel("regressions", "Regressions", note: note,
                  head: ["instance", "#last run", "#median", "#ratio", "#runs"], rows: rows,
                  empty: "No regression: every instance ran about as fast as it used to.")
   }
@@ -488,12 +506,14 @@ extension HTMLReport {
     let most = r.missReasons.first?.count ?? 0
     let rows = r.missReasons.map { m in
       row(["<span class=\"badge ran\">\(escape(m.kind))</span>",
-           meter(most > 0 ? Double(m.count) / Double(most) : 0, "duration") + "\(m.count)",
+           "<span class=\"nowrap\">" + meter(most > 0 ? Double(m.count) / Double(most) : 0, "duration")
+             + "\(m.count)</span>",
            m.examples.map(id).joined(separator: ", ")])
     }
-    return panel("misses", "Cache misses by reason",
-                 note: "Why instances had to run, over the last \(r.history.count) builds (kiln build --explain names each one).",
-                 head: ["reason", "instances", "for example"], rows: rows, empty: "No instance had to run.")
+    let note = "Why instances had to run, over the last \(r.history.count) builds "
+      + "(kiln build --explain names each one)."
+    return panel("misses", "Cache misses by reason", note: note, head: ["reason", "instances", "for example"],
+                 rows: rows, empty: "No instance had to run.")
   }
 
   private static func perTask(_ r: StatsReport) -> String {
@@ -513,9 +533,9 @@ extension HTMLReport {
            num("\(g.counts.upToDate)"), num("\(g.counts.failed)"), hitMeter(g.counts.hitRate),
            num(duration(g.counts.timeSaved))])
     }
+    let head = ["workspace", "#builds", "#ran", "#restored", "#up to date", "#failed", "hit rate", "#time saved"]
     return panel("per-workspace", "Per workspace", note: "Builds of each workspace (git worktree) in the window.",
-                 head: ["workspace", "#builds", "#ran", "#restored", "#up to date", "#failed", "hit rate", "#time saved"],
-                 rows: rows, empty: "No builds recorded.", wide: true)
+                 head: head, rows: rows, empty: "No builds recorded.", wide: true)
   }
 
   /// A panel with a table; a heading that starts with `#` is a numeric column.
@@ -557,7 +577,7 @@ extension HTMLReport {
 
   private static func hitMeter(_ rate: Double?) -> String {
     guard let rate else { return "<span class=\"meter\"></span>–" }
-    return meter(rate, "hit") + escape(percent(rate))
+    return "<span class=\"nowrap\">" + meter(rate, "hit") + escape(percent(rate)) + "</span>"
   }
 
   /// A CSS class for an outcome word; anything unknown is drawn as skipped.
@@ -599,9 +619,10 @@ extension HTMLReport {
     return s.hasSuffix(".0") ? String(s.dropLast(2)) : s
   }
 
-  /// `340 ms`, `1.25 s`, `12.5 s`, `2 m 05 s`, `1 h 02 m`.
+  /// `<1 ms`, `340 ms`, `1.25 s`, `12.5 s`, `2 m 05 s`, `1 h 02 m` (not escaped).
   package static func duration(_ seconds: Double) -> String {
     guard seconds.isFinite, seconds >= 0 else { return "–" }
+    if seconds > 0 && seconds < 0.0005 { return "<1 ms" }
     if seconds < 0.9995 { return "\(Int((seconds * 1000).rounded())) ms" }
     if seconds < 9.995 { return fixed(seconds, 2) + " s" }
     if seconds < 59.95 { return fixed(seconds, 1) + " s" }
@@ -611,7 +632,8 @@ extension HTMLReport {
     return "\(t / 3600) h \(pad(t % 3600 / 60)) m"
   }
 
-  /// `87%`; never `100%` unless it is all, never `0%` unless it is none.
+  /// `87%`; never `100%` unless it is all, never `0%` unless it is none (`<1%`; not
+  /// escaped).
   package static func percent(_ rate: Double?) -> String {
     guard let rate, rate.isFinite else { return "–" }
     var p = Int((min(max(rate, -10), 10) * 100).rounded())
@@ -644,7 +666,7 @@ extension HTMLReport {
   /// An axis label for `t` seconds when ticks are `step` apart.
   private static func tick(_ t: Double, step: Double) -> String {
     if t == 0 { return "0" }
-    if step < 1 && t < 1 { return n(t * 1000) + " ms" }
+    if step < 0.1 && t < 1 { return n(t * 1000) + " ms" }
     if step < 60 {
       let digits = step >= 1 ? 0 : step >= 0.1 ? 1 : 2
       return fixed(t, digits) + " s"
