@@ -363,6 +363,14 @@ package final class Manifest {
 
   /// The last `builds` finished builds, oldest first, each with its outcome rows and
   /// up-to-date counts: three queries, each by the primary key's range.
+  /// The rows of the builds from `?` on: a range of the primary key, whatever the
+  /// history's length (`ManifestTests` checks the query plan).
+  package static let historyOutcomesSQL = """
+    SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds
+    FROM outcomes WHERE build_id >= ? ORDER BY build_id, started
+    """
+  package static let historyUpToDateSQL = "SELECT build_id, task, count, time_saved FROM up_to_date WHERE build_id >= ?"
+
   package func history(lastBuilds builds: Int) throws(DatabaseError) -> [HistoryRow] {
     let s = try db.statement("""
       SELECT id, started, finished, targets, workspace, exit_status, ran, restored, up_to_date, failed,
@@ -382,18 +390,14 @@ package final class Manifest {
     guard let first = rows.first?.id else { return [] }
     var index: [Int64: Int] = [:]
     for (i, r) in rows.enumerated() { index[r.id] = i }
-    let o = try db.statement("""
-      SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds
-      FROM outcomes WHERE build_id >= ? ORDER BY build_id, started
-      """).bind([.integer(first)])
+    let o = try db.statement(Self.historyOutcomesSQL).bind([.integer(first)])
     while try o.step() {
       guard let i = index[o.int(0)] else { continue }
       rows[i].outcomes.append(OutcomeRow(task: o.text(1), outcome: o.text(2), reasons: o.text(3), duration: o.double(4),
                                          started: o.double(5), finished: o.double(6),
                                          peakMemory: o.isNull(7) ? nil : o.int(7), reasonKinds: o.text(8)))
     }
-    let u = try db.statement("SELECT build_id, task, count, time_saved FROM up_to_date WHERE build_id >= ?")
-      .bind([.integer(first)])
+    let u = try db.statement(Self.historyUpToDateSQL).bind([.integer(first)])
     while try u.step() {
       guard let i = index[u.int(0)] else { continue }
       rows[i].upToDate[u.text(1)] = (Int(u.int(2)), u.double(3))

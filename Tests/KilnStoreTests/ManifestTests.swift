@@ -90,4 +90,21 @@ import Testing
     var r = ByteReader(Array(w.bytes.dropLast()))
     #expect(throws: ByteReader.Truncated.self) { try r.string() }
   }
+
+  /// `kiln stats` reads the outcomes and up-to-date rows of the window's builds by a
+  /// range of the primary key, never by a scan of the whole history (a year of builds).
+  @Test func historyQueriesSearchTheKeyNotScanTheTable() throws {
+    let dir = tempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/state.db"
+    _ = try Manifest(path: path)
+    let db = try Database(path: path)
+    for sql in [Manifest.historyOutcomesSQL, Manifest.historyUpToDateSQL] {
+      let plan = try db.statement("EXPLAIN QUERY PLAN " + sql).bind([.integer(1)])
+      var details: [String] = []
+      while try plan.step() { details.append(plan.text(3)) }
+      #expect(details.contains { $0.hasPrefix("SEARCH") && $0.contains("PRIMARY KEY") }, "\(sql): \(details)")
+      #expect(!details.contains { $0.hasPrefix("SCAN") }, "\(sql): \(details)")
+    }
+  }
 }
