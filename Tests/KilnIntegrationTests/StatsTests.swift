@@ -193,4 +193,74 @@ import Testing
     #expect(outcomes["upper src/b.txt"] == "ran")
     #expect(outcomes["upper src/a.txt"] == "up-to-date")
   }
+
+  /// `--html FILE` on real builds: a page with no external resource that draws one bar
+  /// per instance of the JSON timeline, critical ones marked, and the same counts.
+  @Test func htmlDrawsTheTimelineTheJSONDescribes() throws {
+    let p = try threeBuilds()
+    try p.write("src/c.txt", "gamma!\n")
+    #expect(try p.kiln("build").status == 0)
+    let doc = try #require(Self.json(try p.kiln("stats", "--json")))
+    let r = try p.kiln("stats", "--html", "report.html")
+    #expect(r.status == 0, "\(r)")
+    #expect(r.stdout.isEmpty, "the page goes to the file only: \(r)")
+    let page = try #require(p.read("report.html"))
+    #expect(page.hasPrefix("<!DOCTYPE html>"), "\(page.prefix(80))")
+    #expect(!page.contains("://"), "no external resource")
+    let timeline = (doc["timeline"] as? [[String: Any]]) ?? []
+    #expect(timeline.count == 2, "upper c and slow ran: \(timeline)")
+    for bar in timeline {
+      let id = try #require(bar["id"] as? String)
+      let critical = bar["critical"] as? Bool == true
+      let outcome = try #require(bar["outcome"] as? String)
+      #expect(page.contains("class=\"bar \(outcome)\(critical ? " critical" : "")\""), "\(id)")
+      #expect(page.contains("data-id=\"\(id)\""), "\(id) is drawn")
+    }
+    #expect(page.components(separatedBy: "data-id=").count - 1 == timeline.count, "one bar per instance")
+  }
+
+  /// On a terminal the status line estimates the time left from the last run times:
+  /// four 0.6 s tasks one at a time, the second build (nothing cached) says so once
+  /// the first has finished.
+  @Test func statusLineEstimatesTheTimeLeftFromTheHistory() throws {
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          wait:
+            foreach: src/*.txt
+            outputs: out/{stem}.txt
+            run: sleep 0.6 && cp {in} {out}
+        """,
+      "src/a.txt": "a\n", "src/b.txt": "b\n", "src/c.txt": "c\n", "src/d.txt": "d\n",
+    ])
+    #expect(try p.kiln("build", "-j1").status == 0)
+    p.remove("out")
+    let log = p.root + "/tty.log"
+    let script = Process()
+    script.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+    script.arguments = ["-qec", "TERM=xterm \(TempProject.kilnBinary) build -j1 --no-cache", log]
+    script.currentDirectoryURL = URL(fileURLWithPath: p.root)
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in p.environment { env[k] = v }
+    script.environment = env
+    script.standardInput = FileHandle.nullDevice
+    script.standardOutput = FileHandle.nullDevice
+    try script.run()
+    script.waitUntilExit()
+    #expect(script.terminationStatus == 0)
+    let screen = p.read("tty.log") ?? ""
+    // After the first: three tasks of about 0.6 s to go, one at a time (about 1.8 s);
+    // after the second, two (about 1.2 s). Each build's own run times make the figure.
+    func estimate(after done: Int) -> Double? {
+      guard let line = screen.components(separatedBy: "\r").first(where: { $0.hasPrefix("[\(done)/4] wait src/") }),
+            let about = line.range(of: ", about ") else { return nil }
+      return Double(line[about.upperBound...].prefix { $0.isNumber || $0 == "." })
+    }
+    let first = try #require(estimate(after: 1), "\(screen.debugDescription)")
+    let second = try #require(estimate(after: 2), "\(screen.debugDescription)")
+    // Sleeps never take less than asked, so these lower bounds hold on a loaded machine.
+    #expect(first > 1.5, "\(first)")
+    #expect(second > 1.0, "\(second)")
+    #expect(second < first)
+  }
 }
