@@ -28,6 +28,26 @@ import Testing
     (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any]
   }
 
+  /// What `command` (run by sh in the project) wrote to a real terminal: a pty from
+  /// util-linux `script`, its session logged to a file.
+  static func onTerminal(_ p: TempProject, _ command: String) throws -> String {
+    let log = p.root + "/tty.log"
+    let script = Process()
+    script.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+    script.arguments = ["-qec", command, log]
+    script.currentDirectoryURL = URL(fileURLWithPath: p.root)
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in p.environment { env[k] = v }
+    env["NO_COLOR"] = nil
+    script.environment = env
+    script.standardInput = FileHandle.nullDevice
+    script.standardOutput = FileHandle.nullDevice
+    try script.run()
+    script.waitUntilExit()
+    #expect(script.terminationStatus == 0)
+    return p.read("tty.log") ?? ""
+  }
+
   /// Three builds: cold (4 ran), an edit of a.txt (upper a and slow ran, 2 up to
   /// date), then everything deleted and restored (4 restored).
   func threeBuilds() throws -> TempProject {
@@ -141,22 +161,7 @@ import Testing
     p.remove("out")
     p.remove("all.txt")
     func onTerminal(_ extra: String) throws -> String {
-      let log = p.root + "/tty.log"
-      let command = "\(extra) TERM=xterm \(TempProject.kilnBinary) build"
-      let script = Process()
-      script.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-      script.arguments = ["-qec", command, log]
-      script.currentDirectoryURL = URL(fileURLWithPath: p.root)
-      var env = ProcessInfo.processInfo.environment
-      for (k, v) in p.environment { env[k] = v }
-      env["NO_COLOR"] = nil
-      script.environment = env
-      script.standardInput = FileHandle.nullDevice
-      script.standardOutput = FileHandle.nullDevice
-      try script.run()
-      script.waitUntilExit()
-      #expect(script.terminationStatus == 0)
-      return p.read("tty.log") ?? ""
+      try Self.onTerminal(p, "\(extra) TERM=xterm \(TempProject.kilnBinary) build")
     }
     let colored = try onTerminal("")
     #expect(colored.contains("\u{1B}[32m4 restored"), "the summary is coloured on a terminal: \(colored.debugDescription)")
@@ -235,20 +240,7 @@ import Testing
     ])
     #expect(try p.kiln("build", "-j1").status == 0)
     p.remove("out")
-    let log = p.root + "/tty.log"
-    let script = Process()
-    script.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-    script.arguments = ["-qec", "TERM=xterm \(TempProject.kilnBinary) build -j1 --no-cache", log]
-    script.currentDirectoryURL = URL(fileURLWithPath: p.root)
-    var env = ProcessInfo.processInfo.environment
-    for (k, v) in p.environment { env[k] = v }
-    script.environment = env
-    script.standardInput = FileHandle.nullDevice
-    script.standardOutput = FileHandle.nullDevice
-    try script.run()
-    script.waitUntilExit()
-    #expect(script.terminationStatus == 0)
-    let screen = p.read("tty.log") ?? ""
+    let screen = try Self.onTerminal(p, "TERM=xterm \(TempProject.kilnBinary) build -j1 --no-cache")
     // After the first: three tasks of about 0.6 s to go, one at a time (about 1.8 s);
     // after the second, two (about 1.2 s). Each build's own run times make the figure.
     func estimate(after done: Int) -> Double? {
