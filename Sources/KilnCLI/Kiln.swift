@@ -16,7 +16,7 @@ struct KilnCommand: AsyncParsableCommand {
     discussion: "Global options, before the command: -C DIR (change directory first), -f FILE (another build file).",
     version: kilnVersion,
     subcommands: [BuildCommand.self, ExecCommand.self, TasksCommand.self, GraphCommand.self, CleanCommand.self,
-                  ManifestCommand.self, CacheCommand.self, WorkspaceCommand.self, StatsCommand.self])
+                  ManifestCommand.self, CacheCommand.self, WorkspaceCommand.self, StatsCommand.self, HooksCommand.self])
 }
 
 /// The entry point: global options, Ctrl-C, and the one place that turns errors into

@@ -1,0 +1,201 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnCore
+import KilnSystem
+
+/// `kiln hooks run HOOK`: builds the tasks `hooks:` lists for HOOK, not in the working
+/// tree but in a private snapshot of what git is about to record: the index for
+/// pre-commit (the one git passes in `GIT_INDEX_FILE`, so `git commit -a` and `git
+/// commit PATH` are checked as they will be committed), each pushed commit for
+/// pre-push. The working tree and the index are only read (no stash).
+///
+/// The snapshot is a folder of this worktree's git folder, `kiln/hooks/HOOK`, kept
+/// between runs with its own `.kiln/`: a run writes only the files whose blob changed
+/// since the last one (from `git ls-files -s` of a private copy of the index), so the
+/// build inside is incremental, and the shared cache restores what was built anywhere.
+struct HookRun {
+  let context: Context
+  let hook: String
+  let targets: [String]
+
+  func run() throws -> Int32 {
+    let withHookVariables = try HooksCommand.Repository(context, keepingHookVariables: true)
+    let repo = try HooksCommand.Repository(context)
+    let snapshot = repo.gitDirectory + "/kiln/hooks/" + hook
+    switch hook {
+    case "pre-push":
+      return try prePush(repo, snapshot)
+    default:
+      // pre-commit and every other hook: the index git is about to commit.
+      let index = withHookVariables.environment["GIT_INDEX_FILE"].map { $0.hasPrefix("/") ? $0 : Paths.join(repo.topLevel, $0) }
+        ?? (repo.gitDirectory + "/index")
+      let privateIndex = snapshot + ".index"
+      try copy(index, to: privateIndex)
+      try sync(repo, snapshot: snapshot, index: privateIndex)
+      return build(repo, snapshot: snapshot, label: "staged changes",
+                   changed: changedFiles(repo, index: privateIndex, against: "HEAD"))
+    }
+  }
+
+  /// pre-push: every commit being pushed (`LOCAL_REF LOCAL_SHA REMOTE_REF REMOTE_SHA`
+  /// lines on stdin), oldest first, up to the first that fails.
+  private func prePush(_ repo: HooksCommand.Repository, _ snapshot: String) throws -> Int32 {
+    var commits: [String] = []
+    let zero = String(repeating: "0", count: 40)
+    for line in readStandardInput().split(separator: "\n") {
+      let fields = line.split(separator: " ").map(String.init)
+      guard fields.count == 4, fields[1] != zero, !fields[1].allSatisfy({ $0 == "0" }) else { continue }
+      let exclude = fields[3].allSatisfy({ $0 == "0" }) ? ["--not", "--remotes"] : ["--not", fields[3]]
+      let list = Command.run(["git", "rev-list", "--reverse", fields[1]] + exclude, in: repo.topLevel,
+                             environment: repo.environment)
+      guard list.succeeded else { throw CLIError("kiln: hooks: pre-push: git rev-list: \(list.firstErrorLine)") }
+      for sha in list.text.split(separator: "\n").map(String.init) where !commits.contains(sha) { commits.append(sha) }
+    }
+    if commits.isEmpty {
+      Terminal.error("kiln: hooks: pre-push: no new commit to check")
+      return 0
+    }
+    let privateIndex = snapshot + ".index"
+    do { try context.fileSystem.createDirectories(Paths.parent(privateIndex)) } catch {
+      throw CLIError("kiln: hooks: cannot create \(Paths.parent(privateIndex))")
+    }
+    for sha in commits {
+      var env = repo.environment
+      env["GIT_INDEX_FILE"] = privateIndex
+      let read = Command.run(["git", "read-tree", sha], in: repo.topLevel, environment: env)
+      guard read.succeeded else { throw CLIError("kiln: hooks: pre-push: git read-tree \(sha): \(read.firstErrorLine)") }
+      try sync(repo, snapshot: snapshot, index: privateIndex)
+      let status = build(repo, snapshot: snapshot, label: "commit \(sha.prefix(12))",
+                         changed: changedFiles(repo, index: privateIndex, against: sha + "^"))
+      if status != 0 { return status }
+    }
+    return 0
+  }
+
+  /// Makes `snapshot` hold exactly the files of `index`: writes the ones whose blob or
+  /// mode changed since the last sync and deletes the ones that left it.
+  private func sync(_ repo: HooksCommand.Repository, snapshot: String, index: String) throws {
+    let fs = context.fileSystem
+    var env = repo.environment
+    env["GIT_INDEX_FILE"] = index
+    let listing = Command.run(["git", "ls-files", "-s", "-z"], in: repo.topLevel, environment: env)
+    guard listing.succeeded else { throw CLIError("kiln: hooks: git ls-files: \(listing.firstErrorLine)") }
+    // "MODE SHA STAGE\tPATH", NUL-separated; submodules (160000) are not files.
+    var now: [String: String] = [:]
+    for entry in listing.stdout.split(separator: 0) {
+      let text = String(decoding: entry, as: UTF8.self)
+      guard let tab = text.firstIndex(of: "\t") else { continue }
+      let meta = text[..<tab]
+      guard !meta.hasPrefix("160000") else { continue }
+      now[String(text[text.index(after: tab)...])] = String(meta)
+    }
+    let stateFile = snapshot + ".files"
+    var before: [String: String] = [:]
+    if fs.stat(snapshot)?.kind == .directory, let bytes = try? fs.read(stateFile) {
+      for entry in bytes.split(separator: 0) {
+        let text = String(decoding: entry, as: UTF8.self)
+        guard let tab = text.firstIndex(of: "\t") else { continue }
+        before[String(text[text.index(after: tab)...])] = String(text[..<tab])
+      }
+    }
+    for path in before.keys where now[path] == nil { try? fs.remove(Paths.join(snapshot, path)) }
+    let changed = now.keys.filter { before[$0] != now[$0] }.sorted()
+    // The state is written only after the files: a crash in between makes the next
+    // run write everything again, never trust a file it did not write.
+    try? fs.remove(stateFile)
+    do { try fs.createDirectories(snapshot) } catch { throw CLIError("kiln: hooks: cannot create \(snapshot)") }
+    if !changed.isEmpty {
+      var bytes: [UInt8] = []
+      for path in changed { bytes += Array(path.utf8) + [0] }
+      try? fs.writeAtomically(bytes, to: stateFile + ".list", permissions: 0o644)
+      let out = Command.run(["sh", "-c", "exec git checkout-index -f -z --stdin --prefix=\"$1\"/ < \"$2\"", "sh",
+                             snapshot, stateFile + ".list"], in: repo.topLevel, environment: env)
+      try? fs.remove(stateFile + ".list")
+      guard out.succeeded else { throw CLIError("kiln: hooks: git checkout-index: \(out.firstErrorLine)") }
+    }
+    var state: [UInt8] = []
+    for (path, meta) in now.sorted(by: { $0.key < $1.key }) { state += Array((meta + "\t" + path).utf8) + [0] }
+    try? fs.writeAtomically(state, to: stateFile, permissions: 0o644)
+  }
+
+  /// Builds the hook's targets in the snapshot, with git's hook variables gone, the
+  /// build's own output passed through, and a last line that says what was checked.
+  /// The paths (from the top) that `index` changes against `base`; all of them when
+  /// `base` does not exist (a first commit).
+  private func changedFiles(_ repo: HooksCommand.Repository, index: String, against base: String) -> Set<String> {
+    var env = repo.environment
+    env["GIT_INDEX_FILE"] = index
+    var out = Command.run(["git", "diff", "--cached", "--name-only", "--no-renames", "-z", base, "--"],
+                          in: repo.topLevel, environment: env)
+    if !out.succeeded { out = Command.run(["git", "ls-files", "-z"], in: repo.topLevel, environment: env) }
+    return Set(out.stdout.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
+  }
+
+  /// For each instance the build reports FAILED, the changed files among its inputs:
+  /// "which staged file it concerns".
+  private func concerns(_ output: [UInt8], snapshotRoot: String, buildDirectory: String,
+                        changed: Set<String>) -> [String] {
+    let text = String(decoding: output, as: UTF8.self)
+    let failed = text.split(separator: "\n").compactMap { (line: Substring) -> String? in
+      guard line.hasPrefix("FAILED: ") else { return nil }
+      let rest = line.dropFirst(8)
+      guard let end = rest.firstRange(of: ": ") else { return nil }
+      return String(rest[..<end.lowerBound])
+    }
+    guard !failed.isEmpty, chdir(snapshotRoot) == 0, let inner = try? Context(),
+          let graph = try? Session(inner).graph() else { return [] }
+    return failed.map { id in
+      let inputs = graph.instances.first { $0.id.description == id }?.inputs ?? []
+      let staged = inputs.map { buildDirectory.isEmpty ? $0 : buildDirectory + "/" + $0 }.filter(changed.contains)
+      return staged.isEmpty
+        ? "kiln: hooks: \(id): none of its inputs changed; it fails on the content as a whole"
+        : "kiln: hooks: \(id): concerns \(staged.sorted().joined(separator: ", "))"
+    }
+  }
+
+  private func build(_ repo: HooksCommand.Repository, snapshot: String, label: String, changed: Set<String>) -> Int32 {
+    let directory = Paths.join(snapshot, repo.buildDirectory)
+    let kiln = HooksCommand.executablePath()
+    var argv = [kiln, "-C", directory]
+    if let file = Context.globalBuildFile { argv += ["-f", file] }
+    argv += ["build", "--explain"] + targets
+    let out = Command.run(argv, in: directory, environment: repo.environment)
+    Terminal.write(bytes: out.stdout, to: 1)
+    Terminal.write(bytes: out.stderr, to: 2)
+    if out.status == 0 {
+      Terminal.error("kiln: hooks: \(hook): \(targets.joined(separator: " ")) built on the \(label)")
+    } else {
+      for line in concerns(out.stdout + out.stderr, snapshotRoot: directory, buildDirectory: repo.buildDirectory,
+                           changed: changed) {
+        Terminal.error(line)
+      }
+      Terminal.error("kiln: hooks: \(hook): \(targets.joined(separator: " ")) failed on the \(label) (exit \(out.status)); "
+        + "the files it names are as staged, not as in the working tree")
+    }
+    return out.status
+  }
+
+  private func copy(_ from: String, to: String) throws {
+    let fs = context.fileSystem
+    guard let bytes = try? fs.read(from) else { throw CLIError("kiln: hooks: cannot read the index \(from)") }
+    do {
+      try fs.createDirectories(Paths.parent(to))
+      try fs.writeAtomically(bytes, to: to, permissions: 0o644)
+    } catch {
+      throw CLIError("kiln: hooks: cannot copy the index to \(to): \(error)")
+    }
+  }
+
+  private func readStandardInput() -> String {
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+      let n = buffer.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
+      if n < 0, errno == EINTR { continue }
+      if n <= 0 { break }
+      bytes += buffer[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+}

@@ -1,0 +1,191 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnConfig
+import KilnCore
+import KilnSystem
+
+/// `kiln hooks install | uninstall | run HOOK` (SPEC §1 `hooks:`, §3).
+struct HooksCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "hooks", abstract: "Git hooks that build what the staged change affects, on the staged content.",
+    subcommands: [Install.self, Uninstall.self, Run.self])
+
+  /// The first line after the shebang of every hook kiln writes: how uninstall and a
+  /// second install recognise them.
+  static let marker = "# kiln hook: written by `kiln hooks install`; `kiln hooks uninstall` puts back what was here"
+  /// Where the hook that was there before is kept, beside kiln's.
+  static let chainedSuffix = ".kiln-chained"
+
+  /// Variables git sets for a hook that point at its repository state: a task run from
+  /// a hook must not see them (it would read git's temporary index, or the wrong repo).
+  static let hookVariables = ["GIT_INDEX_FILE", "GIT_DIR", "GIT_WORK_TREE", "GIT_PREFIX", "GIT_COMMON_DIR",
+                              "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH",
+                              "GIT_NAMESPACE"]
+
+  /// The repository: its hooks folder (core.hooksPath respected, shared by linked
+  /// worktrees), this worktree's git folder and top, and where kiln.yml sits in it.
+  struct Repository {
+    var hooks: String
+    var gitDirectory: String
+    var topLevel: String
+    /// kiln.yml's folder, relative to `topLevel` ("" at the top).
+    var buildDirectory: String
+    var environment: [String: String]
+
+    init(_ context: Context, keepingHookVariables: Bool = false) throws {
+      var env = context.environment
+      if !keepingHookVariables { for name in HooksCommand.hookVariables { env[name] = nil } }
+      environment = env
+      let out = Command.run(["git", "rev-parse", "--path-format=absolute", "--git-path", "hooks", "--git-dir",
+                             "--show-toplevel"], in: context.root, environment: env)
+      let lines = out.text.split(separator: "\n").map(String.init)
+      guard out.succeeded, lines.count == 3 else {
+        throw CLIError("kiln: hooks: \(context.root) is not in a git working tree (\(out.firstErrorLine))")
+      }
+      hooks = lines[0]
+      gitDirectory = lines[1]
+      topLevel = lines[2]
+      buildDirectory = Paths.relative(context.root, to: topLevel) ?? ""
+    }
+  }
+
+  /// The hooks to act on: the ones named, else every hook `hooks:` lists.
+  static func hookNames(_ named: [String], _ file: BuildFile) throws -> [String] {
+    let names = named.isEmpty ? file.hooks.keys.sorted() : named
+    if names.isEmpty { throw CLIError("kiln: hooks: kiln.yml lists no hooks (add a 'hooks:' mapping)") }
+    for name in names where !knownGitHooks.contains(name) {
+      throw CLIError("kiln: hooks: '\(name)' is not a git hook")
+    }
+    return names
+  }
+
+  struct Install: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "install", abstract: "Write the hooks (default: those kiln.yml lists), keeping any already there.")
+    @Argument(help: "Hooks to install (pre-commit, pre-push, ...).") var hooks: [String] = []
+
+    func run() async throws {
+      let context = try Context()
+      let repo = try Repository(context)
+      let names = try HooksCommand.hookNames(hooks, try context.buildFile())
+      let fs = context.fileSystem
+      do { try fs.createDirectories(repo.hooks) } catch { throw CLIError("kiln: hooks: cannot create \(repo.hooks)") }
+      for name in names {
+        let path = repo.hooks + "/" + name
+        if let existing = try? fs.read(path), HooksCommand.isKilns(existing) {
+          Terminal.line("kiln: hooks: \(name): already installed")
+          continue
+        }
+        let chained = path + HooksCommand.chainedSuffix
+        if fs.stat(path) != nil {
+          guard fs.stat(chained) == nil else {
+            throw CLIError("kiln: hooks: \(name): both \(path) and \(chained) exist; move one away")
+          }
+          // A rename keeps the old hook's bytes, mode and owner exactly.
+          guard rename(path, chained) == 0 else {
+            throw CLIError("kiln: hooks: cannot move \(path) aside: \(String(cString: strerror(errno)))")
+          }
+        }
+        let script = HooksCommand.script(hook: name, kiln: HooksCommand.executablePath(), buildDirectory: repo.buildDirectory)
+        do {
+          try fs.writeAtomically(Array(script.utf8), to: path, permissions: 0o755)
+        } catch {
+          if fs.stat(chained) != nil { _ = rename(chained, path) }
+          throw CLIError("kiln: hooks: cannot write \(path): \(error)")
+        }
+        Terminal.line("kiln: hooks: \(name): installed\(fs.stat(chained) != nil ? " (the hook that was there runs first)" : "")")
+      }
+    }
+  }
+
+  struct Uninstall: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "uninstall", abstract: "Remove kiln's hooks and put back the ones that were there.")
+    @Argument(help: "Hooks to uninstall (default: every hook kiln installed).") var hooks: [String] = []
+
+    func run() async throws {
+      let context = try Context()
+      let repo = try Repository(context)
+      let fs = context.fileSystem
+      let names = hooks.isEmpty ? knownGitHooks.sorted() : hooks
+      for name in names {
+        let path = repo.hooks + "/" + name
+        guard let existing = try? fs.read(path), HooksCommand.isKilns(existing) else { continue }
+        try? fs.remove(path)
+        let chained = path + HooksCommand.chainedSuffix
+        if fs.stat(chained) != nil {
+          guard rename(chained, path) == 0 else {
+            throw CLIError("kiln: hooks: cannot put back \(path): \(String(cString: strerror(errno)))")
+          }
+          Terminal.line("kiln: hooks: \(name): removed; the hook that was there is back")
+        } else {
+          Terminal.line("kiln: hooks: \(name): removed")
+        }
+      }
+    }
+  }
+
+  static func isKilns(_ bytes: [UInt8]) -> Bool {
+    String(decoding: bytes.prefix(400), as: UTF8.self).contains(marker)
+  }
+
+  /// This kiln binary, so the hook runs the kiln that installed it (`kiln` on PATH if
+  /// that one is gone).
+  static func executablePath() -> String {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard n > 0 else { return "kiln" }
+    return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+  }
+
+  /// The hook: the one that was there first (with the same arguments and stdin; its
+  /// failure stops the hook), then `kiln hooks run` in kiln.yml's folder.
+  static func script(hook: String, kiln: String, buildDirectory: String) -> String {
+    func quote(_ s: String) -> String { "'" + s.replacingOccurrences("'", "'\\''") + "'" }
+    return """
+      #!/bin/sh
+      \(marker)
+      hook=\(quote(hook))
+      kiln=\(quote(kiln))
+      [ -x "$kiln" ] || kiln=kiln
+      chained="$0\(chainedSuffix)"
+      input=$(mktemp) || exit 1
+      trap 'rm -f "$input"' EXIT
+      cat > "$input"
+      if [ -x "$chained" ]; then
+        "$chained" "$@" < "$input" || exit $?
+      fi
+      top=$(git rev-parse --show-toplevel) || exit 1
+      cd "$top"/\(quote(buildDirectory)) || exit 1
+      "$kiln" hooks run "$hook" "$@" < "$input"
+
+      """
+  }
+
+  struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "run", abstract: "Build the tasks a hook lists, on the staged content (pre-commit) or the pushed commits (pre-push).")
+    @Argument(help: "The hook.") var hook: String
+    @Argument(parsing: .captureForPassthrough, help: "What git passed to the hook.") var arguments: [String] = []
+
+    func run() async throws {
+      let context = try Context()
+      let file = try context.buildFile()
+      guard knownGitHooks.contains(hook) else { throw CLIError("kiln: hooks: '\(hook)' is not a git hook") }
+      guard let targets = file.hooks[hook], !targets.isEmpty else {
+        Terminal.error("kiln: hooks: \(hook): kiln.yml lists no task for it")
+        return
+      }
+      let status = try HookRun(context: context, hook: hook, targets: targets).run()
+      if status != 0 { throw ExitCode(status) }
+    }
+  }
+}
+
+private extension String {
+  func replacingOccurrences(_ target: String, _ replacement: String) -> String {
+    split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+  }
+}

@@ -1,0 +1,199 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import KilnTestSupport
+import Testing
+
+/// `kiln hooks`: real repositories, real `git commit` and `git push` running the hooks
+/// kiln wrote, tasks counting their runs in a log outside the repository (they run in
+/// the hook's private snapshot, not in the working tree).
+@Suite struct HooksTests {
+  /// `check` fails on a file holding "BAD"; every run appends the file's name to $LOG.
+  static func project(log: String) -> [String: String] {
+    [
+      "kiln.yml": """
+        env:
+          LOG: \(log)
+        tasks:
+          check:
+            foreach: src/*.txt
+            outputs: out/{stem}.ok
+            run: echo {in} >> $LOG && env | grep -c '^GIT_INDEX_FILE=\\|^GIT_DIR=' > {out}; ! grep -q BAD {in}
+        hooks:
+          pre-commit: [check]
+          pre-push: [check]
+        """,
+      ".gitignore": ".kiln/\nout/\n",
+      "src/a.txt": "alpha\n",
+      "src/b.txt": "beta\n",
+    ]
+  }
+
+  final class Repo {
+    let scratch = TempDirectory(prefix: "kiln-hooks")
+    let p: TempProject
+    var log: String { scratch.path + "/runs.log" }
+
+    init() throws {
+      p = try TempProject(HooksTests.project(log: scratch.path + "/runs.log"))
+      try p.initGitRepository()
+    }
+
+    /// The instances checked so far, in order.
+    var runs: [String] { (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? [] }
+
+    /// `git ARGS` in `directory` (default the repository) with kiln's environment, so
+    /// the hooks it runs use this test's cache.
+    func git(_ args: [String], in directory: String? = nil, input: String? = nil) throws -> KilnResult {
+      try Program.run("/usr/bin/git", args, in: directory ?? p.root, environment: environment)
+    }
+
+    /// git's and kiln's: this test's identity and cache, and no workspace name.
+    var environment: [String: String] {
+      var env = Git.environment
+      env["KILN_CACHE_DIR"] = p.cache.path
+      env["KILN_WORKSPACE"] = ""
+      for (k, v) in p.environment { env[k] = v }
+      return env
+    }
+  }
+
+  @Test func aBadStagedChangeIsRefusedThoughTheWorkingTreeIsFixed() throws {
+    let r = try Repo()
+    #expect(try r.p.kiln("hooks", "install").status == 0)
+    try r.p.write("src/b.txt", "BAD\n")
+    try r.p.checkout.git("add", "src/b.txt")
+    try r.p.write("src/b.txt", "fixed\n")
+    let commit = try r.git(["commit", "-q", "-m", "bad"])
+    #expect(commit.status != 0, "\(commit)")
+    #expect(commit.output.contains("FAILED: check src/b.txt"), "\(commit)")
+    #expect(commit.output.contains("kiln: hooks: check src/b.txt: concerns src/b.txt"), "names the staged file: \(commit)")
+    #expect(r.p.read("src/b.txt") == "fixed\n", "the working tree is untouched")
+    #expect(try r.p.checkout.git("show", ":src/b.txt") == "BAD", "the index is untouched")
+    #expect(try r.p.checkout.git("rev-list", "--count", "HEAD") == "1", "nothing was committed")
+  }
+
+  @Test func aGoodStagedChangeWithABrokenUnstagedEditIsAccepted() throws {
+    let r = try Repo()
+    #expect(try r.p.kiln("hooks", "install").status == 0)
+    try r.p.write("src/a.txt", "alpha 2\n")
+    try r.p.checkout.git("add", "src/a.txt")
+    let broken: [UInt8] = Array("BAD and unstaged\n".utf8) + [0, 255, 10]
+    try r.p.write("src/a.txt", bytes: broken)
+    let commit = try r.git(["commit", "-q", "-m", "good"])
+    #expect(commit.status == 0, "\(commit)")
+    #expect(r.p.bytes("src/a.txt") == broken, "the unstaged edit is still there, byte for byte")
+    #expect(try r.p.checkout.git("show", "HEAD:src/a.txt") == "alpha 2")
+    #expect(try r.p.checkout.gitStatus() == " M src/a.txt")
+    // The tasks did not see git's hook variables (GIT_INDEX_FILE, GIT_DIR).
+    let snapshotOutput = try r.p.checkout.git("rev-parse", "--git-dir") + "/kiln/hooks/pre-commit/out/a.ok"
+    let seen = try String(contentsOfFile: r.p.absolute(snapshotOutput), encoding: .utf8)
+    #expect(seen == "0\n", "\(seen)")
+  }
+
+  @Test func aCommitTouchingNothingRelevantRunsNoTask() throws {
+    let r = try Repo()
+    #expect(try r.p.kiln("hooks", "install").status == 0)
+    try r.p.write("src/a.txt", "alpha 2\n")
+    #expect(try r.git(["commit", "-qam", "first"]).status == 0)
+    #expect(r.runs.sorted() == ["src/a.txt", "src/b.txt"], "the first run checks everything: \(r.runs)")
+    try r.p.write("README", "words\n")
+    try r.p.checkout.git("add", "README")
+    let second = try r.git(["commit", "-q", "-m", "docs"])
+    #expect(second.status == 0, "\(second)")
+    #expect(r.runs.count == 2, "README is no task's input: \(r.runs)")
+    // The same staged content as a state built before anywhere (here: the working
+    // tree's own build) restores instead of running.
+    try r.p.write("src/b.txt", "beta 2\n")
+    #expect(try r.p.kiln("build").status == 0)
+    let before = r.runs.count
+    #expect(try r.git(["commit", "-qam", "b"]).status == 0)
+    #expect(r.runs.count == before, "built in the working tree first: restored in the hook: \(r.runs)")
+  }
+
+  @Test func aHookThatWasThereRunsFirstAndUninstallPutsItBack() throws {
+    let r = try Repo()
+    let hooks = r.p.root + "/.git/hooks"
+    let original = "#!/bin/sh\necho old >> \(r.log)\nexit ${OLD_HOOK_STATUS:-0}\n"
+    try r.p.write(".git/hooks/pre-commit", original)
+    chmod(hooks + "/pre-commit", 0o750)
+    #expect(try r.p.kiln("hooks", "install").status == 0)
+    let again = try r.p.kiln("hooks", "install")
+    #expect(again.status == 0 && again.stdout.contains("already installed"), "\(again)")
+    #expect(FileManager.default.fileExists(atPath: hooks + "/pre-commit.kiln-chained"))
+
+    try r.p.write("src/a.txt", "alpha 2\n")
+    #expect(try r.git(["commit", "-qam", "one"]).status == 0)
+    #expect(r.runs.first == "old", "the old hook ran first: \(r.runs)")
+    #expect(r.runs.contains("src/a.txt"))
+
+    // Its failure stops the commit before kiln runs.
+    try r.p.write("src/b.txt", "beta 2\n")
+    let runsBefore = r.runs.count
+    var env = r.environment
+    env["OLD_HOOK_STATUS"] = "3"
+    let stopped = try Program.run("/usr/bin/git", ["commit", "-qam", "two"], in: r.p.root, environment: env)
+    #expect(stopped.status != 0, "\(stopped)")
+    #expect(r.runs.count == runsBefore + 1 && r.runs.last == "old", "kiln did not run: \(r.runs)")
+
+    #expect(try r.p.kiln("hooks", "uninstall").status == 0)
+    #expect(r.p.read(".git/hooks/pre-commit") == original, "byte for byte")
+    var st = stat()
+    stat(hooks + "/pre-commit", &st)
+    #expect(st.st_mode & 0o777 == 0o750, "and its mode")
+    #expect(!FileManager.default.fileExists(atPath: hooks + "/pre-commit.kiln-chained"))
+    #expect(!FileManager.default.fileExists(atPath: hooks + "/pre-push"), "a hook kiln added alone is gone")
+  }
+
+  @Test func coreHooksPathIsRespected() throws {
+    let r = try Repo()
+    try r.p.checkout.git("config", "core.hooksPath", "githooks")
+    #expect(try r.p.kiln("hooks", "install", "pre-commit").status == 0)
+    #expect(FileManager.default.fileExists(atPath: r.p.root + "/githooks/pre-commit"))
+    #expect(!FileManager.default.fileExists(atPath: r.p.root + "/.git/hooks/pre-commit"))
+    try r.p.write("src/a.txt", "BAD\n")
+    #expect(try r.git(["commit", "-qam", "bad"]).status != 0, "git runs it from core.hooksPath")
+  }
+
+  @Test func aLinkedWorktreeChecksItsOwnIndex() throws {
+    let r = try Repo()
+    let linked = r.scratch.path + "/linked"
+    try r.p.checkout.git("worktree", "add", "-q", "-b", "side", linked)
+    // Installed from inside the linked worktree: into the shared hooks folder.
+    #expect(try r.p.kiln(["hooks", "install"], in: linked).status == 0)
+    #expect(FileManager.default.fileExists(atPath: r.p.root + "/.git/hooks/pre-commit"))
+    let side = Checkout(linked)
+    try side.write("src/b.txt", "BAD\n")
+    let refused = try r.git(["commit", "-qam", "bad"], in: linked)
+    #expect(refused.status != 0, "\(refused)")
+    try side.write("src/b.txt", "beta on the side\n")
+    #expect(try r.git(["commit", "-qam", "good"], in: linked).status == 0)
+    #expect(try side.git("show", "HEAD:src/b.txt") == "beta on the side")
+    #expect(r.p.read("src/b.txt") == "beta\n", "the main worktree is untouched")
+  }
+
+  @Test func prePushChecksEveryCommitBeingPushed() throws {
+    let r = try Repo()
+    let remote = r.scratch.path + "/remote.git"
+    try Git.run("init", "-q", "--bare", remote, in: r.scratch.path)
+    try r.p.checkout.git("remote", "add", "origin", remote)
+    #expect(try r.p.kiln("hooks", "install", "pre-push").status == 0)
+    #expect(try r.git(["push", "-q", "origin", "main"]).status == 0)
+    // Three commits: the middle one is bad, the last fixes it. Each is checked.
+    try r.p.write("src/a.txt", "alpha 2\n")
+    try r.p.checkout.commitAll("good")
+    try r.p.write("src/b.txt", "BAD\n")
+    try r.p.checkout.commitAll("bad")
+    try r.p.write("src/b.txt", "beta 3\n")
+    try r.p.checkout.commitAll("fixed")
+    let push = try r.git(["push", "-q", "origin", "main"])
+    #expect(push.status != 0, "the bad commit in the range blocks the push: \(push)")
+    #expect(push.output.contains("FAILED: check src/b.txt"), "\(push)")
+    #expect(try Git.run("rev-list", "--count", "main", in: remote) == "1", "nothing new reached the remote")
+    // Without the bad commit in the range, the push goes through.
+    try r.p.checkout.git("reset", "-q", "--hard", "HEAD~2")
+    let again = try r.git(["push", "-q", "origin", "main"])
+    #expect(again.status == 0, "\(again)")
+  }
+}
