@@ -159,7 +159,7 @@ struct HookRun {
     let kiln = HooksCommand.executablePath()
     var argv = [kiln, "-C", directory]
     if let file = Context.globalBuildFile { argv += ["-f", file] }
-    argv += ["build", "--explain"] + targets
+    argv += ["build"] + targets
     let out = Command.run(argv, in: directory, environment: repo.environment)
     Terminal.write(bytes: out.stdout, to: 1)
     Terminal.write(bytes: out.stderr, to: 2)
