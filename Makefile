@@ -8,7 +8,7 @@ BIN_DEBUG := .build/debug/kiln
 BIN_RELEASE := .build/release/kiln
 DEPS_BUILD := libxxhash-dev libsqlite3-dev
 DEPS_TEST := $(DEPS_BUILD) gcc binutils procps python3-yaml git prometheus chromium
-DEPS_BENCH := $(DEPS_BUILD) gcc binutils make git python3 ninja-build ccache xxhash time
+DEPS_BENCH := $(DEPS_BUILD) gcc binutils make git python3 ninja-build ccache xxhash time pre-commit
 
 .PHONY: build release test demo bench bench-quick install deps-build deps-test deps-bench clean
 

@@ -16,6 +16,12 @@ Projects (bench/projects.py), each copied once per tool:
                other), against 4 `git worktree add` + ninja (and + ninja+ccache) builds
                at once; wall time from the first create to the last build's end
                (bench/workspaces.py)
+  hooks        issue 7: a generated git repository of BENCH_FILES_HOOKS Python files; the
+               wall time of `git commit` with kiln's pre-commit hook, with pre-commit's
+               (the Python framework) running the same check (py_compile of each staged
+               .py file), and with --no-verify: cold, one file edited, nothing relevant,
+               cached (one file, every file); then broken staged files must be refused
+               (bench/hooks.py)
 
 Tools: kiln, ninja, ninja+ccache (build-ccache.ninja) and make; the trivial projects
 leave out ninja+ccache (no compiler to cache), demo has kiln and ninja. The rounds of a
@@ -35,8 +41,11 @@ Environment (defaults: full / --quick):
   BENCH_HASH_MIB      size of the hashed file in MiB (1024 / 1024)
   BENCH_UNITS_WS      synth units of the workspaces group (400 / 200)
   BENCH_ROUNDS_WS     rounds of the workspaces group (8 / 4; best a multiple of 4)
+  BENCH_FILES_HOOKS   Python files of the hooks group (300 / 100)
+  BENCH_ROUNDS_HOOKS  rounds of the hooks group but its cold commits (7 / 3; cold:
+                      BENCH_ROUNDS_FULL)
   BENCH_ONLY          comma-separated subset of:
-                      synth,synth-big,trivial,trivial-big,hash,demo,workspaces
+                      synth,synth-big,trivial,trivial-big,hash,demo,workspaces,hooks
   BENCH_JOBS          -j (2)
   BENCH_KEEP=1        keep the scratch trees (kept anyway when a build is wrong)
   BENCH_OUT           results.json and logs/ (bench/out)
@@ -59,6 +68,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True   # no bench/__pycache__
+import hooks  # noqa: E402
 import report  # noqa: E402
 from projects import (SCENARIO_TEXT, DemoProject, SynthBigProject, SynthProject,  # noqa: E402
                       TrivialBigProject, TrivialProject)
@@ -66,11 +76,11 @@ from runner import Kiln, Make, Ninja, NinjaCcache, first_line, fresh_dir, peak_r
 from workspaces import WHAT as SCENARIO_TEXT_WS, WorkspacesBench, WorkspacesProject, variants  # noqa: E402
 from workspaces import phases as ws_phases  # noqa: E402
 
-GROUPS = ("synth", "synth-big", "trivial", "trivial-big", "hash", "demo", "workspaces")
+GROUPS = ("synth", "synth-big", "trivial", "trivial-big", "hash", "demo", "workspaces", "hooks")
 DEFAULTS = {  # knob: (full, quick)
     "rounds": (7, 3), "rounds_full": (5, 1), "units": (400, 400), "units_big": (2000, 1000),
     "trivial": (1000, 1000), "trivial_big": (20000, 5000), "hash_mib": (1024, 1024), "jobs": (2, 2),
-    "units_ws": (400, 200), "rounds_ws": (8, 4),
+    "units_ws": (400, 200), "rounds_ws": (8, 4), "files_hooks": (300, 100), "rounds_hooks": (7, 3),
 }
 # The sizes of issue 4 (and of issue 5: units_ws).
 ISSUE_SIZES = {"units": 400, "units_big": 2000, "trivial": 1000, "trivial_big": 20000, "hash_mib": 1024,
@@ -433,6 +443,9 @@ def main():
             if group == "hash":
                 bench.run_hash(work)
                 continue
+            if group == "hooks":   # issue 7: git commit with kiln's hook, pre-commit's, none
+                hooks.run(bench, work, nice)
+                continue
             cls, tools = projects[group]
             p = cls(work, tools, cfg)
             t0 = time.perf_counter()
@@ -445,8 +458,9 @@ def main():
         raise SystemExit(130)
     data["machine"]["loadavg_end"] = " ".join("%.2f" % x for x in os.getloadavg())
     data["runtime_seconds"] = round(time.perf_counter() - start, 1)
-    data["projects"] = {k: v for k, v in bench.results.items() if k != "hash"}
+    data["projects"] = {k: v for k, v in bench.results.items() if k not in ("hash", "hooks")}
     data["hash"] = bench.results.get("hash")
+    data["hooks"] = bench.results.get("hooks")
     data["targets"] = report.targets(data)
     data["work_notes"] = bench.notes       # what kiln's and ccache's own counts said
     data["notes"] = report.auto_notes(data) + bench.notes

@@ -2,8 +2,10 @@
 # kiln beside ninja, ninja+ccache and make (issue 4's benchmark): a generated C project
 # (cold, null, touch, edit, header edit, clean rebuild, fresh worktree), a bigger one's
 # null build, trivial `cp` tasks (cold; null and peak RSS), hashing a big file against
-# xxhsum, fixtures/demo, and issue 5's workspaces (4 `kiln ws new` + builds at once
-# against 4 `git worktree add` + ninja builds). Every build's result is checked. Writes
+# xxhsum, fixtures/demo, issue 5's workspaces (4 `kiln ws new` + builds at once
+# against 4 `git worktree add` + ninja builds), and issue 7's hooks (`git commit` with
+# kiln's pre-commit hook against pre-commit's, same check, same repository: cold, one
+# file, nothing relevant, cached). Every build's and commit's result is checked. Writes
 # docs/benchmarks.md, bench/out/results.json and bench/out/logs/; exit 1 if any build
 # came out wrong.
 #
@@ -11,7 +13,8 @@
 #
 # Knobs (environment): BENCH_ROUNDS, BENCH_ROUNDS_FULL, BENCH_UNITS, BENCH_UNITS_BIG,
 # BENCH_TRIVIAL, BENCH_TRIVIAL_BIG, BENCH_HASH_MIB, BENCH_UNITS_WS, BENCH_ROUNDS_WS,
-# BENCH_ONLY, BENCH_JOBS, BENCH_KEEP=1, BENCH_OUT, BENCH_DOC; see bench/bench.py.
+# BENCH_FILES_HOOKS, BENCH_ROUNDS_HOOKS, BENCH_ONLY, BENCH_JOBS, BENCH_KEEP=1, BENCH_OUT,
+# BENCH_DOC; see bench/bench.py.
 set -eu
 quick=""
 if [ "${1:-}" = "--quick" ]; then
@@ -29,7 +32,7 @@ if [ ! -x "$kiln" ]; then
     exit 2
 fi
 missing=""
-for tool in python3 ninja make ccache xxhsum cc ar git; do
+for tool in python3 ninja make ccache xxhsum cc ar git pre-commit; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 [ -x /usr/bin/time ] || missing="$missing /usr/bin/time"
