@@ -1,7 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import KilnConfig
 import KilnCore
+import KilnStore
 import KilnSystem
 
 /// `kiln hooks run HOOK`: builds the tasks `hooks:` lists for HOOK, not in the working
@@ -32,9 +34,8 @@ struct HookRun {
         ?? (repo.gitDirectory + "/index")
       let privateIndex = snapshot + ".index"
       try copy(index, to: privateIndex)
-      try sync(repo, snapshot: snapshot, index: privateIndex)
-      return build(repo, snapshot: snapshot, label: "staged changes",
-                   changed: changedFiles(repo, index: privateIndex, against: "HEAD"))
+      return try check(repo, snapshot: snapshot, index: privateIndex, label: "staged changes",
+                       changed: changedFiles(repo, index: privateIndex, against: "HEAD"))
     }
   }
 
@@ -65,17 +66,18 @@ struct HookRun {
       env["GIT_INDEX_FILE"] = privateIndex
       let read = Command.run(["git", "read-tree", sha], in: repo.topLevel, environment: env)
       guard read.succeeded else { throw CLIError("kiln: hooks: pre-push: git read-tree \(sha): \(read.firstErrorLine)") }
-      try sync(repo, snapshot: snapshot, index: privateIndex)
-      let status = build(repo, snapshot: snapshot, label: "commit \(sha.prefix(12))",
-                         changed: changedFiles(repo, index: privateIndex, against: sha + "^"))
+      let status = try check(repo, snapshot: snapshot, index: privateIndex, label: "commit \(sha.prefix(12))",
+                             changed: changedFiles(repo, index: privateIndex, against: sha + "^"))
       if status != 0 { return status }
     }
     return 0
   }
 
-  /// Makes `snapshot` hold exactly the files of `index`: writes the ones whose blob or
-  /// mode changed since the last sync and deletes the ones that left it.
-  private func sync(_ repo: HooksCommand.Repository, snapshot: String, index: String) throws {
+  /// Makes `snapshot` hold exactly the files of `index` (those `wanted` accepts, when
+  /// given): writes the ones whose blob or mode changed since the last sync and
+  /// deletes the ones that left it.
+  private func sync(_ repo: HooksCommand.Repository, snapshot: String, index: String,
+                    only wanted: ((String) -> Bool)? = nil) throws {
     let fs = context.fileSystem
     var env = repo.environment
     env["GIT_INDEX_FILE"] = index
@@ -88,7 +90,8 @@ struct HookRun {
       guard let tab = text.firstIndex(of: "\t") else { continue }
       let meta = text[..<tab]
       guard !meta.hasPrefix("160000") else { continue }
-      now[String(text[text.index(after: tab)...])] = String(meta)
+      let path = String(text[text.index(after: tab)...])
+      if wanted?(path) ?? true { now[path] = String(meta) }
     }
     let stateFile = snapshot + ".files"
     var before: [String: String] = [:]
@@ -121,6 +124,55 @@ struct HookRun {
 
   /// Builds the hook's targets in the snapshot, with git's hook variables gone, the
   /// build's own output passed through, and a last line that says what was checked.
+  /// Syncs the snapshot with only the files the hook's tasks can read (`selection`)
+  /// and builds; when that fails and files were left out, syncs everything and builds
+  /// again, so a task that reads an undeclared file is never failed by the snapshot.
+  private func check(_ repo: HooksCommand.Repository, snapshot: String, index: String, label: String,
+                     changed: Set<String>) throws -> Int32 {
+    if let wanted = selection(repo, index: index) {
+      try sync(repo, snapshot: snapshot, index: index, only: wanted)
+      let sparse = runBuild(repo, snapshot: snapshot)
+      if sparse.status == 0 { return report(sparse, repo, snapshot: snapshot, label: label, changed: changed) }
+    }
+    try sync(repo, snapshot: snapshot, index: index)
+    return report(runBuild(repo, snapshot: snapshot), repo, snapshot: snapshot, label: label, changed: changed)
+  }
+
+  /// Which files of `index` the tasks can read: the build file, every path its tasks'
+  /// `inputs` and `foreach` globs match (or folders they name), and the inputs the
+  /// working tree's last builds discovered (headers). Nil when the index's build file
+  /// cannot be read or parsed: then everything is written.
+  private func selection(_ repo: HooksCommand.Repository, index: String) -> ((String) -> Bool)? {
+    let name = Context.globalBuildFile.map(Paths.fileName) ?? "kiln.yml"
+    let prefix = repo.buildDirectory.isEmpty ? "" : repo.buildDirectory + "/"
+    var env = repo.environment
+    env["GIT_INDEX_FILE"] = index
+    let blob = Command.run(["git", "cat-file", "blob", ":" + prefix + name], in: repo.topLevel, environment: env)
+    guard blob.succeeded,
+          let file = try? BuildFileParser(displayPath: name).parse(String(decoding: blob.stdout, as: UTF8.self))
+    else { return nil }
+    var globs: [Glob] = []
+    var folders: [String] = []
+    for task in file.tasks {
+      for pattern in task.inputs.map(\.value) + (task.foreach ?? []).map(\.value) {
+        globs.append(Glob(pattern))
+        folders.append(pattern + "/")
+      }
+    }
+    var discovered = Set<String>()
+    // Only an existing manifest: a hook must not create state in the working tree.
+    if context.fileSystem.stat(context.manifestPath)?.kind == .file,
+       let records = try? Manifest(path: context.manifestPath).loadRecords() {
+      for record in records.values { for d in record.discovered where !d.path.hasPrefix("/") { discovered.insert(d.path) } }
+    }
+    return { path in
+      guard path.hasPrefix(prefix) else { return false }
+      let relative = String(path.dropFirst(prefix.count))
+      return relative == name || discovered.contains(relative) || globs.contains { $0.matches(relative) }
+        || folders.contains { relative.hasPrefix($0) }
+    }
+  }
+
   /// The paths (from the top) that `index` changes against `base`; all of them when
   /// `base` does not exist (a first commit).
   private func changedFiles(_ repo: HooksCommand.Repository, index: String, against base: String) -> Set<String> {
@@ -154,13 +206,17 @@ struct HookRun {
     }
   }
 
-  private func build(_ repo: HooksCommand.Repository, snapshot: String, label: String, changed: Set<String>) -> Int32 {
+  private func runBuild(_ repo: HooksCommand.Repository, snapshot: String) -> Command.Output {
     let directory = Paths.join(snapshot, repo.buildDirectory)
-    let kiln = HooksCommand.executablePath()
-    var argv = [kiln, "-C", directory]
+    var argv = [HooksCommand.executablePath(), "-C", directory]
     if let file = Context.globalBuildFile { argv += ["-f", file] }
     argv += ["build"] + targets
-    let out = Command.run(argv, in: directory, environment: repo.environment)
+    return Command.run(argv, in: directory, environment: repo.environment)
+  }
+
+  private func report(_ out: Command.Output, _ repo: HooksCommand.Repository, snapshot: String, label: String,
+                      changed: Set<String>) -> Int32 {
+    let directory = Paths.join(snapshot, repo.buildDirectory)
     Terminal.write(bytes: out.stdout, to: 1)
     Terminal.write(bytes: out.stderr, to: 2)
     if out.status == 0 {

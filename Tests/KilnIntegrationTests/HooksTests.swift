@@ -196,4 +196,27 @@ import Testing
     let again = try r.git(["push", "-q", "origin", "main"])
     #expect(again.status == 0, "\(again)")
   }
+
+  /// The snapshot gets only what the tasks can read (the build file, what their globs
+  /// match, headers the working tree's builds discovered); a task that reads a file it
+  /// does not declare still passes, from a full snapshot made when the sparse one fails.
+  @Test func theSnapshotHoldsOnlyWhatTheTasksRead() throws {
+    let r = try Repo()
+    try r.p.write("docs/manual.txt", "not an input of anything\n")
+    try r.p.checkout.commitAll("docs")
+    #expect(try r.p.kiln("hooks", "install", "pre-commit").status == 0)
+    try r.p.write("src/a.txt", "alpha 2\n")
+    #expect(try r.git(["commit", "-qam", "a"]).status == 0)
+    let snapshot = r.p.root + "/.git/kiln/hooks/pre-commit"
+    #expect(FileManager.default.fileExists(atPath: snapshot + "/src/a.txt"))
+    #expect(FileManager.default.fileExists(atPath: snapshot + "/kiln.yml"))
+    #expect(!FileManager.default.fileExists(atPath: snapshot + "/docs/manual.txt"), "no task reads it")
+
+    // A task that reads an undeclared file: the sparse snapshot fails it, the full one not.
+    let yml = try #require(r.p.read("kiln.yml"))
+    try r.p.write("kiln.yml", yml.replacingOccurrences(of: "! grep -q BAD {in}", with: "! grep -q BAD {in} && cat docs/manual.txt > /dev/null"))
+    let commit = try r.git(["commit", "-qam", "reads docs"])
+    #expect(commit.status == 0, "\(commit)")
+    #expect(FileManager.default.fileExists(atPath: snapshot + "/docs/manual.txt"))
+  }
 }
