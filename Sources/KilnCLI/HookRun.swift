@@ -22,7 +22,6 @@ struct HookRun {
   let targets: [String]
 
   func run() throws -> Int32 {
-    let withHookVariables = try HooksCommand.Repository(context, keepingHookVariables: true)
     let repo = try HooksCommand.Repository(context)
     let snapshot = repo.gitDirectory + "/kiln/hooks/" + hook
     switch hook {
@@ -30,7 +29,8 @@ struct HookRun {
       return try prePush(repo, snapshot)
     default:
       // pre-commit and every other hook: the index git is about to commit.
-      let index = withHookVariables.environment["GIT_INDEX_FILE"].map { $0.hasPrefix("/") ? $0 : Paths.join(repo.topLevel, $0) }
+      // git's own variable, which `repo.environment` (the tasks' and git's) leaves out.
+      let index = context.environment["GIT_INDEX_FILE"].map { $0.hasPrefix("/") ? $0 : Paths.join(repo.topLevel, $0) }
         ?? (repo.gitDirectory + "/index")
       let privateIndex = snapshot + ".index"
       try copy(index, to: privateIndex)

@@ -34,9 +34,9 @@ struct HooksCommand: AsyncParsableCommand {
     var buildDirectory: String
     var environment: [String: String]
 
-    init(_ context: Context, keepingHookVariables: Bool = false) throws {
+    init(_ context: Context) throws {
       var env = context.environment
-      if !keepingHookVariables { for name in HooksCommand.hookVariables { env[name] = nil } }
+      for name in HooksCommand.hookVariables { env[name] = nil }
       environment = env
       let out = Command.run(["git", "rev-parse", "--path-format=absolute", "--git-path", "hooks", "--git-dir",
                              "--show-toplevel"], in: context.root, environment: env)
