@@ -49,13 +49,10 @@ struct StatsCommand: AsyncParsableCommand {
     let rows: [HistoryRow]
     do { rows = try manifest.history(lastBuilds: last) } catch { throw CLIError("kiln: stats: \(error.message)") }
     let history = rows.map { row in
-      var counts = Counts()
-      counts.ran = row.summary.ran; counts.restored = row.summary.restored; counts.upToDate = row.summary.upToDate
-      counts.failed = row.summary.failed; counts.skipped = row.summary.skipped; counts.timeSaved = row.summary.timeSaved
-      counts.builds = 1
-      return HistoryBuild(
+      HistoryBuild(
         figures: BuildFigures(id: row.id, started: row.started, wallTime: row.summary.wallTime, workspace: row.workspace,
-                              exitStatus: row.summary.exitStatus, counts: counts, targets: row.targets),
+                              exitStatus: row.summary.exitStatus, counts: counts(row.summary, builds: 1),
+                              targets: row.targets),
         outcomes: row.outcomes.map { o in
           HistoryOutcome(id: o.task, task: TaskID(parsing: o.task).task, outcome: o.outcome,
                          reasonKinds: o.reasonKinds.split(separator: " ").map(String.init), duration: o.duration,
@@ -70,6 +67,15 @@ struct StatsCommand: AsyncParsableCommand {
     report.cacheBytes = cache.totalBytes
     report.cacheFiles = cache.blobs + cache.actions
     return report
+  }
+
+  /// The store's totals in the report's terms (KilnReport does not see KilnStore).
+  private static func counts(_ s: BuildSummary, builds: Int) -> Counts {
+    var c = Counts()
+    c.ran = s.ran; c.restored = s.restored; c.upToDate = s.upToDate
+    c.failed = s.failed; c.skipped = s.skipped; c.timeSaved = s.timeSaved
+    c.builds = builds
+    return c
   }
 
   /// Dependencies and SLAs from the build file as it is now; none when it does not
@@ -88,18 +94,8 @@ struct StatsCommand: AsyncParsableCommand {
   /// one, the main checkout's and every workspace's, each read once.
   private static func workspaceFigures(_ context: Context, manifest: Manifest,
                                        _ read: (Manifest) throws -> [WorkspaceTotals]) -> [GroupFigures] {
-    var paths = [context.manifestPath]
-    let fileName = Paths.fileName(context.manifestPath)
-    if let ws = try? WorkspaceCommand.open() {
-      if case .git(let common) = ws.kind, Paths.fileName(common) == ".git" {
-        paths.append(Paths.join(Paths.join(Paths.parent(common), ws.relativeDirectory), ".kiln/" + fileName))
-      } else if case .copies(let origin) = ws.kind {
-        paths.append(Paths.join(Paths.join(origin, ws.relativeDirectory), ".kiln/" + fileName))
-      }
-      for info in ws.all() where !info.creating {
-        paths.append(Paths.join(Paths.join(info.path, ws.relativeDirectory), ".kiln/" + fileName))
-      }
-    }
+    let paths = [context.manifestPath]
+      + ((try? WorkspaceCommand.open())?.allManifestPaths(fileName: Paths.fileName(context.manifestPath)) ?? [])
     var seen = Set<String>()
     var totals: [String: Counts] = [:]
     for path in paths where seen.insert(Paths.normalize(path) ?? path).inserted {
@@ -108,12 +104,8 @@ struct StatsCommand: AsyncParsableCommand {
             let rows = try? read(m)
       else { continue }
       for row in rows {
-        var c = Counts()
-        c.builds = row.builds; c.ran = row.summary.ran; c.restored = row.summary.restored
-        c.upToDate = row.summary.upToDate; c.failed = row.summary.failed; c.skipped = row.summary.skipped
-        c.timeSaved = row.summary.timeSaved
         let name = row.workspace ?? "(main)"
-        totals[name] = (totals[name] ?? Counts()) + c
+        totals[name] = (totals[name] ?? Counts()) + counts(row.summary, builds: row.builds)
       }
     }
     let names: [String] = totals.keys.sorted { (a: String, b: String) -> Bool in
@@ -193,10 +185,7 @@ enum StatsText {
 
   /// `2026-11-25 17:20 UTC`.
   static func utcTime(_ epochSeconds: Double) -> String {
-    var t = time_t(epochSeconds)
-    var parts = tm()
-    gmtime_r(&t, &parts)
-    func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-    return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) \(two(parts.tm_hour)):\(two(parts.tm_min)) UTC"
+    let t = utcFields(epochSeconds)
+    return "\(t.year)-\(t.month)-\(t.day) \(t.hour):\(t.minute) UTC"
   }
 }

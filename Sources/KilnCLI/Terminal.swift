@@ -100,3 +100,15 @@ func columns(_ rows: [[String]], indent: String = "") -> String {
     }.joined() + "\n"
   }.joined()
 }
+
+/// A moment (seconds since the epoch) in UTC, each field zero-padded (month to second
+/// two digits), without Foundation.
+func utcFields(_ epochSeconds: Double) -> (year: String, month: String, day: String, hour: String, minute: String,
+                                           second: String) {
+  var t = time_t(epochSeconds)
+  var parts = tm()
+  gmtime_r(&t, &parts)
+  func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+  return ("\(parts.tm_year + 1900)", two(parts.tm_mon + 1), two(parts.tm_mday), two(parts.tm_hour), two(parts.tm_min),
+          two(parts.tm_sec))
+}

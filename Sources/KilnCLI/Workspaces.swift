@@ -352,19 +352,35 @@ struct Workspaces {
     return note
   }
 
+  /// `20261125-171634`, UTC: the suffix of a branch that keeps a released workspace's commits.
   private static func timestamp() -> String {
-    var now = time(nil)
-    var parts = tm()
-    gmtime_r(&now, &parts)
-    func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-    return "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))-\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))"
+    let t = utcFields(Double(time(nil)))
+    return "\(t.year)\(t.month)\(t.day)-\(t.hour)\(t.minute)\(t.second)"
   }
 
   // MARK: - Reports
 
+  /// Where the checkout at `checkoutRoot` keeps the manifest called `fileName`, in the
+  /// folder the caller stands in (mirrored).
+  func manifestPath(in checkoutRoot: String, fileName: String = "state.db") -> String {
+    Paths.join(Paths.join(checkoutRoot, relativeDirectory), ".kiln/" + fileName)
+  }
+
+  /// The manifests called `fileName` of the main checkout and of every workspace.
+  func allManifestPaths(fileName: String) -> [String] {
+    var paths: [String] = []
+    switch kind {
+    case .git(let common) where Paths.fileName(common) == ".git": paths.append(manifestPath(in: Paths.parent(common), fileName: fileName))
+    case .copies(let origin): paths.append(manifestPath(in: origin, fileName: fileName))
+    default: break
+    }
+    for info in all() where !info.creating { paths.append(manifestPath(in: info.path, fileName: fileName)) }
+    return paths
+  }
+
   /// The last build's hit rate in the workspace's manifest, if it built.
   func lastHitRate(_ info: WorkspaceInfo) -> Double?? {
-    let db = Paths.join(Paths.join(info.path, relativeDirectory), ".kiln/state.db")
+    let db = manifestPath(in: info.path)
     guard fileSystem.stat(db)?.kind == .file, let manifest = try? Manifest(path: db),
           let last = try? manifest.lastBuild()
     else { return nil }
