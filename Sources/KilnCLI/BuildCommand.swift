@@ -21,8 +21,13 @@ struct BuildCommand: AsyncParsableCommand {
     if let j, j < 1 { throw CLIError("kiln: -j must be at least 1") }
     let context = try Context()
     let workspace = context.workspaceName
+    // One build at a time per checkout (a dry run writes nothing): taken before the
+    // records are read, so they are the last build's, not a concurrent one's.
+    var lock = dryRun ? nil : try context.lockCheckout(create: false)
     let session = try Session(context)
     let (graph, looked) = try session.observedGraph()
+    if !dryRun, lock == nil { lock = try context.lockCheckout(create: true) }
+    defer { withExtendedLifetime(lock) {} }
     // A foreach that matches nothing is legal (nothing to build yet) but is also what a
     // typo in its glob looks like, and it makes that task's old outputs stale.
     let instantiated = Set(graph.instances.map(\.id.task))

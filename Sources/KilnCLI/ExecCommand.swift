@@ -52,6 +52,9 @@ struct ExecCommand: AsyncParsableCommand {
       inputs: inputPaths, outputs: outputPaths, depfile: try depfile.map(relative),
       directory: directory, hashEnvironment: env)
     let graph = try TaskGraph([instance])
+    // Two steps writing one output at once must not hash each other's bytes.
+    let lock = try context.lockCheckout(create: true)
+    defer { withExtendedLifetime(lock) {} }
     let session = try Session(context)
     final class ExecObserver: BuildObserver {
       func buildStarted(total: Int) {}

@@ -23,6 +23,13 @@ enum NullBuild {
     let started = context.clock.monotonic()
     let startedWall = Double(context.clock.wallNanoseconds()) / 1e9
     let fs = context.fileSystem
+    // Another build running in this checkout: the full path waits for it.
+    var lock: CheckoutLock?
+    if !options.dryRun {
+      guard let held = try? CheckoutLock.attempt(context.checkoutLockPath, describing: "kiln build") else { return false }
+      lock = held
+    }
+    defer { withExtendedLifetime(lock) {} }
     guard let bytes = try? fs.read(context.snapshotPath), var snapshot = BuildSnapshot.decode(bytes),
           snapshot.root == context.root, snapshot.targets == BuildSnapshot.targetsKey(options.targets),
           snapshot.environmentDigest == BuildSnapshot.environmentDigest(snapshot.environmentNames, context.environment),

@@ -83,9 +83,18 @@ final class Session {
   }
 
   func build(_ graph: TaskGraph, observer: any BuildObserver) throws -> Build {
-    let build = Build(graph: graph, root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(),
-                      clock: context.clock, manifest: try manifest, records: records, statCache: statCache,
-                      contentStore: context.contentStore, actionCache: context.actionCache,
+    let manifest = try manifest
+    // Temporary files of restores go to .kiln/tmp (never a symlink), where no glob
+    // looks; what a killed kiln left there is cleared first.
+    var fs = context.fileSystem
+    let scratch = context.root + "/.kiln/tmp"
+    if (try? fs.createDirectory(scratch)) != nil, fs.lstat(scratch)?.kind == .directory {
+      fs.removeLeftovers(in: scratch)
+      fs.scratch = LocalFileSystem.Scratch(root: context.root, folder: scratch)
+    }
+    let build = Build(graph: graph, root: context.root, fileSystem: fs, runner: ShellProcessRunner(),
+                      clock: context.clock, manifest: manifest, records: records, statCache: statCache,
+                      contentStore: ContentStore(root: context.cacheRoot, fileSystem: fs), actionCache: context.actionCache,
                       environment: context.environment, observer: observer)
     build.limits = try context.machineLimits()
     return build

@@ -15,6 +15,9 @@ package enum RerunReason: Sendable, Hashable, CustomStringConvertible {
   case dependencyWillRun(TaskID)
   case pathDependentOutput(String)
   case keyChanged
+  /// A cache entry or blob for this key failed its checksum: it was deleted, and the
+  /// task ran instead of restoring what the damaged bytes said.
+  case cacheEntryDamaged
 
   /// A stable name for what kind of reason this is, without its path or name: how the
   /// history groups cache misses (`kiln stats`).
@@ -34,6 +37,7 @@ package enum RerunReason: Sendable, Hashable, CustomStringConvertible {
     case .dependencyWillRun: "dependency-ran"
     case .pathDependentOutput: "path-dependent-output"
     case .keyChanged: "key-changed"
+    case .cacheEntryDamaged: "cache-entry-damaged"
     }
   }
 
@@ -53,6 +57,7 @@ package enum RerunReason: Sendable, Hashable, CustomStringConvertible {
     case .dependencyWillRun(let id): "dependency \(id) would run"
     case .pathDependentOutput(let root): "cached output holds the absolute path \(root) of another workspace"
     case .keyChanged: "key changed"
+    case .cacheEntryDamaged: "cache entry damaged (discarded)"
     }
   }
 }
@@ -71,6 +76,8 @@ package enum TaskFailure: Sendable, Hashable, CustomStringConvertible {
   case missingOutput(String)
   case launchFailed(String)
   case depfileUnreadable(String)
+  /// An output kiln will not store: a symlink leaving the workspace, a device, ...
+  case unsafeOutput(String)
 
   package var description: String {
     switch self {
@@ -80,6 +87,7 @@ package enum TaskFailure: Sendable, Hashable, CustomStringConvertible {
     case .missingOutput(let path): "did not create its declared output \(path)"
     case .launchFailed(let why): "could not start: \(why)"
     case .depfileUnreadable(let why): "depfile: \(why)"
+    case .unsafeOutput(let why): why
     }
   }
 }

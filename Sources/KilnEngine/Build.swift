@@ -144,6 +144,9 @@ package final class Build {
     var done = 0
     let total = selected.count
     var upToDateByTask: [String: (count: Int, saved: Double)] = [:]
+    /// Results stored in the cache by this build: key, instance, outputs with the stat
+    /// each had when hashed.
+    var stored: [(key: Digest, id: TaskID, outputs: [(String, FileStat)])] = []
     observer.buildStarted(total: total)
     if observer.wantsPlan {
       var expected: [TaskID: Double] = [:]
@@ -225,7 +228,7 @@ package final class Build {
       }
       if options.dryRun {
         // The same match a real build's job would make, without writing anything.
-        let restorable = options.useCache && instance.cache && !instance.always && job.matchingEntry(for: task).entry != nil
+        let restorable = options.useCache && instance.cache && !instance.always && job.matchingEntry(for: task, removingDamaged: false).entry != nil
         let outcome: TaskOutcome = restorable ? .restored(from: .local) : .ran(because: reasons, outputsChanged: true)
         wouldRun(i, TaskReport(id: instance.id, outcome: outcome, reasons: reasons, command: instance.command))
         return
@@ -282,10 +285,21 @@ package final class Build {
           if let record = r.record {
             records[instance.id] = record
             try manifest.putRecord(record, now: clock.wallNanoseconds())
+            if !r.stored.isEmpty { stored.append((record.key, instance.id, r.stored)) }
           }
           try finish(i, report, .succeeded)
         }
       }
+    }
+
+    // A stored output that changed after its task hashed it was written by something
+    // else in this build (a task writing it without declaring it): the cached bytes may
+    // not be its own command's. The entry goes; the record's digest no longer matches
+    // the file, so the next build runs the task again.
+    for s in stored {
+      guard let (path, _) = s.outputs.first(where: { fileSystem.lstat(Paths.join(root, $0.0)) != $0.1 }) else { continue }
+      actionCache.remove(s.key)
+      observer.warning("\(s.id): output \(path) was changed by another task of this build after \(s.id) wrote it (an undeclared output?); its result is not cached")
     }
 
     result.summary.wallTime = clock.monotonic() - startTime
@@ -360,29 +374,49 @@ package final class Build {
 
   /// Deletes what kiln made for task instances that are no longer in the graph, where
   /// the files still hold what kiln wrote, so they cannot match a glob any more.
+  /// Records are untrusted (a `state.db` can be committed, copied or forged): a path is
+  /// deleted only when it is a plain path inside the workspace reached through no
+  /// symlink, and only a regular file (or link) whose content still has the recorded
+  /// digest, or a folder the record lists that is empty. Never recursively.
   private func removeStaleOutputs() throws {
     // Steps recorded by `kiln exec` ("@exec ...") are not the build file's to judge.
     for (id, record) in records where graph.index(of: id) == nil && !id.task.hasPrefix("@") {
       let stillDeclared = record.declaredOutputs.contains { graph.producers[$0] != nil }
       if !stillDeclared {
-        if let depfile = record.depfile, graph.producers[depfile] == nil {
-          try? fileSystem.remove(Paths.join(root, depfile))
+        if let depfile = record.depfile, let digest = record.depfileDigest, graph.producers[depfile] == nil {
+          removeIfUnchanged(OutputEntry(path: depfile, kind: .file, permissions: 0o644, digest: digest))
         }
-        for output in record.outputs.reversed() {
-          let abs = Paths.join(root, output.path)
-          switch output.kind {
-          case .file:
-            if (try? statCache.digest(of: output.path)) == output.digest {
-              try? fileSystem.remove(abs)
-              statCache.forget(output.path)
-            }
-          case .directory:
-            if fileSystem.contents(ofDirectory: abs)?.isEmpty == true { try? fileSystem.remove(abs) }
-          }
-        }
+        for output in record.outputs.reversed() { removeIfUnchanged(output) }
       }
       records[id] = nil
       try manifest.deleteRecord(id)
+    }
+  }
+
+  /// Removes one file, link or empty folder kiln recorded, if it is still what kiln
+  /// recorded and lies inside the workspace (see `removeStaleOutputs`).
+  private func removeIfUnchanged(_ output: OutputEntry) {
+    let path = output.path
+    guard Paths.isPlainRelative(path), !Paths.isReserved(path) else { return }
+    var prefix = ""
+    for part in path.split(separator: "/").dropLast() {
+      prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
+      guard fileSystem.lstat(Paths.join(root, prefix))?.kind == .directory else { return }
+    }
+    let abs = Paths.join(root, path)
+    guard let st = fileSystem.lstat(abs) else { return }
+    switch (output.kind, st.kind) {
+    case (.file, .file):
+      if (try? statCache.digest(of: path)) == output.digest {
+        try? fileSystem.remove(abs)
+        statCache.forget(path)
+      }
+    case (.symlink, .symlink):
+      if statCache.linkDigest(of: path) == output.digest { try? fileSystem.remove(abs) }
+    case (.directory, .directory):
+      if fileSystem.contents(ofDirectory: abs)?.isEmpty == true { try? fileSystem.remove(abs) }
+    default:
+      break
     }
   }
 }

@@ -14,6 +14,9 @@ package struct JobResult: Sendable {
   package var warnings: [String] = []
   /// Bytes of resident memory the command used at its peak, when it ran.
   package var peakMemory: Int64?
+  /// The outputs whose result was stored in the cache, with the stat each had when
+  /// hashed: if one changes before the build ends, another task wrote it (`Build`).
+  package var stored: [(String, FileStat)] = []
 }
 
 /// The work of one task instance that is not up to date, done off the build loop:
@@ -44,6 +47,7 @@ package struct Job: Sendable {
       switch restore(task) {
       case .restored(let result): return result
       case .pathDependent(let otherRoot): reasons.append(.pathDependentOutput(otherRoot))
+      case .damaged: reasons.append(.cacheEntryDamaged)
       case .miss: break
       }
       // Another kiln process may be running this very action: wait for it, then look
@@ -56,6 +60,7 @@ package struct Job: Sendable {
           limits.release(held)
           return result
         case .pathDependent(let otherRoot): reasons.append(.pathDependentOutput(otherRoot))
+        case .damaged: if !reasons.contains(.cacheEntryDamaged) { reasons.append(.cacheEntryDamaged) }
         case .miss: break
         }
       }
@@ -74,48 +79,78 @@ package struct Job: Sendable {
     case restored(JobResult)
     /// The only matching entries hold another workspace's absolute path.
     case pathDependent(String)
+    /// The entry file failed its checksum, or a blob its content: deleted, so a miss.
+    case damaged
     case miss
   }
 
-  /// The first cache entry for the task's key whose depfile inputs still match, whose
-  /// blobs are all present and that may be restored at this path; else the other
-  /// workspace's root of a matching path-dependent entry, if there was one.
-  package func matchingEntry(for task: PreparedTask) -> (entry: ActionEntry?, pathDependentRoot: String?) {
+  /// The first cache entry for the task's key that fits the task's declared outputs
+  /// (`ActionEntry.fits`), whose depfile inputs still match, whose blobs are all present
+  /// and that may be restored at this path; else the other workspace's root of a
+  /// matching path-dependent entry, if there was one. `damaged` when the entry file
+  /// failed its checksum or held an entry that does not fit (both deleted).
+  package func matchingEntry(for task: PreparedTask, removingDamaged: Bool = true)
+    -> (entry: ActionEntry?, pathDependentRoot: String?, damaged: Bool)
+  {
     var pathDependent: String?
-    for entry in actionCache.entries(for: task.key) {
+    let found = actionCache.lookup(task.key, removingDamaged: removingDamaged)
+    var damaged = found.damaged
+    for entry in found.entries {
+      // Untrusted even with a good checksum: it decides nothing about where to write.
+      guard entry.fits(declared: task.instance.outputs) else {
+        damaged = true
+        continue
+      }
       let matches = entry.discovered.allSatisfy { (try? statCache.digest(of: $0.path)) == $0.digest }
-      guard matches, entry.declaredOutputs == task.instance.outputs else { continue }
+      guard matches else { continue }
       if let other = entry.pathDependentRoot, other != root {
         pathDependent = other
         continue
       }
       guard entry.outputs.allSatisfy({
-        $0.kind == .directory || entry.inline[$0.digest] != nil || contentStore.contains($0.digest)
+        $0.kind != .file || entry.inline[$0.digest] != nil || contentStore.contains($0.digest)
       }) else { continue }
-      return (entry, nil)
+      return (entry, nil, damaged)
     }
-    return (nil, pathDependent)
+    if damaged, removingDamaged { actionCache.remove(task.key) }
+    return (nil, pathDependent, damaged)
   }
 
+  /// Writes the entry's outputs back, at the task's declared output paths only (the
+  /// entry fits them), with only the executable bit taken from the entry.
   private func restore(_ task: PreparedTask) -> Restore {
-    let (found, pathDependent) = matchingEntry(for: task)
-    guard let entry = found else { return pathDependent.map { .pathDependent($0) } ?? .miss }
+    let (found, pathDependent, damaged) = matchingEntry(for: task)
+    guard let entry = found else {
+      if damaged { return .damaged }
+      return pathDependent.map { .pathDependent($0) } ?? .miss
+    }
     // Declared outputs are this task's to replace; a directory output is rebuilt whole.
     for output in task.instance.outputs where statCache.fileSystemKind(output) == .directory {
       try? fileSystem.remove(Paths.join(root, output))
     }
+    var failure = Restore.miss
     var ok = true
     for output in entry.outputs {
       let abs = Paths.join(root, output.path)
       switch output.kind {
       case .directory:
+        if let st = fileSystem.lstat(abs), st.kind != .directory { try? fileSystem.remove(abs) }
         if (try? fileSystem.createDirectories(abs)) == nil { ok = false }
-      case .file:
-        let recorded = clock.wallNanoseconds()
+      case .symlink:
+        let target = String(decoding: entry.inline[output.digest] ?? [], as: UTF8.self)
         if (try? fileSystem.createDirectories(Paths.parent(abs))) == nil
-          || !restoreFile(output, from: entry, to: abs)
+          || (try? fileSystem.createSymlink(target, at: abs)) == nil
         {
           ok = false
+        }
+      case .file:
+        let recorded = clock.wallNanoseconds()
+        if (try? fileSystem.createDirectories(Paths.parent(abs))) == nil {
+          ok = false
+        } else if !restoreFile(output, from: entry, to: abs) {
+          ok = false
+          // Present a moment ago and now not matching its digest: damaged.
+          if entry.inline[output.digest] == nil, !contentStore.contains(output.digest) { failure = .damaged }
         } else if let st = fileSystem.stat(abs) {
           statCache.remember(output.path, st, output.digest, recorded: recorded)
         }
@@ -123,7 +158,7 @@ package struct Job: Sendable {
       if !ok { break }
     }
     // A failed copy (a blob vanished or went bad since the check) is a miss: the task runs.
-    guard ok else { return .miss }
+    guard ok else { return failure }
     actionCache.touch(task.key)
     let record = TaskRecord(
       id: task.instance.id, key: task.key, command: task.instance.command, environment: task.environment,
@@ -183,11 +218,13 @@ package struct Job: Sendable {
     // Depfile: the inputs the command discovered (headers), relative where inside.
     var discovered: [PathDigest] = []
     var discoveredStats: [String: FileStat] = [:]
+    var depfileDigest: Digest?
     if let depfile = instance.depfile {
       let text: [UInt8]
       do { text = try fileSystem.read(Paths.join(root, depfile)) } catch {
         return failed(.depfileUnreadable("\(depfile) was not written"), out, err, duration)
       }
+      depfileDigest = Hasher.digest(text)
       let names: [String]
       do { names = try Depfile.prerequisites(of: text) } catch {
         return failed(.depfileUnreadable("\(depfile): \(error)"), out, err, duration)
@@ -205,21 +242,32 @@ package struct Job: Sendable {
     }
 
     // Outputs: present, hashed (and searched for this workspace's absolute path, which
-    // would make them wrong anywhere else), then stored.
+    // would make them wrong anywhere else), then stored. A symlink is kept as a link,
+    // and only when it points inside the workspace; nothing is read through a link or
+    // through a folder the command replaced by one.
     var ingest = Ingest(keepsBytes: cacheable)
     for output in instance.outputs {
       let abs = Paths.join(root, output)
-      guard let st = fileSystem.stat(abs) else { return failed(.missingOutput(output), out, err, duration) }
+      if let through = symlinkedParent(of: output) {
+        return failed(.unsafeOutput("output \(output) is reached through the symlink \(through); kiln does not store what lies outside the workspace"), out, err, duration)
+      }
+      guard let st = fileSystem.lstat(abs) else { return failed(.missingOutput(output), out, err, duration) }
       do {
-        if st.kind == .directory {
-          ingest.entries.append(OutputEntry(path: output, kind: .directory, permissions: st.permissions & 0o777, digest: .zero))
+        switch st.kind {
+        case .directory:
+          ingest.entries.append(OutputEntry(path: output, kind: .directory, permissions: 0o755, digest: .zero))
           try hashTree(output, into: &ingest)
-        } else {
+        case .symlink:
+          if let problem = hashLink(output, into: &ingest) { return failed(.unsafeOutput(problem), out, err, duration) }
+        case .file:
           try hashFile(output, st, into: &ingest)
+        case .other:
+          return failed(.unsafeOutput("output \(output) is neither a file, a folder nor a symlink"), out, err, duration)
         }
       } catch {
         return failed(.launchFailed("cannot read output: \(error)"), out, err, duration)
       }
+      if let problem = ingest.problem { return failed(.unsafeOutput(problem), out, err, duration) }
     }
 
     // Inputs edited while the command ran make its result unrepeatable: keep the
@@ -238,6 +286,19 @@ package struct Job: Sendable {
       for d in discovered {
         if let st = discoveredStats[d.path], st.mtime > startWall || st.ctime > startWall { changedInput = d.path; break }
       }
+    }
+    // An output written again while it was hashed (a process the command left behind,
+    // or a task writing it without declaring it): the digest may not be of the bytes
+    // the command wrote. Kept on disk, not recorded nor stored.
+    var changedOutput: String?
+    for (path, before) in ingest.hashedStats where fileSystem.lstat(Paths.join(root, path)) != before {
+      changedOutput = path
+      break
+    }
+    if let path = changedOutput {
+      warnings.append("\(instance.id): output \(path) changed while kiln hashed it; its result is not cached")
+      return JobResult(outcome: .ran(because: reasons, outputsChanged: true), record: nil,
+                       stdout: out, stderr: err, duration: duration, warnings: warnings)
     }
     if let path = changedInput {
       warnings.append("\(instance.id): input \(path) changed while the task ran; its result is not cached")
@@ -262,22 +323,23 @@ package struct Job: Sendable {
     let record = TaskRecord(
       id: instance.id, key: task.key, command: instance.command, environment: task.environment,
       inputs: task.inputs, discovered: discovered, outputs: entries, declaredOutputs: instance.outputs,
-      duration: duration, depfile: instance.depfile, peakMemory: completion.peakMemory)
+      duration: duration, depfile: instance.depfile, depfileDigest: depfileDigest, peakMemory: completion.peakMemory)
     let changed = previous.map { $0.outputs != entries } ?? true
     return JobResult(outcome: .ran(because: reasons, outputsChanged: changed), record: record,
                      stdout: out, stderr: err, duration: duration, warnings: warnings,
-                     peakMemory: completion.peakMemory)
+                     peakMemory: completion.peakMemory, stored: cacheable ? ingest.hashedStats : [])
   }
 
   /// Writes one output back: from the entry when it holds the bytes (checked against
   /// the digest first: a damaged cache file must not become an output), else from the
   /// blob store.
   private func restoreFile(_ output: OutputEntry, from entry: ActionEntry, to abs: String) -> Bool {
+    let mode = FileMode.restored(executable: output.permissions & 0o100 != 0)
     guard let bytes = entry.inline[output.digest] else {
-      return contentStore.restore(output.digest, to: abs, permissions: output.permissions)
+      return contentStore.restore(output.digest, to: abs, permissions: mode)
     }
     guard Hasher.digest(bytes) == output.digest else { return false }
-    return (try? fileSystem.writeAtomically(bytes, to: abs, permissions: output.permissions)) != nil
+    return (try? fileSystem.writeAtomically(bytes, to: abs, permissions: mode)) != nil
   }
 
   /// What hashing a run's outputs found: their entries, whether one holds this
@@ -288,6 +350,39 @@ package struct Job: Sendable {
     var entries: [OutputEntry] = []
     var pathDependent = false
     var inline: [Digest: [UInt8]] = [:]
+    /// The lstat each file and link had just before it was hashed.
+    var hashedStats: [(String, FileStat)] = []
+    /// Why the result cannot be kept (a link leaving the workspace inside a folder output).
+    var problem: String?
+  }
+
+  /// The first folder between the workspace root and `path` (exclusive) that is a
+  /// symlink, if any: what lies behind it is not the workspace's.
+  private func symlinkedParent(of path: String) -> String? {
+    var prefix = ""
+    for part in path.split(separator: "/").dropLast() {
+      prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
+      if fileSystem.lstat(Paths.join(root, prefix))?.kind == .symlink { return prefix }
+    }
+    return nil
+  }
+
+  /// Records a symlink output as a link (its target text is its content); returns why
+  /// not when it points outside the workspace.
+  private func hashLink(_ path: String, into ingest: inout Ingest) -> String? {
+    let abs = Paths.join(root, path)
+    guard let before = fileSystem.lstat(abs), let target = try? fileSystem.readLink(abs) else {
+      return "output \(path) is a symlink kiln cannot read"
+    }
+    guard Paths.symlinkTarget(target, of: path) != nil else {
+      return "output \(path) is a symlink to \(target), outside the workspace; kiln stores only links that stay inside it"
+    }
+    let bytes = Array(target.utf8)
+    let digest = Hasher.digest(bytes)
+    ingest.inline[digest] = bytes
+    ingest.hashedStats.append((path, before))
+    ingest.entries.append(OutputEntry(path: path, kind: .symlink, permissions: 0o755, digest: digest))
+    return nil
   }
 
   /// Hashes one output file (and, when the result will be stored, searches it for the
@@ -309,7 +404,8 @@ package struct Job: Sendable {
       digest = try fileSystem.digest(of: abs)
     }
     statCache.remember(path, st, digest, recorded: recorded)
-    ingest.entries.append(OutputEntry(path: path, kind: .file, permissions: st.permissions & 0o777, digest: digest))
+    ingest.hashedStats.append((path, st))
+    ingest.entries.append(OutputEntry(path: path, kind: .file, permissions: FileMode.recorded(st.permissions), digest: digest))
   }
 
   private func hashTree(_ directory: String, into ingest: inout Ingest) throws(FileSystemError) {
@@ -327,8 +423,12 @@ package struct Job: Sendable {
         ingest.entries.append(OutputEntry(path: directory + "/" + dir, kind: .directory, permissions: 0o755, digest: .zero))
       }
       let path = directory + "/" + rel
-      guard let st = fileSystem.stat(Paths.join(root, path)) else { continue }
-      try hashFile(path, st, into: &ingest)
+      guard let st = fileSystem.lstat(Paths.join(root, path)) else { continue }
+      if st.kind == .symlink {
+        if let problem = hashLink(path, into: &ingest) { ingest.problem = problem; return }
+      } else {
+        try hashFile(path, st, into: &ingest)
+      }
     }
   }
 

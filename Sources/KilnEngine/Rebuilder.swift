@@ -104,6 +104,9 @@ package struct Rebuilder {
       case .file:
         guard let now = try? statCache.digest(of: output.path) else { return .outputMissing(output.path) }
         if now != output.digest { return .outputModified(output.path) }
+      case .symlink:
+        guard let now = statCache.linkDigest(of: output.path) else { return .outputMissing(output.path) }
+        if now != output.digest { return .outputModified(output.path) }
       }
     }
     return nil

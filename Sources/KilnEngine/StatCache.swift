@@ -121,6 +121,18 @@ package final class StatCache: @unchecked Sendable {
     return st?.kind
   }
 
+  /// The digest of the target text of the symlink at `path` (how a symlink output is
+  /// recorded); nil when no symlink is there. Not memoised; remembered for the snapshot
+  /// as an lstat.
+  package func linkDigest(of path: String) -> Digest? {
+    let at = clock.wallNanoseconds()
+    let abs = absolute(path)
+    let st = fileSystem.lstat(abs)
+    lock.withLock { probed["l:" + path] = SnapshotEntry(path: path, followsLinks: false, stat: st, observedAt: at) }
+    guard st?.kind == .symlink, let target = try? fileSystem.readLink(abs) else { return nil }
+    return Hasher.digest(Array(target.utf8))
+  }
+
   package func forget(_ path: String) {
     lock.withLock {
       fresh[path] = nil

@@ -1,4 +1,5 @@
 import KilnCore
+import KilnHash
 import KilnSystem
 
 extension String {
@@ -35,19 +36,33 @@ package struct ActionEntry: Sendable, Hashable {
   }
 }
 
+/// What a lookup in the action cache found.
+package struct ActionLookup: Sendable {
+  /// Every entry stored for the key, newest first.
+  package var entries: [ActionEntry]
+  /// The file was there but failed its checksum or could not be decoded: it was
+  /// deleted, and the task counts the miss as "cache entry damaged".
+  package var damaged: Bool
+}
+
 /// The local action cache: action key -> the results stored for it.
 ///
 /// Layout: `<cache>/actions/<first hex digit>/<32 hex digits of the key>`, one
-/// file per key: the magic `KILNACT3`, a varint count, then each entry (discovered
-/// inputs, outputs, declared outputs, stdout, stderr, duration, path-dependent root or
-/// "" for none, then the inline outputs: a count and digest + bytes each; ByteWriter
-/// encoding). Files of another version read as empty.
+/// file per key: the magic `KILNACT4`, the 16-byte XXH3-128 digest of everything after
+/// it, then a varint count and each entry (discovered inputs, outputs, declared outputs,
+/// stdout, stderr, duration, path-dependent root or "" for none, then the inline
+/// outputs: a count and digest + bytes each; ByteWriter encoding).
+/// Every read checks the digest first (git's object check): one changed byte anywhere
+/// makes the whole file damaged, which is a miss and deletes it, never a restore of
+/// what the damaged bytes say. A file of another version is a miss and is left alone.
 /// Several entries share a key when the files a depfile names differ (ccache's direct
 /// mode): a lookup takes the first entry whose discovered inputs all still have their
 /// recorded digests. At most `maxEntries` are kept, newest first. Files are replaced by
 /// write-then-rename; a lost race between two writers loses an entry, never corrupts one.
+/// An entry is still untrusted after its checksum passes (anyone who can write the
+/// cache can write a valid one): `ActionEntry.fits(declared:)` decides where it may write.
 package struct ActionCache: Sendable {
-  package static let magic = Array("KILNACT3".utf8)
+  package static let magic = Array("KILNACT4".utf8)
   package static let maxEntries = 8
   /// Output files up to this size are kept inside the entry.
   package static let inlineLimit = 32 * 1024
@@ -64,11 +79,21 @@ package struct ActionCache: Sendable {
     return "\(root)/actions/\(hex.prefix(1))/\(hex)"
   }
 
-  /// Every entry stored for `key`, newest first; empty when none or unreadable.
-  package func entries(for key: Digest) -> [ActionEntry] {
-    guard let bytes = try? fileSystem.read(path(of: key)) else { return [] }
-    return (try? Self.decode(bytes)) ?? []
+  /// Every entry stored for `key`, newest first; a damaged file is deleted and reported.
+  package func lookup(_ key: Digest, removingDamaged: Bool = true) -> ActionLookup {
+    let file = path(of: key)
+    guard let bytes = try? fileSystem.read(file) else { return ActionLookup(entries: [], damaged: false) }
+    switch Self.decodeChecked(bytes) {
+    case .entries(let list): return ActionLookup(entries: list, damaged: false)
+    case .otherVersion: return ActionLookup(entries: [], damaged: false)
+    case .damaged:
+      if removingDamaged { try? fileSystem.remove(file) }
+      return ActionLookup(entries: [], damaged: true)
+    }
   }
+
+  /// Every entry stored for `key`, newest first; empty when none, damaged or unreadable.
+  package func entries(for key: Digest) -> [ActionEntry] { lookup(key).entries }
 
   package func store(_ entry: ActionEntry, for key: Digest) throws(FileSystemError) {
     // One entry per (discovered inputs, workspace root when path-dependent).
@@ -81,6 +106,9 @@ package struct ActionCache: Sendable {
     try fileSystem.createDirectories(Paths.parent(file))
     try fileSystem.writeAtomically(Self.encode(list), to: file, permissions: 0o644)
   }
+
+  /// Removes the stored entries for `key` (a result found to be wrong after storing).
+  package func remove(_ key: Digest) { try? fileSystem.remove(path(of: key)) }
 
   /// Marks the entry used, for LRU eviction.
   package func touch(_ key: Digest) { fileSystem.touch(path(of: key)) }
@@ -102,12 +130,37 @@ package struct ActionCache: Sendable {
         w.raw(bytes)
       }
     }
-    return magic + w.bytes
+    return magic + Hasher.digest(w.bytes).bytes + w.bytes
   }
 
+  /// What a cache file's bytes are.
+  package enum Decoded {
+    case entries([ActionEntry])
+    /// Written by another version of kiln (another magic): not ours to judge.
+    case otherVersion
+    /// Checksum mismatch, truncated, or not decodable.
+    case damaged
+  }
+
+  package static func decodeChecked(_ bytes: [UInt8]) -> Decoded {
+    let prefix = Array("KILNACT".utf8)
+    guard bytes.count >= magic.count, Array(bytes[0..<prefix.count]) == prefix else { return .damaged }
+    guard Array(bytes[0..<magic.count]) == magic else { return .otherVersion }
+    guard bytes.count >= magic.count + 16 else { return .damaged }
+    let body = Array(bytes[(magic.count + 16)...])
+    guard Digest(bytes: Array(bytes[magic.count..<magic.count + 16])) == Hasher.digest(body) else { return .damaged }
+    guard let list = try? decodeBody(body) else { return .damaged }
+    return .entries(list)
+  }
+
+  /// The entries of a cache file, or an error when it is damaged or of another version.
   package static func decode(_ bytes: [UInt8]) throws -> [ActionEntry] {
-    guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else { throw ByteReader.Truncated() }
-    var r = ByteReader(Array(bytes[magic.count...]))
+    guard case .entries(let list) = decodeChecked(bytes) else { throw ByteReader.Truncated() }
+    return list
+  }
+
+  private static func decodeBody(_ body: [UInt8]) throws -> [ActionEntry] {
+    var r = ByteReader(body)
     let n = try r.count()
     var list: [ActionEntry] = []
     for _ in 0..<n {
@@ -121,6 +174,42 @@ package struct ActionCache: Sendable {
       }
       list.append(entry)
     }
+    guard r.atEnd else { throw ByteReader.Truncated() }
     return list
+  }
+}
+
+extension ActionEntry {
+  /// Whether this entry may be restored for a task that declares `declared` now: it
+  /// lists exactly those outputs, every other path lies inside a declared directory
+  /// output under a folder listed before it, every path is a plain relative path (no
+  /// absolute path, no `..`), no path twice, every symlink's target is inline and stays
+  /// inside the workspace, and every inline output hashes to its digest. Anything else
+  /// is not a result of this task's command, whatever its checksum says.
+  package func fits(declared: [String]) -> Bool {
+    guard declaredOutputs == declared else { return false }
+    let declaredSet = Set(declared)
+    var folders = Set<String>()
+    var seen = Set<String>()
+    var top = Set<String>()
+    for output in outputs {
+      guard Paths.isPlainRelative(output.path), seen.insert(output.path).inserted else { return false }
+      if declaredSet.contains(output.path) {
+        top.insert(output.path)
+      } else if !folders.contains(Paths.parent(output.path)) {
+        return false
+      }
+      switch output.kind {
+      case .directory: folders.insert(output.path)
+      case .file: break
+      case .symlink:
+        guard let bytes = inline[output.digest], Hasher.digest(bytes) == output.digest,
+              Paths.symlinkTarget(String(decoding: bytes, as: UTF8.self), of: output.path) != nil,
+              String(decoding: bytes, as: UTF8.self).utf8.elementsEqual(bytes)
+        else { return false }
+      }
+    }
+    guard top == declaredSet else { return false }
+    return inline.allSatisfy { Hasher.digest($0.value) == $0.key }
   }
 }

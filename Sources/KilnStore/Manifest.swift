@@ -76,7 +76,7 @@ package struct BuildSummary: Sendable, Hashable {
 ///     mtime/ctime/recorded in ns since the epoch; one row per hashed file, absolute
 ///     paths outside the workspace (system headers) allowed, workspace files relative.
 ///   task_records(task_id PRIMARY KEY, key BLOB(16), command, environment BLOB,
-///     inputs BLOB, discovered BLOB, outputs BLOB, declared BLOB, duration, updated, depfile,
+///     inputs BLOB, discovered BLOB (then the depfile's 16-byte digest, if known), outputs BLOB, declared BLOB, duration, updated, depfile,
 ///     peak_memory)   peak_memory: bytes of resident memory at the last run, or NULL
 ///     the last successful run of each task instance here; lists are ByteWriter-encoded.
 ///   builds(id INTEGER PRIMARY KEY, started, finished, targets, workspace, exit_status,
@@ -256,12 +256,14 @@ package final class Manifest {
       let id = TaskID(parsing: s.text(0))
       var env = ByteReader(s.blob(3)), inputs = ByteReader(s.blob(4)), discovered = ByteReader(s.blob(5))
       var outputs = ByteReader(s.blob(6)), declared = ByteReader(s.blob(7))
-      guard let record = try? TaskRecord(
+      guard var record = try? TaskRecord(
         id: id, key: key, command: s.text(2), environment: env.strings(), inputs: inputs.pathDigests(),
         discovered: discovered.pathDigests(), outputs: outputs.outputs(), declaredOutputs: declared.strings(),
         duration: s.double(8), depfile: s.isNull(9) ? nil : s.text(9),
         peakMemory: s.isNull(10) ? nil : s.int(10))
       else { continue }  // an unreadable record is as good as none: the task reruns
+      // The depfile's digest follows the discovered inputs in their blob, when known.
+      if !discovered.atEnd { record.depfileDigest = try? discovered.digest() }
       result[id] = record
     }
     return result
@@ -272,6 +274,7 @@ package final class Manifest {
     env.strings(r.environment)
     inputs.pathDigests(r.inputs)
     discovered.pathDigests(r.discovered)
+    if let digest = r.depfileDigest { discovered.digest(digest) }
     outputs.outputs(r.outputs)
     declared.strings(r.declaredOutputs)
     try db.statement("INSERT OR REPLACE INTO task_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")

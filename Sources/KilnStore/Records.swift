@@ -3,9 +3,11 @@ import KilnSystem
 
 /// One file of a task's result: where it goes, its permission bits and content digest.
 /// A declared output that is a directory appears as a `.directory` entry followed by
-/// an entry for every file and folder below it.
+/// an entry for every file and folder below it. A symlink is kept as a link: its
+/// digest is that of its target text, which the action entry holds inline.
+/// Permissions are only ever 0o755 or 0o644: the executable bit is all that is kept.
 package struct OutputEntry: Sendable, Hashable {
-  package enum Kind: UInt8, Sendable, Hashable { case file = 0, directory = 1 }
+  package enum Kind: UInt8, Sendable, Hashable { case file = 0, directory = 1, symlink = 2 }
   package var path: String
   package var kind: Kind
   package var permissions: UInt32
@@ -45,14 +47,18 @@ package struct TaskRecord: Sendable, Hashable {
   package var duration: Double
   /// The depfile the command wrote, deleted with the outputs when the instance goes.
   package var depfile: String?
+  /// The digest the depfile had when the command wrote it: it is deleted only if it
+  /// still has it (nil after a restore, which does not write the depfile).
+  package var depfileDigest: Digest?
   /// Bytes of resident memory the command used at its peak, where known: what the
   /// memory reserve expects it to need next time.
   package var peakMemory: Int64?
 
   package init(id: TaskID, key: Digest, command: String, environment: [String], inputs: [PathDigest],
                discovered: [PathDigest], outputs: [OutputEntry], declaredOutputs: [String], duration: Double,
-               depfile: String? = nil, peakMemory: Int64? = nil) {
+               depfile: String? = nil, depfileDigest: Digest? = nil, peakMemory: Int64? = nil) {
     self.depfile = depfile
+    self.depfileDigest = depfileDigest
     self.peakMemory = peakMemory
     self.id = id
     self.key = key

@@ -64,6 +64,48 @@ package protocol FileSystem: Sendable {
   func touch(_ path: String)
   /// Something that stats many names folder by folder (see `StatCursor`).
   func statCursor() -> any StatCursor
+  /// The target text of the symlink at `path`.
+  func readLink(_ path: String) throws(FileSystemError) -> String
+  /// Makes `path` a symlink to `target`, replacing whatever file or link is there
+  /// (a temporary name, then a rename).
+  func createSymlink(_ target: String, at path: String) throws(FileSystemError)
+}
+
+/// The permission bits kiln gives what it writes into a workspace: the executable bit
+/// is the only one a cache entry or a record decides; the rest come from the umask,
+/// as for any file the user's own command would create. Never setuid, setgid, sticky.
+package enum FileMode {
+  /// The process's umask, read once from /proc (calling umask(2) to read it would
+  /// change it for a moment under other threads).
+  package static let umask: UInt32 = {
+    #if os(Linux)
+    if let text = try? LocalFileSystem().read("/proc/self/status") {
+      for line in String(decoding: text, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Umask:") {
+        if let value = UInt32(line.dropFirst(6).trimmingCharacters(in: " \t"), radix: 8) { return value & 0o777 }
+      }
+    }
+    #endif
+    return 0o022
+  }()
+
+  /// The bits of a restored file: rwx or rw- for everyone, less the umask.
+  package static func restored(executable: Bool) -> UInt32 {
+    (executable ? 0o777 : 0o666) & ~umask
+  }
+
+  /// What is recorded of a file's mode: 0o755 when its owner may execute it, else 0o644.
+  package static func recorded(_ permissions: UInt32) -> UInt32 {
+    permissions & 0o100 != 0 ? 0o755 : 0o644
+  }
+}
+
+extension Substring {
+  fileprivate func trimmingCharacters(in set: String) -> Substring {
+    var s = self
+    while let c = s.first, set.contains(c) { s = s.dropFirst() }
+    while let c = s.last, set.contains(c) { s = s.dropLast() }
+    return s
+  }
 }
 
 /// Stats `name` inside `folder` (absolute): for runs of names in one folder, as when a
@@ -85,6 +127,13 @@ package struct PathStatCursor: StatCursor {
 
 extension FileSystem {
   package func statCursor() -> any StatCursor { PathStatCursor(self) }
+
+  package func readLink(_ path: String) throws(FileSystemError) -> String {
+    throw FileSystemError(path, "symlinks are not supported by this file system")
+  }
+  package func createSymlink(_ target: String, at path: String) throws(FileSystemError) {
+    throw FileSystemError(path, "symlinks are not supported by this file system")
+  }
 
   /// `mkdir -p`.
   package func createDirectories(_ path: String) throws(FileSystemError) {

@@ -8,7 +8,26 @@ import SystemPackage
 
 /// The real disk, through POSIX calls. Every error names its path.
 package struct LocalFileSystem: FileSystem {
-  package init() {}
+  /// Where temporary files for a workspace's outputs go: `.kiln/tmp`, on the same file
+  /// system as the checkout but where no glob looks, so a build killed between write
+  /// and rename leaves nothing a later glob could pick up as an input (and the next
+  /// build clears what dead processes left there). Outside `root`, or when the rename
+  /// crosses file systems (an output folder that is a mount point), the temporary file
+  /// goes beside its destination as before.
+  package struct Scratch: Sendable {
+    package var root: String
+    package var folder: String
+    package init(root: String, folder: String) {
+      self.root = root.hasSuffix("/") ? root : root + "/"
+      self.folder = folder
+    }
+  }
+
+  package var scratch: Scratch?
+
+  package init(scratch: Scratch? = nil) {
+    self.scratch = scratch
+  }
 
   fileprivate static func fileStat(_ st: Glibc.stat) -> FileStat {
     let kind: FileStat.Kind
@@ -165,10 +184,51 @@ package struct LocalFileSystem: FileSystem {
 
   // MARK: - Writing
 
-  /// A unique name beside `path` for write-then-rename.
-  private static func temporaryName(for path: String) -> String {
+  /// A unique name for write-then-rename: in the scratch folder for a workspace path,
+  /// else beside `path`.
+  private func temporaryName(for path: String) -> String {
     let n = TemporaryCounter.next()
-    return "\(path).kiln-tmp-\(getpid())-\(n)"
+    if let scratch, path.hasPrefix(scratch.root), !path.hasPrefix(scratch.folder + "/") {
+      return "\(scratch.folder)/kiln-tmp-\(getpid())-\(n)"
+    }
+    return Self.besideName(for: path, n)
+  }
+
+  private static func besideName(for path: String, _ n: Int = TemporaryCounter.next()) -> String {
+    "\(path).kiln-tmp-\(getpid())-\(n)"
+  }
+
+  private static let crossDevice = "rename across file systems"
+
+  /// Runs `body` (which writes a temporary file and renames it to `path`) with a
+  /// scratch name, and again with a name beside `path` when the rename crossed devices.
+  private func viaTemporary<T>(_ path: String, _ body: (String) throws(FileSystemError) -> T) throws(FileSystemError) -> T {
+    do {
+      return try body(temporaryName(for: path))
+    } catch {
+      guard error.message == Self.crossDevice else { throw error }
+      return try body(Self.besideName(for: path))
+    }
+  }
+
+  private static func renameIntoPlace(_ tmp: String, _ path: String) throws(FileSystemError) {
+    guard Glibc.rename(tmp, path) == 0 else {
+      throw errno == EXDEV ? FileSystemError(path, crossDevice) : error(path)
+    }
+  }
+
+  /// Removes `kiln-tmp-PID-N` files in `folder` whose process is gone (kill -9 between
+  /// write and rename); returns how many.
+  @discardableResult
+  package func removeLeftovers(in folder: String) -> Int {
+    var removed = 0
+    for name in contents(ofDirectory: folder) ?? [] where name.hasPrefix("kiln-tmp-") {
+      let parts = name.split(separator: "-")
+      guard parts.count == 4, let pid = Int32(parts[2]) else { continue }
+      if pid == getpid() || (kill(pid, 0) == 0 || errno == EPERM) { continue }
+      if unlink(folder + "/" + name) == 0 { removed += 1 }
+    }
+    return removed
   }
 
   private static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws(FileSystemError) {
@@ -184,52 +244,55 @@ package struct LocalFileSystem: FileSystem {
   }
 
   package func writeAtomically(_ bytes: [UInt8], to path: String, permissions: UInt32) throws(FileSystemError) {
-    let tmp = Self.temporaryName(for: path)
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(permissions))
-    guard fd >= 0 else { throw Self.error(tmp) }
-    do throws(FileSystemError) {
-      if !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { buf in
-          Result { () throws(FileSystemError) in try Self.writeAll(fd, buf, path: tmp) }
+    try viaTemporary(path) { (tmp) throws(FileSystemError) in
+      let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(permissions))
+      guard fd >= 0 else { throw Self.error(tmp) }
+      do throws(FileSystemError) {
+        if !bytes.isEmpty {
+          let written = bytes.withUnsafeBytes { buf in
+            Result { () throws(FileSystemError) in try Self.writeAll(fd, buf, path: tmp) }
+          }
+          try written.get()
         }
-        try written.get()
+        fchmod(fd, mode_t(permissions))
+        close(fd)
+        try Self.renameIntoPlace(tmp, path)
+      } catch {
+        unlink(tmp)
+        throw error
       }
-      fchmod(fd, mode_t(permissions))
-      close(fd)
-      guard Glibc.rename(tmp, path) == 0 else { throw Self.error(path) }
-    } catch {
-      unlink(tmp)
-      throw error
     }
   }
 
   package func copy(_ source: String, to destination: String, permissions: UInt32) throws(FileSystemError) -> Digest {
     let input = try Self.openForReading(source)
     defer { close(input) }
-    let tmp = Self.temporaryName(for: destination)
-    let output = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(0o600))
-    guard output >= 0 else { throw Self.error(tmp) }
-    defer { close(output) }
-    do throws(FileSystemError) {
-      let digest: Digest
-      // A reflink (btrfs, XFS) shares the blocks copy-on-write: as safe as a copy against
-      // later in-place edits, and nearly free. ext4 refuses it; then the bytes are copied.
-      if ioctl(output, Self.ficlone, input) == 0 {
-        digest = try self.digest(of: tmp)
-      } else {
-        let hasher = Hasher()
-        try Self.forEachChunk(input, path: source, size: Self.size(input)) { (piece) throws(FileSystemError) in
-          hasher.update(piece)
-          try Self.writeAll(output, piece, path: tmp)
+    return try viaTemporary(destination) { (tmp) throws(FileSystemError) -> Digest in
+      _ = lseek(input, 0, SEEK_SET)
+      let output = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(0o600))
+      guard output >= 0 else { throw Self.error(tmp) }
+      defer { close(output) }
+      do throws(FileSystemError) {
+        let digest: Digest
+        // A reflink (btrfs, XFS) shares the blocks copy-on-write: as safe as a copy against
+        // later in-place edits, and nearly free. ext4 refuses it; then the bytes are copied.
+        if ioctl(output, Self.ficlone, input) == 0 {
+          digest = try self.digest(of: tmp)
+        } else {
+          let hasher = Hasher()
+          try Self.forEachChunk(input, path: source, size: Self.size(input)) { (piece) throws(FileSystemError) in
+            hasher.update(piece)
+            try Self.writeAll(output, piece, path: tmp)
+          }
+          digest = hasher.finalize()
         }
-        digest = hasher.finalize()
+        fchmod(output, mode_t(permissions))
+        try Self.renameIntoPlace(tmp, destination)
+        return digest
+      } catch {
+        unlink(tmp)
+        throw error
       }
-      fchmod(output, mode_t(permissions))
-      guard Glibc.rename(tmp, destination) == 0 else { throw Self.error(destination) }
-      return digest
-    } catch {
-      unlink(tmp)
-      throw error
     }
   }
 
@@ -253,6 +316,28 @@ package struct LocalFileSystem: FileSystem {
 
   package func touch(_ path: String) {
     _ = utimensat(AT_FDCWD, path, nil, 0)
+  }
+
+  package func readLink(_ path: String) throws(FileSystemError) -> String {
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    let n = buffer.withUnsafeMutableBytes { readlink(path, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+    guard n >= 0 else { throw Self.error(path) }
+    guard n < buffer.count else { throw FileSystemError(path, "symlink target too long") }
+    let bytes = Array(buffer[0..<n])
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+      throw FileSystemError(path, "symlink target is not UTF-8")
+    }
+    return text
+  }
+
+  package func createSymlink(_ target: String, at path: String) throws(FileSystemError) {
+    try viaTemporary(path) { (tmp) throws(FileSystemError) in
+      guard symlink(target, tmp) == 0 else { throw Self.error(tmp) }
+      do throws(FileSystemError) { try Self.renameIntoPlace(tmp, path) } catch {
+        unlink(tmp)
+        throw error
+      }
+    }
   }
 }
 

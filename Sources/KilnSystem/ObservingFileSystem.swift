@@ -77,4 +77,8 @@ package final class ObservingFileSystem: FileSystem, @unchecked Sendable {
     try base.rename(source, to: destination)
   }
   package func touch(_ path: String) { base.touch(path) }
+  package func readLink(_ path: String) throws(FileSystemError) -> String { try base.readLink(path) }
+  package func createSymlink(_ target: String, at path: String) throws(FileSystemError) {
+    try base.createSymlink(target, at: path)
+  }
 }

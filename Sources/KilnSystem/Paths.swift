@@ -51,6 +51,26 @@ package enum Paths {
     return String(path.dropFirst(prefix.count))
   }
 
+  /// Whether `path` is a plain workspace-relative path: not empty, not absolute, no
+  /// empty, `.` or `..` component, no NUL. Anything read from the cache, a record or a
+  /// remote names a file only if it passes this (and then only inside the checkout).
+  package static func isPlainRelative(_ path: String) -> Bool {
+    guard !path.isEmpty, !path.hasPrefix("/"), !path.utf8.contains(0) else { return false }
+    for part in path.split(separator: "/", omittingEmptySubsequences: false) {
+      if part.isEmpty || part == "." || part == ".." { return false }
+    }
+    return true
+  }
+
+  /// Where a symlink at workspace path `link` with target text `target` points,
+  /// as a workspace path; nil when the target is absolute or climbs out of the
+  /// workspace (such a link is never stored nor restored).
+  package static func symlinkTarget(_ target: String, of link: String) -> String? {
+    guard !target.isEmpty, !target.hasPrefix("/"), !target.utf8.contains(0) else { return nil }
+    guard let resolved = normalize(join(parent(link), target)) else { return nil }
+    return resolved
+  }
+
   /// `.kiln/` and `.git/` belong to kiln and git: never matched by globs nor written as outputs.
   package static func isReserved(_ path: String) -> Bool {
     path == ".kiln" || path == ".git" || path.hasPrefix(".kiln/") || path.hasPrefix(".git/")

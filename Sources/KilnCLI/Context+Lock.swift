@@ -1,0 +1,31 @@
+import KilnSystem
+
+extension Context {
+  /// `.kiln/lock`: held by every command that writes this checkout's outputs or records.
+  package var checkoutLockPath: String { root + "/.kiln/lock" }
+
+  /// Waits for (and takes) the checkout lock, saying once on stderr whom it waits for.
+  /// Creates `.kiln` when `create` (a build whose build file has been read); without it
+  /// and no `.kiln` yet, there is nothing to lock: returns nil.
+  package func lockCheckout(create: Bool) throws -> CheckoutLock? {
+    let dir = root + "/.kiln"
+    if fileSystem.lstat(dir) == nil {
+      guard create else { return nil }
+      do { try fileSystem.createDirectories(dir) } catch { throw CLIError("kiln: cannot create \(error)") }
+    }
+    guard fileSystem.lstat(dir)?.kind == .directory else {
+      throw CLIError("kiln: \(dir) is not a folder (a symlink?): kiln keeps its state only in a real .kiln folder")
+    }
+    let holder = CommandLine.arguments.map { Paths.fileName($0) == "kiln" ? "kiln" : $0 }.joined(separator: " ")
+    do {
+      return try CheckoutLock.acquire(
+        checkoutLockPath, describing: holder,
+        waiting: { Terminal.error("kiln: waiting for another kiln in this checkout (\($0)) to finish") },
+        isInterrupted: { ProcessGroups.shared.isInterrupted })
+    } catch .interrupted {
+      throw CLIError("kiln: interrupted", status: 130)
+    } catch {
+      throw CLIError("kiln: \(error)")
+    }
+  }
+}

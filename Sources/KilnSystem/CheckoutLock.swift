@@ -1,0 +1,106 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One build (or `kiln exec`) at a time per checkout, as cargo locks its build folder.
+///
+/// Two builds in one checkout (`kiln build` and `kiln -f ci.yml build`, two `kiln exec`
+/// writing one file) would otherwise write the same output files at once, and each
+/// could hash and store the other's bytes as its own: the shared cache would then hand
+/// that wrong result to every checkout. With the lock, the outputs a build hashes were
+/// written by its own commands only (a task writing another task's output without
+/// declaring it is caught afterwards, see `Build`).
+///
+/// Layout: `.kiln/lock`, opened without following symlinks; an exclusive `flock` for the
+/// life of the process (the kernel drops it when the process dies, kill -9 included).
+/// The holder writes `pid command line` into it, which a waiter prints once.
+package final class CheckoutLock: @unchecked Sendable {
+  private let fd: Int32
+  package let path: String
+
+  private init(fd: Int32, path: String) {
+    self.fd = fd
+    self.path = path
+  }
+
+  deinit { close(fd) }
+
+  /// What can stop a lock from being taken.
+  package enum Failure: Error, CustomStringConvertible {
+    case cannotOpen(String, String)
+    case interrupted
+
+    package var description: String {
+      switch self {
+      case .cannotOpen(let path, let why): "cannot lock \(path): \(why)"
+      case .interrupted: "interrupted while waiting for the checkout lock"
+      }
+    }
+  }
+
+  private static func open(_ path: String) throws(Failure) -> Int32 {
+    let fd = Glibc.open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+    guard fd >= 0 else {
+      let why = errno == ELOOP ? "it is a symlink, which kiln does not follow in .kiln" : String(cString: strerror(errno))
+      throw .cannotOpen(path, why)
+    }
+    return fd
+  }
+
+  /// Takes the lock if nobody holds it; nil when another process does.
+  package static func attempt(_ path: String, describing holder: String) throws(Failure) -> CheckoutLock? {
+    let fd = try open(path)
+    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+      close(fd)
+      return nil
+    }
+    let lock = CheckoutLock(fd: fd, path: path)
+    lock.describe(holder)
+    return lock
+  }
+
+  /// Takes the lock, waiting for the process that holds it; `waiting` is called once,
+  /// with what the holder wrote, when the lock is busy. Polls (every 20 ms) so that
+  /// Ctrl-C stops the wait.
+  package static func acquire(_ path: String, describing holder: String, waiting: (String) -> Void,
+                              isInterrupted: () -> Bool) throws(Failure) -> CheckoutLock {
+    let fd = try open(path)
+    var told = false
+    while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+      guard errno == EWOULDBLOCK || errno == EINTR else {
+        let why = String(cString: strerror(errno))
+        close(fd)
+        throw .cannotOpen(path, why)
+      }
+      if isInterrupted() {
+        close(fd)
+        throw .interrupted
+      }
+      if !told {
+        told = true
+        waiting(readHolder(fd))
+      }
+      usleep(20_000)
+    }
+    let lock = CheckoutLock(fd: fd, path: path)
+    lock.describe(holder)
+    return lock
+  }
+
+  private func describe(_ holder: String) {
+    let text = Array("\(getpid()) \(holder)\n".utf8)
+    _ = ftruncate(fd, 0)
+    _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+  }
+
+  private static func readHolder(_ fd: Int32) -> String {
+    var buffer = [UInt8](repeating: 0, count: 512)
+    let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+    guard n > 0 else { return "another kiln" }
+    let text = String(decoding: buffer[0..<n], as: UTF8.self)
+    let line = text.split(separator: "\n").first.map(String.init) ?? ""
+    let scalarsOK = line.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }
+    guard scalarsOK, let space = line.firstIndex(of: " "), Int32(line[..<space]) != nil else { return "another kiln" }
+    return "pid \(line[..<space]): \(line[line.index(after: space)...])"
+  }
+}
