@@ -47,10 +47,19 @@ struct ExecCommand: AsyncParsableCommand {
     idKey.field("C", shell)
     idKey.field("D", directory)
     for o in outputPaths { idKey.field("O", o) }
+    // The program itself is keyed (a new compiler is a new result): a path is taken
+    // from where the user stands, a bare name from PATH.
+    var program = command[0]
+    if program.contains("/") {
+      let abs = Paths.normalize(program.hasPrefix("/") ? program : Paths.join(cwd, program)) ?? program
+      program = Paths.relative(abs, to: context.root).map { "./" + $0 } ?? abs
+    }
+    // With no output there is nothing to restore nor to check: the step runs every time.
+    let runsAlways = outputPaths.isEmpty
     let instance = TaskInstance(
       id: TaskID(task: "@exec", item: String(idKey.finalize().hex.prefix(12))), command: shell,
       inputs: inputPaths, outputs: outputPaths, depfile: try depfile.map(relative),
-      directory: directory, hashEnvironment: env)
+      directory: directory, hashEnvironment: env, cache: !runsAlways, always: runsAlways, tools: [program])
     let graph = try TaskGraph([instance])
     // Two steps writing one output at once must not hash each other's bytes.
     let lock = try context.lockCheckout(create: true)

@@ -28,6 +28,8 @@ package struct TaskSpec: Sendable, Hashable {
   package var isolate = false
   package var timeout: Duration? = nil
   package var sla: Duration? = nil
+  /// Programs whose content goes into the key (`tools`), as written.
+  package var tools: [String] = []
 }
 
 /// A parsed and checked `kiln.yml`: fields valid, names known. Expansion against the
@@ -40,6 +42,8 @@ package struct BuildFile: Sendable {
   package var tasks: [TaskSpec] = []
   package var hooks: [String: [String]] = [:]
   package var remote: String?
+  /// `tools` for every task.
+  package var tools: [String] = []
 
   package func task(named name: String) -> TaskSpec? { tasks.first { $0.name == name } }
 }

@@ -9,10 +9,10 @@ package struct BuildFileParser {
     self.displayPath = displayPath
   }
 
-  static let topLevelFields: Set<String> = ["default", "env", "tasks", "hooks", "remote"]
+  static let topLevelFields: Set<String> = ["default", "env", "tasks", "hooks", "remote", "tools"]
   static let taskFields: Set<String> = [
     "run", "inputs", "outputs", "foreach", "deps", "depfile", "env", "hash_env", "dir",
-    "cache", "always", "isolate", "timeout", "sla",
+    "cache", "always", "isolate", "timeout", "sla", "tools",
   ]
 
   package func parse(_ text: String) throws(ConfigError) -> BuildFile {
@@ -38,6 +38,7 @@ package struct BuildFileParser {
       case "hooks": hooksNode = value
       case "env": file.env = try environment(value, field: "env")
       case "remote": file.remote = try scalar(value, field: "remote")
+      case "tools": file.tools = try tools(value)
       default: throw ConfigError(at(keyNode), "unknown field '\(key)' (expected one of: \(Self.topLevelFields.sorted().joined(separator: ", ")))")
       }
     }
@@ -119,12 +120,22 @@ package struct BuildFileParser {
       case "isolate": spec.isolate = try bool(value, field: key)
       case "timeout": spec.timeout = try duration(value, field: key)
       case "sla": spec.sla = try duration(value, field: key)
+      case "tools": spec.tools = try tools(value)
       default:
         throw ConfigError(at(keyNode), "unknown field '\(key)' in task '\(name)' (expected one of: \(Self.taskFields.sorted().joined(separator: ", ")))")
       }
     }
     if !sawRun { throw ConfigError(at(nameNode), "task '\(name)' has no 'run'") }
     return spec
+  }
+
+  /// `tools`: command names (looked up on PATH when the task is keyed) or paths.
+  private func tools(_ node: YAMLNode) throws(ConfigError) -> [String] {
+    let list = try strings(node, field: "tools")
+    for item in list where item.value.trimmingWhitespace.isEmpty || item.value.utf8.contains(0) {
+      throw ConfigError(item.location, "'tools' lists an empty name")
+    }
+    return list.map(\.value)
   }
 
   // MARK: - Node helpers

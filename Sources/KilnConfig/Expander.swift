@@ -142,7 +142,7 @@ package struct Expander {
         id: TaskID(task: spec.name, item: item), command: command, inputs: Self.unique(inputs),
         outputs: outputs, depfile: depfile, directory: directory, environment: env,
         hashEnvironment: spec.hashEnv, cache: spec.cache, always: spec.always, isolate: spec.isolate,
-        timeout: spec.timeout, sla: spec.sla,
+        timeout: spec.timeout, sla: spec.sla, tools: Self.unique(file.tools + spec.tools),
         dependencies: [], location: spec.location))
     }
     return result

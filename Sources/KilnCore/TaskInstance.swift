@@ -20,6 +20,9 @@ package struct TaskInstance: Sendable, Hashable {
   package var isolate: Bool
   package var timeout: Duration?
   package var sla: Duration?
+  /// Programs whose content digests go into the key: names looked up on PATH (the
+  /// task's own `PATH` from `env`, else kiln's) or paths (relative to the workspace).
+  package var tools: [String]
   /// Instances that must finish first (explicit `deps` and producers of inputs).
   package var dependencies: [TaskID]
   package var location: SourceLocation?
@@ -28,9 +31,10 @@ package struct TaskInstance: Sendable, Hashable {
     id: TaskID, command: String, inputs: [String] = [], outputs: [String] = [],
     depfile: String? = nil, directory: String = "", environment: [EnvironmentVariable] = [],
     hashEnvironment: [String] = [], cache: Bool = true, always: Bool = false,
-    isolate: Bool = false, timeout: Duration? = nil, sla: Duration? = nil,
+    isolate: Bool = false, timeout: Duration? = nil, sla: Duration? = nil, tools: [String] = [],
     dependencies: [TaskID] = [], location: SourceLocation? = nil
   ) {
+    self.tools = tools
     self.id = id
     self.command = command
     self.inputs = inputs

@@ -340,6 +340,8 @@ package final class Build {
       tasks[instance.id.task, default: (0, 0)].count += 1
       tasks[instance.id.task, default: (0, 0)].saved += record.duration
       names.formUnion(instance.hashEnvironment)
+      // Tools are found on PATH: another PATH may name other programs.
+      if !instance.tools.isEmpty { names.insert("PATH") }
     }
     var entries: [SnapshotEntry] = []
     var index: [String: Int] = [:]

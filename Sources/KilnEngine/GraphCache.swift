@@ -16,7 +16,7 @@ import KilnSystem
 /// File: "KILNGRF1", then ByteWriter fields (see `encode`), next to the manifest.
 package struct GraphCache: Sendable {
   static let magic = Array("KILNGRF1".utf8)
-  static let version = "\(KeyBuilder.formatVersion)/graph-1"
+  static let version = "\(KeyBuilder.formatVersion)/graph-2"
 
   /// One path expansion depended on: its whole stat (`exact`: folders listed, the build
   /// file), or only its kind.
@@ -112,6 +112,7 @@ package struct GraphCache: Sendable {
       w.strings(t.environment.map(\.name))
       w.strings(t.environment.map(\.value))
       w.strings(t.hashEnvironment)
+      w.strings(t.tools)
       w.varint((t.cache ? 1 : 0) | (t.always ? 2 : 0) | (t.isolate ? 4 : 0))
       Self.put(t.timeout, &w)
       Self.put(t.sla, &w)
@@ -160,6 +161,7 @@ package struct GraphCache: Sendable {
         let envValues = try r.strings()
         guard envNames.count == envValues.count else { return nil }
         let hashEnv = try r.strings()
+        let tools = try r.strings()
         let flags = try r.varint()
         let timeout = try duration(&r)
         let sla = try duration(&r)
@@ -174,7 +176,7 @@ package struct GraphCache: Sendable {
           id: id, command: command, inputs: inputs, outputs: outputs, depfile: depfile, directory: directory,
           environment: zip(envNames, envValues).map { EnvironmentVariable($0, $1) }, hashEnvironment: hashEnv,
           cache: flags & 1 != 0, always: flags & 2 != 0, isolate: flags & 4 != 0, timeout: timeout, sla: sla,
-          dependencies: deps, location: location))
+          tools: tools, dependencies: deps, location: location))
       }
       guard r.atEnd, var graph = try? TaskGraph(instances, defaultTasks: defaults) else { return nil }
       graph.taskNames = Set(names)

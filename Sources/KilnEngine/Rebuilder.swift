@@ -40,6 +40,22 @@ package struct Rebuilder {
       inputs.append(PathDigest(path, observed?.digest ?? .zero))
       stats.append(observed.flatMap { $0.stat.kind == .directory ? nil : $0.stat })
     }
+    // Tools: the programs' contents, stat-cached like inputs; recorded as inputs (by
+    // path), so a changed compiler is named by --explain like a changed source.
+    var toolFields: [(String, Digest)] = []
+    var toolInputs: [(PathDigest, FileStat?)] = []
+    if !instance.tools.isEmpty {
+      let searchPath = instance.environment.last(where: { $0.name == "PATH" })?.value ?? inheritedEnvironment["PATH"] ?? ""
+      for name in instance.tools {
+        guard let path = resolveTool(name, searchPath: searchPath) else {
+          toolFields.append(("\(name) (not found)", .zero))
+          continue
+        }
+        let observed = try statCache.observe(path)
+        toolFields.append((path, observed?.digest ?? .zero))
+        toolInputs.append((PathDigest(path, observed?.digest ?? .zero), observed?.stat))
+      }
+    }
     var environment = instance.environment.map { "\($0.name)=\($0.value)" }
     for name in instance.hashEnvironment.sorted() {
       environment.append(inheritedEnvironment[name].map { "$\(name)=\($0)" } ?? "$\(name) unset")
@@ -51,8 +67,34 @@ package struct Rebuilder {
     for input in inputs { key.field("I", input.path, input.digest) }
     for output in instance.outputs { key.field("O", output) }
     if let depfile = instance.depfile { key.field("F", depfile) }
+    for (path, digest) in toolFields { key.field("T", path, digest) }
+    for (input, stat) in toolInputs where !inputs.contains(where: { $0.path == input.path }) {
+      inputs.append(input)
+      stats.append(stat)
+    }
     return PreparedTask(instance: instance, key: key.finalize(), inputs: inputs, environment: environment,
                         inputStats: stats)
+  }
+
+  /// Where a tool is: a name with a slash is a path (relative to the workspace root);
+  /// a bare name is looked up in `searchPath` like the shell does (the first executable
+  /// file). Workspace-relative when inside the workspace, else absolute.
+  package func resolveTool(_ name: String, searchPath: String) -> String? {
+    let fs = statCache.fileSystem
+    if name.contains("/") {
+      guard let normal = Paths.normalize(name) else { return nil }
+      // Never the workspace's absolute path in a key: inside it, a tool is relative.
+      let path = Paths.relative(normal, to: statCache.absolute("")) ?? normal
+      guard !path.isEmpty, fs.stat(statCache.absolute(path))?.kind == .file else { return nil }
+      return path
+    }
+    for folder in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
+      let dir = folder.isEmpty ? "." : String(folder)
+      let candidate = Paths.normalize(dir.hasPrefix("/") ? dir + "/" + name : statCache.absolute(dir + "/" + name))
+      guard let candidate, let st = fs.stat(candidate), st.kind == .file, st.permissions & 0o111 != 0 else { continue }
+      return Paths.relative(candidate, to: statCache.absolute("")) ?? candidate
+    }
+    return nil
   }
 
   /// Why the task must be restored or run; empty means up to date.

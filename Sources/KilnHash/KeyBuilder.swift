@@ -6,7 +6,8 @@ import KilnCore
 /// a one-byte tag, a little-endian UInt64 byte length, then the bytes. Tags:
 ///   V version, C command, D working directory, E env name + 0 + value,
 ///   H hash_env name + 0 + value (or name + 1 when unset), I input path + 0 + 16-byte
-///   digest, O output path, F depfile path.
+///   digest, O output path, F depfile path, T tool path + 0 + 16-byte digest (`tools`,
+///   resolved on PATH; a tool outside the workspace is keyed by its absolute path).
 /// Length prefixes make the encoding injective: no two different tasks share a key
 /// by concatenation. Only workspace-relative paths go in, never the workspace root.
 package struct KeyBuilder {

@@ -1,0 +1,256 @@
+import Foundation
+import KilnTestSupport
+import Testing
+
+/// What kiln promises about the files it writes, restores and deletes (issue 12, SPEC §5),
+/// checked with the real binary on real files.
+@Suite struct TrustTests {
+  // MARK: - Symlink outputs and modes
+
+  @Test func aSymlinkOutputIsStoredAndRestoredAsALink() throws {
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          t:
+            outputs: [out/data.txt, out/link, tree]
+            run: "echo data > out/data.txt && ln -sf data.txt out/link && mkdir -p tree/sub && echo f > tree/sub/f && ln -s sub/f tree/l"
+        """,
+    ])
+    try p.kiln("build").expectSuccess()
+    let clone = try p.clone()
+    try clone.kiln("build").expectSuccess()
+    #expect(clone.runs("t") == 0)
+    for link in ["out/link", "tree/l"] {
+      let target = try FileManager.default.destinationOfSymbolicLink(atPath: clone.absolute(link))
+      #expect(target == (link == "out/link" ? "data.txt" : "sub/f"), "\(link) restored as \(target)")
+    }
+    #expect(clone.read("out/link") == "data\n")
+  }
+
+  @Test func aSymlinkOutputLeavingTheCheckoutFailsTheTaskAndStoresNothing() throws {
+    let secretDir = TempDirectory(prefix: "kiln-secret")
+    let secret = secretDir.path + "/secret"
+    try "TOP-SECRET-\(Fixture.uniqueFraction())\n".write(toFile: secret, atomically: true, encoding: .utf8)
+    chmod(secret, 0o600)
+    try String(contentsOfFile: secret, encoding: .utf8).write(toFile: secretDir.path + "/leak", atomically: true, encoding: .utf8)
+    for (output, command) in [("leak", "ln -sf \(secret) leak"), ("up", "ln -sf ../../../\(secretDir.path) up"),
+                              ("d/leak", "rmdir d && ln -s \(secretDir.path) d")] {
+      let p = try TempProject([
+        "kiln.yml": "tasks:\n  t:\n    outputs: [\(output)]\n    run: \(Fixture.quoted(command))\n",
+      ])
+      let result = try p.kiln("build")
+      #expect(result.status == 1, "\(output): \(result)")
+      #expect(result.output.contains("outside the workspace"), "\(output): \(result)")
+      let cached = p.cache.path
+      let stored = (FileManager.default.enumerator(atPath: cached)?.allObjects as? [String] ?? [])
+        .compactMap { try? Data(contentsOf: URL(fileURLWithPath: cached + "/" + $0)) }
+      #expect(!stored.contains { String(decoding: $0, as: UTF8.self).contains("TOP-SECRET") }, "\(output): the secret is in the cache")
+    }
+  }
+
+  @Test func aRestoreNeverSetsSetuidSetgidOrSticky() throws {
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          t:
+            outputs: [tool.sh, data.txt]
+            run: "printf '#!/bin/sh\\n' > tool.sh && chmod 6755 tool.sh && echo x > data.txt && chmod 1666 data.txt"
+        """,
+    ])
+    try p.kiln("build").expectSuccess()
+    let clone = try p.clone()
+    try clone.kiln("build").expectSuccess()
+    #expect(clone.runs("t") == 0)
+    for (file, executable) in [("tool.sh", true), ("data.txt", false)] {
+      var st = stat()
+      #expect(lstat(clone.absolute(file), &st) == 0)
+      let mode = UInt32(st.st_mode) & 0o7777
+      #expect(mode & 0o7000 == 0, "\(file) restored as \(String(mode, radix: 8))")
+      #expect((mode & 0o100 != 0) == executable, "\(file) restored as \(String(mode, radix: 8))")
+    }
+  }
+
+  // MARK: - Damaged entries are counted
+
+  @Test func aDamagedEntryIsAMissThatStatsCountsAndCacheVerifyReports() throws {
+    let p = try TempProject(["kiln.yml": "tasks:\n  t:\n    outputs: [out.txt]\n    run: echo x >> .runs/t && echo hello > out.txt\n"])
+    try p.kiln("build").expectSuccess()
+    let actions = (FileManager.default.enumerator(atPath: p.cache.path + "/actions")?.allObjects as? [String] ?? [])
+      .map { p.cache.path + "/actions/" + $0 }.filter { !$0.hasSuffix("/actions") && !isDirectory($0) }
+    try #require(actions.count == 1)
+    var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: actions[0])))
+    bytes[bytes.count - 5] ^= 0x20  // inside the inline output: "hello" would become "hEllo"
+    try Data(bytes).write(to: URL(fileURLWithPath: actions[0]))
+    let verify = try p.kiln("cache", "verify")
+    #expect(verify.output.contains("1 corrupt") || verify.output.contains(actions[0]), "\(verify)")
+    #expect(!FileManager.default.fileExists(atPath: actions[0]))
+    // Damage again, then build elsewhere: a miss, counted under its own reason.
+    let clone = try p.clone()
+    try clone.kiln("build").expectSuccess()
+    #expect(clone.runs("t") == 1)  // verify deleted the entry; this run stores a good one
+    try Data(bytes).write(to: URL(fileURLWithPath: actions[0]))
+    let other = try p.clone()
+    try other.kiln("build").expectSuccess()
+    #expect(other.runs("t") == 1)
+    #expect(other.read("out.txt") == "hello\n")
+    let stats = try other.kiln("stats")
+    #expect(stats.stdout.contains("cache-entry-damaged"), "\(stats)")
+  }
+
+  // MARK: - Deleting only what kiln wrote
+
+  @Test func aRemovedTasksDepfilePathHoldingAUsersFolderIsNotDeleted() throws {
+    let p = try TempProject([
+      "kiln.yml": "tasks:\n  t:\n    outputs: [out.txt]\n    depfile: notes\n    run: \"echo 'out.txt: kiln.yml' > notes && echo x > out.txt\"\n",
+    ])
+    try p.kiln("build").expectSuccess()
+    p.remove("notes")
+    try p.write("notes/todo.txt", "my notes\n")
+    try p.write("kiln.yml", "tasks:\n  other:\n    outputs: [o.txt]\n    run: echo y > o.txt\n")
+    try p.kiln("build").expectSuccess()
+    #expect(p.read("notes/todo.txt") == "my notes\n")
+    #expect(!p.exists("out.txt"))  // the stale output kiln wrote is gone
+  }
+
+  @Test func aRemovedTasksDepfileIsDeletedOnlyWhileItHoldsWhatTheCommandWrote() throws {
+    let yml = "tasks:\n  t:\n    outputs: [out.txt]\n    depfile: t.d\n    run: \"echo 'out.txt: kiln.yml' > t.d && echo x > out.txt\"\n"
+    let gone = "tasks:\n  other:\n    outputs: [o.txt]\n    run: echo y > o.txt\n"
+    let p = try TempProject(["kiln.yml": yml])
+    try p.kiln("build").expectSuccess()
+    try p.write("kiln.yml", gone)
+    try p.kiln("build").expectSuccess()
+    #expect(!p.exists("t.d"))
+    // Edited by the user since: kept.
+    try p.write("kiln.yml", yml)
+    try p.kiln("build").expectSuccess()
+    try p.write("t.d", "the user's own text\n")
+    try p.write("kiln.yml", gone)
+    try p.kiln("build").expectSuccess()
+    #expect(p.read("t.d") == "the user's own text\n")
+  }
+
+  @Test func aForgedRecordInACommittedStateDBNeverDeletesOutsideTheCheckout() throws {
+    let victims = TempDirectory(prefix: "kiln-victim")
+    let p = try TempProject(["kiln.yml": "tasks:\n  t:\n    outputs: [out.txt]\n    run: echo precious > out.txt\n"])
+    try p.kiln("build").expectSuccess()
+    // A file outside with the very content of the output (so its digest matches), an
+    // absolute folder, a relative escape: all named by a record of a task since removed.
+    try "precious\n".write(toFile: victims.path + "/file.txt", atomically: true, encoding: .utf8)
+    try FileManager.default.createDirectory(atPath: victims.path + "/dir/inner", withIntermediateDirectories: true)
+    try "keep\n".write(toFile: victims.path + "/dir/inner/x", atomically: true, encoding: .utf8)
+    let relative = "../" + String(repeating: "../", count: p.root.split(separator: "/").count) + victims.path.dropFirst() + "/file.txt"
+    let script = """
+      import sqlite3, sys
+      db = sqlite3.connect(sys.argv[1])
+      (outputs,) = db.execute("SELECT outputs FROM task_records WHERE task_id = 't'").fetchone()
+      digest = bytes(outputs[-16:])
+      def s(t): b = t.encode(); return bytes([len(b)]) + b if len(b) < 128 else bytes([len(b) & 127 | 128, len(b) >> 7]) + b
+      def out(path, kind): return s(path) + bytes([kind]) + bytes([0xa4, 0x03]) + digest
+      forged = bytes([3]) + out(sys.argv[2], 0) + out(sys.argv[3], 0) + out(sys.argv[4], 1)
+      row = db.execute("SELECT * FROM task_records WHERE task_id = 't'").fetchone()
+      cols = [c[1] for c in db.execute("PRAGMA table_info(task_records)")]
+      r = dict(zip(cols, row)); r['task_id'] = 'gone'; r['outputs'] = forged; r['depfile'] = sys.argv[5]
+      db.execute("INSERT INTO task_records (%s) VALUES (%s)" % (",".join(r), ",".join("?" * len(r))), list(r.values()))
+      db.commit()
+      """
+    let py = Process()
+    py.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    py.arguments = ["-c", script, p.absolute(".kiln/state.db"), victims.path + "/file.txt", relative,
+                    victims.path + "/dir/inner", victims.path + "/dir"]
+    try py.run()
+    py.waitUntilExit()
+    try #require(py.terminationStatus == 0)
+    p.remove(".kiln/state.snapshot")
+    try p.kiln("build").expectSuccess()
+    #expect(FileManager.default.fileExists(atPath: victims.path + "/file.txt"))
+    #expect(FileManager.default.fileExists(atPath: victims.path + "/dir/inner/x"))
+    #expect(p.read("out.txt") == "precious\n")
+  }
+
+  // MARK: - One build per checkout
+
+  @Test func aSecondBuildInTheSameCheckoutWaitsAndSaysForWhom() throws {
+    let marker = Fixture.uniqueFraction()
+    let p = try TempProject([
+      "kiln.yml": "tasks:\n  a:\n    outputs: [out.txt]\n    run: sleep 1.\(marker) && echo A > out.txt\n",
+      "ci.yml": "tasks:\n  b:\n    outputs: [out.txt]\n    run: echo B > out.txt\n",
+    ])
+    let first = try p.start(["build"])
+    // Wait until the first build holds the lock (its task is running).
+    var waited = 0
+    while !(p.read(".kiln/lock")?.contains("kiln build") ?? false), waited < 200 {
+      usleep(20_000)
+      waited += 1
+    }
+    let second = try p.kiln("-f", "ci.yml", "build")
+    let one = first.wait()
+    one.expectSuccess()
+    second.expectSuccess()
+    #expect(second.stderr.contains("waiting for another kiln in this checkout (pid \(first.pid): kiln build)"), "\(second)")
+    #expect(p.read("out.txt") == "B\n")
+    // Each build file's result in the shared cache is its own command's.
+    let a = try p.clone()
+    try a.kiln("build").expectSuccess()
+    #expect(a.read("out.txt") == "A\n")
+  }
+
+  @Test func leftoversOfAKilledRestoreAreClearedAndNeverAmongTheOutputs() throws {
+    let p = try TempProject(["kiln.yml": "tasks:\n  t:\n    outputs: [build/out.txt]\n    run: echo x > build/out.txt\n"])
+    try p.kiln("build").expectSuccess()
+    // What a kill -9 between write and rename leaves: a dead process's temporary file.
+    try p.write(".kiln/tmp/kiln-tmp-2147483-7", "half")
+    p.remove("build/out.txt")
+    try p.kiln("build").expectSuccess()
+    #expect(!p.exists(".kiln/tmp/kiln-tmp-2147483-7"))
+    #expect(p.files(under: "build") == ["out.txt"])
+  }
+
+  // MARK: - exec and tools
+
+  @Test func execWithNoDeclaredOutputRunsEveryTime() throws {
+    let p = try TempProject(["a.c": "int main(void) { return 0; }\n"])
+    for _ in 0..<3 {
+      try p.kiln("exec", "--", "sh", "-c", "echo x >> .runs/cc && cc a.c -o a").expectSuccess()
+    }
+    #expect(p.runs("cc") == 3)
+  }
+
+  @Test func aChangedToolRunsTheTaskAgainEvenWithoutKilnState() throws {
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          gen:
+            tools: [gen]
+            env: {PATH: "bin:/usr/bin:/bin"}
+            outputs: [out.txt]
+            run: echo x >> .runs/gen && gen > out.txt
+        """,
+      "bin/gen": "#!/bin/sh\necho v1\n",
+    ], executable: ["bin/gen"])
+    try p.kiln("build").expectSuccess()
+    try p.write("bin/gen", "#!/bin/sh\necho v2\n", executable: true)
+    p.remove(".kiln")
+    let explain = try p.kiln("build", "--explain")
+    explain.expectSuccess()
+    #expect(p.read("out.txt") == "v2\n", "\(explain)")
+    #expect(p.runs("gen") == 2)
+    // And exec keys the program it runs.
+    try p.write("tool.sh", "#!/bin/sh\necho one > made.txt\n", executable: true)
+    try p.kiln("exec", "--out", "made.txt", "--", "./tool.sh").expectSuccess()
+    try p.write("tool.sh", "#!/bin/sh\necho two > made.txt\n", executable: true)
+    try p.kiln("exec", "--out", "made.txt", "--", "./tool.sh").expectSuccess()
+    #expect(p.read("made.txt") == "two\n")
+  }
+}
+
+private func isDirectory(_ path: String) -> Bool {
+  var isDir: ObjCBool = false
+  return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+}
+
+extension KilnResult {
+  /// Expects exit status 0, printing the whole run (both streams) when not.
+  func expectSuccess(sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(status == 0, "\(self)", sourceLocation: sourceLocation)
+  }
+}
