@@ -54,6 +54,8 @@ struct CleanCommand: AsyncParsableCommand {
 
   func run() async throws {
     let context = try Context()
+    let lock = try context.lockCheckout(create: false)
+    defer { withExtendedLifetime(lock) {} }
     let session = try Session(context)
     let graph = try session.graph()
     let (indices, unknown) = graph.closure(ofTasks: tasks.isEmpty ? nil : tasks)
@@ -66,12 +68,17 @@ struct CleanCommand: AsyncParsableCommand {
     try manifest.begin()
     for i in wanted.sorted() {
       let instance = graph[i]
+      // A folder goes only when kiln recorded making it there; a depfile only as a file.
+      let folders = Set(session.records[instance.id]?.outputs.filter { $0.kind == .directory }.map(\.path) ?? [])
       for path in instance.outputs + (instance.depfile.map { [$0] } ?? []) {
         let abs = Paths.join(context.root, path)
-        if context.fileSystem.lstat(abs) != nil {
-          try? context.fileSystem.remove(abs)
-          removed += 1
+        guard let st = context.fileSystem.lstat(abs) else { continue }
+        if st.kind == .directory, !folders.contains(path) || path == instance.depfile {
+          Terminal.error("kiln: clean: kept the folder \(path): kiln did not make it")
+          continue
         }
+        try? context.fileSystem.remove(abs)
+        removed += 1
         session.statCache.forget(path)
       }
       try manifest.deleteRecord(instance.id)

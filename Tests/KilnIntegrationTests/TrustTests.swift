@@ -167,6 +167,30 @@ import Testing
     #expect(p.read("out.txt") == "precious\n")
   }
 
+  @Test func cleanKeepsAFolderKilnDidNotMake() throws {
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          docs:
+            outputs: [site]
+            depfile: deps.d
+            run: "mkdir -p site && echo page > site/index.html && echo 'site: kiln.yml' > deps.d"
+          other:
+            outputs: [gen]
+            run: mkdir -p gen
+        """,
+      "gen/mine.txt": "the user's\n",
+    ])
+    try p.kiln("build", "docs").expectSuccess()
+    p.remove("deps.d")
+    try p.write("deps.d/notes.txt", "notes\n")
+    let clean = try p.kiln("clean")
+    clean.expectSuccess()
+    #expect(!p.exists("site"))  // kiln made it: gone
+    #expect(p.read("gen/mine.txt") == "the user's\n", "\(clean)")
+    #expect(p.read("deps.d/notes.txt") == "notes\n", "\(clean)")
+  }
+
   // MARK: - One build per checkout
 
   @Test func aSecondBuildInTheSameCheckoutWaitsAndSaysForWhom() throws {
