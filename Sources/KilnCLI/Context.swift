@@ -29,6 +29,9 @@ package final class Context {
   package let buildFilePath: String?
   package let environment: [String: String]
   package let cacheRoot: String
+  /// Who may write the cache (`KILN_CACHE_SHARED`).
+  package let cacheTrust: CacheTrust
+  private var cacheChecked = false
   private var manifestStorage: Manifest?
 
   /// - Parameter requireBuildFile: false for `exec` and `cache`, which work without one.
@@ -49,12 +52,37 @@ package final class Context {
       buildFilePath = nil
       root = cwd
     }
-    if let dir = environment["KILN_CACHE_DIR"], !dir.isEmpty {
-      cacheRoot = dir
-    } else if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty {
-      cacheRoot = xdg + "/kiln"
-    } else {
-      cacheRoot = (environment["HOME"] ?? "/tmp") + "/.cache/kiln"
+    cacheRoot = Self.cacheLocation(environment)
+    cacheTrust = CacheTrust(environment: environment)
+    try checkStateFolder()
+  }
+
+  /// `$KILN_CACHE_DIR`, else `$XDG_CACHE_HOME/kiln`, else `~/.cache/kiln`; with neither
+  /// HOME nor XDG_CACHE_HOME, `/tmp/kiln-cache-<uid>`: a name of this user's own, made
+  /// 0700 and checked to be theirs (`checkCache`), never a shared path another user
+  /// could make first.
+  package static func cacheLocation(_ environment: [String: String]) -> String {
+    if let dir = environment["KILN_CACHE_DIR"], !dir.isEmpty { return dir }
+    if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/kiln" }
+    if let home = environment["HOME"], !home.isEmpty { return home + "/.cache/kiln" }
+    return "/tmp/kiln-cache-\(geteuid())"
+  }
+
+  /// `.kiln/` and the files kiln keeps in it for this build file must not be symbolic
+  /// links (one committed to a repository would have kiln write through it): a few
+  /// lstat calls, made before anything there is opened.
+  private func checkStateFolder() throws {
+    let dir = root + "/.kiln"
+    do {
+      guard fileSystem.lstat(dir) != nil else { return }
+      try OwnFile.folder(dir)
+      let db = manifestPath
+      let kept = [db] + Database.companionSuffixes.map { db + $0 }
+      for path in kept + [PendingBuild.path(forManifest: db), snapshotPath, graphCachePath] {
+        try OwnFile.refuseLink(path)
+      }
+    } catch {
+      throw CLIError("kiln: \(error)")
     }
   }
 
@@ -82,25 +110,80 @@ package final class Context {
 
   package func manifest() throws -> Manifest {
     if let manifestStorage { return manifestStorage }
-    let dir = root + "/.kiln"
-    do { try fileSystem.createDirectories(dir) } catch { throw CLIError("kiln: cannot create \(error)") }
+    do { try OwnFile.folder(root + "/.kiln") } catch { throw CLIError("kiln: \(error)") }
     var keep = 1000
     if let text = environment["KILN_HISTORY"], !text.isEmpty {
       guard let n = Int(text), n >= 1 else { throw CLIError("kiln: KILN_HISTORY: '\(text)' is not a number of builds (1 or more)") }
       keep = n
     }
+    let m: Manifest
     do {
-      let m = try Manifest(path: manifestPath)
-      m.keepBuilds = keep
-      manifestStorage = m
-      return m
+      m = try Manifest(path: manifestPath)
+    } catch where error.movedAside != nil {
+      // Derived state: a damaged file is set aside and the build goes on with a new one.
+      sayMovedAside(error)
+      do { m = try Manifest(path: manifestPath) } catch { throw CLIError("kiln: \(error)") }
     } catch {
-      throw CLIError("kiln: \(manifestPath): \(error.message)")
+      throw CLIError("kiln: \(error)")
     }
+    m.keepBuilds = keep
+    manifestStorage = m
+    return m
   }
 
-  package var contentStore: ContentStore { ContentStore(root: cacheRoot, fileSystem: fileSystem) }
-  package var actionCache: ActionCache { ActionCache(root: cacheRoot, fileSystem: fileSystem) }
+  /// After a damaged manifest was moved aside while in use (`error.movedAside`): says so
+  /// and opens a new one. Any other error is thrown as the line it makes.
+  package func replaceManifest(after error: DatabaseError) throws -> Manifest {
+    guard error.movedAside != nil else { throw CLIError("kiln: \(error)") }
+    sayMovedAside(error)
+    manifestStorage = nil
+    return try manifest()
+  }
+
+  private func sayMovedAside(_ error: DatabaseError) {
+    func shown(_ path: String) -> String { Paths.relative(path, to: root).flatMap { $0.isEmpty ? nil : $0 } ?? path }
+    Terminal.error("kiln: \(shown(error.path)) was damaged (\(error.message)); moved it aside to "
+      + "\(shown(error.movedAside ?? "")) and started a new one (outputs come back from the cache)")
+  }
+
+  /// Makes the cache folder and its subfolders if missing, and checks that they (and
+  /// the lock files every kiln process opens) are not symbolic links and are owned and
+  /// writable as `cacheTrust` allows: a few lstat calls, once per process, never a
+  /// look at every blob. Before anything in the cache is opened.
+  package func checkCache() throws {
+    if cacheChecked { return }
+    do {
+      if fileSystem.lstat(cacheRoot) == nil {
+        let parent = Paths.parent(cacheRoot)
+        if !parent.isEmpty { try fileSystem.createDirectories(parent) }
+        // Private unless shared: the cache holds every output's bytes.
+        try OwnFile.folder(cacheRoot, mode: cacheTrust.shared ? 0o777 : 0o700)
+      }
+      try cacheTrust.check(cacheRoot, folder: true)
+      for name in ["blobs", "actions", "locks"] {
+        try OwnFile.folder(cacheRoot + "/" + name, mode: cacheTrust.folderMode)
+        try cacheTrust.check(cacheRoot + "/" + name, folder: true)
+      }
+      for name in ["locks/jobs", "locks/actions"] {
+        let path = cacheRoot + "/" + name
+        guard let fd = try OwnFile.open(path, O_RDWR | O_CREAT, mode: cacheTrust.lockFileMode) else {
+          throw FileSystemError(path, "cannot be opened (\(String(cString: strerror(errno))))")
+        }
+        var st = Glibc.stat()
+        let ok = fstat(fd, &st) == 0
+        close(fd)
+        if ok { try cacheTrust.check(path, st, folder: false) }
+      }
+    } catch {
+      throw CLIError("kiln: cache \(error)")
+    }
+    cacheChecked = true
+  }
+
+  /// The cache's files, never followed through a symbolic link (`CacheFileSystem`).
+  package var cacheFileSystem: CacheFileSystem { CacheFileSystem(fileSystem, root: cacheRoot, trust: cacheTrust) }
+  package var contentStore: ContentStore { ContentStore(root: cacheRoot, fileSystem: cacheFileSystem) }
+  package var actionCache: ActionCache { ActionCache(root: cacheRoot, fileSystem: cacheFileSystem) }
 
   /// Where the last build's snapshot of this build file's targets is (`BuildSnapshot`).
   package var snapshotPath: String {
@@ -168,6 +251,7 @@ package final class Context {
       }
       reserve = bytes
     }
+    try checkCache()
     return SharedMachineLimits(cacheRoot: cacheRoot, slots: Self.cores, memoryReserve: reserve) ?? UnlimitedMachine()
   }
 
