@@ -58,14 +58,15 @@ package final class Context {
   }
 
   /// `$KILN_CACHE_DIR`, else `$XDG_CACHE_HOME/kiln`, else `~/.cache/kiln`; with neither
-  /// HOME nor XDG_CACHE_HOME, `/tmp/kiln-cache-<uid>`: a name of this user's own, made
-  /// 0700 and checked to be theirs (`checkCache`), never a shared path another user
-  /// could make first.
+  /// HOME nor XDG_CACHE_HOME, `$TMPDIR/kiln-cache-<uid>` (TMPDIR defaulting to /tmp): a
+  /// name of this user's own, made 0700 and checked to be theirs (`checkCache`), never
+  /// a path shared by every user that another could make first (`/tmp/.cache/kiln`).
   package static func cacheLocation(_ environment: [String: String]) -> String {
     if let dir = environment["KILN_CACHE_DIR"], !dir.isEmpty { return dir }
     if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/kiln" }
     if let home = environment["HOME"], !home.isEmpty { return home + "/.cache/kiln" }
-    return "/tmp/kiln-cache-\(geteuid())"
+    let tmp = environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+    return tmp + "/kiln-cache-\(geteuid())"
   }
 
   /// `.kiln/` and the files kiln keeps in it for this build file must not be symbolic
