@@ -27,6 +27,13 @@ package struct GraphCache: Sendable {
     package var followsLinks: Bool
     package var exact: Bool
     package var stat: FileStat?
+
+    package init(path: String, followsLinks: Bool, exact: Bool, stat: FileStat?) {
+      self.path = path
+      self.followsLinks = followsLinks
+      self.exact = exact
+      self.stat = stat
+    }
   }
 
   package var root: String
