@@ -123,4 +123,54 @@ import Glibc
     #expect(p.runs("copy") == 2, "a linked entry is a miss")
     #expect((try? String(contentsOfFile: victim, encoding: .utf8)) == Self.victimBytes)
   }
+
+  /// Randomised and bounded: links planted at random among every place kiln keeps a
+  /// file or folder, then a random command. Whatever happens, the victims keep their
+  /// bytes and nothing appears in the victim folder; kiln either works (a link it never
+  /// opens, or a linked cache entry: a miss) or exits 2 with one line naming a planted
+  /// link. With the links gone, the build is right again. The seed is in every failure.
+  @Test(arguments: [UInt64(31), 32, 33])
+  func randomLinkPlantsNeverReachTheirTargets(seed: UInt64) throws {
+    var random = SplitMix64(seed: seed)
+    let (p, victim) = try project()
+    let victimFolder = p.root + "/../victim-folder"
+    try FileManager.default.createDirectory(atPath: victimFolder, withIntermediateDirectories: true)
+    let state = [".kiln", ".kiln/state.db", ".kiln/state.db-wal", ".kiln/state.db-shm", ".kiln/state.db-journal",
+                 ".kiln/state.db-pending", ".kiln/state.snapshot", ".kiln/state.graph"].map { p.root + "/" + $0 }
+    let cache = ["blobs", "actions", "locks", "locks/jobs", "locks/actions"].map { p.cache.path + "/" + $0 }
+    let commands: [[String]] = [["build"], ["build", "-n"], ["stats"], ["cache", "stats"], ["cache", "verify"],
+                                ["manifest"], ["clean"], ["exec", "--in", "in.txt", "--out", "e.txt", "--", "cp", "in.txt", "e.txt"]]
+    for round in 0..<8 {
+      #expect(try p.kiln("build").status == 0)
+      try p.write("in.txt", "round \(round)\n")
+      // Cache entries too: a linked one is a miss, never read through.
+      let entries = ((FileManager.default.enumerator(atPath: p.cache.path + "/actions")?.allObjects as? [String]) ?? [])
+        .filter { $0.split(separator: "/").count == 2 }.map { p.cache.path + "/actions/" + $0 }
+      let candidates = state + cache + entries
+      var planted: [String] = []
+      for _ in 0..<Int.random(in: 1...3, using: &random) {
+        let path = candidates.randomElement(using: &random)!
+        guard !planted.contains(where: { path.hasPrefix($0 + "/") || $0.hasPrefix(path + "/") }) else { continue }
+        TempDirectory.removeTree(path)
+        let folder = [p.root + "/.kiln", p.cache.path + "/blobs", p.cache.path + "/actions", p.cache.path + "/locks"]
+          .contains(path)
+        try plant(path, to: folder ? victimFolder : victim)
+        planted.append(path)
+      }
+      let args = commands.randomElement(using: &random)!
+      let context = "seed \(seed), round \(round): \(args.joined(separator: " ")) with links at \(planted)"
+      let r = try p.kiln(args)
+      #expect(r.status == 0 || r.status == 2, "\(context): \(r)")
+      if r.status == 2 {
+        #expect(r.stderrLines.count == 1 && planted.contains { r.stderr.contains($0) } && r.stderr.contains("symbolic link"),
+                "\(context): \(r)")
+      }
+      #expect((try? String(contentsOfFile: victim, encoding: .utf8)) == Self.victimBytes, "\(context): the victim changed")
+      #expect((try? FileManager.default.contentsOfDirectory(atPath: victimFolder))?.isEmpty == true,
+              "\(context): something was written in the victim folder")
+      for path in planted { _ = unlink(path) }
+      let again = try p.kiln("build")
+      #expect(again.status == 0 && p.read("out.txt") == "round \(round)\n", "\(context): after removing the links: \(again)")
+    }
+  }
 }
