@@ -142,6 +142,7 @@ package final class Context {
   }
 
   private func sayMovedAside(_ error: DatabaseError) {
+    guard error.movedAside != "" else { return }  // the process that moved it said so
     func shown(_ path: String) -> String { Paths.relative(path, to: root).flatMap { $0.isEmpty ? nil : $0 } ?? path }
     Terminal.error("kiln: \(shown(error.path)) was damaged (\(error.message)); moved it aside to "
       + "\(shown(error.movedAside ?? "")) and started a new one (outputs come back from the cache)")
@@ -161,19 +162,18 @@ package final class Context {
         try OwnFile.folder(cacheRoot, mode: cacheTrust.shared ? 0o777 : 0o700)
       }
       try cacheTrust.check(cacheRoot, folder: true)
+      // A cache kiln cannot write (a read-only mount of a filled cache) still serves
+      // restores: what cannot be made is left out, and only what exists is checked.
       for name in ["blobs", "actions", "locks"] {
-        try OwnFile.folder(cacheRoot + "/" + name, mode: cacheTrust.folderMode)
+        _ = mkdir(cacheRoot + "/" + name, cacheTrust.folderMode)
         try cacheTrust.check(cacheRoot + "/" + name, folder: true)
       }
       for name in ["locks/jobs", "locks/actions"] {
         let path = cacheRoot + "/" + name
-        guard let fd = try OwnFile.open(path, O_RDWR | O_CREAT, mode: cacheTrust.lockFileMode) else {
-          throw FileSystemError(path, "cannot be opened (\(String(cString: strerror(errno))))")
+        if let fd = try OwnFile.open(path, O_RDWR | O_CREAT, mode: cacheTrust.lockFileMode) {
+          close(fd)
         }
-        var st = Glibc.stat()
-        let ok = fstat(fd, &st) == 0
-        close(fd)
-        if ok { try cacheTrust.check(path, st, folder: false) }
+        try cacheTrust.check(path, folder: false)
       }
     } catch {
       throw CLIError("kiln: cache \(error)")

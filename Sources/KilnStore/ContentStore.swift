@@ -38,26 +38,12 @@ package struct ContentStore: Sendable {
       try fileSystem.createDirectories(Paths.parent(blob))
       copied = try fileSystem.copy(file, to: blob, permissions: 0o444)
     } catch {
-      throw Self.explained(error, root: root)
+      throw error.explained(inCache: root)
     }
     if copied != digest {
       try? fileSystem.remove(blob)
       throw FileSystemError(file, "changed while it was being stored")
     }
-  }
-
-  /// A failure to write the cache as the user can act on it: a full or read-only cache
-  /// is named as such, with what to do, rather than by the temporary blob's path.
-  package static func explained(_ error: FileSystemError, root: String) -> FileSystemError {
-    if error.isNoSpace {
-      return FileSystemError(root, "the cache is full (\(error.message)); free space on its disk or shrink it with "
-        + "`kiln cache gc --max-size SIZE`")
-    }
-    if error.isNotWritable {
-      return FileSystemError(root, "the cache cannot be written (\(error.message)); make it writable or set "
-        + "KILN_CACHE_DIR to a folder you can write")
-    }
-    return error
   }
 
   /// Writes the blob to `destination` as a fresh copy (never a hard link: editing the

@@ -11,7 +11,8 @@ package struct DatabaseError: Error, Sendable, CustomStringConvertible {
   package var code: Int32
   package var message: String
   package var path: String
-  /// Where the damaged database was moved, when this error found it damaged.
+  /// Where the damaged database was moved, when this error found it damaged ("" when
+  /// another kiln process had moved it already).
   package var movedAside: String?
 
   /// `code` for a database kiln refused to open (a symbolic link where it keeps it).
@@ -38,6 +39,7 @@ package struct DatabaseError: Error, Sendable, CustomStringConvertible {
     let folder = path.isEmpty ? ".kiln" : Paths.parent(path)
     if code == Self.refused { return "\(file): \(message)" }
     if isDamage {
+      if movedAside == "" { return "\(file) is damaged (\(message)); another kiln process moved it aside; run the command again" }
       if let movedAside { return "\(file) is damaged (\(message)); moved it aside to \(movedAside); run the command again" }
       return "\(file) is damaged (\(message)); delete it (it holds only derived state) and run the command again"
     }
@@ -64,7 +66,8 @@ package final class Database {
   private var handle: OpaquePointer?
   private var cache: [String: Statement] = [:]
   package let path: String
-  /// Where the files went once found damaged (`moveAside`).
+  /// Where the files went once found damaged (`moveAside`); "" when another process
+  /// moved them first.
   package private(set) var movedAside: String?
 
   /// The files SQLite keeps beside a database: the WAL, its index, a rollback journal.
@@ -127,7 +130,11 @@ package final class Database {
     var aside = path + ".damaged-\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))T"
       + "\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))Z"
     if access(aside, F_OK) == 0 { aside += "-\(getpid())" }
-    guard Glibc.rename(path, aside) == 0 else { return nil }
+    guard Glibc.rename(path, aside) == 0 else {
+      // Gone already: another kiln process found the damage first and moved it.
+      if errno == ENOENT { movedAside = "" }
+      return movedAside
+    }
     for suffix in Self.companionSuffixes { _ = Glibc.rename(path + suffix, aside + suffix) }
     movedAside = aside
     return aside

@@ -8,8 +8,9 @@ import KilnCore
 /// folder) reads as what it is, is never read, hashed, touched or entered, and kiln
 /// makes its folders with the mode `CacheTrust` gives. Writes already go to a fresh
 /// temporary name (O_EXCL) renamed over the target, which replaces a link rather than
-/// following it. Paths outside the cache (the workspace side of a store or restore)
-/// are `base`'s business.
+/// following it. A write the cache's disk refuses (full, read-only) is reported as the
+/// cache's, not as a temporary file's. Paths outside the cache (the workspace side of
+/// a store or restore) are `base`'s business.
 package struct CacheFileSystem: FileSystem {
   package let base: any FileSystem
   package let root: String
@@ -48,17 +49,21 @@ package struct CacheFileSystem: FileSystem {
   }
 
   package func writeAtomically(_ bytes: [UInt8], to path: String, permissions: UInt32) throws(FileSystemError) {
-    try base.writeAtomically(bytes, to: path, permissions: permissions)
+    do { try base.writeAtomically(bytes, to: path, permissions: permissions) } catch {
+      throw inCache(path) ? error.explained(inCache: root) : error
+    }
   }
 
   package func copy(_ source: String, to destination: String, permissions: UInt32) throws(FileSystemError) -> Digest {
     if inCache(source) { try OwnFile.refuseLink(source) }
-    return try base.copy(source, to: destination, permissions: permissions)
+    do { return try base.copy(source, to: destination, permissions: permissions) } catch {
+      throw inCache(destination) ? error.explained(inCache: root) : error
+    }
   }
 
   package func createDirectory(_ path: String) throws(FileSystemError) {
     guard inCache(path) else { return try base.createDirectory(path) }
-    try OwnFile.folder(path, mode: trust.folderMode)
+    do { try OwnFile.folder(path, mode: trust.folderMode) } catch { throw error.explained(inCache: root) }
   }
 
   package func remove(_ path: String) throws(FileSystemError) { try base.remove(path) }

@@ -56,10 +56,10 @@ package enum OwnFile {
   /// it is a symbolic link or not a folder, or cannot be made.
   package static func folder(_ path: String, mode: mode_t = 0o777) throws(FileSystemError) {
     if mkdir(path, mode) != 0, errno != EEXIST {
-      throw FileSystemError(path, "cannot create it (\(String(cString: strerror(errno))))")
+      throw FileSystemError(path, Errno(rawValue: errno).description)
     }
     var st = Glibc.stat()
-    guard lstat(path, &st) == 0 else { throw FileSystemError(path, "cannot look at it (\(String(cString: strerror(errno))))") }
+    guard lstat(path, &st) == 0 else { throw FileSystemError(path, Errno(rawValue: errno).description) }
     switch st.st_mode & S_IFMT {
     case S_IFDIR: return
     case S_IFLNK: throw linkRefused(path)
@@ -136,5 +136,20 @@ extension FileSystemError {
   /// Whether the system said the file or its file system cannot be written.
   package var isNotWritable: Bool {
     message == Errno.readOnlyFileSystem.description || message == Errno.permissionDenied.description
+  }
+
+  /// A failure to write into the cache at `root` as the user can act on it: a full or
+  /// read-only cache is named as such, with what to do, rather than by the temporary
+  /// file's path; any other error as it is.
+  package func explained(inCache root: String) -> FileSystemError {
+    if isNoSpace {
+      return FileSystemError(root, "the cache is full (\(message)); free space on its disk or shrink it with "
+        + "`kiln cache gc --max-size SIZE`")
+    }
+    if isNotWritable {
+      return FileSystemError(root, "the cache cannot be written (\(message)); make it writable or set "
+        + "KILN_CACHE_DIR to a folder you can write")
+    }
+    return self
   }
 }

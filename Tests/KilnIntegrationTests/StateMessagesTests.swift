@@ -105,6 +105,25 @@ struct StateMessagesTests {
     #expect(line.contains(p.root + "/.kiln/state.db") && line.contains("disk is full") && line.contains("free space"), "\(r)")
   }
 
+  /// A filled cache mounted read-only still restores; a result it cannot store is one
+  /// warning naming the cache, not a temporary entry's path.
+  @Test func aReadOnlyCacheStillRestoresAndIsNamedWhenItCannotStore() throws {
+    let p = try project()
+    #expect(try p.kiln("build", "small").status == 0)
+    p.remove("small.txt")
+    p.remove(".kiln")
+    let cache = p.cache.path
+    try p.write("other.txt", "x\n")
+    let r = try kiln(p, after: "mount --bind '\(cache)' '\(cache)'; mount -o remount,ro,bind '\(cache)'; "
+                       + "\"$KILN\" build small; echo changed > in.txt", "build", "small")
+    #expect(r.status == 0, "\(r)")
+    #expect(r.stdout.contains("1 restored"), "the read-only cache restored: \(r)")
+    let said = r.stderrLines.filter { $0.contains("not cached") }
+    #expect(said.count == 1, "\(r)")
+    let line = said.first ?? ""
+    #expect(line.contains(cache + ":") && line.contains("cannot be written") && !line.contains("kiln-tmp"), "\(r)")
+  }
+
   @Test func aFullCacheIsNamedNotItsTemporaryBlob() throws {
     let p = try project()
     let cache = p.cache.path

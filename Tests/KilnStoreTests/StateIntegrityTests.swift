@@ -97,6 +97,20 @@ import Glibc
     #expect(try m.loadRecords().isEmpty)
   }
 
+  /// Two processes that find the same damage: the second finds the file gone, which
+  /// is not an error of its own (it opens the new one).
+  @Test func damageAnotherProcessMovedFirstIsNotAFailure() throws {
+    let dir = tempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let db = try Database(path: dir + "/state.db")
+    try db.execute("CREATE TABLE t(x)")
+    #expect(unlink(dir + "/state.db") == 0)
+    #expect(db.moveAside() == "")
+    let error = DatabaseError(code: SQLITE_CORRUPT, message: "database disk image is malformed", path: dir + "/state.db",
+                              movedAside: "")
+    #expect(error.description.contains("another kiln process moved it aside"))
+  }
+
   @Test func everySQLiteFailureSaysWhatWhereAndWhatToDo() {
     let path = "/w/.kiln/state.db"
     func line(_ code: Int32, _ message: String) -> String {
