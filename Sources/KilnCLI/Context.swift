@@ -62,7 +62,12 @@ package final class Context {
   /// name of this user's own, made 0700 and checked to be theirs (`checkCache`), never
   /// a path shared by every user that another could make first (`/tmp/.cache/kiln`).
   package static func cacheLocation(_ environment: [String: String]) -> String {
-    if let dir = environment["KILN_CACHE_DIR"], !dir.isEmpty { return dir }
+    // No trailing slash: lstat of "link/" would follow the link it must refuse.
+    if let dir = environment["KILN_CACHE_DIR"], !dir.isEmpty {
+      var trimmed = Substring(dir)
+      while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+      return String(trimmed)
+    }
     if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/kiln" }
     if let home = environment["HOME"], !home.isEmpty { return home + "/.cache/kiln" }
     let tmp = environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
