@@ -9,7 +9,8 @@ struct CacheCommand: AsyncParsableCommand {
 
   static func maintenance() throws -> CacheMaintenance {
     let context = try Context(requireBuildFile: false)
-    return CacheMaintenance(root: context.cacheRoot, fileSystem: context.fileSystem)
+    try context.checkCache()
+    return CacheMaintenance(root: context.cacheRoot, fileSystem: context.cacheFileSystem)
   }
 
   struct Stats: AsyncParsableCommand {

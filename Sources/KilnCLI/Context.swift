@@ -29,6 +29,9 @@ package final class Context {
   package let buildFilePath: String?
   package let environment: [String: String]
   package let cacheRoot: String
+  /// Who may write the cache (`KILN_CACHE_SHARED`).
+  package let cacheTrust: CacheTrust
+  private var cacheChecked = false
   private var manifestStorage: Manifest?
 
   /// - Parameter requireBuildFile: false for `exec` and `cache`, which work without one.
@@ -49,12 +52,43 @@ package final class Context {
       buildFilePath = nil
       root = cwd
     }
+    cacheRoot = Self.cacheLocation(environment)
+    cacheTrust = CacheTrust(environment: environment)
+    try checkStateFolder()
+  }
+
+  /// `$KILN_CACHE_DIR`, else `$XDG_CACHE_HOME/kiln`, else `~/.cache/kiln`; with neither
+  /// HOME nor XDG_CACHE_HOME, `$TMPDIR/kiln-cache-<uid>` (TMPDIR defaulting to /tmp): a
+  /// name of this user's own, made 0700 and checked to be theirs (`checkCache`), never
+  /// a path shared by every user that another could make first (`/tmp/.cache/kiln`).
+  package static func cacheLocation(_ environment: [String: String]) -> String {
+    // No trailing slash: lstat of "link/" would follow the link it must refuse.
     if let dir = environment["KILN_CACHE_DIR"], !dir.isEmpty {
-      cacheRoot = dir
-    } else if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty {
-      cacheRoot = xdg + "/kiln"
-    } else {
-      cacheRoot = (environment["HOME"] ?? "/tmp") + "/.cache/kiln"
+      var trimmed = Substring(dir)
+      while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+      return String(trimmed)
+    }
+    if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/kiln" }
+    if let home = environment["HOME"], !home.isEmpty { return home + "/.cache/kiln" }
+    let tmp = environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+    return tmp + "/kiln-cache-\(geteuid())"
+  }
+
+  /// `.kiln/` and the files kiln keeps in it for this build file must not be symbolic
+  /// links (one committed to a repository would have kiln write through it): a few
+  /// lstat calls, made before anything there is opened.
+  private func checkStateFolder() throws {
+    let dir = root + "/.kiln"
+    do {
+      guard fileSystem.lstat(dir) != nil else { return }
+      try OwnFile.folder(dir)
+      let db = manifestPath
+      let kept = [db] + Database.companionSuffixes.map { db + $0 }
+      for path in kept + [PendingBuild.path(forManifest: db), snapshotPath, graphCachePath] {
+        try OwnFile.refuseLink(path)
+      }
+    } catch {
+      throw CLIError("kiln: \(error)")
     }
   }
 
@@ -82,25 +116,80 @@ package final class Context {
 
   package func manifest() throws -> Manifest {
     if let manifestStorage { return manifestStorage }
-    let dir = root + "/.kiln"
-    do { try fileSystem.createDirectories(dir) } catch { throw CLIError("kiln: cannot create \(error)") }
+    do { try OwnFile.folder(root + "/.kiln") } catch { throw CLIError("kiln: \(error)") }
     var keep = 1000
     if let text = environment["KILN_HISTORY"], !text.isEmpty {
       guard let n = Int(text), n >= 1 else { throw CLIError("kiln: KILN_HISTORY: '\(text)' is not a number of builds (1 or more)") }
       keep = n
     }
+    let m: Manifest
     do {
-      let m = try Manifest(path: manifestPath)
-      m.keepBuilds = keep
-      manifestStorage = m
-      return m
+      m = try Manifest(path: manifestPath)
+    } catch where error.movedAside != nil {
+      // Derived state: a damaged file is set aside and the build goes on with a new one.
+      sayMovedAside(error)
+      do { m = try Manifest(path: manifestPath) } catch { throw CLIError("kiln: \(error)") }
     } catch {
-      throw CLIError("kiln: \(manifestPath): \(error.message)")
+      throw CLIError("kiln: \(error)")
     }
+    m.keepBuilds = keep
+    manifestStorage = m
+    return m
   }
 
-  package var contentStore: ContentStore { ContentStore(root: cacheRoot, fileSystem: fileSystem) }
-  package var actionCache: ActionCache { ActionCache(root: cacheRoot, fileSystem: fileSystem) }
+  /// After a damaged manifest was moved aside while in use (`error.movedAside`): says so
+  /// and opens a new one. Any other error is thrown as the line it makes.
+  package func replaceManifest(after error: DatabaseError) throws -> Manifest {
+    guard error.movedAside != nil else { throw CLIError("kiln: \(error)") }
+    sayMovedAside(error)
+    manifestStorage = nil
+    return try manifest()
+  }
+
+  private func sayMovedAside(_ error: DatabaseError) {
+    guard error.movedAside != "" else { return }  // the process that moved it said so
+    func shown(_ path: String) -> String { Paths.relative(path, to: root).flatMap { $0.isEmpty ? nil : $0 } ?? path }
+    Terminal.error("kiln: \(shown(error.path)) was damaged (\(error.message)); moved it aside to "
+      + "\(shown(error.movedAside ?? "")) and started a new one (outputs come back from the cache)")
+  }
+
+  /// Makes the cache folder and its subfolders if missing, and checks that they (and
+  /// the lock files every kiln process opens) are not symbolic links and are owned and
+  /// writable as `cacheTrust` allows: a few lstat calls, once per process, never a
+  /// look at every blob. Before anything in the cache is opened.
+  package func checkCache() throws {
+    if cacheChecked { return }
+    do {
+      if fileSystem.lstat(cacheRoot) == nil {
+        let parent = Paths.parent(cacheRoot)
+        if !parent.isEmpty { try fileSystem.createDirectories(parent) }
+        // Private unless shared: the cache holds every output's bytes.
+        try OwnFile.folder(cacheRoot, mode: cacheTrust.shared ? 0o777 : 0o700)
+      }
+      try cacheTrust.check(cacheRoot, folder: true)
+      // A cache kiln cannot write (a read-only mount of a filled cache) still serves
+      // restores: what cannot be made is left out, and only what exists is checked.
+      for name in ["blobs", "actions", "locks"] {
+        _ = mkdir(cacheRoot + "/" + name, cacheTrust.folderMode)
+        try cacheTrust.check(cacheRoot + "/" + name, folder: true)
+      }
+      for name in ["locks/jobs", "locks/actions"] {
+        let path = cacheRoot + "/" + name
+        if let fd = try OwnFile.open(path, O_RDWR | O_CREAT, mode: cacheTrust.lockFileMode) {
+          close(fd)
+        }
+        try cacheTrust.check(path, folder: false)
+      }
+    } catch {
+      throw CLIError("kiln: cache \(error)")
+    }
+    cacheChecked = true
+  }
+
+  /// The cache's files, never followed through a symbolic link (`CacheFileSystem`).
+  package var cacheFileSystem: CacheFileSystem { CacheFileSystem(fileSystem, root: cacheRoot, trust: cacheTrust) }
+  package var contentStore: ContentStore { ContentStore(root: cacheRoot, fileSystem: cacheFileSystem) }
+  package var actionCache: ActionCache { ActionCache(root: cacheRoot, fileSystem: cacheFileSystem) }
 
   /// Where the last build's snapshot of this build file's targets is (`BuildSnapshot`).
   package var snapshotPath: String {
@@ -168,6 +257,7 @@ package final class Context {
       }
       reserve = bytes
     }
+    try checkCache()
     return SharedMachineLimits(cacheRoot: cacheRoot, slots: Self.cores, memoryReserve: reserve) ?? UnlimitedMachine()
   }
 

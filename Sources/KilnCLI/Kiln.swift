@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import KilnCore
+import KilnStore
 import KilnSystem
 #if canImport(Glibc)
 import Glibc
@@ -89,6 +90,11 @@ package enum KilnMain {
       return 2
     } catch let error as ExitCode {
       return error.rawValue
+    } catch let error as DatabaseError {
+      // The state database could not be read or written (full, read-only, damaged):
+      // its own line says which file and what to do.
+      Terminal.error("kiln: \(error)")
+      return 2
     } catch {
       let code = KilnCommand.exitCode(for: error)
       if code == .success {

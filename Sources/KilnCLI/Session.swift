@@ -18,13 +18,16 @@ final class Session {
     self.context = context
     var records: [TaskID: TaskRecord] = [:]
     var stats: [String: StatEntry] = [:]
-    if context.fileSystem.stat(context.manifestPath) != nil {
-      let manifest = try context.manifest()
+    if context.fileSystem.lstat(context.manifestPath) != nil {
+      var manifest = try context.manifest()
       do {
         records = try manifest.loadRecords()
         stats = try manifest.loadStatCache()
       } catch {
-        throw CLIError("kiln: \(manifest.path): \(error)")
+        // Damage found only by reading (a malformed page): moved aside, start anew.
+        records = [:]
+        stats = [:]
+        manifest = try context.replaceManifest(after: error)
       }
       opened = manifest
     }
@@ -61,7 +64,7 @@ final class Session {
     let hidden = hiddenOutputs
     let hiddenDigest = GraphCache.digest(ofHidden: hidden)
     let cachePath = context.graphCachePath
-    if let bytes = try? fs.read(cachePath),
+    if let bytes = try? OwnFile.read(cachePath),
        let (graph, entries) = GraphCache.load(bytes, root: context.root, hiddenDigest: hiddenDigest, fileSystem: fs,
                                               clock: context.clock) {
       return (graph, entries)
@@ -83,6 +86,7 @@ final class Session {
   }
 
   func build(_ graph: TaskGraph, observer: any BuildObserver) throws -> Build {
+    try context.checkCache()
     let manifest = try manifest
     // Temporary files of restores go to .kiln/tmp (never a symlink), where no glob
     // looks; what a killed kiln left there is cleared first.
@@ -92,9 +96,11 @@ final class Session {
       fs.removeLeftovers(in: scratch)
       fs.scratch = LocalFileSystem.Scratch(root: context.root, folder: scratch)
     }
+    let cacheFiles = CacheFileSystem(fs, root: context.cacheRoot, trust: context.cacheTrust)
     let build = Build(graph: graph, root: context.root, fileSystem: fs, runner: ShellProcessRunner(),
                       clock: context.clock, manifest: manifest, records: records, statCache: statCache,
-                      contentStore: ContentStore(root: context.cacheRoot, fileSystem: fs), actionCache: context.actionCache,
+                      contentStore: ContentStore(root: context.cacheRoot, fileSystem: cacheFiles),
+                      actionCache: context.actionCache,
                       environment: context.environment, observer: observer)
     build.limits = try context.machineLimits()
     return build

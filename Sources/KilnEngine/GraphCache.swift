@@ -13,9 +13,11 @@ import KilnSystem
 /// - the outputs recorded in the manifest (which globs leave out while stale) are the
 ///   same, by digest.
 ///
-/// File: "KILNGRF1", then ByteWriter fields (see `encode`), next to the manifest.
+/// File: "KILNGRF2", then ByteWriter fields (see `encode`), then the XXH3-128 of those
+/// fields (16 bytes), next to the manifest. A file whose digest does not match is not
+/// used: one flipped byte must never become a different command or input.
 package struct GraphCache: Sendable {
-  static let magic = Array("KILNGRF1".utf8)
+  static let magic = Array("KILNGRF2".utf8)
   static let version = "\(KeyBuilder.formatVersion)/graph-2"
 
   /// One path expansion depended on: its whole stat (`exact`: folders listed, the build
@@ -25,6 +27,13 @@ package struct GraphCache: Sendable {
     package var followsLinks: Bool
     package var exact: Bool
     package var stat: FileStat?
+
+    package init(path: String, followsLinks: Bool, exact: Bool, stat: FileStat?) {
+      self.path = path
+      self.followsLinks = followsLinks
+      self.exact = exact
+      self.stat = stat
+    }
   }
 
   package var root: String
@@ -127,12 +136,18 @@ package struct GraphCache: Sendable {
         w.varint(0)
       }
     }
-    return Self.magic + w.bytes
+    var sealed = ByteWriter()
+    sealed.digest(Hasher.digest(w.bytes))
+    return Self.magic + w.bytes + sealed.bytes
   }
 
-  static func decode(_ bytes: [UInt8]) -> GraphCache? {
-    guard bytes.count > magic.count, Array(bytes[0..<magic.count]) == magic else { return nil }
-    var r = ByteReader(Array(bytes[magic.count...]))
+  /// nil when the bytes are not a graph cache of this kiln's format, or are damaged.
+  package static func decode(_ bytes: [UInt8]) -> GraphCache? {
+    guard bytes.count > magic.count + 16, Array(bytes[0..<magic.count]) == magic else { return nil }
+    let body = Array(bytes[magic.count..<(bytes.count - 16)])
+    var seal = ByteReader(Array(bytes.suffix(16)))
+    guard let digest = try? seal.digest(), digest == Hasher.digest(body) else { return nil }
+    var r = ByteReader(body)
     do throws(ByteReader.Truncated) {
       guard try r.string() == version else { return nil }
       let root = try r.string()

@@ -33,8 +33,13 @@ package struct ContentStore: Sendable {
       fileSystem.touch(blob)
       return
     }
-    try fileSystem.createDirectories(Paths.parent(blob))
-    let copied = try fileSystem.copy(file, to: blob, permissions: 0o444)
+    let copied: Digest
+    do {
+      try fileSystem.createDirectories(Paths.parent(blob))
+      copied = try fileSystem.copy(file, to: blob, permissions: 0o444)
+    } catch {
+      throw error.explained(inCache: root)
+    }
     if copied != digest {
       try? fileSystem.remove(blob)
       throw FileSystemError(file, "changed while it was being stored")

@@ -1,10 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CSQLite
+import KilnSystem
 
-/// A failed SQLite call: the statement's purpose and SQLite's message.
+/// A failed SQLite call: SQLite's result code and message, the database's path, and
+/// (for a damaged file) where it was moved. `description` is the one line the CLI
+/// prints: what is wrong, with which file, and what to do.
 package struct DatabaseError: Error, Sendable, CustomStringConvertible {
   package var code: Int32
   package var message: String
-  package var description: String { message }
+  package var path: String
+  /// Where the damaged database was moved, when this error found it damaged ("" when
+  /// another kiln process had moved it already).
+  package var movedAside: String?
+
+  /// `code` for a database kiln refused to open (a symbolic link where it keeps it).
+  package static let refused: Int32 = -1
+  /// `code` for a database whose schema is not kiln's although it says it is (a table
+  /// dropped): damaged, like SQLITE_CORRUPT.
+  package static let badSchema: Int32 = -2
+
+  package init(code: Int32, message: String, path: String = "", movedAside: String? = nil) {
+    self.code = code
+    self.message = message
+    self.path = path
+    self.movedAside = movedAside
+  }
+
+  /// Whether the file itself is damaged (not a database, malformed, its schema gone):
+  /// derived state that is moved aside and made anew, never repaired.
+  package var isDamage: Bool {
+    code == Self.badSchema || code & 0xFF == SQLITE_CORRUPT || code & 0xFF == SQLITE_NOTADB
+  }
+
+  package var description: String {
+    let file = path.isEmpty ? "the state database" : path
+    let folder = path.isEmpty ? ".kiln" : Paths.parent(path)
+    if code == Self.refused { return "\(file): \(message)" }
+    if isDamage {
+      if movedAside == "" { return "\(file) is damaged (\(message)); another kiln process moved it aside; run the command again" }
+      if let movedAside { return "\(file) is damaged (\(message)); moved it aside to \(movedAside); run the command again" }
+      return "\(file) is damaged (\(message)); delete it (it holds only derived state) and run the command again"
+    }
+    switch code & 0xFF {
+    case SQLITE_FULL:
+      return "cannot write \(file): the disk is full (\(message)); free space on the disk that holds \(folder) and run again"
+    case SQLITE_READONLY:
+      return "cannot write \(file): it or \(folder) is read-only (\(message)); make \(folder) writable and run again"
+    case SQLITE_CANTOPEN:
+      return "cannot open \(file) (\(message)); check that \(folder) exists and can be written"
+    case SQLITE_IOERR:
+      return "cannot read or write \(file): disk I/O error (\(message)); check the disk that holds \(folder)"
+    case SQLITE_BUSY, SQLITE_LOCKED:
+      return "\(file) is locked by another kiln process (\(message)); wait for it to finish and run again"
+    default:
+      return "\(file): \(message)"
+    }
+  }
 }
 
 /// A SQLite connection: the only Swift file that calls libsqlite3. Statements are
@@ -12,16 +65,30 @@ package struct DatabaseError: Error, Sendable, CustomStringConvertible {
 package final class Database {
   private var handle: OpaquePointer?
   private var cache: [String: Statement] = [:]
+  package let path: String
+  /// Where the files went once found damaged (`moveAside`); "" when another process
+  /// moved them first.
+  package private(set) var movedAside: String?
+
+  /// The files SQLite keeps beside a database: the WAL, its index, a rollback journal.
+  package static let companionSuffixes = ["-wal", "-shm", "-journal"]
 
   /// Opens (creating) the file in WAL mode with a busy timeout, so a hook and a build
-  /// can overlap.
+  /// can overlap. Neither the file nor its WAL, index or journal may be a symbolic
+  /// link (a link committed to a repository would have SQLite write through it).
   package init(path: String) throws(DatabaseError) {
-    let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+    self.path = path
+    for suffix in [""] + Self.companionSuffixes where OwnFile.isLink(path + suffix) {
+      throw DatabaseError(code: DatabaseError.refused, message: OwnFile.linkRefused(path + suffix).message,
+                          path: path + suffix)
+    }
+    let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW
     let rc = sqlite3_open_v2(path, &handle, flags, nil)
     guard rc == SQLITE_OK else {
       let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
       sqlite3_close(handle)
-      throw DatabaseError(code: rc, message: "\(path): \(message)")
+      handle = nil
+      throw DatabaseError(code: rc, message: message, path: path)
     }
     sqlite3_busy_timeout(handle, 10_000)
     try execute("PRAGMA journal_mode=WAL")
@@ -42,8 +109,35 @@ package final class Database {
     sqlite3_close_v2(handle)
   }
 
-  private func error(_ rc: Int32, _ context: String) -> DatabaseError {
-    DatabaseError(code: rc, message: "\(context): \(String(cString: sqlite3_errmsg(handle)))")
+  private func error(_ rc: Int32, _ message: String? = nil) -> DatabaseError {
+    var error = DatabaseError(code: rc, message: message ?? String(cString: sqlite3_errmsg(handle)), path: path)
+    if error.isDamage { error.movedAside = moveAside() }
+    return error
+  }
+
+  /// Moves the database and its WAL, index and journal aside, to
+  /// `<path>.damaged-<UTC time>` (+ their suffixes), once: it is derived state, so a
+  /// damaged one is kept for a look, and the next open starts a new one. This
+  /// connection goes on with the moved files. Returns the new name, or nil when the
+  /// file could not be moved.
+  @discardableResult
+  package func moveAside() -> String? {
+    if let movedAside { return movedAside }
+    var now = time(nil)
+    var parts = tm()
+    gmtime_r(&now, &parts)
+    func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+    var aside = path + ".damaged-\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))T"
+      + "\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))Z"
+    if access(aside, F_OK) == 0 { aside += "-\(getpid())" }
+    guard Glibc.rename(path, aside) == 0 else {
+      // Gone already: another kiln process found the damage first and moved it.
+      if errno == ENOENT { movedAside = "" }
+      return movedAside
+    }
+    for suffix in Self.companionSuffixes { _ = Glibc.rename(path + suffix, aside + suffix) }
+    movedAside = aside
+    return aside
   }
 
   /// Runs one or more statements that return no rows.
@@ -53,7 +147,7 @@ package final class Database {
     if rc != SQLITE_OK {
       let text = message.map { String(cString: $0) } ?? "error \(rc)"
       sqlite3_free(message)
-      throw DatabaseError(code: rc, message: text)
+      throw error(rc, text)
     }
   }
 
@@ -65,7 +159,7 @@ package final class Database {
     }
     var raw: OpaquePointer?
     let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
-    guard rc == SQLITE_OK, let raw else { throw error(rc, "prepare") }
+    guard rc == SQLITE_OK, let raw else { throw error(rc) }
     let statement = Statement(raw, database: self)
     cache[sql] = statement
     return statement
@@ -85,7 +179,7 @@ package final class Database {
 
   package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
-  fileprivate func message(_ rc: Int32) -> DatabaseError { error(rc, "step") }
+  fileprivate func message(_ rc: Int32) -> DatabaseError { error(rc) }
 }
 
 /// A value to bind to a statement parameter.

@@ -141,7 +141,21 @@ package final class Manifest {
     let version = try db.statement("SELECT value FROM meta WHERE key = 'schema_version'")
     let current: Int? = try version.step() ? Int(version.text(0)) : nil
     _ = try? version.step()
-    if current == Self.schemaVersion { return }
+    if current == Self.schemaVersion {
+      // Says it is kiln's, so every table must be there: one gone (dropped by hand, or
+      // a damaged schema page) is a damaged file, moved aside like one SQLite rejects.
+      let tables = try db.statement("""
+        SELECT count(*) FROM sqlite_master WHERE type = 'table'
+          AND name IN ('stat_cache', 'task_records', 'builds', 'outcomes', 'lifetime_totals', 'up_to_date')
+        """)
+      let complete = try tables.step() && tables.int(0) == 6
+      _ = try? tables.step()
+      guard complete else {
+        throw DatabaseError(code: DatabaseError.badSchema, message: "a table of its schema is missing", path: db.path,
+                            movedAside: db.moveAside())
+      }
+      return
+    }
     try db.execute("""
       BEGIN IMMEDIATE;
       DROP TABLE IF EXISTS lifetime_totals;

@@ -2,6 +2,8 @@
 import Glibc
 #endif
 import KilnCore
+import KilnHash
+import KilnSystem
 
 /// A build that a null build from the snapshot did not write into SQLite itself: the
 /// history row, its per-task up-to-date counts, and the stat-cache entries of files it
@@ -9,9 +11,11 @@ import KilnCore
 /// than the rest of such a build; appending a record to a small file does not.
 /// `Manifest.init` moves pending records into the database.
 ///
-/// File: `<manifest>-pending`, a sequence of records, each a varint length then the
-/// ByteWriter fields (see `encode`); a record cut short by a crash ends the file.
-/// Writers and the importer hold an exclusive `flock` on it.
+/// File: `<manifest>-pending`, a sequence of records, each a varint length, then the
+/// ByteWriter fields (see `encode`) and the XXH3-128 of those fields (16 bytes). A
+/// record cut short by a crash, or whose digest does not match (damage), ends the
+/// file: what follows it is dropped, never imported. Writers and the importer hold an
+/// exclusive `flock` on it; it is opened without following a symbolic link.
 package struct PendingBuild: Sendable, Hashable {
   package var started: Double
   package var finished: Double
@@ -58,11 +62,13 @@ package struct PendingBuild: Sendable, Hashable {
   /// Appends one record; false when the file could not be written (the caller then
   /// takes the full path, which records the build itself).
   package static func append(_ build: PendingBuild, manifest: String) -> Bool {
-    let fd = open(path(forManifest: manifest), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { return false }
+    // A symbolic link there is refused by the full path that then runs (`Context`).
+    guard let fd = try? OwnFile.open(path(forManifest: manifest), O_WRONLY | O_APPEND | O_CREAT, mode: 0o644) else {
+      return false
+    }
     defer { close(fd) }
     guard flock(fd, LOCK_EX) == 0 else { return false }
-    let body = build.encode()
+    let body = build.sealed()
     var w = ByteWriter()
     w.varint(UInt64(body.count))
     let record = w.bytes + body
@@ -73,8 +79,12 @@ package struct PendingBuild: Sendable, Hashable {
   /// Takes every pending record out of the file, handing them to `body` (which stores
   /// them); the file is emptied only when `body` succeeds.
   static func drain(manifest: String, _ body: ([PendingBuild]) throws(DatabaseError) -> Void) throws(DatabaseError) {
-    let fd = open(path(forManifest: manifest), O_RDWR | O_CLOEXEC)
-    guard fd >= 0 else { return }
+    let file = path(forManifest: manifest)
+    let opened: Int32?
+    do { opened = try OwnFile.open(file, O_RDWR) } catch {
+      throw DatabaseError(code: DatabaseError.refused, message: error.message, path: file)
+    }
+    guard let fd = opened else { return }
     defer { close(fd) }
     guard flock(fd, LOCK_EX) == 0 else { return }
     var bytes: [UInt8] = []
@@ -88,11 +98,28 @@ package struct PendingBuild: Sendable, Hashable {
     var builds: [PendingBuild] = []
     var r = ByteReader(bytes)
     while !r.atEnd {
-      guard let body = try? r.raw(), let build = decode(body) else { break }
+      guard let body = try? r.raw(), let build = unsealed(body) else { break }
       builds.append(build)
     }
     try body(builds)
     _ = ftruncate(fd, 0)
+  }
+
+  /// `encode()` followed by its digest.
+  func sealed() -> [UInt8] {
+    let body = encode()
+    var seal = ByteWriter()
+    seal.digest(Hasher.digest(body))
+    return body + seal.bytes
+  }
+
+  /// The record, if its digest matches its fields; nil when damaged.
+  static func unsealed(_ bytes: [UInt8]) -> PendingBuild? {
+    guard bytes.count > 16 else { return nil }
+    let body = Array(bytes[0..<(bytes.count - 16)])
+    var seal = ByteReader(Array(bytes.suffix(16)))
+    guard let digest = try? seal.digest(), digest == Hasher.digest(body) else { return nil }
+    return decode(body)
   }
 
   func encode() -> [UInt8] {

@@ -99,11 +99,11 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
     let dir = cacheRoot + "/locks"
     _ = mkdir(cacheRoot, 0o755)
     _ = mkdir(dir, 0o755)
-    let fd = open(dir + "/jobs", O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+    let fd = open(dir + "/jobs", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o666)
     guard fd >= 0 else { return nil }
     jobsFile = fd
     actionsPath = dir + "/actions"
-    actionsFile = open(actionsPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+    actionsFile = open(actionsPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o666)
     if let jobs = kiln_map_shared(fd, 4096), actionsFile >= 0, let actions = kiln_map_shared(actionsFile, 4096) {
       shared = jobs.assumingMemoryBound(to: UInt32.self)
       actionsShared = actions.assumingMemoryBound(to: UInt32.self)
@@ -253,7 +253,7 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
 
   package func claimAction(_ key: Digest) async -> ActionClaim? {
     // A descriptor per claim: two jobs of this process conflict like two processes.
-    let fd = open(actionsPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
+    let fd = open(actionsPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o666)
     guard fd >= 0 else { return ActionClaim(key: key, waited: false) }
     let offset = Int64(bitPattern: key.high & 0x3FFF_FFFF_FFFF_FFFF)
     if kiln_range_lock(fd, offset, 1) == 0 { return ActionClaim(key: key, waited: false, descriptor: fd) }
