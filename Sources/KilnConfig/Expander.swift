@@ -86,6 +86,10 @@ package struct Expander {
       guard let normalized = Paths.normalize(dir.value), !dir.value.hasPrefix("/") else {
         throw ConfigError(dir.location, "'dir' of task '\(spec.name)' is outside the workspace")
       }
+      // As for outputs: a symlink on the way may lead anywhere, so none is accepted.
+      if let link = symlink(atOrAbove: normalized) {
+        throw ConfigError(dir.location, "'dir' of task '\(spec.name)' is outside the workspace (through the symlink '\(link)')")
+      }
       directory = normalized
     }
 
@@ -304,15 +308,22 @@ package struct Expander {
     if Paths.isReserved(normalized) {
       throw ConfigError(location, "\(what) '\(path)' is inside .kiln or .git, which belong to kiln and git")
     }
-    var parent = Paths.parent(normalized)
+    if let link = symlink(atOrAbove: Paths.parent(normalized)) {
+      throw ConfigError(location, "\(what) '\(path)' is outside the workspace (through the symlink '\(link)')")
+    }
+    return normalized
+  }
+
+  /// The first of `folder` and its parents (workspace-relative) that is a symlink, if
+  /// any: a path through one may leave the workspace, wherever the link points now.
+  private func symlink(atOrAbove folder: String) -> String? {
+    var parent = folder
     while !parent.isEmpty, !listings.checkedParents.contains(parent) {
-      if fileSystem.lstat(Paths.join(root, parent))?.kind == .symlink {
-        throw ConfigError(location, "\(what) '\(path)' is outside the workspace (through the symlink '\(parent)')")
-      }
+      if fileSystem.lstat(Paths.join(root, parent))?.kind == .symlink { return parent }
       listings.checkedParents.insert(parent)
       parent = Paths.parent(parent)
     }
-    return normalized
+    return nil
   }
 
   // MARK: - Placeholders
@@ -320,7 +331,8 @@ package struct Expander {
   static let placeholders: Set<String> = ["in", "out", "stem", "name", "dir"]
 
   /// Replaces `{in}`, `{out}`, `{stem}`, `{name}`, `{dir}`; any other brace text
-  /// (shell `${VAR}`, `{a,b}`) is left alone.
+  /// (shell `${VAR}`, `{a,b}`, a brace group `{ cmd {in}; }`) is left alone one
+  /// character at a time, so a placeholder inside or after it is still replaced.
   private func substitute(_ template: String, _ values: [String: String], at location: SourceLocation, task: String, quote: Bool, inOut: Bool) throws(ConfigError) -> String {
     guard template.contains("{") else { return template }
     var result = ""
@@ -328,14 +340,19 @@ package struct Expander {
     while let open = rest.firstIndex(of: "{") {
       result += rest[..<open]
       let afterOpen = rest.index(after: open)
-      guard let close = rest[afterOpen...].firstIndex(of: "}") else {
-        result += rest[open...]
-        rest = rest[rest.endIndex...]
-        break
-      }
-      let word = String(rest[afterOpen..<close])
+      // A placeholder is `{` + a lower-case word + `}`; anything else is shell text.
+      let wordEnd = rest[afterOpen...].firstIndex { !("a"..."z").contains($0) } ?? rest.endIndex
+      let word = String(rest[afterOpen..<wordEnd])
+      let closes = wordEnd < rest.endIndex && rest[wordEnd] == "}"
       let isShellVariable = open > template.startIndex && template[template.index(before: open)] == "$"
-      if Self.placeholders.contains(word), !isShellVariable {
+      guard closes, Self.placeholders.contains(word) else {
+        result.append("{")
+        rest = rest[afterOpen...]
+        continue
+      }
+      if isShellVariable {
+        result += rest[open...wordEnd]  // `${in}` is the shell's variable named `in`
+      } else {
         if !inOut, word == "out" {
           throw ConfigError(location, "placeholder {out} cannot be used in outputs or depfile")
         }
@@ -343,10 +360,8 @@ package struct Expander {
           throw ConfigError(location, "placeholder {\(word)} needs 'foreach' (task '\(task)' has none)")
         }
         result += value
-      } else {
-        result += rest[open...close]
       }
-      rest = rest[rest.index(after: close)...]
+      rest = rest[rest.index(after: wordEnd)...]
     }
     result += rest
     return result
