@@ -25,7 +25,7 @@ package struct Expander {
   }
 
   private final class Listings {
-    var byDirectory: [String: [String]] = [:]
+    var byDirectory: [String: FileListing] = [:]
     /// Parent folders already checked not to be symlinks.
     var checkedParents = Set<String>()
     /// Per task: the matches of the previous round and the instances made from them.
@@ -275,18 +275,24 @@ package struct Expander {
       return []
     }
     let glob = Glob(normalized)
+    let listing = files(under: glob.literalPrefix)
     var matches = Set<String>()
-    for path in files(under: glob.literalPrefix) where glob.matches(path) && !hiddenOutputs.contains(path) {
+    for path in listing.files where glob.matches(path) && !hiddenOutputs.contains(path) {
       matches.insert(path)
+    }
+    // A file the glob would match but kiln cannot name: refused, never left out.
+    for entry in listing.undecodable where entry.isDirectory ? glob.mayMatchInside(bytes: entry.bytes) : glob.matches(bytes: entry.bytes) {
+      let what = entry.isDirectory ? "folder" : "file"
+      throw ConfigError(pattern.location, "\(what) '\(entry.escaped)' (matched by '\(pattern.value)') has a name that is not UTF-8, which kiln cannot track; rename it")
     }
     for path in declared.under(glob.literalPrefix) where glob.matches(path) { matches.insert(path) }
     return matches.sorted()
   }
 
   /// Every file under a directory of the workspace, workspace-relative, listed once.
-  private func files(under directory: String) -> [String] {
+  private func files(under directory: String) -> FileListing {
     if let cached = listings.byDirectory[directory] { return cached }
-    let result = fileSystem.workspaceFiles(root: root, under: directory)
+    let result = fileSystem.workspaceListing(root: root, under: directory)
     listings.byDirectory[directory] = result
     return result
   }

@@ -96,4 +96,44 @@ import Testing
     #expect(p.read("web/client/out.txt")?.hasSuffix("/web/client\n") == true)
     #expect(p.runs("t") == 1)
   }
+
+  // MARK: - File names that are not UTF-8 (issue 12 item 15)
+
+  @Test func aFileNameThatIsNotUTF8IsRefusedNotSkipped() throws {
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          all:
+            inputs: "src/*.txt"
+            outputs: all.txt
+            run: echo x >> .runs/all && cat {in} > {out}
+        """,
+      "src/a.txt": "alpha\n",
+    ])
+    #expect(try p.kiln("build").status == 0)
+    #expect(p.runs("all") == 1)
+
+    // src/x-\xff.txt: globs used to skip it, so the build stayed "up to date".
+    let raw = Array(p.root.utf8) + Array("/src/x-".utf8) + [0xFF] + Array(".txt".utf8) + [0]
+    let made = raw.withUnsafeBufferPointer { buffer in
+      buffer.withMemoryRebound(to: CChar.self) { path -> Bool in
+        let fd = open(path.baseAddress!, O_CREAT | O_WRONLY, 0o644)
+        guard fd >= 0 else { return false }
+        _ = write(fd, "new\n", 4)
+        close(fd)
+        return true
+      }
+    }
+    #expect(made)
+    defer { raw.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { _ = unlink($0.baseAddress!) } } }
+
+    for command in [["build"], ["build", "-n"], ["tasks"]] {
+      let r = try p.kiln(command)
+      #expect(r.status == 2, "kiln \(command): \(r)")
+      #expect(r.stderrLines == [
+        "kiln.yml:3:13: file 'src/x-\\xff.txt' (matched by 'src/*.txt') has a name that is not UTF-8, which kiln cannot track; rename it"
+      ], "kiln \(command): \(r)")
+    }
+    #expect(p.runs("all") == 1)
+  }
 }
