@@ -7,10 +7,18 @@ PREFIX ?= /usr/local
 BIN_DEBUG := .build/debug/kiln
 BIN_RELEASE := .build/release/kiln
 DEPS_BUILD := libxxhash-dev libsqlite3-dev
-# The demo compiles C and makes git workspaces; the tests also need PyYAML (the YAML
-# parser's differential test), promtool (stats --prometheus) and Chromium (stats --html).
+# The demo compiles C and makes git workspaces. What the tests need on top, and for what:
+#   procps        pgrep: no child of a task outlives kiln (ProcessTeardownTests, ...)
+#   python3-yaml  PyYAML: the YAML parser's differential test (YAMLParserTests)
+#   chromium      renders and screenshots `kiln stats --html` (HTMLReportTests)
+#   promtool      lints `kiln stats --prometheus` (PrometheusTests): not installed but
+#                 extracted from the Debian package prometheus into $(TEST_TOOLS) (see
+#                 $(PROMTOOL) below), since installing that package enables and starts the
+#                 Prometheus server and pulls in node-exporter and smartmontools.
 DEPS_DEMO := $(DEPS_BUILD) gcc binutils git
-DEPS_TEST := $(DEPS_DEMO) procps python3-yaml prometheus chromium
+DEPS_TEST := $(DEPS_DEMO) procps python3-yaml chromium
+TEST_TOOLS ?= $(CURDIR)/.build/test-tools
+PROMTOOL := $(TEST_TOOLS)/promtool
 DEPS_BENCH := $(DEPS_BUILD) gcc binutils make git python3 ninja-build ccache xxhash time pre-commit
 
 .PHONY: build release test demo bench bench-quick install deps-build deps-demo deps-test deps-bench clean
@@ -43,9 +51,33 @@ build: deps-build
 release: deps-build
 	$(SWIFT) build -c release --static-swift-stdlib -Xlinker -no-pie
 
-test: deps-test
+# promtool alone: `apt-get download` fetches the package file (no install, no maintainer
+# scripts, no service) and `dpkg -x` unpacks it into a scratch folder; only the binary
+# is kept. It needs libc only.
+$(PROMTOOL):
+	@mkdir -p $(TEST_TOOLS)
+	@scratch=$$(mktemp -d) && cd $$scratch && \
+	if ! apt-get download -qq prometheus >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get download -qq prometheus >/dev/null || exit 1; \
+	  else echo "kiln's tests need promtool: apt-get download prometheus failed (run apt-get update as root)"; exit 1; fi; \
+	fi && \
+	dpkg -x prometheus_*.deb root && cp root/usr/bin/promtool $(PROMTOOL).tmp && mv $(PROMTOOL).tmp $(PROMTOOL) && \
+	cd / && rm -rf $$scratch && echo "extracted promtool into $(TEST_TOOLS)"
+
+# The suite runs with HOME (and the XDG folders) pointed at an empty temporary folder,
+# and fails if kiln made a cache there: every process a test starts must get a home of
+# its own from TestEnvironment (Tests/KilnIntegrationTests/HermeticTests.swift), so a
+# kiln cache under the runner's HOME means a test leaked onto the real HOME.
+test: deps-test $(PROMTOOL)
 	$(SWIFT) build --build-tests
-	KILN_BIN=$(CURDIR)/$(BIN_DEBUG) $(SWIFT) test --skip-build
+	@home=$$(mktemp -d /tmp/kiln-test-home.XXXXXX); \
+	env -u KILN_CACHE_DIR -u KILN_REMOTE_CACHE -u KILN_WORKSPACE HOME=$$home XDG_CACHE_HOME=$$home/.cache \
+	  XDG_CONFIG_HOME=$$home/.config XDG_DATA_HOME=$$home/.local/share XDG_STATE_HOME=$$home/.local/state \
+	  KILN_BIN=$(CURDIR)/$(BIN_DEBUG) KILN_PROMTOOL=$(PROMTOOL) $(SWIFT) test --skip-build; status=$$?; \
+	if [ -e $$home/.cache/kiln ]; then \
+	  echo "make test: a test ran kiln with the runner's HOME ($$home/.cache/kiln exists): give it TestEnvironment"; status=1; \
+	fi; \
+	rm -rf $$home; exit $$status
 
 demo: deps-demo release
 	@sh fixtures/demo-run.sh $(CURDIR)/$(BIN_RELEASE)

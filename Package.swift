@@ -46,7 +46,7 @@ let package = Package(
     .testTarget(name: "KilnConfigTests", dependencies: ["KilnConfig", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnStoreTests", dependencies: ["KilnStore", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnEngineTests", dependencies: ["KilnEngine", "KilnStore", "KilnConfig", "KilnTestSupport"], swiftSettings: strict),
-    .testTarget(name: "KilnReportTests", dependencies: ["KilnReport"], swiftSettings: strict),
+    .testTarget(name: "KilnReportTests", dependencies: ["KilnReport", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnIntegrationTests", dependencies: ["KilnTestSupport"], swiftSettings: strict),
   ]
 )

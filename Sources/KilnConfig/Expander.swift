@@ -25,7 +25,7 @@ package struct Expander {
   }
 
   private final class Listings {
-    var byDirectory: [String: [String]] = [:]
+    var byDirectory: [String: FileListing] = [:]
     /// Parent folders already checked not to be symlinks.
     var checkedParents = Set<String>()
     /// Per task: the matches of the previous round and the instances made from them.
@@ -85,6 +85,10 @@ package struct Expander {
     if let dir = spec.dir {
       guard let normalized = Paths.normalize(dir.value), !dir.value.hasPrefix("/") else {
         throw ConfigError(dir.location, "'dir' of task '\(spec.name)' is outside the workspace")
+      }
+      // As for outputs: a symlink on the way may lead anywhere, so none is accepted.
+      if let link = symlink(atOrAbove: normalized) {
+        throw ConfigError(dir.location, "'dir' of task '\(spec.name)' is outside the workspace (through the symlink '\(link)')")
       }
       directory = normalized
     }
@@ -271,18 +275,24 @@ package struct Expander {
       return []
     }
     let glob = Glob(normalized)
+    let listing = files(under: glob.literalPrefix)
     var matches = Set<String>()
-    for path in files(under: glob.literalPrefix) where glob.matches(path) && !hiddenOutputs.contains(path) {
+    for path in listing.files where glob.matches(path) && !hiddenOutputs.contains(path) {
       matches.insert(path)
+    }
+    // A file the glob would match but kiln cannot name: refused, never left out.
+    for entry in listing.undecodable where entry.isDirectory ? glob.mayMatchInside(bytes: entry.bytes) : glob.matches(bytes: entry.bytes) {
+      let what = entry.isDirectory ? "folder" : "file"
+      throw ConfigError(pattern.location, "\(what) '\(entry.escaped)' (matched by '\(pattern.value)') has a name that is not UTF-8, which kiln cannot track; rename it")
     }
     for path in declared.under(glob.literalPrefix) where glob.matches(path) { matches.insert(path) }
     return matches.sorted()
   }
 
   /// Every file under a directory of the workspace, workspace-relative, listed once.
-  private func files(under directory: String) -> [String] {
+  private func files(under directory: String) -> FileListing {
     if let cached = listings.byDirectory[directory] { return cached }
-    let result = fileSystem.workspaceFiles(root: root, under: directory)
+    let result = fileSystem.workspaceListing(root: root, under: directory)
     listings.byDirectory[directory] = result
     return result
   }
@@ -304,15 +314,22 @@ package struct Expander {
     if Paths.isReserved(normalized) {
       throw ConfigError(location, "\(what) '\(path)' is inside .kiln or .git, which belong to kiln and git")
     }
-    var parent = Paths.parent(normalized)
+    if let link = symlink(atOrAbove: Paths.parent(normalized)) {
+      throw ConfigError(location, "\(what) '\(path)' is outside the workspace (through the symlink '\(link)')")
+    }
+    return normalized
+  }
+
+  /// The first of `folder` and its parents (workspace-relative) that is a symlink, if
+  /// any: a path through one may leave the workspace, wherever the link points now.
+  private func symlink(atOrAbove folder: String) -> String? {
+    var parent = folder
     while !parent.isEmpty, !listings.checkedParents.contains(parent) {
-      if fileSystem.lstat(Paths.join(root, parent))?.kind == .symlink {
-        throw ConfigError(location, "\(what) '\(path)' is outside the workspace (through the symlink '\(parent)')")
-      }
+      if fileSystem.lstat(Paths.join(root, parent))?.kind == .symlink { return parent }
       listings.checkedParents.insert(parent)
       parent = Paths.parent(parent)
     }
-    return normalized
+    return nil
   }
 
   // MARK: - Placeholders
@@ -320,7 +337,8 @@ package struct Expander {
   static let placeholders: Set<String> = ["in", "out", "stem", "name", "dir"]
 
   /// Replaces `{in}`, `{out}`, `{stem}`, `{name}`, `{dir}`; any other brace text
-  /// (shell `${VAR}`, `{a,b}`) is left alone.
+  /// (shell `${VAR}`, `{a,b}`, a brace group `{ cmd {in}; }`) is left alone one
+  /// character at a time, so a placeholder inside or after it is still replaced.
   private func substitute(_ template: String, _ values: [String: String], at location: SourceLocation, task: String, quote: Bool, inOut: Bool) throws(ConfigError) -> String {
     guard template.contains("{") else { return template }
     var result = ""
@@ -328,14 +346,19 @@ package struct Expander {
     while let open = rest.firstIndex(of: "{") {
       result += rest[..<open]
       let afterOpen = rest.index(after: open)
-      guard let close = rest[afterOpen...].firstIndex(of: "}") else {
-        result += rest[open...]
-        rest = rest[rest.endIndex...]
-        break
-      }
-      let word = String(rest[afterOpen..<close])
+      // A placeholder is `{` + a lower-case word + `}`; anything else is shell text.
+      let wordEnd = rest[afterOpen...].firstIndex { !("a"..."z").contains($0) } ?? rest.endIndex
+      let word = String(rest[afterOpen..<wordEnd])
+      let closes = wordEnd < rest.endIndex && rest[wordEnd] == "}"
       let isShellVariable = open > template.startIndex && template[template.index(before: open)] == "$"
-      if Self.placeholders.contains(word), !isShellVariable {
+      guard closes, Self.placeholders.contains(word) else {
+        result.append("{")
+        rest = rest[afterOpen...]
+        continue
+      }
+      if isShellVariable {
+        result += rest[open...wordEnd]  // `${in}` is the shell's variable named `in`
+      } else {
         if !inOut, word == "out" {
           throw ConfigError(location, "placeholder {out} cannot be used in outputs or depfile")
         }
@@ -343,10 +366,8 @@ package struct Expander {
           throw ConfigError(location, "placeholder {\(word)} needs 'foreach' (task '\(task)' has none)")
         }
         result += value
-      } else {
-        result += rest[open...close]
       }
-      rest = rest[rest.index(after: close)...]
+      rest = rest[rest.index(after: wordEnd)...]
     }
     result += rest
     return result

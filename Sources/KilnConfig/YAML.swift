@@ -57,6 +57,13 @@ package struct YAMLParser {
   /// Offset where the line holding `i` starts, and its 1-based number.
   private var lineStart = 0
   private var line = 1
+  /// How many lists and mappings (block or flow) enclose the current position.
+  private var depth = 0
+
+  /// How deep lists and mappings may nest. Build files nest four or five levels; the
+  /// parser is a recursive descent, and a hostile file (30,000 `[` in 60 KB) used to
+  /// run it off the end of the stack. Past the limit: `nesting too deep`.
+  package static let maxDepth = 256
 
   package static func parse(_ source: String) throws(YAMLError) -> YAMLNode? {
     var parser = YAMLParser(Array(source.utf8))
@@ -140,6 +147,13 @@ package struct YAMLParser {
     throw error("YAML syntax error: unexpected text after \(what)")
   }
 
+  /// Counts one more enclosing collection, opened at `m`; the caller undoes it with
+  /// `depth -= 1` in a `defer`, on every way out.
+  private mutating func enterCollection(at m: Mark) throws(YAMLError) {
+    depth += 1
+    if depth > Self.maxDepth { throw error("nesting too deep", at: m) }
+  }
+
   private func startsDocumentMarker(_ marker: UInt8) -> Bool {
     column == 0 && c == marker && peek(1) == marker && peek(2) == marker && isSeparatorAt(3)
   }
@@ -182,6 +196,8 @@ package struct YAMLParser {
 
   private mutating func blockSequence(indent: Int) throws(YAMLError) -> YAMLNode {
     let start = mark
+    defer { depth -= 1 }
+    try enterCollection(at: start)
     var items: [YAMLNode] = []
     while true {
       let itemMark = mark
@@ -209,6 +225,8 @@ package struct YAMLParser {
 
   private mutating func blockMapping(indent: Int) throws(YAMLError) -> YAMLNode {
     let start = mark
+    defer { depth -= 1 }
+    try enterCollection(at: start)
     var pairs: [(key: YAMLNode, value: YAMLNode)] = []
     var seen = Set<String>()
     while true {
@@ -554,6 +572,8 @@ package struct YAMLParser {
   /// `[a, b]` or `{k: v, ...}`, over as many lines as it takes.
   private mutating func flowCollection() throws(YAMLError) -> YAMLNode {
     let start = mark
+    defer { depth -= 1 }
+    try enterCollection(at: start)
     let isSequence = c == 0x5B
     let closing: UInt8 = isSequence ? 0x5D : 0x7D
     i += 1

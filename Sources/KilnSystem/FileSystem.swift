@@ -50,6 +50,10 @@ package protocol FileSystem: Sendable {
   func digest(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, Bool)
   /// Names in a directory (not "." or ".."), unsorted; nil when not a directory.
   func contents(ofDirectory path: String) -> [String]?
+  /// The entries of a directory whose names are not valid UTF-8, which
+  /// `contents(ofDirectory:)` cannot give as they are; asked only when a listed name
+  /// holds U+FFFD and names nothing on disk.
+  func undecodableNames(inDirectory path: String) -> [UndecodableName]
   func read(_ path: String) throws(FileSystemError) -> [UInt8]
   /// Writes to a temporary name beside `path`, then renames over it.
   func writeAtomically(_ bytes: [UInt8], to path: String, permissions: UInt32) throws(FileSystemError)
@@ -135,6 +139,9 @@ extension FileSystem {
     throw FileSystemError(path, "symlinks are not supported by this file system")
   }
 
+  /// Fakes hold text names only.
+  package func undecodableNames(inDirectory path: String) -> [UndecodableName] { [] }
+
   /// `mkdir -p`.
   package func createDirectories(_ path: String) throws(FileSystemError) {
     if let st = stat(path) {
@@ -157,22 +164,38 @@ extension FileSystem {
 
   /// `files(under:)`, not entering (nor listing) the paths `skip` says to leave out.
   package func files(under path: String, skipping skip: (String) -> Bool) -> [String] {
-    var result: [String] = []
+    listing(under: path, skipping: skip).files
+  }
+
+  /// `files(under:skipping:)`, and the entries whose names are not UTF-8 (neither
+  /// listed nor entered: they have no text path).
+  package func listing(under path: String, skipping skip: (String) -> Bool) -> FileListing {
+    var result = FileListing()
     var pending: [String] = [""]
     while let rel = pending.popLast() {
       let abs = rel.isEmpty ? path : path + "/" + rel
       guard let names = contents(ofDirectory: abs) else { continue }
+      var hasUndecodable = false
       for name in names {
         let childRel = rel.isEmpty ? name : rel + "/" + name
         if skip(childRel) { continue }
         switch lstat(abs + "/" + name)?.kind {
         case .directory: pending.append(childRel)
-        case .file, .symlink: result.append(childRel)
-        default: break
+        case .file, .symlink: result.files.append(childRel)
+        case .other: break
+        case nil:
+          // Gone since the listing, or a name that is not UTF-8, made text with U+FFFD.
+          if name.unicodeScalars.contains("\u{FFFD}") { hasUndecodable = true }
+        }
+      }
+      if hasUndecodable {
+        let prefix = rel.isEmpty ? [] : Array(rel.utf8) + [UInt8(ascii: "/")]
+        for entry in undecodableNames(inDirectory: abs) {
+          result.undecodable.append(UndecodableName(bytes: prefix + entry.bytes, isDirectory: entry.isDirectory))
         }
       }
     }
-    result.sort()
+    result.files.sort()
     return result
   }
 
@@ -181,9 +204,19 @@ extension FileSystem {
   /// `.kiln` and `.git` are not even entered: kiln's own state changes at every
   /// command and must not count as a change of the workspace.
   package func workspaceFiles(root: String, under folder: String) -> [String] {
-    if Paths.isReserved(folder) { return [] }
-    var result = files(under: Paths.join(root, folder), skipping: { folder.isEmpty && Paths.isReserved($0) })
-    if !folder.isEmpty { result = result.map { folder + "/" + $0 } }
+    workspaceListing(root: root, under: folder).files
+  }
+
+  /// `workspaceFiles(root:under:)`, and the entries under `folder` whose names are not
+  /// UTF-8 (workspace-relative bytes): a glob that could match one must say so.
+  package func workspaceListing(root: String, under folder: String) -> FileListing {
+    if Paths.isReserved(folder) { return FileListing() }
+    var result = listing(under: Paths.join(root, folder), skipping: { folder.isEmpty && Paths.isReserved($0) })
+    if !folder.isEmpty {
+      result.files = result.files.map { folder + "/" + $0 }
+      let prefix = Array(folder.utf8) + [UInt8(ascii: "/")]
+      result.undecodable = result.undecodable.map { UndecodableName(bytes: prefix + $0.bytes, isDirectory: $0.isDirectory) }
+    }
     return result
   }
 }

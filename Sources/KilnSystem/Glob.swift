@@ -37,6 +37,31 @@ package struct Glob: Sendable, Hashable, CustomStringConvertible {
     return Self.match(segments[...], names[...])
   }
 
+  /// Whether a relative path given as bytes (a name that is not UTF-8 in it) matches.
+  package func matches(bytes path: [UInt8]) -> Bool {
+    let names = path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+    return Self.match(segments[...], names[...])
+  }
+
+  /// Whether the pattern could match something inside the folder `path` (bytes): a
+  /// folder the walk cannot enter (its name is not UTF-8) may hide a match.
+  package func mayMatchInside(bytes path: [UInt8]) -> Bool {
+    let names = path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+    return Self.matchAbove(segments[...], names[...])
+  }
+
+  /// Whether `names` can be the first names of a path `pattern` matches, with at least
+  /// one name still to come.
+  private static func matchAbove(_ pattern: ArraySlice<[UInt8]>, _ names: ArraySlice<ArraySlice<UInt8>>) -> Bool {
+    guard let first = pattern.first else { return false }
+    guard let name = names.first else { return true }
+    if first == Array("**".utf8) {
+      if matchAbove(pattern.dropFirst(), names) { return true }
+      return name.first != UInt8(ascii: ".") && matchAbove(pattern, names.dropFirst())
+    }
+    return matchName(first[...], name) && matchAbove(pattern.dropFirst(), names.dropFirst())
+  }
+
   private static func match(_ pattern: ArraySlice<[UInt8]>, _ names: ArraySlice<ArraySlice<UInt8>>) -> Bool {
     guard let first = pattern.first else { return names.isEmpty }
     if first == Array("**".utf8) {

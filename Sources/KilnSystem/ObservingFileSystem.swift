@@ -58,6 +58,10 @@ package final class ObservingFileSystem: FileSystem, @unchecked Sendable {
     return base.contents(ofDirectory: path)
   }
 
+  package func undecodableNames(inDirectory path: String) -> [UndecodableName] {
+    base.undecodableNames(inDirectory: path)
+  }
+
   package func read(_ path: String) throws(FileSystemError) -> [UInt8] {
     note(path, exact: true)
     return try base.read(path)

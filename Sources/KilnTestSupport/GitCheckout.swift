@@ -29,7 +29,8 @@ package enum Git {
   }
 }
 
-/// Any program other than kiln, run to completion with its output captured.
+/// Any program other than kiln, run to completion with its output captured, with a
+/// temporary home of its own (`TestEnvironment`; `extra` may name a project's cache).
 package enum Program {
   package static func run(_ executable: String, _ args: [String], in directory: String,
                           environment extra: [String: String] = [:], timeout: Double = 60) throws -> KilnResult {
@@ -45,9 +46,7 @@ package enum Program {
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = args
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    var env = ProcessInfo.processInfo.environment
-    for (k, v) in extra { env[k] = v }
-    process.environment = env
+    process.environment = TestEnvironment.variables(in: scratch, extra)
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice

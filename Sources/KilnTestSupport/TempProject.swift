@@ -102,6 +102,8 @@ package final class TempProject {
   package let root: String
   /// The cache directory kiln uses (`KILN_CACHE_DIR`).
   package let cache: TempDirectory
+  /// The `HOME` (and XDG folders) of every process this project starts; never the real one.
+  package let home: String
   private let base: TempDirectory
   /// The files this test wrote itself (its sources), for `clone(sharingCache:)`.
   package private(set) var sources: Set<String> = []
@@ -113,7 +115,9 @@ package final class TempProject {
   package init(_ files: [String: String] = [:], executable: Set<String> = [], sharingCacheWith other: TempProject? = nil) throws {
     base = TempDirectory(prefix: "kiln-it")
     root = base.path + "/ws"
+    home = base.path + "/home"
     cache = other?.cache ?? TempDirectory(prefix: "kiln-it-cache")
+    try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
     try FileManager.default.createDirectory(atPath: root + "/.runs", withIntermediateDirectories: true)
     for (path, contents) in files.sorted(by: { $0.key < $1.key }) {
       try write(path, contents, executable: executable.contains(path))
@@ -263,14 +267,9 @@ package final class TempProject {
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = args
     process.currentDirectoryURL = URL(fileURLWithPath: directory.map(absolute) ?? root)
-    var env = ProcessInfo.processInfo.environment
-    // Hermetic: this project's cache only, no remote cache, no workspace name from outside.
-    env["KILN_CACHE_DIR"] = cache.path
-    env["KILN_REMOTE_CACHE"] = nil
-    env["KILN_WORKSPACE"] = nil
-    for (k, v) in environment { env[k] = v }
-    for (k, v) in extra { env[k] = v }
-    process.environment = env
+    // Hermetic: this project's home and cache only, no remote cache, no workspace name from outside.
+    process.environment = TestEnvironment.variables(
+      home: home, cache: cache.path, environment.merging(extra) { $1 })
     // Output goes to files, not pipes: nothing to drain, nothing to deadlock on.
     let id = UUID().uuidString
     let outPath = base.path + "/kiln-\(id).out"
@@ -314,6 +313,7 @@ package final class TempProject {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
     process.arguments = ["-f", marker]
+    process.environment = TestEnvironment.variables(in: scratch)
     process.standardOutput = handle
     process.standardError = FileHandle.nullDevice
     process.standardInput = FileHandle.nullDevice

@@ -75,6 +75,53 @@ import Testing
     #expect(graph[0].command == "echo ${HOME} ${in} {a,b} {unknown} a.txt {} {")
   }
 
+  /// Issue 12 item 8: a `{` that opens no placeholder is one character of shell text, so
+  /// a placeholder after it (inside a brace group, before a later `}`) is still replaced.
+  @Test func aPlaceholderInsideAShellBraceGroupIsReplaced() throws {
+    let graph = try expand("""
+      tasks:
+        t:
+          foreach: "*.txt"
+          outputs: "{stem}.sum"
+          run: "{ echo v1; sha256sum < {in}; } > {out}"
+      """, files: ["a b.txt"])
+    #expect(graph[0].command == "{ echo v1; sha256sum < 'a b.txt'; } > 'a b.sum'")
+  }
+
+  @Test func placeholdersInsideNestedBracesAndAfterShellBracesAreReplaced() throws {
+    let graph = try expand("""
+      tasks:
+        t:
+          foreach: "src/*.c"
+          outputs: "out/{stem}.o"
+          run: "x={{in}} ${CC:-cc} {a,{stem}} ${V}{name} {{{dir}}} {in{out}} {{ {a,b} {out}"
+      """, files: ["src/m.c"])
+    #expect(graph[0].command == "x={src/m.c} ${CC:-cc} {a,m} ${V}m.c {{src}} {inout/m.o} {{ {a,b} out/m.o")
+  }
+
+  @Test func aShellBraceBeforeAPlaceholderInOutputsAndDepfile() throws {
+    let graph = try expand("""
+      tasks:
+        t:
+          foreach: "*.txt"
+          outputs: "b{x/{stem}.o"
+          depfile: "d}/{x{stem}.d"
+          run: "true"
+      """, files: ["a.txt"])
+    #expect(graph[0].outputs == ["b{x/a.o"])
+    #expect(graph[0].depfile == "d}/{xa.d")
+  }
+
+  @Test func aPlaceholderNeedingForeachInsideABraceGroupIsStillReported() {
+    let error = expansionError("""
+      tasks:
+        t:
+          inputs: a.c
+          run: "{ cc -c {in} -o {stem}.o; }"
+      """, files: ["a.c"])
+    #expect(error?.description == "kiln.yml:4:10: placeholder {stem} needs 'foreach' (task 't' has none)")
+  }
+
   @Test func stemDropsOnlyTheLastExtension() throws {
     let graph = try expand("""
       tasks:

@@ -1,6 +1,7 @@
 import Foundation
 import KilnConfig
 import KilnSystem
+import KilnTestSupport
 import Testing
 
 /// `YAMLParser` on what people write in build files: block structure, every scalar
@@ -928,6 +929,9 @@ extension YAMLParserTests {
       let process = Process()
       process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
       process.arguments = ["python3"] + args
+      let scratch = TempDirectory(prefix: "kiln-config-pyyaml")
+      process.environment = TestEnvironment.variables(in: scratch)
+      defer { withExtendedLifetime(scratch) {} }
       process.standardInput = FileHandle.nullDevice
       process.standardOutput = FileHandle.nullDevice
       var errorHandle: FileHandle?

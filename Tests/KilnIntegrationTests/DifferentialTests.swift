@@ -15,6 +15,15 @@ import Testing
 
   @Test(arguments: seeds)
   func incrementalEqualsFromScratch(seed: UInt64) throws {
+    // Every recorded problem names the seed; so does an error thrown on the way.
+    do {
+      try run(seed: seed)
+    } catch {
+      Issue.record("seed \(seed): \(error)")
+    }
+  }
+
+  func run(seed: UInt64) throws {
     var random = SplitMix64(seed: seed)
     var world = World(random: &random)
     let p = try TempProject()
@@ -199,8 +208,15 @@ struct TaskModel {
   var index: Int
   var kind: Kind
   var filter: Filter
+  var style: CommandStyle
 
   var name: String { "t\(index)" }
+
+  /// What the command appends to `.runs/tI` for an instance with item `item` (nil
+  /// without foreach) and output `output`.
+  func runLine(item: String?, output: String) -> String {
+    style.runLine(logged: item ?? "x", output: output)
+  }
   var isForeach: Bool { if case .foreach = kind { true } else { false } }
 
   func yaml(_ tasks: [TaskModel]) -> String {
@@ -211,20 +227,67 @@ struct TaskModel {
     case .foreach(let source):
       lines.append("    foreach: \(q(source.pattern))")
       lines.append("    outputs: \(q("\(name)/{stem}.txt"))")
-      lines.append("    run: \(q("echo {in} >> \(log) && \(filter) < {in} > {out}"))")
+      lines.append("    run: \(q(style.command(logged: "{in}", log: log, produce: "\(filter) < {in}")))")
     case .concat(let sources):
       lines.append("    inputs: [\(sources.map { q($0.pattern) }.joined(separator: ", "))]")
       lines.append("    outputs: \(q("\(name).txt"))")
-      lines.append("    run: \(q("echo x >> \(log) && cat /dev/null {in} | \(filter) > {out}"))")
+      lines.append("    run: \(q(style.command(logged: "x", log: log, produce: "cat /dev/null {in} | \(filter)")))")
     case .deps(let j):
       lines.append("    deps: [t\(j)]")
       lines.append("    outputs: \(q("\(name).txt"))")
       let read = tasks[j].isForeach
         ? "for f in t\(j)/*.txt; do if [ -f \"$f\" ]; then cat \"$f\"; fi; done | \(filter)"
         : "\(filter) < t\(j).txt"
-      lines.append("    run: \(q("echo x >> \(log) && \(read) > {out}"))")
+      lines.append("    run: \(q(style.command(logged: "x", log: log, produce: read)))")
     }
     return lines.joined(separator: "\n")
+  }
+}
+
+/// How a task's command is spelled: the same work (log a line, write the filtered
+/// input to `{out}`) around shell brace text that placeholder substitution must leave
+/// alone one character at a time, so that every placeholder in it is still replaced
+/// (issue 12: `{ ...; sha256sum < {in}; } > {out}` once ran with a literal `{in}`).
+/// `/bin/sh` may be dash (no `{a,b}` expansion) or bash: every style below means the
+/// same to both.
+enum CommandStyle: CaseIterable, Hashable {
+  /// `echo L >> log && P > {out}`
+  case plain
+  /// `{ echo L >> log; P; } > {out}`: a shell brace group around placeholders.
+  case braceGroup
+  /// `{ { echo L >> log; }; { P; } > {out}; }`: brace groups inside a brace group.
+  case nestedBraceGroups
+  /// Shell variables `${in}`, `${O}` and `${O:-{out}}` beside the placeholders.
+  case shellVariables
+  /// `{a,b}` and a lone `{` in a quoted word before the placeholders.
+  case braceWords
+  /// Braces around placeholders: `{{out}}` logs `{t1.txt}`.
+  case bracedPlaceholders
+
+  static func random(using random: inout SplitMix64) -> CommandStyle {
+    allCases.randomElement(using: &random)!
+  }
+
+  /// The `run:` text: logs `logged` (`{in}` or `x`) to `log`, writes `produce`'s
+  /// standard output to `{out}`.
+  func command(logged l: String, log: String, produce p: String) -> String {
+    switch self {
+    case .plain: "echo \(l) >> \(log) && \(p) > {out}"
+    case .braceGroup: "{ echo \(l) >> \(log); \(p); } > {out}"
+    case .nestedBraceGroups: "{ { echo \(l) >> \(log); }; { \(p); } > {out}; }"
+    case .shellVariables: "in=\(l); O={out}; echo \"${in}\" >> \(log) && \(p) > \"${O:-{out}}\""
+    case .braceWords: "echo 'v{a,b}' '{' \(l) >> \(log) && \(p) > {out}"
+    case .bracedPlaceholders: "echo {\(l)} {{out}} >> \(log) && \(p) > {out}"
+    }
+  }
+
+  /// The line `command(logged:log:produce:)` appends to the log, placeholders replaced.
+  func runLine(logged: String, output: String) -> String {
+    switch self {
+    case .plain, .braceGroup, .nestedBraceGroups, .shellVariables: logged
+    case .braceWords: "v{a,b} { \(logged)"
+    case .bracedPlaceholders: "{\(logged)} {\(output)}"
+    }
   }
 }
 
@@ -232,7 +295,7 @@ struct TaskModel {
 struct ModelInstance {
   var task: Int
   var id: String
-  /// What the command appends to `.runs/tI`: the item for foreach, else "x".
+  /// What the command appends to `.runs/tI` (`TaskModel.runLine(item:output:)`).
   var runLine: String
   var output: String
   var key: String
@@ -279,7 +342,7 @@ struct World {
       default:
         kind = .deps(Int.random(in: 0..<i, using: &random))
       }
-      tasks.append(TaskModel(index: i, kind: kind, filter: .random(using: &random)))
+      tasks.append(TaskModel(index: i, kind: kind, filter: .random(using: &random), style: .random(using: &random)))
     }
     for name in Self.names.shuffled(using: &random).prefix(Int.random(in: 2...4, using: &random)) {
       setSource("src/\(name).txt", Self.randomText(&random))
@@ -333,7 +396,7 @@ struct World {
       }
     }
     func key(_ task: TaskModel, _ item: String?, _ inputs: [String]) -> String {
-      var text = "\(task.name)|\(task.filter)|\(item ?? "-")"
+      var text = "\(task.name)|\(task.filter)|\(task.style)|\(item ?? "-")"
       for path in inputs.sorted() { text += "|\(path)=\(files[path]!.map(String.init).joined(separator: ","))" }
       return text
     }
@@ -347,7 +410,7 @@ struct World {
           let k = key(task, item, [item])
           files[output] = task.filter.apply(files[item]!)
           outputsOf[task.index].append(output)
-          instances.append(ModelInstance(task: task.index, id: "\(task.name) \(item)", runLine: item, output: output, key: k))
+          instances.append(ModelInstance(task: task.index, id: "\(task.name) \(item)", runLine: task.runLine(item: item, output: output), output: output, key: k))
         }
       case .concat(let sources):
         var inputs: [String] = []
@@ -356,14 +419,14 @@ struct World {
         let k = key(task, nil, inputs)
         files[output] = task.filter.apply(inputs.flatMap { files[$0]! })
         outputsOf[task.index] = [output]
-        instances.append(ModelInstance(task: task.index, id: task.name, runLine: "x", output: output, key: k))
+        instances.append(ModelInstance(task: task.index, id: task.name, runLine: task.runLine(item: nil, output: output), output: output, key: k))
       case .deps(let j):
         let inputs = outputsOf[j].sorted()
         let output = "\(task.name).txt"
         let k = key(task, nil, inputs)
         files[output] = task.filter.apply(inputs.flatMap { files[$0]! })
         outputsOf[task.index] = [output]
-        instances.append(ModelInstance(task: task.index, id: task.name, runLine: "x", output: output, key: k))
+        instances.append(ModelInstance(task: task.index, id: task.name, runLine: task.runLine(item: nil, output: output), output: output, key: k))
       }
     }
     return (instances, files)
@@ -432,9 +495,13 @@ struct World {
       return "write \(path)"
     case 7, 8:
       let i = Int.random(in: 0..<tasks.count, using: &random)
-      tasks[i].filter = .random(using: &random)
+      if Bool.random(using: &random) {
+        tasks[i].filter = .random(using: &random)
+      } else {
+        tasks[i].style = .random(using: &random)
+      }
       try p.write("kiln.yml", buildFile())
-      return "\(tasks[i].name) now runs \(tasks[i].filter)"
+      return "\(tasks[i].name) now runs \(tasks[i].filter), spelled \(tasks[i].style)"
     case 9 where !lastOutputs.isEmpty:
       let path = lastOutputs.randomElement(using: &random)!
       p.remove(path)

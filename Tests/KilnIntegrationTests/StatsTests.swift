@@ -36,10 +36,9 @@ import Testing
     script.executableURL = URL(fileURLWithPath: "/usr/bin/script")
     script.arguments = ["-qec", command, log]
     script.currentDirectoryURL = URL(fileURLWithPath: p.root)
-    var env = ProcessInfo.processInfo.environment
-    for (k, v) in p.environment { env[k] = v }
-    env["NO_COLOR"] = nil
-    script.environment = env
+    // The project's home and cache, as for every kiln it runs: `script` runs kiln
+    // itself, so without these it used ~/.cache/kiln (issue 12).
+    script.environment = TestEnvironment.variables(home: p.home, cache: p.cache.path, p.environment, removing: ["NO_COLOR"])
     script.standardInput = FileHandle.nullDevice
     script.standardOutput = FileHandle.nullDevice
     try script.run()

@@ -574,6 +574,7 @@ import Testing
     let owner = Process()
     owner.executableURL = URL(fileURLWithPath: "/bin/sleep")
     owner.arguments = ["120"]
+    owner.environment = TestEnvironment.variables(home: p.home, cache: p.cache.path)
     try owner.run()
     let ownerPid = owner.processIdentifier
     let orphaned = try p.kiln("ws", "claim", "--owner", String(ownerPid))

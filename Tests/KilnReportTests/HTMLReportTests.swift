@@ -1,5 +1,6 @@
 import Foundation
 import KilnReport
+import KilnTestSupport
 import Testing
 
 /// `kiln stats --html`: the page's content on hand-made reports, and what a person sees
@@ -188,6 +189,8 @@ import Testing
     process.executableURL = URL(fileURLWithPath: chromium)
     process.arguments = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--enable-logging=stderr", "--no-first-run", "--user-data-dir=\(profile.path)"] + arguments
+    // Chromium writes under HOME (~/.cache, ~/.config, ~/.pki) whatever its profile.
+    process.environment = TestEnvironment.variables(home: profile.path + "-home", cache: profile.path + "-home/.cache/kiln")
     let out = profile.appendingPathExtension("out"), err = profile.appendingPathExtension("err")
     _ = FileManager.default.createFile(atPath: out.path, contents: nil)
     _ = FileManager.default.createFile(atPath: err.path, contents: nil)

@@ -1,5 +1,6 @@
 import Foundation
 import KilnReport
+import KilnTestSupport
 import Testing
 
 /// `kiln stats --prometheus` on a hand-made history of three builds: two in the main
@@ -224,11 +225,23 @@ import Testing
     #expect(Prometheus.render(r) == "# HELP kiln_cache_bytes Bytes in the local cache.\n# TYPE kiln_cache_bytes gauge\nkiln_cache_bytes 0\n")
   }
 
-  /// The real parser and linter. `make test` installs the prometheus package.
+  /// Where promtool is: `$KILN_PROMTOOL` (`make test` sets it), else where `make test`
+  /// extracts it (`.build/test-tools/promtool`), else an installed one.
+  static func promtoolCandidates() -> [String] {
+    var candidates: [String] = []
+    if let given = ProcessInfo.processInfo.environment["KILN_PROMTOOL"], !given.isEmpty { candidates.append(given) }
+    // This file is <package>/Tests/KilnReportTests/PrometheusTests.swift.
+    let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().path
+    candidates += [packageRoot + "/.build/test-tools/promtool", "/usr/bin/promtool"]
+    return candidates
+  }
+
+  /// The real parser and linter.
   @Test func promtoolAcceptsIt() throws {
-    let promtool = "/usr/bin/promtool"
-    guard FileManager.default.isExecutableFile(atPath: promtool) else {
-      Issue.record("promtool not found at \(promtool): install the Debian package prometheus (apt-get install -y prometheus; `make test` does)")
+    let candidates = Self.promtoolCandidates()
+    guard let promtool = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+      Issue.record("promtool not found at \(candidates.joined(separator: ", ")): `make test` extracts it from the Debian package prometheus into .build/test-tools")
       return
     }
     // A workspace name with a newline, a quote and a backslash in it, too.
@@ -244,6 +257,9 @@ import Testing
       let process = Process()
       process.executableURL = URL(fileURLWithPath: promtool)
       process.arguments = ["check", "metrics"]
+      let scratch = TempDirectory(prefix: "kiln-report-promtool")
+      process.environment = TestEnvironment.variables(in: scratch)
+      defer { withExtendedLifetime(scratch) {} }
       let input = Pipe()
       let output = Pipe()
       process.standardInput = input
