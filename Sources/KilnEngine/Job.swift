@@ -3,6 +3,15 @@ import KilnHash
 import KilnStore
 import KilnSystem
 
+/// The stats of a command's declared outputs at the moment it ended (set from the
+/// process watcher's thread).
+final class OutputStats: @unchecked Sendable {
+  private let lock = PThreadMutex()
+  private var stats: [FileStat?]?
+  func take(_ value: [FileStat?]) { lock.withLock { stats = value } }
+  var value: [FileStat?]? { lock.withLock { stats } }
+}
+
 /// What a job hands back to the build loop.
 package struct JobResult: Sendable {
   package var outcome: TaskOutcome
@@ -198,8 +207,13 @@ package struct Job: Sendable {
     let start = clock.monotonic()
     let startWall = clock.wallNanoseconds()
     let completion: Completion
+    // The outputs as the command left them, taken before it is reaped: anything that
+    // waits for its end (another task, a script) cannot have written them yet.
+    let atExit = OutputStats()
+    let declared = instance.outputs.map { Paths.join(root, $0) }
+    let fs = fileSystem
     do {
-      completion = try await runner.run(invocation)
+      completion = try await runner.run(invocation, exited: { atExit.take(declared.map { fs.lstat($0) }) })
     } catch {
       limits.release(slot)
       return failed(.launchFailed("\(error)"))
@@ -290,13 +304,19 @@ package struct Job: Sendable {
     // An output written again while it was hashed (a process the command left behind,
     // or a task writing it without declaring it): the digest may not be of the bytes
     // the command wrote. Kept on disk, not recorded nor stored.
-    var changedOutput: String?
+    var changedOutput: (path: String, when: String)?
     for (path, before) in ingest.hashedStats where fileSystem.lstat(Paths.join(root, path)) != before {
-      changedOutput = path
+      changedOutput = (path, "while kiln hashed it")
       break
     }
-    if let path = changedOutput {
-      warnings.append("\(instance.id): output \(path) changed while kiln hashed it; its result is not cached")
+    if changedOutput == nil, let exitStats = atExit.value {
+      let hashed = Dictionary(ingest.hashedStats, uniquingKeysWith: { a, _ in a })
+      for (output, st) in zip(instance.outputs, exitStats) {
+        if let now = hashed[output], now != st { changedOutput = (output, "after its command ended"); break }
+      }
+    }
+    if let (path, when) = changedOutput {
+      warnings.append("\(instance.id): output \(path) changed \(when); its result is not cached")
       return JobResult(outcome: .ran(because: reasons, outputsChanged: true), record: nil,
                        stdout: out, stderr: err, duration: duration, warnings: warnings)
     }

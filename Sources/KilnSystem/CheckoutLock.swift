@@ -41,8 +41,15 @@ package final class CheckoutLock: @unchecked Sendable {
   private static func open(_ path: String) throws(Failure) -> Int32 {
     let fd = Glibc.open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
     guard fd >= 0 else {
-      let why = errno == ELOOP ? "it is a symlink, which kiln does not follow in .kiln" : String(cString: strerror(errno))
-      throw .cannotOpen(path, why)
+      let folder = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+      switch errno {
+      case ELOOP: throw .cannotOpen(path, "it is a symlink, which kiln does not follow in .kiln")
+      case EROFS, EACCES, EPERM:
+        throw .cannotOpen(path, "\(folder) is read-only (\(String(cString: strerror(errno)))); make \(folder) writable and run again")
+      case ENOSPC, EDQUOT:
+        throw .cannotOpen(path, "the disk holding \(folder) is full; free space there and run again")
+      default: throw .cannotOpen(path, String(cString: strerror(errno)))
+      }
     }
     return fd
   }

@@ -45,6 +45,19 @@ package struct Completion: Sendable, Hashable {
 /// `run` throws only when the process could not be started.
 package protocol ProcessRunner: Sendable {
   func run(_ invocation: Invocation) async throws -> Completion
+  /// `run`, calling `exited` once the command has ended but before it is reaped (while
+  /// it is a zombie): what its outputs are at that moment is what the command wrote,
+  /// since nobody waiting for its end can have seen it end yet.
+  func run(_ invocation: Invocation, exited: @escaping @Sendable () -> Void) async throws -> Completion
+}
+
+extension ProcessRunner {
+  /// Fakes: the hook runs after the fake command, which is as early as they can tell.
+  package func run(_ invocation: Invocation, exited: @escaping @Sendable () -> Void) async throws -> Completion {
+    let completion = try await run(invocation)
+    exited()
+    return completion
+  }
 }
 
 /// A source of time: monotonic seconds for durations, wall-clock nanoseconds for the

@@ -13,6 +13,10 @@ package struct ShellProcessRunner: ProcessRunner {
   package init() {}
 
   package func run(_ invocation: Invocation) async throws -> Completion {
+    try await run(invocation, exited: {})
+  }
+
+  package func run(_ invocation: Invocation, exited: @escaping @Sendable () -> Void) async throws -> Completion {
     let out = try Self.captureFile("kiln-stdout")
     defer { close(out) }
     let err = try Self.captureFile("kiln-stderr")
@@ -33,7 +37,7 @@ package struct ShellProcessRunner: ProcessRunner {
         }
       }
     }
-    let (ended, peak) = await ChildWatcher.shared.wait(for: pid)
+    let (ended, peak) = await ChildWatcher.shared.wait(for: pid, exited: exited)
     timer?.cancel()
     ProcessGroups.shared.unregister(pid)
 
@@ -90,7 +94,7 @@ final class ChildWatcher: @unchecked Sendable {
 
   private let epoll: Int32
   private let lock = PThreadMutex()
-  private var waiting: [Int32: CheckedContinuation<ChildWatcher.Ended, Never>] = [:]
+  private var waiting: [Int32: (CheckedContinuation<ChildWatcher.Ended, Never>, @Sendable () -> Void)] = [:]
 
   private init() {
     epoll = kiln_epoll_create()
@@ -105,19 +109,19 @@ final class ChildWatcher: @unchecked Sendable {
   /// How a child ended, and its peak resident memory in KiB (0: unknown).
   typealias Ended = (status: Completion.Status, peakKiB: Int)
 
-  /// How `pid` (a child of this process) ended; it is reaped.
-  func wait(for pid: pid_t) async -> Ended {
+  /// How `pid` (a child of this process) ended; it is reaped, after `exited` ran.
+  func wait(for pid: pid_t, exited: @escaping @Sendable () -> Void) async -> Ended {
     let pidfd = kiln_pidfd_open(pid)
     return await withCheckedContinuation { continuation in
       guard pidfd >= 0, epoll >= 0 else {
-        Self.waitOnThread(pid, continuation)
+        Self.waitOnThread(pid, continuation, exited)
         return
       }
-      lock.withLock { waiting[pidfd] = continuation }
+      lock.withLock { waiting[pidfd] = (continuation, exited) }
       if kiln_epoll_add(epoll, pidfd) != 0 {
         lock.withLock { _ = waiting.removeValue(forKey: pidfd) }
         close(pidfd)
-        Self.waitOnThread(pid, continuation)
+        Self.waitOnThread(pid, continuation, exited)
       }
     }
   }
@@ -133,7 +137,10 @@ final class ChildWatcher: @unchecked Sendable {
       for pidfd in ready[0..<Int(n)] {
         // Taken before the descriptor is closed: once closed, its number may be handed
         // to the next child's pidfd at once.
-        let continuation = lock.withLock { waiting.removeValue(forKey: pidfd) }
+        let entry = lock.withLock { waiting.removeValue(forKey: pidfd) }
+        // Readable: the child is a zombie, not reaped yet.
+        entry?.1()
+        let continuation = entry?.0
         var code: Int32 = 0
         var value: Int32 = 0
         var peak = 0
@@ -149,30 +156,36 @@ final class ChildWatcher: @unchecked Sendable {
   private final class Waiter: @unchecked Sendable {
     let pid: pid_t
     let continuation: CheckedContinuation<ChildWatcher.Ended, Never>
-    init(_ pid: pid_t, _ continuation: CheckedContinuation<ChildWatcher.Ended, Never>) {
+    let exited: @Sendable () -> Void
+    init(_ pid: pid_t, _ continuation: CheckedContinuation<ChildWatcher.Ended, Never>, _ exited: @escaping @Sendable () -> Void) {
       self.pid = pid
       self.continuation = continuation
+      self.exited = exited
     }
   }
 
-  private static func waitOnThread(_ pid: pid_t, _ continuation: CheckedContinuation<ChildWatcher.Ended, Never>) {
-    let waiter = Unmanaged.passRetained(Waiter(pid, continuation)).toOpaque()
+  private static func waitOnThread(_ pid: pid_t, _ continuation: CheckedContinuation<ChildWatcher.Ended, Never>,
+                                   _ exited: @escaping @Sendable () -> Void) {
+    let waiter = Unmanaged.passRetained(Waiter(pid, continuation, exited)).toOpaque()
     var thread = pthread_t()
     let rc = pthread_create(&thread, nil, { context in
       let waiter = Unmanaged<Waiter>.fromOpaque(context!).takeRetainedValue()
-      waiter.continuation.resume(returning: ChildWatcher.reap(waiter.pid))
+      waiter.continuation.resume(returning: ChildWatcher.reap(waiter.pid, waiter.exited))
       return nil
     }, waiter)
     if rc == 0 {
       pthread_detach(thread)
     } else {
       Unmanaged<Waiter>.fromOpaque(waiter).release()
-      continuation.resume(returning: reap(pid))
+      continuation.resume(returning: reap(pid, exited))
     }
   }
 
-  /// Blocks until `pid` ends and reaps it.
-  private static func reap(_ pid: pid_t) -> Ended {
+  /// Blocks until `pid` ends, calls `exited` while it is a zombie, and reaps it.
+  private static func reap(_ pid: pid_t, _ exited: @Sendable () -> Void) -> Ended {
+    var info = siginfo_t()
+    while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0, errno == EINTR {}
+    exited()
     var raw: Int32 = 0
     var peak = 0
     guard kiln_wait_pid(pid, &raw, &peak) == 0 else { return (.signaled(SIGKILL), 0) }

@@ -119,14 +119,16 @@ import Testing
       copy.environment["KILN_CACHE_DIR"] = cache.path
       if verifyFirst {
         let verify = try copy.kiln("cache", "verify", timeout: 60)
-        #expect(verify.status == 0, "\(context): cache verify: \(verify)")
+        // 1 when it found (and removed) something, as documented; never 2 or a crash.
+        #expect(verify.status == 0 || verify.status == 1, "\(context): cache verify: \(verify)")
       }
       let r = try copy.kiln("build", "--json", "--explain", timeout: 60)
       #expect(r.status == 0, "\(context): \(r)")
       let problems = FileTree.differences(expected: expected, actual: FileTree.read(copy.root))
       #expect(problems.isEmpty, "\(context): outputs differ from a clean build:\n\(problems.joined(separator: "\n"))\n\(r)")
       let outside = FaultProcess.entries(of: (copy.root as NSString).deletingLastPathComponent)
-      #expect(outside == ["ws"], "\(context): files written next to the checkout: \(outside)")
+      // "home" is the test's own HOME for kiln (TempProject), not kiln's doing.
+      #expect(outside.filter { $0 != "home" } == ["ws"], "\(context): files written next to the checkout: \(outside)")
 
       // Loosely: the task whose entry or blob was damaged ran (a miss), whatever the reason is called.
       let ran = FaultRuns.labels(in: copy)
@@ -532,6 +534,8 @@ enum FaultProcess {
   /// `cp -a SOURCE/. DESTINATION`: a cache copied with its modes.
   static func copyTree(_ source: String, to destination: String) throws {
     let cp = Process()
+    let scratch = TempDirectory(prefix: "kiln-it-cp")
+    cp.environment = TestEnvironment.variables(in: scratch)
     cp.executableURL = URL(fileURLWithPath: "/bin/cp")
     cp.arguments = ["-a", source + "/.", destination]
     cp.standardInput = FileHandle.nullDevice

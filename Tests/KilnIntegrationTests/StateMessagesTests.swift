@@ -45,11 +45,7 @@ struct StateMessagesTests {
     process.executableURL = URL(fileURLWithPath: arguments[0])
     process.arguments = Array(arguments.dropFirst())
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    var env = ProcessInfo.processInfo.environment
-    env["KILN_REMOTE_CACHE"] = nil
-    env["KILN_WORKSPACE"] = nil
-    for (k, v) in environment { env[k] = v }
-    process.environment = env
+    process.environment = TestEnvironment.variables(in: scratch, environment)
     FileManager.default.createFile(atPath: scratch.path + "/out", contents: nil)
     FileManager.default.createFile(atPath: scratch.path + "/err", contents: nil)
     let out = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch.path + "/out"))

@@ -155,6 +155,7 @@ import Testing
       """
     let py = Process()
     py.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    py.environment = TestEnvironment.variables(in: victims)
     py.arguments = ["-c", script, p.absolute(".kiln/state.db"), victims.path + "/file.txt", relative,
                     victims.path + "/dir/inner", victims.path + "/dir"]
     try py.run()
