@@ -62,6 +62,29 @@ import Testing
     #expect(!p.exists("out.txt"), "built in the workspace, not the main checkout")
   }
 
+  @Test func aCopyWithoutABuildFileNeverBuildsTheProjectItCameFrom() throws {
+    // Outside git: the copy lives under the project's .kiln/ws/NAME.
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          copy:
+            inputs: in.txt
+            outputs: out.txt
+            run: cp {in} {out}
+        """,
+      "in.txt": "x\n",
+    ])
+    let made = try p.kiln("ws", "new", "c")
+    #expect(made.status == 0, "\(made)")
+    let ws = Checkout(made.stdout.trimmingCharacters(in: .newlines))
+    #expect(ws.root == p.root + "/.kiln/ws/c", "\(made)")
+    ws.remove("kiln.yml")
+    let r = try p.kiln("-C", ws.root, "build")
+    #expect(r.status == 2, "\(r)")
+    #expect(r.stderr == "kiln: no kiln.yml in \(ws.root) or any parent directory\n", "\(r)")
+    #expect(!p.exists("out.txt"), "the project was not built")
+  }
+
   @Test func newWarnsWhenTheBuildFileHasUncommittedChanges() throws {
     let p = try WorkspaceTests.repo()
     try p.append("kiln.yml", "\n# edited, not committed\n")
