@@ -148,9 +148,46 @@ void kiln_atomic_increment(unsigned *word) { __atomic_add_fetch(word, 1, __ATOMI
 
 void kiln_atomic_decrement(unsigned *word) { __atomic_sub_fetch(word, 1, __ATOMIC_SEQ_CST); }
 
+void kiln_atomic_store(unsigned *word, unsigned value) { __atomic_store_n(word, value, __ATOMIC_SEQ_CST); }
+
 int kiln_futex_wait(unsigned *word, unsigned expected, int timeout_ms) {
   struct timespec limit = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
   return (int)syscall(SYS_futex, word, FUTEX_WAIT, expected, &limit, 0, 0);
 }
 
 int kiln_futex_wake(unsigned *word) { return (int)syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, 0, 0, 0); }
+
+static int terminal_stop_pipe[2] = {-1, -1};
+
+static void on_terminal_stop(int signo) {
+  (void)signo;
+  int saved = errno;
+  char byte = 0;
+  ssize_t ignored = write(terminal_stop_pipe[1], &byte, 1);
+  (void)ignored;
+  errno = saved;
+}
+
+int kiln_catch_terminal_stop(void) {
+  if (terminal_stop_pipe[0] < 0) {
+    if (pipe2(terminal_stop_pipe, O_CLOEXEC) != 0) return -1;
+    // A full pipe already holds a request: the handler must never block.
+    fcntl(terminal_stop_pipe[1], F_SETFL, O_NONBLOCK);
+  }
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = on_terminal_stop;
+  action.sa_flags = SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  return sigaction(SIGTSTP, &action, 0);
+}
+
+int kiln_wait_terminal_stop(void) {
+  char bytes[64];
+  for (;;) {
+    ssize_t n = read(terminal_stop_pipe[0], bytes, sizeof bytes);
+    if (n > 0) return 0;
+    if (n < 0 && errno == EINTR) continue;
+    return -1;
+  }
+}

@@ -235,15 +235,29 @@ package final class Context {
     return result
   }
 
-  /// `kiln.yml` in `start` or the nearest parent that has one (like git).
+  /// `kiln.yml` in `start` or the nearest parent that has one (like git), never above
+  /// the root of a kiln workspace: a workspace without its own kiln.yml (one never
+  /// committed) must not build the main checkout that holds it.
   package static func locate(from start: String, fileSystem: any FileSystem) -> String? {
     var dir = start
     while true {
       let candidate = Paths.join(dir, "kiln.yml")
       if fileSystem.stat(candidate)?.kind == .file { return candidate }
-      if dir == "/" || dir.isEmpty { return nil }
+      if dir == "/" || dir.isEmpty || isWorkspaceRoot(dir, fileSystem: fileSystem) { return nil }
       dir = Paths.parent(dir)
     }
+  }
+
+  /// Whether `dir` is the top of a kiln workspace: `<git-common-dir>/kiln/ws/NAME` (a
+  /// git folder: `HEAD` and `objects/` in it) or `<project>/.kiln/ws/NAME` (a copy).
+  /// Decided from the path and two stats, so a damaged workspace still counts.
+  static func isWorkspaceRoot(_ dir: String, fileSystem: any FileSystem) -> Bool {
+    let parent = Paths.parent(dir)
+    if parent.hasSuffix("/.kiln/ws") { return true }
+    guard parent.hasSuffix("/kiln/ws") else { return false }
+    let gitDirectory = Paths.parent(Paths.parent(parent))
+    return fileSystem.stat(gitDirectory + "/HEAD")?.kind == .file
+      && fileSystem.stat(gitDirectory + "/objects")?.kind == .directory
   }
 
   /// The job slots, memory reserve and in-flight actions every kiln process sharing

@@ -75,9 +75,11 @@ struct HookRun {
 
   /// Makes `snapshot` hold exactly the files of `index` (those `wanted` accepts, when
   /// given): writes the ones whose blob or mode changed since the last sync and
-  /// deletes the ones that left it.
+  /// deletes the ones that left it. Returns how many files of the index `wanted` left out.
+  @discardableResult
   private func sync(_ repo: HooksCommand.Repository, snapshot: String, index: String,
-                    only wanted: ((String) -> Bool)? = nil) throws {
+                    only wanted: ((String) -> Bool)? = nil) throws -> Int {
+    var leftOut = 0
     let fs = context.fileSystem
     var env = repo.environment
     env["GIT_INDEX_FILE"] = index
@@ -91,7 +93,7 @@ struct HookRun {
       let meta = text[..<tab]
       guard !meta.hasPrefix("160000") else { continue }
       let path = String(text[text.index(after: tab)...])
-      if wanted?(path) ?? true { now[path] = String(meta) }
+      if wanted?(path) ?? true { now[path] = String(meta) } else { leftOut += 1 }
     }
     let stateFile = snapshot + ".files"
     var before: [String: String] = [:]
@@ -120,22 +122,42 @@ struct HookRun {
     var state: [UInt8] = []
     for (path, meta) in now.sorted(by: { $0.key < $1.key }) { state += Array((meta + "\t" + path).utf8) + [0] }
     try? fs.writeAtomically(state, to: stateFile, permissions: 0o644)
+    return leftOut
   }
 
   /// Builds the hook's targets in the snapshot, with git's hook variables gone, the
   /// build's own output passed through, and a last line that says what was checked.
   /// Syncs the snapshot with only the files the hook's tasks can read (`selection`)
-  /// and builds; when that fails and files were left out, syncs everything and builds
-  /// again, so a task that reads an undeclared file is never failed by the snapshot.
+  /// and builds. When that fails, the failure can come from a file the snapshot left
+  /// out (a task reading a file it does not declare) only if it left one out: then
+  /// its output is shown as it is, everything is synced and the build runs again (the
+  /// tasks that passed are up to date, so only the failed ones run twice), so a task
+  /// that reads an undeclared file is never failed by the snapshot. With nothing left
+  /// out the first build is the answer. The last line gives both builds' times.
   private func check(_ repo: HooksCommand.Repository, snapshot: String, index: String, label: String,
                      changed: Set<String>) throws -> Int32 {
+    let clock = context.clock
+    var first: (seconds: Double, leftOut: Int)?
     if let wanted = selection(repo, index: index) {
-      try sync(repo, snapshot: snapshot, index: index, only: wanted)
+      let leftOut = try sync(repo, snapshot: snapshot, index: index, only: wanted)
+      let started = clock.monotonic()
       let sparse = runBuild(repo, snapshot: snapshot)
-      if sparse.status == 0 { return report(sparse, repo, snapshot: snapshot, label: label, changed: changed) }
+      let seconds = clock.monotonic() - started
+      if sparse.status == 0 || leftOut == 0 {
+        return report(sparse, repo, snapshot: snapshot, label: label, changed: changed, seconds: seconds)
+      }
+      Terminal.write(bytes: sparse.stdout, to: 1)
+      Terminal.write(bytes: sparse.stderr, to: 2)
+      Terminal.error("kiln: hooks: \(hook): failed with only the files its tasks declare (\(leftOut) staged "
+        + "file\(leftOut == 1 ? "" : "s") left out); building again with every staged file, in case a task reads "
+        + "one it does not declare")
+      first = (seconds, leftOut)
     }
     try sync(repo, snapshot: snapshot, index: index)
-    return report(runBuild(repo, snapshot: snapshot), repo, snapshot: snapshot, label: label, changed: changed)
+    let started = clock.monotonic()
+    let full = runBuild(repo, snapshot: snapshot)
+    return report(full, repo, snapshot: snapshot, label: label, changed: changed,
+                  seconds: clock.monotonic() - started, firstPass: first?.seconds)
   }
 
   /// Which files of `index` the tasks can read: the build file, every path its tasks'
@@ -214,22 +236,36 @@ struct HookRun {
     return Command.run(argv, in: directory, environment: repo.environment)
   }
 
+  /// Prints the build's output and the hook's last line: what was checked, how it
+  /// ended, and how long it took (`firstPass`: the failed build on the declared files
+  /// that came before this one, whose time counts too).
   private func report(_ out: Command.Output, _ repo: HooksCommand.Repository, snapshot: String, label: String,
-                      changed: Set<String>) -> Int32 {
+                      changed: Set<String>, seconds: Double, firstPass: Double? = nil) -> Int32 {
     let directory = Paths.join(snapshot, repo.buildDirectory)
     Terminal.write(bytes: out.stdout, to: 1)
     Terminal.write(bytes: out.stderr, to: 2)
+    let time = firstPass.map {
+      "in \(Self.seconds($0 + seconds)) (\(Self.seconds($0)) with the declared files, then \(Self.seconds(seconds)) "
+        + "with every staged file)"
+    } ?? "in \(Self.seconds(seconds))"
     if out.status == 0 {
-      Terminal.error("kiln: hooks: \(hook): \(targets.joined(separator: " ")) built on the \(label)")
+      Terminal.error("kiln: hooks: \(hook): \(targets.joined(separator: " ")) built on the \(label) \(time)")
     } else {
       for line in concerns(out.stdout + out.stderr, snapshotRoot: directory, buildDirectory: repo.buildDirectory,
                            changed: changed) {
         Terminal.error(line)
       }
-      Terminal.error("kiln: hooks: \(hook): \(targets.joined(separator: " ")) failed on the \(label) (exit \(out.status)); "
-        + "the files it names are as staged, not as in the working tree")
+      Terminal.error("kiln: hooks: \(hook): \(targets.joined(separator: " ")) failed on the \(label) (exit \(out.status)) "
+        + "\(time); the files it names are as staged, not as in the working tree")
     }
     return out.status
+  }
+
+  /// `2.05s`.
+  private static func seconds(_ value: Double) -> String {
+    let hundredths = Int((value * 100).rounded())
+    let fraction = hundredths % 100
+    return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)s"
   }
 
   private func copy(_ from: String, to: String) throws {

@@ -160,5 +160,8 @@ package enum KilnMain {
       source.resume()
       signalSources.append(source)
     }
+    // Ctrl-Z: give the machine-wide job slots back, stop with the tasks, take them
+    // again when continued (ProcessGroups.stopForTerminal).
+    ProcessGroups.shared.catchTerminalStop()
   }
 }

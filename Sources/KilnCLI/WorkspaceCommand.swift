@@ -28,7 +28,10 @@ struct WorkspaceCommand: AsyncParsableCommand {
     @Option(help: "The commit (branch, tag, ...) to start from; default HEAD.") var from: String?
 
     func run() async throws {
-      let info = try WorkspaceCommand.open().create(name, from: from)
+      let ws = try WorkspaceCommand.open()
+      let info = try ws.create(name, from: from)
+      let buildFile = (try? Context(requireBuildFile: false))?.buildFilePath
+      if let warning = ws.uncommittedBuildFileWarning(buildFile, in: info) { Terminal.error(warning) }
       Terminal.line(info.path)
     }
   }
@@ -98,14 +101,14 @@ struct WorkspaceCommand: AsyncParsableCommand {
         if info.isClaimed, !info.ownerIsGone {
           throw CLIError("kiln: ws: '\(name)' is claimed; release it or use --force", status: 1)
         }
-        let dirty = ws.uncommitted(info)
+        let dirty = try ws.uncommitted(info)
         if !dirty.isEmpty {
           throw CLIError("kiln: ws: '\(name)' has \(dirty.count) uncommitted change\(dirty.count == 1 ? "" : "s") "
             + "(\(dirty.prefix(3).joined(separator: ", "))\(dirty.count > 3 ? ", ..." : "")); commit them or use --force",
             status: 1)
         }
       }
-      if let note = try ws.remove(info) { Terminal.error(note) }
+      for note in try ws.remove(info) { Terminal.error(note) }
     }
   }
 
@@ -203,7 +206,7 @@ struct WorkspaceCommand: AsyncParsableCommand {
       // Shrinking: free ones above N go; claimed ones stay until released.
       for info in ws.all() where info.pool && !info.creating && info.sortKey.1 > size {
         if info.isClaimed, !info.ownerIsGone { continue }
-        if let note = try ws.remove(info) { Terminal.error(note) }
+        for note in try ws.remove(info) { Terminal.error(note) }
       }
       Terminal.write(WorkspaceCommand.table(ws, ws.all().filter { $0.pool && !$0.creating }, json: false))
     }
@@ -239,7 +242,7 @@ struct WorkspaceCommand: AsyncParsableCommand {
           for var info in pool where !info.isClaimed || info.ownerIsGone {
             if info.isClaimed {
               // Its claimer died: what it left is reset before anyone else gets it.
-              if let note = try ws.reset(info) { notes.append(note) }
+              notes += try ws.reset(info)
             }
             info.claimed = true
             info.owner = owner
@@ -271,18 +274,18 @@ struct WorkspaceCommand: AsyncParsableCommand {
 
     func run() async throws {
       let ws = try WorkspaceCommand.open()
-      let note: String? = try ws.locked {
+      let notes: [String] = try ws.locked {
         var info = try ws.existing(name)
         guard info.pool else { throw CLIError("kiln: ws release: '\(name)' is not a pool workspace") }
-        let note = try ws.reset(info)
+        let notes = try ws.reset(info)
         info.claimed = false
         info.owner = nil
         info.ownerStart = nil
         info.claimedAt = nil
         try ws.save(info)
-        return note
+        return notes
       }
-      if let note { Terminal.error(note) }
+      for note in notes { Terminal.error(note) }
     }
   }
 }

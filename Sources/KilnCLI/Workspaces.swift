@@ -259,6 +259,25 @@ struct Workspaces {
     return info
   }
 
+  /// A warning when the build file the caller uses (`buildFile`, in this checkout) is
+  /// not in the commit the new git workspace `info` starts from, or differs from it: the
+  /// workspace gets the committed file, or none (and kiln never looks for one above a
+  /// workspace). kiln warns rather than copying it in, because a copied file would be
+  /// uncommitted work the workspace's owner did not make.
+  func uncommittedBuildFileWarning(_ buildFile: String?, in info: WorkspaceInfo) -> String? {
+    guard isGit, let buildFile, let relative = Paths.relative(buildFile, to: topLevel), !relative.isEmpty,
+          !relative.hasPrefix("../")
+    else { return nil }
+    if !git(["cat-file", "-e", "\(info.base):\(relative)"]).succeeded {
+      return "kiln: ws: warning: \(relative) is not committed, so workspace '\(info.name)' has none (commit it first)"
+    }
+    if git(["diff", "--quiet", info.base, "--", relative]).status == 1 {
+      return "kiln: ws: warning: \(relative) has changes that are not committed; workspace '\(info.name)' has the "
+        + "committed one"
+    }
+    return nil
+  }
+
   /// Outside git: every top-level entry but `.kiln`, reflinked where the filesystem can.
   private func copyProject(from origin: String, to path: String) throws {
     try fileSystem.createDirectories(path)
@@ -287,23 +306,40 @@ struct Workspaces {
     }
   }
 
-  /// Uncommitted work: tracked changes and untracked files git does not ignore.
-  func uncommitted(_ info: WorkspaceInfo) -> [String] {
+  /// Uncommitted work: tracked changes and untracked files git does not ignore. Throws
+  /// (exit 1, with git's reason) when git cannot say: a damaged `.git` file, a corrupt
+  /// index, a checkout git does not trust. Silence from a failed `git status` is not
+  /// a clean tree.
+  func uncommitted(_ info: WorkspaceInfo) throws -> [String] {
     switch kind {
     case .git:
+      // A checkout deleted by hand holds nothing to lose.
+      if fileSystem.stat(info.path) == nil { return [] }
       let out = git(["status", "--porcelain", "--untracked-files=all"], in: info.path)
+      guard out.succeeded else {
+        var reason = out.firstErrorLine
+        for prefix in ["fatal: ", "error: "] where reason.hasPrefix(prefix) { reason.removeFirst(prefix.count) }
+        throw CLIError("kiln: ws: cannot tell whether '\(info.name)' has uncommitted work (git status: "
+          + "\(reason)); repair it or use --force", status: 1)
+      }
       return out.text.split(separator: "\n").map { String($0.dropFirst(3)) }
-    case .copies:
-      return changedFiles(info) ?? ["(cannot compare)"]
+    case .copies(let origin):
+      guard let changed = changedFiles(info) else {
+        throw CLIError("kiln: ws: cannot tell whether '\(info.name)' has uncommitted work (cannot compare it with "
+          + "\(origin)); use --force", status: 1)
+      }
+      return changed
     }
   }
 
-  /// Removes the checkout; keeps the branch when it holds commits beyond the base.
-  /// Returns a note for the user, if any.
-  func remove(_ info: WorkspaceInfo) throws -> String? {
-    var note: String?
+  /// Removes the checkout; keeps the branch when it holds commits beyond the base, and
+  /// commits made on a detached HEAD on a branch of their own. Returns notes for the
+  /// user.
+  func remove(_ info: WorkspaceInfo) throws -> [String] {
+    var notes: [String] = []
     switch kind {
     case .git:
+      if let note = try keepDetachedCommits(info) { notes.append(note) }
       let removed = git(["worktree", "remove", "--force", "--force", info.path])
       if !removed.succeeded {
         if fileSystem.stat(info.path) != nil {
@@ -317,7 +353,7 @@ struct Workspaces {
           _ = git(["branch", "-D", "--quiet", info.branch])
         } else {
           let count = git(["rev-list", "--count", "\(info.base)..\(tip.text)"]).text
-          note = "kiln: ws: kept branch \(info.branch) (\(count) commit\(count == "1" ? "" : "s") beyond its base)"
+          notes.append("kiln: ws: kept branch \(info.branch) (\(count) commit\(count == "1" ? "" : "s") beyond its base)")
         }
       }
     case .copies:
@@ -325,31 +361,57 @@ struct Workspaces {
       guard out.succeeded else { throw CLIError("kiln: ws: cannot remove \(info.path): \(out.firstErrorLine)") }
     }
     try locked { forget(info.name) }
-    return note
+    return notes
+  }
+
+  /// A new branch name `kiln/NAME-STAMP[SUFFIX][-N]` that does not exist yet.
+  private func freshBranch(_ info: WorkspaceInfo, suffix: String = "") -> String {
+    let stem = "\(info.branch)-\(Self.timestamp())\(suffix)"
+    var name = stem
+    var n = 1
+    while git(["rev-parse", "--verify", "--quiet", "refs/heads/\(name)"]).succeeded {
+      n += 1
+      name = "\(stem)-\(n)"
+    }
+    return name
+  }
+
+  /// When the workspace's HEAD is detached and reaches commits that no branch holds
+  /// (work committed on a detached HEAD), puts them on a new branch
+  /// `kiln/NAME-STAMP-detached` and returns a note naming it. Resetting or removing
+  /// the checkout would otherwise leave them only in its reflog, which goes with it.
+  func keepDetachedCommits(_ info: WorkspaceInfo) throws -> String? {
+    guard isGit, fileSystem.stat(info.path) != nil,
+          !git(["symbolic-ref", "--quiet", "HEAD"], in: info.path).succeeded
+    else { return nil }
+    let head = git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], in: info.path)
+    guard head.succeeded, !head.text.isEmpty else { return nil }
+    let count = git(["rev-list", "--count", head.text, "--not", "--branches"], in: info.path)
+    guard count.succeeded, let n = Int(count.text), n > 0 else { return nil }
+    let keep = freshBranch(info, suffix: "-detached")
+    try mustGit(["branch", keep, head.text], status: 1)
+    return "kiln: ws: kept \(n) commit\(n == 1 ? "" : "s") made on a detached HEAD in \(info.name) on branch \(keep)"
   }
 
   /// Puts a workspace back to its base: tracked files reset, everything untracked or
   /// ignored removed (kiln's own `.kiln` state kept: it is derived and verified). Commits
-  /// made on its branch are kept on a new branch, named in the returned note.
-  func reset(_ info: WorkspaceInfo) throws -> String? {
+  /// made on its branch, and on a detached HEAD, are kept on new branches, named in the
+  /// returned notes.
+  func reset(_ info: WorkspaceInfo) throws -> [String] {
     guard isGit else { throw CLIError("kiln: ws: release needs a git repository") }
-    var note: String?
+    var notes: [String] = []
     let tip = git(["rev-parse", "--verify", "--quiet", "refs/heads/\(info.branch)"])
     if tip.succeeded, tip.text != info.base {
-      let stamp = Self.timestamp()
-      var keep = "\(info.branch)-\(stamp)"
-      var n = 1
-      while git(["rev-parse", "--verify", "--quiet", "refs/heads/\(keep)"]).succeeded {
-        n += 1
-        keep = "\(info.branch)-\(stamp)-\(n)"
-      }
+      let keep = freshBranch(info)
       try mustGit(["branch", keep, tip.text], status: 1)
       let count = git(["rev-list", "--count", "\(info.base)..\(tip.text)"]).text
-      note = "kiln: ws: kept \(count) commit\(count == "1" ? "" : "s") of \(info.name) on branch \(keep)"
+      notes.append("kiln: ws: kept \(count) commit\(count == "1" ? "" : "s") of \(info.name) on branch \(keep)")
     }
+    // After the branch's tip is kept, so only commits no branch holds are counted.
+    if let note = try keepDetachedCommits(info) { notes.append(note) }
     try mustGit(["checkout", "--quiet", "--force", "-B", info.branch, info.base], in: info.path, status: 1)
     try mustGit(["clean", "-ffdxq", "-e", ".kiln"], in: info.path, status: 1)
-    return note
+    return notes
   }
 
   /// `20261125-171634`, UTC: the suffix of a branch that keeps a released workspace's commits.

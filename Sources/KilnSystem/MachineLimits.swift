@@ -64,10 +64,27 @@ package struct UnlimitedMachine: MachineLimits {
 /// is checked by the gate holder: below the reserve it waits, unless its process runs
 /// nothing at all.
 ///
+/// The first page of `locks/jobs` is mapped by every process (the futex words) and
+/// also says who holds what, since a byte-range lock does not (F_OFD_GETLK gives no
+/// pid): 32-bit words, native order,
+///
+///     word 0            futex generation, bumped at every release
+///     word 1            processes with a thread waiting for a slot
+///     word 2            pid of the gate's holder (0: none recorded)
+///     words 16...1023   pid of the holder of slot 0...1007 (slots past 1007: none)
+///
+/// A pid is written after its lock is taken and cleared before it is let go; only
+/// the lock says whether a slot is held, the pid only who holds it (a pid left by a
+/// process that died is never read, its lock being gone). A process that has waited
+/// a second for a slot looks at the holders and says, once each, which of them is
+/// stopped (state T in /proc/PID/stat): a build suspended with SIGSTOP keeps its
+/// slots. One stopped with Ctrl-Z (SIGTSTP) gives them back first (`suspend()`) and
+/// takes them again when continued (`resume()`).
+///
 /// `locks/actions`: one byte per action key (its first 62 bits). The first process to
 /// miss the cache locks it while it runs the action; another that misses the same key
 /// waits for the lock and looks in the cache again before it runs anything.
-package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
+package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked Sendable {
   package let slots: Int
   private let memoryReserve: Int64
   private let jobsFile: Int32
@@ -87,15 +104,28 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
   /// Jobs of this process waiting for a slot, in order.
   private var queue: [(expected: Int64?, continuation: CheckedContinuation<JobSlot?, Never>)] = []
   private var waiterRunning = false
+  /// The waiting thread holds the gate.
+  private var gateHeld = false
+  /// Stopped by SIGTSTP: no slot is taken, and `givenBack` are held by jobs of this
+  /// process whose locks were let go until `resume()`.
+  private var suspended = false
+  private var givenBack = Set<Int>()
   private var memory = MemoryGauge()
+  /// Where a waiting build says which process holding slots is stopped.
+  private let report: @Sendable (String) -> Void
+  private static let gateOwnerWord = 2
+  private static let slotOwnerWords = 16
+  private static let ownerWordCount = 4096 / 4
 
   /// - Parameters:
   ///   - cacheRoot: the shared cache folder; nil when it cannot be made.
   ///   - slots: the machine's job slots (`KILN_MAX_JOBS`, else the number of cores).
   ///   - memoryReserve: bytes of available memory no task start may go below; nil for
   ///     5% of the machine's memory.
+  ///   - report: prints one line for the user (default: to stderr).
   package init?(cacheRoot: String, slots: Int, memoryReserve: Int64?,
-                isInterrupted: @escaping @Sendable () -> Bool = { ProcessGroups.shared.isInterrupted }) {
+                isInterrupted: @escaping @Sendable () -> Bool = { ProcessGroups.shared.isInterrupted },
+                report: @escaping @Sendable (String) -> Void = SharedMachineLimits.printToStandardError) {
     let dir = cacheRoot + "/locks"
     _ = mkdir(cacheRoot, 0o755)
     _ = mkdir(dir, 0o755)
@@ -117,8 +147,11 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
     }
     self.slots = max(1, slots)
     self.isInterrupted = isInterrupted
+    self.report = report
     let total = MemoryGauge.read().total
     self.memoryReserve = memoryReserve ?? (total > 0 ? total / 20 : 0)
+    // Ctrl-Z gives the slots back (`ProcessGroups.stopForTerminal`).
+    ProcessGroups.shared.register(self)
   }
 
   deinit {
@@ -138,9 +171,9 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
     if isInterrupted() { return nil }
     // At once, when no job of this process is queued and the gate and a slot are free.
     let direct: Int? = lock.withLock {
-      guard queue.isEmpty, kiln_range_lock(jobsFile, 0, 1) == 0 else { return nil }
+      guard queue.isEmpty, !suspended, takeGate() else { return nil }
       let slot = memoryAllows(expectedMemory) ? takeFreeSlot() : nil
-      _ = kiln_range_unlock(jobsFile, 0)
+      dropGate()
       return slot
     }
     if let direct {
@@ -161,6 +194,9 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
   package func release(_ slot: JobSlot) {
     let released: Bool = lock.withLock {
       guard held.remove(slot.index) != nil else { return false }
+      // Given back while stopped: its lock is not ours any more.
+      if givenBack.remove(slot.index) != nil { return false }
+      setOwner(slot: slot.index, to: 0)
       _ = kiln_range_unlock(jobsFile, Int64(slot.index + 1))
       return true
     }
@@ -172,10 +208,137 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
     for i in 0..<slots where !held.contains(i) {
       if kiln_range_lock(jobsFile, Int64(i + 1), 1) == 0 {
         held.insert(i)
+        setOwner(slot: i, to: UInt32(getpid()))
         return i
       }
     }
     return nil
+  }
+
+  /// Takes the gate if it is free, recording this process as its holder (called with
+  /// `lock` held).
+  private func takeGate() -> Bool {
+    guard kiln_range_lock(jobsFile, 0, 1) == 0 else { return false }
+    if sharedIsMapped { kiln_atomic_store(shared + Self.gateOwnerWord, UInt32(getpid())) }
+    return true
+  }
+
+  private func dropGate() {
+    if sharedIsMapped { kiln_atomic_store(shared + Self.gateOwnerWord, 0) }
+    _ = kiln_range_unlock(jobsFile, 0)
+  }
+
+  private func setOwner(slot: Int, to pid: UInt32) {
+    guard sharedIsMapped, Self.slotOwnerWords + slot < Self.ownerWordCount else { return }
+    kiln_atomic_store(shared + Self.slotOwnerWords + slot, pid)
+  }
+
+  private func owner(ofByte byte: Int) -> Int32 {
+    guard sharedIsMapped else { return 0 }
+    let word = byte == 0 ? Self.gateOwnerWord : Self.slotOwnerWords + byte - 1
+    guard word < Self.ownerWordCount else { return 0 }
+    return Int32(bitPattern: kiln_atomic_load(shared + word))
+  }
+
+  /// The other processes that hold the gate or a slot and are stopped, with how many
+  /// of the two each holds and its command name.
+  package func stoppedHolders() -> [(pid: Int32, name: String, count: Int)] {
+    var found: [Int32: (name: String, count: Int)] = [:]
+    let me = getpid()
+    for byte in 0...slots where kiln_range_is_locked(jobsFile, Int64(byte)) == 1 {
+      let pid = owner(ofByte: byte)
+      guard pid > 0, pid != me else { continue }
+      if let known = found[pid] {
+        found[pid] = (known.name, known.count + 1)
+      } else if let state = Self.processState(pid), state.state == "T" || state.state == "t" {
+        found[pid] = (state.name, 1)
+      }
+    }
+    return found.map { ($0.key, $0.value.name, $0.value.count) }.sorted { $0.pid < $1.pid }
+  }
+
+  /// The command name and state letter of process `pid` (/proc/PID/stat), nil when
+  /// there is none.
+  static func processState(_ pid: Int32) -> (name: String, state: Character)? {
+    let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 1024)
+    let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+    guard n > 0 else { return nil }
+    let text = String(decoding: buffer[0..<n], as: UTF8.self)
+    guard let left = text.firstIndex(of: "("), let right = text.lastIndex(of: ")"), left < right else { return nil }
+    let after = text[text.index(after: right)...].drop { $0 == " " }
+    guard let state = after.first else { return nil }
+    return (String(text[text.index(after: left)..<right]), state)
+  }
+
+  /// Says, once per process, which holders of slots this waiting process waits for are
+  /// stopped.
+  private func reportStoppedHolders(alreadyReported: inout Set<Int32>) {
+    for holder in stoppedHolders() where !alreadyReported.contains(holder.pid) {
+      alreadyReported.insert(holder.pid)
+      report("kiln: waiting for a job slot: process \(holder.pid) (\(holder.name)) holds "
+        + (holder.count == 1 ? "one" : "\(holder.count)") + " and is stopped; "
+        + "resume it (kill -CONT \(holder.pid)) or end it")
+    }
+  }
+
+  /// Writes `line` to stderr.
+  package static let printToStandardError: @Sendable (String) -> Void = { line in
+    var text = line + "\n"
+    text.withUTF8 { buffer in
+      var offset = 0
+      while offset < buffer.count {
+        let n = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+        if n < 0 { if errno == EINTR { continue } else { return } }
+        offset += n
+      }
+    }
+  }
+
+  // MARK: - Stopped and continued (Ctrl-Z)
+
+  /// Gives back every slot (and the gate) this process holds, so that other builds go
+  /// on while it is stopped; jobs that ask for a slot meanwhile wait. The jobs keep
+  /// their `JobSlot`s: `resume()` takes the same slots again.
+  package func suspend() {
+    let gave: Bool = lock.withLock {
+      guard !suspended else { return false }
+      suspended = true
+      if gateHeld {
+        dropGate()
+        gateHeld = false
+      }
+      for i in held {
+        setOwner(slot: i, to: 0)
+        _ = kiln_range_unlock(jobsFile, Int64(i + 1))
+      }
+      givenBack = held
+      return true
+    }
+    if gave { notify() }
+  }
+
+  /// Takes back the slots `suspend()` gave, waiting for those another process took
+  /// meanwhile (it gives them back when its command ends), then lets jobs take slots
+  /// again. Gives up on an interrupt.
+  package func resume() {
+    while true {
+      let generation = kiln_atomic_load(shared)
+      let done: Bool = lock.withLock {
+        guard suspended else { return true }
+        for i in givenBack.sorted() where kiln_range_lock(jobsFile, Int64(i + 1), 1) == 0 {
+          givenBack.remove(i)
+          setOwner(slot: i, to: UInt32(getpid()))
+        }
+        if givenBack.isEmpty { suspended = false }
+        return !suspended
+      }
+      if done || isInterrupted() { break }
+      _ = kiln_futex_wait(shared, generation, 20)
+    }
+    notify()  // this process's own waiting thread may take slots again
   }
 
   /// Tells waiting processes that a slot or the gate may be free.
@@ -205,11 +368,14 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
   private func waitForSlots() {
     kiln_atomic_increment(shared + 1)
     defer { kiln_atomic_decrement(shared + 1) }
-    var holdsGate = false
+    // After a second without a slot, and every half second after, look for stopped holders.
+    var nextLook = SystemClock().monotonic() + 1
+    var reported = Set<Int32>()
     while true {
       let generation = kiln_atomic_load(shared)
       var handOut: (CheckedContinuation<JobSlot?, Never>, JobSlot?)?
       var cancelled: [CheckedContinuation<JobSlot?, Never>] = []
+      var droppedGate = false
       let done: Bool = lock.withLock {
         if isInterrupted() {
           cancelled = queue.map(\.continuation)
@@ -217,24 +383,31 @@ package final class SharedMachineLimits: MachineLimits, @unchecked Sendable {
         }
         if queue.isEmpty {
           waiterRunning = false
-          return true
+        } else {
+          if !gateHeld, !suspended { gateHeld = takeGate() }
+          if gateHeld, memoryAllows(queue[0].expected), let slot = takeFreeSlot() {
+            handOut = (queue.removeFirst().continuation, JobSlot(index: slot))
+          }
         }
-        if !holdsGate { holdsGate = kiln_range_lock(jobsFile, 0, 1) == 0 }
-        if holdsGate, memoryAllows(queue[0].expected), let slot = takeFreeSlot() {
-          handOut = (queue.removeFirst().continuation, JobSlot(index: slot))
+        if gateHeld && (handOut != nil || queue.isEmpty) {
+          dropGate()
+          gateHeld = false
+          droppedGate = true
         }
-        return false
+        return queue.isEmpty && handOut == nil
       }
-      if holdsGate && (handOut != nil || done) {
-        _ = kiln_range_unlock(jobsFile, 0)
-        holdsGate = false
-        notify()
-      }
+      if droppedGate { notify() }
       for c in cancelled { c.resume(returning: nil) }
       if done { return }
       if let (continuation, slot) = handOut {
         continuation.resume(returning: slot)
+        nextLook = SystemClock().monotonic() + 1
         continue
+      }
+      let now = SystemClock().monotonic()
+      if now >= nextLook {
+        nextLook = now + 0.5
+        reportStoppedHolders(alreadyReported: &reported)
       }
       _ = kiln_futex_wait(shared, generation, 20)
     }

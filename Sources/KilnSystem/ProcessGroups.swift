@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSpawn
 
 /// Every running task's process group, so that Ctrl-C (or a timeout) can stop a task
 /// with all its children. Each task is the leader of its own group, so a terminal's
@@ -11,6 +12,9 @@ package final class ProcessGroups: @unchecked Sendable {
   private let lock = PThreadMutex()
   private var groups: Set<pid_t> = []
   private var interrupted = false
+  private var suspendables: [WeakSuspendable] = []
+  /// Between Ctrl-Z and the tasks' SIGCONT: a task started meanwhile stops at once.
+  private var stopping = false
 
   package func register(_ pgid: pid_t) -> Bool {
     lock.withLock {
@@ -19,6 +23,7 @@ package final class ProcessGroups: @unchecked Sendable {
         return false
       }
       groups.insert(pgid)
+      if stopping { _ = Glibc.kill(-pgid, SIGSTOP) }
       return true
     }
   }
@@ -46,8 +51,63 @@ package final class ProcessGroups: @unchecked Sendable {
     }
   }
 
+  /// Gives `resource` back while kiln is stopped with Ctrl-Z (`stopForTerminal`).
+  package func register(_ resource: any Suspendable) {
+    lock.withLock {
+      suspendables.removeAll { $0.value == nil }
+      suspendables.append(WeakSuspendable(value: resource))
+    }
+  }
+
+  /// Ctrl-Z (SIGTSTP): kiln stops as a shell job does, tasks and all (each task is in
+  /// a group of its own, which the terminal's signal does not reach), but first gives
+  /// back what other kiln processes wait for (machine-wide job slots). Returns once
+  /// continued (SIGCONT), after taking those back and continuing the tasks.
+  package func stopForTerminal() {
+    let (pgids, resources): (Set<pid_t>, [any Suspendable]) = lock.withLock {
+      stopping = true
+      return (groups, suspendables.compactMap(\.value))
+    }
+    for pgid in pgids { _ = Glibc.kill(-pgid, SIGSTOP) }
+    for resource in resources { resource.suspend() }
+    // SIGSTOP cannot be caught: kiln stops here, and the shell sees a stopped job.
+    // Sent to this thread (raise, not kill): a signal sent to the process may be
+    // taken by another thread while this one runs on and takes the slots back.
+    _ = raise(SIGSTOP)
+    for resource in resources { resource.resume() }
+    let now: Set<pid_t> = lock.withLock {
+      stopping = false
+      return groups
+    }
+    for pgid in now { _ = Glibc.kill(-pgid, SIGCONT) }
+  }
+
+  /// Handles Ctrl-Z (SIGTSTP) with `stopForTerminal`, on a thread of its own: the
+  /// signal handler only wakes it.
+  package func catchTerminalStop() {
+    guard kiln_catch_terminal_stop() == 0 else { return }
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { _ in
+      while kiln_wait_terminal_stop() == 0 { ProcessGroups.shared.stopForTerminal() }
+      return nil
+    }, nil)
+    if rc == 0 { pthread_detach(thread) } else { signal(SIGTSTP, SIG_DFL) }
+  }
+
   /// Kills one group at once (timeouts).
   package static func kill(group pgid: pid_t) {
     _ = Glibc.kill(-pgid, SIGKILL)
   }
+}
+
+/// Something other kiln processes wait for, given back while this one is stopped.
+package protocol Suspendable: AnyObject, Sendable {
+  /// Gives it back (kiln is about to stop).
+  func suspend()
+  /// Takes it back (kiln was continued); may wait for other processes.
+  func resume()
+}
+
+private struct WeakSuspendable {
+  weak var value: (any Suspendable)?
 }

@@ -72,6 +72,9 @@ package final class RunningKiln {
   /// Sends `signal` to kiln itself (not to its tasks: kiln must stop those).
   package func send(_ signal: Int32) { _ = kill(process.processIdentifier, signal) }
 
+  /// What kiln has written to stderr so far (it may still be running).
+  package var stderrSoFar: String { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
+
   /// Waits for kiln to exit and returns what it did.
   package func wait() -> KilnResult {
     process.waitUntilExit()

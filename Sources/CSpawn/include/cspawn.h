@@ -55,6 +55,13 @@ void *kiln_map_shared(int fd, long size);
 unsigned kiln_atomic_load(unsigned *word);
 void kiln_atomic_increment(unsigned *word);
 void kiln_atomic_decrement(unsigned *word);
+void kiln_atomic_store(unsigned *word, unsigned value);
 int kiln_futex_wait(unsigned *word, unsigned expected, int timeout_ms);
 int kiln_futex_wake(unsigned *word);
+
+// Ctrl-Z: `kiln_catch_terminal_stop` installs a SIGTSTP handler that only writes a byte
+// to a pipe (all a signal handler may safely do); a thread of kiln's own waits for it
+// in `kiln_wait_terminal_stop` and does the rest. 0, or -1 (errno set).
+int kiln_catch_terminal_stop(void);
+int kiln_wait_terminal_stop(void);
 #endif

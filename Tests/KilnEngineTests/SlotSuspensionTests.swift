@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnCore
+import KilnSystem
+import KilnTestSupport
+import Testing
+
+/// What a kiln stopped with Ctrl-Z does with its job slots (issue 12, item 18), checked
+/// in one process with two `SharedMachineLimits` on one cache, which contend as two
+/// processes do: `suspend()` gives the slots back, `resume()` takes the same ones again
+/// (waiting for one another holder took meanwhile), and a slot released while given
+/// back is simply gone.
+@Suite struct SlotSuspensionTests {
+  let cache = TempDirectory(prefix: "kiln-suspend")
+
+  func limits(slots: Int) throws -> SharedMachineLimits {
+    let made = SharedMachineLimits(cacheRoot: cache.path, slots: slots, memoryReserve: 0, isInterrupted: { false },
+                                   report: { _ in })
+    return try #require(made)
+  }
+
+  @Test func suspendGivesTheSlotsBackAndResumeTakesThemAgain() async throws {
+    let stopped = try limits(slots: 1), other = try limits(slots: 1)
+    let held = try #require(await stopped.acquireSlot(expectedMemory: nil))
+    stopped.suspend()
+    // The other "process" gets the slot at once.
+    let taken = try #require(await other.acquireSlot(expectedMemory: nil))
+    #expect(taken.index == held.index)
+    // Resuming waits for it to be given back, then holds it again.
+    let resumed = Task { stopped.resume() }
+    try await Task.sleep(nanoseconds: 100_000_000)
+    other.release(taken)
+    await resumed.value
+    let waiter = Task { await other.acquireSlot(expectedMemory: nil) }
+    try await Task.sleep(nanoseconds: 100_000_000)
+    let early = OnceFlag()
+    let watch = Task {
+      _ = await waiter.value
+      early.set()
+    }
+    try await Task.sleep(nanoseconds: 50_000_000)
+    #expect(!early.isSet, "the resumed holder's slot was handed out")
+    stopped.release(held)
+    let after = try #require(await waiter.value)
+    _ = await watch.value
+    other.release(after)
+  }
+
+  @Test func aSlotReleasedWhileGivenBackIsNotTakenAgain() async throws {
+    let stopped = try limits(slots: 1), other = try limits(slots: 1)
+    let held = try #require(await stopped.acquireSlot(expectedMemory: nil))
+    stopped.suspend()
+    stopped.release(held)  // its command ended while kiln was stopped
+    stopped.resume()       // nothing to take back: returns at once
+    let taken = try #require(await other.acquireSlot(expectedMemory: nil))
+    #expect(taken.index == held.index)
+    other.release(taken)
+  }
+
+  @Test func noSlotIsTakenWhileSuspended() async throws {
+    let stopped = try limits(slots: 2)
+    stopped.suspend()
+    let waiter = Task { await stopped.acquireSlot(expectedMemory: nil) }
+    try await Task.sleep(nanoseconds: 100_000_000)
+    let early = OnceFlag()
+    let watch = Task {
+      _ = await waiter.value
+      early.set()
+    }
+    try await Task.sleep(nanoseconds: 50_000_000)
+    #expect(!early.isSet, "a stopped kiln took a slot")
+    stopped.resume()
+    let slot = try #require(await waiter.value)
+    _ = await watch.value
+    stopped.release(slot)
+  }
+}
