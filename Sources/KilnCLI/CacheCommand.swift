@@ -34,7 +34,10 @@ struct CacheCommand: AsyncParsableCommand {
         throw CLIError("kiln: --max-size: '\(maxSize)' is not a size (use a number with K, M or G)")
       }
       let m = try CacheCommand.maintenance()
-      let (removed, freed) = m.collectGarbage(maxBytes: bytes)
+      let stale = m.removeLeftovers(now: SystemClock().wallNanoseconds())
+      var (removed, freed) = m.collectGarbage(maxBytes: bytes)
+      removed += stale.removed
+      freed += stale.freed
       Terminal.line("kiln: removed \(removed) files, freed \(formatBytes(freed)); cache now \(formatBytes(m.stats().totalBytes))")
     }
   }
@@ -43,6 +46,10 @@ struct CacheCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "verify", abstract: "Re-hash every blob; drop corrupt ones (exit 1 if any).")
     func run() async throws {
       let m = try CacheCommand.maintenance()
+      let stale = m.removeLeftovers(now: SystemClock().wallNanoseconds())
+      if stale.removed > 0 {
+        Terminal.line("kiln: removed \(stale.removed) temporary file\(stale.removed == 1 ? "" : "s") left by killed kiln processes (\(formatBytes(stale.freed)))")
+      }
       let (checked, corrupt) = m.verify()
       for path in corrupt { Terminal.line("CORRUPT  \(path) (removed)") }
       Terminal.line("kiln: \(checked) cache files checked, \(corrupt.count) corrupt")

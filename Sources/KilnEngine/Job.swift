@@ -431,7 +431,12 @@ package struct Job: Sendable {
   private func hashTree(_ directory: String, into ingest: inout Ingest) throws(FileSystemError) {
     let abs = Paths.join(root, directory)
     var dirs = Set<String>()
-    for rel in fileSystem.files(under: abs) {
+    let listing = fileSystem.listing(under: abs, skipping: { _ in false })
+    if let bad = listing.undecodable.first {
+      ingest.problem = "output folder \(directory) holds '\(directory)/\(bad.escaped)', whose name is not UTF-8, which kiln cannot store; rename it"
+      return
+    }
+    for rel in listing.files {
       var parent = Paths.parent(rel)
       var missing: [String] = []
       while !parent.isEmpty, !dirs.contains(parent) {

@@ -40,6 +40,33 @@ package struct CacheMaintenance {
     return result
   }
 
+  /// Temporary files (`*.kiln-tmp-PID-N`) last written more than `age` nanoseconds
+  /// before `now`: what a kiln killed between write and rename left. A live writer
+  /// touches its file as it writes, so an hour-old one is no one's.
+  package func leftovers(now: Int64, age: Int64 = 3_600_000_000_000) -> [Item] {
+    var result: [Item] = []
+    for folder in ["blobs", "actions"] {
+      let base = root + "/" + folder
+      for rel in fileSystem.files(under: base) where rel.contains(".kiln-tmp-") {
+        let path = base + "/" + rel
+        guard let st = fileSystem.lstat(path), st.mtime < now - age else { continue }
+        result.append(Item(path: path, size: st.size, mtime: st.mtime, isBlob: folder == "blobs"))
+      }
+    }
+    return result
+  }
+
+  /// Deletes `leftovers(now:)`; returns how many and their bytes.
+  package func removeLeftovers(now: Int64) -> (removed: Int, freed: Int64) {
+    var removed = 0
+    var freed: Int64 = 0
+    for item in leftovers(now: now) where (try? fileSystem.remove(item.path)) != nil {
+      removed += 1
+      freed += item.size
+    }
+    return (removed, freed)
+  }
+
   package func stats() -> Stats {
     var s = Stats()
     for item in items() {

@@ -230,6 +230,32 @@ import Testing
     #expect(p.files(under: "build") == ["out.txt"])
   }
 
+  @Test func temporaryFilesOfKilledProcessesInTheCacheAreRemovedByGcAndVerify() throws {
+    for command in [["cache", "gc", "--max-size", "1G"], ["cache", "verify"]] {
+      let p = try TempProject(["kiln.yml": "tasks:\n  t:\n    outputs: [o.txt]\n    run: echo x > o.txt\n"])
+      try p.kiln("build").expectSuccess()
+      let folder = p.cache.path + "/blobs/a"
+      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+      let old = folder + "/\(String(repeating: "a", count: 32)).kiln-tmp-99999-1"
+      let fresh = folder + "/\(String(repeating: "b", count: 32)).kiln-tmp-99999-2"
+      for path in [old, fresh] { FileManager.default.createFile(atPath: path, contents: Data(count: 4096)) }
+      try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -7200)], ofItemAtPath: old)
+      let r = try p.kiln(command)
+      #expect(r.status == 0, "\(command): \(r)")
+      #expect(!FileManager.default.fileExists(atPath: old), "\(command) kept a two-hour-old temporary file")
+      #expect(FileManager.default.fileExists(atPath: fresh), "\(command) removed a file another kiln may be writing")
+    }
+  }
+
+  @Test func aFolderOutputHoldingANameThatIsNotUTF8FailsItsTaskInsteadOfLosingTheFile() throws {
+    let p = try TempProject([
+      "kiln.yml": "tasks:\n  t:\n    outputs: [d]\n    run: \"mkdir -p d && echo a > d/a && echo b > \\\"d/x-$(printf '\\\\377')\\\"\"\n",
+    ])
+    let r = try p.kiln("build")
+    #expect(r.status == 1, "\(r)")
+    #expect(r.output.contains("not UTF-8") && r.output.contains("d/x-\\xff"), "\(r)")
+  }
+
   // MARK: - exec and tools
 
   @Test func execWithNoDeclaredOutputRunsEveryTime() throws {
