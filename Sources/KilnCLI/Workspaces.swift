@@ -148,9 +148,17 @@ struct Workspaces {
     return names.filter { !$0.hasPrefix(".") }.compactMap(info).sorted { $0.sortKey < $1.sortKey }
   }
 
+  /// The registry's entry for `name`. The file is untrusted (a copy's `.kiln/ws-meta`
+  /// can arrive with the project): an entry whose name or folder is not the one kiln
+  /// would have written for `name`, or whose branch is not `kiln/NAME`, is ignored,
+  /// so `ws rm` can never be pointed at another folder, nor `release` at another branch.
   func info(_ name: String) -> WorkspaceInfo? {
-    guard let bytes = try? fileSystem.read(registry + "/" + name) else { return nil }
-    return WorkspaceInfo(decoding: String(decoding: bytes, as: UTF8.self))
+    guard (try? Self.validate(name)) != nil, !OwnFile.isLink(registry + "/" + name),
+          let bytes = try? fileSystem.read(registry + "/" + name),
+          let info = WorkspaceInfo(decoding: String(decoding: bytes, as: UTF8.self)),
+          info.name == name, info.path == path(of: name), info.branch == (isGit ? "kiln/\(name)" : "")
+    else { return nil }
+    return info
   }
 
   func save(_ info: WorkspaceInfo) throws {
@@ -167,8 +175,12 @@ struct Workspaces {
   /// Runs `body` holding the registry's exclusive lock (other kiln processes wait).
   func locked<T>(_ body: () throws -> T) throws -> T {
     try? fileSystem.createDirectories(Paths.parent(lockPath))
-    let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o666)
-    guard fd >= 0 else { throw CLIError("kiln: ws: cannot open \(lockPath): \(String(cString: strerror(errno)))") }
+    // Never through a symlink: a planted one would have kiln create or lock another file.
+    let opened: Int32?
+    do { opened = try OwnFile.open(lockPath, O_RDWR | O_CREAT, mode: 0o666) } catch {
+      throw CLIError("kiln: ws: \(error)")
+    }
+    guard let fd = opened else { throw CLIError("kiln: ws: cannot open \(lockPath): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     while flock(fd, LOCK_EX) != 0, errno == EINTR {}
     return try body()

@@ -192,6 +192,21 @@ import Testing
     #expect(p.read("deps.d/notes.txt") == "notes\n", "\(clean)")
   }
 
+  @Test func aForgedWorkspaceRegistryEntryNeverPointsRmAtAnotherFolder() throws {
+    let victim = TempDirectory(prefix: "kiln-victim")
+    try "keep\n".write(toFile: victim.path + "/x", atomically: true, encoding: .utf8)
+    let p = try TempProject(["kiln.yml": "tasks:\n  t:\n    outputs: [o.txt]\n    run: echo x > o.txt\n"])
+    try p.kiln("ws", "new", "w").expectSuccess()
+    let meta = p.absolute(".kiln/ws-meta/w")
+    let text = try String(contentsOfFile: meta, encoding: .utf8)
+    #expect(text.contains("path=\(p.absolute(".kiln/ws/w"))"), "\(text)")
+    try text.replacingOccurrences(of: "path=\(p.absolute(".kiln/ws/w"))", with: "path=\(victim.path)")
+      .write(toFile: meta, atomically: true, encoding: .utf8)
+    let rm = try p.kiln("ws", "rm", "--force", "w")
+    #expect(rm.status == 2, "\(rm)")
+    #expect(FileManager.default.fileExists(atPath: victim.path + "/x"), "ws rm deleted the folder a forged entry named")
+  }
+
   // MARK: - One build per checkout
 
   @Test func aSecondBuildInTheSameCheckoutWaitsAndSaysForWhom() throws {
