@@ -88,6 +88,12 @@ struct HookRun {
     // "MODE SHA STAGE\tPATH", NUL-separated; submodules (160000) are not files.
     var now: [String: String] = [:]
     for entry in listing.stdout.split(separator: 0) {
+      // A name that is not UTF-8 cannot be tracked (kiln's paths are text): refused,
+      // named with its bytes escaped, rather than mangled or skipped.
+      if let tabByte = entry.firstIndex(of: 0x09), String(validating: entry[(tabByte + 1)...], as: UTF8.self) == nil {
+        let name = UndecodableName.escape(Array(entry[(tabByte + 1)...]))
+        throw CLIError("kiln: hooks: the index holds '\(name)', whose name is not UTF-8, which kiln cannot track; rename it (git mv)")
+      }
       let text = String(decoding: entry, as: UTF8.self)
       guard let tab = text.firstIndex(of: "\t") else { continue }
       let meta = text[..<tab]

@@ -74,6 +74,22 @@ import Testing
     #expect(try r.p.checkout.git("rev-list", "--count", "HEAD") == "1", "nothing was committed")
   }
 
+  @Test func aStagedNameThatIsNotUTF8IsRefusedWithTheFileNamed() throws {
+    let r = try Repo()
+    #expect(try r.p.kiln("hooks", "install").status == 0)
+    let name: [UInt8] = Array((r.p.root + "/src/x-").utf8) + [0xFF] + Array(".txt".utf8) + [0]
+    let fd = name.withUnsafeBufferPointer {
+      open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_WRONLY | O_CREAT, 0o644)
+    }
+    try #require(fd >= 0)
+    _ = Glibc.write(fd, "x\n", 2)
+    close(fd)
+    try r.p.checkout.git("add", "-A")
+    let commit = try r.git(["commit", "-q", "-m", "odd name"])
+    #expect(commit.status != 0, "\(commit)")
+    #expect(commit.output.contains("kiln: hooks: the index holds 'src/x-\\xff.txt', whose name is not UTF-8"), "\(commit)")
+  }
+
   @Test func aGoodStagedChangeWithABrokenUnstagedEditIsAccepted() throws {
     let r = try Repo()
     #expect(try r.p.kiln("hooks", "install").status == 0)
