@@ -32,7 +32,14 @@ struct ExecCommand: AsyncParsableCommand {
       let rel = try relative(pattern)
       if Glob.hasWildcards(rel) {
         let glob = Glob(rel)
-        inputPaths += context.fileSystem.workspaceFiles(root: context.root, under: glob.literalPrefix).filter(glob.matches)
+        let listing = context.fileSystem.workspaceListing(root: context.root, under: glob.literalPrefix)
+        // A name that is not UTF-8 cannot be keyed: refused, never silently left out.
+        if let bad = listing.undecodable.first(where: {
+          $0.isDirectory ? glob.mayMatchInside(bytes: $0.bytes) : glob.matches(bytes: $0.bytes)
+        }) {
+          throw CLIError("kiln: exec: file '\(bad.escaped)' (matched by '\(pattern)') has a name that is not UTF-8, which kiln cannot track; rename it")
+        }
+        inputPaths += listing.files.filter(glob.matches)
       } else {
         guard context.fileSystem.stat(Paths.join(context.root, rel)) != nil else {
           throw CLIError("kiln: exec: input '\(pattern)' does not exist")

@@ -281,6 +281,17 @@ import Testing
     #expect(p.runs("cc") == 3)
   }
 
+  @Test func execRefusesAGlobMatchingANameThatIsNotUTF8() throws {
+    let p = try TempProject(["src/a.txt": "a\n"])
+    let name: [UInt8] = Array((p.root + "/src/x-").utf8) + [0xFF] + Array(".txt".utf8) + [0]
+    let fd = name.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_WRONLY | O_CREAT, 0o644) }
+    try #require(fd >= 0)
+    close(fd)
+    let r = try p.kiln("exec", "--in", "src/*.txt", "--out", "all.txt", "--", "sh", "-c", "cat src/*.txt > all.txt")
+    #expect(r.status == 2, "\(r)")
+    #expect(r.stderr.contains("src/x-\\xff.txt") && r.stderr.contains("not UTF-8"), "\(r)")
+  }
+
   @Test func aChangedToolRunsTheTaskAgainEvenWithoutKilnState() throws {
     let p = try TempProject([
       "kiln.yml": """
