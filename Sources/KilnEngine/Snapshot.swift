@@ -149,17 +149,12 @@ package struct BuildSnapshot: Sendable {
       }
     }
     // A digest of everything before it: a damaged file is never trusted.
-    var sealed = ByteWriter()
-    sealed.digest(Hasher.digest(w.bytes))
-    return Self.magic + w.bytes + sealed.bytes
+    return Seal.close(Self.magic, w.bytes)
   }
 
   /// nil when the bytes are not a snapshot of this kiln's format.
   package static func decode(_ bytes: [UInt8]) -> BuildSnapshot? {
-    guard bytes.count > magic.count + 16, Array(bytes[0..<magic.count]) == magic else { return nil }
-    let body = Array(bytes[magic.count..<(bytes.count - 16)])
-    var seal = ByteReader(Array(bytes.suffix(16)))
-    guard let digest = try? seal.digest(), digest == Hasher.digest(body) else { return nil }
+    guard let body = Seal.open(magic, bytes) else { return nil }
     var r = ByteReader(body)
     do throws(ByteReader.Truncated) {
       guard try r.string() == Self.version else { return nil }

@@ -1,4 +1,5 @@
 import KilnCore
+import KilnHash
 import KilnSystem
 
 /// One file of a task's result: where it goes, its permission bits and content digest.
@@ -210,5 +211,22 @@ extension ByteReader {
     return FileStat(kind: kinds[k], size: Int64(bitPattern: try varint()), mtime: Int64(bitPattern: try varint()),
                     ctime: Int64(bitPattern: try varint()), inode: try varint(),
                     permissions: UInt32(truncatingIfNeeded: try varint()))
+  }
+}
+
+/// The seal of kiln's derived files (`state.graph`, `state.snapshot`): the magic, the
+/// body, then the XXH3-128 of the body. A file whose seal does not hold is not read at
+/// all: one flipped byte must never become a different command or input.
+package enum Seal {
+  package static func close(_ magic: [UInt8], _ body: [UInt8]) -> [UInt8] {
+    magic + body + Hasher.digest(body).bytes
+  }
+
+  /// The body, or nil when the magic is another or the digest does not match.
+  package static func open(_ magic: [UInt8], _ bytes: [UInt8]) -> [UInt8]? {
+    guard bytes.count >= magic.count + 16, Array(bytes[0..<magic.count]) == magic else { return nil }
+    let body = Array(bytes[magic.count..<(bytes.count - 16)])
+    guard Digest(bytes: Array(bytes.suffix(16))) == Hasher.digest(body) else { return nil }
+    return body
   }
 }
