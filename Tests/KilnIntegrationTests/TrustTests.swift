@@ -149,7 +149,7 @@ import Testing
       forged = bytes([3]) + out(sys.argv[2], 0) + out(sys.argv[3], 0) + out(sys.argv[4], 1)
       row = db.execute("SELECT * FROM task_records WHERE task_id = 't'").fetchone()
       cols = [c[1] for c in db.execute("PRAGMA table_info(task_records)")]
-      r = dict(zip(cols, row)); r['task_id'] = 'gone'; r['outputs'] = forged; r['depfile'] = sys.argv[5]
+      r = dict(zip(cols, row)); r['task_id'] = 'gone'; r['outputs'] = forged; r['declared'] = bytes([0]); r['depfile'] = sys.argv[5]
       db.execute("INSERT INTO task_records (%s) VALUES (%s)" % (",".join(r), ",".join("?" * len(r))), list(r.values()))
       db.commit()
       """
