@@ -29,11 +29,16 @@ package final class CheckoutLock: @unchecked Sendable {
   package enum Failure: Error, CustomStringConvertible {
     case cannotOpen(String, String)
     case interrupted
+    /// The holder is this process's ancestor: a task of that build runs kiln in its own
+    /// checkout, which would wait for itself forever.
+    case heldByAncestor(String)
 
     package var description: String {
       switch self {
       case .cannotOpen(let path, let why): "cannot lock \(path): \(why)"
       case .interrupted: "interrupted while waiting for the checkout lock"
+      case .heldByAncestor(let holder):
+        "this kiln runs inside a task of the build that holds this checkout (\(holder)); a build cannot wait for itself: run the nested build in a workspace (kiln ws new)"
       }
     }
   }
@@ -85,7 +90,12 @@ package final class CheckoutLock: @unchecked Sendable {
       }
       if !told {
         told = true
-        waiting(readHolder(fd))
+        let holder = readHolder(fd)
+        if let pid = holderPid(fd), isAncestor(pid) {
+          close(fd)
+          throw .heldByAncestor(holder)
+        }
+        waiting(holder)
       }
       usleep(20_000)
     }
@@ -98,6 +108,39 @@ package final class CheckoutLock: @unchecked Sendable {
     let text = Array("\(getpid()) \(holder)\n".utf8)
     _ = ftruncate(fd, 0)
     _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+  }
+
+  private static func holderPid(_ fd: Int32) -> Int32? {
+    var buffer = [UInt8](repeating: 0, count: 32)
+    let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+    guard n > 0 else { return nil }
+    return Int32(String(decoding: buffer[0..<n].prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self))
+  }
+
+  /// Whether `pid` is this process's parent, grandparent, ... (from /proc).
+  private static func isAncestor(_ pid: Int32) -> Bool {
+    var current = getppid()
+    for _ in 0..<64 where current > 1 {
+      if current == pid { return true }
+      guard let parent = parentOf(current) else { return false }
+      current = parent
+    }
+    return false
+  }
+
+  private static func parentOf(_ pid: Int32) -> Int32? {
+    let fd = Glibc.open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 512)
+    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    guard n > 0 else { return nil }
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses; the last ')' ends it.
+    let text = buffer[0..<n]
+    guard let end = text.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+    let fields = text[(end + 1)...].split(separator: UInt8(ascii: " "))
+    guard fields.count >= 2 else { return nil }
+    return Int32(String(decoding: fields[1], as: UTF8.self))
   }
 
   private static func readHolder(_ fd: Int32) -> String {

@@ -234,6 +234,23 @@ import Testing
     #expect(a.read("out.txt") == "A\n")
   }
 
+  @Test func aTaskRunningKilnInItsOwnCheckoutFailsAtOnceInsteadOfWaitingForItself() throws {
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          inner:
+            outputs: [in.txt]
+            run: echo x > in.txt
+          outer:
+            outputs: [out.txt]
+            run: "\(TempProject.kilnBinary) build inner && echo y > out.txt"
+        """,
+    ])
+    let r = try p.kiln(["build", "outer"], timeout: 60)
+    #expect(r.status == 1, "\(r)")
+    #expect(r.output.contains("a build cannot wait for itself"), "\(r)")
+  }
+
   @Test func leftoversOfAKilledRestoreAreClearedAndNeverAmongTheOutputs() throws {
     let p = try TempProject(["kiln.yml": "tasks:\n  t:\n    outputs: [build/out.txt]\n    run: echo x > build/out.txt\n"])
     try p.kiln("build").expectSuccess()
