@@ -110,7 +110,10 @@ package struct CacheMaintenance {
         // Its checksum holds, and every entry could be restored for the outputs it names.
         let ok: Bool
         switch (try? fileSystem.read(item.path)).map(ActionCache.decodeChecked) {
-        case .entries(let list): ok = list.allSatisfy { $0.fits(declared: $0.declaredOutputs) }
+        case .entries(let list):
+          ok = list.allSatisfy { entry in
+            entry.fits(declared: entry.declaredOutputs) && entry.inline.allSatisfy { Hasher.digest($0.value) == $0.key }
+          }
         case .otherVersion: ok = true  // another kiln's format: not ours to judge
         case .damaged, nil: ok = false
         }
