@@ -45,6 +45,8 @@ struct BuildCommand: AsyncParsableCommand {
     options.workspace = workspace
     options.snapshot = SnapshotRequest(path: context.snapshotPath, expansion: looked, warnings: warnings)
     let result: BuildResult
+    if !dryRun { session.beginWriting(graph) }
+    defer { if !dryRun { session.endWriting() } }
     do {
       result = try await session.build(graph, observer: observer).run(options)
     } catch let error as BuildError {

@@ -94,6 +94,8 @@ struct ExecCommand: AsyncParsableCommand {
     options.useCache = !noCache
     options.removeStaleOutputs = false
     options.workspace = context.workspaceName
+    session.beginWriting(graph)
+    defer { session.endWriting() }
     let result = try await session.build(graph, observer: observer).run(options)
     if result.interrupted { throw CLIError("kiln: interrupted", status: 130) }
     if case .failed(let failure) = observer.outcome {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnConfig
 import KilnCore
 import KilnEngine
@@ -85,17 +88,47 @@ final class Session {
     return (graph, entries)
   }
 
+  /// `.kiln/unfinished`: there while a build that writes outputs runs. Found at the
+  /// start of the next one, it means that build was killed, perhaps between writing a
+  /// temporary file beside an output and renaming it: the folders of the declared
+  /// outputs (and folder outputs, whole) are cleared of what dead kiln processes left.
+  private var unfinishedPath: String { context.root + "/.kiln/unfinished" }
+
+  func beginWriting(_ graph: TaskGraph) {
+    let fs = context.fileSystem
+    if fs.lstat(unfinishedPath) != nil {
+      var folders = Set<String>()
+      for instance in graph.instances {
+        for output in instance.outputs + (instance.depfile.map { [$0] } ?? []) {
+          folders.insert(Paths.parent(output))
+          if fs.lstat(Paths.join(context.root, output))?.kind == .directory { folders.insert(output) }
+        }
+      }
+      for folder in folders {
+        let abs = Paths.join(context.root, folder)
+        fs.removeLeftovers(in: abs)
+        // Inside a folder output, every level (lstat walk: never through a link).
+        if graph.producers[folder] != nil {
+          var pending = [abs]
+          while let dir = pending.popLast() {
+            for name in fs.contents(ofDirectory: dir) ?? [] where fs.lstat(dir + "/" + name)?.kind == .directory {
+              pending.append(dir + "/" + name)
+              fs.removeLeftovers(in: dir + "/" + name)
+            }
+          }
+        }
+      }
+    }
+    _ = try? OwnFile.open(unfinishedPath, O_WRONLY | O_CREAT, mode: 0o644).map { close($0) }
+  }
+
+  /// The build ended (failed or not) without being killed.
+  func endWriting() { try? context.fileSystem.remove(unfinishedPath) }
+
   func build(_ graph: TaskGraph, observer: any BuildObserver) throws -> Build {
     try context.checkCache()
     let manifest = try manifest
-    // Temporary files of restores go to .kiln/tmp (never a symlink), where no glob
-    // looks; what a killed kiln left there is cleared first.
-    var fs = context.fileSystem
-    let scratch = context.root + "/.kiln/tmp"
-    if (try? fs.createDirectory(scratch)) != nil, fs.lstat(scratch)?.kind == .directory {
-      fs.removeLeftovers(in: scratch)
-      fs.scratch = LocalFileSystem.Scratch(root: context.root, folder: scratch)
-    }
+    let fs = context.fileSystem
     let cacheFiles = CacheFileSystem(fs, root: context.cacheRoot, trust: context.cacheTrust)
     let build = Build(graph: graph, root: context.root, fileSystem: fs, runner: ShellProcessRunner(),
                       clock: context.clock, manifest: manifest, records: records, statCache: statCache,

@@ -47,10 +47,12 @@ package struct CacheMaintenance {
     var result: [Item] = []
     for folder in ["blobs", "actions"] {
       let base = root + "/" + folder
-      for rel in fileSystem.files(under: base) where rel.contains(".kiln-tmp-") {
-        let path = base + "/" + rel
-        guard let st = fileSystem.lstat(path), st.mtime < now - age else { continue }
-        result.append(Item(path: path, size: st.size, mtime: st.mtime, isBlob: folder == "blobs"))
+      for sub in fileSystem.contents(ofDirectory: base) ?? [] {
+        for name in fileSystem.contents(ofDirectory: base + "/" + sub) ?? [] where Paths.isTemporary(name) {
+          let path = base + "/" + sub + "/" + name
+          guard let st = fileSystem.lstat(path), st.kind == .file, st.mtime < now - age else { continue }
+          result.append(Item(path: path, size: st.size, mtime: st.mtime, isBlob: folder == "blobs"))
+        }
       }
     }
     return result

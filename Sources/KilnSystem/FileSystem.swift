@@ -181,7 +181,7 @@ extension FileSystem {
         if skip(childRel) { continue }
         switch lstat(abs + "/" + name)?.kind {
         case .directory: pending.append(childRel)
-        case .file, .symlink: result.files.append(childRel)
+        case .file, .symlink: if !Paths.isTemporary(name) { result.files.append(childRel) }
         case .other: break
         case nil:
           // Gone since the listing, or a name that is not UTF-8, made text with U+FFFD.

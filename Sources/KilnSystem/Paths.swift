@@ -71,6 +71,14 @@ package enum Paths {
     return resolved
   }
 
+  /// What kiln's temporary files carry in their names (`out.o.kiln-tmp-PID-N`): written
+  /// beside their destination and renamed over it.
+  package static let temporaryMarker = ".kiln-tmp-"
+
+  /// Whether a file name is one of kiln's temporary files: never matched by a glob (a
+  /// build killed between write and rename may leave one; the next build removes it).
+  package static func isTemporary(_ name: String) -> Bool { name.contains(temporaryMarker) }
+
   /// `.kiln/` and `.git/` belong to kiln and git: never matched by globs nor written as outputs.
   package static func isReserved(_ path: String) -> Bool {
     path == ".kiln" || path == ".git" || path.hasPrefix(".kiln/") || path.hasPrefix(".git/")
