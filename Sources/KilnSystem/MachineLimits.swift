@@ -257,6 +257,22 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
     return found.map { ($0.key, $0.value.name, $0.value.count) }.sorted { $0.pid < $1.pid }
   }
 
+  /// Other processes named kiln that are stopped (state T), from /proc: who may hold an
+  /// action claim, which (unlike a slot) does not record its holder.
+  static func stoppedKilns() -> [Int32] {
+    guard let dir = opendir("/proc") else { return [] }
+    defer { closedir(dir) }
+    var result: [Int32] = []
+    let me = getpid()
+    while let entry = readdir(dir) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+      guard let pid = Int32(name), pid != me, let state = processState(pid), state.name == "kiln",
+            state.state == "T" || state.state == "t" else { continue }
+      result.append(pid)
+    }
+    return result.sorted()
+  }
+
   /// The command name and state letter of process `pid` (/proc/PID/stat), nil when
   /// there is none.
   static func processState(_ pid: Int32) -> (name: String, state: Character)? {
@@ -481,7 +497,18 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
       let word = limits.actionsShared
       kiln_atomic_increment(word + 1)
       defer { kiln_atomic_decrement(word + 1) }
+      let started = SystemClock().monotonic()
+      var told = false
       while true {
+        // After two seconds, say once what this build waits for: the lock does not say
+        // who holds it, so name any kiln that is stopped (Ctrl-Z keeps its claims).
+        if !told, SystemClock().monotonic() - started > 2 {
+          told = true
+          let stopped = SharedMachineLimits.stoppedKilns()
+          let hint = stopped.isEmpty ? "waiting for its result"
+            : "kiln process \(stopped.map(String.init).joined(separator: ", ")) is stopped: resume it (fg, or kill -CONT PID) or end it"
+          limits.report("kiln: another kiln process is running the same action (key \(key.hex.prefix(12))); \(hint)")
+        }
         let generation = kiln_atomic_load(word)
         if kiln_range_lock(fd, offset, 1) == 0 {
           continuation.resume(returning: ActionClaim(key: key, waited: true, descriptor: fd))

@@ -120,4 +120,32 @@ import Testing
     #expect(ra.status == 0, "\(ra)")
     #expect(s.first.read("out.txt") == "first\n")
   }
+
+  @Test func aBuildWaitingForTheSameActionNamesTheStoppedKilnThatRunsIt() throws {
+    let s = try Self.setUp()
+    // The same project twice on one cache: one action key, claimed by the first build.
+    let twin = try s.first.clone()
+    let a = try s.first.start(["build"])
+    defer { a.send(SIGCONT); a.send(SIGKILL) }
+    #expect(TempProject.waitUntil(seconds: 30) { Self.taskPid(s) != nil }, "the first build's task never started")
+    a.send(SIGTSTP)
+    #expect(TempProject.waitUntil(seconds: 10) { Self.state(a.pid) == "T" }, "kiln stops on SIGTSTP")
+
+    let b = try twin.start(["build"], timeout: 90)
+    defer { b.send(SIGKILL) }
+    let named = TempProject.waitUntil(seconds: 20) {
+      b.stderrSoFar.contains("running the same action") && b.stderrSoFar.contains("kiln process \(a.pid) is stopped")
+    }
+    #expect(named, "the build waiting for the action never named the stopped kiln: \(b.stderrSoFar)")
+    #expect(b.isRunning, "the action is claimed, so the second build waits for it")
+
+    #expect(FileManager.default.createFile(atPath: s.go, contents: nil))
+    a.send(SIGCONT)
+    let ra = a.wait()
+    let rb = b.wait()
+    #expect(ra.status == 0, "\(ra)")
+    #expect(rb.status == 0, "\(rb)")
+    #expect(rb.stdout.contains("1 restored"), "the second build restores the first one's result: \(rb)")
+    #expect(twin.read("out.txt") == "first\n")
+  }
 }
