@@ -73,9 +73,18 @@ struct HookRun {
     return 0
   }
 
+  static let stateMagic = Array("KILNSNP1".utf8)
+
+  /// A snapshot file's stat as the state keeps it: size, mtime, ctime, inode.
+  static func statText(_ st: FileStat?) -> String {
+    guard let st else { return "-" }
+    return "\(st.size):\(st.mtime):\(st.ctime):\(st.inode)"
+  }
+
   /// Makes `snapshot` hold exactly the files of `index` (those `wanted` accepts, when
-  /// given): writes the ones whose blob or mode changed since the last sync and
-  /// deletes the ones that left it. Returns how many files of the index `wanted` left out.
+  /// given): writes the ones whose blob or mode changed since the last sync, or that
+  /// were changed in the snapshot since, and deletes the ones that left it. Returns how
+  /// many files of the index `wanted` left out.
   @discardableResult
   private func sync(_ repo: HooksCommand.Repository, snapshot: String, index: String,
                     only wanted: ((String) -> Bool)? = nil) throws -> Int {
@@ -101,17 +110,31 @@ struct HookRun {
       let path = String(text[text.index(after: tab)...])
       if wanted?(path) ?? true { now[path] = String(meta) } else { leftOut += 1 }
     }
+    // The state: what each snapshot file was checked out from ("MODE SHA STAGE") and
+    // the stat it had then, sealed with a digest. A damaged state means every file is
+    // written again; a file whose stat moved since (a task of the last hook build that
+    // edited it in place, a formatter say) is written again too, so a verdict is always
+    // about the staged bytes.
     let stateFile = snapshot + ".files"
     var before: [String: String] = [:]
-    if fs.stat(snapshot)?.kind == .directory, let bytes = try? fs.read(stateFile) {
+    var stats: [String: String] = [:]
+    if fs.stat(snapshot)?.kind == .directory, let sealed = try? fs.read(stateFile),
+       let bytes = Seal.open(Self.stateMagic, sealed)
+    {
       for entry in bytes.split(separator: 0) {
         let text = String(decoding: entry, as: UTF8.self)
         guard let tab = text.firstIndex(of: "\t") else { continue }
-        before[String(text[text.index(after: tab)...])] = String(text[..<tab])
+        let path = String(text[text.index(after: tab)...])
+        let fields = text[..<tab].split(separator: " ")
+        guard fields.count == 4 else { continue }
+        before[path] = fields[0..<3].joined(separator: " ")
+        stats[path] = String(fields[3])
       }
     }
     for path in before.keys where now[path] == nil { try? fs.remove(Paths.join(snapshot, path)) }
-    let changed = now.keys.filter { before[$0] != now[$0] }.sorted()
+    let changed = now.keys.filter {
+      before[$0] != now[$0] || stats[$0] != Self.statText(fs.lstat(Paths.join(snapshot, $0)))
+    }.sorted()
     // The state is written only after the files: a crash in between makes the next
     // run write everything again, never trust a file it did not write.
     try? fs.remove(stateFile)
@@ -126,8 +149,11 @@ struct HookRun {
       guard out.succeeded else { throw CLIError("kiln: hooks: git checkout-index: \(out.firstErrorLine)") }
     }
     var state: [UInt8] = []
-    for (path, meta) in now.sorted(by: { $0.key < $1.key }) { state += Array((meta + "\t" + path).utf8) + [0] }
-    try? fs.writeAtomically(state, to: stateFile, permissions: 0o644)
+    for (path, meta) in now.sorted(by: { $0.key < $1.key }) {
+      let stat = Self.statText(fs.lstat(Paths.join(snapshot, path)))
+      state += Array((meta + " " + stat + "\t" + path).utf8) + [0]
+    }
+    try? fs.writeAtomically(Seal.close(Self.stateMagic, state), to: stateFile, permissions: 0o644)
     return leftOut
   }
 

@@ -74,6 +74,37 @@ import Testing
     #expect(try r.p.checkout.git("rev-list", "--count", "HEAD") == "1", "nothing was committed")
   }
 
+  @Test func aTaskEditingTheSnapshotInPlaceCannotMakeTheNextHookPassBadContent() throws {
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          fmt:
+            foreach: src/*.txt
+            outputs: out/{stem}.ok
+            run: "if grep -q BAD {in}; then echo fine > {in}; exit 1; fi; touch {out}"
+        hooks:
+          pre-commit: [fmt]
+        """,
+      ".gitignore": ".kiln/\nout/\n",
+      "src/a.txt": "alpha\n",
+    ])
+    try p.initGitRepository()
+    var env = Git.environment
+    env["KILN_CACHE_DIR"] = p.cache.path
+    env["KILN_WORKSPACE"] = ""
+    for (k, v) in p.environment { env[k] = v }
+    #expect(try p.kiln("hooks", "install").status == 0)
+    try p.write("src/a.txt", "BAD\n")
+    try p.checkout.git("add", "src/a.txt")
+    // The first refusal: the task also "formats" its input in the hook's snapshot.
+    let first = try Program.run("/usr/bin/git", ["commit", "-q", "-m", "bad"], in: p.root, environment: env)
+    #expect(first.status != 0, "\(first)")
+    // The same staged bytes again: still refused, not judged on the snapshot's edited copy.
+    let second = try Program.run("/usr/bin/git", ["commit", "-q", "-m", "bad again"], in: p.root, environment: env)
+    #expect(second.status != 0, "the second hook judged the snapshot's edited copy: \(second)")
+    #expect(try p.checkout.git("rev-list", "--count", "HEAD") == "1", "nothing was committed")
+  }
+
   @Test func aStagedNameThatIsNotUTF8IsRefusedWithTheFileNamed() throws {
     let r = try Repo()
     #expect(try r.p.kiln("hooks", "install").status == 0)
