@@ -9,13 +9,9 @@ extension Context {
   /// and no `.kiln` yet, there is nothing to lock: returns nil.
   package func lockCheckout(create: Bool) throws -> CheckoutLock? {
     let dir = root + "/.kiln"
-    if fileSystem.lstat(dir) == nil {
-      guard create else { return nil }
-      do { try fileSystem.createDirectories(dir) } catch { throw CLIError("kiln: cannot create \(error)") }
-    }
-    guard fileSystem.lstat(dir)?.kind == .directory else {
-      throw CLIError("kiln: \(dir) is not a folder (a symlink?): kiln keeps its state only in a real .kiln folder")
-    }
+    if fileSystem.lstat(dir) == nil, !create { return nil }
+    // Made if missing; a symbolic link or a file there is refused.
+    do { try OwnFile.folder(dir) } catch { throw CLIError("kiln: \(error)") }
     let holder = CommandLine.arguments.map { Paths.fileName($0) == "kiln" ? "kiln" : $0 }.joined(separator: " ")
     do {
       return try CheckoutLock.acquire(

@@ -34,9 +34,7 @@ struct ExecCommand: AsyncParsableCommand {
         let glob = Glob(rel)
         let listing = context.fileSystem.workspaceListing(root: context.root, under: glob.literalPrefix)
         // A name that is not UTF-8 cannot be keyed: refused, never silently left out.
-        if let bad = listing.undecodable.first(where: {
-          $0.isDirectory ? glob.mayMatchInside(bytes: $0.bytes) : glob.matches(bytes: $0.bytes)
-        }) {
+        if let bad = listing.firstUndecodable(matching: glob) {
           throw CLIError("kiln: exec: file '\(bad.escaped)' (matched by '\(pattern)') has a name that is not UTF-8, which kiln cannot track; rename it")
         }
         inputPaths += listing.files.filter(glob.matches)

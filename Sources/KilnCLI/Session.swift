@@ -127,13 +127,9 @@ final class Session {
 
   func build(_ graph: TaskGraph, observer: any BuildObserver) throws -> Build {
     try context.checkCache()
-    let manifest = try manifest
-    let fs = context.fileSystem
-    let cacheFiles = CacheFileSystem(fs, root: context.cacheRoot, trust: context.cacheTrust)
-    let build = Build(graph: graph, root: context.root, fileSystem: fs, runner: ShellProcessRunner(),
-                      clock: context.clock, manifest: manifest, records: records, statCache: statCache,
-                      contentStore: ContentStore(root: context.cacheRoot, fileSystem: cacheFiles),
-                      actionCache: context.actionCache,
+    let build = Build(graph: graph, root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(),
+                      clock: context.clock, manifest: try manifest, records: records, statCache: statCache,
+                      contentStore: context.contentStore, actionCache: context.actionCache,
                       environment: context.environment, observer: observer)
     build.limits = try context.machineLimits()
     return build

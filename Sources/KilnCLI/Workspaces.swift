@@ -462,15 +462,7 @@ struct Workspaces {
   }
 
   /// The start time of process `pid` (clock ticks since boot), nil when there is none.
-  static func processStart(_ pid: Int32) -> UInt64? {
-    guard pid > 0, let bytes = try? LocalFileSystem().read("/proc/\(pid)/stat") else { return nil }
-    let text = String(decoding: bytes, as: UTF8.self)
-    guard let paren = text.lastIndex(of: ")") else { return nil }
-    let fields = text[text.index(after: paren)...].split(separator: " ")
-    // Fields after the command name start at field 3 (state); starttime is field 22.
-    guard fields.count > 19 else { return nil }
-    return UInt64(fields[19])
-  }
+  static func processStart(_ pid: Int32) -> UInt64? { ProcessStat(pid: pid)?.startTime }
 
   /// The name of the workspace whose checkout holds `root`, from its path alone:
   /// `.../kiln/ws/NAME/...` under a git folder, or `.../.kiln/ws/NAME/...`.

@@ -281,7 +281,7 @@ package struct Expander {
       matches.insert(path)
     }
     // A file the glob would match but kiln cannot name: refused, never left out.
-    for entry in listing.undecodable where entry.isDirectory ? glob.mayMatchInside(bytes: entry.bytes) : glob.matches(bytes: entry.bytes) {
+    if let entry = listing.firstUndecodable(matching: glob) {
       let what = entry.isDirectory ? "folder" : "file"
       throw ConfigError(pattern.location, "\(what) '\(entry.escaped)' (matched by '\(pattern.value)') has a name that is not UTF-8, which kiln cannot track; rename it")
     }

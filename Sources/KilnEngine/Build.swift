@@ -399,12 +399,9 @@ package final class Build {
   /// recorded and lies inside the workspace (see `removeStaleOutputs`).
   private func removeIfUnchanged(_ output: OutputEntry) {
     let path = output.path
-    guard Paths.isPlainRelative(path), !Paths.isReserved(path) else { return }
-    var prefix = ""
-    for part in path.split(separator: "/").dropLast() {
-      prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
-      guard fileSystem.lstat(Paths.join(root, prefix))?.kind == .directory else { return }
-    }
+    guard Paths.isPlainRelative(path), !Paths.isReserved(path),
+          fileSystem.firstNonFolder(above: path, in: root) == nil
+    else { return }
     let abs = Paths.join(root, path)
     guard let st = fileSystem.lstat(abs) else { return }
     switch (output.kind, st.kind) {

@@ -262,7 +262,7 @@ package struct Job: Sendable {
     var ingest = Ingest(keepsBytes: cacheable)
     for output in instance.outputs {
       let abs = Paths.join(root, output)
-      if let through = symlinkedParent(of: output) {
+      if let (through, kind) = fileSystem.firstNonFolder(above: output, in: root), kind == .symlink {
         return failed(.unsafeOutput("output \(output) is reached through the symlink \(through); kiln does not store what lies outside the workspace"), out, err, duration)
       }
       guard let st = fileSystem.lstat(abs) else { return failed(.missingOutput(output), out, err, duration) }
@@ -374,17 +374,6 @@ package struct Job: Sendable {
     var hashedStats: [(String, FileStat)] = []
     /// Why the result cannot be kept (a link leaving the workspace inside a folder output).
     var problem: String?
-  }
-
-  /// The first folder between the workspace root and `path` (exclusive) that is a
-  /// symlink, if any: what lies behind it is not the workspace's.
-  private func symlinkedParent(of path: String) -> String? {
-    var prefix = ""
-    for part in path.split(separator: "/").dropLast() {
-      prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
-      if fileSystem.lstat(Paths.join(root, prefix))?.kind == .symlink { return prefix }
-    }
-    return nil
   }
 
   /// Records a symlink output as a link (its target text is its content); returns why

@@ -22,6 +22,9 @@ package struct Rebuilder {
   package var statCache: StatCache
   /// kiln's own environment, for `hash_env`.
   package var inheritedEnvironment: [String: String]
+  /// Where each (tool name, PATH) resolved in this build: looked up once, not once per
+  /// instance (a foreach of 2,000 compiles names `cc` 2,000 times).
+  private let toolPaths = ToolPaths()
 
   package init(statCache: StatCache, inheritedEnvironment: [String: String]) {
     self.statCache = statCache
@@ -42,18 +45,16 @@ package struct Rebuilder {
     }
     // Tools: the programs' contents, stat-cached like inputs; recorded as inputs (by
     // path), so a changed compiler is named by --explain like a changed source.
-    var toolFields: [(String, Digest)] = []
-    var toolInputs: [(PathDigest, FileStat?)] = []
+    var tools: [(path: String, digest: Digest, stat: FileStat?, found: Bool)] = []
     if !instance.tools.isEmpty {
       let searchPath = instance.environment.last(where: { $0.name == "PATH" })?.value ?? inheritedEnvironment["PATH"] ?? ""
       for name in instance.tools {
-        guard let path = resolveTool(name, searchPath: searchPath) else {
-          toolFields.append(("\(name) (not found)", .zero))
+        guard let path = toolPaths.resolve(name, searchPath: searchPath, by: resolveTool) else {
+          tools.append(("\(name) (not found)", .zero, nil, false))
           continue
         }
         let observed = try statCache.observe(path)
-        toolFields.append((path, observed?.digest ?? .zero))
-        toolInputs.append((PathDigest(path, observed?.digest ?? .zero), observed?.stat))
+        tools.append((path, observed?.digest ?? .zero, observed?.stat, true))
       }
     }
     var environment = instance.environment.map { "\($0.name)=\($0.value)" }
@@ -67,10 +68,13 @@ package struct Rebuilder {
     for input in inputs { key.field("I", input.path, input.digest) }
     for output in instance.outputs { key.field("O", output) }
     if let depfile = instance.depfile { key.field("F", depfile) }
-    for (path, digest) in toolFields { key.field("T", path, digest) }
-    for (input, stat) in toolInputs where !inputs.contains(where: { $0.path == input.path }) {
-      inputs.append(input)
-      stats.append(stat)
+    for tool in tools { key.field("T", tool.path, tool.digest) }
+    if !tools.isEmpty {
+      var listed = Set(inputs.map(\.path))
+      for tool in tools where tool.found && listed.insert(tool.path).inserted {
+        inputs.append(PathDigest(tool.path, tool.digest))
+        stats.append(tool.stat)
+      }
     }
     return PreparedTask(instance: instance, key: key.finalize(), inputs: inputs, environment: environment,
                         inputStats: stats)
@@ -152,5 +156,19 @@ package struct Rebuilder {
       }
     }
     return nil
+  }
+}
+
+/// Tool lookups of one build, by name and search path (`Rebuilder.resolveTool`).
+private final class ToolPaths: @unchecked Sendable {
+  private let lock = PThreadMutex()
+  private var known: [String: String?] = [:]
+
+  func resolve(_ name: String, searchPath: String, by lookUp: (String, String) -> String?) -> String? {
+    let key = searchPath + "\u{0}" + name
+    if let hit = lock.withLock({ known[key] }) { return hit }
+    let path = lookUp(name, searchPath)
+    lock.withLock { known[key] = .some(path) }
+    return path
   }
 }

@@ -184,11 +184,13 @@ extension ActionEntry {
   /// lists exactly those outputs, every other path lies inside a declared directory
   /// output under a folder listed before it, every path is a plain relative path (no
   /// absolute path, no `..`), no path twice, every symlink's target is inline and stays
-  /// inside the workspace. Anything else is not a result of this task's command,
-  /// whatever its checksum says. (An inline output's bytes are checked against its
-  /// digest as it is written back, and by `cache verify`.)
+  /// inside the workspace, and its duration is a real number of seconds. Anything else
+  /// is not a result of this task's command, whatever its checksum says. (An inline
+  /// output's bytes are checked against its digest as it is written back, and by
+  /// `cache verify`.)
   package func fits(declared: [String]) -> Bool {
-    guard declaredOutputs == declared else { return false }
+    // The duration goes into records and reports: a number, not NaN or negative.
+    guard declaredOutputs == declared, duration.isFinite, duration >= 0 else { return false }
     let declaredSet = Set(declared)
     var folders = Set<String>()
     var seen = Set<String>()

@@ -31,7 +31,8 @@ package struct CacheMaintenance {
     var result: [Item] = []
     for (folder, isBlob) in [("blobs", true), ("actions", false)] {
       let base = root + "/" + folder
-      for rel in fileSystem.files(under: base) where !rel.contains(".kiln-tmp-") {
+      // `files(under:)` never lists temporary files (`Paths.isTemporary`).
+      for rel in fileSystem.files(under: base) {
         let path = base + "/" + rel
         guard let st = fileSystem.stat(path) else { continue }
         result.append(Item(path: path, size: st.size, mtime: st.mtime, isBlob: isBlob))

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import KilnCore
-import KilnHash
 import KilnSystem
 
 /// A build that a null build from the snapshot did not write into SQLite itself: the
@@ -105,22 +104,11 @@ package struct PendingBuild: Sendable, Hashable {
     _ = ftruncate(fd, 0)
   }
 
-  /// `encode()` followed by its digest.
-  func sealed() -> [UInt8] {
-    let body = encode()
-    var seal = ByteWriter()
-    seal.digest(Hasher.digest(body))
-    return body + seal.bytes
-  }
+  /// `encode()` followed by its digest (a `Seal` with no magic).
+  func sealed() -> [UInt8] { Seal.close([], encode()) }
 
   /// The record, if its digest matches its fields; nil when damaged.
-  static func unsealed(_ bytes: [UInt8]) -> PendingBuild? {
-    guard bytes.count > 16 else { return nil }
-    let body = Array(bytes[0..<(bytes.count - 16)])
-    var seal = ByteReader(Array(bytes.suffix(16)))
-    guard let digest = try? seal.digest(), digest == Hasher.digest(body) else { return nil }
-    return decode(body)
-  }
+  static func unsealed(_ bytes: [UInt8]) -> PendingBuild? { Seal.open([], bytes).flatMap(decode) }
 
   func encode() -> [UInt8] {
     var w = ByteWriter()

@@ -91,11 +91,11 @@ package final class CheckoutLock: @unchecked Sendable {
       if !told {
         told = true
         let holder = readHolder(fd)
-        if let pid = holderPid(fd), isAncestor(pid) {
+        if let pid = holder.pid, isAncestor(pid) {
           close(fd)
-          throw .heldByAncestor(holder)
+          throw .heldByAncestor(holder.text)
         }
-        waiting(holder)
+        waiting(holder.text)
       }
       usleep(20_000)
     }
@@ -110,47 +110,28 @@ package final class CheckoutLock: @unchecked Sendable {
     _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
   }
 
-  private static func holderPid(_ fd: Int32) -> Int32? {
-    var buffer = [UInt8](repeating: 0, count: 32)
-    let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-    guard n > 0 else { return nil }
-    return Int32(String(decoding: buffer[0..<n].prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self))
-  }
-
-  /// Whether `pid` is this process's parent, grandparent, ... (from /proc).
+  /// Whether `pid` is this process's parent, grandparent, ...
   private static func isAncestor(_ pid: Int32) -> Bool {
     var current = getppid()
     for _ in 0..<64 where current > 1 {
       if current == pid { return true }
-      guard let parent = parentOf(current) else { return false }
+      guard let parent = ProcessStat(pid: current)?.parent else { return false }
       current = parent
     }
     return false
   }
 
-  private static func parentOf(_ pid: Int32) -> Int32? {
-    let fd = Glibc.open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 512)
-    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    guard n > 0 else { return nil }
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses; the last ')' ends it.
-    let text = buffer[0..<n]
-    guard let end = text.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-    let fields = text[(end + 1)...].split(separator: UInt8(ascii: " "))
-    guard fields.count >= 2 else { return nil }
-    return Int32(String(decoding: fields[1], as: UTF8.self))
-  }
-
-  private static func readHolder(_ fd: Int32) -> String {
+  /// What the holder wrote (`PID command line`): its pid and how to name it, read once.
+  private static func readHolder(_ fd: Int32) -> (pid: Int32?, text: String) {
     var buffer = [UInt8](repeating: 0, count: 512)
     let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-    guard n > 0 else { return "another kiln" }
-    let text = String(decoding: buffer[0..<n], as: UTF8.self)
-    let line = text.split(separator: "\n").first.map(String.init) ?? ""
-    let scalarsOK = line.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }
-    guard scalarsOK, let space = line.firstIndex(of: " "), Int32(line[..<space]) != nil else { return "another kiln" }
-    return "pid \(line[..<space]): \(line[line.index(after: space)...])"
+    guard n > 0 else { return (nil, "another kiln") }
+    let line = String(decoding: buffer[0..<n].prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+    // Untrusted text for a terminal: printable characters only.
+    let printable = line.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }
+    guard printable, let space = line.firstIndex(of: " "), let pid = Int32(line[..<space]) else {
+      return (nil, "another kiln")
+    }
+    return (pid, "pid \(pid): \(line[line.index(after: space)...])")
   }
 }

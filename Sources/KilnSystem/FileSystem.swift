@@ -85,7 +85,7 @@ package enum FileMode {
     #if os(Linux)
     if let text = try? LocalFileSystem().read("/proc/self/status") {
       for line in String(decoding: text, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Umask:") {
-        if let value = UInt32(line.dropFirst(6).trimmingCharacters(in: " \t"), radix: 8) { return value & 0o777 }
+        if let value = UInt32(String(line.dropFirst(6).filter { !$0.isWhitespace }), radix: 8) { return value & 0o777 }
       }
     }
     #endif
@@ -100,15 +100,6 @@ package enum FileMode {
   /// What is recorded of a file's mode: 0o755 when its owner may execute it, else 0o644.
   package static func recorded(_ permissions: UInt32) -> UInt32 {
     permissions & 0o100 != 0 ? 0o755 : 0o644
-  }
-}
-
-extension Substring {
-  fileprivate func trimmingCharacters(in set: String) -> Substring {
-    var s = self
-    while let c = s.first, set.contains(c) { s = s.dropFirst() }
-    while let c = s.last, set.contains(c) { s = s.dropLast() }
-    return s
   }
 }
 
@@ -141,6 +132,19 @@ extension FileSystem {
 
   /// Fakes hold text names only.
   package func undecodableNames(inDirectory path: String) -> [UndecodableName] { [] }
+
+  /// The first folder on the way from `root` down to workspace path `path` (`path`
+  /// itself excluded) that is not a real folder: a symlink, a file, or nothing; nil when
+  /// every one is a folder. What lies behind a symlink there is not the workspace's.
+  package func firstNonFolder(above path: String, in root: String) -> (path: String, kind: FileStat.Kind?)? {
+    var prefix = ""
+    for part in path.split(separator: "/").dropLast() {
+      prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
+      let kind = lstat(Paths.join(root, prefix))?.kind
+      if kind != .directory { return (prefix, kind) }
+    }
+    return nil
+  }
 
   /// `mkdir -p`.
   package func createDirectories(_ path: String) throws(FileSystemError) {

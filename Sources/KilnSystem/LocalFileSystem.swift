@@ -75,9 +75,17 @@ package struct LocalFileSystem: FileSystem {
 
   // MARK: - Reading
 
+  /// Opens a regular file for reading. Anything else (a FIFO, a device, a socket) is
+  /// refused without blocking: a path kiln reads may come from a depfile, a record or a
+  /// cache entry, and a FIFO there would hang the build in open(2) or read(2).
   private static func openForReading(_ path: String) throws(FileSystemError) -> Int32 {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard fd >= 0 else { throw error(path) }
+    var st = Glibc.stat()
+    guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+      close(fd)
+      throw FileSystemError(path, "not a regular file")
+    }
     return fd
   }
 
@@ -170,7 +178,7 @@ package struct LocalFileSystem: FileSystem {
   /// restoring 400 files into one scratch folder and out again measured 3x slower.
   /// Globs never see these names (`Paths.isTemporary`), and a build after a killed one
   /// removes what the dead process left (`removeLeftovers(in:)`).
-  private func temporaryName(for path: String) -> String {
+  private static func temporaryName(for path: String) -> String {
     "\(path)\(Paths.temporaryMarker)\(getpid())-\(TemporaryCounter.next())"
   }
 
@@ -189,16 +197,6 @@ package struct LocalFileSystem: FileSystem {
     return removed
   }
 
-  /// Runs `body` (which writes a temporary file and renames it to `path`) with a
-  /// temporary name beside `path`.
-  private func viaTemporary<T>(_ path: String, _ body: (String) throws(FileSystemError) -> T) throws(FileSystemError) -> T {
-    try body(temporaryName(for: path))
-  }
-
-  private static func renameIntoPlace(_ tmp: String, _ path: String) throws(FileSystemError) {
-    guard Glibc.rename(tmp, path) == 0 else { throw error(path) }
-  }
-
   private static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws(FileSystemError) {
     var offset = 0
     while offset < buffer.count {
@@ -212,55 +210,52 @@ package struct LocalFileSystem: FileSystem {
   }
 
   package func writeAtomically(_ bytes: [UInt8], to path: String, permissions: UInt32) throws(FileSystemError) {
-    try viaTemporary(path) { (tmp) throws(FileSystemError) in
-      let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(permissions))
-      guard fd >= 0 else { throw Self.error(tmp) }
-      do throws(FileSystemError) {
-        if !bytes.isEmpty {
-          let written = bytes.withUnsafeBytes { buf in
-            Result { () throws(FileSystemError) in try Self.writeAll(fd, buf, path: tmp) }
-          }
-          try written.get()
+    let tmp = Self.temporaryName(for: path)
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(permissions))
+    guard fd >= 0 else { throw Self.error(tmp) }
+    do throws(FileSystemError) {
+      if !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { buf in
+          Result { () throws(FileSystemError) in try Self.writeAll(fd, buf, path: tmp) }
         }
-        fchmod(fd, mode_t(permissions))
-        close(fd)
-        try Self.renameIntoPlace(tmp, path)
-      } catch {
-        unlink(tmp)
-        throw error
+        try written.get()
       }
+      fchmod(fd, mode_t(permissions))
+      close(fd)
+      guard Glibc.rename(tmp, path) == 0 else { throw Self.error(path) }
+    } catch {
+      unlink(tmp)
+      throw error
     }
   }
 
   package func copy(_ source: String, to destination: String, permissions: UInt32) throws(FileSystemError) -> Digest {
     let input = try Self.openForReading(source)
     defer { close(input) }
-    return try viaTemporary(destination) { (tmp) throws(FileSystemError) -> Digest in
-      _ = lseek(input, 0, SEEK_SET)
-      let output = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(0o600))
-      guard output >= 0 else { throw Self.error(tmp) }
-      defer { close(output) }
-      do throws(FileSystemError) {
-        let digest: Digest
-        // A reflink (btrfs, XFS) shares the blocks copy-on-write: as safe as a copy against
-        // later in-place edits, and nearly free. ext4 refuses it; then the bytes are copied.
-        if ioctl(output, Self.ficlone, input) == 0 {
-          digest = try self.digest(of: tmp)
-        } else {
-          let hasher = Hasher()
-          try Self.forEachChunk(input, path: source, size: Self.size(input)) { (piece) throws(FileSystemError) in
-            hasher.update(piece)
-            try Self.writeAll(output, piece, path: tmp)
-          }
-          digest = hasher.finalize()
+    let tmp = Self.temporaryName(for: destination)
+    let output = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(0o600))
+    guard output >= 0 else { throw Self.error(tmp) }
+    defer { close(output) }
+    do throws(FileSystemError) {
+      let digest: Digest
+      // A reflink (btrfs, XFS) shares the blocks copy-on-write: as safe as a copy against
+      // later in-place edits, and nearly free. ext4 refuses it; then the bytes are copied.
+      if ioctl(output, Self.ficlone, input) == 0 {
+        digest = try self.digest(of: tmp)
+      } else {
+        let hasher = Hasher()
+        try Self.forEachChunk(input, path: source, size: Self.size(input)) { (piece) throws(FileSystemError) in
+          hasher.update(piece)
+          try Self.writeAll(output, piece, path: tmp)
         }
-        fchmod(output, mode_t(permissions))
-        try Self.renameIntoPlace(tmp, destination)
-        return digest
-      } catch {
-        unlink(tmp)
-        throw error
+        digest = hasher.finalize()
       }
+      fchmod(output, mode_t(permissions))
+      guard Glibc.rename(tmp, destination) == 0 else { throw Self.error(destination) }
+      return digest
+    } catch {
+      unlink(tmp)
+      throw error
     }
   }
 
@@ -299,12 +294,12 @@ package struct LocalFileSystem: FileSystem {
   }
 
   package func createSymlink(_ target: String, at path: String) throws(FileSystemError) {
-    try viaTemporary(path) { (tmp) throws(FileSystemError) in
-      guard symlink(target, tmp) == 0 else { throw Self.error(tmp) }
-      do throws(FileSystemError) { try Self.renameIntoPlace(tmp, path) } catch {
-        unlink(tmp)
-        throw error
-      }
+    let tmp = Self.temporaryName(for: path)
+    guard symlink(target, tmp) == 0 else { throw Self.error(tmp) }
+    guard Glibc.rename(tmp, path) == 0 else {
+      let failure = Self.error(path)
+      unlink(tmp)
+      throw failure
     }
   }
 }

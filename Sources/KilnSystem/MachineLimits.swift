@@ -250,8 +250,8 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
       guard pid > 0, pid != me else { continue }
       if let known = found[pid] {
         found[pid] = (known.name, known.count + 1)
-      } else if let state = Self.processState(pid), state.state == "T" || state.state == "t" {
-        found[pid] = (state.name, 1)
+      } else if let process = ProcessStat(pid: pid), process.isStopped {
+        found[pid] = (process.name, 1)
       }
     }
     return found.map { ($0.key, $0.value.name, $0.value.count) }.sorted { $0.pid < $1.pid }
@@ -266,27 +266,11 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
     let me = getpid()
     while let entry = readdir(dir) {
       let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-      guard let pid = Int32(name), pid != me, let state = processState(pid), state.name == "kiln",
-            state.state == "T" || state.state == "t" else { continue }
+      guard let pid = Int32(name), pid != me, let process = ProcessStat(pid: pid), process.name == "kiln",
+            process.isStopped else { continue }
       result.append(pid)
     }
     return result.sorted()
-  }
-
-  /// The command name and state letter of process `pid` (/proc/PID/stat), nil when
-  /// there is none.
-  static func processState(_ pid: Int32) -> (name: String, state: Character)? {
-    let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 1024)
-    let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-    guard n > 0 else { return nil }
-    let text = String(decoding: buffer[0..<n], as: UTF8.self)
-    guard let left = text.firstIndex(of: "("), let right = text.lastIndex(of: ")"), left < right else { return nil }
-    let after = text[text.index(after: right)...].drop { $0 == " " }
-    guard let state = after.first else { return nil }
-    return (String(text[text.index(after: left)..<right]), state)
   }
 
   /// Says, once per process, which holders of slots this waiting process waits for are

@@ -21,9 +21,12 @@ package struct UndecodableName: Sendable, Hashable {
     var result = ""
     var i = 0
     while i < bytes.count {
-      let length = validSequenceLength(bytes, at: i)
-      if length > 0, bytes[i] >= 0x20, bytes[i] != 0x7F {
-        result += String(decoding: bytes[i..<(i + length)], as: UTF8.self)
+      // The shortest run from here the standard library accepts as one scalar.
+      let scalar = (1...4).lazy.filter { i + $0 <= bytes.count }.compactMap { length in
+        String(validating: bytes[i..<(i + length)], as: UTF8.self).map { (length, $0) }
+      }.first
+      if let (length, text) = scalar, let value = text.unicodeScalars.first?.value, value >= 0x20, value != 0x7F {
+        result += text
         i += length
       } else {
         let hex = Array("0123456789abcdef")
@@ -34,34 +37,7 @@ package struct UndecodableName: Sendable, Hashable {
     return result
   }
 
-  /// The length of the well-formed UTF-8 sequence at `i` (Unicode table 3-7), 0 if none.
-  private static func validSequenceLength(_ b: [UInt8], at i: Int) -> Int {
-    func continuation(_ k: Int, _ range: ClosedRange<UInt8> = 0x80...0xBF) -> Bool {
-      i + k < b.count && range.contains(b[i + k])
-    }
-    switch b[i] {
-    case 0x00...0x7F: return 1
-    case 0xC2...0xDF: return continuation(1) ? 2 : 0
-    case 0xE0: return continuation(1, 0xA0...0xBF) && continuation(2) ? 3 : 0
-    case 0xE1...0xEC, 0xEE...0xEF: return continuation(1) && continuation(2) ? 3 : 0
-    case 0xED: return continuation(1, 0x80...0x9F) && continuation(2) ? 3 : 0
-    case 0xF0: return continuation(1, 0x90...0xBF) && continuation(2) && continuation(3) ? 4 : 0
-    case 0xF1...0xF3: return continuation(1) && continuation(2) && continuation(3) ? 4 : 0
-    case 0xF4: return continuation(1, 0x80...0x8F) && continuation(2) && continuation(3) ? 4 : 0
-    default: return 0
-    }
-  }
-
-  /// Whether the name is well-formed UTF-8.
-  package static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
-    var i = 0
-    while i < bytes.count {
-      let length = validSequenceLength(bytes, at: i)
-      if length == 0 { return false }
-      i += length
-    }
-    return true
-  }
+  package static func isValidUTF8(_ bytes: [UInt8]) -> Bool { String(validating: bytes, as: UTF8.self) != nil }
 }
 
 /// A folder walk: the files (and symlinks) found, and the entries whose names are not
@@ -75,5 +51,13 @@ package struct FileListing: Sendable {
   package init(files: [String] = [], undecodable: [UndecodableName] = []) {
     self.files = files
     self.undecodable = undecodable
+  }
+}
+
+extension FileListing {
+  /// The first entry whose name is not UTF-8 that `glob` matches (a file) or could
+  /// match inside (a folder): what a glob must refuse rather than silently leave out.
+  package func firstUndecodable(matching glob: Glob) -> UndecodableName? {
+    undecodable.first { $0.isDirectory ? glob.mayMatchInside(bytes: $0.bytes) : glob.matches(bytes: $0.bytes) }
   }
 }

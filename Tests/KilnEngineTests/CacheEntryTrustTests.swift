@@ -57,6 +57,8 @@ import Testing
       ("declared renamed", { $0.declaredOutputs = ["out/x.txt"]; $0.outputs[0].path = "out/x.txt" }),
       ("output dropped", { $0.outputs = [] }),
       ("output twice", { $0.outputs.append($0.outputs[0]) }),
+      ("duration not a number", { $0.duration = .nan }),
+      ("duration negative", { $0.duration = -1 }),
       ("nested under a file", {
         $0.outputs.append(OutputEntry(path: "out/t.txt/x", kind: .file, permissions: 0o644, digest: $0.outputs[0].digest))
       }),

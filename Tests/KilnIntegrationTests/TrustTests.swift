@@ -97,6 +97,15 @@ import Testing
     #expect(stats.stdout.contains("cache-entry-damaged"), "\(stats)")
   }
 
+  @Test func aFIFOWhereAFileIsReadFailsTheTaskInsteadOfHangingTheBuild() throws {
+    let p = try TempProject(["kiln.yml": "tasks:\n  t:\n    inputs: [in.fifo]\n    outputs: [o.txt]\n    run: echo x > o.txt\n"])
+    #expect(mkfifo(p.absolute("in.fifo"), 0o644) == 0)
+    // Before, hashing the input blocked in open(2) until the watchdog killed kiln.
+    let r = try p.kiln(["build"], timeout: 30)
+    #expect(r.status == 1, "\(r)")
+    #expect(r.output.contains("in.fifo: not a regular file"), "\(r)")
+  }
+
   // MARK: - Deleting only what kiln wrote
 
   @Test func aRemovedTasksDepfilePathHoldingAUsersFolderIsNotDeleted() throws {
