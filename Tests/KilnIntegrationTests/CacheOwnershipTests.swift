@@ -12,13 +12,7 @@ import Glibc
 /// every user. With neither HOME nor XDG_CACHE_HOME the cache is a folder of this
 /// user's own, made 0700. (The tests run as root: "another user" is uid 65534.)
 @Suite struct CacheOwnershipTests {
-  static let buildFile = """
-    tasks:
-      copy:
-        inputs: [in.txt]
-        outputs: out.txt
-        run: echo x >> .runs/copy && cat in.txt > out.txt
-    """
+  static let buildFile = Fixture.copyTask
 
   func project() throws -> TempProject {
     try TempProject(["kiln.yml": Self.buildFile, "in.txt": "one\n"])

@@ -20,6 +20,15 @@ enum Fixture {
     "src/b.txt": "beta\n",
   ]
 
+  /// One task copying in.txt to out.txt, counting its runs in `.runs/copy`.
+  static let copyTask = """
+    tasks:
+      copy:
+        inputs: [in.txt]
+        outputs: out.txt
+        run: echo x >> .runs/copy && cat in.txt > out.txt
+    """
+
   /// A C project whose headers are found through depfiles: common.h is included by
   /// every unit, a.h by a.c only.
   static let cProject: [String: String] = [

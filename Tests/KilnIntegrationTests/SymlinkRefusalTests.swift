@@ -11,13 +11,7 @@ import Glibc
 /// in a shared cache) points at a victim file outside; kiln must exit 2 with one line
 /// naming the link, and the victim must be unchanged byte for byte.
 @Suite struct SymlinkRefusalTests {
-  static let buildFile = """
-    tasks:
-      copy:
-        inputs: [in.txt]
-        outputs: out.txt
-        run: echo x >> .runs/copy && cat in.txt > out.txt
-    """
+  static let buildFile = Fixture.copyTask
   static let victimBytes = "the victim's own bytes\n"
 
   func project() throws -> (TempProject, victim: String) {
