@@ -489,8 +489,10 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
         if !told, SystemClock().monotonic() - started > 2 {
           told = true
           let stopped = SharedMachineLimits.stoppedKilns()
+          let pids = stopped.map(String.init).joined(separator: ", ")
           let hint = stopped.isEmpty ? "waiting for its result"
-            : "kiln process \(stopped.map(String.init).joined(separator: ", ")) is stopped: resume it (fg, or kill -CONT PID) or end it"
+            : stopped.count == 1 ? "kiln process \(pids) is stopped: resume it (fg, or kill -CONT PID) or end it"
+            : "kiln processes \(pids) are stopped: resume them (fg, or kill -CONT PID) or end them"
           limits.report("kiln: another kiln process is running the same action (key \(key.hex.prefix(12))); \(hint)")
         }
         let generation = kiln_atomic_load(word)
