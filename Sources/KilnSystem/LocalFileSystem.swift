@@ -78,7 +78,7 @@ package struct LocalFileSystem: FileSystem {
   /// Opens a regular file for reading. Anything else (a FIFO, a device, a socket) is
   /// refused without blocking: a path kiln reads may come from a depfile, a record or a
   /// cache entry, and a FIFO there would hang the build in open(2) or read(2).
-  private static func openForReading(_ path: String) throws(FileSystemError) -> Int32 {
+  private static func openForReading(_ path: String) throws(FileSystemError) -> (fd: Int32, size: Int) {
     let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard fd >= 0 else { throw error(path) }
     var st = Glibc.stat()
@@ -86,24 +86,17 @@ package struct LocalFileSystem: FileSystem {
       close(fd)
       throw FileSystemError(path, "not a regular file")
     }
-    return fd
+    return (fd, Int(st.st_size))
   }
-
-  /// The size of the open file, or nil.
-  private static func size(_ fd: Int32) -> Int? {
-    var st = Glibc.stat()
-    return fstat(fd, &st) == 0 && st.st_size >= 0 ? Int(st.st_size) : nil
-  }
-
   /// Reads `fd` to its end in chunks of `chunk` bytes, handing each to `body`: the one
   /// read loop behind hashing, scanning, reading and copying. A small file gets a
   /// buffer its size (plus one byte, to see the end in one read): a 256 KiB buffer is
   /// an mmap, page faults and an munmap per file, a fifth of kiln's own time when it
   /// runs thousands of tiny tasks.
   private static func forEachChunk(
-    _ fd: Int32, path: String, size: Int?, _ body: (UnsafeRawBufferPointer) throws(FileSystemError) -> Void
+    _ fd: Int32, path: String, size: Int, _ body: (UnsafeRawBufferPointer) throws(FileSystemError) -> Void
   ) throws(FileSystemError) {
-    let capacity = min(chunk, max(64, (size ?? chunk) + 1))
+    let capacity = min(chunk, max(64, size + 1))
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
     defer { buffer.deallocate() }
     while true {
@@ -118,10 +111,9 @@ package struct LocalFileSystem: FileSystem {
   }
 
   package func digest(of path: String) throws(FileSystemError) -> Digest {
-    let fd = try Self.openForReading(path)
+    let (fd, size) = try Self.openForReading(path)
     defer { close(fd) }
-    let size = Self.size(fd)
-    if let size, size >= 1 << 22 {
+    if size >= 1 << 22 {
       // Large files: one mapping, hashed in place, is faster than read(2) copies.
       if let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED {
         defer { munmap(map, size) }
@@ -136,11 +128,11 @@ package struct LocalFileSystem: FileSystem {
 
   package func digest(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, Bool) {
     guard !needle.isEmpty else { return (try digest(of: path), false) }
-    let fd = try Self.openForReading(path)
+    let (fd, size) = try Self.openForReading(path)
     defer { close(fd) }
     let hasher = Hasher()
     var scanner = NeedleScanner(needle)
-    try Self.forEachChunk(fd, path: path, size: Self.size(fd)) { piece in
+    try Self.forEachChunk(fd, path: path, size: size) { piece in
       hasher.update(piece)
       scanner.feed(piece)
     }
@@ -148,11 +140,10 @@ package struct LocalFileSystem: FileSystem {
   }
 
   package func read(_ path: String) throws(FileSystemError) -> [UInt8] {
-    let fd = try Self.openForReading(path)
+    let (fd, size) = try Self.openForReading(path)
     defer { close(fd) }
     var result: [UInt8] = []
-    let size = Self.size(fd)
-    if let size { result.reserveCapacity(size) }
+    result.reserveCapacity(size)
     try Self.forEachChunk(fd, path: path, size: size) { result.append(contentsOf: $0) }
     return result
   }
@@ -230,7 +221,7 @@ package struct LocalFileSystem: FileSystem {
   }
 
   package func copy(_ source: String, to destination: String, permissions: UInt32) throws(FileSystemError) -> Digest {
-    let input = try Self.openForReading(source)
+    let (input, size) = try Self.openForReading(source)
     defer { close(input) }
     let tmp = Self.temporaryName(for: destination)
     let output = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(0o600))
@@ -244,7 +235,7 @@ package struct LocalFileSystem: FileSystem {
         digest = try self.digest(of: tmp)
       } else {
         let hasher = Hasher()
-        try Self.forEachChunk(input, path: source, size: Self.size(input)) { (piece) throws(FileSystemError) in
+        try Self.forEachChunk(input, path: source, size: size) { (piece) throws(FileSystemError) in
           hasher.update(piece)
           try Self.writeAll(output, piece, path: tmp)
         }
