@@ -1,9 +1,10 @@
 import ArgumentParser
 import KilnCore
 import KilnEngine
+import KilnStore
 import KilnSystem
 
-struct BuildCommand: AsyncParsableCommand {
+struct BuildCommand: KilnSubcommand {
   static let configuration = CommandConfiguration(
     commandName: "build", abstract: "Build the named tasks (default: the build file's 'default', else every task).")
 
@@ -17,10 +18,50 @@ struct BuildCommand: AsyncParsableCommand {
   @Option(help: "Write a Chrome trace (JSON) of the build to FILE.") var trace: String?
   @Argument(help: "Tasks (or task instances, 'compile src/a.c') to build.") var tasks: [String] = []
 
-  func run() async throws {
+  private var targets: [String]? { tasks.isEmpty ? nil : tasks }
+
+  /// The build answered from the last build's snapshot (`NullBuild`): every task up to
+  /// date, recorded and said as a full build would; nil when the snapshot cannot tell,
+  /// or when the output asked for needs each instance's report (`--json`, `--trace`).
+  /// Called before the full build, by the entry point itself so it needs no thread.
+  func answerFromSnapshot(_ context: Context) -> Int32? {
+    guard !json, trace == nil, (j ?? 1) >= 1, context.buildFilePath != nil, (try? context.checkStateFolder()) != nil else { return nil }
+    // Another build running in this checkout: the full path waits for it.
+    var lock: CheckoutLock?
+    if !dryRun {
+      guard let held = try? CheckoutLock.attempt(context.layout.lock, describing: "kiln build") else { return nil }
+      lock = held
+    }
+    defer { withExtendedLifetime(lock) {} }
+    let null = NullBuild(layout: context.layout, fileSystem: context.fileSystem, clock: context.clock,
+                         environment: context.environment)
+    guard let answer = null.answer(targets: targets, workspace: context.workspaceName) else { return nil }
+    var summary = answer.entry.summary
+    if !dryRun {
+      // Not recorded, not done: the full build records it itself.
+      guard let recorded = null.record(answer) else { return nil }
+      summary = recorded.summary
+    }
+    for warning in answer.warnings { Terminal.error(warning) }
+    if explain {
+      let touched = answer.touched == 0 ? "" : ", \(answer.touched) touched but not changed"
+      Terminal.line("kiln: no file changed since the last build (\(answer.checked) checked\(touched))")
+    }
+    if dryRun {
+      Terminal.line("kiln: dry run: 0 of \(summary.upToDate) would restore or run")
+    } else if !quiet {
+      Terminal.line(summaryLine(summary, color: Terminal.colors(1)))
+    }
+    return 0
+  }
+
+  func run(in context: Context) async throws {
     if let j, j < 1 { throw CLIError("kiln: -j must be at least 1") }
-    let context = try Context()
-    let workspace = context.workspaceName
+    try context.requireBuildFile()
+    if !context.snapshotTried, let status = answerFromSnapshot(context) {
+      if status != 0 { throw ExitCode(status) }
+      return
+    }
     // One build at a time per checkout (a dry run writes nothing): taken before the
     // records are read, so they are the last build's, not a concurrent one's.
     var lock = dryRun ? nil : try context.lockCheckout(create: false)
@@ -37,18 +78,20 @@ struct BuildCommand: AsyncParsableCommand {
     }
     for warning in warnings { Terminal.error(warning) }
     let observer = ConsoleObserver(explain: explain, json: json, quiet: quiet)
-    var options = BuildOptions(jobs: j ?? Context.cores)
+    var options = BuildOptions(jobs: j ?? context.cores)
     options.keepGoing = k
-    options.dryRun = dryRun
-    options.useCache = !noCache
-    options.targets = tasks.isEmpty ? nil : tasks
-    options.workspace = workspace
-    options.snapshot = SnapshotRequest(path: context.snapshotPath, expansion: looked, warnings: warnings)
-    let result: BuildResult
-    if !dryRun { session.beginWriting(graph) }
+    options.targets = targets
+    options.workspace = context.workspaceName
+    if dryRun {
+      options.removeStaleOutputs = false
+    } else {
+      options.snapshot = SnapshotRequest(expansion: looked, warnings: warnings)
+      session.beginWriting(graph)
+    }
     defer { if !dryRun { session.endWriting() } }
+    let result: BuildResult
     do {
-      result = try await session.build(graph, observer: observer).run(options)
+      result = try await session.build(graph, observer: observer, useCache: !noCache, dryRun: dryRun).run(options)
     } catch let error as BuildError {
       throw CLIError("kiln: \(error)")
     }
@@ -58,12 +101,14 @@ struct BuildCommand: AsyncParsableCommand {
         let verb = if case .restored = r.outcome { "would restore" } else { "would run" }
         Terminal.line("\(verb): \(r.id) (\(r.reasons.map(\.description).joined(separator: ", ")))")
       }
-      Terminal.line("kiln: dry run: \(result.wouldRun.count) of \(graph.closure(ofTasks: options.targets ?? graph.defaultTasks).indices.count) would restore or run")
+      let total = graph.closure(ofTasks: targets ?? graph.defaultTasks).indices.count
+      Terminal.line("kiln: dry run: \(result.wouldRun.count) of \(total) would restore or run")
       return
     }
     if let trace {
       do {
-        try context.fileSystem.writeAtomically(Array(traceJSON(result).utf8), to: trace.hasPrefix("/") ? trace : Paths.join(Context.currentDirectory(), trace), permissions: 0o644)
+        try context.fileSystem.writeAtomically(Array(traceJSON(result).utf8), to: context.invocation.absolute(trace),
+                                               permissions: 0o644)
       } catch {
         Terminal.error("kiln: cannot write trace: \(error)")
       }

@@ -2,21 +2,20 @@ import ArgumentParser
 import KilnStore
 import KilnSystem
 
-struct CacheCommand: AsyncParsableCommand {
+struct CacheCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "cache", abstract: "The shared local cache: stats, gc, verify.",
     subcommands: [Stats.self, GC.self, Verify.self])
 
-  static func maintenance() throws -> CacheMaintenance {
-    let context = try Context(requireBuildFile: false)
+  static func maintenance(_ context: Context) throws -> CacheMaintenance {
     try context.checkCache()
     return CacheMaintenance(root: context.cacheRoot, fileSystem: context.cacheFileSystem)
   }
 
-  struct Stats: AsyncParsableCommand {
+  struct Stats: KilnSubcommand {
     static let configuration = CommandConfiguration(commandName: "stats", abstract: "Size and entry counts of the local cache.")
-    func run() async throws {
-      let m = try CacheCommand.maintenance()
+    func run(in context: Context) async throws {
+      let m = try CacheCommand.maintenance(context)
       let s = m.stats()
       Terminal.line("cache: \(m.root)")
       Terminal.line("actions: \(s.actions) (\(formatBytes(s.actionBytes)))")
@@ -25,15 +24,15 @@ struct CacheCommand: AsyncParsableCommand {
     }
   }
 
-  struct GC: AsyncParsableCommand {
+  struct GC: KilnSubcommand {
     static let configuration = CommandConfiguration(commandName: "gc", abstract: "Evict least recently used entries down to --max-size.")
     @Option(name: .customLong("max-size"), help: "Largest size to keep: 500M, 2G, 1048576.") var maxSize: String
 
-    func run() async throws {
+    func run(in context: Context) async throws {
       guard let bytes = parseByteCount(maxSize) else {
         throw CLIError("kiln: --max-size: '\(maxSize)' is not a size (use a number with K, M or G)")
       }
-      let m = try CacheCommand.maintenance()
+      let m = try CacheCommand.maintenance(context)
       let stale = m.removeLeftovers(now: SystemClock().wallNanoseconds())
       var (removed, freed) = m.collectGarbage(maxBytes: bytes)
       removed += stale.removed
@@ -42,10 +41,10 @@ struct CacheCommand: AsyncParsableCommand {
     }
   }
 
-  struct Verify: AsyncParsableCommand {
+  struct Verify: KilnSubcommand {
     static let configuration = CommandConfiguration(commandName: "verify", abstract: "Re-hash every blob; drop corrupt ones (exit 1 if any).")
-    func run() async throws {
-      let m = try CacheCommand.maintenance()
+    func run(in context: Context) async throws {
+      let m = try CacheCommand.maintenance(context)
       let stale = m.removeLeftovers(now: SystemClock().wallNanoseconds())
       if stale.removed > 0 {
         Terminal.line("kiln: removed \(stale.removed) temporary file\(stale.removed == 1 ? "" : "s") left by killed kiln processes (\(formatBytes(stale.freed)))")

@@ -18,43 +18,113 @@ package struct CLIError: Error, CustomStringConvertible {
   package var description: String { message }
 }
 
-/// The composition root: finds the build file and the workspace, opens the manifest
-/// and the cache, and wires the real file system, process runner and clock together.
-package final class Context {
-  package static nonisolated(unsafe) var globalBuildFile: String?
+/// What kiln was started with: the folder it stands in (after `-C`), the build file
+/// named by `-f`, its environment. Read from the process once, in `KilnMain`; nothing
+/// else reads the working directory or the environment.
+package struct Invocation: Sendable {
+  /// Absolute: where relative paths on the command line are taken from.
+  package var directory: String
+  /// `-f FILE` as given.
+  package var buildFile: String?
+  package var environment: [String: String]
 
+  package init(directory: String, buildFile: String? = nil, environment: [String: String]) {
+    self.directory = directory
+    self.buildFile = buildFile
+    self.environment = environment
+  }
+
+  /// This process's working directory and environment.
+  package static func current(buildFile: String? = nil) -> Invocation {
+    Invocation(directory: currentDirectory(), buildFile: buildFile, environment: currentEnvironment())
+  }
+
+  /// An absolute path for `path` as given on the command line.
+  package func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : Paths.join(directory, path) }
+
+  static func currentDirectory() -> String {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&buffer, buffer.count) != nil else { return "." }
+    return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+  }
+
+  static func currentEnvironment() -> [String: String] {
+    var result: [String: String] = [:]
+    var pointer = environ
+    while let entry = pointer.pointee {
+      let text = String(cString: entry)
+      if let eq = text.firstIndex(of: "=") {
+        result[String(text[..<eq])] = String(text[text.index(after: eq)...])
+      }
+      pointer += 1
+    }
+    return result
+  }
+}
+
+/// The composition root: a value made once per command from the `Invocation`. It finds
+/// the build file and the checkout, names the state (`StateLayout`) and the cache, and
+/// wires the real file system and clock. It opens nothing: `Session` opens the
+/// manifest, commands check the cache when they use it.
+package struct Context: Sendable {
+  package let invocation: Invocation
   package let fileSystem = LocalFileSystem()
   package let clock = SystemClock()
+  /// The checkout: the build file's folder, else (no build file) where kiln stands.
   package let root: String
   package let buildFilePath: String?
-  package let environment: [String: String]
+  /// Why there is no build file, for the commands that need one.
+  private let missingBuildFile: CLIError?
+  /// `.kiln/` and its files for this build file.
+  package let layout: StateLayout
   package let cacheRoot: String
   /// Who may write the cache (`KILN_CACHE_SHARED`).
   package let cacheTrust: CacheTrust
-  private var cacheChecked = false
-  private var manifestStorage: Manifest?
 
-  /// - Parameter requireBuildFile: false for `exec` and `cache`, which work without one.
-  package init(requireBuildFile: Bool = true) throws {
-    environment = Self.currentEnvironment()
-    let cwd = Self.currentDirectory()
-    if let explicit = Context.globalBuildFile {
-      let abs = explicit.hasPrefix("/") ? explicit : Paths.join(cwd, explicit)
-      guard fileSystem.stat(abs)?.kind == .file else { throw CLIError("kiln: build file '\(explicit)' not found") }
-      buildFilePath = Paths.normalize(abs)
-      root = Paths.parent(buildFilePath!)
-    } else if let found = Self.locate(from: cwd, fileSystem: fileSystem) {
-      buildFilePath = found
-      root = Paths.parent(found)
-    } else if requireBuildFile {
-      throw CLIError("kiln: no kiln.yml in \(cwd) or any parent directory")
+  package var environment: [String: String] { invocation.environment }
+  /// Set when the entry point already asked the snapshot (`NullBuild`) and it could
+  /// not answer: `kiln build` does not ask again.
+  package var snapshotTried = false
+
+  package init(_ invocation: Invocation) {
+    self.invocation = invocation
+    let fs = LocalFileSystem()
+    let cwd = invocation.directory
+    var found: String?
+    var missing: CLIError?
+    if let explicit = invocation.buildFile {
+      let abs = invocation.absolute(explicit)
+      if fs.stat(abs)?.kind == .file {
+        found = Paths.normalize(abs)
+      } else {
+        missing = CLIError("kiln: build file '\(explicit)' not found")
+      }
     } else {
-      buildFilePath = nil
-      root = cwd
+      found = Self.locate(from: cwd, fileSystem: fs)
+      if found == nil { missing = CLIError("kiln: no kiln.yml in \(cwd) or any parent directory") }
     }
-    cacheRoot = Self.cacheLocation(environment)
-    cacheTrust = CacheTrust(environment: environment)
+    buildFilePath = found
+    missingBuildFile = missing
+    root = found.map(Paths.parent) ?? cwd
+    layout = StateLayout(root: root, buildFileName: found.map(Paths.fileName) ?? "kiln.yml")
+    cacheRoot = Self.cacheLocation(invocation.environment)
+    cacheTrust = CacheTrust(environment: invocation.environment)
+  }
+
+  // TODO(merge): the four below go once `ws` and `hooks` take the Context they are given.
+  package nonisolated(unsafe) static var globalBuildFile: String?
+  package static func currentDirectory() -> String { Invocation.currentDirectory() }
+  package static func currentEnvironment() -> [String: String] { Invocation.currentEnvironment() }
+  package init(requireBuildFile: Bool = true) throws {
+    self.init(.current(buildFile: Self.globalBuildFile))
+    if requireBuildFile { try self.requireBuildFile() }
     try checkStateFolder()
+  }
+  package var manifestPath: String { layout.manifest }
+
+  /// Throws the one-line reason when there is no build file (for commands that build).
+  package func requireBuildFile() throws {
+    if let missingBuildFile { throw missingBuildFile }
   }
 
   /// `$KILN_CACHE_DIR`, else `$XDG_CACHE_HOME/kiln`, else `~/.cache/kiln`; with neither
@@ -77,16 +147,11 @@ package final class Context {
   /// `.kiln/` and the files kiln keeps in it for this build file must not be symbolic
   /// links (one committed to a repository would have kiln write through it): a few
   /// lstat calls, made before anything there is opened.
-  private func checkStateFolder() throws {
-    let dir = root + "/.kiln"
+  package func checkStateFolder() throws {
     do {
-      guard fileSystem.lstat(dir) != nil else { return }
-      try OwnFile.folder(dir)
-      let db = manifestPath
-      let kept = [db] + Database.companionSuffixes.map { db + $0 }
-      for path in kept + [PendingBuild.path(forManifest: db), snapshotPath, graphCachePath] {
-        try OwnFile.refuseLink(path)
-      }
+      guard fileSystem.lstat(layout.folder) != nil else { return }
+      try OwnFile.folder(layout.folder)
+      for path in layout.keptFiles { try OwnFile.refuseLink(path) }
     } catch {
       throw CLIError("kiln: \(error)")
     }
@@ -102,55 +167,9 @@ package final class Context {
   /// How the build file is named in messages: relative to where the user stands.
   package var displayPath: String {
     guard let buildFilePath else { return "kiln.yml" }
-    let cwd = Self.currentDirectory()
+    let cwd = invocation.directory
     if let rel = Paths.relative(buildFilePath, to: cwd) { return rel }
     return buildFilePath
-  }
-
-  /// `.kiln/state.db` for `kiln.yml`; another build file in the same folder (`-f ci.yml`)
-  /// keeps its own `.kiln/state-ci.yml.db`, so neither treats the other's tasks as stale.
-  package var manifestPath: String {
-    let name = buildFilePath.map(Paths.fileName) ?? "kiln.yml"
-    return root + "/.kiln/" + (name == "kiln.yml" ? "state.db" : "state-\(name).db")
-  }
-
-  package func manifest() throws -> Manifest {
-    if let manifestStorage { return manifestStorage }
-    do { try OwnFile.folder(root + "/.kiln") } catch { throw CLIError("kiln: \(error)") }
-    var keep = 1000
-    if let text = environment["KILN_HISTORY"], !text.isEmpty {
-      guard let n = Int(text), n >= 1 else { throw CLIError("kiln: KILN_HISTORY: '\(text)' is not a number of builds (1 or more)") }
-      keep = n
-    }
-    let m: Manifest
-    do {
-      m = try Manifest(path: manifestPath)
-    } catch where error.movedAside != nil {
-      // Derived state: a damaged file is set aside and the build goes on with a new one.
-      sayMovedAside(error)
-      do { m = try Manifest(path: manifestPath) } catch { throw CLIError("kiln: \(error)") }
-    } catch {
-      throw CLIError("kiln: \(error)")
-    }
-    m.keepBuilds = keep
-    manifestStorage = m
-    return m
-  }
-
-  /// After a damaged manifest was moved aside while in use (`error.movedAside`): says so
-  /// and opens a new one. Any other error is thrown as the line it makes.
-  package func replaceManifest(after error: DatabaseError) throws -> Manifest {
-    guard error.movedAside != nil else { throw CLIError("kiln: \(error)") }
-    sayMovedAside(error)
-    manifestStorage = nil
-    return try manifest()
-  }
-
-  private func sayMovedAside(_ error: DatabaseError) {
-    guard error.movedAside != "" else { return }  // the process that moved it said so
-    func shown(_ path: String) -> String { Paths.relative(path, to: root).flatMap { $0.isEmpty ? nil : $0 } ?? path }
-    Terminal.error("kiln: \(shown(error.path)) was damaged (\(error.message)); moved it aside to "
-      + "\(shown(error.movedAside ?? "")) and started a new one (outputs come back from the cache)")
   }
 
   /// Makes the cache folder and its subfolders if missing, and checks that they (and
@@ -158,7 +177,6 @@ package final class Context {
   /// writable as `cacheTrust` allows: a few lstat calls, once per process, never a
   /// look at every blob. Before anything in the cache is opened.
   package func checkCache() throws {
-    if cacheChecked { return }
     do {
       if fileSystem.lstat(cacheRoot) == nil {
         let parent = Paths.parent(cacheRoot)
@@ -183,24 +201,12 @@ package final class Context {
     } catch {
       throw CLIError("kiln: cache \(error)")
     }
-    cacheChecked = true
   }
 
   /// The cache's files, never followed through a symbolic link (`CacheFileSystem`).
   package var cacheFileSystem: CacheFileSystem { CacheFileSystem(fileSystem, root: cacheRoot, trust: cacheTrust) }
   package var contentStore: ContentStore { ContentStore(root: cacheRoot, fileSystem: cacheFileSystem) }
   package var actionCache: ActionCache { ActionCache(root: cacheRoot, fileSystem: cacheFileSystem) }
-
-  /// Where the last build's snapshot of this build file's targets is (`BuildSnapshot`).
-  package var snapshotPath: String {
-    let db = manifestPath
-    return String(db.dropLast(3)) + ".snapshot"
-  }
-
-  /// Where the expanded graph of this build file is kept (`GraphCache`).
-  package var graphCachePath: String {
-    String(manifestPath.dropLast(3)) + ".graph"
-  }
 
   package func buildFile(using fileSystem: (any FileSystem)? = nil) throws -> BuildFile {
     guard let buildFilePath else { throw CLIError("kiln: no kiln.yml") }
@@ -214,25 +220,6 @@ package final class Context {
   package func graph(hiding hidden: Set<String>, using fileSystem: (any FileSystem)? = nil) throws -> TaskGraph {
     let file = try buildFile(using: fileSystem)
     return try Expander(file: file, root: root, fileSystem: fileSystem ?? self.fileSystem, hiddenOutputs: hidden).expand()
-  }
-
-  package static func currentDirectory() -> String {
-    var buffer = [CChar](repeating: 0, count: 4096)
-    guard getcwd(&buffer, buffer.count) != nil else { return "." }
-    return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-  }
-
-  package static func currentEnvironment() -> [String: String] {
-    var result: [String: String] = [:]
-    var pointer = environ
-    while let entry = pointer.pointee {
-      let text = String(cString: entry)
-      if let eq = text.firstIndex(of: "=") {
-        result[String(text[..<eq])] = String(text[text.index(after: eq)...])
-      }
-      pointer += 1
-    }
-    return result
   }
 
   /// `kiln.yml` in `start` or the nearest parent that has one (like git), never above
@@ -272,11 +259,12 @@ package final class Context {
       reserve = bytes
     }
     try checkCache()
-    return SharedMachineLimits(cacheRoot: cacheRoot, slots: Self.cores, memoryReserve: reserve) ?? UnlimitedMachine()
+    return SharedMachineLimits(cacheRoot: cacheRoot, slots: cores, memoryReserve: reserve) ?? UnlimitedMachine()
   }
 
-  package static var cores: Int {
-    if let value = getenv("KILN_MAX_JOBS").flatMap({ Int(String(cString: $0)) }), value > 0 { return value }
+  /// `KILN_MAX_JOBS`, else the cores online: `-j`'s default and the machine's job slots.
+  package var cores: Int {
+    if let value = environment["KILN_MAX_JOBS"].flatMap({ Int($0) }), value > 0 { return value }
     return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
   }
 }

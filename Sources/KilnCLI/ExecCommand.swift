@@ -4,7 +4,7 @@ import KilnEngine
 import KilnHash
 import KilnSystem
 
-struct ExecCommand: AsyncParsableCommand {
+struct ExecCommand: KilnSubcommand {
   static let configuration = CommandConfiguration(
     commandName: "exec",
     abstract: "Run one build step with kiln's caching: kiln exec --in a.c --out a.o -- cc -c a.c -o a.o")
@@ -16,10 +16,9 @@ struct ExecCommand: AsyncParsableCommand {
   @Flag(name: .customLong("no-cache"), help: "Neither restore from nor store into the cache.") var noCache = false
   @Argument(parsing: .postTerminator, help: "The command and its arguments.") var command: [String] = []
 
-  func run() async throws {
+  func run(in context: Context) async throws {
     guard !command.isEmpty else { throw CLIError("kiln: exec needs a command after --") }
-    let context = try Context(requireBuildFile: false)
-    let cwd = Context.currentDirectory()
+    let cwd = context.invocation.directory
     func relative(_ path: String) throws -> String {
       let abs = Paths.normalize(path.hasPrefix("/") ? path : Paths.join(cwd, path)) ?? path
       guard let rel = Paths.relative(abs, to: context.root), !rel.isEmpty else {
@@ -89,12 +88,11 @@ struct ExecCommand: AsyncParsableCommand {
     }
     let observer = ExecObserver()
     var options = BuildOptions(jobs: 1)
-    options.useCache = !noCache
     options.removeStaleOutputs = false
     options.workspace = context.workspaceName
     session.beginWriting(graph)
     defer { session.endWriting() }
-    let result = try await session.build(graph, observer: observer).run(options)
+    let result = try await session.build(graph, observer: observer, useCache: !noCache).run(options)
     if result.interrupted { throw CLIError("kiln: interrupted", status: 130) }
     if case .failed(let failure) = observer.outcome {
       if case .exitStatus(let code) = failure { throw ExitCode(code) }

@@ -4,11 +4,12 @@ import KilnEngine
 import KilnStore
 import KilnSystem
 
-struct TasksCommand: AsyncParsableCommand {
+struct TasksCommand: KilnSubcommand {
   static let configuration = CommandConfiguration(commandName: "tasks", abstract: "List every task instance.")
 
-  func run() async throws {
-    let session = try Session(try Context())
+  func run(in context: Context) async throws {
+    try context.requireBuildFile()
+    let session = try Session(context)
     let graph = try session.graph()
     var text = ""
     for instance in graph.instances {
@@ -20,12 +21,13 @@ struct TasksCommand: AsyncParsableCommand {
   }
 }
 
-struct GraphCommand: AsyncParsableCommand {
+struct GraphCommand: KilnSubcommand {
   static let configuration = CommandConfiguration(commandName: "graph", abstract: "Print the task graph (--dot for Graphviz).")
   @Flag(help: "Graphviz dot output.") var dot = false
 
-  func run() async throws {
-    let session = try Session(try Context())
+  func run(in context: Context) async throws {
+    try context.requireBuildFile()
+    let session = try Session(context)
     let graph = try session.graph()
     var text = ""
     if dot {
@@ -47,13 +49,13 @@ struct GraphCommand: AsyncParsableCommand {
   }
 }
 
-struct CleanCommand: AsyncParsableCommand {
+struct CleanCommand: KilnSubcommand {
   static let configuration = CommandConfiguration(
     commandName: "clean", abstract: "Delete the declared outputs of the named tasks (default: all); never anything undeclared.")
   @Argument(help: "Tasks to clean.") var tasks: [String] = []
 
-  func run() async throws {
-    let context = try Context()
+  func run(in context: Context) async throws {
+    try context.requireBuildFile()
     let lock = try context.lockCheckout(create: false)
     defer { withExtendedLifetime(lock) {} }
     let session = try Session(context)
@@ -63,8 +65,6 @@ struct CleanCommand: AsyncParsableCommand {
     let wanted = tasks.isEmpty ? Set(indices) : Set(indices.filter { tasks.contains(graph[$0].id.task) || tasks.contains(graph[$0].id.description) })
     var removed = 0
     let manifest = try session.manifest
-    // Records are about to go: the null-build snapshot no longer describes them.
-    try? context.fileSystem.remove(context.snapshotPath)
     try manifest.begin()
     for i in wanted.sorted() {
       let instance = graph[i]
@@ -79,17 +79,17 @@ struct CleanCommand: AsyncParsableCommand {
         }
         try? context.fileSystem.remove(abs)
         removed += 1
-        session.statCache.forget(path)
+        if session.statEntries[path] != nil { try manifest.deleteStat(path) }
       }
+      // The manifest deletes the null-build snapshot before the first record goes.
       try manifest.deleteRecord(instance.id)
     }
-    try session.statCache.flush(to: manifest)
     try manifest.commit()
     Terminal.line("kiln: removed \(removed) output\(removed == 1 ? "" : "s") of \(wanted.count) task instance\(wanted.count == 1 ? "" : "s")")
   }
 }
 
-struct ManifestCommand: AsyncParsableCommand {
+struct ManifestCommand: KilnSubcommand {
   static let configuration = CommandConfiguration(
     commandName: "manifest", abstract: "Every tracked file with its XXH3-128 hash.",
     subcommands: [Verify.self])
@@ -106,8 +106,9 @@ struct ManifestCommand: AsyncParsableCommand {
     return files.map { ($0.key, $0.value.0, $0.value.1) }.sorted { $0.0 < $1.0 }
   }
 
-  func run() async throws {
-    let session = try Session(try Context())
+  func run(in context: Context) async throws {
+    try context.requireBuildFile()
+    let session = try Session(context)
     let files = Self.tracked(session.records)
     if json {
       Terminal.line(JSON.array(files.map { JSON.object([("path", JSON.string($0.0)), ("xxh3_128", JSON.string($0.1.hex)), ("role", JSON.string($0.2))]) }))
@@ -116,12 +117,12 @@ struct ManifestCommand: AsyncParsableCommand {
     }
   }
 
-  struct Verify: AsyncParsableCommand {
+  struct Verify: KilnSubcommand {
     static let configuration = CommandConfiguration(
       commandName: "verify", abstract: "Re-hash every tracked file and report the ones that differ (exit 1).")
 
-    func run() async throws {
-      let context = try Context()
+    func run(in context: Context) async throws {
+      try context.requireBuildFile()
       let session = try Session(context)
       var bad = 0
       let files = ManifestCommand.tracked(session.records)

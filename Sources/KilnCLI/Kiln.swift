@@ -20,24 +20,72 @@ struct KilnCommand: AsyncParsableCommand {
                   ManifestCommand.self, CacheCommand.self, WorkspaceCommand.self, StatsCommand.self, HooksCommand.self])
 }
 
+/// A subcommand that runs in the `Context` the entry point made for it.
+protocol KilnSubcommand: ParsableCommand {
+  func run(in context: Context) async throws
+}
+
 /// The entry point: global options, Ctrl-C, and the one place that turns errors into
 /// one stderr line and an exit status (0 ok, 1 a task failed, 2 usage or build file,
 /// 130 interrupted).
 package enum KilnMain {
-  /// The command line after kiln's own global options (-C, -f, -jN) are taken out and
-  /// applied (the directory changed, the build file noted), or the exit status of a
-  /// usage error. Synchronous, like `nullBuild`: together they answer a null build
-  /// before Swift's concurrency runtime starts a thread.
-  package enum Prepared {
-    case arguments([String])
+  /// What to do after `start`: exit now, or run the parsed command.
+  package enum Started {
+    case exit(Int32)
+    case run(@Sendable () async -> Int32)
+  }
+
+  /// Synchronous: kiln's global options (-C, -f, -jN), the `Invocation` and the
+  /// `Context` made once, the command line parsed, and a `kiln build` that the last
+  /// build's snapshot answers answered, all before Swift's concurrency runtime starts
+  /// a thread.
+  package static func start(_ arguments: [String]) -> Started {
+    let invocation: Invocation
+    let args: [String]
+    switch prepare(arguments) {
+    case .exit(let status): return .exit(status)
+    case .ready(let prepared, let rest): (invocation, args) = (prepared, rest)
+    }
+    var context = Context(invocation)
+    let command: any ParsableCommand
+    do { command = try KilnCommand.parseAsRoot(args) } catch { return .exit(report(error)) }
+    if let build = command as? BuildCommand {
+      if let status = build.answerFromSnapshot(context) { return .exit(status) }
+      context.snapshotTried = true
+    }
+    let ready = context
+    nonisolated(unsafe) let parsed = command
+    return .run {
+      installInterruptHandler()
+      do {
+        if let subcommand = parsed as? any KilnSubcommand {
+          try await subcommand.run(in: ready)
+        } else if var asyncCommand = parsed as? any AsyncParsableCommand {
+          try await asyncCommand.run()
+        } else {
+          var command = parsed
+          try command.run()
+        }
+        return 0
+      } catch {
+        return report(error)
+      }
+    }
+  }
+
+  /// The command line with kiln's own global options (-C, -f, -jN) taken out: the
+  /// folder to stand in and the build file go into the `Invocation`.
+  enum Prepared {
+    case ready(Invocation, [String])
     case exit(Int32)
   }
 
-  package static func prepare(_ arguments: [String]) -> Prepared {
+  static func prepare(_ arguments: [String]) -> Prepared {
     var args: [String] = []
     var iterator = arguments.makeIterator()
     var afterTerminator = false
     var directory: String?
+    var buildFile: String?
     while let arg = iterator.next() {
       if afterTerminator { args.append(arg); continue }
       switch arg {
@@ -47,6 +95,7 @@ package enum KilnMain {
         directory = dir
       case "-f":
         guard let file = iterator.next() else { return .exit(usage("-f needs a file")) }
+        buildFile = file
         Context.globalBuildFile = file
       default:
         if arg.hasPrefix("-j"), arg.count > 2, Int(arg.dropFirst(2)) != nil {
@@ -58,44 +107,28 @@ package enum KilnMain {
         }
       }
     }
+    // Tools kiln starts in no named folder see the same directory as kiln's own paths.
     if let directory, chdir(directory) != 0 { return .exit(usage("cannot change to directory '\(directory)'")) }
-    return .arguments(args)
+    return .ready(Invocation.current(buildFile: buildFile), args)
   }
 
-  /// `kiln build` answered from the last build's snapshot (`NullBuild`); nil when it
-  /// cannot be, and the full command must run.
-  package static func nullBuild(_ args: [String]) -> Int32? {
-    guard let options = nullBuildOptions(args), let context = try? Context(), NullBuild.attempt(context, options) else {
-      return nil
-    }
-    return 0
-  }
-
-  /// The command line after `prepare` (and a `nullBuild` that did not answer).
-  package static func run(prepared args: [String]) async -> Int32 {
-    installInterruptHandler()
-    do {
-      var command = try KilnCommand.parseAsRoot(args)
-      if var asyncCommand = command as? any AsyncParsableCommand {
-        try await asyncCommand.run()
-      } else {
-        try command.run()
-      }
-      return 0
-    } catch let error as CLIError {
+  /// The one place an error becomes a line on stderr and an exit status.
+  private static func report(_ error: any Error) -> Int32 {
+    switch error {
+    case let error as CLIError:
       Terminal.error(error.message)
       return error.status
-    } catch let error as ConfigError {
+    case let error as ConfigError:
       Terminal.error(error.description)
       return 2
-    } catch let error as ExitCode {
+    case let error as ExitCode:
       return error.rawValue
-    } catch let error as DatabaseError {
+    case let error as DatabaseError:
       // The state database could not be read or written (full, read-only, damaged):
       // its own line says which file and what to do.
       Terminal.error("kiln: \(error)")
       return 2
-    } catch {
+    default:
       let code = KilnCommand.exitCode(for: error)
       if code == .success {
         Terminal.write(KilnCommand.fullMessage(for: error) + "\n")
@@ -106,34 +139,6 @@ package enum KilnMain {
       Terminal.error(first.hasPrefix("kiln") ? first : "kiln: \(first)")
       return code == .validationFailure || code.rawValue == 64 ? 2 : (code.rawValue == 1 ? 1 : 2)
     }
-  }
-
-  /// `kiln build` with only the flags a null build can honour (-j, -k, -n, --explain,
-  /// --no-cache) and task names: tried against the last build's snapshot before the
-  /// argument parser and the build file are even loaded. Anything else, or anything
-  /// the parser would reject, goes the usual way.
-  private static func nullBuildOptions(_ args: [String]) -> NullBuild.Options? {
-    guard args.first == "build" else { return nil }
-    var options = NullBuild.Options()
-    var tasks: [String] = []
-    var i = 1
-    while i < args.count {
-      switch args[i] {
-      case "-k", "--no-cache": break
-      case "-n", "--dry-run": options.dryRun = true
-      case "--explain": options.explain = true
-      case "-q", "--quiet": options.quiet = true
-      case "-j":
-        guard i + 1 < args.count, let n = Int(args[i + 1]), n >= 1 else { return nil }
-        i += 1
-      case let arg where arg.hasPrefix("-") || arg.isEmpty: return nil
-      case let task: tasks.append(task)
-      }
-      i += 1
-    }
-    options.targets = tasks.isEmpty ? nil : tasks
-    options.workspace = getenv("KILN_WORKSPACE").map { String(cString: $0) }
-    return options
   }
 
   private static func usage(_ message: String) -> Int32 {

@@ -7,22 +7,24 @@ import KilnEngine
 import KilnStore
 import KilnSystem
 
-/// Everything a command needs to build: the manifest's records and stat cache loaded,
-/// the graph expanded, an engine ready to run.
+/// Everything a command needs to build: the manifest (opened once, created on first
+/// use), its records and stat-cache entries loaded, the graph expanded, a `Build`
+/// wired to the real executor or the dry-run one.
 final class Session {
   let context: Context
   let records: [TaskID: TaskRecord]
-  let statCache: StatCache
+  let statEntries: [String: StatEntry]
   private var opened: Manifest?
 
-  /// Reads the manifest if the workspace has one; creates nothing. `.kiln/` is made
+  /// Reads the manifest if the checkout has one; creates nothing. `.kiln/` is made
   /// only once the build file has been read and expanded without error (`manifest`).
   init(_ context: Context) throws {
     self.context = context
+    try context.checkStateFolder()
     var records: [TaskID: TaskRecord] = [:]
     var stats: [String: StatEntry] = [:]
-    if context.fileSystem.lstat(context.manifestPath) != nil {
-      var manifest = try context.manifest()
+    if context.fileSystem.lstat(context.layout.manifest) != nil {
+      var manifest = try Self.open(context)
       do {
         records = try manifest.loadRecords()
         stats = try manifest.loadStatCache()
@@ -30,22 +32,53 @@ final class Session {
         // Damage found only by reading (a malformed page): moved aside, start anew.
         records = [:]
         stats = [:]
-        manifest = try context.replaceManifest(after: error)
+        guard error.movedAside != nil else { throw CLIError("kiln: \(error)") }
+        Self.sayMovedAside(error, context)
+        manifest = try Self.open(context)
       }
       opened = manifest
     }
     self.records = records
-    statCache = StatCache(entries: stats, root: context.root, fileSystem: context.fileSystem, clock: context.clock)
+    statEntries = stats
   }
 
   /// The manifest, created on first use.
   var manifest: Manifest {
     get throws {
       if let opened { return opened }
-      let m = try context.manifest()
+      let m = try Self.open(context)
       opened = m
       return m
     }
+  }
+
+  /// Opens (creating) the manifest; a damaged one is moved aside, said, and started anew.
+  private static func open(_ context: Context) throws -> Manifest {
+    do { try OwnFile.folder(context.layout.folder) } catch { throw CLIError("kiln: \(error)") }
+    var keep = 1000
+    if let text = context.environment["KILN_HISTORY"], !text.isEmpty {
+      guard let n = Int(text), n >= 1 else { throw CLIError("kiln: KILN_HISTORY: '\(text)' is not a number of builds (1 or more)") }
+      keep = n
+    }
+    let m: Manifest
+    do {
+      m = try Manifest(context.layout)
+    } catch where error.movedAside != nil {
+      // Derived state: a damaged file is set aside and the build goes on with a new one.
+      sayMovedAside(error, context)
+      do { m = try Manifest(context.layout) } catch { throw CLIError("kiln: \(error)") }
+    } catch {
+      throw CLIError("kiln: \(error)")
+    }
+    m.keepBuilds = keep
+    return m
+  }
+
+  private static func sayMovedAside(_ error: DatabaseError, _ context: Context) {
+    guard error.movedAside != "" else { return }  // the process that moved it said so
+    func shown(_ path: String) -> String { Paths.relative(path, to: context.root).flatMap { $0.isEmpty ? nil : $0 } ?? path }
+    Terminal.error("kiln: \(shown(error.path)) was damaged (\(error.message)); moved it aside to "
+      + "\(shown(error.movedAside ?? "")) and started a new one (outputs come back from the cache)")
   }
 
   func graph() throws -> TaskGraph { try context.graph(hiding: hiddenOutputs) }
@@ -66,7 +99,7 @@ final class Session {
     let fs = context.fileSystem
     let hidden = hiddenOutputs
     let hiddenDigest = GraphCache.digest(ofHidden: hidden)
-    let cachePath = context.graphCachePath
+    let cachePath = context.layout.graphCache
     if let bytes = try? OwnFile.read(cachePath),
        let (graph, entries) = GraphCache.load(bytes, root: context.root, hiddenDigest: hiddenDigest, fileSystem: fs,
                                               clock: context.clock) {
@@ -75,7 +108,7 @@ final class Session {
     let observing = ObservingFileSystem(fs, clock: context.clock)
     let graph = try context.graph(hiding: hidden, using: observing)
     let looks = observing.looks
-    if fs.stat(Paths.parent(cachePath))?.kind == .directory {
+    if fs.stat(context.layout.folder)?.kind == .directory {
       if let cache = GraphCache.make(root: context.root, hiddenDigest: hiddenDigest, looks: looks, graph: graph) {
         try? fs.writeAtomically(cache.encode(), to: cachePath, permissions: 0o644)
       } else {
@@ -88,15 +121,15 @@ final class Session {
     return (graph, entries)
   }
 
-  /// `.kiln/unfinished`: there while a build that writes outputs runs. Found at the
-  /// start of the next one, it means that build was killed, perhaps between writing a
-  /// temporary file beside an output and renaming it: the folders of the declared
-  /// outputs (and folder outputs, whole) are cleared of what dead kiln processes left.
-  private var unfinishedPath: String { context.root + "/.kiln/unfinished" }
-
+  /// `.kiln/unfinished` (`StateLayout.unfinished`): there while a build that writes
+  /// outputs runs. Found at the start of the next one, it means that build was killed,
+  /// perhaps between writing a temporary file beside an output and renaming it: the
+  /// folders of the declared outputs (and folder outputs, whole) are cleared of what
+  /// dead kiln processes left.
   func beginWriting(_ graph: TaskGraph) {
     let fs = context.fileSystem
-    if fs.lstat(unfinishedPath) != nil {
+    let marker = context.layout.unfinished
+    if fs.lstat(marker) != nil {
       var folders = Set<String>()
       for instance in graph.instances {
         for output in instance.outputs + (instance.depfile.map { [$0] } ?? []) {
@@ -119,20 +152,34 @@ final class Session {
         }
       }
     }
-    _ = try? OwnFile.open(unfinishedPath, O_WRONLY | O_CREAT, mode: 0o644).map { close($0) }
+    _ = try? OwnFile.open(marker, O_WRONLY | O_CREAT, mode: 0o644).map { close($0) }
   }
 
   /// The build ended (failed or not) without being killed.
-  func endWriting() { try? context.fileSystem.remove(unfinishedPath) }
+  func endWriting() { try? context.fileSystem.remove(context.layout.unfinished) }
 
-  func build(_ graph: TaskGraph, observer: any BuildObserver) throws -> Build {
-    try context.checkCache()
-    let build = Build(graph: graph, root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(),
-                      clock: context.clock, manifest: try manifest, records: records, statCache: statCache,
-                      contentStore: context.contentStore, actionCache: context.actionCache,
-                      environment: context.environment, observer: observer)
-    build.limits = try context.machineLimits()
-    return build
+  /// A build of `graph`: restoring and running for real (recording into the manifest),
+  /// or, with `dryRun`, only predicting, with nothing written.
+  func build(_ graph: TaskGraph, observer: any BuildObserver, useCache: Bool = true, dryRun: Bool = false) throws -> Build {
+    let statCache = StatCache(entries: statEntries, root: context.root, fileSystem: context.fileSystem, clock: context.clock)
+    var job = Job(root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(), clock: context.clock,
+                  statCache: statCache, contentStore: context.contentStore, actionCache: context.actionCache,
+                  environment: context.environment, useCache: useCache)
+    let executor: any TaskExecutor
+    let recorder: any BuildRecorder
+    if dryRun {
+      try context.checkCache()
+      executor = DryRunExecutor(job)
+      recorder = DryRunRecorder(records: records)
+    } else {
+      job.limits = try context.machineLimits()
+      executor = job
+      recorder = ManifestRecorder(manifest: try manifest, records: records, snapshotPath: context.layout.snapshot,
+                                  root: context.root, fileSystem: context.fileSystem, clock: context.clock)
+    }
+    return Build(graph: graph, root: context.root, fileSystem: context.fileSystem, clock: context.clock,
+                 environment: context.environment, statCache: statCache, recorder: recorder, executor: executor,
+                 observer: observer)
   }
 }
 

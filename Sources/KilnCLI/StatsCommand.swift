@@ -9,7 +9,7 @@ import KilnSystem
 
 /// `kiln stats`: what the run history says (SPEC §3), as text, `--json`,
 /// `--prometheus` or a `--html FILE` page: one `StatsReport`, every form.
-struct StatsCommand: AsyncParsableCommand {
+struct StatsCommand: KilnSubcommand {
   static let configuration = CommandConfiguration(
     commandName: "stats",
     abstract: "Hit rates, time saved, slowest tasks, bottlenecks, SLAs, critical path, regressions, misses.")
@@ -18,13 +18,13 @@ struct StatsCommand: AsyncParsableCommand {
   @Flag(help: "Prometheus text exposition format (docs/prometheus.md).") var prometheus = false
   @Option(help: "Write a self-contained HTML report to FILE.") var html: String?
 
-  func run() async throws {
+  func run(in context: Context) async throws {
     guard last >= 1 else { throw CLIError("kiln: stats: --last must be at least 1") }
     if json && prometheus { throw CLIError("kiln: stats: --json and --prometheus are two different forms; pick one") }
-    let context = try Context()
+    try context.requireBuildFile()
     let report = try Self.report(context, last: last)
     if let html {
-      let path = html.hasPrefix("/") ? html : Paths.join(Context.currentDirectory(), html)
+      let path = context.invocation.absolute(html)
       let title = "kiln stats: " + Paths.fileName(context.root)
       do {
         try context.fileSystem.writeAtomically(Array(HTMLReport.render(report, title: title).utf8), to: path,
@@ -45,7 +45,7 @@ struct StatsCommand: AsyncParsableCommand {
   /// The report of this build file's history: its last `last` builds, the build file's
   /// dependencies and SLAs, hit rates of every workspace of the repository, the cache.
   static func report(_ context: Context, last: Int) throws -> StatsReport {
-    let manifest = try context.manifest()
+    let manifest = try Session(context).manifest
     let rows: [HistoryRow]
     do { rows = try manifest.history(lastBuilds: last) } catch { throw CLIError("kiln: stats: \(error.message)") }
     let history = rows.map { row in
@@ -94,13 +94,14 @@ struct StatsCommand: AsyncParsableCommand {
   /// one, the main checkout's and every workspace's, each read once.
   private static func workspaceFigures(_ context: Context, manifest: Manifest,
                                        _ read: (Manifest) throws -> [WorkspaceTotals]) -> [GroupFigures] {
-    let paths = [context.manifestPath]
-      + ((try? WorkspaceCommand.open())?.allManifestPaths(fileName: Paths.fileName(context.manifestPath)) ?? [])
+    let own = context.layout.manifest
+    let paths = [own] + ((try? WorkspaceCommand.open())?.allManifestPaths(fileName: Paths.fileName(own)) ?? [])
     var seen = Set<String>()
     var totals: [String: Counts] = [:]
     for path in paths where seen.insert(Paths.normalize(path) ?? path).inserted {
       guard context.fileSystem.stat(path)?.kind == .file,
-            let m = path == context.manifestPath ? manifest : try? Manifest(path: path),
+            // Another checkout's manifest is read, never written, migrated or reset.
+            let m = path == own ? manifest : try? Manifest(readingOnly: path),
             let rows = try? read(m)
       else { continue }
       for row in rows {

@@ -6,16 +6,15 @@ import KilnSystem
 package struct BuildOptions: Sendable {
   package var jobs: Int
   package var keepGoing = false
-  package var dryRun = false
-  package var useCache = true
   /// Task names or instance names; nil builds the graph's default.
   package var targets: [String]? = nil
+  /// The workspace the build is recorded under (nil: the main checkout).
   package var workspace: String? = nil
   /// Delete what kiln made for instances gone from the graph (not for `kiln exec`,
-  /// whose graph is one step, not the whole build).
+  /// whose graph is one step, not the whole build, nor for a dry run).
   package var removeStaleOutputs = true
-  /// Where to leave a snapshot for the next build's "nothing changed" check, and what
-  /// reading the build file depended on; nil: no snapshot.
+  /// What the snapshot for the next build's "nothing changed" check needs from the
+  /// caller; nil: no snapshot.
   package var snapshot: SnapshotRequest? = nil
   /// Whether this build was interrupted (Ctrl-C); polled by the loop.
   package var isInterrupted: @Sendable () -> Bool = { ProcessGroups.shared.isInterrupted }
@@ -27,14 +26,12 @@ package struct BuildOptions: Sendable {
 
 /// What `Build` needs to write a `BuildSnapshot`.
 package struct SnapshotRequest: Sendable {
-  package var path: String
   /// What parsing and expanding the build file looked at (the file, folders listed).
   package var expansion: [SnapshotEntry]
   /// Printed before the build; printed again when the snapshot stands in for it.
   package var warnings: [String]
 
-  package init(path: String, expansion: [SnapshotEntry], warnings: [String]) {
-    self.path = path
+  package init(expansion: [SnapshotEntry], warnings: [String]) {
     self.expansion = expansion
     self.warnings = warnings
   }
@@ -45,7 +42,7 @@ package struct BuildResult: Sendable {
   package var summary = BuildSummary()
   package var reports: [TaskReport] = []
   package var interrupted = false
-  /// Instances a dry run found would restore or run.
+  /// Instances a dry run predicted would restore or run, dependencies first.
   package var wouldRun: [TaskReport] = []
 }
 
@@ -62,122 +59,219 @@ package enum BuildError: Error, Sendable, CustomStringConvertible {
   }
 }
 
-/// The scheduler: one loop that owns the graph's state, starts up to `jobs` jobs in
-/// longest-path-first order, decides up-to-dateness inline, and records every result.
-/// Jobs (`Job`) only restore or run and hand back values (ninja's Builder + Plan).
+/// The driver: one loop that owns the build's state. It asks the plan (`BuildPlan`)
+/// what to decide and what to start, decides up-to-dateness itself (`Rebuilder`),
+/// hands the rest to the executor in up to `jobs` child tasks, and gives every result
+/// to the recorder (ninja's Builder). A dry run is the same loop with a
+/// `DryRunExecutor` and a `DryRunRecorder`.
 package final class Build {
   private let graph: TaskGraph
   private let root: String
   private let fileSystem: any FileSystem
-  private let runner: any ProcessRunner
   private let clock: any TimeSource
-  private let manifest: Manifest
-  private let contentStore: ContentStore
-  private let actionCache: ActionCache
   private let environment: [String: String]
-  private let observer: any BuildObserver
-  private var records: [TaskID: TaskRecord]
   private let statCache: StatCache
-  /// Job slots, memory and actions in flight, shared machine-wide (SPEC §4).
-  package var limits: any MachineLimits = UnlimitedMachine()
+  private let recorder: any BuildRecorder
+  private let executor: any TaskExecutor
+  private let observer: any BuildObserver
 
-  package init(graph: TaskGraph, root: String, fileSystem: any FileSystem, runner: any ProcessRunner,
-               clock: any TimeSource, manifest: Manifest, records: [TaskID: TaskRecord], statCache: StatCache,
-               contentStore: ContentStore, actionCache: ActionCache, environment: [String: String],
-               observer: any BuildObserver) {
+  package init(graph: TaskGraph, root: String, fileSystem: any FileSystem, clock: any TimeSource,
+               environment: [String: String], statCache: StatCache, recorder: any BuildRecorder,
+               executor: any TaskExecutor, observer: any BuildObserver) {
     self.graph = graph
     self.root = root
     self.fileSystem = fileSystem
-    self.runner = runner
     self.clock = clock
-    self.manifest = manifest
-    self.records = records
-    self.statCache = statCache
-    self.contentStore = contentStore
-    self.actionCache = actionCache
     self.environment = environment
+    self.statCache = statCache
+    self.recorder = recorder
+    self.executor = executor
     self.observer = observer
   }
 
-  private enum State { case waiting, ready, running, succeeded, wouldRun, failed, skipped, notStarted }
-
   package func run(_ options: BuildOptions) async throws -> BuildResult {
-    let (selected, unknown) = graph.closure(ofTasks: options.targets ?? graph.defaultTasks)
-    if let name = unknown.first { throw BuildError.unknownTarget(name) }
-    let startTime = clock.monotonic()
-    var result = BuildResult()
-    let buildID: Int64?
-    if options.dryRun {
-      buildID = nil
-    } else {
-      try manifest.begin()
-      // Records may change from here on: no snapshot describes them until the end.
-      if let request = options.snapshot { try? fileSystem.remove(request.path) }
-      if options.removeStaleOutputs { try removeStaleOutputs() }
-      buildID = try manifest.beginBuild(targets: options.targets ?? graph.defaultTasks ?? [], workspace: options.workspace, started: Double(clock.wallNanoseconds()) / 1e9)
+    let records = recorder.records
+    var plan = try BuildPlan(graph: graph, targets: options.targets, duration: { records[$0]?.duration })
+    let started = clock.wallNanoseconds()
+    try recorder.begin()
+    if options.removeStaleOutputs {
+      try StaleOutputs(graph: graph, root: root, fileSystem: fileSystem, statCache: statCache).remove(using: recorder)
     }
+    let loop = Loop(build: self, plan: plan, options: options)
+    try await loop.drive()
+    plan = loop.plan
+    var result = loop.result
+    loop.withdrawOverwritten()
 
-    // Longest path to the end of the build, weighted by recorded durations.
-    var inSelection = [Bool](repeating: false, count: graph.count)
-    for i in selected { inSelection[i] = true }
-    var priority = [Double](repeating: 0, count: graph.count)
-    for i in selected.reversed() {
-      let weight = records[graph[i].id]?.duration ?? 0.5
-      var longest = 0.0
-      for d in graph.dependents[i] where inSelection[d] { longest = max(longest, priority[d]) }
-      priority[i] = weight + longest
+    result.summary.wallTime = clock.monotonic() - loop.startTime
+    result.summary.exitStatus = result.interrupted ? 130 : (result.summary.failed > 0 ? 1 : 0)
+    result.wouldRun.sort { graph.index(of: $0.id) ?? 0 < graph.index(of: $1.id) ?? 0 }
+    let entry = BuildHistoryEntry(
+      started: Double(started) / 1e9, finished: Double(clock.wallNanoseconds()) / 1e9,
+      targets: options.targets ?? graph.defaultTasks ?? [], workspace: options.workspace, summary: result.summary,
+      upToDate: loop.upToDate.order.map { .init(task: $0, count: loop.upToDate.count[$0]!, saved: loop.upToDate.saved[$0]!) },
+      outcomes: loop.outcomes, stats: statCache.changes())
+    var snapshot = SnapshotUpdate.keep
+    if let request = options.snapshot {
+      snapshot = takeSnapshot(for: request, plan: plan, result: result, options: options).map { .replace($0) } ?? .remove
     }
-    var pending = [Int](repeating: 0, count: graph.count)
-    var state = [State](repeating: .waiting, count: graph.count)
-    var worklist: [Int] = []
-    for i in selected {
-      pending[i] = graph.dependencies[i].count
-      if pending[i] == 0 { worklist.append(i) }
-    }
-    var ready = PriorityQueue()
-    var prepared: [Int: (PreparedTask, [RerunReason])] = [:]
-    let rebuilder = Rebuilder(statCache: statCache, inheritedEnvironment: environment)
-    let job = Job(root: root, fileSystem: fileSystem, runner: runner, clock: clock, statCache: statCache,
-                  contentStore: contentStore, actionCache: actionCache, environment: environment,
-                  useCache: options.useCache, limits: limits)
+    try recorder.finish(entry, snapshot: snapshot)
+    return result
+  }
+
+  /// The loop's state for one run: the plan, what has been decided, what ended.
+  private final class Loop {
+    let build: Build
+    var plan: BuildPlan
+    let options: BuildOptions
+    let startTime: Double
+    let rebuilder: Rebuilder
+    var result = BuildResult()
     var stopping = false
-    var done = 0
-    let total = selected.count
-    var upToDateByTask: [String: (count: Int, saved: Double)] = [:]
+    var prepared: [Int: (PreparedTask, [RerunReason])] = [:]
+    /// Per task name, in first-seen order: instances up to date and their recorded time.
+    var upToDate: (order: [String], count: [String: Int], saved: [String: Double]) = ([], [:], [:])
+    var outcomes: [OutcomeRow] = []
     /// Results stored in the cache by this build: key, instance, outputs with the stat
     /// each had when hashed.
     var stored: [(key: Digest, id: TaskID, outputs: [(String, FileStat)])] = []
-    observer.buildStarted(total: total)
-    if observer.wantsPlan {
-      var expected: [TaskID: Double] = [:]
-      for i in selected { expected[graph[i].id] = records[graph[i].id]?.duration ?? 0 }
-      observer.buildPlanned(expected: expected, jobs: options.jobs)
+
+    init(build: Build, plan: BuildPlan, options: BuildOptions) {
+      self.build = build
+      self.plan = plan
+      self.options = options
+      startTime = build.clock.monotonic()
+      rebuilder = Rebuilder(statCache: build.statCache, inheritedEnvironment: build.environment)
     }
 
-    /// Counts `i` as done and makes the dependents whose last dependency it was ready.
-    func release(_ i: Int) {
-      done += 1
-      for d in graph.dependents[i] where inSelection[d] {
-        pending[d] -= 1
-        if pending[d] == 0 { worklist.append(d) }
+    var now: Double { build.clock.monotonic() - startTime }
+
+    func drive() async throws {
+      let observer = build.observer
+      observer.buildStarted(total: plan.total)
+      if observer.wantsPlan {
+        var expected: [TaskID: Double] = [:]
+        for i in plan.selected { expected[build.graph[i].id] = build.recorder.records[build.graph[i].id]?.duration ?? 0 }
+        observer.buildPlanned(expected: expected, jobs: options.jobs)
+      }
+      let executor = build.executor
+      let clock = build.clock
+      try await withThrowingTaskGroup(of: (Int, JobResult, [RerunReason], Double, Double).self) { group in
+        var running = 0
+        while true {
+          while let i = plan.nextToDecide() {
+            if stopping { plan.abandon(i) } else { try decide(i) }
+          }
+          if options.isInterrupted() { interrupt() }
+          while !stopping, running < options.jobs, let i = plan.nextToStart() {
+            let (task, reasons) = prepared.removeValue(forKey: i)!
+            observer.taskStarted(task.instance, reasons: reasons)
+            let previous = build.recorder.records[task.instance.id]
+            running += 1
+            group.addTask {
+              let started = clock.monotonic()
+              let r = await executor.perform(task, reasons: reasons, previous: previous)
+              return (i, r, reasons, started, clock.monotonic())
+            }
+          }
+          if running == 0 { break }
+          guard let (i, r, reasons, started, finished) = try await group.next() else { break }
+          running -= 1
+          try ended(i, r, startReasons: reasons, started: started - startTime, finished: finished - startTime)
+        }
+      }
+    }
+
+    private func interrupt() {
+      stopping = true
+      result.interrupted = true
+    }
+
+    /// Decides an instance whose dependencies have ended: skipped, predicted, up to
+    /// date (ended at once), or ready for the executor.
+    private func decide(_ i: Int) throws {
+      let instance = build.graph[i]
+      let at = now
+      if let broken = plan.brokenDependency(of: i) {
+        try end(i, TaskReport(id: instance.id, outcome: .skipped(dependencyFailed: build.graph[broken].id),
+                              started: at, finished: at, command: instance.command), .skipped)
+        return
+      }
+      if let dep = plan.predictedDependency(of: i) {
+        // Its inputs would change: predicted without looking.
+        let reasons: [RerunReason] = [.dependencyWillRun(build.graph[dep].id)]
+        predict(i, TaskReport(id: instance.id, outcome: .ran(because: reasons, outputsChanged: true),
+                              reasons: reasons, command: instance.command))
+        return
+      }
+      let task: PreparedTask
+      do { task = try rebuilder.prepare(instance) } catch {
+        try end(i, TaskReport(id: instance.id, outcome: .failed(.launchFailed("cannot hash inputs: \(error)")),
+                              started: at, finished: at, command: instance.command), .failed)
+        if !options.keepGoing { stopping = true }
+        return
+      }
+      let record = build.recorder.records[instance.id]
+      let reasons = rebuilder.reasons(task, record: record)
+      if reasons.isEmpty {
+        try end(i, TaskReport(id: instance.id, outcome: .upToDate, started: at, finished: at,
+                              saved: record?.duration ?? 0, command: instance.command), .succeeded)
+        return
+      }
+      prepared[i] = (task, reasons)
+      plan.markReady(i)
+    }
+
+    /// A job came back.
+    private func ended(_ i: Int, _ r: JobResult, startReasons: [RerunReason], started: Double, finished: Double) throws {
+      if options.isInterrupted() {
+        // Nothing half-done is recorded: a job that ended because of Ctrl-C counts
+        // as not run; one that completed before it may still be kept.
+        interrupt()
+        if case .failed = r.outcome {
+          plan.abandon(i)
+          return
+        }
+      }
+      for w in r.warnings { build.observer.warning(w) }
+      let instance = build.graph[i]
+      // A run may add reasons the loop could not know (cache disabled, path-dependent).
+      let reasons: [RerunReason]
+      if case .ran(let because, _) = r.outcome { reasons = because } else { reasons = startReasons }
+      let report = TaskReport(id: instance.id, outcome: r.outcome, reasons: reasons, duration: r.duration,
+                              stdout: r.stdout, stderr: r.stderr, started: started, finished: finished,
+                              saved: { if case .restored = r.outcome { r.duration } else { 0 } }(),
+                              command: instance.command, peakMemory: r.peakMemory)
+      if r.predicted {
+        predict(i, report)
+      } else if case .failed = r.outcome {
+        try end(i, report, .failed)
+        if !options.keepGoing { stopping = true }
+      } else {
+        if let record = r.record {
+          try build.recorder.put(record)
+          if !r.stored.isEmpty { stored.append((record.key, instance.id, r.stored)) }
+        }
+        try end(i, report, .succeeded)
       }
     }
 
     /// A dry run's verdict for `i`: it would restore or run.
-    func wouldRun(_ i: Int, _ report: TaskReport) {
+    private func predict(_ i: Int, _ report: TaskReport) {
       result.wouldRun.append(report)
-      state[i] = .wouldRun
-      release(i)
+      plan.finish(i, .predicted)
     }
 
-    func finish(_ i: Int, _ report: TaskReport, _ newState: State) throws {
-      state[i] = newState
+    /// `i` ended: counted, its history row kept, the observer told.
+    private func end(_ i: Int, _ report: TaskReport, _ state: BuildPlan.State) throws {
       switch report.outcome {
       case .upToDate:
         result.summary.upToDate += 1
         result.summary.timeSaved += report.saved
-        upToDateByTask[report.id.task, default: (0, 0)].count += 1
-        upToDateByTask[report.id.task, default: (0, 0)].saved += report.saved
+        let task = report.id.task
+        if upToDate.count[task] == nil { upToDate.order.append(task) }
+        upToDate.count[task, default: 0] += 1
+        upToDate.saved[task, default: 0] += report.saved
       case .restored:
         result.summary.restored += 1
         result.summary.timeSaved += report.saved
@@ -185,155 +279,46 @@ package final class Build {
       case .failed: result.summary.failed += 1
       case .skipped: result.summary.skipped += 1
       }
-      if case .upToDate = report.outcome {} else if let buildID {
-        try manifest.recordOutcome(build: buildID, OutcomeRow(
+      if case .upToDate = report.outcome {} else {
+        outcomes.append(OutcomeRow(
           task: report.id.description, outcome: report.outcome.kind,
           reasons: report.reasons.map(\.description).joined(separator: "; "),
           duration: report.duration, started: report.started, finished: report.finished,
           peakMemory: report.peakMemory, reasonKinds: report.reasons.map(\.kind).joined(separator: " ")))
       }
       result.reports.append(report)
-      release(i)
-      observer.taskFinished(report, done: done, total: total)
+      plan.finish(i, state)
+      build.observer.taskFinished(report, done: plan.done, total: plan.total)
     }
 
-    /// Decides a ready instance: up to date (finished at once), or queued for a job.
-    func evaluate(_ i: Int) throws {
-      let instance = graph[i]
-      let now = clock.monotonic() - startTime
-      if let failedDep = graph.dependencies[i].first(where: { state[$0] == .failed || state[$0] == .skipped }) {
-        try finish(i, TaskReport(id: instance.id, outcome: .skipped(dependencyFailed: graph[failedDep].id),
-                                 started: now, finished: now, command: instance.command), .skipped)
-        return
-      }
-      if options.dryRun, let dep = graph.dependencies[i].first(where: { state[$0] == .wouldRun }) {
-        let reasons: [RerunReason] = [.dependencyWillRun(graph[dep].id)]
-        wouldRun(i, TaskReport(id: instance.id, outcome: .ran(because: reasons, outputsChanged: true),
-                               reasons: reasons, command: instance.command))
-        return
-      }
-      let task: PreparedTask
-      do { task = try rebuilder.prepare(instance) } catch {
-        try finish(i, TaskReport(id: instance.id, outcome: .failed(.launchFailed("cannot hash inputs: \(error)")),
-                                 started: now, finished: now, command: instance.command), .failed)
-        if !options.keepGoing { stopping = true }
-        return
-      }
-      let record = records[instance.id]
-      let reasons = rebuilder.reasons(task, record: record)
-      if reasons.isEmpty {
-        try finish(i, TaskReport(id: instance.id, outcome: .upToDate, started: now, finished: now,
-                                 saved: record?.duration ?? 0, command: instance.command), .succeeded)
-        return
-      }
-      if options.dryRun {
-        // The same match a real build's job would make, without writing anything.
-        let restorable = options.useCache && instance.cache && !instance.always && job.matchingEntry(for: task, removingDamaged: false).entry != nil
-        let outcome: TaskOutcome = restorable ? .restored(from: .local) : .ran(because: reasons, outputsChanged: true)
-        wouldRun(i, TaskReport(id: instance.id, outcome: outcome, reasons: reasons, command: instance.command))
-        return
-      }
-      prepared[i] = (task, reasons)
-      state[i] = .ready
-      ready.push(i, priority: priority[i])
-    }
-
-    try await withThrowingTaskGroup(of: (Int, JobResult, [RerunReason], Double, Double).self) { group in
-      var running = 0
-      while true {
-        while let i = worklist.popLast() {
-          if stopping { state[i] = .notStarted; continue }
-          try evaluate(i)
-        }
-        if options.isInterrupted() { stopping = true; result.interrupted = true }
-        while !stopping, running < options.jobs, let i = ready.pop() {
-          let (task, reasons) = prepared.removeValue(forKey: i)!
-          state[i] = .running
-          observer.taskStarted(task.instance, reasons: reasons)
-          let previous = records[task.instance.id]
-          running += 1
-          group.addTask {
-            let started = job.clock.monotonic()
-            let r = await job.perform(task, reasons: reasons, previous: previous)
-            return (i, r, reasons, started, job.clock.monotonic())
-          }
-        }
-        if running == 0 { break }
-        guard let (i, r, startReasons, started, finished) = try await group.next() else { break }
-        running -= 1
-        if options.isInterrupted() {
-          // Nothing half-done is recorded: a job that ended because of Ctrl-C counts
-          // as not run; one that completed before it may still be kept.
-          stopping = true
-          result.interrupted = true
-          if case .failed = r.outcome { state[i] = .notStarted; continue }
-        }
-        for w in r.warnings { observer.warning(w) }
-        let instance = graph[i]
-        let reasons: [RerunReason]
-        // A run may add reasons the loop could not know (cache disabled, path-dependent).
-        if case .ran(let because, _) = r.outcome { reasons = because } else { reasons = startReasons }
-        let report = TaskReport(id: instance.id, outcome: r.outcome, reasons: reasons, duration: r.duration,
-                                stdout: r.stdout, stderr: r.stderr, started: started - startTime,
-                                finished: finished - startTime,
-                                saved: { if case .restored = r.outcome { r.duration } else { 0 } }(),
-                                command: instance.command, peakMemory: r.peakMemory)
-        if case .failed = r.outcome {
-          try finish(i, report, .failed)
-          if !options.keepGoing { stopping = true }
-        } else {
-          if let record = r.record {
-            records[instance.id] = record
-            try manifest.putRecord(record, now: clock.wallNanoseconds())
-            if !r.stored.isEmpty { stored.append((record.key, instance.id, r.stored)) }
-          }
-          try finish(i, report, .succeeded)
-        }
+    /// A stored output that changed after its task hashed it was written by something
+    /// else in this build (a task writing it without declaring it): the cached bytes
+    /// may not be its own command's. The entry goes; the record's digest no longer
+    /// matches the file, so the next build runs the task again.
+    func withdrawOverwritten() {
+      for s in stored {
+        guard let (path, _) = s.outputs.first(where: { build.fileSystem.lstat(Paths.join(build.root, $0.0)) != $0.1 })
+        else { continue }
+        build.executor.withdraw(s.key)
+        build.observer.warning("\(s.id): output \(path) was changed by another task of this build after \(s.id) wrote it (an undeclared output?); its result is not cached")
       }
     }
-
-    // A stored output that changed after its task hashed it was written by something
-    // else in this build (a task writing it without declaring it): the cached bytes may
-    // not be its own command's. The entry goes; the record's digest no longer matches
-    // the file, so the next build runs the task again.
-    for s in stored {
-      guard let (path, _) = s.outputs.first(where: { fileSystem.lstat(Paths.join(root, $0.0)) != $0.1 }) else { continue }
-      actionCache.remove(s.key)
-      observer.warning("\(s.id): output \(path) was changed by another task of this build after \(s.id) wrote it (an undeclared output?); its result is not cached")
-    }
-
-    result.summary.wallTime = clock.monotonic() - startTime
-    result.summary.exitStatus = result.interrupted ? 130 : (result.summary.failed > 0 ? 1 : 0)
-    if let buildID {
-      for (task, value) in upToDateByTask {
-        try manifest.recordUpToDate(build: buildID, task: task, count: value.count, timeSaved: value.saved)
-      }
-      try statCache.flush(to: manifest)
-      try manifest.finishBuild(buildID, result.summary, finished: Double(clock.wallNanoseconds()) / 1e9)
-      try manifest.commit()
-      manifest.checkpointIfLarge()
-      // After the commit and the checkpoint: the manifest file's stat, one of the
-      // snapshot's entries, is final.
-      if let request = options.snapshot,
-         let snapshot = takeSnapshot(for: request, selected: selected, result: result, options: options) {
-        try? fileSystem.writeAtomically(snapshot.encode(), to: request.path, permissions: 0o644)
-      }
-    }
-    return result
   }
 
   /// The snapshot of a build that left every selected instance up to date with stats
   /// that can be trusted; nil when there is none to take (a failure, an `always` task,
   /// a folder input, a file changed during the build or too recently to trust its stat).
-  private func takeSnapshot(for request: SnapshotRequest, selected: [Int], result: BuildResult,
-                        options: BuildOptions) -> BuildSnapshot? {
+  /// The recorder adds the manifest's own stat once it has committed.
+  private func takeSnapshot(for request: SnapshotRequest, plan: BuildPlan, result: BuildResult,
+                            options: BuildOptions) -> BuildSnapshot? {
     let s = result.summary
-    guard !result.interrupted, s.exitStatus == 0, s.failed == 0, s.skipped == 0 else { return nil }
+    guard !result.interrupted, s.exitStatus == 0, s.failed == 0, s.skipped == 0, result.wouldRun.isEmpty else { return nil }
     guard let observed = statCache.observations() else { return nil }
+    let records = recorder.records
     var tasks: [String: (count: Int, saved: Double)] = [:]
     var order: [String] = []
     var names = Set<String>()
-    for i in selected {
+    for i in plan.selected {
       let instance = graph[i]
       guard !instance.always, let record = records[instance.id] else { return nil }
       if tasks[instance.id.task] == nil { order.append(instance.id.task) }
@@ -357,13 +342,6 @@ package final class Build {
       index[key] = entries.count
       entries.append(e)
     }
-    // The manifest itself: deleted, rebuilt or checkpointed by another command, it no
-    // longer holds the records this snapshot describes. Exempt from the racy rule (it
-    // was just written); a build that changes records removes the snapshot first.
-    let manifestPath = Paths.relative(manifest.path, to: root) ?? manifest.path
-    entries.removeAll { $0.path == manifestPath }
-    entries.append(SnapshotEntry(path: manifestPath, stat: fileSystem.stat(manifest.path), observedAt: clock.wallNanoseconds()))
-    entries.sort { $0.path < $1.path }
     let environmentNames = names.sorted()
     return BuildSnapshot(
       root: root,
@@ -372,87 +350,5 @@ package final class Build {
       environmentDigest: BuildSnapshot.environmentDigest(environmentNames, environment),
       tasks: order.map { ($0, tasks[$0]!.count, tasks[$0]!.saved) }, warnings: request.warnings,
       entries: entries)
-  }
-
-  /// Deletes what kiln made for task instances that are no longer in the graph, where
-  /// the files still hold what kiln wrote, so they cannot match a glob any more.
-  /// Records are untrusted (a `state.db` can be committed, copied or forged): a path is
-  /// deleted only when it is a plain path inside the workspace reached through no
-  /// symlink, and only a regular file (or link) whose content still has the recorded
-  /// digest, or a folder the record lists that is empty. Never recursively.
-  private func removeStaleOutputs() throws {
-    // Steps recorded by `kiln exec` ("@exec ...") are not the build file's to judge.
-    for (id, record) in records where graph.index(of: id) == nil && !id.task.hasPrefix("@") {
-      let stillDeclared = record.declaredOutputs.contains { graph.producers[$0] != nil }
-      if !stillDeclared {
-        if let depfile = record.depfile, let digest = record.depfileDigest, graph.producers[depfile] == nil {
-          removeIfUnchanged(OutputEntry(path: depfile, kind: .file, permissions: 0o644, digest: digest))
-        }
-        for output in record.outputs.reversed() { removeIfUnchanged(output) }
-      }
-      records[id] = nil
-      try manifest.deleteRecord(id)
-    }
-  }
-
-  /// Removes one file, link or empty folder kiln recorded, if it is still what kiln
-  /// recorded and lies inside the workspace (see `removeStaleOutputs`).
-  private func removeIfUnchanged(_ output: OutputEntry) {
-    let path = output.path
-    guard Paths.isPlainRelative(path), !Paths.isReserved(path),
-          fileSystem.firstNonFolder(above: path, in: root) == nil
-    else { return }
-    let abs = Paths.join(root, path)
-    guard let st = fileSystem.lstat(abs) else { return }
-    switch (output.kind, st.kind) {
-    case (.file, .file):
-      if (try? statCache.digest(of: path)) == output.digest {
-        try? fileSystem.remove(abs)
-        statCache.forget(path)
-      }
-    case (.symlink, .symlink):
-      if statCache.linkDigest(of: path) == output.digest { try? fileSystem.remove(abs) }
-    case (.directory, .directory):
-      if fileSystem.contents(ofDirectory: abs)?.isEmpty == true { try? fileSystem.remove(abs) }
-    default:
-      break
-    }
-  }
-}
-
-/// A max-heap of instance indices by priority (ties: lower index first, for stable order).
-struct PriorityQueue {
-  private var heap: [(priority: Double, index: Int)] = []
-
-  private static func before(_ a: (priority: Double, index: Int), _ b: (priority: Double, index: Int)) -> Bool {
-    a.priority != b.priority ? a.priority > b.priority : a.index < b.index
-  }
-
-  mutating func push(_ index: Int, priority: Double) {
-    heap.append((priority, index))
-    var child = heap.count - 1
-    while child > 0 {
-      let parent = (child - 1) / 2
-      guard Self.before(heap[child], heap[parent]) else { break }
-      heap.swapAt(child, parent)
-      child = parent
-    }
-  }
-
-  mutating func pop() -> Int? {
-    guard !heap.isEmpty else { return nil }
-    heap.swapAt(0, heap.count - 1)
-    let top = heap.removeLast()
-    var parent = 0
-    while true {
-      let left = 2 * parent + 1, right = left + 1
-      var best = parent
-      if left < heap.count, Self.before(heap[left], heap[best]) { best = left }
-      if right < heap.count, Self.before(heap[right], heap[best]) { best = right }
-      if best == parent { break }
-      heap.swapAt(parent, best)
-      parent = best
-    }
-    return top.index
   }
 }

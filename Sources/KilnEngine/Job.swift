@@ -2,14 +2,14 @@ import KilnCore
 import KilnHash
 import KilnStore
 import KilnSystem
+import Synchronization
 
 /// The stats of a command's declared outputs at the moment it ended (set from the
 /// process watcher's thread).
-final class OutputStats: @unchecked Sendable {
-  private let lock = PThreadMutex()
-  private var stats: [FileStat?]?
-  func take(_ value: [FileStat?]) { lock.withLock { stats = value } }
-  var value: [FileStat?]? { lock.withLock { stats } }
+final class OutputStats: Sendable {
+  private let stats = Mutex<[FileStat?]?>(nil)
+  func take(_ value: [FileStat?]) { stats.withLock { $0 = value } }
+  var value: [FileStat?]? { stats.withLock { $0 } }
 }
 
 /// What a job hands back to the build loop.
@@ -26,6 +26,8 @@ package struct JobResult: Sendable {
   /// The outputs whose result was stored in the cache, with the stat each had when
   /// hashed: if one changes before the build ends, another task wrote it (`Build`).
   package var stored: [(String, FileStat)] = []
+  /// A dry run's prediction of what the job would do: nothing was done.
+  package var predicted = false
 }
 
 /// The work of one task instance that is not up to date, done off the build loop:
@@ -45,6 +47,21 @@ package struct Job: Sendable {
   /// Job slots, the memory reserve and actions in flight, shared with every kiln
   /// process on the machine.
   package var limits: any MachineLimits = UnlimitedMachine()
+
+  package init(root: String, fileSystem: any FileSystem, runner: any ProcessRunner, clock: any TimeSource,
+               statCache: StatCache, contentStore: ContentStore, actionCache: ActionCache,
+               environment: [String: String], useCache: Bool, limits: any MachineLimits = UnlimitedMachine()) {
+    self.root = root
+    self.fileSystem = fileSystem
+    self.runner = runner
+    self.clock = clock
+    self.statCache = statCache
+    self.contentStore = contentStore
+    self.actionCache = actionCache
+    self.environment = environment
+    self.useCache = useCache
+    self.limits = limits
+  }
 
   package func perform(_ task: PreparedTask, reasons: [RerunReason], previous: TaskRecord?) async -> JobResult {
     let instance = task.instance

@@ -2,6 +2,7 @@ import KilnCore
 import KilnHash
 import KilnStore
 import KilnSystem
+import Synchronization
 
 /// A task instance with its inputs hashed and its action key computed.
 package struct PreparedTask: Sendable {
@@ -17,7 +18,7 @@ package struct PreparedTask: Sendable {
 }
 
 /// The one decision of the build, per task instance: up to date, or not (and why).
-/// Restoring and running are `Job`'s; recording the result is `record(_:)`.
+/// Restoring and running are `Job`'s; recording the result is the `BuildRecorder`'s.
 package struct Rebuilder {
   package var statCache: StatCache
   /// kiln's own environment, for `hash_env`.
@@ -160,15 +161,14 @@ package struct Rebuilder {
 }
 
 /// Tool lookups of one build, by name and search path (`Rebuilder.resolveTool`).
-private final class ToolPaths: @unchecked Sendable {
-  private let lock = PThreadMutex()
-  private var known: [String: String?] = [:]
+private final class ToolPaths: Sendable {
+  private let known = Mutex<[String: String?]>([:])
 
   func resolve(_ name: String, searchPath: String, by lookUp: (String, String) -> String?) -> String? {
     let key = searchPath + "\u{0}" + name
-    if let hit = lock.withLock({ known[key] }) { return hit }
+    if let hit = known.withLock({ $0[key] }) { return hit }
     let path = lookUp(name, searchPath)
-    lock.withLock { known[key] = .some(path) }
+    known.withLock { $0[key] = .some(path) }
     return path
   }
 }

@@ -2,6 +2,7 @@ import KilnCore
 import KilnHash
 import KilnStore
 import KilnSystem
+import Synchronization
 
 /// File digests, re-hashed only when a file's stat changed.
 ///
@@ -10,8 +11,10 @@ import KilnSystem
 /// filesystem's timestamp granularity of that moment could change again without its
 /// mtime moving (git's "racy clean" problem), so it is hashed again next time.
 /// Files this process hashed itself are trusted for the rest of the build.
-/// Shared by the build loop and the job tasks: a lock guards the maps, never I/O.
-package final class StatCache: @unchecked Sendable {
+/// Shared by the build loop and the job tasks: a mutex guards the maps, never I/O.
+/// One per build, made by whoever runs it (`Session`); what it learned leaves it once,
+/// in the build's history entry (`changes`).
+package final class StatCache: Sendable {
   /// Nanoseconds: how close to its hashing a file's mtime may be before it is racy.
   /// 50 ms covers the kernel's coarse clock tick; filesystems with whole-second
   /// mtimes (their nanoseconds are 0) get 2 s.
@@ -21,18 +24,21 @@ package final class StatCache: @unchecked Sendable {
   private let root: String
   package let fileSystem: any FileSystem
   private let clock: any TimeSource
-  private let lock = PThreadMutex()
-  private var entries: [String: StatEntry]
-  private var fresh: [String: StatEntry] = [:]
-  private var changed: [String: StatEntry?] = [:]
-  /// Files already looked at in this process: each is stat'ed once per build, however
-  /// many tasks name it (a header in every depfile, a system header in all of them).
-  /// Writes by kiln itself (`remember`, `forget`) keep it current.
-  private var seen: [String: Observed?] = [:]
-  /// Whether some input was a folder, hashed as a tree: its listing is not in `seen`.
-  private var hashedTrees = false
-  /// Paths whose kind (not content) a verdict depended on: folder outputs.
-  private var probed: [String: SnapshotEntry] = [:]
+  private let state: Mutex<State>
+
+  private struct State {
+    var entries: [String: StatEntry]
+    var fresh: [String: StatEntry] = [:]
+    var changed: [String: StatEntry?] = [:]
+    /// Files already looked at in this process: each is stat'ed once per build, however
+    /// many tasks name it (a header in every depfile, a system header in all of them).
+    /// Writes by kiln itself (`remember`, `forget`) keep it current.
+    var seen: [String: Observed?] = [:]
+    /// Whether some input was a folder, hashed as a tree: its listing is not in `seen`.
+    var hashedTrees = false
+    /// Paths whose kind (not content) a verdict depended on: folder outputs.
+    var probed: [String: SnapshotEntry] = [:]
+  }
 
   /// A file's digest with the stat it was taken (or trusted) under.
   package struct Observed: Sendable {
@@ -41,11 +47,8 @@ package final class StatCache: @unchecked Sendable {
     /// Wall-clock nanoseconds when `stat` was taken.
     package var at: Int64 = 0
   }
-  /// Files hashed (not served from the cache) by this process: for tests and benches.
-  package private(set) var hashCount = 0
-
   package init(entries: [String: StatEntry], root: String, fileSystem: any FileSystem, clock: any TimeSource) {
-    self.entries = entries
+    state = Mutex(State(entries: entries))
     self.root = root
     self.fileSystem = fileSystem
     self.clock = clock
@@ -73,26 +76,26 @@ package final class StatCache: @unchecked Sendable {
   /// The digest and the stat it belongs to. With `again`, the file is stat'ed even if
   /// this build looked at it before (after a command ran: it may have been edited since).
   package func observe(_ path: String, again: Bool = false) throws(FileSystemError) -> Observed? {
-    if !again, let known = lock.withLock({ seen[path] }) { return known }
+    if !again, let known = state.withLock({ $0.seen[path] }) { return known }
     let abs = absolute(path)
     let at = clock.wallNanoseconds()
     guard let st = fileSystem.stat(abs) else {
-      lock.withLock { seen[path] = .some(nil) }
+      state.withLock { $0.seen[path] = .some(nil) }
       return nil
     }
     // Directory trees are not memoised: files inside them may be written during the build.
     if st.kind == .directory {
-      lock.withLock { hashedTrees = true }
+      state.withLock { $0.hashedTrees = true }
       return Observed(digest: try treeDigest(path), stat: st, at: at)
     }
-    let cached: StatEntry? = lock.withLock {
-      if let f = fresh[path], Self.matches(f, st) { return f }
-      if let e = entries[path], Self.matches(e, st), !Self.isRacy(e) { return e }
+    let cached: StatEntry? = state.withLock {
+      if let f = $0.fresh[path], Self.matches(f, st) { return f }
+      if let e = $0.entries[path], Self.matches(e, st), !Self.isRacy(e) { return e }
       return nil
     }
     if let cached {
       let observed = Observed(digest: cached.digest, stat: st, at: at)
-      lock.withLock { seen[path] = observed }
+      state.withLock { $0.seen[path] = observed }
       return observed
     }
     let digest = try fileSystem.digest(of: abs)
@@ -103,12 +106,11 @@ package final class StatCache: @unchecked Sendable {
   /// Records a digest this process just computed for a file with stat `st`.
   package func remember(_ path: String, _ st: FileStat, _ digest: Digest, recorded: Int64) {
     let entry = StatEntry(size: st.size, mtime: st.mtime, ctime: st.ctime, inode: st.inode, digest: digest, recorded: recorded)
-    lock.withLock {
-      hashCount += 1
-      seen[path] = Observed(digest: digest, stat: st, at: recorded)
-      fresh[path] = entry
-      entries[path] = entry
-      changed[path] = entry
+    state.withLock {
+      $0.seen[path] = Observed(digest: digest, stat: st, at: recorded)
+      $0.fresh[path] = entry
+      $0.entries[path] = entry
+      $0.changed[path] = entry
     }
   }
 
@@ -117,7 +119,7 @@ package final class StatCache: @unchecked Sendable {
   package func fileSystemKind(_ path: String) -> FileStat.Kind? {
     let at = clock.wallNanoseconds()
     let st = fileSystem.stat(absolute(path))
-    lock.withLock { probed[path] = SnapshotEntry(path: path, stat: st, observedAt: at) }
+    state.withLock { $0.probed[path] = SnapshotEntry(path: path, stat: st, observedAt: at) }
     return st?.kind
   }
 
@@ -128,16 +130,16 @@ package final class StatCache: @unchecked Sendable {
     let at = clock.wallNanoseconds()
     let abs = absolute(path)
     let st = fileSystem.lstat(abs)
-    lock.withLock { probed["l:" + path] = SnapshotEntry(path: path, followsLinks: false, stat: st, observedAt: at) }
+    state.withLock { $0.probed["l:" + path] = SnapshotEntry(path: path, followsLinks: false, stat: st, observedAt: at) }
     guard st?.kind == .symlink, let target = try? fileSystem.readLink(abs) else { return nil }
     return Hasher.digest(Array(target.utf8))
   }
 
   package func forget(_ path: String) {
-    lock.withLock {
-      fresh[path] = nil
-      seen[path] = nil
-      if entries.removeValue(forKey: path) != nil { changed[path] = .some(nil) }
+    state.withLock {
+      $0.fresh[path] = nil
+      $0.seen[path] = nil
+      if $0.entries.removeValue(forKey: path) != nil { $0.changed[path] = .some(nil) }
     }
   }
 
@@ -155,25 +157,24 @@ package final class StatCache: @unchecked Sendable {
   /// Every file this build looked at, with the stat its verdicts used; nil when some
   /// input was a folder (its listing is not among them), so no snapshot can be made.
   package func observations() -> [SnapshotEntry]? {
-    lock.withLock {
-      if hashedTrees { return nil }
-      var result = seen.map { path, observed in
+    state.withLock {
+      if $0.hashedTrees { return nil }
+      var result = $0.seen.map { path, observed in
         SnapshotEntry(path: path, stat: observed?.stat, observedAt: observed?.at ?? 0, digest: observed?.digest)
       }
-      result.append(contentsOf: probed.values)
+      result.append(contentsOf: $0.probed.values)
       return result
     }
   }
 
-  /// Writes every entry that changed in this process to the manifest.
-  package func flush(to manifest: Manifest) throws(DatabaseError) {
-    let pending = lock.withLock {
-      let c = changed
-      changed = [:]
+  /// Every entry that changed since the last call (nil entry: forgotten), for the
+  /// build's history entry, which carries them into the manifest.
+  package func changes() -> [BuildHistoryEntry.PathStat] {
+    let pending = state.withLock {
+      let c = $0.changed
+      $0.changed = [:]
       return c
     }
-    for (path, entry) in pending {
-      if let entry { try manifest.putStat(path, entry) } else { try manifest.deleteStat(path) }
-    }
+    return pending.map { BuildHistoryEntry.PathStat(path: $0.key, entry: $0.value) }.sorted { $0.path < $1.path }
   }
 }

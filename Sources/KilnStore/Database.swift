@@ -69,6 +69,8 @@ package final class Database {
   /// Where the files went once found damaged (`moveAside`); "" when another process
   /// moved them first.
   package private(set) var movedAside: String?
+  /// Opened for reading only: damage is reported, never moved aside.
+  private let readOnly: Bool
 
   /// The files SQLite keeps beside a database: the WAL, its index, a rollback journal.
   package static let companionSuffixes = ["-wal", "-shm", "-journal"]
@@ -76,13 +78,17 @@ package final class Database {
   /// Opens (creating) the file in WAL mode with a busy timeout, so a hook and a build
   /// can overlap. Neither the file nor its WAL, index or journal may be a symbolic
   /// link (a link committed to a repository would have SQLite write through it).
-  package init(path: String) throws(DatabaseError) {
+  /// `readOnly`: an existing file, opened for reading; it is never created, switched
+  /// to WAL, checkpointed or, found damaged, moved aside.
+  package init(path: String, readOnly: Bool = false) throws(DatabaseError) {
     self.path = path
+    self.readOnly = readOnly
     for suffix in [""] + Self.companionSuffixes where OwnFile.isLink(path + suffix) {
       throw DatabaseError(code: DatabaseError.refused, message: OwnFile.linkRefused(path + suffix).message,
                           path: path + suffix)
     }
-    let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW
+    let access = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+    let flags = access | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW
     let rc = sqlite3_open_v2(path, &handle, flags, nil)
     guard rc == SQLITE_OK else {
       let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
@@ -91,6 +97,7 @@ package final class Database {
       throw DatabaseError(code: rc, message: message, path: path)
     }
     sqlite3_busy_timeout(handle, 10_000)
+    if readOnly { return }
     try execute("PRAGMA journal_mode=WAL")
     try execute("PRAGMA synchronous=NORMAL")
     try execute("PRAGMA foreign_keys=ON")
@@ -111,7 +118,7 @@ package final class Database {
 
   private func error(_ rc: Int32, _ message: String? = nil) -> DatabaseError {
     var error = DatabaseError(code: rc, message: message ?? String(cString: sqlite3_errmsg(handle)), path: path)
-    if error.isDamage { error.movedAside = moveAside() }
+    if error.isDamage, !readOnly { error.movedAside = moveAside() }
     return error
   }
 

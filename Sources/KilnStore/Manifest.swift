@@ -95,8 +95,20 @@ package final class Manifest {
   private let db: Database
   private var inTransaction = false
 
-  package init(path: String) throws(DatabaseError) {
+  /// The snapshot that describes this manifest's records (`StateLayout.snapshot`):
+  /// deleted before the first record changes, so no snapshot outlives the records it
+  /// describes, whoever changes them.
+  private let snapshot: String?
+  private var snapshotRemoved = false
+  /// Opened with `readingOnly`: nothing is written, migrated, imported or moved aside.
+  package let isReadOnly: Bool
+
+  /// Opens (creating, migrating) the manifest at `path`, and moves in the builds the
+  /// pending file holds.
+  package init(path: String, snapshot: String? = nil) throws(DatabaseError) {
     self.path = path
+    self.snapshot = snapshot
+    isReadOnly = false
     // Switching a new file to WAL and creating the schema take locks that SQLite's busy
     // handler does not always wait for: several kiln processes starting on a fresh
     // workspace (make -j with kiln exec) retry for up to about 10 s.
@@ -115,18 +127,36 @@ package final class Manifest {
     }
   }
 
+  /// The manifest at `layout.manifest`, its snapshot being `layout.snapshot`.
+  package convenience init(_ layout: StateLayout) throws(DatabaseError) {
+    try self.init(path: layout.manifest, snapshot: layout.snapshot)
+  }
+
+  /// Opens an existing manifest for reading only (another workspace's, for `kiln stats`
+  /// and `kiln ws list`): never created, migrated, reset, moved aside or written, and
+  /// its pending builds are left for its own next build to move in. A manifest of
+  /// another schema version throws, as there is nothing in it this kiln can read.
+  package init(readingOnly path: String) throws(DatabaseError) {
+    self.path = path
+    snapshot = nil
+    isReadOnly = true
+    let database = try Database(path: path, readOnly: true)
+    let version = try database.statement("SELECT value FROM meta WHERE key = 'schema_version'")
+    let current: Int? = try version.step() ? Int(version.text(0)) : nil
+    _ = try? version.step()
+    guard current == Self.schemaVersion else {
+      throw DatabaseError(code: DatabaseError.badSchema, message: "not a manifest of this kiln's schema", path: path)
+    }
+    db = database
+  }
+
   /// Moves the builds that null builds left in the pending file into the history.
   private static func importPending(_ db: Database, manifest: String) throws(DatabaseError) {
-    try PendingBuild.drain(manifest: manifest) { (builds) throws(DatabaseError) in
+    try PendingHistory.drain(manifest: manifest) { (builds) throws(DatabaseError) in
       guard !builds.isEmpty else { return }
       let m = Manifest(database: db, path: manifest)
       try m.begin()
-      for b in builds {
-        for s in b.stats { try m.putStat(s.path, s.entry) }
-        let id = try m.beginBuild(targets: b.targets, workspace: b.workspace, started: b.started)
-        for t in b.tasks { try m.recordUpToDate(build: id, task: t.task, count: t.count, timeSaved: t.saved) }
-        try m.finishBuild(id, b.summary, finished: b.finished)
-      }
+      for b in builds { try m.append(b) }
       try m.commit()
     }
   }
@@ -134,6 +164,8 @@ package final class Manifest {
   private init(database: Database, path: String) {
     self.db = database
     self.path = path
+    snapshot = nil
+    isReadOnly = false
   }
 
   private static func migrate(_ db: Database) throws(DatabaseError) {
@@ -194,7 +226,6 @@ package final class Manifest {
         build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
         task TEXT NOT NULL, count INTEGER NOT NULL, time_saved REAL NOT NULL,
         PRIMARY KEY(build_id, task)) WITHOUT ROWID;
-      DELETE FROM meta WHERE key = 'snapshot';
       INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '\(Self.schemaVersion)');
       COMMIT;
       """)
@@ -230,6 +261,17 @@ package final class Manifest {
     guard inTransaction else { return }
     try db.execute("COMMIT")
     inTransaction = false
+    snapshotRemoved = false
+  }
+
+  /// Deletes the snapshot before the first change to the records of a transaction.
+  private func recordsWillChange() throws(DatabaseError) {
+    guard let snapshot, !snapshotRemoved else { return }
+    if unlink(snapshot) != 0, errno != ENOENT {
+      throw DatabaseError(code: DatabaseError.refused, message: "cannot remove the snapshot (\(String(cString: strerror(errno))))",
+                          path: snapshot)
+    }
+    snapshotRemoved = true
   }
 
   // MARK: - Stat cache
@@ -284,6 +326,7 @@ package final class Manifest {
   }
 
   package func putRecord(_ r: TaskRecord, now: Int64) throws(DatabaseError) {
+    try recordsWillChange()
     var env = ByteWriter(), inputs = ByteWriter(), discovered = ByteWriter(), outputs = ByteWriter(), declared = ByteWriter()
     env.strings(r.environment)
     inputs.pathDigests(r.inputs)
@@ -299,25 +342,41 @@ package final class Manifest {
   }
 
   package func deleteRecord(_ id: TaskID) throws(DatabaseError) {
+    try recordsWillChange()
     try db.statement("DELETE FROM task_records WHERE task_id = ?").bind([.text(id.description)]).run()
   }
 
   // MARK: - Run history
 
-  package func beginBuild(targets: [String], workspace: String?, started: Double) throws(DatabaseError) -> Int64 {
+  /// Adds one ended build to the history (its row, outcome rows, up-to-date counts,
+  /// lifetime totals) and its stat-cache entries, in the open transaction if any.
+  package func append(_ entry: BuildHistoryEntry) throws(DatabaseError) {
+    let own = !inTransaction
+    if own { try begin() }
+    for s in entry.stats {
+      if let e = s.entry { try putStat(s.path, e) } else { try deleteStat(s.path) }
+    }
+    let id = try beginBuild(targets: entry.targets, workspace: entry.workspace, started: entry.started)
+    for row in entry.outcomes { try recordOutcome(build: id, row) }
+    for t in entry.upToDate { try recordUpToDate(build: id, task: t.task, count: t.count, timeSaved: t.saved) }
+    try finishBuild(id, entry.summary, finished: entry.finished)
+    if own { try commit() }
+  }
+
+  private func beginBuild(targets: [String], workspace: String?, started: Double) throws(DatabaseError) -> Int64 {
     try db.statement("INSERT INTO builds(started, targets, workspace) VALUES (?, ?, ?)")
       .bind([.real(started), .text(targets.joined(separator: " ")), workspace.map { .text($0) } ?? .null]).run()
     return db.lastInsertRowID
   }
 
-  package func recordOutcome(build: Int64, _ row: OutcomeRow) throws(DatabaseError) {
+  private func recordOutcome(build: Int64, _ row: OutcomeRow) throws(DatabaseError) {
     try db.statement("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .bind([.integer(build), .text(row.task), .text(row.outcome), .text(row.reasons),
              .real(row.duration), .real(row.started), .real(row.finished),
              row.peakMemory.map { .integer($0) } ?? .null, .text(row.reasonKinds)]).run()
   }
 
-  package func recordUpToDate(build: Int64, task: String, count: Int, timeSaved: Double) throws(DatabaseError) {
+  private func recordUpToDate(build: Int64, task: String, count: Int, timeSaved: Double) throws(DatabaseError) {
     try db.statement("INSERT OR REPLACE INTO up_to_date VALUES (?, ?, ?, ?)")
       .bind([.integer(build), .text(task), .integer(Int64(count)), .real(timeSaved)]).run()
   }
@@ -326,7 +385,7 @@ package final class Manifest {
   /// as each build finishes.
   package var keepBuilds = 1000
 
-  package func finishBuild(_ id: Int64, _ s: BuildSummary, finished: Double) throws(DatabaseError) {
+  private func finishBuild(_ id: Int64, _ s: BuildSummary, finished: Double) throws(DatabaseError) {
     try db.statement("""
       UPDATE builds SET finished = ?, exit_status = ?, ran = ?, restored = ?, up_to_date = ?,
         failed = ?, skipped = ?, time_saved = ?, wall_time = ? WHERE id = ?

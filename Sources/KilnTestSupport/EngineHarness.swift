@@ -3,13 +3,13 @@ import KilnEngine
 import KilnStore
 import KilnSystem
 
-/// An engine on fakes: in-memory files, fake commands, a manual clock and a real
-/// in-memory SQLite manifest kept across builds, as one workspace would have.
+/// An engine on fakes: in-memory files, fake commands, a manual clock and an
+/// in-memory recorder kept across builds, as one workspace's manifest would be.
 package final class EngineHarness {
   package let clock = ManualClock()
   package let fileSystem: InMemoryFileSystem
   package let runner: FakeProcessRunner
-  package let manifest: Manifest
+  package let recorder = MemoryRecorder()
   package let root: String
   package let cacheRoot: String
   package var environment: [String: String] = [:]
@@ -19,7 +19,6 @@ package final class EngineHarness {
     self.cacheRoot = cacheRoot
     fileSystem = other?.fileSystem ?? InMemoryFileSystem(clock: clock)
     runner = FakeProcessRunner(fileSystem: fileSystem, root: root)
-    manifest = try Manifest(path: ":memory:")
     try fileSystem.createDirectories(root)
   }
 
@@ -34,17 +33,19 @@ package final class EngineHarness {
                      observer: any BuildObserver = SilentObserver()) async throws -> (result: BuildResult, ran: [String]) {
     _ = runner.takeCommands()
     let graph = try TaskGraph(instances)
-    let statCache = StatCache(entries: try manifest.loadStatCache(), root: root, fileSystem: fileSystem, clock: fileSystem.clock)
-    let build = Build(graph: graph, root: root, fileSystem: fileSystem, runner: runner, clock: fileSystem.clock,
-                      manifest: manifest, records: try manifest.loadRecords(), statCache: statCache,
-                      contentStore: ContentStore(root: cacheRoot, fileSystem: fileSystem),
-                      actionCache: ActionCache(root: cacheRoot, fileSystem: fileSystem),
-                      environment: environment, observer: observer)
+    let statCache = StatCache(entries: recorder.statEntries, root: root, fileSystem: fileSystem, clock: fileSystem.clock)
+    let job = Job(root: root, fileSystem: fileSystem, runner: runner, clock: fileSystem.clock, statCache: statCache,
+                  contentStore: ContentStore(root: cacheRoot, fileSystem: fileSystem),
+                  actionCache: ActionCache(root: cacheRoot, fileSystem: fileSystem),
+                  environment: environment, useCache: useCache)
+    let build = Build(graph: graph, root: root, fileSystem: fileSystem, clock: fileSystem.clock,
+                      environment: environment, statCache: statCache,
+                      recorder: dryRun ? DryRunRecorder(records: recorder.records) : recorder,
+                      executor: dryRun ? DryRunExecutor(job) : job, observer: observer)
     var options = BuildOptions(jobs: jobs)
     options.targets = targets
     options.keepGoing = keepGoing
-    options.useCache = useCache
-    options.dryRun = dryRun
+    options.removeStaleOutputs = !dryRun
     options.isInterrupted = { false }
     let result = try await build.run(options)
     return (result, runner.takeCommands())

@@ -6,10 +6,9 @@ import Glibc
 
 // A null build is answered synchronously, before the first `await` starts Swift's
 // concurrency runtime and its threads.
-switch KilnMain.prepare(Array(CommandLine.arguments.dropFirst())) {
+switch KilnMain.start(Array(CommandLine.arguments.dropFirst())) {
 case .exit(let status):
   exit(status)
-case .arguments(let args):
-  if let status = KilnMain.nullBuild(args) { exit(status) }
-  exit(await KilnMain.run(prepared: args))
+case .run(let command):
+  exit(await command())
 }

@@ -70,14 +70,14 @@ import Testing
     let dir = tempDir()
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let m = try Manifest(path: dir + "/state.db")
-    try m.begin()
-    let id = try m.beginBuild(targets: ["app"], workspace: "agent-1", started: 100)
-    try m.recordOutcome(build: id, OutcomeRow(task: "compile src/a.c", outcome: "ran", reasons: "never built", duration: 2, started: 0, finished: 2))
     var summary = BuildSummary()
     summary.ran = 1
     summary.upToDate = 3
-    try m.finishBuild(id, summary, finished: 102)
-    try m.commit()
+    try m.append(BuildHistoryEntry(
+      started: 100, finished: 102, targets: ["app"], workspace: "agent-1", summary: summary,
+      upToDate: [.init(task: "link", count: 3, saved: 1.5)],
+      outcomes: [OutcomeRow(task: "compile src/a.c", outcome: "ran", reasons: "never built", duration: 2, started: 0, finished: 2)]))
+    let id = try #require(try m.lastBuild()).id
     #expect(try m.outcomes(ofBuild: id).map(\.task) == ["compile src/a.c"])
     let last = try #require(try m.lastBuild())
     #expect(last.summary.upToDate == 3)

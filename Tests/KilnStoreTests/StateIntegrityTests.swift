@@ -21,11 +21,11 @@ import Glibc
     return dir
   }
 
-  func pending(_ n: Int) -> PendingBuild {
+  func pending(_ n: Int) -> BuildHistoryEntry {
     var summary = BuildSummary()
     summary.upToDate = n
-    return PendingBuild(started: Double(n), finished: Double(n) + 1, targets: ["t\(n)"], workspace: nil, summary: summary,
-                        tasks: [.init(task: "t\(n)", count: n, saved: 0.5)],
+    return BuildHistoryEntry(started: Double(n), finished: Double(n) + 1, targets: ["t\(n)"], workspace: nil, summary: summary,
+                        upToDate: [.init(task: "t\(n)", count: n, saved: 0.5)],
                         stats: [.init(path: "src/\(n).c", entry: StatEntry(size: 1, mtime: 2, ctime: 3, inode: 4,
                                                                           digest: Hasher.digest("\(n)"), recorded: 5))])
   }
@@ -35,9 +35,9 @@ import Glibc
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let path = dir + "/state.db"
     _ = try Manifest(path: path)
-    #expect(PendingBuild.append(pending(1), manifest: path))
+    #expect(PendingHistory.append(pending(1), manifest: path))
     let firstSize = (try FileManager.default.attributesOfItem(atPath: path + "-pending")[.size] as? Int) ?? 0
-    #expect(PendingBuild.append(pending(2), manifest: path))
+    #expect(PendingHistory.append(pending(2), manifest: path))
     var bytes = [UInt8](FileManager.default.contents(atPath: path + "-pending")!)
     // One flipped bit in the second record: its target "t2" becomes "t0".
     let index = try #require(bytes[firstSize...].firstIndex(of: UInt8(ascii: "2")))
@@ -56,7 +56,7 @@ import Glibc
     _ = try Manifest(path: path)
     try "victim\n".write(toFile: dir + "/victim", atomically: false, encoding: .utf8)
     #expect(symlink(dir + "/victim", path + "-pending") == 0)
-    #expect(!PendingBuild.append(pending(1), manifest: path))
+    #expect(!PendingHistory.append(pending(1), manifest: path))
     #expect(throws: DatabaseError.self) { try Manifest(path: path) }
     #expect(try String(contentsOfFile: dir + "/victim", encoding: .utf8) == "victim\n")
   }

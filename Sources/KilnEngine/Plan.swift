@@ -1,0 +1,130 @@
+import KilnCore
+
+/// What is ready, in what order: one build's scheduling state, and nothing else (ninja's
+/// Plan). Pure: no file, no process, no clock. The driver (`Build`) asks it which
+/// instance to decide next and which to start next, and tells it how each ended.
+///
+/// An instance moves waiting -> (decided) -> ready -> running -> an end state, or
+/// straight from waiting to an end state when it is up to date, skipped or predicted.
+/// Ready instances start longest path first: the recorded durations of an instance and
+/// of the longest chain of dependents after it (critical-path priority).
+package struct BuildPlan: Sendable {
+  package enum State: Sendable, Equatable {
+    case waiting, ready, running, succeeded, failed, skipped, notStarted
+    /// A dry run's verdict: it would restore or run.
+    case predicted
+  }
+
+  private let graph: TaskGraph
+  /// The selected instances, dependencies before dependents.
+  package let selected: [Int]
+  private var inSelection: [Bool]
+  private var priority: [Double]
+  private var pending: [Int]
+  package private(set) var state: [State]
+  /// Instances whose dependencies have all ended, not yet decided.
+  private var undecided: [Int] = []
+  private var ready = PriorityQueue()
+  /// How many selected instances reached an end state.
+  package private(set) var done = 0
+  package var total: Int { selected.count }
+
+  /// The plan for `targets` (nil: the graph's default), instances weighted by `duration`
+  /// (nil when never recorded). Throws the first name that matches no task.
+  package init(graph: TaskGraph, targets: [String]?, duration: (TaskID) -> Double?) throws(BuildError) {
+    self.graph = graph
+    let (selected, unknown) = graph.closure(ofTasks: targets ?? graph.defaultTasks)
+    if let name = unknown.first { throw BuildError.unknownTarget(name) }
+    self.selected = selected
+    inSelection = [Bool](repeating: false, count: graph.count)
+    for i in selected { inSelection[i] = true }
+    priority = [Double](repeating: 0, count: graph.count)
+    for i in selected.reversed() {
+      var longest = 0.0
+      for d in graph.dependents[i] where inSelection[d] { longest = max(longest, priority[d]) }
+      priority[i] = (duration(graph[i].id) ?? 0.5) + longest
+    }
+    pending = [Int](repeating: 0, count: graph.count)
+    state = [State](repeating: .waiting, count: graph.count)
+    for i in selected {
+      pending[i] = graph.dependencies[i].count
+      if pending[i] == 0 { undecided.append(i) }
+    }
+  }
+
+  /// The next instance whose dependencies have all ended, to be decided.
+  package mutating func nextToDecide() -> Int? { undecided.popLast() }
+
+  /// `i` must be restored or run: it waits for a job slot.
+  package mutating func markReady(_ i: Int) {
+    state[i] = .ready
+    ready.push(i, priority: priority[i])
+  }
+
+  /// The ready instance on the longest remaining path, now running.
+  package mutating func nextToStart() -> Int? {
+    guard let i = ready.pop() else { return nil }
+    state[i] = .running
+    return i
+  }
+
+  /// `i` ended in `end`: its dependents whose last dependency it was can be decided.
+  package mutating func finish(_ i: Int, _ end: State) {
+    state[i] = end
+    done += 1
+    for d in graph.dependents[i] where inSelection[d] {
+      pending[d] -= 1
+      if pending[d] == 0 { undecided.append(d) }
+    }
+  }
+
+  /// `i` will not start (the build is stopping); its dependents are never decided.
+  package mutating func abandon(_ i: Int) { state[i] = .notStarted }
+
+  /// A dependency of `i` that failed or was skipped, if any.
+  package func brokenDependency(of i: Int) -> Int? {
+    graph.dependencies[i].first { state[$0] == .failed || state[$0] == .skipped }
+  }
+
+  /// A dependency of `i` that a dry run predicted would restore or run, if any.
+  package func predictedDependency(of i: Int) -> Int? {
+    graph.dependencies[i].first { state[$0] == .predicted }
+  }
+}
+
+/// A max-heap of instance indices by priority (ties: lower index first, for stable order).
+struct PriorityQueue: Sendable {
+  private var heap: [(priority: Double, index: Int)] = []
+
+  private static func before(_ a: (priority: Double, index: Int), _ b: (priority: Double, index: Int)) -> Bool {
+    a.priority != b.priority ? a.priority > b.priority : a.index < b.index
+  }
+
+  mutating func push(_ index: Int, priority: Double) {
+    heap.append((priority, index))
+    var child = heap.count - 1
+    while child > 0 {
+      let parent = (child - 1) / 2
+      guard Self.before(heap[child], heap[parent]) else { break }
+      heap.swapAt(child, parent)
+      child = parent
+    }
+  }
+
+  mutating func pop() -> Int? {
+    guard !heap.isEmpty else { return nil }
+    heap.swapAt(0, heap.count - 1)
+    let top = heap.removeLast()
+    var parent = 0
+    while true {
+      let left = 2 * parent + 1, right = left + 1
+      var best = parent
+      if left < heap.count, Self.before(heap[left], heap[best]) { best = left }
+      if right < heap.count, Self.before(heap[right], heap[best]) { best = right }
+      if best == parent { break }
+      heap.swapAt(parent, best)
+      parent = best
+    }
+    return top.index
+  }
+}

@@ -1,0 +1,100 @@
+import KilnCore
+import KilnStore
+import KilnSystem
+
+/// Where a build's results go, and what earlier builds left: the records it decides
+/// against (ninja's build log). Called from the build loop only, never concurrently.
+///
+/// `ManifestRecorder` keeps them in the SQLite manifest; `DryRunRecorder` keeps nothing
+/// (a dry run writes nothing); engine tests use an in-memory one (KilnTestSupport).
+package protocol BuildRecorder: AnyObject {
+  /// The last recorded result of each instance.
+  var records: [TaskID: TaskRecord] { get }
+  /// A build starts writing.
+  func begin() throws
+  /// An instance's new result.
+  func put(_ record: TaskRecord) throws
+  /// An instance gone from the graph.
+  func remove(_ id: TaskID) throws
+  /// The build ended: its history entry, and what becomes of the snapshot that may
+  /// answer the next build of the same targets.
+  func finish(_ entry: BuildHistoryEntry, snapshot: SnapshotUpdate) throws
+}
+
+/// What a build does to the snapshot when it ends.
+package enum SnapshotUpdate: Sendable {
+  /// Leave it (a build that takes none: `kiln exec`, a dry run). One there still holds:
+  /// the records it describes have not changed (the manifest deletes it when one does).
+  case keep
+  /// This build's replaces it.
+  case replace(BuildSnapshot)
+  /// This build could take none (a failure, a racy stat): none stays.
+  case remove
+}
+
+/// The records of the SQLite manifest. The manifest deletes the snapshot before the
+/// first record changes (`Manifest.putRecord`); this writes the new one after the
+/// build's commit, with the manifest's own stat among its entries.
+package final class ManifestRecorder: BuildRecorder {
+  package private(set) var records: [TaskID: TaskRecord]
+  private let manifest: Manifest
+  private let snapshotPath: String
+  private let root: String
+  private let fileSystem: any FileSystem
+  private let clock: any TimeSource
+
+  package init(manifest: Manifest, records: [TaskID: TaskRecord], snapshotPath: String, root: String,
+               fileSystem: any FileSystem, clock: any TimeSource) {
+    self.manifest = manifest
+    self.records = records
+    self.snapshotPath = snapshotPath
+    self.root = root
+    self.fileSystem = fileSystem
+    self.clock = clock
+  }
+
+  package func begin() throws { try manifest.begin() }
+
+  package func put(_ record: TaskRecord) throws {
+    records[record.id] = record
+    try manifest.putRecord(record, now: clock.wallNanoseconds())
+  }
+
+  package func remove(_ id: TaskID) throws {
+    records[id] = nil
+    try manifest.deleteRecord(id)
+  }
+
+  package func finish(_ entry: BuildHistoryEntry, snapshot update: SnapshotUpdate) throws {
+    try manifest.append(entry)
+    try manifest.commit()
+    manifest.checkpointIfLarge()
+    var snapshot: BuildSnapshot
+    switch update {
+    case .keep: return
+    case .remove:
+      try? fileSystem.remove(snapshotPath)
+      return
+    case .replace(let new): snapshot = new
+    }
+    // After the commit and the checkpoint: the manifest file's stat is final. Deleted,
+    // rebuilt or checkpointed by another command, the manifest no longer holds the
+    // records this snapshot describes. Exempt from the racy rule: it was just written.
+    let manifestPath = Paths.relative(manifest.path, to: root) ?? manifest.path
+    snapshot.entries.removeAll { $0.path == manifestPath }
+    snapshot.entries.append(SnapshotEntry(path: manifestPath, stat: fileSystem.stat(manifest.path),
+                                          observedAt: clock.wallNanoseconds()))
+    snapshot.entries.sort { $0.path < $1.path }
+    try? fileSystem.writeAtomically(snapshot.encode(), to: snapshotPath, permissions: 0o644)
+  }
+}
+
+/// A dry run's recorder: the records to decide against, and nothing written.
+package final class DryRunRecorder: BuildRecorder {
+  package let records: [TaskID: TaskRecord]
+  package init(records: [TaskID: TaskRecord]) { self.records = records }
+  package func begin() {}
+  package func put(_ record: TaskRecord) {}
+  package func remove(_ id: TaskID) {}
+  package func finish(_ entry: BuildHistoryEntry, snapshot: SnapshotUpdate) {}
+}
