@@ -107,7 +107,7 @@ struct BuildCommand: KilnSubcommand {
     }
     if let trace {
       do {
-        try context.fileSystem.writeAtomically(Array(traceJSON(result).utf8), to: context.invocation.absolute(trace),
+        try context.fileSystem.writeAtomically(Array(traceJSON(result).utf8), to: context.launch.absolute(trace),
                                                permissions: 0o644)
       } catch {
         Terminal.error("kiln: cannot write trace: \(error)")

@@ -18,10 +18,10 @@ package struct CLIError: Error, CustomStringConvertible {
   package var description: String { message }
 }
 
-/// What kiln was started with: the folder it stands in (after `-C`), the build file
+/// What kiln was started with (its launch): the folder it stands in (after `-C`), the build file
 /// named by `-f`, its environment. Read from the process once, in `KilnMain`; nothing
 /// else reads the working directory or the environment.
-package struct Invocation: Sendable {
+package struct Launch: Sendable {
   /// Absolute: where relative paths on the command line are taken from.
   package var directory: String
   /// `-f FILE` as given.
@@ -35,8 +35,8 @@ package struct Invocation: Sendable {
   }
 
   /// This process's working directory and environment.
-  package static func current(buildFile: String? = nil) -> Invocation {
-    Invocation(directory: currentDirectory(), buildFile: buildFile, environment: currentEnvironment())
+  package static func current(buildFile: String? = nil) -> Launch {
+    Launch(directory: currentDirectory(), buildFile: buildFile, environment: currentEnvironment())
   }
 
   /// An absolute path for `path` as given on the command line.
@@ -62,12 +62,12 @@ package struct Invocation: Sendable {
   }
 }
 
-/// The composition root: a value made once per command from the `Invocation`. It finds
+/// The composition root: a value made once per command from the `Launch`. It finds
 /// the build file and the checkout, names the state (`StateLayout`) and the cache, and
 /// wires the real file system and clock. It opens nothing: `Session` opens the
 /// manifest, commands check the cache when they use it.
 package struct Context: Sendable {
-  package let invocation: Invocation
+  package let launch: Launch
   package let fileSystem = LocalFileSystem()
   package let clock = SystemClock()
   /// The checkout: the build file's folder, else (no build file) where kiln stands.
@@ -81,19 +81,19 @@ package struct Context: Sendable {
   /// Who may write the cache (`KILN_CACHE_SHARED`).
   package let cacheTrust: CacheTrust
 
-  package var environment: [String: String] { invocation.environment }
+  package var environment: [String: String] { launch.environment }
   /// Set when the entry point already asked the snapshot (`NullBuild`) and it could
   /// not answer: `kiln build` does not ask again.
   package var snapshotTried = false
 
-  package init(_ invocation: Invocation) {
-    self.invocation = invocation
+  package init(_ launch: Launch) {
+    self.launch = launch
     let fs = LocalFileSystem()
-    let cwd = invocation.directory
+    let cwd = launch.directory
     var found: String?
     var missing: CLIError?
-    if let explicit = invocation.buildFile {
-      let abs = invocation.absolute(explicit)
+    if let explicit = launch.buildFile {
+      let abs = launch.absolute(explicit)
       if fs.stat(abs)?.kind == .file {
         found = Paths.normalize(abs)
       } else {
@@ -107,14 +107,14 @@ package struct Context: Sendable {
     missingBuildFile = missing
     root = found.map(Paths.parent) ?? cwd
     layout = StateLayout(root: root, buildFileName: found.map(Paths.fileName) ?? "kiln.yml")
-    cacheRoot = Self.cacheLocation(invocation.environment)
-    cacheTrust = CacheTrust(environment: invocation.environment)
+    cacheRoot = Self.cacheLocation(launch.environment)
+    cacheTrust = CacheTrust(environment: launch.environment)
   }
 
   // TODO(merge): the four below go once `ws` and `hooks` take the Context they are given.
   package nonisolated(unsafe) static var globalBuildFile: String?
-  package static func currentDirectory() -> String { Invocation.currentDirectory() }
-  package static func currentEnvironment() -> [String: String] { Invocation.currentEnvironment() }
+  package static func currentDirectory() -> String { Launch.currentDirectory() }
+  package static func currentEnvironment() -> [String: String] { Launch.currentEnvironment() }
   package init(requireBuildFile: Bool = true) throws {
     self.init(.current(buildFile: Self.globalBuildFile))
     if requireBuildFile { try self.requireBuildFile() }
@@ -167,7 +167,7 @@ package struct Context: Sendable {
   /// How the build file is named in messages: relative to where the user stands.
   package var displayPath: String {
     guard let buildFilePath else { return "kiln.yml" }
-    let cwd = invocation.directory
+    let cwd = launch.directory
     if let rel = Paths.relative(buildFilePath, to: cwd) { return rel }
     return buildFilePath
   }

@@ -18,7 +18,7 @@ struct ExecCommand: KilnSubcommand {
 
   func run(in context: Context) async throws {
     guard !command.isEmpty else { throw CLIError("kiln: exec needs a command after --") }
-    let cwd = context.invocation.directory
+    let cwd = context.launch.directory
     func relative(_ path: String) throws -> String {
       let abs = Paths.normalize(path.hasPrefix("/") ? path : Paths.join(cwd, path)) ?? path
       guard let rel = Paths.relative(abs, to: context.root), !rel.isEmpty else {

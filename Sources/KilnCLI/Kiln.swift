@@ -35,18 +35,18 @@ package enum KilnMain {
     case run(@Sendable () async -> Int32)
   }
 
-  /// Synchronous: kiln's global options (-C, -f, -jN), the `Invocation` and the
+  /// Synchronous: kiln's global options (-C, -f, -jN), the `Launch` and the
   /// `Context` made once, the command line parsed, and a `kiln build` that the last
   /// build's snapshot answers answered, all before Swift's concurrency runtime starts
   /// a thread.
   package static func start(_ arguments: [String]) -> Started {
-    let invocation: Invocation
+    let launch: Launch
     let args: [String]
     switch prepare(arguments) {
     case .exit(let status): return .exit(status)
-    case .ready(let prepared, let rest): (invocation, args) = (prepared, rest)
+    case .ready(let prepared, let rest): (launch, args) = (prepared, rest)
     }
-    var context = Context(invocation)
+    var context = Context(launch)
     let command: any ParsableCommand
     do { command = try KilnCommand.parseAsRoot(args) } catch { return .exit(report(error)) }
     if let build = command as? BuildCommand {
@@ -74,9 +74,9 @@ package enum KilnMain {
   }
 
   /// The command line with kiln's own global options (-C, -f, -jN) taken out: the
-  /// folder to stand in and the build file go into the `Invocation`.
+  /// folder to stand in and the build file go into the `Launch`.
   enum Prepared {
-    case ready(Invocation, [String])
+    case ready(Launch, [String])
     case exit(Int32)
   }
 
@@ -109,7 +109,7 @@ package enum KilnMain {
     }
     // Tools kiln starts in no named folder see the same directory as kiln's own paths.
     if let directory, chdir(directory) != 0 { return .exit(usage("cannot change to directory '\(directory)'")) }
-    return .ready(Invocation.current(buildFile: buildFile), args)
+    return .ready(Launch.current(buildFile: buildFile), args)
   }
 
   /// The one place an error becomes a line on stderr and an exit status.

@@ -24,7 +24,7 @@ struct StatsCommand: KilnSubcommand {
     try context.requireBuildFile()
     let report = try Self.report(context, last: last)
     if let html {
-      let path = context.invocation.absolute(html)
+      let path = context.launch.absolute(html)
       let title = "kiln stats: " + Paths.fileName(context.root)
       do {
         try context.fileSystem.writeAtomically(Array(HTMLReport.render(report, title: title).utf8), to: path,

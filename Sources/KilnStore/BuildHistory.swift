@@ -9,6 +9,8 @@ import KilnSystem
 /// appends it inside its own transaction; a null build appends it to the pending file
 /// (`PendingHistory`), which the next opener of the manifest moves in.
 package struct BuildHistoryEntry: Sendable, Hashable {
+  /// Starts each pending record: one of an earlier kiln's format is dropped, not misread.
+  static let magic = Array("KILNHE1".utf8)
   package var started: Double
   package var finished: Double
   package var targets: [String]
@@ -61,7 +63,8 @@ package struct BuildHistoryEntry: Sendable, Hashable {
 /// into the database.
 ///
 /// File: `StateLayout.pending`, a sequence of records, each a varint length, then the
-/// ByteWriter fields (see `encode`) and the XXH3-128 of those fields (16 bytes). A
+/// magic `KILNHE1`, the ByteWriter fields (see `encode`) and their XXH3-128 (16
+/// bytes): a `Seal`. A
 /// record cut short by a crash, or whose digest does not match (damage), ends the
 /// file: what follows it is dropped, never imported. Writers and the importer hold an
 /// exclusive `flock` on it; it is opened without following a symbolic link.
@@ -75,7 +78,7 @@ package enum PendingHistory {
     }
     defer { close(fd) }
     guard flock(fd, LOCK_EX) == 0 else { return false }
-    let body = Seal.close([], build.encode())
+    let body = Seal.close(BuildHistoryEntry.magic, build.encode())
     var w = ByteWriter()
     w.varint(UInt64(body.count))
     let record = w.bytes + body
@@ -105,7 +108,7 @@ package enum PendingHistory {
     var builds: [BuildHistoryEntry] = []
     var r = ByteReader(bytes)
     while !r.atEnd {
-      guard let body = try? r.raw(), let build = Seal.open([], body).flatMap(BuildHistoryEntry.decode) else { break }
+      guard let body = try? r.raw(), let build = Seal.open(BuildHistoryEntry.magic, body).flatMap(BuildHistoryEntry.decode) else { break }
       builds.append(build)
     }
     try body(builds)
