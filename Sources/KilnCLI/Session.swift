@@ -18,11 +18,23 @@ final class Session {
 
   /// Reads the manifest if the checkout has one; creates nothing. `.kiln/` is made
   /// only once the build file has been read and expanded without error (`manifest`).
-  init(_ context: Context) throws {
+  /// `readOnly` (commands that only look: `tasks`, `graph`, `manifest`): the manifest
+  /// is opened for reading and never written, migrated or moved aside; one that cannot
+  /// be read counts as empty.
+  init(_ context: Context, readOnly: Bool = false) throws {
     self.context = context
     try context.checkStateFolder()
     var records: [TaskID: TaskRecord] = [:]
     var stats: [String: StatEntry] = [:]
+    if readOnly {
+      if context.fileSystem.lstat(context.layout.manifest) != nil,
+         let manifest = try? Manifest(readingOnly: context.layout.manifest) {
+        records = (try? manifest.loadRecords()) ?? [:]
+      }
+      self.records = records
+      statEntries = [:]
+      return
+    }
     if context.fileSystem.lstat(context.layout.manifest) != nil {
       var manifest = try Self.open(context)
       do {
