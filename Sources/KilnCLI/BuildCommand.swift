@@ -2,6 +2,7 @@ import ArgumentParser
 import KilnCore
 import KilnEngine
 import KilnSystem
+import KilnWorkspaces
 
 struct BuildCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -53,6 +54,7 @@ struct BuildCommand: AsyncParsableCommand {
       throw CLIError("kiln: \(error)")
     }
     observer.finish()
+    HookBuildResult.writeIfAsked(result, graph: graph, context: context)
     if dryRun {
       for r in result.wouldRun {
         let verb = if case .restored = r.outcome { "would restore" } else { "would run" }

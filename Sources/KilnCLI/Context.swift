@@ -6,6 +6,7 @@ import KilnCore
 import KilnEngine
 import KilnStore
 import KilnSystem
+import KilnWorkspaces
 
 /// An error the CLI reports as one line with an exit status.
 package struct CLIError: Error, CustomStringConvertible {

@@ -2,6 +2,7 @@ import KilnCore
 import KilnEngine
 import KilnStore
 import KilnSystem
+import KilnWorkspaces
 
 /// `kiln build`'s first step: when the last build of the same targets left a snapshot
 /// and every file in it still has the stat it had (or, touched, still its content),
