@@ -101,6 +101,7 @@ struct StatsCommand: AsyncParsableCommand {
     var totals: [String: Counts] = [:]
     for path in paths where seen.insert(Paths.normalize(path) ?? path).inserted {
       guard context.fileSystem.stat(path)?.kind == .file,
+            // TODO(read-only): another checkout's manifest, opened for writing only to be read.
             let m = path == context.manifestPath ? manifest : try? Manifest(path: path),
             let rows = try? read(m)
       else { continue }
