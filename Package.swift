@@ -33,20 +33,25 @@ let package = Package(
     .target(name: "KilnStore", dependencies: ["KilnSystem", "KilnHash", "KilnCore", "CSQLite"], swiftSettings: strict),
     .target(name: "KilnEngine", dependencies: ["KilnStore", "KilnSystem", "KilnHash", "KilnCore"], swiftSettings: strict),
     .target(name: "KilnReport", dependencies: ["KilnCore"], swiftSettings: strict),
+    .target(name: "KilnWorkspaces", dependencies: ["KilnStore", "KilnSystem", "KilnCore"], swiftSettings: strict),
     .target(
       name: "KilnCLI",
       dependencies: [
-        "KilnEngine", "KilnConfig", "KilnReport", "KilnStore", "KilnSystem", "KilnHash", "KilnCore",
+        "KilnEngine", "KilnConfig", "KilnReport", "KilnWorkspaces", "KilnStore", "KilnSystem", "KilnHash", "KilnCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
     .executableTarget(name: "kiln", dependencies: ["KilnCLI"], swiftSettings: strict),
-    .target(name: "KilnTestSupport", dependencies: ["KilnEngine", "KilnSystem", "KilnCore"], swiftSettings: strict),
+    .target(
+      name: "KilnTestSupport", dependencies: ["KilnEngine", "KilnWorkspaces", "KilnSystem", "KilnCore"],
+      swiftSettings: strict),
     .testTarget(name: "KilnHashTests", dependencies: ["KilnHash"], swiftSettings: strict),
     .testTarget(name: "KilnConfigTests", dependencies: ["KilnConfig", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnStoreTests", dependencies: ["KilnStore", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnEngineTests", dependencies: ["KilnEngine", "KilnStore", "KilnConfig", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnReportTests", dependencies: ["KilnReport", "KilnTestSupport"], swiftSettings: strict),
+    .testTarget(
+      name: "KilnWorkspacesTests", dependencies: ["KilnWorkspaces", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnIntegrationTests", dependencies: ["KilnTestSupport"], swiftSettings: strict),
   ]
 )

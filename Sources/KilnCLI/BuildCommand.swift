@@ -3,6 +3,7 @@ import KilnCore
 import KilnEngine
 import KilnStore
 import KilnSystem
+import KilnWorkspaces
 
 struct BuildCommand: KilnSubcommand {
   static let configuration = CommandConfiguration(
@@ -96,6 +97,7 @@ struct BuildCommand: KilnSubcommand {
       throw CLIError("kiln: \(error)")
     }
     observer.finish()
+    HookBuildResult.writeIfAsked(result, graph: graph, context: context)
     if dryRun {
       for r in result.wouldRun {
         let verb = if case .restored = r.outcome { "would restore" } else { "would run" }

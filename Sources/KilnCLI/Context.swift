@@ -6,6 +6,7 @@ import KilnCore
 import KilnEngine
 import KilnStore
 import KilnSystem
+import KilnWorkspaces
 
 /// An error the CLI reports as one line with an exit status.
 package struct CLIError: Error, CustomStringConvertible {
@@ -110,17 +111,6 @@ package struct Context: Sendable {
     cacheRoot = Self.cacheLocation(launch.environment)
     cacheTrust = CacheTrust(environment: launch.environment)
   }
-
-  // TODO(merge): the four below go once `ws` and `hooks` take the Context they are given.
-  package nonisolated(unsafe) static var globalBuildFile: String?
-  package static func currentDirectory() -> String { Launch.currentDirectory() }
-  package static func currentEnvironment() -> [String: String] { Launch.currentEnvironment() }
-  package init(requireBuildFile: Bool = true) throws {
-    self.init(.current(buildFile: Self.globalBuildFile))
-    if requireBuildFile { try self.requireBuildFile() }
-    try checkStateFolder()
-  }
-  package var manifestPath: String { layout.manifest }
 
   /// Throws the one-line reason when there is no build file (for commands that build).
   package func requireBuildFile() throws {

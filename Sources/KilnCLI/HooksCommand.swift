@@ -5,9 +5,10 @@ import Glibc
 import KilnConfig
 import KilnCore
 import KilnSystem
+import KilnWorkspaces
 
 /// `kiln hooks install | uninstall | run HOOK` (SPEC §1 `hooks:`, §3).
-struct HooksCommand: AsyncParsableCommand {
+struct HooksCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "hooks", abstract: "Git hooks that build what the staged change affects, on the staged content.",
     subcommands: [Install.self, Uninstall.self, Run.self])
@@ -18,36 +19,10 @@ struct HooksCommand: AsyncParsableCommand {
   /// Where the hook that was there before is kept, beside kiln's.
   static let chainedSuffix = ".kiln-chained"
 
-  /// Variables git sets for a hook that point at its repository state: a task run from
-  /// a hook must not see them (it would read git's temporary index, or the wrong repo).
-  static let hookVariables = ["GIT_INDEX_FILE", "GIT_DIR", "GIT_WORK_TREE", "GIT_PREFIX", "GIT_COMMON_DIR",
-                              "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH",
-                              "GIT_NAMESPACE"]
-
-  /// The repository: its hooks folder (core.hooksPath respected, shared by linked
-  /// worktrees), this worktree's git folder and top, and where kiln.yml sits in it.
-  struct Repository {
-    var hooks: String
-    var gitDirectory: String
-    var topLevel: String
-    /// kiln.yml's folder, relative to `topLevel` ("" at the top).
-    var buildDirectory: String
-    var environment: [String: String]
-
-    init(_ context: Context) throws {
-      var env = context.environment
-      for name in HooksCommand.hookVariables { env[name] = nil }
-      environment = env
-      let out = Command.run(["git", "rev-parse", "--path-format=absolute", "--git-path", "hooks", "--git-dir",
-                             "--show-toplevel"], in: context.root, environment: env)
-      let lines = out.text.split(separator: "\n").map(String.init)
-      guard out.succeeded, lines.count == 3 else {
-        throw CLIError("kiln: hooks: \(context.root) is not in a git working tree (\(out.firstErrorLine))")
-      }
-      hooks = lines[0]
-      gitDirectory = lines[1]
-      topLevel = lines[2]
-      buildDirectory = Paths.relative(context.root, to: topLevel) ?? ""
+  /// The repository holding the build file's folder.
+  static func repository(_ context: Context) async throws -> HookRepository {
+    try await reportingDomainErrors {
+      try await HookRepository.locate(context.root, git: LocalGit(environment: context.environment))
     }
   }
 
@@ -61,14 +36,15 @@ struct HooksCommand: AsyncParsableCommand {
     return names
   }
 
-  struct Install: AsyncParsableCommand {
+  struct Install: KilnSubcommand {
     static let configuration = CommandConfiguration(
       commandName: "install", abstract: "Write the hooks (default: those kiln.yml lists), keeping any already there.")
     @Argument(help: "Hooks to install (pre-commit, pre-push, ...).") var hooks: [String] = []
 
-    func run() async throws {
-      let context = try Context()
-      let repo = try Repository(context)
+    func run(in context: Context) async throws {
+      try context.requireBuildFile()
+      try context.checkStateFolder()
+      let repo = try await HooksCommand.repository(context)
       let names = try HooksCommand.hookNames(hooks, try context.buildFile())
       let fs = context.fileSystem
       do { try fs.createDirectories(repo.hooks) } catch { throw CLIError("kiln: hooks: cannot create \(repo.hooks)") }
@@ -100,14 +76,15 @@ struct HooksCommand: AsyncParsableCommand {
     }
   }
 
-  struct Uninstall: AsyncParsableCommand {
+  struct Uninstall: KilnSubcommand {
     static let configuration = CommandConfiguration(
       commandName: "uninstall", abstract: "Remove kiln's hooks and put back the ones that were there.")
     @Argument(help: "Hooks to uninstall (default: every hook kiln installed).") var hooks: [String] = []
 
-    func run() async throws {
-      let context = try Context()
-      let repo = try Repository(context)
+    func run(in context: Context) async throws {
+      try context.requireBuildFile()
+      try context.checkStateFolder()
+      let repo = try await HooksCommand.repository(context)
       let fs = context.fileSystem
       let names = hooks.isEmpty ? knownGitHooks.sorted() : hooks
       for name in names {
@@ -164,21 +141,24 @@ struct HooksCommand: AsyncParsableCommand {
       """
   }
 
-  struct Run: AsyncParsableCommand {
+  struct Run: KilnSubcommand {
     static let configuration = CommandConfiguration(
       commandName: "run", abstract: "Build the tasks a hook lists, on the staged content (pre-commit) or the pushed commits (pre-push).")
     @Argument(help: "The hook.") var hook: String
     @Argument(parsing: .captureForPassthrough, help: "What git passed to the hook.") var arguments: [String] = []
 
-    func run() async throws {
-      let context = try Context()
+    func run(in context: Context) async throws {
+      try context.requireBuildFile()
+      try context.checkStateFolder()
       let file = try context.buildFile()
       guard knownGitHooks.contains(hook) else { throw CLIError("kiln: hooks: '\(hook)' is not a git hook") }
       guard let targets = file.hooks[hook], !targets.isEmpty else {
         Terminal.error("kiln: hooks: \(hook): kiln.yml lists no task for it")
         return
       }
-      let status = try HookRun(context: context, hook: hook, targets: targets).run()
+      let status = try await reportingDomainErrors {
+        try await HookRun(context: context, hook: hook, targets: targets).run()
+      }
       if status != 0 { throw ExitCode(status) }
     }
   }

@@ -9,7 +9,7 @@ struct TasksCommand: KilnSubcommand {
 
   func run(in context: Context) async throws {
     try context.requireBuildFile()
-    let session = try Session(context)
+    let session = try Session(context, readOnly: true)
     let graph = try session.graph()
     var text = ""
     for instance in graph.instances {
@@ -27,7 +27,7 @@ struct GraphCommand: KilnSubcommand {
 
   func run(in context: Context) async throws {
     try context.requireBuildFile()
-    let session = try Session(context)
+    let session = try Session(context, readOnly: true)
     let graph = try session.graph()
     var text = ""
     if dot {
@@ -108,7 +108,7 @@ struct ManifestCommand: KilnSubcommand {
 
   func run(in context: Context) async throws {
     try context.requireBuildFile()
-    let session = try Session(context)
+    let session = try Session(context, readOnly: true)
     let files = Self.tracked(session.records)
     if json {
       Terminal.line(JSON.array(files.map { JSON.object([("path", JSON.string($0.0)), ("xxh3_128", JSON.string($0.1.hex)), ("role", JSON.string($0.2))]) }))
@@ -123,7 +123,7 @@ struct ManifestCommand: KilnSubcommand {
 
     func run(in context: Context) async throws {
       try context.requireBuildFile()
-      let session = try Session(context)
+      let session = try Session(context, readOnly: true)
       var bad = 0
       let files = ManifestCommand.tracked(session.records)
       // A fresh stat cache: every file is hashed now, directories as trees.

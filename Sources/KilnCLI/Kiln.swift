@@ -96,7 +96,6 @@ package enum KilnMain {
       case "-f":
         guard let file = iterator.next() else { return .exit(usage("-f needs a file")) }
         buildFile = file
-        Context.globalBuildFile = file
       default:
         if arg.hasPrefix("-j"), arg.count > 2, Int(arg.dropFirst(2)) != nil {
           args += ["-j", String(arg.dropFirst(2))]

@@ -6,6 +6,7 @@ import KilnCore
 import KilnEngine
 import KilnStore
 import KilnSystem
+import KilnWorkspaces
 
 /// Everything a command needs to build: the manifest (opened once, created on first
 /// use), its records and stat-cache entries loaded, the graph expanded, a `Build`
@@ -173,10 +174,13 @@ final class Session {
   /// A build of `graph`: restoring and running for real (recording into the manifest),
   /// or, with `dryRun`, only predicting, with nothing written.
   func build(_ graph: TaskGraph, observer: any BuildObserver, useCache: Bool = true, dryRun: Bool = false) throws -> Build {
+    // Where a hook asked for this build's result is the hook's business, not the tasks'.
+    var environment = context.environment
+    environment[HookBuildResult.variable] = nil
     let statCache = StatCache(entries: statEntries, root: context.root, fileSystem: context.fileSystem, clock: context.clock)
     var job = Job(root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(), clock: context.clock,
                   statCache: statCache, contentStore: context.contentStore, actionCache: context.actionCache,
-                  environment: context.environment, useCache: useCache)
+                  environment: environment, useCache: useCache)
     let executor: any TaskExecutor
     let recorder: any BuildRecorder
     if dryRun {
@@ -190,7 +194,7 @@ final class Session {
                                   root: context.root, fileSystem: context.fileSystem, clock: context.clock)
     }
     return Build(graph: graph, root: context.root, fileSystem: context.fileSystem, clock: context.clock,
-                 environment: context.environment, statCache: statCache, recorder: recorder, executor: executor,
+                 environment: environment, statCache: statCache, recorder: recorder, executor: executor,
                  observer: observer)
   }
 }

@@ -6,6 +6,7 @@ import KilnCore
 import KilnReport
 import KilnStore
 import KilnSystem
+import KilnWorkspaces
 
 /// `kiln stats`: what the run history says (SPEC §3), as text, `--json`,
 /// `--prometheus` or a `--html FILE` page: one `StatsReport`, every form.
@@ -22,7 +23,7 @@ struct StatsCommand: KilnSubcommand {
     guard last >= 1 else { throw CLIError("kiln: stats: --last must be at least 1") }
     if json && prometheus { throw CLIError("kiln: stats: --json and --prometheus are two different forms; pick one") }
     try context.requireBuildFile()
-    let report = try Self.report(context, last: last)
+    let report = try await Self.report(context, last: last)
     if let html {
       let path = context.launch.absolute(html)
       let title = "kiln stats: " + Paths.fileName(context.root)
@@ -44,7 +45,7 @@ struct StatsCommand: KilnSubcommand {
 
   /// The report of this build file's history: its last `last` builds, the build file's
   /// dependencies and SLAs, hit rates of every workspace of the repository, the cache.
-  static func report(_ context: Context, last: Int) throws -> StatsReport {
+  static func report(_ context: Context, last: Int) async throws -> StatsReport {
     let manifest = try Session(context).manifest
     let rows: [HistoryRow]
     do { rows = try manifest.history(lastBuilds: last) } catch { throw CLIError("kiln: stats: \(error.message)") }
@@ -61,8 +62,10 @@ struct StatsCommand: KilnSubcommand {
         upToDate: row.upToDate)
     }
     var report = StatsReport(history: history, facts: facts(context), window: last)
-    report.perWorkspace = workspaceFigures(context, manifest: manifest) { try $0.totalsByWorkspace(lastBuilds: last) }
-    report.lifetime = workspaceFigures(context, manifest: manifest) { try $0.lifetimeTotals() }
+    let paths = [context.layout.manifest]
+      + (await WorkspaceCommand.open(context)).allManifestPaths(fileName: Paths.fileName(context.layout.manifest))
+    report.perWorkspace = workspaceFigures(context, manifest: manifest, paths) { try $0.totalsByWorkspace(lastBuilds: last) }
+    report.lifetime = workspaceFigures(context, manifest: manifest, paths) { try $0.lifetimeTotals() }
     let cache = CacheMaintenance(root: context.cacheRoot, fileSystem: context.fileSystem).stats()
     report.cacheBytes = cache.totalBytes
     report.cacheFiles = cache.blobs + cache.actions
@@ -81,7 +84,7 @@ struct StatsCommand: KilnSubcommand {
   /// Dependencies and SLAs from the build file as it is now; none when it does not
   /// parse (the history's figures still stand).
   private static func facts(_ context: Context) -> TaskFacts {
-    guard let graph = try? Session(context).graph() else { return TaskFacts() }
+    guard let graph = try? Session(context, readOnly: true).graph() else { return TaskFacts() }
     var facts = TaskFacts()
     for (i, instance) in graph.instances.enumerated() {
       facts.dependencies[instance.id.description] = graph.dependencies[i].map { graph[$0].id.description }
@@ -92,16 +95,14 @@ struct StatsCommand: KilnSubcommand {
 
   /// Figures per workspace, added up from what `read` gives for each manifest: this
   /// one, the main checkout's and every workspace's, each read once.
-  private static func workspaceFigures(_ context: Context, manifest: Manifest,
+  private static func workspaceFigures(_ context: Context, manifest: Manifest, _ paths: [String],
                                        _ read: (Manifest) throws -> [WorkspaceTotals]) -> [GroupFigures] {
-    let own = context.layout.manifest
-    let paths = [own] + ((try? WorkspaceCommand.open())?.allManifestPaths(fileName: Paths.fileName(own)) ?? [])
     var seen = Set<String>()
     var totals: [String: Counts] = [:]
     for path in paths where seen.insert(Paths.normalize(path) ?? path).inserted {
       guard context.fileSystem.stat(path)?.kind == .file,
             // Another checkout's manifest is read, never written, migrated or reset.
-            let m = path == own ? manifest : try? Manifest(readingOnly: path),
+            let m = path == context.layout.manifest ? manifest : try? Manifest(readingOnly: path),
             let rows = try? read(m)
       else { continue }
       for row in rows {

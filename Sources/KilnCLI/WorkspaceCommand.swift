@@ -5,64 +5,67 @@ import Glibc
 import KilnConfig
 import KilnCore
 import KilnSystem
+import KilnWorkspaces
 
-/// `kiln ws ...`: isolated workspaces sharing one cache (SPEC §3; `Workspaces`).
-struct WorkspaceCommand: AsyncParsableCommand {
+/// `kiln ws ...`: isolated workspaces sharing one cache (SPEC §3). The commands parse,
+/// call `Workspaces` (KilnWorkspaces) and print.
+struct WorkspaceCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "ws", abstract: "Isolated workspaces (git worktrees) that share one cache.",
     subcommands: [New.self, Path.self, List.self, Remove.self, Run.self, Conflicts.self, Pool.self, Claim.self,
                   Release.self])
 
   /// The workspaces of the repository (or project) the caller stands in.
-  static func open() throws -> Workspaces {
-    let context = try? Context(requireBuildFile: false)
-    return try Workspaces(directory: Context.currentDirectory(),
-                          projectRoot: context?.buildFilePath != nil ? context?.root : nil,
-                          environment: Context.currentEnvironment())
+  static func open(_ context: Context) async -> Workspaces {
+    let project = context.buildFilePath != nil && (try? context.checkStateFolder()) != nil ? context.root : nil
+    return await Workspaces.open(directory: context.launch.directory, projectRoot: project,
+                                 environment: context.environment)
   }
 
-  struct New: AsyncParsableCommand {
+  struct New: KilnSubcommand {
     static let configuration = CommandConfiguration(
       commandName: "new", abstract: "Make a workspace on branch kiln/NAME (from HEAD or REF) and print its path.")
     @Argument(help: "The workspace's name.") var name: String
     @Option(help: "The commit (branch, tag, ...) to start from; default HEAD.") var from: String?
 
-    func run() async throws {
-      let ws = try WorkspaceCommand.open()
-      let info = try ws.create(name, from: from)
-      let buildFile = (try? Context(requireBuildFile: false))?.buildFilePath
-      if let warning = ws.uncommittedBuildFileWarning(buildFile, in: info) { Terminal.error(warning) }
-      Terminal.line(info.path)
+    func run(in context: Context) async throws {
+      try await reportingDomainErrors {
+        let ws = await WorkspaceCommand.open(context)
+        let info = try await ws.create(name, from: from)
+        let buildFile = context.buildFilePath
+        if let warning = await ws.uncommittedBuildFileWarning(buildFile, in: info) { Terminal.error(warning) }
+        Terminal.line(info.path)
+      }
     }
   }
 
-  struct Path: AsyncParsableCommand {
+  struct Path: KilnSubcommand {
     static let configuration = CommandConfiguration(commandName: "path", abstract: "Print a workspace's path.")
     @Argument(help: "The workspace's name.") var name: String
 
-    func run() async throws {
-      Terminal.line(try WorkspaceCommand.open().existing(name).path)
+    func run(in context: Context) async throws {
+      try await reportingDomainErrors { Terminal.line(try await WorkspaceCommand.open(context).existing(name).path) }
     }
   }
 
-  struct List: AsyncParsableCommand {
+  struct List: KilnSubcommand {
     static let configuration = CommandConfiguration(
       commandName: "list",
       abstract: "List workspaces: name, branch, files changed against the base, last build's hit rate, pool state, path.")
     @Flag(help: "A JSON array instead of a table.") var json = false
 
-    func run() async throws {
-      let ws = try WorkspaceCommand.open()
-      Terminal.write(WorkspaceCommand.table(ws, ws.all().filter { !$0.creating }, json: json))
+    func run(in context: Context) async throws {
+      let ws = await WorkspaceCommand.open(context)
+      Terminal.write(await WorkspaceCommand.table(ws, ws.all().filter { !$0.creating }, json: json))
     }
   }
 
   /// `ws list`'s table (or JSON array) of `rows`.
-  static func table(_ ws: Workspaces, _ rows: [WorkspaceInfo], json: Bool) -> String {
+  static func table(_ ws: Workspaces, _ rows: [WorkspaceInfo], json: Bool) async -> String {
     var objects: [String] = []
     var lines: [[String]] = [["NAME", "BRANCH", "CHANGED", "HIT-RATE", "STATE", "PATH"]]
     for info in rows {
-      let changed = ws.changedFiles(info)?.count
+      let changed = await ws.changedFiles(info)?.count
       let rate = ws.lastHitRate(info)
       let state: String
       if !info.pool {
@@ -88,45 +91,36 @@ struct WorkspaceCommand: AsyncParsableCommand {
     return columns(lines)
   }
 
-  struct Remove: AsyncParsableCommand {
+  struct Remove: KilnSubcommand {
     static let configuration = CommandConfiguration(
       commandName: "rm", abstract: "Remove a workspace (refused with uncommitted work unless --force).")
     @Argument(help: "The workspace's name.") var name: String
     @Flag(help: "Drop uncommitted work, or a claimed pool workspace.") var force = false
 
-    func run() async throws {
-      let ws = try WorkspaceCommand.open()
-      let info = try ws.existing(name)
-      if !force {
-        if info.isClaimed, !info.ownerIsGone {
-          throw CLIError("kiln: ws: '\(name)' is claimed; release it or use --force", status: 1)
-        }
-        let dirty = try ws.uncommitted(info)
-        if !dirty.isEmpty {
-          throw CLIError("kiln: ws: '\(name)' has \(dirty.count) uncommitted change\(dirty.count == 1 ? "" : "s") "
-            + "(\(dirty.prefix(3).joined(separator: ", "))\(dirty.count > 3 ? ", ..." : "")); commit them or use --force",
-            status: 1)
-        }
+    func run(in context: Context) async throws {
+      try await reportingDomainErrors {
+        for note in try await WorkspaceCommand.open(context).remove(name, force: force) { Terminal.error(note) }
       }
-      for note in try ws.remove(info) { Terminal.error(note) }
     }
   }
 
-  struct Run: AsyncParsableCommand {
+  struct Run: KilnSubcommand {
     static let configuration = CommandConfiguration(
       commandName: "run", abstract: "Run a command inside a workspace (KILN_WORKSPACE=NAME); exits with its status.")
     @Argument(help: "The workspace's name.") var name: String
     @Argument(parsing: .captureForPassthrough, help: "-- CMD ARGS...") var command: [String] = []
 
-    func run() async throws {
+    func run(in context: Context) async throws {
       var argv = command
       if argv.first == "--" { argv.removeFirst() }
       guard !argv.isEmpty else { throw CLIError("kiln: ws run: no command (kiln ws run NAME -- CMD ARGS...)") }
-      let ws = try WorkspaceCommand.open()
-      let info = try ws.existing(name)
+      let ws = await WorkspaceCommand.open(context)
+      let info = try await reportingDomainErrors { try ws.existing(name) }
       // The caller's folder, mirrored; the top of the workspace if it has no such folder.
       let inside = Paths.join(info.path, ws.relativeDirectory)
       let directory = LocalFileSystem().stat(inside)?.kind == .directory ? inside : info.path
+      // This process becomes the command (execvp below): changing its folder and
+      // environment changes only the command's.
       guard chdir(directory) == 0 else { throw CLIError("kiln: ws run: cannot enter \(directory)") }
       setenv("KILN_WORKSPACE", name, 1)
       // The command gets what a shell would give it: default signal handling (kiln
@@ -143,156 +137,85 @@ struct WorkspaceCommand: AsyncParsableCommand {
     }
   }
 
-  struct Conflicts: AsyncParsableCommand {
+  struct Conflicts: KilnSubcommand {
     static let configuration = CommandConfiguration(
       commandName: "conflicts", abstract: "Files changed in more than one workspace (against their common base).")
 
-    func run() async throws {
-      let ws = try WorkspaceCommand.open()
-      guard ws.isGit else { throw CLIError("kiln: ws conflicts needs a git repository") }
-      let all = ws.all().filter { !$0.creating }
-      var heads: [String: String] = [:]
-      for info in all {
-        let head = ws.git(["rev-parse", "HEAD"], in: info.path)
-        if head.succeeded { heads[info.name] = head.text }
+    func run(in context: Context) async throws {
+      try await reportingDomainErrors {
+        let conflicts = try await WorkspaceCommand.open(context).conflicts()
+        Terminal.write(conflicts.map { $0.file + "\t" + $0.workspaces.joined(separator: ", ") + "\n" }.joined())
       }
-      let present = all.filter { heads[$0.name] != nil }
-      // Changed files per (workspace, base): most pairs share one base.
-      var changedCache: [String: Set<String>] = [:]
-      func changed(_ info: WorkspaceInfo, since base: String) -> Set<String> {
-        let key = info.name + "\u{0}" + base
-        if let hit = changedCache[key] { return hit }
-        let files = Set(ws.changedFiles(info, against: base) ?? [])
-        changedCache[key] = files
-        return files
-      }
-      var owners: [String: Set<String>] = [:]
-      for (i, a) in present.enumerated() {
-        for b in present[(i + 1)...] {
-          let base = ws.git(["merge-base", heads[a.name]!, heads[b.name]!]).text
-          guard !base.isEmpty else { continue }
-          for file in changed(a, since: base).intersection(changed(b, since: base)) {
-            owners[file, default: []].formUnion([a.name, b.name])
-          }
-        }
-      }
-      var text = ""
-      for file in owners.keys.sorted() {
-        let names = owners[file]!.sorted { WorkspaceInfo.orderKey($0) < WorkspaceInfo.orderKey($1) }
-        text += file + "\t" + names.joined(separator: ", ") + "\n"
-      }
-      Terminal.write(text)
     }
   }
 
-  struct Pool: AsyncParsableCommand {
+  struct Pool: KilnSubcommand {
     static let configuration = CommandConfiguration(
       commandName: "pool", abstract: "Keep exactly N ready workspaces (pool-1...pool-N) for `ws claim`.")
     @Option(help: "How many workspaces the pool holds.") var size: Int
     @Option(help: "The commit new pool workspaces start from; default HEAD.") var from: String?
 
-    func run() async throws {
+    func run(in context: Context) async throws {
       guard size >= 0 else { throw CLIError("kiln: ws pool: --size must be 0 or more") }
-      let ws = try WorkspaceCommand.open()
-      guard ws.isGit else { throw CLIError("kiln: ws pool needs a git repository") }
-      for n in 1...max(size, 1) where n <= size {
-        let name = "pool-\(n)"
-        if let existing = ws.info(name) {
-          if !existing.pool { throw CLIError("kiln: ws pool: '\(name)' exists and is not a pool workspace") }
-          continue
-        }
-        try ws.create(name, from: from, pool: true)
+      try await reportingDomainErrors {
+        let ws = await WorkspaceCommand.open(context)
+        for note in try await ws.resizePool(to: size, from: from) { Terminal.error(note) }
+        Terminal.write(await WorkspaceCommand.table(ws, ws.pool(), json: false))
       }
-      // Shrinking: free ones above N go; claimed ones stay until released.
-      for info in ws.all() where info.pool && !info.creating && info.sortKey.1 > size {
-        if info.isClaimed, !info.ownerIsGone { continue }
-        for note in try ws.remove(info) { Terminal.error(note) }
-      }
-      Terminal.write(WorkspaceCommand.table(ws, ws.all().filter { $0.pool && !$0.creating }, json: false))
     }
   }
 
-  struct Claim: AsyncParsableCommand {
+  struct Claim: KilnSubcommand {
     static let configuration = CommandConfiguration(
       commandName: "claim", abstract: "Take a free pool workspace at once; print its name and path.")
     @Option(help: "Wait up to DURATION (5s, 2m) for one to be free.") var wait: String?
     @Option(help: "A process (the agent's) whose end gives the claim back; default: held until released.")
     var owner: Int32?
 
-    func run() async throws {
-      let ws = try WorkspaceCommand.open()
-      guard ws.isGit else { throw CLIError("kiln: ws claim needs a git repository") }
-      var deadline = 0.0
-      if let wait {
-        guard let d = Duration.parse(wait) else { throw CLIError("kiln: ws claim: --wait: '\(wait)' is not a duration like 5s or 2m") }
-        deadline = SystemClock().monotonic() + Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-      }
-      // Without --owner a claim lasts until `ws release`: kiln's own parent is often a
-      // shell that ends at once (an agent's tool call, `$(kiln ws claim)`), and taking
-      // its end for the agent's would hand the agent's work to someone else.
-      var ownerStart: UInt64?
-      if let owner {
-        guard let start = Workspaces.processStart(owner) else { throw CLIError("kiln: ws claim: --owner: no process \(owner)") }
-        ownerStart = start
-      }
-      while true {
-        let (taken, notes, poolSize): (WorkspaceInfo?, [String], Int) = try ws.locked {
-          let pool = ws.all().filter { $0.pool && !$0.creating }
-          var notes: [String] = []
-          for var info in pool where !info.isClaimed || info.ownerIsGone {
-            if info.isClaimed {
-              // Its claimer died: what it left is reset before anyone else gets it.
-              notes += try ws.reset(info)
-            }
-            info.claimed = true
-            info.owner = owner
-            info.ownerStart = ownerStart
-            info.claimedAt = Int64(time(nil))
-            try ws.save(info)
-            return (info, notes, pool.count)
+    func run(in context: Context) async throws {
+      try await reportingDomainErrors {
+        let ws = await WorkspaceCommand.open(context)
+        guard ws.isGit else { throw WorkspaceError.needsGit(command: "ws claim") }
+        let clock = SystemClock()
+        var deadline = 0.0
+        if let wait {
+          guard let d = Duration.parse(wait) else {
+            throw CLIError("kiln: ws claim: --wait: '\(wait)' is not a duration like 5s or 2m")
           }
-          return (nil, notes, pool.count)
+          deadline = clock.monotonic() + Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
         }
-        for note in notes { Terminal.error(note) }
-        if let taken {
-          Terminal.line(taken.name + "\t" + taken.path)
-          return
+        // Without --owner a claim lasts until `ws release`: kiln's own parent is often a
+        // shell that ends at once (an agent's tool call, `$(kiln ws claim)`), and taking
+        // its end for the agent's would hand the agent's work to someone else.
+        var ownerIdentity: ProcessIdentity?
+        if let owner {
+          guard let identity = ProcessIdentity.of(owner) else { throw CLIError("kiln: ws claim: --owner: no process \(owner)") }
+          ownerIdentity = identity
         }
-        if poolSize == 0 { throw CLIError("kiln: ws claim: there is no pool (make one with kiln ws pool --size N)") }
-        if SystemClock().monotonic() >= deadline {
-          throw CLIError("kiln: no free workspace in the pool (\(poolSize) claimed)", status: 1)
+        while true {
+          switch try await ws.claim(owner: ownerIdentity) {
+          case .claimed(let info, let notes):
+            for note in notes { Terminal.error(note) }
+            Terminal.line(info.name + "\t" + info.path)
+            return
+          case .allHeld(let poolSize):
+            if clock.monotonic() >= deadline { throw WorkspaceError.poolExhausted(claimed: poolSize) }
+            try await Task.sleep(for: .milliseconds(100))
+          }
         }
-        usleep(100_000)
       }
     }
   }
 
-  struct Release: AsyncParsableCommand {
+  struct Release: KilnSubcommand {
     static let configuration = CommandConfiguration(
       commandName: "release", abstract: "Reset a pool workspace to its base and give it back to the pool.")
     @Argument(help: "The workspace's name.") var name: String
 
-    func run() async throws {
-      let ws = try WorkspaceCommand.open()
-      let notes: [String] = try ws.locked {
-        var info = try ws.existing(name)
-        guard info.pool else { throw CLIError("kiln: ws release: '\(name)' is not a pool workspace") }
-        let notes = try ws.reset(info)
-        info.claimed = false
-        info.owner = nil
-        info.ownerStart = nil
-        info.claimedAt = nil
-        try ws.save(info)
-        return notes
+    func run(in context: Context) async throws {
+      try await reportingDomainErrors {
+        for note in try await WorkspaceCommand.open(context).release(name) { Terminal.error(note) }
       }
-      for note in notes { Terminal.error(note) }
     }
-  }
-}
-
-extension WorkspaceInfo {
-  /// The pool's order for a bare name.
-  static func orderKey(_ name: String) -> (String, Int) {
-    WorkspaceInfo(name: name, path: "", branch: "", base: "").sortKey
   }
 }

@@ -30,13 +30,19 @@ package struct StateLayout: Sendable, Hashable {
   package var lock: String { folder + "/lock" }
   /// There while a build that writes outputs runs (see `Session.beginWriting`).
   package var unfinished: String { folder + "/unfinished" }
-  /// Workspaces of a checkout that is not a git repository: copies, one folder each.
+  /// Workspaces of a checkout that is not a git repository: copies, one folder each,
+  /// their registry (one file per workspace) and the lock that guards it.
   package var copies: String { folder + "/ws" }
+  package var copiesRegistry: String { folder + "/ws-meta" }
+  package var copiesLock: String { folder + "/ws-lock" }
 
   /// Every file kiln keeps here for this build file; none may be a symbolic link.
   package var keptFiles: [String] {
     [manifest] + Database.companionSuffixes.map { manifest + $0 } + [pending, snapshot, graphCache]
   }
+
+  /// The manifest called `fileName` (`state.db`, `state-ci.yml.db`) in this `.kiln/`.
+  package func manifest(named fileName: String) -> String { folder + "/" + fileName }
 
   /// The pending-history file of the manifest at `manifest`.
   package static func pending(ofManifest manifest: String) -> String { manifest + "-pending" }

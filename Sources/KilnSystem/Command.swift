@@ -3,9 +3,11 @@ import Glibc
 #endif
 import CSpawn
 
-/// One tool run to completion, synchronously, outside any build: how kiln's own
-/// commands call git and cp (`kiln ws`). Arguments go to the program as they are, no
-/// shell; output is captured; stdin is /dev/null.
+/// One tool run to completion outside any build: how kiln's own commands call git and
+/// cp (`kiln ws`, `kiln hooks`). Arguments go to the program as they are, no shell;
+/// output is captured; stdin is /dev/null. The caller awaits the child's end without
+/// blocking a thread of Swift's cooperative pool (`ChildWatcher` waits for it), so a
+/// hook's nested build or a slow `git worktree add` holds no thread the process needs.
 package enum Command {
   package struct Output: Sendable {
     /// The exit status; 128 + N when the program died of signal N; 127 when it could
@@ -29,7 +31,7 @@ package enum Command {
   }
 
   /// Runs `arguments[0]` (looked up in PATH unless it has a slash) in `directory`.
-  package static func run(_ arguments: [String], in directory: String, environment: [String: String]) -> Output {
+  package static func run(_ arguments: [String], in directory: String, environment: [String: String]) async -> Output {
     guard let program = arguments.first, let path = resolve(program, environment["PATH"]) else {
       return Output(status: 127, stdout: [], stderr: Array("\(arguments.first ?? ""): not found".utf8))
     }
@@ -45,13 +47,11 @@ package enum Command {
     case .failure(let code):
       return Output(status: 127, stdout: [], stderr: Array("cannot start \(program): \(String(cString: strerror(code.rawValue)))".utf8))
     }
-    var raw: Int32 = 0
-    var peak = 0
     let status: Int32
-    if kiln_wait_pid(pid, &raw, &peak) != 0 {
-      status = 128 + SIGKILL
-    } else {
-      status = raw & 0x7F == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F)
+    switch await ChildWatcher.shared.wait(for: pid, exited: {}).status {
+    case .exited(let code): status = code
+    case .signaled(let signal): status = 128 + signal
+    default: status = 128 + SIGKILL
     }
     return Output(status: status, stdout: readAll(out), stderr: readAll(err))
   }

@@ -35,8 +35,8 @@ import Testing
     let p: TempProject
     var log: String { scratch.path + "/runs.log" }
 
-    init() throws {
-      p = try TempProject(HooksTests.project(log: scratch.path + "/runs.log"))
+    init(_ files: [String: String]? = nil) throws {
+      p = try TempProject(files ?? HooksTests.project(log: scratch.path + "/runs.log"))
       try p.initGitRepository()
     }
 
@@ -72,6 +72,32 @@ import Testing
     #expect(r.p.read("src/b.txt") == "fixed\n", "the working tree is untouched")
     #expect(try r.p.checkout.git("show", ":src/b.txt") == "BAD", "the index is untouched")
     #expect(try r.p.checkout.git("rev-list", "--count", "HEAD") == "1", "nothing was committed")
+  }
+
+  /// The hook learns which instances failed from the build itself, not from its console
+  /// text: a task that prints a line like kiln's own FAILED line names no failure.
+  @Test func whatAFailingTaskPrintsIsNotTakenForTheBuildsVerdict() throws {
+    let r = try Repo([
+      "kiln.yml": """
+        tasks:
+          check:
+            foreach: src/*.txt
+            outputs: out/{stem}.ok
+            run: "echo 'FAILED: check src/a.txt: made up'; ! grep -q BAD {in} && touch {out}"
+        hooks:
+          pre-commit: [check]
+        """,
+      ".gitignore": ".kiln/\nout/\n",
+      "src/a.txt": "alpha\n",
+      "src/b.txt": "beta\n",
+    ])
+    #expect(try r.p.kiln("hooks", "install").status == 0)
+    try r.p.write("src/b.txt", "BAD\n")
+    try r.p.checkout.git("add", "src/b.txt")
+    let commit = try r.git(["commit", "-q", "-m", "bad"])
+    #expect(commit.status != 0, "\(commit)")
+    #expect(commit.output.contains("kiln: hooks: check src/b.txt: concerns src/b.txt"), "\(commit)")
+    #expect(!commit.output.contains("kiln: hooks: check src/a.txt:"), "a printed line is no failure: \(commit)")
   }
 
   @Test func aTaskEditingTheSnapshotInPlaceCannotMakeTheNextHookPassBadContent() throws {
