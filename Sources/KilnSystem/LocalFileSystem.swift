@@ -4,6 +4,7 @@ import Glibc
 import KilnCore
 import CSpawn
 import KilnHash
+import Synchronization
 import SystemPackage
 
 /// The real disk, through POSIX calls. Every error names its path.
@@ -341,13 +342,9 @@ private func followingStat(_ path: String, _ st: inout Glibc.stat) -> Int32 {
 
 /// A process-wide counter for unique temporary names.
 package enum TemporaryCounter {
-  nonisolated(unsafe) private static var value = 0
-  private static let lock = PThreadMutex()
+  private static let value = Atomic<Int>(0)
   package static func next() -> Int {
-    lock.withLock {
-      value += 1
-      return value
-    }
+    value.add(1, ordering: .relaxed).newValue
   }
 }
 
