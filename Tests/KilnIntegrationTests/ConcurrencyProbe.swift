@@ -58,3 +58,21 @@ struct ConcurrencyProbe {
   /// Whether some command saw `target` tokens.
   var wasReached: Bool { FileManager.default.fileExists(atPath: reached) }
 }
+
+extension Fixture {
+  /// `count` independent tasks (`work`, foreach over `src/t1.txt`...), each running
+  /// `command`; `content(i)` is what `src/tI.txt` holds.
+  static func independentTasks(count: Int, command: String, content: (Int) -> String) -> [String: String] {
+    var files = [
+      "kiln.yml": """
+        tasks:
+          work:
+            foreach: src/*.txt
+            outputs: out/{stem}.txt
+            run: \(quoted(command))
+        """
+    ]
+    for i in 1...count { files["src/t\(i).txt"] = content(i) }
+    return files
+  }
+}

@@ -11,17 +11,7 @@ import Testing
 
   static func project(_ probe: ConcurrencyProbe) throws -> TempProject {
     let command = "echo {stem} >> .runs/work && " + probe.shell(id: "{stem}") + " && cp {in} {out}"
-    var files = [
-      "kiln.yml": """
-        tasks:
-          work:
-            foreach: src/*.txt
-            outputs: out/{stem}.txt
-            run: \(Fixture.quoted(command))
-        """
-    ]
-    for i in 1...taskCount { files["src/t\(i).txt"] = "task \(i)\n" }
-    return try TempProject(files)
+    return try TempProject(Fixture.independentTasks(count: taskCount, command: command) { "task \($0)\n" })
   }
 
   @Test(arguments: [1, 2, 3])

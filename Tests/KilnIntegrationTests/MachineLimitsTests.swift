@@ -19,17 +19,7 @@ import Testing
   static func sleepers(tag: String, log: String, count: Int = 6, probe: ConcurrencyProbe? = nil) -> [String: String] {
     let meet = probe.map { $0.shell(id: "\(tag)-{stem}") + " && " } ?? ""
     let command = "echo \"start \(tag)-{stem} $(date +%s%N)\" >> \(log) && \(meet)sleep 0.3 && echo \"end \(tag)-{stem} $(date +%s%N)\" >> \(log) && cp {in} {out}"
-    var files = [
-      "kiln.yml": """
-        tasks:
-          work:
-            foreach: src/*.txt
-            outputs: out/{stem}.txt
-            run: \(Fixture.quoted(command))
-        """
-    ]
-    for i in 1...count { files["src/t\(i).txt"] = "\(tag) \(i)\n" }
-    return files
+    return Fixture.independentTasks(count: count, command: command) { "\(tag) \($0)\n" }
   }
 
   @Test func jobSlotsAreSharedAcrossProcesses() throws {

@@ -15,6 +15,14 @@ import Testing
     String(decoding: (try? LocalFileSystem().read(path)) ?? [], as: UTF8.self)
   }
 
+  /// Replaces what the holder wrote in the lock file (in place: the lock stays held).
+  func overwriteHolder(_ text: String) {
+    let fd = open(path, O_WRONLY | O_TRUNC)
+    let bytes = Array(text.utf8)
+    #expect(bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count)
+    close(fd)
+  }
+
   @Test func anAttemptFailsWhileHeldAndSucceedsOnceReleased() throws {
     var first = try CheckoutLock.attempt(path, describing: "build -j2")
     #expect(first != nil)
@@ -60,10 +68,7 @@ import Testing
     let holder = try CheckoutLock.attempt(path, describing: "build")
     #expect(holder != nil)
     // Say the holder is this process's parent, as it would be for a nested kiln.
-    let fd = open(path, O_WRONLY | O_TRUNC)
-    let text = Array("\(getppid()) build -j4\n".utf8)
-    #expect(text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == text.count)
-    close(fd)
+    overwriteHolder("\(getppid()) build -j4\n")
     do {
       _ = try CheckoutLock.acquire(path, describing: "exec", waiting: { _ in }, isInterrupted: { false })
       Issue.record("waited for an ancestor")
@@ -81,10 +86,7 @@ import Testing
   @Test func anUnreadableHolderIsAnotherKiln() throws {
     let holder = try CheckoutLock.attempt(path, describing: "build")
     #expect(holder != nil)
-    let fd = open(path, O_WRONLY | O_TRUNC)
-    let text = Array("\u{1B}]0;evil\u{07}\n".utf8)
-    #expect(text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == text.count)
-    close(fd)
+    overwriteHolder("\u{1B}]0;evil\u{07}\n")
     var told: [String] = []
     #expect(throws: CheckoutLock.Failure.self) {
       _ = try CheckoutLock.acquire(self.path, describing: "exec", waiting: { told.append($0) }, isInterrupted: { !told.isEmpty })

@@ -17,9 +17,7 @@ import Testing
 
   func limits(slots: Int, reserve: Int64? = 0, events: EventLog<MachineLimitsEvent> = EventLog(),
               isInterrupted: @escaping @Sendable () -> Bool = { false }) throws -> SharedMachineLimits {
-    let made = SharedMachineLimits(cacheRoot: cache.path, slots: slots, memoryReserve: reserve, isInterrupted: isInterrupted,
-                                   report: { _ in }, observe: events.record)
-    return try #require(made)
+    try machineLimits(cache: cache, slots: slots, reserve: reserve, events: events, isInterrupted: isInterrupted)
   }
 
   @Test func slotsAreSharedBetweenProcesses() async throws {

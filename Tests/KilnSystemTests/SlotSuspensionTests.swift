@@ -16,9 +16,7 @@ import Testing
   let cache = TempDirectory(prefix: "kiln-suspend")
 
   func limits(slots: Int, events: EventLog<MachineLimitsEvent> = EventLog()) throws -> SharedMachineLimits {
-    let made = SharedMachineLimits(cacheRoot: cache.path, slots: slots, memoryReserve: 0, isInterrupted: { false },
-                                   report: { _ in }, observe: events.record)
-    return try #require(made)
+    try machineLimits(cache: cache, slots: slots, events: events)
   }
 
   @Test func suspendGivesTheSlotsBackAndResumeTakesThemAgain() async throws {
