@@ -49,9 +49,14 @@ import Testing
 
   /// A FIFO where kiln keeps a file would hang a read in open(2) (no writer) or
   /// read(2): it is not read at all.
-  @Test func readsOnlyRegularFiles() throws {
-    #expect(mkfifo(path("fifo"), 0o644) == 0)
-    #expect(try OwnFile.read(path("fifo")) == nil)
+  @Test func readsOnlyRegularFiles() async throws {
+    let fifo = path("fifo")
+    #expect(mkfifo(fifo, 0o644) == 0)
+    let read = await withoutBlocking({ () -> String in
+      do { return try OwnFile.read(fifo).map { "\($0.count) bytes" } ?? "nothing" } catch { return "\(error)" }
+    }, unblock: { releaseReader(of: fifo) })
+    #expect(read != nil, "reading a FIFO with no writer blocked")
+    #expect(read == "nothing", "a FIFO was read")
     #expect(try OwnFile.read(scratch.path) == nil, "a folder")
   }
 
