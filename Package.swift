@@ -46,6 +46,7 @@ let package = Package(
       name: "KilnTestSupport", dependencies: ["KilnEngine", "KilnWorkspaces", "KilnSystem", "KilnCore"],
       swiftSettings: strict),
     .testTarget(name: "KilnHashTests", dependencies: ["KilnHash"], swiftSettings: strict),
+    .testTarget(name: "KilnSystemTests", dependencies: ["KilnSystem", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnConfigTests", dependencies: ["KilnConfig", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnStoreTests", dependencies: ["KilnStore", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnEngineTests", dependencies: ["KilnEngine", "KilnStore", "KilnConfig", "KilnTestSupport"], swiftSettings: strict),

@@ -32,7 +32,7 @@ package enum KilnMain {
   /// What to do after `start`: exit now, or run the parsed command.
   package enum Started {
     case exit(Int32)
-    case run(@Sendable () async -> Int32)
+    case run(() async -> Int32)
   }
 
   /// Synchronous: kiln's global options (-C, -f, -jN), the `Launch` and the
@@ -54,7 +54,7 @@ package enum KilnMain {
       context.snapshotTried = true
     }
     let ready = context
-    nonisolated(unsafe) let parsed = command
+    let parsed = command
     return .run {
       installInterruptHandler()
       do {
@@ -145,6 +145,7 @@ package enum KilnMain {
     return 2
   }
 
+  /// Written once, before any other thread exists, and only kept alive after.
   nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
 
   /// Ctrl-C (and SIGTERM): stop every running task's process group; the build loop

@@ -14,7 +14,7 @@ import Glibc
 /// Layout: `.kiln/lock`, opened without following symlinks; an exclusive `flock` for the
 /// life of the process (the kernel drops it when the process dies, kill -9 included).
 /// The holder writes `pid command line` into it, which a waiter prints once.
-package final class CheckoutLock: @unchecked Sendable {
+package final class CheckoutLock: Sendable {
   private let fd: Int32
   package let path: String
 

@@ -4,6 +4,7 @@ import Glibc
 import KilnCore
 import CSpawn
 import KilnHash
+import Synchronization
 import SystemPackage
 
 /// The real disk, through POSIX calls. Every error names its path.
@@ -341,27 +342,8 @@ private func followingStat(_ path: String, _ st: inout Glibc.stat) -> Int32 {
 
 /// A process-wide counter for unique temporary names.
 package enum TemporaryCounter {
-  nonisolated(unsafe) private static var value = 0
-  private static let lock = PThreadMutex()
+  private static let value = Atomic<Int>(0)
   package static func next() -> Int {
-    lock.withLock {
-      value += 1
-      return value
-    }
-  }
-}
-
-/// A plain pthread mutex: for the few bits of process-wide state outside the build loop.
-package final class PThreadMutex: @unchecked Sendable {
-  private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-  package init() { pthread_mutex_init(mutex, nil) }
-  deinit {
-    pthread_mutex_destroy(mutex)
-    mutex.deallocate()
-  }
-  package func withLock<T>(_ body: () throws -> T) rethrows -> T {
-    pthread_mutex_lock(mutex)
-    defer { pthread_mutex_unlock(mutex) }
-    return try body()
+    value.add(1, ordering: .relaxed).newValue
   }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CSpawn
 import KilnCore
+import Synchronization
 
 /// What every kiln process on the machine shares (SPEC §4): the job slots a command
 /// must hold while it runs, the memory reserve no start may eat into, and the claims
@@ -84,35 +85,43 @@ package struct UnlimitedMachine: MachineLimits {
 /// `locks/actions`: one byte per action key (its first 62 bits). The first process to
 /// miss the cache locks it while it runs the action; another that misses the same key
 /// waits for the lock and looks in the cache again before it runs anything.
-package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked Sendable {
+package final class SharedMachineLimits: MachineLimits, Suspendable, Sendable {
   package let slots: Int
   private let memoryReserve: Int64
   private let jobsFile: Int32
   private let actionsPath: String
   private let isInterrupted: @Sendable () -> Bool
+  private let words: SharedWords
   /// Word 0: bumped at every release of a slot or the gate (the futex). Word 1: how
   /// many processes have a thread waiting on it (no wake-up call when none).
-  private let shared: UnsafeMutablePointer<UInt32>
+  private var shared: UnsafeMutablePointer<UInt32> { words.jobs }
   /// The same two words for actions in flight, in `locks/actions`.
-  private let actionsShared: UnsafeMutablePointer<UInt32>
+  private var actionsShared: UnsafeMutablePointer<UInt32> { words.actions }
   private let actionsFile: Int32
-  private let sharedIsMapped: Bool
-  private let lock = PThreadMutex()
-  /// Slots this process holds (one descriptor holds them all, so the kernel cannot
-  /// tell two of this process's jobs apart: this set does).
-  private var held = Set<Int>()
-  /// Jobs of this process waiting for a slot, in order.
-  private var queue: [(expected: Int64?, continuation: CheckedContinuation<JobSlot?, Never>)] = []
-  private var waiterRunning = false
-  /// The waiting thread holds the gate.
-  private var gateHeld = false
-  /// Stopped by SIGTSTP: no slot is taken, and `givenBack` are held by jobs of this
-  /// process whose locks were let go until `resume()`.
-  private var suspended = false
-  private var givenBack = Set<Int>()
-  private var memory = MemoryGauge()
+  private var sharedIsMapped: Bool { words.isMapped }
+
+  /// What this process's jobs hold and wait for.
+  private struct State {
+    /// Slots this process holds (one descriptor holds them all, so the kernel cannot
+    /// tell two of this process's jobs apart: this set does).
+    var held = Set<Int>()
+    /// Jobs of this process waiting for a slot, in order.
+    var queue: [(expected: Int64?, continuation: CheckedContinuation<JobSlot?, Never>)] = []
+    var waiterRunning = false
+    /// The waiting thread holds the gate.
+    var gateHeld = false
+    /// Stopped by SIGTSTP: no slot is taken, and `givenBack` are held by jobs of this
+    /// process whose locks were let go until `resume()`.
+    var suspended = false
+    var givenBack = Set<Int>()
+    var memory = MemoryGauge()
+  }
+
+  private let state = Mutex(State())
   /// Where a waiting build says which process holding slots is stopped.
   private let report: @Sendable (String) -> Void
+  /// Told when a job gets a slot and when a wait begins (tests wait for these).
+  private let observe: @Sendable (MachineLimitsEvent) -> Void
   private static let gateOwnerWord = 2
   private static let slotOwnerWords = 16
   private static let ownerWordCount = 4096 / 4
@@ -123,9 +132,11 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
   ///   - memoryReserve: bytes of available memory no task start may go below; nil for
   ///     5% of the machine's memory.
   ///   - report: prints one line for the user (default: to stderr).
+  ///   - observe: told each `MachineLimitsEvent` (default: nothing).
   package init?(cacheRoot: String, slots: Int, memoryReserve: Int64?,
                 isInterrupted: @escaping @Sendable () -> Bool = { ProcessGroups.shared.isInterrupted },
-                report: @escaping @Sendable (String) -> Void = SharedMachineLimits.printToStandardError) {
+                report: @escaping @Sendable (String) -> Void = SharedMachineLimits.printToStandardError,
+                observe: @escaping @Sendable (MachineLimitsEvent) -> Void = { _ in }) {
     let dir = cacheRoot + "/locks"
     _ = mkdir(cacheRoot, 0o755)
     _ = mkdir(dir, 0o755)
@@ -135,19 +146,18 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
     actionsPath = dir + "/actions"
     actionsFile = open(actionsPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o666)
     if let jobs = kiln_map_shared(fd, 4096), actionsFile >= 0, let actions = kiln_map_shared(actionsFile, 4096) {
-      shared = jobs.assumingMemoryBound(to: UInt32.self)
-      actionsShared = actions.assumingMemoryBound(to: UInt32.self)
-      sharedIsMapped = true
+      words = SharedWords(jobs: jobs.assumingMemoryBound(to: UInt32.self),
+                          actions: actions.assumingMemoryBound(to: UInt32.self), isMapped: true)
     } else {
       // Waits then end only by their timeout: slower, still correct.
-      shared = .allocate(capacity: 4)
-      shared.initialize(repeating: 0, count: 4)
-      actionsShared = shared + 2
-      sharedIsMapped = false
+      let local = UnsafeMutablePointer<UInt32>.allocate(capacity: 4)
+      local.initialize(repeating: 0, count: 4)
+      words = SharedWords(jobs: local, actions: local + 2, isMapped: false)
     }
     self.slots = max(1, slots)
     self.isInterrupted = isInterrupted
     self.report = report
+    self.observe = observe
     let total = MemoryGauge.read().total
     self.memoryReserve = memoryReserve ?? (total > 0 ? total / 20 : 0)
     // Ctrl-Z gives the slots back (`ProcessGroups.stopForTerminal`).
@@ -170,21 +180,22 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
   package func acquireSlot(expectedMemory: Int64?) async -> JobSlot? {
     if isInterrupted() { return nil }
     // At once, when no job of this process is queued and the gate and a slot are free.
-    let direct: Int? = lock.withLock {
-      guard queue.isEmpty, !suspended, takeGate() else { return nil }
-      let slot = memoryAllows(expectedMemory) ? takeFreeSlot() : nil
+    let direct: Int? = state.withLock { state in
+      guard state.queue.isEmpty, !state.suspended, takeGate() else { return nil }
+      let slot = memoryAllows(expectedMemory, &state) ? takeFreeSlot(&state) : nil
       dropGate()
       return slot
     }
     if let direct {
       notify()  // the gate was held for a moment
+      observe(.slotGranted(direct))
       return JobSlot(index: direct)
     }
     return await withCheckedContinuation { continuation in
-      let start: Bool = lock.withLock {
-        queue.append((expectedMemory, continuation))
-        if waiterRunning { return false }
-        waiterRunning = true
+      let start: Bool = state.withLock { state in
+        state.queue.append((expectedMemory, continuation))
+        if state.waiterRunning { return false }
+        state.waiterRunning = true
         return true
       }
       if start { startWaiter() }
@@ -192,10 +203,10 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
   }
 
   package func release(_ slot: JobSlot) {
-    let released: Bool = lock.withLock {
-      guard held.remove(slot.index) != nil else { return false }
+    let released: Bool = state.withLock { state in
+      guard state.held.remove(slot.index) != nil else { return false }
       // Given back while stopped: its lock is not ours any more.
-      if givenBack.remove(slot.index) != nil { return false }
+      if state.givenBack.remove(slot.index) != nil { return false }
       setOwner(slot: slot.index, to: 0)
       _ = kiln_range_unlock(jobsFile, Int64(slot.index + 1))
       return true
@@ -203,11 +214,11 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
     if released { notify() }
   }
 
-  /// A free slot's number, now held by this process (called with `lock` held).
-  private func takeFreeSlot() -> Int? {
-    for i in 0..<slots where !held.contains(i) {
+  /// A free slot's number, now held by this process (called with `state` locked).
+  private func takeFreeSlot(_ state: inout State) -> Int? {
+    for i in 0..<slots where !state.held.contains(i) {
       if kiln_range_lock(jobsFile, Int64(i + 1), 1) == 0 {
-        held.insert(i)
+        state.held.insert(i)
         setOwner(slot: i, to: UInt32(getpid()))
         return i
       }
@@ -216,7 +227,7 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
   }
 
   /// Takes the gate if it is free, recording this process as its holder (called with
-  /// `lock` held).
+  /// `state` locked).
   private func takeGate() -> Bool {
     guard kiln_range_lock(jobsFile, 0, 1) == 0 else { return false }
     if sharedIsMapped { kiln_atomic_store(shared + Self.gateOwnerWord, UInt32(getpid())) }
@@ -303,18 +314,18 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
   /// on while it is stopped; jobs that ask for a slot meanwhile wait. The jobs keep
   /// their `JobSlot`s: `resume()` takes the same slots again.
   package func suspend() {
-    let gave: Bool = lock.withLock {
-      guard !suspended else { return false }
-      suspended = true
-      if gateHeld {
+    let gave: Bool = state.withLock { state in
+      guard !state.suspended else { return false }
+      state.suspended = true
+      if state.gateHeld {
         dropGate()
-        gateHeld = false
+        state.gateHeld = false
       }
-      for i in held {
+      for i in state.held {
         setOwner(slot: i, to: 0)
         _ = kiln_range_unlock(jobsFile, Int64(i + 1))
       }
-      givenBack = held
+      state.givenBack = state.held
       return true
     }
     if gave { notify() }
@@ -326,16 +337,17 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
   package func resume() {
     while true {
       let generation = kiln_atomic_load(shared)
-      let done: Bool = lock.withLock {
-        guard suspended else { return true }
-        for i in givenBack.sorted() where kiln_range_lock(jobsFile, Int64(i + 1), 1) == 0 {
-          givenBack.remove(i)
+      let done: Bool = state.withLock { state in
+        guard state.suspended else { return true }
+        for i in state.givenBack.sorted() where kiln_range_lock(jobsFile, Int64(i + 1), 1) == 0 {
+          state.givenBack.remove(i)
           setOwner(slot: i, to: UInt32(getpid()))
         }
-        if givenBack.isEmpty { suspended = false }
-        return !suspended
+        if state.givenBack.isEmpty { state.suspended = false }
+        return !state.suspended
       }
       if done || isInterrupted() { break }
+      observe(.resumeWaits)
       _ = kiln_futex_wait(shared, generation, 20)
     }
     notify()  // this process's own waiting thread may take slots again
@@ -376,34 +388,36 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
       var handOut: (CheckedContinuation<JobSlot?, Never>, JobSlot?)?
       var cancelled: [CheckedContinuation<JobSlot?, Never>] = []
       var droppedGate = false
-      let done: Bool = lock.withLock {
+      let done: Bool = state.withLock { state in
         if isInterrupted() {
-          cancelled = queue.map(\.continuation)
-          queue.removeAll()
+          cancelled = state.queue.map(\.continuation)
+          state.queue.removeAll()
         }
-        if queue.isEmpty {
-          waiterRunning = false
+        if state.queue.isEmpty {
+          state.waiterRunning = false
         } else {
-          if !gateHeld, !suspended { gateHeld = takeGate() }
-          if gateHeld, memoryAllows(queue[0].expected), let slot = takeFreeSlot() {
-            handOut = (queue.removeFirst().continuation, JobSlot(index: slot))
+          if !state.gateHeld, !state.suspended { state.gateHeld = takeGate() }
+          if state.gateHeld, memoryAllows(state.queue[0].expected, &state), let slot = takeFreeSlot(&state) {
+            handOut = (state.queue.removeFirst().continuation, JobSlot(index: slot))
           }
         }
-        if gateHeld && (handOut != nil || queue.isEmpty) {
+        if state.gateHeld && (handOut != nil || state.queue.isEmpty) {
           dropGate()
-          gateHeld = false
+          state.gateHeld = false
           droppedGate = true
         }
-        return queue.isEmpty && handOut == nil
+        return state.queue.isEmpty && handOut == nil
       }
       if droppedGate { notify() }
       for c in cancelled { c.resume(returning: nil) }
       if done { return }
       if let (continuation, slot) = handOut {
+        if let slot { observe(.slotGranted(slot.index)) }
         continuation.resume(returning: slot)
         nextLook = SystemClock().monotonic() + 1
         continue
       }
+      observe(.noSlotFree)
       let now = SystemClock().monotonic()
       if now >= nextLook {
         nextLook = now + 0.5
@@ -413,12 +427,12 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
     }
   }
 
-  /// Whether a task expected to use `expected` bytes may start now (called with `lock`
-  /// held). A process that runs nothing may always start one: waiting could only wait
+  /// Whether a task expected to use `expected` bytes may start now (called with `state`
+  /// locked). A process that runs nothing may always start one: waiting could only wait
   /// for other processes, and memory below the reserve may never come back.
-  private func memoryAllows(_ expected: Int64?) -> Bool {
-    guard memoryReserve > 0, !held.isEmpty else { return true }
-    let available = memory.available()
+  private func memoryAllows(_ expected: Int64?, _ state: inout State) -> Bool {
+    guard memoryReserve > 0, !state.held.isEmpty else { return true }
+    let available = state.memory.available()
     return available < 0 || available >= memoryReserve + (expected ?? 0)
   }
 
@@ -461,7 +475,7 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
     if kiln_atomic_load(actionsShared + 1) > 0 { _ = kiln_futex_wake(actionsShared) }
   }
 
-  private final class ClaimWait: @unchecked Sendable {
+  private final class ClaimWait: Sendable {
     let limits: SharedMachineLimits
     let key: Digest
     let fd: Int32
@@ -483,6 +497,7 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
       defer { kiln_atomic_decrement(word + 1) }
       let started = SystemClock().monotonic()
       var told = false
+      var waiting = false
       while true {
         // After two seconds, say once what this build waits for: the lock does not say
         // who holds it, so name any kiln that is stopped (Ctrl-Z keeps its claims).
@@ -505,10 +520,40 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, @unchecked 
           continuation.resume(returning: nil)
           return
         }
+        if !waiting {
+          waiting = true
+          limits.observe(.actionHeld(key))
+        }
         _ = kiln_futex_wait(word, generation, 20)
       }
     }
   }
+}
+
+/// What a `SharedMachineLimits` tells its observer: when a job gets a slot and when a
+/// wait begins, so a test waits for the wait it means to check instead of sleeping.
+package enum MachineLimitsEvent: Sendable, Hashable {
+  /// A job of this process was handed slot `index` (at once or after a wait).
+  case slotGranted(Int)
+  /// The waiting thread looked for a slot for its first job and found none it may take
+  /// (all held, the gate held by another process, memory below the reserve, or this
+  /// process stopped); it sleeps until a release or its 20 ms timeout, then looks again.
+  case noSlotFree
+  /// `resume()` found a slot it gave back held by another process; it waits for it.
+  case resumeWaits
+  /// A claim on the action `key` found another holder; it waits (told once per claim).
+  case actionHeld(Digest)
+}
+
+/// The two pages of futex words every process sharing the cache maps (`locks/jobs`,
+/// `locks/actions`), or one local allocation where mapping failed. @unchecked: the
+/// memory stays mapped for the life of the `SharedMachineLimits` that owns it, and is
+/// read and written only through the C shim's atomic loads, stores, increments and
+/// futex calls, never by plain Swift accesses that could race.
+private struct SharedWords: @unchecked Sendable {
+  let jobs: UnsafeMutablePointer<UInt32>
+  let actions: UnsafeMutablePointer<UInt32>
+  let isMapped: Bool
 }
 
 /// Available memory from /proc/meminfo, read at most every 10 ms.

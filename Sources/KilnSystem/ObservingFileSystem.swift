@@ -1,10 +1,11 @@
 import KilnCore
+import Synchronization
 
 /// A file system that notes what it was asked to look at: each stat, lstat, folder
 /// listing and read, with the stat the path had just before. Whatever read through it
 /// (the build file parser, glob expansion) depended on exactly these paths' states.
 /// Writes pass through and are not noted.
-package final class ObservingFileSystem: FileSystem, @unchecked Sendable {
+package final class ObservingFileSystem: FileSystem, Sendable {
   /// One look: absolute path, whether links were followed, the stat then (nil: absent).
   package struct Look: Sendable {
     package var path: String
@@ -19,8 +20,7 @@ package final class ObservingFileSystem: FileSystem, @unchecked Sendable {
 
   private let base: any FileSystem
   private let clock: any TimeSource
-  private let lock = PThreadMutex()
-  private var noted: [Look] = []
+  private let noted = Mutex<[Look]>([])
 
   package init(_ base: any FileSystem, clock: any TimeSource) {
     self.base = base
@@ -28,13 +28,13 @@ package final class ObservingFileSystem: FileSystem, @unchecked Sendable {
   }
 
   /// Everything looked at so far, in order (a path may appear more than once).
-  package var looks: [Look] { lock.withLock { noted } }
+  package var looks: [Look] { noted.withLock { $0 } }
 
   @discardableResult
   private func note(_ path: String, followsLinks: Bool = true, exact: Bool = false) -> FileStat? {
     let at = clock.wallNanoseconds()
     let st = followsLinks ? base.stat(path) : base.lstat(path)
-    lock.withLock { noted.append(Look(path: path, followsLinks: followsLinks, stat: st, at: at, exact: exact)) }
+    noted.withLock { $0.append(Look(path: path, followsLinks: followsLinks, stat: st, at: at, exact: exact)) }
     return st
   }
 

@@ -2,43 +2,47 @@
 import Glibc
 #endif
 import CSpawn
+import Synchronization
 
 /// Every running task's process group, so that Ctrl-C (or a timeout) can stop a task
 /// with all its children. Each task is the leader of its own group, so a terminal's
 /// SIGINT reaches only kiln, which then signals each group itself.
-package final class ProcessGroups: @unchecked Sendable {
+package final class ProcessGroups: Sendable {
   package static let shared = ProcessGroups()
 
-  private let lock = PThreadMutex()
-  private var groups: Set<pid_t> = []
-  private var interrupted = false
-  private var suspendables: [WeakSuspendable] = []
-  /// Between Ctrl-Z and the tasks' SIGCONT: a task started meanwhile stops at once.
-  private var stopping = false
+  private struct State {
+    var groups: Set<pid_t> = []
+    var interrupted = false
+    var suspendables: [WeakSuspendable] = []
+    /// Between Ctrl-Z and the tasks' SIGCONT: a task started meanwhile stops at once.
+    var stopping = false
+  }
+
+  private let state = Mutex(State())
 
   package func register(_ pgid: pid_t) -> Bool {
-    lock.withLock {
-      if interrupted {
+    state.withLock { state in
+      if state.interrupted {
         _ = Glibc.kill(-pgid, SIGKILL)
         return false
       }
-      groups.insert(pgid)
-      if stopping { _ = Glibc.kill(-pgid, SIGSTOP) }
+      state.groups.insert(pgid)
+      if state.stopping { _ = Glibc.kill(-pgid, SIGSTOP) }
       return true
     }
   }
 
   package func unregister(_ pgid: pid_t) {
-    lock.withLock { _ = groups.remove(pgid) }
+    state.withLock { _ = $0.groups.remove(pgid) }
   }
 
-  package var isInterrupted: Bool { lock.withLock { interrupted } }
+  package var isInterrupted: Bool { state.withLock { $0.interrupted } }
 
   /// Marks the build interrupted and kills every running group: SIGTERM, then SIGKILL.
   package func interruptAll() {
-    let pgids: Set<pid_t> = lock.withLock {
-      interrupted = true
-      return groups
+    let pgids: Set<pid_t> = state.withLock { state in
+      state.interrupted = true
+      return state.groups
     }
     for pgid in pgids { _ = Glibc.kill(-pgid, SIGTERM) }
     for pgid in pgids { _ = Glibc.kill(-pgid, SIGCONT) }
@@ -53,9 +57,9 @@ package final class ProcessGroups: @unchecked Sendable {
 
   /// Gives `resource` back while kiln is stopped with Ctrl-Z (`stopForTerminal`).
   package func register(_ resource: any Suspendable) {
-    lock.withLock {
-      suspendables.removeAll { $0.value == nil }
-      suspendables.append(WeakSuspendable(value: resource))
+    state.withLock { state in
+      state.suspendables.removeAll { $0.value == nil }
+      state.suspendables.append(WeakSuspendable(value: resource))
     }
   }
 
@@ -64,9 +68,9 @@ package final class ProcessGroups: @unchecked Sendable {
   /// back what other kiln processes wait for (machine-wide job slots). Returns once
   /// continued (SIGCONT), after taking those back and continuing the tasks.
   package func stopForTerminal() {
-    let (pgids, resources): (Set<pid_t>, [any Suspendable]) = lock.withLock {
-      stopping = true
-      return (groups, suspendables.compactMap(\.value))
+    let (pgids, resources): (Set<pid_t>, [any Suspendable]) = state.withLock { state in
+      state.stopping = true
+      return (state.groups, state.suspendables.compactMap(\.value))
     }
     for pgid in pgids { _ = Glibc.kill(-pgid, SIGSTOP) }
     for resource in resources { resource.suspend() }
@@ -75,9 +79,9 @@ package final class ProcessGroups: @unchecked Sendable {
     // taken by another thread while this one runs on and takes the slots back.
     _ = raise(SIGSTOP)
     for resource in resources { resource.resume() }
-    let now: Set<pid_t> = lock.withLock {
-      stopping = false
-      return groups
+    let now: Set<pid_t> = state.withLock { state in
+      state.stopping = false
+      return state.groups
     }
     for pgid in now { _ = Glibc.kill(-pgid, SIGCONT) }
   }

@@ -36,7 +36,9 @@ package enum OwnFile {
 
   /// The whole file, never read through a link; nil when it is absent or unreadable.
   package static func read(_ path: String) throws(FileSystemError) -> [UInt8]? {
-    guard let fd = try open(path, O_RDONLY) else { return nil }
+    // O_NONBLOCK: a FIFO without a writer would block open(2) itself, before the
+    // check below; on a regular file the flag changes nothing.
+    guard let fd = try open(path, O_RDONLY | O_NONBLOCK) else { return nil }
     defer { close(fd) }
     var st = Glibc.stat()
     // Only a regular file: a fifo or a device would block or never end.

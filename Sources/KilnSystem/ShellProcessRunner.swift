@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CSpawn
 import KilnCore
+import Synchronization
 
 /// Runs commands with `/bin/sh -c` through `posix_spawn` (STYLE §10: its cost per task
 /// showed in `make bench`), each as the leader of its own process group, so a timeout
@@ -89,12 +90,12 @@ package struct SpawnError: Error, Sendable, CustomStringConvertible {
 /// and resumes the task that waits for it, so no thread of Swift's small cooperative
 /// pool ever blocks on a process. Where the kernel has no pidfd (before 5.3), a
 /// thread per child blocks in `waitpid`.
-final class ChildWatcher: @unchecked Sendable {
+final class ChildWatcher: Sendable {
   static let shared = ChildWatcher()
 
   private let epoll: Int32
-  private let lock = PThreadMutex()
-  private var waiting: [Int32: (CheckedContinuation<ChildWatcher.Ended, Never>, @Sendable () -> Void)] = [:]
+  /// The task waiting for each child's pidfd, and what to call once it has exited.
+  private let waiting = Mutex<[Int32: (CheckedContinuation<ChildWatcher.Ended, Never>, @Sendable () -> Void)]>([:])
 
   private init() {
     epoll = kiln_epoll_create()
@@ -117,9 +118,9 @@ final class ChildWatcher: @unchecked Sendable {
         Self.waitOnThread(pid, continuation, exited)
         return
       }
-      lock.withLock { waiting[pidfd] = (continuation, exited) }
+      waiting.withLock { $0[pidfd] = (continuation, exited) }
       if kiln_epoll_add(epoll, pidfd) != 0 {
-        lock.withLock { _ = waiting.removeValue(forKey: pidfd) }
+        waiting.withLock { _ = $0.removeValue(forKey: pidfd) }
         close(pidfd)
         Self.waitOnThread(pid, continuation, exited)
       }
@@ -137,7 +138,7 @@ final class ChildWatcher: @unchecked Sendable {
       for pidfd in ready[0..<Int(n)] {
         // Taken before the descriptor is closed: once closed, its number may be handed
         // to the next child's pidfd at once.
-        let entry = lock.withLock { waiting.removeValue(forKey: pidfd) }
+        let entry = waiting.withLock { $0.removeValue(forKey: pidfd) }
         // Readable: the child is a zombie, not reaped yet.
         entry?.1()
         let continuation = entry?.0
@@ -153,7 +154,7 @@ final class ChildWatcher: @unchecked Sendable {
     }
   }
 
-  private final class Waiter: @unchecked Sendable {
+  private final class Waiter: Sendable {
     let pid: pid_t
     let continuation: CheckedContinuation<ChildWatcher.Ended, Never>
     let exited: @Sendable () -> Void
@@ -194,10 +195,9 @@ final class ChildWatcher: @unchecked Sendable {
 }
 
 /// A one-way boolean shared between tasks.
-package final class OnceFlag: @unchecked Sendable {
-  private let lock = PThreadMutex()
-  private var value = false
+package final class OnceFlag: Sendable {
+  private let value = Atomic<Bool>(false)
   package init() {}
-  package func set() { lock.withLock { value = true } }
-  package var isSet: Bool { lock.withLock { value } }
+  package func set() { value.store(true, ordering: .releasing) }
+  package var isSet: Bool { value.load(ordering: .acquiring) }
 }

@@ -1,5 +1,6 @@
 import KilnCore
 import KilnSystem
+import Synchronization
 
 /// Runs commands of a tiny language against an `InMemoryFileSystem` and records each
 /// one, so engine tests can assert the exact list of commands that ran.
@@ -12,14 +13,29 @@ import KilnSystem
 ///   print TEXT                 prints TEXT on stdout
 ///   pwd > OUT                  OUT gets the absolute working directory
 /// Commands join with ` && `. Every command takes `secondsPerCommand` of fake time.
-package final class FakeProcessRunner: ProcessRunner, @unchecked Sendable {
+package final class FakeProcessRunner: ProcessRunner, Sendable {
   private let fileSystem: InMemoryFileSystem
   private let root: String
-  private let lock = PThreadMutex()
-  private var log: [String] = []
-  package var secondsPerCommand = 1.0
+
+  private struct State {
+    var log: [String] = []
+    var secondsPerCommand = 1.0
+    var duringRun: (@Sendable (Invocation) -> Void)?
+  }
+
+  private let state = Mutex(State())
+
+  /// Fake seconds each command takes (default 1).
+  package var secondsPerCommand: Double {
+    get { state.withLock { $0.secondsPerCommand } }
+    set { state.withLock { $0.secondsPerCommand = newValue } }
+  }
+
   /// Called before a command runs: lets a test edit files "during" a run.
-  package var duringRun: (@Sendable (Invocation) -> Void)?
+  package var duringRun: (@Sendable (Invocation) -> Void)? {
+    get { state.withLock { $0.duringRun } }
+    set { state.withLock { $0.duringRun = newValue } }
+  }
 
   package init(fileSystem: InMemoryFileSystem, root: String) {
     self.fileSystem = fileSystem
@@ -27,20 +43,23 @@ package final class FakeProcessRunner: ProcessRunner, @unchecked Sendable {
   }
 
   /// Commands run so far, in order.
-  package var commands: [String] { lock.withLock { log } }
+  package var commands: [String] { state.withLock { $0.log } }
 
   /// Returns the commands run since the last call and forgets them.
   package func takeCommands() -> [String] {
-    lock.withLock {
-      defer { log = [] }
-      return log
+    state.withLock { state in
+      defer { state.log = [] }
+      return state.log
     }
   }
 
   package func run(_ invocation: Invocation) async throws -> Completion {
-    lock.withLock { log.append(invocation.command) }
+    let (duringRun, seconds) = state.withLock { state in
+      state.log.append(invocation.command)
+      return (state.duringRun, state.secondsPerCommand)
+    }
     duringRun?(invocation)
-    fileSystem.clock.advance(by: secondsPerCommand)
+    fileSystem.clock.advance(by: seconds)
     var stdout: [UInt8] = []
     for part in invocation.command.components(separatedBy: " && ") {
       let words = part.split(separator: " ").map(String.init)

@@ -1,21 +1,26 @@
 import KilnCore
 import KilnHash
 import KilnSystem
+import Synchronization
 
 /// A file system in a dictionary, for engine tests (ninja's VirtualFileSystem). Times
 /// come from a `ManualClock`, so a test controls mtimes and the racy-clean window.
-package final class InMemoryFileSystem: FileSystem, @unchecked Sendable {
+package final class InMemoryFileSystem: FileSystem, Sendable {
   private enum Node {
     case file(bytes: [UInt8], permissions: UInt32, mtime: Int64, ctime: Int64, inode: UInt64)
     case directory
   }
 
-  private let lock = PThreadMutex()
-  private var nodes: [String: Node] = ["/": .directory]
-  private var nextInode: UInt64 = 1
+  private struct State {
+    var nodes: [String: Node] = ["/": .directory]
+    var nextInode: UInt64 = 1
+    var writes: [String] = []
+  }
+
+  private let state = Mutex(State())
   package let clock: ManualClock
   /// Every path written (by the engine or a fake command), in order.
-  package private(set) var writes: [String] = []
+  package var writes: [String] { state.withLock { $0.writes } }
 
   package init(clock: ManualClock) { self.clock = clock }
 
@@ -27,25 +32,25 @@ package final class InMemoryFileSystem: FileSystem, @unchecked Sendable {
   }
 
   package func write(_ path: String, _ bytes: [UInt8], permissions: UInt32 = 0o644) {
-    lock.withLock {
+    state.withLock { s in
       var parent = Paths.parent(path)
-      while !parent.isEmpty, parent != "/", nodes[parent] == nil {
-        nodes[parent] = .directory
+      while !parent.isEmpty, parent != "/", s.nodes[parent] == nil {
+        s.nodes[parent] = .directory
         parent = Paths.parent(parent)
       }
       let now = clock.wallNanoseconds()
-      nextInode += 1
-      nodes[path] = .file(bytes: bytes, permissions: permissions, mtime: now, ctime: now, inode: nextInode)
-      writes.append(path)
+      s.nextInode += 1
+      s.nodes[path] = .file(bytes: bytes, permissions: permissions, mtime: now, ctime: now, inode: s.nextInode)
+      s.writes.append(path)
     }
   }
 
   /// Changes mtime only (`touch`).
   package func setModified(_ path: String) {
-    lock.withLock {
-      if case .file(let bytes, let p, _, _, let inode) = nodes[path] {
+    state.withLock { s in
+      if case .file(let bytes, let p, _, _, let inode) = s.nodes[path] {
         let now = clock.wallNanoseconds()
-        nodes[path] = .file(bytes: bytes, permissions: p, mtime: now, ctime: now, inode: inode)
+        s.nodes[path] = .file(bytes: bytes, permissions: p, mtime: now, ctime: now, inode: inode)
       }
     }
   }
@@ -53,9 +58,9 @@ package final class InMemoryFileSystem: FileSystem, @unchecked Sendable {
   /// Replaces a file's bytes keeping its stat (size must match): the edit a coarse
   /// timestamp cannot see, which only the racy-clean rule catches.
   package func overwriteKeepingStat(_ path: String, _ text: String) {
-    lock.withLock {
-      if case .file(let bytes, let p, let m, let c, let inode) = nodes[path], bytes.count == text.utf8.count {
-        nodes[path] = .file(bytes: Array(text.utf8), permissions: p, mtime: m, ctime: c, inode: inode)
+    state.withLock { s in
+      if case .file(let bytes, let p, let m, let c, let inode) = s.nodes[path], bytes.count == text.utf8.count {
+        s.nodes[path] = .file(bytes: Array(text.utf8), permissions: p, mtime: m, ctime: c, inode: inode)
       }
     }
   }
@@ -65,12 +70,12 @@ package final class InMemoryFileSystem: FileSystem, @unchecked Sendable {
     return String(decoding: bytes, as: UTF8.self)
   }
 
-  package func exists(_ path: String) -> Bool { lock.withLock { nodes[path] != nil } }
+  package func exists(_ path: String) -> Bool { state.withLock { s in s.nodes[path] != nil } }
 
   /// Every file path under a prefix, sorted.
   package func allFiles(under prefix: String) -> [String] {
-    lock.withLock {
-      nodes.compactMap { path, node in
+    state.withLock { s in
+      s.nodes.compactMap { path, node in
         if case .file = node, path.hasPrefix(prefix + "/") { return path }
         return nil
       }.sorted()
@@ -80,8 +85,8 @@ package final class InMemoryFileSystem: FileSystem, @unchecked Sendable {
   // MARK: - FileSystem
 
   package func stat(_ path: String) -> FileStat? {
-    lock.withLock {
-      switch nodes[path] {
+    state.withLock { s in
+      switch s.nodes[path] {
       case .none: return nil
       case .directory: return FileStat(kind: .directory, size: 0, mtime: 0, ctime: 0, inode: 0, permissions: 0o755)
       case .file(let bytes, let p, let m, let c, let inode):
@@ -104,10 +109,10 @@ package final class InMemoryFileSystem: FileSystem, @unchecked Sendable {
   }
 
   package func contents(ofDirectory path: String) -> [String]? {
-    lock.withLock {
-      guard case .directory = nodes[path] else { return nil }
+    state.withLock { s in
+      guard case .directory = s.nodes[path] else { return nil }
       let prefix = path == "/" ? "/" : path + "/"
-      return nodes.keys.compactMap { key in
+      return s.nodes.keys.compactMap { key in
         guard key.hasPrefix(prefix), key != path else { return nil }
         let rest = key.dropFirst(prefix.count)
         return rest.contains("/") ? nil : String(rest)
@@ -116,7 +121,7 @@ package final class InMemoryFileSystem: FileSystem, @unchecked Sendable {
   }
 
   package func read(_ path: String) throws(FileSystemError) -> [UInt8] {
-    let node = lock.withLock { nodes[path] }
+    let node = state.withLock { s in s.nodes[path] }
     guard case .file(let bytes, _, _, _, _) = node else { throw FileSystemError(path, "No such file or directory") }
     return bytes
   }
@@ -133,25 +138,25 @@ package final class InMemoryFileSystem: FileSystem, @unchecked Sendable {
   }
 
   package func createDirectory(_ path: String) throws(FileSystemError) {
-    let ok: Bool = lock.withLock {
-      guard case .directory = nodes[Paths.parent(path)] else { return false }
-      if nodes[path] == nil { nodes[path] = .directory }
+    let ok: Bool = state.withLock { s in
+      guard case .directory = s.nodes[Paths.parent(path)] else { return false }
+      if s.nodes[path] == nil { s.nodes[path] = .directory }
       return true
     }
     if !ok { throw FileSystemError(path, "No such file or directory") }
   }
 
   package func remove(_ path: String) throws(FileSystemError) {
-    lock.withLock {
+    state.withLock { s in
       let prefix = path + "/"
-      nodes = nodes.filter { key, _ in key != path && !key.hasPrefix(prefix) }
+      s.nodes = s.nodes.filter { key, _ in key != path && !key.hasPrefix(prefix) }
     }
   }
 
   package func rename(_ source: String, to destination: String) throws(FileSystemError) {
-    let ok: Bool = lock.withLock {
-      guard let node = nodes.removeValue(forKey: source) else { return false }
-      nodes[destination] = node
+    let ok: Bool = state.withLock { s in
+      guard let node = s.nodes.removeValue(forKey: source) else { return false }
+      s.nodes[destination] = node
       return true
     }
     if !ok { throw FileSystemError(source, "No such file or directory") }

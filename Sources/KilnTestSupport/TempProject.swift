@@ -1,4 +1,5 @@
 import Foundation
+import KilnSystem
 
 #if canImport(Glibc)
 import Glibc
@@ -56,9 +57,9 @@ package final class RunningKiln {
   private let outPath: String
   private let errPath: String
   private let watchdog: DispatchWorkItem
-  private let killedByWatchdog: Flag
+  private let killedByWatchdog: OnceFlag
 
-  fileprivate init(process: Process, outPath: String, errPath: String, watchdog: DispatchWorkItem, killedByWatchdog: Flag) {
+  fileprivate init(process: Process, outPath: String, errPath: String, watchdog: DispatchWorkItem, killedByWatchdog: OnceFlag) {
     self.process = process
     self.outPath = outPath
     self.errPath = errPath
@@ -290,7 +291,7 @@ package final class TempProject {
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
     try process.run()
-    let fired = Flag()
+    let fired = OnceFlag()
     let watchdog = DispatchWorkItem { [process] in
       if process.isRunning {
         fired.set()
@@ -344,14 +345,6 @@ package final class TempProject {
     }
     return condition()
   }
-}
-
-/// A boolean set once from another thread.
-private final class Flag: @unchecked Sendable {
-  private let lock = NSLock()
-  private var value = false
-  func set() { lock.withLock { value = true } }
-  var isSet: Bool { lock.withLock { value } }
 }
 
 /// A test-setup failure (not a kiln failure): a file that could not be written, no binary.

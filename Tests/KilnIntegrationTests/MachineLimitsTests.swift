@@ -9,31 +9,26 @@ import Testing
 ///
 /// Tasks log `start ID NS` and `end ID NS` (from `date +%s%N`, taken inside the
 /// command) to a file outside the projects; the most intervals open at one time is a
-/// lower bound of how many task commands really ran at once.
+/// lower bound of how many task commands really ran at once. Where a test needs tasks
+/// to run side by side, they meet in a `ConcurrencyProbe`, so that is observed rather
+/// than left to how long each task sleeps.
 @Suite struct MachineLimitsTests {
-  /// Six independent tasks that each log their interval and sleep 0.3 s; `tag` makes
-  /// the commands (so the keys) differ between projects.
-  static func sleepers(tag: String, log: String, count: Int = 6) -> [String: String] {
-    let command = "echo \"start \(tag)-{stem} $(date +%s%N)\" >> \(log) && sleep 0.3 && echo \"end \(tag)-{stem} $(date +%s%N)\" >> \(log) && cp {in} {out}"
-    var files = [
-      "kiln.yml": """
-        tasks:
-          work:
-            foreach: src/*.txt
-            outputs: out/{stem}.txt
-            run: \(Fixture.quoted(command))
-        """
-    ]
-    for i in 1...count { files["src/t\(i).txt"] = "\(tag) \(i)\n" }
-    return files
+  /// Six independent tasks that each log their interval and sleep 0.3 s (inside it,
+  /// the `probe`, when given); `tag` makes the commands (so the keys) differ between
+  /// projects.
+  static func sleepers(tag: String, log: String, count: Int = 6, probe: ConcurrencyProbe? = nil) -> [String: String] {
+    let meet = probe.map { $0.shell(id: "\(tag)-{stem}") + " && " } ?? ""
+    let command = "echo \"start \(tag)-{stem} $(date +%s%N)\" >> \(log) && \(meet)sleep 0.3 && echo \"end \(tag)-{stem} $(date +%s%N)\" >> \(log) && cp {in} {out}"
+    return Fixture.independentTasks(count: count, command: command) { "\(tag) \($0)\n" }
   }
 
   @Test func jobSlotsAreSharedAcrossProcesses() throws {
     let logs = TempDirectory(prefix: "kiln-it-log")
     let log = logs.path + "/intervals"
-    let first = try TempProject(Self.sleepers(tag: "p1", log: log))
-    let second = try TempProject(Self.sleepers(tag: "p2", log: log), sharingCacheWith: first)
-    let third = try TempProject(Self.sleepers(tag: "p3", log: log), sharingCacheWith: first)
+    let probe = ConcurrencyProbe(target: 2)
+    let first = try TempProject(Self.sleepers(tag: "p1", log: log, probe: probe))
+    let second = try TempProject(Self.sleepers(tag: "p2", log: log, probe: probe), sharingCacheWith: first)
+    let third = try TempProject(Self.sleepers(tag: "p3", log: log, probe: probe), sharingCacheWith: first)
     let projects = [first, second, third]
 
     let builds = try projects.map { try $0.start(["build", "-j4", "--json"], environment: ["KILN_MAX_JOBS": "2"]) }
@@ -50,7 +45,9 @@ import Testing
     #expect(intervals.count == 18, "every task logged one interval: \(intervals.keys.sorted())")
     let overlap = Self.maxOverlap(intervals)
     #expect(overlap <= 2, "KILN_MAX_JOBS=2 across three processes, yet \(overlap) tasks ran at once")
-    #expect(overlap > 1, "three -j4 builds with two slots never ran two tasks at once")
+    #expect(probe.mostSeen <= 2, "KILN_MAX_JOBS=2 across three processes, yet a task saw \(probe.mostSeen) running")
+    #expect(probe.mostSeen == 2, "three -j4 builds with two slots never ran two tasks at once")
+    #expect(overlap == 2)
   }
 
   @Test func memoryReserveRunsOneTaskAtATime() throws {
@@ -66,9 +63,11 @@ import Testing
 
     // The same with a reserve that is always met does run tasks side by side.
     let freeLog = logs.path + "/free"
-    let free = try TempProject(Self.sleepers(tag: "free", log: freeLog, count: 4))
+    let probe = ConcurrencyProbe(target: 2)
+    let free = try TempProject(Self.sleepers(tag: "free", log: freeLog, count: 4, probe: probe))
     let unlimited = try free.kiln(["build", "-j4", "--json"], environment: ["KILN_MEM_RESERVE": "1K", "KILN_MAX_JOBS": "4"])
     #expect(unlimited.status == 0, "\(unlimited)")
+    #expect(probe.wasReached, "with the reserve met, two tasks never ran at once")
     #expect(Self.maxOverlap(try Self.intervals(freeLog)) > 1)
   }
 
@@ -97,8 +96,12 @@ import Testing
     let b = try second.start(["build", "--json"])
     let oneStarted = TempProject.waitUntil(seconds: 30) { Self.lines(counter) >= 1 }
     #expect(oneStarted, "neither build started the task")
-    // Time for the other build to reach the same action: with no dedup it would run it too.
-    usleep(1_000_000)
+    // The other build has reached the same action when it says it waits for it (after
+    // two seconds of waiting): with no dedup it would have run it instead.
+    let otherWaits = TempProject.waitUntil(seconds: 30) {
+      [a, b].contains { $0.stderrSoFar.contains("is running the same action") }
+    }
+    #expect(otherWaits, "neither build waited for the other's action")
     #expect(Self.lines(counter) == 1, "both processes ran the action at once")
     #expect(FileManager.default.createFile(atPath: go, contents: nil))
 

@@ -9,34 +9,31 @@ import Testing
 /// `SharedMachineLimits` keeps its state in byte-range locks owned by open files, so two
 /// instances in one process contend exactly as two kiln processes do: these tests use
 /// that to check the pool's rules without starting processes (the integration tests do
-/// it with real ones).
-@Suite struct MachineLimitsUnitTests {
+/// it with real ones). Where a test needs the other side to be waiting, it waits for
+/// the instance to say so (`MachineLimitsEvent`), never for a length of time; a wait
+/// that never comes ends the test at its time limit, as a failure.
+@Suite(.timeLimit(.minutes(1))) struct MachineLimitsUnitTests {
   let cache = TempDirectory(prefix: "kiln-limits")
 
-  func limits(slots: Int, reserve: Int64? = 0) throws -> SharedMachineLimits {
-    let made = SharedMachineLimits(cacheRoot: cache.path, slots: slots, memoryReserve: reserve, isInterrupted: { false })
-    return try #require(made)
+  func limits(slots: Int, reserve: Int64? = 0, events: EventLog<MachineLimitsEvent> = EventLog(),
+              isInterrupted: @escaping @Sendable () -> Bool = { false }) throws -> SharedMachineLimits {
+    try machineLimits(cache: cache, slots: slots, reserve: reserve, events: events, isInterrupted: isInterrupted)
   }
 
   @Test func slotsAreSharedBetweenProcesses() async throws {
-    let a = try limits(slots: 2), b = try limits(slots: 2)
+    let events = EventLog<MachineLimitsEvent>()
+    let a = try limits(slots: 2, events: events), b = try limits(slots: 2)
     let s1 = try #require(await a.acquireSlot(expectedMemory: nil))
+    #expect(await events.next() == .slotGranted(s1.index))
     let s2 = try #require(await b.acquireSlot(expectedMemory: nil))
     #expect(s1.index != s2.index)
-    // Both slots are taken: a third acquisition waits until one is given back.
+    // Both slots are taken: a third acquisition looks, finds none, and waits.
     let waiter = Task { await a.acquireSlot(expectedMemory: nil) }
-    try await Task.sleep(nanoseconds: 50_000_000)
-    let gotEarly = OnceFlag()
-    let watcher = Task {
-      _ = await waiter.value
-      gotEarly.set()
-    }
-    try await Task.sleep(nanoseconds: 50_000_000)
-    #expect(!gotEarly.isSet, "a third slot was handed out while two of two were held")
+    #expect(await events.next() == .noSlotFree, "a third slot was handed out while two of two were held")
     b.release(s2)
     let s3 = try #require(await waiter.value)
     #expect(s3.index == s2.index)
-    _ = await watcher.value
+    #expect(await events.next(where: { $0 != .noSlotFree }) == .slotGranted(s2.index))
     a.release(s1)
     a.release(s3)
   }
@@ -49,14 +46,40 @@ import Testing
     for slot in held { a.release(slot) }
   }
 
+  /// Slot accounting across two instances on one cache folder: each hands out only
+  /// slots the other does not hold, and a released slot is free to either.
+  @Test func twoInstancesNeverHoldTheSameSlot() async throws {
+    let a = try limits(slots: 4), b = try limits(slots: 4)
+    let fromA = [try #require(await a.acquireSlot(expectedMemory: nil)), try #require(await a.acquireSlot(expectedMemory: nil))]
+    let fromB = [try #require(await b.acquireSlot(expectedMemory: nil)), try #require(await b.acquireSlot(expectedMemory: nil))]
+    #expect(Set((fromA + fromB).map(\.index)) == [0, 1, 2, 3])
+    // The holder of each slot is recorded for other processes to read; none is stopped.
+    #expect(a.stoppedHolders().isEmpty)
+    a.release(fromA[1])
+    let again = try #require(await b.acquireSlot(expectedMemory: nil))
+    #expect(again.index == fromA[1].index)
+    // Releasing a slot this instance does not hold changes nothing.
+    a.release(again)
+    let events = EventLog<MachineLimitsEvent>()
+    let c = try limits(slots: 4, events: events)
+    let waiter = Task { await c.acquireSlot(expectedMemory: nil) }
+    #expect(await events.next() == .noSlotFree, "a slot held by another instance was released by one that did not hold it")
+    b.release(again)
+    let got = try #require(await waiter.value)
+    #expect(got.index == again.index)
+    c.release(got)
+    for slot in fromA.prefix(1) { a.release(slot) }
+    for slot in fromB { b.release(slot) }
+  }
+
   @Test func interruptedWaitGivesUp() async throws {
     let a = try limits(slots: 1)
     let flag = OnceFlag()
-    let made = SharedMachineLimits(cacheRoot: cache.path, slots: 1, memoryReserve: 0, isInterrupted: { flag.isSet })
-    let b = try #require(made)
+    let events = EventLog<MachineLimitsEvent>()
+    let b = try limits(slots: 1, events: events, isInterrupted: { flag.isSet })
     let held = try #require(await a.acquireSlot(expectedMemory: nil))
     let waiter = Task { await b.acquireSlot(expectedMemory: nil) }
-    try await Task.sleep(nanoseconds: 30_000_000)
+    #expect(await events.next() == .noSlotFree)
     flag.set()
     #expect(await waiter.value == nil)
     a.release(held)
@@ -65,30 +88,25 @@ import Testing
   @Test func memoryReserveHoldsASecondTaskButNeverTheFirst() async throws {
     // A reserve no machine has: the first task of a process still starts (it could
     // only wait for itself), a second waits while the first runs.
-    let a = try limits(slots: 4, reserve: Int64(1) << 60)
+    let events = EventLog<MachineLimitsEvent>()
+    let a = try limits(slots: 4, reserve: Int64(1) << 60, events: events)
     let first = try #require(await a.acquireSlot(expectedMemory: nil))
+    #expect(await events.next() == .slotGranted(first.index))
     let second = Task { await a.acquireSlot(expectedMemory: nil) }
-    try await Task.sleep(nanoseconds: 60_000_000)
-    let started = OnceFlag()
-    let watcher = Task {
-      _ = await second.value
-      started.set()
-    }
-    try await Task.sleep(nanoseconds: 40_000_000)
-    #expect(!started.isSet, "a second task started below the memory reserve")
+    #expect(await events.next() == .noSlotFree, "a second task started below the memory reserve")
     a.release(first)
     let next = try #require(await second.value)
-    _ = await watcher.value
     a.release(next)
   }
 
   @Test func anActionInFlightIsRunOnceAndTheOtherWaits() async throws {
-    let a = try limits(slots: 2), b = try limits(slots: 2)
+    let events = EventLog<MachineLimitsEvent>()
+    let a = try limits(slots: 2), b = try limits(slots: 2, events: events)
     let key = Digest(high: 0x1234, low: 0x5678)
     let first = try #require(await a.claimAction(key))
     #expect(!first.waited)
     let second = Task { await b.claimAction(key) }
-    try await Task.sleep(nanoseconds: 40_000_000)
+    #expect(await events.next() == .actionHeld(key))
     // A different key is not held up.
     let other = try #require(await b.claimAction(Digest(high: 0x9999, low: 1)))
     #expect(!other.waited)
@@ -106,19 +124,20 @@ import Testing
   @Test func aWaitForAnActionEndsOnInterruptOrWhenItsHolderGoes() async throws {
     let a = try limits(slots: 1)
     let flag = OnceFlag()
-    let made = SharedMachineLimits(cacheRoot: cache.path, slots: 1, memoryReserve: 0, isInterrupted: { flag.isSet })
-    let b = try #require(made)
+    let events = EventLog<MachineLimitsEvent>()
+    let b = try limits(slots: 1, events: events, isInterrupted: { flag.isSet })
     let key = Digest(high: 42, low: 42)
     let held = try #require(await a.claimAction(key))
     let interrupted = Task { await b.claimAction(key) }
-    try await Task.sleep(nanoseconds: 30_000_000)
+    #expect(await events.next() == .actionHeld(key))
     flag.set()
     #expect(await interrupted.value == nil, "an interrupted wait gives up")
     // A holder that goes without releasing (its descriptor closed, as when a process
     // dies) frees the key: the kernel drops the lock, the waiter's 20 ms wake finds it.
-    let c = try limits(slots: 1)
+    let waits = EventLog<MachineLimitsEvent>()
+    let c = try limits(slots: 1, events: waits)
     let waiting = Task { await c.claimAction(key) }
-    try await Task.sleep(nanoseconds: 30_000_000)
+    #expect(await waits.next() == .actionHeld(key))
     close(held.descriptorForTesting)
     let got = try #require(await waiting.value)
     #expect(got.waited)

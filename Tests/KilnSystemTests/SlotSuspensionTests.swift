@@ -10,40 +10,33 @@ import Testing
 /// in one process with two `SharedMachineLimits` on one cache, which contend as two
 /// processes do: `suspend()` gives the slots back, `resume()` takes the same ones again
 /// (waiting for one another holder took meanwhile), and a slot released while given
-/// back is simply gone.
-@Suite struct SlotSuspensionTests {
+/// back is simply gone. Each test waits for the waiting side to say it waits
+/// (`MachineLimitsEvent`), not for a length of time.
+@Suite(.timeLimit(.minutes(1))) struct SlotSuspensionTests {
   let cache = TempDirectory(prefix: "kiln-suspend")
 
-  func limits(slots: Int) throws -> SharedMachineLimits {
-    let made = SharedMachineLimits(cacheRoot: cache.path, slots: slots, memoryReserve: 0, isInterrupted: { false },
-                                   report: { _ in })
-    return try #require(made)
+  func limits(slots: Int, events: EventLog<MachineLimitsEvent> = EventLog()) throws -> SharedMachineLimits {
+    try machineLimits(cache: cache, slots: slots, events: events)
   }
 
   @Test func suspendGivesTheSlotsBackAndResumeTakesThemAgain() async throws {
-    let stopped = try limits(slots: 1), other = try limits(slots: 1)
+    let stoppedEvents = EventLog<MachineLimitsEvent>(), otherEvents = EventLog<MachineLimitsEvent>()
+    let stopped = try limits(slots: 1, events: stoppedEvents), other = try limits(slots: 1, events: otherEvents)
     let held = try #require(await stopped.acquireSlot(expectedMemory: nil))
     stopped.suspend()
     // The other "process" gets the slot at once.
     let taken = try #require(await other.acquireSlot(expectedMemory: nil))
     #expect(taken.index == held.index)
+    #expect(await otherEvents.next() == .slotGranted(taken.index))
     // Resuming waits for it to be given back, then holds it again.
     let resumed = Task { stopped.resume() }
-    try await Task.sleep(nanoseconds: 100_000_000)
+    #expect(await stoppedEvents.next(where: { $0 != .slotGranted(held.index) }) == .resumeWaits)
     other.release(taken)
     await resumed.value
     let waiter = Task { await other.acquireSlot(expectedMemory: nil) }
-    try await Task.sleep(nanoseconds: 100_000_000)
-    let early = OnceFlag()
-    let watch = Task {
-      _ = await waiter.value
-      early.set()
-    }
-    try await Task.sleep(nanoseconds: 50_000_000)
-    #expect(!early.isSet, "the resumed holder's slot was handed out")
+    #expect(await otherEvents.next() == .noSlotFree, "the resumed holder's slot was handed out")
     stopped.release(held)
     let after = try #require(await waiter.value)
-    _ = await watch.value
     other.release(after)
   }
 
@@ -59,20 +52,13 @@ import Testing
   }
 
   @Test func noSlotIsTakenWhileSuspended() async throws {
-    let stopped = try limits(slots: 2)
+    let events = EventLog<MachineLimitsEvent>()
+    let stopped = try limits(slots: 2, events: events)
     stopped.suspend()
     let waiter = Task { await stopped.acquireSlot(expectedMemory: nil) }
-    try await Task.sleep(nanoseconds: 100_000_000)
-    let early = OnceFlag()
-    let watch = Task {
-      _ = await waiter.value
-      early.set()
-    }
-    try await Task.sleep(nanoseconds: 50_000_000)
-    #expect(!early.isSet, "a stopped kiln took a slot")
+    #expect(await events.next() == .noSlotFree, "a stopped kiln took a slot")
     stopped.resume()
     let slot = try #require(await waiter.value)
-    _ = await watch.value
     stopped.release(slot)
   }
 }
