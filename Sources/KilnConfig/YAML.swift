@@ -55,12 +55,16 @@ package struct YAMLError: Error, Sendable {
 /// Two spellings that YAML 1.2 and PyYAML accept but libyaml 0.2 refuses are read by
 /// editing the text and parsing again: a tab after the indentation on the first line
 /// of a block scalar (`|\n  \tx`), and `key:` right before `,`, `]` or `}` in a flow
-/// collection (`{empty:, k: v}`).
+/// collection (`{empty:, k: v}`). Each edit costs a parse of the whole text, so a file
+/// gets at most `maxEdits`; past them these spellings are errors that say how to write them.
 package enum YAMLParser {
   /// How deep lists and mappings may nest. Build files nest four or five levels; a
   /// hostile file (30,000 `[` in 60 KB) must end in one line, not in memory or time.
   /// Past the limit: `nesting too deep`.
   package static let maxDepth = 256
+
+  /// How many times the text may be edited and parsed again.
+  package static let maxEdits = 64
 
   package static func parse(_ source: String) throws(YAMLError) -> YAMLNode? {
     let original = SourceText(Array(source.utf8))
@@ -181,6 +185,8 @@ private struct Edits {
   /// The character that stands for a tab kiln took out of a block scalar's indentation
   /// line (libyaml refuses it there), nil if none: one the source does not hold.
   private(set) var tabStandIn: [UInt8]?
+  /// How many edits were made.
+  private(set) var count = 0
 
   init(_ original: SourceText) {
     self.original = original
@@ -212,6 +218,7 @@ private struct Edits {
     for k in insertions.indices where insertions[k] > index { insertions[k] += 1 }
     insertions.append(index + 1)
     insertions.sort()
+    count += 1
   }
 
   /// The tab at character `index` (of the edited text) replaced by a stand-in that
@@ -233,6 +240,7 @@ private struct Edits {
     var bytes = text.bytes
     bytes.replaceSubrange(at...at, with: tabStandIn!)
     text = SourceText(bytes)
+    count += 1
   }
 
   /// A scalar's bytes as the source had them.
@@ -469,7 +477,7 @@ private struct EventReader {
       throw YAMLError(mark: original.mark(atOffset: backslash), message: "YAML syntax error: bad escape: \(what)")
     case "found unexpected ':'":
       // `key:` right before ',', ']' or '}' in a flow collection: an empty value.
-      if [0x2C, 0x5D, 0x7D].contains(original.byte(at + 1)) {
+      if [0x2C, 0x5D, 0x7D].contains(original.byte(at + 1)), edits.count < YAMLParser.maxEdits {
         var edited = edits
         edited.insertSpace(afterCharacter: Int(problemMark.index))
         return .retry(edited)
@@ -547,7 +555,7 @@ private struct EventReader {
   /// that parse it so.
   private func tabInBlockScalarContent(_ problem: yaml_mark_t, _ header: yaml_mark_t) -> Edits? {
     let tab = offset(problem)
-    guard original.byte(tab) == 0x09, original.onlySpacesBefore(tab) else { return nil }
+    guard edits.count < YAMLParser.maxEdits, original.byte(tab) == 0x09, original.onlySpacesBefore(tab) else { return nil }
     let tabMark = original.mark(atOffset: tab)
     let headerLine = original.mark(atOffset: offset(header)).line
     // Only lines of spaces between the header and this line: it is the first.

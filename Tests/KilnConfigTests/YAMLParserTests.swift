@@ -955,6 +955,25 @@ extension YAMLParserTests {
       expectFailure("a: {k:}\nb: c: d\n", at: "2:5", says: "': '")
     }
 
+    /// Each edit is a parse of the whole file: a file gets `maxEdits` of them, then the
+    /// spelling is an error that says how to write it (a hostile file cannot make kiln
+    /// parse it thousands of times).
+    @Test func editsAreBounded() throws {
+      let limit = YAMLParser.maxEdits
+      let items = (0..<limit).map { "{k\($0):}" }.joined(separator: ", ")
+      let root = try YAMLParser.parse("a: [\(items)]\n")
+      guard case .mapping(let pairs, _)? = root, case .sequence(let list, _) = pairs[0].value else {
+        Issue.record("not a mapping holding a list")
+        return
+      }
+      #expect(list.count == limit)
+      let oneMore = (0...limit).map { _ in "{k:}" }.joined(separator: ",")
+      // Each item is 4 bytes and a comma; the ':' of item `limit` (0-based) is refused.
+      expectFailure("a: [\(oneMore)]\n", at: "1:\(5 + 5 * limit + 2)", says: "followed by a space")
+      let tabs = (0...limit).map { "b\($0): |\n  \tx\n" }.joined()
+      expectFailure(tabs, at: "\(2 * limit + 2):3", says: "tab")
+    }
+
     /// YAML allows no control characters in the text (write them as escapes in double
     /// quotes); the error points at the character.
     @Test func controlCharactersAreRefusedWhereTheyAre() {
