@@ -129,6 +129,14 @@ private struct SourceText {
     return max(low - 1, 0)
   }
 
+  /// The mark of `offset`, on 0-based line `line` (libyaml's count) if it is there.
+  func mark(atOffset offset: Int, line: Int) -> Mark {
+    if line < lineStarts.count, lineStarts[line] <= offset, line + 1 == lineStarts.count || lineStarts[line + 1] > offset {
+      return Mark(line: line + 1, column: offset - lineStarts[line] + 1)
+    }
+    return mark(atOffset: offset)
+  }
+
   func mark(atOffset offset: Int) -> Mark {
     var low = 0
     var high = lineStarts.count - 1
@@ -205,8 +213,9 @@ private struct Edits {
     originalOffset(ofCharacter: text.character(atOffset: offset))
   }
 
-  func mark(ofCharacter index: Int) -> Mark {
-    original.mark(atOffset: originalOffset(ofCharacter: index))
+  /// The source's mark of libyaml's mark in the edited text (edits add no lines).
+  func mark(_ m: yaml_mark_t) -> Mark {
+    original.mark(atOffset: originalOffset(ofCharacter: Int(m.index)), line: Int(m.line))
   }
 
   /// A space after the character at `index` (of the edited text).
@@ -284,7 +293,15 @@ private struct OpenCollection {
   var items: [YAMLNode] = []
   var pairs: [(key: YAMLNode, value: YAMLNode)] = []
   var pendingKey: YAMLNode?
+  /// The keys so far, once there are enough of them that a set beats a scan.
   var keys: Set<String> = []
+
+  /// Adds `name` to the keys; false if it was there already.
+  mutating func insertKey(_ name: String) -> Bool {
+    if pairs.count < 8 { return !pairs.contains { $0.key.string == name } }
+    if keys.isEmpty { keys = Set(pairs.compactMap(\.key.string)) }
+    return keys.insert(name).inserted
+  }
 }
 
 /// The last node completed, for errors about what follows it on its line.
@@ -333,7 +350,7 @@ private struct EventReader {
     }
   }
 
-  private func mark(_ m: yaml_mark_t) -> Mark { edits.mark(ofCharacter: Int(m.index)) }
+  private func mark(_ m: yaml_mark_t) -> Mark { edits.mark(m) }
   private func offset(_ m: yaml_mark_t) -> Int { edits.originalOffset(ofCharacter: Int(m.index)) }
 
   private func refuse(_ message: String, at m: yaml_mark_t) -> YAMLError {
@@ -377,7 +394,7 @@ private struct EventReader {
         start -= 1
       }
       let text = edits.restoringTabs(UnsafeBufferPointer(start: scalar.value, count: Int(scalar.length)))
-      let node = YAMLNode.scalar(text, plain: plain, original.mark(atOffset: start))
+      let node = YAMLNode.scalar(text, plain: plain, original.mark(atOffset: start, line: Int(event.start_mark.line)))
       last = CompletedNode(kind: plain ? .other : .quoted, mark: node.mark, end: offset(event.end_mark))
       try add(node)
     case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
@@ -418,7 +435,7 @@ private struct EventReader {
       stack[top].pairs.append((key, node))
       stack[top].pendingKey = nil
     } else {
-      if let name = node.string, !stack[top].keys.insert(name).inserted {
+      if let name = node.string, !stack[top].insertKey(name) {
         throw YAMLError(mark: node.mark, message: "duplicate key '\(name)'")
       }
       stack[top].pendingKey = node
