@@ -6,7 +6,7 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 BIN_DEBUG := .build/debug/kiln
 BIN_RELEASE := .build/release/kiln
-DEPS_BUILD := libxxhash-dev libsqlite3-dev
+DEPS_BUILD := libxxhash-dev libsqlite3-dev libyaml-dev
 # The demo compiles C and makes git workspaces. What the tests need on top, and for what:
 #   procps        pgrep: no child of a task outlives kiln (ProcessTeardownTests, ...)
 #   python3-yaml  PyYAML: the YAML parser's differential test (YAMLParserTests)

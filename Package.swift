@@ -16,6 +16,7 @@ let package = Package(
   targets: [
     .systemLibrary(name: "CXXHash", path: "Sources/CXXHash"),
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+    .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
     .target(name: "CSpawn"),
     .target(name: "KilnCore", swiftSettings: strict),
     .target(name: "KilnHash", dependencies: ["KilnCore", "CXXHash"], swiftSettings: strict),
@@ -28,7 +29,7 @@ let package = Package(
       swiftSettings: strict),
     .target(
       name: "KilnConfig",
-      dependencies: ["KilnSystem", "KilnCore"],
+      dependencies: ["KilnSystem", "KilnCore", "CYAML"],
       swiftSettings: strict),
     .target(name: "KilnStore", dependencies: ["KilnSystem", "KilnHash", "KilnCore", "CSQLite"], swiftSettings: strict),
     .target(name: "KilnEngine", dependencies: ["KilnStore", "KilnSystem", "KilnHash", "KilnCore"], swiftSettings: strict),

@@ -1,3 +1,4 @@
+import CYAML
 import KilnCore
 
 /// Where a YAML node starts: 1-based line and column (columns count bytes).
@@ -42,615 +43,564 @@ package struct YAMLError: Error, Sendable {
   package var message: String
 }
 
-/// Reads the YAML of build files: block mappings and sequences by indentation, flow
-/// `[...]` and `{...}`, plain, single- and double-quoted scalars (folded over lines),
-/// literal `|` and folded `>` block scalars, comments, `---` and `...`. Anchors, aliases,
-/// tags and several documents in one file are refused with a clear line. Duplicate keys
-/// are an error at their second occurrence.
+/// Reads the YAML of build files with libyaml's event API (Debian libyaml-dev, the C
+/// library under PyYAML and Yams; no Foundation). What kiln adds on top:
+/// - one document per file; no directives, anchors, aliases or tags (refused with a clear
+///   line); a duplicate key is an error at its second occurrence;
+/// - lists and mappings nest at most `maxDepth` levels, counted while the events arrive;
+/// - marks in kiln's terms: 1-based lines, columns counting bytes (libyaml counts
+///   characters), an empty list item marked at its `-`;
+/// - libyaml's error messages turned into kiln's wording, at the place to fix.
 ///
-/// kiln's own parser rather than a YAML library: Yams needs the whole of Foundation,
-/// which costs about 3 ms at every start of every kiln command (the entire budget of a
-/// null build; docs/architecture.md), for a file format this small.
-package struct YAMLParser {
-  private let text: [UInt8]
-  private var i = 0
-  /// Offset where the line holding `i` starts, and its 1-based number.
-  private var lineStart = 0
-  private var line = 1
-  /// How many lists and mappings (block or flow) enclose the current position.
-  private var depth = 0
-
-  /// How deep lists and mappings may nest. Build files nest four or five levels; the
-  /// parser is a recursive descent, and a hostile file (30,000 `[` in 60 KB) used to
-  /// run it off the end of the stack. Past the limit: `nesting too deep`.
+/// Two spellings that YAML 1.2 and PyYAML accept but libyaml 0.2 refuses are read by
+/// editing the text and parsing again: a tab after the indentation on the first line
+/// of a block scalar (`|\n  \tx`), and `key:` right before `,`, `]` or `}` in a flow
+/// collection (`{empty:, k: v}`). Each edit costs a parse of the whole text, so a file
+/// gets at most `maxEdits`; past them these spellings are errors that say how to write them.
+package enum YAMLParser {
+  /// How deep lists and mappings may nest. Build files nest four or five levels; a
+  /// hostile file (30,000 `[` in 60 KB) must end in one line, not in memory or time.
+  /// Past the limit: `nesting too deep`.
   package static let maxDepth = 256
 
+  /// How many times the text may be edited and parsed again.
+  package static let maxEdits = 64
+
   package static func parse(_ source: String) throws(YAMLError) -> YAMLNode? {
-    var parser = YAMLParser(Array(source.utf8))
-    return try parser.document()
-  }
-
-  private init(_ text: [UInt8]) { self.text = text }
-
-  // MARK: - Positions
-
-  private var atEnd: Bool { i >= text.count }
-  private var c: UInt8 { i < text.count ? text[i] : 0 }
-  private func peek(_ k: Int) -> UInt8 { i + k < text.count ? text[i + k] : 0 }
-  private var column: Int { i - lineStart }
-  private var mark: Mark { Mark(line: line, column: column + 1) }
-
-  private func error(_ message: String, at m: Mark? = nil) -> YAMLError {
-    YAMLError(mark: m ?? mark, message: message)
-  }
-
-  private static func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
-  private static func isBreak(_ b: UInt8) -> Bool { b == 0x0A || b == 0x0D }
-  /// Space, line break or the end: what must follow `-` and `:` to make them indicators.
-  private func isSeparatorAt(_ k: Int) -> Bool {
-    let b = peek(k)
-    return b == 0 || Self.isBlank(b) || Self.isBreak(b)
-  }
-
-  private mutating func newline() {
-    if c == 0x0D, peek(1) == 0x0A { i += 1 }
-    i += 1
-    lineStart = i
-    line += 1
-  }
-
-  private mutating func skipBlanks() {
-    while Self.isBlank(c) { i += 1 }
-  }
-
-  /// Past the indentation and any lines holding only blanks: how many such lines (a
-  /// folded scalar keeps one line break for each).
-  private mutating func skipEmptyLines() -> Int {
-    var breaks = 0
+    let original = SourceText(Array(source.utf8))
+    var edits = Edits(original)
     while true {
-      skipBlanks()
-      guard Self.isBreak(c) else { return breaks }
-      breaks += 1
-      newline()
-    }
-  }
-
-  /// Past blanks, comments and line breaks, to the next content (or the end).
-  private mutating func skipToContent() throws(YAMLError) {
-    while !atEnd {
-      if c == 0x20 {
-        i += 1
-      } else if c == 0x09 {
-        if text[lineStart..<i].allSatisfy(Self.isBlank) {
-          // A tab in indentation is legal only on a line with nothing else.
-          var k = i
-          while k < text.count, Self.isBlank(text[k]) { k += 1 }
-          if k < text.count, !Self.isBreak(text[k]), text[k] != 0x23 {
-            throw error("YAML syntax error: tabs cannot indent; use spaces")
-          }
-        }
-        i += 1
-      } else if c == 0x23 {
-        while !atEnd, !Self.isBreak(c) { i += 1 }
-      } else if Self.isBreak(c) {
-        newline()
-      } else {
-        return
+      var reader = EventReader(original: original, edits: edits)
+      switch try reader.read() {
+      case .parsed(let root): return root
+      case .retry(let edited): edits = edited
       }
     }
   }
+}
 
-  /// After a value on its line: only blanks and a comment may follow.
-  private mutating func endOfLine(_ what: String) throws(YAMLError) {
-    skipBlanks()
-    if c == 0x23 || Self.isBreak(c) || atEnd { return }
-    throw error("YAML syntax error: unexpected text after \(what)")
-  }
+// MARK: - Positions
 
-  /// Counts one more enclosing collection, opened at `m`; the caller undoes it with
-  /// `depth -= 1` in a `defer`, on every way out.
-  private mutating func enterCollection(at m: Mark) throws(YAMLError) {
-    depth += 1
-    if depth > Self.maxDepth { throw error("nesting too deep", at: m) }
-  }
+/// Bytes of a text and where its lines start, to turn libyaml's marks (counted in
+/// characters, a leading byte order mark not counted) into byte offsets and kiln's marks.
+private struct SourceText {
+  let bytes: [UInt8]
+  /// The byte offset of each character, when the text is not all ASCII.
+  private let characterOffsets: [Int]?
+  private let lineStarts: [Int]
 
-  private func startsDocumentMarker(_ marker: UInt8) -> Bool {
-    column == 0 && c == marker && peek(1) == marker && peek(2) == marker && isSeparatorAt(3)
-  }
-
-  // MARK: - Document
-
-  private mutating func document() throws(YAMLError) -> YAMLNode? {
-    if text.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3; lineStart = 3 }
-    try skipToContent()
-    if startsDocumentMarker(0x2D) {
-      i += 3
-      try skipToContent()
+  init(_ bytes: [UInt8]) {
+    self.bytes = bytes
+    let bom = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+    if bytes.allSatisfy({ $0 < 0x80 }) {
+      characterOffsets = nil
+    } else {
+      var offsets: [Int] = []
+      offsets.reserveCapacity(bytes.count)
+      for i in bom..<bytes.count where bytes[i] & 0xC0 != 0x80 { offsets.append(i) }
+      characterOffsets = offsets
     }
-    if atEnd || startsDocumentMarker(0x2E) { return nil }
-    if c == 0x25 { throw error("YAML syntax error: directives (%) are not supported") }
-    let root = try blockNode(parentIndent: -1)
-    try skipToContent()
-    if startsDocumentMarker(0x2E) {
-      i += 3
-      try skipToContent()
-    }
-    if startsDocumentMarker(0x2D) { throw error("YAML syntax error: a build file holds one document, not several") }
-    if !atEnd {
-      if case .sequence = root { throw error("YAML syntax error: expected another '- ' item of the list at this indentation") }
-      throw error("YAML syntax error: unexpected text (is it indented the same as what it belongs to?)")
-    }
-    return root
-  }
-
-  // MARK: - Block structure
-
-  /// The node starting at the current position (content, possibly on a line of its
-  /// own), belonging to a parent indented by `parentIndent`.
-  private mutating func blockNode(parentIndent: Int) throws(YAMLError) -> YAMLNode {
-    let indent = column
-    if c == 0x2D, isSeparatorAt(1) { return try blockSequence(indent: indent) }
-    if try looksLikeKey() { return try blockMapping(indent: indent) }
-    return try inlineValue(parentIndent: parentIndent)
-  }
-
-  private mutating func blockSequence(indent: Int) throws(YAMLError) -> YAMLNode {
-    let start = mark
-    defer { depth -= 1 }
-    try enterCollection(at: start)
-    var items: [YAMLNode] = []
-    while true {
-      let itemMark = mark
-      i += 1  // "-"
-      skipBlanks()
-      if c == 0x23 || Self.isBreak(c) || atEnd {
-        try skipToContent()
-        if !atEnd, column > indent {
-          items.append(try blockNode(parentIndent: indent))
-        } else {
-          items.append(.scalar("", plain: true, itemMark))
-        }
-      } else {
-        items.append(try blockNode(parentIndent: indent))
-      }
-      try skipToContent()
-      if atEnd || column < indent || startsDocumentMarker(0x2D) || startsDocumentMarker(0x2E) { break }
-      if column > indent { throw error("YAML syntax error: this line is indented more than the list item above it") }
-      // Anything else at this indentation ends the list: the next key of the mapping
-      // whose value it was (`key:` then `- a` at the key's own indentation).
-      guard c == 0x2D, isSeparatorAt(1) else { break }
-    }
-    return .sequence(items, start)
-  }
-
-  private mutating func blockMapping(indent: Int) throws(YAMLError) -> YAMLNode {
-    let start = mark
-    defer { depth -= 1 }
-    try enterCollection(at: start)
-    var pairs: [(key: YAMLNode, value: YAMLNode)] = []
-    var seen = Set<String>()
-    while true {
-      let key = try mappingKey()
-      if let name = key.string {
-        if !seen.insert(name).inserted { throw error("duplicate key '\(name)'", at: key.mark) }
-      }
-      // At ':'.
-      let colon = mark
+    var starts = [bom]
+    var i = bom
+    while i < bytes.count {
+      let b = bytes[i]
       i += 1
-      skipBlanks()
-      let value: YAMLNode
-      if c == 0x23 || Self.isBreak(c) || atEnd {
-        try skipToContent()
-        if !atEnd, column > indent, !startsDocumentMarker(0x2D), !startsDocumentMarker(0x2E) {
-          value = try blockNode(parentIndent: indent)
-        } else if !atEnd, column == indent, c == 0x2D, isSeparatorAt(1) {
-          value = try blockSequence(indent: indent)  // "key:\n- a\n- b": a list may sit at the key's indentation
-        } else {
-          value = .scalar("", plain: true, Mark(line: colon.line, column: colon.column + 1))
-        }
-      } else {
-        value = try inlineValue(parentIndent: indent)
-      }
-      pairs.append((key, value))
-      try skipToContent()
-      if atEnd || column < indent || startsDocumentMarker(0x2D) || startsDocumentMarker(0x2E) { break }
-      if column > indent { throw error("YAML syntax error: this line is indented more than the keys above it") }
-      guard try looksLikeKey() else {
-        throw error("YAML syntax error: expected 'key: value' at this indentation")
-      }
+      if b == 0x0A || (b == 0x0D && (i == bytes.count || bytes[i] != 0x0A)) { starts.append(i) }
     }
-    return .mapping(pairs, start)
+    lineStarts = starts
   }
 
-  /// Whether the current line, from here, is `key:` followed by a space or its end.
-  private mutating func looksLikeKey() throws(YAMLError) -> Bool {
-    let save = (i, lineStart, line)
-    defer { (i, lineStart, line) = save }
-    switch c {
-    case 0x22, 0x27:
-      guard (try? quoted()) != nil else { return false }
-      skipBlanks()
-      return c == 0x3A && isSeparatorAt(1)
-    case 0x5B, 0x7B:
-      let startLine = line
-      guard (try? flowCollection()) != nil, line == startLine else { return false }
-      skipBlanks()
-      return c == 0x3A && isSeparatorAt(1)
-    default:
-      while !atEnd, !Self.isBreak(c) {
-        if c == 0x3A, isSeparatorAt(1) { return true }
-        if c == 0x23, i > 0, Self.isBlank(text[i - 1]) { return false }
-        i += 1
-      }
-      return false
-    }
+  /// The byte offset of libyaml's character index.
+  func offset(ofCharacter index: Int) -> Int {
+    guard let characterOffsets else { return min(index, bytes.count) }
+    return index < characterOffsets.count ? characterOffsets[index] : bytes.count
   }
 
-  /// A key, left at its ':'.
-  private mutating func mappingKey() throws(YAMLError) -> YAMLNode {
-    let start = mark
-    switch c {
-    case 0x22, 0x27:
-      let key = try quoted()
-      skipBlanks()
-      return key
-    case 0x5B, 0x7B:
-      let key = try flowCollection()
-      skipBlanks()
-      return key
-    case 0x26, 0x2A, 0x21:
-      throw error("YAML anchors (&), aliases (*) and tags (!) are not supported in a build file")
-    default:
-      let from = i
-      var end = i
-      while !(c == 0x3A && isSeparatorAt(1)) {
-        i += 1
-        if !Self.isBlank(text[i - 1]) { end = i }
-      }
-      return .scalar(String(decoding: text[from..<end], as: UTF8.self), plain: true, start)
+  /// The character index of a byte offset (of the character holding that byte).
+  func character(atOffset offset: Int) -> Int {
+    guard let characterOffsets else { return offset }
+    if offset >= bytes.count { return characterOffsets.count }
+    var low = 0
+    var high = characterOffsets.count
+    while low < high {
+      let mid = (low + high) / 2
+      if characterOffsets[mid] <= offset { low = mid + 1 } else { high = mid }
     }
+    return max(low - 1, 0)
   }
 
-  // MARK: - Values on a line
-
-  /// A scalar or flow collection starting here, in a block whose parent is indented
-  /// by `parentIndent` (plain and quoted scalars may continue on more indented lines).
-  private mutating func inlineValue(parentIndent: Int) throws(YAMLError) -> YAMLNode {
-    switch c {
-    case 0x5B, 0x7B:
-      let opening = c
-      let node = try flowCollection()
-      skipBlanks()
-      if !(c == 0x23 || Self.isBreak(c) || atEnd) {
-        if opening == 0x7B {
-          throw error("YAML syntax error: a value that starts with '{' must be quoted (YAML reads {...} as a mapping)", at: node.mark)
-        }
-        throw error("YAML syntax error: unexpected text after ']'")
-      }
-      return node
-    case 0x22, 0x27:
-      let node = try quoted()
-      try endOfLine("the closing quote")
-      return node
-    case 0x7C, 0x3E:
-      return try blockScalar(parentIndent: parentIndent)
-    case 0x26, 0x2A, 0x21:
-      throw error("YAML anchors (&), aliases (*) and tags (!) are not supported in a build file")
-    case 0x25, 0x40, 0x60:
-      throw error("YAML syntax error: a plain value cannot start with '\(Character(Unicode.Scalar(c)))'; quote it")
-    case 0x2D where isSeparatorAt(1):
-      throw error("YAML syntax error: a list cannot start on the line of its key; put '- ' items on the lines below")
-    default:
-      return try plainScalar(parentIndent: parentIndent)
+  /// The mark of `offset`, on 0-based line `line` (libyaml's count) if it is there.
+  func mark(atOffset offset: Int, line: Int) -> Mark {
+    if line < lineStarts.count, lineStarts[line] <= offset, line + 1 == lineStarts.count || lineStarts[line + 1] > offset {
+      return Mark(line: line + 1, column: offset - lineStarts[line] + 1)
     }
+    return mark(atOffset: offset)
   }
 
-  /// A plain scalar in block context: to the end of its line or a ` #` comment, folded
-  /// with the following lines indented more than its parent.
-  private mutating func plainScalar(parentIndent: Int) throws(YAMLError) -> YAMLNode {
-    let start = mark
-    var result: [UInt8] = []
-    var pendingBreaks = 0
-    while true {
-      // One line's worth.
-      var lineBytes: [UInt8] = []
-      while !atEnd, !Self.isBreak(c) {
-        if c == 0x23, i > 0, Self.isBlank(text[i - 1]) { break }
-        if c == 0x3A, isSeparatorAt(1) {
-          throw error("YAML syntax error: ': ' inside a plain value; quote the value")
-        }
-        lineBytes.append(c)
-        i += 1
-      }
-      while let last = lineBytes.last, Self.isBlank(last) { lineBytes.removeLast() }
-      if !lineBytes.isEmpty {
-        if !result.isEmpty {
-          if pendingBreaks == 0 { result.append(0x20) } else { result += Array(repeating: 0x0A, count: pendingBreaks) }
-        }
-        result += lineBytes
-      }
-      // Continue on the next line if it is more indented than the parent; a comment
-      // ends the value.
-      if c == 0x23 || atEnd { break }
-      let save = (i, lineStart, line)
-      newline()
-      let breaks = skipEmptyLines()
-      if atEnd || column <= parentIndent || c == 0x23 || startsDocumentMarker(0x2D) || startsDocumentMarker(0x2E) {
-        (i, lineStart, line) = save
-        break
-      }
-      if text[lineStart..<i].contains(0x09) {
-        throw error("YAML syntax error: tabs cannot indent; use spaces", at: Mark(line: line, column: 1))
-      }
-      pendingBreaks = breaks
+  func mark(atOffset offset: Int) -> Mark {
+    var low = 0
+    var high = lineStarts.count - 1
+    while low < high {
+      let mid = (low + high + 1) / 2
+      if lineStarts[mid] <= offset { low = mid } else { high = mid - 1 }
     }
-    return .scalar(String(decoding: result, as: UTF8.self), plain: true, start)
+    return Mark(line: low + 1, column: max(offset - lineStarts[low], 0) + 1)
   }
 
-  /// `'...'` (`''` is a quote) or `"..."` (backslash escapes); line breaks fold to a space.
-  private mutating func quoted() throws(YAMLError) -> YAMLNode {
-    let start = mark
-    let quote = c
-    i += 1
-    var result: [UInt8] = []
-    // Bytes up to here came from escapes: folding never trims them.
-    var kept = 0
-    while true {
-      if atEnd || (quote == 0x22 && c == 0x5C && i + 1 >= text.count) {
-        throw error("YAML syntax error: this quoted value is never closed", at: start)
-      }
-      let b = c
-      if quote == 0x27, b == 0x27 {
-        if peek(1) == 0x27 {
-          result.append(0x27)
-          i += 2
-          continue
-        }
-        i += 1
-        break
-      }
-      if quote == 0x22, b == 0x22 {
-        i += 1
-        break
-      }
-      if quote == 0x22, b == 0x5C {
-        try escape(into: &result)
-        kept = result.count
-        continue
-      }
-      if Self.isBreak(b) {
-        while result.count > kept, let last = result.last, Self.isBlank(last) { result.removeLast() }
-        newline()
-        let breaks = skipEmptyLines()
-        if breaks == 0 { result.append(0x20) } else { result += Array(repeating: 0x0A, count: breaks) }
-        continue
-      }
-      result.append(b)
-      i += 1
-    }
-    return .scalar(String(decoding: result, as: UTF8.self), plain: false, start)
+  func byte(_ offset: Int) -> UInt8 { offset >= 0 && offset < bytes.count ? bytes[offset] : 0 }
+
+  /// The character starting at `offset`, for a message.
+  func text(at offset: Int) -> String {
+    guard offset < bytes.count else { return "" }
+    var end = offset + 1
+    while end < bytes.count, bytes[end] & 0xC0 == 0x80 { end += 1 }
+    return String(decoding: bytes[offset..<end], as: UTF8.self)
   }
 
-  private mutating func escape(into result: inout [UInt8]) throws(YAMLError) {
-    let at = mark
-    i += 1
-    let e = c
-    i += 1
-    switch e {
-    case 0x30: result.append(0)
-    case 0x61: result.append(0x07)
-    case 0x62: result.append(0x08)
-    case 0x74, 0x09: result.append(0x09)
-    case 0x6E: result.append(0x0A)
-    case 0x76: result.append(0x0B)
-    case 0x66: result.append(0x0C)
-    case 0x72: result.append(0x0D)
-    case 0x65: result.append(0x1B)
-    case 0x20, 0x22, 0x2F, 0x5C: result.append(e)
-    case 0x78, 0x75, 0x55:
-      let digits = e == 0x78 ? 2 : (e == 0x75 ? 4 : 8)
-      var value: UInt32 = 0
-      for _ in 0..<digits {
-        guard let d = Self.hexValue(c) else { throw error("YAML syntax error: bad escape: expected \(digits) hex digits", at: at) }
-        value = value << 4 | d
-        i += 1
+  /// Whether only blanks, line breaks and comments follow `offset`.
+  func onlyCommentsFollow(_ offset: Int) -> Bool {
+    var i = offset
+    while i < bytes.count {
+      switch bytes[i] {
+      case 0x20, 0x09, 0x0A, 0x0D: i += 1
+      case 0x23 where i == 0 || [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i - 1]):
+        while i < bytes.count, bytes[i] != 0x0A, bytes[i] != 0x0D { i += 1 }
+      default: return false
       }
-      guard let scalar = Unicode.Scalar(value) else { throw error("YAML syntax error: bad escape: not a character", at: at) }
-      result += Array(String(Character(scalar)).utf8)
-    case 0x0A, 0x0D:
-      // An escaped line break joins the lines without a space.
-      i -= 1
-      newline()
-      skipBlanks()
-    default:
-      throw error("YAML syntax error: unknown escape '\\\(Character(Unicode.Scalar(e)))' in a double-quoted value", at: at)
     }
+    return true
   }
 
-  private static func hexValue(_ b: UInt8) -> UInt32? {
-    switch b {
-    case 0x30...0x39: UInt32(b - 0x30)
-    case 0x61...0x66: UInt32(b - 0x61 + 10)
-    case 0x41...0x46: UInt32(b - 0x41 + 10)
-    default: nil
-    }
+  /// Whether `offset` starts a line (after any byte order mark).
+  func startsLine(_ offset: Int) -> Bool { mark(atOffset: offset).column == 1 }
+
+  /// Whether the line holding `offset` has only spaces before it.
+  func onlySpacesBefore(_ offset: Int) -> Bool {
+    var i = offset - 1
+    while i >= 0, bytes[i] == 0x20 { i -= 1 }
+    return i < 0 || bytes[i] == 0x0A || bytes[i] == 0x0D || (i == 2 && bytes.starts(with: [0xEF, 0xBB, 0xBF]))
+  }
+}
+
+/// The text libyaml reads: the source with kiln's edits, and the way back to the
+/// source's positions and characters.
+private struct Edits {
+  let original: SourceText
+  /// The edited text.
+  private(set) var text: SourceText
+  /// Character indices, in the edited text, of the spaces kiln inserted (ascending).
+  private var insertions: [Int] = []
+  /// The character that stands for a tab kiln took out of a block scalar's indentation
+  /// line (libyaml refuses it there), nil if none: one the source does not hold.
+  private(set) var tabStandIn: [UInt8]?
+  /// How many edits were made.
+  private(set) var count = 0
+
+  init(_ original: SourceText) {
+    self.original = original
+    text = original
   }
 
-  /// `|` (literal) or `>` (folded), with optional chomping (`-`, `+`) and indentation
-  /// indicators; the content is every following line indented more than the parent.
-  /// Folding follows YAML 1.2: a line break between two lines that start with text is
-  /// a space, unless blank lines follow it (they give one line break each); around a
-  /// more-indented line, breaks are kept.
-  private mutating func blockScalar(parentIndent: Int) throws(YAMLError) -> YAMLNode {
-    let start = mark
-    let folded = c == 0x3E
-    i += 1
-    var chomp: UInt8 = 0
-    var explicitIndent: Int?
-    for _ in 0..<2 {
-      if c == 0x2D || c == 0x2B {
-        chomp = c
-        i += 1
-      } else if c >= 0x31, c <= 0x39 {
-        explicitIndent = Int(c - 0x30)
-        i += 1
-      }
-    }
-    try endOfLine("'\(folded ? ">" : "|")'")
-    while !atEnd, !Self.isBreak(c) { i += 1 }
-    var contentIndent = explicitIndent.map { max(parentIndent, 0) + $0 }
-    // Text lines with the count of empty lines before each; empty lines at the end.
-    var lines: [(emptyBefore: Int, text: ArraySlice<UInt8>)] = []
-    var empty = 0
-    var endsWithBreak = false
-    var lastContentEnd = (i, lineStart, line)
-    while !atEnd {
-      newline()  // past the break that ends the header or the previous line
-      var k = i
-      while k < text.count, text[k] == 0x20 { k += 1 }
-      if k >= text.count {
-        // The end of the file, after a line break: no further line.
-        i = k
-        break
-      }
-      let spaces = k - i
-      let blank = Self.isBreak(text[k])
-      if contentIndent == nil, !blank {
-        guard spaces > parentIndent else {
-          i = lineStart
+  /// The source's byte offset of libyaml's character index in the edited text.
+  func originalOffset(ofCharacter index: Int) -> Int {
+    var shift = 0
+    while shift < insertions.count, insertions[shift] < index { shift += 1 }
+    return original.offset(ofCharacter: index - shift)
+  }
+
+  /// The source's byte offset of a byte offset of the edited text.
+  func originalOffset(ofEditedOffset offset: Int) -> Int {
+    originalOffset(ofCharacter: text.character(atOffset: offset))
+  }
+
+  /// The source's mark of libyaml's mark in the edited text (edits add no lines).
+  func mark(_ m: yaml_mark_t) -> Mark {
+    original.mark(atOffset: originalOffset(ofCharacter: Int(m.index)), line: Int(m.line))
+  }
+
+  /// A space after the character at `index` (of the edited text).
+  mutating func insertSpace(afterCharacter index: Int) {
+    let at = text.offset(ofCharacter: index + 1)
+    var bytes = text.bytes
+    bytes.insert(0x20, at: at)
+    text = SourceText(bytes)
+    for k in insertions.indices where insertions[k] > index { insertions[k] += 1 }
+    insertions.append(index + 1)
+    insertions.sort()
+    count += 1
+  }
+
+  /// The tab at character `index` (of the edited text) replaced by a stand-in that
+  /// libyaml takes as content; `restoringTabs` puts the tab back into scalar values.
+  mutating func replaceTab(atCharacter index: Int) {
+    if tabStandIn == nil {
+      // A private-use character (U+E000...) the source does not hold.
+      var candidate: UInt32 = 0xE000
+      while true {
+        let utf8 = Array(String(Character(Unicode.Scalar(candidate)!)).utf8)
+        if !containsSequence(original.bytes, utf8) {
+          tabStandIn = utf8
           break
         }
-        contentIndent = spaces
+        candidate += 1
       }
-      if blank, spaces <= (contentIndent ?? Int.max) {
-        empty += 1
-        i = k
-        continue
-      }
-      guard spaces >= contentIndent! else {
-        i = lineStart
-        break
-      }
-      var end = k
-      while end < text.count, !Self.isBreak(text[end]) { end += 1 }
-      lines.append((empty, text[(i + contentIndent!)..<end]))
-      empty = 0
-      i = end
-      endsWithBreak = !atEnd
-      lastContentEnd = (i, lineStart, line)
     }
-    // The position goes back to the end of the last content line, so the caller finds
-    // the next node where it starts.
-    (i, lineStart, line) = lastContentEnd
-    var content: [UInt8] = []
-    var previousStartsWithText = false
-    for (n, l) in lines.enumerated() {
-      let startsWithText = !(l.text.first.map(Self.isBlank) ?? false)
-      if n == 0 {
-        content += Array(repeating: 0x0A, count: l.emptyBefore)
-      } else if folded, previousStartsWithText, startsWithText {
-        if l.emptyBefore == 0 { content.append(0x20) } else { content += Array(repeating: 0x0A, count: l.emptyBefore) }
-      } else {
-        content += Array(repeating: 0x0A, count: 1 + l.emptyBefore)
-      }
-      content += l.text
-      previousStartsWithText = startsWithText
-    }
-    switch chomp {
-    case 0x2D: break
-    case 0x2B:
-      if !lines.isEmpty, endsWithBreak { content.append(0x0A) }
-      content += Array(repeating: 0x0A, count: empty)
-    default:
-      if !lines.isEmpty, endsWithBreak { content.append(0x0A) }
-    }
-    return .scalar(String(decoding: content, as: UTF8.self), plain: false, start)
+    let at = text.offset(ofCharacter: index)
+    var bytes = text.bytes
+    bytes.replaceSubrange(at...at, with: tabStandIn!)
+    text = SourceText(bytes)
+    count += 1
   }
 
-  // MARK: - Flow collections
+  /// A scalar's bytes as the source had them.
+  func restoringTabs(_ value: UnsafeBufferPointer<UInt8>) -> String {
+    guard let standIn = tabStandIn, containsSequence(value, standIn) else {
+      return String(decoding: value, as: UTF8.self)
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity(value.count)
+    var i = 0
+    while i < value.count {
+      if value[i] == standIn[0], i + standIn.count <= value.count, value[i..<(i + standIn.count)].elementsEqual(standIn) {
+        out.append(0x09)
+        i += standIn.count
+      } else {
+        out.append(value[i])
+        i += 1
+      }
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+}
 
-  /// `[a, b]` or `{k: v, ...}`, over as many lines as it takes.
-  private mutating func flowCollection() throws(YAMLError) -> YAMLNode {
-    let start = mark
-    defer { depth -= 1 }
-    try enterCollection(at: start)
-    let isSequence = c == 0x5B
-    let closing: UInt8 = isSequence ? 0x5D : 0x7D
+private func containsSequence<C: Collection<UInt8>>(_ haystack: C, _ needle: [UInt8]) -> Bool where C.Index == Int {
+  guard needle.count <= haystack.count else { return false }
+  var i = haystack.startIndex
+  while i + needle.count <= haystack.endIndex {
+    if haystack[i] == needle[0], haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
     i += 1
-    var items: [YAMLNode] = []
-    var pairs: [(key: YAMLNode, value: YAMLNode)] = []
-    var seen = Set<String>()
-    while true {
-      try skipToContent()
-      if atEnd { throw error("YAML syntax error: '\(isSequence ? "[" : "{")' is never closed", at: start) }
-      if c == closing {
-        i += 1
-        break
-      }
-      let item = try flowNode(inSequence: isSequence)
-      try skipToContent()
-      if atEnd { throw error("YAML syntax error: '\(isSequence ? "[" : "{")' is never closed", at: start) }
-      if isSequence {
-        items.append(item)
-      } else {
-        if let name = item.string, !seen.insert(name).inserted { throw error("duplicate key '\(name)'", at: item.mark) }
-        var value: YAMLNode = .scalar("", plain: true, item.mark)
-        if c == 0x3A {
-          i += 1
-          try skipToContent()
-          if c != 0x2C, c != closing { value = try flowNode(inSequence: false) }
-          try skipToContent()
-          if atEnd { throw error("YAML syntax error: '{' is never closed", at: start) }
-        }
-        pairs.append((item, value))
-      }
-      if c == 0x2C {
-        i += 1
-        continue
-      }
-      if c == closing {
-        i += 1
-        break
-      }
-      if isSequence, c == 0x7B {
-        throw error("YAML syntax error: a '{' inside [...] must be quoted")
-      }
-      if c == 0x5D || c == 0x7D {
-        throw error("YAML syntax error: expected ',' or '\(Character(Unicode.Scalar(closing)))' before '\(Character(Unicode.Scalar(c)))' (is one missing?)")
-      }
-      throw error("YAML syntax error: expected ',' or '\(Character(Unicode.Scalar(closing)))'")
-    }
-    return isSequence ? .sequence(items, start) : .mapping(pairs, start)
+  }
+  return false
+}
+
+// MARK: - Events to nodes
+
+/// A list or mapping whose end event has not come yet.
+private struct OpenCollection {
+  var isMapping: Bool
+  var isFlow: Bool
+  var mark: Mark
+  var items: [YAMLNode] = []
+  var pairs: [(key: YAMLNode, value: YAMLNode)] = []
+  var pendingKey: YAMLNode?
+  /// The keys so far, once there are enough of them that a set beats a scan.
+  var keys: Set<String> = []
+
+  /// Adds `name` to the keys; false if it was there already.
+  mutating func insertKey(_ name: String) -> Bool {
+    if pairs.count < 8 { return !pairs.contains { $0.key.string == name } }
+    if keys.isEmpty { keys = Set(pairs.compactMap(\.key.string)) }
+    return keys.insert(name).inserted
+  }
+}
+
+/// The last node completed, for errors about what follows it on its line.
+private struct CompletedNode {
+  enum Kind { case flowSequence, flowMapping, quoted, other }
+  var kind: Kind
+  var mark: Mark
+  /// The source's byte offset just past the node.
+  var end: Int
+}
+
+private enum ReadResult {
+  case parsed(YAMLNode?)
+  /// Parse again with these edits.
+  case retry(Edits)
+}
+
+private struct EventReader {
+  let original: SourceText
+  let edits: Edits
+  private var stack: [OpenCollection] = []
+  private var root: YAMLNode?
+  private var documents = 0
+  private var last: CompletedNode?
+
+  init(original: SourceText, edits: Edits) {
+    self.original = original
+    self.edits = edits
   }
 
-  private mutating func flowNode(inSequence: Bool) throws(YAMLError) -> YAMLNode {
-    switch c {
-    case 0x5B, 0x7B: return try flowCollection()
-    case 0x22, 0x27: return try quoted()
-    case 0x26, 0x2A, 0x21:
-      throw error("YAML anchors (&), aliases (*) and tags (!) are not supported in a build file")
-    case 0x2C, 0x5D, 0x7D:
-      throw error("YAML syntax error: an empty item")
-    default:
-      let start = mark
-      var bytes: [UInt8] = []
-      while !atEnd {
-        let b = c
-        if b == 0x2C || b == 0x5B || b == 0x5D || b == 0x7B || b == 0x7D { break }
-        if b == 0x3A, isSeparatorAt(1) || [0x2C, 0x5D, 0x7D].contains(peek(1)) { break }
-        if b == 0x23, let last = bytes.last, Self.isBlank(last) { break }
-        if Self.isBreak(b) {
-          // Folds onto the next line unless the item ends there.
-          try skipToContent()
-          if atEnd || [0x2C, 0x5D, 0x7D, 0x3A].contains(c) { break }
-          bytes.append(0x20)
-          continue
-        }
-        bytes.append(b)
-        i += 1
-      }
-      while let last = bytes.last, Self.isBlank(last) { bytes.removeLast() }
-      return .scalar(String(decoding: bytes, as: UTF8.self), plain: true, start)
+  mutating func read() throws(YAMLError) -> ReadResult {
+    var parser = yaml_parser_t()
+    guard yaml_parser_initialize(&parser) == 1 else {
+      throw YAMLError(mark: Mark(line: 1, column: 1), message: "YAML parser: out of memory")
     }
+    defer { yaml_parser_delete(&parser) }
+    let bytes = edits.text.bytes
+    return try bytes.withUnsafeBufferPointer { (input) throws(YAMLError) -> ReadResult in
+      yaml_parser_set_input_string(&parser, input.baseAddress, input.count)
+      var event = yaml_event_t()
+      while true {
+        guard yaml_parser_parse(&parser, &event) == 1 else { return try failure(parser) }
+        defer { yaml_event_delete(&event) }
+        if case .end(let root) = try handle(event) { return .parsed(root) }
+      }
+    }
+  }
+
+  private func mark(_ m: yaml_mark_t) -> Mark { edits.mark(m) }
+  private func offset(_ m: yaml_mark_t) -> Int { edits.originalOffset(ofCharacter: Int(m.index)) }
+
+  private func refuse(_ message: String, at m: yaml_mark_t) -> YAMLError {
+    YAMLError(mark: mark(m), message: message)
+  }
+
+  private static let notSupported = "YAML anchors (&), aliases (*) and tags (!) are not supported in a build file"
+
+  private enum Step {
+    case more
+    /// The stream ended: the document's root, nil for an empty document.
+    case end(YAMLNode?)
+  }
+
+  private mutating func handle(_ event: yaml_event_t) throws(YAMLError) -> Step {
+    switch event.type {
+    case YAML_DOCUMENT_START_EVENT:
+      if documents > 0 {
+        throw refuse("YAML syntax error: a build file holds one document, not several", at: event.start_mark)
+      }
+      let start = event.data.document_start
+      if start.version_directive != nil || start.tag_directives.start != start.tag_directives.end {
+        throw refuse("YAML syntax error: directives (%) are not supported", at: event.start_mark)
+      }
+      documents += 1
+    case YAML_STREAM_END_EVENT:
+      // `---` alone is an empty document, as an empty file is.
+      if case .scalar("", true, _)? = root { return .end(nil) }
+      return .end(root)
+    case YAML_ALIAS_EVENT:
+      throw refuse(Self.notSupported, at: event.start_mark)
+    case YAML_SCALAR_EVENT:
+      let scalar = event.data.scalar
+      if scalar.anchor != nil || scalar.tag != nil { throw refuse(Self.notSupported, at: event.start_mark) }
+      let plain = scalar.style == YAML_PLAIN_SCALAR_STYLE
+      var start = offset(event.start_mark)
+      // An empty list item is marked at its '-', not after it.
+      if plain, scalar.length == 0, let parent = stack.last, !parent.isMapping, !parent.isFlow,
+        original.byte(start - 1) == 0x2D
+      {
+        start -= 1
+      }
+      let text = edits.restoringTabs(UnsafeBufferPointer(start: scalar.value, count: Int(scalar.length)))
+      let node = YAMLNode.scalar(text, plain: plain, original.mark(atOffset: start, line: Int(event.start_mark.line)))
+      last = CompletedNode(kind: plain ? .other : .quoted, mark: node.mark, end: offset(event.end_mark))
+      try add(node)
+    case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+      let isMapping = event.type == YAML_MAPPING_START_EVENT
+      let (anchor, tag) =
+        isMapping
+        ? (event.data.mapping_start.anchor, event.data.mapping_start.tag)
+        : (event.data.sequence_start.anchor, event.data.sequence_start.tag)
+      if anchor != nil || tag != nil { throw refuse(Self.notSupported, at: event.start_mark) }
+      if stack.count >= YAMLParser.maxDepth { throw refuse("nesting too deep", at: event.start_mark) }
+      let isFlow =
+        isMapping
+        ? event.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE
+        : event.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE
+      stack.append(OpenCollection(isMapping: isMapping, isFlow: isFlow, mark: mark(event.start_mark)))
+    case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+      let done = stack.removeLast()
+      let node: YAMLNode = done.isMapping ? .mapping(done.pairs, done.mark) : .sequence(done.items, done.mark)
+      let kind: CompletedNode.Kind = !done.isFlow ? .other : (done.isMapping ? .flowMapping : .flowSequence)
+      last = CompletedNode(kind: kind, mark: done.mark, end: offset(event.end_mark))
+      try add(node)
+    default:
+      break
+    }
+    return .more
+  }
+
+  /// A completed node into the open collection (or as the root).
+  private mutating func add(_ node: YAMLNode) throws(YAMLError) {
+    guard !stack.isEmpty else {
+      root = node
+      return
+    }
+    let top = stack.count - 1
+    if !stack[top].isMapping {
+      stack[top].items.append(node)
+    } else if let key = stack[top].pendingKey {
+      stack[top].pairs.append((key, node))
+      stack[top].pendingKey = nil
+    } else {
+      if let name = node.string, !stack[top].insertKey(name) {
+        throw YAMLError(mark: node.mark, message: "duplicate key '\(name)'")
+      }
+      stack[top].pendingKey = node
+    }
+  }
+
+  // MARK: - Errors in kiln's words
+
+  private func failure(_ parser: yaml_parser_t) throws(YAMLError) -> ReadResult {
+    let problem = parser.problem.map { String(cString: $0) } ?? "unknown error"
+    let context = parser.context.map { String(cString: $0) } ?? ""
+    if parser.error == YAML_READER_ERROR {
+      let at = edits.originalOffset(ofEditedOffset: Int(parser.problem_offset))
+      var message = "YAML syntax error: \(problem)"
+      if problem.hasPrefix("control characters"), parser.problem_value >= 0 {
+        message = "YAML syntax error: control character \(hex(parser.problem_value)) is not allowed; write it as an escape in a double-quoted value"
+      }
+      throw YAMLError(mark: original.mark(atOffset: at), message: message)
+    }
+    if parser.error == YAML_MEMORY_ERROR {
+      throw YAMLError(mark: Mark(line: 1, column: 1), message: "YAML parser: out of memory")
+    }
+    let problemMark = parser.problem_mark
+    let contextMark = parser.context != nil ? parser.context_mark : parser.problem_mark
+    let at = offset(problemMark)
+    let byte = original.byte(at)
+    func fail(_ message: String, _ m: yaml_mark_t? = nil) -> YAMLError {
+      YAMLError(mark: m.map(mark) ?? original.mark(atOffset: at), message: "YAML syntax error: " + message)
+    }
+    let tabs = "tabs cannot indent; use spaces"
+
+    switch problem {
+    case "found character that cannot start any token":
+      if byte == 0x09 { throw fail(tabs) }
+      if byte == 0x25 || byte == 0x40 || byte == 0x60 {
+        throw fail("a plain value cannot start with '\(original.text(at: at))'; quote it")
+      }
+      throw fail("a value cannot start with '\(original.text(at: at))'; quote it")
+    case "found a tab character where an indentation space is expected":
+      if let retry = tabInBlockScalarContent(problemMark, contextMark) { return .retry(retry) }
+      throw fail(tabs)
+    case _ where problem.contains("tab character"):
+      throw fail(tabs)
+    case "found unexpected end of stream" where context.contains("quoted scalar"):
+      throw fail("this quoted value is never closed", contextMark)
+    case "found unknown escape character":
+      // The backslash is the last byte of the file: the quote is never closed.
+      if at + 1 >= original.bytes.count { throw fail("this quoted value is never closed", contextMark) }
+      throw fail("unknown escape '\\\(original.text(at: at + 1))' in a double-quoted value")
+    case "did not find expected hexdecimal number", "found invalid Unicode character escape code":
+      // libyaml points at the first digit; kiln at the backslash.
+      let backslash = edits.originalOffset(ofCharacter: Int(problemMark.index) - 2)
+      let letter = original.byte(backslash + 1)
+      let digits = letter == 0x78 ? 2 : (letter == 0x75 ? 4 : 8)
+      let what = problem.hasPrefix("did not") ? "expected \(digits) hex digits" : "not a character"
+      throw YAMLError(mark: original.mark(atOffset: backslash), message: "YAML syntax error: bad escape: \(what)")
+    case "found unexpected ':'":
+      // `key:` right before ',', ']' or '}' in a flow collection: an empty value.
+      if [0x2C, 0x5D, 0x7D].contains(original.byte(at + 1)), edits.count < YAMLParser.maxEdits {
+        var edited = edits
+        edited.insertSpace(afterCharacter: Int(problemMark.index))
+        return .retry(edited)
+      }
+      throw fail("':' inside [...] or {...} must be followed by a space; or quote the value")
+    case "mapping values are not allowed in this context":
+      throw fail("': ' inside a plain value; quote the value")
+    case "block sequence entries are not allowed in this context":
+      throw fail("a list cannot start on the line of its key; put '- ' items on the lines below")
+    case "did not find expected node content":
+      if original.onlyCommentsFollow(at), let open = stack.last(where: \.isFlow) {
+        throw YAMLError(mark: open.mark, message: "YAML syntax error: '\(open.isMapping ? "{" : "[")' is never closed")
+      }
+      if byte == 0x2C || byte == 0x5D || byte == 0x7D { throw fail("an empty item") }
+      // `...` before any content: an empty document followed by whatever.
+      if root == nil, stack.isEmpty, isDocumentEndMarker(at) { return .parsed(nil) }
+      throw fail("expected a value here")
+    case "did not find expected ',' or ']'", "did not find expected ',' or '}'":
+      let opening = problem.hasSuffix("']'") ? "[" : "{"
+      let closing = problem.hasSuffix("']'") ? "]" : "}"
+      if original.onlyCommentsFollow(at) { throw fail("'\(opening)' is never closed", contextMark) }
+      if byte == 0x7B, opening == "[" { throw fail("a '{' inside [...] must be quoted") }
+      if byte == 0x5D || byte == 0x7D {
+        throw fail("expected ',' or '\(closing)' before '\(original.text(at: at))' (is one missing?)")
+      }
+      throw fail("expected ',' or '\(closing)'")
+    case "did not find expected key", "did not find expected '-' indicator":
+      throw misplaced(isMapping: problem.hasSuffix("key"), at: at, parent: mark(contextMark))
+    case "could not find expected ':'":
+      throw fail("expected 'key: value' at this indentation", contextMark)
+    case "did not find expected <document start>":
+      throw fail("unexpected text after the end of the document ('...')")
+    case "did not find expected comment or line break" where context.contains("block scalar"):
+      throw fail("unexpected text after '\(original.text(at: offset(contextMark)))'")
+    default:
+      if problem.contains("directive") || context.contains("directive") {
+        throw fail("directives (%) are not supported", contextMark)
+      }
+      if context.contains("anchor") || context.contains("alias") || context.contains("tag") || problem.contains("tag") {
+        throw YAMLError(mark: mark(contextMark), message: Self.notSupported)
+      }
+      throw fail(problem)
+    }
+  }
+
+  /// Text where libyaml expected the next key of a block mapping (`isMapping`) or the
+  /// next `- ` of a block list that starts at `parent`.
+  private func misplaced(isMapping: Bool, at: Int, parent: Mark) -> YAMLError {
+    let here = original.mark(atOffset: at)
+    func fail(_ message: String, _ m: Mark? = nil) -> YAMLError {
+      YAMLError(mark: m ?? here, message: "YAML syntax error: " + message)
+    }
+    // What follows a node on its own line.
+    if let last, last.end <= at, original.mark(atOffset: last.end).line == here.line {
+      switch last.kind {
+      case .flowMapping:
+        return fail("a value that starts with '{' must be quoted (YAML reads {...} as a mapping)", last.mark)
+      case .flowSequence: return fail("unexpected text after ']'")
+      case .quoted: return fail("unexpected text after the closing quote")
+      case .other: break
+      }
+    }
+    if here.column > parent.column {
+      return fail("this line is indented more than the \(isMapping ? "keys" : "list item") above it")
+    }
+    if here.column == parent.column {
+      return fail(isMapping ? "expected 'key: value' at this indentation" : "expected another '- ' item of the list at this indentation")
+    }
+    return fail("unexpected text (is it indented the same as what it belongs to?)")
+  }
+
+  /// libyaml refuses a tab after the spaces of a block scalar's first content line (it
+  /// is still finding the indentation there); YAML 1.2 reads it as content when the
+  /// spaces before it indent the line more than the enclosing block. Then: the edits
+  /// that parse it so.
+  private func tabInBlockScalarContent(_ problem: yaml_mark_t, _ header: yaml_mark_t) -> Edits? {
+    let tab = offset(problem)
+    guard edits.count < YAMLParser.maxEdits, original.byte(tab) == 0x09, original.onlySpacesBefore(tab) else { return nil }
+    let tabMark = original.mark(atOffset: tab)
+    let headerLine = original.mark(atOffset: offset(header)).line
+    // Only lines of spaces between the header and this line: it is the first.
+    var i = tab - (tabMark.column - 1) - 1
+    while i > 0 {
+      let b = original.byte(i)
+      if b == 0x0A || b == 0x0D || b == 0x20 {
+        if original.mark(atOffset: i).line <= headerLine { break }
+        i -= 1
+      } else {
+        return nil
+      }
+    }
+    let parentColumn = stack.last(where: { !$0.isFlow })?.mark.column ?? 0
+    guard tabMark.column > parentColumn else { return nil }
+    var edited = edits
+    edited.replaceTab(atCharacter: Int(problem.index))
+    return edited
+  }
+
+  /// Whether `offset` starts a `...` line.
+  private func isDocumentEndMarker(_ offset: Int) -> Bool {
+    original.startsLine(offset) && original.byte(offset) == 0x2E && original.byte(offset + 1) == 0x2E
+      && original.byte(offset + 2) == 0x2E && [0, 0x20, 0x09, 0x0A, 0x0D].contains(original.byte(offset + 3))
+  }
+
+  private func hex(_ value: Int32) -> String {
+    let digits = String(value, radix: 16, uppercase: true)
+    return "0x" + String(repeating: "0", count: max(0, 2 - digits.count)) + digits
   }
 }

@@ -917,6 +917,81 @@ extension YAMLParserTests {
   }
 }
 
+// MARK: - What kiln adds to libyaml
+
+extension YAMLParserTests {
+  /// libyaml reads the text; kiln turns its character positions into byte columns and
+  /// reads two spellings libyaml 0.2 refuses by editing the text and parsing again. The
+  /// edits must never show: marks point into the text as written, values hold it.
+  @Suite struct OnLibyaml {
+    /// `key:` right before ',', ']' or '}' is read with a space put after the ':'; the
+    /// nodes after it keep the columns of the text as written.
+    @Test func marksAfterAnEmptyFlowValue() throws {
+      let root = try YAMLParser.parse("a: {k:, l: v}\nb: [x:]\nc: d\n")
+      #expect(Tree(try #require(root)) == ["a": ["k": "", "l": "v"], "b": [["x": ""]], "c": "d"])
+      #expect(keyMarkOf(root, "a", "l") == "1:9")
+      #expect(markOf(root, "a", "l") == "1:12")
+      #expect(keyMarkOf(root, "c") == "3:1")
+      #expect(markOf(root, "c") == "3:4")
+    }
+
+    /// A tab after the indentation on a block scalar's first line is content; it is
+    /// handed to libyaml as a stand-in character and put back in the value.
+    @Test func aTabOnTheFirstLineOfABlockScalarAmongNonASCIIText() throws {
+      let root = try YAMLParser.parse("é: |\n  \tx\nb: [ü, c]\n")
+      #expect(Tree(try #require(root)) == ["é": .q("\tx\n"), "b": ["ü", "c"]])
+      #expect(markOf(root, "b", 1) == "3:9")
+    }
+
+    /// The stand-in is a character the text does not hold, so a text holding the first
+    /// candidate keeps it.
+    @Test func theTabStandInIsNotACharacterOfTheText() throws {
+      expectTree("a: |\n  \tx \u{E000}\n", ["a": .q("\tx \u{E000}\n")])
+    }
+
+    /// Several edits in one file, each found by a parse of its own.
+    @Test func severalEditsInOneFile() throws {
+      expectTree("a: |\n  \tx\nb: >\n  \ty\nc: {k:}\nd: [e:, f:]\n", ["a": .q("\tx\n"), "b": .q("\ty\n"), "c": ["k": ""], "d": [["e": ""], ["f": ""]]])
+      expectFailure("a: {k:}\nb: c: d\n", at: "2:5", says: "': '")
+    }
+
+    /// Each edit is a parse of the whole file: a file gets `maxEdits` of them, then the
+    /// spelling is an error that says how to write it (a hostile file cannot make kiln
+    /// parse it thousands of times).
+    @Test func editsAreBounded() throws {
+      let limit = YAMLParser.maxEdits
+      let items = (0..<limit).map { "{k\($0):}" }.joined(separator: ", ")
+      let root = try YAMLParser.parse("a: [\(items)]\n")
+      guard case .mapping(let pairs, _)? = root, case .sequence(let list, _) = pairs[0].value else {
+        Issue.record("not a mapping holding a list")
+        return
+      }
+      #expect(list.count == limit)
+      let oneMore = (0...limit).map { _ in "{k:}" }.joined(separator: ",")
+      // Each item is 4 bytes and a comma; the ':' of item `limit` (0-based) is refused.
+      expectFailure("a: [\(oneMore)]\n", at: "1:\(5 + 5 * limit + 2)", says: "followed by a space")
+      let tabs = (0...limit).map { "b\($0): |\n  \tx\n" }.joined()
+      expectFailure(tabs, at: "\(2 * limit + 2):3", says: "tab")
+    }
+
+    /// YAML allows no control characters in the text (write them as escapes in double
+    /// quotes); the error points at the character.
+    @Test func controlCharactersAreRefusedWhereTheyAre() {
+      expectFailure("a: x\u{1}y\n", at: "1:5", says: "control character 0x01")
+      expectFailure("a: b\nc: \u{0}\n", at: "2:4", says: "control character 0x00")
+      expectFailure("é: [ü, \u{7F}]\n", at: "1:10", says: "0x7F")
+      expectTree("a: \"x\\u0001y\"\n", ["a": .q("x\u{1}y")])
+    }
+
+    /// libyaml counts characters; kiln's columns count bytes, in errors too.
+    @Test func errorColumnsCountBytes() {
+      expectFailure("é: \"\\x4\"\n", at: "1:6", says: "hex")
+      expectFailure("é: [ü, 'x\n", at: "1:10", says: "never closed")
+      expectFailure("ü: 1\nü: 2\n", at: "2:1", says: "duplicate key 'ü'")
+    }
+  }
+}
+
 // MARK: - Against PyYAML
 
 extension YAMLParserTests {
