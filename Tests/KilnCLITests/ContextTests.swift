@@ -21,11 +21,7 @@ import Testing
   // MARK: - Finding the build file
 
   @Test func findsTheBuildFileInTheNearestParent() throws {
-    let tree = ScratchTree()
-    try tree.file("kiln.yml")
-    try tree.file("lib/kiln.yml")
-    try tree.folder("lib/src/deep")
-    try tree.folder("docs")
+    let tree = try ScratchTree(files: ["kiln.yml", "lib/kiln.yml"], folders: ["lib/src/deep", "docs"])
 
     let deep = Self.context(tree, in: "lib/src/deep")
     #expect(deep.buildFilePath == tree.absolute("lib/kiln.yml"))
@@ -39,7 +35,7 @@ import Testing
   }
 
   @Test func noBuildFileAnywhereSaysWhereItLooked() throws {
-    let tree = ScratchTree()
+    let tree = try ScratchTree()
     try tree.folder("empty")
     let context = Self.context(tree, in: "empty")
     #expect(context.buildFilePath == nil)
@@ -53,8 +49,7 @@ import Testing
   /// A copy workspace (`<project>/.kiln/ws/NAME`) without a kiln.yml of its own must
   /// not build the project that holds it.
   @Test func lookupStopsAtTheRootOfACopyWorkspace() throws {
-    let tree = ScratchTree()
-    try tree.file("kiln.yml")
+    let tree = try ScratchTree(files: ["kiln.yml"])
     try tree.folder(".kiln/ws/w1/src")
     #expect(Self.context(tree, in: ".kiln/ws/w1/src").buildFilePath == nil)
     #expect(Self.context(tree, in: ".kiln/ws/w1").buildFilePath == nil)
@@ -69,8 +64,7 @@ import Testing
   /// A git workspace lives in `<git-common-dir>/kiln/ws/NAME`; the lookup stops there
   /// only when the folder above `kiln/ws` is a git folder (HEAD and objects/).
   @Test func lookupStopsAtTheRootOfAGitWorkspace() throws {
-    let tree = ScratchTree()
-    try tree.file("repo/kiln.yml")
+    let tree = try ScratchTree(files: ["repo/kiln.yml"])
     try tree.folder("repo/.git/kiln/ws/w2/sub")
     // Not a git folder yet: an ordinary path, and the repository's kiln.yml is found.
     #expect(Self.context(tree, in: "repo/.git/kiln/ws/w2/sub").buildFilePath == tree.absolute("repo/kiln.yml"))
@@ -84,10 +78,7 @@ import Testing
   }
 
   @Test func dashFIsTakenFromTheLaunchDirectory() throws {
-    let tree = ScratchTree()
-    try tree.file("ci.yml")
-    try tree.file("sub/ci.yml")
-    try tree.folder("sub/deeper")
+    let tree = try ScratchTree(files: ["ci.yml", "sub/ci.yml"], folders: ["sub/deeper"])
 
     let up = Self.context(tree, in: "sub/deeper", buildFile: "../../ci.yml")
     #expect(up.buildFilePath == tree.absolute("ci.yml"))
@@ -101,8 +92,7 @@ import Testing
   }
 
   @Test func dashFNamingNoFileSaysWhichFile() throws {
-    let tree = ScratchTree()
-    try tree.file("kiln.yml")
+    let tree = try ScratchTree(files: ["kiln.yml"])
     try tree.folder("a-folder.yml")
     for name in ["missing.yml", "a-folder.yml"] {
       let context = Self.context(tree, buildFile: name)
@@ -114,8 +104,7 @@ import Testing
   }
 
   @Test func displayPathIsRelativeBelowTheLaunchDirectoryElseAbsolute() throws {
-    let tree = ScratchTree()
-    try tree.file("kiln.yml")
+    let tree = try ScratchTree(files: ["kiln.yml"])
     try tree.file("sub/ci.yml")
     #expect(Self.context(tree).displayPath == "kiln.yml")
     #expect(Self.context(tree, buildFile: "sub/ci.yml").displayPath == "sub/ci.yml")
@@ -126,8 +115,7 @@ import Testing
   // MARK: - State layout
 
   @Test func anotherBuildFileKeepsItsOwnStateFiles() throws {
-    let tree = ScratchTree()
-    try tree.file("ci.yml")
+    let tree = try ScratchTree(files: ["ci.yml"])
     let layout = Self.context(tree, buildFile: "ci.yml").layout
     let kiln = tree.absolute(".kiln")
     #expect(layout.folder == kiln)
@@ -172,8 +160,7 @@ import Testing
   }
 
   @Test func contextUsesTheCacheLocationOfItsEnvironment() throws {
-    let tree = ScratchTree()
-    try tree.file("kiln.yml")
+    let tree = try ScratchTree(files: ["kiln.yml"])
     let context = Self.context(tree, ["KILN_CACHE_DIR": tree.absolute("cache/")])
     #expect(context.cacheRoot == tree.absolute("cache"))
     #expect(Self.context(tree).cacheRoot == tree.absolute("home") + "/.cache/kiln")
@@ -183,10 +170,7 @@ import Testing
   // MARK: - Environment variables
 
   @Test func workspaceNameFromKILNWORKSPACEElseFromThePath() throws {
-    let tree = ScratchTree()
-    try tree.file("kiln.yml")
-    try tree.file(".kiln/ws/w1/kiln.yml")
-    try tree.file("repo/.git/kiln/ws/w2/kiln.yml")
+    let tree = try ScratchTree(files: ["kiln.yml", ".kiln/ws/w1/kiln.yml", "repo/.git/kiln/ws/w2/kiln.yml"])
 
     #expect(Self.context(tree).workspaceName == nil)
     #expect(Self.context(tree, ["KILN_WORKSPACE": "agent-7"]).workspaceName == "agent-7")
@@ -200,7 +184,7 @@ import Testing
   }
 
   @Test func coresFromKILNMAXJOBSWhenAPositiveNumber() throws {
-    let tree = ScratchTree()
+    let tree = try ScratchTree()
     let online = Self.context(tree).cores
     #expect(online >= 1)
     #expect(Self.context(tree, ["KILN_MAX_JOBS": "3"]).cores == 3)
@@ -211,8 +195,7 @@ import Testing
   }
 
   @Test func aBadMemoryReserveIsOneLine() throws {
-    let tree = ScratchTree()
-    try tree.file("kiln.yml")
+    let tree = try ScratchTree(files: ["kiln.yml"])
     let env = ["KILN_CACHE_DIR": tree.absolute("cache"), "KILN_MEM_RESERVE": "lots"]
     let error = #expect(throws: CLIError.self) { _ = try Self.context(tree, env).machineLimits() }
     #expect(error?.message == "kiln: KILN_MEM_RESERVE: 'lots' is not a size (like 512M or 2G)")
@@ -229,8 +212,7 @@ import Testing
   // MARK: - .kiln must not be a symbolic link
 
   @Test func aMissingOrRealStateFolderPasses() throws {
-    let tree = ScratchTree()
-    try tree.file("kiln.yml")
+    let tree = try ScratchTree(files: ["kiln.yml"])
     let context = Self.context(tree)
     #expect(throws: Never.self) { try context.checkStateFolder() }
     #expect(!tree.exists(".kiln"), "the check makes nothing")
@@ -241,8 +223,7 @@ import Testing
   }
 
   @Test func aSymlinkedStateFolderIsRefused() throws {
-    let tree = ScratchTree()
-    try tree.file("kiln.yml")
+    let tree = try ScratchTree(files: ["kiln.yml"])
     try tree.folder("elsewhere")
     try tree.link(".kiln", to: tree.absolute("elsewhere"))
     let error = #expect(throws: CLIError.self) { try Self.context(tree).checkStateFolder() }
@@ -251,19 +232,14 @@ import Testing
   }
 
   @Test func aDanglingSymlinkedStateFolderIsRefused() throws {
-    let tree = ScratchTree()
-    try tree.file("kiln.yml")
+    let tree = try ScratchTree(files: ["kiln.yml"])
     try tree.link(".kiln", to: tree.absolute("nowhere"))
     let error = #expect(throws: CLIError.self) { try Self.context(tree).checkStateFolder() }
     #expect(error?.message.contains("is a symbolic link") == true, "\(String(describing: error))")
   }
 
   @Test func aSymlinkedStateFileIsRefused() throws {
-    let tree = ScratchTree()
-    try tree.file("kiln.yml")
-    try tree.file("ci.yml")
-    try tree.file("target.db")
-    try tree.folder(".kiln")
+    let tree = try ScratchTree(files: ["kiln.yml", "ci.yml", "target.db"], folders: [".kiln"])
     try tree.link(".kiln/state-ci.yml.db", to: tree.absolute("target.db"))
     // Only the build file whose state it is refuses it.
     #expect(throws: Never.self) { try Self.context(tree).checkStateFolder() }
@@ -272,10 +248,7 @@ import Testing
             "\(String(describing: error))")
 
     for name in ["state.db", "state.db-wal", "state.snapshot", "state.graph", "state.db-pending"] {
-      let scratch = ScratchTree()
-      try scratch.file("kiln.yml")
-      try scratch.file("target")
-      try scratch.folder(".kiln")
+      let scratch = try ScratchTree(files: ["kiln.yml", "target"], folders: [".kiln"])
       try scratch.link(".kiln/" + name, to: scratch.absolute("target"))
       let refused = #expect(throws: CLIError.self, "\(name)") { try Self.context(scratch).checkStateFolder() }
       #expect(refused?.message.contains(".kiln/\(name): is a symbolic link") == true, "\(String(describing: refused))")

@@ -8,7 +8,12 @@ final class ScratchTree {
   /// Absolute, without a trailing slash.
   var path: String { directory.path }
 
-  init() {}
+  /// A tree holding an empty file at each of `files` and an empty folder at each of
+  /// `folders` (relative paths).
+  init(files: [String] = [], folders: [String] = []) throws {
+    for file in files { try self.file(file) }
+    for folder in folders { try self.folder(folder) }
+  }
 
   /// The absolute path of `relative` in the tree.
   func absolute(_ relative: String) -> String { relative.isEmpty ? path : path + "/" + relative }
