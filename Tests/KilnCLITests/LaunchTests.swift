@@ -41,7 +41,7 @@ import Testing
     #expect(late?.invocation.buildFile == "b.yml")
   }
 
-  @Test func theInvocationIsThisProcess() {
+  @Test func theInvocationIsTheCurrentDirectoryAndEnvironment() {
     let ready = Self.prepared(["-C", ".", "tasks"])
     #expect(ready?.args == ["tasks"])
     #expect(ready?.invocation.directory == Invocation.currentDirectory())
