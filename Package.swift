@@ -54,6 +54,7 @@ let package = Package(
     .testTarget(name: "KilnReportTests", dependencies: ["KilnReport", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(
       name: "KilnWorkspacesTests", dependencies: ["KilnWorkspaces", "KilnTestSupport"], swiftSettings: strict),
+    .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnIntegrationTests", dependencies: ["KilnTestSupport"], swiftSettings: strict),
   ]
 )
