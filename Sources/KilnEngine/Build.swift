@@ -335,7 +335,7 @@ package final class Build {
       let key = (e.followsLinks ? "s" : "l") + e.path
       if let j = index[key] {
         // Looked at twice and found different: it changed while the build ran.
-        if !SnapshotEntry.same(entries[j].stat, e.stat) { return nil }
+        if !StatTrust.same(entries[j].stat, e.stat) { return nil }
         if entries[j].digest == nil { entries[j].digest = e.digest }
         continue
       }

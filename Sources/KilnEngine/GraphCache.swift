@@ -66,7 +66,7 @@ package struct GraphCache: Sendable {
       let at = clock.wallNanoseconds()
       let now = look.followsLinks ? fileSystem.stat(look.path) : fileSystem.lstat(look.path)
       if look.exact {
-        guard SnapshotEntry.same(now, look.stat) else { return nil }
+        guard StatTrust.same(now, look.stat) else { return nil }
       } else {
         guard now?.kind == look.stat?.kind else { return nil }
       }

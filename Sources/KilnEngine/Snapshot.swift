@@ -35,23 +35,10 @@ package struct SnapshotEntry: Sendable, Hashable {
               stat: stat, observedAt: at)
   }
 
-  /// Whether the file could still change without its stat showing it: modified within
-  /// the timestamp granularity of the moment it was looked at (see `StatCache`).
+  /// Whether the file could still change without its stat showing it (`StatTrust`).
   package var isRacy: Bool {
     guard let stat else { return false }
-    let window = stat.mtime % 1_000_000_000 == 0 ? StatCache.coarseRacyWindow : StatCache.racyWindow
-    return max(stat.mtime, stat.ctime) >= observedAt - window
-  }
-
-  /// Same file, same content as far as stat can tell (size, mtime, ctime, inode, kind).
-  static func same(_ a: FileStat?, _ b: FileStat?) -> Bool {
-    switch (a, b) {
-    case (nil, nil): true
-    case let (a?, b?):
-      a.kind == b.kind && a.size == b.size && a.mtime == b.mtime && a.ctime == b.ctime && a.inode == b.inode
-        && a.permissions == b.permissions
-    default: false
-    }
+    return StatTrust.isRacy(mtime: stat.mtime, ctime: stat.ctime, observedAt: observedAt)
   }
 }
 
@@ -206,7 +193,7 @@ package struct BuildSnapshot: Sendable {
       let parent = slash == abs.startIndex ? "/" : abs[..<slash]
       if parent != folder { folder = String(parent) }
       let now = cursor.stat(String(abs[abs.utf8.index(after: slash)...]), in: folder, followingLinks: e.followsLinks)
-      if SnapshotEntry.same(now, e.stat) { continue }
+      if StatTrust.same(now, e.stat) { continue }
       guard let now, now.kind == .file, e.stat?.kind == .file, e.digest != nil else { return nil }
       changed.append((n, now))
     }

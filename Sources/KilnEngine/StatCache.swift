@@ -6,21 +6,15 @@ import Synchronization
 
 /// File digests, re-hashed only when a file's stat changed.
 ///
-/// An entry is trusted when size, mtime, ctime and inode all match and the file's mtime
-/// lies clearly before the moment it was hashed: a file modified within the
-/// filesystem's timestamp granularity of that moment could change again without its
-/// mtime moving (git's "racy clean" problem), so it is hashed again next time.
+/// An entry is trusted when size, mtime, ctime and inode all match and the file was
+/// not racy when hashed (`StatTrust`: modified within the file system's timestamp
+/// granularity of that moment, it could change again without its stat moving), so a
+/// racy one is hashed again next time.
 /// Files this process hashed itself are trusted for the rest of the build.
 /// Shared by the build loop and the job tasks: a mutex guards the maps, never I/O.
 /// One per build, made by whoever runs it (`Session`); what it learned leaves it once,
 /// in the build's history entry (`changes`).
 package final class StatCache: Sendable {
-  /// Nanoseconds: how close to its hashing a file's mtime may be before it is racy.
-  /// 50 ms covers the kernel's coarse clock tick; filesystems with whole-second
-  /// mtimes (their nanoseconds are 0) get 2 s.
-  package static let racyWindow: Int64 = 50_000_000
-  package static let coarseRacyWindow: Int64 = 2_000_000_000
-
   private let root: String
   package let fileSystem: any FileSystem
   private let clock: any TimeSource
@@ -63,8 +57,7 @@ package final class StatCache: Sendable {
   }
 
   private static func isRacy(_ e: StatEntry) -> Bool {
-    let window = e.mtime % 1_000_000_000 == 0 ? coarseRacyWindow : racyWindow
-    return e.mtime >= e.recorded - window
+    StatTrust.isRacy(mtime: e.mtime, ctime: e.ctime, observedAt: e.recorded)
   }
 
   /// The digest of a file (or of a directory tree) at `path` (workspace-relative or
