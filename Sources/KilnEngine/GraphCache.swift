@@ -10,8 +10,8 @@ import KilnSystem
 ///   removing or renaming an entry changes a folder's mtime);
 /// - every other path expansion looked at is still of the same kind (a file, a folder,
 ///   absent): expansion never reads a file's content, so editing one changes nothing;
-/// - the outputs recorded in the manifest (which globs leave out while stale) are the
-///   same, by digest.
+/// - the set of output paths recorded in the manifest (which globs leave out while
+///   stale) is the same: one digest of the sorted paths, not of their contents.
 ///
 /// File: "KILNGRF2", then ByteWriter fields (see `encode`), then the XXH3-128 of those
 /// fields (16 bytes), next to the manifest. A file whose digest does not match is not
@@ -48,7 +48,8 @@ package struct GraphCache: Sendable {
     self.graph = graph
   }
 
-  /// The digest of the recorded outputs that globs hide.
+  /// One digest of the paths of the recorded outputs that globs hide (their paths, not
+  /// their contents: a glob sees names).
   package static func digest(ofHidden hidden: Set<String>) -> Digest {
     let key = KeyBuilder()
     for path in hidden.sorted() { key.field("O", path) }
