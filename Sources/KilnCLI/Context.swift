@@ -202,7 +202,7 @@ package struct Context: Sendable {
     guard let buildFilePath else { throw CLIError("kiln: no kiln.yml") }
     let bytes: [UInt8]
     do { bytes = try (fileSystem ?? self.fileSystem).read(buildFilePath) } catch { throw CLIError("kiln: cannot read \(error)") }
-    return try BuildFileParser(displayPath: displayPath).parse(String(decoding: bytes, as: UTF8.self))
+    return try BuildFileParser(displayPath: displayPath).parse(bytes: bytes)
   }
 
   /// Parses and expands the build file; stale outputs recorded in `records` are hidden

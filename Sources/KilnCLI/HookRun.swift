@@ -114,7 +114,7 @@ struct HookRun {
     let name = context.launch.buildFile.map(Paths.fileName) ?? "kiln.yml"
     let prefix = repo.buildDirectory.isEmpty ? "" : repo.buildDirectory + "/"
     guard let blob = await git.stagedBlob(prefix + name, of: index, in: repo.topLevel),
-          let file = try? BuildFileParser(displayPath: name).parse(String(decoding: blob, as: UTF8.self))
+          let file = try? BuildFileParser(displayPath: name).parse(bytes: blob)
     else { return nil }
     let patterns = file.tasks.flatMap { task in task.inputs.map(\.value) + (task.foreach ?? []).map(\.value) }
     var discovered = Set<String>()
@@ -125,6 +125,19 @@ struct HookRun {
     }
     return HookSelection(buildFileName: name, buildDirectory: repo.buildDirectory, patterns: patterns,
                          discovered: discovered)
+  }
+
+  /// The inputs the working tree's builds discovered (headers named by depfiles), per
+  /// instance: a failure concerns a staged header its compile includes even when the
+  /// snapshot never built that instance before. Read only; empty without a manifest.
+  private func workingTreeDiscovered() -> [String: [String]] {
+    guard context.fileSystem.stat(context.layout.manifest)?.kind == .file,
+          let records = try? Manifest(readingOnly: context.layout.manifest).loadRecords() else { return [:] }
+    var result: [String: [String]] = [:]
+    for (id, record) in records {
+      result[id.description] = record.discovered.map(\.path).filter { !$0.hasPrefix("/") }
+    }
+    return result
   }
 
   /// A child `kiln build` of the targets in the snapshot, and the result it hands back.
@@ -159,8 +172,11 @@ struct HookRun {
     if out.status == 0 {
       Terminal.error("kiln: hooks: \(hook): \(targets.joined(separator: " ")) built on the \(label) \(time)")
     } else {
-      for failure in build.result?.failures ?? [] {
-        let staged = failure.inputs.map { repo.buildDirectory.isEmpty ? $0 : repo.buildDirectory + "/" + $0 }
+      let failures = build.result?.failures ?? []
+      let discovered = failures.isEmpty ? [:] : workingTreeDiscovered()
+      for failure in failures {
+        let inputs = failure.inputs + (discovered[failure.id] ?? []).filter { !failure.inputs.contains($0) }
+        let staged = inputs.map { repo.buildDirectory.isEmpty ? $0 : repo.buildDirectory + "/" + $0 }
           .filter(changed.contains)
         Terminal.error(staged.isEmpty
           ? "kiln: hooks: \(failure.id): none of its inputs changed; it fails on the content as a whole"
@@ -214,7 +230,10 @@ extension HookBuildResult {
     var failures: [Failure] = []
     for report in result.reports {
       guard case .failed = report.outcome else { continue }
-      let inputs = graph.index(of: report.id).map { graph[$0].inputs } ?? []
+      var inputs = graph.index(of: report.id).map { graph[$0].inputs } ?? []
+      // A header found through the depfile is an input too: a staged header that breaks
+      // the compile is what the failure concerns.
+      for case .discoveredInputChanged(let path) in report.reasons where !inputs.contains(path) { inputs.append(path) }
       failures.append(Failure(id: report.id.description, inputs: inputs))
     }
     let answer = HookBuildResult(parent: getppid(), failures: failures)

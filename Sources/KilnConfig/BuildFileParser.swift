@@ -15,6 +15,38 @@ package struct BuildFileParser {
     "cache", "always", "isolate", "timeout", "sla", "tools",
   ]
 
+  /// Reads the build file's bytes: text that is not UTF-8 is refused at its first bad
+  /// byte, rather than read with U+FFFD in place of it (which would change a command).
+  package func parse(bytes: [UInt8]) throws(ConfigError) -> BuildFile {
+    if let offset = Self.firstInvalidUTF8(bytes) {
+      var line = 1
+      var lineStart = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+      for i in lineStart..<offset where bytes[i] == 0x0A || (bytes[i] == 0x0D && bytes[i + 1] != 0x0A) {
+        line += 1
+        lineStart = i + 1
+      }
+      let byte = String(bytes[offset], radix: 16, uppercase: true)
+      throw ConfigError(SourceLocation(file: displayPath, line: line, column: offset - lineStart + 1),
+                        "the build file is not UTF-8 text (byte 0x\(byte.count == 1 ? "0" : "")\(byte)); save it as UTF-8")
+    }
+    return try parse(String(decoding: bytes, as: UTF8.self))
+  }
+
+  /// The offset of the first byte that does not start or continue a valid UTF-8
+  /// sequence, or nil when all of `bytes` is UTF-8.
+  static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+    var iterator = bytes.makeIterator()
+    var parser = Unicode.UTF8.ForwardParser()
+    var offset = 0
+    while true {
+      switch parser.parseScalar(from: &iterator) {
+      case .valid(let scalar): offset += scalar.count
+      case .emptyInput: return nil
+      case .error: return offset
+      }
+    }
+  }
+
   package func parse(_ text: String) throws(ConfigError) -> BuildFile {
     let root: YAMLNode?
     do {

@@ -131,6 +131,34 @@ import Testing
     #expect(try p.checkout.git("rev-list", "--count", "HEAD") == "1", "nothing was committed")
   }
 
+  /// A staged header that breaks a compile is what the failure concerns, though only
+  /// the depfile names it: the hook used to say "none of its inputs changed".
+  @Test func aFailureNamesTheStagedHeaderItsDepfileFound() throws {
+    let r = try Repo([
+      "kiln.yml": """
+        tasks:
+          compile:
+            foreach: src/*.c
+            outputs: out/{stem}.o
+            depfile: out/{stem}.d
+            run: "! grep -q BAD inc/h.h && cat {in} inc/h.h > {out} && echo '{out}: {in} inc/h.h' > out/{stem}.d"
+        hooks:
+          pre-commit: [compile]
+        """,
+      ".gitignore": ".kiln/\nout/\n",
+      "src/a.c": "a\n",
+      "inc/h.h": "h\n",
+    ])
+    #expect(try r.p.kiln("build").status == 0, "the working tree's build finds inc/h.h")
+    #expect(try r.p.kiln("hooks", "install").status == 0)
+    try r.p.write("inc/h.h", "BAD\n")
+    try r.p.checkout.git("add", "inc/h.h")
+    let commit = try r.git(["commit", "-q", "-m", "bad header"])
+    #expect(commit.status != 0, "\(commit)")
+    #expect(commit.output.contains("kiln: hooks: compile src/a.c: concerns inc/h.h"), "\(commit)")
+    #expect(!commit.output.contains("none of its inputs changed"), "\(commit)")
+  }
+
   @Test func aStagedNameThatIsNotUTF8IsRefusedWithTheFileNamed() throws {
     let r = try Repo()
     #expect(try r.p.kiln("hooks", "install").status == 0)

@@ -97,6 +97,31 @@ import Testing
     #expect(p.runs("t") == 1)
   }
 
+  // MARK: - A build file that is not UTF-8
+
+  /// A Latin-1 `é` in a command used to be read as U+FFFD, and the task ran a command
+  /// that was not the one written: now the byte is named, exit 2, nothing run.
+  @Test func aBuildFileThatIsNotUTF8IsRefusedAtItsFirstBadByte() throws {
+    let p = try TempProject()
+    let text: [UInt8] = Array("# notes\ntasks:\n  t:\n    run: echo x >> .runs/t && echo ".utf8) + [0x74, 0xE9]
+      + Array(" > out.txt\n    outputs: out.txt\n".utf8)
+    try p.write("kiln.yml", bytes: text)
+    for command in [["build"], ["build", "-n"], ["tasks"]] {
+      let r = try p.kiln(command)
+      #expect(r.status == 2, "kiln \(command): \(r)")
+      #expect(r.stderrLines == ["kiln.yml:4:37: the build file is not UTF-8 text (byte 0xE9); save it as UTF-8"],
+              "kiln \(command): \(r)")
+      #expect(r.stdout.isEmpty, "kiln \(command): \(r)")
+    }
+    #expect(p.runs("t") == 0)
+    #expect(!p.exists("out.txt"))
+    // In a comment too: a comment's bytes are text of the file like any other.
+    try p.write("kiln.yml", bytes: Array("tasks:\n  t:\n    run: echo hi\n# caf".utf8) + [0xE9, 0x0A])
+    let r = try p.kiln("build")
+    #expect(r.status == 2, "\(r)")
+    #expect(r.stderrLines == ["kiln.yml:4:6: the build file is not UTF-8 text (byte 0xE9); save it as UTF-8"], "\(r)")
+  }
+
   // MARK: - File names that are not UTF-8 (issue 12 item 15)
 
   @Test func aFileNameThatIsNotUTF8IsRefusedNotSkipped() throws {
