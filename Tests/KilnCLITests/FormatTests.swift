@@ -145,6 +145,33 @@ import Testing
     }
   }
 
+  static func upToDate(_ name: String, at time: Double) -> TaskReport {
+    TaskReport(id: TaskID(task: name), outcome: .upToDate, started: time, finished: time)
+  }
+
+  /// An up-to-date instance found while tasks run neither takes a lane from the task
+  /// that starts after it, nor is drawn inside a task that runs at that moment.
+  @Test func upToDateEventsHaveALaneOfTheirOwn() throws {
+    var result = BuildResult()
+    // a (lane 1) has ended at 2.5 and b (lane 2) still runs when u is found up to date;
+    // c starts then and takes a's free lane.
+    result.reports = [Self.ran("a", 0, 2), Self.ran("b", 0.5, 3), Self.upToDate("u", at: 2.5),
+                      Self.ran("c", 2.5, 4), Self.upToDate("v", at: 0.25)]
+    let events = try Self.events(result)
+    #expect(events["a"]?.tid == 1)
+    #expect(events["b"]?.tid == 2)
+    #expect(events["c"]?.tid == 1, "the up-to-date u took no lane")
+    #expect(events["u"]?.tid == 3)
+    #expect(events["v"]?.tid == 3)
+    #expect(events["u"]?.cat == "up-to-date")
+    // No event is drawn inside another of its lane.
+    for (x, ex) in events {
+      for (y, ey) in events where x < y && ex.tid == ey.tid {
+        #expect(ex.ts + ex.dur <= ey.ts || ey.ts + ey.dur <= ex.ts, "\(x) and \(y) share lane \(ex.tid)")
+      }
+    }
+  }
+
   @Test func sequentialTasksShareOneLane() throws {
     var result = BuildResult()
     result.reports = [Self.ran("one", 0, 1), Self.ran("two", 1, 2), Self.ran("three", 2, 3)]
