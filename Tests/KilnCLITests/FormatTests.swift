@@ -214,6 +214,31 @@ import Testing
     #expect(formatBytes(2048 << 40) == "2048.00 TiB")
   }
 
+  /// A count that rounds up to 1024 of one unit is shown as 1.00 of the next.
+  @Test func roundingNeverShows1024OfAUnit() {
+    #expect(formatBytes(1_048_575) == "1.00 MiB")
+    #expect(formatBytes((1 << 30) - 1) == "1.00 GiB")
+    #expect(formatBytes((1 << 40) - 1) == "1.00 TiB")
+    #expect(formatBytes(1_048_571) == "1.00 MiB")
+    // Just below where it rounds up: still the smaller unit.
+    #expect(formatBytes(1_048_570) == "1023.99 KiB")
+  }
+
+  // MARK: - Two decimals
+
+  @Test func twoDecimalsKeepTheSign() {
+    #expect(String(format2: -0.5) == "-0.50")
+    #expect(String(format2: -0.05) == "-0.05")
+    #expect(String(format2: -1.25) == "-1.25")
+    #expect(String(format2: -12.5) == "-12.50")
+    #expect(String(format2: 0.5) == "0.50")
+    #expect(String(format2: 3) == "3.00")
+    #expect(String(format2: 99.999) == "100.00")
+    // Rounds to nothing: no sign on zero.
+    #expect(String(format2: -0.004) == "0.00")
+    #expect(String(format2: 0) == "0.00")
+  }
+
   // MARK: - JSON
 
   @Test func jsonStringsEscapeWhatJSONRequires() throws {
