@@ -192,14 +192,33 @@ import Testing
     #expect(parseByteCount("0") == 0)
     #expect(parseByteCount("100B") == 100)
     // Too large for 64 bits: the largest count, not a crash.
-    #expect(parseByteCount("1e30") == Int64.max)
+    #expect(parseByteCount("1000000000000000000000") == Int64.max)
     #expect(parseByteCount("9000000T") == Int64.max)
+    #expect(parseByteCount("8589934592G") == Int64.max)
+    #expect(parseByteCount("8589934591.5G") == Int64.max - (1 << 29) + 1)
   }
 
   @Test func notByteCounts() {
     for text in ["", " ", "lots", "-1", "-1G", "G", "KiB", "1X", "1 2", "inf", "nan", "1..5M", "5MM"] {
       #expect(parseByteCount(text) == nil, "'\(text)'")
     }
+  }
+
+  /// Only digits (a decimal part allowed) and a unit: no `iB` without a unit, no hex,
+  /// no exponent, no sign, no decimal point without digits on both sides.
+  @Test func onlyDigitsAndAUnitAreAByteCount() {
+    for text in ["1iB", "1i", "1ib", "0x10", "0X1F", "1e3", "1E3K", "1e30", "+5", "+5M", "1.", ".5", ".5G", "1.5.",
+                 "infinity", "1_000", "1,000", "٣", "1kıb", "1Gi", "1BB", "1KK", "1Kb B", "1 K"] {
+      #expect(parseByteCount(text) == nil, "'\(text)'")
+    }
+    // The forms the reference and the help promise.
+    #expect(parseByteCount("500M") == 500 << 20)
+    #expect(parseByteCount("2G") == 2 << 30)
+    #expect(parseByteCount("1048576") == 1 << 20)
+    #expect(parseByteCount("1.5GiB") == 3 << 29)
+    #expect(parseByteCount("2gib") == 2 << 30)
+    #expect(parseByteCount("0.5k") == 512)
+    #expect(parseByteCount("007") == 7)
   }
 
   @Test func bytesShownInBinaryUnits() {
