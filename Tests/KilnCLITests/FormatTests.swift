@@ -137,7 +137,11 @@ import Testing
     #expect(events["b"]?.ts == 1_000_000)
     #expect(events["b"]?.dur == 2_000_000)
     #expect(events["c"]?.cat == "ran")
-    // No two events of one lane overlap.
+    Self.expectNoOverlapWithinALane(events)
+  }
+
+  /// No two events of one lane overlap: none is drawn inside another.
+  static func expectNoOverlapWithinALane(_ events: [String: (tid: Int, ts: Double, dur: Double, cat: String)]) {
     for (x, ex) in events {
       for (y, ey) in events where x < y && ex.tid == ey.tid {
         #expect(ex.ts + ex.dur <= ey.ts || ey.ts + ey.dur <= ex.ts, "\(x) and \(y) share lane \(ex.tid)")
@@ -164,12 +168,7 @@ import Testing
     #expect(events["u"]?.tid == 3)
     #expect(events["v"]?.tid == 3)
     #expect(events["u"]?.cat == "up-to-date")
-    // No event is drawn inside another of its lane.
-    for (x, ex) in events {
-      for (y, ey) in events where x < y && ex.tid == ey.tid {
-        #expect(ex.ts + ex.dur <= ey.ts || ey.ts + ey.dur <= ex.ts, "\(x) and \(y) share lane \(ex.tid)")
-      }
-    }
+    Self.expectNoOverlapWithinALane(events)
   }
 
   @Test func sequentialTasksShareOneLane() throws {
