@@ -57,10 +57,15 @@ struct CacheCommand: ParsableCommand {
   }
 }
 
+/// `1023 B`, `1.50 KiB`, `1.00 MiB`: the largest unit whose figure, once rounded to two
+/// decimals, is below 1024 (1048575 bytes is 1.00 MiB, never 1024.00 KiB).
 func formatBytes(_ n: Int64) -> String {
   let units = ["B", "KiB", "MiB", "GiB", "TiB"]
   var value = Double(n)
   var unit = 0
-  while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+  while unit < units.count - 1, (value * 100).rounded() >= 1024 * 100 {
+    value /= 1024
+    unit += 1
+  }
   return unit == 0 ? "\(n) B" : "\(String(format2: value)) \(units[unit])"
 }

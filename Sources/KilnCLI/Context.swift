@@ -151,7 +151,7 @@ package struct Context: Sendable {
   /// run`), else the kiln workspace whose checkout this is, else none (the main one).
   package var workspaceName: String? {
     if let name = environment["KILN_WORKSPACE"], !name.isEmpty { return name }
-    return Workspaces.name(containing: root)
+    return Workspaces.name(containing: root, fileSystem: fileSystem)
   }
 
   /// How the build file is named in messages: relative to where the user stands.
@@ -220,21 +220,9 @@ package struct Context: Sendable {
     while true {
       let candidate = Paths.join(dir, "kiln.yml")
       if fileSystem.stat(candidate)?.kind == .file { return candidate }
-      if dir == "/" || dir.isEmpty || isWorkspaceRoot(dir, fileSystem: fileSystem) { return nil }
+      if dir == "/" || dir.isEmpty || Workspaces.isRoot(dir, fileSystem: fileSystem) { return nil }
       dir = Paths.parent(dir)
     }
-  }
-
-  /// Whether `dir` is the top of a kiln workspace: `<git-common-dir>/kiln/ws/NAME` (a
-  /// git folder: `HEAD` and `objects/` in it) or `<project>/.kiln/ws/NAME` (a copy).
-  /// Decided from the path and two stats, so a damaged workspace still counts.
-  static func isWorkspaceRoot(_ dir: String, fileSystem: any FileSystem) -> Bool {
-    let parent = Paths.parent(dir)
-    if parent.hasSuffix("/.kiln/ws") { return true }
-    guard parent.hasSuffix("/kiln/ws") else { return false }
-    let gitDirectory = Paths.parent(Paths.parent(parent))
-    return fileSystem.stat(gitDirectory + "/HEAD")?.kind == .file
-      && fileSystem.stat(gitDirectory + "/objects")?.kind == .directory
   }
 
   /// The job slots, memory reserve and in-flight actions every kiln process sharing

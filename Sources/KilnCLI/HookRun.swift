@@ -189,11 +189,7 @@ struct HookRun {
   }
 
   /// `2.05s`.
-  private static func seconds(_ value: Double) -> String {
-    let hundredths = Int((value * 100).rounded())
-    let fraction = hundredths % 100
-    return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)s"
-  }
+  private static func seconds(_ value: Double) -> String { String(format2: value) + "s" }
 
   private func copy(_ from: String, to: String) throws(HookError) {
     let fs = context.fileSystem

@@ -235,22 +235,30 @@ func summaryJSON(_ result: BuildResult) -> String {
 }
 
 /// Chrome trace JSON (chrome://tracing, Perfetto): one complete event per task.
+/// Lanes (`tid`) are like job slots: a task takes the first lane free when it starts.
+/// Up-to-date instances (no work done: zero-length events) share one lane of their own
+/// below those, so none shows inside a task that ran, nor keeps a task off a lane.
 func traceJSON(_ result: BuildResult) -> String {
-  // Lanes: give each overlapping task its own row, like job slots.
   var laneEnds: [Double] = []
-  var events: [String] = []
+  var placed: [(report: TaskReport, lane: Int?)] = []
   for r in result.reports.sorted(by: { $0.started < $1.started }) {
-    var lane = laneEnds.firstIndex { $0 <= r.started } ?? laneEnds.count
+    if case .upToDate = r.outcome {
+      placed.append((r, nil))
+      continue
+    }
+    let lane = laneEnds.firstIndex { $0 <= r.started } ?? laneEnds.count
     if lane == laneEnds.count { laneEnds.append(0) }
     laneEnds[lane] = max(r.finished, r.started + 0.000001)
-    if case .upToDate = r.outcome { lane = laneEnds.count - 1 }
-    events.append(JSON.object([
+    placed.append((r, lane))
+  }
+  let events = placed.map { r, lane in
+    JSON.object([
       ("name", JSON.string(r.id.description)), ("cat", JSON.string(r.outcome.kind)), ("ph", JSON.string("X")),
       ("ts", JSON.number(r.started * 1e6)), ("dur", JSON.number(max(0, r.finished - r.started) * 1e6)),
-      ("pid", "1"), ("tid", String(lane + 1)),
+      ("pid", "1"), ("tid", String((lane ?? laneEnds.count) + 1)),
       ("args", JSON.object([("outcome", JSON.string(r.outcome.kind)),
                             ("reasons", JSON.string(r.reasons.map(\.description).joined(separator: "; ")))])),
-    ]))
+    ])
   }
   return JSON.object([("traceEvents", JSON.array(events)), ("displayTimeUnit", JSON.string("ms"))]) + "\n"
 }

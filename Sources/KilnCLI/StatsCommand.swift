@@ -46,7 +46,9 @@ struct StatsCommand: KilnSubcommand {
   /// The report of this build file's history: its last `last` builds, the build file's
   /// dependencies and SLAs, hit rates of every workspace of the repository, the cache.
   static func report(_ context: Context, last: Int) async throws -> StatsReport {
-    let manifest = try Session(context).manifest
+    // One session: the manifest opened, and its records read, once for everything below.
+    let session = try Session(context)
+    let manifest = try session.manifest
     let rows: [HistoryRow]
     do { rows = try manifest.history(lastBuilds: last) } catch { throw CLIError("kiln: stats: \(error.message)") }
     let history = rows.map { row in
@@ -61,7 +63,7 @@ struct StatsCommand: KilnSubcommand {
         },
         upToDate: row.upToDate)
     }
-    var report = StatsReport(history: history, facts: facts(context), window: last)
+    var report = StatsReport(history: history, facts: facts(session), window: last)
     let paths = [context.layout.manifest]
       + (await WorkspaceCommand.open(context)).allManifestPaths(fileName: Paths.fileName(context.layout.manifest))
     report.perWorkspace = workspaceFigures(context, manifest: manifest, paths) { try $0.totalsByWorkspace(lastBuilds: last) }
@@ -83,8 +85,8 @@ struct StatsCommand: KilnSubcommand {
 
   /// Dependencies and SLAs from the build file as it is now; none when it does not
   /// parse (the history's figures still stand).
-  private static func facts(_ context: Context) -> TaskFacts {
-    guard let graph = try? Session(context, readOnly: true).graph() else { return TaskFacts() }
+  private static func facts(_ session: Session) -> TaskFacts {
+    guard let graph = try? session.graph() else { return TaskFacts() }
     var facts = TaskFacts()
     for (i, instance) in graph.instances.enumerated() {
       facts.dependencies[instance.id.description] = graph.dependencies[i].map { graph[$0].id.description }

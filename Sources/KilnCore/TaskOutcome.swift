@@ -129,10 +129,12 @@ extension Duration {
 }
 
 extension String {
-  /// Two decimals without Foundation.
+  /// Two decimals without Foundation: `-0.50`, `12.25`. The sign is written apart
+  /// from the digits, since the whole part of a value between -1 and 0 is 0, not -0.
   package init(format2 value: Double) {
     let hundredths = Int((value * 100).rounded())
-    let frac = abs(hundredths % 100)
-    self = "\(hundredths / 100).\(frac < 10 ? "0" : "")\(frac)"
+    let magnitude = hundredths.magnitude
+    let frac = magnitude % 100
+    self = "\(hundredths < 0 ? "-" : "")\(magnitude / 100).\(frac < 10 ? "0" : "")\(frac)"
   }
 }

@@ -5,7 +5,8 @@ import CSpawn
 
 /// One tool run to completion outside any build: how kiln's own commands call git and
 /// cp (`kiln ws`, `kiln hooks`). Arguments go to the program as they are, no shell;
-/// output is captured; stdin is /dev/null. The caller awaits the child's end without
+/// output is captured; stdin is /dev/null. Like a task, the child leads a process group
+/// of its own, registered with `ProcessGroups` while it runs, so Ctrl-C stops it too. The caller awaits the child's end without
 /// blocking a thread of Swift's cooperative pool (`ChildWatcher` waits for it), so a
 /// hook's nested build or a slow `git worktree add` holds no thread the process needs.
 package enum Command {
@@ -47,8 +48,14 @@ package enum Command {
     case .failure(let code):
       return Output(status: 127, stdout: [], stderr: Array("cannot start \(program): \(String(cString: strerror(code.rawValue)))".utf8))
     }
+    // The child leads a group of its own, which a terminal's Ctrl-C does not reach:
+    // kiln signals it (`ProcessGroups.interruptAll`), a hook's nested build included.
+    // After a Ctrl-C it is killed at once (`register` says false).
+    _ = ProcessGroups.shared.register(pid)
+    let ended = await ChildWatcher.shared.wait(for: pid, exited: {}).status
+    ProcessGroups.shared.unregister(pid)
     let status: Int32
-    switch await ChildWatcher.shared.wait(for: pid, exited: {}).status {
+    switch ended {
     case .exited(let code): status = code
     case .signaled(let signal): status = 128 + signal
     default: status = 128 + SIGKILL

@@ -591,20 +591,49 @@ struct MemoryGauge {
   }
 }
 
-/// `512M`, `1.5GiB`, `2g`, `1073741824`: a byte count with an optional K/M/G/T suffix
-/// (powers of 1024, an `i` and a `B` allowed after it); nil when it is not one.
+/// `512M`, `1.5GiB`, `2g`, `1073741824`: a byte count, as `--max-size` and
+/// `KILN_MEM_RESERVE` take it. Digits, perhaps a decimal part (`1.5`), then an optional
+/// unit in either case: `B`, or `K`, `M`, `G` or `T` (powers of 1024) alone or followed
+/// by `B` or `iB`. Spaces around it are ignored; anything else (a sign, hex, an
+/// exponent, `inf`, a lone `iB`) is no byte count: nil. Too large for 64 bits: the
+/// largest count.
 package func parseByteCount(_ text: String) -> Int64? {
-  var s = Substring(text.uppercased())
-  while s.first == " " { s.removeFirst() }
-  while s.last == " " { s.removeLast() }
-  if s.last == "B" { s.removeLast() }
-  if s.last == "I" { s.removeLast() }
-  var scale: Int64 = 1
-  if let last = s.last, let power = ["K": 1, "M": 2, "G": 3, "T": 4][last] {
-    s.removeLast()
-    scale = Int64(1) << (10 * power)
+  var s = Substring(text).utf8[...]
+  while s.first == UInt8(ascii: " ") { s.removeFirst() }
+  while s.last == UInt8(ascii: " ") { s.removeLast() }
+  func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
+  let whole = s.prefix(while: isDigit)
+  s = s.dropFirst(whole.count)
+  var fraction = s.prefix(0)
+  if s.first == UInt8(ascii: ".") {
+    fraction = s.dropFirst().prefix(while: isDigit)
+    guard !fraction.isEmpty else { return nil }
+    s = s.dropFirst(1 + fraction.count)
   }
-  guard let value = Double(s), value >= 0, value.isFinite else { return nil }
-  let bytes = value * Double(scale)
-  return bytes >= 9.2e18 ? Int64.max : Int64(bytes)
+  // Upper case in ASCII only: `ı` (dotless i) must not turn into an `I`.
+  let unit = String(decoding: s.map { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") ? $0 - 32 : $0 }, as: UTF8.self)
+  guard !whole.isEmpty, let power = byteCountUnits[unit] else { return nil }
+  let scale = Int64(1) << (10 * power)
+  var count: Int64 = 0
+  for digit in whole {
+    let (times10, o1) = count.multipliedReportingOverflow(by: 10)
+    let (next, o2) = times10.addingReportingOverflow(Int64(digit - UInt8(ascii: "0")))
+    if o1 || o2 { return Int64.max }
+    count = next
+  }
+  let (scaled, overflow) = count.multipliedReportingOverflow(by: scale)
+  if overflow { return Int64.max }
+  // The decimal part adds less than one unit (so no overflow: `scaled` is a multiple
+  // of the unit); a Double holds it closely enough.
+  let part = fraction.isEmpty ? 0 : Int64((Double("0." + String(decoding: fraction, as: UTF8.self)) ?? 0) * Double(scale))
+  return scaled + part
 }
+
+/// The units `parseByteCount` takes, upper-cased, and their power of 1024.
+private let byteCountUnits: [String: Int] = {
+  var units = ["": 0, "B": 0]
+  for (power, letter) in ["K", "M", "G", "T"].enumerated() {
+    for form in [letter, letter + "B", letter + "IB"] { units[form] = power + 1 }
+  }
+  return units
+}()

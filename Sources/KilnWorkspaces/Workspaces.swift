@@ -378,15 +378,36 @@ package struct Workspaces: Sendable {
     return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 
-  /// The name of the workspace whose checkout holds `root`, from its path alone:
-  /// `.../kiln/ws/NAME/...` under a git folder, or `.../.kiln/ws/NAME/...`.
-  package static func name(containing root: String) -> String? {
-    for marker in ["/kiln/ws/", "/.kiln/ws/"] {
-      guard let range = root.ranges(of: marker).last else { continue }
-      let before = root[..<range.lowerBound]
-      if marker == "/kiln/ws/", !(before.hasSuffix(".git") || before.hasSuffix("/.git")) { continue }
-      return root[range.upperBound...].split(separator: "/").first.map(String.init)
+  /// The name of the kiln workspace whose checkout holds `path` (`root(containing:)`).
+  package static func name(containing path: String, fileSystem: any FileSystem = LocalFileSystem()) -> String? {
+    root(containing: path, fileSystem: fileSystem).map(Paths.fileName)
+  }
+
+  /// The top folder of the innermost kiln workspace that holds `path` (`path` itself
+  /// when it is one), nil when none does (`isRoot(_:fileSystem:)`).
+  package static func root(containing path: String, fileSystem: any FileSystem = LocalFileSystem()) -> String? {
+    var dir = path
+    while dir != "/", !dir.isEmpty {
+      if isRoot(dir, fileSystem: fileSystem) { return dir }
+      dir = Paths.parent(dir)
     }
     return nil
+  }
+
+  /// Whether `dir` is the top of a kiln workspace: `<project>/.kiln/ws/NAME` (a copy),
+  /// or `<git-common-dir>/kiln/ws/NAME` (a worktree), where the git folder is known by
+  /// its content, `HEAD` and `objects/`, whatever its name (`.git`, a bare `NAME.git`,
+  /// `git init --separate-git-dir`'s). Decided from the path and at most two stats,
+  /// never by asking git nor by looking inside the workspace, so a damaged workspace
+  /// still counts. The one rule for the build-file lookup (which stops at a workspace)
+  /// and for the workspace a build is recorded under.
+  package static func isRoot(_ dir: String, fileSystem: any FileSystem = LocalFileSystem()) -> Bool {
+    let parent = Paths.parent(dir)
+    guard Paths.fileName(dir) != "" else { return false }
+    if parent.hasSuffix("/.kiln/ws") { return true }
+    guard parent.hasSuffix("/kiln/ws") else { return false }
+    let gitDirectory = Paths.parent(Paths.parent(parent))
+    return fileSystem.stat(gitDirectory + "/HEAD")?.kind == .file
+      && fileSystem.stat(gitDirectory + "/objects")?.kind == .directory
   }
 }

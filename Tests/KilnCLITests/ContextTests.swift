@@ -170,7 +170,8 @@ import Testing
   // MARK: - Environment variables
 
   @Test func workspaceNameFromKILNWORKSPACEElseFromThePath() throws {
-    let tree = try ScratchTree(files: ["kiln.yml", ".kiln/ws/w1/kiln.yml", "repo/.git/kiln/ws/w2/kiln.yml"])
+    let tree = try ScratchTree(files: ["kiln.yml", ".kiln/ws/w1/kiln.yml", "repo/.git/kiln/ws/w2/kiln.yml",
+                                       "repo/.git/HEAD"], folders: ["repo/.git/objects"])
 
     #expect(Self.context(tree).workspaceName == nil)
     #expect(Self.context(tree, ["KILN_WORKSPACE": "agent-7"]).workspaceName == "agent-7")
@@ -181,6 +182,22 @@ import Testing
     #expect(Self.context(tree, in: ".kiln/ws/w1", ["KILN_WORKSPACE": ""]).workspaceName == "w1")
     #expect(Self.context(tree, in: ".kiln/ws/w1", ["KILN_WORKSPACE": "agent-7"]).workspaceName == "agent-7")
     #expect(Self.context(tree, in: "repo/.git/kiln/ws/w2").workspaceName == "w2")
+  }
+
+  /// A worktree of a repository whose git folder is not named `.git` (`git init
+  /// --separate-git-dir`): the lookup stops at the workspace, and a build there is
+  /// recorded under it. One rule (`Workspaces.isRoot`) answers both.
+  @Test func aWorkspaceUnderAGitFolderNamedOtherwiseIsOneForLookupAndName() throws {
+    let tree = try ScratchTree(files: ["kiln.yml", "gitdir/HEAD", "gitdir/kiln/ws/w3/kiln.yml"],
+                               folders: ["gitdir/objects", "gitdir/kiln/ws/w4/src"])
+    let w3 = Self.context(tree, in: "gitdir/kiln/ws/w3")
+    #expect(w3.buildFilePath == tree.absolute("gitdir/kiln/ws/w3/kiln.yml"))
+    #expect(w3.workspaceName == "w3")
+    // Without a build file of its own, the workspace does not build the checkout above.
+    #expect(Self.context(tree, in: "gitdir/kiln/ws/w4/src").buildFilePath == nil)
+    // A folder that only looks like a workspace's, under no git folder, is none.
+    try tree.file("plain/kiln/ws/w5/kiln.yml")
+    #expect(Self.context(tree, in: "plain/kiln/ws/w5").workspaceName == nil)
   }
 
   @Test func coresFromKILNMAXJOBSWhenAPositiveNumber() throws {

@@ -137,12 +137,38 @@ import Testing
     #expect(events["b"]?.ts == 1_000_000)
     #expect(events["b"]?.dur == 2_000_000)
     #expect(events["c"]?.cat == "ran")
-    // No two events of one lane overlap.
+    Self.expectNoOverlapWithinALane(events)
+  }
+
+  /// No two events of one lane overlap: none is drawn inside another.
+  static func expectNoOverlapWithinALane(_ events: [String: (tid: Int, ts: Double, dur: Double, cat: String)]) {
     for (x, ex) in events {
       for (y, ey) in events where x < y && ex.tid == ey.tid {
         #expect(ex.ts + ex.dur <= ey.ts || ey.ts + ey.dur <= ex.ts, "\(x) and \(y) share lane \(ex.tid)")
       }
     }
+  }
+
+  static func upToDate(_ name: String, at time: Double) -> TaskReport {
+    TaskReport(id: TaskID(task: name), outcome: .upToDate, started: time, finished: time)
+  }
+
+  /// An up-to-date instance found while tasks run neither takes a lane from the task
+  /// that starts after it, nor is drawn inside a task that runs at that moment.
+  @Test func upToDateEventsHaveALaneOfTheirOwn() throws {
+    var result = BuildResult()
+    // a (lane 1) has ended at 2.5 and b (lane 2) still runs when u is found up to date;
+    // c starts then and takes a's free lane.
+    result.reports = [Self.ran("a", 0, 2), Self.ran("b", 0.5, 3), Self.upToDate("u", at: 2.5),
+                      Self.ran("c", 2.5, 4), Self.upToDate("v", at: 0.25)]
+    let events = try Self.events(result)
+    #expect(events["a"]?.tid == 1)
+    #expect(events["b"]?.tid == 2)
+    #expect(events["c"]?.tid == 1, "the up-to-date u took no lane")
+    #expect(events["u"]?.tid == 3)
+    #expect(events["v"]?.tid == 3)
+    #expect(events["u"]?.cat == "up-to-date")
+    Self.expectNoOverlapWithinALane(events)
   }
 
   @Test func sequentialTasksShareOneLane() throws {
@@ -165,14 +191,33 @@ import Testing
     #expect(parseByteCount("0") == 0)
     #expect(parseByteCount("100B") == 100)
     // Too large for 64 bits: the largest count, not a crash.
-    #expect(parseByteCount("1e30") == Int64.max)
+    #expect(parseByteCount("1000000000000000000000") == Int64.max)
     #expect(parseByteCount("9000000T") == Int64.max)
+    #expect(parseByteCount("8589934592G") == Int64.max)
+    #expect(parseByteCount("8589934591.5G") == Int64.max - (1 << 29) + 1)
   }
 
   @Test func notByteCounts() {
     for text in ["", " ", "lots", "-1", "-1G", "G", "KiB", "1X", "1 2", "inf", "nan", "1..5M", "5MM"] {
       #expect(parseByteCount(text) == nil, "'\(text)'")
     }
+  }
+
+  /// Only digits (a decimal part allowed) and a unit: no `iB` without a unit, no hex,
+  /// no exponent, no sign, no decimal point without digits on both sides.
+  @Test func onlyDigitsAndAUnitAreAByteCount() {
+    for text in ["1iB", "1i", "1ib", "0x10", "0X1F", "1e3", "1E3K", "1e30", "+5", "+5M", "1.", ".5", ".5G", "1.5.",
+                 "infinity", "1_000", "1,000", "٣", "1kıb", "1Gi", "1BB", "1KK", "1Kb B", "1 K"] {
+      #expect(parseByteCount(text) == nil, "'\(text)'")
+    }
+    // The forms the reference and the help promise.
+    #expect(parseByteCount("500M") == 500 << 20)
+    #expect(parseByteCount("2G") == 2 << 30)
+    #expect(parseByteCount("1048576") == 1 << 20)
+    #expect(parseByteCount("1.5GiB") == 3 << 29)
+    #expect(parseByteCount("2gib") == 2 << 30)
+    #expect(parseByteCount("0.5k") == 512)
+    #expect(parseByteCount("007") == 7)
   }
 
   @Test func bytesShownInBinaryUnits() {
@@ -185,6 +230,31 @@ import Testing
     #expect(formatBytes(2 << 40) == "2.00 TiB")
     // Past the largest unit the number grows.
     #expect(formatBytes(2048 << 40) == "2048.00 TiB")
+  }
+
+  /// A count that rounds up to 1024 of one unit is shown as 1.00 of the next.
+  @Test func roundingNeverShows1024OfAUnit() {
+    #expect(formatBytes(1_048_575) == "1.00 MiB")
+    #expect(formatBytes((1 << 30) - 1) == "1.00 GiB")
+    #expect(formatBytes((1 << 40) - 1) == "1.00 TiB")
+    #expect(formatBytes(1_048_571) == "1.00 MiB")
+    // Just below where it rounds up: still the smaller unit.
+    #expect(formatBytes(1_048_570) == "1023.99 KiB")
+  }
+
+  // MARK: - Two decimals
+
+  @Test func twoDecimalsKeepTheSign() {
+    #expect(String(format2: -0.5) == "-0.50")
+    #expect(String(format2: -0.05) == "-0.05")
+    #expect(String(format2: -1.25) == "-1.25")
+    #expect(String(format2: -12.5) == "-12.50")
+    #expect(String(format2: 0.5) == "0.50")
+    #expect(String(format2: 3) == "3.00")
+    #expect(String(format2: 99.999) == "100.00")
+    // Rounds to nothing: no sign on zero.
+    #expect(String(format2: -0.004) == "0.00")
+    #expect(String(format2: 0) == "0.00")
   }
 
   // MARK: - JSON

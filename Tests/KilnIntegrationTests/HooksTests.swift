@@ -320,4 +320,47 @@ import Testing
     #expect(commit.status == 0, "\(commit)")
     #expect(FileManager.default.fileExists(atPath: snapshot + "/docs/manual.txt"))
   }
+
+  /// Ctrl-C during a hook stops the hook's nested `kiln build` and its tasks: that
+  /// build leads a process group of its own (the terminal's signal does not reach it),
+  /// so the hook must signal it, as a build signals its tasks.
+  @Test func ctrlCDuringAHookStopsItsNestedBuildAndTasks() throws {
+    let scratch = TempDirectory(prefix: "kiln-hooks-int")
+    let pidFile = scratch.path + "/task.pid"
+    let r = try Repo([
+      "kiln.yml": """
+        tasks:
+          block:
+            inputs: [src/a.txt]
+            outputs: out/block.ok
+            run: echo $$ > \(pidFile).tmp && mv \(pidFile).tmp \(pidFile) && exec sleep 30
+        hooks:
+          pre-commit: [block]
+        """,
+      ".gitignore": ".kiln/\nout/\n",
+      "src/a.txt": "alpha\n",
+    ])
+    try r.p.write("src/a.txt", "alpha 2\n")
+    try r.p.checkout.git("add", "src/a.txt")
+    let hook = try r.p.start(["hooks", "run", "pre-commit"], environment: r.environment, timeout: 60)
+    let started = TempProject.waitUntil(seconds: 30) { FileManager.default.fileExists(atPath: pidFile) }
+    #expect(started, "the task never started: \(hook.stderrSoFar)")
+    let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+    let task = try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), "pid file: '\(text)'")
+    #expect(Self.isRunning(task), "the task runs before the Ctrl-C")
+    hook.send(SIGINT)
+    let ended = hook.wait()
+    #expect(ended.status != 0 && ended.status != -1, "\(ended)")
+    let gone = TempProject.waitUntil(seconds: 10) { !Self.isRunning(task) }
+    #expect(gone, "the hook's task \(task) still runs after the hook ended: \(ended)")
+    if !gone { _ = kill(task, SIGKILL) }
+  }
+
+  /// Whether `pid` is a process that runs (a zombie has ended; it waits to be reaped).
+  static func isRunning(_ pid: pid_t) -> Bool {
+    guard kill(pid, 0) == 0, let stat = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return false }
+    let text = String(decoding: stat, as: UTF8.self)
+    guard let close = text.lastIndex(of: ")") else { return true }
+    return !text[close...].hasPrefix(") Z")
+  }
 }

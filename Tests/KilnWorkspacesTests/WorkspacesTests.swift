@@ -104,10 +104,39 @@ import Testing
     #expect(notes == ["kiln: ws: kept 3 commits made on a detached HEAD in a on branch kiln/a-20251124-160000-detached"])
   }
 
-  @Test func theWorkspaceNameComesFromThePathAlone() {
-    #expect(Workspaces.name(containing: "/r/.git/kiln/ws/a/src") == "a")
-    #expect(Workspaces.name(containing: "/p/.kiln/ws/b") == "b")
-    #expect(Workspaces.name(containing: "/r/kiln/ws/a") == nil)
-    #expect(Workspaces.name(containing: "/r/src") == nil)
+  /// From the path, and for a git workspace two stats of the git folder above
+  /// `kiln/ws` (`HEAD`, `objects/`): never from inside the workspace.
+  @Test func theWorkspaceNameComesFromThePathAndTheGitFolder() {
+    let fs = InMemoryFileSystem(clock: ManualClock())
+    fs.write("/r/.git/HEAD", "ref: refs/heads/main\n")
+    fs.write("/r/.git/objects/info/packs", "")
+    #expect(Workspaces.name(containing: "/r/.git/kiln/ws/a/src", fileSystem: fs) == "a")
+    #expect(Workspaces.name(containing: "/p/.kiln/ws/b", fileSystem: fs) == "b")
+    #expect(Workspaces.name(containing: "/r/kiln/ws/a", fileSystem: fs) == nil)
+    #expect(Workspaces.name(containing: "/r/src", fileSystem: fs) == nil)
+    // A folder named `.git` that holds no repository is an ordinary folder.
+    #expect(Workspaces.name(containing: "/q/.git/kiln/ws/a", fileSystem: fs) == nil)
+  }
+
+  /// A git folder not named `.git` (`git init --separate-git-dir`, a worktree's common
+  /// folder) is one by its content: `HEAD` and `objects/`. The name and the root come
+  /// from the same rule, and need nothing inside the workspace itself.
+  @Test func aGitFolderNamedOtherwiseIsKnownByItsHEADAndObjects() {
+    let fs = InMemoryFileSystem(clock: ManualClock())
+    fs.write("/r/meta/HEAD", "ref: refs/heads/main\n")
+    fs.write("/r/meta/objects/pack/x.pack", "")
+    fs.write("/r/other/HEAD", "")
+    fs.write("/r/.git/HEAD", "")
+    fs.write("/r/.git/objects/x", "")
+    #expect(Workspaces.name(containing: "/r/meta/kiln/ws/a/src/deep", fileSystem: fs) == "a")
+    #expect(Workspaces.root(containing: "/r/meta/kiln/ws/a/src/deep", fileSystem: fs) == "/r/meta/kiln/ws/a")
+    #expect(Workspaces.isRoot("/r/meta/kiln/ws/a", fileSystem: fs))
+    #expect(!Workspaces.isRoot("/r/meta/kiln/ws/a/src", fileSystem: fs))
+    // HEAD without objects/ is no git folder.
+    #expect(Workspaces.name(containing: "/r/other/kiln/ws/a", fileSystem: fs) == nil)
+    #expect(!Workspaces.isRoot("/r/other/kiln/ws/a", fileSystem: fs))
+    // The innermost workspace holds the path: a copy made inside a git workspace.
+    #expect(Workspaces.name(containing: "/r/.git/kiln/ws/b/.kiln/ws/d/src", fileSystem: fs) == "d")
+    #expect(Workspaces.root(containing: "/r/.git/kiln/ws/b/x", fileSystem: fs) == "/r/.git/kiln/ws/b")
   }
 }
