@@ -47,6 +47,9 @@ package struct UnlimitedMachine: MachineLimits {
   package func acquireSlot(expectedMemory: Int64?) async -> JobSlot? { JobSlot(index: 0) }
   package func release(_ slot: JobSlot) {}
   package func claimAction(_ key: Digest) async -> ActionClaim? { ActionClaim(key: key, waited: false) }
+  /// The byte of the actions lock file that stands for `key`.
+  private static func lockOffset(_ key: Digest) -> Int64 { Int64(bitPattern: key.high & 0x3FFF_FFFF_FFFF_FFFF) }
+
   package func release(_ claim: ActionClaim) {}
 }
 
@@ -442,7 +445,7 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, Sendable {
     // A descriptor per claim: two jobs of this process conflict like two processes.
     let fd = open(actionsPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o666)
     guard fd >= 0 else { return ActionClaim(key: key, waited: false) }
-    let offset = Int64(bitPattern: key.high & 0x3FFF_FFFF_FFFF_FFFF)
+    let offset = Self.lockOffset(key)
     if kiln_range_lock(fd, offset, 1) == 0 { return ActionClaim(key: key, waited: false, descriptor: fd) }
     guard errno == EAGAIN || errno == EACCES else {
       // Locks do not work here: no deduplication, still a correct build.
@@ -468,9 +471,15 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, Sendable {
     }
   }
 
+  /// The byte of the actions lock file that stands for `key`.
+  private static func lockOffset(_ key: Digest) -> Int64 { Int64(bitPattern: key.high & 0x3FFF_FFFF_FFFF_FFFF) }
+
   package func release(_ claim: ActionClaim) {
     guard claim.descriptor >= 0 else { return }
-    close(claim.descriptor)  // drops the lock
+    // Unlocked before the close: a child being spawned at this moment holds a copy of
+    // the descriptor until it execs, and the lock would live as long as that copy.
+    _ = kiln_range_unlock(claim.descriptor, Self.lockOffset(claim.key))
+    close(claim.descriptor)
     kiln_atomic_increment(actionsShared)
     if kiln_atomic_load(actionsShared + 1) > 0 { _ = kiln_futex_wake(actionsShared) }
   }

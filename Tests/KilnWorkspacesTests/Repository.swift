@@ -36,7 +36,7 @@ struct Repository {
   /// Whether another open file description holds the lock at `path` (flock is per open
   /// file description, so this sees a lock this very process holds elsewhere).
   static func isLocked(_ path: String) -> Bool {
-    let fd = open(path, O_RDWR)
+    let fd = open(path, O_RDWR | O_CLOEXEC)
     guard fd >= 0 else { return false }
     defer { close(fd) }
     if flock(fd, LOCK_EX | LOCK_NB) == 0 {
