@@ -359,6 +359,17 @@ private struct EventReader {
 
   private static let notSupported = "YAML anchors (&), aliases (*) and tags (!) are not supported in a build file"
 
+  /// `notSupported`, for what starts at `m`; a plain glob such as `*.c` reads as an
+  /// alias to YAML, so one that starts with `*` is told to quote it.
+  private func unsupported(at m: yaml_mark_t) -> YAMLError {
+    let at = offset(m)
+    guard original.byte(at) == 0x2A else { return refuse(Self.notSupported, at: m) }
+    var end = at
+    while end < original.bytes.count, ![0x20, 0x09, 0x0A, 0x0D, 0x2C, 0x5D, 0x7D].contains(original.byte(end)) { end += 1 }
+    let glob = String(decoding: original.bytes[at..<end], as: UTF8.self)
+    return refuse(Self.notSupported + "; quote a glob that starts with '*': \"\(glob)\"", at: m)
+  }
+
   private enum Step {
     case more
     /// The stream ended: the document's root, nil for an empty document.
@@ -381,7 +392,7 @@ private struct EventReader {
       if case .scalar("", true, _)? = root { return .end(nil) }
       return .end(root)
     case YAML_ALIAS_EVENT:
-      throw refuse(Self.notSupported, at: event.start_mark)
+      throw unsupported(at: event.start_mark)
     case YAML_SCALAR_EVENT:
       let scalar = event.data.scalar
       if scalar.anchor != nil || scalar.tag != nil { throw refuse(Self.notSupported, at: event.start_mark) }
@@ -534,7 +545,7 @@ private struct EventReader {
         throw fail("directives (%) are not supported", contextMark)
       }
       if context.contains("anchor") || context.contains("alias") || context.contains("tag") || problem.contains("tag") {
-        throw YAMLError(mark: mark(contextMark), message: Self.notSupported)
+        throw unsupported(at: contextMark)
       }
       throw fail(problem)
     }

@@ -829,6 +829,10 @@ extension YAMLParserTests {
       ErrorCase(name: "anchor on a key", yaml: "&a a: 1\n", at: "1:1", says: "anchors"),
       ErrorCase(name: "alias as a list item", yaml: "- *x\n", at: "1:3", says: "aliases"),
       ErrorCase(name: "alias in a flow sequence", yaml: "a: [x, *y]\n", at: "1:8", says: "aliases"),
+      ErrorCase(name: "an unquoted glob is an alias: told to quote it", yaml: "foreach: *.c\n", at: "1:10",
+                says: "quote a glob that starts with '*': \"*.c\""),
+      ErrorCase(name: "an unquoted glob in a flow list", yaml: "inputs: [src/*.c, *.h]\n", at: "1:19",
+                says: "quote a glob that starts with '*': \"*.h\""),
       ErrorCase(name: "tag in a flow mapping", yaml: "a: {k: !!int 1}\n", at: "1:8", says: "tags"),
       // ': ' in a plain value.
       ErrorCase(name: "': ' inside a plain value", yaml: "a: b: c\n", at: "1:5", says: "': '"),
