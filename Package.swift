@@ -33,12 +33,13 @@ let package = Package(
       swiftSettings: strict),
     .target(name: "KilnStore", dependencies: ["KilnSystem", "KilnHash", "KilnCore", "CSQLite"], swiftSettings: strict),
     .target(name: "KilnEngine", dependencies: ["KilnStore", "KilnSystem", "KilnHash", "KilnCore"], swiftSettings: strict),
+    .target(name: "KilnNinja", dependencies: ["KilnSystem", "KilnCore"], swiftSettings: strict),
     .target(name: "KilnReport", dependencies: ["KilnCore"], swiftSettings: strict),
     .target(name: "KilnWorkspaces", dependencies: ["KilnStore", "KilnSystem", "KilnCore"], swiftSettings: strict),
     .target(
       name: "KilnCLI",
       dependencies: [
-        "KilnEngine", "KilnConfig", "KilnReport", "KilnWorkspaces", "KilnStore", "KilnSystem", "KilnHash", "KilnCore",
+        "KilnEngine", "KilnConfig", "KilnNinja", "KilnReport", "KilnWorkspaces", "KilnStore", "KilnSystem", "KilnHash", "KilnCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),

@@ -112,6 +112,19 @@ package struct Context: Sendable {
     cacheTrust = CacheTrust(environment: launch.environment)
   }
 
+  /// The context of a build file that is not kiln.yml and is not looked for up the
+  /// tree (`kiln ninja`'s build.ninja): `root` is where it runs, its state is kept
+  /// under `root/.kiln/` beside that build file's name.
+  package init(_ launch: Launch, root: String, buildFile: String) {
+    self.launch = launch
+    self.root = root
+    buildFilePath = Paths.join(root, buildFile)
+    missingBuildFile = nil
+    layout = StateLayout(root: root, buildFileName: Paths.fileName(buildFile))
+    cacheRoot = Self.cacheLocation(launch.environment)
+    cacheTrust = CacheTrust(environment: launch.environment)
+  }
+
   /// Throws the one-line reason when there is no build file (for commands that build).
   package func requireBuildFile() throws {
     if let missingBuildFile { throw missingBuildFile }

@@ -16,7 +16,7 @@ struct KilnCommand: AsyncParsableCommand {
     abstract: "Incremental, parallel, cached builds from kiln.yml.",
     discussion: "Global options, before the command: -C DIR (change directory first), -f FILE (another build file).",
     version: kilnVersion,
-    subcommands: [BuildCommand.self, ExecCommand.self, TasksCommand.self, GraphCommand.self, CleanCommand.self,
+    subcommands: [BuildCommand.self, NinjaCommand.self, ExecCommand.self, TasksCommand.self, GraphCommand.self, CleanCommand.self,
                   ManifestCommand.self, CacheCommand.self, WorkspaceCommand.self, StatsCommand.self, HooksCommand.self])
 }
 
@@ -39,7 +39,10 @@ package enum KilnMain {
   /// `Context` made once, the command line parsed, and a `kiln build` that the last
   /// build's snapshot answers answered, all before Swift's concurrency runtime starts
   /// a thread.
-  package static func start(_ arguments: [String]) -> Started {
+  package static func start(_ arguments: [String], as name: String = "kiln") -> Started {
+    // Under ninja's name (a link to kiln: `-DCMAKE_MAKE_PROGRAM=.../kiln-ninja`),
+    // kiln is `kiln ninja`.
+    if name == "ninja" || name == "kiln-ninja" { return start(["ninja"] + arguments) }
     let launch: Launch
     let args: [String]
     switch prepare(arguments) {

@@ -6,7 +6,8 @@ import Glibc
 
 // A null build is answered synchronously, before the first `await` starts Swift's
 // concurrency runtime and its threads.
-switch KilnMain.start(Array(CommandLine.arguments.dropFirst())) {
+let invokedAs = CommandLine.arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? "kiln"
+switch KilnMain.start(Array(CommandLine.arguments.dropFirst()), as: invokedAs) {
 case .exit(let status):
   exit(status)
 case .run(let command):
