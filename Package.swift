@@ -33,6 +33,7 @@ let package = Package(
       swiftSettings: strict),
     .target(name: "KilnStore", dependencies: ["KilnSystem", "KilnHash", "KilnCore", "CSQLite"], swiftSettings: strict),
     .target(name: "KilnEngine", dependencies: ["KilnStore", "KilnSystem", "KilnHash", "KilnCore"], swiftSettings: strict),
+    .target(name: "KilnNinja", dependencies: ["KilnSystem", "KilnCore"], swiftSettings: strict),
     .target(name: "KilnReport", dependencies: ["KilnCore"], swiftSettings: strict),
     .target(name: "KilnWorkspaces", dependencies: ["KilnStore", "KilnSystem", "KilnCore"], swiftSettings: strict),
     .target(
@@ -51,6 +52,7 @@ let package = Package(
     .testTarget(name: "KilnConfigTests", dependencies: ["KilnConfig", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnStoreTests", dependencies: ["KilnStore", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnEngineTests", dependencies: ["KilnEngine", "KilnStore", "KilnConfig", "KilnTestSupport"], swiftSettings: strict),
+    .testTarget(name: "KilnNinjaTests", dependencies: ["KilnNinja", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnReportTests", dependencies: ["KilnReport", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(
       name: "KilnWorkspacesTests", dependencies: ["KilnWorkspaces", "KilnTestSupport"], swiftSettings: strict),
