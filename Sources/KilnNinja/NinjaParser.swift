@@ -167,7 +167,7 @@ struct NinjaParseState {
     if major > ours.major || (major == ours.major && minor > ours.minor) {
       throw NinjaError(
         file: file, line: line,
-        message: "ninja version (\(ours.major).\(ours.minor)) incompatible with build file ninja_required_version version (\(required))")
+        message: "ninja version (\(ours.major).\(ours.minor)) incompatible with build file ninja_required_version version (\(required)).")
     }
   }
 }

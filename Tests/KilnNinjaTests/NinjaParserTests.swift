@@ -378,7 +378,7 @@ extension NinjaManifest {
     #expect(try parse("ninja_required_version = 1.11.1\n").edges.isEmpty)
     #expect(
       failure("\nninja_required_version = 1.12\n")
-        == "build.ninja:2: ninja version (1.11) incompatible with build file ninja_required_version version (1.12)")
+        == "build.ninja:2: ninja version (1.11) incompatible with build file ninja_required_version version (1.12).")
     #expect(failure("ninja_required_version = 2.0\n") != nil)
   }
 
