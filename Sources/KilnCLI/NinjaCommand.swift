@@ -30,7 +30,14 @@ struct NinjaCommand: KilnSubcommand {
       Terminal.line(Self.ninjaVersion)
       return
     }
-    if let t { throw CLIError("kiln ninja: -t \(t) is not supported yet") }
+    if let t {
+      // What CMake and Meson run after writing build.ninja: they tend ninja's own logs
+      // (.ninja_log, .ninja_deps), which kiln does not keep; its manifest needs neither.
+      guard ["recompact", "restat", "cleandead"].contains(t) else {
+        throw CLIError("kiln ninja: -t \(t) is not supported yet")
+      }
+      return
+    }
     if let j, j < 1 { throw CLIError("kiln ninja: -j must be at least 1") }
     for mode in d where mode != "explain" { throw CLIError("kiln ninja: -d \(mode) is not supported (only explain)") }
     let directory = context.launch.directory

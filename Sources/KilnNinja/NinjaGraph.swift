@@ -10,7 +10,8 @@ import KilnSystem
 /// - Its outputs are its explicit and implicit outputs.
 /// - `generator` edges and edges in the `console` pool are never cached.
 /// - An `rspfile` is written by the command itself, before the edge's own command,
-///   so its content is part of the key.
+///   so its content is part of the key; a depfile the command did not write is left
+///   empty by it (ninja reads a missing one as no dependencies).
 package struct NinjaGraph: Sendable {
   package var graph: TaskGraph
   /// Each path a target may name (every output, phony ones included) and the instances
@@ -91,12 +92,20 @@ package struct NinjaGraph: Sendable {
         }
       }
       var command = edge.command
+      let depfile = edge.deps == nil || edge.deps == "gcc" ? edge.depfile : nil
+      if let depfile {
+        // ninja takes a depfile the command did not write for no dependencies (a
+        // CMake try-compile declares one and compiles without -MD); kiln's engine
+        // fails such a task, so the command leaves an empty one.
+        let quoted = Paths.shellQuote(depfile)
+        command = "(\(command)) && { [ -e \(quoted) ] || : > \(quoted); }"
+      }
       if let rspfile = edge.rspfile {
         command = "printf '%s' \(Paths.shellQuote(edge.rspfileContent ?? "")) > \(Paths.shellQuote(rspfile)) && " + command
       }
       let instance = TaskInstance(
         id: id(i), command: command, inputs: inputs, outputs: edge.outputs + edge.implicitOutputs,
-        depfile: edge.deps == nil || edge.deps == "gcc" ? edge.depfile : nil,
+        depfile: depfile,
         cache: !edge.generator && edge.pool != "console", dependencies: dependencies,
         location: SourceLocation(file: edge.file, line: edge.line, column: 1))
       instances.append(instance)

@@ -64,3 +64,11 @@ package struct NinjaError: Error, Sendable, CustomStringConvertible, Equatable {
 
   package var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
 }
+
+extension NinjaEdge {
+  /// An edge of `rule` with nothing else set (what the parser fills in field by field).
+  package init(rule: String, file: String = "build.ninja", line: Int = 0) {
+    self.init(rule: rule, outputs: [], implicitOutputs: [], inputs: [], implicitInputs: [], orderOnly: [],
+              validations: [], command: "", restat: false, generator: false, file: file, line: line)
+  }
+}

@@ -39,6 +39,9 @@ import Testing
     "src/util.c": "int util(void) { return 7; }\n",
   ]
 
+  /// How often gen, cc and link really ran.
+  static func runs(_ p: TempProject) -> [Int] { [p.runs("gen"), p.runs("cc"), p.runs("link")] }
+
   /// The outputs both tools must agree on (ninja deletes `deps = gcc` depfiles).
   static let outputs = ["gen/answer.h", "obj/main.o", "obj/util.o", "app"]
 
@@ -53,25 +56,25 @@ import Testing
     for path in Self.outputs {
       #expect(byKiln.bytes(path) != nil && byKiln.bytes(path) == byNinja.bytes(path), "\(path) differs from ninja's")
     }
-    #expect([byKiln.runs("gen"), byKiln.runs("cc"), byKiln.runs("link")] == [1, 2, 1])
+    #expect(Self.runs(byKiln) == [1, 2, 1])
 
     let null = try byKiln.kiln("ninja")
     #expect(null.status == 0, "\(null)")
-    #expect([byKiln.runs("gen"), byKiln.runs("cc"), byKiln.runs("link")] == [1, 2, 1], "a null build runs nothing")
+    #expect(Self.runs(byKiln) == [1, 2, 1], "a null build runs nothing")
 
     // An edit: its compile and the link run again, nothing else.
     try byKiln.write("src/util.c", "int util(void) { return 8; }\n")
     try byNinja.write("src/util.c", "int util(void) { return 8; }\n")
     #expect(try byKiln.kiln("ninja").status == 0)
     #expect(try Program.run(Self.ninja, [], in: byNinja.root).status == 0)
-    #expect([byKiln.runs("gen"), byKiln.runs("cc"), byKiln.runs("link")] == [1, 3, 2])
+    #expect(Self.runs(byKiln) == [1, 3, 2])
     #expect(byKiln.bytes("app") == byNinja.bytes("app"))
 
     // Outputs deleted: everything comes back from the cache, nothing runs.
     for path in Self.outputs { byKiln.remove(path) }
     let restored = try byKiln.kiln("ninja", "-d", "explain")
     #expect(restored.status == 0, "\(restored)")
-    #expect([byKiln.runs("gen"), byKiln.runs("cc"), byKiln.runs("link")] == [1, 3, 2], "\(restored)")
+    #expect(Self.runs(byKiln) == [1, 3, 2], "\(restored)")
     for path in Self.outputs { #expect(byKiln.bytes(path) == byNinja.bytes(path), "\(path) restored differs") }
   }
 
@@ -79,7 +82,7 @@ import Testing
     let p = try TempProject(Self.files)
     let r = try p.kiln("ninja", "obj/util.o")
     #expect(r.status == 0, "\(r)")
-    #expect([p.runs("gen"), p.runs("cc"), p.runs("link")] == [0, 1, 0])
+    #expect(Self.runs(p) == [0, 1, 0])
     let unknown = try p.kiln("ninja", "nothing.o")
     #expect(unknown.status == 2)
     #expect(unknown.stderr.contains("unknown target 'nothing.o'"), "\(unknown)")

@@ -1,0 +1,78 @@
+import KilnCore
+import KilnNinja
+import Testing
+
+/// A manifest's edges as kiln task instances: what goes into an instance's key, what
+/// only orders it, what a target names.
+@Suite struct NinjaGraphTests {
+  func edge(_ rule: String, _ outputs: [String], _ inputs: [String] = [], implicit: [String] = [],
+            orderOnly: [String] = [], command: String = "run") -> NinjaEdge {
+    var e = NinjaEdge(rule: rule)
+    e.outputs = outputs
+    e.inputs = inputs
+    e.implicitInputs = implicit
+    e.orderOnly = orderOnly
+    e.command = rule == "phony" ? "" : command
+    e.line = 1
+    return e
+  }
+
+  func graph(_ edges: [NinjaEdge], sources: Set<String> = ["a.c", "b.c", "x.h"]) throws -> NinjaGraph {
+    var manifest = NinjaManifest()
+    manifest.edges = edges
+    return try NinjaGraph(manifest) { sources.contains($0) }
+  }
+
+  @Test func orderOnlyInputsOrderButAreNotKeyed() throws {
+    let g = try graph([
+      edge("gen", ["gen.h"]),
+      edge("cc", ["a.o"], ["a.c"], implicit: ["x.h"], orderOnly: ["gen.h"]),
+    ])
+    let cc = try #require(g.graph.instances.first { $0.id.task == "cc" })
+    #expect(cc.inputs == ["a.c", "x.h"])
+    #expect(cc.dependencies == [TaskID(task: "gen", item: "gen.h")])
+  }
+
+  @Test func aPhonyStandsForWhatIsBehindIt() throws {
+    let g = try graph([
+      edge("cc", ["a.o"], ["a.c"]),
+      edge("cc", ["b.o"], ["b.c"]),
+      edge("phony", ["objs"], ["a.o", "b.o"]),
+      edge("phony", ["all"], ["objs"]),
+      edge("link", ["app"], ["objs"]),
+    ])
+    let link = try #require(g.graph.instances.first { $0.id.task == "link" })
+    #expect(link.inputs == ["a.o", "b.o"], "the phony's paths, not the phony")
+    #expect(Set(link.dependencies) == [TaskID(task: "cc", item: "a.o"), TaskID(task: "cc", item: "b.o")])
+    #expect(Set(g.targets["all"] ?? []) == [TaskID(task: "cc", item: "a.o"), TaskID(task: "cc", item: "b.o")])
+    #expect(g.defaults == nil, "no default: everything")
+  }
+
+  @Test func generatorAndConsoleEdgesAreNeverCached() throws {
+    var regen = edge("RERUN", ["build.ninja"], ["a.c"])
+    regen.generator = true
+    var console = edge("test", ["t.ok"], ["a.c"])
+    console.pool = "console"
+    let g = try graph([regen, console, edge("cc", ["a.o"], ["a.c"])])
+    #expect(g.graph.instances.map(\.cache) == [false, false, true])
+  }
+
+  @Test func aMissingSourceIsAnErrorAtItsEdge() throws {
+    var e = edge("cc", ["a.o"], ["gone.c"])
+    e.file = "sub.ninja"
+    e.line = 7
+    #expect(throws: NinjaError(file: "sub.ninja", line: 7,
+                               message: "'gone.c', needed by 'a.o', missing and no known rule to make it")) {
+      try self.graph([e])
+    }
+  }
+
+  @Test func aDepfileTheCommandMayNotWriteIsLeftEmpty() throws {
+    var e = edge("cc", ["a.o"], ["a.c"], command: "cc -c a.c")
+    e.depfile = "a.o.d"
+    e.deps = "gcc"
+    let g = try graph([e])
+    #expect(g.graph.instances[0].command == "(cc -c a.c) && { [ -e a.o.d ] || : > a.o.d; }")
+    #expect(g.graph.instances[0].depfile == "a.o.d")
+  }
+}
