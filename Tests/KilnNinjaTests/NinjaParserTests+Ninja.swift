@@ -30,20 +30,12 @@ func commands(for target: String, in manifest: NinjaManifest) -> [String] {
   return result
 }
 
-/// The real ninja's `-t commands target` in `directory`, one command a line.
+/// The real ninja's `-t commands target` in `directory`, one command a line (run with a
+/// temporary home of its own, like every program a test starts).
 func ninjaCommands(for target: String, in directory: String) throws -> [String] {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: realNinja)
-  process.arguments = ["-C", directory, "-t", "commands", target]
-  let output = Pipe()
-  process.standardOutput = output
-  process.standardError = FileHandle.nullDevice
-  try process.run()
-  let data = output.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  #expect(process.terminationStatus == 0, "ninja -t commands \(target) failed in \(directory)")
-  return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-    .dropLast().map(String.init)
+  let r = try Program.run(realNinja, ["-C", directory, "-t", "commands", target], in: directory)
+  #expect(r.status == 0, "ninja -t commands \(target) failed in \(directory): \(r)")
+  return r.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
 }
 
 /// Manifests whose commands the real ninja and the parser must agree on, byte for byte.
