@@ -92,9 +92,11 @@ bench: deps-bench release
 bench-quick: deps-bench release
 	@sh bench/quick.sh $(CURDIR)/$(BIN_RELEASE)
 
+# kiln-ninja: kiln under ninja's name, for -DCMAKE_MAKE_PROGRAM and Meson's NINJA.
 install: release
 	install -d $(PREFIX)/bin
 	install -m 755 $(BIN_RELEASE) $(PREFIX)/bin/kiln
+	ln -sf kiln $(PREFIX)/bin/kiln-ninja
 
 clean:
 	rm -rf .build

@@ -35,10 +35,12 @@ package struct NinjaGraph: Sendable {
       TaskID(task: edges[i].rule, item: edges[i].outputs.first ?? edges[i].implicitOutputs.first)
     }
     // What a phony output stands for: the paths behind it, phonies resolved (sources
-    // and outputs of real edges), and the real edges among them.
-    var resolved: [Int: [String]] = [:]
-    func behind(_ phony: Int, _ visiting: inout Set<Int>) throws(NinjaError) -> [String] {
-      if let known = resolved[phony] { return known }
+    // and outputs of real edges). `ordering`: its order-only inputs too, which order
+    // what depends on it but never go into a key (CMake orders every compile after
+    // its object folder this way, a folder no edge makes).
+    var resolved: [Bool: [Int: [String]]] = [true: [:], false: [:]]
+    func behind(_ phony: Int, ordering: Bool, _ visiting: inout Set<Int>) throws(NinjaError) -> [String] {
+      if let known = resolved[ordering]?[phony] { return known }
       guard visiting.insert(phony).inserted else {
         throw NinjaError(file: edges[phony].file, line: edges[phony].line,
                          message: "dependency cycle through phony '\(edges[phony].outputs.first ?? "")'")
@@ -46,24 +48,24 @@ package struct NinjaGraph: Sendable {
       var paths: [String] = []
       var seen = Set<String>()
       let e = edges[phony]
-      for input in e.inputs + e.implicitInputs + e.orderOnly {
+      for input in e.inputs + e.implicitInputs + (ordering ? e.orderOnly : []) {
         if let p = producer[input], edges[p].rule == "phony" {
-          for path in try behind(p, &visiting) where seen.insert(path).inserted { paths.append(path) }
+          for path in try behind(p, ordering: ordering, &visiting) where seen.insert(path).inserted { paths.append(path) }
         } else if seen.insert(input).inserted {
           paths.append(input)
         }
       }
       visiting.remove(phony)
-      resolved[phony] = paths
+      resolved[ordering, default: [:]][phony] = paths
       return paths
     }
-    func expand(_ paths: [String]) throws(NinjaError) -> [String] {
+    func expand(_ paths: [String], ordering: Bool = false) throws(NinjaError) -> [String] {
       var result: [String] = []
       var seen = Set<String>()
       for path in paths {
         if let p = producer[path], edges[p].rule == "phony" {
           var visiting = Set<Int>()
-          for inner in try behind(p, &visiting) where seen.insert(inner).inserted { result.append(inner) }
+          for inner in try behind(p, ordering: ordering, &visiting) where seen.insert(inner).inserted { result.append(inner) }
         } else if seen.insert(path).inserted {
           result.append(path)
         }
@@ -83,13 +85,17 @@ package struct NinjaGraph: Sendable {
       let inputs = try expand(edge.inputs + edge.implicitInputs)
       var dependencies: [TaskID] = []
       var seen = Set<Int>()
-      for path in inputs + (try expand(edge.orderOnly)) {
+      for path in inputs {
         if let p = producer[path] {
           if seen.insert(p).inserted { dependencies.append(id(p)) }
-        } else if !edge.orderOnly.contains(path), !exists(path) {
+        } else if !exists(path) {
           throw NinjaError(file: edge.file, line: edge.line,
                            message: "'\(path)', needed by '\(edge.outputs.first ?? "")', missing and no known rule to make it")
         }
+      }
+      // Everything behind the inputs and the order-only inputs, for order alone.
+      for path in try expand(edge.inputs + edge.implicitInputs + edge.orderOnly, ordering: true) {
+        if let p = producer[path], seen.insert(p).inserted { dependencies.append(id(p)) }
       }
       var command = edge.command
       let depfile = edge.deps == nil || edge.deps == "gcc" ? edge.depfile : nil
@@ -114,7 +120,7 @@ package struct NinjaGraph: Sendable {
     for edge in edges where edge.rule == "phony" {
       var ids: [TaskID] = []
       var seen = Set<TaskID>()
-      for path in try expand(edge.outputs) {
+      for path in try expand(edge.outputs, ordering: true) {
         guard let p = producer[path], edges[p].rule != "phony" else { continue }
         if seen.insert(id(p)).inserted { ids.append(id(p)) }
       }

@@ -48,6 +48,19 @@ import Testing
     #expect(g.defaults == nil, "no default: everything")
   }
 
+  @Test func aPhonysOrderOnlyInputsOrderOnlyAndMayBeMissing() throws {
+    // CMake: every compile waits for `cmake_object_order_depends_target_T`, a phony
+    // whose order-only input is the object folder, which no edge makes.
+    let g = try graph([
+      edge("gen", ["gen.h"]),
+      edge("phony", ["order_T"], orderOnly: ["CMakeFiles/T.dir", "gen.h"]),
+      edge("cc", ["a.o"], ["a.c"], orderOnly: ["order_T"]),
+    ])
+    let cc = try #require(g.graph.instances.first { $0.id.task == "cc" })
+    #expect(cc.inputs == ["a.c"])
+    #expect(cc.dependencies == [TaskID(task: "gen", item: "gen.h")])
+  }
+
   @Test func generatorAndConsoleEdgesAreNeverCached() throws {
     var regen = edge("RERUN", ["build.ninja"], ["a.c"])
     regen.generator = true
