@@ -46,7 +46,7 @@ struct NinjaCommand: KilnSubcommand {
     let ninja: NinjaGraph
     do {
       let manifest = try NinjaParser(fileSystem: fs, directory: directory).parse(file)
-      ninja = try NinjaGraph(manifest) { fs.lstat(Paths.join(directory, $0)) != nil }
+      ninja = try NinjaGraph(manifest, directory: directory) { fs.lstat(Paths.join(directory, $0)) != nil }
     } catch {
       throw CLIError("kiln: \(error)")
     }
@@ -54,7 +54,7 @@ struct NinjaCommand: KilnSubcommand {
     if !targets.isEmpty {
       var ids: [String] = []
       for target in targets {
-        let path = Paths.normalize(target) ?? target
+        let path = NinjaGraph.relative(Paths.normalize(target) ?? target, to: directory)
         guard let built = ninja.targets[path] else { throw CLIError("kiln ninja: unknown target '\(target)'") }
         ids += built.map(\.description)
       }

@@ -151,7 +151,7 @@ package struct Job: Sendable {
       return pathDependent.map { .pathDependent($0) } ?? .miss
     }
     // Declared outputs are this task's to replace; a directory output is rebuilt whole.
-    for output in task.instance.outputs where statCache.fileSystemKind(output) == .directory {
+    for output in task.instance.outputs where mayClear(output) && statCache.fileSystemKind(output) == .directory {
       try? fileSystem.remove(Paths.join(root, output))
     }
     var failure = Restore.miss
@@ -194,6 +194,15 @@ package struct Job: Sendable {
                                stderr: entry.stderr, duration: entry.duration))
   }
 
+  /// Whether kiln may delete declared output `path` before restoring or running: a
+  /// plain path inside the workspace, not kiln's or git's, reached through no symlink.
+  /// kiln.yml's expansion guarantees that of every output; a build.ninja does not (an
+  /// output may be `../gen.c`, an absolute path, or lie behind a link), and what lies
+  /// outside is left for the command to replace, as ninja leaves it.
+  private func mayClear(_ path: String) -> Bool {
+    Paths.isPlainRelative(path) && !Paths.isReserved(path) && fileSystem.firstNonFolder(above: path, in: root) == nil
+  }
+
   // MARK: - Run
 
   private func run(_ task: PreparedTask, reasons: [RerunReason], cacheable: Bool, previous: TaskRecord?) async -> JobResult {
@@ -203,14 +212,14 @@ package struct Job: Sendable {
     }
     // Outputs are this task's: clear them so a command that fails to write one is caught.
     for output in instance.outputs {
-      try? fileSystem.remove(Paths.join(root, output))
+      if mayClear(output) { try? fileSystem.remove(Paths.join(root, output)) }
       statCache.forget(output)
     }
     do {
       for output in instance.outputs { try fileSystem.createDirectories(Paths.parent(Paths.join(root, output))) }
       if let depfile = instance.depfile {
         try fileSystem.createDirectories(Paths.parent(Paths.join(root, depfile)))
-        try? fileSystem.remove(Paths.join(root, depfile))
+        if mayClear(depfile) { try? fileSystem.remove(Paths.join(root, depfile)) }
       }
     } catch {
       return failed(.launchFailed("\(error)"))

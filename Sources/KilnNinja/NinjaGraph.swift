@@ -20,17 +20,23 @@ package struct NinjaGraph: Sendable {
   /// What a build with no target builds: the `default` targets; nil: every instance.
   package var defaults: [TaskID]?
 
-  /// `exists`: whether a path that no edge produces is there (a source file).
-  package init(_ manifest: NinjaManifest, exists: (String) -> Bool) throws(NinjaError) {
+  /// `directory`: where ninja runs (absolute); a path under it is made relative, as
+  /// CMake writes some absolute. `exists`: whether a path that no edge produces is
+  /// there (a source file).
+  package init(_ manifest: NinjaManifest, directory: String = "", exists: (String) -> Bool) throws(NinjaError) {
+    let edges = manifest.edges.map { Self.relative($0, to: directory) }
     var producer: [String: Int] = [:]
-    for (i, edge) in manifest.edges.enumerated() {
+    for (i, edge) in edges.enumerated() {
       for output in edge.outputs + edge.implicitOutputs {
+        // kiln's own state and git's are never a build's to write or to replace.
+        if Paths.isReserved(output) {
+          throw NinjaError(file: edge.file, line: edge.line, message: "output '\(output)' is inside .kiln or .git")
+        }
         if producer.updateValue(i, forKey: output) != nil {
           throw NinjaError(file: edge.file, line: edge.line, message: "multiple rules generate \(output)")
         }
       }
     }
-    let edges = manifest.edges
     func id(_ i: Int) -> TaskID {
       TaskID(task: edges[i].rule, item: edges[i].outputs.first ?? edges[i].implicitOutputs.first)
     }
@@ -112,7 +118,11 @@ package struct NinjaGraph: Sendable {
       let instance = TaskInstance(
         id: id(i), command: command, inputs: inputs, outputs: edge.outputs + edge.implicitOutputs,
         depfile: depfile,
-        cache: !edge.generator && edge.pool != "console", dependencies: dependencies,
+        // An output outside the build folder (`../src/gen.c`, an absolute path) is the
+        // command's to write; the cache restores only plain paths inside it.
+        cache: !edge.generator && edge.pool != "console"
+          && (edge.outputs + edge.implicitOutputs).allSatisfy(Paths.isPlainRelative),
+        dependencies: dependencies,
         location: SourceLocation(file: edge.file, line: edge.line, column: 1))
       instances.append(instance)
       for output in instance.outputs { targets[output] = [instance.id] }
@@ -136,7 +146,7 @@ package struct NinjaGraph: Sendable {
       defaults = nil
     } else {
       var ids: [TaskID] = []
-      for path in manifest.defaults {
+      for path in manifest.defaults.map({ Self.relative($0, to: directory) }) {
         guard let built = targets[path] else {
           throw NinjaError(file: "build.ninja", line: 0, message: "unknown target '\(path)'")
         }
@@ -144,5 +154,29 @@ package struct NinjaGraph: Sendable {
       }
       defaults = ids
     }
+  }
+
+  /// `path` relative to `directory` when it lies inside it.
+  package static func relative(_ path: String, to directory: String) -> String {
+    guard !directory.isEmpty, path.hasPrefix("/"), let rel = Paths.relative(path, to: directory), !rel.isEmpty else {
+      return path
+    }
+    return rel
+  }
+
+  /// `edge` with every path inside `directory` made relative.
+  private static func relative(_ edge: NinjaEdge, to directory: String) -> NinjaEdge {
+    guard !directory.isEmpty else { return edge }
+    var e = edge
+    func fix(_ paths: [String]) -> [String] { paths.map { relative($0, to: directory) } }
+    e.outputs = fix(e.outputs)
+    e.implicitOutputs = fix(e.implicitOutputs)
+    e.inputs = fix(e.inputs)
+    e.implicitInputs = fix(e.implicitInputs)
+    e.orderOnly = fix(e.orderOnly)
+    e.validations = fix(e.validations)
+    e.depfile = e.depfile.map { relative($0, to: directory) }
+    e.rspfile = e.rspfile.map { relative($0, to: directory) }
+    return e
   }
 }

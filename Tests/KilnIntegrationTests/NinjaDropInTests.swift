@@ -1,4 +1,5 @@
 import Foundation
+import KilnSystem
 import KilnTestSupport
 import Testing
 
@@ -97,6 +98,34 @@ import Testing
     #expect(r.stderrLines == ["kiln: build.ninja:14: 'src/util.c', needed by 'obj/util.o', missing and no known rule to make it"],
             "\(r)")
     #expect(p.runs("cc") == 0, "nothing ran")
+  }
+
+  @Test func anOutputOutsideTheFolderOrBehindALinkIsNeverDeletedByKiln() throws {
+    // ninja leaves a declared output for its command to replace; kiln clears outputs
+    // before a run only where they are plain paths inside the folder.
+    let p = try TempProject([
+      "build.ninja": """
+        rule keep
+          command = echo x >> .runs/keep
+        build ../outside.txt: keep
+        build linked/inside.txt: keep
+
+        """,
+    ])
+    let outside = Paths.parent(p.root) + "/outside.txt"
+    try "precious\n".write(toFile: outside, atomically: false, encoding: .utf8)
+    let elsewhere = TempDirectory(prefix: "kiln-it-elsewhere")
+    try "precious\n".write(toFile: elsewhere.path + "/inside.txt", atomically: false, encoding: .utf8)
+    try FileManager.default.createSymbolicLink(atPath: p.absolute("linked"), withDestinationPath: elsewhere.path)
+    let out = try p.kiln("ninja", "../outside.txt")
+    #expect(out.status == 0, "\(out)")
+    #expect(p.runs("keep") == 1)
+    #expect(try String(contentsOfFile: outside, encoding: .utf8) == "precious\n")
+    // Behind a link: refused as every output reached through one is, and still kept.
+    let linked = try p.kiln("ninja", "linked/inside.txt")
+    #expect(linked.status == 1, "\(linked)")
+    #expect(linked.stdout.contains("output linked/inside.txt is reached through the symlink linked"), "\(linked)")
+    #expect(try String(contentsOfFile: elsewhere.path + "/inside.txt", encoding: .utf8) == "precious\n")
   }
 
   @Test func underNinjasNameKilnIsKilnNinja() throws {

@@ -61,6 +61,28 @@ import Testing
     #expect(cc.dependencies == [TaskID(task: "gen", item: "gen.h")])
   }
 
+  @Test func kilnsAndGitsStateAreNoEdgesOutputs() throws {
+    for reserved in [".kiln/state.db", ".git/HEAD", ".kiln"] {
+      #expect(throws: NinjaError(file: "build.ninja", line: 1, message: "output '\(reserved)' is inside .kiln or .git")) {
+        try self.graph([self.edge("cc", [reserved], ["a.c"])])
+      }
+    }
+  }
+
+  @Test func pathsInsideTheBuildFolderAreMadeRelativeAndOutsideOnesAreNeverCached() throws {
+    var manifest = NinjaManifest()
+    manifest.edges = [
+      edge("cc", ["/build/a.o"], ["/build/a.c"]),
+      edge("gen", ["../src/gen.c"], ["/build/a.c"]),
+    ]
+    manifest.defaults = ["/build/a.o"]
+    let g = try NinjaGraph(manifest, directory: "/build") { $0 == "a.c" }
+    #expect(g.graph.instances.map(\.outputs) == [["a.o"], ["../src/gen.c"]])
+    #expect(g.graph.instances.map(\.inputs) == [["a.c"], ["a.c"]])
+    #expect(g.defaults == [TaskID(task: "cc", item: "a.o")])
+    #expect(g.graph.instances.map(\.cache) == [true, false], "the cache restores only plain paths inside the folder")
+  }
+
   @Test func generatorAndConsoleEdgesAreNeverCached() throws {
     var regen = edge("RERUN", ["build.ninja"], ["a.c"])
     regen.generator = true
