@@ -9,6 +9,11 @@ package struct TaskInstance: Sendable, Hashable {
   /// Declared outputs, files or directories.
   package var outputs: [String]
   package var depfile: String?
+  /// A depfile the command did not write counts as no dependencies, as ninja reads it
+  /// (a CMake try-compile declares one and compiles without -MD); else it fails the
+  /// task. Only `kiln ninja` sets it: kiln.yml has no such field, so the graph cache
+  /// does not keep it.
+  package var depfileMayBeMissing = false
   /// Working directory relative to the workspace root ("" is the root).
   package var directory: String
   /// Variables set for the command and hashed into its key, sorted by name.

@@ -262,7 +262,11 @@ package struct Job: Sendable {
     if let depfile = instance.depfile {
       let text: [UInt8]
       do { text = try fileSystem.read(Paths.join(root, depfile)) } catch {
-        return failed(.depfileUnreadable("\(depfile) was not written"), out, err, duration)
+        // Where missing is allowed (ninja's rule), none written means no dependencies.
+        guard instance.depfileMayBeMissing, fileSystem.lstat(Paths.join(root, depfile)) == nil else {
+          return failed(.depfileUnreadable("\(depfile) was not written"), out, err, duration)
+        }
+        text = []
       }
       depfileDigest = Hasher.digest(text)
       let names: [String]

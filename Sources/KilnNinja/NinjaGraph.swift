@@ -10,8 +10,8 @@ import KilnSystem
 /// - Its outputs are its explicit and implicit outputs.
 /// - `generator` edges and edges in the `console` pool are never cached.
 /// - An `rspfile` is written by the command itself, before the edge's own command,
-///   so its content is part of the key; a depfile the command did not write is left
-///   empty by it (ninja reads a missing one as no dependencies).
+///   so its content is part of the key; a depfile the command did not write means no
+///   dependencies (`TaskInstance.depfileMayBeMissing`), as ninja reads it.
 package struct NinjaGraph: Sendable {
   package var graph: TaskGraph
   /// Each path a target may name (every output, phony ones included) and the instances
@@ -105,17 +105,10 @@ package struct NinjaGraph: Sendable {
       }
       var command = edge.command
       let depfile = edge.deps == nil || edge.deps == "gcc" ? edge.depfile : nil
-      if let depfile {
-        // ninja takes a depfile the command did not write for no dependencies (a
-        // CMake try-compile declares one and compiles without -MD); kiln's engine
-        // fails such a task, so the command leaves an empty one.
-        let quoted = Paths.shellQuote(depfile)
-        command = "(\(command)) && { [ -e \(quoted) ] || : > \(quoted); }"
-      }
       if let rspfile = edge.rspfile {
         command = "printf '%s' \(Paths.shellQuote(edge.rspfileContent ?? "")) > \(Paths.shellQuote(rspfile)) && " + command
       }
-      let instance = TaskInstance(
+      var instance = TaskInstance(
         id: id(i), command: command, inputs: inputs, outputs: edge.outputs + edge.implicitOutputs,
         depfile: depfile,
         // An output outside the build folder (`../src/gen.c`, an absolute path) is the
@@ -124,6 +117,8 @@ package struct NinjaGraph: Sendable {
           && (edge.outputs + edge.implicitOutputs).allSatisfy(Paths.isPlainRelative),
         dependencies: dependencies,
         location: SourceLocation(file: edge.file, line: edge.line, column: 1))
+      // ninja reads a depfile the command did not write as no dependencies.
+      instance.depfileMayBeMissing = true
       instances.append(instance)
       for output in instance.outputs { targets[output] = [instance.id] }
     }

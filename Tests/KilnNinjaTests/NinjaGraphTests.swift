@@ -102,12 +102,13 @@ import Testing
     }
   }
 
-  @Test func aDepfileTheCommandMayNotWriteIsLeftEmpty() throws {
+  @Test func aDepfileTheCommandMayNotWriteMeansNoDependencies() throws {
     var e = edge("cc", ["a.o"], ["a.c"], command: "cc -c a.c")
     e.depfile = "a.o.d"
     e.deps = "gcc"
     let g = try graph([e])
-    #expect(g.graph.instances[0].command == "(cc -c a.c) && { [ -e a.o.d ] || : > a.o.d; }")
+    #expect(g.graph.instances[0].command == "cc -c a.c", "the command is ninja's, unwrapped")
     #expect(g.graph.instances[0].depfile == "a.o.d")
+    #expect(g.graph.instances[0].depfileMayBeMissing)
   }
 }
