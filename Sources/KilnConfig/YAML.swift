@@ -87,7 +87,7 @@ private struct SourceText {
   let bytes: [UInt8]
   /// The byte offset of each character, when the text is not all ASCII.
   private let characterOffsets: [Int]?
-  private let lineStarts: [Int]
+  private let lineStarts: LineStarts
 
   init(_ bytes: [UInt8]) {
     self.bytes = bytes
@@ -107,7 +107,7 @@ private struct SourceText {
       i += 1
       if b == 0x0A || (b == 0x0D && (i == bytes.count || bytes[i] != 0x0A)) { starts.append(i) }
     }
-    lineStarts = starts
+    lineStarts = LineStarts(starts)
   }
 
   /// The byte offset of libyaml's character index.
@@ -131,20 +131,16 @@ private struct SourceText {
 
   /// The mark of `offset`, on 0-based line `line` (libyaml's count) if it is there.
   func mark(atOffset offset: Int, line: Int) -> Mark {
-    if line < lineStarts.count, lineStarts[line] <= offset, line + 1 == lineStarts.count || lineStarts[line + 1] > offset {
-      return Mark(line: line + 1, column: offset - lineStarts[line] + 1)
+    let starts = lineStarts.offsets
+    if line < starts.count, starts[line] <= offset, line + 1 == starts.count || starts[line + 1] > offset {
+      return Mark(line: line + 1, column: offset - starts[line] + 1)
     }
     return mark(atOffset: offset)
   }
 
   func mark(atOffset offset: Int) -> Mark {
-    var low = 0
-    var high = lineStarts.count - 1
-    while low < high {
-      let mid = (low + high + 1) / 2
-      if lineStarts[mid] <= offset { low = mid } else { high = mid - 1 }
-    }
-    return Mark(line: low + 1, column: max(offset - lineStarts[low], 0) + 1)
+    let line = lineStarts.line(containing: offset)
+    return Mark(line: line + 1, column: max(offset - lineStarts.offsets[line], 0) + 1)
   }
 
   func byte(_ offset: Int) -> UInt8 { offset >= 0 && offset < bytes.count ? bytes[offset] : 0 }

@@ -1,3 +1,5 @@
+import KilnCore
+
 /// Splits one manifest file into ninja's tokens and `$`-escaped strings (ninja's
 /// `lexer.in.cc`), keeping the byte offset of the last token for error lines.
 struct NinjaLexer {
@@ -35,28 +37,20 @@ struct NinjaLexer {
   private var position = 0
   private var lastTokenStart = 0
   /// Byte offsets at which each line starts, for turning offsets into line numbers.
-  private let lineStarts: [Int]
+  private let lineStarts: LineStarts
 
   init(file: String, bytes: [UInt8]) {
     self.file = file
     self.bytes = bytes
     var starts = [0]
     for (offset, byte) in bytes.enumerated() where byte == UInt8(ascii: "\n") { starts.append(offset + 1) }
-    lineStarts = starts
+    lineStarts = LineStarts(starts)
   }
 
   /// The 1-based line of the last token read.
   var line: Int { line(at: lastTokenStart) }
 
-  func line(at offset: Int) -> Int {
-    var low = 0
-    var high = lineStarts.count - 1
-    while low < high {
-      let middle = (low + high + 1) / 2
-      if lineStarts[middle] <= offset { low = middle } else { high = middle - 1 }
-    }
-    return low + 1
-  }
+  func line(at offset: Int) -> Int { lineStarts.line(containing: offset) + 1 }
 
   /// An error at the last token read.
   func error(_ message: String) -> NinjaError {
