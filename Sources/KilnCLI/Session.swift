@@ -22,7 +22,9 @@ final class Session {
   /// `readOnly` (commands that only look: `tasks`, `graph`, `manifest`): the manifest
   /// is opened for reading and never written, migrated or moved aside; one that cannot
   /// be read counts as empty.
-  init(_ context: Context, readOnly: Bool = false) throws {
+  /// `statCache`: false for commands that build nothing (`kiln stats`), which need no
+  /// stat-cache entries (a table of one row per file ever hashed).
+  init(_ context: Context, readOnly: Bool = false, statCache: Bool = true) throws {
     self.context = context
     try context.checkStateFolder()
     var records: [TaskID: TaskRecord] = [:]
@@ -40,7 +42,7 @@ final class Session {
       var manifest = try Self.open(context)
       do {
         records = try manifest.loadRecords()
-        stats = try manifest.loadStatCache()
+        if statCache { stats = try manifest.loadStatCache() }
       } catch {
         // Damage found only by reading (a malformed page): moved aside, start anew.
         records = [:]

@@ -47,7 +47,7 @@ struct StatsCommand: KilnSubcommand {
   /// dependencies and SLAs, hit rates of every workspace of the repository, the cache.
   static func report(_ context: Context, last: Int) async throws -> StatsReport {
     // One session: the manifest opened, and its records read, once for everything below.
-    let session = try Session(context)
+    let session = try Session(context, statCache: false)
     let manifest = try session.manifest
     let rows: [HistoryRow]
     do { rows = try manifest.history(lastBuilds: last) } catch { throw CLIError("kiln: stats: \(error.message)") }
