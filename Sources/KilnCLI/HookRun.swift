@@ -221,8 +221,16 @@ extension HookBuildResult {
   /// writes there which instances failed and their inputs; a write that fails leaves
   /// the hook without the "concerns" lines, nothing more. Called by `kiln build` once
   /// the build has finished.
+  /// Whether `path` is where a hook asks for a result (`<git-dir>/kiln/hooks/HOOK.result`):
+  /// a variable left in some environment must not have a build replace any other file.
+  static func isHookResultPath(_ path: String) -> Bool {
+    let folder = Paths.parent(path)
+    return path.hasPrefix("/") && path.hasSuffix(".result") && Paths.fileName(folder) == "hooks"
+      && Paths.fileName(Paths.parent(folder)) == "kiln"
+  }
+
   static func writeIfAsked(_ result: BuildResult, graph: TaskGraph, context: Context) {
-    guard let path = context.environment[variable], !path.isEmpty else { return }
+    guard let path = context.environment[variable], isHookResultPath(path) else { return }
     var failures: [Failure] = []
     for report in result.reports {
       guard case .failed = report.outcome else { continue }

@@ -76,6 +76,21 @@ import Testing
 
   /// The hook learns which instances failed from the build itself, not from its console
   /// text: a task that prints a line like kiln's own FAILED line names no failure.
+  @Test func aHookResultVariableLeftInTheEnvironmentReplacesNoOtherFile() throws {
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          broken:
+            run: exit 3
+
+        """,
+      "victim.txt": "precious\n",
+    ])
+    let r = try p.kiln("build", environment: ["KILN_HOOK_RESULT": p.absolute("victim.txt")])
+    #expect(r.status == 1, "\(r)")
+    #expect(p.read("victim.txt") == "precious\n")
+  }
+
   @Test func whatAFailingTaskPrintsIsNotTakenForTheBuildsVerdict() throws {
     let r = try Repo([
       "kiln.yml": """
