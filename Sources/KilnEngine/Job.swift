@@ -199,8 +199,11 @@ package struct Job: Sendable {
   /// kiln.yml's expansion guarantees that of every output; a build.ninja does not (an
   /// output may be `../gen.c`, an absolute path, or lie behind a link), and what lies
   /// outside is left for the command to replace, as ninja leaves it.
+  /// Nothing there: true at the cost of one lstat (a cold build's outputs), no walk.
   private func mayClear(_ path: String) -> Bool {
-    Paths.isPlainRelative(path) && !Paths.isReserved(path) && fileSystem.firstNonFolder(above: path, in: root) == nil
+    guard Paths.isPlainRelative(path), !Paths.isReserved(path) else { return false }
+    guard fileSystem.lstat(Paths.join(root, path)) != nil else { return true }
+    return fileSystem.firstNonFolder(above: path, in: root) == nil
   }
 
   // MARK: - Run
