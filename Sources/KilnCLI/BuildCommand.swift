@@ -107,20 +107,26 @@ struct BuildCommand: KilnSubcommand {
       Terminal.line("kiln: dry run: \(result.wouldRun.count) of \(total) would restore or run")
       return
     }
-    if let trace {
-      do {
-        try context.fileSystem.writeAtomically(Array(traceJSON(result).utf8), to: context.launch.absolute(trace),
-                                               permissions: 0o644)
-      } catch {
-        Terminal.error("kiln: cannot write trace: \(error)")
-      }
-    }
-    if json {
-      Terminal.line(summaryJSON(result))
-    } else if !quiet {
-      Terminal.line(summaryLine(result.summary, color: Terminal.colors(1)))
-    }
-    if result.interrupted { throw CLIError("kiln: interrupted", status: 130) }
-    if result.summary.exitStatus != 0 { throw ExitCode(result.summary.exitStatus) }
+    try report(result, context, trace: trace, json: json, quiet: quiet)
   }
+}
+
+/// The end of a build that ran (`kiln build`, `kiln ninja`): the trace written if
+/// asked, the summary said (a line, or the JSON object), and the exit status thrown.
+func report(_ result: BuildResult, _ context: Context, trace: String?, json: Bool, quiet: Bool) throws {
+  if let trace {
+    do {
+      try context.fileSystem.writeAtomically(Array(traceJSON(result).utf8), to: context.launch.absolute(trace),
+                                             permissions: 0o644)
+    } catch {
+      Terminal.error("kiln: cannot write trace: \(error)")
+    }
+  }
+  if json {
+    Terminal.line(summaryJSON(result))
+  } else if !quiet {
+    Terminal.line(summaryLine(result.summary, color: Terminal.colors(1)))
+  }
+  if result.interrupted { throw CLIError("kiln: interrupted", status: 130) }
+  if result.summary.exitStatus != 0 { throw ExitCode(result.summary.exitStatus) }
 }

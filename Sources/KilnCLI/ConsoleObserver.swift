@@ -27,9 +27,12 @@ final class ConsoleObserver: BuildObserver {
   private var finishedCount = 0
   private var ranCount = 0
   private var jobs = 1
+  /// Each command that ran shown whole, as it was run (`kiln ninja -v`).
+  private let verbose: Bool
 
-  init(explain: Bool, json: Bool, quiet: Bool = false) {
+  init(explain: Bool, json: Bool, quiet: Bool = false, verbose: Bool = false) {
     self.explain = explain
+    self.verbose = verbose
     self.quiet = quiet
     self.out = json ? 2 : 1
     self.tty = Terminal.isTerminal(json ? 2 : 1) && !json && !quiet
@@ -73,7 +76,7 @@ final class ConsoleObserver: BuildObserver {
       announce("\(report.id) " + paint("(restored)", "32"))
       replay(report)
     case .ran:
-      announce(report.id.description)
+      announce(verbose ? report.command : report.id.description)
       replay(report)
     case .failed(let failure):
       clearStatus()

@@ -86,6 +86,9 @@ package struct Context: Sendable {
   /// Set when the entry point already asked the snapshot (`NullBuild`) and it could
   /// not answer: `kiln build` does not ask again.
   package var snapshotTried = false
+  /// Folders written out of action keys: the root, and for `kiln ninja` the checkout
+  /// its build folder lies in.
+  package var keyRoots: KeyRoots
 
   package init(_ launch: Launch) {
     self.launch = launch
@@ -110,12 +113,14 @@ package struct Context: Sendable {
     layout = StateLayout(root: root, buildFileName: found.map(Paths.fileName) ?? "kiln.yml")
     cacheRoot = Self.cacheLocation(launch.environment)
     cacheTrust = CacheTrust(environment: launch.environment)
+    keyRoots = KeyRoots([root])
   }
 
   /// The context of a build file that is not kiln.yml and is not looked for up the
   /// tree (`kiln ninja`'s build.ninja): `root` is where it runs, its state is kept
-  /// under `root/.kiln/` beside that build file's name.
-  package init(_ launch: Launch, root: String, buildFile: String) {
+  /// under `root/.kiln/` beside that build file's name. `base`: the checkout (or source
+  /// folder) the build folder belongs to, written out of keys with `root`.
+  package init(_ launch: Launch, root: String, buildFile: String, base: String? = nil) {
     self.launch = launch
     self.root = root
     buildFilePath = Paths.join(root, buildFile)
@@ -123,6 +128,7 @@ package struct Context: Sendable {
     layout = StateLayout(root: root, buildFileName: Paths.fileName(buildFile))
     cacheRoot = Self.cacheLocation(launch.environment)
     cacheTrust = CacheTrust(environment: launch.environment)
+    keyRoots = KeyRoots([root] + (base.map { [$0] } ?? []))
   }
 
   /// Throws the one-line reason when there is no build file (for commands that build).

@@ -56,6 +56,10 @@ package enum KilnMain {
       if let status = build.answerFromSnapshot(context) { return .exit(status) }
       context.snapshotTried = true
     }
+    if let ninja = command as? NinjaCommand {
+      if let status = ninja.answerFromSnapshot(context) { return .exit(status) }
+      context.snapshotTried = true
+    }
     let ready = context
     let parsed = command
     return .run {

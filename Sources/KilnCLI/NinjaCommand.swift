@@ -2,11 +2,16 @@ import ArgumentParser
 import KilnCore
 import KilnEngine
 import KilnNinja
+import KilnStore
 import KilnSystem
 
 /// `kiln ninja`: runs a `build.ninja` (CMake, Meson, GN) with kiln's engine, as a
 /// drop-in ninja: content keys, the shared cache, the manifest and its stats. Invoked
 /// as `ninja` or `kiln-ninja` (a link to kiln), kiln is this command.
+///
+/// A run: the last build's snapshot answers a null build before anything is parsed;
+/// else the manifest is read, regenerated first when the edge that writes it is out of
+/// date (and read again), and the wanted edges are built.
 struct NinjaCommand: KilnSubcommand {
   static let configuration = CommandConfiguration(
     commandName: "ninja", abstract: "Build a build.ninja (CMake, Meson, GN) with kiln's cache: a drop-in ninja.")
@@ -18,12 +23,49 @@ struct NinjaCommand: KilnSubcommand {
   @Option(name: .short, help: "Keep going until N jobs fail (0: never stop).") var k: Int?
   @Option(name: .short, help: "Accepted for ninja's sake; kiln's machine-wide slots bound the load.") var l: Double?
   @Flag(name: .short, help: "Dry run: say what would restore or run.") var n = false
-  @Flag(name: .short, help: "Show every command.") var v = false
+  @Flag(name: .short, help: "Show every command that runs.") var v = false
   @Option(name: .short, help: "Debugging: 'explain' says why each edge runs.") var d: [String] = []
   @Option(name: .short, help: "A ninja tool (not supported yet).") var t: String?
   @Flag(name: .customLong("version"), help: "Print the ninja version kiln speaks.") var version = false
+  @Flag(help: "Say why each edge runs (as -d explain).") var explain = false
+  @Flag(help: "Print a summary object on stdout.") var json = false
+  @Option(help: "Write a Chrome trace (JSON) of the build to FILE.") var trace: String?
+  @Flag(name: [.short, .long], help: "Print only errors.") var quiet = false
   @Argument(help: "Targets (outputs or phony names); default: the manifest's defaults, else everything.")
   var targets: [String] = []
+
+  private var explaining: Bool { explain || d.contains("explain") }
+
+  /// The state of a build of `file` in `directory`.
+  private static func state(_ context: Context, base: String? = nil) -> Context {
+    Context(context.launch, root: context.launch.directory, buildFile: context.launch.buildFile ?? "build.ninja",
+            base: base)
+  }
+
+  /// What the snapshot is keyed by: this command line's targets, known before parsing.
+  private var snapshotTargets: [String] { ["\u{0}ninja"] + targets }
+
+  /// A null build answered from the last build's snapshot (`NullBuild`), before the
+  /// manifest is parsed: every wanted edge, the manifest's files and the generator's
+  /// inputs unchanged. nil when only a full build can tell.
+  func answerFromSnapshot(_ context: Context) -> Int32? {
+    guard !version, t == nil, !json, trace == nil, !n, (j ?? 1) >= 1, d.allSatisfy({ $0 == "explain" }) else { return nil }
+    let state = Self.state(context)
+    guard (try? state.checkStateFolder()) != nil,
+          let lock = try? CheckoutLock.attempt(state.layout.lock, describing: "kiln ninja")
+    else { return nil }
+    defer { withExtendedLifetime(lock) {} }
+    let null = NullBuild(layout: state.layout, fileSystem: state.fileSystem, clock: state.clock,
+                         environment: state.environment)
+    guard let answer = null.answer(targets: snapshotTargets, workspace: state.workspaceName),
+          let recorded = null.record(answer)
+    else { return nil }
+    if explaining {
+      Terminal.line("kiln: no file changed since the last build (\(answer.checked) checked)")
+    }
+    if !quiet { Terminal.line(summaryLine(recorded.summary, color: Terminal.colors(1))) }
+    return 0
+  }
 
   func run(in context: Context) async throws {
     if version {
@@ -40,53 +82,126 @@ struct NinjaCommand: KilnSubcommand {
     }
     if let j, j < 1 { throw CLIError("kiln ninja: -j must be at least 1") }
     for mode in d where mode != "explain" { throw CLIError("kiln ninja: -d \(mode) is not supported (only explain)") }
+    if !context.snapshotTried, let status = answerFromSnapshot(context) {
+      if status != 0 { throw ExitCode(status) }
+      return
+    }
     let directory = context.launch.directory
+    let base = NinjaBase.find(buildFolder: directory, fileSystem: context.fileSystem, environment: context.environment)
+    let state = Self.state(context, base: base)
+    let lock = n ? nil : try state.lockCheckout(create: true)
+    defer { withExtendedLifetime(lock) {} }
     let file = context.launch.buildFile ?? "build.ninja"
-    let fs = context.fileSystem
-    let ninja: NinjaGraph
+    var loaded = try load(file, state)
+    var session = try Session(state)
+    let observer = ConsoleObserver(explain: explaining, json: json, quiet: quiet, verbose: v)
+    let manifestPath = NinjaGraph.relative(Paths.normalize(Paths.join(directory, file)) ?? file, to: directory)
+    let generator = loaded.ninja.producers[manifestPath]
+    // Regeneration, as ninja does it: the edge that writes the manifest first, then
+    // the manifest read again (twice at most: a generator that never settles).
+    if !n, let generator {
+      for round in 0..<2 where regenerationNeeded(generator, loaded.ninja, state) {
+        let result = try await build(loaded.ninja, targets: [generator], session, observer, snapshot: nil)
+        guard result.summary.exitStatus == 0, !result.interrupted else { return try finish(result, observer, context) }
+        loaded = try load(file, state)
+        session = try Session(state)
+        if round == 1 { Terminal.error("kiln ninja: warning: \(manifestPath) is still out of date after regenerating twice") }
+      }
+    }
+    var wanted: [TaskID]?
+    if !targets.isEmpty {
+      wanted = []
+      for target in targets {
+        let path = NinjaGraph.relative(Paths.normalize(target) ?? target, to: directory)
+        guard let built = loaded.ninja.targets[path] else { throw CLIError("kiln ninja: unknown target '\(target)'") }
+        wanted! += built
+      }
+    } else if let defaults = loaded.ninja.defaults {
+      wanted = defaults
+    } else if let generator {
+      // Everything but the generator, which the step above has decided.
+      wanted = loaded.ninja.graph.instances.map(\.id).filter { $0 != generator }
+    }
+    var request = SnapshotRequest(expansion: loaded.looks + generatorEntries(generator, loaded.ninja, state), warnings: [])
+    request.targetsKey = BuildSnapshot.targetsKey(snapshotTargets)
+    let result = try await build(loaded.ninja, targets: loaded.ninja.addingValidations(wanted), session, observer,
+                                 snapshot: n ? nil : request)
+    try finish(result, observer, context)
+  }
+
+  /// The manifest read and made a graph, with every file reading it looked at.
+  private func load(_ file: String, _ state: Context) throws -> (ninja: NinjaGraph, looks: [SnapshotEntry]) {
+    let directory = state.root
+    let observing = ObservingFileSystem(state.fileSystem, clock: state.clock)
     do {
-      let manifest = try NinjaParser(fileSystem: fs, directory: directory).parse(file)
-      ninja = try NinjaGraph(manifest, directory: directory) { fs.lstat(Paths.join(directory, $0)) != nil }
+      let manifest = try NinjaParser(fileSystem: observing, directory: directory).parse(file)
+      let ninja = try NinjaGraph(manifest, directory: directory) { observing.lstat(Paths.join(directory, $0)) != nil }
+      let looks = observing.looks.map {
+        SnapshotEntry(looking: $0.path, in: directory, followsLinks: $0.followsLinks, stat: $0.stat, at: $0.at)
+      }
+      return (ninja, looks)
     } catch {
       throw CLIError("kiln: \(error)")
     }
-    var wanted: [String]?
-    if !targets.isEmpty {
-      var ids: [String] = []
-      for target in targets {
-        let path = NinjaGraph.relative(Paths.normalize(target) ?? target, to: directory)
-        guard let built = ninja.targets[path] else { throw CLIError("kiln ninja: unknown target '\(target)'") }
-        ids += built.map(\.description)
-      }
-      wanted = ids
-    } else {
-      wanted = ninja.defaults?.map(\.description)
+  }
+
+  /// Whether the edge writing the manifest must run: ninja's rule, by modification
+  /// times (an output missing or older than an input), whether or not kiln ran it
+  /// before. Content would not do: cmake rewrites the edge's own input list when it
+  /// regenerates, so the record kiln kept of the run before never matches the edge read
+  /// after it, and cmake or meson run by hand rewrite the outputs.
+  private func regenerationNeeded(_ id: TaskID, _ ninja: NinjaGraph, _ state: Context) -> Bool {
+    guard let i = ninja.graph.index(of: id) else { return false }
+    let instance = ninja.graph[i]
+    let fs = state.fileSystem
+    var oldest = Int64.max
+    for output in instance.outputs {
+      guard let st = fs.stat(Paths.join(state.root, output)) else { return true }
+      oldest = min(oldest, st.mtime)
     }
-    let state = Context(context.launch, root: directory, buildFile: file)
-    let lock = n ? nil : try state.lockCheckout(create: true)
-    defer { withExtendedLifetime(lock) {} }
-    let session = try Session(state)
-    let observer = ConsoleObserver(explain: d.contains("explain"), json: false, quiet: false)
+    return instance.inputs.contains { (fs.stat(Paths.join(state.root, $0))?.mtime ?? .max) > oldest }
+  }
+
+  /// The generator's inputs, for the snapshot: an edited CMakeLists.txt is no null build.
+  private func generatorEntries(_ id: TaskID?, _ ninja: NinjaGraph, _ state: Context) -> [SnapshotEntry] {
+    guard let id, let i = ninja.graph.index(of: id) else { return [] }
+    let at = state.clock.wallNanoseconds()
+    return ninja.graph[i].inputs.map {
+      SnapshotEntry(looking: Paths.join(state.root, $0), in: state.root, followsLinks: true,
+                    stat: state.fileSystem.stat(Paths.join(state.root, $0)), at: at)
+    }
+  }
+
+  /// One build of `targets` (nil: every edge) of `ninja`.
+  private func build(_ ninja: NinjaGraph, targets: [TaskID]?, _ session: Session, _ observer: ConsoleObserver,
+                     snapshot: SnapshotRequest?) async throws -> BuildResult {
+    let state = session.context
     var options = BuildOptions(jobs: j ?? state.cores)
     options.keepGoing = k.map { $0 != 1 } ?? false
-    options.targets = wanted.map { $0.isEmpty ? [] : $0 }
+    options.targets = targets.map { $0.map(\.description) }
     options.workspace = state.workspaceName
     options.removeStaleOutputs = !n
+    options.pools = ninja.pools
+    options.snapshot = snapshot
     if !n { session.beginWriting(ninja.graph) }
     defer { if !n { session.endWriting() } }
-    let result: BuildResult
     do {
-      result = try await session.build(ninja.graph, observer: observer, dryRun: n).run(options)
+      return try await session.build(ninja.graph, observer: observer, dryRun: n).run(options)
     } catch let error as BuildError {
       throw CLIError("kiln ninja: \(error)")
     }
+  }
+
+  /// Says how the build went, as `kiln build` does, and exits with its status.
+  private func finish(_ result: BuildResult, _ observer: ConsoleObserver, _ context: Context) throws {
     observer.finish()
     if n {
-      for r in result.wouldRun { Terminal.line("would run: \(r.id)") }
+      for r in result.wouldRun {
+        let verb = if case .restored = r.outcome { "would restore" } else { "would run" }
+        Terminal.line("\(verb): \(r.id)")
+      }
       return
     }
-    Terminal.line(summaryLine(result.summary, color: Terminal.colors(1)))
-    if result.interrupted { throw CLIError("kiln: interrupted", status: 130) }
-    if result.summary.exitStatus != 0 { throw ExitCode(result.summary.exitStatus) }
+    try report(result, context, trace: trace, json: json, quiet: quiet)
   }
 }

@@ -183,6 +183,7 @@ final class Session {
     var job = Job(root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(), clock: context.clock,
                   statCache: statCache, contentStore: context.contentStore, actionCache: context.actionCache,
                   environment: environment, useCache: useCache)
+    job.keyRoots = context.keyRoots
     let executor: any TaskExecutor
     let recorder: any BuildRecorder
     if dryRun {
@@ -197,7 +198,7 @@ final class Session {
     }
     return Build(graph: graph, root: context.root, fileSystem: context.fileSystem, clock: context.clock,
                  environment: environment, statCache: statCache, recorder: recorder, executor: executor,
-                 observer: observer)
+                 observer: observer, keyRoots: context.keyRoots)
   }
 }
 

@@ -14,6 +14,17 @@ package struct TaskInstance: Sendable, Hashable {
   /// task. Only `kiln ninja` sets it: kiln.yml has no such field, so the graph cache
   /// does not keep it.
   package var depfileMayBeMissing = false
+  /// Outputs are left in place for the command to replace, not cleared before it runs:
+  /// ninja's generator edge rewrites build.ninja, and one that fails must leave the old
+  /// manifest to retry with. Only `kiln ninja` sets it (for uncached edges).
+  package var keepsOutputs = false
+  /// The pool whose depth bounds how many instances in it run at once (a ninja
+  /// `pool`); nil: only the build's job count. Only `kiln ninja` sets it.
+  package var pool: String?
+  /// ninja's `deps = msvc`: lines of the command's standard output that start with
+  /// this prefix (cl.exe's `/showIncludes`) name the files it read, like a depfile,
+  /// and are taken out of the output. Only `kiln ninja` sets it.
+  package var includesPrefix: String?
   /// Working directory relative to the workspace root ("" is the root).
   package var directory: String
   /// Variables set for the command and hashed into its key, sorted by name.

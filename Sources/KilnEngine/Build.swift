@@ -13,6 +13,8 @@ package struct BuildOptions: Sendable {
   /// Delete what kiln made for instances gone from the graph (not for `kiln exec`,
   /// whose graph is one step, not the whole build, nor for a dry run).
   package var removeStaleOutputs = true
+  /// Depths of the pools instances name (`TaskInstance.pool`, ninja's `pool`).
+  package var pools: [String: Int] = [:]
   /// What the snapshot for the next build's "nothing changed" check needs from the
   /// caller; nil: no snapshot.
   package var snapshot: SnapshotRequest? = nil
@@ -30,6 +32,9 @@ package struct SnapshotRequest: Sendable {
   package var expansion: [SnapshotEntry]
   /// Printed before the build; printed again when the snapshot stands in for it.
   package var warnings: [String]
+  /// Which build the snapshot answers for (`BuildSnapshot.targetsKey`); nil: the
+  /// build's own targets. `kiln ninja` asks before parsing, by its command line's.
+  package var targetsKey: String?
 
   package init(expansion: [SnapshotEntry], warnings: [String]) {
     self.expansion = expansion
@@ -74,10 +79,13 @@ package final class Build {
   private let recorder: any BuildRecorder
   private let executor: any TaskExecutor
   private let observer: any BuildObserver
+  private let keyRoots: KeyRoots
 
+  /// `keyRoots`: folders written out of keys; default: the workspace root.
   package init(graph: TaskGraph, root: String, fileSystem: any FileSystem, clock: any TimeSource,
                environment: [String: String], statCache: StatCache, recorder: any BuildRecorder,
-               executor: any TaskExecutor, observer: any BuildObserver) {
+               executor: any TaskExecutor, observer: any BuildObserver, keyRoots: KeyRoots? = nil) {
+    self.keyRoots = keyRoots ?? KeyRoots([root])
     self.graph = graph
     self.root = root
     self.fileSystem = fileSystem
@@ -91,7 +99,8 @@ package final class Build {
 
   package func run(_ options: BuildOptions) async throws -> BuildResult {
     let records = recorder.records
-    var plan = try BuildPlan(graph: graph, targets: options.targets, duration: { records[$0]?.duration })
+    var plan = try BuildPlan(graph: graph, targets: options.targets, pools: options.pools,
+                             duration: { records[$0]?.duration })
     let started = clock.wallNanoseconds()
     try recorder.begin()
     if options.removeStaleOutputs {
@@ -141,7 +150,7 @@ package final class Build {
       self.plan = plan
       self.options = options
       startTime = build.clock.monotonic()
-      rebuilder = Rebuilder(statCache: build.statCache, inheritedEnvironment: build.environment)
+      rebuilder = Rebuilder(statCache: build.statCache, inheritedEnvironment: build.environment, keyRoots: build.keyRoots)
     }
 
     var now: Double { build.clock.monotonic() - startTime }
@@ -345,7 +354,7 @@ package final class Build {
     let environmentNames = names.sorted()
     return BuildSnapshot(
       root: root,
-      targets: BuildSnapshot.targetsKey(options.targets), targetNames: options.targets ?? graph.defaultTasks ?? [],
+      targets: request.targetsKey ?? BuildSnapshot.targetsKey(options.targets), targetNames: options.targets ?? graph.defaultTasks ?? [],
       environmentNames: environmentNames,
       environmentDigest: BuildSnapshot.environmentDigest(environmentNames, environment),
       tasks: order.map { ($0, tasks[$0]!.count, tasks[$0]!.saved) }, warnings: request.warnings,

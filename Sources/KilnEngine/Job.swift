@@ -47,6 +47,10 @@ package struct Job: Sendable {
   /// Job slots, the memory reserve and actions in flight, shared with every kiln
   /// process on the machine.
   package var limits: any MachineLimits = UnlimitedMachine()
+  /// Folders written out of keys and of the depfile paths a cache entry keeps (the
+  /// workspace root, and for `kiln ninja` the checkout); an output holding one of their
+  /// paths is restored only where they are the same.
+  package var keyRoots: KeyRoots
 
   package init(root: String, fileSystem: any FileSystem, runner: any ProcessRunner, clock: any TimeSource,
                statCache: StatCache, contentStore: ContentStore, actionCache: ActionCache,
@@ -61,6 +65,7 @@ package struct Job: Sendable {
     self.environment = environment
     self.useCache = useCache
     self.limits = limits
+    keyRoots = KeyRoots([root])
   }
 
   package func perform(_ task: PreparedTask, reasons: [RerunReason], previous: TaskRecord?) async -> JobResult {
@@ -127,9 +132,10 @@ package struct Job: Sendable {
         damaged = true
         continue
       }
-      let matches = entry.discovered.allSatisfy { (try? statCache.digest(of: $0.path)) == $0.digest }
+      // Its depfile paths as this checkout has them (`KeyRoots`).
+      let matches = entry.discovered.allSatisfy { (try? statCache.digest(of: keyRoots.resolve($0.path))) == $0.digest }
       guard matches else { continue }
-      if let other = entry.pathDependentRoot, other != root {
+      if let other = entry.pathDependentRoot, other != keyRoots.identity {
         pathDependent = other
         continue
       }
@@ -188,7 +194,8 @@ package struct Job: Sendable {
     actionCache.touch(task.key)
     let record = TaskRecord(
       id: task.instance.id, key: task.key, command: task.instance.command, environment: task.environment,
-      inputs: task.inputs, discovered: entry.discovered, outputs: entry.outputs,
+      inputs: task.inputs, discovered: entry.discovered.map { PathDigest(keyRoots.resolve($0.path), $0.digest) },
+      outputs: entry.outputs,
       declaredOutputs: task.instance.outputs, duration: entry.duration, depfile: task.instance.depfile)
     return .restored(JobResult(outcome: .restored(from: .local), record: record, stdout: entry.stdout,
                                stderr: entry.stderr, duration: entry.duration))
@@ -215,7 +222,7 @@ package struct Job: Sendable {
     }
     // Outputs are this task's: clear them so a command that fails to write one is caught.
     for output in instance.outputs {
-      if mayClear(output) { try? fileSystem.remove(Paths.join(root, output)) }
+      if !instance.keepsOutputs, mayClear(output) { try? fileSystem.remove(Paths.join(root, output)) }
       statCache.forget(output)
     }
     do {
@@ -249,7 +256,8 @@ package struct Job: Sendable {
     }
     limits.release(slot)
     let duration = clock.monotonic() - start
-    let out = completion.stdout, err = completion.stderr
+    var out = completion.stdout
+    let err = completion.stderr
     switch completion.status {
     case .exited(0): break
     case .exited(let code): return failed(.exitStatus(code), out, err, duration)
@@ -262,7 +270,10 @@ package struct Job: Sendable {
     var discovered: [PathDigest] = []
     var discoveredStats: [String: FileStat] = [:]
     var depfileDigest: Digest?
-    if let depfile = instance.depfile {
+    var names: [String] = []
+    if let prefix = instance.includesPrefix {
+      (names, out) = Self.takeIncludes(from: out, prefix: prefix)
+    } else if let depfile = instance.depfile {
       let text: [UInt8]
       do { text = try fileSystem.read(Paths.join(root, depfile)) } catch {
         // Where missing is allowed (ninja's rule), none written means no dependencies.
@@ -272,10 +283,11 @@ package struct Job: Sendable {
         text = []
       }
       depfileDigest = Hasher.digest(text)
-      let names: [String]
       do { names = try Depfile.prerequisites(of: text) } catch {
         return failed(.depfileUnreadable("\(depfile): \(error)"), out, err, duration)
       }
+    }
+    if !names.isEmpty {
       let declared = Set(task.inputs.map(\.path))
       var seen = Set<String>()
       for name in names {
@@ -365,9 +377,10 @@ package struct Job: Sendable {
         for entry in entries where entry.kind == .file && ingest.inline[entry.digest] == nil {
           try contentStore.store(Paths.join(root, entry.path), as: entry.digest)
         }
-        let action = ActionEntry(discovered: discovered, outputs: entries, declaredOutputs: instance.outputs,
+        let action = ActionEntry(discovered: discovered.map { PathDigest(keyRoots.normalize($0.path), $0.digest) },
+                                 outputs: entries, declaredOutputs: instance.outputs,
                                  stdout: out, stderr: err, duration: duration,
-                                 pathDependentRoot: ingest.pathDependent ? root : nil, inline: ingest.inline)
+                                 pathDependentRoot: ingest.pathDependent ? keyRoots.identity : nil, inline: ingest.inline)
         try actionCache.store(action, for: task.key)
       } catch {
         warnings.append("\(instance.id): not cached: \(error)")
@@ -431,17 +444,22 @@ package struct Job: Sendable {
   /// workspace path: such an output is wrong anywhere else).
   private func hashFile(_ path: String, _ st: FileStat, into ingest: inout Ingest) throws(FileSystemError) {
     let recorded = clock.wallNanoseconds()
+    let needles = keyRoots.needles.map { Array($0.utf8) }
     let abs = Paths.join(root, path)
     let digest: Digest
     if ingest.keepsBytes, st.size <= ActionCache.inlineLimit {
       let bytes = try fileSystem.read(abs)
       digest = Hasher.digest(bytes)
-      if bytes.withUnsafeBytes({ NeedleScanner.search($0, for: Array(root.utf8)) }) { ingest.pathDependent = true }
+      if bytes.withUnsafeBytes({ b in needles.contains { NeedleScanner.search(b, for: $0) } }) { ingest.pathDependent = true }
       ingest.inline[digest] = bytes
     } else if ingest.keepsBytes {
-      let (d, contains) = try fileSystem.digest(of: abs, scanningFor: Array(root.utf8))
+      let (d, contains) = try fileSystem.digest(of: abs, scanningFor: needles.first ?? [])
       digest = d
       if contains { ingest.pathDependent = true }
+      // A build folder outside its checkout: a second read for the other folder.
+      for needle in needles.dropFirst() where !ingest.pathDependent {
+        if try fileSystem.digest(of: abs, scanningFor: needle).1 { ingest.pathDependent = true }
+      }
     } else {
       digest = try fileSystem.digest(of: abs)
     }
@@ -477,6 +495,27 @@ package struct Job: Sendable {
         try hashFile(path, st, into: &ingest)
       }
     }
+  }
+
+  /// `deps = msvc`: the paths named by the lines of `output` that start with `prefix`
+  /// (leading blanks after it dropped), and the output without those lines.
+  static func takeIncludes(from output: [UInt8], prefix: String) -> (names: [String], rest: [UInt8]) {
+    let marker = Array(prefix.utf8)
+    var names: [String] = []
+    var rest: [UInt8] = []
+    rest.reserveCapacity(output.count)
+    for line in output.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast(output.last == UInt8(ascii: "\n") ? 1 : 0) {
+      if !marker.isEmpty, line.starts(with: marker) {
+        var name = line.dropFirst(marker.count).drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        if name.last == UInt8(ascii: "\r") { name = name.dropLast() }
+        if !name.isEmpty { names.append(String(decoding: name, as: UTF8.self)) }
+      } else {
+        rest += line
+        rest.append(UInt8(ascii: "\n"))
+      }
+    }
+    if output.last != UInt8(ascii: "\n"), rest.last == UInt8(ascii: "\n") { rest.removeLast() }
+    return (names, rest)
   }
 
   private func normalizeDiscovered(_ name: String, directory: String) -> String {

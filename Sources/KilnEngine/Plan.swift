@@ -25,14 +25,23 @@ package struct BuildPlan: Sendable {
   /// Instances whose dependencies have all ended, not yet decided.
   private var undecided: [Int] = []
   private var ready = PriorityQueue()
+  /// Pool depths (ninja's `pool`), and per pool how many of its instances run and which
+  /// ready ones wait for room, best first when room is made.
+  private let depths: [String: Int]
+  private var inPool: [String: Int] = [:]
+  private var delayed: [String: PriorityQueue] = [:]
   /// How many selected instances reached an end state.
   package private(set) var done = 0
   package var total: Int { selected.count }
 
   /// The plan for `targets` (nil: the graph's default), instances weighted by `duration`
   /// (nil when never recorded). Throws the first name that matches no task.
-  package init(graph: TaskGraph, targets: [String]?, duration: (TaskID) -> Double?) throws(BuildError) {
+  /// `pools`: the depth of each pool an instance may name (`TaskInstance.pool`); an
+  /// instance in a pool not listed is bound by the job count alone.
+  package init(graph: TaskGraph, targets: [String]?, pools: [String: Int] = [:],
+               duration: (TaskID) -> Double?) throws(BuildError) {
     self.graph = graph
+    depths = pools
     let (selected, unknown) = graph.closure(ofTasks: targets ?? graph.defaultTasks)
     if let name = unknown.first { throw BuildError.unknownTarget(name) }
     self.selected = selected
@@ -61,15 +70,28 @@ package struct BuildPlan: Sendable {
     ready.push(i, priority: priority[i])
   }
 
-  /// The ready instance on the longest remaining path, now running.
+  /// The ready instance on the longest remaining path whose pool has room, now running.
   package mutating func nextToStart() -> Int? {
-    guard let i = ready.pop() else { return nil }
-    state[i] = .running
-    return i
+    while let i = ready.pop() {
+      if let pool = graph[i].pool, let depth = depths[pool] {
+        guard inPool[pool, default: 0] < depth else {
+          delayed[pool, default: PriorityQueue()].push(i, priority: priority[i])
+          continue
+        }
+        inPool[pool, default: 0] += 1
+      }
+      state[i] = .running
+      return i
+    }
+    return nil
   }
 
   /// `i` ended in `end`: its dependents whose last dependency it was can be decided.
   package mutating func finish(_ i: Int, _ end: State) {
+    if state[i] == .running, let pool = graph[i].pool, depths[pool] != nil {
+      inPool[pool, default: 1] -= 1
+      if let next = delayed[pool]?.pop() { ready.push(next, priority: priority[next]) }
+    }
     state[i] = end
     done += 1
     for d in graph.dependents[i] where inSelection[d] {

@@ -23,13 +23,16 @@ package struct Rebuilder {
   package var statCache: StatCache
   /// kiln's own environment, for `hash_env`.
   package var inheritedEnvironment: [String: String]
+  /// Folders written out of keys (the workspace root, and for `kiln ninja` the checkout).
+  package var keyRoots: KeyRoots
   /// Where each (tool name, PATH) resolved in this build: looked up once, not once per
   /// instance (a foreach of 2,000 compiles names `cc` 2,000 times).
   private let toolPaths = ToolPaths()
 
-  package init(statCache: StatCache, inheritedEnvironment: [String: String]) {
+  package init(statCache: StatCache, inheritedEnvironment: [String: String], keyRoots: KeyRoots? = nil) {
     self.statCache = statCache
     self.inheritedEnvironment = inheritedEnvironment
+    self.keyRoots = keyRoots ?? KeyRoots([statCache.absolute("")])
   }
 
   /// Hashes the inputs and builds the action key. A missing input is hashed as absent
@@ -63,13 +66,14 @@ package struct Rebuilder {
       environment.append(inheritedEnvironment[name].map { "$\(name)=\($0)" } ?? "$\(name) unset")
     }
     let key = KeyBuilder()
-    key.field("C", instance.command)
+    // Absolute paths of this checkout are not part of what the step is (`KeyRoots`).
+    key.field("C", keyRoots.normalize(instance.command))
     key.field("D", instance.directory)
     for line in environment { key.field("E", line) }
-    for input in inputs { key.field("I", input.path, input.digest) }
+    for input in inputs { key.field("I", keyRoots.normalize(input.path), input.digest) }
     for output in instance.outputs { key.field("O", output) }
     if let depfile = instance.depfile { key.field("F", depfile) }
-    for tool in tools { key.field("T", tool.path, tool.digest) }
+    for tool in tools { key.field("T", keyRoots.normalize(tool.path), tool.digest) }
     if !tools.isEmpty {
       var listed = Set(inputs.map(\.path))
       for tool in tools where tool.found && listed.insert(tool.path).inserted {

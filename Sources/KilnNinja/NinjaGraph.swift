@@ -19,6 +19,13 @@ package struct NinjaGraph: Sendable {
   package var targets: [String: [TaskID]]
   /// What a build with no target builds: the `default` targets; nil: every instance.
   package var defaults: [TaskID]?
+  /// Per instance, the instances its validations (`|@`) name: built whenever it is,
+  /// and depended on by nothing.
+  package var validations: [TaskID: [TaskID]]
+  /// Pool depths, `console` (depth 1) included.
+  package var pools: [String: Int]
+  /// Per output of an edge, that edge's instance (phony edges have none).
+  package var producers: [String: TaskID]
 
   /// `directory`: where ninja runs (absolute); a path under it is made relative, as
   /// CMake writes some absolute. `exists`: whether a path that no edge produces is
@@ -35,6 +42,16 @@ package struct NinjaGraph: Sendable {
         if producer.updateValue(i, forKey: output) != nil {
           throw NinjaError(file: edge.file, line: edge.line, message: "multiple rules generate \(output)")
         }
+      }
+    }
+    // A phony edge with no inputs names a file that may be missing without error (CMake
+    // declares every input of its regeneration edge so): where the file is, it is a
+    // source like any other, its content in the keys of the edges that read it.
+    var mayBeMissing = Set<String>()
+    for edge in edges where edge.rule == "phony" && edge.inputs.isEmpty && edge.implicitInputs.isEmpty && edge.orderOnly.isEmpty {
+      for output in edge.outputs + edge.implicitOutputs {
+        producer[output] = nil
+        mayBeMissing.insert(output)
       }
     }
     func id(_ i: Int) -> TaskID {
@@ -81,12 +98,10 @@ package struct NinjaGraph: Sendable {
 
     var instances: [TaskInstance] = []
     var targets: [String: [TaskID]] = [:]
+    var validations: [TaskID: [TaskID]] = [:]
     for (i, edge) in edges.enumerated() where edge.rule != "phony" {
       if edge.dyndep != nil {
         throw NinjaError(file: edge.file, line: edge.line, message: "dyndep is not supported by kiln ninja yet (edge '\(id(i))')")
-      }
-      if edge.deps == "msvc" {
-        throw NinjaError(file: edge.file, line: edge.line, message: "deps = msvc is not supported by kiln ninja yet (edge '\(id(i))')")
       }
       let inputs = try expand(edge.inputs + edge.implicitInputs)
       var dependencies: [TaskID] = []
@@ -94,7 +109,7 @@ package struct NinjaGraph: Sendable {
       for path in inputs {
         if let p = producer[path] {
           if seen.insert(p).inserted { dependencies.append(id(p)) }
-        } else if !exists(path) {
+        } else if !mayBeMissing.contains(path), !exists(path) {
           throw NinjaError(file: edge.file, line: edge.line,
                            message: "'\(path)', needed by '\(edge.outputs.first ?? "")', missing and no known rule to make it")
         }
@@ -104,7 +119,7 @@ package struct NinjaGraph: Sendable {
         if let p = producer[path], seen.insert(p).inserted { dependencies.append(id(p)) }
       }
       var command = edge.command
-      let depfile = edge.deps == nil || edge.deps == "gcc" ? edge.depfile : nil
+      let depfile = edge.deps == "msvc" ? nil : edge.depfile
       if let rspfile = edge.rspfile {
         command = "printf '%s' \(Paths.shellQuote(edge.rspfileContent ?? "")) > \(Paths.shellQuote(rspfile)) && " + command
       }
@@ -119,6 +134,16 @@ package struct NinjaGraph: Sendable {
         location: SourceLocation(file: edge.file, line: edge.line, column: 1))
       // ninja reads a depfile the command did not write as no dependencies.
       instance.depfileMayBeMissing = true
+      // A generator rewrites build.ninja in place; a failed run keeps the old one.
+      instance.keepsOutputs = edge.generator && !instance.cache
+      instance.pool = edge.pool.flatMap { $0.isEmpty ? nil : $0 }
+      // cl.exe's default /showIncludes prefix, as ninja's.
+      if edge.deps == "msvc" { instance.includesPrefix = edge.msvcDepsPrefix ?? "Note: including file:" }
+      var checks: [TaskID] = []
+      for path in try expand(edge.validations, ordering: true) {
+        if let p = producer[path], edges[p].rule != "phony", !checks.contains(id(p)) { checks.append(id(p)) }
+      }
+      if !checks.isEmpty { validations[id(i)] = checks }
       instances.append(instance)
       for output in instance.outputs { targets[output] = [instance.id] }
     }
@@ -137,6 +162,10 @@ package struct NinjaGraph: Sendable {
       throw NinjaError(file: "build.ninja", line: 0, message: "\(error)")
     }
     self.targets = targets
+    self.validations = validations
+    pools = manifest.pools.merging(["console": 1]) { a, _ in a }
+    producers = [:]
+    for (output, p) in producer where edges[p].rule != "phony" { producers[output] = id(p) }
     if manifest.defaults.isEmpty {
       defaults = nil
     } else {
@@ -149,6 +178,27 @@ package struct NinjaGraph: Sendable {
       }
       defaults = ids
     }
+  }
+
+  /// `wanted` and every instance a validation of one of them, or of what they need,
+  /// names (ninja builds an edge's validations whenever it builds the edge), with what
+  /// those need in turn. nil (everything) stays nil.
+  package func addingValidations(_ wanted: [TaskID]?) -> [TaskID]? {
+    guard let wanted, !validations.isEmpty else { return wanted }
+    var result = wanted
+    var seen = Set(wanted)
+    var frontier = wanted
+    while !frontier.isEmpty {
+      let (closure, _) = graph.closure(ofTasks: frontier.map(\.description))
+      frontier = []
+      for i in closure {
+        for check in validations[graph[i].id] ?? [] where seen.insert(check).inserted {
+          result.append(check)
+          frontier.append(check)
+        }
+      }
+    }
+    return result
   }
 
   /// `path` relative to `directory` when it lies inside it.

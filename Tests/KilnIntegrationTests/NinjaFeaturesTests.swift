@@ -1,0 +1,171 @@
+import Foundation
+import KilnTestSupport
+import Testing
+
+/// The parts of ninja's language that change what runs and when: regeneration of
+/// the manifest, pools, validations, `deps = msvc`, phony edges without inputs, and the
+/// null build answered from the snapshot before the manifest is parsed.
+@Suite struct NinjaFeaturesTests {
+  /// A generator edge writes build.ninja from `spec` (one output name per line): when
+  /// spec changes, kiln runs the generator, reads the new manifest and builds it.
+  static let regenerating: [String: String] = [
+    "gen.sh": """
+      #!/bin/sh
+      # Writes build.ninja: one edge per name in spec, plus the edge that writes it.
+      echo x >> .runs/gen
+      {
+        printf 'rule gen\\n  command = sh gen.sh\\n  generator = 1\\n'
+        printf 'rule w\\n  command = echo $out > $out && echo x >> .runs/w\\n'
+        printf 'build build.ninja: gen | gen.sh spec\\n'
+        all=""
+        while read -r name; do printf 'build %s: w\\n' "$name"; all="$all $name"; done < spec
+        printf 'build all: phony%s\\ndefault all\\n' "$all"
+      } > build.ninja.tmp && mv build.ninja.tmp build.ninja
+
+      """,
+    "spec": "a.txt\n",
+  ]
+
+  static func regeneratingProject() throws -> TempProject {
+    let p = try TempProject(regenerating)
+    #expect(try Program.run("/bin/sh", ["gen.sh"], in: p.root).status == 0)
+    // As after cmake: the manifest is newer than what it was made from.
+    try p.touch("build.ninja", secondsFromNow: 10)
+    return p
+  }
+
+  @Test func anEditedGeneratorInputRegeneratesTheManifestAndTheBuildGoesOn() throws {
+    let p = try Self.regeneratingProject()
+    let first = try p.kiln("ninja")
+    #expect(first.status == 0, "\(first)")
+    #expect([p.runs("gen"), p.runs("w")] == [1, 1] as [Int], "a fresh manifest is not regenerated: \(first)")
+
+    try p.write("spec", "a.txt\nb.txt\n")
+    try p.touch("spec", secondsFromNow: 20)
+    let second = try p.kiln("ninja")
+    #expect(second.status == 0, "\(second)")
+    #expect(p.runs("gen") == 2, "\(second)")
+    #expect(p.read("b.txt") == "b.txt\n", "the new edge was built in the same run: \(second)")
+    #expect(p.runs("w") == 2)
+
+    let third = try p.kiln("ninja")
+    #expect(third.status == 0 && p.runs("gen") == 2 && p.runs("w") == 2, "\(third)")
+  }
+
+  @Test func aFailedRegenerationKeepsTheOldManifest() throws {
+    let p = try Self.regeneratingProject()
+    #expect(try p.kiln("ninja").status == 0)
+    let before = p.read("build.ninja")
+    try p.write("gen.sh", "#!/bin/sh\necho x >> .runs/gen\nexit 3\n")
+    try p.touch("gen.sh", secondsFromNow: 20)
+    let r = try p.kiln("ninja")
+    #expect(r.status == 1, "\(r)")
+    #expect(p.read("build.ninja") == before, "kiln must not delete the manifest before its generator runs")
+    // Fixed: the next run regenerates and builds.
+    try p.write("gen.sh", Self.regenerating["gen.sh"]!)
+    try p.touch("gen.sh", secondsFromNow: 30)
+    #expect(try p.kiln("ninja").status == 0)
+  }
+
+  @Test func aPoolOfDepthOneRunsItsEdgesOneAtATime() throws {
+    // Each edge takes a folder as a lock; two at once would find it taken and fail.
+    var manifest = """
+      pool one
+        depth = 1
+      rule serial
+        command = mkdir held && sleep 0.2 && rmdir held && echo $out > $out
+        pool = one
+
+      """
+    for i in 0..<4 { manifest += "build out\(i): serial\n" }
+    let p = try TempProject(["build.ninja": manifest])
+    let r = try p.kiln("ninja", "-j", "4")
+    #expect(r.status == 0, "\(r)")
+    for i in 0..<4 { #expect(p.read("out\(i)") == "out\(i)\n") }
+
+    // The same edges without the pool do overlap (so the lock above can fail).
+    let free = try TempProject(["build.ninja": manifest.replacingOccurrences(of: "  pool = one\n", with: "")])
+    let overlapped = try free.kiln("ninja", "-j", "4", "-k", "0")
+    #expect(overlapped.status == 1, "\(overlapped)")
+  }
+
+  @Test func aValidationIsBuiltWheneverItsEdgeIs() throws {
+    let p = try TempProject([
+      "build.ninja": """
+        rule w
+          command = echo $out > $out && echo x >> .runs/$out
+        build lib: w |@ lint
+        build lint: w
+        build other: w
+        build app: w lib
+
+        """,
+    ])
+    let r = try p.kiln("ninja", "app")
+    #expect(r.status == 0, "\(r)")
+    #expect([p.runs("app"), p.runs("lib"), p.runs("lint"), p.runs("other")] == [1, 1, 1, 0] as [Int], "\(r)")
+  }
+
+  @Test func depsMsvcTakesIncludesFromTheOutput() throws {
+    let p = try TempProject([
+      "build.ninja": """
+        rule cl
+          command = cat $in > $out && cat inc.h >> $out && echo 'Note: including file:   inc.h' && echo compiled && echo x >> .runs/cl
+          deps = msvc
+        build a.obj: cl a.c
+
+        """,
+      "a.c": "a\n", "inc.h": "1\n",
+    ])
+    let r = try p.kiln("ninja")
+    #expect(r.status == 0, "\(r)")
+    #expect(r.stdout.contains("compiled") && !r.stdout.contains("Note: including file"), "\(r)")
+    #expect(try p.kiln("ninja").status == 0)
+    #expect(p.runs("cl") == 1)
+    try p.write("inc.h", "2\n")
+    let edited = try p.kiln("ninja", "--explain")
+    #expect(edited.status == 0, "\(edited)")
+    #expect(p.runs("cl") == 2, "an include named on the output is an input: \(edited)")
+    #expect(p.read("a.obj") == "a\n2\n")
+  }
+
+  @Test func aPhonyWithoutInputsNamesAFileThatMayBeMissing() throws {
+    // CMake declares each input of its regeneration edge so.
+    let p = try TempProject([
+      "build.ninja": """
+        rule c
+          command = cat $in > $out 2>/dev/null; echo x >> .runs/c
+        build out: c present | maybe
+        build maybe present: phony
+
+        """,
+      "present": "p\n", "maybe": "m\n",
+    ])
+    #expect(try p.kiln("ninja").status == 0)
+    try p.write("maybe", "changed\n")
+    let edited = try p.kiln("ninja")
+    #expect(edited.status == 0 && p.runs("c") == 2, "a file behind an empty phony is an input by content: \(edited)")
+    p.remove("maybe")
+    let missing = try p.kiln("ninja")
+    #expect(missing.status == 0 && p.runs("c") == 3, "\(missing)")
+  }
+
+  @Test func aNullBuildIsAnsweredFromTheSnapshot() throws {
+    let p = try TempProject(NinjaDropInTests.files)
+    #expect(try p.kiln("ninja").status == 0)
+    // Files written within the racy window leave no snapshot: a full null build, later.
+    NullBuildTests.pause()
+    let full = try p.kiln("ninja", "--explain")
+    #expect(full.status == 0 && !NullBuildTests.tookShortcut(full), "\(full)")
+    let null = try p.kiln("ninja", "--explain")
+    #expect(null.status == 0, "\(null)")
+    #expect(null.stdout.contains("no file changed since the last build"), "\(null)")
+    // Another target is another build: not answered from this snapshot.
+    let other = try p.kiln("ninja", "--explain", "obj/util.o")
+    #expect(other.status == 0 && !other.stdout.contains("no file changed"), "\(other)")
+    // An edit is seen by the snapshot's stats.
+    try p.write("src/util.c", "int util(void) { return 9; }\n")
+    let edited = try p.kiln("ninja", "--json")
+    #expect(edited.status == 0 && edited.stdout.contains("\"ran\":2"), "\(edited)")
+  }
+}
