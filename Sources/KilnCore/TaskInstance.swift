@@ -18,6 +18,10 @@ package struct TaskInstance: Sendable, Hashable {
   /// ninja's generator edge rewrites build.ninja, and one that fails must leave the old
   /// manifest to retry with. Only `kiln ninja` sets it (for uncached edges).
   package var keepsOutputs = false
+  /// An output the command did not write does not fail it: the run is neither recorded
+  /// nor stored, so the instance runs again next time (ninja's rule: Meson's test and
+  /// install edges never write theirs). Only `kiln ninja` sets it.
+  package var outputsMayBeMissing = false
   /// The pool whose depth bounds how many instances in it run at once (a ninja
   /// `pool`); nil: only the build's job count. Only `kiln ninja` sets it.
   package var pool: String?

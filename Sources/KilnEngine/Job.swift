@@ -305,12 +305,17 @@ package struct Job: Sendable {
     // and only when it points inside the workspace; nothing is read through a link or
     // through a folder the command replaced by one.
     var ingest = Ingest(keepsBytes: cacheable)
+    var missingOutput: String?
     for output in instance.outputs {
       let abs = Paths.join(root, output)
       if let (through, kind) = fileSystem.firstNonFolder(above: output, in: root), kind == .symlink {
         return failed(.unsafeOutput("output \(output) is reached through the symlink \(through); kiln does not store what lies outside the workspace"), out, err, duration)
       }
-      guard let st = fileSystem.lstat(abs) else { return failed(.missingOutput(output), out, err, duration) }
+      guard let st = fileSystem.lstat(abs) else {
+        guard instance.outputsMayBeMissing else { return failed(.missingOutput(output), out, err, duration) }
+        missingOutput = output
+        continue
+      }
       do {
         switch st.kind {
         case .directory:
@@ -362,6 +367,11 @@ package struct Job: Sendable {
     }
     if let (path, when) = changedOutput {
       warnings.append("\(instance.id): output \(path) changed \(when); its result is not cached")
+      return JobResult(outcome: .ran(because: reasons, outputsChanged: true), record: nil,
+                       stdout: out, stderr: err, duration: duration, warnings: warnings)
+    }
+    if missingOutput != nil {
+      // Allowed to be missing (`outputsMayBeMissing`): nothing to record or store.
       return JobResult(outcome: .ran(because: reasons, outputsChanged: true), record: nil,
                        stdout: out, stderr: err, duration: duration, warnings: warnings)
     }

@@ -106,10 +106,15 @@ package struct NinjaGraph: Sendable {
       let inputs = try expand(edge.inputs + edge.implicitInputs)
       var dependencies: [TaskID] = []
       var seen = Set<Int>()
+      // ninja's "always run" idiom: an input named by a phony without inputs and not
+      // there (Meson's `PHONY`) is out of date at every build, and so is this edge.
+      var alwaysDirty = false
       for path in inputs {
         if let p = producer[path] {
           if seen.insert(p).inserted { dependencies.append(id(p)) }
-        } else if !mayBeMissing.contains(path), !exists(path) {
+        } else if mayBeMissing.contains(path) {
+          if !exists(path) { alwaysDirty = true }
+        } else if !exists(path) {
           throw NinjaError(file: edge.file, line: edge.line,
                            message: "'\(path)', needed by '\(edge.outputs.first ?? "")', missing and no known rule to make it")
         }
@@ -132,8 +137,11 @@ package struct NinjaGraph: Sendable {
           && (edge.outputs + edge.implicitOutputs).allSatisfy(Paths.isPlainRelative),
         dependencies: dependencies,
         location: SourceLocation(file: edge.file, line: edge.line, column: 1))
-      // ninja reads a depfile the command did not write as no dependencies.
+      // ninja reads a depfile the command did not write as no dependencies, and an
+      // output the command did not write as out of date next time.
       instance.depfileMayBeMissing = true
+      instance.outputsMayBeMissing = true
+      instance.always = alwaysDirty
       // A generator rewrites build.ninja in place; a failed run keeps the old one.
       instance.keepsOutputs = edge.generator && !instance.cache
       instance.pool = edge.pool.flatMap { $0.isEmpty ? nil : $0 }

@@ -150,6 +150,35 @@ import Testing
     #expect(missing.status == 0 && p.runs("c") == 3, "\(missing)")
   }
 
+  @Test func anEdgeOnAMissingInputlessPhonyRunsEveryTimeAndMayWriteNothing() throws {
+    // Meson's test target: `build meson-internal__test: CUSTOM_COMMAND all PHONY`,
+    // `build PHONY: phony`, and a command that writes no file.
+    let p = try TempProject([
+      "build.ninja": """
+        rule custom
+          command = echo x >> .runs/test
+        rule w
+          command = echo $out > $out && echo x >> .runs/w
+        build all: w
+        build run-tests: custom all PHONY
+        build PHONY: phony
+        build test: phony run-tests
+
+        """,
+    ])
+    for n in 1...2 {
+      let r = try p.kiln("ninja", "test")
+      #expect(r.status == 0, "\(r)")
+      #expect([p.runs("test"), p.runs("w")] == [n, 1] as [Int], "\(r)")
+    }
+    // An ordinary edge that leaves its output unwritten is out of date, not failed.
+    let q = try TempProject(["build.ninja": "rule none\n  command = echo x >> .runs/none\nbuild never: none\n"])
+    for n in 1...2 {
+      let r = try q.kiln("ninja")
+      #expect(r.status == 0 && q.runs("none") == n, "\(r)")
+    }
+  }
+
   @Test func aNullBuildIsAnsweredFromTheSnapshot() throws {
     let p = try TempProject(NinjaDropInTests.files)
     #expect(try p.kiln("ninja").status == 0)
