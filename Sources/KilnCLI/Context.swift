@@ -256,7 +256,10 @@ package struct Context: Sendable {
       reserve = bytes
     }
     try checkCache()
-    return SharedMachineLimits(cacheRoot: cacheRoot, slots: cores, memoryReserve: reserve) ?? UnlimitedMachine()
+    let shared: any MachineLimits = SharedMachineLimits(cacheRoot: cacheRoot, slots: cores, memoryReserve: reserve)
+      ?? UnlimitedMachine()
+    // Started by a task of another kiln: that task's slot is this build's first.
+    return environment[InheritedSlotLimits.variable] == "1" ? InheritedSlotLimits(shared) : shared
   }
 
   /// `KILN_MAX_JOBS`, else the cores online: `-j`'s default and the machine's job slots.

@@ -236,6 +236,8 @@ package struct Job: Sendable {
     }
     var env = environment
     for variable in instance.environment { env[variable.name] = variable.value }
+    // The command runs on a job slot: a kiln it starts runs its first job on it.
+    env[InheritedSlotLimits.variable] = "1"
     let invocation = Invocation(
       command: instance.command, workingDirectory: Paths.join(root, instance.directory),
       environment: env, timeout: instance.timeout)

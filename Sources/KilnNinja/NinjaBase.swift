@@ -5,27 +5,30 @@ import KilnSystem
 /// into commands and depfiles: written out of keys (`KeyRoots`) with the build folder,
 /// so a second worktree at another path, or a `kiln ws` workspace, shares the cache.
 ///
-/// In order: `KILN_BASE_DIR` (as ccache's `base_dir`, absolute); the nearest folder
-/// holding `.git` at or above the build folder; for a build folder outside any
-/// checkout, the source folder CMake (`CMakeCache.txt`) or Meson
-/// (`meson-info/meson-info.json`) recorded, or the checkout holding it.
+/// In order: `KILN_BASE_DIR` (as ccache's `base_dir`, absolute); the source folder
+/// CMake (`CMakeCache.txt`) or Meson (`meson-info/meson-info.json`) recorded, or the
+/// checkout holding it; else the checkout holding the build folder. A checkout is the
+/// nearest folder at or above holding `.git` or a `kiln.yml`, never looked for past a
+/// `.git` folder the path lies in: a hook's snapshot of the index, kept under
+/// `.git/kiln/hooks/`, is a checkout of its own (its kiln.yml says so), and what it
+/// builds shares keys with the working tree's build.
 package enum NinjaBase {
   package static func find(buildFolder: String, fileSystem fs: any FileSystem,
                            environment: [String: String]) -> String? {
     if let given = environment["KILN_BASE_DIR"], given.hasPrefix("/"), let base = Paths.normalize(given) {
       return base
     }
-    if let checkout = checkout(holding: buildFolder, fs) { return checkout }
-    guard let source = sourceFolder(of: buildFolder, fs) else { return nil }
-    return checkout(holding: source, fs) ?? source
+    if let source = sourceFolder(of: buildFolder, fs) { return checkout(holding: source, fs) ?? source }
+    return checkout(holding: buildFolder, fs)
   }
 
   /// The nearest folder at or above `folder` that holds `.git` (a folder, or the file
-  /// of a worktree), never `/` itself.
+  /// of a worktree) or `kiln.yml`, never `/` itself.
   static func checkout(holding folder: String, _ fs: any FileSystem) -> String? {
     var dir = folder
     while dir != "/", !dir.isEmpty {
-      if fs.lstat(dir + "/.git") != nil { return dir }
+      if Paths.fileName(dir) == ".git" { return nil }
+      if fs.lstat(dir + "/.git") != nil || fs.lstat(dir + "/kiln.yml") != nil { return dir }
       dir = Paths.parent(dir)
     }
     return nil

@@ -646,3 +646,38 @@ private let byteCountUnits: [String: Int] = {
   }
   return units
 }()
+
+/// The limits of a kiln started by a task of another kiln (`kiln ninja` in a hook's
+/// task, say): that task holds a job slot of the machine's, and this process runs its
+/// first job on it, as make's jobserver gives a child its implicit token, so a nested
+/// build never waits for a slot its own parent holds (a deadlock at one slot).
+/// Every job past the first draws from `base` as usual.
+package final class InheritedSlotLimits: MachineLimits {
+  /// Set in every task's environment: "1" while the task holds a slot.
+  package static let variable = "KILN_JOB_SLOT"
+  private static let inherited = JobSlot(index: -1)
+  private let base: any MachineLimits
+  private let free = Mutex(true)
+
+  package init(_ base: any MachineLimits) { self.base = base }
+
+  package func acquireSlot(expectedMemory: Int64?) async -> JobSlot? {
+    let took = free.withLock { available in
+      defer { available = false }
+      return available
+    }
+    if took { return Self.inherited }
+    return await base.acquireSlot(expectedMemory: expectedMemory)
+  }
+
+  package func release(_ slot: JobSlot) {
+    if slot == Self.inherited {
+      free.withLock { $0 = true }
+    } else {
+      base.release(slot)
+    }
+  }
+
+  package func claimAction(_ key: Digest) async -> ActionClaim? { await base.claimAction(key) }
+  package func release(_ claim: ActionClaim) { base.release(claim) }
+}
