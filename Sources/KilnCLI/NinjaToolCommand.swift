@@ -206,7 +206,11 @@ struct NinjaToolCommand {
       case .absent: break
       case .changed: Terminal.error("kiln ninja: clean: kept \(output): changed since kiln wrote it")
       case .notEmpty: Terminal.error("kiln ninja: clean: kept the folder \(output): it holds files kiln did not write")
-      case .outside: Terminal.error("kiln ninja: clean: kept \(output): outside the build folder or behind a symbolic link")
+      case .outside:
+        // Said only when something is there (through the link, if one), as for any kept file.
+        if fs.stat(Paths.join(state.root, path)) != nil {
+          Terminal.error("kiln ninja: clean: kept \(output): outside the build folder or behind a symbolic link")
+        }
       case .undeletable: Terminal.error("kiln ninja: clean: could not delete \(output)")
       }
     }
