@@ -30,7 +30,7 @@ struct NinjaToolCommand {
   let arguments: [String]
   /// `-n`: `clean` says what it would delete and deletes nothing.
   var dryRun = false
-  /// `-v`: `clean` names every file it deletes.
+  /// `-v`: `clean` names every file it deletes (a dry run always does, as ninja's).
   var verbose = false
 
   func run(in context: Context) throws {
@@ -177,12 +177,13 @@ struct NinjaToolCommand {
     var removed: [String] = []
     var count = 0
     var text = ""
+    let naming = verbose || dryRun
+    // One line for these: after a build by ninja itself, that is every output.
+    var unrecorded: [String] = []
     for output in paths {
       let path = NinjaGraph.relative(output, to: state.root)
       guard let entries = written[path] else {
-        if fs.lstat(Paths.join(state.root, path)) != nil {
-          Terminal.error("kiln ninja: clean: kept \(output): kiln's manifest does not record writing it")
-        }
+        if fs.lstat(Paths.join(state.root, path)) != nil { unrecorded.append(output) }
         continue
       }
       var found: OwnedOutputs.State
@@ -202,7 +203,7 @@ struct NinjaToolCommand {
       switch found {
       case .asRecorded:
         count += 1
-        if verbose { text += "Remove \(output)\n" }
+        if naming { text += "Remove \(output)\n" }
       case .absent: break
       case .changed: Terminal.error("kiln ninja: clean: kept \(output): changed since kiln wrote it")
       case .notEmpty: Terminal.error("kiln ninja: clean: kept the folder \(output): it holds files kiln did not write")
@@ -214,7 +215,12 @@ struct NinjaToolCommand {
       case .undeletable: Terminal.error("kiln ninja: clean: could not delete \(output)")
       }
     }
-    Terminal.write(verbose ? "Cleaning...\n\(text)\(count) files.\n" : "Cleaning... \(count) files.\n")
+    if let first = unrecorded.first {
+      Terminal.error(unrecorded.count == 1
+        ? "kiln ninja: clean: kept \(first): kiln's manifest does not record writing it"
+        : "kiln ninja: clean: kept \(unrecorded.count) files kiln's manifest does not record writing, \(first) the first")
+    }
+    Terminal.write(naming ? "Cleaning...\n\(text)\(count) files.\n" : "Cleaning... \(count) files.\n")
     // Forgotten by the stat cache too, as `kiln clean` does; the records stay, as
     // ninja's deps log does: the next build sees the outputs missing.
     let forget = removed.filter { session.statEntries[$0] != nil }

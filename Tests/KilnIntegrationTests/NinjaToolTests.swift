@@ -196,7 +196,7 @@ struct NinjaToolTests {
     try p.write("obj/util.o", "edited by hand\n")
     try p.write("app", "written by someone else\n")
     let dry = try p.kiln("ninja", "-n", "-t", "clean")
-    #expect(dry.stdout == "Cleaning... 3 files.\n", "\(dry)")
+    #expect(dry.stdout == "Cleaning...\nRemove obj/main.o\nRemove obj/main.o.d\nRemove obj/util.o.d\n3 files.\n", "\(dry)")
     #expect(p.exists("obj/main.o"), "a dry run deletes nothing")
 
     let r = try p.kiln("ninja", "-v", "-t", "clean")
@@ -210,6 +210,22 @@ struct NinjaToolTests {
     #expect(!p.exists("obj/main.o") && !p.exists("obj/main.o.d") && !p.exists("obj/util.o.d"))
     #expect(p.read("obj/util.o") == "edited by hand\n")
     #expect(p.read("app") == "written by someone else\n")
+  }
+
+  @Test func whatNinjaItselfBuiltIsNotKilnsToClean() throws {
+    let p = try TempProject(Self.files)
+    #expect(try Program.run(Self.ninja, [], in: p.root).status == 0)
+    let before = p.files()
+    // What ninja's clean would delete: every one is kept, and said in one line.
+    let wouldDelete = try Program.run(Self.ninja, ["-n", "-t", "clean"], in: p.root).stdout
+    let r = try p.kiln("ninja", "-t", "clean")
+    #expect(r.status == 0, "\(r)")
+    #expect(r.stdout == "Cleaning... 0 files.\n")
+    // ninja's dry run names each file, then "N files.".
+    let count = wouldDelete.split(separator: "\n").last?.split(separator: " ").first.map(String.init) ?? "?"
+    #expect(r.stderrLines == ["kiln ninja: clean: kept \(count) files kiln's manifest does not record writing, obj/main.o the first"],
+            "ninja: \(wouldDelete) kiln: \(r)")
+    #expect(p.files() == before)
   }
 
   @Test func cleanNeverDeletesThroughASymbolicLink() throws {
