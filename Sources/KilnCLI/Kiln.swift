@@ -45,7 +45,7 @@ package enum KilnMain {
     if name == "ninja" || name == "kiln-ninja" { return start(["ninja"] + arguments) }
     let launch: Launch
     let args: [String]
-    switch prepare(arguments) {
+    switch prepare(NinjaToolCommand.separatingToolArguments(arguments)) {
     case .exit(let status): return .exit(status)
     case .ready(let prepared, let rest): (launch, args) = (prepared, rest)
     }

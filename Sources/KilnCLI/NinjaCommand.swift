@@ -25,7 +25,7 @@ struct NinjaCommand: KilnSubcommand {
   @Flag(name: .short, help: "Dry run: say what would restore or run.") var n = false
   @Flag(name: .short, help: "Show every command that runs.") var v = false
   @Option(name: .short, help: "Debugging: 'explain' says why each edge runs.") var d: [String] = []
-  @Option(name: .short, help: "A ninja tool (not supported yet).") var t: String?
+  @Option(name: .short, help: "Run a ninja tool (-t list); what follows it is the tool's.") var t: String?
   @Flag(name: .customLong("version"), help: "Print the ninja version kiln speaks.") var version = false
   @Flag(help: "Say why each edge runs (as -d explain).") var explain = false
   @Flag(help: "Print a summary object on stdout.") var json = false
@@ -73,12 +73,7 @@ struct NinjaCommand: KilnSubcommand {
       return
     }
     if let t {
-      // What CMake and Meson run after writing build.ninja: they tend ninja's own logs
-      // (.ninja_log, .ninja_deps), which kiln does not keep; its manifest needs neither.
-      guard ["recompact", "restat", "cleandead"].contains(t) else {
-        throw CLIError("kiln ninja: -t \(t) is not supported yet")
-      }
-      return
+      return try NinjaToolCommand(tool: t, arguments: targets, dryRun: n, verbose: v).run(in: context)
     }
     if let j, j < 1 { throw CLIError("kiln ninja: -j must be at least 1") }
     for mode in d where mode != "explain" { throw CLIError("kiln ninja: -d \(mode) is not supported (only explain)") }
