@@ -65,21 +65,33 @@ struct CleanCommand: KilnSubcommand {
     let wanted = tasks.isEmpty ? Set(indices) : Set(indices.filter { tasks.contains(graph[$0].id.task) || tasks.contains(graph[$0].id.description) })
     var removed = 0
     let manifest = try session.manifest
+    let owned = session.ownedOutputs
     try manifest.begin()
     for i in wanted.sorted() {
       let instance = graph[i]
-      // A folder goes only when kiln recorded making it there; a depfile only as a file.
-      let folders = Set(session.records[instance.id]?.outputs.filter { $0.kind == .directory }.map(\.path) ?? [])
-      for path in instance.outputs + (instance.depfile.map { [$0] } ?? []) {
-        let abs = Paths.join(context.root, path)
-        guard let st = context.fileSystem.lstat(abs) else { continue }
-        if st.kind == .directory, !folders.contains(path) || path == instance.depfile {
-          Terminal.error("kiln: clean: kept the folder \(path): kiln did not make it")
-          continue
+      // Only what the record says kiln wrote, and only while it still holds that (SPEC
+      // 5): files and links first, then the folders, deepest first, when left empty.
+      var entries = session.records[instance.id]?.outputs ?? []
+      if let record = session.records[instance.id], let depfile = record.depfile, let digest = record.depfileDigest {
+        entries.append(OutputEntry(path: depfile, kind: .file, permissions: 0o644, digest: digest))
+      }
+      entries.sort { a, b in
+        (a.kind == .directory ? 1 : 0, -a.path.utf8.count) < (b.kind == .directory ? 1 : 0, -b.path.utf8.count)
+      }
+      for entry in entries {
+        switch owned.remove(entry) {
+        case .asRecorded:
+          removed += 1
+          if session.statEntries[entry.path] != nil { try manifest.deleteStat(entry.path) }
+        case .changed:
+          Terminal.error("kiln: clean: kept \(entry.path): it changed since kiln wrote it")
+        case .notEmpty:
+          Terminal.error("kiln: clean: kept the folder \(entry.path): it holds files kiln did not write")
+        case .undeletable:
+          Terminal.error("kiln: clean: could not delete \(entry.path)")
+        case .absent, .outside:
+          break
         }
-        try? context.fileSystem.remove(abs)
-        removed += 1
-        if session.statEntries[path] != nil { try manifest.deleteStat(path) }
       }
       // The manifest deletes the null-build snapshot before the first record goes.
       try manifest.deleteRecord(instance.id)

@@ -145,7 +145,7 @@ struct NinjaToolCommand {
     for record in session.records.values where record.depfile != nil {
       for output in record.declaredOutputs { records[output] = record }
     }
-    let owned = ownedOutputs(session)
+    let owned = session.ownedOutputs
     return outputs.compactMap { output in
       let path = NinjaGraph.relative(output, to: state.root)
       guard let record = records[path] else { return named ? NinjaTools.DepsEntry(output: output, dependencies: nil) : nil }
@@ -154,12 +154,6 @@ struct NinjaToolCommand {
         output: output, dependencies: record.discovered.map(\.path), mtime: session.statEntries[path]?.mtime ?? 0,
         valid: entry.map { owned.state(of: $0) == .asRecorded } ?? false)
     }
-  }
-
-  private func ownedOutputs(_ session: Session) -> OwnedOutputs {
-    let context = session.context
-    let statCache = StatCache(entries: session.statEntries, root: context.root, fileSystem: context.fileSystem, clock: context.clock)
-    return OwnedOutputs(root: context.root, fileSystem: context.fileSystem, statCache: statCache)
   }
 
   // MARK: - clean
@@ -171,7 +165,7 @@ struct NinjaToolCommand {
     let lock = dryRun ? nil : try state.lockCheckout(create: false)
     defer { withExtendedLifetime(lock) {} }
     let session = try Session(state)
-    let owned = ownedOutputs(session)
+    let owned = session.ownedOutputs
     let written = Self.writtenFiles(session.records)
     let fs = state.fileSystem
     var removed: [String] = []

@@ -98,6 +98,13 @@ final class Session {
 
   func graph() throws -> TaskGraph { try context.graph(hiding: hiddenOutputs) }
 
+  /// The one way commands delete what kiln wrote (`OwnedOutputs`), over this session's
+  /// stat-cache entries.
+  var ownedOutputs: OwnedOutputs {
+    let statCache = StatCache(entries: statEntries, root: context.root, fileSystem: context.fileSystem, clock: context.clock)
+    return OwnedOutputs(root: context.root, fileSystem: context.fileSystem, statCache: statCache)
+  }
+
   /// Every output the records name: globs leave them out unless declared again.
   var hiddenOutputs: Set<String> {
     var hidden = Set<String>()

@@ -9,7 +9,8 @@ import KilnSystem
 ///   build and are not in the key.
 /// - Its outputs are its explicit and implicit outputs.
 /// - `generator` edges and edges in the `console` pool are never cached.
-/// - An `rspfile` is written by the command itself, before the edge's own command,
+/// - An `rspfile` is written by the command itself, before the edge's own command
+///   (and removed after it succeeded),
 ///   so its content is part of the key; a depfile the command did not write means no
 ///   dependencies (`TaskInstance.depfileMayBeMissing`), as ninja reads it.
 package struct NinjaGraph: Sendable {
@@ -126,7 +127,10 @@ package struct NinjaGraph: Sendable {
       var command = edge.command
       let depfile = edge.deps == "msvc" ? nil : edge.depfile
       if let rspfile = edge.rspfile {
-        command = "printf '%s' \(Paths.shellQuote(edge.rspfileContent ?? "")) > \(Paths.shellQuote(rspfile)) && " + command
+        // Written first, removed after success and kept after a failure, as ninja does;
+        // the edge's command in a group of its own line (it may end in a comment).
+        let rsp = Paths.shellQuote(rspfile)
+        command = "printf '%s' \(Paths.shellQuote(edge.rspfileContent ?? "")) > \(rsp) && {\n\(command)\n} && rm -f \(rsp)"
       }
       var instance = TaskInstance(
         id: id(i), command: command, inputs: inputs, outputs: edge.outputs + edge.implicitOutputs,

@@ -42,6 +42,17 @@ import Testing
     #expect(!p.exists("all.txt"))
   }
 
+  @Test func cleanKeepsAnOutputChangedSinceKilnWroteIt() throws {
+    let p = try TempProject(Fixture.pipeline)
+    #expect(try p.kiln("build").status == 0)
+    try p.write("out/a.txt", "edited by hand\n")
+    let r = try p.kiln("clean")
+    #expect(r.status == 0, "\(r)")
+    #expect(p.read("out/a.txt") == "edited by hand\n", "\(r)")
+    #expect(r.stderr.contains("kiln: clean: kept out/a.txt: it changed since kiln wrote it"), "\(r)")
+    #expect(!p.exists("out/b.txt") && !p.exists("all.txt"))
+  }
+
   @Test func cleanRemovesDeclaredOutputsOnly() throws {
     let p = try TempProject(Fixture.pipeline)
     #expect(try p.kiln("build").status == 0)
