@@ -40,7 +40,9 @@ package struct NinjaGraph: Sendable {
         if Paths.isReserved(output) {
           throw NinjaError(file: edge.file, line: edge.line, message: "output '\(output)' is inside .kiln or .git")
         }
-        if producer.updateValue(i, forKey: output) != nil {
+        // CMake names a custom command's output twice, relative and absolute
+        // (`build gen.h | /abs/build/gen.h:`): one path once made relative.
+        if let other = producer.updateValue(i, forKey: output), other != i {
           throw NinjaError(file: edge.file, line: edge.line, message: "multiple rules generate \(output)")
         }
       }
@@ -227,7 +229,7 @@ package struct NinjaGraph: Sendable {
     var e = edge
     func fix(_ paths: [String]) -> [String] { paths.map { relative($0, to: directory) } }
     e.outputs = fix(e.outputs)
-    e.implicitOutputs = fix(e.implicitOutputs)
+    e.implicitOutputs = fix(e.implicitOutputs).filter { !e.outputs.contains($0) }
     e.inputs = fix(e.inputs)
     e.implicitInputs = fix(e.implicitInputs)
     e.orderOnly = fix(e.orderOnly)

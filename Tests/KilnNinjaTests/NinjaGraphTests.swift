@@ -23,6 +23,20 @@ import Testing
     return try NinjaGraph(manifest) { sources.contains($0) }
   }
 
+  @Test func anOutputNamedTwiceByOneEdgeIsOneOutput() throws {
+    // CMake: `build version.h | /abs/build/version.h: CUSTOM_COMMAND ...`.
+    var e = edge("gen", ["version.h"])
+    e.implicitOutputs = ["/abs/build/version.h"]
+    var manifest = NinjaManifest()
+    manifest.edges = [e, edge("cc", ["a.o"], ["a.c"], implicit: ["version.h"])]
+    let g = try NinjaGraph(manifest, directory: "/abs/build") { $0 == "a.c" }
+    let gen = try #require(g.graph.instances.first { $0.id.task == "gen" })
+    #expect(gen.outputs == ["version.h"])
+    // Two edges naming one path is still an error.
+    manifest.edges = [e, edge("other", ["version.h"])]
+    #expect(throws: NinjaError.self) { try NinjaGraph(manifest, directory: "/abs/build") { _ in true } }
+  }
+
   @Test func orderOnlyInputsOrderButAreNotKeyed() throws {
     let g = try graph([
       edge("gen", ["gen.h"]),
