@@ -76,6 +76,8 @@ package struct Context: Sendable {
   package let buildFilePath: String?
   /// Why there is no build file, for the commands that need one.
   private let missingBuildFile: CLIError?
+  /// No kiln.yml, but a `build.ninja` where kiln stands: the state is `kiln ninja`'s.
+  package private(set) var ninjaFolder = false
   /// `.kiln/` and its files for this build file.
   package let layout: StateLayout
   package let cacheRoot: String
@@ -105,12 +107,18 @@ package struct Context: Sendable {
       }
     } else {
       found = Self.locate(from: cwd, fileSystem: fs)
-      if found == nil { missing = CLIError("kiln: no kiln.yml in \(cwd) or any parent directory") }
+      if found == nil {
+        // A ninja build folder (CMake's, Meson's): `kiln ninja` builds it, and the
+        // commands that read its records (`stats`, `manifest`) find them.
+        if fs.stat(Paths.join(cwd, "build.ninja"))?.kind == .file { ninjaFolder = true }
+        let hint = ninjaFolder ? " (this folder has a build.ninja: kiln ninja builds it)" : ""
+        missing = CLIError("kiln: no kiln.yml in \(cwd) or any parent directory\(hint)")
+      }
     }
     buildFilePath = found
     missingBuildFile = missing
     root = found.map(Paths.parent) ?? cwd
-    layout = StateLayout(root: root, buildFileName: found.map(Paths.fileName) ?? "kiln.yml")
+    layout = StateLayout(root: root, buildFileName: found.map(Paths.fileName) ?? (ninjaFolder ? "build.ninja" : "kiln.yml"))
     cacheRoot = Self.cacheLocation(launch.environment)
     cacheTrust = CacheTrust(environment: launch.environment)
     keyRoots = KeyRoots([root])
@@ -132,7 +140,9 @@ package struct Context: Sendable {
   }
 
   /// Throws the one-line reason when there is no build file (for commands that build).
-  package func requireBuildFile() throws {
+  /// `orNinjaFolder`: a ninja build folder will do (its records are `kiln ninja`'s).
+  package func requireBuildFile(orNinjaFolder: Bool = false) throws {
+    if orNinjaFolder, ninjaFolder { return }
     if let missingBuildFile { throw missingBuildFile }
   }
 

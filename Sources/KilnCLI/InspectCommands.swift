@@ -119,7 +119,7 @@ struct ManifestCommand: KilnSubcommand {
   }
 
   func run(in context: Context) async throws {
-    try context.requireBuildFile()
+    try context.requireBuildFile(orNinjaFolder: true)
     let session = try Session(context, readOnly: true)
     let files = Self.tracked(session.records)
     if json {
@@ -134,7 +134,7 @@ struct ManifestCommand: KilnSubcommand {
       commandName: "verify", abstract: "Re-hash every tracked file and report the ones that differ (exit 1).")
 
     func run(in context: Context) async throws {
-      try context.requireBuildFile()
+      try context.requireBuildFile(orNinjaFolder: true)
       let session = try Session(context, readOnly: true)
       var bad = 0
       let files = ManifestCommand.tracked(session.records)

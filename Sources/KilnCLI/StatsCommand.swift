@@ -22,7 +22,7 @@ struct StatsCommand: KilnSubcommand {
   func run(in context: Context) async throws {
     guard last >= 1 else { throw CLIError("kiln: stats: --last must be at least 1") }
     if json && prometheus { throw CLIError("kiln: stats: --json and --prometheus are two different forms; pick one") }
-    try context.requireBuildFile()
+    try context.requireBuildFile(orNinjaFolder: true)
     let report = try await Self.report(context, last: last)
     if let html {
       let path = context.launch.absolute(html)

@@ -179,6 +179,18 @@ import Testing
     }
   }
 
+  @Test func statsAndTheManifestReadANinjaFoldersRecords() throws {
+    let p = try TempProject(NinjaDropInTests.files)
+    #expect(try p.kiln("ninja").status == 0)
+    let stats = try p.kiln("stats")
+    #expect(stats.status == 0 && stats.stdout.contains("4 ran"), "\(stats)")
+    let manifest = try p.kiln("manifest")
+    #expect(manifest.status == 0 && manifest.stdout.contains("  app\n"), "\(manifest)")
+    // Building it is kiln ninja's: kiln build says so.
+    let build = try p.kiln("build")
+    #expect(build.status == 2 && build.stderr.contains("this folder has a build.ninja: kiln ninja builds it"), "\(build)")
+  }
+
   @Test func aNullBuildIsAnsweredFromTheSnapshot() throws {
     let p = try TempProject(NinjaDropInTests.files)
     #expect(try p.kiln("ninja").status == 0)
