@@ -1,9 +1,14 @@
 /// The two path transformations ninja applies: canonicalisation of every path it reads,
 /// and POSIX shell quoting of the paths it substitutes for `$in` and `$out`.
-enum NinjaPath {
+package enum NinjaPath {
   /// Collapses `.` and `x/..` components and repeated slashes, drops a trailing slash,
   /// keeps leading `..` components (ninja's `CanonicalizePath`); "." when nothing is left.
-  static func canonical(_ path: String) -> String {
+  package static func canonical(_ path: String) -> String {
+    isCanonical(path) ? path : collapsed(path)
+  }
+
+  /// `canonical`'s work, component by component (what the fast path skips).
+  package static func collapsed(_ path: String) -> String {
     let absolute = path.hasPrefix("/")
     var parts: [Substring] = []
     for part in path.split(separator: "/", omittingEmptySubsequences: true) {
@@ -17,6 +22,35 @@ enum NinjaPath {
     let joined = parts.joined(separator: "/")
     if absolute { return "/" + joined }
     return joined.isEmpty ? "." : joined
+  }
+
+  /// Whether `canonical` would return `path` itself (most paths in a manifest): no
+  /// empty, `.` or (past the leading ones) `..` component, no trailing slash. One pass
+  /// over the bytes, no allocation.
+  package static func isCanonical(_ path: String) -> Bool {
+    path.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+      let n = bytes.count
+      guard n > 0 else { return false }
+      let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+      var start = bytes[0] == slash ? 1 : 0
+      if start == 1, n == 1 { return true }
+      var leading = true  // still in the leading `..` components
+      while start <= n {
+        var end = start
+        while end < n, bytes[end] != slash { end += 1 }
+        let length = end - start
+        if length == 0 { return false }
+        if length == 1, bytes[start] == dot { return false }
+        if length == 2, bytes[start] == dot, bytes[start + 1] == dot {
+          if !leading || start == 1 { return false }
+        } else {
+          leading = false
+        }
+        if end == n { return true }
+        start = end + 1
+      }
+      return false
+    } ?? false
   }
 
   /// The path as one shell word: unchanged when every byte is one ninja knows is safe
