@@ -33,7 +33,7 @@ let package = Package(
       swiftSettings: strict),
     .target(name: "KilnStore", dependencies: ["KilnSystem", "KilnHash", "KilnCore", "CSQLite"], swiftSettings: strict),
     .target(name: "KilnEngine", dependencies: ["KilnStore", "KilnSystem", "KilnHash", "KilnCore"], swiftSettings: strict),
-    .target(name: "KilnNinja", dependencies: ["KilnSystem", "KilnCore"], swiftSettings: strict),
+    .target(name: "KilnNinja", dependencies: ["KilnStore", "KilnSystem", "KilnCore"], swiftSettings: strict),
     .target(name: "KilnReport", dependencies: ["KilnCore"], swiftSettings: strict),
     .target(name: "KilnWorkspaces", dependencies: ["KilnStore", "KilnSystem", "KilnCore"], swiftSettings: strict),
     .target(

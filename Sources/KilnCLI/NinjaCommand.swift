@@ -124,20 +124,41 @@ struct NinjaCommand: KilnSubcommand {
     try finish(result, observer, context)
   }
 
-  /// The manifest read and made a graph, with every file reading it looked at.
+  /// The manifest read and made a graph, with every file reading it looked at; from
+  /// the graph cache when those files are as they were (`GraphCache`), else parsed and
+  /// the cache written again.
   private func load(_ file: String, _ state: Context) throws -> (ninja: NinjaGraph, looks: [SnapshotEntry]) {
     let directory = state.root
-    let observing = ObservingFileSystem(state.fileSystem, clock: state.clock)
+    let fs = state.fileSystem
+    let cachePath = state.layout.graphCache
+    let hidden = GraphCache.digest(ofHidden: [])
+    if let bytes = try? OwnFile.read(cachePath),
+       let (cache, entries) = GraphCache.loadCache(bytes, root: directory, hiddenDigest: hidden, fileSystem: fs,
+                                                   clock: state.clock),
+       let ninja = NinjaGraph(graph: cache.graph, extras: cache.extra) {
+      return (ninja, entries)
+    }
+    let observing = ObservingFileSystem(fs, clock: state.clock)
+    let ninja: NinjaGraph
     do {
       let manifest = try NinjaParser(fileSystem: observing, directory: directory).parse(file)
-      let ninja = try NinjaGraph(manifest, directory: directory) { observing.lstat(Paths.join(directory, $0)) != nil }
-      let looks = observing.looks.map {
-        SnapshotEntry(looking: $0.path, in: directory, followsLinks: $0.followsLinks, stat: $0.stat, at: $0.at)
-      }
-      return (ninja, looks)
+      ninja = try NinjaGraph(manifest, directory: directory) { observing.lstat(Paths.join(directory, $0)) != nil }
     } catch {
       throw CLIError("kiln: \(error)")
     }
+    let looks = observing.looks
+    if fs.stat(state.layout.folder)?.kind == .directory {
+      if let cache = GraphCache.make(root: directory, hiddenDigest: hidden, looks: looks, graph: ninja.graph,
+                                     extra: ninja.encodedExtras()) {
+        try? fs.writeAtomically(cache.encode(), to: cachePath, permissions: 0o644)
+      } else {
+        try? fs.remove(cachePath)
+      }
+    }
+    let entries = looks.map {
+      SnapshotEntry(looking: $0.path, in: directory, followsLinks: $0.followsLinks, stat: $0.stat, at: $0.at)
+    }
+    return (ninja, entries)
   }
 
   /// Whether the edge writing the manifest must run: ninja's rule, by modification

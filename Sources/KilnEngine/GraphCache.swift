@@ -18,7 +18,7 @@ import KilnSystem
 /// used: one flipped byte must never become a different command or input.
 package struct GraphCache: Sendable {
   static let magic = Array("KILNGRF2".utf8)
-  static let version = "\(KeyBuilder.formatVersion)/graph-2"
+  static let version = "\(KeyBuilder.formatVersion)/graph-3"
 
   /// One path expansion depended on: its whole stat (`exact`: folders listed, the build
   /// file), or only its kind.
@@ -40,12 +40,16 @@ package struct GraphCache: Sendable {
   package var hiddenDigest: Digest
   package var looks: [Look]
   package var graph: TaskGraph
+  /// What the reader of the build file keeps beside the graph (`kiln ninja`: targets,
+  /// defaults, validations, pools), opaque here; sealed with the rest.
+  package var extra: [UInt8]
 
-  package init(root: String, hiddenDigest: Digest, looks: [Look], graph: TaskGraph) {
+  package init(root: String, hiddenDigest: Digest, looks: [Look], graph: TaskGraph, extra: [UInt8] = []) {
     self.root = root
     self.hiddenDigest = hiddenDigest
     self.looks = looks
     self.graph = graph
+    self.extra = extra
   }
 
   /// One digest of the paths of the recorded outputs that globs hide (their paths, not
@@ -60,6 +64,13 @@ package struct GraphCache: Sendable {
   /// (stat'ed now, for the build's snapshot); nil if anything differs.
   package static func load(_ bytes: [UInt8], root: String, hiddenDigest: Digest, fileSystem: any FileSystem,
                            clock: any TimeSource) -> (TaskGraph, [SnapshotEntry])? {
+    loadCache(bytes, root: root, hiddenDigest: hiddenDigest, fileSystem: fileSystem, clock: clock)
+      .map { ($0.graph, $1) }
+  }
+
+  /// `load`, with the `extra` bytes kept beside the graph.
+  package static func loadCache(_ bytes: [UInt8], root: String, hiddenDigest: Digest, fileSystem: any FileSystem,
+                                clock: any TimeSource) -> (GraphCache, [SnapshotEntry])? {
     guard let cache = decode(bytes), cache.root == root, cache.hiddenDigest == hiddenDigest else { return nil }
     var entries: [SnapshotEntry] = []
     entries.reserveCapacity(cache.looks.count)
@@ -73,12 +84,13 @@ package struct GraphCache: Sendable {
       }
       entries.append(SnapshotEntry(looking: look.path, in: root, followsLinks: look.followsLinks, stat: now, at: at))
     }
-    return (cache.graph, entries)
+    return (cache, entries)
   }
 
   /// What to keep after an expansion; nil when a folder or the build file changed too
   /// recently for its stat to be trusted.
-  package static func make(root: String, hiddenDigest: Digest, looks: [ObservingFileSystem.Look], graph: TaskGraph) -> GraphCache? {
+  package static func make(root: String, hiddenDigest: Digest, looks: [ObservingFileSystem.Look], graph: TaskGraph,
+                           extra: [UInt8] = []) -> GraphCache? {
     var kept: [Look] = []
     var seen = Set<String>()
     for look in looks {
@@ -87,7 +99,7 @@ package struct GraphCache: Sendable {
       if exact, SnapshotEntry(path: look.path, stat: look.stat, observedAt: look.at).isRacy { return nil }
       kept.append(Look(path: look.path, followsLinks: look.followsLinks, exact: exact, stat: look.stat))
     }
-    return GraphCache(root: root, hiddenDigest: hiddenDigest, looks: kept, graph: graph)
+    return GraphCache(root: root, hiddenDigest: hiddenDigest, looks: kept, graph: graph, extra: extra)
   }
 
   // MARK: - Encoding
@@ -123,7 +135,8 @@ package struct GraphCache: Sendable {
       w.strings(t.environment.map(\.value))
       w.strings(t.hashEnvironment)
       w.strings(t.tools)
-      w.varint((t.cache ? 1 : 0) | (t.always ? 2 : 0) | (t.isolate ? 4 : 0))
+      w.varint((t.cache ? 1 : 0) | (t.always ? 2 : 0) | (t.isolate ? 4 : 0) | (t.depfileMayBeMissing ? 8 : 0)
+        | (t.keepsOutputs ? 16 : 0) | (t.outputsMayBeMissing ? 32 : 0))
       Self.put(t.timeout, &w)
       Self.put(t.sla, &w)
       w.varint(UInt64(t.dependencies.count))
@@ -136,7 +149,10 @@ package struct GraphCache: Sendable {
       } else {
         w.varint(0)
       }
+      Self.put(t.pool, &w)
+      Self.put(t.includesPrefix, &w)
     }
+    w.raw(extra)
     return Seal.close(Self.magic, w.bytes)
   }
 
@@ -183,15 +199,22 @@ package struct GraphCache: Sendable {
           location = SourceLocation(file: try r.string(), line: Int(truncatingIfNeeded: try r.varint()),
                                     column: Int(truncatingIfNeeded: try r.varint()))
         }
-        instances.append(TaskInstance(
+        var instance = TaskInstance(
           id: id, command: command, inputs: inputs, outputs: outputs, depfile: depfile, directory: directory,
           environment: zip(envNames, envValues).map { EnvironmentVariable($0, $1) }, hashEnvironment: hashEnv,
           cache: flags & 1 != 0, always: flags & 2 != 0, isolate: flags & 4 != 0, timeout: timeout, sla: sla,
-          tools: tools, dependencies: deps, location: location))
+          tools: tools, dependencies: deps, location: location)
+        instance.depfileMayBeMissing = flags & 8 != 0
+        instance.keepsOutputs = flags & 16 != 0
+        instance.outputsMayBeMissing = flags & 32 != 0
+        instance.pool = try optionalString(&r)
+        instance.includesPrefix = try optionalString(&r)
+        instances.append(instance)
       }
+      let extra = try r.raw()
       guard r.atEnd, var graph = try? TaskGraph(instances, defaultTasks: defaults) else { return nil }
       graph.taskNames = Set(names)
-      return GraphCache(root: root, hiddenDigest: hidden, looks: looks, graph: graph)
+      return GraphCache(root: root, hiddenDigest: hidden, looks: looks, graph: graph, extra: extra)
     } catch {
       return nil
     }
@@ -208,6 +231,17 @@ package struct GraphCache: Sendable {
     let hasItem = try r.varint() == 1
     let item = try r.string()
     return TaskID(task: task, item: hasItem ? item : nil)
+  }
+
+  private static func put(_ text: String?, _ w: inout ByteWriter) {
+    w.varint(text == nil ? 0 : 1)
+    w.string(text ?? "")
+  }
+
+  private static func optionalString(_ r: inout ByteReader) throws(ByteReader.Truncated) -> String? {
+    let present = try r.varint() == 1
+    let text = try r.string()
+    return present ? text : nil
   }
 
   private static func put(_ d: Duration?, _ w: inout ByteWriter) {

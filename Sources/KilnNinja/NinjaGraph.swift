@@ -215,6 +215,17 @@ package struct NinjaGraph: Sendable {
     return result
   }
 
+  /// Parts already worked out (`NinjaGraph+Cache`).
+  init(graph: TaskGraph, targets: [String: [TaskID]], defaults: [TaskID]?, validations: [TaskID: [TaskID]],
+       pools: [String: Int], producers: [String: TaskID]) {
+    self.graph = graph
+    self.targets = targets
+    self.defaults = defaults
+    self.validations = validations
+    self.pools = pools
+    self.producers = producers
+  }
+
   /// `path` relative to `directory` when it lies inside it.
   package static func relative(_ path: String, to directory: String) -> String {
     guard !directory.isEmpty, path.hasPrefix("/"), let rel = Paths.relative(path, to: directory), !rel.isEmpty else {

@@ -179,6 +179,20 @@ import Testing
     }
   }
 
+  @Test func theGraphCacheServesAnUnchangedManifestAndNeverAnEditedOne() throws {
+    let p = try TempProject(NinjaDropInTests.files)
+    NullBuildTests.pause()
+    #expect(try p.kiln("ninja").status == 0)
+    #expect(p.exists(".kiln/state-build.ninja.graph"), "an unchanged manifest is not parsed again")
+    try p.write("src/util.c", "int util(void) { return 11; }\n")
+    let edited = try p.kiln("ninja", "--json")
+    #expect(edited.status == 0 && edited.stdout.contains("\"ran\":2"), "\(edited)")
+    // The manifest edited: a new edge, built.
+    try p.append("build.ninja", "build extra.txt: gen\ndefault extra.txt\n")
+    let grown = try p.kiln("ninja")
+    #expect(grown.status == 0 && p.exists("extra.txt"), "\(grown)")
+  }
+
   @Test func statsAndTheManifestReadANinjaFoldersRecords() throws {
     let p = try TempProject(NinjaDropInTests.files)
     #expect(try p.kiln("ninja").status == 0)
