@@ -29,6 +29,8 @@ final class ConsoleObserver: BuildObserver {
   private var jobs = 1
   /// Each command that ran shown whole, as it was run (`kiln ninja -v`).
   private let verbose: Bool
+  /// What to show for an instance instead of its name (`TaskInstance.label`).
+  private var labels: [TaskID: String] = [:]
 
   init(explain: Bool, json: Bool, quiet: Bool = false, verbose: Bool = false) {
     self.explain = explain
@@ -51,6 +53,7 @@ final class ConsoleObserver: BuildObserver {
 
   func taskStarted(_ instance: TaskInstance, reasons: [RerunReason]) {
     running[instance.id] = clock.monotonic()
+    if let label = instance.label { labels[instance.id] = label }
     order.append(instance.id)
     if tty { showStatus() }
   }
@@ -73,10 +76,10 @@ final class ConsoleObserver: BuildObserver {
       if tty, done == total { clearStatus() }
       return
     case .restored:
-      announce("\(report.id) " + paint("(restored)", "32"))
+      announce("\(labels[report.id] ?? report.id.description) " + paint("(restored)", "32"))
       replay(report)
     case .ran:
-      announce(verbose ? report.command : report.id.description)
+      announce(verbose ? report.command : labels[report.id] ?? report.id.description)
       replay(report)
     case .failed(let failure):
       clearStatus()

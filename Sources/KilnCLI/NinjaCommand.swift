@@ -193,7 +193,9 @@ struct NinjaCommand: KilnSubcommand {
                      snapshot: SnapshotRequest?) async throws -> BuildResult {
     let state = session.context
     var options = BuildOptions(jobs: j ?? state.cores)
+    // ninja's -k N: stop after N failures; 0: never.
     options.keepGoing = k.map { $0 != 1 } ?? false
+    options.failureLimit = k.flatMap { $0 > 1 ? $0 : nil }
     options.targets = targets.map { $0.map(\.description) }
     options.workspace = state.workspaceName
     options.removeStaleOutputs = !n

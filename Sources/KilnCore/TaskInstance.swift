@@ -29,6 +29,9 @@ package struct TaskInstance: Sendable, Hashable {
   /// this prefix (cl.exe's `/showIncludes`) name the files it read, like a depfile,
   /// and are taken out of the output. Only `kiln ninja` sets it.
   package var includesPrefix: String?
+  /// What the console shows for it instead of its name (ninja's `description`, as
+  /// `Building C object ...`). Only `kiln ninja` sets it.
+  package var label: String?
   /// Working directory relative to the workspace root ("" is the root).
   package var directory: String
   /// Variables set for the command and hashed into its key, sorted by name.

@@ -6,6 +6,9 @@ import KilnSystem
 package struct BuildOptions: Sendable {
   package var jobs: Int
   package var keepGoing = false
+  /// With `keepGoing`, stop starting tasks once this many have failed (ninja's `-k N`);
+  /// nil: never.
+  package var failureLimit: Int? = nil
   /// Task names or instance names; nil builds the graph's default.
   package var targets: [String]? = nil
   /// The workspace the build is recorded under (nil: the main checkout).
@@ -137,6 +140,7 @@ package final class Build {
     let rebuilder: Rebuilder
     var result = BuildResult()
     var stopping = false
+    var failures = 0
     var prepared: [Int: (PreparedTask, [RerunReason])] = [:]
     /// Per task name, in first-seen order: instances up to date and their recorded time.
     var upToDate: (order: [String], count: [String: Int], saved: [String: Double]) = ([], [:], [:])
@@ -191,6 +195,13 @@ package final class Build {
       }
     }
 
+    /// A task failed: the build stops starting others unless it keeps going, and then
+    /// only up to the failure limit.
+    private func failed() {
+      failures += 1
+      if !options.keepGoing || options.failureLimit.map({ failures >= $0 }) == true { stopping = true }
+    }
+
     private func interrupt() {
       stopping = true
       result.interrupted = true
@@ -217,7 +228,7 @@ package final class Build {
       do { task = try rebuilder.prepare(instance) } catch {
         try end(i, TaskReport(id: instance.id, outcome: .failed(.launchFailed("cannot hash inputs: \(error)")),
                               started: at, finished: at, command: instance.command), .failed)
-        if !options.keepGoing { stopping = true }
+        failed()
         return
       }
       let record = build.recorder.records[instance.id]
@@ -255,7 +266,7 @@ package final class Build {
         predict(i, report)
       } else if case .failed = r.outcome {
         try end(i, report, .failed)
-        if !options.keepGoing { stopping = true }
+        failed()
       } else {
         if let record = r.record {
           try build.recorder.put(record)

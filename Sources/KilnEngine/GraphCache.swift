@@ -151,6 +151,7 @@ package struct GraphCache: Sendable {
       }
       Self.put(t.pool, &w)
       Self.put(t.includesPrefix, &w)
+      Self.put(t.label, &w)
     }
     w.raw(extra)
     return Seal.close(Self.magic, w.bytes)
@@ -209,6 +210,7 @@ package struct GraphCache: Sendable {
         instance.outputsMayBeMissing = flags & 32 != 0
         instance.pool = try optionalString(&r)
         instance.includesPrefix = try optionalString(&r)
+        instance.label = try optionalString(&r)
         instances.append(instance)
       }
       let extra = try r.raw()

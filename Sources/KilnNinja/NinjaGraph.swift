@@ -151,6 +151,7 @@ package struct NinjaGraph: Sendable {
       // A generator rewrites build.ninja in place; a failed run keeps the old one.
       instance.keepsOutputs = edge.generator && !instance.cache
       instance.pool = edge.pool.flatMap { $0.isEmpty ? nil : $0 }
+      instance.label = edge.description.flatMap { $0.isEmpty ? nil : $0 }
       // cl.exe's default /showIncludes prefix, as ninja's.
       if edge.deps == "msvc" { instance.includesPrefix = edge.msvcDepsPrefix ?? "Note: including file:" }
       var checks: [TaskID] = []

@@ -193,6 +193,33 @@ import Testing
     #expect(grown.status == 0 && p.exists("extra.txt"), "\(grown)")
   }
 
+  @Test func theConsoleShowsDescriptionsAndMinusKStopsAfterNFailures() throws {
+    let p = try TempProject([
+      "build.ninja": """
+        rule fail
+          command = echo x >> .runs/fail && exit 1
+          description = FAILING $out
+        rule ok
+          command = echo $out > $out
+          description = Writing $out
+        build f1: fail
+        build f2: fail
+        build f3: fail
+        build f4: fail
+        build good: ok
+
+        """,
+    ])
+    let r = try p.kiln("ninja", "-j", "1", "-k", "2")
+    #expect(r.status == 1, "\(r)")
+    #expect(p.runs("fail") == 2, "-k 2: two failures, then nothing more starts: \(r)")
+    let q = try TempProject(["build.ninja": "rule ok\n  command = echo $out > $out\n  description = Writing $out\nbuild good: ok\n"])
+    let ok = try q.kiln("ninja")
+    #expect(ok.status == 0 && ok.stdout.contains("[1/1] Writing good\n"), "\(ok)")
+    let all = try p.kiln("ninja", "-k", "0")
+    #expect(all.status == 1 && p.runs("fail") == 6, "-k 0: every edge is tried: \(all)")
+  }
+
   @Test func statsAndTheManifestReadANinjaFoldersRecords() throws {
     let p = try TempProject(NinjaDropInTests.files)
     #expect(try p.kiln("ninja").status == 0)

@@ -21,6 +21,7 @@ import Testing
     rule link
       command = cc $in -o $out
       pool = link
+      description = Linking $out
     rule gen
       command = ./gen > $out
       generator = 1
@@ -58,6 +59,7 @@ import Testing
     #expect(ninja.graph.instances.contains { $0.keepsOutputs && $0.id.task == "gen" })
     #expect(ninja.validations[link.id] == [TaskID(task: "cc", item: "lint")])
     #expect(ninja.targets["all"] == [link.id])
+    #expect(link.label == "Linking app")
   }
 
   @Test func extrasThatAreNotNinjasAreRefused() throws {
