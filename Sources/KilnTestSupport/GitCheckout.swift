@@ -29,6 +29,18 @@ package enum Git {
   }
 }
 
+/// Starts `process` with no signal blocked. A child inherits the mask of the thread
+/// that starts it, Foundation's `Process` does not clear it, and test threads run with
+/// most signals blocked: cmake, waiting for SIGCHLD from its first child, hung forever.
+package func runUnmasked(_ process: Process) throws {
+  var none = sigset_t()
+  var old = sigset_t()
+  sigemptyset(&none)
+  pthread_sigmask(SIG_SETMASK, &none, &old)
+  defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+  try process.run()
+}
+
 /// Any program other than kiln, run to completion with its output captured, with a
 /// temporary home of its own (`TestEnvironment`; `extra` may name a project's cache).
 package enum Program {
@@ -51,7 +63,7 @@ package enum Program {
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
     do {
-      try process.run()
+      try runUnmasked(process)
     } catch {
       try? out.close()
       try? err.close()

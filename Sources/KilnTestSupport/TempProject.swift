@@ -290,7 +290,7 @@ package final class TempProject {
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
-    try process.run()
+    try runUnmasked(process)
     let fired = OnceFlag()
     let watchdog = DispatchWorkItem { [process] in
       if process.isRunning {
