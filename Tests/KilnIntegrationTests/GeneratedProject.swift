@@ -89,7 +89,7 @@ enum Generator: String, Sendable {
 }
 
 /// Who builds a copy: the real ninja, or `kiln ninja`.
-enum Builder: Sendable {
+enum Builder: String, Sendable {
   case ninja, kiln
 
   static let ninjaProgram = "/usr/bin/ninja"

@@ -160,8 +160,8 @@ extension SideBySide {
     for round in 1...2 {
       for copy in [both.ninja, both.kiln] {
         let tested = try copy.runBuild(["test"])
-        #expect(tested.result.status == 0, "test, round \(round), \(copy.builder): \(tested)")
-        #expect(generator.testsPassed(tested.result.output), "test, round \(round), \(copy.builder): the tests did not run: \(tested)")
+        #expect(tested.result.status == 0, "test, round \(round), \(copy.builder.rawValue): \(tested)")
+        #expect(generator.testsPassed(tested.result.output), "test, round \(round), \(copy.builder.rawValue): the tests did not run: \(tested)")
       }
     }
   }
