@@ -6,7 +6,9 @@ import KilnSystem
 ///
 /// - An instance's inputs, which go into its key, are its explicit and implicit inputs,
 ///   a phony input standing for everything behind it. Order-only inputs order the
-///   build and are not in the key.
+///   build and are not in the key. A phony with no inputs stands for its own file
+///   (CMake names files it reads so); with no file there (ninja's `FORCE`), what
+///   depends on it always runs.
 /// - Its outputs are its explicit and implicit outputs.
 /// - `generator` edges and edges in the `console` pool are never cached.
 /// - An `rspfile` is written by the command itself, before the edge's own command,
@@ -54,6 +56,9 @@ package struct NinjaGraph: Sendable {
       var paths: [String] = []
       var seen = Set<String>()
       let e = edges[phony]
+      // With no inputs at all it stands for its own path: a file CMake names so, or
+      // ninja's `FORCE` when no file is there (see the instances below).
+      if e.inputs.isEmpty, e.implicitInputs.isEmpty, e.orderOnly.isEmpty { paths = e.outputs }
       for input in e.inputs + e.implicitInputs + (ordering ? e.orderOnly : []) {
         if let p = producer[input], edges[p].rule == "phony" {
           for path in try behind(p, ordering: ordering, &visiting) where seen.insert(path).inserted { paths.append(path) }
@@ -88,20 +93,27 @@ package struct NinjaGraph: Sendable {
       if edge.deps == "msvc" {
         throw NinjaError(file: edge.file, line: edge.line, message: "deps = msvc is not supported by kiln ninja yet (edge '\(id(i))')")
       }
-      let inputs = try expand(edge.inputs + edge.implicitInputs)
+      var inputs: [String] = []
+      var always = false
       var dependencies: [TaskID] = []
       var seen = Set<Int>()
-      for path in inputs {
-        if let p = producer[path] {
+      for path in try expand(edge.inputs + edge.implicitInputs) {
+        if let p = producer[path], edges[p].rule != "phony" {
           if seen.insert(p).inserted { dependencies.append(id(p)) }
         } else if !exists(path) {
+          guard producer[path] == nil else {
+            // A phony with no inputs and no file (ninja's `FORCE`): always out of date.
+            always = true
+            continue
+          }
           throw NinjaError(file: edge.file, line: edge.line,
                            message: "'\(path)', needed by '\(edge.outputs.first ?? "")', missing and no known rule to make it")
         }
+        inputs.append(path)
       }
       // Everything behind the inputs and the order-only inputs, for order alone.
       for path in try expand(edge.inputs + edge.implicitInputs + edge.orderOnly, ordering: true) {
-        if let p = producer[path], seen.insert(p).inserted { dependencies.append(id(p)) }
+        if let p = producer[path], edges[p].rule != "phony", seen.insert(p).inserted { dependencies.append(id(p)) }
       }
       var command = edge.command
       let depfile = edge.deps == nil || edge.deps == "gcc" ? edge.depfile : nil
@@ -119,6 +131,7 @@ package struct NinjaGraph: Sendable {
         location: SourceLocation(file: edge.file, line: edge.line, column: 1))
       // ninja reads a depfile the command did not write as no dependencies.
       instance.depfileMayBeMissing = true
+      instance.always = always
       instances.append(instance)
       for output in instance.outputs { targets[output] = [instance.id] }
     }

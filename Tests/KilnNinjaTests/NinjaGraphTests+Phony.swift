@@ -1,0 +1,39 @@
+import KilnCore
+import KilnNinja
+import Testing
+
+/// Phony edges with no inputs, found by `NinjaDifferentialTests`: ninja reads their
+/// output as a file when there is one, and as always out of date when there is none.
+extension NinjaGraphTests {
+  @Test func aPhonyWithNoInputsNamingAFileStandsForTheFile() throws {
+    // CMake names the files it reads so (`build CMakeLists.txt: phony`): an edit to
+    // the file still rebuilds what reads it, so the file is in the key.
+    let g = try graph([
+      edge("phony", ["a.c"]),
+      edge("cc", ["a.o"], ["a.c"]),
+      edge("cc", ["b.o"], ["b.c"], implicit: ["a.c"]),
+    ])
+    let a = try #require(g.graph.instances.first { $0.id.item == "a.o" })
+    let b = try #require(g.graph.instances.first { $0.id.item == "b.o" })
+    #expect(a.inputs == ["a.c"] && a.dependencies.isEmpty && !a.always)
+    #expect(b.inputs == ["b.c", "a.c"] && !b.always)
+  }
+
+  @Test func aPhonyWithNoInputsAndNoFileMakesWhatDependsOnItAlwaysRun() throws {
+    // ninja's FORCE idiom, through a phony group too; an order-only FORCE orders only.
+    let g = try graph([
+      edge("phony", ["FORCE"]),
+      edge("phony", ["forced"], ["FORCE"]),
+      edge("stamp", ["v.h"], implicit: ["FORCE"]),
+      edge("cc", ["a.o"], ["a.c"], implicit: ["forced"]),
+      edge("cc", ["b.o"], ["b.c"], orderOnly: ["FORCE"]),
+    ])
+    let stamp = try #require(g.graph.instances.first { $0.id.task == "stamp" })
+    let a = try #require(g.graph.instances.first { $0.id.item == "a.o" })
+    let b = try #require(g.graph.instances.first { $0.id.item == "b.o" })
+    #expect(stamp.always && stamp.inputs.isEmpty)
+    #expect(a.always && a.inputs == ["a.c"])
+    #expect(!b.always)
+    #expect(g.targets["FORCE"] == [])
+  }
+}
