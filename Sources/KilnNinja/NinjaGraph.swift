@@ -16,8 +16,8 @@ import KilnSystem
 ///   dependencies (`TaskInstance.depfileMayBeMissing`), as ninja reads it.
 package struct NinjaGraph: Sendable {
   package var graph: TaskGraph
-  /// Each path a target may name (every output, phony ones included) and the instances
-  /// building it means.
+  /// Each path a target may name (every path the manifest names: outputs, phony ones
+  /// included, and sources, which build nothing) and the instances building it means.
   package var targets: [String: [TaskID]]
   /// What a build with no target builds: the `default` targets; nil: every instance.
   package var defaults: [TaskID]?
@@ -143,6 +143,12 @@ package struct NinjaGraph: Sendable {
         if seen.insert(id(p)).inserted { ids.append(id(p)) }
       }
       for output in edge.outputs + edge.implicitOutputs { targets[output] = ids }
+    }
+    // ninja takes any path the manifest names for a target: a source builds nothing.
+    for edge in edges {
+      for path in edge.inputs + edge.implicitInputs + edge.orderOnly + edge.validations where targets[path] == nil {
+        targets[path] = []
+      }
     }
     do {
       graph = try TaskGraph(instances)

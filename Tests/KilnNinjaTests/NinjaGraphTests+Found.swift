@@ -2,8 +2,9 @@ import KilnCore
 import KilnNinja
 import Testing
 
-/// Phony edges with no inputs, found by `NinjaDifferentialTests`: ninja reads their
-/// output as a file when there is one, and as always out of date when there is none.
+/// What `NinjaDifferentialTests` found kiln doing differently from ninja: a phony with
+/// no inputs is its own file when there is one, always out of date when there is none;
+/// a source is a target too.
 extension NinjaGraphTests {
   @Test func aPhonyWithNoInputsNamingAFileStandsForTheFile() throws {
     // CMake names the files it reads so (`build CMakeLists.txt: phony`): an edit to
@@ -35,5 +36,12 @@ extension NinjaGraphTests {
     #expect(a.always && a.inputs == ["a.c"])
     #expect(!b.always)
     #expect(g.targets["FORCE"] == [])
+  }
+
+  @Test func aSourceTheManifestNamesIsATargetThatBuildsNothing() throws {
+    // `ninja a.c` says "no work to do"; a path the manifest never names is unknown.
+    let g = try graph([edge("cc", ["a.o"], ["a.c"], implicit: ["x.h"], orderOnly: ["dir"])])
+    #expect(g.targets["a.c"] == [] && g.targets["x.h"] == [] && g.targets["dir"] == [])
+    #expect(g.targets["b.c"] == nil)
   }
 }
