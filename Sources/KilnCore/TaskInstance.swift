@@ -14,6 +14,10 @@ package struct TaskInstance: Sendable, Hashable {
   /// task. Only `kiln ninja` sets it: kiln.yml has no such field, so the graph cache
   /// does not keep it.
   package var depfileMayBeMissing = false
+  /// Whether a change of the command alone makes the task run again. ninja does not
+  /// rebuild a `generator` edge when only its command line changed, so `kiln ninja`
+  /// clears it for those (never cached either); kiln.yml has no such field.
+  package var commandInKey = true
   /// Working directory relative to the workspace root ("" is the root).
   package var directory: String
   /// Variables set for the command and hashed into its key, sorted by name.

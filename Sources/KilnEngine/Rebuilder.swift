@@ -63,7 +63,7 @@ package struct Rebuilder {
       environment.append(inheritedEnvironment[name].map { "$\(name)=\($0)" } ?? "$\(name) unset")
     }
     let key = KeyBuilder()
-    key.field("C", instance.command)
+    key.field("C", instance.commandInKey ? instance.command : "")
     key.field("D", instance.directory)
     for line in environment { key.field("E", line) }
     for input in inputs { key.field("I", input.path, input.digest) }
@@ -107,7 +107,7 @@ package struct Rebuilder {
     guard let record else { return [.neverBuilt] }
     var reasons: [RerunReason] = []
     if record.key != task.key {
-      if record.command != task.instance.command { reasons.append(.commandChanged) }
+      if task.instance.commandInKey, record.command != task.instance.command { reasons.append(.commandChanged) }
       if record.environment != task.environment {
         let old = Set(record.environment), new = Set(task.environment)
         let names = Set(old.symmetricDifference(new).map { line -> String in

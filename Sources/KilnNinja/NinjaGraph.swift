@@ -10,7 +10,8 @@ import KilnSystem
 ///   (CMake names files it reads so); with no file there (ninja's `FORCE`), what
 ///   depends on it always runs.
 /// - Its outputs are its explicit and implicit outputs.
-/// - `generator` edges and edges in the `console` pool are never cached.
+/// - `generator` edges and edges in the `console` pool are never cached; a generator
+///   edge does not run again when only its command changed, as under ninja.
 /// - An `rspfile` is written by the command itself, before the edge's own command,
 ///   so its content is part of the key; a depfile the command did not write means no
 ///   dependencies (`TaskInstance.depfileMayBeMissing`), as ninja reads it.
@@ -132,6 +133,7 @@ package struct NinjaGraph: Sendable {
       // ninja reads a depfile the command did not write as no dependencies.
       instance.depfileMayBeMissing = true
       instance.always = always
+      instance.commandInKey = !edge.generator
       instances.append(instance)
       for output in instance.outputs { targets[output] = [instance.id] }
     }

@@ -4,7 +4,7 @@ import Testing
 
 /// What `NinjaDifferentialTests` found kiln doing differently from ninja: a phony with
 /// no inputs is its own file when there is one, always out of date when there is none;
-/// a source is a target too.
+/// a source is a target too; a generator edge's new command alone does not rebuild it.
 extension NinjaGraphTests {
   @Test func aPhonyWithNoInputsNamingAFileStandsForTheFile() throws {
     // CMake names the files it reads so (`build CMakeLists.txt: phony`): an edit to
@@ -43,5 +43,15 @@ extension NinjaGraphTests {
     let g = try graph([edge("cc", ["a.o"], ["a.c"], implicit: ["x.h"], orderOnly: ["dir"])])
     #expect(g.targets["a.c"] == [] && g.targets["x.h"] == [] && g.targets["dir"] == [])
     #expect(g.targets["b.c"] == nil)
+  }
+
+  @Test func aGeneratorEdgesCommandIsNotInItsKey() throws {
+    // The ninja manual: generator edges are not rebuilt when only their command changes.
+    var regen = edge("regen", ["build.ninja"], ["a.c"])
+    regen.generator = true
+    let g = try graph([regen, edge("cc", ["a.o"], ["a.c"])])
+    let instances = g.graph.instances
+    #expect(instances.first { $0.id.task == "regen" }.map { !$0.commandInKey && !$0.cache } == true)
+    #expect(instances.first { $0.id.task == "cc" }?.commandInKey == true)
   }
 }
