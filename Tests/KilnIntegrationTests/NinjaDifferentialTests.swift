@@ -6,8 +6,9 @@ import Testing
 /// copies of one project, ninja building one and kiln the other, then the same random
 /// steps on both (a null build, a source touched or edited, a later line edited under
 /// a `restat` edge, a file read only through a depfile edited, an edit reverted, an
-/// output deleted, a source broken so that the commands checking it fail, then
-/// repaired), each step building the defaults or a random target (`NinjaFuzzRun`).
+/// edge's command changed in the manifest, an output deleted, a source broken so that
+/// the commands checking it fail, then repaired), each step building the defaults or a
+/// random target (`NinjaFuzzRun`).
 ///
 /// The invariant, after every step:
 /// - **Status**: both exit 0; or, when the step broke a source, both exit 0 or both 1,
@@ -17,8 +18,8 @@ import Testing
 ///   not outputs.
 /// - **Commands**: let W be the edges the step's targets need (through explicit,
 ///   implicit and order-only inputs and, when generated, validations; phony edges
-///   walked through), and an edge's *content key* its command (fixed for the run)
-///   and the contents of its explicit and implicit inputs (a phony input standing for
+///   walked through), and an edge's *content key* its command (not for a generator
+///   edge, which ninja does not rebuild for a new command alone) and the contents of its explicit and implicit inputs (a phony input standing for
 ///   the explicit and implicit inputs behind it; a phony with no inputs for its own
 ///   file) and of the files its depfile names. An edge of W *needs work* when its key
 ///   differs from its key at its last successful build in kiln's copy, or an output

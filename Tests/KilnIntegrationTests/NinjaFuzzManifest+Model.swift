@@ -69,4 +69,15 @@ extension NinjaFuzzManifest {
     }
     return result
   }
+
+  /// Gives edge `e` (one with a `stamp`) another stamp in the manifest text, so that
+  /// its command changes, and says which manifest file changed.
+  mutating func restamp(_ e: Int, version: Int) -> String {
+    let binding = "\(edges[e].stampVariable) = "
+    let old = binding + edges[e].stamp! + "\n"
+    edges[e].stamp = "s\(version)-e\(e)"
+    let file = files.keys.first { files[$0]!.contains(old) }!
+    files[file] = files[file]!.replacingOccurrences(of: old, with: binding + edges[e].stamp! + "\n")
+    return file
+  }
 }

@@ -41,6 +41,7 @@ struct NinjaFuzzManifest {
     /// replaces `$out` only when it differs (`cmp -s`, then `mv`).
     case restat
     /// Writes its rspfile (`$in` or `$in_newline`) and what the paths in it hold.
+    /// An edge may name its own depfile or rspfile.
     case rsp
   }
 
@@ -90,6 +91,7 @@ struct NinjaFuzzManifest {
   }
 
   struct Edge {
+    var index: Int
     var rule: Rule
     var part: Part
     var outputs: [String] = []
@@ -99,6 +101,9 @@ struct NinjaFuzzManifest {
     var headers: [String] = []
     var generator: Bool
     var pool: String?
+    /// The value of its `stamp` binding, which its command prints (`gstamp` for a
+    /// generator edge, which its command only names); nil: none. A step changes it.
+    var stamp: String?
     var text = ""
 
     /// kiln caches it: neither a generator edge nor one in the console pool.
@@ -108,6 +113,7 @@ struct NinjaFuzzManifest {
     /// kiln's name for it: `RULE FIRST-OUTPUT`.
     var id: String { "\(rule.name) \(outputs[0])" }
     var allOutputs: [String] { outputs + implicitOutputs }
+    var stampVariable: String { generator ? "gstamp" : "stamp" }
   }
 
   struct Phony {
@@ -228,7 +234,10 @@ struct NinjaFuzzManifest {
 
   /// The header line of a rule's command: variables as the edge's scope sees them.
   private mutating func headerText(rule: String, description: Bool) -> String {
-    let references = ["tag", "{tag}", "flavor", "{ver.minor}", "note", "note", "tag.x", "undefined_x", "$", ":", " "]
+    let references = [
+      "tag", "{tag}", "flavor", "{ver.minor}", "note", "note", "tag.x", "undefined_x", "dash-var", "{dash-var}", "1st",
+      "$", ":", " ",
+    ]
     var pieces = (0..<int(2...5)).map { _ in pick(references) }
     // Once only: ninja 1.11 takes a rule variable met twice in one command for a
     // cycle (ninja issue 1966, fixed in 1.12).
@@ -238,7 +247,7 @@ struct NinjaFuzzManifest {
       text += (reference == "$" ? "$$HOME" : "$" + reference) + pick(["", "|", "-"])
     }
     if chance(0.2) { text += "$\n      more" }
-    return text
+    return text + "$stamp"
   }
 
   // MARK: - Rules
@@ -246,7 +255,7 @@ struct NinjaFuzzManifest {
   private mutating func makeRules() {
     let names: [Shape: String] = [.cat: "cat", .aux: "aux", .depfile: "dep", .restat: "rst", .rsp: "rsp"]
     for shape in Shape.allCases { rules.append(rule(names[shape]!, shape, inSubninja: false)) }
-    for i in 0..<int(1...3) { rules.append(rule("r\(i)", pick(Shape.allCases), inSubninja: false)) }
+    for i in 0..<int(1...3) { rules.append(rule(pick(["r\(i)", "r.\(i)", "r-\(i)_x"]), pick(Shape.allCases), inSubninja: false)) }
     // The subninja's own `cat` shadows the parent's there; its other rule is its alone.
     rules.append(rule("cat", .cat, inSubninja: true))
     rules.append(rule("subonly", pick(Shape.allCases), inSubninja: true))
@@ -263,7 +272,9 @@ struct NinjaFuzzManifest {
     let describes = chance(0.6)
     let namesDescription = describes && chance(0.5)
     let header = "'" + headerText(rule: name + (inSubninja ? "@sub" : ""), description: namesDescription) + "'"
-    var prefix = features.poolDepth ? "${check}" : ""
+    // A generator edge's stamp changes its command, not its output: ninja keeps the
+    // output until an input changes, so the output would show when that happened.
+    var prefix = (features.poolDepth ? "${check}" : "") + ": $gstamp; "
     if rule.checksInputs { prefix += "if grep -q BROKEN /dev/null $in; then echo broken input >&2; exit 1; fi; " }
     let command: String
     switch shape {
@@ -272,12 +283,15 @@ struct NinjaFuzzManifest {
     case .aux:
       command = "{ printf '%s\\n' \(header); cat /dev/null $in; } > $out && { echo aux; cat $out; } > $out.aux"
     case .depfile:
-      command = "{ printf '%s\\n' \(header); cat /dev/null $in $hdrs; } > $out && printf '%s: %s\\n' $out '$hdrs' > $depfile"
+      // One line, or one path a line after backslash-newlines.
+      let depfile = chance(0.5) ? "printf '%s: %s\\n' $out '$hdrs'"
+        : "{ printf '%s:' $out; for h in $hdrs; do printf ' \\\\\\n  %s' $$h; done; echo; }"
+      command = "{ printf '%s\\n' \(header); cat /dev/null $in $hdrs; } > $out && \(depfile) > $depfile"
     case .restat:
       command = "{ printf '%s\\n' \(header); cat /dev/null $in | head -n 1; } > $out.tmp && "
         + "if cmp -s $out.tmp $out; then rm $out.tmp; else mv $out.tmp $out; fi"
     case .rsp:
-      command = "{ printf '%s\\n' \(header); cat $rspfile; echo; xargs cat /dev/null < $out.rsp; } > $out"
+      command = "r=$rspfile; { printf '%s\\n' \(header); cat \"$$r\"; echo; xargs cat /dev/null < \"$$r\"; } > $out"
     }
     var lines = ["rule \(name)", "  command = \(prefix)\(command) && echo $out >> $log"]
     if describes {
@@ -322,7 +336,8 @@ struct NinjaFuzzManifest {
       // The subninja's `cat` hides the parent's there.
       let visible = rules.filter { part.inSubninja ? !($0.name == "cat" && !$0.inSubninja) : !$0.inSubninja }
       let rule = pick(visible)
-      var edge = Edge(rule: rule, part: part, generator: rule.generator, pool: rule.pool)
+      var edge = Edge(index: i, rule: rule, part: part, generator: rule.generator, pool: rule.pool)
+      if chance(0.3) { edge.stamp = "s0-e\(i)" }
       edge.outputs = outputs(i, rule.shape)
       switch rule.shape {
       case .cat: edge.implicitOutputs = (0..<int(0...2)).map { "out/e\(i).imp\($0)" }
@@ -405,7 +420,7 @@ struct NinjaFuzzManifest {
   private mutating func pathList(_ paths: [String], folderBinding: String? = nil) -> String {
     var text = ""
     for path in paths {
-      text += (chance(0.15) ? " $\n    " : " ") + spelled(path, folderBinding: folderBinding)
+      text += pick([" $\n    ", " ", " ", " ", " ", "  "]) + spelled(path, folderBinding: folderBinding)
     }
     return text
   }
@@ -427,6 +442,12 @@ struct NinjaFuzzManifest {
       bindings.append("note = " + valueText(references: ["tag", "flavor"]))
     }
     if chance(0.1) { bindings.append("description = " + valueText(references: ["tag"])) }
+    if let stamp = edge.stamp { bindings.append("\(edge.stampVariable) = \(stamp)") }
+    if chance(0.05) { bindings.append(pick(["in", "out", "in_newline"]) + " = not-a-path") }  // `$in`, `$out` are the edge's own
+    if chance(0.05) { bindings.append("note =") }
+    let folderOfFirst = edge.outputs[0].split(separator: "/").dropLast().joined(separator: "/")
+    if edge.rule.shape == .depfile, chance(0.2) { bindings.append("depfile = \(folderOfFirst)/e\(edge.index).dep") }
+    if edge.rule.shape == .rsp, chance(0.2) { bindings.append("rspfile = \(folderOfFirst)/e\(edge.index).args") }
     // An empty binding takes the rule's pool or generator flag away.
     if edge.pool != edge.rule.pool { bindings.append("pool = " + (edge.pool ?? "")) }
     if edge.generator != edge.rule.generator { bindings.append(edge.generator ? "generator = 1" : "generator =") }
@@ -441,9 +462,10 @@ struct NinjaFuzzManifest {
     }
     var line = "build" + pathList(edge.outputs, folderBinding: folder)
     if !edge.implicitOutputs.isEmpty { line += " |" + pathList(edge.implicitOutputs, folderBinding: folder) }
-    line += ": " + edge.rule.name + inputsText(edge.inputs)
+    line += pick([": ", " : ", ":  "]) + edge.rule.name + inputsText(edge.inputs)
     if !bindings.isEmpty, chance(0.2) { bindings.insert("# a comment among the bindings", at: int(0...bindings.count)) }
-    return ([line] + bindings.map { "  " + $0 }).joined(separator: "\n") + "\n"
+    let indent = String(repeating: " ", count: pick([1, 2, 2, 4]))
+    return ([line] + bindings.map { indent + $0 }).joined(separator: "\n") + "\n"
   }
 
   private mutating func phonyText(_ phony: Phony) -> String {
@@ -489,6 +511,7 @@ struct NinjaFuzzManifest {
     main += "flavor = " + valueText(references: ["tag"]) + "\n"
     main += "ver.minor = " + valueText(references: []) + "\n"
     main += "note = " + valueText(references: ["tag", "flavor"]) + "\n"
+    main += "dash-var = " + valueText(references: ["ver.minor"]) + "\n1st =" + pick(["", " first"]) + "\n"
     if chance(0.4) {
       // Edges without bindings of their own see this before their rule's description.
       main += "description = top-" + valueText(references: ["tag"]) + "\n"

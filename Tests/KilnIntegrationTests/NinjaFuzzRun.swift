@@ -18,7 +18,7 @@ struct NinjaFuzzRun {
     var broken: String?
   }
 
-  let manifest: NinjaFuzzManifest
+  var manifest: NinjaFuzzManifest
   let byNinja: TempProject
   let byKiln: TempProject
   var random: SplitMix64
@@ -85,7 +85,7 @@ struct NinjaFuzzRun {
     // The headers some depfile names, when there are any.
     let read = manifest.headers.filter { h in manifest.edges.contains { $0.headers.contains(h) } }
     let headers = read.isEmpty ? manifest.headers : read
-    switch Int.random(in: 0...11, using: &random) {
+    switch Int.random(in: 0...12, using: &random) {
     case 0:
       return Step(description: "null build")
     case 1:
@@ -115,6 +115,16 @@ struct NinjaFuzzRun {
       guard let path = breakable.randomElement(using: &random) else { return Step(description: "null build") }
       try set(path, contents[path]! + "BROKEN\n", remembering: false)
       return Step(description: "break \(path) (its checkers fail)", broken: path)
+    case 9:
+      var stamped = manifest.edges.indices.filter { manifest.edges[$0].stamp != nil }
+      // Now and then a generator edge, which a new command alone does not rebuild.
+      let generators = stamped.filter { manifest.edges[$0].generator }
+      if !generators.isEmpty, Bool.random(using: &random) { stamped = generators }
+      guard let e = stamped.randomElement(using: &random) else { return Step(description: "null build") }
+      let version = (0...3).filter { "s\($0)-e\(e)" != manifest.edges[e].stamp }.randomElement(using: &random)!
+      let file = manifest.restamp(e, version: version)
+      for p in [byNinja, byKiln] { try p.write(file, manifest.files[file]!) }
+      return Step(description: "change the command of \(manifest.edges[e].id) (stamp s\(version) in \(file))")
     default:
       var present = manifest.edges.indices.flatMap { e in manifest.edges[e].allOutputs.map { (e, $0) } }
         .filter { byKiln.exists($0.1) }
@@ -181,7 +191,9 @@ struct NinjaFuzzRun {
     var keys: [Int: String] = [:]
     for e in wanted {
       let edge = manifest.edges[e]
-      let key = manifest.keyFiles(e).map { "\($0)=\(byKiln.read($0) ?? "(absent)")" }.joined(separator: "\n")
+      // A generator edge's command is not in it: ninja does not rebuild one for that alone.
+      let key = (edge.generator ? "" : "stamp \(edge.stamp ?? "")\n")
+        + manifest.keyFiles(e).map { "\($0)=\(byKiln.read($0) ?? "(absent)")" }.joined(separator: "\n")
       keys[e] = key
       let always = manifest.dependsOnForce(e)
       guard lastKey[e] != key || outputsGone.contains(e) || always else { continue }
