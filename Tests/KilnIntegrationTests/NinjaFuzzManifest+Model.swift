@@ -74,10 +74,15 @@ extension NinjaFuzzManifest {
   /// its command changes, and says which manifest file changed.
   mutating func restamp(_ e: Int, version: Int) -> String {
     let binding = "\(edges[e].stampVariable) = "
-    let old = binding + edges[e].stamp! + "\n"
+    let old = edges[e].stamp!
     edges[e].stamp = "s\(version)-e\(e)"
-    let file = files.keys.first { files[$0]!.contains(old) }!
-    files[file] = files[file]!.replacingOccurrences(of: old, with: binding + edges[e].stamp! + "\n")
-    return file
+    // The line ends as its file's lines do (`\r\n` in a Windows-style file).
+    for file in files.keys.sorted() {
+      for end in ["\n", "\r\n"] where files[file]!.contains(binding + old + end) {
+        files[file] = files[file]!.replacingOccurrences(of: binding + old + end, with: binding + edges[e].stamp! + end)
+        return file
+      }
+    }
+    preconditionFailure("no binding \(binding)\(old) in the manifest")
   }
 }

@@ -63,8 +63,10 @@ struct NinjaFuzzRun {
       if Double.random(in: 0..<1, using: &random) < 0.3 {
         // Mostly something to build; now and then a source (nothing to do).
         let built = manifest.targets.filter { !manifest.sources.keys.contains($0) }
-        let target = (Double.random(in: 0..<1, using: &random) < 0.9 ? built : manifest.targets).randomElement(using: &random)!
-        targets = [Bool.random(using: &random) ? "./" + target : target]
+        for _ in 0..<Int.random(in: 1...2, using: &random) {
+          let target = (Double.random(in: 0..<1, using: &random) < 0.9 ? built : manifest.targets).randomElement(using: &random)!
+          targets.append(Bool.random(using: &random) ? "./" + target : target)
+        }
       }
       let failed = try build(step, targets: targets)
       if let path = step.broken {
