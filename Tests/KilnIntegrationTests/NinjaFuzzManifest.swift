@@ -297,7 +297,7 @@ struct NinjaFuzzManifest {
     if describes {
       lines.append("  description = " + (namesDescription ? "\(name) $tag" : "\(name.uppercased()) " + pick(["$out", "$in -> $out"])))
     }
-    if chance(0.2) { lines.append("  # a comment inside the rule") }
+    if chance(0.2) { lines.append("  # a comment inside the rule: $ | : $$ \\") }
     switch shape {
     case .depfile:
       lines.append("  depfile = $out.d")
@@ -413,6 +413,10 @@ struct NinjaFuzzManifest {
     case 5 where path.hasPrefix("out/"): text = "${builddir}/" + escaped(path.dropFirst(4))
     default: break
     }
+    // A continuation inside the file name, away from any `$`: ninja reads it as nothing.
+    if let slash = text.lastIndex(of: "/"), !text[slash...].contains("$"), text[slash...].count > 2, chance(0.05) {
+      text.insert(contentsOf: "$\n   ", at: text.index(slash, offsetBy: 2))
+    }
     return text
   }
 
@@ -519,7 +523,9 @@ struct NinjaFuzzManifest {
     main += "\npool p1\n  depth = 1\npool p2\n  depth = \(int(2...3))\n\n"
     main += mainRules[..<split].map(\.text).joined(separator: "\n")
     main += "include rules.ninja\n\n" + statements[.main]!.joined()
-    main += "\nsubninja sub/part.ninja\n\n" + statements[.late]!.joined()
+    // The path of an include is evaluated in its scope.
+    main += "\nparts = sub\nsubninja " + pick(["sub/part.ninja", "$parts/part.ninja", "./sub//part.ninja"]) + "\n\n"
+    main += statements[.late]!.joined()
     main += "\nflavor = late-" + valueText(references: ["flavor"]) + "\n"
     var defaults = self.defaults.dropLast(subDefaults.count)
     while !defaults.isEmpty {
@@ -534,7 +540,7 @@ struct NinjaFuzzManifest {
     var sub = "# the subninja: its own scope\ntag = sub-" + valueText(references: ["tag"]) + "\n"
     if chance(0.3) { sub += "description = sub-" + valueText(references: ["description"]) + "\n" }
     sub += rules.filter(\.inSubninja).map(\.text).joined(separator: "\n")
-    sub += "\ninclude sub/more.ninja\n\n" + statements[.sub]!.joined()
+    sub += "\ninclude " + pick(["sub/more.ninja", "${parts}/more.ninja"]) + "\n\n" + statements[.sub]!.joined()
     if !subDefaults.isEmpty { sub += "default" + pathList(subDefaults) + "\n" }
     var more = "note = more-" + valueText(references: ["tag", "note"]) + "\n" + statements[.subIncluded]!.joined()
     // Windows line ends.
