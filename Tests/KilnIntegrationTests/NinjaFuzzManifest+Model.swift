@@ -45,6 +45,24 @@ extension NinjaFuzzManifest {
     return result + edges[e].headers
   }
 
+  /// The files that exist once what edge `e` waits for is built: its inputs of every
+  /// kind, phony edges walked through (a phony with no inputs names its own file,
+  /// when it is a source).
+  func prerequisites(of e: Int) -> [String] {
+    var result: [String] = []
+    var seen: Set<String> = []
+    func add(_ path: String) {
+      guard seen.insert(path).inserted else { return }
+      if let p = phonies.first(where: { $0.name == path }), !aliasedSources.contains(path) {
+        for input in p.inputs.all { add(input) }
+      } else {
+        result.append(path)
+      }
+    }
+    for input in edges[e].inputs.explicit + edges[e].inputs.implicit + edges[e].inputs.orderOnly { add(input) }
+    return result
+  }
+
   /// The edges whose command fails when `source` holds the line `BROKEN`.
   func checkers(reading source: String) -> [Int] {
     edges.indices.filter { edges[$0].rule.checksInputs && edges[$0].inputs.explicit.contains(source) }

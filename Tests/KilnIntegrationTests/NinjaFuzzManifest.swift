@@ -1,3 +1,5 @@
+import Foundation
+
 /// A random `build.ninja` for `NinjaDifferentialTests`, and the model of it that the
 /// test checks kiln against.
 ///
@@ -275,6 +277,9 @@ struct NinjaFuzzManifest {
     // A generator edge's stamp changes its command, not its output: ninja keeps the
     // output until an input changes, so the output would show when that happened.
     var prefix = (features.poolDepth ? "${check}" : "") + ": $gstamp; "
+    // What must be built before (`$after`, a binding): a command that finds one
+    // missing notes it in `.runs/early`.
+    prefix += "for f in $after; do test -e \"$$f\" || echo \"$$f\" >> .runs/early; done; "
     if rule.checksInputs { prefix += "if grep -q BROKEN /dev/null $in; then echo broken input >&2; exit 1; fi; " }
     let command: String
     switch shape {
@@ -420,6 +425,12 @@ struct NinjaFuzzManifest {
     return text
   }
 
+  /// `path` as one word for `sh`.
+  static func shellWord(_ path: String) -> String {
+    let plain = path.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_+-./".unicodeScalars.contains($0)) }
+    return plain ? path : "'" + path.replacingOccurrences(of: "'", with: "'\\''") + "'"
+  }
+
   /// Paths after a separator, sometimes one per continued line.
   private mutating func pathList(_ paths: [String], folderBinding: String? = nil) -> String {
     var text = ""
@@ -455,6 +466,10 @@ struct NinjaFuzzManifest {
     // An empty binding takes the rule's pool or generator flag away.
     if edge.pool != edge.rule.pool { bindings.append("pool = " + (edge.pool ?? "")) }
     if edge.generator != edge.rule.generator { bindings.append(edge.generator ? "generator = 1" : "generator =") }
+    let after = prerequisites(of: edge.index)
+    if !after.isEmpty, chance(0.6) {
+      bindings.append("after = " + after.map(Self.shellWord).joined(separator: " ").replacingOccurrences(of: "$", with: "$$"))
+    }
     if features.poolDepth, edge.pool == "p1" {
       bindings.append("check = mkdir .runs/p1.lock 2>/dev/null || echo overlap >> .runs/overlap; sleep 0.05; rmdir .runs/p1.lock; ")
     }

@@ -180,8 +180,9 @@ struct NinjaFuzzRun {
       func show(_ text: String?) -> String { text.map { String(reflecting: $0) } ?? "(absent)" }
       problems.append("\(path): ninja wrote \(show(byNinja.read(path))), kiln \(show(byKiln.read(path)))")
     }
-    for (name, p) in [("ninja", byNinja), ("kiln", byKiln)] where p.exists(".runs/overlap") {
-      problems.append("\(name) ran edges of the depth-1 pool p1 at the same time")
+    for (name, p) in [("ninja", byNinja), ("kiln", byKiln)] {
+      if p.exists(".runs/overlap") { problems.append("\(name) ran edges of the depth-1 pool p1 at the same time") }
+      if let early = p.read(".runs/early") { problems.append("\(name) ran a command before these were built: \(early)") }
     }
 
     // Commands: what kiln must run and restore, from the content keys.
