@@ -37,7 +37,8 @@ struct NinjaFuzzManifest {
     case cat
     /// Into `$out`, and `aux` and a copy of it into the implicit output `$out.aux`.
     case aux
-    /// Also reads `$hdrs` (a binding) and writes a depfile naming them.
+    /// Also reads `$hdrs` (a binding: shell words) and writes a depfile naming them
+    /// (`$depline`, a binding: make's escapes, for printf).
     case depfile
     /// `restat = 1`: header and the first line of `cat $in` into `$out.tmp`, which
     /// replaces `$out` only when it differs (`cmp -s`, then `mv`).
@@ -188,8 +189,10 @@ struct NinjaFuzzManifest {
       sources[path] = Self.sourceText(path, version: 0, random: &random)
     }
     for i in 0..<int(2...4) {
-      headers.append("inc/h\(i).h")
-      sources["inc/h\(i).h"] = Self.sourceText("inc/h\(i).h", version: 0, random: &random)
+      // Names a depfile escapes: `\ ` and `\#`.
+      let path = i == 1 && chance(0.3) ? "inc/h 1.h" : i == 2 && chance(0.3) ? "inc/h#2.h" : "inc/h\(i).h"
+      headers.append(path)
+      sources[path] = Self.sourceText(path, version: 0, random: &random)
     }
   }
 
@@ -288,10 +291,7 @@ struct NinjaFuzzManifest {
     case .aux:
       command = "{ printf '%s\\n' \(header); cat /dev/null $in; } > $out && { echo aux; cat $out; } > $out.aux"
     case .depfile:
-      // One line, or one path a line after backslash-newlines.
-      let depfile = chance(0.5) ? "printf '%s: %s\\n' $out '$hdrs'"
-        : "{ printf '%s:' $out; for h in $hdrs; do printf ' \\\\\\n  %s' $$h; done; echo; }"
-      command = "{ printf '%s\\n' \(header); cat /dev/null $in $hdrs; } > $out && \(depfile) > $depfile"
+      command = "{ printf '%s\\n' \(header); cat /dev/null $in $hdrs; } > $out && printf '%s: $depline\\n' $out > $depfile"
     case .restat:
       command = "{ printf '%s\\n' \(header); cat /dev/null $in | head -n 1; } > $out.tmp && "
         + "if cmp -s $out.tmp $out; then rm $out.tmp; else mv $out.tmp $out; fi"
@@ -443,7 +443,11 @@ struct NinjaFuzzManifest {
   private mutating func edgeText(_ edge: Edge) -> String {
     var bindings: [String] = []
     if !edge.headers.isEmpty {
-      bindings.append("hdrs = " + edge.headers.map { chance(0.3) ? "./" + $0 : $0 }.joined(separator: " "))
+      let spelled = edge.headers.map { chance(0.3) ? "./" + $0 : $0 }
+      bindings.append("hdrs = " + spelled.map(Self.shellWord).joined(separator: " "))
+      // printf's format: `\\` is one backslash; one line, or a path a line.
+      let escaped = spelled.map { $0.replacingOccurrences(of: " ", with: "\\\\ ").replacingOccurrences(of: "#", with: "\\\\#") }
+      bindings.append("depline = " + escaped.joined(separator: pick([" ", " \\\\\\n  "])))
     }
     if edge.rule.shape == .cat, !edge.implicitOutputs.isEmpty {
       bindings.append("extra = " + edge.implicitOutputs.joined(separator: " "))
