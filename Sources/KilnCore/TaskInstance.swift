@@ -32,6 +32,10 @@ package struct TaskInstance: Sendable, Hashable {
   /// What the console shows for it instead of its name (ninja's `description`, as
   /// `Building C object ...`). Only `kiln ninja` sets it.
   package var label: String?
+  /// Whether a change of the command alone makes the task run again. ninja does not
+  /// rebuild a `generator` edge when only its command line changed, so `kiln ninja`
+  /// clears it for those (never cached either); kiln.yml has no such field.
+  package var commandInKey = true
   /// Working directory relative to the workspace root ("" is the root).
   package var directory: String
   /// Variables set for the command and hashed into its key, sorted by name.

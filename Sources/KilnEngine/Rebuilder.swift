@@ -67,7 +67,7 @@ package struct Rebuilder {
     }
     let key = KeyBuilder()
     // Absolute paths of this checkout are not part of what the step is (`KeyRoots`).
-    key.field("C", keyRoots.normalize(instance.command))
+    key.field("C", instance.commandInKey ? keyRoots.normalize(instance.command) : "")
     key.field("D", instance.directory)
     for line in environment { key.field("E", line) }
     for input in inputs { key.field("I", keyRoots.normalize(input.path), input.digest) }
@@ -111,7 +111,7 @@ package struct Rebuilder {
     guard let record else { return [.neverBuilt] }
     var reasons: [RerunReason] = []
     if record.key != task.key {
-      if record.command != task.instance.command { reasons.append(.commandChanged) }
+      if task.instance.commandInKey, record.command != task.instance.command { reasons.append(.commandChanged) }
       if record.environment != task.environment {
         let old = Set(record.environment), new = Set(task.environment)
         let names = Set(old.symmetricDifference(new).map { line -> String in

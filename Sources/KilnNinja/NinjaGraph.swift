@@ -6,17 +6,20 @@ import KilnSystem
 ///
 /// - An instance's inputs, which go into its key, are its explicit and implicit inputs,
 ///   a phony input standing for everything behind it. Order-only inputs order the
-///   build and are not in the key.
+///   build and are not in the key. A phony with no inputs stands for its own file
+///   (CMake names files it reads so); with no file there (ninja's `FORCE`), what
+///   depends on it always runs.
 /// - Its outputs are its explicit and implicit outputs.
-/// - `generator` edges and edges in the `console` pool are never cached.
+/// - `generator` edges and edges in the `console` pool are never cached; a generator
+///   edge does not run again when only its command changed, as under ninja.
 /// - An `rspfile` is written by the command itself, before the edge's own command
 ///   (and removed after it succeeded),
 ///   so its content is part of the key; a depfile the command did not write means no
 ///   dependencies (`TaskInstance.depfileMayBeMissing`), as ninja reads it.
 package struct NinjaGraph: Sendable {
   package var graph: TaskGraph
-  /// Each path a target may name (every output, phony ones included) and the instances
-  /// building it means.
+  /// Each path a target may name (every path the manifest names: outputs, phony ones
+  /// included, and sources, which build nothing) and the instances building it means.
   package var targets: [String: [TaskID]]
   /// What a build with no target builds: the `default` targets; nil: every instance.
   package var defaults: [TaskID]?
@@ -74,6 +77,9 @@ package struct NinjaGraph: Sendable {
       var paths: [String] = []
       var seen = Set<String>()
       let e = edges[phony]
+      // With no inputs at all it stands for its own path: a file CMake names so, or
+      // ninja's `FORCE` when no file is there (see the instances below).
+      if e.inputs.isEmpty, e.implicitInputs.isEmpty, e.orderOnly.isEmpty { paths = e.outputs }
       for input in e.inputs + e.implicitInputs + (ordering ? e.orderOnly : []) {
         if let p = producer[input], edges[p].rule == "phony" {
           for path in try behind(p, ordering: ordering, &visiting) where seen.insert(path).inserted { paths.append(path) }
@@ -106,25 +112,28 @@ package struct NinjaGraph: Sendable {
       if edge.dyndep != nil {
         throw NinjaError(file: edge.file, line: edge.line, message: "dyndep is not supported by kiln ninja yet (edge '\(id(i))')")
       }
-      let inputs = try expand(edge.inputs + edge.implicitInputs)
+      var inputs: [String] = []
       var dependencies: [TaskID] = []
       var seen = Set<Int>()
       // ninja's "always run" idiom: an input named by a phony without inputs and not
-      // there (Meson's `PHONY`) is out of date at every build, and so is this edge.
+      // there (`FORCE`, Meson's `PHONY`) is out of date at every build, and so is this
+      // edge; it names no file, so it is no input.
       var alwaysDirty = false
-      for path in inputs {
+      for path in try expand(edge.inputs + edge.implicitInputs) {
         if let p = producer[path] {
           if seen.insert(p).inserted { dependencies.append(id(p)) }
-        } else if mayBeMissing.contains(path) {
-          if !exists(path) { alwaysDirty = true }
-        } else if !exists(path) {
+        } else if mayBeMissing.contains(path), !exists(path) {
+          alwaysDirty = true
+          continue
+        } else if !mayBeMissing.contains(path), !exists(path) {
           throw NinjaError(file: edge.file, line: edge.line,
                            message: "'\(path)', needed by '\(edge.outputs.first ?? "")', missing and no known rule to make it")
         }
+        inputs.append(path)
       }
       // Everything behind the inputs and the order-only inputs, for order alone.
       for path in try expand(edge.inputs + edge.implicitInputs + edge.orderOnly, ordering: true) {
-        if let p = producer[path], seen.insert(p).inserted { dependencies.append(id(p)) }
+        if let p = producer[path], edges[p].rule != "phony", seen.insert(p).inserted { dependencies.append(id(p)) }
       }
       var command = edge.command
       let depfile = edge.deps == "msvc" ? nil : edge.depfile
@@ -159,6 +168,7 @@ package struct NinjaGraph: Sendable {
         if let p = producer[path], edges[p].rule != "phony", !checks.contains(id(p)) { checks.append(id(p)) }
       }
       if !checks.isEmpty { validations[id(i)] = checks }
+      instance.commandInKey = !edge.generator
       instances.append(instance)
       for output in instance.outputs { targets[output] = [instance.id] }
     }
@@ -170,6 +180,12 @@ package struct NinjaGraph: Sendable {
         if seen.insert(id(p)).inserted { ids.append(id(p)) }
       }
       for output in edge.outputs + edge.implicitOutputs { targets[output] = ids }
+    }
+    // ninja takes any path the manifest names for a target: a source builds nothing.
+    for edge in edges {
+      for path in edge.inputs + edge.implicitInputs + edge.orderOnly + edge.validations where targets[path] == nil {
+        targets[path] = []
+      }
     }
     do {
       graph = try TaskGraph(instances)

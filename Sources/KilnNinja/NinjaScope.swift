@@ -46,10 +46,11 @@ struct NinjaEvalString: Sendable {
 
 /// A `rule` block: its name and its variables, unevaluated.
 struct NinjaRule {
-  /// The variables a `rule` block may set; anything else is an error.
+  /// The variables a `rule` block may set; anything else is an error, `in`, `in_newline`
+  /// and `out` too (ninja's `Rule::IsReservedBinding`).
   static let reservedVariables: Set<String> = [
     "command", "depfile", "deps", "msvc_deps_prefix", "description", "dyndep", "generator",
-    "in", "in_newline", "out", "restat", "rspfile", "rspfile_content", "pool",
+    "restat", "rspfile", "rspfile_content", "pool",
   ]
   static let phony = NinjaRule(name: "phony", bindings: [:], line: 0)
 

@@ -143,4 +143,20 @@ import Testing
     #expect(changed.ran == ["echo x > t.txt"])
     #expect(changed.result.reports.first?.reasons == [.environmentChanged("TARGET")])
   }
+
+  @Test func aCommandKeptOutOfTheKeyRerunsForItsInputsAlone() async throws {
+    // ninja's generator edges: a new command line alone does not rebuild them.
+    let h = try project()
+    var task = TaskInstance(id: TaskID(task: "regen"), command: "cat src/a.c > gen.txt", inputs: ["src/a.c"],
+                            outputs: ["gen.txt"], cache: false)
+    task.commandInKey = false
+    _ = try await h.build([task])
+    task.command = "cat src/a.c src/b.c > gen.txt"
+    #expect(try await h.build([task]).ran == [])
+    h.write("src/a.c", "int a2;\n")
+    h.later()
+    let edited = try await h.build([task])
+    #expect(edited.ran == ["cat src/a.c src/b.c > gen.txt"])
+    #expect(edited.result.reports.first?.reasons == [.inputChanged("src/a.c"), .cacheDisabled])
+  }
 }

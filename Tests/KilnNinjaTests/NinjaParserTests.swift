@@ -227,6 +227,10 @@ extension NinjaManifest {
 
   @Test func onlyTheReservedVariablesMayBeSetInARule() {
     #expect(failure("rule r\n  command = c\n  cflags = -O2\n") == "build.ninja:3: unexpected variable 'cflags'")
+    // `$in` and `$out` are the edge's own: ninja 1.11 refuses them in a rule too.
+    for name in ["in", "in_newline", "out"] {
+      #expect(failure("rule r\n  command = c $\(name)\n  \(name) = x\n") == "build.ninja:3: unexpected variable '\(name)'")
+    }
   }
 
   @Test func includeSharesTheScopeAndSubninjaDoesNotLeak() throws {
