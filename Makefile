@@ -20,7 +20,7 @@ DEPS_DEMO := $(DEPS_BUILD) gcc binutils git
 DEPS_TEST := $(DEPS_DEMO) procps python3-yaml chromium ninja-build
 TEST_TOOLS ?= $(CURDIR)/.build/test-tools
 PROMTOOL := $(TEST_TOOLS)/promtool
-DEPS_BENCH := $(DEPS_BUILD) gcc binutils make git python3 ninja-build ccache xxhash time pre-commit
+DEPS_BENCH := $(DEPS_BUILD) gcc binutils make git python3 ninja-build ccache xxhash time pre-commit cmake
 
 .PHONY: build release test demo bench bench-quick install deps-build deps-demo deps-test deps-bench clean
 
