@@ -119,6 +119,11 @@ for variant in g prefix-map; do
         read -r edges restored ran why
         printf '%-12s %8s %8s %8s %s\n' $variant "$edges" "$restored" "$ran" "$why"
     }
+    python3 - "$out/first-$variant.json" "$out/second-$variant.json" <<'EOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+print("             kiln ninja: the first worktree in %.2f s, the second in %.2f s" % (a["wall_time"], b["wall_time"]))
+EOF
     # Absolute paths left in the second worktree's objects.
     objs=$(find "$b2" -name '*.o' ! -path '*/CMakeFiles/3.*' ! -path '*/CMakeScratch/*' | wc -l)
     with=$(find "$b2" -name '*.o' ! -path '*/CMakeFiles/3.*' ! -path '*/CMakeScratch/*' -exec grep -l -a -F "$second" {} + | wc -l || true)
