@@ -85,7 +85,8 @@ demo: deps-demo release
 
 # The benchmark of issue 4 (bench/bench.py): kiln beside ninja, ninja+ccache and make.
 # Writes docs/benchmarks.md (above its marker line) and bench/out/results.json.
-# bench: every scenario at full size (~15-20 min on 2 cores); bench-quick: a few minutes.
+# bench: every scenario at full size (~30 min on 2 cores, the cmake group ~9 of them; much
+# longer when the machine is shared); bench-quick: a few minutes.
 bench: deps-bench release
 	@sh bench/run.sh $(CURDIR)/$(BIN_RELEASE)
 

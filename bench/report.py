@@ -351,7 +351,7 @@ def markdown(data):
               "`kiln.yml`, `build.ninja`, `build-ccache.ninja` and a `Makefile`. Flags `-O0 -Wall`.", "",
               "## How to run", "",
               "```sh",
-              "make bench            # installs what is missing, builds the release binary, full run (~20 min on 2 cores)",
+              "make bench            # installs what is missing, builds the release binary, full run (~30 min on 2 cores)",
               "make bench-quick      # a few minutes: fewer rounds, smaller synth-big, trivial-big and workspaces",
               "sh bench/run.sh .build/release/kiln        # the full run with a kiln binary of your choice",
               "sh bench/quick.sh .build/release/kiln      # the quick run",
