@@ -23,7 +23,7 @@ DEPS_DEMO := $(DEPS_BUILD) gcc binutils git
 DEPS_TEST := $(DEPS_DEMO) procps python3-yaml chromium ninja-build cmake meson
 TEST_TOOLS ?= $(CURDIR)/.build/test-tools
 PROMTOOL := $(TEST_TOOLS)/promtool
-DEPS_BENCH := $(DEPS_BUILD) gcc binutils make git python3 ninja-build ccache xxhash time pre-commit
+DEPS_BENCH := $(DEPS_BUILD) gcc binutils make git python3 ninja-build ccache xxhash time pre-commit cmake
 
 .PHONY: build release test demo bench bench-quick install deps-build deps-demo deps-test deps-bench clean
 
@@ -88,7 +88,8 @@ demo: deps-demo release
 
 # The benchmark of issue 4 (bench/bench.py): kiln beside ninja, ninja+ccache and make.
 # Writes docs/benchmarks.md (above its marker line) and bench/out/results.json.
-# bench: every scenario at full size (~15-20 min on 2 cores); bench-quick: a few minutes.
+# bench: every scenario at full size (~30 min on 2 cores, the cmake group ~9 of them; much
+# longer when the machine is shared); bench-quick: a few minutes.
 bench: deps-bench release
 	@sh bench/run.sh $(CURDIR)/$(BIN_RELEASE)
 

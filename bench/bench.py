@@ -22,6 +22,13 @@ Projects (bench/projects.py), each copied once per tool:
                .py file), and with --no-verify: cold, one file edited, nothing relevant,
                cached (one file, every file); then broken staged files must be refused
                (bench/hooks.py)
+  cmake        issue 14: the synth project at BENCH_UNITS_CMAKE units as a CMake
+               project (its CMakeLists.txt), configured by the real `cmake -G Ninja`
+               once per tool: ninja, ninja with CMAKE_C_COMPILER_LAUNCHER=ccache, and
+               kiln as CMAKE_MAKE_PROGRAM (a `kiln-ninja` link, which it builds with):
+               cold, null, touch, edit, clean, and a fresh worktree in three flag sets
+               (-g with -ffile-prefix-map, -g alone, neither); outputs compared byte for
+               byte with ninja's where paths allow (bench/cmake_bench.py)
 
 Tools: kiln, ninja, ninja+ccache (build-ccache.ninja) and make; the trivial projects
 leave out ninja+ccache (no compiler to cache), demo has kiln and ninja. The rounds of a
@@ -44,8 +51,12 @@ Environment (defaults: full / --quick):
   BENCH_FILES_HOOKS   Python files of the hooks group (300 / 100)
   BENCH_ROUNDS_HOOKS  rounds of the hooks group but its cold commits (7 / 3; cold:
                       BENCH_ROUNDS_FULL)
+  BENCH_UNITS_CMAKE   synth units of the cmake group (400 / 100)
+  BENCH_CMAKE_RENDER  where the cmake group's CMakeLists renders the templates: build
+                      (add_custom_command, the default) or configure (execute_process
+                      while configuring: no custom command in build.ninja)
   BENCH_ONLY          comma-separated subset of:
-                      synth,synth-big,trivial,trivial-big,hash,demo,workspaces,hooks
+                      synth,synth-big,trivial,trivial-big,hash,demo,workspaces,hooks,cmake
   BENCH_JOBS          -j (2)
   BENCH_KEEP=1        keep the scratch trees (kept anyway when a build is wrong)
   BENCH_OUT           results.json and logs/ (bench/out)
@@ -70,18 +81,22 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True   # no bench/__pycache__
 import hooks  # noqa: E402
 import report  # noqa: E402
-from projects import (SCENARIO_TEXT, DemoProject, SynthBigProject, SynthProject,  # noqa: E402
+from cmake_bench import CMakeCcache, CMakeKiln, CMakeNinja, CMakeProject  # noqa: E402
+from projects import (DemoProject, SynthBigProject, SynthProject,  # noqa: E402
                       TrivialBigProject, TrivialProject)
-from runner import Kiln, Make, Ninja, NinjaCcache, first_line, fresh_dir, peak_rss, quiet, rm, run_logged  # noqa: E402
+from runner import (Kiln, Make, Ninja, NinjaCcache, bench_env, first_line, fresh_dir, peak_rss, quiet, rm,  # noqa: E402
+                    run_logged)
 from workspaces import WHAT as SCENARIO_TEXT_WS, WorkspacesBench, WorkspacesProject, variants  # noqa: E402
 from workspaces import phases as ws_phases  # noqa: E402
 
-GROUPS = ("synth", "synth-big", "trivial", "trivial-big", "hash", "demo", "workspaces", "hooks")
+GROUPS = ("synth", "synth-big", "trivial", "trivial-big", "hash", "demo", "workspaces", "hooks", "cmake")
 DEFAULTS = {  # knob: (full, quick)
     "rounds": (7, 3), "rounds_full": (5, 1), "units": (400, 400), "units_big": (2000, 1000),
     "trivial": (1000, 1000), "trivial_big": (20000, 5000), "hash_mib": (1024, 1024), "jobs": (2, 2),
     "units_ws": (400, 200), "rounds_ws": (8, 4), "files_hooks": (300, 100), "rounds_hooks": (7, 3),
+    "units_cmake": (400, 100),
 }
+CMAKE_RENDER = ("build", "configure")   # BENCH_CMAKE_RENDER
 # The sizes of issue 4 (and of issue 5: units_ws).
 ISSUE_SIZES = {"units": 400, "units_big": 2000, "trivial": 1000, "trivial_big": 20000, "hash_mib": 1024,
                "units_ws": 400}
@@ -102,6 +117,9 @@ class Config:
         bad = [g for g in self.only if g not in GROUPS]
         if bad:
             raise SystemExit("bench: BENCH_ONLY: unknown %s (choose from %s)" % (", ".join(bad), ",".join(GROUPS)))
+        self.cmake_render = os.environ.get("BENCH_CMAKE_RENDER") or CMAKE_RENDER[0]
+        if self.cmake_render not in CMAKE_RENDER:
+            raise SystemExit("bench: BENCH_CMAKE_RENDER: %s (choose from %s)" % (self.cmake_render, ",".join(CMAKE_RENDER)))
         self.keep = os.environ.get("BENCH_KEEP") == "1"
         self.out = os.path.abspath(os.environ.get("BENCH_OUT") or os.path.join(HERE, "out"))
         doc = os.environ.get("BENCH_DOC") or os.path.join(ROOT, "docs", "benchmarks.md")
@@ -109,7 +127,7 @@ class Config:
 
     def as_dict(self):
         d = {k: getattr(self, k) for k in DEFAULTS}
-        d.update(mode=self.mode, only=self.only, groups=list(GROUPS),
+        d.update(mode=self.mode, only=self.only, groups=list(GROUPS), cmake_render=self.cmake_render,
                  smaller_than_issue={k: v for k, v in ISSUE_SIZES.items() if d[k] < v})
         return d
 
@@ -130,10 +148,7 @@ class Bench:
         self.cfg = cfg
         self.kiln = kiln
         self.logs = os.path.join(cfg.out, "logs")
-        # Not the caller's kiln or ccache settings, nor those of a `make bench` around us.
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("KILN_", "CCACHE_"))
-                    and k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "GNUMAKEFLAGS")}
-        self.env["LC_ALL"] = "C"
+        self.env = bench_env()
         self.failures = []
         self.notes = []
         self.results = {}
@@ -173,8 +188,12 @@ class Bench:
                     cwd, what = project.prepare(tool, scenario, rnd)
                     runs[tool.name].append(self.build(project, tool, scenario, rnd, cwd, what))
                     project.after(tool, scenario, rnd, cwd)
+            # Checks across the tools' results of a round (the cmake group: byte for byte).
+            compare = getattr(project, "compare_rounds", None)
+            if compare:
+                compare(scenario, runs, self)
             entry = summarize(runs, rounds, project.tools)
-            entry["what"] = SCENARIO_TEXT.get(scenario, "")
+            entry["what"] = project.what(scenario)
             if scenario == "null":
                 self.measure_rss(project, entry)
             res["scenarios"][scenario] = entry
@@ -211,7 +230,7 @@ class Bench:
                 bad = "a null build ran or restored something"
             elif scenario == "touch" and w["ran"]:
                 bad = "touching a file (same content) made tasks run"
-            elif scenario in ("clean", "worktree") and w["ran"]:
+            elif scenario in project.cached_scenarios and w["ran"]:
                 bad = "tasks ran although everything was in the cache"
             elif scenario == "cold" and w["restored"]:
                 bad = "a cold build with an empty cache restored something"
@@ -220,7 +239,7 @@ class Bench:
                                   % (where, bad, w["ran"], w["restored"], w["up_to_date"]))
         for r in runs.get("ccache", []):
             w = r["work"]
-            if scenario in ("clean", "worktree") and w and w.get("ccache_misses"):
+            if scenario in project.cached_scenarios and w and w.get("ccache_misses"):
                 self.notes.append("%s %s round %d: ninja+ccache missed its cache %d times (%d hits)"
                                   % (project.name, scenario, r["round"], w["ccache_misses"], w["ccache_hits"]))
 
@@ -402,7 +421,8 @@ def versions(kiln, kiln_orig):
             "kiln_source": kiln_source(), "ninja": first_line(["ninja", "--version"]),
             "make": first_line(["make", "--version"]), "ccache": first_line(["ccache", "--version"]),
             "cc": first_line(["cc", "--version"]), "xxhsum": first_line(["xxhsum", "--version"]),
-            "git": first_line(["git", "--version"]), "python": sys.version.split()[0]}
+            "git": first_line(["git", "--version"]), "cmake": first_line(["cmake", "--version"]),
+            "python": sys.version.split()[0]}
 
 
 def main():
@@ -433,7 +453,8 @@ def main():
     k, n, c, m = Kiln(kiln), Ninja(), NinjaCcache(), Make()
     projects = {"synth": (SynthProject, [k, n, c, m]), "synth-big": (SynthBigProject, [k, n, c, m]),
                 "trivial": (TrivialProject, [k, n, m]), "trivial-big": (TrivialBigProject, [k, n, m]),
-                "demo": (DemoProject, [k, n]), "workspaces": (WorkspacesProject, [k, n, c])}
+                "demo": (DemoProject, [k, n]), "workspaces": (WorkspacesProject, [k, n, c]),
+                "cmake": (CMakeProject, [CMakeKiln(kiln), CMakeNinja(), CMakeCcache()])}
     data["tool_labels"] = {t.name: t.label for t in (k, n, c, m)}
     data["tool_labels"].update({v.name: v.label for v in variants([k])})
     try:

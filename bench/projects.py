@@ -58,7 +58,21 @@ class Project:
         self.ccache_dir = os.path.join(self.work, "caches", "ccache")
 
     def tree(self, tool):
+        """Where the tool builds."""
         return os.path.join(self.work, tool.name)
+
+    def source(self, tool):
+        """The tool's copy of the sources (its git checkout, where there is one): the
+        folder it builds in, except for an out-of-tree build (the cmake group)."""
+        return self.tree(tool)
+
+    # Scenarios in which everything the build needs is in the cache (a flag when kiln
+    # runs anything, or ccache misses).
+    cached_scenarios = ("clean", "worktree")
+
+    def what(self, scenario):
+        """The scenario's one-line description (results.json, the report)."""
+        return SCENARIO_TEXT.get(scenario, "")
 
     def scenarios(self):
         """[(scenario, rounds)] in the order they run."""
@@ -117,6 +131,7 @@ def run_program(argv, cwd):
 class SynthProject(Project):
     name = "synth"
     outputs = ("build", "bin", "gen")
+    program = "./bin/synth"     # relative to the folder built in
 
     def __init__(self, work, tools, cfg, units=None):
         super().__init__(work, tools, cfg)
@@ -138,7 +153,7 @@ class SynthProject(Project):
             git(["add", "-A"], base)
             git(["commit", "-q", "-m", "synthetic project"], base)
         for t in self.tools:
-            shutil.copytree(base, self.tree(t), symlinks=True)
+            shutil.copytree(base, self.source(t), symlinks=True)
         rng = random.Random(42)
         n = self.cfg.rounds
         picks = rng.sample(range(self.units), min(self.units, 2 * n))
@@ -157,16 +172,16 @@ class SynthProject(Project):
                 % ("{:,}".format(s.units), (s.units + 24) // 25, s.header_users(), s.templates))
 
     def change(self, tool, scenario, rnd):
-        t = self.tree(tool)
+        t, src = self.tree(tool), self.source(tool)
         if scenario == "touch":
             rel = self.synth.unit_path(self.touch_units[rnd % len(self.touch_units)])
-            os.utime(os.path.join(t, rel))
+            os.utime(os.path.join(src, rel))
             return t, "touch " + rel
         if scenario == "edit":
             i = self.edit_units[rnd % len(self.edit_units)]
             rel = self.synth.unit_path(i)
             new = self.synth.unit_c[i] + 1_000_000 * (rnd + 1)   # never built before
-            path = os.path.join(t, rel)
+            path = os.path.join(src, rel)
             with open(path) as f:
                 text = f.read()
             with open(path, "w") as f:
@@ -175,13 +190,13 @@ class SynthProject(Project):
             return t, "edit " + rel
         if scenario == "header":
             self.bias[tool.name] = 1000 * (rnd + 1)                # never built before
-            with open(os.path.join(t, HEADER), "w") as f:
+            with open(os.path.join(src, HEADER), "w") as f:
                 f.write(Synth.util_h(self.bias[tool.name]))
             return t, "edit %s (SYN_UTIL_BIAS %d)" % (HEADER, self.bias[tool.name])
         if scenario == "worktree":
             wt = os.path.join(self.work, "wt", "%s-%d" % (tool.name, rnd))
             os.makedirs(os.path.dirname(wt), exist_ok=True)
-            git(["worktree", "add", "-q", "--detach", wt, "HEAD"], t)
+            git(["worktree", "add", "-q", "--detach", wt, "HEAD"], src)
             return wt, "fresh worktree " + os.path.relpath(wt, self.work)
         raise ValueError(scenario)
 
@@ -190,14 +205,14 @@ class SynthProject(Project):
         if scenario == "worktree":
             # At HEAD (the worktrees' sources), built once in the main checkout.
             for tool in self.tools:
-                git(["reset", "-q", "--hard", "HEAD"], self.tree(tool))
+                git(["reset", "-q", "--hard", "HEAD"], self.source(tool))
                 self.values[tool.name], self.bias[tool.name] = {}, 0
                 settle(tool, self.tree(tool))
 
     def after(self, tool, scenario, rnd, cwd):
         if scenario == "worktree" and not self.cfg.keep:
             rm(cwd)
-            git(["worktree", "prune"], self.tree(tool))
+            git(["worktree", "prune"], self.source(tool))
 
     def expected(self, tool, cwd):
         if cwd != self.tree(tool):       # a worktree: HEAD's sources
@@ -206,7 +221,7 @@ class SynthProject(Project):
 
     def check(self, tool, cwd):
         expected = self.expected(tool, cwd)
-        actual = run_program(["./bin/synth"], cwd)
+        actual = run_program([self.program], cwd)
         return actual == expected, actual, expected
 
 

@@ -72,6 +72,24 @@ def targets(data):
     ratio("%s trivial tasks, cold" % fmt_n(c["trivial"]), "trivial", "cold", 1.0)
     ratio("clean rebuild (state and caches kept)", "synth", "clean", 0.05, with_ccache=True)
     ratio("fresh worktree (shared caches)", "synth", "worktree", 0.05, with_ccache=True)
+    # issue 14: the synth project as a CMake project, kiln as CMake's ninja
+    if "cmake" in data["projects"]:
+        u = "CMake, %s units: " % fmt_n(c.get("units_cmake", 0))
+        ratio(u + "null build", "cmake", "null", 1.0)
+        ratio(u + "touch one .c (mtime only)", "cmake", "touch", 0.2)
+        ratio(u + "edit one .c", "cmake", "edit", 1.05)
+        ratio(u + "cold build", "cmake", "cold", 1.05)
+        ratio(u + "delete outputs and rebuild (state and caches kept)", "cmake", "clean", 0.05, with_ccache=True)
+        ratio(u + "fresh worktree, -g with -ffile-prefix-map", "cmake", "worktree", 0.1, with_ccache=True)
+        ratio(u + "fresh worktree, no -g", "cmake", "worktree-nog", 0.1, with_ccache=True)
+        e = scenario(data, "cmake", "worktree-nomap")
+        if e:
+            t = e["tools"]
+            add(u + "fresh worktree, -g without prefix maps", "(none: the objects name their checkout, kiln "
+                "compiles them)", "cmake/worktree-nomap", e["ratio"].get("kiln"), None, e["ok"],
+                "kiln %s, ninja %s, ninja+ccache %s (%s); kiln: %s" % (
+                    fmt_s(t["kiln"]["median"]), fmt_s(t["ninja"]["median"]), fmt_s(t["ccache"]["median"]),
+                    fmt_ratio(e["ratio"].get("ccache")), work_str("kiln", t["kiln"]["runs"][-1]["work"])))
     e = scenario(data, "trivial-big", "null")
     if e:
         k, n = e["tools"]["kiln"].get("peak_rss_kib"), e["tools"]["ninja"].get("peak_rss_kib")
@@ -219,6 +237,8 @@ def sizes_line(c):
         s += ", workspaces %s units" % fmt_n(c["units_ws"])
     if "files_hooks" in c:
         s += ", hooks %s Python files" % fmt_n(c["files_hooks"])
+    if "units_cmake" in c and "cmake" in c.get("only", ()):
+        s += ", cmake %s units" % fmt_n(c["units_cmake"])
     if small:
         s += " (**smaller than the issues' sizes**: %s)" % ", ".join("%s %s instead of %s" % (k, fmt_n(c[k]), fmt_n(v))
                                                                     for k, v in small.items())
@@ -239,8 +259,9 @@ def markdown(data):
                 "" if len(c["only"]) == len(c.get("groups", range(6))) else "; only " + ", ".join(c["only"])), ""]
     if data["failures"]:
         parts += ["**%d WRONG result(s)**: %s" % (len(data["failures"]), "; ".join(data["failures"])), ""]
-    parts += ["## Targets (issue 4%s%s)" % ("; issue 5: workspaces" if "workspaces" in data["projects"] else "",
-                                         "; issue 7: hooks" if data.get("hooks") else ""), "",
+    parts += ["## Targets (issue 4%s%s%s)" % ("; issue 5: workspaces" if "workspaces" in data["projects"] else "",
+                                           "; issue 7: hooks" if data.get("hooks") else "",
+                                           "; issue 14: cmake" if "cmake" in data["projects"] else ""), "",
               "kiln's ratio to ninja in the same run, lower is better (hashing: kiln's throughput relative to "
               "`xxhsum -H2`'s, higher is better; hooks: `git commit` with kiln's hook relative to pre-commit's): "
               "wall time, medians. *CPU time* (user + system of the tool and "
@@ -315,6 +336,9 @@ def markdown(data):
                   % (fmt_n(c.get("units_ws", 0)), data_what(data, WS_SCENARIO), WS_TARGET)]
     if data.get("hooks"):
         parts += [hooks.what_measured(c)]
+    if "cmake" in data["projects"]:
+        parts += [CMAKE_WHAT % (fmt_n(c.get("units_cmake", 0)), c.get("cmake_render", "build"))]
+        parts += ["  - **%s**: %s." % (k, e["what"]) for k, e in data["projects"]["cmake"]["scenarios"].items()]
     parts += ["",
               "**Checks.** After every build (settling builds included) the result is checked: the synth program "
               "prints a checksum of every unit and generated file, which `bench/gen_synth.py` predicts from the "
@@ -327,18 +351,20 @@ def markdown(data):
               "`kiln.yml`, `build.ninja`, `build-ccache.ninja` and a `Makefile`. Flags `-O0 -Wall`.", "",
               "## How to run", "",
               "```sh",
-              "make bench            # installs what is missing, builds the release binary, full run (~20 min on 2 cores)",
+              "make bench            # installs what is missing, builds the release binary, full run (~30 min on 2 cores)",
               "make bench-quick      # a few minutes: fewer rounds, smaller synth-big, trivial-big and workspaces",
               "sh bench/run.sh .build/release/kiln        # the full run with a kiln binary of your choice",
               "sh bench/quick.sh .build/release/kiln      # the quick run",
               "BENCH_ONLY=synth,hash BENCH_UNITS=60 BENCH_ROUNDS=2 BENCH_ROUNDS_FULL=1 sh bench/quick.sh .build/release/kiln",
               "BENCH_ONLY=workspaces sh bench/quick.sh .build/release/kiln   # issue 5's group alone",
               "BENCH_ONLY=hooks sh bench/quick.sh .build/release/kiln        # issue 7's group alone (needs pre-commit)",
+              "BENCH_ONLY=cmake sh bench/quick.sh .build/release/kiln        # issue 14's group alone (needs cmake)",
               "```", "",
               "Knobs (environment): `BENCH_ROUNDS`, `BENCH_ROUNDS_FULL`, `BENCH_UNITS`, `BENCH_UNITS_BIG`, "
               "`BENCH_TRIVIAL`, `BENCH_TRIVIAL_BIG`, `BENCH_HASH_MIB`, `BENCH_UNITS_WS`, `BENCH_ROUNDS_WS`, "
-              "`BENCH_FILES_HOOKS`, `BENCH_ROUNDS_HOOKS`, "
-              "`BENCH_ONLY` (synth,synth-big,trivial,trivial-big,hash,demo,workspaces,hooks), `BENCH_JOBS`, `BENCH_KEEP=1`, `BENCH_OUT`, "
+              "`BENCH_FILES_HOOKS`, `BENCH_ROUNDS_HOOKS`, `BENCH_UNITS_CMAKE`, `BENCH_CMAKE_RENDER` (build, configure), "
+              "`BENCH_ONLY` (synth,synth-big,trivial,trivial-big,hash,demo,workspaces,hooks,cmake), `BENCH_JOBS`, "
+              "`BENCH_KEEP=1`, `BENCH_OUT`, "
               "`BENCH_DOC` (`-`: no report); see `bench/bench.py`.", "",
               "**results.json**: `date`, `machine`, `versions`, `config` (the knobs; `smaller_than_issue` lists "
               "sizes below the issues'), `tool_labels`, `targets` (one row per target: `scenario`, `target`, `ref` "
@@ -346,7 +372,9 @@ def markdown(data):
               "(`description`, `tools`, `scenarios.SCENARIO`: `rounds`, `what`, `ok`, `ratio` and `cpu_ratio` "
               "per tool to ninja, `tools.TOOL`: `median`, `min`, `max`, `cpu_median` (seconds), "
               "`peak_rss_kib` (null builds), `ok`, `runs` (each round: `seconds`, `cpu_seconds`, `exit`, "
-              "`change`, `work`, `result`, `expected`, `ok`; workspaces: also `create_seconds`, `build_seconds`, "
+              "`change`, `work`, `result`, `expected`, `ok`; cmake: also `same_as_ninja` (the executable and both libraries byte "
+              "for byte ninja's of the round; null where the flags put paths in them), `absolute_paths` and "
+              "`foreign_paths` (how often the executable names the project's folder, another checkout); workspaces: also `create_seconds`, `build_seconds`, "
               "`create_each`, `create_cpu_seconds`, `builds` (per workspace: `name`, `path`, `seconds`, `cpu_seconds`, `exit`, `work`, "
               "`result`, `ok`), `remove_seconds`, `ws_list`), `phases` (workspaces: medians of `create`, `create_cpu`, "
               "`build`, `each_build`, `each_build_cpu`, `remove`)), `hash` (`bytes`, `tools.xxhsum|kiln|kiln-4k`, "
@@ -361,6 +389,24 @@ def markdown(data):
     return "\n".join(parts)
 
 
+CMAKE_WHAT = (
+    "- **cmake** (issue 14, `bench/cmake_bench.py`): the synth generator at %s units written as a CMake project "
+    "(`CMakeLists.txt`: the templates rendered by `add_custom_command` into the build folder (BENCH_CMAKE_RENDER="
+    "configure: while configuring), the units in a static library, the rendered files in another, an interface "
+    "target for `include/`, the executable linking both; rendering here: %s), committed into a git repository, one "
+    "copy per tool, each configured by `cmake -G Ninja` into its own build folder: ninja; ninja with "
+    "`-DCMAKE_C_COMPILER_LAUNCHER=ccache`, `CCACHE_DIR` a private folder configured with `ccache -o base_dir=<the "
+    "folder holding every checkout and worktree of the group> -o hash_dir=false` (how a user shares ccache's "
+    "results across checkouts; with the prefix maps `base_dir` alone would do, measured); kiln as "
+    "`-DCMAKE_MAKE_PROGRAM=<a kiln-ninja link>`, which builds too, `KILN_CACHE_DIR` a private folder. Configuring "
+    "(about a second: the same cmake for every tool) is untimed, the build alone is timed. Every build's program "
+    "must print the predicted checksum; where the flags keep paths out of the objects (-g with "
+    "`-ffile-prefix-map=<source>=. -ffile-prefix-map=<build>=build`, or no -g) the executable and both libraries "
+    "must also be byte for byte ninja's of the same round, although every tree is at another path; with -g and no "
+    "prefix map kiln's executable must name no other checkout than its own (ccache's restored objects may: that "
+    "is `hash_dir = false`, counted in the flags). Scenarios:")
+
+
 WS_INTRO = ("kiln: `kiln ws new w1` .. `w4`, then `kiln -C PATH build` in each; ninja and ninja+ccache: "
             "`git worktree add -b wN PATH` x4, then `ninja` in each. The 4 builds run at once (kiln (sequential): "
             "one after the other) on the machine's cores; the time runs from the start of the first create to the "
@@ -368,7 +414,11 @@ WS_INTRO = ("kiln: `kiln ws new w1` .. `w4`, then `kiln -C PATH build` in each; 
 
 
 def data_what(data, scenario_name):
-    for res in data["projects"].values():
+    """The text of the first project's scenario of that name (not the cmake group's:
+    its own list, CMAKE_WHAT)."""
+    for name, res in data["projects"].items():
+        if name == "cmake":
+            continue
         e = res["scenarios"].get(scenario_name)
         if e and e.get("what"):
             return e["what"]

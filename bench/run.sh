@@ -5,7 +5,10 @@
 # xxhsum, fixtures/demo, issue 5's workspaces (4 `kiln ws new` + builds at once
 # against 4 `git worktree add` + ninja builds), and issue 7's hooks (`git commit` with
 # kiln's pre-commit hook against pre-commit's, same check, same repository: cold, one
-# file, nothing relevant, cached). Every build's and commit's result is checked. Writes
+# file, nothing relevant, cached), and issue 14's cmake group (the generated project as a
+# CMake project, configured by cmake -G Ninja for ninja, ninja+ccache and kiln-ninja: cold,
+# null, touch, edit, clean, fresh worktree with and without -g and prefix maps). Every
+# build's and commit's result is checked. Writes
 # docs/benchmarks.md, bench/out/results.json and bench/out/logs/; exit 1 if any build
 # came out wrong.
 #
@@ -13,7 +16,8 @@
 #
 # Knobs (environment): BENCH_ROUNDS, BENCH_ROUNDS_FULL, BENCH_UNITS, BENCH_UNITS_BIG,
 # BENCH_TRIVIAL, BENCH_TRIVIAL_BIG, BENCH_HASH_MIB, BENCH_UNITS_WS, BENCH_ROUNDS_WS,
-# BENCH_FILES_HOOKS, BENCH_ROUNDS_HOOKS, BENCH_ONLY, BENCH_JOBS, BENCH_KEEP=1, BENCH_OUT,
+# BENCH_FILES_HOOKS, BENCH_ROUNDS_HOOKS, BENCH_UNITS_CMAKE, BENCH_CMAKE_RENDER, BENCH_ONLY,
+# BENCH_JOBS, BENCH_KEEP=1, BENCH_OUT,
 # BENCH_DOC; see bench/bench.py.
 set -eu
 quick=""
@@ -32,7 +36,7 @@ if [ ! -x "$kiln" ]; then
     exit 2
 fi
 missing=""
-for tool in python3 ninja make ccache xxhsum cc ar git pre-commit; do
+for tool in python3 ninja make ccache xxhsum cc ar git pre-commit cmake; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 [ -x /usr/bin/time ] || missing="$missing /usr/bin/time"

@@ -16,6 +16,15 @@ TIMEOUT = 900
 Run = collections.namedtuple("Run", "seconds cpu_seconds status output start end", defaults=(None, None))
 
 
+def bench_env():
+    """The environment of every command the bench runs: not the caller's kiln or
+    ccache settings, nor those of a `make bench` around us; LC_ALL=C."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KILN_", "CCACHE_"))
+           and k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "GNUMAKEFLAGS")}
+    env["LC_ALL"] = "C"
+    return env
+
+
 def rm(path):
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path)
