@@ -126,14 +126,15 @@ package struct Job: Sendable {
     var pathDependent: String?
     let found = actionCache.lookup(task.key, removingDamaged: removingDamaged)
     var damaged = found.damaged
-    for entry in found.entries {
+    for stored in found.entries {
+      // Its paths as this checkout has them (`KeyRoots`): output and depfile paths.
+      let entry = localized(stored)
       // Untrusted even with a good checksum: it decides nothing about where to write.
       guard entry.fits(declared: task.instance.outputs) else {
         damaged = true
         continue
       }
-      // Its depfile paths as this checkout has them (`KeyRoots`).
-      let matches = entry.discovered.allSatisfy { (try? statCache.digest(of: keyRoots.resolve($0.path))) == $0.digest }
+      let matches = entry.discovered.allSatisfy { (try? statCache.digest(of: $0.path)) == $0.digest }
       guard matches else { continue }
       if let other = entry.pathDependentRoot, other != keyRoots.identity {
         pathDependent = other
@@ -146,6 +147,16 @@ package struct Job: Sendable {
     }
     if damaged, removingDamaged { actionCache.remove(task.key) }
     return (nil, pathDependent, damaged)
+  }
+
+  /// `entry` with its paths as this checkout has them: stored with the checkout's
+  /// folders as tokens (CMake names an object after its source's absolute path,
+  /// `CMakeFiles/app.dir/home/u/proj/src/x.c.o`), resolved here; `fits` then checks
+  /// them against this task's declared outputs like any other.
+  private func localized(_ entry: ActionEntry) -> ActionEntry {
+    var local = entry
+    local.mapPaths(keyRoots.resolve)
+    return local
   }
 
   /// Writes the entry's outputs back, at the task's declared output paths only (the
@@ -194,7 +205,7 @@ package struct Job: Sendable {
     actionCache.touch(task.key)
     let record = TaskRecord(
       id: task.instance.id, key: task.key, command: task.instance.command, environment: task.environment,
-      inputs: task.inputs, discovered: entry.discovered.map { PathDigest(keyRoots.resolve($0.path), $0.digest) },
+      inputs: task.inputs, discovered: entry.discovered,
       outputs: entry.outputs,
       declaredOutputs: task.instance.outputs, duration: entry.duration, depfile: task.instance.depfile)
     return .restored(JobResult(outcome: .restored(from: .local), record: record, stdout: entry.stdout,
@@ -389,10 +400,10 @@ package struct Job: Sendable {
         for entry in entries where entry.kind == .file && ingest.inline[entry.digest] == nil {
           try contentStore.store(Paths.join(root, entry.path), as: entry.digest)
         }
-        let action = ActionEntry(discovered: discovered.map { PathDigest(keyRoots.normalize($0.path), $0.digest) },
-                                 outputs: entries, declaredOutputs: instance.outputs,
+        var action = ActionEntry(discovered: discovered, outputs: entries, declaredOutputs: instance.outputs,
                                  stdout: out, stderr: err, duration: duration,
                                  pathDependentRoot: ingest.pathDependent ? keyRoots.identity : nil, inline: ingest.inline)
+        action.mapPaths(keyRoots.normalize)
         try actionCache.store(action, for: task.key)
       } catch {
         warnings.append("\(instance.id): not cached: \(error)")

@@ -71,8 +71,8 @@ package struct Rebuilder {
     key.field("D", instance.directory)
     for line in environment { key.field("E", line) }
     for input in inputs { key.field("I", keyRoots.normalize(input.path), input.digest) }
-    for output in instance.outputs { key.field("O", output) }
-    if let depfile = instance.depfile { key.field("F", depfile) }
+    for output in instance.outputs { key.field("O", keyRoots.normalize(output)) }
+    if let depfile = instance.depfile { key.field("F", keyRoots.normalize(depfile)) }
     for tool in tools { key.field("T", keyRoots.normalize(tool.path), tool.digest) }
     if !tools.isEmpty {
       var listed = Set(inputs.map(\.path))

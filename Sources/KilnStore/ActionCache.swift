@@ -188,6 +188,15 @@ extension ActionEntry {
   /// is not a result of this task's command, whatever its checksum says. (An inline
   /// output's bytes are checked against its digest as it is written back, and by
   /// `cache verify`.)
+  /// Every path it holds (outputs, declared outputs, discovered inputs) through
+  /// `transform`: the engine writes a checkout's folders out of them to store, and back
+  /// in to restore (`KeyRoots`).
+  package mutating func mapPaths(_ transform: (String) -> String) {
+    discovered = discovered.map { PathDigest(transform($0.path), $0.digest) }
+    outputs = outputs.map { OutputEntry(path: transform($0.path), kind: $0.kind, permissions: $0.permissions, digest: $0.digest) }
+    declaredOutputs = declaredOutputs.map(transform)
+  }
+
   package func fits(declared: [String]) -> Bool {
     // The duration goes into records and reports: a number, not NaN or negative.
     guard declaredOutputs == declared, duration.isFinite, duration >= 0 else { return false }

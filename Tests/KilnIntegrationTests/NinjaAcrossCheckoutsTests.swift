@@ -47,6 +47,35 @@ import Testing
     #expect(r.stderr.contains("holds the absolute path"), "\(r)")
   }
 
+  @Test func anOutputNamedAfterTheCheckoutsPathIsRestoredUnderThisCheckoutsName() throws {
+    // CMake names the object of `../src/x.c` after its absolute path:
+    // `CMakeFiles/app.dir/<checkout>/src/x.c.o`.
+    func checkout(sharingCacheWith other: TempProject? = nil) throws -> TempProject {
+      let p = try TempProject(["src/x.c": "int x;\n", ".git/HEAD": "ref: refs/heads/main\n"], sharingCacheWith: other)
+      let object = "CMakeFiles/app.dir\(p.root)/src/x.c.o"
+      try p.write("build/build.ninja", """
+        rule cc
+          command = cat $in > $out && echo x >> \(p.root)/.runs/cc
+        build \(object): cc \(p.root)/src/x.c
+        rule link
+          command = cat $in > $out && echo x >> \(p.root)/.runs/link
+        build app: link \(object)
+
+        """)
+      return p
+    }
+    let first = try checkout()
+    let second = try checkout(sharingCacheWith: first)
+    #expect(try first.kiln("ninja", "-C", "build").status == 0)
+    let r = try second.kiln("ninja", "-C", "build")
+    #expect(r.status == 0, "\(r)")
+    #expect([second.runs("cc"), second.runs("link")] == [0, 0] as [Int], "\(r)")
+    #expect(second.read("build/CMakeFiles/app.dir\(second.root)/src/x.c.o") == "int x;\n")
+    #expect(second.read("build/app") == "int x;\n")
+    // Nothing was written under the first checkout's name in the second.
+    #expect(!second.exists("build/CMakeFiles/app.dir\(first.root)"))
+  }
+
   @Test func aHeaderChangedInOneCheckoutIsCheckedThereNotInTheOther() throws {
     let first = try Self.checkout()
     let second = try Self.checkout(sharingCacheWith: first)
