@@ -74,6 +74,7 @@ struct NinjaFuzzRun {
           repair = (path, before[path]!, targets)
         } else {
           try set(path, before[path]!, remembering: false)
+          history.append("     (\(path) put back)")
         }
       }
     }
