@@ -17,6 +17,9 @@ package struct KeyRoots: Sendable, Hashable {
   package let folders: [String]
   /// Indexes into `folders`, longest first: a folder inside another is replaced first.
   private let order: [Int]
+  /// `folders` as bytes, and `needles` as bytes (what an output is searched for).
+  private let folderBytes: [[UInt8]]
+  package let needleBytes: [[UInt8]]
 
   package init(_ folders: [String]) {
     var kept: [String] = []
@@ -29,6 +32,8 @@ package struct KeyRoots: Sendable, Hashable {
     }
     self.folders = kept
     order = kept.indices.sorted { kept[$0].utf8.count > kept[$1].utf8.count }
+    folderBytes = kept.map { Array($0.utf8) }
+    needleBytes = kept.filter { f in !kept.contains { $0 != f && f.hasPrefix($0 + "/") } }.map { Array($0.utf8) }
   }
 
   private static let mark: UInt8 = 0x01
@@ -49,10 +54,9 @@ package struct KeyRoots: Sendable, Hashable {
 
   /// `text` with every whole-prefix occurrence of a folder replaced by its token.
   package func normalize(_ text: String) -> String {
-    guard !folders.isEmpty else { return text }
+    guard !folders.isEmpty, needsRewrite(text) else { return text }
     let bytes = Array(text.utf8)
-    guard bytes.contains(UInt8(ascii: "/")) || bytes.contains(Self.mark) else { return text }
-    let needles = folders.map { Array($0.utf8) }
+    let needles = folderBytes
     var out: [UInt8] = []
     out.reserveCapacity(bytes.count)
     var i = 0
@@ -85,6 +89,28 @@ package struct KeyRoots: Sendable, Hashable {
     return changed ? String(decoding: out, as: UTF8.self) : text
   }
 
+  /// Whether `normalize` changes `text`: a token mark, or a folder at a whole-path
+  /// boundary. One pass without allocating: most paths and commands hold neither.
+  private func needsRewrite(_ text: String) -> Bool {
+    var copy = text
+    return copy.withUTF8 { bytes in
+      var i = 0
+      while i < bytes.count {
+        let b = bytes[i]
+        if b == Self.mark { return true }
+        if b == UInt8(ascii: "/") {
+          for needle in folderBytes {
+            let end = i + needle.count
+            if end <= bytes.count, bytes[i..<end].elementsEqual(needle),
+               end == bytes.count || !Self.continuesName(bytes[end]) { return true }
+          }
+        }
+        i += 1
+      }
+      return false
+    }
+  }
+
   /// `text` as `normalize` wrote it, with this checkout's folders put back. A token for
   /// a role this checkout does not have stays as it is (it names no file here).
   package func resolve(_ text: String) -> String {
@@ -114,9 +140,7 @@ package struct KeyRoots: Sendable, Hashable {
 
   /// The folders to search an output for: those not inside another (a path inside one
   /// holds it).
-  package var needles: [String] {
-    folders.filter { f in !folders.contains { $0 != f && f.hasPrefix($0 + "/") } }
-  }
+  package var needles: [String] { needleBytes.map { String(decoding: $0, as: UTF8.self) } }
 
   /// What a path-dependent cache entry records: restored only where this is the same.
   package var identity: String { folders.joined(separator: ", ") }

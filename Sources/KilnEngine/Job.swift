@@ -467,7 +467,7 @@ package struct Job: Sendable {
   /// workspace path: such an output is wrong anywhere else).
   private func hashFile(_ path: String, _ st: FileStat, into ingest: inout Ingest) throws(FileSystemError) {
     let recorded = clock.wallNanoseconds()
-    let needles = keyRoots.needles.map { Array($0.utf8) }
+    let needles = keyRoots.needleBytes
     let abs = Paths.join(root, path)
     let digest: Digest
     if ingest.keepsBytes, st.size <= ActionCache.inlineLimit {

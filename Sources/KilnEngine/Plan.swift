@@ -73,7 +73,9 @@ package struct BuildPlan: Sendable {
   /// The ready instance on the longest remaining path whose pool has room, now running.
   package mutating func nextToStart() -> Int? {
     while let i = ready.pop() {
-      if let pool = graph[i].pool, let depth = depths[pool] {
+      // ninja's depth 0 is no bound; a build file or a forged graph cache saying less
+      // must not hold an edge back for ever.
+      if let pool = graph[i].pool, let depth = depths[pool], depth > 0 {
         guard inPool[pool, default: 0] < depth else {
           delayed[pool, default: PriorityQueue()].push(i, priority: priority[i])
           continue
@@ -88,7 +90,7 @@ package struct BuildPlan: Sendable {
 
   /// `i` ended in `end`: its dependents whose last dependency it was can be decided.
   package mutating func finish(_ i: Int, _ end: State) {
-    if state[i] == .running, let pool = graph[i].pool, depths[pool] != nil {
+    if state[i] == .running, let pool = graph[i].pool, let depth = depths[pool], depth > 0 {
       inPool[pool, default: 1] -= 1
       if let next = delayed[pool]?.pop() { ready.push(next, priority: priority[next]) }
     }

@@ -89,6 +89,15 @@ import Testing
     #expect(overlapped.status == 1, "\(overlapped)")
   }
 
+  @Test func aPoolOfDepthZeroIsUnbounded() throws {
+    // ninja reads depth 0 as no bound; kiln once held such edges back and built nothing.
+    let p = try TempProject([
+      "build.ninja": "pool free\n  depth = 0\nrule w\n  command = echo $out > $out\n  pool = free\nbuild a: w\nbuild b: w\n",
+    ])
+    let r = try p.kiln("ninja", "-j", "2")
+    #expect(r.status == 0 && p.read("a") == "a\n" && p.read("b") == "b\n", "\(r)")
+  }
+
   @Test func aValidationIsBuiltWheneverItsEdgeIs() throws {
     let p = try TempProject([
       "build.ninja": """
