@@ -29,6 +29,16 @@ Projects (bench/projects.py), each copied once per tool:
                cold, null, touch, edit, clean, and a fresh worktree in three flag sets
                (-g with -ffile-prefix-map, -g alone, neither); outputs compared byte for
                byte with ninja's where paths allow (bench/cmake_bench.py)
+  launcher     issue 15: kiln as a compiler launcher (`CC="kiln gcc"`) beside
+               `ccache gcc` and plain gcc, each project built by its own Makefile with
+               `make -jBENCH_JOBS CC=...`: the synth project at BENCH_UNITS_LAUNCHER units
+               and Lua 5.4 (Debian's source package, fetched once by `apt-get source
+               --download-only lua5.4` into BENCH_OUT/sources/; skipped with one line if it
+               cannot be): cold (also plain gcc), clean, fresh worktree (ccache without and
+               with base_dir), comment-only header edit, one .c edited; every object byte
+               for byte plain gcc's; then one compile's cache hit latency
+               (BENCH_CALLS_LAUNCHER calls each) and BENCH_CONCURRENT_LAUNCHER compiles at
+               once, cold and warm, counting failures (bench/launcher.py)
 
 Tools: kiln, ninja, ninja+ccache (build-ccache.ninja) and make; the trivial projects
 leave out ninja+ccache (no compiler to cache), demo has kiln and ninja. The rounds of a
@@ -52,11 +62,20 @@ Environment (defaults: full / --quick):
   BENCH_ROUNDS_HOOKS  rounds of the hooks group but its cold commits (7 / 3; cold:
                       BENCH_ROUNDS_FULL)
   BENCH_UNITS_CMAKE   synth units of the cmake group (400 / 100)
+  BENCH_UNITS_LAUNCHER  synth units of the launcher group (200 / 100)
+  BENCH_ROUNDS_LAUNCHER rounds of every launcher scenario (5 / 2; the concurrent
+                      test: half as many)
+  BENCH_CALLS_LAUNCHER  timed calls per compiler of the launcher's hit latency (50 / 20)
+  BENCH_CONCURRENT_LAUNCHER  compiles at once in the launcher's concurrency test
+                      (200 / 200)
+  BENCH_LUA_SOURCE    a Lua 5.4 tarball or folder for the launcher group, instead of
+                      Debian's source package
   BENCH_CMAKE_RENDER  where the cmake group's CMakeLists renders the templates: build
                       (add_custom_command, the default) or configure (execute_process
                       while configuring: no custom command in build.ninja)
   BENCH_ONLY          comma-separated subset of:
-                      synth,synth-big,trivial,trivial-big,hash,demo,workspaces,hooks,cmake
+                      synth,synth-big,trivial,trivial-big,hash,demo,workspaces,hooks,cmake,
+                      launcher
   BENCH_JOBS          -j (2)
   BENCH_KEEP=1        keep the scratch trees (kept anyway when a build is wrong)
   BENCH_OUT           results.json and logs/ (bench/out)
@@ -80,6 +99,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True   # no bench/__pycache__
 import hooks  # noqa: E402
+import launcher  # noqa: E402
 import report  # noqa: E402
 from cmake_bench import CMakeCcache, CMakeKiln, CMakeNinja, CMakeProject  # noqa: E402
 from projects import (DemoProject, SynthBigProject, SynthProject,  # noqa: E402
@@ -89,12 +109,15 @@ from runner import (Kiln, Make, Ninja, NinjaCcache, bench_env, first_line, fresh
 from workspaces import WHAT as SCENARIO_TEXT_WS, WorkspacesBench, WorkspacesProject, variants  # noqa: E402
 from workspaces import phases as ws_phases  # noqa: E402
 
-GROUPS = ("synth", "synth-big", "trivial", "trivial-big", "hash", "demo", "workspaces", "hooks", "cmake")
+GROUPS = ("synth", "synth-big", "trivial", "trivial-big", "hash", "demo", "workspaces", "hooks", "cmake",
+          "launcher")
 DEFAULTS = {  # knob: (full, quick)
     "rounds": (7, 3), "rounds_full": (5, 1), "units": (400, 400), "units_big": (2000, 1000),
     "trivial": (1000, 1000), "trivial_big": (20000, 5000), "hash_mib": (1024, 1024), "jobs": (2, 2),
     "units_ws": (400, 200), "rounds_ws": (8, 4), "files_hooks": (300, 100), "rounds_hooks": (7, 3),
     "units_cmake": (400, 100),
+    "units_launcher": (200, 100), "rounds_launcher": (5, 2), "calls_launcher": (50, 20),
+    "concurrent_launcher": (200, 200),
 }
 CMAKE_RENDER = ("build", "configure")   # BENCH_CMAKE_RENDER
 # The sizes of issue 4 (and of issue 5: units_ws).
@@ -467,6 +490,9 @@ def main():
             if group == "hooks":   # issue 7: git commit with kiln's hook, pre-commit's, none
                 hooks.run(bench, work, nice)
                 continue
+            if group == "launcher":   # issue 15: kiln gcc beside ccache gcc and gcc
+                launcher.run(bench, work, nice)
+                continue
             cls, tools = projects[group]
             p = cls(work, tools, cfg)
             t0 = time.perf_counter()
@@ -479,9 +505,10 @@ def main():
         raise SystemExit(130)
     data["machine"]["loadavg_end"] = " ".join("%.2f" % x for x in os.getloadavg())
     data["runtime_seconds"] = round(time.perf_counter() - start, 1)
-    data["projects"] = {k: v for k, v in bench.results.items() if k not in ("hash", "hooks")}
+    data["projects"] = {k: v for k, v in bench.results.items() if k not in ("hash", "hooks", "launcher")}
     data["hash"] = bench.results.get("hash")
     data["hooks"] = bench.results.get("hooks")
+    data["launcher"] = bench.results.get("launcher")
     data["targets"] = report.targets(data)
     data["work_notes"] = bench.notes       # what kiln's and ccache's own counts said
     data["notes"] = report.auto_notes(data) + bench.notes

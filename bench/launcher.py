@@ -1,0 +1,1178 @@
+"""The launcher group (issue 15): kiln as a compiler launcher (`kiln gcc ARGS`, as
+`ccache gcc ARGS`) beside ccache and the plain compiler, on two Makefile projects built
+by their own Makefiles with CC overridden: the same make, the same -jBENCH_JOBS.
+
+    synth  the generated project (bench/gen_synth.py) at BENCH_UNITS_LAUNCHER units, its
+           GNU Makefile (-MMD -MP depfiles), with CFLAGS="-O0 -Wall -I$(CURDIR)/include":
+           the include folder as an absolute path, as CMake-generated and many
+           hand-written Makefiles have it (with its relative -Iinclude alone every path
+           is relative, and ccache hits in another checkout without base_dir)
+    lua    Lua 5.4 from Debian's source package (the upstream tarball of `apt-get source
+           --download-only lua5.4`, kept in BENCH_OUT/sources/; BENCH_LUA_SOURCE: a
+           tarball or folder to use instead), its own Makefiles (`make linux`,
+           CC="... gcc -std=gnu99", -O2): relative paths only, no depfiles
+
+Each project is committed into a git repository and copied once per compiler
+(PROJECT/plain/, PROJECT/ccache/, ...), each with its own cache folder:
+
+    plain        CC=gcc: no cache
+    ccache       CC="ccache gcc"; CCACHE_DIR a fresh folder of the bench's, no base_dir
+    ccache-base  the same with CCACHE_BASEDIR = the project's folder (every checkout and
+                 worktree of it): the fresh-worktree scenario only
+    kiln         CC="KILN gcc" (the kiln under test); KILN_CACHE_DIR a fresh folder of
+                 the bench's; its base folder for paths: the git top-level (its default)
+
+Scenarios (SCENARIOS; rounds: BENCH_ROUNDS_LAUNCHER, the compilers rotated; wall time
+of the `make` process, medians): cold (outputs deleted, empty caches: plain, ccache,
+kiln), clean (outputs deleted, caches warm), worktree (`git worktree add` of HEAD, then
+make there; caches warmed by the main checkout), header (a comment appended to a
+header every file includes: a hit must come from preprocessor mode), edit (one .c
+changed). Every build is checked: make's exit status, the program's output (synth: the
+checksum the generator predicts; lua: a script's output), and every object, library
+and executable byte for byte the plain compiler's of the same sources (the depfiles
+too, with the checkout's own path written as <TREE>: one naming another checkout is
+wrong). kiln's wrong results fail the bench; ccache's are flagged.
+
+Then two tests outside make:
+
+    latency     one synth unit's compile (the Makefile's command), a warm cache, run
+                BENCH_CALLS_LAUNCHER times one after the other per compiler (rotated
+                each call; outputs deleted before each, untimed): plain gcc, ccache
+                (direct hits), kiln, and kiln through a masquerade folder (a link
+                named gcc to kiln, first on PATH); median ms per call
+    concurrent  BENCH_CONCURRENT_LAUNCHER distinct small units in one folder, compiled
+                by `make -k -jN` (N = the number of units: all at once): cold (empty
+                cache) and warm (objects deleted), for ccache and kiln (plain once, the
+                reference); failures = non-zero exits, missing objects and objects not
+                byte for byte plain gcc's
+
+The report (bench/report.py calls targets, markdown, what_measured, console) gives
+kiln's ratios to ccache (cold: to the plain compiler) next to issue 15's targets.
+"""
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import tarfile
+import time
+
+from gen_synth import Synth
+from projects import git
+from runner import ccache_stats, first_line, fresh_dir, quiet, rm, run_logged
+
+GCC = "gcc"
+SYNTH_CFLAGS = "-O0 -Wall -I$(CURDIR)/include"
+LUA_SCRIPT = ('local s = 0 for i = 1, 200000 do s = (s * 31 + i) % 1000000007 end '
+              'local t = {} for w in string.gmatch("the quick brown fox", "%a+") do t[#t + 1] = w:upper() end '
+              'print(s, table.concat(t, ","), string.format("%.3f", math.sqrt(2)), utf8.char(72, 105))')
+LUA_EDIT_FILES = ("lstrlib.c", "lvm.c", "ltable.c", "lparser.c", "lapi.c", "lgc.c", "llex.c", "lcode.c")
+SCENARIOS = (  # name, compilers (those present), title
+    ("cold", ("plain", "ccache", "kiln"), "cold build"),
+    ("clean", ("ccache", "kiln"), "clean rebuild from the cache"),
+    ("worktree", ("ccache", "ccache-base", "kiln"), "fresh worktree"),
+    ("header", ("ccache", "kiln"), "comment-only header edit"),
+    ("edit", ("plain", "ccache", "kiln"), "edit one .c"),
+)
+TITLES = {s: t for s, _, t in SCENARIOS}
+WHAT = {
+    "cold": "every output deleted; ccache and kiln: an empty cache (kiln: also no .kiln/)",
+    "clean": "every output deleted; the caches kept (warm from the builds before)",
+    "worktree": "`git worktree add` of HEAD at another path (untimed), then make there; the caches warm from "
+                "the main checkout's build of HEAD (ccache (base_dir): its own checkout and cache, built once "
+                "untimed)",
+    "header": "a comment never seen before appended to a header every file includes (synth: include/common.h; "
+              "lua: src/luaconf.h): make recompiles everything, the code is the same (a cache hit must come "
+              "from preprocessor mode)",
+    "edit": "one .c file's content changed to a value never built before (another file each round)",
+}
+# Scenarios in which every compile should be a cache hit (a miss is a flag), per compiler.
+CACHED = {"clean": ("ccache", "kiln"), "worktree": ("ccache-base", "kiln"), "header": ("ccache", "kiln")}
+# Issue 15's targets: (scenario, limit, reference compiler).
+TARGETS = (("cold", 1.05, "plain"), ("clean", 1.0, "ccache"), ("worktree", 0.5, "ccache"),
+           ("header", 1.0, "ccache"))
+LATENCY_TARGET = 1.0
+LABELS = {"plain": "gcc", "ccache": "ccache", "ccache-base": "ccache (base_dir)", "kiln": "kiln",
+          "kiln-masq": "kiln (masquerade link)"}
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def flat_numbers(obj, prefix=""):
+    """{"a.b.c": number} for every number in a JSON value."""
+    out = {}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.update(flat_numbers(v, "%s.%s" % (prefix, k) if prefix else str(k)))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out.update(flat_numbers(v, "%s.%d" % (prefix, i)))
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        out[prefix] = obj
+    return out
+
+
+# -- the compilers --------------------------------------------------------------------
+class Compiler:
+    name = ""
+    cache_name = None     # the cache folder's name (default: name)
+
+    def words(self):
+        """What CC starts with, before `gcc`."""
+        return []
+
+    def cc(self, extra=""):
+        return " ".join(self.words() + [GCC] + ([extra] if extra else []))
+
+    def cache(self, base):
+        return os.path.join(base, self.cache_name or self.name)
+
+    def env(self, base_env, caches, project_dir):
+        return base_env
+
+    def forget(self, caches, tree):
+        """An empty cache (and no state of the tool's in tree)."""
+
+    def before(self, env):
+        """Untimed, before a timed command: what after() compares with."""
+        return None
+
+    def after(self, env, before):
+        """What the tool says it did since before(): a small dict, or None."""
+        return None
+
+
+class Plain(Compiler):
+    name = "plain"
+
+
+class Ccache(Compiler):
+    name = "ccache"
+
+    def words(self):
+        return ["ccache"]
+
+    def env(self, base_env, caches, project_dir):
+        return dict(base_env, CCACHE_DIR=self.cache(caches))
+
+    def forget(self, caches, tree):
+        fresh_dir(self.cache(caches))
+
+    def before(self, env):
+        quiet(["ccache", "-z"], env=env)
+
+    def after(self, env, before):
+        stats = {}
+        for line in quiet(["ccache", "--print-stats"], env=env).splitlines():
+            k, _, v = line.partition("\t")
+            stats[k] = v
+
+        def n(k):
+            try:
+                return int(stats.get(k, 0))
+            except ValueError:
+                return 0
+        return {"direct_hits": n("direct_cache_hit"), "preprocessed_hits": n("preprocessed_cache_hit"),
+                "misses": n("cache_miss"), "uncacheable": sum(n(k) for k in stats if k.startswith(
+                    ("called_for_link", "compiler_produced_no_output", "could_not_use_", "unsupported_",
+                     "no_input_file", "multiple_source_files", "called_for_preprocessing")))}
+
+
+class CcacheBase(Ccache):
+    """ccache with base_dir: paths under the project's folder are hashed (and given to
+    the compiler) relative to the current folder."""
+    name = "ccache-base"
+
+    def env(self, base_env, caches, project_dir):
+        return dict(super().env(base_env, caches, project_dir), CCACHE_BASEDIR=project_dir)
+
+
+class Kiln(Compiler):
+    name = "kiln"
+
+    def __init__(self, binary):
+        self.binary = binary
+
+    def words(self):
+        return [self.binary]
+
+    def env(self, base_env, caches, project_dir):
+        return dict(base_env, KILN_CACHE_DIR=self.cache(caches))
+
+    def forget(self, caches, tree):
+        fresh_dir(self.cache(caches))
+        if tree:
+            rm(os.path.join(tree, ".kiln"))
+
+    def stats(self, env):
+        """`kiln cache stats --json`'s numbers, flattened (None if it gives none)."""
+        try:
+            p = subprocess.run([self.binary, "cache", "stats", "--json"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, timeout=60)
+            return flat_numbers(json.loads(p.stdout)) if p.returncode == 0 else None
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return None
+
+    def before(self, env):
+        return self.stats(env)
+
+    def after(self, env, before):
+        """The launcher's counters that changed (keys naming "launcher"; else every
+        number that changed), or None: their shape is kiln's business."""
+        now = self.stats(env)
+        if now is None or before is None:
+            return None
+        keys = [k for k in now if "launcher" in k.lower()] or list(now)
+        return {k: now[k] - before.get(k, 0) for k in keys if now[k] != before.get(k, 0)}
+
+
+class KilnMasquerade(Kiln):
+    """kiln through a folder first on PATH holding a link named gcc to it."""
+    name = "kiln-masq"
+    cache_name = "kiln"
+
+    def __init__(self, binary, folder):
+        super().__init__(binary)
+        self.folder = folder
+
+    def install(self):
+        fresh_dir(self.folder)
+        os.symlink(self.binary, os.path.join(self.folder, GCC))
+
+    def words(self):
+        return []
+
+    def env(self, base_env, caches, project_dir):
+        e = super().env(base_env, caches, project_dir)
+        return dict(e, PATH=self.folder + os.pathsep + e.get("PATH", ""))
+
+
+def kiln_misses(work):
+    """The launcher's miss count in kiln's own stats (keys naming "miss"), or None."""
+    if not work:
+        return None
+    keys = [k for k in work if "miss" in k.lower()]
+    return sum(work[k] for k in keys) if keys else None
+
+
+def did(name, w):
+    if w is None:
+        return ""
+    if name.startswith("ccache"):
+        return "ccache: %d direct hits, %d preprocessed hits, %d misses" % (
+            w["direct_hits"], w["preprocessed_hits"], w["misses"])
+    if name.startswith("kiln"):
+        return "kiln cache stats: " + (", ".join("%s %+g" % (k, v) for k, v in sorted(w.items())) or "no change")
+    return ""
+
+
+# -- the projects ----------------------------------------------------------------------
+class Project:
+    name = ""
+
+    def __init__(self, lb, compilers):
+        self.lb = lb
+        self.work = os.path.join(lb.root, self.name)
+        self.caches = os.path.join(self.work, "caches")
+        self.compilers = compilers          # name -> Compiler
+        self.edit_state = {n: 0 for n in compilers}   # rounds of edits applied to each main checkout
+
+    def tree(self, c):
+        return os.path.join(self.work, c.name)
+
+    def copy_sources(self, base):
+        git(["init", "-q"], base)
+        git(["add", "-A"], base)
+        git(["commit", "-q", "-m", self.name], base)
+        for c in self.compilers.values():
+            shutil.copytree(base, self.tree(c), symlinks=True)
+
+    def make_argv(self, c, jobs):
+        raise NotImplementedError
+
+    def wipe(self, tree):
+        raise NotImplementedError
+
+    def artifacts(self, tree):
+        """{relative path: digest} of every output compared with plain gcc's."""
+        raise NotImplementedError
+
+    def normalized_digest(self, path, tree):
+        """A depfile's digest with its checkout's path written as <TREE>; and whether
+        it names another checkout of the project."""
+        with open(path, "rb") as f:
+            text = f.read().replace(tree.encode() + b"/", b"<TREE>/")
+        return hashlib.sha256(text).hexdigest(), self.work.encode() + b"/" in text
+
+    def append_header_comment(self, tree, rnd):
+        with open(os.path.join(tree, self.header), "a") as f:
+            f.write("/* bench: comment-only edit %d (issue 15) */\n" % (rnd + 1))
+
+    def check_program(self, tree, edits):
+        """(ok, what the program printed, what it should print)."""
+        raise NotImplementedError
+
+
+def run_program(argv, cwd):
+    try:
+        p = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        return "(cannot run %s: %s)" % (argv[0], e)
+    if p.returncode != 0:
+        return "(%s exited %d: %s)" % (argv[0], p.returncode, p.stdout.strip()[:200])
+    return p.stdout.strip()
+
+
+class SynthLauncher(Project):
+    name = "synth"
+    header = "include/common.h"
+
+    def setup(self):
+        self.synth = Synth(self.lb.cfg.units_launcher)
+        base = os.path.join(self.work, "src")
+        self.synth.write(base)
+        self.copy_sources(base)
+        rng = random.Random(15)
+        self.edit_units = rng.sample(range(self.synth.units), min(self.synth.units, self.lb.rounds))
+
+    def describe(self):
+        s = self.synth
+        return ("the synth project (bench/gen_synth.py): %s units + %d rendered templates + main, 43 headers "
+                "(include/common.h in every file), its GNU Makefile (-MMD -MP depfiles) with CC overridden and "
+                "CFLAGS=\"%s\" (the include folder as an absolute path) -> build/libsynth.a -> bin/synth"
+                % ("{:,}".format(s.units), s.templates, SYNTH_CFLAGS))
+
+    def compiles(self):
+        return self.synth.units + self.synth.templates + 1
+
+    def make_argv(self, c, jobs):
+        return ["make", "-j%d" % jobs, "CC=" + c.cc(), "CFLAGS=" + SYNTH_CFLAGS]
+
+    def wipe(self, tree):
+        for o in ("build", "bin", "gen"):
+            rm(os.path.join(tree, o))
+
+    def artifacts(self, tree):
+        out, foreign = {}, []
+        for rel in ("build/libsynth.a", "bin/synth"):
+            p = os.path.join(tree, rel)
+            out[rel] = digest(p) if os.path.exists(p) else None
+        for d, _, files in os.walk(os.path.join(tree, "build")):
+            for f in files:
+                p = os.path.join(d, f)
+                rel = os.path.relpath(p, tree)
+                if f.endswith(".o"):
+                    out[rel] = digest(p)
+                elif f.endswith(".d"):
+                    out[rel], names_other = self.normalized_digest(p, tree)
+                    if names_other:
+                        foreign.append(rel)
+        return out, foreign
+
+    def apply_edit(self, tree, rnd):
+        i = self.edit_units[rnd % len(self.edit_units)]
+        rel = self.synth.unit_path(i)
+        path = os.path.join(tree, rel)
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(Synth.with_value(text, self.edit_value(i, rnd)))
+        return "edit " + rel
+
+    def edit_value(self, i, rnd):
+        return self.synth.unit_c[i] + 1_000_000 * (rnd + 1)
+
+    def expected(self, edits):
+        values = {}
+        for rnd in range(edits):
+            i = self.edit_units[rnd % len(self.edit_units)]
+            values[i] = self.edit_value(i, rnd)
+        return str(self.synth.checksum(values))
+
+    def check_program(self, tree, edits):
+        expected = self.expected(edits)
+        actual = run_program(["./bin/synth"], tree)
+        return actual == expected, actual, expected
+
+
+class LuaLauncher(Project):
+    name = "lua"
+    header = "src/luaconf.h"
+
+    def __init__(self, lb, compilers, source):
+        super().__init__(lb, compilers)
+        self.source = source        # the tarball or folder
+
+    def setup(self):
+        base = os.path.join(self.work, "src")
+        if os.path.isdir(self.source):
+            shutil.copytree(self.source, base, symlinks=True)
+        else:
+            x = os.path.join(self.work, "extract")
+            fresh_dir(x)
+            with tarfile.open(self.source) as t:
+                t.extractall(x, filter="data") if hasattr(tarfile, "data_filter") else t.extractall(x)
+            tops = [d for d in os.listdir(x) if os.path.isdir(os.path.join(x, d))]
+            if len(tops) != 1:
+                raise SystemExit("bench: launcher: %s: expected one folder in the tarball, found %s"
+                                 % (self.source, tops))
+            shutil.move(os.path.join(x, tops[0]), base)
+            rm(x)
+        if not os.path.exists(os.path.join(base, "src", "lua.c")):
+            raise SystemExit("bench: launcher: %s holds no src/lua.c (not Lua's sources?)" % self.source)
+        for rel in ("src/lua", "src/luac"):      # a folder given may hold a build
+            rm(os.path.join(base, rel))
+        self.wipe(base)
+        with open(os.path.join(base, ".gitignore"), "w") as f:
+            f.write("*.o\n/src/liblua.a\n/src/lua\n/src/luac\n/.kiln/\n")
+        with open(os.path.join(base, "src", "lua.h")) as f:
+            m = re.search(r'LUA_VERSION_RELEASE\s+"(\d+)"', f.read())
+        self.version = "5.4." + m.group(1) if m else "5.4"
+        self.units = len([f for f in os.listdir(os.path.join(base, "src")) if f.endswith(".c")])
+        self.copy_sources(base)
+        self.expected_output = lua_expected()
+
+    def describe(self):
+        return ("Lua %s (the upstream tarball of Debian's source package lua5.4): %d .c files, its own Makefiles "
+                "(`make linux`: the top-level one runs src/Makefile's, -O2 -Wall -Wextra, relative paths, header "
+                "dependencies written out in the Makefile) with CC=\"... gcc -std=gnu99\" -> src/liblua.a, "
+                "src/lua, src/luac" % (self.version, self.units))
+
+    def compiles(self):
+        return self.units
+
+    def make_argv(self, c, jobs):
+        return ["make", "-j%d" % jobs, "linux", "CC=" + c.cc("-std=gnu99")]
+
+    def wipe(self, tree):
+        src = os.path.join(tree, "src")
+        for f in os.listdir(src):
+            if f.endswith(".o") or f in ("liblua.a", "lua", "luac"):
+                os.remove(os.path.join(src, f))
+
+    def artifacts(self, tree):
+        src = os.path.join(tree, "src")
+        out = {}
+        for f in sorted(os.listdir(src)):
+            if f.endswith(".o"):
+                out["src/" + f] = digest(os.path.join(src, f))
+        for f in ("liblua.a", "lua", "luac"):
+            p = os.path.join(src, f)
+            out["src/" + f] = digest(p) if os.path.exists(p) else None
+        return out, []
+
+    def apply_edit(self, tree, rnd):
+        rel = "src/" + LUA_EDIT_FILES[rnd % len(LUA_EDIT_FILES)]
+        with open(os.path.join(tree, rel), "a") as f:
+            f.write("\nint bench_edit_%d (void);\nint bench_edit_%d (void) { return %d; }\n"
+                    % (rnd, rnd, 1000 + rnd))
+        return "edit " + rel
+
+    def check_program(self, tree, edits):
+        actual = run_program(["./src/lua", "-e", LUA_SCRIPT], tree)
+        return actual == self.expected_output, actual, self.expected_output
+
+
+def lua_expected():
+    s = 0
+    for i in range(1, 200001):
+        s = (s * 31 + i) % 1000000007
+    return "%d\tTHE,QUICK,BROWN,FOX\t1.414\tHi" % s
+
+
+def lua_source(out_dir):
+    """(path of Lua's sources, None) or (None, why not)."""
+    given = os.environ.get("BENCH_LUA_SOURCE")
+    if given:
+        return (given, None) if os.path.exists(given) else (None, "BENCH_LUA_SOURCE=%s does not exist" % given)
+    cache = os.path.join(out_dir, "sources")
+    os.makedirs(cache, exist_ok=True)
+
+    def cached():
+        found = sorted(f for f in os.listdir(cache) if re.match(r"lua5\.4_[\d.]+\.orig\.tar\.(gz|xz|bz2)$", f))
+        return os.path.join(cache, found[-1]) if found else None
+    if cached():
+        return cached(), None
+    log("   fetching Lua 5.4's sources: `apt-get source --download-only lua5.4` in %s" % cache)
+    try:
+        p = subprocess.run(["apt-get", "source", "--download-only", "lua5.4"], cwd=cache, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=300)
+        msg = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else "exit status %d" % p.returncode
+    except (OSError, subprocess.SubprocessError) as e:
+        msg = str(e)
+    if cached():
+        return cached(), None
+    return None, ("`apt-get source --download-only lua5.4` fetched no tarball (%s); it needs a deb-src line for "
+                  "this Debian release in /etc/apt/sources.list.d/ and `apt-get update`, or set BENCH_LUA_SOURCE "
+                  "to a Lua 5.4 tarball or folder" % msg)
+
+
+# -- the runs --------------------------------------------------------------------------
+class LauncherBench:
+    def __init__(self, bench, work, nice):
+        self.b = bench
+        self.cfg = bench.cfg
+        self.nice = nice
+        self.root = os.path.join(work, "launcher")
+        self.logs = bench.logs
+        self.env = bench.env
+        self.rounds = self.cfg.rounds_launcher
+        os.makedirs(self.root, exist_ok=True)
+        self.kiln = Kiln(bench.kiln)
+        self.masq = KilnMasquerade(bench.kiln, os.path.join(self.root, "masquerade"))
+        self.all = {c.name: c for c in (Plain(), Ccache(), CcacheBase(), self.kiln)}
+        self.kiln_ok, self.kiln_why = self.probe_kiln()
+        if not self.kiln_ok:
+            del self.all["kiln"]
+
+    def log_path(self, *parts):
+        return os.path.join(self.logs, "launcher-%s.log" % "-".join(str(p) for p in parts))
+
+    def probe_kiln(self):
+        """Can this kiln compile as a launcher? One compile in a scratch git repository."""
+        d = os.path.join(self.root, "probe")
+        fresh_dir(d)
+        with open(os.path.join(d, "probe.c"), "w") as f:
+            f.write("int probe(void) { return 42; }\n")
+        git(["init", "-q"], d)
+        env = dict(self.env, KILN_CACHE_DIR=os.path.join(d, "cache"))
+        try:
+            p = subprocess.run([self.kiln.binary, GCC, "-c", "probe.c", "-o", "probe.o"], cwd=d, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+            out, status = p.stdout.strip(), p.returncode
+        except (OSError, subprocess.SubprocessError) as e:
+            out, status = str(e), -1
+        ok = status == 0 and os.path.exists(os.path.join(d, "probe.o"))
+        rm(d)
+        why = None if ok else "`kiln gcc -c probe.c -o probe.o` exited %s: %s" % (
+            status, (out.splitlines() or ["no output"])[0][:200])
+        return ok, why
+
+    # -- one timed make ------------------------------------------------------------
+    def build(self, p, c, scenario, rnd, cwd, what, edits):
+        env = c.env(self.env, p.caches, p.work)
+        before = c.before(env)
+        logpath = self.log_path(p.name, scenario, rnd, c.name)
+        run = run_logged(p.make_argv(c, self.cfg.jobs), cwd, env, logpath)
+        work = c.after(env, before)
+        ok, actual, expected = p.check_program(cwd, edits)
+        arts, foreign = p.artifacts(cwd)
+        ok = ok and run.status == 0
+        if not ok:
+            why = ("exit status %s" % run.status) if run.status != 0 else \
+                  ("the program printed %r, it should print %r" % (actual[:120], expected[:120]))
+            self.b.fail("launcher %s %s round %s, %s: WRONG (%s; log: %s)"
+                        % (p.name, scenario, rnd, LABELS[c.name], why, self.nice(logpath)))
+        return {"round": rnd, "seconds": round(run.seconds, 4), "cpu_seconds": round(run.cpu_seconds, 4),
+                "exit": run.status, "change": what, "work": work, "result": actual[:200], "expected": expected[:200],
+                "ok": ok, "artifacts": arts, "foreign_depfiles": foreign, "tree": cwd}
+
+    def prepare(self, p, c, scenario, rnd):
+        t = p.tree(c)
+        if scenario == "cold":
+            p.wipe(t)
+            c.forget(p.caches, t)
+            return t, "outputs deleted, empty cache", p.edit_state[c.name]
+        if scenario == "clean":
+            p.wipe(t)
+            return t, "outputs deleted", p.edit_state[c.name]
+        if scenario == "worktree":
+            wt = os.path.join(p.work, "wt", "%s-%d" % (c.name, rnd))
+            os.makedirs(os.path.dirname(wt), exist_ok=True)
+            git(["worktree", "add", "-q", "--detach", wt, "HEAD"], t)
+            return wt, "fresh worktree " + os.path.relpath(wt, p.work), 0
+        if scenario == "header":
+            p.append_header_comment(t, rnd)
+            return t, "comment %d appended to %s" % (rnd + 1, p.header), p.edit_state[c.name]
+        if scenario == "edit":
+            what = p.apply_edit(t, rnd)
+            p.edit_state[c.name] = rnd + 1
+            return t, what, rnd + 1
+        raise ValueError(scenario)
+
+    def settle(self, p, c, label):
+        """An untimed, checked build in c's main checkout."""
+        r = self.build(p, c, "settle-" + label, 0, p.tree(c), "untimed", p.edit_state[c.name])
+        self.compare(p, "settle-" + label, 0, {c.name: r}, p.reference)
+        return r
+
+    def compare(self, p, scenario, rnd, by_tool, ref):
+        """Each compiler's outputs against plain gcc's of the same sources (ref), byte
+        for byte (depfiles with the checkout's path as <TREE>); kiln's differences fail
+        the bench, ccache's are flags."""
+        if ref is None:
+            return
+        for name, r in by_tool.items():
+            if name == "plain" or r["exit"] != 0:
+                continue
+            got = r["artifacts"]
+            differ = sorted(k for k in set(ref) | set(got) if ref.get(k) != got.get(k))
+            r["same_as_plain"] = not differ
+            r["differ"] = differ[:10]
+            where = "launcher %s %s round %s, %s" % (p.name, scenario, rnd, LABELS[name])
+            msg = None
+            if r["foreign_depfiles"]:
+                msg = "%d depfile(s) name another checkout of the project (e.g. %s)" % (
+                    len(r["foreign_depfiles"]), r["foreign_depfiles"][0])
+            elif differ:
+                missing = [k for k in differ if got.get(k) is None]
+                msg = "%d output(s) not byte for byte plain gcc's (%s)%s" % (
+                    len(differ), ", ".join(differ[:4]) + (", ..." if len(differ) > 4 else ""),
+                    "; %d missing" % len(missing) if missing else "")
+            if msg and name == "kiln":
+                r["ok"] = False
+                self.b.fail("%s: WRONG (%s; tree: %s)" % (where, msg, self.nice(r["tree"])))
+            elif msg:
+                self.b.notes.append("%s: %s" % (where, msg))
+
+    def check_work(self, p, scenario, runs):
+        for name in CACHED.get(scenario, ()):
+            for r in runs.get(name, []):
+                w = r["work"]
+                where = "launcher %s %s round %d, %s" % (p.name, scenario, r["round"], LABELS[name])
+                if name.startswith("ccache") and w and w["misses"]:
+                    self.b.notes.append("%s: %d cache misses (%d direct hits, %d preprocessed hits)"
+                                        % (where, w["misses"], w["direct_hits"], w["preprocessed_hits"]))
+                elif name == "kiln":
+                    m = kiln_misses(w)
+                    if m:
+                        self.b.notes.append("%s: kiln's cache stats count %d misses (%s)" % (where, m, did(name, w)))
+        if scenario == "worktree":
+            for r in runs.get("ccache", []):
+                w = r["work"]
+                if w and not w["misses"]:
+                    self.b.notes.append("launcher %s worktree round %d, ccache without base_dir: no miss (%d direct "
+                                        "hits): the build names no path of its checkout"
+                                        % (p.name, r["round"], w["direct_hits"]))
+
+    def run_project(self, p):
+        t0 = time.perf_counter()
+        p.setup()
+        log("== launcher/%s: %s" % (p.name, p.describe()))
+        log("   (set up in %.1f s)" % (time.perf_counter() - t0))
+        res = {"description": p.describe(), "compiles": p.compiles(), "scenarios": {}}
+        p.reference = None        # plain gcc's outputs of HEAD's sources (cold, round 0)
+        for scenario, names, _ in SCENARIOS:
+            t0 = time.perf_counter()
+            compilers = [self.all[n] for n in names if n in self.all]
+            if scenario == "worktree" and "ccache-base" in self.all:
+                # Its own checkout at HEAD, built once into its own empty cache.
+                c = self.all["ccache-base"]
+                c.forget(p.caches, p.tree(c))
+                self.settle(p, c, scenario)
+            runs = {c.name: [] for c in compilers}
+            for rnd in range(self.rounds):
+                k = rnd % len(compilers)
+                for c in compilers[k:] + compilers[:k]:
+                    cwd, what, edits = self.prepare(p, c, scenario, rnd)
+                    runs[c.name].append(self.build(p, c, scenario, rnd, cwd, what, edits))
+                    if scenario == "worktree" and not self.cfg.keep:
+                        rm(cwd)
+                        git(["worktree", "prune"], p.tree(c))
+                this = {n: rs[-1] for n, rs in runs.items()}
+                if scenario == "cold" and rnd == 0 and this["plain"]["ok"]:
+                    p.reference = this["plain"]["artifacts"]
+                ref = this["plain"]["artifacts"] if "plain" in this else p.reference
+                self.compare(p, scenario, rnd, this, ref)
+            entry = summarize(runs, self.rounds)
+            entry["what"] = WHAT[scenario]
+            entry["elapsed_seconds"] = round(time.perf_counter() - t0, 1)
+            res["scenarios"][scenario] = entry
+            self.check_work(p, scenario, runs)
+            log("   %-9s %s%s   [%.0f s]" % (scenario, "  ".join(
+                "%s %.3f s" % (LABELS[c.name], entry["tools"][c.name]["median"]) for c in compilers),
+                ratio_text(entry) + ("" if entry["ok"] else "   WRONG"), entry["elapsed_seconds"]))
+        # The digests served the comparisons; results.json keeps the verdicts.
+        for e in res["scenarios"].values():
+            for t in e["tools"].values():
+                for r in t["runs"]:
+                    r.pop("artifacts", None)
+                    r["tree"] = os.path.relpath(r["tree"], p.work)
+        res["ok"] = all(e["ok"] for e in res["scenarios"].values())
+        return res
+
+    # -- hit latency -------------------------------------------------------------
+    def run_latency(self):
+        """One synth unit's compile, warm caches, BENCH_CALLS_LAUNCHER calls per compiler."""
+        t0 = time.perf_counter()
+        synth = Synth(10)
+        base = os.path.join(self.root, "latency", "src")
+        synth.write(base)
+        git(["init", "-q"], base)
+        git(["add", "-A"], base)
+        git(["commit", "-q", "-m", "latency"], base)
+        unit = next(i for i in range(synth.units) if synth.uses_header(i))
+        src = synth.unit_path(unit)
+        compilers = [self.all["plain"], self.all["ccache"]]
+        if self.kiln_ok:
+            self.masq.install()
+            compilers += [self.kiln, self.masq]
+        caches = os.path.join(self.root, "latency", "caches")
+        trees = {}
+        for c in compilers:
+            t = os.path.join(self.root, "latency", c.cache_name or c.name)
+            if not os.path.exists(t):
+                shutil.copytree(base, t, symlinks=True)
+            trees[c.name] = t
+            if c.cache_name is None:
+                c.forget(caches, t)
+        # Neither ccache nor kiln trusts a file modified within the last second or so:
+        # let the sources age before the cache is warmed.
+        time.sleep(2)
+
+        def argv(c):
+            inc = os.path.join(trees[c.name], "include")
+            return c.words() + [GCC, "-O0", "-Wall", "-I" + inc, "-MMD", "-MP", "-MF", "lat.d", "-c", src,
+                                "-o", "lat.o"]
+
+        def call(c):
+            t = trees[c.name]
+            for f in ("lat.o", "lat.d"):
+                rm(os.path.join(t, f))
+            env = c.env(self.env, caches, t)
+            start = time.perf_counter()
+            p = subprocess.Popen(argv(c), cwd=t, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+            err = p.stderr.read()
+            _, st, ru = os.wait4(p.pid, 0)
+            secs = time.perf_counter() - start
+            p.returncode = os.waitstatus_to_exitcode(st)
+            p.stderr.close()
+            o = os.path.join(t, "lat.o")
+            d = os.path.join(t, "lat.d")
+            arts = (digest(o) if os.path.exists(o) else None,
+                    self.depfile_digest(d, t) if os.path.exists(d) else None)
+            return {"seconds": secs, "cpu": ru.ru_utime + ru.ru_stime, "exit": p.returncode,
+                    "stderr": err.decode(errors="replace").strip()[:300], "artifacts": arts}
+
+        ref = call(self.all["plain"])
+        if ref["exit"] != 0:
+            raise SystemExit("bench: launcher latency: plain gcc failed: %s" % ref["stderr"])
+        warmup = {}
+        for c in compilers[1:]:
+            warmup[c.name] = [call(c), call(c)]      # a miss (kiln-masq: maybe a hit), then a hit
+        env_cc = self.all["ccache"].env(self.env, caches, trees["ccache"])
+        self.all["ccache"].before(env_cc)
+        kbefore = self.kiln.before(self.kiln.env(self.env, caches, None)) if self.kiln_ok else None
+        n = self.cfg.calls_launcher
+        runs = {c.name: [] for c in compilers}
+        problems = []
+        for i in range(n):
+            k = i % len(compilers)
+            for c in compilers[k:] + compilers[:k]:
+                r = call(c)
+                ok = r["exit"] == 0 and r["artifacts"] == ref["artifacts"]
+                if not ok and len(problems) < 5:
+                    problems.append("%s call %d: exit %s, object %s, depfile %s%s" % (
+                        LABELS[c.name], i, r["exit"],
+                        "same" if r["artifacts"][0] == ref["artifacts"][0] else "DIFFERENT or missing",
+                        "same" if r["artifacts"][1] == ref["artifacts"][1] else "DIFFERENT or missing",
+                        (": " + r["stderr"]) if r["stderr"] else ""))
+                runs[c.name].append({"seconds": round(r["seconds"], 5), "cpu_seconds": round(r["cpu"], 5),
+                                     "exit": r["exit"], "ok": ok})
+        res = {"unit": src, "calls": n, "command": " ".join(argv(self.all["plain"])).replace(
+            trees["plain"], "<TREE>"), "tools": {}, "problems": problems}
+        for c in compilers:
+            rs = runs[c.name]
+            ms = [r["seconds"] * 1000 for r in rs]
+            res["tools"][c.name] = {"median_ms": round(statistics.median(ms), 3), "min_ms": round(min(ms), 3),
+                                    "max_ms": round(max(ms), 3),
+                                    "cpu_median_ms": round(statistics.median(r["cpu_seconds"] for r in rs) * 1000, 3),
+                                    "failures": sum(1 for r in rs if not r["ok"]), "ok": all(r["ok"] for r in rs)}
+            if c.name in warmup:
+                res["tools"][c.name]["warmup_ms"] = [round(w["seconds"] * 1000, 3) for w in warmup[c.name]]
+        res["tools"]["ccache"]["work"] = self.all["ccache"].after(env_cc, None)
+        if self.kiln_ok:
+            res["tools"]["kiln"]["work"] = self.kiln.after(self.kiln.env(self.env, caches, None), kbefore)
+        cc = res["tools"]["ccache"]["median_ms"]
+        for name, t in res["tools"].items():
+            t["ratio_to_ccache"] = round(t["median_ms"] / cc, 3) if cc > 0 else None
+        res["ok"] = all(t["ok"] for t in res["tools"].values())
+        w = res["tools"]["ccache"]["work"]
+        if w and w["direct_hits"] != len(runs["ccache"]):
+            self.b.notes.append("launcher latency: ccache's timed calls were not all direct hits (%s)" % did("ccache", w))
+        for name, t in res["tools"].items():
+            if not t["ok"]:
+                msg = "launcher latency, %s: WRONG (%d of %d calls failed or gave another object or depfile than " \
+                      "plain gcc's: %s)" % (LABELS[name], t["failures"], n, "; ".join(
+                          x for x in problems if x.startswith(LABELS[name] + " ")) or "see results.json")
+                if name.startswith("kiln"):
+                    self.b.fail(msg)
+                else:
+                    self.b.notes.append(msg)
+        res["elapsed_seconds"] = round(time.perf_counter() - t0, 1)
+        log("== launcher/latency: %s, %d calls each: %s   [%.0f s]" % (src, n, "  ".join(
+            "%s %.2f ms" % (LABELS[c.name], res["tools"][c.name]["median_ms"]) for c in compilers),
+            res["elapsed_seconds"]))
+        return res
+
+    @staticmethod
+    def depfile_digest(path, tree):
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read().replace(tree.encode() + b"/", b"<TREE>/")).hexdigest()
+
+    # -- concurrent calls ----------------------------------------------------------
+    def run_concurrent(self):
+        t0 = time.perf_counter()
+        n = self.cfg.concurrent_launcher
+        root = os.path.join(self.root, "concurrent")
+        base = os.path.join(root, "src")
+        write_concurrent(base, n)
+        git(["init", "-q"], base)
+        git(["add", "-A"], base)
+        git(["commit", "-q", "-m", "concurrent"], base)
+        compilers = [self.all["plain"], self.all["ccache"]] + ([self.kiln] if self.kiln_ok else [])
+        caches = os.path.join(root, "caches")
+        for c in compilers:
+            shutil.copytree(base, os.path.join(root, c.name), symlinks=True)
+        time.sleep(1.5)     # the sources older than the caches' "too new" window
+
+        def once(c, phase, rnd):
+            t = os.path.join(root, c.name)
+            for f in os.listdir(t):
+                if f.endswith(".o"):
+                    os.remove(os.path.join(t, f))
+            if phase == "cold":
+                c.forget(caches, t)
+            env = c.env(self.env, caches, root)
+            before = c.before(env)
+            logpath = self.log_path("concurrent", phase, rnd, c.name)
+            run = run_logged(["make", "-k", "-j%d" % n, "CC=" + c.cc()], t, env, logpath)
+            work = c.after(env, before)
+            objs = {}
+            for i in range(n):
+                p = os.path.join(t, "c%04d.o" % i)
+                objs[i] = digest(p) if os.path.exists(p) else None
+            failed = set(int(m) for m in re.findall(r"\*\*\* \[[^\]]*?c(\d{4})\.o\] Error", run.output))
+            return run, work, objs, failed, logpath
+
+        plain = self.all["plain"]
+        rounds = max(1, self.rounds // 2)
+        res = {"calls": n, "rounds": rounds, "tools": {}}
+        ref = None
+        for rnd in range(rounds):
+            order = compilers[1:] if rnd % 2 == 0 else compilers[1:][::-1]
+            for c, phase in [(plain, "cold")] + [(c, ph) for c in order for ph in ("cold", "warm")]:
+                run, work, objs, failed, logpath = once(c, phase, rnd)
+                if ref is None:
+                    if run.status != 0 or None in objs.values():
+                        raise SystemExit("bench: launcher concurrent: plain gcc failed (log: %s)" % logpath)
+                    ref = objs
+                missing = {i for i, d in objs.items() if d is None}
+                wrong = {i for i, d in objs.items() if d is not None and d != ref[i]}
+                bad = failed | missing | wrong
+                messages = tool_messages(run.output)
+                entry = res["tools"].setdefault(c.name, {}).setdefault(phase, {"runs": []})
+                entry["runs"].append({"round": rnd, "seconds": round(run.seconds, 4),
+                                      "cpu_seconds": round(run.cpu_seconds, 4), "exit": run.status,
+                                      "failures": len(bad), "failed_exit": len(failed), "missing": len(missing),
+                                      "wrong": len(wrong), "messages": messages, "work": work})
+                if bad:
+                    msg = ("%d of %d compiles failed (%d non-zero exits, %d objects missing, %d not byte for byte "
+                           "gcc's; log: %s)%s" % (len(bad), n, len(failed), len(missing), len(wrong),
+                                                  self.nice(logpath),
+                                                  (": " + " | ".join(messages[:3])) if messages else ""))
+                    where = "launcher concurrent %s round %d, %s" % (phase, rnd, LABELS[c.name])
+                    if c.name == "kiln":
+                        self.b.fail("%s: WRONG (%s)" % (where, msg))
+                    else:
+                        self.b.notes.append("%s: %s" % (where, msg))
+        for name, phases in res["tools"].items():
+            for phase, e in phases.items():
+                secs = [r["seconds"] for r in e["runs"]]
+                e.update(median=round(statistics.median(secs), 4), min=min(secs), max=max(secs),
+                         failures=sum(r["failures"] for r in e["runs"]))
+        res["failures"] = {name: sum(e["failures"] for e in phases.values()) for name, phases in res["tools"].items()}
+        res["ok"] = not any(res["failures"].values())
+        res["elapsed_seconds"] = round(time.perf_counter() - t0, 1)
+        log("== launcher/concurrent: %d compiles at once (make -k -j%d): %s   [%.0f s]" % (n, n, "  ".join(
+            "%s %s" % (LABELS[name], ", ".join("%s %.2f s (%d failed)" % (ph, e["median"], e["failures"])
+                                               for ph, e in phases.items()))
+            for name, phases in res["tools"].items()), res["elapsed_seconds"]))
+        return res
+
+    # -- the group ---------------------------------------------------------------
+    def run(self):
+        t0 = time.perf_counter()
+        out = {"compilers": {n: LABELS[n] for n in self.all}, "kiln": self.kiln_ok, "kiln_why": self.kiln_why,
+               "rounds": self.rounds, "projects": {}, "versions": {
+                   "ccache": first_line(["ccache", "--version"]), "gcc": first_line([GCC, "--version"]),
+                   "make": first_line(["make", "--version"])}}
+        if not self.kiln_ok:
+            log("== launcher: kiln not measured: %s" % self.kiln_why)
+        projects = [SynthLauncher(self, self.all)]
+        source, why = lua_source(self.cfg.out)
+        if source:
+            projects.append(LuaLauncher(self, self.all, source))
+            out["lua_source"] = os.path.basename(source)
+        else:
+            log("== launcher/lua: skipped: %s" % why)
+            out["lua_skipped"] = why
+        for p in projects:
+            out["projects"][p.name] = self.run_project(p)
+        out["latency"] = self.run_latency()
+        out["concurrent"] = self.run_concurrent()
+        out["ok"] = all(x["ok"] for x in out["projects"].values()) and out["latency"]["ok"] and \
+            out["concurrent"]["ok"]
+        out["elapsed_seconds"] = round(time.perf_counter() - t0, 1)
+        self.b.results["launcher"] = out
+
+
+def write_concurrent(base, n):
+    """n small distinct units, a header they share and a Makefile compiling each."""
+    os.makedirs(base)
+    with open(os.path.join(base, "conc.h"), "w") as f:
+        f.write("#ifndef CONC_H\n#define CONC_H\n#include <stdint.h>\n#include <string.h>\n"
+                "#define CONC_BASE 17\n"
+                "static inline uint32_t conc_mix(uint32_t x) { x ^= x >> 16; x *= 0x7feb352dU; return x ^ (x >> 15); }\n"
+                "#endif\n")
+    for i in range(n):
+        with open(os.path.join(base, "c%04d.c" % i), "w") as f:
+            f.write('#include "conc.h"\n\nint c%04d_value(void) { return CONC_BASE + %d * 7; }\n\n'
+                    "int c%04d_loop(int n) {\n    int s = 0;\n    for (int i = 0; i < n; i++) s += (int)conc_mix("
+                    "(uint32_t)(i ^ %d));\n    return s;\n}\n" % (i, i, i, i))
+    objs = " ".join("c%04d.o" % i for i in range(n))
+    with open(os.path.join(base, "Makefile"), "w") as f:
+        f.write("# %d units compiled at once (make -k -j%d): the launcher group's concurrency test\n"
+                "MAKEFLAGS += -r\n.SUFFIXES:\nCC := gcc\nCFLAGS := -O0 -Wall\nOBJS := %s\n\n.PHONY: all\nall: $(OBJS)\n\n"
+                "$(OBJS): %%.o: %%.c conc.h\n\t$(CC) $(CFLAGS) -c $< -o $@\n" % (n, n, objs))
+    with open(os.path.join(base, ".gitignore"), "w") as f:
+        f.write("*.o\n/.kiln/\n")
+
+
+MAKE_NOISE = re.compile(r"^(make(\[\d+\])?: |\$ \(cd |gcc |ccache gcc |/\S+ gcc )")
+
+
+def tool_messages(output):
+    """The distinct lines of a log that are neither make's nor an echoed command."""
+    seen = []
+    for line in output.splitlines():
+        line = line.strip()
+        if line and not MAKE_NOISE.match(line) and line not in seen:
+            seen.append(line[:200])
+        if len(seen) >= 5:
+            break
+    return seen
+
+
+def summarize(runs, rounds):
+    entry = {"rounds": rounds, "tools": {}, "ratio_to_ccache": {}, "ratio_to_plain": {}}
+    for name, rs in runs.items():
+        secs = [r["seconds"] for r in rs]
+        entry["tools"][name] = {"median": round(statistics.median(secs), 4), "min": min(secs), "max": max(secs),
+                                "cpu_median": round(statistics.median(r["cpu_seconds"] for r in rs), 4),
+                                "ok": all(r["ok"] for r in rs), "runs": rs}
+    for ref, key in (("ccache", "ratio_to_ccache"), ("plain", "ratio_to_plain")):
+        m = entry["tools"].get(ref, {}).get("median")
+        if m:
+            for name, t in entry["tools"].items():
+                if name != ref:
+                    entry[key][name] = round(t["median"] / m, 3)
+    entry["ok"] = all(t["ok"] for t in entry["tools"].values())
+    return entry
+
+
+def ratio_text(entry):
+    parts = []
+    for key, ref in (("ratio_to_plain", "gcc"), ("ratio_to_ccache", "ccache")):
+        if "kiln" in entry[key]:
+            parts.append("kiln/%s %s" % (ref, fmt_ratio(entry[key]["kiln"])))
+    return ("   " + ", ".join(parts)) if parts else ""
+
+
+def run(bench, work, nice):
+    LauncherBench(bench, work, nice).run()
+
+
+# -- the report (bench/report.py calls these) ---------------------------------------------
+def fmt_ratio(r):
+    return "n/a" if r is None else "%.2fx" % r
+
+
+def fmt_s(s):
+    return "%.3f s" % s
+
+
+def targets(data):
+    """Rows for report.targets: issue 15's targets, kiln's ratio to ccache (cold: to
+    the plain compiler; 200 concurrent calls: the failures)."""
+    lr = data.get("launcher")
+    if not lr:
+        return []
+    rows = []
+    missing = "kiln not measured: %s" % lr.get("kiln_why") if not lr.get("kiln") else None
+    for pname, res in lr["projects"].items():
+        for scenario, limit, ref in TARGETS:
+            e = res["scenarios"].get(scenario)
+            if e is None:
+                continue
+            key = "ratio_to_" + ref
+            r = e[key].get("kiln")
+            t = e["tools"]
+            detail = missing or "kiln %s, %s %s" % (fmt_s(t["kiln"]["median"]), LABELS[ref], fmt_s(t[ref]["median"]))
+            if scenario == "cold" and "ccache" in t:
+                detail += "; ccache %s (%s of gcc's)" % (fmt_s(t["ccache"]["median"]),
+                                                         fmt_ratio(e["ratio_to_plain"].get("ccache")))
+            if scenario == "worktree" and "ccache-base" in t and not missing:
+                detail += "; ccache with base_dir %s (kiln's ratio to it: %s)" % (
+                    fmt_s(t["ccache-base"]["median"]), fmt_ratio(round(t["kiln"]["median"] / t["ccache-base"]["median"], 3)))
+            rows.append({"scenario": "launcher, %s: %s" % (pname, TITLES[scenario]),
+                         "target": "<= %s of %s's" % (limit, "the plain compiler" if ref == "plain" else
+                                                     "ccache (no base_dir)" if scenario == "worktree" else "ccache"),
+                         "ref": "launcher/%s/%s" % (pname, scenario), "measured": r,
+                         "met": (r is not None and r <= limit) if e["ok"] else False, "ok": e["ok"],
+                         "detail": detail})
+    lat = lr.get("latency")
+    if lat:
+        t = lat["tools"]
+        k = t.get("kiln")
+        r = k["ratio_to_ccache"] if k else None
+        detail = missing or "kiln %.2f ms, ccache %.2f ms (direct hit), gcc alone %.2f ms" % (
+            k["median_ms"], t["ccache"]["median_ms"], t["plain"]["median_ms"])
+        if "kiln-masq" in t:
+            detail += ", kiln through a masquerade link %.2f ms (%s)" % (t["kiln-masq"]["median_ms"],
+                                                                      fmt_ratio(t["kiln-masq"]["ratio_to_ccache"]))
+        rows.append({"scenario": "launcher: cache hit latency per call (%d calls)" % lat["calls"],
+                     "target": "<= %s of ccache's" % LATENCY_TARGET, "ref": "launcher/latency", "measured": r,
+                     "met": (r is not None and r <= LATENCY_TARGET) if lat["ok"] else False, "ok": lat["ok"],
+                     "detail": detail})
+    conc = lr.get("concurrent")
+    if conc:
+        f = conc["failures"]
+        k = f.get("kiln")
+        rows.append({"scenario": "launcher: %d concurrent calls (cold and warm, %d round(s))" % (
+            conc["calls"], conc["rounds"]), "target": "0 failures", "ref": "launcher/concurrent", "measured": k,
+            "format": "count", "met": k == 0, "ok": True,
+            "detail": missing or "kiln: cold %s, warm %s; ccache: cold %s, warm %s (failures: ccache %d)" % (
+                fmt_s(conc["tools"]["kiln"]["cold"]["median"]), fmt_s(conc["tools"]["kiln"]["warm"]["median"]),
+                fmt_s(conc["tools"]["ccache"]["cold"]["median"]), fmt_s(conc["tools"]["ccache"]["warm"]["median"]),
+                f.get("ccache", 0))})
+    return rows
+
+
+def project_table(res):
+    names = [n for n in LABELS if any(n in e["tools"] for e in res["scenarios"].values())]
+    head = ["scenario", "rounds", "kiln/ccache", "kiln/gcc"] + [LABELS[n] for n in names] + ["check"]
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---", "---:", "---:", "---:"] + ["---:"] * len(names)
+                                                          + ["---"]) + "|"]
+    for s, e in res["scenarios"].items():
+        row = [TITLES.get(s, s), str(e["rounds"]), fmt_ratio(e["ratio_to_ccache"].get("kiln")),
+               fmt_ratio(e["ratio_to_plain"].get("kiln"))]
+        row += [fmt_s(e["tools"][n]["median"]) if n in e["tools"] else "" for n in names]
+        row.append("ok" if e["ok"] else "WRONG (%s)" % ", ".join(LABELS[n] for n in e["tools"]
+                                                                 if not e["tools"][n]["ok"]))
+        out.append("| " + " | ".join(row) + " |")
+    return "\n".join(out)
+
+
+def details_table(res):
+    out = ["| scenario | compiler | median | min - max | CPU (median) | same as gcc's | did (last round) |",
+           "|---|---|---:|---:|---:|---|---|"]
+    for s, e in res["scenarios"].items():
+        for n, t in e["tools"].items():
+            same = [r.get("same_as_plain") for r in t["runs"]]
+            same_s = "reference" if n == "plain" else ("yes" if all(same) else "%d of %d rounds" % (
+                sum(1 for x in same if x), len(same)))
+            out.append("| %s | %s | %s | %.3f - %.3f | %s | %s | %s |" % (
+                TITLES.get(s, s), LABELS[n], fmt_s(t["median"]), t["min"], t["max"], fmt_s(t["cpu_median"]),
+                same_s, did(n, t["runs"][-1]["work"])))
+    return "\n".join(out)
+
+
+def latency_table(lat):
+    out = ["| compiler | median per call | min - max | CPU (median) | ratio to ccache | calls failed |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for n, t in lat["tools"].items():
+        out.append("| %s | %.2f ms | %.2f - %.2f ms | %.2f ms | %s | %d |" % (
+            LABELS[n], t["median_ms"], t["min_ms"], t["max_ms"], t["cpu_median_ms"], fmt_ratio(t["ratio_to_ccache"]),
+            t["failures"]))
+    return "\n".join(out)
+
+
+def concurrent_table(conc):
+    out = ["| compiler | phase | wall time (median) | min - max | failures (all rounds) | messages (first round) |",
+           "|---|---|---:|---:|---:|---|"]
+    for n, phases in conc["tools"].items():
+        for ph, e in phases.items():
+            msgs = e["runs"][0]["messages"]
+            out.append("| %s | %s | %s | %.3f - %.3f | %d | %s |" % (
+                LABELS[n], ph, fmt_s(e["median"]), e["min"], e["max"], e["failures"],
+                "; ".join(m.replace("|", "\\|") for m in msgs[:2]) if msgs else ""))
+    return "\n".join(out)
+
+
+def markdown(lr):
+    parts = ["### launcher", "",
+             "Issue 15: kiln as a compiler launcher (`CC=\"kiln gcc\"`) beside `ccache gcc` and plain `gcc`, the "
+             "projects built by their own Makefiles with `make -jN CC=...`; %s; %s; %s. kiln/ccache is kiln's "
+             "median wall time over ccache's (fresh worktree: ccache without base_dir), kiln/gcc over the plain "
+             "compiler's; lower is better." % (lr["versions"]["gcc"], lr["versions"]["ccache"], lr["versions"]["make"]),
+             ""]
+    if not lr.get("kiln"):
+        parts += ["**kiln was not measured**: %s." % lr.get("kiln_why"), ""]
+    if lr.get("lua_skipped"):
+        parts += ["**lua skipped**: %s." % lr["lua_skipped"], ""]
+    for pname, res in lr["projects"].items():
+        parts += ["#### launcher: %s" % pname, "", res["description"] + " (%d compiles per full build)."
+                  % res["compiles"], "", project_table(res), ""]
+    lat = lr.get("latency")
+    if lat:
+        parts += ["#### launcher: cache hit latency", "",
+                  "`%s` (a synth unit, `%s`), warm caches, %d calls per compiler one after the other (the compilers "
+                  "rotated each call; the outputs deleted before each, untimed); each call's object and depfile "
+                  "compared with plain gcc's. The wall time includes starting the process from Python (the same "
+                  "for every compiler)." % (lat["command"], lat["unit"], lat["calls"]), "", latency_table(lat), ""]
+    conc = lr.get("concurrent")
+    if conc:
+        parts += ["#### launcher: %d concurrent calls" % conc["calls"], "",
+                  "%d distinct small units in one folder, `make -k -j%d` (every compile at once), %d round(s): cold "
+                  "(empty cache) then warm (objects deleted); a failure is a non-zero exit, a missing object or one "
+                  "not byte for byte plain gcc's." % (conc["calls"], conc["calls"], conc["rounds"]), "",
+                  concurrent_table(conc), ""]
+    parts += ["Details (*did*: ccache's statistics; kiln's `kiln cache stats --json` numbers that changed, where it "
+              "reports any):", ""]
+    for pname, res in lr["projects"].items():
+        parts += ["%s:" % pname, "", details_table(res), ""]
+    return parts
+
+
+def what_measured(c):
+    return ("- **launcher** (issue 15, `bench/launcher.py`): the synth project at %s units (its Makefile, the "
+            "include folder given as an absolute path) and Lua 5.4 (Debian's source package, its own Makefiles, "
+            "relative paths), each in a git repository copied once per compiler: plain `gcc`, `ccache gcc` "
+            "(private `CCACHE_DIR`, no base_dir; for the fresh worktree also with `CCACHE_BASEDIR` = the folder "
+            "holding the project's checkouts), `kiln gcc` (private `KILN_CACHE_DIR`). Scenarios: %s. Every build "
+            "is checked: the program's output, and every object, library and executable byte for byte plain gcc's "
+            "of the same sources (depfiles with the checkout's path normalised; naming another checkout is wrong). "
+            "Then the hit latency of one compile (%d calls per compiler, kiln also through a masquerade link) and "
+            "%d concurrent compiles (`make -k -j%d`, cold and warm). Rounds: %d."
+            % ("{:,}".format(c.get("units_launcher", 0)), "; ".join("*%s*: %s" % (TITLES[s], WHAT[s])
+                                                                    for s, _, _ in SCENARIOS),
+               c.get("calls_launcher", 0), c.get("concurrent_launcher", 0), c.get("concurrent_launcher", 0),
+               c.get("rounds_launcher", 0)))
+
+
+def console(lr):
+    parts = []
+    if not lr.get("kiln"):
+        parts.append("launcher: kiln not measured: %s" % lr.get("kiln_why"))
+    for pname, res in lr["projects"].items():
+        parts += ["launcher/%s: %s" % (pname, res["description"]), project_table(res), ""]
+    if lr.get("latency"):
+        parts += ["launcher/latency:", latency_table(lr["latency"]), ""]
+    if lr.get("concurrent"):
+        parts += ["launcher/concurrent:", concurrent_table(lr["concurrent"]), ""]
+    return "\n".join(parts)
