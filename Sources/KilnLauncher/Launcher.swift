@@ -108,6 +108,9 @@ package struct Launcher {
       return execDirectly()
     }
     let caches = Caches(root: cacheRoot, trust: cacheTrust, fileSystem: fileSystem)
+    // Held to the end of the call (an exec drops it with the descriptor).
+    let locks = OutputLocks(cacheRoot: cacheRoot, paths: command.outputs.map { absolute($0.path) }, trust: cacheTrust)
+    defer { withExtendedLifetime(locks) {} }
 
     // Direct mode.
     guard let compilerDigest = compilerIdentity(caches) else {
