@@ -2,6 +2,7 @@ import ArgumentParser
 import KilnCore
 import KilnEngine
 import KilnHash
+import KilnLauncher
 import KilnStore
 import KilnWorkspaces
 import KilnSystem
@@ -94,7 +95,18 @@ struct ExecCommand: KilnSubcommand {
     let rebuilder = Rebuilder(statCache: statCache, inheritedEnvironment: environment, keyRoots: context.keyRoots)
     let task: PreparedTask
     do { task = try rebuilder.prepare(instance) } catch { throw CLIError("kiln: exec: \(error)") }
+    let started = context.clock.monotonic()
     let result = await job.perform(task, reasons: [], previous: nil)
+    // Counted with the launcher's calls (`kiln cache stats`, `kiln stats`).
+    let outcome: (LaunchOutcome, String)
+    switch result.outcome {
+    case .restored: outcome = (.restored, "kiln exec")
+    case .ran: outcome = runsAlways ? (.uncacheable, "kiln exec without --out") : (.miss, "kiln exec")
+    default: outcome = (.failed, "kiln exec")
+    }
+    LauncherLog(cacheRoot: context.cacheRoot).append(LaunchRecord(
+      time: Double(context.clock.wallNanoseconds()) / 1e9, outcome: outcome.0, reason: outcome.1,
+      seconds: context.clock.monotonic() - started, compileSeconds: result.duration, project: context.root))
     Terminal.write(bytes: result.stdout, to: 1)
     Terminal.write(bytes: result.stderr, to: 2)
     for warning in result.warnings { Terminal.error("kiln: warning: \(warning)") }

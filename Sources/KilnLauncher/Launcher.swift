@@ -62,6 +62,10 @@ package struct Launcher {
     "LC_MESSAGES",
   ]
 
+  /// The reason of a miss whose only fitting entry was made in another checkout and
+  /// holds its path (debug info without `-ffile-prefix-map`): `kiln stats` counts these.
+  package static let pathDependentReason = "output holds another checkout's path"
+
   /// Output files up to this size are kept in the entry (the depfile always is).
   static let inlineLimit = ActionCache.inlineLimit
 
@@ -138,7 +142,10 @@ package struct Launcher {
     directKey.field("S", "direct", sourceDigest)
     let directDigest = directKey.finalize()
     var digests = DigestMemo(fileSystem: fileSystem)
-    if let entry = find(directDigest, in: caches, roles: roles, roots: roots, digests: &digests) {
+    // Set when the only fitting entry holds another checkout's absolute path.
+    var otherCheckout: String?
+    if let entry = find(directDigest, in: caches, roles: roles, roots: roots, digests: &digests,
+                        otherCheckout: &otherCheckout) {
       if restore(entry, command: command, roots: roots, caches: caches) {
         caches.actions.touch(directDigest)
         record(.direct, compile: entry.duration)
@@ -161,7 +168,8 @@ package struct Launcher {
       key.field("S", "preprocessed", text.digest)
       let digest = key.finalize()
       preprocessedKey = digest
-      if let entry = find(digest, in: caches, roles: roles, roots: roots, digests: &digests),
+      if let entry = find(digest, in: caches, roles: roles, roots: roots, digests: &digests,
+                          otherCheckout: &otherCheckout),
          restore(entry, command: command, roots: roots, caches: caches) {
         caches.actions.touch(digest)
         // The direct entry for next time: the headers the preprocessor read, unless
@@ -208,7 +216,7 @@ package struct Launcher {
         direct.discovered = discovered.inputs
         try? caches.actions.store(direct, for: directDigest)
       }
-      record(.miss, compile: compileSeconds)
+      record(.miss, otherCheckout.map { Self.pathDependentReason + " (" + $0 + ")" } ?? "", compile: compileSeconds)
     }
     return 0
   }
@@ -232,12 +240,11 @@ package struct Launcher {
   /// The first entry under `key` that may be restored here: it names these roles, was
   /// made at this checkout's path when it holds one, and every header it lists still
   /// has its digest.
-  func find(_ key: Digest, in caches: Caches, roles: [String], roots: KeyRoots, digests: inout DigestMemo)
-    -> ActionEntry?
+  func find(_ key: Digest, in caches: Caches, roles: [String], roots: KeyRoots, digests: inout DigestMemo,
+            otherCheckout: inout String?) -> ActionEntry?
   {
     for entry in caches.actions.lookup(key).entries {
       guard entry.fits(declared: roles), entry.outputs.allSatisfy({ $0.kind == .file }) else { continue }
-      if let other = entry.pathDependentRoot, other != roots.identity { continue }
       var all = true
       for input in entry.discovered {
         let path = absolute(roots.resolve(input.path))
@@ -246,7 +253,12 @@ package struct Launcher {
           break
         }
       }
-      if all { return entry }
+      guard all else { continue }
+      if let other = entry.pathDependentRoot, other != roots.identity {
+        otherCheckout = other
+        continue
+      }
+      return entry
     }
     return nil
   }
