@@ -34,12 +34,15 @@ let package = Package(
     .target(name: "KilnStore", dependencies: ["KilnSystem", "KilnHash", "KilnCore", "CSQLite"], swiftSettings: strict),
     .target(name: "KilnEngine", dependencies: ["KilnStore", "KilnSystem", "KilnHash", "KilnCore"], swiftSettings: strict),
     .target(name: "KilnNinja", dependencies: ["KilnStore", "KilnSystem", "KilnCore"], swiftSettings: strict),
+    .target(
+      name: "KilnLauncher", dependencies: ["KilnNinja", "KilnStore", "KilnSystem", "KilnHash", "KilnCore", "CSpawn"],
+      swiftSettings: strict),
     .target(name: "KilnReport", dependencies: ["KilnCore"], swiftSettings: strict),
     .target(name: "KilnWorkspaces", dependencies: ["KilnStore", "KilnSystem", "KilnCore"], swiftSettings: strict),
     .target(
       name: "KilnCLI",
       dependencies: [
-        "KilnEngine", "KilnConfig", "KilnNinja", "KilnReport", "KilnWorkspaces", "KilnStore", "KilnSystem", "KilnHash", "KilnCore",
+        "KilnEngine", "KilnConfig", "KilnNinja", "KilnLauncher", "KilnReport", "KilnWorkspaces", "KilnStore", "KilnSystem", "KilnHash", "KilnCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
@@ -53,6 +56,7 @@ let package = Package(
     .testTarget(name: "KilnStoreTests", dependencies: ["KilnStore", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnEngineTests", dependencies: ["KilnEngine", "KilnStore", "KilnConfig", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnNinjaTests", dependencies: ["KilnNinja", "KilnTestSupport"], swiftSettings: strict),
+    .testTarget(name: "KilnLauncherTests", dependencies: ["KilnLauncher", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnReportTests", dependencies: ["KilnReport", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(
       name: "KilnWorkspacesTests", dependencies: ["KilnWorkspaces", "KilnTestSupport"], swiftSettings: strict),

@@ -48,6 +48,35 @@ int kiln_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
   return rc;
 }
 
+int kiln_spawn_attached(pid_t *pid, const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  sigset_t all, none;
+  int rc = posix_spawn_file_actions_init(&actions);
+  if (rc != 0) return rc;
+  rc = posix_spawnattr_init(&attr);
+  if (rc != 0) {
+    posix_spawn_file_actions_destroy(&actions);
+    return rc;
+  }
+  sigfillset(&all);
+  sigemptyset(&none);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
+  if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
+  if (rc == 0) rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  if (rc == 0) rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc;
+}
+
+int kiln_contains(const void *haystack, unsigned long haystack_len, const void *needle, unsigned long needle_len) {
+  return memmem(haystack, haystack_len, needle, needle_len) != NULL;
+}
+
 int kiln_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
 int kiln_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
@@ -78,6 +107,20 @@ int kiln_wait_pid(pid_t pid, int *raw, long *peak_kib) {
   if (rc < 0) return -1;
   *peak_kib = usage.ru_maxrss;
   return 0;
+}
+
+int kiln_range_lock_wait(int fd, long long offset) {
+  struct flock lock;
+  memset(&lock, 0, sizeof lock);
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  lock.l_start = offset;
+  lock.l_len = 1;
+  int rc;
+  do {
+    rc = fcntl(fd, F_OFD_SETLKW, &lock);
+  } while (rc != 0 && errno == EINTR);
+  return rc == 0 ? 0 : -1;
 }
 
 int kiln_range_lock(int fd, long long offset, int exclusive) {

@@ -197,26 +197,7 @@ package struct Context: Sendable {
   /// look at every blob. Before anything in the cache is opened.
   package func checkCache() throws {
     do {
-      if fileSystem.lstat(cacheRoot) == nil {
-        let parent = Paths.parent(cacheRoot)
-        if !parent.isEmpty { try fileSystem.createDirectories(parent) }
-        // Private unless shared: the cache holds every output's bytes.
-        try OwnFile.folder(cacheRoot, mode: cacheTrust.shared ? 0o777 : 0o700)
-      }
-      try cacheTrust.check(cacheRoot, folder: true)
-      // A cache kiln cannot write (a read-only mount of a filled cache) still serves
-      // restores: what cannot be made is left out, and only what exists is checked.
-      for name in ["blobs", "actions", "locks"] {
-        _ = mkdir(cacheRoot + "/" + name, cacheTrust.folderMode)
-        try cacheTrust.check(cacheRoot + "/" + name, folder: true)
-      }
-      for name in ["locks/jobs", "locks/actions"] {
-        let path = cacheRoot + "/" + name
-        if let fd = try OwnFile.open(path, O_RDWR | O_CREAT, mode: cacheTrust.lockFileMode) {
-          close(fd)
-        }
-        try cacheTrust.check(path, folder: false)
-      }
+      try CacheSetup.prepare(root: cacheRoot, trust: cacheTrust, fileSystem: fileSystem)
     } catch {
       throw CLIError("kiln: cache \(error)")
     }

@@ -43,6 +43,11 @@ package enum KilnMain {
     // Under ninja's name (a link to kiln: `-DCMAKE_MAKE_PROGRAM=.../kiln-ninja`),
     // kiln is `kiln ninja`.
     if name == "ninja" || name == "kiln-ninja" { return start(["ninja"] + arguments) }
+    // In front of a compiler (`kiln gcc ...`, or a link named `gcc`): no parsing, no
+    // Context, no concurrency runtime.
+    if let call = LauncherEntry.call(arguments, as: name) {
+      return .exit(LauncherEntry.run(compiler: call.compiler, arguments: call.arguments, masquerade: call.masquerade))
+    }
     let launch: Launch
     let args: [String]
     switch prepare(NinjaToolCommand.separatingToolArguments(arguments)) {

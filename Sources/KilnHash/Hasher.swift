@@ -13,6 +13,13 @@ package final class Hasher {
 
   deinit { XXH3_freeState(state) }
 
+  /// A hasher that has seen what this one has, and goes on independently.
+  package func copy() -> Hasher {
+    let other = Hasher()
+    XXH3_copyState(other.state, state)
+    return other
+  }
+
   package func reset() { XXH3_128bits_reset(state) }
 
   package func update(_ buffer: UnsafeRawBufferPointer) {

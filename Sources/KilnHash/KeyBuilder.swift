@@ -14,11 +14,18 @@ package struct KeyBuilder {
   /// Bump when the encoding or the meaning of a field changes: every key changes.
   package static let formatVersion = "kiln-key-1"
 
-  private let hasher = Hasher()
+  private let hasher: Hasher
 
   package init() {
+    hasher = Hasher()
     field("V", Self.formatVersion)
   }
+
+  private init(hasher: Hasher) { self.hasher = hasher }
+
+  /// A builder holding the fields given so far, to which either may add more: keys
+  /// that share a prefix (the launcher's direct and preprocessed keys) hash it once.
+  package func copy() -> KeyBuilder { KeyBuilder(hasher: hasher.copy()) }
 
   package func field(_ tag: Character, _ value: String) {
     var tagByte = UInt8(tag.asciiValue!)

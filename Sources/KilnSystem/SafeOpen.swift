@@ -155,3 +155,33 @@ extension FileSystemError {
     return self
   }
 }
+
+/// The shared cache's folder made and checked before anything in it is opened.
+package enum CacheSetup {
+  /// Makes the cache folder and its subfolders if missing, and checks that they (and
+  /// the lock files every kiln process opens) are not symbolic links and are owned and
+  /// writable as `trust` allows: a few lstat calls, once per process, never a look at
+  /// every blob.
+  package static func prepare(root: String, trust: CacheTrust, fileSystem: any FileSystem) throws(FileSystemError) {
+    if fileSystem.lstat(root) == nil {
+      let parent = Paths.parent(root)
+      if !parent.isEmpty { try fileSystem.createDirectories(parent) }
+      // Private unless shared: the cache holds every output's bytes.
+      try OwnFile.folder(root, mode: trust.shared ? 0o777 : 0o700)
+    }
+    try trust.check(root, folder: true)
+    // A cache kiln cannot write (a read-only mount of a filled cache) still serves
+    // restores: what cannot be made is left out, and only what exists is checked.
+    for name in ["blobs", "actions", "locks"] {
+      _ = mkdir(root + "/" + name, trust.folderMode)
+      try trust.check(root + "/" + name, folder: true)
+    }
+    for name in ["locks/jobs", "locks/actions"] {
+      let path = root + "/" + name
+      if let fd = try OwnFile.open(path, O_RDWR | O_CREAT, mode: trust.lockFileMode) {
+        close(fd)
+      }
+      try trust.check(path, folder: false)
+    }
+  }
+}

@@ -14,6 +14,15 @@
 int kiln_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *cwd,
                int out_fd, int err_fd);
 
+// Starts `path` with `argv` and `envp` in the caller's folder and process group (so a
+// Ctrl-C at the terminal reaches it as it reaches the caller): stdin inherited, stdout
+// and stderr onto `out_fd` and `err_fd`, no other descriptor inherited, every signal
+// at its default and none blocked. For the compiler launcher. 0 or an errno value.
+int kiln_spawn_attached(pid_t *pid, const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd);
+
+// Whether `needle` occurs in `haystack` (glibc's memmem, which needs _GNU_SOURCE).
+int kiln_contains(const void *haystack, unsigned long haystack_len, const void *needle, unsigned long needle_len);
+
 // An anonymous in-memory file (closed on exec), or -1.
 int kiln_memfd(const char *name);
 
@@ -34,6 +43,8 @@ int kiln_wait_pid(pid_t pid, int *raw, long *peak_kib);
 // closes (a kill -9 leaves nothing held). Never waits: 0 taken, -1 not (errno).
 int kiln_range_lock(int fd, long long offset, int exclusive);
 int kiln_range_unlock(int fd, long long offset);
+// The same exclusive lock, waiting for it (F_OFD_SETLKW): 0 taken, -1 not (errno).
+int kiln_range_lock_wait(int fd, long long offset);
 // 1 when another open file holds a lock on the byte, 0 when none does, -1 on error.
 int kiln_range_is_locked(int fd, long long offset);
 

@@ -1,4 +1,4 @@
-import KilnSystem
+
 
 /// When a stat can stand for a file's content: the one racy-clean rule and the one
 /// stat comparison of the stat cache, the graph cache and the null build.
