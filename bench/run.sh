@@ -7,7 +7,10 @@
 # kiln's pre-commit hook against pre-commit's, same check, same repository: cold, one
 # file, nothing relevant, cached), and issue 14's cmake group (the generated project as a
 # CMake project, configured by cmake -G Ninja for ninja, ninja+ccache and kiln-ninja: cold,
-# null, touch, edit, clean, fresh worktree with and without -g and prefix maps). Every
+# null, touch, edit, clean, fresh worktree with and without -g and prefix maps), and issue
+# 15's launcher group (`kiln gcc` beside `ccache gcc` and gcc on the generated project and
+# Lua 5.4 from Debian's source package, by their own Makefiles; hit latency; 200 compiles
+# at once). Every
 # build's and commit's result is checked. Writes
 # docs/benchmarks.md, bench/out/results.json and bench/out/logs/; exit 1 if any build
 # came out wrong.
@@ -16,7 +19,9 @@
 #
 # Knobs (environment): BENCH_ROUNDS, BENCH_ROUNDS_FULL, BENCH_UNITS, BENCH_UNITS_BIG,
 # BENCH_TRIVIAL, BENCH_TRIVIAL_BIG, BENCH_HASH_MIB, BENCH_UNITS_WS, BENCH_ROUNDS_WS,
-# BENCH_FILES_HOOKS, BENCH_ROUNDS_HOOKS, BENCH_UNITS_CMAKE, BENCH_CMAKE_RENDER, BENCH_ONLY,
+# BENCH_FILES_HOOKS, BENCH_ROUNDS_HOOKS, BENCH_UNITS_CMAKE, BENCH_CMAKE_RENDER,
+# BENCH_UNITS_LAUNCHER, BENCH_ROUNDS_LAUNCHER, BENCH_CALLS_LAUNCHER,
+# BENCH_CONCURRENT_LAUNCHER, BENCH_LUA_SOURCE, BENCH_ONLY,
 # BENCH_JOBS, BENCH_KEEP=1, BENCH_OUT,
 # BENCH_DOC; see bench/bench.py.
 set -eu
