@@ -29,9 +29,11 @@ import KilnSystem
 /// A restore writes only the outputs this command line names (entries name roles:
 /// object, depfile, dwo, gcno), each by write-then-rename.
 package struct Launcher {
-  /// The compiler as the build named it (argv[0] of every run: clang reads it).
+  /// The compiler as the build named it (its file name is keyed: clang reads it).
   package var compilerName: String
-  /// The compiler's file.
+  /// The compiler's file, and argv[0] of every run: gcc finds its own installation
+  /// (cc1, the LTO plugin) from argv[0], and a bare `gcc` there would be looked up on
+  /// PATH, where it may be kiln's masquerade link.
   package var compilerPath: String
   package var arguments: [String]
   package var directory: String
@@ -456,7 +458,7 @@ package struct Launcher {
       close(out)
       close(err)
     }
-    let argv: [UnsafeMutablePointer<CChar>?] = ([compilerName] + args).map { strdup($0) } + [nil]
+    let argv: [UnsafeMutablePointer<CChar>?] = ([compilerPath] + args).map { strdup($0) } + [nil]
     defer { for p in argv { free(p) } }
     var pid: pid_t = 0
     let rc = argv.withUnsafeBufferPointer { kiln_spawn_attached(&pid, compilerPath, $0.baseAddress, environ, out, err) }
@@ -468,9 +470,9 @@ package struct Launcher {
     return Ran(status: status, stdout: Command.readAll(out), stderr: Command.readAll(err))
   }
 
-  /// Replaces this process with the compiler, as the build called it.
+  /// Replaces this process with the compiler, with the build's arguments.
   func execDirectly() -> Int32 {
-    let argv: [UnsafeMutablePointer<CChar>?] = ([compilerName] + arguments).map { strdup($0) } + [nil]
+    let argv: [UnsafeMutablePointer<CChar>?] = ([compilerPath] + arguments).map { strdup($0) } + [nil]
     _ = argv.withUnsafeBufferPointer { execv(compilerPath, $0.baseAddress!) }
     Terminal.warn("kiln: cannot run \(compilerPath): \(String(cString: strerror(errno)))")
     return 127
