@@ -109,6 +109,20 @@ int kiln_wait_pid(pid_t pid, int *raw, long *peak_kib) {
   return 0;
 }
 
+int kiln_range_lock_wait(int fd, long long offset) {
+  struct flock lock;
+  memset(&lock, 0, sizeof lock);
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  lock.l_start = offset;
+  lock.l_len = 1;
+  int rc;
+  do {
+    rc = fcntl(fd, F_OFD_SETLKW, &lock);
+  } while (rc != 0 && errno == EINTR);
+  return rc == 0 ? 0 : -1;
+}
+
 int kiln_range_lock(int fd, long long offset, int exclusive) {
   struct flock lock;
   memset(&lock, 0, sizeof lock);

@@ -1,4 +1,5 @@
 import ArgumentParser
+import KilnLauncher
 import KilnStore
 import KilnSystem
 
@@ -13,14 +14,41 @@ struct CacheCommand: ParsableCommand {
   }
 
   struct Stats: KilnSubcommand {
-    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Size and entry counts of the local cache.")
+    static let configuration = CommandConfiguration(
+      commandName: "stats",
+      abstract: "Size and entry counts of the local cache, and what the compiler launcher and kiln exec did with it.")
+    @Flag(help: "One JSON document.") var json = false
+    @Flag(help: "Forget the launcher's counts (the cache's entries stay).") var zero = false
+
     func run(in context: Context) async throws {
       let m = try CacheCommand.maintenance(context)
+      let log = LauncherLog(cacheRoot: context.cacheRoot)
+      if zero {
+        log.clear()
+        Terminal.line("kiln: launcher counts cleared")
+        return
+      }
       let s = m.stats()
+      let records = log.records(fileSystem: context.cacheFileSystem)
+      let summary = LaunchSummary(records)
+      let projects = LauncherStats.perProject(records)
+      if json {
+        Terminal.write(JSON.object([
+          ("cache", JSON.object([
+            ("root", JSON.string(m.root)), ("actions", "\(s.actions)"), ("action_bytes", "\(s.actionBytes)"),
+            ("blobs", "\(s.blobs)"), ("blob_bytes", "\(s.blobBytes)"), ("bytes", "\(s.totalBytes)"),
+          ])),
+          ("launcher", LauncherStats.json(summary)),
+          ("projects", LauncherStats.projectsJSON(projects)),
+        ]) + "\n")
+        return
+      }
       Terminal.line("cache: \(m.root)")
       Terminal.line("actions: \(s.actions) (\(formatBytes(s.actionBytes)))")
       Terminal.line("blobs: \(s.blobs) (\(formatBytes(s.blobBytes)))")
       Terminal.line("total: \(formatBytes(s.totalBytes))")
+      Terminal.write("\n" + LauncherStats.text(summary, title: "launcher and kiln exec"))
+      if projects.count > 0 { Terminal.write("\n" + LauncherStats.projectsText(projects)) }
     }
   }
 

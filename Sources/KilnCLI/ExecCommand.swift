@@ -2,6 +2,9 @@ import ArgumentParser
 import KilnCore
 import KilnEngine
 import KilnHash
+import KilnLauncher
+import KilnStore
+import KilnWorkspaces
 import KilnSystem
 
 struct ExecCommand: KilnSubcommand {
@@ -18,6 +21,12 @@ struct ExecCommand: KilnSubcommand {
 
   func run(in context: Context) async throws {
     guard !command.isEmpty else { throw CLIError("kiln: exec needs a command after --") }
+    // A compile with nothing declared: the launcher knows its inputs and outputs.
+    if inputs.isEmpty, outputs.isEmpty, depfile == nil, !noCache, LauncherEntry.isCompiler(command[0]) {
+      let status = LauncherEntry.run(compiler: command[0], arguments: Array(command.dropFirst()), masquerade: false)
+      if status != 0 { throw ExitCode(status) }
+      return
+    }
     let cwd = context.launch.directory
     func relative(_ path: String) throws -> String {
       let abs = Paths.normalize(path.hasPrefix("/") ? path : Paths.join(cwd, path)) ?? path
@@ -64,39 +73,61 @@ struct ExecCommand: KilnSubcommand {
       id: TaskID(task: "@exec", item: String(idKey.finalize().hex.prefix(12))), command: shell,
       inputs: inputPaths, outputs: outputPaths, depfile: try depfile.map(relative),
       directory: directory, hashEnvironment: env, cache: !runsAlways, always: runsAlways, tools: [program])
-    let graph = try TaskGraph([instance])
-    // Two steps writing one output at once must not hash each other's bytes.
-    let lock = try context.lockCheckout(create: true)
-    defer { withExtendedLifetime(lock) {} }
-    let session = try Session(context)
-    final class ExecObserver: BuildObserver {
-      func buildStarted(total: Int) {}
-      func taskStarted(_ instance: TaskInstance, reasons: [RerunReason]) {}
-      func taskFinished(_ report: TaskReport, done: Int, total: Int) {
-        Terminal.write(bytes: report.stdout, to: 1)
-        Terminal.write(bytes: report.stderr, to: 2)
-        // A non-zero exit speaks for itself (its status is passed on); say anything else.
-        switch report.outcome {
-        case .failed(.exitStatus): break
-        case .failed(let failure): Terminal.error("kiln: exec: \(failure)")
-        default: break
-        }
-        outcome = report.outcome
-      }
-      func warning(_ message: String) { Terminal.error("kiln: warning: \(message)") }
-      var outcome: TaskOutcome?
+    _ = try TaskGraph([instance])
+    try context.checkCache()
+    // One step, one action: no checkout lock, no manifest. Steps writing the same file
+    // take turns (`OutputLocks`); the same action in two processes runs once (the
+    // machine's action claims, taken by `Job`); make's -j, not kiln's job slots, says how
+    // many run at once.
+    let locks = OutputLocks(
+      cacheRoot: context.cacheRoot,
+      paths: (outputPaths + (instance.depfile.map { [$0] } ?? [])).map { Paths.join(context.root, $0) },
+      trust: context.cacheTrust)
+    defer { withExtendedLifetime(locks) {} }
+    let statCache = StatCache(entries: [:], root: context.root, fileSystem: context.fileSystem, clock: context.clock)
+    var environment = context.environment
+    environment[HookBuildResult.variable] = nil
+    var job = Job(root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(), clock: context.clock,
+                  statCache: statCache, contentStore: context.contentStore, actionCache: context.actionCache,
+                  environment: environment, useCache: !noCache)
+    job.keyRoots = context.keyRoots
+    job.limits = ClaimsOnlyLimits(try context.machineLimits())
+    let rebuilder = Rebuilder(statCache: statCache, inheritedEnvironment: environment, keyRoots: context.keyRoots)
+    let task: PreparedTask
+    do { task = try rebuilder.prepare(instance) } catch { throw CLIError("kiln: exec: \(error)") }
+    let started = context.clock.monotonic()
+    let result = await job.perform(task, reasons: [], previous: nil)
+    // Counted with the launcher's calls (`kiln cache stats`, `kiln stats`).
+    let outcome: (LaunchOutcome, String)
+    switch result.outcome {
+    case .restored: outcome = (.restored, "kiln exec")
+    case .ran: outcome = runsAlways ? (.uncacheable, "kiln exec without --out") : (.miss, "kiln exec")
+    default: outcome = (.failed, "kiln exec")
     }
-    let observer = ExecObserver()
-    var options = BuildOptions(jobs: 1)
-    options.removeStaleOutputs = false
-    options.workspace = context.workspaceName
-    session.beginWriting(graph)
-    defer { session.endWriting() }
-    let result = try await session.build(graph, observer: observer, useCache: !noCache).run(options)
-    if result.interrupted { throw CLIError("kiln: interrupted", status: 130) }
-    if case .failed(let failure) = observer.outcome {
-      if case .exitStatus(let code) = failure { throw ExitCode(code) }
+    LauncherLog(cacheRoot: context.cacheRoot).append(LaunchRecord(
+      time: Double(context.clock.wallNanoseconds()) / 1e9, outcome: outcome.0, reason: outcome.1,
+      seconds: context.clock.monotonic() - started, compileSeconds: result.duration, project: context.root))
+    Terminal.write(bytes: result.stdout, to: 1)
+    Terminal.write(bytes: result.stderr, to: 2)
+    for warning in result.warnings { Terminal.error("kiln: warning: \(warning)") }
+    switch result.outcome {
+    case .failed(.exitStatus(let code)): throw ExitCode(code)
+    case .failed(let failure):
+      if ProcessGroups.shared.isInterrupted { throw CLIError("kiln: interrupted", status: 130) }
+      Terminal.error("kiln: exec: \(failure)")
       throw ExitCode(1)
+    default: break
     }
   }
+}
+
+/// The machine's action claims without its job slots: `kiln exec` runs one step that
+/// make (or a script) started under its own -j.
+struct ClaimsOnlyLimits: MachineLimits {
+  let shared: any MachineLimits
+  init(_ shared: any MachineLimits) { self.shared = shared }
+  func acquireSlot(expectedMemory: Int64?) async -> JobSlot? { JobSlot(index: 0) }
+  func release(_ slot: JobSlot) {}
+  func claimAction(_ key: Digest) async -> ActionClaim? { await shared.claimAction(key) }
+  func release(_ claim: ActionClaim) { shared.release(claim) }
 }

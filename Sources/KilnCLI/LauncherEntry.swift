@@ -13,7 +13,9 @@ import KilnSystem
 enum LauncherEntry {
   /// The compiler families kiln caches, as the last dash-separated part of a name
   /// without its version (`gcc-12`, `x86_64-linux-gnu-gcc`, `clang++-16`).
-  static let families: Set<String> = ["cc", "c++", "gcc", "g++", "clang", "clang++"]
+  /// (Arrays, not sets, here and below: a Set<String> made at start costs a scan of
+  /// every protocol conformance in the binary, 0.05 ms of a 3 ms cache hit.)
+  static let families = ["cc", "c++", "gcc", "g++", "clang", "clang++"]
 
   /// Whether a program named `name` (a path or a file name) is gcc or clang.
   static func isCompiler(_ name: String) -> Bool {
@@ -28,11 +30,11 @@ enum LauncherEntry {
   }
 
   /// kiln's own subcommands: a first word that is one of them is never a compiler.
-  static let commandNames: Set<String> = {
-    var names: Set<String> = ["help"]
+  static let commandNames: [String] = {
+    var names = ["help"]
     for sub in KilnCommand.configuration.subcommands {
-      if let name = sub.configuration.commandName { names.insert(name) }
-      for alias in sub.configuration.aliases { names.insert(alias) }
+      if let name = sub.configuration.commandName { names.append(name) }
+      names += sub.configuration.aliases
     }
     return names
   }()

@@ -3,6 +3,7 @@ import ArgumentParser
 import Glibc
 #endif
 import KilnCore
+import KilnLauncher
 import KilnReport
 import KilnStore
 import KilnSystem
@@ -22,7 +23,11 @@ struct StatsCommand: KilnSubcommand {
   func run(in context: Context) async throws {
     guard last >= 1 else { throw CLIError("kiln: stats: --last must be at least 1") }
     if json && prometheus { throw CLIError("kiln: stats: --json and --prometheus are two different forms; pick one") }
-    try context.requireBuildFile(orNinjaFolder: true)
+    if (try? context.requireBuildFile(orNinjaFolder: true)) == nil {
+      // No kiln.yml: a project built through the launcher (`CC="kiln gcc" make`).
+      if try launcherReport(context) { return }
+      try context.requireBuildFile(orNinjaFolder: true)
+    }
     let report = try await Self.report(context, last: last)
     if let html {
       let path = context.launch.absolute(html)
@@ -41,6 +46,35 @@ struct StatsCommand: KilnSubcommand {
     } else if html == nil {
       Terminal.write(StatsText.render(report))
     }
+  }
+
+  /// The launcher's counts for the project the current folder belongs to; false when
+  /// the log has none (then the missing build file is the error to show).
+  private func launcherReport(_ context: Context) throws -> Bool {
+    try context.checkCache()
+    let cwd = context.launch.directory
+    let roots = Launcher.roots(directory: cwd, fileSystem: context.fileSystem, environment: context.environment)
+    let project = roots.folders.first ?? cwd
+    let records = LauncherLog(cacheRoot: context.cacheRoot).records(fileSystem: context.cacheFileSystem)
+      .filter { $0.project == project }
+    guard !records.isEmpty else { return false }
+    let summary = LaunchSummary(records)
+    if let html {
+      do {
+        try context.fileSystem.writeAtomically(Array(LauncherStats.html(summary, project: project).utf8),
+                                               to: context.launch.absolute(html), permissions: 0o644)
+      } catch {
+        throw CLIError("kiln: stats: cannot write \(html): \(error)")
+      }
+    }
+    if json {
+      Terminal.write(JSON.object([("project", JSON.string(project)), ("launcher", LauncherStats.json(summary))]) + "\n")
+    } else if prometheus {
+      Terminal.write(LauncherStats.prometheus(summary, project: project))
+    } else if html == nil {
+      Terminal.write(LauncherStats.text(summary, title: "compiler launcher and kiln exec in \(project)"))
+    }
+    return true
   }
 
   /// The report of this build file's history: its last `last` builds, the build file's

@@ -268,7 +268,7 @@ package struct CompileCommand: Sendable, Hashable {
       preprocessorArguments.append(arg)
       i += 1
     }
-    guard let mode else { return refuse(sources.isEmpty ? "no compile" : "link") }
+    guard let mode else { return refuse(sources.isEmpty && linkInputs == 0 ? "no compile" : "link") }
     guard linkInputs == 0 else { return refuse("link inputs with -\(mode)") }
     guard sources.count == 1 else { return refuse(sources.isEmpty ? "no source" : "several sources") }
     let (source, language) = sources[0]

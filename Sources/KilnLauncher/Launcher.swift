@@ -29,9 +29,11 @@ import KilnSystem
 /// A restore writes only the outputs this command line names (entries name roles:
 /// object, depfile, dwo, gcno), each by write-then-rename.
 package struct Launcher {
-  /// The compiler as the build named it (argv[0] of every run: clang reads it).
+  /// The compiler as the build named it (its file name is keyed: clang reads it).
   package var compilerName: String
-  /// The compiler's file.
+  /// The compiler's file, and argv[0] of every run: gcc finds its own installation
+  /// (cc1, the LTO plugin) from argv[0], and a bare `gcc` there would be looked up on
+  /// PATH, where it may be kiln's masquerade link.
   package var compilerPath: String
   package var arguments: [String]
   package var directory: String
@@ -61,6 +63,10 @@ package struct Launcher {
     "SOURCE_DATE_EPOCH", "COMPILER_PATH", "GCC_EXEC_PREFIX", "GCC_COMPARE_DEBUG", "LANG", "LC_ALL", "LC_CTYPE",
     "LC_MESSAGES",
   ]
+
+  /// The reason of a miss whose only fitting entry was made in another checkout and
+  /// holds its path (debug info without `-ffile-prefix-map`): `kiln stats` counts these.
+  package static let pathDependentReason = "output holds another checkout's path"
 
   /// Output files up to this size are kept in the entry (the depfile always is).
   static let inlineLimit = ActionCache.inlineLimit
@@ -108,6 +114,9 @@ package struct Launcher {
       return execDirectly()
     }
     let caches = Caches(root: cacheRoot, trust: cacheTrust, fileSystem: fileSystem)
+    // Held to the end of the call (an exec drops it with the descriptor).
+    let locks = OutputLocks(cacheRoot: cacheRoot, paths: command.outputs.map { absolute($0.path) }, trust: cacheTrust)
+    defer { withExtendedLifetime(locks) {} }
 
     // Direct mode.
     guard let compilerDigest = compilerIdentity(caches) else {
@@ -135,7 +144,10 @@ package struct Launcher {
     directKey.field("S", "direct", sourceDigest)
     let directDigest = directKey.finalize()
     var digests = DigestMemo(fileSystem: fileSystem)
-    if let entry = find(directDigest, in: caches, roles: roles, roots: roots, digests: &digests) {
+    // Set when the only fitting entry holds another checkout's absolute path.
+    var otherCheckout: String?
+    if let entry = find(directDigest, in: caches, roles: roles, roots: roots, digests: &digests,
+                        otherCheckout: &otherCheckout) {
       if restore(entry, command: command, roots: roots, caches: caches) {
         caches.actions.touch(directDigest)
         record(.direct, compile: entry.duration)
@@ -158,7 +170,8 @@ package struct Launcher {
       key.field("S", "preprocessed", text.digest)
       let digest = key.finalize()
       preprocessedKey = digest
-      if let entry = find(digest, in: caches, roles: roles, roots: roots, digests: &digests),
+      if let entry = find(digest, in: caches, roles: roles, roots: roots, digests: &digests,
+                          otherCheckout: &otherCheckout),
          restore(entry, command: command, roots: roots, caches: caches) {
         caches.actions.touch(digest)
         // The direct entry for next time: the headers the preprocessor read, unless
@@ -205,7 +218,7 @@ package struct Launcher {
         direct.discovered = discovered.inputs
         try? caches.actions.store(direct, for: directDigest)
       }
-      record(.miss, compile: compileSeconds)
+      record(.miss, otherCheckout.map { Self.pathDependentReason + " (" + $0 + ")" } ?? "", compile: compileSeconds)
     }
     return 0
   }
@@ -229,12 +242,11 @@ package struct Launcher {
   /// The first entry under `key` that may be restored here: it names these roles, was
   /// made at this checkout's path when it holds one, and every header it lists still
   /// has its digest.
-  func find(_ key: Digest, in caches: Caches, roles: [String], roots: KeyRoots, digests: inout DigestMemo)
-    -> ActionEntry?
+  func find(_ key: Digest, in caches: Caches, roles: [String], roots: KeyRoots, digests: inout DigestMemo,
+            otherCheckout: inout String?) -> ActionEntry?
   {
     for entry in caches.actions.lookup(key).entries {
       guard entry.fits(declared: roles), entry.outputs.allSatisfy({ $0.kind == .file }) else { continue }
-      if let other = entry.pathDependentRoot, other != roots.identity { continue }
       var all = true
       for input in entry.discovered {
         let path = absolute(roots.resolve(input.path))
@@ -243,7 +255,12 @@ package struct Launcher {
           break
         }
       }
-      if all { return entry }
+      guard all else { continue }
+      if let other = entry.pathDependentRoot, other != roots.identity {
+        otherCheckout = other
+        continue
+      }
+      return entry
     }
     return nil
   }
@@ -441,7 +458,7 @@ package struct Launcher {
       close(out)
       close(err)
     }
-    let argv: [UnsafeMutablePointer<CChar>?] = ([compilerName] + args).map { strdup($0) } + [nil]
+    let argv: [UnsafeMutablePointer<CChar>?] = ([compilerPath] + args).map { strdup($0) } + [nil]
     defer { for p in argv { free(p) } }
     var pid: pid_t = 0
     let rc = argv.withUnsafeBufferPointer { kiln_spawn_attached(&pid, compilerPath, $0.baseAddress, environ, out, err) }
@@ -453,9 +470,9 @@ package struct Launcher {
     return Ran(status: status, stdout: Command.readAll(out), stderr: Command.readAll(err))
   }
 
-  /// Replaces this process with the compiler, as the build called it.
+  /// Replaces this process with the compiler, with the build's arguments.
   func execDirectly() -> Int32 {
-    let argv: [UnsafeMutablePointer<CChar>?] = ([compilerName] + arguments).map { strdup($0) } + [nil]
+    let argv: [UnsafeMutablePointer<CChar>?] = ([compilerPath] + arguments).map { strdup($0) } + [nil]
     _ = argv.withUnsafeBufferPointer { execv(compilerPath, $0.baseAddress!) }
     Terminal.warn("kiln: cannot run \(compilerPath): \(String(cString: strerror(errno)))")
     return 127

@@ -9,7 +9,10 @@ package enum LaunchOutcome: String, Sendable, CaseIterable {
   case direct
   /// Restored from a preprocessor-mode entry (the preprocessed text).
   case preprocessed
-  /// Compiled and stored.
+  /// Restored by `kiln exec`.
+  case restored
+  /// Compiled (or run, by `kiln exec`) and stored; the reason may say why an entry
+  /// there did not serve.
   case miss
   /// Compiled, not stored (an input changed during the compile, an output missing):
   /// the reason says which.
@@ -46,7 +49,7 @@ package struct LaunchRecord: Sendable, Hashable {
 
   /// Seconds a hit saved: the compile's time less the restore's.
   package var saved: Double {
-    outcome == .direct || outcome == .preprocessed ? max(0, compileSeconds - seconds) : 0
+    outcome == .direct || outcome == .preprocessed || outcome == .restored ? max(0, compileSeconds - seconds) : 0
   }
 
   /// `L1 TAB time TAB outcome TAB reason TAB seconds TAB compile seconds TAB project`;
@@ -87,7 +90,11 @@ package struct LauncherLog: Sendable {
   /// Appends `record`; a log that cannot be written is skipped silently (the compile's
   /// result never depends on it).
   package func append(_ record: LaunchRecord) {
-    guard let fd = try? OwnFile.open(current, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode: 0o644) else { return }
+    var opened = try? OwnFile.open(current, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode: 0o644)
+    if opened == nil, (try? OwnFile.folder(folder, mode: 0o755)) != nil {
+      opened = try? OwnFile.open(current, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode: 0o644)
+    }
+    guard let fd = opened ?? nil else { return }
     defer { close(fd) }
     let bytes = Array(record.line.utf8)
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -95,6 +102,12 @@ package struct LauncherLog: Sendable {
     if fstat(fd, &st) == 0, Int(st.st_size) > Self.limit {
       _ = rename(current, previous)
     }
+  }
+
+  /// Forgets every record (`kiln cache stats --zero`).
+  package func clear() {
+    unlink(previous)
+    unlink(current)
   }
 
   /// Every record of both logs, oldest first; damaged lines left out.
@@ -128,6 +141,7 @@ package struct LaunchSummary: Sendable, Hashable {
       if r.outcome == .uncacheable || r.outcome == .unstored || r.outcome == .error {
         reasons[r.outcome.rawValue + ": " + r.reason, default: 0] += 1
       }
+      if r.outcome == .miss, r.reason.hasPrefix(Launcher.pathDependentReason) { pathDependentMisses += 1 }
       saved += r.saved
       if r.outcome == .miss || r.outcome == .unstored { compileSeconds += r.compileSeconds }
       first = min(first ?? r.time, r.time)
@@ -136,7 +150,9 @@ package struct LaunchSummary: Sendable, Hashable {
   }
 
   package func count(_ outcome: LaunchOutcome) -> Int { counts[outcome] ?? 0 }
-  package var hits: Int { count(.direct) + count(.preprocessed) }
+  package var hits: Int { count(.direct) + count(.preprocessed) + count(.restored) }
+  /// Misses whose only fitting entry held another checkout's path.
+  package var pathDependentMisses = 0
   /// Hits over cacheable calls (hits and misses, stored or not).
   package var hitRate: Double? {
     let cacheable = hits + count(.miss) + count(.unstored)

@@ -8,7 +8,8 @@ import KilnHash
 package struct PreprocessedText {
   package var digest: Digest
   /// The files named by `# N "FILE"` markers, in first-seen order, without
-  /// `<built-in>`-style names and without the source itself.
+  /// `<built-in>`-style names, gcc's working-directory marker (`"DIR//"`) and the
+  /// source itself.
   package var includes: [String]
 
   package init(_ bytes: [UInt8], source: String, roots: KeyRoots) {
@@ -28,7 +29,8 @@ package struct PreprocessedText {
           let normalized = roots.normalize(path)
           hasher.update(normalized)
           start = close
-          if !path.hasPrefix("<"), seen.insert(path).inserted { includes.append(path) }
+          // `# 1 "/build/dir//"`: gcc's working-directory marker (-g), a folder.
+          if !path.hasPrefix("<"), !path.hasSuffix("//"), seen.insert(path).inserted { includes.append(path) }
         }
         line = end + 1
       }

@@ -43,6 +43,8 @@ int kiln_wait_pid(pid_t pid, int *raw, long *peak_kib);
 // closes (a kill -9 leaves nothing held). Never waits: 0 taken, -1 not (errno).
 int kiln_range_lock(int fd, long long offset, int exclusive);
 int kiln_range_unlock(int fd, long long offset);
+// The same exclusive lock, waiting for it (F_OFD_SETLKW): 0 taken, -1 not (errno).
+int kiln_range_lock_wait(int fd, long long offset);
 // 1 when another open file holds a lock on the byte, 0 when none does, -1 on error.
 int kiln_range_is_locked(int fd, long long offset);
 
