@@ -48,6 +48,9 @@ import Testing
     try second.make([LauncherProject.launched, flags])
     #expect(second.sourcesCompiled(since: 0) == ["src/a.c", "src/b.c", "src/c.c", "src/main.c"],
             "compiled here, not restored with the other checkout's path")
+    #expect(Array(second.outcomesWithReasons.dropFirst(5).prefix(4)) == ["a", "b", "c", "main"].map { _ in
+      "miss: output holds another checkout's path (\(main.root))"
+    }, "the miss says why")
     let secondObjects = second.files(under: "obj", endingIn: ".o")
     #expect(second.fileBytes(under: "obj", endingIn: ".o").values.allSatisfy { Self.contains($0, second.root) && !Self.contains($0, main.root) })
 

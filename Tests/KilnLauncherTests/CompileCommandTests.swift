@@ -158,7 +158,8 @@ import Testing
 
   @Test func aLinkIsNotCached() {
     #expect(Self.refusal("a.c -o app") == "link")
-    #expect(Self.refusal("a.o b.o -o app") == "no compile")
+    #expect(Self.refusal("a.o b.o -o app") == "link", "a link of objects only")
+    #expect(Self.refusal("-o app -lm") == "no compile", "no file at all")
     #expect(Self.refusal("-c a.c b.o") == "link inputs with -c")
   }
 
