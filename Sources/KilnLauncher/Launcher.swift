@@ -175,9 +175,11 @@ package struct Launcher {
          restore(entry, command: command, roots: roots, caches: caches) {
         caches.actions.touch(digest)
         // The direct entry for next time: the headers the preprocessor read, unless
-        // one changed during this call.
-        if let discovered = discoveredInputs(text.includes, sourceBytes: sourceBytes, sourceStat: sourceStat,
-                                             sourcePath: sourcePath, since: startedWall, roots: roots) {
+        // one was modified lately enough to have changed since it read them.
+        if let before = snapshot(text.includes, since: startedWall), !before.racy,
+           let discovered = verified(before, sourceBytes: sourceBytes, sourceDigest: sourceDigest,
+                                     sourceStat: sourceStat, sourcePath: sourcePath, since: startedWall, roots: roots),
+           !discovered.racy {
           var direct = entry
           direct.discovered = discovered.inputs
           try? caches.actions.store(direct, for: directDigest)
@@ -187,7 +189,9 @@ package struct Launcher {
       }
     }
 
-    // The compile.
+    // The compile. What it reads is looked at just before and again after: a result is
+    // stored only for contents that did not change while it ran.
+    let before = snapshot(preprocessed?.includes ?? [], since: startedWall)
     let compileStart = clock.monotonic()
     guard let run = spawn(arguments) else { return execDirectly() }
     let compileSeconds = clock.monotonic() - compileStart
@@ -197,10 +201,9 @@ package struct Launcher {
       record(.failed, "exit \(run.status)", compile: compileSeconds)
       return run.status
     }
-    // What it read, unchanged since before the call started: else nothing is stored.
-    let includes = preprocessed?.includes ?? []
-    guard let discovered = discoveredInputs(includes, sourceBytes: sourceBytes, sourceStat: sourceStat,
-                                            sourcePath: sourcePath, since: startedWall, roots: roots)
+    guard let before,
+          let discovered = verified(before, sourceBytes: sourceBytes, sourceDigest: sourceDigest,
+                                    sourceStat: sourceStat, sourcePath: sourcePath, since: startedWall, roots: roots)
     else {
       record(.unstored, "an input changed during the compile", compile: compileSeconds)
       return 0
@@ -210,7 +213,10 @@ package struct Launcher {
     case .failure(let why):
       record(.unstored, why.reason, compile: compileSeconds)
     case .success(let entry):
-      if let preprocessedKey { try? caches.actions.store(entry, for: preprocessedKey) }
+      // An input modified just before the call (a header the build generated a moment
+      // ago) may have changed between the preprocessor's read and the compile's: the
+      // verified contents key the direct entry, but not the preprocessed text.
+      if let preprocessedKey, !discovered.racy { try? caches.actions.store(entry, for: preprocessedKey) }
       // A source or header that names the time or date has no stable direct-mode
       // result; its preprocessed text (where the macro is expanded) still keys it.
       if !discovered.timeMacros {
@@ -290,27 +296,56 @@ package struct Launcher {
     return true
   }
 
-  /// The headers the compile read, with their digests now (paths with the checkout's
-  /// folders written out), and whether the source or one of them names `__TIME__`,
-  /// `__DATE__` or `__TIMESTAMP__`; nil when one cannot be read, or it or the source
-  /// changed after `since` or too close before it to tell.
-  func discoveredInputs(_ includes: [String], sourceBytes: [UInt8], sourceStat: FileStat?, sourcePath: String,
-                        since: Int64, roots: KeyRoots) -> (inputs: [PathDigest], timeMacros: Bool)? {
-    guard let sourceStat, StatTrust.same(sourceStat, fileSystem.stat(sourcePath)),
-          !StatTrust.isRacy(mtime: sourceStat.mtime, ctime: sourceStat.ctime, observedAt: since)
-    else { return nil }
-    var timeMacros = Self.mentionsTimeMacro(sourceBytes)
-    var inputs: [PathDigest] = []
+  /// The inputs a compile is about to read, looked at before it runs.
+  struct Snapshot {
+    var files: [(name: String, path: String, stat: FileStat, digest: Digest?)]
+    /// Whether one was modified within `StatTrust.window` of the call's start: its stat
+    /// cannot prove it unchanged, so its content was hashed too (`digest`).
+    var racy: Bool
+  }
+
+  /// Each header's stat (and, when racy, digest); nil when one is missing or not a file.
+  func snapshot(_ includes: [String], since: Int64) -> Snapshot? {
+    var snap = Snapshot(files: [], racy: false)
     for include in includes {
       let path = absolute(include)
-      guard let before = fileSystem.stat(path), before.kind == .file,
-            !StatTrust.isRacy(mtime: before.mtime, ctime: before.ctime, observedAt: since),
-            let bytes = try? fileSystem.read(path), StatTrust.same(before, fileSystem.stat(path))
-      else { return nil }
-      if !timeMacros { timeMacros = Self.mentionsTimeMacro(bytes) }
-      inputs.append(PathDigest(include.hasPrefix("/") ? roots.normalize(include) : include, Hasher.digest(bytes)))
+      guard let st = fileSystem.stat(path), st.kind == .file else { return nil }
+      var digest: Digest?
+      if StatTrust.isRacy(mtime: st.mtime, ctime: st.ctime, observedAt: since) {
+        snap.racy = true
+        guard let d = try? fileSystem.digest(of: path) else { return nil }
+        digest = d
+      }
+      snap.files.append((include, path, st, digest))
     }
-    return (inputs, timeMacros)
+    return snap
+  }
+
+  /// The headers the compile read with their digests now (paths with the checkout's
+  /// folders written out), whether the source or one of them names `__TIME__`,
+  /// `__DATE__` or `__TIMESTAMP__`, and whether any input was racy; nil when an input
+  /// changed since `before` (or since the source was hashed): its stat moved, or, for a
+  /// racy one, its content.
+  func verified(_ before: Snapshot, sourceBytes: [UInt8], sourceDigest: Digest, sourceStat: FileStat?,
+                sourcePath: String, since: Int64, roots: KeyRoots) -> (inputs: [PathDigest], timeMacros: Bool, racy: Bool)? {
+    guard let sourceStat, StatTrust.same(sourceStat, fileSystem.stat(sourcePath)) else { return nil }
+    var racy = before.racy
+    if StatTrust.isRacy(mtime: sourceStat.mtime, ctime: sourceStat.ctime, observedAt: since) {
+      racy = true
+      guard (try? fileSystem.digest(of: sourcePath)) == sourceDigest else { return nil }
+    }
+    var timeMacros = Self.mentionsTimeMacro(sourceBytes)
+    var inputs: [PathDigest] = []
+    for file in before.files {
+      guard let bytes = try? fileSystem.read(file.path), StatTrust.same(file.stat, fileSystem.stat(file.path)) else {
+        return nil
+      }
+      let digest = Hasher.digest(bytes)
+      if let earlier = file.digest, earlier != digest { return nil }
+      if !timeMacros { timeMacros = Self.mentionsTimeMacro(bytes) }
+      inputs.append(PathDigest(file.name.hasPrefix("/") ? roots.normalize(file.name) : file.name, digest))
+    }
+    return (inputs, timeMacros, racy)
   }
 
   /// The cache entry for the outputs the compile just wrote: roles for paths, the
@@ -472,7 +507,9 @@ package struct Launcher {
 
   /// Replaces this process with the compiler, with the build's arguments.
   func execDirectly() -> Int32 {
-    let argv: [UnsafeMutablePointer<CChar>?] = ([compilerPath] + arguments).map { strdup($0) } + [nil]
+    // A program kiln does not cache keeps the name the build gave it (its messages say it).
+    let argv: [UnsafeMutablePointer<CChar>?] = ([knownCompiler ? compilerPath : compilerName] + arguments)
+      .map { strdup($0) } + [nil]
     _ = argv.withUnsafeBufferPointer { execv(compilerPath, $0.baseAddress!) }
     Terminal.warn("kiln: cannot run \(compilerPath): \(String(cString: strerror(errno)))")
     return 127

@@ -1,3 +1,4 @@
+import Glibc
 import KilnTestSupport
 import Testing
 
@@ -36,5 +37,46 @@ import Testing
     #expect(r.status != 0, "\(r)")
     #expect(try p.kiln(args).status != 0)
     #expect(p.runs("exec") == 2)
+  }
+
+  @Test func fortyExecsAtOnceInOneFolderAllSucceedAndNoneWaitsForTheCheckout() throws {
+    var files: [String: String] = [:]
+    for i in 0..<40 { files["in\(i).txt"] = "\(i)\n" }
+    let p = try TempProject(files)
+    // Each step sleeps while it runs: with a checkout-wide lock they ran one after the
+    // other and 39 printed "waiting for another kiln"; now they overlap.
+    func start() throws -> [RunningKiln] {
+      try (0..<40).map { i in
+        try p.start(["exec", "--in", "in\(i).txt", "--out", "out\(i).txt", "--", "sh", "-c",
+                     "echo x >> .runs/step\(i); sleep 0.2; cp in\(i).txt out\(i).txt"])
+      }
+    }
+    for (i, r) in try start().map({ $0.wait() }).enumerated() {
+      #expect(r.status == 0 && r.stderr.isEmpty, "step \(i): \(r)")
+      #expect(p.read("out\(i).txt") == "\(i)\n")
+    }
+    for i in 0..<40 { p.remove("out\(i).txt") }
+    // All restored, none ran again.
+    for (i, r) in try start().map({ $0.wait() }).enumerated() {
+      #expect(r.status == 0 && r.stderr.isEmpty, "step \(i), again: \(r)")
+      #expect(p.read("out\(i).txt") == "\(i)\n")
+      #expect(p.runs("step\(i)") == 1)
+    }
+    // Counted with the launcher's calls.
+    let stats = try p.kiln("cache", "stats", "--json")
+    stats.expectSuccess()
+    #expect(stats.stdout.contains("\"exec_restored\":40"), "\(stats)")
+  }
+
+  @Test func aCompileWithNothingDeclaredGoesToTheLauncher() throws {
+    let p = try TempProject(["a.c": "int f(void) { return 4; }\n"])
+    usleep(100_000)  // a source written within 50 ms of a compile is not stored (StatTrust)
+    try p.kiln("exec", "--", "gcc", "-c", "a.c", "-o", "a.o").expectSuccess()
+    let first = try #require(p.bytes("a.o"))
+    p.remove("a.o")
+    try p.kiln("exec", "--", "gcc", "-c", "a.c", "-o", "a.o").expectSuccess()
+    #expect(p.bytes("a.o") == first)
+    let stats = try p.kiln("cache", "stats", "--json")
+    #expect(stats.stdout.contains("\"direct_hits\":1") && stats.stdout.contains("\"misses\":1"), "\(stats)")
   }
 }
