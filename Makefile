@@ -94,8 +94,10 @@ demo: deps-demo release
 
 # The benchmark of issue 4 (bench/bench.py): kiln beside ninja, ninja+ccache and make.
 # Writes docs/benchmarks.md (above its marker line) and bench/out/results.json.
-# bench: every scenario at full size (~30 min on 2 cores, the cmake group ~9 of them; much
-# longer when the machine is shared); bench-quick: a few minutes.
+# bench: every scenario at full size (~30 min on 2 cores, the cmake group ~9 of them, the
+# launcher group ~5-8; much longer when the machine is shared); bench-quick: a few minutes.
+# The launcher group fetches Lua's sources once (apt-get source --download-only lua5.4,
+# a deb-src line needed) into bench/out/sources/, and skips Lua with one line without them.
 bench: deps-bench release
 	@sh bench/run.sh $(CURDIR)/$(BIN_RELEASE)
 
