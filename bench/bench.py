@@ -63,8 +63,8 @@ Environment (defaults: full / --quick):
                       BENCH_ROUNDS_FULL)
   BENCH_UNITS_CMAKE   synth units of the cmake group (400 / 100)
   BENCH_UNITS_LAUNCHER  synth units of the launcher group (200 / 100)
-  BENCH_ROUNDS_LAUNCHER rounds of every launcher scenario (5 / 2; the concurrent
-                      test: half as many)
+  BENCH_ROUNDS_LAUNCHER rounds of every launcher scenario (5 / 2; cold: at most
+                      BENCH_ROUNDS_FULL; the concurrent test: half as many)
   BENCH_CALLS_LAUNCHER  timed calls per compiler of the launcher's hit latency (50 / 20)
   BENCH_CONCURRENT_LAUNCHER  compiles at once in the launcher's concurrency test
                       (200 / 200)

@@ -22,17 +22,18 @@ Each project is committed into a git repository and copied once per compiler
     kiln         CC="KILN gcc" (the kiln under test); KILN_CACHE_DIR a fresh folder of
                  the bench's; its base folder for paths: the git top-level (its default)
 
-Scenarios (SCENARIOS; rounds: BENCH_ROUNDS_LAUNCHER, the compilers rotated; wall time
-of the `make` process, medians): cold (outputs deleted, empty caches: plain, ccache,
-kiln), clean (outputs deleted, caches warm), worktree (`git worktree add` of HEAD, then
-make there; caches warmed by the main checkout), header (a comment appended to a
-header every file includes: a hit must come from preprocessor mode), edit (one .c
-changed), and on synth last clean-g (a debug build, -g with -ffile-prefix-map, rebuilt
-from a warm cache). Every build is checked: make's exit status, the program's output (synth: the
-checksum the generator predicts; lua: a script's output), and every object, library
-and executable byte for byte the plain compiler's of the same sources (the depfiles
-too, with the checkout's own path written as <TREE>: one naming another checkout is
-wrong). kiln's wrong results fail the bench; ccache's are flagged.
+Scenarios (SCENARIOS; rounds: BENCH_ROUNDS_LAUNCHER, cold at most BENCH_ROUNDS_FULL; the
+compilers rotated; the wall time of the `make` process, medians): cold (outputs deleted,
+empty caches: plain, ccache, kiln), clean (outputs deleted, caches warm), worktree (`git
+worktree add` of HEAD, then make there; caches warmed by the main checkout), header (a
+comment appended to a header every file includes: a hit must come from preprocessor
+mode), edit (one .c changed), and on synth last clean-g (a debug build, -g with
+-ffile-prefix-map, rebuilt from a warm cache). Every build is checked: make's exit
+status, the program's output (synth: the checksum the generator predicts; lua: a
+script's output), and every object, library and executable byte for byte the plain
+compiler's of the same sources (the depfiles too, with the checkout's own path written as
+<TREE>: one naming another checkout is wrong). kiln's wrong results fail the bench;
+ccache's are flagged.
 
 Then two tests outside make:
 
@@ -63,7 +64,7 @@ import time
 
 from gen_synth import Synth
 from projects import git
-from runner import ccache_stats, first_line, fresh_dir, quiet, rm, run_logged
+from runner import first_line, fresh_dir, quiet, rm, run_logged
 
 GCC = "gcc"
 SYNTH_CFLAGS = "-O0 -Wall -I$(CURDIR)/include"
@@ -705,7 +706,9 @@ class LauncherBench:
                     if c.name == "plain":
                         scenario_ref = r["artifacts"]
             runs = {c.name: [] for c in compilers}
-            for rnd in range(self.rounds):
+            # Cold builds, the longest: at most BENCH_ROUNDS_FULL rounds, as in the other groups.
+            rounds = min(self.rounds, self.cfg.rounds_full) if scenario == "cold" else self.rounds
+            for rnd in range(rounds):
                 k = rnd % len(compilers)
                 for c in compilers[k:] + compilers[:k]:
                     cwd, what, edits = self.prepare(p, c, scenario, rnd)
@@ -718,7 +721,7 @@ class LauncherBench:
                     p.reference = this["plain"]["artifacts"]
                 ref = this["plain"]["artifacts"] if "plain" in this else (scenario_ref or p.reference)
                 self.compare(p, scenario, rnd, this, ref)
-            entry = summarize(runs, self.rounds)
+            entry = summarize(runs, rounds)
             entry["what"] = WHAT[scenario]
             entry["elapsed_seconds"] = round(time.perf_counter() - t0, 1)
             res["scenarios"][scenario] = entry
@@ -1194,11 +1197,11 @@ def what_measured(c):
             "is checked: the program's output, and every object, library and executable byte for byte plain gcc's "
             "of the same sources (depfiles with the checkout's path normalised; naming another checkout is wrong). "
             "Then the hit latency of one compile (%d calls per compiler, kiln also through a masquerade link) and "
-            "%d concurrent compiles (`make -k -j%d`, cold and warm). Rounds: %d."
+            "%d concurrent compiles (`make -k -j%d`, cold and warm). Rounds: %d (cold: at most %d)."
             % ("{:,}".format(c.get("units_launcher", 0)), "; ".join("*%s*: %s" % (TITLES[s], WHAT[s])
                                                                     for s, _, _, _ in SCENARIOS),
                c.get("calls_launcher", 0), c.get("concurrent_launcher", 0), c.get("concurrent_launcher", 0),
-               c.get("rounds_launcher", 0)))
+               c.get("rounds_launcher", 0), c.get("rounds_full", 0)))
 
 
 def console(lr):
