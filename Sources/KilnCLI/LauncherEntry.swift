@@ -6,8 +6,10 @@ import KilnSystem
 
 /// How kiln becomes a compiler launcher, before any argument parsing:
 /// - `kiln gcc ARGS`, `kiln /usr/bin/cc ARGS` (`CMAKE_C_COMPILER_LAUNCHER=kiln`, a
-///   prefix in `CC`): the first word is not one of kiln's commands nor an option;
-/// - `kiln -- NAME ARGS`: the same for a compiler named like a kiln command;
+///   prefix in `CC`): the first word is a compiler's name or a path, and not one of
+///   kiln's commands;
+/// - `kiln -- NAME ARGS`: any program (a compiler named like a kiln command, or one
+///   whose name kiln does not know, which then runs uncached);
 /// - a link to kiln named like a compiler (`gcc`, `cc`, `clang++`, `x86_64-linux-gnu-gcc-12`)
 ///   first on PATH: the compiler is the next file of that name on PATH that is not kiln.
 enum LauncherEntry {
@@ -44,7 +46,11 @@ enum LauncherEntry {
     if name != "kiln", isCompiler(name) { return (name, arguments, true) }
     guard let first = arguments.first else { return nil }
     if first == "--", arguments.count > 1 { return (arguments[1], Array(arguments.dropFirst(2)), false) }
-    guard !first.hasPrefix("-"), !commandNames.contains(first) else { return nil }
+    // A path (CMake's `kiln /usr/bin/cc`) or a compiler's name; any other word is left
+    // to the command parser, whose error names a mistyped command.
+    guard !first.hasPrefix("-"), !commandNames.contains(first), first.contains("/") || isCompiler(first) else {
+      return nil
+    }
     return (first, Array(arguments.dropFirst()), false)
   }
 

@@ -348,11 +348,17 @@ package struct Launcher {
     return (inputs, timeMacros, racy)
   }
 
+  /// An entry made, or why none could be.
+  enum Stored {
+    case success(ActionEntry)
+    case failure(CompileCommand.Uncacheable)
+  }
+
   /// The cache entry for the outputs the compile just wrote: roles for paths, the
   /// depfile and printed text with the checkout's folders written out, and the
   /// checkout's path recorded when an output holds it.
   func makeEntry(_ command: CompileCommand, stdout: [UInt8], stderr: [UInt8], duration: Double, roots: KeyRoots,
-                 caches: Caches) -> Result<ActionEntry, CompileCommand.Uncacheable> {
+                 caches: Caches) -> Stored {
     var outputs: [OutputEntry] = []
     var inline: [Digest: [UInt8]] = [:]
     var pathDependent = false

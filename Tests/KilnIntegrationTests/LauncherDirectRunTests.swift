@@ -30,13 +30,14 @@ import Testing
     }
   }
 
-  static func compare(_ p: LauncherProject, _ program: String, _ args: [String], writes: [String]) throws -> Pair {
+  static func compare(_ p: LauncherProject, _ program: String, _ args: [String], writes: [String],
+                      forced: Bool = false) throws -> Pair {
     for f in writes { p.remove(f) }
     let direct = try p.run(program, args)
     let directFiles = Dictionary(uniqueKeysWithValues: writes.map { ($0, p.bytes($0)) })
     for f in writes { p.remove(f) }
     let before = p.compilerCalls.count
-    let launched = try p.kiln([program] + args)
+    let launched = try p.kiln((forced ? ["--", program] : [program]) + args)
     let launchedFiles = Dictionary(uniqueKeysWithValues: writes.map { ($0, p.bytes($0)) })
     return Pair(direct: direct, launched: launched, directFiles: directFiles, launchedFiles: launchedFiles,
                 launchedCalls: p.compilerCalls.count - before)
@@ -72,14 +73,18 @@ import Testing
 
   @Test func aProgramThatIsNoCompilerRunsAsItIs() throws {
     let p = try LauncherProject()
-    let copy = try Self.compare(p, "cp", ["src/a.c", "copy.c"], writes: ["copy.c"])
+    // A word that is not a compiler's name is left to kiln's own parser (a mistyped
+    // command); `kiln -- PROGRAM` runs any program through the launcher.
+    let mistyped = try p.kiln(["cp", "src/a.c", "copy.c"])
+    #expect(mistyped.status == 2 && !p.exists("copy.c"), "\(mistyped)")
+    let copy = try Self.compare(p, "cp", ["src/a.c", "copy.c"], writes: ["copy.c"], forced: true)
     copy.expectSame("kiln cp")
     #expect(p.bytes("copy.c") == p.bytes("src/a.c"))
-    let missing = try Self.compare(p, "cp", ["no-such-file", "copy2.c"], writes: ["copy2.c"])
+    let missing = try Self.compare(p, "cp", ["no-such-file", "copy2.c"], writes: ["copy2.c"], forced: true)
     missing.expectSame("kiln cp of a missing file")
     #expect(missing.launched.status == 1)
     let script = ["-c", "echo out; echo err >&2; exit 3"]
-    let sh = try Self.compare(p, "sh", script, writes: [])
+    let sh = try Self.compare(p, "sh", script, writes: [], forced: true)
     sh.expectSame("kiln sh -c")
     #expect(sh.launched.status == 3 && sh.launched.stdout == "out\n" && sh.launched.stderr == "err\n")
     #expect(p.outcomesWithReasons == ["uncacheable: not gcc or clang (cp)", "uncacheable: not gcc or clang (cp)",
