@@ -38,7 +38,8 @@ Projects (bench/projects.py), each copied once per tool:
                with base_dir), comment-only header edit, one .c edited; every object byte
                for byte plain gcc's; then one compile's cache hit latency
                (BENCH_CALLS_LAUNCHER calls each) and BENCH_CONCURRENT_LAUNCHER compiles at
-               once, cold and warm, counting failures (bench/launcher.py)
+               once, cold and warm, counting failures (bench/launcher.py,
+               launcher_projects.py, launcher_report.py)
 
 Tools: kiln, ninja, ninja+ccache (build-ccache.ninja) and make; the trivial projects
 leave out ninja+ccache (no compiler to cache), demo has kiln and ninja. The rounds of a

@@ -1,13 +1,14 @@
 """The bench's results as tables: the targets of issue 4 (and issue 5's workspaces,
-issue 7's hooks) first, then one table per project (ratios to ninja first, then
-medians; workspaces: also where the time went), the details per tool, hashing, hooks
-(its tables: bench/hooks.py), the launcher group (its tables: bench/launcher.py); written into docs/benchmarks.md above KEEP_MARKER (what
-is below it is kept)."""
+issue 7's hooks, issue 15's launcher) first, then one table per project (ratios to ninja
+first, then medians; workspaces: also where the time went), the details per tool,
+hashing, hooks (its tables: bench/hooks.py), the launcher group (its tables:
+bench/launcher_report.py); written into docs/benchmarks.md above KEEP_MARKER (what is
+below it is kept)."""
 import os
 import statistics
 
 import hooks
-import launcher
+import launcher_report
 
 KEEP_MARKER = "<!-- end of the generated part: anything below this line is kept when bench-quick rewrites this file -->"
 LABELS = {"kiln": "kiln", "ninja": "ninja", "ccache": "ninja+ccache", "make": "make", "kiln-seq": "kiln (sequential)"}
@@ -124,7 +125,7 @@ def targets(data):
             "<= %s of 4 worktree+ninja builds (the maintainer's choice of target)" % WS_TARGET,
             "workspaces/" + WS_SCENARIO, r, r is not None and r <= WS_TARGET, e["ok"], detail)
     rows += hooks.targets(data)     # issue 7: kiln's ratio to pre-commit, not to ninja
-    rows += launcher.targets(data)  # issue 15: kiln gcc's ratio to ccache gcc (cold: to gcc)
+    rows += launcher_report.targets(data)  # issue 15: kiln gcc's ratio to ccache gcc (cold: to gcc)
     return rows
 
 
@@ -304,7 +305,7 @@ def markdown(data):
     if data.get("hooks"):
         parts += hooks.markdown(data["hooks"])
     if data.get("launcher"):
-        parts += launcher.markdown(data["launcher"])
+        parts += launcher_report.markdown(data["launcher"])
     notes = data["notes"]
     parts += ["### Flags raised by the script", ""]
     parts += ["- " + n for n in notes] if notes else ["- none"]
@@ -348,7 +349,7 @@ def markdown(data):
     if data.get("hooks"):
         parts += [hooks.what_measured(c)]
     if data.get("launcher"):
-        parts += [launcher.what_measured(c)]
+        parts += [launcher_report.what_measured(c)]
     if "cmake" in data["projects"]:
         parts += [CMAKE_WHAT % (fmt_n(c.get("units_cmake", 0)), c.get("cmake_render", "build"))]
         parts += ["  - **%s**: %s." % (k, e["what"]) for k, e in data["projects"]["cmake"]["scenarios"].items()]
@@ -471,7 +472,7 @@ def console(data):
     if data.get("hooks"):
         parts += [hooks.console(data["hooks"])]
     if data.get("launcher"):
-        parts += [launcher.console(data["launcher"])]
+        parts += [launcher_report.console(data["launcher"])]
     parts += ["note: " + n for n in data["notes"]]
     return "\n".join(parts)
 
