@@ -28,6 +28,12 @@ package struct CompileCommand: Sendable, Hashable {
   /// The arguments for the preprocessor run (`-E`, to stdout): the compile's minus
   /// `-c`/`-S`, `-o FILE` and the depfile flags.
   package var preprocessorArguments: [String]
+  /// The arguments as the key takes them: without `-o FILE` when the output's name
+  /// cannot change what is written (as ccache leaves it out), so `-o a.o` and
+  /// `-o sub/b.o` share an entry; with it when a depfile names the object, a `.dwo` or
+  /// `.gcno` is named after it, or the object embeds its own name (`-flto`, profile
+  /// counters, recorded switches, `-dumpbase`/`-dumpdir`).
+  package var keyArguments: [String]
 
   package enum Language: String, Sendable {
     case c, cxx, objc, objcxx, assemblerWithCpp
@@ -81,7 +87,6 @@ package struct CompileCommand: Sendable, Hashable {
     "-march=native": "tuned to this machine's CPU (-march=native)",
     "-mtune=native": "tuned to this machine's CPU (-mtune=native)",
     "-mcpu=native": "tuned to this machine's CPU (-mcpu=native)",
-    "-fprofile-arcs": "profile counters (-fprofile-arcs without notes)",
     "-aux-info": "writes prototypes to a file (-aux-info)",
   ]
 
@@ -163,6 +168,7 @@ package struct CompileCommand: Sendable, Hashable {
     var splitDwarf = false
     var coverageNotes = false
     var preprocessorArguments: [String] = []
+    var outputIndices: [Int] = []
     var i = 0
     func refuse(_ reason: String) -> Parsed { .failure(Uncacheable(reason)) }
     for name in ["DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES", "CCC_OVERRIDE_OPTIONS"] where environment[name] != nil {
@@ -200,6 +206,7 @@ package struct CompileCommand: Sendable, Hashable {
       case "-o":
         guard let next else { return refuse("-o without a file") }
         output = next
+        outputIndices += [i, i + 1]
         i += 2
         continue
       case "-MD", "-MMD":
@@ -240,6 +247,7 @@ package struct CompileCommand: Sendable, Hashable {
       }
       if arg.hasPrefix("-o") && arg.count > 2 {
         output = String(arg.dropFirst(2))
+        outputIndices.append(i)
         i += 1
         continue
       }
@@ -286,11 +294,18 @@ package struct CompileCommand: Sendable, Hashable {
     if depfileWanted {
       depfile = depfileFlag ?? replacingExtension(of: object, with: ".d")
     }
+    let namesMatter = depfile != nil || splitDwarf || coverageNotes || arguments.contains { arg in
+      ["-flto", "-fprofile-arcs", "-frecord-gcc-switches", "-dumpbase", "-dumpdir", "-fcoverage"].contains {
+        arg.hasPrefix($0)
+      }
+    }
+    let keyArguments = namesMatter
+      ? arguments : arguments.indices.filter { !outputIndices.contains($0) }.map { arguments[$0] }
     return .success(CompileCommand(
       arguments: arguments, source: source, language: language, object: object, depfile: depfile,
       splitDwarf: splitDwarf && mode == "c" ? replacingExtension(of: object, with: ".dwo") : nil,
       coverageNotes: coverageNotes ? replacingExtension(of: object, with: ".gcno") : nil,
-      preprocessorArguments: preprocessorArguments))
+      preprocessorArguments: preprocessorArguments, keyArguments: keyArguments))
   }
 }
 

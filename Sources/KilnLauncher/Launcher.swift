@@ -135,7 +135,7 @@ package struct Launcher {
     base.field("L", "launcher-1")
     base.field("P", Paths.fileName(compilerName), compilerDigest)
     base.field("D", roots.normalize(directory))
-    for arg in expanded { base.field("A", roots.normalize(arg)) }
+    for arg in command.keyArguments { base.field("A", roots.normalize(arg)) }
     for name in Self.keyedVariables {
       if let value = environment[name] { base.field("E", name + "=" + roots.normalize(value)) }
     }
@@ -323,15 +323,16 @@ package struct Launcher {
 
   /// The headers the compile read with their digests now (paths with the checkout's
   /// folders written out), whether the source or one of them names `__TIME__`,
-  /// `__DATE__` or `__TIMESTAMP__`, and whether any input was racy; nil when an input
+  /// `__DATE__` or `__TIMESTAMP__`, and whether a header was racy; nil when an input
   /// changed since `before` (or since the source was hashed): its stat moved, or, for a
   /// racy one, its content.
   func verified(_ before: Snapshot, sourceBytes: [UInt8], sourceDigest: Digest, sourceStat: FileStat?,
                 sourcePath: String, since: Int64, roots: KeyRoots) -> (inputs: [PathDigest], timeMacros: Bool, racy: Bool)? {
     guard let sourceStat, StatTrust.same(sourceStat, fileSystem.stat(sourcePath)) else { return nil }
-    var racy = before.racy
+    // The source was hashed before the preprocessor ran: the same digest after the
+    // compile means both read that content (a source the build wrote a moment ago, like
+    // a generated .c, still gets both entries).
     if StatTrust.isRacy(mtime: sourceStat.mtime, ctime: sourceStat.ctime, observedAt: since) {
-      racy = true
       guard (try? fileSystem.digest(of: sourcePath)) == sourceDigest else { return nil }
     }
     var timeMacros = Self.mentionsTimeMacro(sourceBytes)
@@ -345,7 +346,7 @@ package struct Launcher {
       if !timeMacros { timeMacros = Self.mentionsTimeMacro(bytes) }
       inputs.append(PathDigest(file.name.hasPrefix("/") ? roots.normalize(file.name) : file.name, digest))
     }
-    return (inputs, timeMacros, racy)
+    return (inputs, timeMacros, before.racy)
   }
 
   /// An entry made, or why none could be.

@@ -26,6 +26,30 @@ import Testing
   static func roles(_ command: CompileCommand?) -> [String] { command?.outputs.map(\.role) ?? [] }
   static func paths(_ command: CompileCommand?) -> [String] { command?.outputs.map(\.path) ?? [] }
 
+  // MARK: - The key's arguments
+
+  @Test func theObjectsNameIsLeftOutOfTheKeyWhenNothingDependsOnIt() throws {
+    #expect(Self.parsed("-O2 -c src/a.c -o obj/a.o")?.keyArguments == ["-O2", "-c", "src/a.c"])
+    #expect(Self.parsed("-O2 -c src/a.c -oobj/a.o")?.keyArguments == ["-O2", "-c", "src/a.c"])
+    #expect(Self.parsed("-g -c src/a.c -o obj/a.o")?.keyArguments == ["-g", "-c", "src/a.c"])
+    // A name some output depends on stays: the depfile's target, the .dwo and .gcno
+    // named after it, an LTO object (it embeds its name), profile counters, switches.
+    for line in ["-MD -c src/a.c -o obj/a.o", "-MMD -MF a.d -c src/a.c -o obj/a.o", "-gsplit-dwarf -c src/a.c -o obj/a.o",
+                 "--coverage -c src/a.c -o obj/a.o", "-flto -c src/a.c -o obj/a.o", "-flto=auto -c src/a.c -o obj/a.o",
+                 "-fprofile-arcs -c src/a.c -o obj/a.o", "-frecord-gcc-switches -c src/a.c -o obj/a.o",
+                 "-dumpbase x -c src/a.c -o obj/a.o"] {
+      let c = try #require(Self.parsed(line), "\(line)")
+      #expect(c.keyArguments == c.arguments, "\(line)")
+    }
+  }
+
+  @Test func profileCountersWithNotesAreCoverage() throws {
+    // The object names its .gcda by absolute path: restored only where it was made.
+    let c = try #require(Self.parsed("-fprofile-arcs -ftest-coverage -c src/a.c -o obj/a.o"))
+    #expect(Self.roles(c) == ["object", "gcno"])
+    #expect(Self.paths(c) == ["obj/a.o", "obj/a.gcno"])
+  }
+
   // MARK: - Cacheable compiles
 
   @Test func aPlainCompileNamesItsSourceAndObject() throws {
@@ -196,7 +220,6 @@ import Testing
       ("-fstack-usage -c a.c", "writes a .su file (-fstack-usage)"),
       ("-ftime-report -c a.c", "reports timings (-ftime-report)"),
       ("-v -c a.c", "verbose compiler output (-v)"),
-      ("-fprofile-arcs -c a.c", "profile counters (-fprofile-arcs without notes)"),
     ]
     for (line, reason) in cases {
       #expect(Self.refusal(line) == reason, "\(line)")
