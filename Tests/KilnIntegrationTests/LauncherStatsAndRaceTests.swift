@@ -24,6 +24,7 @@ import Glibc
     process.executableURL = URL(fileURLWithPath: argv[0])
     process.arguments = Array(argv.dropFirst())
     process.currentDirectoryURL = URL(fileURLWithPath: p.root)
+    process.environment = TestEnvironment.variables(home: p.home, cache: p.cache.path)
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
@@ -122,6 +123,7 @@ import Glibc
     process.executableURL = URL(fileURLWithPath: argv[0])
     process.arguments = Array(argv.dropFirst())
     process.currentDirectoryURL = URL(fileURLWithPath: p.root)
+    process.environment = TestEnvironment.variables(home: p.home, cache: p.cache.path)
     let inPipe = Pipe()
     let out = Pipe()
     process.standardInput = inPipe
