@@ -31,6 +31,9 @@ enum LauncherEntry {
     return families.contains(family)
   }
 
+  /// The resolved compilers of the launcher calls this process runs under, ':'-separated.
+  static let chainVariable = "KILN_LAUNCHER_CHAIN"
+
   /// kiln's own subcommands: a first word that is one of them is never a compiler.
   static let commandNames: [String] = {
     var names = ["help"]
@@ -66,7 +69,18 @@ enum LauncherEntry {
       }
       p += 1
     }
-    guard let path = resolve(compiler, environment["PATH"], skippingSelf: masquerade || !compiler.contains("/")) else {
+    // The compilers launcher calls above this one chose (kiln's, or another wrapper's
+    // like ccache's masquerade folder, which skips only itself and so would start kiln
+    // again): skipped, so the chain ends at the real compiler instead of looping.
+    let chain = (environment[chainVariable] ?? "").split(separator: ":").map(String.init)
+    guard chain.count < 8 else {
+      Terminal.error("kiln: \(compiler): compiler launchers call each other in a loop (\(chain.joined(separator: " -> "))); "
+        + "take one wrapper's folder off PATH")
+      return 2
+    }
+    guard let path = resolve(compiler, environment["PATH"], skippingSelf: masquerade || !compiler.contains("/"),
+                             skipping: chain)
+    else {
       Terminal.error("kiln: \(compiler): compiler not found on PATH" + (masquerade ? " (after kiln's own link)" : ""))
       return 127
     }
@@ -79,24 +93,28 @@ enum LauncherEntry {
       Terminal.error("kiln: cannot read the current folder: \(String(cString: strerror(errno)))")
       return 2
     }
+    setenv(chainVariable, (chain + [realPath(path) ?? path]).joined(separator: ":"), 1)
     let launcher = Launcher(
       compilerName: compiler, compilerPath: path, arguments: arguments,
       directory: String(decoding: cwd.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
       environment: environment, cacheRoot: Context.cacheLocation(environment),
-      cacheTrust: CacheTrust(environment: environment), knownCompiler: isCompiler(compiler) || isCompiler(path))
+      cacheTrust: CacheTrust(environment: environment), knownCompiler: isCompiler(compiler) || isCompiler(path),
+      nested: !chain.isEmpty)
     return launcher.run()
   }
 
   /// The compiler's file: a path as given; a name on PATH, skipping any file that is
   /// kiln itself (the masquerade link, or a `gcc` link to kiln earlier on PATH).
-  static func resolve(_ program: String, _ path: String?, skippingSelf: Bool) -> String? {
+  static func resolve(_ program: String, _ path: String?, skippingSelf: Bool, skipping chain: [String] = []) -> String? {
     if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
     let me = realPath("/proc/self/exe")
     for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
       let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + program
       var st = stat()
       guard access(candidate, X_OK) == 0, stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
-      if skippingSelf, let me, realPath(candidate) == me { continue }
+      let real = realPath(candidate)
+      if skippingSelf, let me, real == me { continue }
+      if let real, chain.contains(real) { continue }
       return candidate
     }
     return nil

@@ -26,7 +26,10 @@ struct StatsCommand: KilnSubcommand {
     if (try? context.requireBuildFile(orNinjaFolder: true)) == nil {
       // No kiln.yml: a project built through the launcher (`CC="kiln gcc" make`).
       if try launcherReport(context) { return }
-      try context.requireBuildFile(orNinjaFolder: true)
+      let project = Launcher.roots(directory: context.launch.directory, fileSystem: context.fileSystem,
+                                   environment: context.environment).folders.first ?? context.launch.directory
+      throw CLIError("kiln: stats: no kiln.yml here, and no compiler launcher or kiln exec call recorded for "
+        + "\(project) (since the counts were last cleared)")
     }
     let report = try await Self.report(context, last: last)
     if let html {

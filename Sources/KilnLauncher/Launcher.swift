@@ -42,10 +42,15 @@ package struct Launcher {
   package var cacheTrust: CacheTrust
   /// gcc or clang by name: any other program is run directly.
   package var knownCompiler: Bool
+  /// Run inside another launcher call (kiln's, through another wrapper): that call
+  /// caches; this one runs the compiler directly and counts nothing.
+  package var nested: Bool
 
   package init(compilerName: String, compilerPath: String, arguments: [String], directory: String,
-               environment: [String: String], cacheRoot: String, cacheTrust: CacheTrust, knownCompiler: Bool = true) {
+               environment: [String: String], cacheRoot: String, cacheTrust: CacheTrust, knownCompiler: Bool = true,
+               nested: Bool = false) {
     self.knownCompiler = knownCompiler
+    self.nested = nested
     self.compilerName = compilerName
     self.compilerPath = compilerPath
     self.arguments = arguments
@@ -68,6 +73,9 @@ package struct Launcher {
   /// holds its path (debug info without `-ffile-prefix-map`): `kiln stats` counts these.
   package static let pathDependentReason = "output holds another checkout's path"
 
+  /// The reason of a miss where an entry file failed its checksum (and was deleted).
+  package static let damagedReason = "cache entry damaged, deleted"
+
   /// Output files up to this size are kept in the entry (the depfile always is).
   static let inlineLimit = ActionCache.inlineLimit
 
@@ -86,6 +94,7 @@ package struct Launcher {
       log.append(LaunchRecord(time: Double(startedWall) / 1e9, outcome: outcome, reason: reason,
                               seconds: clock.monotonic() - started, compileSeconds: compile, project: project))
     }
+    if nested { return execDirectly() }
     if let value = environment["KILN_DISABLE"], ["1", "true", "yes"].contains(value.lowercased()) {
       return execDirectly()
     }
@@ -146,8 +155,10 @@ package struct Launcher {
     var digests = DigestMemo(fileSystem: fileSystem)
     // Set when the only fitting entry holds another checkout's absolute path.
     var otherCheckout: String?
+    // Set when an entry file failed its checksum (it was deleted).
+    var damaged = false
     if let entry = find(directDigest, in: caches, roles: roles, roots: roots, digests: &digests,
-                        otherCheckout: &otherCheckout) {
+                        otherCheckout: &otherCheckout, damaged: &damaged) {
       if restore(entry, command: command, roots: roots, caches: caches) {
         caches.actions.touch(directDigest)
         record(.direct, compile: entry.duration)
@@ -171,7 +182,7 @@ package struct Launcher {
       let digest = key.finalize()
       preprocessedKey = digest
       if let entry = find(digest, in: caches, roles: roles, roots: roots, digests: &digests,
-                          otherCheckout: &otherCheckout),
+                          otherCheckout: &otherCheckout, damaged: &damaged),
          restore(entry, command: command, roots: roots, caches: caches) {
         caches.actions.touch(digest)
         // The direct entry for next time: the headers the preprocessor read, unless
@@ -192,8 +203,12 @@ package struct Launcher {
     // The compile. What it reads is looked at just before and again after: a result is
     // stored only for contents that did not change while it ran.
     let before = snapshot(preprocessed?.includes ?? [], since: startedWall)
+    // In colour when the build's stderr is a terminal, as the compiler would be there:
+    // its stderr is captured, which it would take for no terminal.
     let compileStart = clock.monotonic()
-    guard let run = spawn(arguments) else { return execDirectly() }
+    guard let run = spawn(arguments + (Self.colour(arguments) == .added ? ["-fdiagnostics-color=always"] : [])) else {
+      return execDirectly()
+    }
     let compileSeconds = clock.monotonic() - compileStart
     Terminal.write(run.stdout, to: 1)
     Terminal.write(run.stderr, to: 2)
@@ -224,7 +239,9 @@ package struct Launcher {
         direct.discovered = discovered.inputs
         try? caches.actions.store(direct, for: directDigest)
       }
-      record(.miss, otherCheckout.map { Self.pathDependentReason + " (" + $0 + ")" } ?? "", compile: compileSeconds)
+      let reason = otherCheckout.map { Self.pathDependentReason + " (" + $0 + ")" }
+        ?? (damaged ? Self.damagedReason : "")
+      record(.miss, reason, compile: compileSeconds)
     }
     return 0
   }
@@ -249,9 +266,11 @@ package struct Launcher {
   /// made at this checkout's path when it holds one, and every header it lists still
   /// has its digest.
   func find(_ key: Digest, in caches: Caches, roles: [String], roots: KeyRoots, digests: inout DigestMemo,
-            otherCheckout: inout String?) -> ActionEntry?
+            otherCheckout: inout String?, damaged: inout Bool) -> ActionEntry?
   {
-    for entry in caches.actions.lookup(key).entries {
+    let lookup = caches.actions.lookup(key)
+    if lookup.damaged { damaged = true }
+    for entry in lookup.entries {
       guard entry.fits(declared: roles), entry.outputs.allSatisfy({ $0.kind == .file }) else { continue }
       var all = true
       for input in entry.discovered {
@@ -292,7 +311,10 @@ package struct Launcher {
       }
     }
     Terminal.write(Array(roots.resolve(String(decoding: entry.stdout, as: UTF8.self)).utf8), to: 1)
-    Terminal.write(Array(roots.resolve(String(decoding: entry.stderr, as: UTF8.self)).utf8), to: 2)
+    var stderr = Array(roots.resolve(String(decoding: entry.stderr, as: UTF8.self)).utf8)
+    // Stored in colour by a compile on a terminal: plain text where none was asked for.
+    if Self.colour(arguments) == .none { stderr = Self.withoutColor(stderr) }
+    Terminal.write(stderr, to: 2)
     return true
   }
 
@@ -470,6 +492,44 @@ package struct Launcher {
     return bytes.withUnsafeBytes { hay in
       needle.withUnsafeBytes { n in kiln_contains(hay.baseAddress, UInt(hay.count), n.baseAddress, UInt(n.count)) != 0 }
     }
+  }
+
+  /// Colour in the compiler's diagnostics: the command's own flag, else kiln asks for
+  /// it when stderr is a terminal (and `NO_COLOR` is unset or empty), else none.
+  enum Colour { case own, added, none }
+
+  static func colour(_ arguments: [String]) -> Colour {
+    if arguments.contains(where: {
+      $0.hasPrefix("-fdiagnostics-color") || $0.hasPrefix("-fno-diagnostics-color") || $0 == "-fcolor-diagnostics"
+        || $0 == "-fno-color-diagnostics"
+    }) {
+      return .own
+    }
+    let noColor = getenv("NO_COLOR").map { String(cString: $0) } ?? ""
+    return isatty(2) != 0 && noColor.isEmpty ? .added : .none
+  }
+
+  /// `bytes` without ANSI SGR sequences (ESC [ ... m) and erase-line ones (ESC [ K).
+  static func withoutColor(_ bytes: [UInt8]) -> [UInt8] {
+    guard bytes.contains(0x1B) else { return bytes }
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count)
+    var i = 0
+    while i < bytes.count {
+      if bytes[i] == 0x1B, i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "[") {
+        var j = i + 2
+        while j < bytes.count, (bytes[j] >= UInt8(ascii: "0") && bytes[j] <= UInt8(ascii: "9")) || bytes[j] == UInt8(ascii: ";") {
+          j += 1
+        }
+        if j < bytes.count, bytes[j] == UInt8(ascii: "m") || bytes[j] == UInt8(ascii: "K") {
+          i = j + 1
+          continue
+        }
+      }
+      out.append(bytes[i])
+      i += 1
+    }
+    return out
   }
 
   static let timeMacros = ["__TIME__", "__DATE__", "__TIMESTAMP__"].map { Array($0.utf8) }

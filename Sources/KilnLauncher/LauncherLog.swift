@@ -127,7 +127,8 @@ package struct LauncherLog: Sendable {
 package struct LaunchSummary: Sendable, Hashable {
   package var calls = 0
   package var counts: [LaunchOutcome: Int] = [:]
-  /// Uncacheable, unstored and error calls by reason.
+  /// Uncacheable, unstored and error calls by reason, and misses that had a reason
+  /// (an entry made in another checkout, a damaged entry).
   package var reasons: [String: Int] = [:]
   package var saved = 0.0
   package var compileSeconds = 0.0
@@ -140,6 +141,10 @@ package struct LaunchSummary: Sendable, Hashable {
       counts[r.outcome, default: 0] += 1
       if r.outcome == .uncacheable || r.outcome == .unstored || r.outcome == .error {
         reasons[r.outcome.rawValue + ": " + r.reason, default: 0] += 1
+      } else if r.outcome == .miss, !r.reason.isEmpty, r.reason != "kiln exec" {
+        // Why an entry there did not serve, without the checkout it names.
+        let why = r.reason.split(separator: " (").first.map(String.init) ?? r.reason
+        reasons["miss: " + why, default: 0] += 1
       }
       if r.outcome == .miss, r.reason.hasPrefix(Launcher.pathDependentReason) { pathDependentMisses += 1 }
       saved += r.saved

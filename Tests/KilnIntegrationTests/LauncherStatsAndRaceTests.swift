@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import KilnTestSupport
 import Testing
@@ -110,7 +111,10 @@ import Glibc
 
     // ccache -z: the counts go, the entries stay (the next call is still a hit).
     try p.kiln("cache", "stats", "--zero").expectSuccess()
-    #expect(try p.kiln("stats").status == 2)
+    let none = try p.kiln("stats")
+    #expect(none.status == 2 && none.stderrLines == [
+      "kiln: stats: no kiln.yml here, and no compiler launcher or kiln exec call recorded for \(p.root) (since the counts were last cleared)",
+    ], "\(none)")
     p.remove("b.o")
     try p.kiln("gcc", "-c", "b.c", "-o", "b.o").expectSuccess()
     #expect(try p.kiln("cache", "stats", "--json").stdout.contains("\"calls\":1,\"hits\":1"))
@@ -137,6 +141,28 @@ import Glibc
     return (process.terminationStatus, String(decoding: o, as: UTF8.self), "")
   }
 
+  @Test func aDamagedEntryIsAMissThatStatsName() throws {
+    let p = try TempProject(["a.c": "int f(void) { return 1; }\n"])
+    usleep(120_000)
+    try p.kiln("gcc", "-c", "a.c", "-o", "a.o").expectSuccess()
+    let want = try #require(p.bytes("a.o"))
+    // Every action file of the cache gets one byte flipped.
+    let actions = p.cache.path + "/actions"
+    for folder in try FileManager.default.contentsOfDirectory(atPath: actions) {
+      for name in try FileManager.default.contentsOfDirectory(atPath: actions + "/" + folder) {
+        let file = actions + "/" + folder + "/" + name
+        var bytes = try #require(FileManager.default.contents(atPath: file).map { [UInt8]($0) })
+        bytes[bytes.count - 1] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+      }
+    }
+    p.remove("a.o")
+    try p.kiln("gcc", "-c", "a.c", "-o", "a.o").expectSuccess()
+    #expect(p.bytes("a.o") == want)
+    let stats = try p.kiln("cache", "stats")
+    #expect(stats.stdout.contains("miss: cache entry damaged, deleted  1"), "\(stats)")
+  }
+
   @Test func twoDifferentCompilesWritingOneObjectNeverStoreEachOthersBytes() throws {
     // Two rules of a broken Makefile (or two builds) compile different code into the
     // same object at the same time. Each call holds the object's lock while it
@@ -158,6 +184,84 @@ import Glibc
         #expect(p.bytes("a.o") == p.bytes("want.o"), "VALUE=\(value)")
       }
     }
+  }
+}
+
+extension LauncherStatsAndRaceTests {
+  /// Runs `argv` in the project with `PATH` first on the path, killed after 30 s.
+  static func runWithPath(_ p: TempProject, _ argv: [String], path: String) throws -> (status: Int32, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = argv
+    process.currentDirectoryURL = URL(fileURLWithPath: p.root)
+    process.environment = TestEnvironment.variables(home: p.home, cache: p.cache.path, ["PATH": path])
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let watchdog = DispatchWorkItem { process.terminate() }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: watchdog)
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    watchdog.cancel()
+    return (process.terminationStatus, String(decoding: e, as: UTF8.self))
+  }
+
+  @Test func anotherWrappersMasqueradeFolderBesideKilnsEndsAtTheRealCompiler() throws {
+    // A wrapper that, like ccache's /usr/lib/ccache, runs the next `gcc` on PATH after
+    // its own folder. Beside kiln's link, each found the other for ever (100% CPU, no
+    // word) until kiln passed down the compilers chosen above it.
+    let wrapper = """
+      #!/bin/sh
+      echo x >> "$RUNS/wrapper"
+      self=$(cd "$(dirname "$0")" && pwd)
+      IFS=:
+      for d in $PATH; do
+        [ "$d" = "$self" ] && continue
+        [ -x "$d/gcc" ] && exec "$d/gcc" "$@"
+      done
+      exit 127
+
+      """
+    let p = try TempProject(["a.c": "int f(void) { return 1; }\n", "wrap/gcc": wrapper], executable: ["wrap/gcc"])
+    try FileManager.default.createDirectory(atPath: p.root + "/kbin", withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(atPath: p.root + "/kbin/gcc", withDestinationPath: TempProject.kilnBinary)
+    try FileManager.default.createDirectory(atPath: p.root + "/.runs", withIntermediateDirectories: true)
+    usleep(120_000)
+    for order in ["kbin:wrap", "wrap:kbin"] {
+      let path = order.split(separator: ":").map { p.root + "/" + $0 }.joined(separator: ":") + ":/usr/bin:/bin"
+      p.remove("a.o")
+      let r = try Self.runWithPath(p, ["RUNS=\(p.root)/.runs", "gcc", "-O1", "-c", "a.c", "-o", "a.o"], path: path)
+      #expect(r.status == 0 && r.stderr.isEmpty, "\(order): \(r)")
+      #expect(p.exists("a.o"), "\(order)")
+    }
+    // The wrapper ran a bounded number of times (twice per call at most: a compile and
+    // kiln's -E, or once and once through kiln again), never in a loop.
+    #expect(p.runs("wrapper") <= 6, "\(p.runs("wrapper"))")
+    let stats = try p.kiln("cache", "stats", "--json")
+    #expect(stats.stdout.contains("\"calls\":2"), "\(stats)")
+  }
+
+  @Test func coloursAskedForOnATerminalAreNotReplayedElsewhere() throws {
+    // `script` gives the call a terminal: kiln asks gcc for colour, and stores the
+    // coloured warnings; replayed to a pipe, they come out as gcc writes them there.
+    // (NO_COLOR, which the test runner may set, would turn colour off.)
+    let p = try TempProject(["w.c": "int w(void) { int unused; return 0; }\n"])
+    usleep(120_000)
+    let kiln = TempProject.kilnBinary
+    let onTerminal = try Self.runWithInput(p, ["/usr/bin/script", "-qec", "env -u NO_COLOR \(kiln) gcc -Wall -c w.c -o w.o", "/dev/null"],
+                                           input: "")
+    #expect(onTerminal.status == 0 && onTerminal.stdout.contains("\u{1B}["), "\(onTerminal)")
+    let plain = try Self.run(p, ["/usr/bin/gcc", "-Wall", "-c", "w.c", "-o", "plain.o"])
+    p.remove("w.o")
+    let hit = try p.kiln("gcc", "-Wall", "-c", "w.c", "-o", "w.o")
+    hit.expectSuccess()
+    #expect(hit.stderr == plain.stderr.replacingOccurrences(of: "plain.o", with: "w.o"), "\(hit)")
+    #expect(!hit.stderr.contains("\u{1B}"))
+    #expect(p.bytes("w.o") == p.bytes("plain.o"))
+    // The command's own colour flag is the command's: replayed as stored.
+    let forced = try p.kiln("gcc", "-fdiagnostics-color=always", "-Wall", "-c", "w.c", "-o", "w.o")
+    #expect(forced.stderr.contains("\u{1B}["), "\(forced)")
   }
 }
 
