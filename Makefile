@@ -55,9 +55,11 @@ build: deps-build
 # runtime static but seven shared libraries: a null build of the demo 24 ms -> 15 ms;
 # then the loader was still a third of a launcher call's CPU, and a cache hit through
 # `kiln gcc` took 5.7 ms against 4.0 ms fully static (ccache: 3.6 ms, same run).
-# kiln uses no NSS lookup (getpwnam, getaddrinfo) and no dlopen, which static glibc
-# cannot serve; the linker's warnings about getgrgid_r and friends come from
-# FoundationEssentials (in swift-argument-parser), code kiln never calls.
+# kiln itself calls no NSS lookup (getpwnam, getaddrinfo) and no dlopen, which static
+# glibc serves only with the shared libraries of the glibc it was linked with. The
+# linker's warnings name code kiln does not reach: FoundationEssentials' getpwuid_r and
+# getgrgid_r (through swift-argument-parser), SQLite's load_extension, and the Swift
+# runtime's optional look for a prespecialization library (absent: it goes on).
 release: deps-build
 	$(SWIFT) build -c release --static-swift-stdlib -Xswiftc -static-executable
 
