@@ -16,8 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int kiln_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *cwd,
-               int out_fd, int err_fd) {
+// The one posix_spawn of kiln. `detached`: stdin /dev/null, the folder `cwd`, a process
+// group of its own (a task of the engine); else stdin, folder and group are the
+// caller's (the compiler launcher, whose child must get the terminal's Ctrl-C).
+static int spawn_with(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *cwd,
+                      int out_fd, int err_fd, int detached) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   sigset_t all, none;
@@ -30,17 +33,20 @@ int kiln_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
   }
   sigfillset(&all);
   sigemptyset(&none);
-  if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  if (detached && rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
   if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
   if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  if (rc == 0) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
+  if (detached && rc == 0) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
   // kiln ignores SIGINT, SIGTERM and SIGHUP itself; a child must not inherit that.
   if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
   if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
-  if (rc == 0) rc = posix_spawnattr_setpgroup(&attr, 0);
-  if (rc == 0)
-    rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+  if (detached && rc == 0) {
+    rc = posix_spawnattr_setpgroup(&attr, 0);
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  if (rc == 0) rc = posix_spawnattr_setflags(&attr, flags);
   // glibc spawns with CLONE_VM|CLONE_VFORK: no page tables are copied, whatever kiln's size.
   if (rc == 0) rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
   posix_spawnattr_destroy(&attr);
@@ -48,29 +54,13 @@ int kiln_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
   return rc;
 }
 
+int kiln_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *cwd,
+               int out_fd, int err_fd) {
+  return spawn_with(pid, path, argv, envp, cwd, out_fd, err_fd, 1);
+}
+
 int kiln_spawn_attached(pid_t *pid, const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd) {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  sigset_t all, none;
-  int rc = posix_spawn_file_actions_init(&actions);
-  if (rc != 0) return rc;
-  rc = posix_spawnattr_init(&attr);
-  if (rc != 0) {
-    posix_spawn_file_actions_destroy(&actions);
-    return rc;
-  }
-  sigfillset(&all);
-  sigemptyset(&none);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
-  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
-  if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
-  if (rc == 0) rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  if (rc == 0) rc = posix_spawn(pid, path, &actions, &attr, argv, envp);
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&actions);
-  return rc;
+  return spawn_with(pid, path, argv, envp, NULL, out_fd, err_fd, 0);
 }
 
 int kiln_contains(const void *haystack, unsigned long haystack_len, const void *needle, unsigned long needle_len) {
@@ -109,54 +99,31 @@ int kiln_wait_pid(pid_t pid, int *raw, long *peak_kib) {
   return 0;
 }
 
-int kiln_range_lock_wait(int fd, long long offset) {
+// One fcntl on the byte at `offset`, retried when a signal interrupts it.
+static int range_fcntl(int fd, long long offset, short type, int command) {
   struct flock lock;
   memset(&lock, 0, sizeof lock);
-  lock.l_type = F_WRLCK;
+  lock.l_type = type;
   lock.l_whence = SEEK_SET;
   lock.l_start = offset;
   lock.l_len = 1;
   int rc;
   do {
-    rc = fcntl(fd, F_OFD_SETLKW, &lock);
+    rc = fcntl(fd, command, &lock);
   } while (rc != 0 && errno == EINTR);
-  return rc == 0 ? 0 : -1;
+  if (rc != 0) return -1;
+  return command == F_OFD_GETLK ? (lock.l_type == F_UNLCK ? 0 : 1) : 0;
 }
+
+int kiln_range_lock_wait(int fd, long long offset) { return range_fcntl(fd, offset, F_WRLCK, F_OFD_SETLKW); }
 
 int kiln_range_lock(int fd, long long offset, int exclusive) {
-  struct flock lock;
-  memset(&lock, 0, sizeof lock);
-  lock.l_type = exclusive ? F_WRLCK : F_RDLCK;
-  lock.l_whence = SEEK_SET;
-  lock.l_start = offset;
-  lock.l_len = 1;
-  int rc;
-  do {
-    rc = fcntl(fd, F_OFD_SETLK, &lock);
-  } while (rc != 0 && errno == EINTR);
-  return rc == 0 ? 0 : -1;
+  return range_fcntl(fd, offset, exclusive ? F_WRLCK : F_RDLCK, F_OFD_SETLK);
 }
 
-int kiln_range_unlock(int fd, long long offset) {
-  struct flock lock;
-  memset(&lock, 0, sizeof lock);
-  lock.l_type = F_UNLCK;
-  lock.l_whence = SEEK_SET;
-  lock.l_start = offset;
-  lock.l_len = 1;
-  return fcntl(fd, F_OFD_SETLK, &lock) == 0 ? 0 : -1;
-}
+int kiln_range_unlock(int fd, long long offset) { return range_fcntl(fd, offset, F_UNLCK, F_OFD_SETLK); }
 
-int kiln_range_is_locked(int fd, long long offset) {
-  struct flock lock;
-  memset(&lock, 0, sizeof lock);
-  lock.l_type = F_WRLCK;
-  lock.l_whence = SEEK_SET;
-  lock.l_start = offset;
-  lock.l_len = 1;
-  if (fcntl(fd, F_OFD_GETLK, &lock) != 0) return -1;
-  return lock.l_type == F_UNLCK ? 0 : 1;
-}
+int kiln_range_is_locked(int fd, long long offset) { return range_fcntl(fd, offset, F_WRLCK, F_OFD_GETLK); }
 
 int kiln_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 

@@ -37,3 +37,23 @@ package enum TestEnvironment {
     variables(home: scratch.path + "/home", cache: scratch.path + "/home/.cache/kiln", extra, removing: removing)
   }
 }
+
+/// Tools the tests need that `make test` puts outside PATH.
+package enum TestTools {
+  /// promtool: `$KILN_PROMTOOL` (`make test` sets it), else where `make test` extracts it
+  /// (`<package>/.build/test-tools/promtool`), else an installed one.
+  package static var promtoolCandidates: [String] {
+    var candidates: [String] = []
+    if let given = ProcessInfo.processInfo.environment["KILN_PROMTOOL"], !given.isEmpty { candidates.append(given) }
+    // This file is <package>/Sources/KilnTestSupport/TestEnvironment.swift.
+    let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().path
+    candidates += [packageRoot + "/.build/test-tools/promtool", "/usr/bin/promtool"]
+    return candidates
+  }
+
+  /// The first promtool that is there, or nil.
+  package static var promtool: String? {
+    promtoolCandidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+  }
+}

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import KilnTestSupport
 import Testing
@@ -19,22 +18,10 @@ import Glibc
     return nil
   }
 
-  /// Runs a program in the project and waits.
-  static func run(_ p: TempProject, _ argv: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: argv[0])
-    process.arguments = Array(argv.dropFirst())
-    process.currentDirectoryURL = URL(fileURLWithPath: p.root)
-    process.environment = TestEnvironment.variables(home: p.home, cache: p.cache.path)
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+  /// Runs a program (not kiln) in the project and waits.
+  static func run(_ p: TempProject, _ argv: [String], environment: [String: String] = [:]) throws -> KilnResult {
+    try Program.run(argv[0], Array(argv.dropFirst()), in: p.root,
+                    environment: ["KILN_CACHE_DIR": p.cache.path].merging(environment) { $1 })
   }
 
   static let source = """
@@ -98,8 +85,9 @@ import Glibc
     let prom = try p.kiln("stats", "--prometheus")
     prom.expectSuccess()
     #expect(prom.stdout.contains("kiln_launcher_calls_total{project=\"\(p.root)\",outcome=\"direct\"} 1"), "\(prom)")
-    if let promtool = PromtoolLocation.find() {
-      let checked = try Self.runWithInput(p, [promtool, "check", "metrics"], input: prom.stdout)
+    if let promtool = TestTools.promtool {
+      try p.write("metrics.prom", prom.stdout)
+      let checked = try Self.run(p, ["/bin/sh", "-c", "\"$0\" check metrics < metrics.prom", promtool])
       #expect(checked.status == 0, "promtool: \(checked)")
     } else {
       Issue.record("promtool not found: `make test` extracts it into .build/test-tools")
@@ -118,27 +106,6 @@ import Glibc
     p.remove("b.o")
     try p.kiln("gcc", "-c", "b.c", "-o", "b.o").expectSuccess()
     #expect(try p.kiln("cache", "stats", "--json").stdout.contains("\"calls\":1,\"hits\":1"))
-  }
-
-  static func runWithInput(_ p: TempProject, _ argv: [String], input: String) throws
-    -> (status: Int32, stdout: String, stderr: String)
-  {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: argv[0])
-    process.arguments = Array(argv.dropFirst())
-    process.currentDirectoryURL = URL(fileURLWithPath: p.root)
-    process.environment = TestEnvironment.variables(home: p.home, cache: p.cache.path)
-    let inPipe = Pipe()
-    let out = Pipe()
-    process.standardInput = inPipe
-    process.standardOutput = out
-    process.standardError = out
-    try process.run()
-    inPipe.fileHandleForWriting.write(Data(input.utf8))
-    try inPipe.fileHandleForWriting.close()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: o, as: UTF8.self), "")
   }
 
   @Test func aDamagedEntryIsAMissThatStatsName() throws {
@@ -188,25 +155,6 @@ import Glibc
 }
 
 extension LauncherStatsAndRaceTests {
-  /// Runs `argv` in the project with `PATH` first on the path, killed after 30 s.
-  static func runWithPath(_ p: TempProject, _ argv: [String], path: String) throws -> (status: Int32, stderr: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = argv
-    process.currentDirectoryURL = URL(fileURLWithPath: p.root)
-    process.environment = TestEnvironment.variables(home: p.home, cache: p.cache.path, ["PATH": path])
-    let err = Pipe()
-    process.standardError = err
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    let watchdog = DispatchWorkItem { process.terminate() }
-    DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: watchdog)
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    watchdog.cancel()
-    return (process.terminationStatus, String(decoding: e, as: UTF8.self))
-  }
-
   @Test func anotherWrappersMasqueradeFolderBesideKilnsEndsAtTheRealCompiler() throws {
     // A wrapper that, like ccache's /usr/lib/ccache, runs the next `gcc` on PATH after
     // its own folder. Beside kiln's link, each found the other for ever (100% CPU, no
@@ -231,7 +179,8 @@ extension LauncherStatsAndRaceTests {
     for order in ["kbin:wrap", "wrap:kbin"] {
       let path = order.split(separator: ":").map { p.root + "/" + $0 }.joined(separator: ":") + ":/usr/bin:/bin"
       p.remove("a.o")
-      let r = try Self.runWithPath(p, ["RUNS=\(p.root)/.runs", "gcc", "-O1", "-c", "a.c", "-o", "a.o"], path: path)
+      let r = try Self.run(p, ["/usr/bin/env", "gcc", "-O1", "-c", "a.c", "-o", "a.o"],
+                           environment: ["PATH": path, "RUNS": p.root + "/.runs"])
       #expect(r.status == 0 && r.stderr.isEmpty, "\(order): \(r)")
       #expect(p.exists("a.o"), "\(order)")
     }
@@ -249,8 +198,7 @@ extension LauncherStatsAndRaceTests {
     let p = try TempProject(["w.c": "int w(void) { int unused; return 0; }\n"])
     usleep(120_000)
     let kiln = TempProject.kilnBinary
-    let onTerminal = try Self.runWithInput(p, ["/usr/bin/script", "-qec", "env -u NO_COLOR \(kiln) gcc -Wall -c w.c -o w.o", "/dev/null"],
-                                           input: "")
+    let onTerminal = try Self.run(p, ["/usr/bin/script", "-qec", "env -u NO_COLOR \(kiln) gcc -Wall -c w.c -o w.o", "/dev/null"])
     #expect(onTerminal.status == 0 && onTerminal.stdout.contains("\u{1B}["), "\(onTerminal)")
     let plain = try Self.run(p, ["/usr/bin/gcc", "-Wall", "-c", "w.c", "-o", "plain.o"])
     p.remove("w.o")
@@ -262,17 +210,5 @@ extension LauncherStatsAndRaceTests {
     // The command's own colour flag is the command's: replayed as stored.
     let forced = try p.kiln("gcc", "-fdiagnostics-color=always", "-Wall", "-c", "w.c", "-o", "w.o")
     #expect(forced.stderr.contains("\u{1B}["), "\(forced)")
-  }
-}
-
-/// Where promtool is (as PrometheusTests looks for it).
-enum PromtoolLocation {
-  static func find() -> String? {
-    var candidates: [String] = []
-    if let given = ProcessInfo.processInfo.environment["KILN_PROMTOOL"], !given.isEmpty { candidates.append(given) }
-    let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().path
-    candidates += [packageRoot + "/.build/test-tools/promtool", "/usr/bin/promtool"]
-    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
   }
 }

@@ -225,21 +225,9 @@ import Testing
     #expect(Prometheus.render(r) == "# HELP kiln_cache_bytes Bytes in the local cache.\n# TYPE kiln_cache_bytes gauge\nkiln_cache_bytes 0\n")
   }
 
-  /// Where promtool is: `$KILN_PROMTOOL` (`make test` sets it), else where `make test`
-  /// extracts it (`.build/test-tools/promtool`), else an installed one.
-  static func promtoolCandidates() -> [String] {
-    var candidates: [String] = []
-    if let given = ProcessInfo.processInfo.environment["KILN_PROMTOOL"], !given.isEmpty { candidates.append(given) }
-    // This file is <package>/Tests/KilnReportTests/PrometheusTests.swift.
-    let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().path
-    candidates += [packageRoot + "/.build/test-tools/promtool", "/usr/bin/promtool"]
-    return candidates
-  }
-
   /// The real parser and linter.
   @Test func promtoolAcceptsIt() throws {
-    let candidates = Self.promtoolCandidates()
+    let candidates = TestTools.promtoolCandidates
     guard let promtool = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
       Issue.record("promtool not found at \(candidates.joined(separator: ", ")): `make test` extracts it from the Debian package prometheus into .build/test-tools")
       return
