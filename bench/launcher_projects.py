@@ -13,7 +13,7 @@ import subprocess
 import tarfile
 
 from gen_synth import Synth
-from projects import git
+from projects import git, run_program
 from runner import fresh_dir, quiet, rm
 
 GCC = "gcc"
@@ -258,16 +258,6 @@ class Project:
     def check_program(self, tree, edits):
         """(ok, what the program printed, what it should print)."""
         raise NotImplementedError
-
-
-def run_program(argv, cwd):
-    try:
-        p = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError) as e:
-        return "(cannot run %s: %s)" % (argv[0], e)
-    if p.returncode != 0:
-        return "(%s exited %d: %s)" % (argv[0], p.returncode, p.stdout.strip()[:200])
-    return p.stdout.strip()
 
 
 class SynthLauncher(Project):
