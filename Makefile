@@ -15,12 +15,15 @@ DEPS_BUILD := libxxhash-dev libsqlite3-dev libyaml-dev
 #   cmake meson   configure fixtures/cmake-project and fixtures/meson-project into the
 #                 build.ninja files that ninja and `kiln ninja` build side by side
 #                 (NinjaCMakeTests, NinjaMesonTests)
+#   make          the launcher's Makefile and CMake (Unix Makefiles) projects
+#                 (LauncherTests, LauncherCMakeTests); clang for LauncherStatsAndRaceTests
+#                 is the Swift toolchain's, on PATH with swift
 #   promtool      lints `kiln stats --prometheus` (PrometheusTests): not installed but
 #                 extracted from the Debian package prometheus into $(TEST_TOOLS) (see
 #                 $(PROMTOOL) below), since installing that package enables and starts the
 #                 Prometheus server and pulls in node-exporter and smartmontools.
 DEPS_DEMO := $(DEPS_BUILD) gcc binutils git
-DEPS_TEST := $(DEPS_DEMO) procps python3-yaml chromium ninja-build cmake meson
+DEPS_TEST := $(DEPS_DEMO) procps python3-yaml chromium ninja-build cmake meson make
 TEST_TOOLS ?= $(CURDIR)/.build/test-tools
 PROMTOOL := $(TEST_TOOLS)/promtool
 DEPS_BENCH := $(DEPS_BUILD) gcc binutils make git python3 ninja-build ccache xxhash time pre-commit cmake

@@ -106,7 +106,11 @@ struct ExecCommand: KilnSubcommand {
     }
     LauncherLog(cacheRoot: context.cacheRoot).append(LaunchRecord(
       time: Double(context.clock.wallNanoseconds()) / 1e9, outcome: outcome.0, reason: outcome.1,
-      seconds: context.clock.monotonic() - started, compileSeconds: result.duration, project: context.root))
+      seconds: context.clock.monotonic() - started, compileSeconds: result.duration,
+      // The project as `kiln stats` finds it from here (the launcher's rule), not the
+      // workspace root, which is the current folder when there is no kiln.yml.
+      project: Launcher.roots(directory: cwd, fileSystem: context.fileSystem, environment: context.environment)
+        .folders.first ?? context.root))
     Terminal.write(bytes: result.stdout, to: 1)
     Terminal.write(bytes: result.stderr, to: 2)
     for warning in result.warnings { Terminal.error("kiln: warning: \(warning)") }

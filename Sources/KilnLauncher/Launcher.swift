@@ -99,19 +99,19 @@ package struct Launcher {
       return execDirectly()
     }
     guard knownCompiler else {
-      prepareLog()
+      try? prepareCache()
       record(.uncacheable, "not gcc or clang (\(Paths.fileName(compilerName)))")
       return execDirectly()
     }
     guard let expanded = ResponseFile.expand(arguments, in: directory, read: { try? fileSystem.read($0) }) else {
-      prepareLog()
+      try? prepareCache()
       record(.uncacheable, "response file kiln cannot read")
       return execDirectly()
     }
     let command: CompileCommand
     switch CompileCommand.parse(expanded, environment: environment) {
     case .failure(let why):
-      prepareLog()
+      try? prepareCache()
       record(.uncacheable, why.reason)
       return execDirectly()
     case .success(let parsed): command = parsed
@@ -452,18 +452,10 @@ package struct Launcher {
     return digest
   }
 
-  /// The cache folder and the folders the launcher writes, checked as every kiln
-  /// command checks them.
+  /// The cache folder and the folders the launcher writes (`launcher/`,
+  /// `locks/outputs`), checked as every kiln command checks them.
   func prepareCache() throws {
     try CacheSetup.prepare(root: cacheRoot, trust: cacheTrust, fileSystem: fileSystem)
-    _ = try? OwnFile.folder(cacheRoot + "/launcher", mode: cacheTrust.folderMode)
-  }
-
-  /// The log's folder, for calls that touch nothing else in the cache.
-  func prepareLog() {
-    if (try? CacheSetup.prepare(root: cacheRoot, trust: cacheTrust, fileSystem: fileSystem)) != nil {
-      _ = try? OwnFile.folder(cacheRoot + "/launcher", mode: cacheTrust.folderMode)
-    }
   }
 
   /// The folders written out of keys: `KILN_BASE_DIR`; else, in a CMake build folder
@@ -495,7 +487,8 @@ package struct Launcher {
   }
 
   /// Colour in the compiler's diagnostics: the command's own flag, else kiln asks for
-  /// it when stderr is a terminal (and `NO_COLOR` is unset or empty), else none.
+  /// it when stderr is a terminal (`NO_COLOR` unset or empty, `TERM` not `dumb`), else
+  /// none.
   enum Colour { case own, added, none }
 
   static func colour(_ arguments: [String]) -> Colour {
@@ -505,8 +498,10 @@ package struct Launcher {
     }) {
       return .own
     }
+    // As kiln's own console: a terminal, NO_COLOR unset or empty, TERM not dumb.
     let noColor = getenv("NO_COLOR").map { String(cString: $0) } ?? ""
-    return isatty(2) != 0 && noColor.isEmpty ? .added : .none
+    let term = getenv("TERM").map { String(cString: $0) } ?? ""
+    return isatty(2) != 0 && noColor.isEmpty && term != "dumb" ? .added : .none
   }
 
   /// `bytes` without ANSI SGR sequences (ESC [ ... m) and erase-line ones (ESC [ K).

@@ -90,11 +90,10 @@ package struct LauncherLog: Sendable {
   /// Appends `record`; a log that cannot be written is skipped silently (the compile's
   /// result never depends on it).
   package func append(_ record: LaunchRecord) {
-    var opened = try? OwnFile.open(current, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode: 0o644)
-    if opened == nil, (try? OwnFile.folder(folder, mode: 0o755)) != nil {
-      opened = try? OwnFile.open(current, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode: 0o644)
+    // The folder is made and checked with the cache's (`CacheSetup.prepare`).
+    guard let fd = try? OwnFile.open(current, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode: 0o644) ?? nil else {
+      return
     }
-    guard let fd = opened ?? nil else { return }
     defer { close(fd) }
     let bytes = Array(record.line.utf8)
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

@@ -172,11 +172,11 @@ package enum CacheSetup {
     try trust.check(root, folder: true)
     // A cache kiln cannot write (a read-only mount of a filled cache) still serves
     // restores: what cannot be made is left out, and only what exists is checked.
-    for name in ["blobs", "actions", "locks"] {
+    for name in ["blobs", "actions", "locks", "launcher"] {
       _ = mkdir(root + "/" + name, trust.folderMode)
       try trust.check(root + "/" + name, folder: true)
     }
-    for name in ["locks/jobs", "locks/actions"] {
+    for name in ["locks/jobs", "locks/actions", "locks/outputs"] {
       let path = root + "/" + name
       if let fd = try OwnFile.open(path, O_RDWR | O_CREAT, mode: trust.lockFileMode) {
         close(fd)

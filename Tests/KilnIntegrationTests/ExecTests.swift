@@ -48,13 +48,21 @@ import Testing
     func start() throws -> [RunningKiln] {
       try (0..<40).map { i in
         try p.start(["exec", "--in", "in\(i).txt", "--out", "out\(i).txt", "--", "sh", "-c",
-                     "echo x >> .runs/step\(i); sleep 0.2; cp in\(i).txt out\(i).txt"])
+                     "echo x >> .runs/step\(i); date +%s%N > .runs/start\(i); sleep 0.2; cp in\(i).txt out\(i).txt; "
+                       + "date +%s%N > .runs/end\(i)"])
       }
     }
     for (i, r) in try start().map({ $0.wait() }).enumerated() {
       #expect(r.status == 0 && r.stderr.isEmpty, "step \(i): \(r)")
       #expect(p.read("out\(i).txt") == "\(i)\n")
     }
+    // They overlapped: some step started before another had ended (a lock that says
+    // nothing would make each start after the one before it ended).
+    func time(_ name: String) -> Int? { p.read(".runs/" + name).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } }
+    let spans = (0..<40).compactMap { i in time("start\(i)").flatMap { s in time("end\(i)").map { (s, $0) } } }
+    #expect(spans.count == 40)
+    let sorted = spans.sorted { $0.0 < $1.0 }
+    #expect(zip(sorted, sorted.dropFirst()).contains { $1.0 < $0.1 }, "no two steps ran at the same time: \(sorted)")
     for i in 0..<40 { p.remove("out\(i).txt") }
     // All restored, none ran again.
     for (i, r) in try start().map({ $0.wait() }).enumerated() {

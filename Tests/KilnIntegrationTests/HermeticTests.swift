@@ -45,9 +45,11 @@ import Testing
       let text = try String(contentsOfFile: Self.packageRoot + "/" + path, encoding: .utf8)
       var rest = text[...]
       while let found = rest.range(of: launch) {
-        // From the construction to the launch (`.run()`): the environment must be set.
+        // From the construction to the launch (`.run()`, or `runUnmasked(`, which runs
+        // it): the environment must be set.
         let tail = rest[found.upperBound...]
-        let end = tail.range(of: ".run()")?.upperBound ?? tail.endIndex
+        let end = [tail.range(of: ".run()")?.upperBound, tail.range(of: "runUnmasked(")?.upperBound]
+          .compactMap { $0 }.min() ?? tail.endIndex
         let line = text[..<found.lowerBound].filter { $0 == "\n" }.count + 1
         if !tail[..<end].contains(hermetic) {
           problems.append("\(path):\(line): a Process launched without `\(hermetic)...)`")

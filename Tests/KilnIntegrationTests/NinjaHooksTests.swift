@@ -41,16 +41,21 @@ import Testing
 
   @Test func aNestedKilnRunsOnItsParentsSlot() throws {
     let log = TempDirectory(prefix: "kiln-nested")
-    let p = try TempProject(Self.project(log: log.path + "/runs.log"))
-    // One slot on the machine, held by the task: without it the inner build would wait
-    // for it until the task's time-out.
-    let r = try p.kiln("build", "check", environment: ["KILN_MAX_JOBS": "1"])
-    #expect(r.status == 0, "\(r)")
-    #expect(p.read("build/b.o") == "int b;\n")
+    // Kept to the end of the test: the task writes runs.log in it.
+    try withExtendedLifetime(log) {
+      let p = try TempProject(Self.project(log: log.path + "/runs.log"))
+      // One slot on the machine, held by the task: without it the inner build would wait
+      // for it until the task's time-out.
+      let r = try p.kiln("build", "check", environment: ["KILN_MAX_JOBS": "1"])
+      #expect(r.status == 0, "\(r)")
+      #expect(p.read("build/b.o") == "int b;\n")
+    }
   }
 
   @Test func theHookRestoresWhatTheWorkingTreeBuiltAndRefusesABadChange() throws {
-    let repo = try HooksTests.Repo(Self.project(log: TempDirectory(prefix: "kiln-hook-log").path + "/unused"))
+    // The repository's own log path is known once it exists: the files are written again
+    // with it before anything runs.
+    let repo = try HooksTests.Repo(Self.project(log: "placeholder.log"))
     let log = repo.log
     for path in ["configure.sh", "kiln.yml"] {
       try repo.p.write(path, Self.project(log: log)[path]!)

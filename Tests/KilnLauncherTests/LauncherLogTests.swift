@@ -127,9 +127,14 @@ import Testing
   }
 
   @Test func aLogThatCannotBeWrittenIsSkippedSilently() {
-    let log = LauncherLog(cacheRoot: "/nonexistent/kiln-cache")
-    log.append(Self.record)
-    #expect(log.records(fileSystem: LocalFileSystem()).isEmpty)
+    // A plain file where the launcher's folder would be: nothing can be made there.
+    let scratch = TempDirectory(prefix: "kiln-log-blocked")
+    withExtendedLifetime(scratch) {
+      FileManager.default.createFile(atPath: scratch.path + "/launcher", contents: Data("x".utf8))
+      let log = LauncherLog(cacheRoot: scratch.path)
+      log.append(Self.record)
+      #expect(log.records(fileSystem: LocalFileSystem()).isEmpty)
+    }
   }
 
   // MARK: - Summary
