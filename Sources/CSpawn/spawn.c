@@ -63,10 +63,6 @@ int kiln_spawn_attached(pid_t *pid, const char *path, char *const argv[], char *
   return spawn_with(pid, path, argv, envp, NULL, out_fd, err_fd, 0);
 }
 
-int kiln_contains(const void *haystack, unsigned long haystack_len, const void *needle, unsigned long needle_len) {
-  return memmem(haystack, haystack_len, needle, needle_len) != NULL;
-}
-
 int kiln_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 
 int kiln_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }

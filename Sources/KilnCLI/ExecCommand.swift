@@ -101,10 +101,12 @@ struct ExecCommand: KilnSubcommand {
     let outcome: (LaunchOutcome, String)
     switch result.outcome {
     case .restored: outcome = (.restored, "kiln exec")
-    case .ran: outcome = runsAlways ? (.uncacheable, "kiln exec without --out") : (.miss, "kiln exec")
+    case .ran where runsAlways: outcome = (.uncacheable, "kiln exec without --out")
+    case .ran where noCache: outcome = (.uncacheable, "kiln exec --no-cache")
+    case .ran: outcome = (.miss, "kiln exec")
     default: outcome = (.failed, "kiln exec")
     }
-    LauncherLog(cacheRoot: context.cacheRoot).append(LaunchRecord(
+    LauncherLog(cacheRoot: context.cacheRoot, trust: context.cacheTrust).append(LaunchRecord(
       time: Double(context.clock.wallNanoseconds()) / 1e9, outcome: outcome.0, reason: outcome.1,
       seconds: context.clock.monotonic() - started, compileSeconds: result.duration,
       // The project as `kiln stats` finds it from here (the launcher's rule), not the

@@ -67,7 +67,7 @@ package struct CompileCommand: Sendable, Hashable {
     "-o", "-I", "-D", "-U", "-include", "-imacros", "-isystem", "-idirafter", "-iquote", "-iprefix",
     "-iwithprefix", "-iwithprefixbefore", "-isysroot", "--sysroot", "-imultilib", "-MF", "-MT", "-MQ", "-x",
     "-Xpreprocessor", "-Xassembler", "-Xlinker", "-Xclang", "-arch", "-target", "--target", "-L", "-l", "-u",
-    "-T", "-z", "-e", "--param", "-aux-info", "-dumpbase", "-dumpdir", "-dumpbase-ext", "-A", "-G",
+    "-T", "-z", "-e", "--param", "-dumpbase", "-dumpdir", "-dumpbase-ext", "-A", "-G",
     "-gcc-toolchain", "-isystem-after", "-ivfsoverlay", "-iframework", "-F", "-mllvm", "-Xarch_host",
   ]
 
@@ -200,7 +200,8 @@ package struct CompileCommand: Sendable, Hashable {
       }
       switch arg {
       case "-c", "-S":
-        mode = arg == "-c" ? "c" : "S"
+        // gcc and clang stop at the earlier stage: -S wins over -c in either order.
+        if mode != "S" { mode = arg == "-c" ? "c" : "S" }
         i += 1
         continue
       case "-o":
@@ -241,7 +242,7 @@ package struct CompileCommand: Sendable, Hashable {
       case "-":
         return refuse("source on stdin")
       case "-arch":
-        if arguments[(i + 2)...].contains("-arch") { return refuse("several -arch") }
+        if i + 2 < arguments.count, arguments[(i + 2)...].contains("-arch") { return refuse("several -arch") }
       default:
         break
       }

@@ -76,8 +76,6 @@ package struct Launcher {
   /// The reason of a miss where an entry file failed its checksum (and was deleted).
   package static let damagedReason = "cache entry damaged, deleted"
 
-  /// Output files up to this size are kept in the entry (the depfile always is).
-  static let inlineLimit = ActionCache.inlineLimit
 
   let fileSystem = LocalFileSystem()
   private let clock = SystemClock()
@@ -87,10 +85,13 @@ package struct Launcher {
   package func run() -> Int32 {
     let started = clock.monotonic()
     let startedWall = clock.wallNanoseconds()
-    let log = LauncherLog(cacheRoot: cacheRoot)
+    let log = LauncherLog(cacheRoot: cacheRoot, trust: cacheTrust)
     let roots = Self.roots(directory: directory, fileSystem: fileSystem, environment: environment)
     let project = roots.folders.first ?? directory
+    var cacheReady = false
     func record(_ outcome: LaunchOutcome, _ reason: String = "", compile: Double = 0) {
+      // Nothing is written into a cache that CacheSetup refused.
+      guard cacheReady else { return }
       log.append(LaunchRecord(time: Double(startedWall) / 1e9, outcome: outcome, reason: reason,
                               seconds: clock.monotonic() - started, compileSeconds: compile, project: project))
     }
@@ -99,25 +100,26 @@ package struct Launcher {
       return execDirectly()
     }
     guard knownCompiler else {
-      try? prepareCache()
+      cacheReady = (try? prepareCache()) != nil
       record(.uncacheable, "not gcc or clang (\(Paths.fileName(compilerName)))")
       return execDirectly()
     }
     guard let expanded = ResponseFile.expand(arguments, in: directory, read: { try? fileSystem.read($0) }) else {
-      try? prepareCache()
+      cacheReady = (try? prepareCache()) != nil
       record(.uncacheable, "response file kiln cannot read")
       return execDirectly()
     }
     let command: CompileCommand
     switch CompileCommand.parse(expanded, environment: environment) {
     case .failure(let why):
-      try? prepareCache()
+      cacheReady = (try? prepareCache()) != nil
       record(.uncacheable, why.reason)
       return execDirectly()
     case .success(let parsed): command = parsed
     }
     do {
       try prepareCache()
+      cacheReady = true
     } catch {
       Terminal.warn("kiln: warning: \(error); compiling without the cache")
       return execDirectly()
@@ -173,7 +175,8 @@ package struct Launcher {
       let cpp = spawn(command.preprocessorArguments + ["-E"])
       guard let cpp, cpp.status == 0 else {
         // The compile will say what the preprocessor could not do.
-        return compileUncached(command, record: record, reason: "preprocessor failed")
+        record(.uncacheable, "preprocessor failed")
+        return execDirectly()
       }
       let text = PreprocessedText(cpp.stdout, source: command.source, roots: roots)
       preprocessed = text
@@ -190,7 +193,7 @@ package struct Launcher {
         if let before = snapshot(text.includes, since: startedWall), !before.racy,
            let discovered = verified(before, sourceBytes: sourceBytes, sourceDigest: sourceDigest,
                                      sourceStat: sourceStat, sourcePath: sourcePath, since: startedWall, roots: roots),
-           !discovered.racy {
+           !discovered.racy, !discovered.timeMacros, !before.missing {
           var direct = entry
           direct.discovered = discovered.inputs
           try? caches.actions.store(direct, for: directDigest)
@@ -234,7 +237,7 @@ package struct Launcher {
       if let preprocessedKey, !discovered.racy { try? caches.actions.store(entry, for: preprocessedKey) }
       // A source or header that names the time or date has no stable direct-mode
       // result; its preprocessed text (where the macro is expanded) still keys it.
-      if !discovered.timeMacros {
+      if !discovered.timeMacros, !before.missing {
         var direct = entry
         direct.discovered = discovered.inputs
         try? caches.actions.store(direct, for: directDigest)
@@ -252,13 +255,11 @@ package struct Launcher {
   struct Caches {
     var actions: ActionCache
     var blobs: ContentStore
-    var root: String
 
     init(root: String, trust: CacheTrust, fileSystem: any FileSystem) {
       let fs = CacheFileSystem(fileSystem, root: root, trust: trust)
       actions = ActionCache(root: root, fileSystem: fs)
       blobs = ContentStore(root: root, fileSystem: fs)
-      self.root = root
     }
   }
 
@@ -310,8 +311,8 @@ package struct Launcher {
         return false
       }
     }
-    Terminal.write(Array(roots.resolve(String(decoding: entry.stdout, as: UTF8.self)).utf8), to: 1)
-    var stderr = Array(roots.resolve(String(decoding: entry.stderr, as: UTF8.self)).utf8)
+    Terminal.write(Self.resolved(entry.stdout, roots), to: 1)
+    var stderr = Self.resolved(entry.stderr, roots)
     // Stored in colour by a compile on a terminal: plain text where none was asked for.
     if Self.colour(arguments) == .none { stderr = Self.withoutColor(stderr) }
     Terminal.write(stderr, to: 2)
@@ -324,14 +325,22 @@ package struct Launcher {
     /// Whether one was modified within `StatTrust.window` of the call's start: its stat
     /// cannot prove it unchanged, so its content was hashed too (`digest`).
     var racy: Bool
+    /// Whether a line marker named a file that is not there (`#line 12 "parser.y"` in
+    /// bison's or flex's output): no direct entry then, since it cannot list what the
+    /// compile read; the preprocessed text still keys the result.
+    var missing = false
   }
 
-  /// Each header's stat (and, when racy, digest); nil when one is missing or not a file.
+  /// Each header's stat (and, when racy, digest); nil when one is not a regular file.
   func snapshot(_ includes: [String], since: Int64) -> Snapshot? {
     var snap = Snapshot(files: [], racy: false)
     for include in includes {
       let path = absolute(include)
-      guard let st = fileSystem.stat(path), st.kind == .file else { return nil }
+      guard let st = fileSystem.stat(path) else {
+        snap.missing = true
+        continue
+      }
+      guard st.kind == .file else { return nil }
       var digest: Digest?
       if StatTrust.isRacy(mtime: st.mtime, ctime: st.ctime, observedAt: since) {
         snap.racy = true
@@ -400,7 +409,8 @@ package struct Launcher {
         pathDependent = true
       }
       let digest = Hasher.digest(stored)
-      if role == "depfile" || stored.count <= Self.inlineLimit {
+      // Small files are kept in the entry (the depfile always is).
+      if role == "depfile" || stored.count <= ActionCache.inlineLimit {
         inline[digest] = stored
       } else {
         do { try caches.blobs.store(file, as: digest) } catch { return .failure(.init("cannot store \(path): \(error)")) }
@@ -417,13 +427,7 @@ package struct Launcher {
       inline: inline))
   }
 
-  /// The compile, run as given and counted as uncacheable for `reason`.
-  func compileUncached(_ command: CompileCommand, record: (LaunchOutcome, String, Double) -> Void, reason: String)
-    -> Int32
-  {
-    record(.uncacheable, reason, 0)
-    return execDirectly()
-  }
+
 
   // MARK: - Helpers
 
@@ -480,10 +484,14 @@ package struct Launcher {
 
   /// Whether `bytes` hold `needle`.
   static func contains(_ bytes: [UInt8], _ needle: [UInt8]) -> Bool {
-    guard !needle.isEmpty, bytes.count >= needle.count else { return false }
-    return bytes.withUnsafeBytes { hay in
-      needle.withUnsafeBytes { n in kiln_contains(hay.baseAddress, UInt(hay.count), n.baseAddress, UInt(n.count)) != 0 }
-    }
+    bytes.withUnsafeBytes { NeedleScanner.search($0, for: needle) }
+  }
+
+  /// Stored text with this checkout's folders put back: bytes as they are unless they
+  /// hold a token (text that is not UTF-8 was stored as it was, never as text).
+  static func resolved(_ bytes: [UInt8], _ roots: KeyRoots) -> [UInt8] {
+    guard bytes.contains(0x01), let text = String(validating: bytes, as: UTF8.self) else { return bytes }
+    return Array(roots.resolve(text).utf8)
   }
 
   /// Colour in the compiler's diagnostics: the command's own flag, else kiln asks for
@@ -572,6 +580,9 @@ package struct Launcher {
     // A program kiln does not cache keeps the name the build gave it (its messages say it).
     let argv: [UnsafeMutablePointer<CChar>?] = ([knownCompiler ? compilerPath : compilerName] + arguments)
       .map { strdup($0) } + [nil]
+    // Under `kiln exec` the command line's kiln ignores these signals (its own handler);
+    // an ignored signal stays ignored across exec, and the compiler must stop on Ctrl-C.
+    for sig in [SIGINT, SIGTERM, SIGHUP] { signal(sig, SIG_DFL) }
     _ = argv.withUnsafeBufferPointer { execv(compilerPath, $0.baseAddress!) }
     Terminal.warn("kiln: cannot run \(compilerPath): \(String(cString: strerror(errno)))")
     return 127

@@ -59,13 +59,18 @@ package struct LaunchRecord: Sendable, Hashable {
     return "L1\t\(time)\t\(outcome.rawValue)\t\(clean(reason))\t\(seconds)\t\(compileSeconds)\t\(clean(project))\n"
   }
 
+  /// The longest call or compile a record may claim, in seconds (a year).
+  package static let maxSeconds = 3.2e7
+
   /// A line as `line` wrote it, or nil (another version, damaged, cut short).
   package init?(line: Substring) {
     let f = line.split(separator: "\t", omittingEmptySubsequences: false)
-    guard f.count == 7, f[0] == "L1", let time = Double(f[1]), time.isFinite,
+    // Bounded, not only finite: the figures become dates, durations and JSON numbers
+    // (a time past year 5000, or a call of more than a year, is not one kiln wrote).
+    guard f.count == 7, f[0] == "L1", let time = Double(f[1]), time >= 0, time < 1e11,
           let outcome = LaunchOutcome(rawValue: String(f[2])),
-          let seconds = Double(f[4]), seconds.isFinite, seconds >= 0,
-          let compile = Double(f[5]), compile.isFinite, compile >= 0
+          let seconds = Double(f[4]), seconds >= 0, seconds < Self.maxSeconds,
+          let compile = Double(f[5]), compile >= 0, compile < Self.maxSeconds
     else { return nil }
     self.init(time: time, outcome: outcome, reason: String(f[3]), seconds: seconds, compileSeconds: compile,
               project: String(f[6]))
@@ -81,8 +86,13 @@ package struct LaunchRecord: Sendable, Hashable {
 package struct LauncherLog: Sendable {
   package static let limit = 8 << 20
   package let folder: String
+  /// The log's mode: writable by the group too in a shared cache (`KILN_CACHE_SHARED`).
+  package let mode: mode_t
 
-  package init(cacheRoot: String) { folder = cacheRoot + "/launcher" }
+  package init(cacheRoot: String, trust: CacheTrust = CacheTrust(shared: false)) {
+    folder = cacheRoot + "/launcher"
+    mode = trust.lockFileMode
+  }
 
   package var current: String { folder + "/log" }
   package var previous: String { folder + "/log.1" }
@@ -91,14 +101,17 @@ package struct LauncherLog: Sendable {
   /// result never depends on it).
   package func append(_ record: LaunchRecord) {
     // The folder is made and checked with the cache's (`CacheSetup.prepare`).
-    guard let fd = try? OwnFile.open(current, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode: 0o644) ?? nil else {
+    guard let fd = try? OwnFile.open(current, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode: mode) ?? nil else {
       return
     }
     defer { close(fd) }
     let bytes = Array(record.line.utf8)
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    // Two calls may both see it past the limit: only the one whose log is still the
+    // current one renames it, so the second never moves a fresh log over log.1.
     var st = stat()
-    if fstat(fd, &st) == 0, Int(st.st_size) > Self.limit {
+    var now = stat()
+    if fstat(fd, &st) == 0, Int(st.st_size) > Self.limit, lstat(current, &now) == 0, now.st_ino == st.st_ino {
       _ = rename(current, previous)
     }
   }

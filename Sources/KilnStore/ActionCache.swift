@@ -180,14 +180,6 @@ package struct ActionCache: Sendable {
 }
 
 extension ActionEntry {
-  /// Whether this entry may be restored for a task that declares `declared` now: it
-  /// lists exactly those outputs, every other path lies inside a declared directory
-  /// output under a folder listed before it, every path is a plain relative path (no
-  /// absolute path, no `..`), no path twice, every symlink's target is inline and stays
-  /// inside the workspace, and its duration is a real number of seconds. Anything else
-  /// is not a result of this task's command, whatever its checksum says. (An inline
-  /// output's bytes are checked against its digest as it is written back, and by
-  /// `cache verify`.)
   /// Every path it holds (outputs, declared outputs, discovered inputs) through
   /// `transform`: the engine writes a checkout's folders out of them to store, and back
   /// in to restore (`KeyRoots`).
@@ -197,9 +189,18 @@ extension ActionEntry {
     declaredOutputs = declaredOutputs.map(transform)
   }
 
+  /// Whether this entry may be restored for a task that declares `declared` now: it
+  /// lists exactly those outputs, every other path lies inside a declared directory
+  /// output under a folder listed before it, every path is a plain relative path (no
+  /// absolute path, no `..`), no path twice, every symlink's target is inline and stays
+  /// inside the workspace, and its duration is a real number of seconds. Anything else
+  /// is not a result of this task's command, whatever its checksum says. (An inline
+  /// output's bytes are checked against its digest as it is written back, and by
+  /// `cache verify`.)
   package func fits(declared: [String]) -> Bool {
     // The duration goes into records and reports: a number, not NaN or negative.
-    guard declaredOutputs == declared, duration.isFinite, duration >= 0 else { return false }
+    // (Under a year: the duration becomes time-saved figures, dates and JSON numbers.)
+    guard declaredOutputs == declared, duration.isFinite, duration >= 0, duration < 3.2e7 else { return false }
     let declaredSet = Set(declared)
     var folders = Set<String>()
     var seen = Set<String>()

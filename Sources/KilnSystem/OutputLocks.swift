@@ -37,6 +37,7 @@ package final class OutputLocks {
 
   /// The byte standing for `path`.
   static func offset(_ path: String) -> Int64 {
-    Int64(bitPattern: Hasher.digest("output\u{0}" + path).high & 0x3FFF_FFFF_FFFF_FFFF)
+    // `obj/../a.o`, `./a.o` and `a.o` are one file, and one lock.
+    Int64(bitPattern: Hasher.digest("output\u{0}" + (Paths.normalize(path) ?? path)).high & 0x3FFF_FFFF_FFFF_FFFF)
   }
 }

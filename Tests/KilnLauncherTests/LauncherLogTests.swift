@@ -46,6 +46,16 @@ import Testing
     #expect(back?.project == "/odd name here")
   }
 
+  @Test func numbersNoCallCouldHaveAreRejected() {
+    // Finite but absurd: a date past year 5000 or a call of centuries would trap or
+    // print "inf" where the stats make dates and JSON of them.
+    for line in ["L1\t1e300\tmiss\t\t0.1\t0.1\t/p", "L1\t1700000000\tmiss\t\t1e17\t0.1\t/p",
+                 "L1\t1700000000\tdirect\t\t0.1\t1e303\t/p", "L1\t-5\tmiss\t\t0.1\t0.1\t/p"] {
+      #expect(LaunchRecord(line: Substring(line)) == nil, "\(line)")
+    }
+    #expect(LaunchRecord(line: "L1\t1700000000\tmiss\t\t0.1\t0.1\t/p") != nil)
+  }
+
   @Test func damagedLinesAreRejected() {
     let good = String(Self.stored(Self.record))
     var fields = good.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)

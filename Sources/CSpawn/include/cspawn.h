@@ -20,9 +20,6 @@ int kiln_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
 // at its default and none blocked. For the compiler launcher. 0 or an errno value.
 int kiln_spawn_attached(pid_t *pid, const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd);
 
-// Whether `needle` occurs in `haystack` (glibc's memmem, which needs _GNU_SOURCE).
-int kiln_contains(const void *haystack, unsigned long haystack_len, const void *needle, unsigned long needle_len);
-
 // An anonymous in-memory file (closed on exec), or -1.
 int kiln_memfd(const char *name);
 
