@@ -11,8 +11,8 @@ package struct TaskInstance: Sendable, Hashable {
   package var depfile: String?
   /// A depfile the command did not write counts as no dependencies, as ninja reads it
   /// (a CMake try-compile declares one and compiles without -MD); else it fails the
-  /// task. Only `kiln ninja` sets it: kiln.yml has no such field, so the graph cache
-  /// does not keep it.
+  /// task. Only `kiln ninja` sets it (kiln.yml has no such field); `kiln ninja`'s graph
+  /// cache keeps it with the other ninja-only flags.
   package var depfileMayBeMissing = false
   /// Outputs are left in place for the command to replace, not cleared before it runs:
   /// ninja's generator edge rewrites build.ninja, and one that fails must leave the old

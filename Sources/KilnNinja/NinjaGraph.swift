@@ -256,8 +256,11 @@ package struct NinjaGraph: Sendable {
     guard !directory.isEmpty else { return edge }
     var e = edge
     func fix(_ paths: [String]) -> [String] { paths.map { relative($0, to: directory) } }
-    e.outputs = fix(e.outputs)
-    e.implicitOutputs = fix(e.implicitOutputs).filter { !e.outputs.contains($0) }
+    // Two spellings of one file (`build /abs/b/gen.h gen.h:`, or one explicit and one
+    // implicit) are one output once relative: kept once, in order.
+    var seen = Set<String>()
+    e.outputs = fix(e.outputs).filter { seen.insert($0).inserted }
+    e.implicitOutputs = fix(e.implicitOutputs).filter { seen.insert($0).inserted }
     e.inputs = fix(e.inputs)
     e.implicitInputs = fix(e.implicitInputs)
     e.orderOnly = fix(e.orderOnly)

@@ -32,6 +32,12 @@ import Testing
     let g = try NinjaGraph(manifest, directory: "/abs/build") { $0 == "a.c" }
     let gen = try #require(g.graph.instances.first { $0.id.task == "gen" })
     #expect(gen.outputs == ["version.h"])
+    // Both spellings among the explicit outputs, or twice among the implicit ones.
+    var twice = edge("gen", ["/abs/build/version.h", "version.h"])
+    twice.implicitOutputs = ["stamp", "/abs/build/stamp"]
+    manifest.edges = [twice]
+    let g2 = try NinjaGraph(manifest, directory: "/abs/build") { _ in true }
+    #expect(g2.graph.instances.first?.outputs == ["version.h", "stamp"])
     // Two edges naming one path is still an error.
     manifest.edges = [e, edge("other", ["version.h"])]
     #expect(throws: NinjaError.self) { try NinjaGraph(manifest, directory: "/abs/build") { _ in true } }
