@@ -180,13 +180,21 @@ package struct ActionCache: Sendable {
 }
 
 extension ActionEntry {
-  /// Every path it holds (outputs, declared outputs, discovered inputs) through
-  /// `transform`: the engine writes a checkout's folders out of them to store, and back
-  /// in to restore (`KeyRoots`).
+  /// Every path it holds (outputs, declared outputs, discovered inputs), and what the
+  /// command printed when it is text, through `transform`: the engine writes a
+  /// checkout's folders out of them to store, and back in to restore (`KeyRoots`), so a
+  /// warning restored in another worktree names that worktree's files. Printed bytes
+  /// that are not UTF-8 stay as they are.
   package mutating func mapPaths(_ transform: (String) -> String) {
     discovered = discovered.map { PathDigest(transform($0.path), $0.digest) }
     outputs = outputs.map { OutputEntry(path: transform($0.path), kind: $0.kind, permissions: $0.permissions, digest: $0.digest) }
     declaredOutputs = declaredOutputs.map(transform)
+    func text(_ bytes: [UInt8]) -> [UInt8] {
+      guard !bytes.isEmpty, let s = String(validating: bytes, as: UTF8.self) else { return bytes }
+      return Array(transform(s).utf8)
+    }
+    stdout = text(stdout)
+    stderr = text(stderr)
   }
 
   /// Whether this entry may be restored for a task that declares `declared` now: it

@@ -1,4 +1,5 @@
 import KilnCore
+import KilnStore
 import Testing
 
 /// `KeyRoots`: a checkout's folders written out of keys, and nothing else.
@@ -44,5 +45,26 @@ import Testing
     #expect(KeyRoots(["relative"]).folders.isEmpty)
     #expect(KeyRoots(["/a/b", "/a"]).needles == ["/a"])
     #expect(KeyRoots(["/b/build", "/a"]).needles == ["/b/build", "/a"])
+  }
+}
+
+/// A cache entry through `mapPaths`: what the command printed follows the checkout too.
+@Suite struct ActionEntryPathMapTests {
+  @Test func printedTextNamesTheCheckoutItIsRestoredInto() {
+    let a = KeyRoots(["/home/u/proj"])
+    let b = KeyRoots(["/srv/wt/agent-7"])
+    var entry = ActionEntry(
+      discovered: [], outputs: [], declaredOutputs: [],
+      stdout: Array("built /home/u/proj/out\n".utf8),
+      stderr: Array("/home/u/proj/src/a.c:3: warning: unused\n".utf8), duration: 1)
+    entry.mapPaths(a.normalize)
+    entry.mapPaths(b.resolve)
+    #expect(String(decoding: entry.stdout, as: UTF8.self) == "built /srv/wt/agent-7/out\n")
+    #expect(String(decoding: entry.stderr, as: UTF8.self) == "/srv/wt/agent-7/src/a.c:3: warning: unused\n")
+    // Bytes that are not text stay as they are.
+    var binary = ActionEntry(discovered: [], outputs: [], declaredOutputs: [],
+                             stdout: [0xFF, 0x01, 0x41], stderr: [], duration: 1)
+    binary.mapPaths(b.resolve)
+    #expect(binary.stdout == [0xFF, 0x01, 0x41])
   }
 }
