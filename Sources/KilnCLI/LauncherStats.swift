@@ -28,7 +28,7 @@ enum LauncherStats {
       ["hit rate", percent(s.hitRate), "of cacheable calls"],
       ["uncacheable", "\(s.count(.uncacheable))", "run directly"],
       ["failed", "\(s.count(.failed))", "compiler errors, not stored"],
-      ["errors", "\(s.count(.error))", "cache not usable; compiled without it"],
+      ["errors", "\(s.count(.error))", "compiler unreadable; run directly"],
       ["time saved", seconds(s.saved), "compile time of misses \(seconds(s.compileSeconds))"],
     ]
     rows = rows.map { [$0[0] + ":", $0[1], $0[2]] }

@@ -21,7 +21,8 @@ package enum LaunchOutcome: String, Sendable, CaseIterable {
   case uncacheable
   /// The compiler failed (its status passed on); nothing stored.
   case failed
-  /// kiln could not use its cache (the reason says why) and compiled without it.
+  /// kiln could not read the compiler to key it, and ran it directly. (A cache kiln may
+  /// not use is one warning on stderr and no record: the log is in that cache.)
   case error
 }
 
