@@ -85,6 +85,10 @@ package struct Launcher {
   package func run() -> Int32 {
     let started = clock.monotonic()
     let startedWall = clock.wallNanoseconds()
+    if nested { return execDirectly() }
+    if let value = environment["KILN_DISABLE"], ["1", "true", "yes"].contains(value.lowercased()) {
+      return execDirectly()
+    }
     let log = LauncherLog(cacheRoot: cacheRoot, trust: cacheTrust)
     let roots = Self.roots(directory: directory, fileSystem: fileSystem, environment: environment)
     let project = roots.folders.first ?? directory
@@ -94,10 +98,6 @@ package struct Launcher {
       guard cacheReady else { return }
       log.append(LaunchRecord(time: Double(startedWall) / 1e9, outcome: outcome, reason: reason,
                               seconds: clock.monotonic() - started, compileSeconds: compile, project: project))
-    }
-    if nested { return execDirectly() }
-    if let value = environment["KILN_DISABLE"], ["1", "true", "yes"].contains(value.lowercased()) {
-      return execDirectly()
     }
     guard knownCompiler else {
       cacheReady = (try? prepareCache()) != nil
