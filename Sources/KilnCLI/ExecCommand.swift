@@ -136,4 +136,6 @@ struct ClaimsOnlyLimits: MachineLimits {
   func release(_ slot: JobSlot) {}
   func claimAction(_ key: Digest) async -> ActionClaim? { await shared.claimAction(key) }
   func release(_ claim: ActionClaim) { shared.release(claim) }
+  func claimActions(_ keys: [Digest]) -> ActionClaims { shared.claimActions(keys) }
+  func release(_ claims: ActionClaims) { shared.release(claims) }
 }

@@ -30,6 +30,9 @@ package struct TaskSpec: Sendable, Hashable {
   package var sla: Duration? = nil
   /// Programs whose content goes into the key (`tools`), as written.
   package var tools: [String] = []
+  /// `batch`: nil when absent or false; its value nil for `true`, else the most items
+  /// per command.
+  package var batch: Located<Int?>? = nil
 }
 
 /// A parsed and checked `kiln.yml`: fields valid, names known. Expansion against the

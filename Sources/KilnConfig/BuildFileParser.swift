@@ -12,7 +12,7 @@ package struct BuildFileParser {
   static let topLevelFields: Set<String> = ["default", "env", "tasks", "hooks", "remote", "tools"]
   static let taskFields: Set<String> = [
     "run", "inputs", "outputs", "foreach", "deps", "depfile", "env", "hash_env", "dir",
-    "cache", "always", "isolate", "timeout", "sla", "tools",
+    "cache", "always", "isolate", "timeout", "sla", "tools", "batch",
   ]
 
   /// Reads the build file's bytes: text that is not UTF-8 is refused at its first bad
@@ -153,12 +153,33 @@ package struct BuildFileParser {
       case "timeout": spec.timeout = try duration(value, field: key)
       case "sla": spec.sla = try duration(value, field: key)
       case "tools": spec.tools = try tools(value)
+      case "batch": spec.batch = try batch(value)
       default:
         throw ConfigError(at(keyNode), "unknown field '\(key)' in task '\(name)' (expected one of: \(Self.taskFields.sorted().joined(separator: ", ")))")
       }
     }
     if !sawRun { throw ConfigError(at(nameNode), "task '\(name)' has no 'run'") }
+    if let batch = spec.batch {
+      if spec.foreach == nil {
+        throw ConfigError(batch.location, "'batch' needs 'foreach': task '\(name)' has one instance, nothing to batch")
+      }
+      if spec.depfile != nil {
+        throw ConfigError(batch.location, "task '\(name)' cannot have both 'batch' and 'depfile': one command writes one depfile, not one per item")
+      }
+    }
     return spec
+  }
+
+  /// `batch`: true, false, or the most items per command (a whole number, 1 or more).
+  private func batch(_ node: YAMLNode) throws(ConfigError) -> Located<Int?>? {
+    if case .scalar(let text, true, _) = node, let limit = Int(text) {
+      guard limit >= 1 else { throw ConfigError(at(node), "'batch' must be true, false or a number of items of 1 or more, got \(text)") }
+      return Located(limit, at(node))
+    }
+    guard case .scalar = node, let value = node.bool else {
+      throw ConfigError(at(node), "'batch' must be true, false or a number of items of 1 or more")
+    }
+    return value ? Located(nil, at(node)) : nil
   }
 
   /// `tools`: command names (looked up on PATH when the task is keyed) or paths.

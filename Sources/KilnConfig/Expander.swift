@@ -118,6 +118,7 @@ package struct Expander {
     defer { listings.previous[spec.name] = (items, listed, result) }
 
     result.reserveCapacity(items.count)
+    let batch = try spec.batch.map { (b: Located<Int?>) throws(ConfigError) in try batchCommand(spec, limit: b.value) }
     for item in items {
       var values: [String: String] = [:]
       if let item {
@@ -148,6 +149,7 @@ package struct Expander {
         hashEnvironment: spec.hashEnv, cache: spec.cache, always: spec.always, isolate: spec.isolate,
         timeout: spec.timeout, sla: spec.sla, tools: Self.unique(file.tools + spec.tools),
         dependencies: [], location: spec.location))
+      result[result.count - 1].batch = batch
     }
     return result
   }
@@ -336,29 +338,51 @@ package struct Expander {
 
   static let placeholders: Set<String> = ["in", "out", "stem", "name", "dir"]
 
-  /// Replaces `{in}`, `{out}`, `{stem}`, `{name}`, `{dir}`; any other brace text
-  /// (shell `${VAR}`, `{a,b}`, a brace group `{ cmd {in}; }`) is left alone one
-  /// character at a time, so a placeholder inside or after it is still replaced.
-  private func substitute(_ template: String, _ values: [String: String], at location: SourceLocation, task: String, quote: Bool, inOut: Bool) throws(ConfigError) -> String {
-    guard template.contains("{") else { return template }
-    var result = ""
+  /// A template's text and placeholders, in order.
+  private enum Token {
+    case text(Substring)
+    case placeholder(String)
+  }
+
+  /// Splits at `{in}`, `{out}`, `{stem}`, `{name}`, `{dir}`; any other brace text
+  /// (shell `${VAR}`, `{a,b}`, a brace group `{ cmd {in}; }`) is text, one character at
+  /// a time, so a placeholder inside or after it is still found.
+  private static func tokens(_ template: String) -> [Token] {
+    guard template.contains("{") else { return [.text(template[...])] }
+    var result: [Token] = []
     var rest = template[...]
     while let open = rest.firstIndex(of: "{") {
-      result += rest[..<open]
+      result.append(.text(rest[..<open]))
       let afterOpen = rest.index(after: open)
       // A placeholder is `{` + a lower-case word + `}`; anything else is shell text.
       let wordEnd = rest[afterOpen...].firstIndex { !("a"..."z").contains($0) } ?? rest.endIndex
       let word = String(rest[afterOpen..<wordEnd])
       let closes = wordEnd < rest.endIndex && rest[wordEnd] == "}"
       let isShellVariable = open > template.startIndex && template[template.index(before: open)] == "$"
-      guard closes, Self.placeholders.contains(word) else {
-        result.append("{")
+      guard closes, placeholders.contains(word) else {
+        result.append(.text("{"))
         rest = rest[afterOpen...]
         continue
       }
       if isShellVariable {
-        result += rest[open...wordEnd]  // `${in}` is the shell's variable named `in`
+        result.append(.text(rest[open...wordEnd]))  // `${in}` is the shell's variable named `in`
       } else {
+        result.append(.placeholder(word))
+      }
+      rest = rest[rest.index(after: wordEnd)...]
+    }
+    result.append(.text(rest))
+    return result
+  }
+
+  /// Replaces the placeholders of `template` by `values`.
+  private func substitute(_ template: String, _ values: [String: String], at location: SourceLocation, task: String, quote: Bool, inOut: Bool) throws(ConfigError) -> String {
+    guard template.contains("{") else { return template }
+    var result = ""
+    for token in Self.tokens(template) {
+      switch token {
+      case .text(let text): result += text
+      case .placeholder(let word):
         if !inOut, word == "out" {
           throw ConfigError(location, "placeholder {out} cannot be used in outputs or depfile")
         }
@@ -367,10 +391,24 @@ package struct Expander {
         }
         result += value
       }
-      rest = rest[rest.index(after: wordEnd)...]
     }
-    result += rest
     return result
+  }
+
+  /// A batched task's `run`, split at `{in}` and `{out}`; any other placeholder names
+  /// one item, which a command for many cannot hold.
+  private func batchCommand(_ spec: TaskSpec, limit: Int?) throws(ConfigError) -> BatchCommand {
+    var pieces: [BatchCommand.Piece] = []
+    for token in Self.tokens(spec.run.value) {
+      switch token {
+      case .text(let text): if !text.isEmpty { pieces.append(.text(String(text))) }
+      case .placeholder("in"): pieces.append(.inputs)
+      case .placeholder("out"): pieces.append(.outputs)
+      case .placeholder(let word):
+        throw ConfigError(spec.run.location, "placeholder {\(word)} names one item, and task '\(spec.name)' runs items in batches ('batch'): its 'run' may use only {in} and {out}, the lists of a batch's items and outputs")
+      }
+    }
+    return BatchCommand(pieces: pieces, limit: limit)
   }
 
   private static func unique<T: Hashable>(_ items: [T]) -> [T] {

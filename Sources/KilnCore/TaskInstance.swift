@@ -52,6 +52,9 @@ package struct TaskInstance: Sendable, Hashable {
   package var tools: [String]
   /// Instances that must finish first (explicit `deps` and producers of inputs).
   package var dependencies: [TaskID]
+  /// A `foreach` task's `batch`: its instances that must run share commands. nil: one
+  /// command per instance (`command`, which stays what the instance's key hashes).
+  package var batch: BatchCommand?
   package var location: SourceLocation?
 
   package init(
@@ -77,6 +80,30 @@ package struct TaskInstance: Sendable, Hashable {
     self.sla = sla
     self.dependencies = dependencies
     self.location = location
+  }
+}
+
+/// How the instances of a batched `foreach` task are run together: the task's `run`
+/// split at its `{in}` and `{out}` placeholders, which a batch fills with the lists of
+/// its items and of their outputs (no other placeholder names one item, so none is
+/// allowed). Every instance of the task holds the same value.
+package struct BatchCommand: Sendable, Hashable {
+  package enum Piece: Sendable, Hashable {
+    case text(String)
+    /// `{in}`: the batch's foreach items.
+    case inputs
+    /// `{out}`: their declared outputs, item by item.
+    case outputs
+  }
+
+  package var pieces: [Piece]
+  /// Most instances in one command (`batch: N`); nil (`batch: true`): the instances to
+  /// run are shared out over the job slots.
+  package var limit: Int?
+
+  package init(pieces: [Piece], limit: Int?) {
+    self.pieces = pieces
+    self.limit = limit
   }
 }
 

@@ -148,6 +148,15 @@ package final class Build {
     /// Results stored in the cache by this build: key, instance, outputs with the stat
     /// each had when hashed.
     var stored: [(key: Digest, id: TaskID, outputs: [(String, FileStat)])] = []
+    /// Batched instances the cache could not restore, per task, waiting for their batch.
+    var toBatch: [String: [(i: Int, item: BatchItem)]] = [:]
+    /// Per batched task: instances ready, not yet looked up in the cache.
+    var probing: [String: Int] = [:]
+    /// Batches made, waiting for a job slot.
+    var formed: [[(i: Int, item: BatchItem)]] = []
+    /// Instances a batch handed back (another process runs them): performed alone.
+    var unbatched: [(i: Int, item: BatchItem)] = []
+    var handedBack = Set<Int>()
 
     init(build: Build, plan: BuildPlan, options: BuildOptions) {
       self.build = build
@@ -169,29 +178,112 @@ package final class Build {
       }
       let executor = build.executor
       let clock = build.clock
-      try await withThrowingTaskGroup(of: (Int, JobResult, [RerunReason], Double, Double).self) { group in
+      try await withThrowingTaskGroup(of: Finished.self) { group in
         var running = 0
         while true {
           while let i = plan.nextToDecide() {
             if stopping { plan.abandon(i) } else { try decide(i) }
           }
           if options.isInterrupted() { interrupt() }
-          while !stopping, running < options.jobs, let i = plan.nextToStart() {
-            let (task, reasons) = prepared.removeValue(forKey: i)!
-            observer.taskStarted(task.instance, reasons: reasons)
-            let previous = build.recorder.records[task.instance.id]
+          if !stopping { formBatches() }
+          while !stopping, running < options.jobs {
+            if !formed.isEmpty {
+              let batch = formed.removeFirst()
+              running += 1
+              group.addTask {
+                let started = clock.monotonic()
+                let results = await executor.performBatch(batch.map(\.item))
+                return .batch(batch, results, started, clock.monotonic())
+              }
+              continue
+            }
+            let i: Int, task: PreparedTask, reasons: [RerunReason], previous: TaskRecord?
+            if let handed = unbatched.popLast() {
+              (i, task, reasons, previous) = (handed.i, handed.item.task, handed.item.reasons, handed.item.previous)
+            } else if let next = plan.nextToStart() {
+              i = next
+              (task, reasons) = prepared.removeValue(forKey: i)!
+              previous = build.recorder.records[task.instance.id]
+              observer.taskStarted(task.instance, reasons: reasons)
+            } else {
+              break
+            }
             running += 1
+            if task.instance.batch != nil, !handedBack.contains(i) {
+              group.addTask {
+                let started = clock.monotonic()
+                let (r, more) = await executor.restoreBatched(task, reasons: reasons)
+                return .probed(i, r, more, BatchItem(task: task, reasons: more, previous: previous), started, clock.monotonic())
+              }
+              continue
+            }
             group.addTask {
               let started = clock.monotonic()
               let r = await executor.perform(task, reasons: reasons, previous: previous)
-              return (i, r, reasons, started, clock.monotonic())
+              return .one(i, r, reasons, started, clock.monotonic())
             }
           }
-          if running == 0 { break }
-          guard let (i, r, reasons, started, finished) = try await group.next() else { break }
+          if running == 0 {
+            // Stopping: what waited to run in a batch never starts.
+            for (_, waiting) in toBatch { for w in waiting { plan.abandon(w.i) } }
+            for batch in formed { for w in batch { plan.abandon(w.i) } }
+            for w in unbatched { plan.abandon(w.i) }
+            break
+          }
+          guard let finished = try await group.next() else { break }
           running -= 1
-          try ended(i, r, startReasons: reasons, started: started - startTime, finished: finished - startTime)
+          switch finished {
+          case .one(let i, let r, let reasons, let started, let end):
+            try ended(i, r, startReasons: reasons, started: started - startTime, finished: end - startTime)
+          case .probed(let i, let r, let reasons, let item, let started, let end):
+            probing[item.task.instance.id.task, default: 1] -= 1
+            if let r {
+              try ended(i, r, startReasons: reasons, started: started - startTime, finished: end - startTime)
+            } else {
+              toBatch[item.task.instance.id.task, default: []].append((i, item))
+            }
+          case .batch(let batch, let results, let started, let end):
+            for (k, (i, item)) in batch.enumerated() {
+              if let r = results[k] {
+                try ended(i, r, startReasons: item.reasons, started: started - startTime, finished: end - startTime)
+              } else {
+                // Another kiln process runs it now: waited for alone, like any instance.
+                handedBack.insert(i)
+                unbatched.append((i, item))
+              }
+            }
+          }
         }
+      }
+    }
+
+    /// What a child task of the loop hands back.
+    enum Finished: Sendable {
+      /// An instance performed alone.
+      case one(Int, JobResult, [RerunReason], Double, Double)
+      /// A batched instance looked up in the cache: its result if restored, else nil and
+      /// what its batch needs.
+      case probed(Int, JobResult?, [RerunReason], BatchItem, Double, Double)
+      /// A batch's instances and their results (nil: to be performed alone).
+      case batch([(i: Int, item: BatchItem)], [JobResult?], Double, Double)
+    }
+
+    /// Puts the batched instances that must run into batches: all of a task's at once
+    /// when none of its ready instances is still being looked up, shared out over the
+    /// job slots (`batch: true`), or `batch: N` at a time as soon as there are N.
+    private func formBatches() {
+      for (name, waiting) in toBatch where !waiting.isEmpty {
+        guard let limit = waiting[0].item.task.instance.batch.map({ $0.limit }) else { continue }
+        let settled = probing[name, default: 0] == 0
+        guard settled || (limit.map { waiting.count >= $0 } ?? false) else { continue }
+        let size = limit ?? (waiting.count + options.jobs - 1) / options.jobs
+        // In the foreach's order (the graph's), whatever order the lookups ended in.
+        var rest = waiting.sorted { $0.i < $1.i }[...]
+        while rest.count >= size || (settled && !rest.isEmpty) {
+          formed.append(Array(rest.prefix(size)))
+          rest = rest.dropFirst(size)
+        }
+        toBatch[name] = Array(rest)
       }
     }
 
@@ -240,6 +332,8 @@ package final class Build {
       }
       prepared[i] = (task, reasons)
       plan.markReady(i)
+      // Counted until looked up in the cache: its batch waits for it.
+      if instance.batch != nil { probing[instance.id.task, default: 0] += 1 }
     }
 
     /// A job came back.

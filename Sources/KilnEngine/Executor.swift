@@ -10,6 +10,12 @@ package protocol TaskExecutor: Sendable {
   /// A result this build stored under `key` turned out not to be its command's alone
   /// (another task changed an output afterwards): it must not be restored.
   func withdraw(_ key: Digest)
+  /// An instance of a batched task: its result when restored (or predicted), else nil
+  /// and the reasons it must run, with the others of its batch (`performBatch`).
+  func restoreBatched(_ task: PreparedTask, reasons: [RerunReason]) async -> (JobResult?, [RerunReason])
+  /// Runs instances of one batched task together; per item its result, or nil for one
+  /// to be given to `perform` instead (another process is running it).
+  func performBatch(_ items: [BatchItem]) async -> [JobResult?]
 }
 
 extension Job: TaskExecutor {
@@ -33,4 +39,10 @@ package struct DryRunExecutor: TaskExecutor {
   }
 
   package func withdraw(_ key: Digest) {}
+
+  package func restoreBatched(_ task: PreparedTask, reasons: [RerunReason]) async -> (JobResult?, [RerunReason]) {
+    (await perform(task, reasons: reasons, previous: nil), reasons)
+  }
+
+  package func performBatch(_ items: [BatchItem]) async -> [JobResult?] { items.map { _ in nil } }
 }

@@ -18,7 +18,7 @@ import KilnSystem
 /// used: one flipped byte must never become a different command or input.
 package struct GraphCache: Sendable {
   static let magic = Array("KILNGRF2".utf8)
-  static let version = "\(KeyBuilder.formatVersion)/graph-3"
+  static let version = "\(KeyBuilder.formatVersion)/graph-4"
 
   /// One path expansion depended on: its whole stat (`exact`: folders listed, the build
   /// file), or only its kind.
@@ -152,6 +152,21 @@ package struct GraphCache: Sendable {
       Self.put(t.pool, &w)
       Self.put(t.includesPrefix, &w)
       Self.put(t.label, &w)
+      if let batch = t.batch {
+        w.varint(1 + UInt64(batch.limit ?? 0))
+        w.varint(UInt64(batch.pieces.count))
+        for piece in batch.pieces {
+          switch piece {
+          case .text(let text):
+            w.varint(0)
+            w.string(text)
+          case .inputs: w.varint(1)
+          case .outputs: w.varint(2)
+          }
+        }
+      } else {
+        w.varint(0)
+      }
     }
     w.raw(extra)
     return Seal.close(Self.magic, w.bytes)
@@ -212,6 +227,20 @@ package struct GraphCache: Sendable {
         instance.pool = try optionalString(&r)
         instance.includesPrefix = try optionalString(&r)
         instance.label = try optionalString(&r)
+        let batch = try r.varint()
+        if batch > 0 {
+          guard batch <= UInt64(Int.max) else { return nil }
+          var pieces: [BatchCommand.Piece] = []
+          for _ in 0..<(try r.count()) {
+            switch try r.varint() {
+            case 0: pieces.append(.text(try r.string()))
+            case 1: pieces.append(.inputs)
+            case 2: pieces.append(.outputs)
+            default: return nil
+            }
+          }
+          instance.batch = BatchCommand(pieces: pieces, limit: batch == 1 ? nil : Int(batch - 1))
+        }
         instances.append(instance)
       }
       let extra = try r.raw()

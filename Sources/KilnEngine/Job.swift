@@ -102,11 +102,11 @@ package struct Job: Sendable {
     return result
   }
 
-  private static let interrupted = JobResult(outcome: .failed(.signal(2)), record: nil)
+  static let interrupted = JobResult(outcome: .failed(.signal(2)), record: nil)
 
   // MARK: - Restore
 
-  private enum Restore {
+  enum Restore {
     case restored(JobResult)
     /// The only matching entries hold another workspace's absolute path.
     case pathDependent(String)
@@ -161,7 +161,7 @@ package struct Job: Sendable {
 
   /// Writes the entry's outputs back, at the task's declared output paths only (the
   /// entry fits them), with only the executable bit taken from the entry.
-  private func restore(_ task: PreparedTask) -> Restore {
+  func restore(_ task: PreparedTask) -> Restore {
     let (found, pathDependent, damaged) = matchingEntry(for: task)
     guard let entry = found else {
       if damaged { return .damaged }
@@ -218,7 +218,7 @@ package struct Job: Sendable {
   /// output may be `../gen.c`, an absolute path, or lie behind a link), and what lies
   /// outside is left for the command to replace, as ninja leaves it.
   /// Nothing there: true at the cost of one lstat (a cold build's outputs), no walk.
-  private func mayClear(_ path: String) -> Bool {
+  func mayClear(_ path: String) -> Bool {
     guard Paths.isPlainRelative(path), !Paths.isReserved(path) else { return false }
     guard fileSystem.lstat(Paths.join(root, path)) != nil else { return true }
     return fileSystem.firstNonFolder(above: path, in: root) == nil
@@ -228,10 +228,35 @@ package struct Job: Sendable {
 
   private func run(_ task: PreparedTask, reasons: [RerunReason], cacheable: Bool, previous: TaskRecord?) async -> JobResult {
     let instance = task.instance
-    func failed(_ failure: TaskFailure, _ out: [UInt8] = [], _ err: [UInt8] = [], _ duration: Double = 0) -> JobResult {
-      JobResult(outcome: .failed(failure), record: nil, stdout: out, stderr: err, duration: duration)
+    if let failure = clearOutputs(of: instance) { return Self.failed(failure) }
+    let spawned = await spawn(instance.command, for: instance, outputs: instance.outputs,
+                              expectedMemory: previous?.peakMemory)
+    let ran: Ran
+    switch spawned {
+    case .success(let r): ran = r
+    case .failure(.interrupted): return Self.interrupted
+    case .failure(.launchFailed(let why)): return Self.failed(.launchFailed(why))
     }
-    // Outputs are this task's: clear them so a command that fails to write one is caught.
+    let (out, err, duration) = (ran.completion.stdout, ran.completion.stderr, ran.duration)
+    switch ran.completion.status {
+    case .exited(0): break
+    case .exited(let code): return Self.failed(.exitStatus(code), out, err, duration)
+    case .signaled(let signal): return Self.failed(.signal(signal), out, err, duration)
+    case .timedOut: return Self.failed(.timedOut(instance.timeout ?? .zero), out, err, duration)
+    case .interrupted: return Self.failed(.signal(2), out, err, duration)
+    }
+    return collect(task, stdout: out, stderr: err, duration: duration, startWall: ran.startWall,
+                   exitStats: ran.exitStats, peakMemory: ran.completion.peakMemory, reasons: reasons,
+                   cacheable: cacheable, previous: previous)
+  }
+
+  static func failed(_ failure: TaskFailure, _ out: [UInt8] = [], _ err: [UInt8] = [], _ duration: Double = 0) -> JobResult {
+    JobResult(outcome: .failed(failure), record: nil, stdout: out, stderr: err, duration: duration)
+  }
+
+  /// Outputs are this task's: cleared so a command that fails to write one is caught;
+  /// their folders (and the depfile's) made. Why the task cannot start, if it cannot.
+  func clearOutputs(of instance: TaskInstance) -> TaskFailure? {
     for output in instance.outputs {
       if !instance.keepsOutputs, mayClear(output) { try? fileSystem.remove(Paths.join(root, output)) }
       statCache.forget(output)
@@ -243,42 +268,68 @@ package struct Job: Sendable {
         if mayClear(depfile) { try? fileSystem.remove(Paths.join(root, depfile)) }
       }
     } catch {
-      return failed(.launchFailed("\(error)"))
+      return .launchFailed("\(error)")
     }
+    return nil
+  }
+
+  /// A command that ran to its end (whatever its status).
+  struct Ran {
+    var completion: Completion
+    var duration: Double
+    /// The wall clock when it started, nanoseconds.
+    var startWall: Int64
+    /// The lstat of each of `outputs` as the command left them (nil: none taken).
+    var exitStats: [FileStat?]?
+  }
+
+  /// Runs `command` with `instance`'s folder, environment and time-out on a job slot.
+  /// `failure(nil)`: interrupted while waiting for the slot.
+  func spawn(_ command: String, for instance: TaskInstance, outputs: [String],
+             expectedMemory: Int64?) async -> Result<Ran, SpawnFailure> {
     var env = environment
     for variable in instance.environment { env[variable.name] = variable.value }
     // The command runs on a job slot: a kiln it starts runs its first job on it.
     env[InheritedSlotLimits.variable] = "1"
     let invocation = Invocation(
-      command: instance.command, workingDirectory: Paths.join(root, instance.directory),
+      command: command, workingDirectory: Paths.join(root, instance.directory),
       environment: env, timeout: instance.timeout)
-    guard let slot = await limits.acquireSlot(expectedMemory: previous?.peakMemory) else { return Self.interrupted }
+    guard let slot = await limits.acquireSlot(expectedMemory: expectedMemory) else { return .failure(.interrupted) }
     let start = clock.monotonic()
     let startWall = clock.wallNanoseconds()
     let completion: Completion
     // The outputs as the command left them, taken before it is reaped: anything that
     // waits for its end (another task, a script) cannot have written them yet.
     let atExit = OutputStats()
-    let declared = instance.outputs.map { Paths.join(root, $0) }
+    let declared = outputs.map { Paths.join(root, $0) }
     let fs = fileSystem
     do {
       completion = try await runner.run(invocation, exited: { atExit.take(declared.map { fs.lstat($0) }) })
     } catch {
       limits.release(slot)
-      return failed(.launchFailed("\(error)"))
+      return .failure(.launchFailed("\(error)"))
     }
     limits.release(slot)
-    let duration = clock.monotonic() - start
-    var out = completion.stdout
-    let err = completion.stderr
-    switch completion.status {
-    case .exited(0): break
-    case .exited(let code): return failed(.exitStatus(code), out, err, duration)
-    case .signaled(let signal): return failed(.signal(signal), out, err, duration)
-    case .timedOut: return failed(.timedOut(instance.timeout ?? .zero), out, err, duration)
-    case .interrupted: return failed(.signal(2), out, err, duration)
-    }
+    return .success(Ran(completion: completion, duration: clock.monotonic() - start, startWall: startWall,
+                        exitStats: atExit.value))
+  }
 
+  enum SpawnFailure: Error {
+    case interrupted
+    case launchFailed(String)
+  }
+
+  /// After a command that exited 0: the depfile read, the outputs checked, hashed and
+  /// (when `cacheable`) stored; the record of the run. `exitStats`: the lstat of each
+  /// declared output when the command ended.
+  func collect(_ task: PreparedTask, stdout: [UInt8], stderr err: [UInt8], duration: Double, startWall: Int64,
+               exitStats: [FileStat?]?, peakMemory: Int64?, reasons: [RerunReason], cacheable: Bool,
+               previous: TaskRecord?) -> JobResult {
+    let instance = task.instance
+    var out = stdout
+    func failed(_ failure: TaskFailure, _ out: [UInt8] = [], _ err: [UInt8] = [], _ duration: Double = 0) -> JobResult {
+      Self.failed(failure, out, err, duration)
+    }
     // Depfile: the inputs the command discovered (headers), relative where inside.
     var discovered: [PathDigest] = []
     var discoveredStats: [String: FileStat] = [:]
@@ -372,7 +423,7 @@ package struct Job: Sendable {
       changedOutput = (path, "while kiln hashed it")
       break
     }
-    if changedOutput == nil, let exitStats = atExit.value {
+    if changedOutput == nil, let exitStats {
       let hashed = Dictionary(ingest.hashedStats, uniquingKeysWith: { a, _ in a })
       for (output, st) in zip(instance.outputs, exitStats) {
         if let now = hashed[output], now != st { changedOutput = (output, "after its command ended"); break }
@@ -412,11 +463,11 @@ package struct Job: Sendable {
     let record = TaskRecord(
       id: instance.id, key: task.key, command: instance.command, environment: task.environment,
       inputs: task.inputs, discovered: discovered, outputs: entries, declaredOutputs: instance.outputs,
-      duration: duration, depfile: instance.depfile, depfileDigest: depfileDigest, peakMemory: completion.peakMemory)
+      duration: duration, depfile: instance.depfile, depfileDigest: depfileDigest, peakMemory: peakMemory)
     let changed = previous.map { $0.outputs != entries } ?? true
     return JobResult(outcome: .ran(because: reasons, outputsChanged: changed), record: record,
                      stdout: out, stderr: err, duration: duration, warnings: warnings,
-                     peakMemory: completion.peakMemory, stored: cacheable ? ingest.hashedStats : [])
+                     peakMemory: peakMemory, stored: cacheable ? ingest.hashedStats : [])
   }
 
   /// Writes one output back: from the entry when it holds the bytes (checked against

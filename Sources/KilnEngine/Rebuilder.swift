@@ -73,6 +73,8 @@ package struct Rebuilder {
     for input in inputs { key.field("I", keyRoots.normalize(input.path), input.digest) }
     for output in instance.outputs { key.field("O", keyRoots.normalize(output)) }
     if let depfile = instance.depfile { key.field("F", keyRoots.normalize(depfile)) }
+    // Run with other items in one command: not the same step as the command alone.
+    if instance.batch != nil { key.field("B", "batch") }
     for tool in tools { key.field("T", keyRoots.normalize(tool.path), tool.digest) }
     if !tools.isEmpty {
       var listed = Set(inputs.map(\.path))

@@ -17,6 +17,31 @@ package protocol MachineLimits: Sendable {
   /// `release`; nil when interrupted. `waited` tells whether another process had it.
   func claimAction(_ key: Digest) async -> ActionClaim?
   func release(_ claim: ActionClaim)
+  /// Claims, at once and without waiting, those of `keys` no other process (or other
+  /// job of this one) is running: a batch's items. The caller runs only those, and
+  /// leaves the others to `claimAction`, which waits for their result.
+  func claimActions(_ keys: [Digest]) -> ActionClaims
+  func release(_ claims: ActionClaims)
+}
+
+extension MachineLimits {
+  /// Nothing shared: every key is this process's.
+  package func claimActions(_ keys: [Digest]) -> ActionClaims {
+    ActionClaims(keys: keys, held: [Bool](repeating: true, count: keys.count))
+  }
+  package func release(_ claims: ActionClaims) {}
+}
+
+/// Claims on a batch's action keys, held on one descriptor (one byte each).
+package struct ActionClaims: Sendable {
+  package var keys: [Digest]
+  /// Per key: whether this process now holds it.
+  package var held: [Bool]
+  var descriptor: Int32 = -1
+  package init(keys: [Digest], held: [Bool]) {
+    self.keys = keys
+    self.held = held
+  }
 }
 
 /// A held job slot.
@@ -484,6 +509,32 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, Sendable {
     if kiln_atomic_load(actionsShared + 1) > 0 { _ = kiln_futex_wake(actionsShared) }
   }
 
+  package func claimActions(_ keys: [Digest]) -> ActionClaims {
+    var claims = ActionClaims(keys: keys, held: [Bool](repeating: false, count: keys.count))
+    let fd = open(actionsPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o666)
+    guard fd >= 0 else { return UnlimitedMachine().claimActions(keys) }
+    claims.descriptor = fd
+    for (i, key) in keys.enumerated() {
+      if kiln_range_lock(fd, Self.lockOffset(key), 1) == 0 {
+        claims.held[i] = true
+      } else if errno != EAGAIN, errno != EACCES {
+        // Locks do not work here: no deduplication, still a correct build.
+        claims.held[i] = true
+      }
+    }
+    return claims
+  }
+
+  package func release(_ claims: ActionClaims) {
+    guard claims.descriptor >= 0 else { return }
+    for (key, held) in zip(claims.keys, claims.held) where held {
+      _ = kiln_range_unlock(claims.descriptor, Self.lockOffset(key))
+    }
+    close(claims.descriptor)
+    kiln_atomic_increment(actionsShared)
+    if kiln_atomic_load(actionsShared + 1) > 0 { _ = kiln_futex_wake(actionsShared) }
+  }
+
   private final class ClaimWait: Sendable {
     let limits: SharedMachineLimits
     let key: Digest
@@ -680,4 +731,6 @@ package final class InheritedSlotLimits: MachineLimits {
 
   package func claimAction(_ key: Digest) async -> ActionClaim? { await base.claimAction(key) }
   package func release(_ claim: ActionClaim) { base.release(claim) }
+  package func claimActions(_ keys: [Digest]) -> ActionClaims { base.claimActions(keys) }
+  package func release(_ claims: ActionClaims) { base.release(claims) }
 }

@@ -23,6 +23,22 @@ import Testing
     #expect(decoded.graph.instances.map(\.inputs) == [["build/mod15.o"]])
   }
 
+  @Test func aBatchedTaskKeepsItsBatchCommand() throws {
+    var lint = TaskInstance(id: TaskID(task: "lint", item: "a.py"), command: "ruff 'a.py' > out/a.ok",
+                            inputs: ["a.py"], outputs: ["out/a.ok"])
+    let batch = BatchCommand(pieces: [.text("ruff "), .inputs, .text(" && touch "), .outputs], limit: 7)
+    lint.batch = batch
+    var whole = lint
+    whole.id = TaskID(task: "lint", item: "b.py")
+    whole.outputs = ["out/b.ok"]
+    whole.batch = BatchCommand(pieces: batch.pieces, limit: nil)
+    var cache = try cache()
+    cache.graph = try TaskGraph([lint, whole], defaultTasks: nil)
+    let decoded = try #require(GraphCache.decode(cache.encode()))
+    #expect(decoded.graph.instances.map(\.batch) == [batch, BatchCommand(pieces: batch.pieces, limit: nil)])
+    #expect(batch.command([("a b.py", ["out/a b.ok"]), ("c.py", ["out/c.ok"])]) == "ruff 'a b.py' c.py && touch 'out/a b.ok' out/c.ok")
+  }
+
   @Test func everyFlippedBitAndEveryTruncationIsRejected() throws {
     let bytes = try cache().encode()
     for index in bytes.indices {

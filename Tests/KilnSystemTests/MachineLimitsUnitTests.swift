@@ -121,6 +121,28 @@ import Testing
     a.release(again)
   }
 
+  /// A batch claims its items at once, without waiting: a key another process holds is
+  /// left out (that process's result is waited for alone), the others are held until
+  /// the batch's release, and a waiter on one of them is woken by it.
+  @Test func aBatchClaimsTheKeysNobodyElseHolds() async throws {
+    let events = EventLog<MachineLimitsEvent>()
+    let a = try limits(slots: 2), b = try limits(slots: 2, events: events)
+    let busy = Digest(high: 7, low: 7), free1 = Digest(high: 8, low: 8), free2 = Digest(high: 9, low: 9)
+    let held = try #require(await a.claimAction(busy))
+    let claims = b.claimActions([free1, busy, free2])
+    #expect(claims.held == [true, false, true])
+    let waiter = Task { await a.claimAction(free2) }
+    try await Task.sleep(for: .milliseconds(50))
+    b.release(claims)
+    let got = try #require(await waiter.value)
+    #expect(got.waited, "free2 was the batch's until its release")
+    a.release(got)
+    a.release(held)
+    let again = b.claimActions([busy])
+    #expect(again.held == [true])
+    b.release(again)
+  }
+
   @Test func aWaitForAnActionEndsOnInterruptOrWhenItsHolderGoes() async throws {
     let a = try limits(slots: 1)
     let flag = OnceFlag()

@@ -1,0 +1,157 @@
+import KilnCore
+import KilnHash
+import KilnStore
+import KilnSystem
+
+/// A batched `foreach` task (`TaskInstance.batch`): the instances the cache cannot
+/// restore are run together, as few commands as there are job slots, each instance
+/// still keyed, checked, stored and recorded on its own.
+///
+/// A batch command that fails says nothing about which items failed, so the batch is
+/// split in halves and each half run again, down to single items: the halves that pass
+/// are kept, the single items that fail are the failures, named with their own output.
+/// With k failing items among n, that is at most 2k * ceil(log2 n) more commands (one
+/// failing item of 150: 16), none when the batch passes.
+extension Job {
+  /// The first half of a batched instance's work: restored when the cache has it;
+  /// nil (with the reasons it must run) when it must run with the others of its batch.
+  package func restoreBatched(_ task: PreparedTask, reasons: [RerunReason]) -> (JobResult?, [RerunReason]) {
+    var reasons = reasons
+    if useCache, task.instance.cache, !task.instance.always {
+      switch restore(task) {
+      case .restored(let result): return (result, reasons)
+      case .pathDependent(let otherRoot): reasons.append(.pathDependentOutput(otherRoot))
+      case .damaged: reasons.append(.cacheEntryDamaged)
+      case .miss: break
+      }
+    }
+    if !task.instance.cache { reasons.append(.cacheDisabled) }
+    return (nil, reasons)
+  }
+
+  /// Runs `items` (instances of one batched task, none restorable) in one command, or
+  /// in halves until the failing ones are known. Per item, aligned with `items`: its
+  /// result, or nil for an item another kiln process is running now (claimed before
+  /// this batch could), which the caller hands to `perform` to wait for its result.
+  package func performBatch(_ items: [BatchItem]) async -> [JobResult?] {
+    guard let first = items.first else { return [] }
+    let cacheable = useCache && first.task.instance.cache
+    let claims = cacheable ? limits.claimActions(items.map(\.task.key)) : nil
+    var results = [JobResult?](repeating: nil, count: items.count)
+    let mine = items.indices.filter { claims?.held[$0] ?? true }
+    var warnings: [String] = []
+    let ran = await runBatch(mine.map { items[$0] }, cacheable: cacheable, warnings: &warnings)
+    for (k, i) in mine.enumerated() { results[i] = ran[k] }
+    if let claims { limits.release(claims) }
+    // The batch's own warnings (a split that passed whole) go with its first result.
+    if let i = mine.first, !warnings.isEmpty { results[i]?.warnings += warnings }
+    return results
+  }
+
+  /// One batch command for `items`; on failure, each half again.
+  private func runBatch(_ items: [BatchItem], cacheable: Bool, warnings: inout [String]) async -> [JobResult] {
+    guard let first = items.first, let batch = first.task.instance.batch else { return [] }
+    for item in items {
+      if let failure = clearOutputs(of: item.task.instance) {
+        return items.map { _ in Self.failed(failure) }
+      }
+    }
+    let outputs = items.flatMap(\.task.instance.outputs)
+    let command = batch.command(items.map { ($0.task.instance.id.item ?? "", $0.task.instance.outputs) })
+    let expected = items.compactMap(\.previous?.peakMemory).max()
+    let spawned = await spawn(command, for: first.task.instance, outputs: outputs, expectedMemory: expected)
+    let ran: Ran
+    switch spawned {
+    case .success(let r): ran = r
+    case .failure(.interrupted): return items.map { _ in Self.interrupted }
+    case .failure(.launchFailed(let why)): return items.map { _ in Self.failed(.launchFailed(why)) }
+    }
+    let out = ran.completion.stdout, err = ran.completion.stderr
+    let failure: TaskFailure
+    switch ran.completion.status {
+    case .exited(0):
+      // Each item's share: its lines of the output, its outputs' stats, a share of the time.
+      let names = items.map { $0.task.instance.id.item ?? "" }
+      let outs = Self.attribute(out, to: names), errs = Self.attribute(err, to: names)
+      let share = ran.duration / Double(items.count)
+      var offset = 0
+      var results: [JobResult] = []
+      for (k, item) in items.enumerated() {
+        let count = item.task.instance.outputs.count
+        let stats = ran.exitStats.map { Array($0[offset..<offset + count]) }
+        offset += count
+        results.append(collect(item.task, stdout: outs[k], stderr: errs[k], duration: share, startWall: ran.startWall,
+                               exitStats: stats, peakMemory: ran.completion.peakMemory, reasons: item.reasons,
+                               cacheable: cacheable, previous: item.previous))
+      }
+      return results
+    case .interrupted: return items.map { _ in Self.failed(.signal(2)) }
+    case .exited(let code): failure = .exitStatus(code)
+    case .signaled(let signal): failure = .signal(signal)
+    case .timedOut: failure = .timedOut(first.task.instance.timeout ?? .zero)
+    }
+    guard items.count > 1 else { return [Self.failed(failure, out, err, ran.duration)] }
+    if ProcessGroups.shared.isInterrupted { return items.map { _ in Self.failed(.signal(2)) } }
+    let half = items.count / 2
+    var results = await runBatch(Array(items[..<half]), cacheable: cacheable, warnings: &warnings)
+    results += await runBatch(Array(items[half...]), cacheable: cacheable, warnings: &warnings)
+    if !results.contains(where: { if case .failed = $0.outcome { true } else { false } }) {
+      warnings.append("\(first.task.instance.id.task): a batch of \(items.count) failed (\(failure)) but each half passed when run again; their results are kept")
+    }
+    return results
+  }
+
+  /// Splits a batch's output among its items: each line goes to the item whose path it
+  /// names (the longest, when several do), a line naming none to the first item, so the
+  /// whole output is replayed once when every item is restored.
+  static func attribute(_ output: [UInt8], to items: [String]) -> [[UInt8]] {
+    var result = [[UInt8]](repeating: [], count: items.count)
+    guard !output.isEmpty, !items.isEmpty else { return result }
+    let needles = items.map { Array($0.utf8) }
+    var start = 0
+    while start < output.count {
+      var end = start
+      while end < output.count, output[end] != UInt8(ascii: "\n") { end += 1 }
+      if end < output.count { end += 1 }
+      let line = output[start..<end]
+      var owner = 0, longest = 0
+      line.withUnsafeBytes { bytes in
+        for (k, needle) in needles.enumerated() where needle.count > longest && !needle.isEmpty {
+          if NeedleScanner.search(bytes, for: needle) { owner = k; longest = needle.count }
+        }
+      }
+      result[owner] += line
+      start = end
+    }
+    return result
+  }
+}
+
+/// One instance of a batch: what `perform` would be given for it.
+package struct BatchItem: Sendable {
+  package var task: PreparedTask
+  package var reasons: [RerunReason]
+  package var previous: TaskRecord?
+
+  package init(task: PreparedTask, reasons: [RerunReason], previous: TaskRecord?) {
+    self.task = task
+    self.reasons = reasons
+    self.previous = previous
+  }
+}
+
+extension BatchCommand {
+  /// The command for a batch of `items` (each a foreach item and its outputs): `{in}`
+  /// the items, `{out}` their outputs, shell-quoted, in the items' order.
+  package func command(_ items: [(item: String, outputs: [String])]) -> String {
+    var result = ""
+    for piece in pieces {
+      switch piece {
+      case .text(let text): result += text
+      case .inputs: result += items.map { Paths.shellQuote($0.item) }.joined(separator: " ")
+      case .outputs: result += items.flatMap { $0.outputs.map(Paths.shellQuote) }.joined(separator: " ")
+      }
+    }
+    return result
+  }
+}
