@@ -72,8 +72,6 @@ package struct UnlimitedMachine: MachineLimits {
   package func acquireSlot(expectedMemory: Int64?) async -> JobSlot? { JobSlot(index: 0) }
   package func release(_ slot: JobSlot) {}
   package func claimAction(_ key: Digest) async -> ActionClaim? { ActionClaim(key: key, waited: false) }
-  /// The byte of the actions lock file that stands for `key`.
-  private static func lockOffset(_ key: Digest) -> Int64 { Int64(bitPattern: key.high & 0x3FFF_FFFF_FFFF_FFFF) }
 
   package func release(_ claim: ActionClaim) {}
 }
