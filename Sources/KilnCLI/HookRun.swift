@@ -55,8 +55,7 @@ struct HookRun {
         do { try await git.readTree(sha, into: privateIndex, in: repo.topLevel) } catch {
           throw HookError.prePush(GitFailure("git " + error.subcommand, error.message))
         }
-        let changed = await git.changedPaths(of: privateIndex, against: sha + "^", in: repo.topLevel)
-        let status = try await check(snapshot, index: privateIndex, label: "commit \(sha.prefix(12))", changed: changed)
+        let status = try await check(snapshot, index: privateIndex, label: "commit \(sha.prefix(12))", against: sha + "^")
         if status != 0 { return status }
       }
       return 0
@@ -66,8 +65,7 @@ struct HookRun {
       let index = context.environment["GIT_INDEX_FILE"].map { $0.hasPrefix("/") ? $0 : Paths.join(repo.topLevel, $0) }
         ?? (repo.gitDirectory + "/index")
       try copy(index, to: privateIndex)
-      let changed = await git.changedPaths(of: privateIndex, against: "HEAD", in: repo.topLevel)
-      return try await check(snapshot, index: privateIndex, label: "staged changes", changed: changed)
+      return try await check(snapshot, index: privateIndex, label: "staged changes", against: "HEAD")
     }
   }
 
@@ -80,9 +78,12 @@ struct HookRun {
   /// tasks that passed are up to date, so only the failed ones run twice), so a task
   /// that reads an undeclared file is never failed by the snapshot. With nothing left
   /// out the first build is the answer. The last line gives both builds' times.
-  private func check(_ snapshot: HookSnapshot, index: String, label: String, changed: Set<String>) async throws
+  /// `against`: the commit whose files the "concerns" lines of a failure compare with
+  /// (asked of git only when something failed).
+  private func check(_ snapshot: HookSnapshot, index: String, label: String, against: String) async throws
     -> Int32
   {
+    let changed = { await git.changedPaths(of: index, against: against, in: snapshot.repository.topLevel) }
     let clock = context.clock
     var first: Double?
     if let selection = await selection(snapshot.repository, index: index) {
@@ -91,7 +92,7 @@ struct HookRun {
       let sparse = await runBuild(snapshot)
       let seconds = clock.monotonic() - started
       if sparse.output.status == 0 || leftOut == 0 {
-        return report(sparse, snapshot.repository, label: label, changed: changed, seconds: seconds)
+        return await report(sparse, snapshot.repository, label: label, changed: changed, seconds: seconds)
       }
       Terminal.write(bytes: sparse.output.stdout, to: 1)
       Terminal.write(bytes: sparse.output.stderr, to: 2)
@@ -103,7 +104,7 @@ struct HookRun {
     try await snapshot.sync(index: index)
     let started = clock.monotonic()
     let full = await runBuild(snapshot)
-    return report(full, snapshot.repository, label: label, changed: changed, seconds: clock.monotonic() - started,
+    return await report(full, snapshot.repository, label: label, changed: changed, seconds: clock.monotonic() - started,
                   firstPass: first)
   }
 
@@ -161,7 +162,8 @@ struct HookRun {
   /// that came before this one, whose time counts too). For each failed instance, the
   /// staged files among its inputs: "which staged file it concerns".
   private func report(_ build: (output: Command.Output, result: HookBuildResult?), _ repo: HookRepository,
-                      label: String, changed: Set<String>, seconds: Double, firstPass: Double? = nil) -> Int32 {
+                      label: String, changed: () async -> Set<String>, seconds: Double,
+                      firstPass: Double? = nil) async -> Int32 {
     let out = build.output
     Terminal.write(bytes: out.stdout, to: 1)
     Terminal.write(bytes: out.stderr, to: 2)
@@ -174,6 +176,7 @@ struct HookRun {
     } else {
       let failures = build.result?.failures ?? []
       let discovered = failures.isEmpty ? [:] : workingTreeDiscovered()
+      let changed = failures.isEmpty ? [] : await changed()
       for failure in failures {
         let inputs = failure.inputs + (discovered[failure.id] ?? []).filter { !failure.inputs.contains($0) }
         let staged = inputs.map { repo.buildDirectory.isEmpty ? $0 : repo.buildDirectory + "/" + $0 }

@@ -128,15 +128,20 @@ struct HooksCommand: ParsableCommand {
       kiln=\(quote(kiln))
       [ -x "$kiln" ] || kiln=kiln
       chained="$0\(chainedSuffix)"
-      input=$(mktemp) || exit 1
-      trap 'rm -f "$input"' EXIT
-      cat > "$input"
+      case $chained in /*) ;; *) chained="$PWD/$chained" ;; esac
+      # git runs a hook at the top of the working tree; run by hand elsewhere, it goes there.
+      [ -e .git ] || cd "$(git rev-parse --show-toplevel)" || exit 1
       if [ -x "$chained" ]; then
+        input=$(mktemp) || exit 1
+        trap 'rm -f "$input"' EXIT
+        cat > "$input"
         "$chained" "$@" < "$input" || exit $?
+        cd ./\(quote(buildDirectory)) || exit 1
+        "$kiln" hooks run "$hook" "$@" < "$input"
+      else
+        cd ./\(quote(buildDirectory)) || exit 1
+        exec "$kiln" hooks run "$hook" "$@"
       fi
-      top=$(git rev-parse --show-toplevel) || exit 1
-      cd "$top"/\(quote(buildDirectory)) || exit 1
-      "$kiln" hooks run "$hook" "$@" < "$input"
 
       """
   }
