@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import KilnTestSupport
 import Testing
@@ -185,5 +188,24 @@ import Testing
     #expect(commit.output.contains("kiln: hooks: check src/f02.txt: concerns src/f02.txt"), "\(commit)")
     #expect(commit.output.contains("kiln: hooks: check src/f05.txt: concerns src/f05.txt"), "\(commit)")
     #expect(!commit.output.contains("check src/f06.txt: concerns"), "\(commit)")
+  }
+
+  /// Ctrl-C during a batch: exit 130, the batch is not split and run again, and no item
+  /// is recorded, so the next build runs them all.
+  @Test func anInterruptedBatchIsNeitherSplitNorRecorded() throws {
+    var files = Self.project(items: 4)
+    files["check.sh"] = "if [ -f slow ]; then echo \"$*\" >> .runs/check; touch .runs/started; sleep 30; fi\n" + Self.checker
+    files["slow"] = ""
+    let p = try TempProject(files)
+    let running = try p.start(["build", "-j1"], timeout: 60)
+    #expect(TempProject.waitUntil(seconds: 20) { p.exists(".runs/started") }, "the batch never started")
+    running.send(SIGINT)
+    let r = running.wait()
+    #expect(r.status == 130, "\(r)")
+    #expect(batches(p).count == 1, "not split after an interrupt: \(batches(p))")
+    p.remove("slow")
+    let again = try p.kiln("build", "-j1")
+    #expect(again.status == 0, "\(again)")
+    #expect(again.output.contains("4 ran"), "nothing was recorded: \(again)")
   }
 }
