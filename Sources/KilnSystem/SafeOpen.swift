@@ -183,5 +183,10 @@ package enum CacheSetup {
       }
       try trust.check(path, folder: false)
     }
+    // The action entries' database and SQLite's files beside it, when there
+    // (`ActionDatabase` makes it at its first use).
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+      try trust.check(root + "/actions.db" + suffix, folder: false)
+    }
   }
 }
