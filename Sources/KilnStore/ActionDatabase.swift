@@ -73,6 +73,7 @@ package final class ActionDatabase: ActionStorage {
   package static let touchInterval: Int64 = 3600
 
   package let path: String
+  private let root: String
   private let mode: mode_t
   private let state = Mutex<State>(State())
 
@@ -86,6 +87,7 @@ package final class ActionDatabase: ActionStorage {
   /// mode when kiln creates it (`CacheTrust.lockFileMode`).
   package init(cacheRoot root: String, mode: mode_t = 0o644) {
     path = root + "/" + Self.fileName
+    self.root = root
     self.mode = mode
   }
 
@@ -167,7 +169,10 @@ package final class ActionDatabase: ActionStorage {
     }
     switch result {
     case .success: return
-    case .failure(let error): throw FileSystemError(path, error.description)
+    case .failure(let error):
+      // A read-only or full cache is named as such, like a blob that cannot be written.
+      if error.isReadOnly || error.isFull { throw FileSystemError.cache(root, full: error.isFull) }
+      throw FileSystemError(path, error.description)
     case nil: throw FileSystemError(path, state.withLock { $0.failure } ?? "cannot be used")
     }
   }
