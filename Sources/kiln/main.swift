@@ -15,9 +15,13 @@ case .run(let command):
   // thread in dispatch_main(), whose pthread_exit unwinds it; the first unwind in this
   // static binary sorts every frame description it holds (20-25 ms of CPU for every
   // command that builds, issue 16). The main thread waits here instead, every signal
-  // blocked as a thread that has exited would (kiln's signals are read by Dispatch).
+  // blocked as a thread that has exited would (Dispatch reads SIGINT, SIGTERM and
+  // SIGHUP from a signalfd, which needs them blocked everywhere) but SIGTSTP, whose
+  // handler only wakes the thread that stops kiln (`ProcessGroups.catchTerminalStop`,
+  // started from a task, whose thread blocks every signal).
   var all = sigset_t()
   sigfillset(&all)
+  sigdelset(&all, SIGTSTP)
   pthread_sigmask(SIG_BLOCK, &all, nil)
   Task.detached { exit(await command()) }
   while true { pause() }
