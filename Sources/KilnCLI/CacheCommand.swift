@@ -10,7 +10,8 @@ struct CacheCommand: ParsableCommand {
 
   static func maintenance(_ context: Context) throws -> CacheMaintenance {
     try context.checkCache()
-    return CacheMaintenance(root: context.cacheRoot, fileSystem: context.cacheFileSystem)
+    return CacheMaintenance(root: context.cacheRoot, fileSystem: context.cacheFileSystem,
+                            actions: ActionDatabase(cacheRoot: context.cacheRoot, mode: context.cacheTrust.lockFileMode))
   }
 
   struct Stats: KilnSubcommand {

@@ -206,7 +206,7 @@ package struct Context: Sendable {
   /// The cache's files, never followed through a symbolic link (`CacheFileSystem`).
   package var cacheFileSystem: CacheFileSystem { CacheFileSystem(fileSystem, root: cacheRoot, trust: cacheTrust) }
   package var contentStore: ContentStore { ContentStore(root: cacheRoot, fileSystem: cacheFileSystem) }
-  package var actionCache: ActionCache { ActionCache(root: cacheRoot, fileSystem: cacheFileSystem) }
+  package var actionCache: ActionCache { ActionCache.shared(root: cacheRoot, mode: cacheTrust.lockFileMode) }
 
   package func buildFile(using fileSystem: (any FileSystem)? = nil) throws -> BuildFile {
     guard let buildFilePath else { throw CLIError("kiln: no kiln.yml") }

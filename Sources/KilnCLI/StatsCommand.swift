@@ -105,7 +105,10 @@ struct StatsCommand: KilnSubcommand {
       + (await WorkspaceCommand.open(context)).allManifestPaths(fileName: Paths.fileName(context.layout.manifest))
     report.perWorkspace = workspaceFigures(context, manifest: manifest, paths) { try $0.totalsByWorkspace(lastBuilds: last) }
     report.lifetime = workspaceFigures(context, manifest: manifest, paths) { try $0.lifetimeTotals() }
-    let cache = CacheMaintenance(root: context.cacheRoot, fileSystem: context.fileSystem).stats()
+    // The entries' database only when there and a regular file: `stats` makes nothing in the cache.
+    let database = context.fileSystem.lstat(context.cacheRoot + "/" + ActionDatabase.fileName)?.kind == .file
+      ? ActionDatabase(cacheRoot: context.cacheRoot, mode: context.cacheTrust.lockFileMode) : nil
+    let cache = CacheMaintenance(root: context.cacheRoot, fileSystem: context.fileSystem, actions: database).stats()
     report.cacheBytes = cache.totalBytes
     report.cacheFiles = cache.blobs + cache.actions
     return report

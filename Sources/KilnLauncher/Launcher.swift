@@ -258,7 +258,7 @@ package struct Launcher {
 
     init(root: String, trust: CacheTrust, fileSystem: any FileSystem) {
       let fs = CacheFileSystem(fileSystem, root: root, trust: trust)
-      actions = ActionCache(root: root, fileSystem: fs)
+      actions = ActionCache.shared(root: root, mode: trust.lockFileMode)
       blobs = ContentStore(root: root, fileSystem: fs)
     }
   }

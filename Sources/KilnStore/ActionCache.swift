@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KilnCore
 import KilnHash
 import KilnSystem
@@ -47,18 +50,19 @@ package struct ActionLookup: Sendable {
 
 /// The local action cache: action key -> the results stored for it.
 ///
-/// Layout: `<cache>/actions/<first hex digit>/<32 hex digits of the key>`, one
-/// file per key: the magic `KILNACT4`, the 16-byte XXH3-128 digest of everything after
-/// it, then a varint count and each entry (discovered inputs, outputs, declared outputs,
-/// stdout, stderr, duration, path-dependent root or "" for none, then the inline
-/// outputs: a count and digest + bytes each; ByteWriter encoding).
+/// Each key holds one encoding (`encode`): the magic `KILNACT4`, the 16-byte XXH3-128
+/// digest of everything after it, then a varint count and each entry (discovered
+/// inputs, outputs, declared outputs, stdout, stderr, duration, path-dependent root or
+/// "" for none, then the inline outputs: a count and digest + bytes each; ByteWriter
+/// encoding). Where it is kept is `storage`'s business: a row of `<cache>/actions.db`
+/// (`ActionDatabase`, what kiln uses) or a file per key (`ActionFiles`, the layout
+/// before issue 16, which the engine's in-memory tests keep).
 /// Every read checks the digest first (git's object check): one changed byte anywhere
-/// makes the whole file damaged, which is a miss and deletes it, never a restore of
-/// what the damaged bytes say. A file of another version is a miss and is left alone.
+/// makes the whole encoding damaged, which is a miss and deletes it, never a restore of
+/// what the damaged bytes say. An encoding of another version is a miss and is left alone.
 /// Several entries share a key when the files a depfile names differ (ccache's direct
 /// mode): a lookup takes the first entry whose discovered inputs all still have their
-/// recorded digests. At most `maxEntries` are kept, newest first. Files are replaced by
-/// write-then-rename; a lost race between two writers loses an entry, never corrupts one.
+/// recorded digests. At most `maxEntries` are kept, newest first.
 /// An entry is still untrusted after its checksum passes (anyone who can write the
 /// cache can write a valid one): `ActionEntry.fits(declared:)` decides where it may write.
 package struct ActionCache: Sendable {
@@ -67,27 +71,32 @@ package struct ActionCache: Sendable {
   /// Output files up to this size are kept inside the entry.
   package static let inlineLimit = 32 * 1024
   package let root: String
-  package let fileSystem: any FileSystem
+  package let storage: any ActionStorage
 
+  /// One file per key through `fileSystem` (`ActionFiles`).
   package init(root: String, fileSystem: any FileSystem) {
     self.root = root
-    self.fileSystem = fileSystem
+    storage = ActionFiles(root: root, fileSystem: fileSystem)
   }
 
-  package func path(of key: Digest) -> String {
-    let hex = key.hex
-    return "\(root)/actions/\(hex.prefix(1))/\(hex)"
+  package init(root: String, storage: any ActionStorage) {
+    self.root = root
+    self.storage = storage
   }
 
-  /// Every entry stored for `key`, newest first; a damaged file is deleted and reported.
+  /// The cache's database (`ActionDatabase`), made with `mode` if missing.
+  package static func shared(root: String, mode: mode_t) -> ActionCache {
+    ActionCache(root: root, storage: ActionDatabase(cacheRoot: root, mode: mode))
+  }
+
+  /// Every entry stored for `key`, newest first; damaged bytes are deleted and reported.
   package func lookup(_ key: Digest, removingDamaged: Bool = true) -> ActionLookup {
-    let file = path(of: key)
-    guard let bytes = try? fileSystem.read(file) else { return ActionLookup(entries: [], damaged: false) }
+    guard let bytes = storage.bytes(for: key) else { return ActionLookup(entries: [], damaged: false) }
     switch Self.decodeChecked(bytes) {
     case .entries(let list): return ActionLookup(entries: list, damaged: false)
     case .otherVersion: return ActionLookup(entries: [], damaged: false)
     case .damaged:
-      if removingDamaged { try? fileSystem.remove(file) }
+      if removingDamaged { storage.remove(key) }
       return ActionLookup(entries: [], damaged: true)
     }
   }
@@ -96,22 +105,23 @@ package struct ActionCache: Sendable {
   package func entries(for key: Digest) -> [ActionEntry] { lookup(key).entries }
 
   package func store(_ entry: ActionEntry, for key: Digest) throws(FileSystemError) {
-    // One entry per (discovered inputs, workspace root when path-dependent).
-    var list = entries(for: key).filter {
-      $0.discovered != entry.discovered || $0.pathDependentRoot != entry.pathDependentRoot
+    try storage.update(key) { current in
+      // One entry per (discovered inputs, workspace root when path-dependent).
+      var list: [ActionEntry] = []
+      if let current, case .entries(let stored) = Self.decodeChecked(current) {
+        list = stored.filter { $0.discovered != entry.discovered || $0.pathDependentRoot != entry.pathDependentRoot }
+      }
+      list.insert(entry, at: 0)
+      if list.count > Self.maxEntries { list.removeLast(list.count - Self.maxEntries) }
+      return Self.encode(list)
     }
-    list.insert(entry, at: 0)
-    if list.count > Self.maxEntries { list.removeLast(list.count - Self.maxEntries) }
-    let file = path(of: key)
-    try fileSystem.createDirectories(Paths.parent(file))
-    try fileSystem.writeAtomically(Self.encode(list), to: file, permissions: 0o644)
   }
 
   /// Removes the stored entries for `key` (a result found to be wrong after storing).
-  package func remove(_ key: Digest) { try? fileSystem.remove(path(of: key)) }
+  package func remove(_ key: Digest) { storage.remove(key) }
 
   /// Marks the entry used, for LRU eviction.
-  package func touch(_ key: Digest) { fileSystem.touch(path(of: key)) }
+  package func touch(_ key: Digest) { storage.touch(key) }
 
   package static func encode(_ list: [ActionEntry]) -> [UInt8] {
     var w = ByteWriter()

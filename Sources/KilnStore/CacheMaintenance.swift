@@ -2,21 +2,28 @@ import KilnCore
 import KilnHash
 import KilnSystem
 
-/// `cache stats`, `cache gc` and `cache verify` over the shared cache directory.
+/// `cache stats`, `cache gc` and `cache verify` over the shared cache directory: the
+/// blobs, the rows of `actions.db`, and action files left by kiln before issue 16.
 package struct CacheMaintenance {
   package let root: String
   package let fileSystem: any FileSystem
+  /// The action entries' database (`ActionDatabase`); nil: only files are looked at.
+  package let actions: ActionDatabase?
 
-  package init(root: String, fileSystem: any FileSystem) {
+  package init(root: String, fileSystem: any FileSystem, actions: ActionDatabase? = nil) {
     self.root = root
     self.fileSystem = fileSystem
+    self.actions = actions
   }
 
   package struct Item {
+    /// A file's path, or for a row of the database `actions.db:<key in hex>`.
     package var path: String
     package var size: Int64
     package var mtime: Int64
     package var isBlob: Bool
+    /// The key of a row of `actions.db`; nil for a file.
+    package var row: Digest? = nil
   }
 
   package struct Stats: Sendable {
@@ -38,7 +45,20 @@ package struct CacheMaintenance {
         result.append(Item(path: path, size: st.size, mtime: st.mtime, isBlob: isBlob))
       }
     }
+    for row in actions?.rows() ?? [] {
+      result.append(Item(path: ActionDatabase.fileName + ":" + row.key.hex, size: row.size,
+                         mtime: row.used * 1_000_000_000, isBlob: false, row: row.key))
+    }
     return result
+  }
+
+  /// Deletes one item: a file, or a row of the database.
+  private func remove(_ item: Item) -> Bool {
+    if let key = item.row {
+      actions?.remove([key])
+      return true
+    }
+    return (try? fileSystem.remove(item.path)) != nil
   }
 
   /// Temporary files (`*.kiln-tmp-PID-N`) last written more than `age` nanoseconds
@@ -87,13 +107,18 @@ package struct CacheMaintenance {
     all.sort { ($0.mtime, $0.isBlob ? 1 : 0) < ($1.mtime, $1.isBlob ? 1 : 0) }
     var removed = 0
     var freed: Int64 = 0
+    var rows: [Digest] = []
     for item in all where total > maxBytes {
-      if (try? fileSystem.remove(item.path)) != nil {
-        total -= item.size
-        freed += item.size
-        removed += 1
+      if let key = item.row {
+        rows.append(key)
+      } else if (try? fileSystem.remove(item.path)) == nil {
+        continue
       }
+      total -= item.size
+      freed += item.size
+      removed += 1
     }
+    actions?.remove(rows)
     return (removed, freed)
   }
 
@@ -112,7 +137,9 @@ package struct CacheMaintenance {
       } else {
         // Its checksum holds, and every entry could be restored for the outputs it names.
         let ok: Bool
-        switch (try? fileSystem.read(item.path)).map(ActionCache.decodeChecked) {
+        let bytes: [UInt8]?
+        if let key = item.row { bytes = actions?.bytes(for: key) } else { bytes = try? fileSystem.read(item.path) }
+        switch bytes.map(ActionCache.decodeChecked) {
         case .entries(let list):
           ok = list.allSatisfy { entry in
             entry.fits(declared: entry.declaredOutputs) && entry.inline.allSatisfy { Hasher.digest($0.value) == $0.key }
@@ -120,7 +147,7 @@ package struct CacheMaintenance {
         case .otherVersion: ok = true  // another kiln's format: not ours to judge
         case .damaged, nil: ok = false
         }
-        if !ok { corrupt.append(item.path); try? fileSystem.remove(item.path) }
+        if !ok { corrupt.append(item.path); _ = remove(item) }
       }
     }
     return (checked, corrupt)

@@ -34,6 +34,10 @@ package struct DatabaseError: Error, Sendable, CustomStringConvertible {
     code == Self.badSchema || code & 0xFF == SQLITE_CORRUPT || code & 0xFF == SQLITE_NOTADB
   }
 
+  /// Whether the disk refused the write: the file system is read-only or full.
+  package var isReadOnly: Bool { code & 0xFF == SQLITE_READONLY }
+  package var isFull: Bool { code & 0xFF == SQLITE_FULL }
+
   package var description: String {
     let file = path.isEmpty ? "the state database" : path
     let folder = path.isEmpty ? ".kiln" : Paths.parent(path)

@@ -140,6 +140,12 @@ extension FileSystemError {
     message == Errno.readOnlyFileSystem.description || message == Errno.permissionDenied.description
   }
 
+  /// The cache at `root` refusing a write because its disk is full or read-only, as
+  /// `explained(inCache:)` words it (for a write that is not a file's: a database's).
+  package static func cache(_ root: String, full: Bool) -> FileSystemError {
+    FileSystemError(root, (full ? Errno.noSpace : Errno.readOnlyFileSystem).description).explained(inCache: root)
+  }
+
   /// A failure to write into the cache at `root` as the user can act on it: a full or
   /// read-only cache is named as such, with what to do, rather than by the temporary
   /// file's path; any other error as it is.
@@ -182,6 +188,11 @@ package enum CacheSetup {
         close(fd)
       }
       try trust.check(path, folder: false)
+    }
+    // The action entries' database and SQLite's files beside it, when there
+    // (`ActionDatabase` makes it at its first use).
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+      try trust.check(root + "/actions.db" + suffix, folder: false)
     }
   }
 }

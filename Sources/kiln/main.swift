@@ -1,6 +1,4 @@
-import Dispatch
 import KilnCLI
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -13,18 +11,20 @@ switch KilnMain.start(Array(CommandLine.arguments.dropFirst()), as: invokedAs) {
 case .exit(let status):
   exit(status)
 case .run(let command):
-  // Not an async main: Swift ends one in dispatch_main(), whose pthread_exit unwinds the
-  // main thread, and the first unwind in a static executable sorts the frame entries of
-  // the whole binary: 20 ms of CPU on every build that runs a task. The command runs on
-  // the concurrency runtime's threads while this one waits, then exits with its status.
-  nonisolated(unsafe) let run = command
-  let status = Mutex<Int32>(0)
-  let done = DispatchSemaphore(value: 0)
-  Task.detached {
-    let result = await run()
-    status.withLock { $0 = result }
-    done.signal()
-  }
-  done.wait()
-  exit(status.withLock { $0 })
+  // Not `exit(await command())`: an `await` here makes this an async main, whose runtime
+  // parks the main thread with `dispatch_main()`, that is `pthread_exit`: a forced
+  // unwind of the main thread, which in this static executable first sorts every frame
+  // description of the binary (about 200 million instructions, tens of milliseconds)
+  // before the command's first line runs. The command runs on the global executor and
+  // its end exits the process. The main thread does what `dispatch_main` leaves it
+  // doing: every asynchronous signal blocked but while it waits in `sigsuspend`, where
+  // it takes the ones with a handler (Ctrl-Z's) as before.
+  var blocked = sigset_t()
+  sigfillset(&blocked)
+  for sig in [SIGILL, SIGTRAP, SIGFPE, SIGBUS, SIGSEGV, SIGSYS, SIGPIPE, SIGPROF] { sigdelset(&blocked, sig) }
+  pthread_sigmask(SIG_BLOCK, &blocked, nil)
+  Task.detached { exit(await command()) }
+  var none = sigset_t()
+  sigemptyset(&none)
+  while true { sigsuspend(&none) }
 }

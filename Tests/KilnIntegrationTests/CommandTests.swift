@@ -132,23 +132,24 @@ import Testing
     #expect(healed.status == 0, "\(healed)")
 
     // An inline output whose bytes were damaged: verify drops its entry.
-    let actions = Self.files(under: p.cache.path + "/actions")
-    let holder = actions.first { (FileManager.default.contents(atPath: $0) ?? Data()).range(of: Data("ALPHA".utf8)) != nil }
+    let actions = CacheEntries.all(in: p.cache.path)
+    let holder = actions.first { Data($0.bytes).range(of: Data("ALPHA".utf8)) != nil }
     #expect(holder != nil, "out/a.txt's bytes are in its action entry")
-    if let holder, var bytes = FileManager.default.contents(atPath: holder),
-       let range = bytes.range(of: Data("ALPHA".utf8)) {
+    if let holder, let range = Data(holder.bytes).range(of: Data("ALPHA".utf8)) {
+      var bytes = holder.bytes
       bytes[range.lowerBound] = UInt8(ascii: "X")
-      #expect(FileManager.default.createFile(atPath: holder, contents: bytes))
+      try CacheEntries.write(bytes, for: holder.key, in: p.cache.path)
       let damaged = try p.kiln("cache", "verify")
       #expect(damaged.status == 1, "\(damaged)")
-      #expect(damaged.output.contains(String(holder.split(separator: "/").last!)), "\(damaged)")
-      #expect(!FileManager.default.fileExists(atPath: holder))
+      #expect(damaged.output.contains(CacheEntries.name(of: holder.key)), "\(damaged)")
+      #expect(!CacheEntries.all(in: p.cache.path).contains { $0.key == holder.key })
     }
 
     let gc = try p.kiln("cache", "gc", "--max-size", "0")
     #expect(gc.status == 0, "\(gc)")
     #expect(Self.files(under: p.cache.path + "/blobs").isEmpty)
     #expect(Self.files(under: p.cache.path + "/actions").isEmpty)
+    #expect(CacheEntries.all(in: p.cache.path).isEmpty)
     let after = try p.kiln("cache", "stats")
     #expect(after.status == 0, "\(after)")
 
@@ -165,11 +166,11 @@ import Testing
   @Test func damagedInlineOutputIsNotRestored() throws {
     let p = try TempProject(Fixture.pipeline)
     #expect(try p.kiln("build").status == 0)
-    for path in Self.files(under: p.cache.path + "/actions") {
-      guard var bytes = FileManager.default.contents(atPath: path),
-            let range = bytes.range(of: Data("ALPHA".utf8)) else { continue }
+    for (key, original) in CacheEntries.all(in: p.cache.path) {
+      guard let range = Data(original).range(of: Data("ALPHA".utf8)) else { continue }
+      var bytes = original
       bytes[range.lowerBound] = UInt8(ascii: "X")
-      #expect(FileManager.default.createFile(atPath: path, contents: bytes))
+      try CacheEntries.write(bytes, for: key, in: p.cache.path)
     }
     p.remove("out")
     let r = try p.kiln("build")

@@ -87,13 +87,16 @@ import Testing
                  "KILN_FAULT_SEED=\(seed): big.bin is stored as a blob")
     try #require(template.isExecutable("bin/tool") && template.isExecutable("site/bin/run.sh"), "KILN_FAULT_SEED=\(seed)")
 
-    // Whose is each cache file: action files by the mark in their stdout, blobs by
-    // the output files holding the same bytes.
+    // Whose is each cache entry: action entries (rows of actions.db) by the mark in
+    // their stdout, blobs by the output files holding the same bytes. The database
+    // file itself is damaged too (whose entries that hits is unknown: no owner).
     var owners: [String: Set<String>] = [:]
-    for rel in FileTree.regularFiles(under: template.cache.path + "/actions") {
-      let bytes = FileTree.bytes(template.cache.path + "/actions/" + rel)
-      owners["actions/" + rel] = labels.filter { bytes.contains(subsequence: Array("mark=\($0)=".utf8)) }
+    let rows = Dictionary(uniqueKeysWithValues: CacheEntries.all(in: template.cache.path).map { (CacheEntries.name(of: $0.key), $0) })
+    try #require(rows.count >= 9, "KILN_FAULT_SEED=\(seed): an entry per instance: \(rows.keys.sorted())")
+    for (name, row) in rows {
+      owners[name] = labels.filter { row.bytes.contains(subsequence: Array("mark=\($0)=".utf8)) }
     }
+    owners["actions.db"] = []
     for rel in FileTree.regularFiles(under: template.cache.path + "/blobs") {
       let bytes = FileTree.bytes(template.cache.path + "/blobs/" + rel)
       owners["blobs/" + rel] = Set(expected.compactMap { path, node in
@@ -110,7 +113,13 @@ import Testing
       for _ in 0..<Int.random(in: 1...3, using: &random) {
         guard let pick = candidates.filter({ !damaged.contains($0) }).randomElement(using: &random) else { break }
         damaged.append(pick)
-        notes.append(try FileTree.damage(cache.path + "/" + pick, using: &random))
+        if let row = rows[pick] {
+          var bytes = row.bytes
+          notes.append(FileTree.damage(&bytes, name: pick, using: &random))
+          try CacheEntries.write(bytes, for: row.key, in: cache.path)
+        } else {
+          notes.append(try FileTree.damage(cache.path + "/" + pick, using: &random))
+        }
       }
       let verifyFirst = Bool.random(using: &random)
       let context = "KILN_FAULT_SEED=\(seed) round \(round): \(notes.joined(separator: "; "))\(verifyFirst ? ", cache verify first" : "")"
@@ -141,7 +150,7 @@ import Testing
         Issue.record("\(context): --json printed no summary object\n\(r)")
       }
       // The one assertion on the reason's wording (adapt it here if it changes).
-      if !verifyFirst, damaged.contains(where: { $0.hasPrefix("actions/") && !(owners[$0] ?? []).isEmpty }) {
+      if !verifyFirst, damaged.contains(where: { $0.hasPrefix("actions.db:") && !(owners[$0] ?? []).isEmpty }) {
         #expect(r.stderr.contains("cache entry damaged"), "\(context): --explain names the damage\n\(r)")
       }
 
@@ -492,7 +501,20 @@ enum FileTree {
   /// what it did, for the failure message.
   static func damage(_ path: String, using random: inout SplitMix64) throws -> String {
     var bytes = Self.bytes(path)
-    let name = path.split(separator: "/").suffix(3).joined(separator: "/")
+    let what = damage(&bytes, name: path.split(separator: "/").suffix(3).joined(separator: "/"), using: &random)
+    var st = stat()
+    guard lstat(path, &st) == 0 else { throw TempProjectError("cannot stat \(path)") }
+    _ = chmod(path, 0o644)
+    defer { _ = chmod(path, st.st_mode & 0o7777) }
+    guard let handle = fopen(path, "w") else { throw TempProjectError("cannot damage \(path): errno \(errno)") }
+    let written = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, handle) }
+    fclose(handle)
+    guard written == bytes.count else { throw TempProjectError("short write to \(path)") }
+    return what
+  }
+
+  /// The same damage to bytes in memory (a row of the cache's database).
+  static func damage(_ bytes: inout [UInt8], name: String, using random: inout SplitMix64) -> String {
     let what: String
     switch Int.random(in: 0..<6, using: &random) {
     case 0...2 where !bytes.isEmpty:
@@ -512,14 +534,6 @@ enum FileTree {
       what = "emptied \(name)"
       bytes = []
     }
-    var st = stat()
-    guard lstat(path, &st) == 0 else { throw TempProjectError("cannot stat \(path)") }
-    _ = chmod(path, 0o644)
-    defer { _ = chmod(path, st.st_mode & 0o7777) }
-    guard let handle = fopen(path, "w") else { throw TempProjectError("cannot damage \(path): errno \(errno)") }
-    let written = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, handle) }
-    fclose(handle)
-    guard written == bytes.count else { throw TempProjectError("short write to \(path)") }
     return what
   }
 }

@@ -34,11 +34,9 @@ import Testing
     let p = try LauncherProject()
     try p.make([LauncherProject.launched])
     let objects = p.files(under: "obj", endingIn: ".o")
-    let actions = Self.cacheFiles(p, "actions")
-    #expect(actions.count >= 8, "a direct and a preprocessed entry per unit: \(actions)")
-    for file in actions {
-      try Self.rewrite(file) { $0[$0.count / 2] ^= 0x20 }
-    }
+    let actions = CacheEntries.all(in: p.cache)
+    #expect(actions.count >= 8, "a direct and a preprocessed entry per unit: \(actions.map(\.key))")
+    try CacheEntries.rewriteAll(in: p.cache) { _, bytes in bytes[bytes.count / 2] ^= 0x20 }
     let compiles = p.compiles.count
     let r = try p.rebuild([LauncherProject.launched])
     #expect(p.compiles.count == compiles + 4, "every unit compiled again")
@@ -54,9 +52,8 @@ import Testing
     let p = try LauncherProject()
     try p.make([LauncherProject.launched])
     let objects = p.files(under: "obj", endingIn: ".o")
-    for (i, file) in Self.cacheFiles(p, "actions").enumerated() {
-      try Self.rewrite(file) { bytes in bytes = i % 2 == 0 ? [] : Array(bytes.prefix(bytes.count - 3)) }
-    }
+    #expect(CacheEntries.all(in: p.cache).count >= 8)
+    try CacheEntries.rewriteAll(in: p.cache) { i, bytes in bytes = i % 2 == 0 ? [] : Array(bytes.prefix(bytes.count - 3)) }
     let compiles = p.compiles.count
     try p.rebuild([LauncherProject.launched])
     #expect(p.compiles.count == compiles + 4)
@@ -89,7 +86,7 @@ import Testing
     let args = ["tools/gcc", "-Iinclude", "-c", "src/a.c", "-o", "obj/a.o"]
     #expect(try p.kiln(args).status == 0)
     let object = try #require(p.bytes("obj/a.o"))
-    let actions = Self.cacheFiles(p, "actions")
+    let actions = CacheEntries.all(in: p.cache)
     #expect(actions.count == 2)
     let escape = p.root + "/../escaped.o"
     let forgeries: [(String, (inout ActionEntry) -> Void)] = [
@@ -119,13 +116,11 @@ import Testing
         e.outputs[0].kind = .symlink
       }),
     ]
-    let originals = try actions.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
     for (what, forge) in forgeries {
-      for (file, original) in zip(actions, originals) {
-        var list = try ActionCache.decode([UInt8](original))
+      for (key, original) in actions {
+        var list = try ActionCache.decode(original)
         for i in list.indices { forge(&list[i]) }
-        _ = chmod(file, 0o644)
-        try Data(ActionCache.encode(list)).write(to: URL(fileURLWithPath: file))
+        try CacheEntries.write(ActionCache.encode(list), for: key, in: p.cache)
       }
       p.remove("obj/a.o")
       let compiles = p.compiles.count
