@@ -26,7 +26,10 @@ struct BuildCommand: KilnSubcommand {
   /// or when the output asked for needs each instance's report (`--json`, `--trace`).
   /// Called before the full build, by the entry point itself so it needs no thread.
   func answerFromSnapshot(_ context: Context) -> Int32? {
-    guard !json, trace == nil, (j ?? 1) >= 1, context.buildFilePath != nil, (try? context.checkStateFolder()) != nil else { return nil }
+    // A bad KILN_HISTORY is said by the full path, which keeps the history.
+    guard !json, trace == nil, (j ?? 1) >= 1, context.buildFilePath != nil, (try? context.checkStateFolder()) != nil,
+          (try? context.historyLimit()) != nil
+    else { return nil }
     // Another build running in this checkout: the full path waits for it.
     var lock: CheckoutLock?
     if !dryRun {
@@ -45,8 +48,7 @@ struct BuildCommand: KilnSubcommand {
     }
     for warning in answer.warnings { Terminal.error(warning) }
     if explain {
-      let touched = answer.touched == 0 ? "" : ", \(answer.touched) touched but not changed"
-      Terminal.line("kiln: no file changed since the last build (\(answer.checked) checked\(touched))")
+      Terminal.line(answer.explanation)
     }
     if dryRun {
       Terminal.line("kiln: dry run: 0 of \(summary.upToDate) would restore or run")

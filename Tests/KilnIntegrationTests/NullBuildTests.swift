@@ -13,10 +13,13 @@ import Testing
 /// Whether the shortcut was taken shows in `--explain`'s line
 /// `kiln: no file changed since the last build (N checked)`.
 ///
-/// A build cannot leave a snapshot while some file it looked at was written within the
-/// last 50 ms (racy), so the pattern is: build, `pause()`, build again (the full path,
-/// which writes the snapshot), then `build --explain` takes the shortcut (`settle`).
-/// Changes after that are made right away: any change alters the stat.
+/// A file looked at within 50 ms of its last change (racy: an output the build just
+/// wrote) is kept in the snapshot to be compared by content, so a build that ran tasks
+/// leaves one too (`firstNullBuildAfterABuildThatRan...`). Folders that appear during a
+/// build (a cold build's output folders) still make the next build take the full path,
+/// so the tests' pattern is: build, `pause()`, build again (the full path, which writes
+/// the snapshot), then `build --explain` takes the shortcut (`settle`). Changes after
+/// that are made right away: any change alters the stat.
 @Suite struct NullBuildTests {
   static let shortcutLine = "kiln: no file changed since the last build ("
 
@@ -97,6 +100,70 @@ import Testing
     #expect(p.exists(".kiln/state.snapshot"))
     Self.expectSummary(r, "0 ran, 0 restored, 2 up to date")
     #expect(p.runs("upper") == 2)
+  }
+
+  // MARK: - Right after a build that ran tasks
+
+  /// An edit rebuilt: the outputs just written are racy and the folder the glob lists
+  /// has a new stat (kiln replaced out/a.txt in it), yet the null build right after it
+  /// is answered from the snapshot, comparing those by content; once they are old
+  /// enough, by their stats again.
+  @Test func firstNullBuildAfterABuildThatRanTakesTheShortcut() throws {
+    let p = try TempProject(Fixture.pipeline)
+    #expect(try p.kiln("build").status == 0)
+    try Self.settle(p)
+
+    try p.write("src/a.txt", "gamma\n")
+    let edit = try p.kiln("build")
+    Self.expectSummary(edit, "2 ran, 0 restored, 1 up to date")
+    let first = try p.kiln("build", "--explain")
+    #expect(first.status == 0, "\(first)")
+    #expect(Self.tookShortcut(first), "the null build right after an edit took the full path: \(first)")
+    Self.expectSummary(first, "0 ran, 0 restored, 3 up to date")
+    #expect(p.runs("upper") == 3)
+    #expect(p.runs("all") == 2)
+
+    Self.pause()
+    #expect(Self.tookShortcut(try p.kiln("build", "--explain")))
+    let settled = try p.kiln("build", "--explain")
+    #expect(Self.tookShortcut(settled), "\(settled)")
+    #expect(!settled.stdout.contains("compared by content"), "trusted by their stats by now: \(settled)")
+    #expect(p.read("all.txt") == "GAMMA\nBETA\n")
+  }
+
+  /// Outputs written moments ago, edited at once (the same size): seen, and put back.
+  @Test func anOutputEditedRightAfterTheBuildIsSeen() throws {
+    let p = try TempProject(Fixture.pipeline)
+    #expect(try p.kiln("build").status == 0)
+    try Self.settle(p)
+
+    try p.write("src/a.txt", "gamma\n")
+    #expect(try p.kiln("build").status == 0)
+    try p.write("out/a.txt", "GAMMX\n")
+    try p.write("all.txt", "GAMMA\nBETX\n")
+    let r = try p.kiln("build", "--explain")
+    #expect(r.status == 0, "\(r)")
+    #expect(!Self.tookShortcut(r), "\(r)")
+    Self.expectSummary(r, "0 ran, 2 restored, 1 up to date")
+    #expect(p.read("out/a.txt") == "GAMMA\n")
+    #expect(p.read("all.txt") == "GAMMA\nBETA\n")
+  }
+
+  /// A folder whose outputs kiln replaced keeps its names; a name added to it right
+  /// after the build is a change (here: a new input of `all`).
+  @Test func aFileAddedBesideReplacedOutputsIsSeen() throws {
+    let p = try TempProject(Fixture.pipeline)
+    #expect(try p.kiln("build").status == 0)
+    try Self.settle(p)
+
+    try p.write("src/a.txt", "gamma\n")
+    #expect(try p.kiln("build").status == 0)
+    try p.write("out/c.txt", "CHARLIE\n")
+    let r = try p.kiln("build", "--explain")
+    #expect(r.status == 0, "\(r)")
+    #expect(!Self.tookShortcut(r), "\(r)")
+    #expect(p.read("all.txt") == "GAMMA\nBETA\nCHARLIE\n")
+    #expect(p.runs("all") == 3)
   }
 
   // MARK: - Every change after a snapshot is noticed
