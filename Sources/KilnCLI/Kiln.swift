@@ -55,9 +55,14 @@ package enum KilnMain {
     case .ready(let prepared, let rest): (launch, args) = (prepared, rest)
     }
     var context = Context(launch)
+    // `kiln build` with plain flags: the snapshot is asked before the parser's cost.
+    if args.first == "build", let question = SnapshotQuestion(plainArguments: args.dropFirst()) {
+      if let status = question.answer(context) { return .exit(status) }
+      context.snapshotTried = true
+    }
     let command: any ParsableCommand
     do { command = try KilnCommand.parseAsRoot(args) } catch { return .exit(report(error)) }
-    if let build = command as? BuildCommand {
+    if !context.snapshotTried, let build = command as? BuildCommand {
       if let status = build.answerFromSnapshot(context) { return .exit(status) }
       context.snapshotTried = true
     }
