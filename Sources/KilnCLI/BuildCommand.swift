@@ -42,6 +42,9 @@ struct BuildCommand: KilnSubcommand {
     // records are read, so they are the last build's, not a concurrent one's.
     var lock = dryRun ? nil : try context.lockCheckout(create: false)
     let session = try Session(context)
+    // Kept until the process exits, which frees it at once: freeing its records one
+    // by one costs a quarter of what loading them did (400 units: 6M instructions).
+    _ = Unmanaged.passRetained(session)
     let (graph, looked) = try session.observedGraph()
     if !dryRun, lock == nil { lock = try context.lockCheckout(create: true) }
     defer { withExtendedLifetime(lock) {} }

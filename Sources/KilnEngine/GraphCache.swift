@@ -70,28 +70,34 @@ package struct GraphCache: Sendable {
     return key.finalize()
   }
 
+  /// How many looks compared by content make it worth writing the cache back with
+  /// their new stats: a folder listed again costs far less than encoding and writing a
+  /// graph of hundreds of instances (400 units: 6 million instructions), so a build
+  /// that reran one compile leaves the cache as it was.
+  static let rewriteAfter = 32
+
   /// The cached graph at `path`, if it still holds, with what expansion would have
   /// looked at (stat'ed now, for the build's snapshot); nil if anything differs. When
-  /// some look had to be compared by content and its new stat can be trusted, the
-  /// cache is written back with it, so the next build need not compare it again.
+  /// many looks had to be compared by content and their new stats can be trusted, the
+  /// cache is written back with them, so the next build need not compare them again.
   package static func reuse(at path: String, root: String, hiddenDigest: Digest, fileSystem: any FileSystem,
                             clock: any TimeSource) -> (GraphCache, [SnapshotEntry])? {
     guard let bytes = try? OwnFile.read(path),
           let (cache, entries, refreshed) = loadCache(bytes, root: root, hiddenDigest: hiddenDigest,
                                                       fileSystem: fileSystem, clock: clock)
     else { return nil }
-    if refreshed { try? fileSystem.writeAtomically(cache.encode(), to: path, permissions: 0o644) }
+    if refreshed > rewriteAfter { try? fileSystem.writeAtomically(cache.encode(), to: path, permissions: 0o644) }
     return (cache, entries)
   }
 
-  /// The cache in `bytes` with its looks as they are now, if it still holds; `refreshed`
-  /// when a look's stat moved or became trustworthy (worth writing back).
+  /// The cache in `bytes` with its looks as they are now, if it still holds; `refreshed`:
+  /// how many looks' stats moved or became trustworthy (worth writing back).
   package static func loadCache(_ bytes: [UInt8], root: String, hiddenDigest: Digest, fileSystem: any FileSystem,
-                                clock: any TimeSource) -> (cache: GraphCache, entries: [SnapshotEntry], refreshed: Bool)? {
+                                clock: any TimeSource) -> (cache: GraphCache, entries: [SnapshotEntry], refreshed: Int)? {
     guard var cache = decode(bytes), cache.root == root, cache.hiddenDigest == hiddenDigest else { return nil }
     var entries: [SnapshotEntry] = []
     entries.reserveCapacity(cache.looks.count)
-    var refreshed = false
+    var refreshed = 0
     for (i, look) in cache.looks.enumerated() {
       let at = clock.wallNanoseconds()
       let now = look.followsLinks ? fileSystem.stat(look.path) : fileSystem.lstat(look.path)
@@ -102,7 +108,7 @@ package struct GraphCache: Sendable {
                 ObservingFileSystem.contentDigest(of: look.path, kind: now.kind, in: fileSystem) == digest
           else { return nil }
           let racy = SnapshotEntry(path: look.path, stat: now, observedAt: at).isRacy
-          if !StatTrust.same(now, look.stat) || !racy { refreshed = true }
+          if !StatTrust.same(now, look.stat) || !racy { refreshed += 1 }
           cache.looks[i].stat = now
           cache.looks[i].recheck = racy
         }
