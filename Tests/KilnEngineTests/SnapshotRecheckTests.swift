@@ -31,6 +31,20 @@ import Testing
       .answer(targets: nil, workspace: nil)
   }
 
+  /// A harness holding a.txt and `path`, old enough to trust, and what `look` (given an
+  /// observing file system and the root) saw, as the snapshot's expansion entries.
+  func expansion(writing path: String, _ text: String, _ look: (ObservingFileSystem, String) -> Void) throws
+    -> (EngineHarness, [SnapshotEntry])
+  {
+    let h = try EngineHarness()
+    h.write("a.txt", "alpha")
+    h.write(path, text)
+    h.later()
+    let observing = ObservingFileSystem(h.fileSystem, clock: h.fileSystem.clock)
+    look(observing, h.root)
+    return (h, observing.looks.map { SnapshotEntry($0, in: h.root) })
+  }
+
   func entry(_ h: EngineHarness, _ path: String) -> SnapshotEntry? {
     h.recorder.snapshot?.entries.first { $0.path == path }
   }
@@ -112,13 +126,8 @@ import Testing
   /// A folder glob expansion listed is settled by its names when its stat moved (kiln
   /// replaced an output in it) or was too recent to trust; any other name is a change.
   @Test func aListedFolderIsComparedByItsNames() async throws {
-    let h = try EngineHarness()
-    h.write("a.txt", "alpha")
-    h.write("d/x.txt", "x")
-    h.later()
-    let observing = ObservingFileSystem(h.fileSystem, clock: h.fileSystem.clock)
-    _ = observing.contents(ofDirectory: Paths.join(h.root, "d"))
-    var listed = observing.looks.map { SnapshotEntry($0, in: h.root) }
+    let (h, looks) = try expansion(writing: "d/x.txt", "x") { _ = $0.contents(ofDirectory: $1 + "/d") }
+    var listed = looks
     #expect(listed.first?.digest == ObservingFileSystem.listingDigest(["x.txt"]))
     listed[0].recheck = true  // as if listed moments after a change
     _ = try await h.build(graph, snapshot: SnapshotRequest(expansion: listed, warnings: []))
@@ -131,13 +140,7 @@ import Testing
   /// What expansion only looked at the kind of (a name in a listed folder) is compared
   /// by kind: rewriting it (a depfile the compiler writes again) keeps the answer.
   @Test func aNameOnlyLookedAtIsComparedByKind() async throws {
-    let h = try EngineHarness()
-    h.write("a.txt", "alpha")
-    h.write("d/x.d", "x.o: a.txt")
-    h.later()
-    let observing = ObservingFileSystem(h.fileSystem, clock: h.fileSystem.clock)
-    _ = observing.lstat(Paths.join(h.root, "d/x.d"))
-    let looked = observing.looks.map { SnapshotEntry($0, in: h.root) }
+    let (h, looked) = try expansion(writing: "d/x.d", "x.o: a.txt") { _ = $0.lstat($1 + "/d/x.d") }
     #expect(looked.first?.kindOnly == true)
     _ = try await h.build(graph, snapshot: SnapshotRequest(expansion: looked, warnings: []))
     h.write("d/x.d", "x.o: a.txt b.txt")

@@ -109,13 +109,7 @@ import Testing
   /// is answered from the snapshot, comparing those by content; once they are old
   /// enough, by their stats again.
   @Test func firstNullBuildAfterABuildThatRanTakesTheShortcut() throws {
-    let p = try TempProject(Fixture.pipeline)
-    #expect(try p.kiln("build").status == 0)
-    try Self.settle(p)
-
-    try p.write("src/a.txt", "gamma\n")
-    let edit = try p.kiln("build")
-    Self.expectSummary(edit, "2 ran, 0 restored, 1 up to date")
+    let p = try Self.editedAndRebuilt()
     let first = try p.kiln("build", "--explain")
     #expect(first.status == 0, "\(first)")
     #expect(Self.tookShortcut(first), "the null build right after an edit took the full path: \(first)")
@@ -133,18 +127,10 @@ import Testing
 
   /// Outputs written moments ago, edited at once (the same size): seen, and put back.
   @Test func anOutputEditedRightAfterTheBuildIsSeen() throws {
-    let p = try TempProject(Fixture.pipeline)
-    #expect(try p.kiln("build").status == 0)
-    try Self.settle(p)
-
-    try p.write("src/a.txt", "gamma\n")
-    #expect(try p.kiln("build").status == 0)
+    let p = try Self.editedAndRebuilt()
     try p.write("out/a.txt", "GAMMX\n")
     try p.write("all.txt", "GAMMA\nBETX\n")
-    let r = try p.kiln("build", "--explain")
-    #expect(r.status == 0, "\(r)")
-    #expect(!Self.tookShortcut(r), "\(r)")
-    Self.expectSummary(r, "0 ran, 2 restored, 1 up to date")
+    try Self.expectFullPath(p, "0 ran, 2 restored, 1 up to date")
     #expect(p.read("out/a.txt") == "GAMMA\n")
     #expect(p.read("all.txt") == "GAMMA\nBETA\n")
   }
@@ -152,18 +138,30 @@ import Testing
   /// A folder whose outputs kiln replaced keeps its names; a name added to it right
   /// after the build is a change (here: a new input of `all`).
   @Test func aFileAddedBesideReplacedOutputsIsSeen() throws {
-    let p = try TempProject(Fixture.pipeline)
-    #expect(try p.kiln("build").status == 0)
-    try Self.settle(p)
-
-    try p.write("src/a.txt", "gamma\n")
-    #expect(try p.kiln("build").status == 0)
+    let p = try Self.editedAndRebuilt()
     try p.write("out/c.txt", "CHARLIE\n")
-    let r = try p.kiln("build", "--explain")
-    #expect(r.status == 0, "\(r)")
-    #expect(!Self.tookShortcut(r), "\(r)")
+    try Self.expectFullPath(p, "1 ran, 0 restored, 2 up to date")
     #expect(p.read("all.txt") == "GAMMA\nBETA\nCHARLIE\n")
     #expect(p.runs("all") == 3)
+  }
+
+  /// The pipeline built and settled, then src/a.txt edited and built again (upper and
+  /// all ran): what the tests above start from, moments after that build.
+  static func editedAndRebuilt(sourceLocation: SourceLocation = #_sourceLocation) throws -> TempProject {
+    let p = try TempProject(Fixture.pipeline)
+    #expect(try p.kiln("build").status == 0, sourceLocation: sourceLocation)
+    try settle(p, sourceLocation: sourceLocation)
+    try p.write("src/a.txt", "gamma\n")
+    let edit = try p.kiln("build")
+    expectSummary(edit, "2 ran, 0 restored, 1 up to date", sourceLocation: sourceLocation)
+    return p
+  }
+
+  /// `build --explain` succeeds by the full path, doing `counts`.
+  static func expectFullPath(_ p: TempProject, _ counts: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let r = try p.kiln("build", "--explain")
+    #expect(r.status == 0 && !tookShortcut(r), "\(r)", sourceLocation: sourceLocation)
+    expectSummary(r, counts, sourceLocation: sourceLocation)
   }
 
   // MARK: - Every change after a snapshot is noticed
