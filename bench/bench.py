@@ -6,6 +6,7 @@ Projects (bench/projects.py), each copied once per tool:
   synth        generated C project (bench/gen_synth.py), BENCH_UNITS units: cold, null,
                touch, clean, worktree, edit, header
   synth-big    the same at BENCH_UNITS_BIG units: cold once (setup), null
+  synth-small  the same at BENCH_UNITS_SMALL units: cold once (setup), null
   trivial      BENCH_TRIVIAL `cp` tasks (bench/gen_trivial.py): cold
   trivial-big  BENCH_TRIVIAL_BIG `cp` tasks: cold once (setup), null, peak RSS
   hash         a BENCH_HASH_MIB MiB file: `xxhsum -H2` against `kiln exec --in FILE`
@@ -54,6 +55,7 @@ Environment (defaults: full / --quick):
   BENCH_ROUNDS_FULL   rounds of cold, clean, worktree, trivial cold (5 / 1)
   BENCH_UNITS         synth units (400 / 400)
   BENCH_UNITS_BIG     synth-big units (2000 / 1000)
+  BENCH_UNITS_SMALL   synth-small units (30 / 30)
   BENCH_TRIVIAL       trivial tasks, cold (1000 / 1000)
   BENCH_TRIVIAL_BIG   trivial tasks, null and RSS (20000 / 5000)
   BENCH_HASH_MIB      size of the hashed file in MiB (1024 / 1024)
@@ -75,7 +77,7 @@ Environment (defaults: full / --quick):
                       (add_custom_command, the default) or configure (execute_process
                       while configuring: no custom command in build.ninja)
   BENCH_ONLY          comma-separated subset of:
-                      synth,synth-big,trivial,trivial-big,hash,demo,workspaces,hooks,cmake,
+                      synth,synth-big,synth-small,trivial,trivial-big,hash,demo,workspaces,hooks,cmake,
                       launcher
   BENCH_JOBS          -j (2)
   BENCH_KEEP=1        keep the scratch trees (kept anyway when a build is wrong)
@@ -103,17 +105,17 @@ import hooks  # noqa: E402
 import launcher  # noqa: E402
 import report  # noqa: E402
 from cmake_bench import CMakeCcache, CMakeKiln, CMakeNinja, CMakeProject  # noqa: E402
-from projects import (DemoProject, SynthBigProject, SynthProject,  # noqa: E402
+from projects import (DemoProject, SynthBigProject, SynthProject, SynthSmallProject,  # noqa: E402
                       TrivialBigProject, TrivialProject)
 from runner import (Kiln, Make, Ninja, NinjaCcache, bench_env, first_line, fresh_dir, peak_rss, quiet, rm,  # noqa: E402
                     run_logged)
 from workspaces import WHAT as SCENARIO_TEXT_WS, WorkspacesBench, WorkspacesProject, variants  # noqa: E402
 from workspaces import phases as ws_phases  # noqa: E402
 
-GROUPS = ("synth", "synth-big", "trivial", "trivial-big", "hash", "demo", "workspaces", "hooks", "cmake",
-          "launcher")
+GROUPS = ("synth", "synth-big", "synth-small", "trivial", "trivial-big", "hash", "demo", "workspaces", "hooks",
+          "cmake", "launcher")
 DEFAULTS = {  # knob: (full, quick)
-    "rounds": (7, 3), "rounds_full": (5, 1), "units": (400, 400), "units_big": (2000, 1000),
+    "rounds": (7, 3), "rounds_full": (5, 1), "units": (400, 400), "units_big": (2000, 1000), "units_small": (30, 30),
     "trivial": (1000, 1000), "trivial_big": (20000, 5000), "hash_mib": (1024, 1024), "jobs": (2, 2),
     "units_ws": (400, 200), "rounds_ws": (8, 4), "files_hooks": (300, 100), "rounds_hooks": (7, 3),
     "units_cmake": (400, 100),
@@ -476,6 +478,7 @@ def main():
         cfg.mode, v["kiln"], v["ninja"], v["make"], v["ccache"], v["cc"], cfg.jobs, work))
     k, n, c, m = Kiln(kiln), Ninja(), NinjaCcache(), Make()
     projects = {"synth": (SynthProject, [k, n, c, m]), "synth-big": (SynthBigProject, [k, n, c, m]),
+                "synth-small": (SynthSmallProject, [k, n, c, m]),
                 "trivial": (TrivialProject, [k, n, m]), "trivial-big": (TrivialBigProject, [k, n, m]),
                 "demo": (DemoProject, [k, n]), "workspaces": (WorkspacesProject, [k, n, c]),
                 "cmake": (CMakeProject, [CMakeKiln(kiln), CMakeNinja(), CMakeCcache()])}

@@ -5,6 +5,8 @@ scenario changes before a timed build, and how each build's result is checked.
                  cold, null, touch, clean, worktree, edit, header
     synth-big    the same generator at BENCH_UNITS_BIG units: one cold build (setup,
                  timed once), then null builds
+    synth-small  the same at BENCH_UNITS_SMALL units (a project of Lua's size): the
+                 same two scenarios
     trivial      BENCH_TRIVIAL `cp` tasks (bench/gen_trivial.py): cold
     trivial-big  BENCH_TRIVIAL_BIG `cp` tasks: one cold build (setup), then null
                  builds (with each tool's peak RSS)
@@ -234,6 +236,15 @@ class SynthBigProject(SynthProject):
 
     def scenarios(self):
         return [("cold", 1), ("null", self.cfg.rounds)]
+
+
+class SynthSmallProject(SynthBigProject):
+    """The null build of a small C project (Lua has 35 units), where a tool's start-up
+    is most of it; its cold build is the setup."""
+    name = "synth-small"
+
+    def __init__(self, work, tools, cfg):
+        SynthProject.__init__(self, work, tools, cfg, units=cfg.units_small)
 
 
 class TrivialProject(Project):

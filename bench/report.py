@@ -67,6 +67,10 @@ def targets(data):
 
     ratio("null build, %s units" % fmt_n(c["units"]), "synth", "null", 1.0)
     ratio("null build, %s tasks" % fmt_n(c["trivial_big"]), "trivial-big", "null", 1.0)
+    # issue 16: on every project, the small ones too (where start-up is most of it)
+    ratio("null build, %s units" % fmt_n(c.get("units_small", 0)), "synth-small", "null", 1.0)
+    ratio("null build, %s units" % fmt_n(c["units_big"]), "synth-big", "null", 1.0)
+    ratio("null build, the demo", "demo", "null", 1.0)
     ratio("touch one .c (mtime only)", "synth", "touch", 0.2)
     ratio("edit one .c", "synth", "edit", 1.05)
     ratio("edit a widely included header", "synth", "header", 1.05)
@@ -105,10 +109,6 @@ def targets(data):
         add("hashing a %s MiB file" % fmt_n(c["hash_mib"]), ">= 0.8 of xxhsum -H2's throughput", "hash",
             r, r is not None and r >= 0.8, h["ok"],
             "kiln %.2f GiB/s, xxhsum %.2f GiB/s" % (h["tools"]["kiln"]["gib_per_s"], h["tools"]["xxhsum"]["gib_per_s"]))
-    e = scenario(data, "synth-big", "null")
-    if e:
-        add("null build, %s units" % fmt_n(c["units_big"]), "(none)", "synth-big/null", e["ratio"].get("kiln"),
-            None, e["ok"])
     e = scenario(data, "workspaces", WS_SCENARIO)
     if e:
         r = e["ratio"].get("kiln")
@@ -237,6 +237,8 @@ def sizes_line(c):
     s = ("synth %s units, synth-big %s units, trivial %s tasks, trivial-big %s tasks, a %s MiB file to hash"
          % (fmt_n(c["units"]), fmt_n(c["units_big"]), fmt_n(c["trivial"]), fmt_n(c["trivial_big"]),
             fmt_n(c["hash_mib"])))
+    if "units_small" in c and "synth-small" in c.get("only", ()):
+        s += ", synth-small %s units" % fmt_n(c["units_small"])
     if "units_ws" in c:
         s += ", workspaces %s units" % fmt_n(c["units_ws"])
     if "files_hooks" in c:
@@ -328,7 +330,8 @@ def markdown(data):
     parts += ["- **%s**: %s." % (k, SCENARIO_TITLES[k] + ": " + data_what(data, k)) for k in SCENARIO_TITLES
               if data_what(data, k)]
     parts += ["- **synth-big**: the same generator at %s units: one cold build per tool (timed once), then null "
-              "builds." % fmt_n(c["units_big"]),
+              "builds. **synth-small**: the same at %s units (a project of Lua's size, where start-up is most of a "
+              "null build), the same two scenarios." % (fmt_n(c["units_big"]), fmt_n(c.get("units_small", 30))),
               "- **trivial**: %s `cp` tasks, cold: kiln with no `.kiln/` and an empty cache, ninja without "
               "`.ninja_log`, every output deleted. **trivial-big**: %s tasks, one cold build (timed once), then "
               "null builds and each tool's peak RSS. ninja+ccache is left out (no compiler to cache)."
@@ -377,11 +380,13 @@ def markdown(data):
               "sources once)",
               "```", "",
               "Knobs (environment): `BENCH_ROUNDS`, `BENCH_ROUNDS_FULL`, `BENCH_UNITS`, `BENCH_UNITS_BIG`, "
+              "`BENCH_UNITS_SMALL`, "
               "`BENCH_TRIVIAL`, `BENCH_TRIVIAL_BIG`, `BENCH_HASH_MIB`, `BENCH_UNITS_WS`, `BENCH_ROUNDS_WS`, "
               "`BENCH_FILES_HOOKS`, `BENCH_ROUNDS_HOOKS`, `BENCH_UNITS_CMAKE`, `BENCH_CMAKE_RENDER` (build, configure), "
               "`BENCH_UNITS_LAUNCHER`, `BENCH_ROUNDS_LAUNCHER`, `BENCH_CALLS_LAUNCHER`, `BENCH_CONCURRENT_LAUNCHER`, "
               "`BENCH_LUA_SOURCE`, "
-              "`BENCH_ONLY` (synth,synth-big,trivial,trivial-big,hash,demo,workspaces,hooks,cmake,launcher), `BENCH_JOBS`, "
+              "`BENCH_ONLY` (synth,synth-big,synth-small,trivial,trivial-big,hash,demo,workspaces,hooks,cmake,launcher), "
+              "`BENCH_JOBS`, "
               "`BENCH_KEEP=1`, `BENCH_OUT`, "
               "`BENCH_DOC` (`-`: no report); see `bench/bench.py`.", "",
               "**results.json**: `date`, `machine`, `versions`, `config` (the knobs; `smaller_than_issue` lists "

@@ -176,6 +176,13 @@ package struct Context: Sendable {
     }
   }
 
+  /// How many builds the history keeps: `KILN_HISTORY`, else 1,000.
+  package func historyLimit() throws -> Int {
+    guard let text = environment["KILN_HISTORY"], !text.isEmpty else { return 1000 }
+    guard let n = Int(text), n >= 1 else { throw CLIError("kiln: KILN_HISTORY: '\(text)' is not a number of builds (1 or more)") }
+    return n
+  }
+
   /// The workspace a build here is recorded under: `KILN_WORKSPACE` (set by `kiln ws
   /// run`), else the kiln workspace whose checkout this is, else none (the main one).
   package var workspaceName: String? {

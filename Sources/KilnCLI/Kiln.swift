@@ -55,9 +55,22 @@ package enum KilnMain {
     case .ready(let prepared, let rest): (launch, args) = (prepared, rest)
     }
     var context = Context(launch)
+    // `kiln build` with plain flags: the snapshot is asked before the parser's cost,
+    // and if it cannot answer, only `build`'s own arguments are parsed (the root's
+    // parse looks at every subcommand's type), which reads them the same.
+    var plainBuild = false
+    if args.first == "build", let question = SnapshotQuestion(plainArguments: args.dropFirst()) {
+      if let status = question.answer(context) { return .exit(status) }
+      context.snapshotTried = true
+      plainBuild = true
+    }
     let command: any ParsableCommand
-    do { command = try KilnCommand.parseAsRoot(args) } catch { return .exit(report(error)) }
-    if let build = command as? BuildCommand {
+    do {
+      command = plainBuild ? try BuildCommand.parse(Array(args.dropFirst())) : try KilnCommand.parseAsRoot(args)
+    } catch {
+      return .exit(report(error))
+    }
+    if !context.snapshotTried, let build = command as? BuildCommand {
       if let status = build.answerFromSnapshot(context) { return .exit(status) }
       context.snapshotTried = true
     }

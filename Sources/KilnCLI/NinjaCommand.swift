@@ -51,7 +51,7 @@ struct NinjaCommand: KilnSubcommand {
   func answerFromSnapshot(_ context: Context) -> Int32? {
     guard !version, t == nil, !json, trace == nil, !n, (j ?? 1) >= 1, d.allSatisfy({ $0 == "explain" }) else { return nil }
     let state = Self.state(context)
-    guard (try? state.checkStateFolder()) != nil,
+    guard (try? state.checkStateFolder()) != nil, (try? state.historyLimit()) != nil,
           let lock = try? CheckoutLock.attempt(state.layout.lock, describing: "kiln ninja")
     else { return nil }
     defer { withExtendedLifetime(lock) {} }
@@ -61,7 +61,7 @@ struct NinjaCommand: KilnSubcommand {
           let recorded = null.record(answer)
     else { return nil }
     if explaining {
-      Terminal.line("kiln: no file changed since the last build (\(answer.checked) checked)")
+      Terminal.line(answer.explanation)
     }
     if !quiet { Terminal.line(summaryLine(recorded.summary, color: Terminal.colors(1))) }
     return 0
@@ -132,9 +132,8 @@ struct NinjaCommand: KilnSubcommand {
     let fs = state.fileSystem
     let cachePath = state.layout.graphCache
     let hidden = GraphCache.digest(ofHidden: [])
-    if let bytes = try? OwnFile.read(cachePath),
-       let (cache, entries) = GraphCache.loadCache(bytes, root: directory, hiddenDigest: hidden, fileSystem: fs,
-                                                   clock: state.clock),
+    if let (cache, entries) = GraphCache.reuse(at: cachePath, root: directory, hiddenDigest: hidden, fileSystem: fs,
+                                               clock: state.clock),
        let ninja = NinjaGraph(graph: cache.graph, extras: cache.extra) {
       return (ninja, entries)
     }
@@ -146,19 +145,11 @@ struct NinjaCommand: KilnSubcommand {
     } catch {
       throw CLIError("kiln: \(error)")
     }
-    let looks = observing.looks
-    if fs.stat(state.layout.folder)?.kind == .directory {
-      if let cache = GraphCache.make(root: directory, hiddenDigest: hidden, looks: looks, graph: ninja.graph,
-                                     extra: ninja.encodedExtras()) {
-        try? fs.writeAtomically(cache.encode(), to: cachePath, permissions: 0o644)
-      } else {
-        try? fs.remove(cachePath)
-      }
+    guard fs.stat(state.layout.folder)?.kind == .directory else {
+      return (ninja, observing.looks.map { SnapshotEntry($0, in: directory) })
     }
-    let entries = looks.map {
-      SnapshotEntry(looking: $0.path, in: directory, followsLinks: $0.followsLinks, stat: $0.stat, at: $0.at)
-    }
-    return (ninja, entries)
+    return (ninja, GraphCache.store(at: cachePath, root: directory, hiddenDigest: hidden, observing: observing,
+                                    graph: ninja.graph, extra: ninja.encodedExtras(), fileSystem: fs))
   }
 
   /// Whether the edge writing the manifest must run: ninja's rule, by modification

@@ -70,11 +70,7 @@ final class Session {
   /// Opens (creating) the manifest; a damaged one is moved aside, said, and started anew.
   private static func open(_ context: Context) throws -> Manifest {
     do { try OwnFile.folder(context.layout.folder) } catch { throw CLIError("kiln: \(error)") }
-    var keep = 1000
-    if let text = context.environment["KILN_HISTORY"], !text.isEmpty {
-      guard let n = Int(text), n >= 1 else { throw CLIError("kiln: KILN_HISTORY: '\(text)' is not a number of builds (1 or more)") }
-      keep = n
-    }
+    let keep = try context.historyLimit()
     let m: Manifest
     do {
       m = try Manifest(context.layout)
@@ -122,25 +118,17 @@ final class Session {
     let hidden = hiddenOutputs
     let hiddenDigest = GraphCache.digest(ofHidden: hidden)
     let cachePath = context.layout.graphCache
-    if let bytes = try? OwnFile.read(cachePath),
-       let (graph, entries) = GraphCache.load(bytes, root: context.root, hiddenDigest: hiddenDigest, fileSystem: fs,
-                                              clock: context.clock) {
-      return (graph, entries)
+    if let (cache, entries) = GraphCache.reuse(at: cachePath, root: context.root, hiddenDigest: hiddenDigest,
+                                               fileSystem: fs, clock: context.clock) {
+      return (cache.graph, entries)
     }
     let observing = ObservingFileSystem(fs, clock: context.clock)
     let graph = try context.graph(hiding: hidden, using: observing)
-    let looks = observing.looks
-    if fs.stat(context.layout.folder)?.kind == .directory {
-      if let cache = GraphCache.make(root: context.root, hiddenDigest: hiddenDigest, looks: looks, graph: graph) {
-        try? fs.writeAtomically(cache.encode(), to: cachePath, permissions: 0o644)
-      } else {
-        try? fs.remove(cachePath)
-      }
+    guard fs.stat(context.layout.folder)?.kind == .directory else {
+      return (graph, observing.looks.map { SnapshotEntry($0, in: context.root) })
     }
-    let entries = looks.map { look in
-      SnapshotEntry(looking: look.path, in: context.root, followsLinks: look.followsLinks, stat: look.stat, at: look.at)
-    }
-    return (graph, entries)
+    return (graph, GraphCache.store(at: cachePath, root: context.root, hiddenDigest: hiddenDigest, observing: observing,
+                                    graph: graph, fileSystem: fs))
   }
 
   /// `.kiln/unfinished` (`StateLayout.unfinished`): there while a build that writes

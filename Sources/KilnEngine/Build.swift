@@ -125,7 +125,8 @@ package final class Build {
       outcomes: loop.outcomes, stats: statCache.changes())
     var snapshot = SnapshotUpdate.keep
     if let request = options.snapshot {
-      snapshot = takeSnapshot(for: request, plan: plan, result: result, options: options).map { .replace($0) } ?? .remove
+      snapshot = loop.unrecorded ? .remove
+        : takeSnapshot(for: request, plan: plan, result: result, options: options).map { .replace($0) } ?? .remove
     }
     try recorder.finish(entry, snapshot: snapshot)
     return result
@@ -145,6 +146,8 @@ package final class Build {
     /// Per task name, in first-seen order: instances up to date and their recorded time.
     var upToDate: (order: [String], count: [String: Int], saved: [String: Double]) = ([], [:], [:])
     var outcomes: [OutcomeRow] = []
+    /// Whether an instance ran without its result being recorded.
+    var unrecorded = false
     /// Results stored in the cache by this build: key, instance, outputs with the stat
     /// each had when hashed.
     var stored: [(key: Digest, id: TaskID, outputs: [(String, FileStat)])] = []
@@ -365,6 +368,10 @@ package final class Build {
         if let record = r.record {
           try build.recorder.put(record)
           if !r.stored.isEmpty { stored.append((record.key, instance.id, r.stored)) }
+        } else {
+          // Ran, but kept no record (an input or output changed meanwhile): the
+          // manifest still holds the run before, which no snapshot may stand for.
+          unrecorded = true
         }
         try end(i, report, .succeeded)
       }
@@ -419,9 +426,11 @@ package final class Build {
     }
   }
 
-  /// The snapshot of a build that left every selected instance up to date with stats
-  /// that can be trusted; nil when there is none to take (a failure, an `always` task,
-  /// a folder input, a file changed during the build or too recently to trust its stat).
+  /// The snapshot of a build that left every selected instance up to date; nil when
+  /// there is none to take (a failure, an `always` task, a folder input, a file changed
+  /// during the build, or one too recently changed to trust its stat whose content the
+  /// build did not see). A file or listed folder too recent to trust is kept to be
+  /// compared by content (`SnapshotEntry.recheck`): the outputs this build wrote are.
   /// The recorder adds the manifest's own stat once it has committed.
   private func takeSnapshot(for request: SnapshotRequest, plan: BuildPlan, result: BuildResult,
                             options: BuildOptions) -> BuildSnapshot? {
@@ -444,13 +453,28 @@ package final class Build {
     }
     var entries: [SnapshotEntry] = []
     var index: [String: Int] = [:]
-    for e in request.expansion + observed {
-      if e.isRacy { return nil }
+    for var e in request.expansion + observed {
+      if !e.kindOnly, e.isRacy {
+        // Changed moments before it was looked at (an output this build wrote): its
+        // stat cannot show the next change, so the null build compares its content.
+        guard e.digest != nil, e.stat?.kind == .file || e.stat?.kind == .directory else { return nil }
+        e.recheck = true
+      }
       let key = (e.followsLinks ? "s" : "l") + e.path
       if let j = index[key] {
+        let old = entries[j]
+        // Another kind the second time: it changed while the build ran.
+        if old.stat?.kind != e.stat?.kind { return nil }
+        if e.kindOnly { continue }
+        // Only its kind mattered to expansion; the build's verdicts need the rest.
+        if old.kindOnly {
+          entries[j] = e
+          continue
+        }
         // Looked at twice and found different: it changed while the build ran.
-        if !StatTrust.same(entries[j].stat, e.stat) { return nil }
-        if entries[j].digest == nil { entries[j].digest = e.digest }
+        if !StatTrust.same(old.stat, e.stat) { return nil }
+        if old.digest == nil { entries[j].digest = e.digest }
+        entries[j].recheck = old.recheck || e.recheck
         continue
       }
       index[key] = entries.count

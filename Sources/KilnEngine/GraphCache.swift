@@ -7,7 +7,10 @@ import KilnSystem
 /// folders did not change skips parsing and glob expansion (most of a non-null build's
 /// own time on a large project). It is valid while:
 /// - every folder a glob listed, and the build file itself, has the same stat (adding,
-///   removing or renaming an entry changes a folder's mtime);
+///   removing or renaming an entry changes a folder's mtime), or else, compared again,
+///   the same content: a folder the same names (kiln replaced an output in it, as every
+///   build that runs a task does), a file the same bytes; a stat too recent to trust
+///   when the cache was made (`recheck`) is always compared again;
 /// - every other path expansion looked at is still of the same kind (a file, a folder,
 ///   absent): expansion never reads a file's content, so editing one changes nothing;
 /// - the set of output paths recorded in the manifest (which globs leave out while
@@ -27,12 +30,19 @@ package struct GraphCache: Sendable {
     package var followsLinks: Bool
     package var exact: Bool
     package var stat: FileStat?
+    /// For an exact look: what it saw (`ObservingFileSystem.Look.digest`).
+    package var digest: Digest?
+    /// The stat was too recent to trust (`StatTrust`): the content is compared anyway.
+    package var recheck: Bool
 
-    package init(path: String, followsLinks: Bool, exact: Bool, stat: FileStat?) {
+    package init(path: String, followsLinks: Bool, exact: Bool, stat: FileStat?, digest: Digest? = nil,
+                 recheck: Bool = false) {
       self.path = path
       self.followsLinks = followsLinks
       self.exact = exact
       self.stat = stat
+      self.digest = digest
+      self.recheck = recheck
     }
   }
 
@@ -60,35 +70,59 @@ package struct GraphCache: Sendable {
     return key.finalize()
   }
 
-  /// The cached graph, if it still holds, with what expansion would have looked at
-  /// (stat'ed now, for the build's snapshot); nil if anything differs.
-  package static func load(_ bytes: [UInt8], root: String, hiddenDigest: Digest, fileSystem: any FileSystem,
-                           clock: any TimeSource) -> (TaskGraph, [SnapshotEntry])? {
-    loadCache(bytes, root: root, hiddenDigest: hiddenDigest, fileSystem: fileSystem, clock: clock)
-      .map { ($0.graph, $1) }
-  }
+  /// How many looks compared by content make it worth writing the cache back with
+  /// their new stats: a folder listed again costs far less than encoding and writing a
+  /// graph of hundreds of instances (400 units: 6 million instructions), so a build
+  /// that reran one compile leaves the cache as it was.
+  static let rewriteAfter = 32
 
-  /// `load`, with the `extra` bytes kept beside the graph.
-  package static func loadCache(_ bytes: [UInt8], root: String, hiddenDigest: Digest, fileSystem: any FileSystem,
-                                clock: any TimeSource) -> (GraphCache, [SnapshotEntry])? {
-    guard let cache = decode(bytes), cache.root == root, cache.hiddenDigest == hiddenDigest else { return nil }
-    var entries: [SnapshotEntry] = []
-    entries.reserveCapacity(cache.looks.count)
-    for look in cache.looks {
-      let at = clock.wallNanoseconds()
-      let now = look.followsLinks ? fileSystem.stat(look.path) : fileSystem.lstat(look.path)
-      if look.exact {
-        guard StatTrust.same(now, look.stat) else { return nil }
-      } else {
-        guard now?.kind == look.stat?.kind else { return nil }
-      }
-      entries.append(SnapshotEntry(looking: look.path, in: root, followsLinks: look.followsLinks, stat: now, at: at))
-    }
+  /// The cached graph at `path`, if it still holds, with what expansion would have
+  /// looked at (stat'ed now, for the build's snapshot); nil if anything differs. When
+  /// many looks had to be compared by content and their new stats can be trusted, the
+  /// cache is written back with them, so the next build need not compare them again.
+  package static func reuse(at path: String, root: String, hiddenDigest: Digest, fileSystem: any FileSystem,
+                            clock: any TimeSource) -> (GraphCache, [SnapshotEntry])? {
+    guard let bytes = try? OwnFile.read(path),
+          let (cache, entries, refreshed) = loadCache(bytes, root: root, hiddenDigest: hiddenDigest,
+                                                      fileSystem: fileSystem, clock: clock)
+    else { return nil }
+    if refreshed > rewriteAfter { try? fileSystem.writeAtomically(cache.encode(), to: path, permissions: 0o644) }
     return (cache, entries)
   }
 
+  /// The cache in `bytes` with its looks as they are now, if it still holds; `refreshed`:
+  /// how many looks' stats moved or became trustworthy (worth writing back).
+  package static func loadCache(_ bytes: [UInt8], root: String, hiddenDigest: Digest, fileSystem: any FileSystem,
+                                clock: any TimeSource) -> (cache: GraphCache, entries: [SnapshotEntry], refreshed: Int)? {
+    guard var cache = decode(bytes), cache.root == root, cache.hiddenDigest == hiddenDigest else { return nil }
+    var entries: [SnapshotEntry] = []
+    entries.reserveCapacity(cache.looks.count)
+    var refreshed = 0
+    for (i, look) in cache.looks.enumerated() {
+      let at = clock.wallNanoseconds()
+      let now = look.followsLinks ? fileSystem.stat(look.path) : fileSystem.lstat(look.path)
+      if look.exact {
+        if look.recheck || !StatTrust.same(now, look.stat) {
+          // Perhaps still the same names or bytes (an output replaced in a listed folder).
+          guard let now, now.kind == look.stat?.kind, let digest = look.digest,
+                ObservingFileSystem.contentDigest(of: look.path, kind: now.kind, in: fileSystem) == digest
+          else { return nil }
+          let racy = SnapshotEntry(path: look.path, stat: now, observedAt: at).isRacy
+          if !StatTrust.same(now, look.stat) || !racy { refreshed += 1 }
+          cache.looks[i].stat = now
+          cache.looks[i].recheck = racy
+        }
+      } else {
+        guard now?.kind == look.stat?.kind else { return nil }
+      }
+      entries.append(SnapshotEntry(looking: look.path, in: root, followsLinks: look.followsLinks, stat: now, at: at,
+                                   digest: look.exact ? look.digest : nil, kindOnly: !look.exact))
+    }
+    return (cache, entries, refreshed)
+  }
+
   /// What to keep after an expansion; nil when a folder or the build file changed too
-  /// recently for its stat to be trusted.
+  /// recently for its stat to be trusted and what was seen in it is not known.
   package static func make(root: String, hiddenDigest: Digest, looks: [ObservingFileSystem.Look], graph: TaskGraph,
                            extra: [UInt8] = []) -> GraphCache? {
     var kept: [Look] = []
@@ -96,10 +130,28 @@ package struct GraphCache: Sendable {
     for look in looks {
       let exact = look.exact
       guard seen.insert((look.followsLinks ? "s" : "l") + (exact ? "!" : "") + look.path).inserted else { continue }
-      if exact, SnapshotEntry(path: look.path, stat: look.stat, observedAt: look.at).isRacy { return nil }
-      kept.append(Look(path: look.path, followsLinks: look.followsLinks, exact: exact, stat: look.stat))
+      var recheck = false
+      if exact, SnapshotEntry(path: look.path, stat: look.stat, observedAt: look.at).isRacy {
+        guard look.digest != nil else { return nil }
+        recheck = true
+      }
+      kept.append(Look(path: look.path, followsLinks: look.followsLinks, exact: exact, stat: look.stat,
+                       digest: exact ? look.digest : nil, recheck: recheck))
     }
     return GraphCache(root: root, hiddenDigest: hiddenDigest, looks: kept, graph: graph, extra: extra)
+  }
+
+  /// After an expansion through `observing`: the graph cache written at `path` (or
+  /// removed, when it cannot be kept), and what expansion looked at, for the snapshot.
+  package static func store(at path: String, root: String, hiddenDigest: Digest, observing: ObservingFileSystem,
+                            graph: TaskGraph, extra: [UInt8] = [], fileSystem: any FileSystem) -> [SnapshotEntry] {
+    let looks = observing.looks
+    if let cache = make(root: root, hiddenDigest: hiddenDigest, looks: looks, graph: graph, extra: extra) {
+      try? fileSystem.writeAtomically(cache.encode(), to: path, permissions: 0o644)
+    } else {
+      try? fileSystem.remove(path)
+    }
+    return looks.map { SnapshotEntry($0, in: root) }
   }
 
   // MARK: - Encoding
@@ -112,8 +164,10 @@ package struct GraphCache: Sendable {
     w.varint(UInt64(looks.count))
     for look in looks {
       w.string(look.path)
-      w.varint((look.followsLinks ? 1 : 0) | (look.exact ? 2 : 0) | (look.stat == nil ? 0 : 4))
+      w.varint((look.followsLinks ? 1 : 0) | (look.exact ? 2 : 0) | (look.stat == nil ? 0 : 4)
+        | (look.digest == nil ? 0 : 8) | (look.recheck ? 16 : 0))
       if let st = look.stat { w.fileStat(st) }
+      if let d = look.digest { w.digest(d) }
     }
     if let defaults = graph.defaultTasks {
       w.varint(1)
@@ -184,8 +238,9 @@ package struct GraphCache: Sendable {
       for _ in 0..<(try r.count()) {
         let path = try r.string()
         let flags = try r.varint()
-        looks.append(Look(path: path, followsLinks: flags & 1 != 0, exact: flags & 2 != 0,
-                          stat: flags & 4 != 0 ? try r.fileStat() : nil))
+        let stat = flags & 4 != 0 ? try r.fileStat() : nil
+        looks.append(Look(path: path, followsLinks: flags & 1 != 0, exact: flags & 2 != 0, stat: stat,
+                          digest: flags & 8 != 0 ? try r.digest() : nil, recheck: flags & 16 != 0))
       }
       let defaults: [String]? = try r.varint() == 1 ? try r.strings() : nil
       let names = try r.strings()

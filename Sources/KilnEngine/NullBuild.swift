@@ -27,12 +27,21 @@ package struct NullBuild {
     package var entry: BuildHistoryEntry
     /// Lines the build printed on stderr before starting, printed again.
     package var warnings: [String]
-    /// Files and folders checked, and those touched but not changed (hashed again).
+    /// Files and folders checked, those touched but not changed (compared again by
+    /// content), and those whose stat was too recent to trust (compared by content).
     package var checked: Int
     package var touched: Int
-    /// The snapshot with the touched files' new stats, when they can be trusted.
+    package var rechecked: Int
+    /// The snapshot with the new stats, when some moved or can now be trusted.
     fileprivate var refreshed: BuildSnapshot?
     fileprivate var startedAt: Double
+
+    /// What `--explain` says of it.
+    package var explanation: String {
+      let touched = touched == 0 ? "" : ", \(touched) touched but not changed"
+      let recent = rechecked == 0 ? "" : ", \(rechecked) compared by content (written too recently to trust their stat)"
+      return "kiln: no file changed since the last build (\(checked) checked\(touched)\(recent))"
+    }
   }
 
   /// The answer for a build of `targets` (nil: the default) recorded under `workspace`;
@@ -45,20 +54,30 @@ package struct NullBuild {
           snapshot.environmentDigest == BuildSnapshot.environmentDigest(snapshot.environmentNames, environment),
           let changed = snapshot.changedFiles(fileSystem: fileSystem)
     else { return nil }
-    // Files touched but not edited (new stat, same content) still hold: hash them.
+    // Files touched but not edited (new stat, same content) still hold, and so do
+    // folders in which kiln replaced outputs under the same names, and files written
+    // too recently to trust their stat whose content is what the build saw: compare
+    // them by content.
     var rehashed: [BuildHistoryEntry.PathStat] = []
-    var trustworthy = true
+    var touched = 0
+    var refresh = false
     for (index, stat) in changed {
-      let path = snapshot.entries[index].path
+      let entry = snapshot.entries[index]
       let hashedAt = clock.wallNanoseconds()
-      guard let digest = try? fileSystem.digest(of: path.hasPrefix("/") ? path : Paths.join(layout.root, path)),
-            digest == snapshot.entries[index].digest
+      let abs = entry.path.hasPrefix("/") ? entry.path : Paths.join(layout.root, entry.path)
+      guard let digest = ObservingFileSystem.contentDigest(of: abs, kind: stat.kind, in: fileSystem),
+            digest == entry.digest
       else { return nil }
-      rehashed.append(.init(path: path, entry: StatEntry(size: stat.size, mtime: stat.mtime, ctime: stat.ctime,
-                                                         inode: stat.inode, digest: digest, recorded: hashedAt)))
+      if stat.kind == .file {
+        rehashed.append(.init(path: entry.path, entry: StatEntry(size: stat.size, mtime: stat.mtime, ctime: stat.ctime,
+                                                                 inode: stat.inode, digest: digest, recorded: hashedAt)))
+      }
+      if !StatTrust.same(stat, entry.stat) { touched += 1 }
       snapshot.entries[index].stat = stat
       snapshot.entries[index].observedAt = hashedAt
-      if snapshot.entries[index].isRacy { trustworthy = false }
+      snapshot.entries[index].recheck = snapshot.entries[index].isRacy
+      // Worth writing back when the stat moved or can now be trusted.
+      if !StatTrust.same(stat, entry.stat) || !snapshot.entries[index].recheck { refresh = true }
     }
     var summary = BuildSummary()
     summary.upToDate = snapshot.total
@@ -66,8 +85,8 @@ package struct NullBuild {
     let entry = BuildHistoryEntry(
       started: started, finished: started, targets: snapshot.targetNames, workspace: workspace, summary: summary,
       upToDate: snapshot.tasks.map { .init(task: $0.name, count: $0.count, saved: $0.saved) }, stats: rehashed)
-    return Answer(entry: entry, warnings: snapshot.warnings, checked: snapshot.entries.count, touched: rehashed.count,
-                  refreshed: !rehashed.isEmpty && trustworthy ? snapshot : nil, startedAt: startedAt)
+    return Answer(entry: entry, warnings: snapshot.warnings, checked: snapshot.entries.count, touched: touched,
+                  rechecked: changed.count - touched, refreshed: refresh ? snapshot : nil, startedAt: startedAt)
   }
 
   /// Records an answered build: its history entry appended to the pending file, the

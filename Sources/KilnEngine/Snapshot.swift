@@ -14,25 +14,44 @@ package struct SnapshotEntry: Sendable, Hashable {
   package var stat: FileStat?
   /// Wall-clock nanoseconds when the stat was taken (for the racy-clean rule).
   package var observedAt: Int64
-  /// The file's content digest, where the build hashed it: a file whose stat changed
-  /// but whose content did not (`touch`) still holds.
+  /// What the build saw in it, where known: a file's content digest (a file whose stat
+  /// changed but whose content did not, `touch`, still holds), or a listed folder's
+  /// `ObservingFileSystem.listingDigest` (a folder in which kiln replaced outputs under
+  /// the same names still lists the same).
   package var digest: Digest?
+  /// Only what kind of thing is there mattered (glob expansion's look at a name it
+  /// listed), not its content: nothing else of its stat is compared.
+  package var kindOnly = false
+  /// Its stat was taken too close to its last change to stand for its content
+  /// (`isRacy`; an output this build just wrote): its `digest` is compared even when
+  /// the stat is the same.
+  package var recheck = false
 
-  package init(path: String, followsLinks: Bool = true, stat: FileStat?, observedAt: Int64, digest: Digest? = nil) {
+  package init(path: String, followsLinks: Bool = true, stat: FileStat?, observedAt: Int64, digest: Digest? = nil,
+               kindOnly: Bool = false) {
     self.path = path
     self.followsLinks = followsLinks
     self.stat = stat
     self.observedAt = observedAt
     self.digest = digest
+    self.kindOnly = kindOnly
   }
 
   /// What a reader's look at absolute `path` means for the snapshot: the path made
   /// workspace-relative, and an lstat of anything but a symlink counted as a stat (the
   /// two agree there, so one entry serves both).
-  package init(looking path: String, in root: String, followsLinks: Bool, stat: FileStat?, at: Int64) {
+  package init(looking path: String, in root: String, followsLinks: Bool, stat: FileStat?, at: Int64,
+               digest: Digest? = nil, kindOnly: Bool = false) {
     let relative = Paths.relative(path, to: root).flatMap { $0.isEmpty ? nil : $0 }
     self.init(path: relative ?? path, followsLinks: followsLinks || stat?.kind != .symlink,
-              stat: stat, observedAt: at)
+              stat: stat, observedAt: at, digest: digest, kindOnly: kindOnly)
+  }
+
+  /// A look of a reader of the build file (`ObservingFileSystem`): an exact one keeps
+  /// what it saw, any other only the kind.
+  package init(_ look: ObservingFileSystem.Look, in root: String) {
+    self.init(looking: look.path, in: root, followsLinks: look.followsLinks, stat: look.stat, at: look.at,
+              digest: look.exact ? look.digest : nil, kindOnly: !look.exact)
   }
 
   /// Whether the file could still change without its stat showing it (`StatTrust`).
@@ -59,7 +78,7 @@ package struct SnapshotEntry: Sendable, Hashable {
 package struct BuildSnapshot: Sendable {
   static let magic = Array("KILNSNP1".utf8)
   /// A snapshot from a kiln with other keys or another manifest schema is not used.
-  static let version = "\(KeyBuilder.formatVersion)/manifest-\(Manifest.schemaVersion)"
+  static let version = "\(KeyBuilder.formatVersion)/manifest-\(Manifest.schemaVersion)/snapshot-2"
 
   package var root: String
   /// Which targets were built (`targetsKey`).
@@ -128,12 +147,8 @@ package struct BuildSnapshot: Sendable {
       }
       w.varint(e.followsLinks ? 1 : 2)
       w.fileStat(st)
-      if let d = e.digest {
-        w.varint(1)
-        w.digest(d)
-      } else {
-        w.varint(0)
-      }
+      w.varint((e.digest == nil ? 0 : 1) | (e.recheck ? 2 : 0) | (e.kindOnly ? 4 : 0))
+      if let d = e.digest { w.digest(d) }
     }
     // A digest of everything before it: a damaged file is never trusted.
     return Seal.close(Self.magic, w.bytes)
@@ -166,8 +181,12 @@ package struct BuildSnapshot: Sendable {
           continue
         }
         let stat = try r.fileStat()
-        let digest = try r.varint() == 1 ? try r.digest() : nil
-        entries.append(SnapshotEntry(path: path, followsLinks: mode == 1, stat: stat, observedAt: 0, digest: digest))
+        let flags = try r.varint()
+        let digest = flags & 1 != 0 ? try r.digest() : nil
+        var entry = SnapshotEntry(path: path, followsLinks: mode == 1, stat: stat, observedAt: 0, digest: digest,
+                                  kindOnly: flags & 4 != 0)
+        entry.recheck = flags & 2 != 0
+        entries.append(entry)
       }
       guard r.atEnd else { return nil }
       return BuildSnapshot(root: root, targets: targets, targetNames: targetNames, environmentNames: names,
@@ -177,10 +196,11 @@ package struct BuildSnapshot: Sendable {
     }
   }
 
-  /// The files whose stat changed (entry index, stat now), when each of them may still
-  /// hold what the build saw: a regular file before and now, whose digest the snapshot
-  /// has. nil when something changed that only the full build can judge (a folder's
-  /// listing, a file appearing, disappearing or changing kind, the build file).
+  /// The entries to compare by content (entry index, stat now): a file or folder whose
+  /// stat changed, or whose stat was too recent to trust (`recheck`), when it may still
+  /// hold what the build saw (the same kind, and the snapshot has its digest). nil when
+  /// something changed that only the full build can judge (a file appearing,
+  /// disappearing or changing kind, a link, the build file's stat with no digest).
   /// Entries are kept sorted by path, so a folder's files are stat'ed in one run.
   package func changedFiles(fileSystem: any FileSystem) -> [(index: Int, stat: FileStat)]? {
     var cursor = fileSystem.statCursor()
@@ -193,8 +213,13 @@ package struct BuildSnapshot: Sendable {
       let parent = slash == abs.startIndex ? "/" : abs[..<slash]
       if parent != folder { folder = String(parent) }
       let now = cursor.stat(String(abs[abs.utf8.index(after: slash)...]), in: folder, followingLinks: e.followsLinks)
-      if StatTrust.same(now, e.stat) { continue }
-      guard let now, now.kind == .file, e.stat?.kind == .file, e.digest != nil else { return nil }
+      if e.kindOnly {
+        if now?.kind == e.stat?.kind { continue }
+        return nil
+      }
+      if !e.recheck, StatTrust.same(now, e.stat) { continue }
+      guard let now, now.kind == e.stat?.kind, now.kind == .file || now.kind == .directory, e.digest != nil
+      else { return nil }
       changed.append((n, now))
     }
     return changed

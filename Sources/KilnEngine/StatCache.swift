@@ -112,7 +112,7 @@ package final class StatCache: Sendable {
   package func fileSystemKind(_ path: String) -> FileStat.Kind? {
     let at = clock.wallNanoseconds()
     let st = fileSystem.stat(absolute(path))
-    state.withLock { $0.probed[path] = SnapshotEntry(path: path, stat: st, observedAt: at) }
+    state.withLock { $0.probed[path] = SnapshotEntry(path: path, stat: st, observedAt: at, kindOnly: true) }
     return st?.kind
   }
 

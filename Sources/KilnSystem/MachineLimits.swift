@@ -637,13 +637,20 @@ struct MemoryGauge {
     var buffer = [UInt8](repeating: 0, count: 4096)
     let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
     guard n > 0 else { return (-1, -1) }
+    // Read as bytes, and only up to the two lines wanted (the first and third): every
+    // job slot taken reads it, and making Strings of its fifty lines cost more than
+    // the rest of taking the slot.
     var total: Int64 = -1, available: Int64 = -1
     for line in buffer[0..<n].split(separator: UInt8(ascii: "\n")) {
-      let text = String(decoding: line, as: UTF8.self)
-      let fields = text.split(separator: " ", omittingEmptySubsequences: true)
-      guard fields.count >= 2, let kib = Int64(fields[1]) else { continue }
-      if fields[0] == "MemTotal:" { total = kib * 1024 }
-      if fields[0] == "MemAvailable:" { available = kib * 1024 }
+      guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+      let name = line[..<colon]
+      let isTotal = name.elementsEqual("MemTotal".utf8)
+      guard isTotal || name.elementsEqual("MemAvailable".utf8) else { continue }
+      let digits = line[line.index(after: colon)...].drop { $0 == UInt8(ascii: " ") }.prefix { $0 >= 48 && $0 <= 57 }
+      guard !digits.isEmpty, digits.count <= 15 else { continue }
+      let kib = digits.reduce(Int64(0)) { $0 * 10 + Int64($1 - 48) }
+      if isTotal { total = kib * 1024 } else { available = kib * 1024 }
+      if total >= 0, available >= 0 { break }
     }
     return (total, available)
   }

@@ -1,4 +1,5 @@
 import KilnCore
+import KilnHash
 import Synchronization
 
 /// A file system that notes what it was asked to look at: each stat, lstat, folder
@@ -16,6 +17,10 @@ package final class ObservingFileSystem: FileSystem, Sendable {
     /// Whether the reader depended on the whole stat (a folder it listed, a file it
     /// read) rather than only on what kind of thing is there.
     package var exact: Bool
+    /// What the reader got, for an exact look: a file's content digest, a folder's
+    /// `listingDigest`. A later stat that differs (kiln rewrote an output in a listed
+    /// folder) or that cannot be trusted (racy) is settled by comparing it again.
+    package var digest: Digest? = nil
   }
 
   private let base: any FileSystem
@@ -30,32 +35,64 @@ package final class ObservingFileSystem: FileSystem, Sendable {
   /// Everything looked at so far, in order (a path may appear more than once).
   package var looks: [Look] { noted.withLock { $0 } }
 
+  /// Notes the path's stat now; returns it, and the look's index for its digest.
   @discardableResult
-  private func note(_ path: String, followsLinks: Bool = true, exact: Bool = false) -> FileStat? {
+  private func note(_ path: String, followsLinks: Bool = true, exact: Bool = false) -> (stat: FileStat?, index: Int) {
     let at = clock.wallNanoseconds()
     let st = followsLinks ? base.stat(path) : base.lstat(path)
-    noted.withLock { $0.append(Look(path: path, followsLinks: followsLinks, stat: st, at: at, exact: exact)) }
-    return st
+    let index = noted.withLock {
+      $0.append(Look(path: path, followsLinks: followsLinks, stat: st, at: at, exact: exact))
+      return $0.count - 1
+    }
+    return (st, index)
   }
 
-  package func stat(_ path: String) -> FileStat? { note(path) }
-  package func lstat(_ path: String) -> FileStat? { note(path, followsLinks: false) }
+  private func noteDigest(_ digest: Digest, at index: Int) {
+    noted.withLock { $0[index].digest = digest }
+  }
+
+  /// A folder's listing as one digest: its names, sorted (readdir's order is not
+  /// the folder's content).
+  package static func listingDigest(_ names: [String]) -> Digest {
+    let key = KeyBuilder()
+    for name in names.sorted() { key.field("N", name) }
+    return key.finalize()
+  }
+
+  /// The content digest of what an exact look at a `kind` saw, taken again: a file's
+  /// bytes, a folder's names; nil for anything else or when it cannot be read.
+  package static func contentDigest(of path: String, kind: FileStat.Kind, in fileSystem: any FileSystem) -> Digest? {
+    switch kind {
+    case .file: try? fileSystem.digest(of: path)
+    case .directory: fileSystem.contents(ofDirectory: path).map(listingDigest)
+    case .symlink, .other: nil
+    }
+  }
+
+  package func stat(_ path: String) -> FileStat? { note(path).stat }
+  package func lstat(_ path: String) -> FileStat? { note(path, followsLinks: false).stat }
 
   package func digest(of path: String) throws(FileSystemError) -> Digest {
-    note(path, exact: true)
-    return try base.digest(of: path)
+    let index = note(path, exact: true).index
+    let digest = try base.digest(of: path)
+    noteDigest(digest, at: index)
+    return digest
   }
 
   package func digest(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, Bool) {
-    note(path, exact: true)
-    return try base.digest(of: path, scanningFor: needle)
+    let index = note(path, exact: true).index
+    let result = try base.digest(of: path, scanningFor: needle)
+    noteDigest(result.0, at: index)
+    return result
   }
 
   /// The folder's stat is noted before it is listed: adding, removing or renaming an
   /// entry changes its mtime.
   package func contents(ofDirectory path: String) -> [String]? {
-    note(path, exact: true)
-    return base.contents(ofDirectory: path)
+    let index = note(path, exact: true).index
+    let names = base.contents(ofDirectory: path)
+    if let names { noteDigest(Self.listingDigest(names), at: index) }
+    return names
   }
 
   package func undecodableNames(inDirectory path: String) -> [UndecodableName] {
@@ -63,8 +100,10 @@ package final class ObservingFileSystem: FileSystem, Sendable {
   }
 
   package func read(_ path: String) throws(FileSystemError) -> [UInt8] {
-    note(path, exact: true)
-    return try base.read(path)
+    let index = note(path, exact: true).index
+    let bytes = try base.read(path)
+    noteDigest(Hasher.digest(bytes), at: index)
+    return bytes
   }
 
   package func writeAtomically(_ bytes: [UInt8], to path: String, permissions: UInt32) throws(FileSystemError) {

@@ -28,6 +28,9 @@ package enum Paths {
 
   /// Resolves `.` and `..`; nil when `..` climbs above the start of a relative path.
   package static func normalize(_ path: String) -> String? {
+    // Most paths are normal already (every header a depfile names, thousands per cold
+    // build): one pass over the bytes instead of splitting into characters.
+    if isNormal(path) { return path }
     let absolute = path.hasPrefix("/")
     var parts: [Substring] = []
     for part in path.split(separator: "/", omittingEmptySubsequences: true) {
@@ -41,6 +44,30 @@ package enum Paths {
     }
     let joined = parts.joined(separator: "/")
     return absolute ? "/" + joined : joined
+  }
+
+  /// Whether `normalize` would return `path` as it is: no empty, `.` or `..`
+  /// component, and no `/` at the end (but the root's).
+  private static func isNormal(_ path: String) -> Bool {
+    var bytes = path.utf8[...]
+    if bytes.first == UInt8(ascii: "/") {
+      bytes = bytes.dropFirst()
+      if bytes.isEmpty { return true }
+    }
+    if bytes.isEmpty { return true }
+    var length = 0
+    var dots = 0
+    for byte in bytes {
+      if byte == UInt8(ascii: "/") {
+        if length == 0 || (dots == length && length <= 2) { return false }
+        length = 0
+        dots = 0
+      } else {
+        length += 1
+        if byte == UInt8(ascii: ".") { dots += 1 }
+      }
+    }
+    return length != 0 && !(dots == length && length <= 2)
   }
 
   /// `path` relative to `root` when it lies inside it, else nil.

@@ -135,6 +135,32 @@ import Testing
     #expect(try Self.pendingRecords(context) == 0)
   }
 
+  /// The entry point reads a plain `build` command line itself, without the parser:
+  /// what it reads must be what the parser reads, and anything else is the parser's.
+  @Test func plainArgumentsAreReadAsTheParserReadsThem() throws {
+    let plain: [[String]] = [
+      [], ["-j", "2"], ["-k"], ["--explain"], ["-n"], ["--dry-run"], ["-q"], ["--quiet"], ["--no-cache"], ["app"],
+      ["app", "compile src/a.c", "-j", "3", "--explain"], ["-k", "-j", "1", "--no-cache", "-q", "lint", "test"],
+    ]
+    for arguments in plain {
+      let read = try #require(SnapshotQuestion(plainArguments: arguments[...]), "\(arguments)")
+      let parsed = try BuildCommand.parse(arguments)
+      #expect(read.targets == (parsed.tasks.isEmpty ? nil : parsed.tasks), "\(arguments)")
+      #expect(read.jobs == parsed.j, "\(arguments)")
+      #expect(read.dryRun == parsed.dryRun && read.explain == parsed.explain && read.quiet == parsed.quiet,
+              "\(arguments)")
+      #expect(!parsed.json && parsed.trace == nil)
+    }
+    let others: [[String]] = [
+      ["--json"], ["--trace", "t.json"], ["-j"], ["-j", "0"], ["-j", "-1"], ["-j", "x"], ["--help"], ["-h"],
+      ["--"], ["--", "app"], ["-kq"], ["-k", "-k"], ["-n", "--dry-run"], ["-q", "--quiet"], ["-j", "1", "-j", "2"],
+      ["--explain=1"], ["-x"], ["app", "-"],
+    ]
+    for arguments in others {
+      #expect(SnapshotQuestion(plainArguments: arguments[...]) == nil, "\(arguments) is the parser's to read")
+    }
+  }
+
   /// A touched but unchanged file (new mtime, same bytes) is hashed again and the
   /// build still answered.
   @Test func aTouchedButUnchangedInputStillAnswers() throws {

@@ -13,10 +13,13 @@ import Testing
 /// Whether the shortcut was taken shows in `--explain`'s line
 /// `kiln: no file changed since the last build (N checked)`.
 ///
-/// A build cannot leave a snapshot while some file it looked at was written within the
-/// last 50 ms (racy), so the pattern is: build, `pause()`, build again (the full path,
-/// which writes the snapshot), then `build --explain` takes the shortcut (`settle`).
-/// Changes after that are made right away: any change alters the stat.
+/// A file looked at within 50 ms of its last change (racy: an output the build just
+/// wrote) is kept in the snapshot to be compared by content, so a build that ran tasks
+/// leaves one too (`firstNullBuildAfterABuildThatRan...`). Folders that appear during a
+/// build (a cold build's output folders) still make the next build take the full path,
+/// so the tests' pattern is: build, `pause()`, build again (the full path, which writes
+/// the snapshot), then `build --explain` takes the shortcut (`settle`). Changes after
+/// that are made right away: any change alters the stat.
 @Suite struct NullBuildTests {
   static let shortcutLine = "kiln: no file changed since the last build ("
 
@@ -97,6 +100,68 @@ import Testing
     #expect(p.exists(".kiln/state.snapshot"))
     Self.expectSummary(r, "0 ran, 0 restored, 2 up to date")
     #expect(p.runs("upper") == 2)
+  }
+
+  // MARK: - Right after a build that ran tasks
+
+  /// An edit rebuilt: the outputs just written are racy and the folder the glob lists
+  /// has a new stat (kiln replaced out/a.txt in it), yet the null build right after it
+  /// is answered from the snapshot, comparing those by content; once they are old
+  /// enough, by their stats again.
+  @Test func firstNullBuildAfterABuildThatRanTakesTheShortcut() throws {
+    let p = try Self.editedAndRebuilt()
+    let first = try p.kiln("build", "--explain")
+    #expect(first.status == 0, "\(first)")
+    #expect(Self.tookShortcut(first), "the null build right after an edit took the full path: \(first)")
+    Self.expectSummary(first, "0 ran, 0 restored, 3 up to date")
+    #expect(p.runs("upper") == 3)
+    #expect(p.runs("all") == 2)
+
+    Self.pause()
+    #expect(Self.tookShortcut(try p.kiln("build", "--explain")))
+    let settled = try p.kiln("build", "--explain")
+    #expect(Self.tookShortcut(settled), "\(settled)")
+    #expect(!settled.stdout.contains("compared by content"), "trusted by their stats by now: \(settled)")
+    #expect(p.read("all.txt") == "GAMMA\nBETA\n")
+  }
+
+  /// Outputs written moments ago, edited at once (the same size): seen, and put back.
+  @Test func anOutputEditedRightAfterTheBuildIsSeen() throws {
+    let p = try Self.editedAndRebuilt()
+    try p.write("out/a.txt", "GAMMX\n")
+    try p.write("all.txt", "GAMMA\nBETX\n")
+    try Self.expectFullPath(p, "0 ran, 2 restored, 1 up to date")
+    #expect(p.read("out/a.txt") == "GAMMA\n")
+    #expect(p.read("all.txt") == "GAMMA\nBETA\n")
+  }
+
+  /// A folder whose outputs kiln replaced keeps its names; a name added to it right
+  /// after the build is a change (here: a new input of `all`).
+  @Test func aFileAddedBesideReplacedOutputsIsSeen() throws {
+    let p = try Self.editedAndRebuilt()
+    try p.write("out/c.txt", "CHARLIE\n")
+    try Self.expectFullPath(p, "1 ran, 0 restored, 2 up to date")
+    #expect(p.read("all.txt") == "GAMMA\nBETA\nCHARLIE\n")
+    #expect(p.runs("all") == 3)
+  }
+
+  /// The pipeline built and settled, then src/a.txt edited and built again (upper and
+  /// all ran): what the tests above start from, moments after that build.
+  static func editedAndRebuilt(sourceLocation: SourceLocation = #_sourceLocation) throws -> TempProject {
+    let p = try TempProject(Fixture.pipeline)
+    #expect(try p.kiln("build").status == 0, sourceLocation: sourceLocation)
+    try settle(p, sourceLocation: sourceLocation)
+    try p.write("src/a.txt", "gamma\n")
+    let edit = try p.kiln("build")
+    expectSummary(edit, "2 ran, 0 restored, 1 up to date", sourceLocation: sourceLocation)
+    return p
+  }
+
+  /// `build --explain` succeeds by the full path, doing `counts`.
+  static func expectFullPath(_ p: TempProject, _ counts: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let r = try p.kiln("build", "--explain")
+    #expect(r.status == 0 && !tookShortcut(r), "\(r)", sourceLocation: sourceLocation)
+    expectSummary(r, counts, sourceLocation: sourceLocation)
   }
 
   // MARK: - Every change after a snapshot is noticed

@@ -7,6 +7,10 @@ import Testing
     ("a/b", "a/b"), ("./a/./b", "a/b"), ("a//b/", "a/b"), ("a/b/../c", "a/c"),
     ("a/b/../../c", "c"), (".", ""), ("", ""), ("a/..", ""),
     ("/a/../b", "/b"), ("/../a", "/a"), ("/", "/"), ("//x//y", "/x/y"),
+    // Normal already (returned as they are), and the near misses around that.
+    ("/usr/include/stdio.h", "/usr/include/stdio.h"), ("...", "..."), ("a/.../b", "a/.../b"), ("a.", "a."),
+    (".a/b.", ".a/b."), ("..a/b..", "..a/b.."), ("a/b/", "a/b"), ("/a/", "/a"), ("/.", "/"), ("./", ""),
+    ("a/.", "a"), ("/a/..", "/"), ("a//", "a"),
   ])
   func normalize(_ path: String, _ expected: String) {
     #expect(Paths.normalize(path) == expected)
