@@ -31,10 +31,9 @@ compared and counted in the flags, not failed: base_dir makes it compile with re
 paths (other debug info than ninja's), and hash_dir = false lets it restore objects
 naming another checkout (that is the trade).
 """
-import hashlib
 import os
 
-from projects import SynthProject, git
+from projects import SynthProject, digest, git
 from runner import Kiln, Ninja, NinjaCcache, bench_env, quiet, rm, run_logged
 
 FLAVOURS = {  # name: (what, CMake cache variables, objects free of absolute paths)
@@ -60,14 +59,6 @@ SCENARIO_TEXT = {
                       "ccache, told hash_dir = false, restores objects naming the first checkout)",
     "worktree-nog": "the same without -g and without prefix maps (no path in the objects)",
 }
-
-
-def digest(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class CMakeNinja(Ninja):

@@ -13,7 +13,7 @@ import subprocess
 import tarfile
 
 from gen_synth import Synth
-from projects import git, run_program
+from projects import digest, git, run_program
 from runner import fresh_dir, quiet, rm
 
 GCC = "gcc"
@@ -30,14 +30,6 @@ LABELS = {"plain": "gcc", "ccache": "ccache", "ccache-base": "ccache (base_dir)"
 
 def log(msg):
     print(msg, flush=True)
-
-
-def digest(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def flat_numbers(obj, prefix=""):

@@ -12,6 +12,7 @@ scenario changes before a timed build, and how each build's result is checked.
                  builds (with each tool's peak RSS)
     demo         fixtures/demo (kiln and ninja only: bench/demo.ninja)
 """
+import hashlib
 import os
 import random
 import shutil
@@ -39,6 +40,15 @@ SCENARIO_TEXT = {
 GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost",
            "GIT_AUTHOR_DATE": "2024-06-11T00:00:00Z", "GIT_COMMITTER_DATE": "2024-06-11T00:00:00Z"}
+
+
+def digest(path):
+    """The SHA-256 of a file, read 1 MiB at a time (the builds' outputs compared)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def git(args, cwd):

@@ -17,13 +17,8 @@ extension Job {
   /// nil (with the reasons it must run) when it must run with the others of its batch.
   package func restoreBatched(_ task: PreparedTask, reasons: [RerunReason]) -> (JobResult?, [RerunReason]) {
     var reasons = reasons
-    if useCache, task.instance.cache, !task.instance.always {
-      switch restore(task) {
-      case .restored(let result): return (result, reasons)
-      case .pathDependent(let otherRoot): reasons.append(.pathDependentOutput(otherRoot))
-      case .damaged: reasons.append(.cacheEntryDamaged)
-      case .miss: break
-      }
+    if useCache, task.instance.cache, !task.instance.always, let result = restore(task, noting: &reasons) {
+      return (result, reasons)
     }
     if !task.instance.cache { reasons.append(.cacheDisabled) }
     return (nil, reasons)

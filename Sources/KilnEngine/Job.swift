@@ -75,25 +75,16 @@ package struct Job: Sendable {
     var reasons = reasons
     var claim: ActionClaim?
     if cacheable, !instance.always {
-      switch restore(task) {
-      case .restored(let result): return result
-      case .pathDependent(let otherRoot): reasons.append(.pathDependentOutput(otherRoot))
-      case .damaged: reasons.append(.cacheEntryDamaged)
-      case .miss: break
-      }
+      if let result = restore(task, noting: &reasons) { return result }
       // Another kiln process may be running this very action: wait for it, then look
       // again (it stored its result, or failed and left the run to this one).
       guard let held = await limits.claimAction(task.key) else { return Self.interrupted }
       claim = held
-      if held.waited, !reasons.contains(where: { if case .pathDependentOutput = $0 { true } else { false } }) {
-        switch restore(task) {
-        case .restored(let result):
-          limits.release(held)
-          return result
-        case .pathDependent(let otherRoot): reasons.append(.pathDependentOutput(otherRoot))
-        case .damaged: if !reasons.contains(.cacheEntryDamaged) { reasons.append(.cacheEntryDamaged) }
-        case .miss: break
-        }
+      if held.waited, !reasons.contains(where: { if case .pathDependentOutput = $0 { true } else { false } }),
+         let result = restore(task, noting: &reasons)
+      {
+        limits.release(held)
+        return result
       }
     }
     if !instance.cache { reasons.append(.cacheDisabled) }
@@ -103,6 +94,18 @@ package struct Job: Sendable {
   }
 
   static let interrupted = JobResult(outcome: .failed(.signal(2)), record: nil)
+
+  /// The restored result, if the cache has one; else nil, with why it did not restore
+  /// added to `reasons` (another checkout's path-dependent entry, a damaged one).
+  func restore(_ task: PreparedTask, noting reasons: inout [RerunReason]) -> JobResult? {
+    switch restore(task) {
+    case .restored(let result): return result
+    case .pathDependent(let otherRoot): reasons.append(.pathDependentOutput(otherRoot))
+    case .damaged: if !reasons.contains(.cacheEntryDamaged) { reasons.append(.cacheEntryDamaged) }
+    case .miss: break
+    }
+    return nil
+  }
 
   // MARK: - Restore
 

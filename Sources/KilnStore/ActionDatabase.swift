@@ -29,10 +29,7 @@ package struct ActionFiles: ActionStorage {
     self.fileSystem = fileSystem
   }
 
-  package func path(of key: Digest) -> String {
-    let hex = key.hex
-    return "\(root)/actions/\(hex.prefix(1))/\(hex)"
-  }
+  package func path(of key: Digest) -> String { ContentStore.shardedPath(root, "actions", key) }
 
   package func bytes(for key: Digest) -> [UInt8]? { try? fileSystem.read(path(of: key)) }
 

@@ -16,9 +16,13 @@ package struct ContentStore: Sendable {
     self.fileSystem = fileSystem
   }
 
-  package func path(of digest: Digest) -> String {
+  package func path(of digest: Digest) -> String { Self.shardedPath(root, "blobs", digest) }
+
+  /// `<root>/<folder>/<first hex digit>/<32 hex digits>`: the cache's file-per-digest
+  /// layout (blobs, and the action files of kiln before issue 16).
+  package static func shardedPath(_ root: String, _ folder: String, _ digest: Digest) -> String {
     let hex = digest.hex
-    return "\(root)/blobs/\(hex.prefix(1))/\(hex)"
+    return "\(root)/\(folder)/\(hex.prefix(1))/\(hex)"
   }
 
   package func contains(_ digest: Digest) -> Bool {

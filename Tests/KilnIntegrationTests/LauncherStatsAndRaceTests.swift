@@ -108,6 +108,15 @@ import Glibc
     #expect(try p.kiln("cache", "stats", "--json").stdout.contains("\"calls\":1,\"hits\":1"))
   }
 
+  /// Compiles `source` `times` times through `kiln gcc`, the object removed before each.
+  static func compileRepeatedly(_ p: TempProject, _ source: String, _ object: String, times: Int) throws {
+    usleep(120_000)  // older than the launcher's race window, so it may be stored
+    for _ in 0..<times {
+      p.remove(object)
+      try p.kiln("gcc", "-c", source, "-o", object).expectSuccess()
+    }
+  }
+
   /// The outcomes the launcher logged, in order.
   static func outcomes(_ p: TempProject) -> [String] {
     (p.read(p.cache.path + "/launcher/log") ?? "").split(separator: "\n").map { String($0.split(separator: "\t")[2]) }
@@ -117,22 +126,14 @@ import Glibc
     // The preprocessed text holds today's date, so it keys the object; a direct entry
     // (source and header bytes) would serve yesterday's date tomorrow.
     let p = try TempProject(["d.c": "const char *built = __DATE__;\n"])
-    usleep(120_000)
-    for _ in 0..<3 {
-      p.remove("d.o")
-      try p.kiln("gcc", "-c", "d.c", "-o", "d.o").expectSuccess()
-    }
+    try Self.compileRepeatedly(p, "d.c", "d.o", times: 3)
     #expect(Self.outcomes(p) == ["miss", "preprocessed", "preprocessed"])
   }
 
   @Test func aSourceWithLineMarkersNamingAbsentFilesIsStillCached() throws {
     // bison's and flex's output: `#line` names the grammar, which is not here.
     let p = try TempProject(["y.c": "#line 1 \"grammar/parser.y\"\nint parse(void) { return 0; }\n"])
-    usleep(120_000)
-    for _ in 0..<2 {
-      p.remove("y.o")
-      try p.kiln("gcc", "-c", "y.c", "-o", "y.o").expectSuccess()
-    }
+    try Self.compileRepeatedly(p, "y.c", "y.o", times: 2)
     // No direct entry (it could not list what the compile read): the second call is a
     // preprocessor-mode hit.
     #expect(Self.outcomes(p) == ["miss", "preprocessed"])

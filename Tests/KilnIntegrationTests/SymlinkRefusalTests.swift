@@ -74,18 +74,24 @@ import Glibc
     #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty, "nothing written through the link")
   }
 
+  /// A project built once, then its input edited and the cache's `name` replaced by a
+  /// link to a victim file: `kiln build` and `kiln exec` both refuse it, the victim
+  /// untouched. Returns the project, the link and the victim for more checks.
+  func linkedInBuiltCache(_ name: String) throws -> (TempProject, String, String) {
+    let (p, victim) = try project()
+    #expect(try p.kiln("build").status == 0)
+    try p.write("in.txt", "two\n")
+    let link = p.cache.path + "/" + name
+    try plant(link, to: victim)
+    expectRefused(try p.kiln("build"), naming: link, victim, name)
+    expectRefused(try p.kiln("exec", "--in", "in.txt", "--out", "e.txt", "--", "cp", "in.txt", "e.txt"),
+                  naming: link, victim, name + " (exec)")
+    return (p, link, victim)
+  }
+
   /// The reported case: `<cache>/locks/jobs` as a link was grown to 4096 bytes and written.
   @Test func aLinkedLockFileInTheCacheIsRefused() throws {
-    for name in ["locks/jobs", "locks/actions"] {
-      let (p, victim) = try project()
-      #expect(try p.kiln("build").status == 0)
-      try p.write("in.txt", "two\n")
-      let link = p.cache.path + "/" + name
-      try plant(link, to: victim)
-      expectRefused(try p.kiln("build"), naming: link, victim, name)
-      expectRefused(try p.kiln("exec", "--in", "in.txt", "--out", "e.txt", "--", "cp", "in.txt", "e.txt"),
-                    naming: link, victim, name + " (exec)")
-    }
+    for name in ["locks/jobs", "locks/actions"] { _ = try linkedInBuiltCache(name) }
   }
 
   @Test func aLinkedCacheFolderIsRefused() throws {
@@ -105,14 +111,7 @@ import Glibc
   /// `kiln exec`, `cache verify` and the launcher, which then compiles without the cache.
   @Test func aLinkedActionDatabaseIsRefused() throws {
     for name in ["actions.db", "actions.db-wal", "actions.db-shm", "actions.db-journal"] {
-      let (p, victim) = try project()
-      #expect(try p.kiln("build").status == 0)
-      try p.write("in.txt", "two\n")
-      let link = p.cache.path + "/" + name
-      try plant(link, to: victim)
-      expectRefused(try p.kiln("build"), naming: link, victim, name)
-      expectRefused(try p.kiln("exec", "--in", "in.txt", "--out", "e.txt", "--", "cp", "in.txt", "e.txt"),
-                    naming: link, victim, name + " (exec)")
+      let (p, link, victim) = try linkedInBuiltCache(name)
       expectRefused(try p.kiln("cache", "verify"), naming: link, victim, name + " (cache verify)")
       let stats = try p.kiln("stats")
       #expect(stats.status == 0, "\(name) (stats): \(stats)")
