@@ -5,7 +5,7 @@ import CSpawn
 import KilnCore
 import Synchronization
 
-/// Runs commands with `/bin/sh -c` through `posix_spawn` (STYLE §10: its cost per task
+/// Runs commands with `/bin/sh -c` (or as the shell would, `DirectCommand`) through `posix_spawn` (STYLE §10: its cost per task
 /// showed in `make bench`), each as the leader of its own process group, so a timeout
 /// or Ctrl-C stops its children too. Output goes to two anonymous in-memory files
 /// (memfd), not pipes: a grandchild that keeps a pipe open cannot hold the build, and
@@ -55,6 +55,14 @@ package struct ShellProcessRunner: ProcessRunner {
   }
 
   private static func spawn(_ invocation: Invocation, stdout: Int32, stderr: Int32) throws(SpawnError) -> pid_t {
+    // Without the shell when it would only start one program (`DirectCommand`); when
+    // that program cannot be started, the shell tries and answers as it would have.
+    if let direct = DirectCommand.plan(invocation.command, environment: invocation.environment,
+                                       workingDirectory: invocation.workingDirectory),
+       case .success(let pid) = Command.spawn(direct.path, direct.arguments, direct.environment,
+                                              in: invocation.workingDirectory, stdout: stdout, stderr: stderr) {
+      return pid
+    }
     let rc = Command.spawn("/bin/sh", ["/bin/sh", "-c", invocation.command], invocation.environment,
                            in: invocation.workingDirectory, stdout: stdout, stderr: stderr)
     switch rc {
