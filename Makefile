@@ -1,12 +1,22 @@
 # kiln: build, test, demo, bench, install.
-# Every target first installs the Debian packages it needs when they are missing (as
-# root), or says in one line which to install.
+# Every target first checks that what it needs is present (headers, libraries and
+# programs, found where they are, without asking a package manager: scripts/need); what
+# is missing is installed from Debian's packages when run as root on Debian, else one
+# line says what to install.
+#
+#   make                      the release binary, .build/release/kiln
+#   make install              into $(DESTDIR)$(PREFIX): bin/kiln (stripped), bin/kiln-ninja,
+#                             the man page, bash, zsh and fish completions
+#   make uninstall            removes exactly what install put there
 
 SWIFT ?= swift
+STRIP ?= strip
 PREFIX ?= /usr/local
+DESTDIR ?=
 BIN_DEBUG := .build/debug/kiln
-BIN_RELEASE := .build/release/kiln
-DEPS_BUILD := libxxhash-dev libsqlite3-dev libyaml-dev
+BIN_RELEASE ?= .build/release/kiln
+# Each entry: the Debian package, then how to tell it is present (scripts/need).
+DEPS_BUILD := libxxhash-dev=h:xxhash.h+lib:xxhash libsqlite3-dev=h:sqlite3.h+lib:sqlite3 libyaml-dev=h:yaml.h+lib:yaml
 # The demo compiles C and makes git workspaces. What the tests need on top, and for what:
 #   procps        pgrep: no child of a task outlives kiln (ProcessTeardownTests, ...)
 #   python3-yaml  PyYAML: the YAML parser's differential test (YAMLParserTests)
@@ -22,23 +32,22 @@ DEPS_BUILD := libxxhash-dev libsqlite3-dev libyaml-dev
 #                 extracted from the Debian package prometheus into $(TEST_TOOLS) (see
 #                 $(PROMTOOL) below), since installing that package enables and starts the
 #                 Prometheus server and pulls in node-exporter and smartmontools.
-DEPS_DEMO := $(DEPS_BUILD) gcc binutils git
-DEPS_TEST := $(DEPS_DEMO) procps python3-yaml chromium ninja-build cmake meson make
+DEPS_DEMO := $(DEPS_BUILD) gcc=cmd:gcc binutils=cmd:ar+cmd:strip git=cmd:git
+DEPS_TEST := $(DEPS_DEMO) procps=cmd:pgrep python3-yaml=py:yaml chromium=cmd:chromium ninja-build=cmd:ninja \
+  cmake=cmd:cmake meson=cmd:meson make=cmd:make
 TEST_TOOLS ?= $(CURDIR)/.build/test-tools
 PROMTOOL := $(TEST_TOOLS)/promtool
-DEPS_BENCH := $(DEPS_BUILD) gcc binutils make git python3 ninja-build ccache xxhash time pre-commit cmake
+DEPS_BENCH := $(DEPS_DEMO) make=cmd:make python3=cmd:python3 ninja-build=cmd:ninja ccache=cmd:ccache \
+  xxhash=cmd:xxhsum time=cmd:/usr/bin/time pre-commit=cmd:pre-commit cmake=cmd:cmake
+DEPS_INSTALL := binutils=cmd:strip
 
-.PHONY: build release test demo bench bench-quick install deps-build deps-demo deps-test deps-bench clean
+.PHONY: all build release test demo bench bench-quick install install-files uninstall deps-build deps-demo deps-test deps-bench clean
 
-# Installs the Debian packages named in $(1) that are not installed yet.
+all: release
+
+# Installs (or names) what $(1) lists and is missing.
 define need
-	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing:$$missing"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; \
-	  else echo "kiln needs these Debian packages: sudo apt-get install -y$$missing"; exit 1; fi; \
-	fi
+	@sh scripts/need $(1)
 endef
 
 deps-build:
@@ -71,7 +80,8 @@ release: deps-build
 # is kept. It needs libc only.
 $(PROMTOOL):
 	@mkdir -p $(TEST_TOOLS)
-	@scratch=$$(mktemp -d) && cd $$scratch && \
+	@if command -v promtool >/dev/null 2>&1; then ln -sf "$$(command -v promtool)" $(PROMTOOL); exit 0; fi; \
+	scratch=$$(mktemp -d) && cd $$scratch && \
 	if ! apt-get download -qq prometheus >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq >/dev/null && apt-get download -qq prometheus >/dev/null || exit 1; \
 	  else echo "kiln's tests need promtool: apt-get download prometheus failed (run apt-get update as root)"; exit 1; fi; \
@@ -109,11 +119,47 @@ bench: deps-bench release
 bench-quick: deps-bench release
 	@sh bench/quick.sh $(CURDIR)/$(BIN_RELEASE)
 
+# The man page and the shell completions, made by swift-argument-parser from kiln's
+# commands: generate-manual (its tool, built once, ~30 s) and
+# `kiln --generate-completion-script SHELL`.
+GENERATED ?= .build/generated
+$(GENERATED)/kiln.1: $(BIN_RELEASE)
+	@mkdir -p $(GENERATED)
+	$(SWIFT) build -c release --product generate-manual
+	.build/release/generate-manual $(BIN_RELEASE) --output-directory $(GENERATED)
+
+$(GENERATED)/kiln.bash $(GENERATED)/_kiln $(GENERATED)/kiln.fish: $(BIN_RELEASE)
+	@mkdir -p $(GENERATED)
+	$(BIN_RELEASE) --generate-completion-script bash > $(GENERATED)/kiln.bash
+	$(BIN_RELEASE) --generate-completion-script zsh > $(GENERATED)/_kiln
+	$(BIN_RELEASE) --generate-completion-script fish > $(GENERATED)/kiln.fish
+
+# What install puts where; uninstall removes exactly these.
+BINDIR := $(DESTDIR)$(PREFIX)/bin
+MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
+BASHDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSHDIR := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+FISHDIR := $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+INSTALLED := $(BINDIR)/kiln $(BINDIR)/kiln-ninja $(MANDIR)/kiln.1 $(BASHDIR)/kiln $(ZSHDIR)/_kiln $(FISHDIR)/kiln.fish
+
 # kiln-ninja: kiln under ninja's name, for -DCMAKE_MAKE_PROGRAM and Meson's NINJA.
+# The binary is stripped: 39 MB with its symbols, a third of that without.
 install: release
-	install -d $(PREFIX)/bin
-	install -m 755 $(BIN_RELEASE) $(PREFIX)/bin/kiln
-	ln -sf kiln $(PREFIX)/bin/kiln-ninja
+	@$(MAKE) --no-print-directory install-files
+
+# The copying alone, of whatever $(BIN_RELEASE) is (the tests install a debug build).
+install-files: $(GENERATED)/kiln.1 $(GENERATED)/kiln.bash
+	$(call need,$(DEPS_INSTALL))
+	install -d $(BINDIR) $(MANDIR) $(BASHDIR) $(ZSHDIR) $(FISHDIR)
+	install -m 755 -s --strip-program=$(STRIP) $(BIN_RELEASE) $(BINDIR)/kiln
+	ln -sf kiln $(BINDIR)/kiln-ninja
+	install -m 644 $(GENERATED)/kiln.1 $(MANDIR)/kiln.1
+	install -m 644 $(GENERATED)/kiln.bash $(BASHDIR)/kiln
+	install -m 644 $(GENERATED)/_kiln $(ZSHDIR)/_kiln
+	install -m 644 $(GENERATED)/kiln.fish $(FISHDIR)/kiln.fish
+
+uninstall:
+	rm -f $(INSTALLED)
 
 clean:
 	rm -rf .build

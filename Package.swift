@@ -7,7 +7,6 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
   name: "kiln",
-  platforms: [.macOS(.v15)],
   products: [.executable(name: "kiln", targets: ["kiln"])],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -8,7 +8,7 @@ extension Context {
     let dir = layout.folder
     if fileSystem.lstat(dir) == nil, !create { return nil }
     // Made if missing; a symbolic link or a file there is refused.
-    do { try OwnFile.folder(dir) } catch { throw CLIError("kiln: \(error)") }
+    do { try OwnFile.stateFolder(dir) } catch { throw CLIError("kiln: \(error)") }
     let holder = CommandLine.arguments.map { Paths.fileName($0) == "kiln" ? "kiln" : $0 }.joined(separator: " ")
     do {
       return try CheckoutLock.acquire(

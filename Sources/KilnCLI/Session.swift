@@ -69,7 +69,7 @@ final class Session {
 
   /// Opens (creating) the manifest; a damaged one is moved aside, said, and started anew.
   private static func open(_ context: Context) throws -> Manifest {
-    do { try OwnFile.folder(context.layout.folder) } catch { throw CLIError("kiln: \(error)") }
+    do { try OwnFile.stateFolder(context.layout.folder) } catch { throw CLIError("kiln: \(error)") }
     let keep = try context.historyLimit()
     let m: Manifest
     do {

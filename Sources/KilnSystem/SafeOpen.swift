@@ -57,13 +57,31 @@ package enum OwnFile {
   /// Makes the folder (one level, `mode` under the umask) unless it exists; throws when
   /// it is a symbolic link or not a folder, or cannot be made.
   package static func folder(_ path: String, mode: mode_t = 0o777) throws(FileSystemError) {
-    if mkdir(path, mode) != 0, errno != EEXIST {
+    _ = try makeFolder(path, mode: mode)
+  }
+
+  /// A checkout's `.kiln/` (`folder`): when this call made it, it also gets a
+  /// `.gitignore` holding `*`, so nothing in it ever shows in `git status`, as Python's
+  /// venv and pytest's cache do with theirs.
+  package static func stateFolder(_ path: String) throws(FileSystemError) {
+    guard try makeFolder(path, mode: 0o777) else { return }
+    let fd = Glibc.open(path + "/.gitignore", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o666)
+    guard fd >= 0 else { return }
+    let text = "# Made by kiln: everything in .kiln/ is this checkout's own state.\n*\n"
+    _ = text.utf8CString.withUnsafeBufferPointer { Glibc.write(fd, $0.baseAddress, $0.count - 1) }
+    close(fd)
+  }
+
+  /// `folder`, saying whether this call made it.
+  private static func makeFolder(_ path: String, mode: mode_t) throws(FileSystemError) -> Bool {
+    let made = mkdir(path, mode) == 0
+    if !made, errno != EEXIST {
       throw FileSystemError(path, Errno(rawValue: errno).description)
     }
     var st = Glibc.stat()
     guard lstat(path, &st) == 0 else { throw FileSystemError(path, Errno(rawValue: errno).description) }
     switch st.st_mode & S_IFMT {
-    case S_IFDIR: return
+    case S_IFDIR: return made
     case S_IFLNK: throw linkRefused(path)
     default: throw FileSystemError(path, "exists and is not a folder")
     }

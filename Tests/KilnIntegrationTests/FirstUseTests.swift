@@ -1,3 +1,4 @@
+import Foundation
 import KilnTestSupport
 import Testing
 
@@ -19,6 +20,23 @@ import Testing
     #expect(p.read("b.txt") == "B\n")
     #expect(p.runs("a") == 1)
     #expect(p.runs("b") == 1)
+  }
+
+  /// `.kiln/` never shows in `git status`: kiln puts a `.gitignore` of `*` in it when it
+  /// makes the folder, and leaves an existing folder's as it is.
+  @Test func theStateFolderNeverShowsInGitStatus() throws {
+    let p = try TempProject(["kiln.yml": "tasks:\n  a:\n    outputs: a.txt\n    run: echo A > {out}\n"])
+    try Git.run("init", "-q", in: p.root)
+    #expect(try p.kiln("build").status == 0)
+    #expect(p.read(".kiln/.gitignore")?.hasSuffix("\n*\n") == true)
+    let status = try Git.run("status", "--porcelain", "--untracked-files=all", in: p.root)
+    #expect(!status.contains(".kiln"), "\(status)")
+    #expect(status.contains("a.txt") && status.contains("kiln.yml"), "\(status)")
+
+    // A user who removed it keeps it removed: only a folder kiln makes gets one.
+    try FileManager.default.removeItem(atPath: p.root + "/.kiln/.gitignore")
+    #expect(try p.kiln("build").status == 0)
+    #expect(!p.exists(".kiln/.gitignore"))
   }
 
   @Test func aForeachThatMatchesNothingIsWarnedAbout() throws {
