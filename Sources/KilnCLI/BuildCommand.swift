@@ -1,4 +1,5 @@
 import ArgumentParser
+import KilnConfig
 import KilnCore
 import KilnEngine
 import KilnStore
@@ -9,24 +10,45 @@ struct BuildCommand: KilnSubcommand {
   static let configuration = CommandConfiguration(
     commandName: "build", abstract: "Build the named tasks (default: the build file's 'default', else every task).")
 
-  @Option(name: .short, help: "Run N jobs at once (default: cores, or KILN_MAX_JOBS).") var j: Int?
-  @Flag(name: .short, help: "Keep going after a task fails.") var k = false
+  @Option(name: [.short, .customLong("jobs")], help: "Run N jobs at once (default: cores, or KILN_MAX_JOBS).") var j: Int?
+  @Flag(name: [.short, .customLong("keep-going")], help: "Keep going after a task fails.") var k = false
   @Flag(name: [.customShort("n"), .customLong("dry-run")], help: "Say what would restore or run; run nothing.") var dryRun = false
   @Flag(help: "Say why each task runs.") var explain = false
   @Flag(name: .customLong("no-cache"), help: "Neither restore from nor store into the cache.") var noCache = false
   @Flag(help: "Print a summary object on stdout.") var json = false
   @Flag(name: [.short, .long], help: "Print nothing but failures and warnings.") var quiet = false
+  @Flag(name: [.short, .long], help: "Print each command that ran, its variables' values in place.") var verbose = false
   @Option(help: "Write a Chrome trace (JSON) of the build to FILE.") var trace: String?
-  @Argument(help: "Tasks (or task instances, 'compile src/a.c') to build.") var tasks: [String] = []
+  @Argument(help: "Tasks (or task instances, 'compile src/a.c') to build, and NAME=value to override env: for this build.",
+            completion: .custom(BuildCommand.taskNames))
+  var tasks: [String] = []
 
-  private var targets: [String]? { tasks.isEmpty ? nil : tasks }
+  /// Completion (`kiln build <TAB>`): the task names of the build file kiln would
+  /// read here, those starting with what is typed; nothing when there is none or it
+  /// does not parse.
+  @Sendable static func taskNames(_ words: [String], _ index: Int, _ prefix: String) -> [String] {
+    let launch = Launch.current(buildFile: nil)
+    let fs = LocalFileSystem()
+    guard let path = Context.locate(from: launch.directory, fileSystem: fs), let bytes = try? fs.read(path),
+          let file = try? BuildFileParser(displayPath: "kiln.yml").parse(bytes: bytes)
+    else { return [] }
+    return file.tasks.map(\.name).filter { $0.hasPrefix(prefix) }.sorted()
+  }
+
+  /// The arguments that name tasks, not `NAME=value`.
+  private var targets: [String]? {
+    let names = tasks.filter { BuildFile.override($0) == nil }
+    return names.isEmpty ? nil : names
+  }
+  /// `NAME=value` arguments, in order (a later one wins).
+  private var overrides: [EnvironmentVariable] { tasks.compactMap(BuildFile.override) }
 
   /// The build answered from the last build's snapshot (`NullBuild`): every task up to
   /// date, recorded and said as a full build would; nil when the snapshot cannot tell,
   /// or when the output asked for needs each instance's report (`--json`, `--trace`).
   /// Called before the full build, by the entry point itself so it needs no thread.
   func answerFromSnapshot(_ context: Context) -> Int32? {
-    guard !json, trace == nil else { return nil }
+    guard !json, trace == nil, overrides.isEmpty else { return nil }
     return SnapshotQuestion(targets: targets, jobs: j, dryRun: dryRun, explain: explain, quiet: quiet)
       .answer(context)
   }
@@ -45,7 +67,7 @@ struct BuildCommand: KilnSubcommand {
     // Kept until the process exits, which frees it at once: freeing its records one
     // by one costs a quarter of what loading them did (400 units: 6M instructions).
     _ = Unmanaged.passRetained(session)
-    let (graph, looked) = try session.observedGraph()
+    let (graph, looked) = try session.observedGraph(overriding: overrides)
     if !dryRun, lock == nil { lock = try context.lockCheckout(create: true) }
     defer { withExtendedLifetime(lock) {} }
     // A foreach that matches nothing is legal (nothing to build yet) but is also what a
@@ -56,7 +78,8 @@ struct BuildCommand: KilnSubcommand {
       warnings.append("kiln: warning: task '\(name)': its foreach matches no file")
     }
     for warning in warnings { Terminal.error(warning) }
-    let observer = ConsoleObserver(explain: explain, json: json, quiet: quiet)
+    let observer = ConsoleObserver(explain: explain, json: json, quiet: quiet, verbose: verbose,
+                                   environment: context.environment)
     var options = BuildOptions(jobs: j ?? context.cores)
     options.keepGoing = k
     options.targets = targets
@@ -64,7 +87,9 @@ struct BuildCommand: KilnSubcommand {
     if dryRun {
       options.removeStaleOutputs = false
     } else {
-      options.snapshot = SnapshotRequest(expansion: looked, warnings: warnings)
+      // A build with overrides takes no snapshot: the next plain build is not this one.
+      // The one there stays only while no record changes (the manifest drops it then).
+      if overrides.isEmpty { options.snapshot = SnapshotRequest(expansion: looked, warnings: warnings) }
       session.beginWriting(graph)
     }
     defer { if !dryRun { session.endWriting() } }
@@ -77,11 +102,16 @@ struct BuildCommand: KilnSubcommand {
     observer.finish()
     HookBuildResult.writeIfAsked(result, graph: graph, context: context)
     if dryRun {
-      for r in result.wouldRun {
+      let total = graph.closure(ofTasks: targets ?? graph.defaultTasks).indices.count
+      if json {
+        Terminal.line(dryRunJSON(result, total: total))
+        return
+      }
+      // -q: the answer alone, without the instances.
+      for r in result.wouldRun where !quiet {
         let verb = if case .restored = r.outcome { "would restore" } else { "would run" }
         Terminal.line("\(verb): \(r.id) (\(r.reasons.map(\.description).joined(separator: ", ")))")
       }
-      let total = graph.closure(ofTasks: targets ?? graph.defaultTasks).indices.count
       Terminal.line("kiln: dry run: \(result.wouldRun.count) of \(total) would restore or run")
       return
     }
@@ -109,7 +139,8 @@ struct SnapshotQuestion {
     self.quiet = quiet
   }
 
-  /// `build`'s arguments read without the parser: `-j N`, `-k`, `-n`/`--dry-run`,
+  /// `build`'s arguments read without the parser: `-j N`/`--jobs N`/`--jobs=N`,
+  /// `-k`/`--keep-going`, `-n`/`--dry-run`,
   /// `--explain`, `--no-cache`, `-q`/`--quiet`, each at most once, and task names. nil
   /// for anything else (another flag, `--json`, `--trace`, `--help`, `--`, a value or
   /// name starting with `-`): the parser reads those, and says what is wrong.
@@ -119,19 +150,29 @@ struct SnapshotQuestion {
     var rest = arguments[...]
     while let arg = rest.popFirst() {
       guard arg.hasPrefix("-") else {
+        // NAME=value: the parser's (the snapshot is never this build's).
+        if arg.contains("=") { return nil }
         tasks.append(arg)
         continue
       }
       guard seen.insert(arg).inserted else { return nil }
       switch arg {
-      case "-j":
-        guard let value = rest.popFirst(), !value.hasPrefix("-"), let n = Int(value), n >= 1 else { return nil }
+      case "-j", "--jobs":
+        guard seen.insert("jobs").inserted, let value = rest.popFirst(), !value.hasPrefix("-"), let n = Int(value),
+              n >= 1 else { return nil }
         jobs = n
-      case "-k", "--no-cache": break
+      case _ where arg.hasPrefix("--jobs="):
+        guard seen.insert("jobs").inserted, let n = Int(arg.dropFirst("--jobs=".count)), n >= 1 else { return nil }
+        jobs = n
+      case "-k", "--keep-going":
+        guard seen.insert("keep-going").inserted else { return nil }
+      case "--no-cache": break
       case "-n", "--dry-run":
         guard seen.insert("dry-run").inserted else { return nil }
         dryRun = true
       case "--explain": explain = true
+      case "-v", "--verbose":
+        guard seen.insert("verbose").inserted else { return nil }
       case "-q", "--quiet":
         guard seen.insert("quiet").inserted else { return nil }
         quiet = true

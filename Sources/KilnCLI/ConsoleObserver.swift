@@ -31,10 +31,15 @@ final class ConsoleObserver: BuildObserver {
   private let verbose: Bool
   /// What to show for an instance instead of its name (`TaskInstance.label`).
   private var labels: [TaskID: String] = [:]
+  /// kiln's environment, and each started instance's own `env:`: a command is shown
+  /// with its variables' values (`ShownCommand`).
+  private let environment: [String: String]
+  private var taskEnvironments: [TaskID: [EnvironmentVariable]] = [:]
 
-  init(explain: Bool, json: Bool, quiet: Bool = false, verbose: Bool = false) {
+  init(explain: Bool, json: Bool, quiet: Bool = false, verbose: Bool = false, environment: [String: String] = [:]) {
     self.explain = explain
     self.verbose = verbose
+    self.environment = environment
     self.quiet = quiet
     self.out = json ? 2 : 1
     self.tty = Terminal.isTerminal(json ? 2 : 1) && !json && !quiet
@@ -54,6 +59,7 @@ final class ConsoleObserver: BuildObserver {
   func taskStarted(_ instance: TaskInstance, reasons: [RerunReason]) {
     running[instance.id] = clock.monotonic()
     if let label = instance.label { labels[instance.id] = label }
+    if !instance.environment.isEmpty { taskEnvironments[instance.id] = instance.environment }
     order.append(instance.id)
     if tty { showStatus() }
   }
@@ -79,15 +85,23 @@ final class ConsoleObserver: BuildObserver {
       announce("\(labels[report.id] ?? report.id.description) " + paint("(restored)", "32"))
       replay(report)
     case .ran:
-      announce(verbose ? report.command : labels[report.id] ?? report.id.description)
+      announce(verbose ? shown(report) : labels[report.id] ?? report.id.description)
       replay(report)
     case .failed(let failure):
       clearStatus()
-      Terminal.write(paint("FAILED", "1;31") + ": \(report.id): \(failure)\n\(report.command)\n", to: out)
+      Terminal.write(paint("FAILED", "1;31") + ": \(report.id): \(failure)\n\(shown(report))\n", to: out)
       replay(report)
     }
     if tty {
       if running.isEmpty { clearStatus() } else { showStatus() }
+    }
+  }
+
+  /// The command as it ran, its variables' values in place.
+  private func shown(_ report: TaskReport) -> String {
+    let own = taskEnvironments[report.id] ?? []
+    return ShownCommand.expand(report.command) { name in
+      own.first { $0.name == name }?.value ?? environment[name]
     }
   }
 

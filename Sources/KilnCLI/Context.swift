@@ -111,7 +111,7 @@ package struct Context: Sendable {
         // A ninja build folder (CMake's, Meson's): `kiln ninja` builds it, and the
         // commands that read its records (`stats`, `manifest`) find them.
         if fs.stat(Paths.join(cwd, "build.ninja"))?.kind == .file { ninjaFolder = true }
-        let hint = ninjaFolder ? " (this folder has a build.ninja: kiln ninja builds it)" : ""
+        let hint = ninjaFolder ? " (this folder has a build.ninja: kiln ninja builds it)" : " (kiln init writes a starting one)"
         missing = CLIError("kiln: no kiln.yml in \(cwd) or any parent directory\(hint)")
       }
     }
@@ -224,8 +224,9 @@ package struct Context: Sendable {
 
   /// Parses and expands the build file; stale outputs recorded in `records` are hidden
   /// from globs.
-  package func graph(hiding hidden: Set<String>, using fileSystem: (any FileSystem)? = nil) throws -> TaskGraph {
-    let file = try buildFile(using: fileSystem)
+  package func graph(hiding hidden: Set<String>, using fileSystem: (any FileSystem)? = nil,
+                     overriding overrides: [EnvironmentVariable] = []) throws -> TaskGraph {
+    let file = try buildFile(using: fileSystem).overriding(overrides)
     return try Expander(file: file, root: root, fileSystem: fileSystem ?? self.fileSystem, hiddenOutputs: hidden).expand()
   }
 

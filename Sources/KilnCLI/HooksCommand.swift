@@ -45,7 +45,14 @@ struct HooksCommand: ParsableCommand {
       try context.requireBuildFile()
       try context.checkStateFolder()
       let repo = try await HooksCommand.repository(context)
-      let names = try HooksCommand.hookNames(hooks, try context.buildFile())
+      let file = try context.buildFile()
+      let names = try HooksCommand.hookNames(hooks, file)
+      // A hook that runs no task would only cost every commit a kiln start.
+      for name in names where (file.hooks[name] ?? []).isEmpty {
+        let listed = file.hooks.filter { !$0.value.isEmpty }.keys.sorted()
+        throw CLIError("kiln: hooks: \(file.displayPath) lists no task for '\(name)' (add it under 'hooks:'); nothing installed"
+          + (listed.isEmpty ? "" : " (it lists \(listed.joined(separator: ", ")))"))
+      }
       let fs = context.fileSystem
       do { try fs.createDirectories(repo.hooks) } catch { throw CLIError("kiln: hooks: cannot create \(repo.hooks)") }
       for name in names {

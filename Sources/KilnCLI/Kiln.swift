@@ -16,7 +16,7 @@ struct KilnCommand: AsyncParsableCommand {
     abstract: "Incremental, parallel, cached builds from kiln.yml.",
     discussion: "Global options, before the command: -C DIR (change directory first), -f FILE (another build file).",
     version: kilnVersion,
-    subcommands: [BuildCommand.self, NinjaCommand.self, ExecCommand.self, TasksCommand.self, GraphCommand.self, CleanCommand.self,
+    subcommands: [BuildCommand.self, InitCommand.self, NinjaCommand.self, ExecCommand.self, TasksCommand.self, GraphCommand.self, CleanCommand.self,
                   ManifestCommand.self, CacheCommand.self, WorkspaceCommand.self, StatsCommand.self, HooksCommand.self])
 }
 
@@ -49,10 +49,18 @@ package enum KilnMain {
       return .exit(LauncherEntry.run(compiler: call.compiler, arguments: call.arguments, masquerade: call.masquerade))
     }
     let launch: Launch
-    let args: [String]
+    var args: [String]
     switch prepare(NinjaToolCommand.separatingToolArguments(arguments)) {
     case .exit(let status): return .exit(status)
     case .ready(let prepared, let rest): (launch, args) = (prepared, rest)
+    }
+    // A bare `kiln` builds the default, as a bare make or ninja does (help: --help);
+    // `kiln -j4` and `kiln -k` too.
+    if args.isEmpty || (args.first.map { $0.hasPrefix("-") && !rootFlags.contains($0) } ?? false) {
+      args.insert("build", at: 0)
+    }
+    if let first = args.first, !first.hasPrefix("-"), !subcommandNames.contains(first) {
+      return .exit(unknownCommand(first))
     }
     var context = Context(launch)
     // `kiln build` with plain flags: the snapshot is asked before the parser's cost,
@@ -115,14 +123,18 @@ package enum KilnMain {
       if afterTerminator { args.append(arg); continue }
       switch arg {
       case "--": afterTerminator = true; args.append(arg)
-      case "-C":
-        guard let dir = iterator.next() else { return .exit(usage("-C needs a directory")) }
+      case "-C", "--directory":
+        guard let dir = iterator.next() else { return .exit(usage("\(arg) needs a directory")) }
         directory = dir
-      case "-f":
-        guard let file = iterator.next() else { return .exit(usage("-f needs a file")) }
+      case "-f", "--file":
+        guard let file = iterator.next() else { return .exit(usage("\(arg) needs a file")) }
         buildFile = file
       default:
-        if arg.hasPrefix("-j"), arg.count > 2, Int(arg.dropFirst(2)) != nil {
+        if arg.hasPrefix("--directory=") {
+          directory = String(arg.dropFirst("--directory=".count))
+        } else if arg.hasPrefix("--file=") {
+          buildFile = String(arg.dropFirst("--file=".count))
+        } else if arg.hasPrefix("-j"), arg.count > 2, Int(arg.dropFirst(2)) != nil {
           args += ["-j", String(arg.dropFirst(2))]
         } else if arg.hasPrefix("-C"), arg.count > 2 {
           directory = String(arg.dropFirst(2))
@@ -163,6 +175,40 @@ package enum KilnMain {
       Terminal.error(first.hasPrefix("kiln") ? first : "kiln: \(first)")
       return code == .validationFailure || code.rawValue == 64 ? 2 : (code.rawValue == 1 ? 1 : 2)
     }
+  }
+
+  /// The root command's own flags: everything else before a command is `build`'s.
+  static let rootFlags: Set<String> = ["-h", "--help", "--version", "--generate-completion-script", "---completion",
+                                       "--experimental-dump-help"]
+  static var subcommandNames: [String] {
+    KilnCommand.configuration.subcommands.map { $0._commandName } + ["help"]
+  }
+
+  /// `kiln biuld`: one line naming the command meant, when one is close, exit 2.
+  static func unknownCommand(_ word: String) -> Int32 {
+    let near = subcommandNames.map { ($0, editDistance($0, word)) }.filter { $0.1 <= (word.count >= 4 ? 2 : 1) }
+      .min { $0.1 < $1.1 }
+    if let near {
+      return usage("unknown command '\(word)'; did you mean '\(near.0)'? (kiln --help lists the commands)")
+    }
+    return usage("unknown command '\(word)'; kiln --help lists the commands (to build a task: kiln build \(word))")
+  }
+
+  /// Edits (insert, delete, replace, swap two neighbours) from `a` to `b`: the optimal
+  /// string alignment distance, on characters (command names are a few letters long).
+  static func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+    var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+    for i in 0...a.count { d[i][0] = i }
+    for j in 0...b.count { d[0][j] = j }
+    for i in 1...a.count {
+      for j in 1...b.count {
+        d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
+      }
+    }
+    return d[a.count][b.count]
   }
 
   private static func usage(_ message: String) -> Int32 {

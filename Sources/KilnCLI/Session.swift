@@ -113,9 +113,12 @@ final class Session {
   /// The graph, and every file and folder reading the build file and expanding its
   /// globs looked at (workspace-relative where inside the workspace), for the snapshot.
   /// From the graph cache when the build file and the folders it globs are unchanged.
-  func observedGraph() throws -> (TaskGraph, [SnapshotEntry]) {
+  /// `overrides` (`kiln build NAME=value`): the graph of this build alone, expanded
+  /// anew, neither read from nor kept in the graph cache.
+  func observedGraph(overriding overrides: [EnvironmentVariable] = []) throws -> (TaskGraph, [SnapshotEntry]) {
     let fs = context.fileSystem
     let hidden = hiddenOutputs
+    if !overrides.isEmpty { return (try context.graph(hiding: hidden, overriding: overrides), []) }
     let hiddenDigest = GraphCache.digest(ofHidden: hidden)
     let cachePath = context.layout.graphCache
     if let (cache, entries) = GraphCache.reuse(at: cachePath, root: context.root, hiddenDigest: hiddenDigest,
@@ -228,6 +231,26 @@ func summaryJSON(_ result: BuildResult) -> String {
     ("hit_rate", s.hitRate.map(JSON.number) ?? "null"),
     ("time_saved", JSON.number(s.timeSaved)), ("wall_time", JSON.number(s.wallTime)),
     ("interrupted", result.interrupted ? "true" : "false"),
+    ("tasks", JSON.array(tasks)),
+  ])
+}
+
+/// `kiln build -n --json`: what would restore and what would run, and why; `total` is
+/// how many instances the targets hold.
+func dryRunJSON(_ result: BuildResult, total: Int) -> String {
+  func isRestore(_ r: TaskReport) -> Bool { if case .restored = r.outcome { true } else { false } }
+  let tasks = result.wouldRun.map { r in
+    JSON.object([
+      ("id", JSON.string(r.id.description)), ("task", JSON.string(r.id.task)),
+      ("outcome", JSON.string(isRestore(r) ? "would_restore" : "would_run")),
+      ("reasons", JSON.array(r.reasons.map { JSON.string($0.description) })),
+    ])
+  }
+  let restoring = result.wouldRun.filter(isRestore).count
+  return JSON.object([
+    ("version", "1"), ("dry_run", "true"), ("total", String(total)),
+    ("would_restore", String(restoring)), ("would_run", String(result.wouldRun.count - restoring)),
+    ("up_to_date", String(total - result.wouldRun.count)),
     ("tasks", JSON.array(tasks)),
   ])
 }

@@ -113,3 +113,32 @@ extension String {
     return String(s)
   }
 }
+
+extension BuildFile {
+  /// `kiln build NAME=value`: each variable set as if `env:` said so at the top and in
+  /// every task that sets it itself, as make's command-line variables override the
+  /// makefile's. The values go into every key, as `env:`'s do.
+  package func overriding(_ variables: [EnvironmentVariable]) -> BuildFile {
+    guard !variables.isEmpty else { return self }
+    var file = self
+    for variable in variables {
+      file.env.removeAll { $0.name == variable.name }
+      file.env.append(variable)
+      for i in file.tasks.indices where file.tasks[i].env.contains(where: { $0.name == variable.name }) {
+        file.tasks[i].env = file.tasks[i].env.map { $0.name == variable.name ? variable : $0 }
+      }
+    }
+    return file
+  }
+
+  /// Whether `argument` of `kiln build` is a `NAME=value` override: a shell variable
+  /// name before the first `=` (a task or instance name never is one: `compile src/a=b.c`).
+  package static func override(_ argument: String) -> EnvironmentVariable? {
+    guard let equals = argument.firstIndex(of: "=") else { return nil }
+    let name = argument[..<equals]
+    guard let first = name.utf8.first, !(first >= 0x30 && first <= 0x39),
+          name.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F })
+    else { return nil }
+    return EnvironmentVariable(String(name), String(argument[argument.index(after: equals)...]))
+  }
+}

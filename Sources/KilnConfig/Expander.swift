@@ -76,11 +76,7 @@ package struct Expander {
     for variable in spec.env { environment[variable.name] = variable.value }
     let env = environment.sorted { $0.key < $1.key }.map { EnvironmentVariable($0.key, $0.value) }
 
-    var listed: [String] = []
-    for pattern in spec.inputs {
-      listed += try resolve(pattern, declared: declared, task: spec.name, mustExist: true)
-    }
-    listed = Self.unique(listed)
+    let listed = Self.unique(try resolve(spec.inputs, declared: declared, task: spec.name, mustExist: true))
     var directory = ""
     if let dir = spec.dir {
       guard let normalized = Paths.normalize(dir.value), !dir.value.hasPrefix("/") else {
@@ -95,11 +91,7 @@ package struct Expander {
 
     var items: [String?] = [nil]
     if let foreach = spec.foreach {
-      var matched: [String] = []
-      for pattern in foreach {
-        matched += try resolve(pattern, declared: declared, task: spec.name, mustExist: false)
-      }
-      items = Self.unique(matched)
+      items = Self.unique(try resolve(foreach, declared: declared, task: spec.name, mustExist: false))
     }
     if items.isEmpty {
       // No file matches yet: check the templates anyway, so that a bad one does not
@@ -245,6 +237,29 @@ package struct Expander {
       while end < sorted.count, sorted[end].hasPrefix(start) { end += 1 }
       return sorted[low..<end]
     }
+  }
+
+  /// A list of `inputs` or `foreach`: each path or glob resolved in order, less what
+  /// any `!pattern` of the list matches (wherever it stands in the list, as an
+  /// exclusion: "every .c but these two" is `[src/*.c, "!src/old.c", "!src/test_*.c"]`).
+  private func resolve(_ patterns: [Located<String>], declared: Declared, task: String,
+                       mustExist: Bool) throws(ConfigError) -> [String] {
+    var paths: [String] = []
+    var exclusions: [(glob: Glob?, path: String)] = []
+    for pattern in patterns {
+      guard pattern.value.hasPrefix("!") else {
+        paths += try resolve(pattern, declared: declared, task: task, mustExist: mustExist)
+        continue
+      }
+      var text = String(pattern.value.dropFirst())
+      if text.hasPrefix("/"), let rel = Paths.relative(text, to: root) { text = rel }
+      guard !text.isEmpty, !text.hasPrefix("/"), let normalized = Paths.normalize(text), !normalized.isEmpty else {
+        throw ConfigError(pattern.location, "exclusion '\(pattern.value)' of task '\(task)' must be a path or glob inside the workspace")
+      }
+      exclusions.append((Glob.hasWildcards(normalized) ? Glob(normalized) : nil, normalized))
+    }
+    guard !exclusions.isEmpty else { return paths }
+    return paths.filter { path in !exclusions.contains { $0.glob?.matches(path) ?? ($0.path == path) } }
   }
 
   /// A literal path or a glob, resolved to sorted, normalised, workspace-relative paths.

@@ -359,11 +359,15 @@ private struct EventReader {
   /// alias to YAML, so one that starts with `*` is told to quote it.
   private func unsupported(at m: yaml_mark_t) -> YAMLError {
     let at = offset(m)
-    guard original.byte(at) == 0x2A else { return refuse(Self.notSupported, at: m) }
+    let first = original.byte(at)
+    guard first == 0x2A || first == 0x21 else { return refuse(Self.notSupported, at: m) }
     var end = at
     while end < original.bytes.count, ![0x20, 0x09, 0x0A, 0x0D, 0x2C, 0x5D, 0x7D].contains(original.byte(end)) { end += 1 }
-    let glob = String(decoding: original.bytes[at..<end], as: UTF8.self)
-    return refuse(Self.notSupported + "; quote a glob that starts with '*': \"\(glob)\"", at: m)
+    let text = String(decoding: original.bytes[at..<end], as: UTF8.self)
+    if first == 0x2A {
+      return refuse("quote globs that start with '*' in YAML: \"\(text)\" (unquoted, YAML reads \(text) as an alias)", at: m)
+    }
+    return refuse("quote patterns that start with '!' in YAML: \"\(text)\" (unquoted, YAML reads \(text) as a tag)", at: m)
   }
 
   private enum Step {
@@ -391,7 +395,7 @@ private struct EventReader {
       throw unsupported(at: event.start_mark)
     case YAML_SCALAR_EVENT:
       let scalar = event.data.scalar
-      if scalar.anchor != nil || scalar.tag != nil { throw refuse(Self.notSupported, at: event.start_mark) }
+      if scalar.anchor != nil || scalar.tag != nil { throw unsupported(at: event.start_mark) }
       let plain = scalar.style == YAML_PLAIN_SCALAR_STYLE
       var start = offset(event.start_mark)
       // An empty list item is marked at its '-', not after it.
@@ -410,7 +414,7 @@ private struct EventReader {
         isMapping
         ? (event.data.mapping_start.anchor, event.data.mapping_start.tag)
         : (event.data.sequence_start.anchor, event.data.sequence_start.tag)
-      if anchor != nil || tag != nil { throw refuse(Self.notSupported, at: event.start_mark) }
+      if anchor != nil || tag != nil { throw unsupported(at: event.start_mark) }
       if stack.count >= YAMLParser.maxDepth { throw refuse("nesting too deep", at: event.start_mark) }
       let isFlow =
         isMapping
@@ -508,7 +512,7 @@ private struct EventReader {
       }
       throw fail("':' inside [...] or {...} must be followed by a space; or quote the value")
     case "mapping values are not allowed in this context":
-      throw fail("': ' inside a plain value; quote the value")
+      throw fail("': ' inside a plain value; quote the value (run: \"echo a: b\") or write it as a block (run: |, the command on the next line)")
     case "block sequence entries are not allowed in this context":
       throw fail("a list cannot start on the line of its key; put '- ' items on the lines below")
     case "did not find expected node content":

@@ -42,7 +42,7 @@ import Testing
     // Without a build file the checkout is where kiln stands.
     #expect(context.root == tree.absolute("empty"))
     let error = #expect(throws: CLIError.self) { try context.requireBuildFile() }
-    #expect(error?.message == "kiln: no kiln.yml in \(tree.absolute("empty")) or any parent directory")
+    #expect(error?.message == "kiln: no kiln.yml in \(tree.absolute("empty")) or any parent directory (kiln init writes a starting one)")
     #expect(error?.status == 2)
   }
 

@@ -141,6 +141,7 @@ import Testing
     let plain: [[String]] = [
       [], ["-j", "2"], ["-k"], ["--explain"], ["-n"], ["--dry-run"], ["-q"], ["--quiet"], ["--no-cache"], ["app"],
       ["app", "compile src/a.c", "-j", "3", "--explain"], ["-k", "-j", "1", "--no-cache", "-q", "lint", "test"],
+      ["--jobs", "4"], ["--jobs=2", "app"], ["--keep-going"], ["--keep-going", "--dry-run", "--jobs", "1"], ["-v"], ["--verbose", "app"],
     ]
     for arguments in plain {
       let read = try #require(SnapshotQuestion(plainArguments: arguments[...]), "\(arguments)")
@@ -154,7 +155,8 @@ import Testing
     let others: [[String]] = [
       ["--json"], ["--trace", "t.json"], ["-j"], ["-j", "0"], ["-j", "-1"], ["-j", "x"], ["--help"], ["-h"],
       ["--"], ["--", "app"], ["-kq"], ["-k", "-k"], ["-n", "--dry-run"], ["-q", "--quiet"], ["-j", "1", "-j", "2"],
-      ["--explain=1"], ["-x"], ["app", "-"],
+      ["--explain=1"], ["-x"], ["app", "-"], ["-j", "1", "--jobs", "2"], ["--jobs=0"], ["--jobs="], ["-k", "--keep-going"],
+      ["--jobs"], ["-v", "--verbose"],
     ]
     for arguments in others {
       #expect(SnapshotQuestion(plainArguments: arguments[...]) == nil, "\(arguments) is the parser's to read")
