@@ -13,7 +13,7 @@ import Glibc
 /// is; the program is looked up in `PATH` as dash looks it up; the program gets the
 /// environment dash would pass on (only names that are shell variables, and `PWD`).
 /// Anything else goes to the shell: quotes, backslashes, globs, `~`, redirections,
-/// pipes, `;`, `&`, `#`, substitutions, a newline, a non-ASCII byte, an assignment
+/// pipes, `;`, `&`, `#`, substitutions, a newline but at the end, a non-ASCII byte, an assignment
 /// before the command, a shell builtin or keyword as the program, a variable the shell
 /// sets itself, a value holding a glob or backslash, an `IFS` in the environment, a
 /// `PATH` missing or with a relative folder, a program not found. And if starting the
@@ -33,7 +33,12 @@ package struct DirectCommand: Sendable, Equatable {
   package static func plan(_ command: String, environment: [String: String],
                            workingDirectory: String) -> DirectCommand? {
     if environment["IFS"] != nil { return nil }
-    guard let fields = split(Array(command.utf8), environment), let program = fields.first,
+    // A block scalar's (`run: |`) last line break ends the command, as a blank would.
+    var bytes = Array(command.utf8)
+    while let last = bytes.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") {
+      bytes.removeLast()
+    }
+    guard let fields = split(bytes, environment), let program = fields.first,
           !shellWords.contains(program) else { return nil }
     // `NAME=value cmd` sets a variable; a `=` in a first word that is not an
     // assignment is too rare to tell apart.

@@ -81,7 +81,7 @@ import Testing
       "echo hi", "printf x", "test -f a", "true", "exit 3", "cd sub", "kill 1", "if", ". ./env.sh",
       "cc a.c && ./a.out", "cc a.c; cc b.c", "cc a.c | tee log", "cc a.c > log", "cc < in", "cc &",
       "cc 'a b'", "cc \"a\"", "cc a\\ b", "cc *.c", "cc a?.c", "cc [ab].c", "cc ~/x.c", "cc $(pwd)", "cc `pwd`",
-      "cc ${CC:-gcc}", "cc $1", "cc $?", "cc $$", "cc # a comment", "cc a.c\n", "cc {a,b}.c", "cc (x)", "! cc",
+      "cc ${CC:-gcc}", "cc $1", "cc $?", "cc $$", "cc # a comment", "cc a.c\ncc b.c", "cc {a,b}.c", "cc (x)", "! cc",
       "CC=gcc cc a.c", "cc $GLOB", "cc $ESC", "cc $PATH", "cc $PWD", "cc $HOME", "cc é.c", "",
       "no-such-program-anywhere a", "./no-such-file",
     ]
@@ -121,11 +121,14 @@ import Testing
   /// The runner starts a plain command without a shell in between: the program's parent
   /// is this process.
   @Test func aPlainCommandHasNoShellInBetween() async throws {
-    let direct = try await runner.run(Invocation(command: "cat /proc/self/status", workingDirectory: scratch.path,
-                                                 environment: ["PATH": path]))
-    let parent = String(decoding: direct.stdout, as: UTF8.self).split(separator: "\n")
-      .first { $0.hasPrefix("PPid:") }?.split(separator: "\t").last
-    #expect(parent.flatMap { Int32($0) } == getpid())
+    // The last line break of a block scalar (`run: |`) ends the command like a blank.
+    for command in ["cat /proc/self/status", "cat /proc/self/status\n", "cat /proc/self/status \n\n"] {
+      let direct = try await runner.run(Invocation(command: command, workingDirectory: scratch.path,
+                                                   environment: ["PATH": path]))
+      let parent = String(decoding: direct.stdout, as: UTF8.self).split(separator: "\n")
+        .first { $0.hasPrefix("PPid:") }?.split(separator: "\t").last
+      #expect(parent.flatMap { Int32($0) } == getpid(), "\(command)")
+    }
   }
 
   /// A program the kernel will not start (a script without `#!`) goes to the shell,
