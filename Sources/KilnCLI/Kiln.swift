@@ -66,6 +66,11 @@ package enum KilnMain {
       let request = question.request
       return running { try await request.run(in: ready) }
     }
+    // A git hook's `kiln hooks run HOOK` (every commit): no parser either.
+    if let hook = HooksCommand.Run.plainHook(args) {
+      let ready = context
+      return running { try await HooksCommand.Run.run(hook, in: ready) }
+    }
     let command: any ParsableCommand
     do {
       command = try KilnCommand.parseAsRoot(args)
