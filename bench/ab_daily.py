@@ -3,12 +3,17 @@
 
     python3 bench/ab_daily.py trivial KILN_A [KILN_B ...] [--ninja] [--tasks 1000] [--rounds 9]
     python3 bench/ab_daily.py worktree KILN_A [KILN_B ...] [--ninja] [--units 400] [--rounds 9]
+    python3 bench/ab_daily.py cold KILN_A [KILN_B ...] [--ninja] [--units 30] [--rounds 9]
+    python3 bench/ab_daily.py demo KILN_A [KILN_B ...] [--ninja] [--rounds 9]
 
 *trivial*: 1,000 `cp` tasks (bench/gen_trivial.py), cold: no outputs, no .kiln/, an
 empty cache (ninja: no .ninja_log). *worktree*: the synth project (bench/gen_synth.py)
 committed into git and built once per tool in its main checkout (untimed); each round
 `git worktree add --detach` of HEAD at a fresh path (untimed), then the timed build
-there, then the worktree removed (untimed). As bench/bench.py times them.
+there, then the worktree removed (untimed). *cold* (issue 16, second round): the synth
+project at --units (the bench's synth-small has 30), and *demo*: fixtures/demo (ninja:
+bench/demo.ninja), each built cold: no outputs, no .kiln/, an empty cache (ninja: no
+.ninja_log, .ninja_deps). As bench/bench.py times them.
 
 Every round runs each tool once, in a rotated order, so a slow moment of the shared
 machine hits all of them; prints medians, minimums, user+system CPU medians and each
@@ -76,7 +81,7 @@ def git(args, cwd):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("scenario", choices=["trivial", "worktree"])
+    ap.add_argument("scenario", choices=["trivial", "worktree", "cold", "demo"])
     ap.add_argument("tools", nargs="+")
     ap.add_argument("--ninja", action="store_true")
     ap.add_argument("--tasks", type=int, default=1000)
@@ -92,6 +97,13 @@ def main():
     if args.scenario == "trivial":
         subprocess.run([sys.executable, os.path.join(HERE, "gen_trivial.py"), src, "--tasks", str(args.tasks)],
                        check=True, stdout=subprocess.DEVNULL)
+    elif args.scenario == "cold":
+        subprocess.run([sys.executable, os.path.join(HERE, "gen_synth.py"), src, "--units", str(args.units)],
+                       check=True, stdout=subprocess.DEVNULL)
+    elif args.scenario == "demo":
+        shutil.copytree(os.path.join(os.path.dirname(HERE), "fixtures", "demo"), src, symlinks=True,
+                        ignore=shutil.ignore_patterns("build", "gen", "bin", ".kiln", ".ninja_*"))
+        shutil.copy(os.path.join(HERE, "demo.ninja"), os.path.join(src, "build.ninja"))
     else:
         subprocess.run([sys.executable, os.path.join(HERE, "gen_synth.py"), src, "--units", str(args.units)],
                        check=True, stdout=subprocess.DEVNULL)
@@ -112,8 +124,9 @@ def main():
     for rnd in range(args.rounds):
         order = tools[rnd % len(tools):] + tools[:rnd % len(tools)]
         for t in order:
-            if args.scenario == "trivial":
-                for name in ("out", ".kiln", ".ninja_log", ".ninja_deps"):
+            if args.scenario in ("trivial", "cold", "demo"):
+                outputs = ("out",) if args.scenario == "trivial" else ("build", "gen", "bin")
+                for name in outputs + (".kiln", ".ninja_log", ".ninja_deps"):
                     path = os.path.join(t.root, name)
                     shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else (
                         os.path.exists(path) and os.remove(path))
@@ -130,6 +143,11 @@ def main():
                 ok, message = Trivial(args.tasks).check(t.root)
                 if not ok:
                     sys.exit("ab_daily: %s built a wrong out/: %s" % (t.name, message))
+            elif args.scenario in ("cold", "demo"):
+                program = [os.path.join(cwd, "bin", "synth")] if args.scenario == "cold" else [
+                    os.path.join(cwd, "bin", "demo"), "--checksum"]
+                if subprocess.run(program, capture_output=True).returncode != 0:
+                    sys.exit("ab_daily: %s's program failed in %s" % (t.name, cwd))
             else:
                 out = subprocess.run([os.path.join(cwd, "bin", "synth")], capture_output=True)
                 if out.returncode != 0:

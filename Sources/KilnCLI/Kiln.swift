@@ -64,17 +64,24 @@ package enum KilnMain {
     }
     var context = Context(launch)
     // `kiln build` with plain flags: the snapshot is asked before the parser's cost,
-    // and if it cannot answer, only `build`'s own arguments are parsed (the root's
-    // parse looks at every subcommand's type), which reads them the same.
-    var plainBuild = false
+    // and if it cannot answer, the build runs from what `SnapshotQuestion` read, which
+    // is what the parser would read; the parser's reflection over the command types
+    // would cost more than the rest of a small project's cold build does.
     if args.first == "build", let question = SnapshotQuestion(plainArguments: args.dropFirst()) {
       if let status = question.answer(context) { return .exit(status) }
       context.snapshotTried = true
-      plainBuild = true
+      let ready = context
+      let request = question.request
+      return running { try await request.run(in: ready) }
+    }
+    // A git hook's `kiln hooks run HOOK` (every commit): no parser either.
+    if let hook = HooksCommand.Run.plainHook(args) {
+      let ready = context
+      return running { try await HooksCommand.Run.run(hook, in: ready) }
     }
     let command: any ParsableCommand
     do {
-      command = plainBuild ? try BuildCommand.parse(Array(args.dropFirst())) : try KilnCommand.parseAsRoot(args)
+      command = try KilnCommand.parseAsRoot(args)
     } catch {
       return .exit(report(error))
     }
@@ -88,17 +95,24 @@ package enum KilnMain {
     }
     let ready = context
     let parsed = command
-    return .run {
+    return running {
+      if let subcommand = parsed as? any KilnSubcommand {
+        try await subcommand.run(in: ready)
+      } else if var asyncCommand = parsed as? any AsyncParsableCommand {
+        try await asyncCommand.run()
+      } else {
+        var command = parsed
+        try command.run()
+      }
+    }
+  }
+
+  /// A command to run with Ctrl-C handled, its error turned into a line and a status.
+  private static func running(_ body: @escaping () async throws -> Void) -> Started {
+    .run {
       installInterruptHandler()
       do {
-        if let subcommand = parsed as? any KilnSubcommand {
-          try await subcommand.run(in: ready)
-        } else if var asyncCommand = parsed as? any AsyncParsableCommand {
-          try await asyncCommand.run()
-        } else {
-          var command = parsed
-          try command.run()
-        }
+        try await body()
         return 0
       } catch {
         return report(error)

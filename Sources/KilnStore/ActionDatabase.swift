@@ -118,9 +118,15 @@ package final class ActionDatabase: ActionStorage {
 
   /// Runs `body` on the open database; nil when it cannot be used. A damaged database
   /// (moved aside by `Database`) is dropped, so the next call starts a new one.
-  private func using<T: Sendable>(_ body: (Database) throws(DatabaseError) -> T) -> Result<T, DatabaseError>? {
+  /// `create`: false for what only reads or deletes: with no file there is nothing to
+  /// read (nil, a miss), and the file is made by the first store, after the first
+  /// command ran, not before a cold build's first command can start.
+  private func using<T: Sendable>(create: Bool = true, _ body: (Database) throws(DatabaseError) -> T)
+    -> Result<T, DatabaseError>?
+  {
     state.withLock { (state: inout State) -> Result<T, DatabaseError>? in
       if state.failure != nil { return nil }
+      if state.database == nil, !create, access(path, F_OK) != 0, errno == ENOENT { return nil }
       if state.database == nil {
         do throws(DatabaseError) { state.database = try open() } catch {
           // Another version's schema is left alone: not ours to judge or move.
@@ -140,7 +146,7 @@ package final class ActionDatabase: ActionStorage {
   private static func now() -> Int64 { Int64(time(nil)) }
 
   package func bytes(for key: Digest) -> [UInt8]? {
-    let found = using { (db) throws(DatabaseError) -> [UInt8]? in
+    let found = using(create: false) { (db) throws(DatabaseError) -> [UInt8]? in
       let select = try db.statement("SELECT entry FROM actions WHERE key = ?").bind([.blob(key.bytes)])
       guard try select.step() else { return nil }
       let bytes = select.blob(0)
@@ -153,7 +159,9 @@ package final class ActionDatabase: ActionStorage {
 
   package func update(_ key: Digest, _ change: ([UInt8]?) -> [UInt8]) throws(FileSystemError) {
     let result = using { (db) throws(DatabaseError) -> Void in
-      try db.execute("BEGIN IMMEDIATE")
+      // Prepared once and reused (an `execute` parses its text every time): a batch of
+      // 300 items stores 300 entries, each in its own transaction.
+      try db.statement("BEGIN IMMEDIATE").run()
       do throws(DatabaseError) {
         let select = try db.statement("SELECT entry FROM actions WHERE key = ?").bind([.blob(key.bytes)])
         var current: [UInt8]?
@@ -164,7 +172,7 @@ package final class ActionDatabase: ActionStorage {
         let bytes = change(current)
         try db.statement("INSERT OR REPLACE INTO actions(key, entry, used) VALUES (?, ?, ?)")
           .bind([.blob(key.bytes), .blob(bytes), .integer(Self.now())]).run()
-        try db.execute("COMMIT")
+        try db.statement("COMMIT").run()
       } catch {
         try? db.execute("ROLLBACK")
         throw error
@@ -181,14 +189,14 @@ package final class ActionDatabase: ActionStorage {
   }
 
   package func remove(_ key: Digest) {
-    _ = using { (db) throws(DatabaseError) in
+    _ = using(create: false) { (db) throws(DatabaseError) in
       try db.statement("DELETE FROM actions WHERE key = ?").bind([.blob(key.bytes)]).run()
     }
   }
 
   package func touch(_ key: Digest) {
     let now = Self.now()
-    _ = using { (db) throws(DatabaseError) in
+    _ = using(create: false) { (db) throws(DatabaseError) in
       // A read first: a restore of an entry used within the hour writes nothing.
       let select = try db.statement("SELECT used FROM actions WHERE key = ?").bind([.blob(key.bytes)])
       guard try select.step() else { return }
@@ -209,7 +217,7 @@ package final class ActionDatabase: ActionStorage {
 
   /// Every row's key, size and last use; empty when the database cannot be used.
   package func rows() -> [Row] {
-    let found = using { (db) throws(DatabaseError) -> [Row] in
+    let found = using(create: false) { (db) throws(DatabaseError) -> [Row] in
       let select = try db.statement("SELECT key, length(entry), used FROM actions")
       var rows: [Row] = []
       while try select.step() {
@@ -225,7 +233,7 @@ package final class ActionDatabase: ActionStorage {
   /// Deletes `keys` in one transaction.
   package func remove(_ keys: [Digest]) {
     guard !keys.isEmpty else { return }
-    _ = using { (db) throws(DatabaseError) in
+    _ = using(create: false) { (db) throws(DatabaseError) in
       try db.execute("BEGIN IMMEDIATE")
       do throws(DatabaseError) {
         for key in keys { try db.statement("DELETE FROM actions WHERE key = ?").bind([.blob(key.bytes)]).run() }

@@ -69,7 +69,21 @@ package enum Command {
   package static func spawn(_ path: String, _ arguments: [String], _ environment: [String: String], in directory: String,
                             stdout: Int32, stderr: Int32) -> Result<pid_t, SpawnErrno> {
     let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-    let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    var envp: [UnsafeMutablePointer<CChar>?] = []
+    envp.reserveCapacity(environment.count + 1)
+    // `NAME=value` copied byte by byte: string interpolation cost 2,000 instructions a
+    // variable, tens of thousands per started task.
+    for (name, value) in environment {
+      let entry = malloc(name.utf8.count + value.utf8.count + 2)!.assumingMemoryBound(to: UInt8.self)
+      var at = 0
+      for byte in name.utf8 { entry[at] = byte; at += 1 }
+      entry[at] = UInt8(ascii: "=")
+      at += 1
+      for byte in value.utf8 { entry[at] = byte; at += 1 }
+      entry[at] = 0
+      envp.append(UnsafeMutableRawPointer(entry).assumingMemoryBound(to: CChar.self))
+    }
+    envp.append(nil)
     defer {
       for p in argv { free(p) }
       for p in envp { free(p) }

@@ -138,6 +138,17 @@ extension FileSystem {
   /// every one is a folder. What lies behind a symlink there is not the workspace's.
   package func firstNonFolder(above path: String, in root: String) -> (path: String, kind: FileStat.Kind?)? {
     var prefix = ""
+    if Paths.isASCII(path) {
+      // Every "/" byte is a separator Character: the same parts, split as bytes
+      // (splitting into Characters cost more than the lstat calls).
+      for part in path.utf8.split(separator: UInt8(ascii: "/")).dropLast() {
+        let name = String(decoding: part, as: UTF8.self)
+        prefix = prefix.isEmpty ? name : prefix + "/" + name
+        let kind = lstat(Paths.join(root, prefix))?.kind
+        if kind != .directory { return (prefix, kind) }
+      }
+      return nil
+    }
     for part in path.split(separator: "/").dropLast() {
       prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
       let kind = lstat(Paths.join(root, prefix))?.kind

@@ -8,13 +8,29 @@ package enum Paths {
     return base.hasSuffix("/") ? base + rel : base + "/" + rel
   }
 
+  /// Whether every byte of `text` is ASCII: then each byte is a Character, and a scan
+  /// of the bytes finds what a scan of the Characters finds, at a tenth of the cost
+  /// (Character iteration checks grapheme breaks; `parent` of a 30-byte path cost
+  /// 4,600 instructions, called for every output and input at expansion).
+  @inline(__always)
+  package static func isASCII(_ text: String) -> Bool { text.utf8.allSatisfy { $0 < 0x80 } }
+
   package static func parent(_ path: String) -> String {
+    if isASCII(path) {
+      guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "" }
+      if slash == path.startIndex { return "/" }
+      return String(path[..<slash])
+    }
     guard let slash = path.lastIndex(of: "/") else { return "" }
     if slash == path.startIndex { return "/" }
     return String(path[..<slash])
   }
 
   package static func fileName(_ path: String) -> String {
+    if isASCII(path) {
+      guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+      return String(path[path.utf8.index(after: slash)...])
+    }
     guard let slash = path.lastIndex(of: "/") else { return path }
     return String(path[path.index(after: slash)...])
   }
@@ -22,6 +38,10 @@ package enum Paths {
   /// File name without its last extension (`a.tar.gz` -> `a.tar`).
   package static func stem(_ path: String) -> String {
     let name = fileName(path)
+    if isASCII(name) {
+      guard let dot = name.utf8.lastIndex(of: UInt8(ascii: ".")), dot != name.startIndex else { return name }
+      return String(name[..<dot])
+    }
     guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return name }
     return String(name[..<dot])
   }
@@ -83,6 +103,12 @@ package enum Paths {
   /// remote names a file only if it passes this (and then only inside the checkout).
   package static func isPlainRelative(_ path: String) -> Bool {
     guard !path.isEmpty, !path.hasPrefix("/"), !path.utf8.contains(0) else { return false }
+    if isASCII(path) {
+      for part in path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
+        if part.isEmpty || part.elementsEqual(".".utf8) || part.elementsEqual("..".utf8) { return false }
+      }
+      return true
+    }
     for part in path.split(separator: "/", omittingEmptySubsequences: false) {
       if part.isEmpty || part == "." || part == ".." { return false }
     }
@@ -104,7 +130,24 @@ package enum Paths {
 
   /// Whether a file name is one of kiln's temporary files: never matched by a glob (a
   /// build killed between write and rename may leave one; the next build removes it).
-  package static func isTemporary(_ name: String) -> Bool { name.contains(temporaryMarker) }
+  package static func isTemporary(_ name: String) -> Bool {
+    // Every Character of the marker is one ASCII byte with no other canonically
+    // equivalent spelling, so a name that holds it as Characters holds its bytes: most
+    // names are answered by the byte search (the Character search cost 21,000
+    // instructions a file listed).
+    guard name.utf8.count >= temporaryMarker.utf8.count else { return false }
+    let bytes = Array(name.utf8), marker = Array(temporaryMarker.utf8)
+    var found = false
+    var i = 0
+    while i + marker.count <= bytes.count {
+      if bytes[i] == marker[0], Array(bytes[i..<i + marker.count]) == marker {
+        found = true
+        break
+      }
+      i += 1
+    }
+    return found && name.contains(temporaryMarker)
+  }
 
   /// `.kiln/` and `.git/` belong to kiln and git: never matched by globs nor written as outputs.
   package static func isReserved(_ path: String) -> Bool {

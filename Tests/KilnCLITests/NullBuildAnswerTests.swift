@@ -142,6 +142,7 @@ import Testing
       [], ["-j", "2"], ["-k"], ["--explain"], ["-n"], ["--dry-run"], ["-q"], ["--quiet"], ["--no-cache"], ["app"],
       ["app", "compile src/a.c", "-j", "3", "--explain"], ["-k", "-j", "1", "--no-cache", "-q", "lint", "test"],
       ["--jobs", "4"], ["--jobs=2", "app"], ["--keep-going"], ["--keep-going", "--dry-run", "--jobs", "1"], ["-v"], ["--verbose", "app"],
+      ["--no-cache", "app"], ["-k", "-n"],
     ]
     for arguments in plain {
       let read = try #require(SnapshotQuestion(plainArguments: arguments[...]), "\(arguments)")
@@ -151,6 +152,8 @@ import Testing
       #expect(read.dryRun == parsed.dryRun && read.explain == parsed.explain && read.quiet == parsed.quiet,
               "\(arguments)")
       #expect(!parsed.json && parsed.trace == nil)
+      // The whole build runs from what was read without the parser: every flag as parsed.
+      #expect(read.request == parsed.request, "\(arguments)")
     }
     let others: [[String]] = [
       ["--json"], ["--trace", "t.json"], ["-j"], ["-j", "0"], ["-j", "-1"], ["-j", "x"], ["--help"], ["-h"],

@@ -32,6 +32,38 @@ import Testing
     #expect(gen.command == "sh tools/render.sh templates/a.tmpl > gen/a.c")
   }
 
+  /// A foreach that gains items in a later round of expansion (files another task
+  /// declares) keeps the instances of its first items (made once, reused) and makes the
+  /// new ones alike: each with its own item, outputs and command; a task whose listed
+  /// inputs grew is made again whole.
+  @Test func itemsDeclaredInALaterRoundAreInstancesLikeTheFirst() throws {
+    let graph = try expand("""
+      tasks:
+        gen:
+          foreach: templates/*.tmpl
+          outputs: gen/{stem}.c
+          run: render {in} > {out}
+        compile:
+          foreach: [src/*.c, gen/*.c]
+          inputs: [include/common.h]
+          outputs: build/{name}.o
+          run: cc -c {in} -o {out}
+        link:
+          inputs: build/*.o
+          outputs: app
+          run: cc -o {out} {in}
+      """, files: ["templates/t.tmpl", "src/a.c", "src/b.c", "include/common.h"])
+    #expect(graph.ids.sorted() == ["compile gen/t.c", "compile src/a.c", "compile src/b.c", "gen templates/t.tmpl", "link"])
+    for (item, object) in [("src/a.c", "build/a.c.o"), ("src/b.c", "build/b.c.o"), ("gen/t.c", "build/t.c.o")] {
+      let compile = try #require(graph.instance("compile \(item)"))
+      #expect(compile.inputs == [item, "include/common.h"])
+      #expect(compile.outputs == [object])
+      #expect(compile.command == "cc -c \(item) -o \(object)")
+    }
+    #expect(graph.instance("link")?.command == "cc -o app build/a.c.o build/b.c.o build/t.c.o")
+    #expect(graph.instance("link")?.inputs == ["build/a.c.o", "build/b.c.o", "build/t.c.o"])
+  }
+
   @Test func aFileMatchedByTwoPatternsGivesOneInstance() throws {
     let graph = try expand("""
       tasks:

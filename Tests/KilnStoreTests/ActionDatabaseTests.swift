@@ -46,6 +46,31 @@ import Glibc
     #expect(FileManager.default.fileExists(atPath: dir + "/" + ActionDatabase.fileName))
   }
 
+  /// Looking up, marking used and deleting in a cache with no database is a miss that
+  /// makes nothing: the file is made by the first store (a cold build's first command
+  /// need not wait for it).
+  @Test func onlyAStoreCreatesTheDatabase() throws {
+    let dir = tempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let cache = Self.cache(dir)
+    let key = Hasher.digest("key")
+    let file = dir + "/" + ActionDatabase.fileName
+    #expect(cache.entries(for: key).isEmpty)
+    let storage = ActionDatabase(cacheRoot: dir)
+    storage.touch(key)
+    storage.remove(key)
+    storage.remove([key])
+    #expect(storage.rows().isEmpty)
+    #expect(storage.failure == nil)
+    #expect(!FileManager.default.fileExists(atPath: file))
+    try cache.store(Self.entry(1), for: key)
+    #expect(FileManager.default.fileExists(atPath: file))
+    // The same connection (it missed before the file existed) and a new one both find it.
+    #expect(cache.entries(for: key) == [Self.entry(1)])
+    #expect(Self.cache(dir).entries(for: key) == [Self.entry(1)])
+    #expect(storage.rows().count == 1)
+  }
+
   @Test func aDamagedTruncatedOrEmptyRowIsAMissAndIsDeleted() throws {
     let dir = tempDir()
     defer { try? FileManager.default.removeItem(atPath: dir) }
