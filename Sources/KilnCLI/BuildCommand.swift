@@ -61,6 +61,8 @@ struct BuildCommand: KilnSubcommand {
     options.keepGoing = k
     options.targets = targets
     options.workspace = context.workspaceName
+    options.commit = context.headCommit
+    options.cacheSize = context.cacheSizeOnDisk
     if dryRun {
       options.removeStaleOutputs = false
     } else {
@@ -156,7 +158,9 @@ struct SnapshotQuestion {
     defer { withExtendedLifetime(lock) {} }
     let null = NullBuild(layout: context.layout, fileSystem: context.fileSystem, clock: context.clock,
                          environment: context.environment)
-    guard let answer = null.answer(targets: targets, workspace: context.workspaceName) else { return nil }
+    guard let answer = null.answer(targets: targets, workspace: context.workspaceName, commit: context.headCommit,
+                                   jobs: jobs ?? context.cores)
+    else { return nil }
     var summary = answer.entry.summary
     if !dryRun {
       // Not recorded, not done: the full build records it itself.
