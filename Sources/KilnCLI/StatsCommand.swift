@@ -67,14 +67,15 @@ struct StatsCommand: KilnSubcommand {
     }
   }
 
-  /// `workspace (main), task compile, since 2026-12-01 00:00 UTC`, or nil with no filter.
+  /// `task compile, workspace (main), started since 2026-12-01 00:00 UTC`, or nil with
+  /// no filter.
   private func filterDescription(_ filter: HistoryFilter) -> String? {
     var parts: [String] = []
-    if let workspace { parts.append("workspace " + workspace) }
     if let task { parts.append("task " + task) }
-    if let since = filter.since { parts.append("since " + StatsText.utcTime(since)) }
-    if let until = filter.until { parts.append("until " + StatsText.utcTime(until)) }
-    return parts.isEmpty ? nil : "builds of " + parts.joined(separator: ", ")
+    if let workspace { parts.append("workspace " + workspace) }
+    if let since = filter.since { parts.append("started since " + StatsText.utcTime(since)) }
+    if let until = filter.until { parts.append("started until " + StatsText.utcTime(until)) }
+    return parts.isEmpty ? nil : parts.joined(separator: ", ")
   }
 
   /// The launcher's counts for the project the current folder belongs to; false when
@@ -227,9 +228,9 @@ struct StatsCommand: KilnSubcommand {
 enum StatsText {
   static func render(_ r: StatsReport, filter: String? = nil) -> String {
     guard let last = r.last else {
-      return filter.map { "kiln: no build recorded here matches \($0)\n" } ?? "kiln: no build recorded here yet\n"
+      return filter.map { "kiln: no build recorded here matches: \($0)\n" } ?? "kiln: no build recorded here yet\n"
     }
-    var t = filter.map { "only \($0)\n" } ?? ""
+    var t = filter.map { "only: \($0)\n" } ?? ""
     var about = [last.workspace.map { "workspace \($0)" }, utcTime(last.started), last.commit.map { "commit " + $0.prefix(12) }]
       .compactMap { $0 }.joined(separator: ", ")
     if let jobs = last.jobs { about += ", -j \(jobs)" }

@@ -7,25 +7,9 @@ import Testing
 /// when waiting for a job slot lengthened the build, the history records the commit,
 /// and `kiln stats` filters by workspace, task and time.
 @Suite struct StatsTruthTests {
-  static func json(_ r: KilnResult) -> [String: Any]? {
-    (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any]
-  }
-
-  static let project: [String: String] = [
-    "kiln.yml": """
-      tasks:
-        upper:
-          foreach: src/*.txt
-          outputs: out/{stem}.txt
-          run: sleep 0.1 && tr a-z A-Z < {in} > {out}
-        all:
-          inputs: out/*.txt
-          outputs: all.txt
-          run: sleep 0.2 && cat {in} > {out}
-      """,
-    "src/a.txt": "alpha\n",
-    "src/b.txt": "beta\n",
-  ]
+  // StatsTests' project: upper (a foreach of 3 files) and slow (one instance).
+  static let project = StatsTests.project
+  static func json(_ r: KilnResult) -> [String: Any]? { StatsTests.json(r) }
 
   @Test func upToDateBuildsSaveNothingAndStayOutOfTheHitRate() throws {
     let p = try TempProject(Self.project)
@@ -52,14 +36,14 @@ import Testing
     #expect(try p.kiln("build").status == 0)
     let after = try #require(Self.json(try p.kiln("stats", "--json")))
     let restored = try #require(after["last_build"] as? [String: Any])
-    #expect(restored["restored"] as? Int == 3)
+    #expect(restored["restored"] as? Int == 4)
     let saved = try #require(restored["time_saved"] as? Double)
     // Each instance ran once, in the cold build: its recorded run time is its task's
     // mean run time. The restores' own times are their bars on the timeline.
     let perTask = (after["per_task"] as? [[String: Any]]) ?? []
     let recorded = perTask.reduce(0.0) { $0 + ($1["mean_run_time"] as? Double ?? 0) * Double($1["ran"] as? Int ?? 0) }
     let bars = (after["timeline"] as? [[String: Any]]) ?? []
-    #expect(bars.count == 3 && bars.allSatisfy { $0["outcome"] as? String == "restored" }, "\(bars)")
+    #expect(bars.count == 4 && bars.allSatisfy { $0["outcome"] as? String == "restored" }, "\(bars)")
     let copying = bars.reduce(0.0) { $0 + ($1["finished"] as? Double ?? 0) - ($1["started"] as? Double ?? 0) }
     #expect(saved > 0, "\(restored)")
     #expect(abs(saved - (recorded - copying)) < 1e-6, "saved \(saved): recorded \(recorded) less the copies' \(copying)")
@@ -148,13 +132,15 @@ import Testing
     #expect(task["task"] as? String == "upper")
     #expect(((task["per_task"] as? [[String: Any]]) ?? []).map { $0["task"] as? String } == ["upper"])
     let total = try #require(task["total"] as? [String: Any])
-    #expect(total["ran"] as? Int == 3, "2 cold, then a.txt: \(total)")
-    #expect(total["up_to_date"] as? Int == 1)
+    #expect(total["ran"] as? Int == 4, "3 cold, then a.txt: \(total)")
+    #expect(total["up_to_date"] as? Int == 2)
     #expect(((task["timeline"] as? [[String: Any]]) ?? []).allSatisfy { $0["task"] as? String == "upper" })
 
     let future = try p.kiln("stats", "--since", "2999-01-01")
     #expect(future.status == 0, "\(future)")
-    #expect(future.stdout.contains("no build recorded here matches builds of since 2999-01-01 00:00 UTC"), "\(future)")
+    #expect(future.stdout.contains("kiln: no build recorded here matches: started since 2999-01-01 00:00 UTC"), "\(future)")
+    let task2 = try p.kiln("stats", "--task", "upper", "--workspace", "(main)")
+    #expect(task2.stdout.hasPrefix("only: task upper, workspace (main)\n"), "\(task2)")
     let recent = try #require(Self.json(try p.kiln("stats", "--json", "--since", "1h", "--until", "2999-01-01")))
     #expect((recent["history"] as? [[String: Any]])?.count == 2)
     let past = try #require(Self.json(try p.kiln("stats", "--json", "--until", "2000-01-01")))

@@ -154,6 +154,10 @@ import Testing
       #expect(complaints.isEmpty, "the page logged: \(complaints.joined(separator: "\n"))")
     }
     #expect(dom.stdout.contains("<svg id=\"timeline\""))
+    // The job slots busy over the last build, and the cache's size per build.
+    #expect(dom.stdout.contains("<svg id=\"busy-slots\""))
+    #expect(Self.count("<rect class=\"busy\"", in: dom.stdout) > 0)
+    #expect(Self.count("class=\"build cache\"", in: dom.stdout) == report.history.filter { $0.cacheBytes != nil }.count)
     #expect(Self.count("<rect class=\"bar ", in: dom.stdout) == report.timeline.count)
     #expect(Self.count("class=\"bar ran critical\"", in: dom.stdout) == 4)
     for bar in report.timeline where !bar.id.contains("<") {
@@ -351,7 +355,7 @@ import Testing
       let figures = BuildFigures(id: Int64(31 + b), started: 1_767_225_600 + Double(b) * 5_400, wallTime: wall,
                                  workspace: plan.workspace, exitStatus: plan.exit, counts: counts, targets: "link test",
                                  commit: String(repeating: Array("0123456789abcdef")[b % 16], count: 40), jobs: 2,
-                                 cacheBytes: counts.ran > 0 ? 2_000_000 + Int64(b) * 350_000 : nil)
+                                 cacheBytes: counts.ran > 0 ? 43_500_000 + Int64(b) * 580_000 : nil)
       history.append(HistoryBuild(figures: figures, outcomes: outcomes, upToDate: upToDate))
     }
     let facts = TaskFacts(dependencies: Dictionary(uniqueKeysWithValues: sampleInstances.map { ($0.id, $0.deps) }),
