@@ -165,7 +165,7 @@ struct StatsCommand: KilnSubcommand {
       outcomes: row.outcomes.map { o in
         HistoryOutcome(id: o.task, task: TaskID(parsing: o.task).task, outcome: o.outcome,
                        reasonKinds: o.reasonKinds.split(separator: " ").map(String.init), duration: o.duration,
-                       started: o.started, finished: o.finished, ready: o.ready)
+                       started: o.started, finished: o.finished, ready: o.ready, queued: o.queued ?? 0)
       },
       upToDate: row.upToDate)
   }
@@ -276,7 +276,7 @@ enum StatsText {
     if let path = r.criticalPath {
       t += "\ncritical path (last build): \(seconds(path.length)) of \(seconds(path.wallTime)) wall time"
       if path.slotLimited {
-        t += "; waiting for a job slot\(path.jobs.map { " (-j \($0))" } ?? "") lengthened it by \(seconds(path.slotWait))"
+        t += "; waiting for a job slot lengthened it by \(seconds(path.slotWait))\(path.jobs.map { " (-j \($0))" } ?? "")"
       }
       t += "\n  " + path.steps.map { step in
         "\(step.id) (\(seconds(step.duration))" + (step.waited >= 0.005 ? ", waited \(seconds(step.waited)) for a slot" : "") + ")"

@@ -365,10 +365,11 @@ package final class Build {
       // A run may add reasons the loop could not know (cache disabled, path-dependent).
       let reasons: [RerunReason]
       if case .ran(let because, _) = r.outcome { reasons = because } else { reasons = startReasons }
-      let report = TaskReport(id: instance.id, outcome: r.outcome, reasons: reasons, duration: r.duration,
+      var report = TaskReport(id: instance.id, outcome: r.outcome, reasons: reasons, duration: r.duration,
                               stdout: r.stdout, stderr: r.stderr, started: started, finished: finished,
                               saved: { if case .restored = r.outcome { r.duration } else { 0 } }(),
                               command: instance.command, peakMemory: r.peakMemory, ready: readyAt[i])
+      report.queued = r.queued
       if r.predicted {
         predict(i, report)
       } else if case .failed = r.outcome {
@@ -417,7 +418,7 @@ package final class Build {
           reasons: report.reasons.map(\.description).joined(separator: "; "),
           duration: report.duration, started: report.started, finished: report.finished,
           peakMemory: report.peakMemory, reasonKinds: report.reasons.map(\.kind).joined(separator: " "),
-          ready: report.ready))
+          ready: report.ready, queued: report.queued > 0 ? report.queued : nil))
       }
       result.reports.append(report)
       plan.finish(i, state)

@@ -21,6 +21,9 @@ package struct TaskReport: Sendable {
   /// Monotonic seconds since the build started when it was ready to restore or run
   /// (its dependencies ended): `started - ready` it waited for a job slot.
   package var ready: Double?
+  /// Seconds of `started...finished` it waited for a machine-wide job slot (one that
+  /// every kiln process shares) before its command started.
+  package var queued: Double = 0
 
   package init(id: TaskID, outcome: TaskOutcome, reasons: [RerunReason] = [], duration: Double = 0,
                stdout: [UInt8] = [], stderr: [UInt8] = [], started: Double = 0, finished: Double = 0,

@@ -38,10 +38,13 @@ package struct HistoryOutcome: Sendable, Hashable {
   package var finished: Double
   /// Seconds since its build started when it was ready to start; nil when not recorded.
   package var ready: Double?
+  /// Seconds of `started...finished` it waited for a machine-wide job slot.
+  package var queued: Double
 
   package init(id: String, task: String, outcome: String, reasonKinds: [String] = [], duration: Double,
-               started: Double, finished: Double, ready: Double? = nil) {
+               started: Double, finished: Double, ready: Double? = nil, queued: Double = 0) {
     self.ready = ready
+    self.queued = queued
     self.id = id
     self.task = task
     self.outcome = outcome
@@ -218,7 +221,8 @@ extension StatsReport {
   /// From the instance that finished last, back through each one's dependency that
   /// finished last, as far as the dependencies that worked in this build go. Each step
   /// says how long it waited for a job slot once ready (its start less its ready time,
-  /// as recorded): that waiting is time the chain alone does not explain.
+  /// as recorded, and then for a machine-wide slot shared with other kiln processes):
+  /// that waiting is time the chain alone does not explain, and not in its duration.
   private static func criticalPath(_ build: HistoryBuild, _ facts: TaskFacts) -> CriticalPath? {
     let worked = build.outcomes.filter { $0.outcome != "skipped" }
     guard var current = worked.max(by: { $0.finished < $1.finished }) else { return nil }
@@ -233,12 +237,14 @@ extension StatsReport {
       current = previous
     }
     chain.reverse()
-    func waited(_ o: HistoryOutcome) -> Double { o.ready.map { max(0, o.started - $0) } ?? 0 }
+    // For a -j slot (ready until started), then for a machine-wide one (inside its time).
+    func waited(_ o: HistoryOutcome) -> Double { (o.ready.map { max(0, o.started - $0) } ?? 0) + o.queued }
+    func took(_ o: HistoryOutcome) -> Double { max(0, o.finished - o.started - o.queued) }
     return CriticalPath(
       steps: chain.map {
-        InstanceFigure(id: $0.id, task: $0.task, outcome: $0.outcome, duration: $0.finished - $0.started, waited: waited($0))
+        InstanceFigure(id: $0.id, task: $0.task, outcome: $0.outcome, duration: took($0), waited: waited($0))
       },
-      length: chain.reduce(0) { $0 + ($1.finished - $1.started) }, wallTime: build.figures.wallTime,
+      length: chain.reduce(0) { $0 + took($1) }, wallTime: build.figures.wallTime,
       slotWait: chain.reduce(0) { $0 + waited($1) }, jobs: build.figures.jobs)
   }
 

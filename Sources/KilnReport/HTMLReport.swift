@@ -555,9 +555,9 @@ extension HTMLReport {
     var note = "The chain that ended last: \(duration(path.length)) of the build's \(duration(path.wallTime)) wall time"
     if path.wallTime > 0 { note += " (" + percent(path.length / path.wallTime) + ")" }
     if path.slotLimited {
-      note += ". Waiting for a job slot lengthened the build by " + duration(path.slotWait)
-      note += path.jobs.map { " (every one of the \($0) slots was busy)" } ?? " (every slot was busy)"
-      note += ": more job slots, or faster instances elsewhere in the build, would shorten it."
+      note += ". Waiting for a job slot (one of the build's" + (path.jobs.map { " \($0)" } ?? "")
+      note += ", or of the machine's, which every kiln process shares) lengthened the build by " + duration(path.slotWait)
+      note += ": more job slots, or faster instances elsewhere, would shorten it."
     } else {
       note += ". No step waited for a job slot: making anything else faster does not shorten the build."
     }

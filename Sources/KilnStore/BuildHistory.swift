@@ -164,6 +164,7 @@ extension BuildHistoryEntry {
       w.varint(o.peakMemory.map { UInt64(bitPattern: $0) + 1 } ?? 0)
       w.varint(o.ready == nil ? 0 : 1)
       w.double(o.ready ?? 0)
+      w.double(o.queued ?? 0)
     }
     w.varint(UInt64(stats.count))
     for s in stats {
@@ -215,16 +216,18 @@ extension BuildHistoryEntry {
         guard text.count == 4 else { return nil }
         let duration = try r.double(), started = try r.double(), finished = try r.double()
         let memory = try r.varint()
-        var ready: Double?
+        var ready: Double?, queued: Double?
         if version >= 2 {
           let known = try r.varint()
           let value = try r.double()
           if known == 1 { ready = value }
+          let waited = try r.double()
+          if waited > 0 { queued = waited }
         }
         outcomes.append(OutcomeRow(task: text[0], outcome: text[1], reasons: text[2], duration: duration,
                                    started: started, finished: finished,
                                    peakMemory: memory == 0 ? nil : Int64(bitPattern: memory - 1), reasonKinds: text[3],
-                                   ready: ready))
+                                   ready: ready, queued: queued))
       }
       var stats: [PathStat] = []
       for _ in 0..<(try r.count()) {

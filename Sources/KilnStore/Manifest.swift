@@ -39,9 +39,13 @@ package struct OutcomeRow: Sendable, Hashable {
   /// ended, its verdict taken): `started - ready` is how long it waited for a job slot.
   /// nil in builds recorded before schema 6.
   package var ready: Double?
+  /// Seconds of `started...finished` it waited for a machine-wide job slot (shared
+  /// with every kiln process) before its command started; nil: none, or not recorded.
+  package var queued: Double?
   package init(task: String, outcome: String, reasons: String, duration: Double, started: Double, finished: Double,
-               peakMemory: Int64? = nil, reasonKinds: String = "", ready: Double? = nil) {
+               peakMemory: Int64? = nil, reasonKinds: String = "", ready: Double? = nil, queued: Double? = nil) {
     self.ready = ready
+    self.queued = queued
     self.peakMemory = peakMemory
     self.reasonKinds = reasonKinds
     self.task = task
@@ -93,8 +97,10 @@ package struct BuildSummary: Sendable, Hashable {
 ///     build's -j, cache_bytes: the local cache's size on disk after a build that
 ///     stored into it; each NULL when unknown (and in builds before schema 6)
 ///   outcomes(build_id -> builds ON DELETE CASCADE, task_id, outcome, reasons,
-///     duration, started, finished, peak_memory, reason_kinds, ready)   one row per
-///     instance that did not stay up to date; ready: when it could have started
+///     duration, started, finished, peak_memory, reason_kinds, ready, queued)   one row per
+///     instance that did not stay up to date; ready: when it could have started (its
+///     start less this is its wait for one of the build's -j slots); queued: seconds
+///     it then waited for a machine-wide slot, inside started...finished
 ///   up_to_date(build_id -> builds, task, count, time_saved)   per task name, so a null
 ///     build of 20,000 instances writes a handful of rows, not 20,000; time_saved here
 ///     is their recorded run time (work that was already done), not a saving
@@ -239,7 +245,7 @@ package final class Manifest {
         build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
         task_id TEXT NOT NULL, outcome TEXT NOT NULL, reasons TEXT NOT NULL,
         duration REAL NOT NULL, started REAL NOT NULL, finished REAL NOT NULL,
-        peak_memory INTEGER, reason_kinds TEXT NOT NULL DEFAULT '', ready REAL,
+        peak_memory INTEGER, reason_kinds TEXT NOT NULL DEFAULT '', ready REAL, queued REAL,
         PRIMARY KEY(build_id, task_id)) WITHOUT ROWID;
       CREATE INDEX outcomes_by_task ON outcomes(task_id);
       CREATE TABLE lifetime_totals(
@@ -256,7 +262,7 @@ package final class Manifest {
   }
 
   /// Schema 5 to 6, keeping the history: the columns of the build's commit, its `-j`,
-  /// the cache's size and each instance's ready time are added (NULL for the builds
+  /// the cache's size and each instance's ready and queued times are added (NULL for the builds
   /// already there), and `time_saved`, which counted up-to-date instances' recorded
   /// run time as saved, is recomputed from the restored rows (recorded run time less
   /// the restore's). The lifetime totals lose what that took out of the builds still
@@ -285,6 +291,7 @@ package final class Manifest {
       ALTER TABLE builds ADD COLUMN jobs INTEGER;
       ALTER TABLE builds ADD COLUMN cache_bytes INTEGER;
       ALTER TABLE outcomes ADD COLUMN ready REAL;
+      ALTER TABLE outcomes ADD COLUMN queued REAL;
       CREATE TEMP TABLE saved AS SELECT id, COALESCE(workspace, '') AS ws, time_saved AS old,
         (SELECT COALESCE(SUM(MAX(0, duration - (finished - started))), 0) FROM outcomes
           WHERE build_id = builds.id AND outcome = 'restored') AS new
@@ -439,10 +446,10 @@ package final class Manifest {
   }
 
   private func recordOutcome(build: Int64, _ row: OutcomeRow) throws(DatabaseError) {
-    try db.statement("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    try db.statement("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .bind([.integer(build), .text(row.task), .text(row.outcome), .text(row.reasons),
              .real(row.duration), .real(row.started), .real(row.finished),
-             row.peakMemory.map { .integer($0) } ?? .null, .text(row.reasonKinds), row.ready.map { .real($0) } ?? .null]).run()
+             row.peakMemory.map { .integer($0) } ?? .null, .text(row.reasonKinds), row.ready.map { .real($0) } ?? .null, row.queued.map { .real($0) } ?? .null]).run()
   }
 
   private func recordUpToDate(build: Int64, task: String, count: Int, timeSaved: Double) throws(DatabaseError) {
@@ -511,12 +518,12 @@ package final class Manifest {
   /// The rows of the builds from `?` on: a range of the primary key, whatever the
   /// history's length (`ManifestTests` checks the query plan).
   package static let historyOutcomesSQL = """
-    SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds, ready
+    SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds, ready, queued
     FROM outcomes WHERE build_id >= ? ORDER BY build_id, started
     """
   /// The same of a schema-5 manifest, which has no `ready` column.
   static let historyOutcomesSQL5 = """
-    SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds, NULL
+    SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds, NULL, NULL
     FROM outcomes WHERE build_id >= ? ORDER BY build_id, started
     """
   package static let historyUpToDateSQL = "SELECT build_id, task, count, time_saved FROM up_to_date WHERE build_id >= ?"
@@ -552,7 +559,8 @@ package final class Manifest {
       rows[i].outcomes.append(OutcomeRow(task: o.text(1), outcome: o.text(2), reasons: o.text(3), duration: o.double(4),
                                          started: o.double(5), finished: o.double(6),
                                          peakMemory: o.isNull(7) ? nil : o.int(7), reasonKinds: o.text(8),
-                                         ready: o.isNull(9) ? nil : o.double(9)))
+                                         ready: o.isNull(9) ? nil : o.double(9),
+                                         queued: o.isNull(10) ? nil : o.double(10)))
     }
     let u = try db.statement(Self.historyUpToDateSQL).bind([.integer(first)])
     while try u.step() {

@@ -88,7 +88,7 @@ import Testing
     try m.append(BuildHistoryEntry(
       started: 300, finished: 301, targets: ["app"], workspace: nil, summary: summary, upToDate: [],
       outcomes: [OutcomeRow(task: "link", outcome: "ran", reasons: "input changed", duration: 1, started: 0.5,
-                            finished: 1.5, ready: 0.25)],
+                            finished: 1.5, ready: 0.25, queued: 0.125)],
       commit: String(repeating: "ab", count: 20), jobs: 2, cacheBytes: 4096))
     let after = try Manifest(path: path).history(lastBuilds: 10)
     #expect(after.count == 3)
@@ -96,6 +96,8 @@ import Testing
     #expect(after[2].jobs == 2)
     #expect(after[2].cacheBytes == 4096)
     #expect(after[2].outcomes.first?.ready == 0.25)
+    #expect(after[2].outcomes.first?.queued == 0.125)
+    #expect(after[0].outcomes.first?.queued == nil)
   }
 
   @Test func historyFilterKeepsWorkspaceTimeAndTask() throws {
