@@ -30,6 +30,10 @@ import Testing
     let last = try #require(doc["last_build"] as? [String: Any])
     #expect(last["hit_rate"] is NSNull, "\(last)")
     #expect(last["nothing_to_do"] as? Int == 1)
+    // The cold build stored its results and measured the cache; the others stored nothing.
+    let sizes = ((doc["history"] as? [[String: Any]]) ?? []).map { $0["cache_bytes"] as? Int }
+    #expect((sizes.first ?? nil).map { $0 > 0 } == true, "\(sizes)")
+    #expect(sizes.dropFirst().allSatisfy { $0 == nil }, "\(sizes)")
     let text = try p.kiln("stats")
     #expect(text.stdout.contains("; nothing to do; saved 0.00s; up-to-date work "), "\(text)")
     #expect(text.stdout.contains("4 of them had nothing to do"), "\(text)")

@@ -1,5 +1,6 @@
 import Foundation
 import KilnStore
+import KilnSystem
 import Testing
 
 /// A manifest of schema 5 (kiln before issue 17) keeps its history when this kiln opens
@@ -121,5 +122,40 @@ import Testing
     #expect(try m.history(lastBuilds: 10, matching: HistoryFilter(task: "compile")).map(\.started) == [100],
             "compile's instances, not compiler's")
     #expect(try m.totalsByWorkspace(lastBuilds: 10, matching: HistoryFilter(since: 150)).map(\.builds) == [1, 1])
+  }
+
+  /// A null build's pending record written by the kiln before (`KILNHE1`, without the
+  /// commit, -j, cache size and ready times) is still moved into the history.
+  @Test func aPendingRecordOfTheFormerFormatIsImported() throws {
+    let dir = tempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/state.db"
+    _ = try Manifest(path: path)
+    var w = ByteWriter()
+    w.double(500)
+    w.double(500.25)
+    w.strings(["app"])
+    w.string("")
+    w.varint(0)  // no workspace
+    for n in [0, 0, 4, 0, 0] { w.varint(UInt64(n)) }  // ran, restored, up to date, failed, skipped
+    w.varint(0)  // exit status
+    w.double(3)  // time saved, as the former kiln counted it
+    w.double(0.25)  // wall time
+    w.varint(1)
+    w.string("compile")
+    w.varint(4)
+    w.double(3)
+    w.varint(0)  // outcomes
+    w.varint(0)  // stat-cache entries
+    let body = Seal.close(Array("KILNHE1".utf8), w.bytes)
+    var record = ByteWriter()
+    record.raw(body)
+    try LocalFileSystem().writeAtomically(record.bytes, to: StateLayout.pending(ofManifest: path), permissions: 0o644)
+
+    let rows = try Manifest(path: path).history(lastBuilds: 10)
+    #expect(rows.count == 1)
+    #expect(rows.first?.summary.upToDate == 4)
+    #expect(rows.first?.upToDate["compile"]?.count == 4)
+    #expect(rows.first?.commit == nil)
   }
 }
