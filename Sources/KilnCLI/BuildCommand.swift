@@ -113,6 +113,8 @@ struct BuildRequest: Equatable {
     options.keepGoing = keepGoing
     options.targets = targets
     options.workspace = context.workspaceName
+    options.commit = context.headCommit
+    options.cacheSize = context.cacheSizeOnDisk
     if dryRun {
       options.removeStaleOutputs = false
     } else {
@@ -239,7 +241,9 @@ struct SnapshotQuestion {
     defer { withExtendedLifetime(lock) {} }
     let null = NullBuild(layout: context.layout, fileSystem: context.fileSystem, clock: context.clock,
                          environment: context.environment)
-    guard let answer = null.answer(targets: targets, workspace: context.workspaceName) else { return nil }
+    guard let answer = null.answer(targets: targets, workspace: context.workspaceName, commit: context.headCommit,
+                                   jobs: jobs ?? context.cores)
+    else { return nil }
     var summary = answer.entry.summary
     if !dryRun {
       // Not recorded, not done: the full build records it itself.

@@ -190,6 +190,17 @@ package struct Context: Sendable {
     return Workspaces.name(containing: root, fileSystem: fileSystem)
   }
 
+  /// The commit HEAD names in the checkout holding the workspace root, read from git's
+  /// files (`GitHead`); nil outside git.
+  package var headCommit: String? { GitHead(fileSystem: fileSystem).commit(containing: root) }
+
+  /// Measures the local cache's size on disk (`CacheMaintenance.bytesOnDisk`), through
+  /// the cache's no-symlink file system.
+  package var cacheSizeOnDisk: @Sendable () -> Int64? {
+    let root = cacheRoot, files = cacheFileSystem
+    return { CacheMaintenance(root: root, fileSystem: files).bytesOnDisk() }
+  }
+
   /// How the build file is named in messages: relative to where the user stands.
   package var displayPath: String {
     guard let buildFilePath else { return "kiln.yml" }

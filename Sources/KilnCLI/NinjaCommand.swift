@@ -57,7 +57,8 @@ struct NinjaCommand: KilnSubcommand {
     defer { withExtendedLifetime(lock) {} }
     let null = NullBuild(layout: state.layout, fileSystem: state.fileSystem, clock: state.clock,
                          environment: state.environment)
-    guard let answer = null.answer(targets: snapshotTargets, workspace: state.workspaceName),
+    guard let answer = null.answer(targets: snapshotTargets, workspace: state.workspaceName, commit: state.headCommit,
+                                   jobs: j ?? state.cores),
           let recorded = null.record(answer)
     else { return nil }
     if explaining {
@@ -189,6 +190,8 @@ struct NinjaCommand: KilnSubcommand {
     options.failureLimit = k.flatMap { $0 > 1 ? $0 : nil }
     options.targets = targets.map { $0.map(\.description) }
     options.workspace = state.workspaceName
+    options.commit = state.headCommit
+    options.cacheSize = state.cacheSizeOnDisk
     options.removeStaleOutputs = !n
     options.pools = ninja.pools
     options.snapshot = snapshot

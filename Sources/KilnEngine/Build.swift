@@ -21,6 +21,11 @@ package struct BuildOptions: Sendable {
   /// What the snapshot for the next build's "nothing changed" check needs from the
   /// caller; nil: no snapshot.
   package var snapshot: SnapshotRequest? = nil
+  /// The checkout's HEAD commit, recorded with the build.
+  package var commit: String? = nil
+  /// The local cache's size on disk, asked once at the end of a build that stored
+  /// something in the cache (nil: not measured).
+  package var cacheSize: (@Sendable () -> Int64?)? = nil
   /// Whether this build was interrupted (Ctrl-C); polled by the loop.
   package var isInterrupted: @Sendable () -> Bool = { ProcessGroups.shared.isInterrupted }
 
@@ -122,7 +127,8 @@ package final class Build {
       started: Double(started) / 1e9, finished: Double(clock.wallNanoseconds()) / 1e9,
       targets: options.targets ?? graph.defaultTasks ?? [], workspace: options.workspace, summary: result.summary,
       upToDate: loop.upToDate.order.map { .init(task: $0, count: loop.upToDate.count[$0]!, saved: loop.upToDate.saved[$0]!) },
-      outcomes: loop.outcomes, stats: statCache.changes())
+      outcomes: loop.outcomes, stats: statCache.changes(), commit: options.commit, jobs: options.jobs,
+      cacheBytes: loop.stored.isEmpty ? nil : options.cacheSize?())
     var snapshot = SnapshotUpdate.keep
     if let request = options.snapshot {
       snapshot = loop.unrecorded ? .remove
@@ -143,6 +149,9 @@ package final class Build {
     var stopping = false
     var failures = 0
     var prepared: [Int: (PreparedTask, [RerunReason])] = [:]
+    /// When each instance that must restore or run became ready to (seconds since the
+    /// start): what it then waited for a job slot is its start less this.
+    var readyAt: [Int: Double] = [:]
     /// Per task name, in first-seen order: instances up to date and their recorded time.
     var upToDate: (order: [String], count: [String: Int], saved: [String: Double]) = ([], [:], [:])
     var outcomes: [OutcomeRow] = []
@@ -334,6 +343,7 @@ package final class Build {
         return
       }
       prepared[i] = (task, reasons)
+      readyAt[i] = now
       plan.markReady(i)
       // Counted until looked up in the cache: its batch waits for it.
       if instance.batch != nil { probing[instance.id.task, default: 0] += 1 }
@@ -355,10 +365,11 @@ package final class Build {
       // A run may add reasons the loop could not know (cache disabled, path-dependent).
       let reasons: [RerunReason]
       if case .ran(let because, _) = r.outcome { reasons = because } else { reasons = startReasons }
-      let report = TaskReport(id: instance.id, outcome: r.outcome, reasons: reasons, duration: r.duration,
+      var report = TaskReport(id: instance.id, outcome: r.outcome, reasons: reasons, duration: r.duration,
                               stdout: r.stdout, stderr: r.stderr, started: started, finished: finished,
                               saved: { if case .restored = r.outcome { r.duration } else { 0 } }(),
-                              command: instance.command, peakMemory: r.peakMemory)
+                              command: instance.command, peakMemory: r.peakMemory, ready: readyAt[i])
+      report.queued = r.queued
       if r.predicted {
         predict(i, report)
       } else if case .failed = r.outcome {
@@ -387,15 +398,16 @@ package final class Build {
     private func end(_ i: Int, _ report: TaskReport, _ state: BuildPlan.State) throws {
       switch report.outcome {
       case .upToDate:
+        // Work done by an earlier build, not saved by this one: counted apart.
         result.summary.upToDate += 1
-        result.summary.timeSaved += report.saved
         let task = report.id.task
         if upToDate.count[task] == nil { upToDate.order.append(task) }
         upToDate.count[task, default: 0] += 1
         upToDate.saved[task, default: 0] += report.saved
       case .restored:
+        // What the cache saved: the recorded run less the restore's own time.
         result.summary.restored += 1
-        result.summary.timeSaved += report.saved
+        result.summary.timeSaved += max(0, report.saved - (report.finished - report.started))
       case .ran: result.summary.ran += 1
       case .failed: result.summary.failed += 1
       case .skipped: result.summary.skipped += 1
@@ -405,7 +417,8 @@ package final class Build {
           task: report.id.description, outcome: report.outcome.kind,
           reasons: report.reasons.map(\.description).joined(separator: "; "),
           duration: report.duration, started: report.started, finished: report.finished,
-          peakMemory: report.peakMemory, reasonKinds: report.reasons.map(\.kind).joined(separator: " ")))
+          peakMemory: report.peakMemory, reasonKinds: report.reasons.map(\.kind).joined(separator: " "),
+          ready: report.ready, queued: report.queued > 0 ? report.queued : nil))
       }
       result.reports.append(report)
       plan.finish(i, state)

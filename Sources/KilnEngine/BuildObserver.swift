@@ -18,10 +18,17 @@ package struct TaskReport: Sendable {
   package var command: String
   /// Bytes of resident memory the command used at its peak, when it ran here.
   package var peakMemory: Int64?
+  /// Monotonic seconds since the build started when it was ready to restore or run
+  /// (its dependencies ended): `started - ready` it waited for a job slot.
+  package var ready: Double?
+  /// Seconds of `started...finished` it waited for a machine-wide job slot (one that
+  /// every kiln process shares) before its command started.
+  package var queued: Double = 0
 
   package init(id: TaskID, outcome: TaskOutcome, reasons: [RerunReason] = [], duration: Double = 0,
                stdout: [UInt8] = [], stderr: [UInt8] = [], started: Double = 0, finished: Double = 0,
-               saved: Double = 0, command: String = "", peakMemory: Int64? = nil) {
+               saved: Double = 0, command: String = "", peakMemory: Int64? = nil, ready: Double? = nil) {
+    self.ready = ready
     self.peakMemory = peakMemory
     self.id = id
     self.outcome = outcome

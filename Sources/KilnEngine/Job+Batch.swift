@@ -75,9 +75,11 @@ extension Job {
         let count = item.task.instance.outputs.count
         let stats = ran.exitStats.map { Array($0[offset..<offset + count]) }
         offset += count
-        results.append(collect(item.task, stdout: outs[k], stderr: errs[k], duration: share, startWall: ran.startWall,
-                               exitStats: stats, peakMemory: ran.completion.peakMemory, reasons: item.reasons,
-                               cacheable: cacheable, previous: item.previous))
+        var result = collect(item.task, stdout: outs[k], stderr: errs[k], duration: share, startWall: ran.startWall,
+                             exitStats: stats, peakMemory: ran.completion.peakMemory, reasons: item.reasons,
+                             cacheable: cacheable, previous: item.previous)
+        result.queued = ran.queued
+        results.append(result)
       }
       return results
     case .interrupted: return items.map { _ in Self.failed(.signal(2)) }

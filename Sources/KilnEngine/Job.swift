@@ -28,6 +28,9 @@ package struct JobResult: Sendable {
   package var stored: [(String, FileStat)] = []
   /// A dry run's prediction of what the job would do: nothing was done.
   package var predicted = false
+  /// Seconds the command waited for one of the machine-wide job slots (shared with
+  /// every kiln process) before it started: part of the job's time, not of its run.
+  package var queued: Double = 0
 }
 
 /// The work of one task instance that is not up to date, done off the build loop:
@@ -240,6 +243,15 @@ package struct Job: Sendable {
     case .failure(.interrupted): return Self.interrupted
     case .failure(.launchFailed(let why)): return Self.failed(.launchFailed(why))
     }
+    var result = ended(task, ran, reasons: reasons, cacheable: cacheable, previous: previous)
+    result.queued = ran.queued
+    return result
+  }
+
+  /// The result of a command that ran to its end.
+  private func ended(_ task: PreparedTask, _ ran: Ran, reasons: [RerunReason], cacheable: Bool,
+                     previous: TaskRecord?) -> JobResult {
+    let instance = task.instance
     let (out, err, duration) = (ran.completion.stdout, ran.completion.stderr, ran.duration)
     switch ran.completion.status {
     case .exited(0): break
@@ -282,6 +294,8 @@ package struct Job: Sendable {
     var duration: Double
     /// The wall clock when it started, nanoseconds.
     var startWall: Int64
+    /// Seconds it waited for a machine-wide job slot before starting.
+    var queued: Double = 0
     /// The lstat of each of `outputs` as the command left them (nil: none taken).
     var exitStats: [FileStat?]?
   }
@@ -297,6 +311,7 @@ package struct Job: Sendable {
     let invocation = Invocation(
       command: command, workingDirectory: Paths.join(root, instance.directory),
       environment: env, timeout: instance.timeout)
+    let asked = clock.monotonic()
     guard let slot = await limits.acquireSlot(expectedMemory: expectedMemory) else { return .failure(.interrupted) }
     let start = clock.monotonic()
     let startWall = clock.wallNanoseconds()
@@ -314,7 +329,7 @@ package struct Job: Sendable {
     }
     limits.release(slot)
     return .success(Ran(completion: completion, duration: clock.monotonic() - start, startWall: startWall,
-                        exitStats: atExit.value))
+                        queued: start - asked, exitStats: atExit.value))
   }
 
   enum SpawnFailure: Error {

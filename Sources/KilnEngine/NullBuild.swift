@@ -46,7 +46,7 @@ package struct NullBuild {
 
   /// The answer for a build of `targets` (nil: the default) recorded under `workspace`;
   /// nil when only the full build can tell.
-  package func answer(targets: [String]?, workspace: String?) -> Answer? {
+  package func answer(targets: [String]?, workspace: String?, commit: String? = nil, jobs: Int? = nil) -> Answer? {
     let startedAt = clock.monotonic()
     let started = Double(clock.wallNanoseconds()) / 1e9
     guard let bytes = try? fileSystem.read(layout.snapshot), var snapshot = BuildSnapshot.decode(bytes),
@@ -80,11 +80,12 @@ package struct NullBuild {
       if !StatTrust.same(stat, entry.stat) || !snapshot.entries[index].recheck { refresh = true }
     }
     var summary = BuildSummary()
+    // Nothing restored, so nothing saved: the up-to-date work is counted per task.
     summary.upToDate = snapshot.total
-    summary.timeSaved = snapshot.tasks.reduce(0) { $0 + $1.saved }
     let entry = BuildHistoryEntry(
       started: started, finished: started, targets: snapshot.targetNames, workspace: workspace, summary: summary,
-      upToDate: snapshot.tasks.map { .init(task: $0.name, count: $0.count, saved: $0.saved) }, stats: rehashed)
+      upToDate: snapshot.tasks.map { .init(task: $0.name, count: $0.count, saved: $0.saved) }, stats: rehashed,
+      commit: commit, jobs: jobs)
     return Answer(entry: entry, warnings: snapshot.warnings, checked: snapshot.entries.count, touched: touched,
                   rechecked: changed.count - touched, refreshed: refresh ? snapshot : nil, startedAt: startedAt)
   }

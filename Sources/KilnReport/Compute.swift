@@ -36,9 +36,15 @@ package struct HistoryOutcome: Sendable, Hashable {
   /// Seconds since its build started.
   package var started: Double
   package var finished: Double
+  /// Seconds since its build started when it was ready to start; nil when not recorded.
+  package var ready: Double?
+  /// Seconds of `started...finished` it waited for a machine-wide job slot.
+  package var queued: Double
 
   package init(id: String, task: String, outcome: String, reasonKinds: [String] = [], duration: Double,
-               started: Double, finished: Double) {
+               started: Double, finished: Double, ready: Double? = nil, queued: Double = 0) {
+    self.ready = ready
+    self.queued = queued
     self.id = id
     self.task = task
     self.outcome = outcome
@@ -75,9 +81,11 @@ extension StatsReport {
   package static let regressionFloor = 0.05
 
   /// The figures of `history` (oldest build first; its last build is "the last build").
-  package init(history: [HistoryBuild], facts: TaskFacts, window: Int) {
+  /// `task`: only that task's instances count (a build without any is left out).
+  package init(history: [HistoryBuild], facts: TaskFacts, window: Int, task: String? = nil) {
     self.init(window: window)
-    let builds = Array(history.suffix(window))
+    self.task = task
+    let builds = Array(history.compactMap { Self.normalized($0, task: task) }.suffix(window))
     self.history = builds.map(\.figures)
     guard let lastBuild = builds.last else { return }
     last = lastBuild.figures
@@ -89,9 +97,7 @@ extension StatsReport {
     var reasons: [String: (count: Int, examples: [String])] = [:]
     for build in builds {
       total = total + build.figures.counts
-      var w = build.figures.counts
-      w.builds = 1
-      workspaces[build.figures.workspace ?? "(main)", default: Counts()] = workspaces[build.figures.workspace ?? "(main)", default: Counts()] + w
+      workspaces[build.figures.workspace ?? "(main)", default: Counts()] = workspaces[build.figures.workspace ?? "(main)", default: Counts()] + build.figures.counts
       for o in build.outcomes {
         var c = tasks[o.task, default: Counts()]
         switch o.outcome {
@@ -107,15 +113,17 @@ extension StatsReport {
           }
         case "restored":
           c.restored += 1
-          c.timeSaved += o.duration
+          c.timeSaved += Self.saved(o)
         case "failed": c.failed += 1
         default: c.skipped += 1
         }
         tasks[o.task] = c
       }
+      let idle = build.figures.counts.isNothingToDo
       for (task, u) in build.upToDate {
         tasks[task, default: Counts()].upToDate += u.count
-        tasks[task, default: Counts()].timeSaved += u.saved
+        tasks[task, default: Counts()].upToDateWork += u.saved
+        if idle { tasks[task, default: Counts()].nothingToDoUpToDate += u.count }
       }
     }
     perTask = tasks.keys.sorted().map { name in
@@ -144,28 +152,77 @@ extension StatsReport {
     criticalPath = Self.criticalPath(lastBuild, facts)
     let onPath = Set(criticalPath?.steps.map(\.id) ?? [])
     timeline = Self.lanes(lastBuild.outcomes, onPath)
+    busy = Self.busy(lastBuild.outcomes)
     regressions = Self.regressions(builds)
   }
 
+  /// What restoring `o` saved: its recorded run time less the restore's own.
+  package static func saved(_ o: HistoryOutcome) -> Double {
+    o.outcome == "restored" ? max(0, o.duration - (o.finished - o.started)) : 0
+  }
+
+  /// `build` with its counts as the report counts them (time saved by restores only,
+  /// up-to-date work apart, "nothing to do" marked); with `task`, only that task's rows
+  /// and counts, or nil when the task had no instance in it.
+  static func normalized(_ build: HistoryBuild, task: String?) -> HistoryBuild? {
+    var b = build
+    var c = b.figures.counts
+    if let task {
+      b.outcomes = b.outcomes.filter { $0.task == task }
+      b.upToDate = b.upToDate.filter { $0.key == task }
+      guard !b.outcomes.isEmpty || !b.upToDate.isEmpty else { return nil }
+      let builds = c.builds
+      c = Counts()
+      c.builds = builds
+      for o in b.outcomes {
+        switch o.outcome {
+        case "ran": c.ran += 1
+        case "restored": c.restored += 1
+        case "failed": c.failed += 1
+        default: c.skipped += 1
+        }
+      }
+      c.upToDate = b.upToDate.values.reduce(0) { $0 + $1.count }
+    }
+    c.builds = max(c.builds, 1)
+    c.timeSaved = b.outcomes.reduce(0) { $0 + saved($1) }
+    c.upToDateWork = b.upToDate.values.reduce(0) { $0 + $1.saved }
+    c.nothingToDo = c.isNothingToDo ? 1 : 0
+    c.nothingToDoUpToDate = c.isNothingToDo ? c.upToDate : 0
+    b.figures.counts = c
+    return b
+  }
+
+  /// Like with like. An instance of a `foreach` task (its id names an item) against the
+  /// mean of its task's instances that ran in the build; a task of one instance against
+  /// the mean of the build's tasks of one instance. Never an instance against whole
+  /// tasks: a task's largest source is not a bottleneck next to a link. At least two to
+  /// compare, the one compared included in the mean.
   private static func bottlenecks(_ ran: [HistoryOutcome]) -> [Bottleneck] {
     guard !ran.isEmpty else { return [] }
-    let overall = ran.reduce(0) { $0 + $1.duration } / Double(ran.count)
+    let single = ran.filter { $0.id == $0.task }
+    let singleMean = single.reduce(0) { $0 + $1.duration } / Double(max(single.count, 1))
     var byTask: [String: [HistoryOutcome]] = [:]
-    for o in ran { byTask[o.task, default: []].append(o) }
+    for o in ran where o.id != o.task { byTask[o.task, default: []].append(o) }
     var found: [Bottleneck] = []
     for o in ran {
-      let siblings = byTask[o.task]!
-      let (mean, basis) = siblings.count > 1
-        ? (siblings.reduce(0) { $0 + $1.duration } / Double(siblings.count), "task") : (overall, "all")
+      let isSingle = o.id == o.task
+      let peers = isSingle ? single.count : byTask[o.task]!.count
+      guard peers >= 2 else { continue }
+      let mean = isSingle ? singleMean : byTask[o.task]!.reduce(0) { $0 + $1.duration } / Double(peers)
       if mean > 0, o.duration > bottleneckFactor * mean {
-        found.append(Bottleneck(id: o.id, task: o.task, duration: o.duration, mean: mean, basis: basis))
+        found.append(Bottleneck(id: o.id, task: o.task, duration: o.duration, mean: mean,
+                                basis: isSingle ? "tasks" : "task", peers: peers))
       }
     }
     return found.sorted { $0.ratio != $1.ratio ? $0.ratio > $1.ratio : $0.id < $1.id }
   }
 
   /// From the instance that finished last, back through each one's dependency that
-  /// finished last, as far as the dependencies that worked in this build go.
+  /// finished last, as far as the dependencies that worked in this build go. Each step
+  /// says how long it waited for a job slot once ready (its start less its ready time,
+  /// as recorded, and then for a machine-wide slot shared with other kiln processes):
+  /// that waiting is time the chain alone does not explain, and not in its duration.
   private static func criticalPath(_ build: HistoryBuild, _ facts: TaskFacts) -> CriticalPath? {
     let worked = build.outcomes.filter { $0.outcome != "skipped" }
     guard var current = worked.max(by: { $0.finished < $1.finished }) else { return nil }
@@ -180,9 +237,15 @@ extension StatsReport {
       current = previous
     }
     chain.reverse()
+    // For a -j slot (ready until started), then for a machine-wide one (inside its time).
+    func waited(_ o: HistoryOutcome) -> Double { (o.ready.map { max(0, o.started - $0) } ?? 0) + o.queued }
+    func took(_ o: HistoryOutcome) -> Double { max(0, o.finished - o.started - o.queued) }
     return CriticalPath(
-      steps: chain.map { InstanceFigure(id: $0.id, task: $0.task, outcome: $0.outcome, duration: $0.finished - $0.started) },
-      length: chain.reduce(0) { $0 + ($1.finished - $1.started) }, wallTime: build.figures.wallTime)
+      steps: chain.map {
+        InstanceFigure(id: $0.id, task: $0.task, outcome: $0.outcome, duration: took($0), waited: waited($0))
+      },
+      length: chain.reduce(0) { $0 + took($1) }, wallTime: build.figures.wallTime,
+      slotWait: chain.reduce(0) { $0 + waited($1) }, jobs: build.figures.jobs)
   }
 
   /// Rows for a timeline: each instance in the first row free at its start.
@@ -195,6 +258,31 @@ extension StatsReport {
       return TimelineBar(id: o.id, task: o.task, outcome: o.outcome, started: o.started, finished: o.finished,
                          lane: lane, onCriticalPath: onPath.contains(o.id))
     }
+  }
+
+  /// The number of instances restoring or running over the build, a step at each
+  /// change (an instance that ends as another starts is not counted twice).
+  private static func busy(_ outcomes: [HistoryOutcome]) -> [BusyStep] {
+    var events: [(time: Double, delta: Int)] = []
+    for o in outcomes where o.outcome != "skipped" && o.finished > o.started {
+      events.append((o.started, 1))
+      events.append((o.finished, -1))
+    }
+    guard !events.isEmpty else { return [] }
+    // Ends before starts at the same moment.
+    events.sort { $0.time != $1.time ? $0.time < $1.time : $0.delta < $1.delta }
+    var steps: [BusyStep] = [BusyStep(time: 0, running: 0)]
+    var running = 0
+    for e in events {
+      running += e.delta
+      if steps.last!.time == e.time { steps[steps.count - 1].running = running } else {
+        steps.append(BusyStep(time: e.time, running: running))
+      }
+    }
+    // Drop steps that change nothing.
+    var merged: [BusyStep] = []
+    for s in steps where merged.last?.running != s.running { merged.append(s) }
+    return merged
   }
 
   /// Instances whose run in the last build took well longer than the median of their

@@ -7,6 +7,10 @@
 /// Hooks for tests and scripts: `id="summary"`, `id="timeline"` (one
 /// `<rect class="bar OUTCOME[ critical]" data-id data-task data-lane>` per instance),
 /// `id="hit-rate"` and `id="wall-time"` (one `class="build ..." data-build` per build),
+/// `id="busy-slots"` (the last build's running instances over time: one
+/// `<rect class="busy" data-running data-start data-end>` per step, and the `-j` line
+/// `class="jobs-line"`), `id="cache-size"` (one `<circle class="build cache"
+/// data-build data-bytes>` per build that recorded the cache's size),
 /// and one `<section id="...">` per table (`slowest`, `critical-path`, `bottlenecks`,
 /// `sla`, `regressions`, `misses`, `per-task`, `per-workspace`).
 package enum HTMLReport {
@@ -17,6 +21,7 @@ package enum HTMLReport {
     if report.last != nil {
       html += timeline(report)
       html += "<div class=\"grid\">\n"
+      html += busyChart(report) + cacheSizeChart(report)
       html += hitRateChart(report) + wallTimeChart(report)
       html += slowest(report) + criticalPath(report) + bottlenecks(report) + sla(report)
       html += regressions(report) + misses(report) + perTask(report) + perWorkspace(report)
@@ -96,7 +101,7 @@ extension HTMLReport {
     .card{border:1px solid var(--line);border-radius:6px;padding:8px 12px 9px;border-top:3px solid var(--line)}
     .card .value{font-size:23px;font-weight:620;font-variant-numeric:tabular-nums;white-space:nowrap}
     .card .label{color:var(--muted);font-size:11.5px;text-transform:uppercase;letter-spacing:.05em}
-    .card .sub{color:var(--faint);font-size:12px;white-space:nowrap}
+    .card .sub{color:var(--faint);font-size:12px}
     .card.hit{border-top-color:var(--restored)} .card.ran{border-top-color:var(--ran)}
     .card.restored{border-top-color:var(--restored)} .card.up-to-date{border-top-color:var(--uptodate)}
     .card.failed{border-top-color:var(--failed)} .card.skipped{border-top-color:var(--skipped)}
@@ -154,6 +159,8 @@ extension HTMLReport {
     .chain .step{border:1.5px solid var(--critical);border-radius:5px;padding:1px 7px;font-size:12.5px}
     .chain .arrow{color:var(--faint)}
     footer{color:var(--faint);font-size:12px;margin-top:18px;text-align:center}
+    svg .busy{fill:var(--ran);opacity:.85} svg .jobs-line{stroke:var(--critical);stroke-width:1.5;stroke-dasharray:5 3}
+    .cache-line{fill:none;stroke:var(--restored);stroke-width:2} .build.cache{fill:#fff;stroke:var(--restored);stroke-width:2}
 
     """
 
@@ -172,19 +179,26 @@ extension HTMLReport {
       : "<span class=\"status failed\">failed (exit \(last.exitStatus))</span>"
     s += "</div>\n<p class=\"meta\">"
     var meta = ["build #\(last.id)", date(last.started)]
+    if let commit = last.commit { meta.append("commit " + commit.prefix(12)) }
+    if let jobs = last.jobs { meta.append("-j \(jobs)") }
     if !last.targets.isEmpty { meta.append("targets: " + last.targets) }
     meta.append("workspace: " + (last.workspace ?? "(main)"))
     meta.append("history: last \(r.history.count) build\(r.history.count == 1 ? "" : "s")")
     s += meta.map(escape).joined(separator: " &middot; ") + "</p>\n<div class=\"cards\">\n"
 
     let c = last.counts
-    s += card("hit", "hit rate", percent(c.hitRate), "over \(r.history.count): " + percent(r.total.hitRate))
+    let idle = r.total.nothingToDo > 0 ? " (\(r.total.nothingToDo) with nothing to do left out)" : ""
+    let nothing = c.isNothingToDo && c.upToDate > 0
+    s += card("hit", "hit rate", nothing ? "–" : percent(c.hitRate),
+              (nothing ? "nothing to do; " : "") + "over \(r.history.count): " + percent(r.total.hitRate) + idle)
     s += card("wall", "wall time", duration(last.wallTime),
               r.criticalPath.map { "critical path " + duration($0.length) } ?? "")
-    s += card("saved", "time saved", duration(c.timeSaved), "over \(r.history.count): " + duration(r.total.timeSaved))
+    s += card("saved", "time saved", duration(c.timeSaved),
+              "by restoring; over \(r.history.count): " + duration(r.total.timeSaved))
     s += card("ran", "ran", "\(c.ran)", "")
     s += card("restored", "restored", "\(c.restored)", "from the cache")
-    s += card("up-to-date", "up to date", "\(c.upToDate)", "nothing to do")
+    s += card("up-to-date", "up to date", "\(c.upToDate)",
+              c.upToDateWork > 0 ? "earlier work: " + duration(c.upToDateWork) : "nothing to do")
     s += card("failed" + (c.failed > 0 ? " some" : ""), "failed", "\(c.failed)",
               c.skipped > 0 ? "\(c.skipped) skipped" : "")
     s += "</div>\n"
@@ -308,10 +322,100 @@ extension HTMLReport {
     return s + "</div>\n</section>\n"
   }
 
+  /// The last build's running instances over its wall time, a step chart, against its `-j`.
+  private static func busyChart(_ r: StatsReport) -> String {
+    var s = "<section id=\"busy-section\" class=\"panel\">\n<h2>Busy job slots in the last build</h2>\n"
+    let steps = r.busy
+    let jobs = r.last?.jobs
+    let span = max(r.last?.wallTime ?? 0, steps.last?.time ?? 0, 0.001)
+    guard !steps.isEmpty else {
+      s += "<p class=\"empty\">No instance ran or restored in the last build: no job slot was used.</p>\n"
+      return s + "</section>\n"
+    }
+    var area = 0.0
+    for (a, b) in zip(steps, steps.dropFirst() + [BusyStep(time: span, running: 0)]) {
+      area += Double(a.running) * max(0, b.time - a.time)
+    }
+    let peak = steps.map(\.running).max() ?? 0
+    var note = "Instances running or restoring over the build: at most \(peak), \(fixed(area / span, 2)) on average"
+    note += jobs.map { " of \($0) job slot\($0 == 1 ? "" : "s") (-j \($0))" } ?? ""
+    note += "."
+    s += "<p class=\"note\">" + escape(note) + "</p>\n"
+    let width = 520.0, height = 190.0, left = 38.0, right = 8.0, top = 14.0, bottom = 22.0
+    let plotW = width - left - right, plotH = height - top - bottom
+    let ceiling = Double(max(peak, jobs ?? 0, 1))
+    func x(_ t: Double) -> Double { left + plotW * min(max(t, 0), span) / span }
+    func y(_ v: Double) -> Double { top + plotH * (1 - min(max(v, 0), ceiling) / ceiling) }
+    s += "<svg id=\"busy-slots\" class=\"chart\" viewBox=\"0 0 \(n(width)) \(n(height))\" role=\"img\" "
+    s += "aria-label=\"Busy job slots in the last build\">\n"
+    let every = max(1, Int(ceiling) / 4)
+    for v in stride(from: 0, through: Int(ceiling), by: every) {
+      s += "<line class=\"grid-line\" x1=\"\(n(left))\" y1=\"\(n(y(Double(v))))\" x2=\"\(n(left + plotW))\" y2=\"\(n(y(Double(v))))\"/>"
+      s += "<text x=\"\(n(left - 6))\" y=\"\(n(y(Double(v)) + 4))\" text-anchor=\"end\">\(v)</text>\n"
+    }
+    for (a, b) in zip(steps, steps.dropFirst() + [BusyStep(time: span, running: 0)]) where a.running > 0 {
+      let x0 = x(a.time), w = max(x(b.time) - x0, 0.5)
+      let tip = "\(a.running) running from \(duration(a.time)) to \(duration(b.time)) after the start"
+      s += "<rect class=\"busy\" x=\"\(n(x0))\" y=\"\(n(y(Double(a.running))))\" width=\"\(n(w))\" "
+      s += "height=\"\(n(y(0) - y(Double(a.running))))\" data-running=\"\(a.running)\" data-start=\"\(fixed(a.time, 3))\" "
+      s += "data-end=\"\(fixed(b.time, 3))\"><title>\(escape(tip))</title></rect>\n"
+    }
+    if let jobs {
+      s += "<line class=\"jobs-line\" x1=\"\(n(left))\" y1=\"\(n(y(Double(jobs))))\" x2=\"\(n(left + plotW))\" "
+      s += "y2=\"\(n(y(Double(jobs))))\"><title>-j \(jobs)</title></line>\n"
+    }
+    let step = niceStep(span / 5)
+    var t = 0.0
+    while t <= span + step * 1e-9 {
+      s += "<text x=\"\(n(x(t)))\" y=\"\(n(height - 6))\" text-anchor=\"middle\">\(escape(tick(t, step: step)))</text>"
+      t += step
+    }
+    s += "\n<line class=\"axis\" x1=\"\(n(left))\" y1=\"\(n(y(0)))\" x2=\"\(n(left + plotW))\" y2=\"\(n(y(0)))\"/>\n"
+    return s + "</svg>\n</section>\n"
+  }
+
+  /// The local cache's size after each build of the window that measured it (those that
+  /// stored something in the cache).
+  private static func cacheSizeChart(_ r: StatsReport) -> String {
+    var s = "<section id=\"cache-section\" class=\"panel\">\n<h2>Cache size</h2>\n"
+    let points = r.history.enumerated().compactMap { i, b in b.cacheBytes.map { (i, b, $0) } }
+    guard !points.isEmpty else {
+      s += "<p class=\"empty\">No build of the window stored anything in the cache, so none measured its size.</p>\n"
+      return s + "</section>\n"
+    }
+    s += "<p class=\"note\">The local cache's size on disk (blobs, actions.db and its write-ahead log) after each "
+    s += "build that stored something in it. Its entries and blobs now: " + escape(r.cacheBytes.map(bytes) ?? "unknown")
+    s += ".</p>\n"
+    let width = 520.0, height = 190.0, left = 62.0, right = 10.0, top = 14.0, bottom = 22.0
+    let plotW = width - left - right, plotH = height - top - bottom
+    let peak = Double(max(points.map(\.2).max() ?? 0, 1))
+    let slot = plotW / Double(max(r.history.count, 1))
+    func x(_ i: Int) -> Double { left + slot * (Double(i) + 0.5) }
+    func y(_ v: Double) -> Double { top + plotH * (1 - min(max(v, 0), peak) / peak) }
+    s += "<svg id=\"cache-size\" class=\"chart\" viewBox=\"0 0 \(n(width)) \(n(height))\" role=\"img\" "
+    s += "aria-label=\"Cache size per build\">\n"
+    for f in [0.0, 0.5, 1.0] {
+      s += "<line class=\"grid-line\" x1=\"\(n(left))\" y1=\"\(n(y(peak * f)))\" x2=\"\(n(left + plotW))\" y2=\"\(n(y(peak * f)))\"/>"
+      s += "<text x=\"\(n(left - 6))\" y=\"\(n(y(peak * f) + 4))\" text-anchor=\"end\">\(escape(bytes(Int64(peak * f))))</text>\n"
+    }
+    s += "<polyline class=\"cache-line\" points=\"\(points.map { "\(n(x($0.0))),\(n(y(Double($0.2))))" }.joined(separator: " "))\"/>\n"
+    let every = labelEvery(r.history.count)
+    for (i, b, size) in points {
+      let tip = "build #\(b.id), \(date(b.started)): cache \(bytes(size))"
+      s += "<circle class=\"build cache\" data-build=\"\(b.id)\" data-bytes=\"\(size)\" cx=\"\(n(x(i)))\" "
+      s += "cy=\"\(n(y(Double(size))))\" r=\"3.5\"><title>\(escape(tip))</title></circle>"
+      if i % every == 0 || i == r.history.count - 1 { s += buildLabel(b, x: x(i), y: height - 6) }
+      s += "\n"
+    }
+    s += "<line class=\"axis\" x1=\"\(n(left))\" y1=\"\(n(y(0)))\" x2=\"\(n(left + plotW))\" y2=\"\(n(y(0)))\"/>\n"
+    return s + "</svg>\n</section>\n"
+  }
+
   /// Hit rate per build of the window, oldest first, as bars from 0 to 100%.
   private static func hitRateChart(_ r: StatsReport) -> String {
     var s = "<section id=\"history\" class=\"panel\">\n<h2>Hit rate per build</h2>\n"
-    s += "<p class=\"note\">(up to date + restored) / (up to date + restored + ran); red: the build failed.</p>\n"
+    s += "<p class=\"note\">(up to date + restored) / (up to date + restored + ran); red: the build failed; "
+    s += "a grey line: nothing to do (every instance up to date), left out of the hit rates.</p>\n"
     let builds = r.history
     let width = 520.0, height = 190.0, left = 38.0, right = 6.0, top = 14.0, bottom = 22.0
     let plotW = width - left - right, plotH = height - top - bottom
@@ -339,7 +443,7 @@ extension HTMLReport {
           s += "\(escape(percent(rate)))</text>"
         }
       } else {
-        s += "<rect class=\"build none\" data-build=\"\(b.id)\" x=\"\(n(cx - barW / 2))\" y=\"\(n(y(0) - 2))\" "
+        s += "<rect class=\"build none\(b.counts.isNothingToDo ? " nothing-to-do" : "")\" data-build=\"\(b.id)\" x=\"\(n(cx - barW / 2))\" y=\"\(n(y(0) - 2))\" "
         s += "width=\"\(n(barW))\" height=\"2\"><title>\(tip)</title></rect>"
       }
       if i % every == 0 || isLast || b.exitStatus != 0 {
@@ -406,9 +510,11 @@ extension HTMLReport {
   private static func buildTip(_ b: BuildFigures) -> String {
     let c = b.counts
     var tip = "build #\(b.id), \(date(b.started))" + (b.exitStatus != 0 ? ", failed (exit \(b.exitStatus))" : "")
-    tip += "\nhit rate \(percent(c.hitRate)): \(c.ran) ran, \(c.restored) restored, \(c.upToDate) up to date"
+    tip += c.isNothingToDo ? "\nnothing to do: \(c.upToDate) up to date" :
+      "\nhit rate \(percent(c.hitRate)): \(c.ran) ran, \(c.restored) restored, \(c.upToDate) up to date"
     if c.failed > 0 || c.skipped > 0 { tip += ", \(c.failed) failed, \(c.skipped) skipped" }
     tip += "\nwall time \(duration(b.wallTime)), time saved \(duration(c.timeSaved))"
+    if let commit = b.commit { tip += "\ncommit \(commit.prefix(12))" }
     if let w = b.workspace { tip += "\nworkspace \(w)" }
     return tip
   }
@@ -448,30 +554,38 @@ extension HTMLReport {
     }
     var note = "The chain that ended last: \(duration(path.length)) of the build's \(duration(path.wallTime)) wall time"
     if path.wallTime > 0 { note += " (" + percent(path.length / path.wallTime) + ")" }
-    note += ". Making anything else faster does not shorten the build."
+    if path.slotLimited {
+      note += ". Waiting for a job slot (one of the build's" + (path.jobs.map { " \($0)" } ?? "")
+      note += ", or of the machine's, which every kiln process shares) lengthened the build by " + duration(path.slotWait)
+      note += ": more job slots, or faster instances elsewhere, would shorten it."
+    } else {
+      note += ". No step waited for a job slot: making anything else faster does not shorten the build."
+    }
     var chain = "<div class=\"chain\">"
     chain += path.steps.map { "<span class=\"step id\">\(escape($0.id))</span>" }
       .joined(separator: "<span class=\"arrow\">&rarr;</span>")
     chain += "</div>\n"
     let rows = path.steps.map { f in
       row([id(f.id), badge(f.outcome), num(duration(f.duration)),
-           num(path.length > 0 ? percent(f.duration / path.length) : "–")])
+           num(path.length > 0 ? percent(f.duration / path.length) : "–"), num(f.waited >= 0.001 ? duration(f.waited) : "–")])
     }
-    return panel("critical-path", "Critical path", note: note, head: ["step", "outcome", "#duration", "#share"],
+    return panel("critical-path", "Critical path", note: note,
+                 head: ["step", "outcome", "#duration", "#share", "#waited for a slot"],
                  rows: rows, empty: "", before: chain)
   }
 
   private static func bottlenecks(_ r: StatsReport) -> String {
     let rows = r.bottlenecks.map { b in
       row([id(b.id), num(duration(b.duration)), num(duration(b.mean)),
-           num(fixed(b.ratio, 1) + "\u{00D7}"), b.basis == "task" ? id(b.task) : "all tasks"])
+           num(fixed(b.ratio, 1) + "\u{00D7}"),
+           b.basis == "task" ? id(b.task) + escape(" (\(b.peers) instances)") : escape("\(b.peers) tasks of one instance")])
     }
     let factor = fixed(StatsReport.bottleneckFactor, 1) + "\u{00D7}"
-    let note = "Instances that took more than \(factor) the mean of their task's instances "
-      + "(of all instances, for a task with one)."
+    let note = "Like with like: instances of a foreach task that took more than \(factor) the mean of "
+      + "that task's instances, and tasks of one instance that took more than \(factor) the mean of such tasks."
     return panel("bottlenecks", "Bottlenecks", note: note,
                  head: ["instance", "#duration", "#mean", "#ratio", "mean of"], rows: rows,
-                 empty: "No bottleneck: no instance took more than \(factor) its mean.")
+                 empty: "No bottleneck: no instance took more than \(factor) the mean of its peers.")
   }
 
   private static func sla(_ r: StatsReport) -> String {

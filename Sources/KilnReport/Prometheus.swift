@@ -39,7 +39,7 @@ package enum Prometheus {
     var instances = Family("kiln_task_instances_total", .counter, "Task instances, per workspace and outcome.")
     var saved = Family(
       "kiln_time_saved_seconds_total", .counter,
-      "Recorded run time of the task instances restored or up to date, per workspace.")
+      "What restoring saved (each restored instance's recorded run time less its restore's), per workspace.")
     for w in r.lifetime {
       let ws = [("workspace", w.name)]
       builds.add(Double(w.counts.builds), ws)
@@ -49,7 +49,7 @@ package enum Prometheus {
     // Over the window, per workspace.
     var hitRate = Family(
       "kiln_hit_rate", .gauge,
-      "(up to date + restored) / (up to date + restored + ran) over the history window, per workspace.")
+      "(up to date + restored) / (up to date + restored + ran) over the window's builds that had something to do, per workspace.")
     for w in r.perWorkspace {
       if let h = w.counts.hitRate { hitRate.add(h, [("workspace", w.name)]) }
     }
@@ -60,7 +60,7 @@ package enum Prometheus {
       "kiln_window_task_outcomes", .gauge, "Task instances in the history window, per task and outcome.")
     var taskSaved = Family(
       "kiln_window_task_time_saved_seconds", .gauge,
-      "Recorded run time of the instances restored or up to date in the history window, per task.")
+      "What restoring the task's instances saved in the history window (recorded run time less the restore's).")
     for t in r.perTask {
       for o in outcomes { taskOutcomes.add(Double(o.count(t.counts)), [("task", t.name), ("outcome", o.label)]) }
       taskSaved.add(t.counts.timeSaved, [("task", t.name)])

@@ -3,7 +3,7 @@
 /// form shows the same figures. Plain values only; no I/O.
 package struct StatsReport: Sendable, Hashable {
   /// The JSON schema's version (`docs/stats-schema.md`).
-  package static let schemaVersion = 1
+  package static let schemaVersion = 2
 
   /// How many of the latest builds the figures over "the history" cover.
   package var window: Int
@@ -28,6 +28,11 @@ package struct StatsReport: Sendable, Hashable {
   /// The last build's instances that ran, restored, failed or were skipped, with the
   /// job slot each used (for a timeline), in start order.
   package var timeline: [TimelineBar] = []
+  /// How many of the last build's instances were running (restoring or running) over
+  /// its wall time: a step each time the number changed, from 0 s.
+  package var busy: [BusyStep] = []
+  /// The task `--task` kept (the figures are of its instances only), or nil.
+  package var task: String?
   /// Bytes in the local cache and its files, when known.
   package var cacheBytes: Int64?
   package var cacheFiles: Int?
@@ -42,22 +47,37 @@ package struct Counts: Sendable, Hashable {
   package var upToDate = 0
   package var failed = 0
   package var skipped = 0
-  /// Seconds: the recorded run time of everything that restored or stayed up to date.
+  /// Seconds the cache saved: each restored instance's recorded run time less what
+  /// its restore took. Up-to-date instances saved nothing (their work was done by an
+  /// earlier build): see `upToDateWork`.
   package var timeSaved = 0.0
+  /// Seconds: the recorded run time of the instances that stayed up to date.
+  package var upToDateWork = 0.0
   package var builds = 0
+  /// Of `builds`, those in which every instance was up to date ("nothing to do"), and
+  /// the up-to-date instances they hold: left out of `hitRate`.
+  package var nothingToDo = 0
+  package var nothingToDoUpToDate = 0
 
   package init() {}
 
-  /// SPEC: (up to date + restored) / (up to date + restored + ran); nil when none.
+  /// SPEC's (up to date + restored) / (up to date + restored + ran), over the builds
+  /// that had something to do: a build where everything was up to date adds nothing
+  /// (20 such builds would otherwise turn any hit rate into nearly 100%). nil when none.
   package var hitRate: Double? {
+    let upToDate = self.upToDate - nothingToDoUpToDate
     let decided = upToDate + restored + ran
     return decided == 0 ? nil : Double(upToDate + restored) / Double(decided)
   }
+
+  /// Whether these are one build's, in which every instance was up to date.
+  package var isNothingToDo: Bool { ran + restored + failed + skipped == 0 }
 
   package static func + (a: Counts, b: Counts) -> Counts {
     var c = a
     c.ran += b.ran; c.restored += b.restored; c.upToDate += b.upToDate
     c.failed += b.failed; c.skipped += b.skipped; c.timeSaved += b.timeSaved; c.builds += b.builds
+    c.upToDateWork += b.upToDateWork; c.nothingToDo += b.nothingToDo; c.nothingToDoUpToDate += b.nothingToDoUpToDate
     return c
   }
 }
@@ -72,9 +92,17 @@ package struct BuildFigures: Sendable, Hashable {
   package var exitStatus: Int32
   package var counts: Counts
   package var targets: String
+  /// The checkout's HEAD commit (hex), its `-j`, and the local cache's size on disk
+  /// after it (recorded only by a build that stored in the cache); nil when unknown.
+  package var commit: String?
+  package var jobs: Int?
+  package var cacheBytes: Int64?
 
   package init(id: Int64, started: Double, wallTime: Double, workspace: String?, exitStatus: Int32, counts: Counts,
-               targets: String = "") {
+               targets: String = "", commit: String? = nil, jobs: Int? = nil, cacheBytes: Int64? = nil) {
+    self.commit = commit
+    self.jobs = jobs
+    self.cacheBytes = cacheBytes
     self.id = id
     self.started = started
     self.wallTime = wallTime
@@ -105,17 +133,22 @@ package struct InstanceFigure: Sendable, Hashable {
   package var task: String
   package var outcome: String
   package var duration: Double
+  /// Seconds it waited for a job slot once ready to start (on the critical path).
+  package var waited: Double = 0
 }
 
-/// An instance that took more than 1.5x the mean of its task's instances (or of all
-/// instances, for a task with one).
+/// Like compared with like: an instance of a `foreach` task that took more than 1.5x
+/// the mean of its task's instances, or a task of one instance that took more than
+/// 1.5x the mean of the build's other tasks of one instance.
 package struct Bottleneck: Sendable, Hashable {
   package var id: String
   package var task: String
   package var duration: Double
   package var mean: Double
-  /// "task" or "all": what the mean is of.
+  /// "task": the mean of its task's instances; "tasks": of the tasks of one instance.
   package var basis: String
+  /// How many durations the mean is of (this one included).
+  package var peers: Int = 0
   package var ratio: Double { mean > 0 ? duration / mean : 0 }
 }
 
@@ -136,6 +169,24 @@ package struct CriticalPath: Sendable, Hashable {
   /// Seconds: the durations along the chain, added up.
   package var length: Double
   package var wallTime: Double
+  /// Seconds the steps waited for a job slot once ready, added up: how much longer
+  /// than its chain the build was because every slot was busy.
+  package var slotWait: Double = 0
+  /// The build's `-j`, when recorded.
+  package var jobs: Int?
+
+  /// Whether waiting for a slot lengthened the build noticeably (1 ms, and 1% of it).
+  package var slotLimited: Bool { slotWait >= 0.001 && slotWait >= 0.01 * wallTime }
+}
+
+/// From `time` on (seconds since the build started), `running` instances ran or restored.
+package struct BusyStep: Sendable, Hashable {
+  package var time: Double
+  package var running: Int
+  package init(time: Double, running: Int) {
+    self.time = time
+    self.running = running
+  }
 }
 
 /// A task instance whose last run took well longer than its history's median.

@@ -9,8 +9,11 @@ import KilnSystem
 /// appends it inside its own transaction; a null build appends it to the pending file
 /// (`PendingHistory`), which the next opener of the manifest moves in.
 package struct BuildHistoryEntry: Sendable, Hashable {
-  /// Starts each pending record: one of an earlier kiln's format is dropped, not misread.
-  static let magic = Array("KILNHE1".utf8)
+  /// Starts each pending record. `KILNHE2` adds the commit, the `-j`, the cache's size
+  /// and each outcome's ready time to `KILNHE1`, which is still read (left by the kiln
+  /// before an upgrade); any other is dropped, not misread.
+  static let magic = Array("KILNHE2".utf8)
+  static let magicVersion1 = Array("KILNHE1".utf8)
   package var started: Double
   package var finished: Double
   package var targets: [String]
@@ -23,6 +26,14 @@ package struct BuildHistoryEntry: Sendable, Hashable {
   package var outcomes: [OutcomeRow]
   /// Stat-cache entries this build learned (nil entry: forget the path).
   package var stats: [PathStat]
+  /// The checkout's HEAD commit (hex) when the build started; nil outside git or when
+  /// HEAD names no commit yet.
+  package var commit: String?
+  /// The build's `-j`.
+  package var jobs: Int?
+  /// The local cache's size on disk once the build ended, measured only by a build that
+  /// stored something in it; nil otherwise.
+  package var cacheBytes: Int64?
 
   package struct UpToDateCount: Sendable, Hashable {
     package var task: String
@@ -45,7 +56,11 @@ package struct BuildHistoryEntry: Sendable, Hashable {
   }
 
   package init(started: Double, finished: Double, targets: [String], workspace: String?, summary: BuildSummary,
-               upToDate: [UpToDateCount], outcomes: [OutcomeRow] = [], stats: [PathStat] = []) {
+               upToDate: [UpToDateCount], outcomes: [OutcomeRow] = [], stats: [PathStat] = [],
+               commit: String? = nil, jobs: Int? = nil, cacheBytes: Int64? = nil) {
+    self.commit = commit
+    self.jobs = jobs
+    self.cacheBytes = cacheBytes
     self.started = started
     self.finished = finished
     self.targets = targets
@@ -108,7 +123,10 @@ package enum PendingHistory {
     var builds: [BuildHistoryEntry] = []
     var r = ByteReader(bytes)
     while !r.atEnd {
-      guard let body = try? r.raw(), let build = Seal.open(BuildHistoryEntry.magic, body).flatMap(BuildHistoryEntry.decode) else { break }
+      guard let body = try? r.raw() else { break }
+      let build = Seal.open(BuildHistoryEntry.magic, body).flatMap { BuildHistoryEntry.decode($0, version: 2) }
+        ?? Seal.open(BuildHistoryEntry.magicVersion1, body).flatMap { BuildHistoryEntry.decode($0, version: 1) }
+      guard let build else { break }
       builds.append(build)
     }
     try body(builds)
@@ -144,6 +162,9 @@ extension BuildHistoryEntry {
       w.double(o.started)
       w.double(o.finished)
       w.varint(o.peakMemory.map { UInt64(bitPattern: $0) + 1 } ?? 0)
+      w.varint(o.ready == nil ? 0 : 1)
+      w.double(o.ready ?? 0)
+      w.double(o.queued ?? 0)
     }
     w.varint(UInt64(stats.count))
     for s in stats {
@@ -160,10 +181,14 @@ extension BuildHistoryEntry {
       w.digest(entry.digest)
       w.varint(UInt64(bitPattern: entry.recorded))
     }
+    w.string(commit ?? "")
+    w.varint(UInt64(jobs ?? 0))
+    w.varint(cacheBytes.map { UInt64(bitPattern: $0) + 1 } ?? 0)
     return w.bytes
   }
 
-  static func decode(_ bytes: [UInt8]) -> BuildHistoryEntry? {
+  /// `version` 1: a `KILNHE1` record, without the commit, jobs, cache size and ready times.
+  static func decode(_ bytes: [UInt8], version: Int) -> BuildHistoryEntry? {
     var r = ByteReader(bytes)
     do throws(ByteReader.Truncated) {
       func int() throws(ByteReader.Truncated) -> Int { Int(truncatingIfNeeded: try r.varint()) }
@@ -191,9 +216,18 @@ extension BuildHistoryEntry {
         guard text.count == 4 else { return nil }
         let duration = try r.double(), started = try r.double(), finished = try r.double()
         let memory = try r.varint()
+        var ready: Double?, queued: Double?
+        if version >= 2 {
+          let known = try r.varint()
+          let value = try r.double()
+          if known == 1 { ready = value }
+          let waited = try r.double()
+          if waited > 0 { queued = waited }
+        }
         outcomes.append(OutcomeRow(task: text[0], outcome: text[1], reasons: text[2], duration: duration,
                                    started: started, finished: finished,
-                                   peakMemory: memory == 0 ? nil : Int64(bitPattern: memory - 1), reasonKinds: text[3]))
+                                   peakMemory: memory == 0 ? nil : Int64(bitPattern: memory - 1), reasonKinds: text[3],
+                                   ready: ready, queued: queued))
       }
       var stats: [PathStat] = []
       for _ in 0..<(try r.count()) {
@@ -208,9 +242,19 @@ extension BuildHistoryEntry {
           recorded: Int64(bitPattern: try r.varint()))
         stats.append(PathStat(path: path, entry: entry))
       }
+      var commit: String?, jobs: Int?, cacheBytes: Int64?
+      if version >= 2 {
+        let text = try r.string()
+        commit = text.isEmpty ? nil : text
+        let j = try int()
+        jobs = j == 0 ? nil : j
+        let bytes = try r.varint()
+        cacheBytes = bytes == 0 ? nil : Int64(bitPattern: bytes - 1)
+      }
       guard r.atEnd else { return nil }
       return BuildHistoryEntry(started: started, finished: finished, targets: targets, workspace: workspace,
-                               summary: summary, upToDate: upToDate, outcomes: outcomes, stats: stats)
+                               summary: summary, upToDate: upToDate, outcomes: outcomes, stats: stats,
+                               commit: commit, jobs: jobs, cacheBytes: cacheBytes)
     } catch {
       return nil
     }

@@ -90,6 +90,21 @@ package struct CacheMaintenance {
     return (removed, freed)
   }
 
+  /// The cache's size on disk: its blob and action files and `actions.db` with its
+  /// WAL. What a build that stored something records in the history: a stat per blob,
+  /// the entries' database stat'ed rather than read (`stats()` reads every row).
+  package func bytesOnDisk() -> Int64 {
+    var total: Int64 = 0
+    for folder in ["blobs", "actions"] {
+      let base = root + "/" + folder
+      for rel in fileSystem.files(under: base) { total += fileSystem.lstat(base + "/" + rel)?.size ?? 0 }
+    }
+    for name in [ActionDatabase.fileName, ActionDatabase.fileName + "-wal"] {
+      total += fileSystem.lstat(root + "/" + name)?.size ?? 0
+    }
+    return total
+  }
+
   package func stats() -> Stats {
     var s = Stats()
     for item in items() {

@@ -277,6 +277,7 @@ package final class Statement {
     while try step() {}
   }
 
+  package var columnCount: Int32 { sqlite3_column_count(raw) }
   package func int(_ column: Int32) -> Int64 { sqlite3_column_int64(raw, column) }
   package func double(_ column: Int32) -> Double { sqlite3_column_double(raw, column) }
   package func isNull(_ column: Int32) -> Bool { sqlite3_column_type(raw, column) == SQLITE_NULL }

@@ -35,8 +35,17 @@ package struct OutcomeRow: Sendable, Hashable {
   package var peakMemory: Int64?
   /// `RerunReason.kind` of each reason, space-separated.
   package var reasonKinds: String
+  /// Seconds since its build started when it was ready to start (its dependencies
+  /// ended, its verdict taken): `started - ready` is how long it waited for a job slot.
+  /// nil in builds recorded before schema 6.
+  package var ready: Double?
+  /// Seconds of `started...finished` it waited for a machine-wide job slot (shared
+  /// with every kiln process) before its command started; nil: none, or not recorded.
+  package var queued: Double?
   package init(task: String, outcome: String, reasons: String, duration: Double, started: Double, finished: Double,
-               peakMemory: Int64? = nil, reasonKinds: String = "") {
+               peakMemory: Int64? = nil, reasonKinds: String = "", ready: Double? = nil, queued: Double? = nil) {
+    self.ready = ready
+    self.queued = queued
     self.peakMemory = peakMemory
     self.reasonKinds = reasonKinds
     self.task = task
@@ -55,7 +64,9 @@ package struct BuildSummary: Sendable, Hashable {
   package var upToDate = 0
   package var failed = 0
   package var skipped = 0
-  /// Recorded run time of tasks that did not run (restored or up to date).
+  /// What restoring saved: each restored instance's recorded run time less the time
+  /// its restore took (schema 6; before, up-to-date instances' run time was added too,
+  /// which the migration took back out of the builds still in the history).
   package var timeSaved: Double = 0
   package var wallTime: Double = 0
   package var exitStatus: Int32 = 0
@@ -70,8 +81,8 @@ package struct BuildSummary: Sendable, Hashable {
 
 /// `.kiln/state.db`: the workspace's checksum manifest.
 ///
-/// Schema version 5 (SQLite, WAL, busy timeout 10 s):
-///   meta(key PRIMARY KEY, value)                 schema_version = 5
+/// Schema version 6 (SQLite, WAL, busy timeout 10 s):
+///   meta(key PRIMARY KEY, value)                 schema_version = 6
 ///   stat_cache(path PRIMARY KEY, size, mtime, ctime, inode, digest BLOB(16), recorded)
 ///     mtime/ctime/recorded in ns since the epoch; one row per hashed file, absolute
 ///     paths outside the workspace (system headers) allowed, workspace files relative.
@@ -80,17 +91,30 @@ package struct BuildSummary: Sendable, Hashable {
 ///     peak_memory)   peak_memory: bytes of resident memory at the last run, or NULL
 ///     the last successful run of each task instance here; lists are ByteWriter-encoded.
 ///   builds(id INTEGER PRIMARY KEY, started, finished, targets, workspace, exit_status,
-///     ran, restored, up_to_date, failed, skipped, time_saved, wall_time)
+///     ran, restored, up_to_date, failed, skipped, time_saved, wall_time,
+///     commit_id, jobs, cache_bytes)   time_saved: restored instances' recorded run time
+///     less their restore's; commit_id: the checkout's HEAD commit (hex), jobs: the
+///     build's -j, cache_bytes: the local cache's size on disk after a build that
+///     stored into it; each NULL when unknown (and in builds before schema 6)
 ///   outcomes(build_id -> builds ON DELETE CASCADE, task_id, outcome, reasons,
-///     duration, started, finished, peak_memory, reason_kinds)   one row per instance that did not stay up to date
+///     duration, started, finished, peak_memory, reason_kinds, ready, queued)   one row per
+///     instance that did not stay up to date; ready: when it could have started (its
+///     start less this is its wait for one of the build's -j slots); queued: seconds
+///     it then waited for a machine-wide slot, inside started...finished
 ///   up_to_date(build_id -> builds, task, count, time_saved)   per task name, so a null
-///     build of 20,000 instances writes a handful of rows, not 20,000.
+///     build of 20,000 instances writes a handful of rows, not 20,000; time_saved here
+///     is their recorded run time (work that was already done), not a saving
 ///   lifetime_totals(workspace PRIMARY KEY ('' for none), builds, ran, restored, up_to_date,
 ///     failed, skipped, time_saved)   added to by every finished build, never pruned
-/// A different schema version drops and recreates every table: all of it is derived
-/// state (the next build re-hashes and reruns or restores), and no output is touched.
+/// Schema 5 is migrated in place (`migrate5to6`): the new columns are added, and
+/// `time_saved` recomputed for the builds the history still holds. Any other version
+/// drops and recreates every table: all of it is derived state (the next build
+/// re-hashes and reruns or restores), and no output is touched.
 package final class Manifest {
-  package static let schemaVersion = 5
+  package static let schemaVersion = 6
+  /// The schema the manifest opened with `readingOnly` has (5 or 6): a workspace's
+  /// manifest its own kiln has not migrated yet is still read.
+  package private(set) var readVersion = Manifest.schemaVersion
   package let path: String
   private let db: Database
   private var inTransaction = false
@@ -145,9 +169,10 @@ package final class Manifest {
     let version = try database.statement("SELECT value FROM meta WHERE key = 'schema_version'")
     let current: Int? = try version.step() ? Int(version.text(0)) : nil
     _ = try? version.step()
-    guard current == Self.schemaVersion else {
+    guard let current, current == Self.schemaVersion || current == 5 else {
       throw DatabaseError(code: DatabaseError.badSchema, message: "not a manifest of this kiln's schema", path: path)
     }
+    readVersion = current
     db = database
   }
 
@@ -189,6 +214,10 @@ package final class Manifest {
       }
       return
     }
+    if current == 5 {
+      try migrate5to6(db)
+      return
+    }
     try db.execute("""
       BEGIN IMMEDIATE;
       DROP TABLE IF EXISTS lifetime_totals;
@@ -211,12 +240,13 @@ package final class Manifest {
         workspace TEXT, exit_status INTEGER, ran INTEGER NOT NULL DEFAULT 0,
         restored INTEGER NOT NULL DEFAULT 0, up_to_date INTEGER NOT NULL DEFAULT 0,
         failed INTEGER NOT NULL DEFAULT 0, skipped INTEGER NOT NULL DEFAULT 0,
-        time_saved REAL NOT NULL DEFAULT 0, wall_time REAL NOT NULL DEFAULT 0);
+        time_saved REAL NOT NULL DEFAULT 0, wall_time REAL NOT NULL DEFAULT 0,
+        commit_id TEXT, jobs INTEGER, cache_bytes INTEGER);
       CREATE TABLE outcomes(
         build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
         task_id TEXT NOT NULL, outcome TEXT NOT NULL, reasons TEXT NOT NULL,
         duration REAL NOT NULL, started REAL NOT NULL, finished REAL NOT NULL,
-        peak_memory INTEGER, reason_kinds TEXT NOT NULL DEFAULT '',
+        peak_memory INTEGER, reason_kinds TEXT NOT NULL DEFAULT '', ready REAL, queued REAL,
         PRIMARY KEY(build_id, task_id)) WITHOUT ROWID;
       CREATE INDEX outcomes_by_task ON outcomes(task_id);
       CREATE TABLE lifetime_totals(
@@ -228,6 +258,50 @@ package final class Manifest {
         task TEXT NOT NULL, count INTEGER NOT NULL, time_saved REAL NOT NULL,
         PRIMARY KEY(build_id, task)) WITHOUT ROWID;
       INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '\(Self.schemaVersion)');
+      COMMIT;
+      """)
+  }
+
+  /// Schema 5 to 6, keeping the history: the columns of the build's commit, its `-j`,
+  /// the cache's size and each instance's ready and queued times are added (NULL for the builds
+  /// already there), and `time_saved`, which counted up-to-date instances' recorded
+  /// run time as saved, is recomputed from the restored rows (recorded run time less
+  /// the restore's). The lifetime totals lose what that took out of the builds still
+  /// held; builds already pruned from the history cannot be recomputed and stay in them.
+  private static func migrate5to6(_ db: Database) throws(DatabaseError) {
+    try db.execute("BEGIN IMMEDIATE")
+    // Another kiln may have migrated it while this one waited for the lock.
+    let version = try db.statement("SELECT value FROM meta WHERE key = 'schema_version'")
+    let current: Int? = try version.step() ? Int(version.text(0)) : nil
+    _ = try? version.step()
+    guard current == 5 else {
+      try db.execute("COMMIT")
+      return
+    }
+    do throws(DatabaseError) {
+      try migrationSteps5to6(db)
+    } catch {
+      try? db.execute("ROLLBACK")
+      throw error
+    }
+  }
+
+  private static func migrationSteps5to6(_ db: Database) throws(DatabaseError) {
+    try db.execute("""
+      ALTER TABLE builds ADD COLUMN commit_id TEXT;
+      ALTER TABLE builds ADD COLUMN jobs INTEGER;
+      ALTER TABLE builds ADD COLUMN cache_bytes INTEGER;
+      ALTER TABLE outcomes ADD COLUMN ready REAL;
+      ALTER TABLE outcomes ADD COLUMN queued REAL;
+      CREATE TEMP TABLE saved AS SELECT id, COALESCE(workspace, '') AS ws, time_saved AS old,
+        (SELECT COALESCE(SUM(MAX(0, duration - (finished - started))), 0) FROM outcomes
+          WHERE build_id = builds.id AND outcome = 'restored') AS new
+        FROM builds;
+      UPDATE builds SET time_saved = (SELECT new FROM saved WHERE saved.id = builds.id);
+      UPDATE lifetime_totals SET time_saved = MAX(0, time_saved
+        + COALESCE((SELECT SUM(new - old) FROM saved WHERE ws = lifetime_totals.workspace), 0));
+      DROP TABLE temp.saved;
+      INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '6');
       COMMIT;
       """)
   }
@@ -357,24 +431,26 @@ package final class Manifest {
     for s in entry.stats {
       if let e = s.entry { try putStat(s.path, e) } else { try deleteStat(s.path) }
     }
-    let id = try beginBuild(targets: entry.targets, workspace: entry.workspace, started: entry.started)
+    let id = try beginBuild(entry)
     for row in entry.outcomes { try recordOutcome(build: id, row) }
     for t in entry.upToDate { try recordUpToDate(build: id, task: t.task, count: t.count, timeSaved: t.saved) }
     try finishBuild(id, entry.summary, finished: entry.finished)
     if own { try commit() }
   }
 
-  private func beginBuild(targets: [String], workspace: String?, started: Double) throws(DatabaseError) -> Int64 {
-    try db.statement("INSERT INTO builds(started, targets, workspace) VALUES (?, ?, ?)")
-      .bind([.real(started), .text(targets.joined(separator: " ")), workspace.map { .text($0) } ?? .null]).run()
+  private func beginBuild(_ entry: BuildHistoryEntry) throws(DatabaseError) -> Int64 {
+    try db.statement("INSERT INTO builds(started, targets, workspace, commit_id, jobs, cache_bytes) VALUES (?, ?, ?, ?, ?, ?)")
+      .bind([.real(entry.started), .text(entry.targets.joined(separator: " ")), entry.workspace.map { .text($0) } ?? .null,
+             entry.commit.map { .text($0) } ?? .null, entry.jobs.map { .integer(Int64($0)) } ?? .null,
+             entry.cacheBytes.map { .integer($0) } ?? .null]).run()
     return db.lastInsertRowID
   }
 
   private func recordOutcome(build: Int64, _ row: OutcomeRow) throws(DatabaseError) {
-    try db.statement("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    try db.statement("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .bind([.integer(build), .text(row.task), .text(row.outcome), .text(row.reasons),
              .real(row.duration), .real(row.started), .real(row.finished),
-             row.peakMemory.map { .integer($0) } ?? .null, .text(row.reasonKinds)]).run()
+             row.peakMemory.map { .integer($0) } ?? .null, .text(row.reasonKinds), row.ready.map { .real($0) } ?? .null, row.queued.map { .real($0) } ?? .null]).run()
   }
 
   private func recordUpToDate(build: Int64, task: String, count: Int, timeSaved: Double) throws(DatabaseError) {
@@ -443,36 +519,49 @@ package final class Manifest {
   /// The rows of the builds from `?` on: a range of the primary key, whatever the
   /// history's length (`ManifestTests` checks the query plan).
   package static let historyOutcomesSQL = """
-    SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds
+    SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds, ready, queued
+    FROM outcomes WHERE build_id >= ? ORDER BY build_id, started
+    """
+  /// The same of a schema-5 manifest, which has no `ready` column.
+  static let historyOutcomesSQL5 = """
+    SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds, NULL, NULL
     FROM outcomes WHERE build_id >= ? ORDER BY build_id, started
     """
   package static let historyUpToDateSQL = "SELECT build_id, task, count, time_saved FROM up_to_date WHERE build_id >= ?"
 
-  package func history(lastBuilds builds: Int) throws(DatabaseError) -> [HistoryRow] {
+  package func history(lastBuilds builds: Int, matching filter: HistoryFilter = HistoryFilter()) throws(DatabaseError) -> [HistoryRow] {
+    // A workspace's manifest of schema 5 (read, not migrated) has none of the newer columns.
+    let newer = readVersion >= 6 ? "commit_id, jobs, cache_bytes" : "NULL, NULL, NULL"
     let s = try db.statement("""
       SELECT id, started, finished, targets, workspace, exit_status, ran, restored, up_to_date, failed,
-        skipped, time_saved, wall_time
-      FROM builds WHERE finished IS NOT NULL ORDER BY id DESC LIMIT ?
-      """).bind([.integer(Int64(builds))])
+        skipped, time_saved, wall_time, \(newer)
+      FROM builds WHERE finished IS NOT NULL AND \(HistoryFilter.whereSQL) ORDER BY id DESC LIMIT ?
+      """).bind(filter.bindings + [.integer(Int64(builds))])
     var rows: [HistoryRow] = []
     while try s.step() {
       var summary = BuildSummary()
       summary.exitStatus = Int32(s.int(5)); summary.ran = Int(s.int(6)); summary.restored = Int(s.int(7))
       summary.upToDate = Int(s.int(8)); summary.failed = Int(s.int(9)); summary.skipped = Int(s.int(10))
       summary.timeSaved = s.double(11); summary.wallTime = s.double(12)
-      rows.append(HistoryRow(id: s.int(0), started: s.double(1), finished: s.double(2), targets: s.text(3),
-                             workspace: s.isNull(4) ? nil : s.text(4), summary: summary))
+      var row = HistoryRow(id: s.int(0), started: s.double(1), finished: s.double(2), targets: s.text(3),
+                           workspace: s.isNull(4) ? nil : s.text(4), summary: summary)
+      row.commit = s.isNull(13) ? nil : s.text(13)
+      row.jobs = s.isNull(14) ? nil : Int(s.int(14))
+      row.cacheBytes = s.isNull(15) ? nil : s.int(15)
+      rows.append(row)
     }
     rows.reverse()
     guard let first = rows.first?.id else { return [] }
     var index: [Int64: Int] = [:]
     for (i, r) in rows.enumerated() { index[r.id] = i }
-    let o = try db.statement(Self.historyOutcomesSQL).bind([.integer(first)])
+    let o = try db.statement(readVersion >= 6 ? Self.historyOutcomesSQL : Self.historyOutcomesSQL5).bind([.integer(first)])
     while try o.step() {
       guard let i = index[o.int(0)] else { continue }
       rows[i].outcomes.append(OutcomeRow(task: o.text(1), outcome: o.text(2), reasons: o.text(3), duration: o.double(4),
                                          started: o.double(5), finished: o.double(6),
-                                         peakMemory: o.isNull(7) ? nil : o.int(7), reasonKinds: o.text(8)))
+                                         peakMemory: o.isNull(7) ? nil : o.int(7), reasonKinds: o.text(8),
+                                         ready: o.isNull(9) ? nil : o.double(9),
+                                         queued: o.isNull(10) ? nil : o.double(10)))
     }
     let u = try db.statement(Self.historyUpToDateSQL).bind([.integer(first)])
     while try u.step() {
@@ -482,14 +571,16 @@ package final class Manifest {
     return rows
   }
 
-  /// Totals of the last `builds` finished builds, per workspace they were recorded under
-  /// (nil: none named, the main checkout).
-  package func totalsByWorkspace(lastBuilds builds: Int) throws(DatabaseError) -> [WorkspaceTotals] {
+  /// Totals of the last `builds` finished builds that `filter` keeps, per workspace they
+  /// were recorded under (nil: none named, the main checkout).
+  package func totalsByWorkspace(lastBuilds builds: Int, matching filter: HistoryFilter = HistoryFilter()) throws(DatabaseError) -> [WorkspaceTotals] {
     let s = try db.statement("""
-      SELECT workspace, COUNT(*), SUM(ran), SUM(restored), SUM(up_to_date), SUM(failed), SUM(skipped), SUM(time_saved)
-      FROM (SELECT * FROM builds WHERE finished IS NOT NULL ORDER BY id DESC LIMIT ?)
+      SELECT workspace, COUNT(*), SUM(ran), SUM(restored), SUM(up_to_date), SUM(failed), SUM(skipped), SUM(time_saved),
+        SUM(ran + restored + failed + skipped = 0),
+        SUM(CASE WHEN ran + restored + failed + skipped = 0 THEN up_to_date ELSE 0 END)
+      FROM (SELECT * FROM builds WHERE finished IS NOT NULL AND \(HistoryFilter.whereSQL) ORDER BY id DESC LIMIT ?)
       GROUP BY workspace ORDER BY workspace
-      """).bind([.integer(Int64(builds))])
+      """).bind(filter.bindings + [.integer(Int64(builds))])
     return try Self.totals(s)
   }
 
@@ -508,7 +599,12 @@ package final class Manifest {
       var summary = BuildSummary()
       summary.ran = Int(s.int(2)); summary.restored = Int(s.int(3)); summary.upToDate = Int(s.int(4))
       summary.failed = Int(s.int(5)); summary.skipped = Int(s.int(6)); summary.timeSaved = s.double(7)
-      rows.append(WorkspaceTotals(workspace: s.isNull(0) ? nil : s.text(0), builds: Int(s.int(1)), summary: summary))
+      var totals = WorkspaceTotals(workspace: s.isNull(0) ? nil : s.text(0), builds: Int(s.int(1)), summary: summary)
+      if s.columnCount > 9 {
+        totals.nothingToDo = Int(s.int(8))
+        totals.nothingToDoUpToDate = Int(s.int(9))
+      }
+      rows.append(totals)
     }
     return rows
   }
@@ -522,6 +618,11 @@ package struct HistoryRow: Sendable {
   package var targets: String
   package var workspace: String?
   package var summary: BuildSummary
+  /// The checkout's HEAD commit when it was built, its `-j`, and the local cache's
+  /// size on disk after it; nil when unknown.
+  package var commit: String?
+  package var jobs: Int?
+  package var cacheBytes: Int64?
   package var outcomes: [OutcomeRow] = []
   /// Task name -> instances that stayed up to date, and their recorded run time.
   package var upToDate: [String: (count: Int, saved: Double)] = [:]
@@ -532,9 +633,49 @@ package struct WorkspaceTotals: Sendable, Hashable {
   package var workspace: String?
   package var builds: Int
   package var summary: BuildSummary
+  /// Of `builds`, those in which every instance was up to date, and their up-to-date
+  /// instances: kept apart from hit rates.
+  package var nothingToDo = 0
+  package var nothingToDoUpToDate = 0
   package init(workspace: String?, builds: Int, summary: BuildSummary) {
     self.workspace = workspace
     self.builds = builds
     self.summary = summary
+  }
+}
+
+/// Which builds of the history `kiln stats` looks at: recorded under one workspace,
+/// started in a time range. Every field nil: all of them.
+package struct HistoryFilter: Sendable, Hashable {
+  /// `.some(nil)`: the main checkout's builds only.
+  package var workspace: String??
+  /// Seconds since the epoch: builds that started at or after `since`, at or before `until`.
+  package var since: Double?
+  package var until: Double?
+  /// Builds in which an instance of this task restored, ran, failed, was skipped or
+  /// stayed up to date (looked up by the outcomes' and up-to-date counts' primary keys).
+  package var task: String?
+
+  package init(workspace: String?? = nil, since: Double? = nil, until: Double? = nil, task: String? = nil) {
+    self.workspace = workspace
+    self.since = since
+    self.until = until
+    self.task = task
+  }
+
+  /// The condition on `builds`; its parameters are `bindings`, in order. An instance's
+  /// id is its task's name, or the name, a space and the item: `name` to `name!`.
+  static let whereSQL = """
+    (? IS NULL OR started >= ?) AND (? IS NULL OR started <= ?) AND (? = 0 OR workspace IS ?)
+      AND (? IS NULL OR EXISTS (SELECT 1 FROM up_to_date u WHERE u.build_id = builds.id AND u.task = ?)
+        OR EXISTS (SELECT 1 FROM outcomes o WHERE o.build_id = builds.id AND o.task_id >= ? AND o.task_id < ?))
+    """
+
+  var bindings: [SQLValue] {
+    let since = self.since.map { SQLValue.real($0) } ?? .null, until = self.until.map { SQLValue.real($0) } ?? .null
+    let name: SQLValue = (workspace ?? nil).map { .text($0) } ?? .null
+    let task: SQLValue = self.task.map { .text($0) } ?? .null
+    let end: SQLValue = self.task.map { .text($0 + "!") } ?? .null
+    return [since, since, until, until, .integer(workspace == nil ? 0 : 1), name, task, task, task, end]
   }
 }

@@ -66,7 +66,7 @@ import Testing
     #expect(r.status == 0, "\(r)")
     let doc = try #require(Self.json(r), "\(r)")
     #expect(doc["schema"] as? String == "kiln-stats")
-    #expect(doc["version"] as? Int == 1)
+    #expect(doc["version"] as? Int == 2)
     let total = try #require(doc["total"] as? [String: Any])
     #expect(total["builds"] as? Int == 3)
     #expect(total["ran"] as? Int == 6, "4 cold + 2 after the edit")

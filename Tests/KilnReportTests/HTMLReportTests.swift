@@ -52,7 +52,10 @@ import Testing
   @Test func sampleShowsEveryFigure() {
     let report = Self.sample()
     // The sample is what docs/stats-report.png shows; these keep it showing everything.
-    #expect(report.bottlenecks.map(\.id) == ["compile src/lib/table.c"])
+    // Like with like: table.c against compile's other sources, test against the other
+    // tasks of one instance.
+    #expect(report.bottlenecks.map(\.id) == ["test", "compile src/lib/table.c"])
+    #expect(report.bottlenecks.map(\.basis) == ["tasks", "task"])
     #expect(report.sla.map(\.id) == ["test"])
     #expect(report.regressions.map(\.id) == ["compile src/lib/table.c"])
     #expect(report.criticalPath?.steps.map(\.id) == ["compile src/lib/table.c", "archive", "link", "test"])
@@ -61,6 +64,13 @@ import Testing
     for id in ["slowest", "critical-path", "bottlenecks", "sla", "regressions", "misses", "per-task", "per-workspace"] {
       #expect(html.contains("<section id=\"\(id)\""))
     }
+    // Two job slots, at most two busy; the cache's size after the builds that stored.
+    #expect(html.contains("<svg id=\"busy-slots\""))
+    #expect(html.contains("class=\"jobs-line\""))
+    #expect(!html.contains("data-running=\"3\""), "never more than -j 2")
+    #expect(html.contains("<svg id=\"cache-size\""))
+    #expect(html.components(separatedBy: "class=\"build cache\"").count - 1
+            == report.history.filter { $0.cacheBytes != nil }.count)
     #expect(html.contains("<span class=\"status ok\">succeeded</span>"))
     #expect(html.contains("agent-1"))
   }
@@ -144,6 +154,10 @@ import Testing
       #expect(complaints.isEmpty, "the page logged: \(complaints.joined(separator: "\n"))")
     }
     #expect(dom.stdout.contains("<svg id=\"timeline\""))
+    // The job slots busy over the last build, and the cache's size per build.
+    #expect(dom.stdout.contains("<svg id=\"busy-slots\""))
+    #expect(Self.count("<rect class=\"busy\"", in: dom.stdout) > 0)
+    #expect(Self.count("class=\"build cache\"", in: dom.stdout) == report.history.filter { $0.cacheBytes != nil }.count)
     #expect(Self.count("<rect class=\"bar ", in: dom.stdout) == report.timeline.count)
     #expect(Self.count("class=\"bar ran critical\"", in: dom.stdout) == 4)
     for bar in report.timeline where !bar.id.contains("<") {
@@ -334,11 +348,14 @@ import Testing
         }
         outcomes.append(HistoryOutcome(id: instance.id, task: instance.task, outcome: outcome,
                                        reasonKinds: kind == "r" ? [plan.reason] : [],
-                                       duration: kind == "s" ? seconds : took, started: start, finished: start + took))
+                                       duration: kind == "s" ? seconds : took, started: start, finished: start + took,
+                                       ready: ready))
       }
       let wall = (finished.values.max() ?? 0) + 0.04
       let figures = BuildFigures(id: Int64(31 + b), started: 1_767_225_600 + Double(b) * 5_400, wallTime: wall,
-                                 workspace: plan.workspace, exitStatus: plan.exit, counts: counts, targets: "link test")
+                                 workspace: plan.workspace, exitStatus: plan.exit, counts: counts, targets: "link test",
+                                 commit: String(repeating: Array("0123456789abcdef")[b % 16], count: 40), jobs: 2,
+                                 cacheBytes: counts.ran > 0 ? 43_500_000 + Int64(b) * 580_000 : nil)
       history.append(HistoryBuild(figures: figures, outcomes: outcomes, upToDate: upToDate))
     }
     let facts = TaskFacts(dependencies: Dictionary(uniqueKeysWithValues: sampleInstances.map { ($0.id, $0.deps) }),

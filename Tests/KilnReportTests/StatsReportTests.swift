@@ -11,12 +11,12 @@ import Testing
     for r in rows {
       switch r.1 {
       case "ran": counts.ran += 1
-      case "restored": counts.restored += 1; counts.timeSaved += r.2
+      case "restored": counts.restored += 1; counts.timeSaved += max(0, r.2 - (r.4 - r.3))
       case "failed": counts.failed += 1
       default: counts.skipped += 1
       }
     }
-    for (_, u) in upToDate { counts.upToDate += u.0; counts.timeSaved += u.1 }
+    for (_, u) in upToDate { counts.upToDate += u.0; counts.upToDateWork += u.1 }
     let outcomes = rows.map { r in
       HistoryOutcome(id: r.0, task: String(r.0.split(separator: " ").first!), outcome: r.1, reasonKinds: r.5,
                      duration: r.2, started: r.3, finished: r.4)
@@ -35,7 +35,8 @@ import Testing
   }
 
   @Test func hitRateAndTimeSavedFollowTheSpecFormula() {
-    // Build 1: 2 ran, 1 restored (saved 3 s). Build 2: 1 ran, 5 up to date (saved 7 s).
+    // Build 1: 2 ran, 1 restored (a 3 s run restored in 0.1 s: saved 2.9 s). Build 2: 1
+    // ran, 5 up to date (7 s of earlier work, which saved nothing in this build).
     let b1 = build(1, [("cc a", "ran", 1, 0, 1, ["never-built"]), ("cc b", "ran", 2, 0, 2, ["never-built"]),
                        ("ld", "restored", 3, 2, 2.1, [])])
     let b2 = build(2, workspace: "w1", upToDate: ["cc": (2, 3), "ld": (3, 4)],
@@ -45,7 +46,9 @@ import Testing
     #expect(r.total.restored == 1)
     #expect(r.total.upToDate == 5)
     #expect(r.total.hitRate == 6.0 / 9.0)
-    #expect(r.total.timeSaved == 10)
+    #expect(abs(r.total.timeSaved - 2.9) < 1e-9)
+    #expect(r.total.upToDateWork == 7)
+    #expect(r.total.nothingToDo == 0)
     #expect(r.last?.id == 2)
     #expect(r.last?.counts.hitRate == 5.0 / 6.0)
     let cc = r.perTask.first { $0.name == "cc" }
@@ -53,7 +56,8 @@ import Testing
     #expect(cc?.counts.upToDate == 2)
     #expect(cc?.counts.hitRate == 0.5)
     #expect(cc?.meanRunTime == 1.5)
-    #expect(r.perTask.first { $0.name == "ld" }?.counts.timeSaved == 7)
+    #expect(abs((r.perTask.first { $0.name == "ld" }?.counts.timeSaved ?? 0) - 2.9) < 1e-9)
+    #expect(r.perTask.first { $0.name == "ld" }?.counts.upToDateWork == 4)
     #expect(r.perWorkspace.map(\.name) == ["(main)", "w1"])
     #expect(r.perWorkspace.map(\.counts.builds) == [1, 1])
     #expect(r.perWorkspace[1].counts.hitRate == 5.0 / 6.0)
@@ -71,17 +75,21 @@ import Testing
     #expect(r.total.ran == 2)
   }
 
-  @Test func bottlenecksAreAboveOneAndAHalfTimesTheMean() {
-    // cc: 1, 1, 1, 5 -> mean 2; 5 > 3 is a bottleneck, the 1s are not.
-    // ld runs once: compared with the mean of all ran instances (1+1+1+5+9)/5 = 3.4; 9 > 5.1.
-    // gen runs once at 2: not above 5.1.
+  @Test func bottlenecksAreAboveOneAndAHalfTimesTheMeanOfTheirPeers() {
+    // cc (a foreach): 1, 1, 1, 5 -> mean 2; 5 > 3 is a bottleneck, the 1s are not.
+    // Tasks of one instance that ran: ld 9, lint 1 -> mean 5; 9 > 7.5 is one.
+    // gen restored: not compared. Nothing is compared across kinds: cc d (5) is not
+    // set against ld, nor ld against cc's instances.
     let b = build(1, [("cc a", "ran", 1, 0, 1, []), ("cc b", "ran", 1, 0, 1, []), ("cc c", "ran", 1, 1, 2, []),
-                      ("cc d", "ran", 5, 1, 6, []), ("ld", "ran", 9, 6, 15, []), ("gen", "restored", 20, 0, 0.1, [])])
+                      ("cc d", "ran", 5, 1, 6, []), ("ld", "ran", 9, 6, 15, []), ("lint", "ran", 1, 0, 1, []),
+                      ("gen", "restored", 20, 0, 0.1, [])])
     let r = StatsReport(history: [b], facts: TaskFacts(), window: 20)
-    #expect(r.bottlenecks.map(\.id) == ["ld", "cc d"])
+    #expect(r.bottlenecks.map(\.id) == ["cc d", "ld"])
     #expect(r.bottlenecks.first { $0.id == "cc d" }?.mean == 2)
     #expect(r.bottlenecks.first { $0.id == "cc d" }?.basis == "task")
-    #expect(r.bottlenecks.first { $0.id == "ld" }?.basis == "all")
+    #expect(r.bottlenecks.first { $0.id == "cc d" }?.peers == 4)
+    #expect(r.bottlenecks.first { $0.id == "ld" }?.basis == "tasks")
+    #expect(r.bottlenecks.first { $0.id == "ld" }?.mean == 5)
     // Slowest: what each took in this build (a restore's copy, not its saved run).
     #expect(r.slowest.map(\.id).prefix(3) == ["ld", "cc d", "cc a"])
     #expect(r.slowest.last?.id == "gen")
@@ -129,5 +137,85 @@ import Testing
     #expect(StatsReport.median([3, 1, 2]) == 2)
     #expect(StatsReport.median([4, 1, 2, 3]) == 2.5)
     #expect(StatsReport.median([]) == 0)
+  }
+
+  @Test func aForeachsLargestSourceIsNotABottleneckNextToWholeTasks() {
+    // One big source among equal ones of its task, and one task of one instance alone:
+    // the instance is compared with its task's, the lone task with no one.
+    let b = build(1, [("cc a", "ran", 1, 0, 1, []), ("cc b", "ran", 1.2, 0, 1.2, []), ("ld", "ran", 30, 2, 32, [])])
+    let r = StatsReport(history: [b], facts: TaskFacts(), window: 20)
+    #expect(r.bottlenecks.isEmpty, "\(r.bottlenecks)")
+  }
+
+  /// Twenty builds, nineteen of which had nothing to do: their up-to-date instances do
+  /// not make the hit rate, nor their recorded run time the time saved.
+  @Test func buildsWithNothingToDoAreKeptApart() {
+    var builds = [build(1, [("cc a", "ran", 30, 0, 30, []), ("ld", "ran", 4, 30, 34, [])])]
+    for i in 2...20 { builds.append(build(Int64(i), upToDate: ["cc": (1, 30), "ld": (1, 4)], [])) }
+    let r = StatsReport(history: builds, facts: TaskFacts(), window: 20)
+    #expect(r.total.nothingToDo == 19)
+    #expect(r.total.timeSaved == 0, "nothing was restored")
+    #expect(r.total.upToDateWork == 19 * 34)
+    #expect(r.total.hitRate == 0, "the one build with something to do ran everything")
+    #expect(r.last?.counts.hitRate == nil, "a build with nothing to do has no hit rate")
+    #expect(r.last?.counts.isNothingToDo == true)
+    #expect(r.perTask.first { $0.name == "cc" }?.counts.hitRate == 0)
+    #expect(r.perWorkspace.first?.counts.nothingToDo == 19)
+    // A restore in the mix: saved is its recorded run less the copy.
+    builds.append(build(21, upToDate: ["ld": (1, 4)], [("cc a", "restored", 30, 0, 0.5, [])]))
+    let after = StatsReport(history: builds, facts: TaskFacts(), window: 20)
+    #expect(after.total.timeSaved == 29.5)
+    #expect(after.total.hitRate == 1, "builds 2 to 21: the one with something to do restored and kept one up to date")
+  }
+
+  /// Two job slots, three long independent tasks and a short one: the third long one
+  /// waits for a slot, and the report says by how much that lengthened the build.
+  @Test func criticalPathCountsTheTimeWaitedForAJobSlot() {
+    var b = build(1, wall: 4.1, [])
+    b.figures.jobs = 2
+    b.outcomes = [
+      HistoryOutcome(id: "a", task: "a", outcome: "ran", duration: 2, started: 0, finished: 2, ready: 0),
+      HistoryOutcome(id: "b", task: "b", outcome: "ran", duration: 2, started: 0, finished: 2, ready: 0),
+      HistoryOutcome(id: "d", task: "d", outcome: "ran", duration: 0.1, started: 2, finished: 2.1, ready: 0),
+      HistoryOutcome(id: "c", task: "c", outcome: "ran", duration: 2, started: 2, finished: 4, ready: 0),
+    ]
+    b.figures.counts.ran = 4
+    let r = StatsReport(history: [b], facts: TaskFacts(), window: 20)
+    let path = try! #require(r.criticalPath)
+    #expect(path.steps.map(\.id) == ["c"])
+    #expect(path.steps.first?.waited == 2)
+    #expect(path.slotWait == 2)
+    #expect(path.slotLimited)
+    #expect(path.jobs == 2)
+    #expect(r.busy.map(\.running) == [2, 2, 1, 0] || r.busy.map(\.running) == [2, 1, 0], "\(r.busy)")
+    #expect(r.busy.map(\.running).max() == 2)
+    // Without waiting (ready when started), the chain alone set the length.
+    for i in b.outcomes.indices { b.outcomes[i].ready = b.outcomes[i].started }
+    let unhurried = StatsReport(history: [b], facts: TaskFacts(), window: 20)
+    #expect(unhurried.criticalPath?.slotWait == 0)
+    #expect(unhurried.criticalPath?.slotLimited == false)
+  }
+
+  @Test func busyStepsFollowTheInstancesRunning() {
+    let b = build(1, wall: 5, [("a", "ran", 2, 0, 2, []), ("b", "ran", 3, 1, 4, []), ("c", "restored", 9, 2, 2.5, []),
+                               ("s", "skipped", 0, 4, 4, [])])
+    let r = StatsReport(history: [b], facts: TaskFacts(), window: 20)
+    // 0: a; 1: a b; 2: a ends as c starts (b c); 2.5: b; 4: none.
+    #expect(r.busy == [BusyStep(time: 0, running: 1), BusyStep(time: 1, running: 2), BusyStep(time: 2.5, running: 1),
+                       BusyStep(time: 4, running: 0)])
+  }
+
+  @Test func aTaskFilterKeepsThatTasksInstancesOnly() {
+    let b1 = build(1, [("cc a", "ran", 1, 0, 1, ["never-built"]), ("ld", "ran", 2, 1, 3, ["never-built"])])
+    let b2 = build(2, upToDate: ["cc": (1, 1)], [("ld", "ran", 2, 0, 2, ["input-changed"])])
+    let b3 = build(3, [("gen x", "ran", 1, 0, 1, [])])
+    let r = StatsReport(history: [b1, b2, b3], facts: TaskFacts(), window: 20, task: "cc")
+    #expect(r.history.map(\.id) == [1, 2], "build 3 had no instance of cc")
+    #expect(r.total.ran == 1)
+    #expect(r.total.upToDate == 1)
+    #expect(r.perTask.map(\.name) == ["cc"])
+    #expect(r.last?.counts.isNothingToDo == true, "for cc, build 2 had nothing to do")
+    #expect(r.missReasons.map(\.kind) == ["never-built"])
+    #expect(r.timeline.isEmpty, "cc had no instance that ran in build 2")
   }
 }
