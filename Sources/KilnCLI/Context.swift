@@ -194,11 +194,11 @@ package struct Context: Sendable {
   /// files (`GitHead`); nil outside git.
   package var headCommit: String? { GitHead(fileSystem: fileSystem).commit(containing: root) }
 
-  /// Measures the local cache's size on disk (`CacheMaintenance.bytesOnDisk`), through
-  /// the cache's no-symlink file system.
+  /// The local cache's size on disk, measured at most every ten minutes
+  /// (`CacheMaintenance.recentBytesOnDisk`), through the cache's no-symlink file system.
   package var cacheSizeOnDisk: @Sendable () -> Int64? {
-    let root = cacheRoot, files = cacheFileSystem
-    return { CacheMaintenance(root: root, fileSystem: files).bytesOnDisk() }
+    let root = cacheRoot, files = cacheFileSystem, clock = self.clock
+    return { CacheMaintenance(root: root, fileSystem: files).recentBytesOnDisk(now: clock.wallNanoseconds()) }
   }
 
   /// How the build file is named in messages: relative to where the user stands.

@@ -93,6 +93,23 @@ package struct CacheMaintenance {
   /// The cache's size on disk: its blob and action files and `actions.db` with its
   /// WAL. What a build that stored something records in the history: a stat per blob,
   /// the entries' database stat'ed rather than read (`stats()` reads every row).
+  /// `bytesOnDisk`, measured at most once per `interval` nanoseconds for every process
+  /// sharing the cache: the figure is kept in `<cache>/size` (its mtime the moment it
+  /// was measured) and read back until it is older. Measuring stats every blob, which a
+  /// build that stored one file must not pay each time on a cache of 100,000 files.
+  /// A file there that does not hold a number is measured again.
+  package func recentBytesOnDisk(now: Int64, interval: Int64 = 600_000_000_000) -> Int64 {
+    let stamp = root + "/size"
+    if let st = fileSystem.lstat(stamp), st.kind == .file, st.size < 32, now - st.mtime < interval, now >= st.mtime,
+       let bytes = try? fileSystem.read(stamp),
+       let value = Int64(String(decoding: bytes, as: UTF8.self).filter { $0 != "\n" }), value >= 0 {
+      return value
+    }
+    let measured = bytesOnDisk()
+    try? fileSystem.writeAtomically(Array("\(measured)\n".utf8), to: stamp, permissions: 0o644)
+    return measured
+  }
+
   package func bytesOnDisk() -> Int64 {
     var total: Int64 = 0
     for folder in ["blobs", "actions"] {

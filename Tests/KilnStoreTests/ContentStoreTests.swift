@@ -86,6 +86,30 @@ import Testing
     #expect(cache.entries(for: Hasher.digest("other")).isEmpty)
   }
 
+  /// The size a build records is measured at most once per interval for every process
+  /// sharing the cache, and read back from `<cache>/size` until then; a damaged file
+  /// there is measured again.
+  @Test func theCacheSizeIsMeasuredAtMostOncePerInterval() throws {
+    let dir = tempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let store = ContentStore(root: dir + "/cache", fileSystem: fs)
+    func add(_ i: Int) throws {
+      try fs.writeAtomically(Array(repeating: UInt8(65 + i), count: 1000), to: dir + "/f\(i)", permissions: 0o644)
+      try store.store(dir + "/f\(i)", as: try fs.digest(of: dir + "/f\(i)"))
+    }
+    try add(0)
+    let maintenance = CacheMaintenance(root: dir + "/cache", fileSystem: fs)
+    let now = SystemClock().wallNanoseconds()
+    let first = maintenance.recentBytesOnDisk(now: now)
+    #expect(first == maintenance.bytesOnDisk() && first >= 1000)
+    try add(1)
+    #expect(maintenance.recentBytesOnDisk(now: now + 1_000_000_000) == first, "within the interval: the kept figure")
+    #expect(maintenance.recentBytesOnDisk(now: now + 700_000_000_000) == maintenance.bytesOnDisk())
+    #expect(maintenance.bytesOnDisk() >= first + 1000)
+    try fs.writeAtomically(Array("lots\n".utf8), to: dir + "/cache/size", permissions: 0o644)
+    #expect(maintenance.recentBytesOnDisk(now: SystemClock().wallNanoseconds()) == maintenance.bytesOnDisk())
+  }
+
   @Test func gcEvictsLeastRecentlyUsedAndVerifyDropsCorruption() throws {
     let dir = tempDir()
     defer { try? FileManager.default.removeItem(atPath: dir) }
