@@ -26,26 +26,36 @@ struct BuildCommand: KilnSubcommand {
   /// or when the output asked for needs each instance's report (`--json`, `--trace`).
   /// Called before the full build, by the entry point itself so it needs no thread.
   func answerFromSnapshot(_ context: Context) -> Int32? {
+    var changed: String?
+    return answerFromSnapshot(context, noting: &changed)
+  }
+
+  /// The same, noting the first file the snapshot found changed (`NullBuild`).
+  func answerFromSnapshot(_ context: Context, noting changed: inout String?) -> Int32? {
     guard !json, trace == nil else { return nil }
     return SnapshotQuestion(targets: targets, jobs: j, dryRun: dryRun, explain: explain, quiet: quiet)
-      .answer(context)
+      .answer(context, noting: &changed)
   }
 
   func run(in context: Context) async throws {
     if let j, j < 1 { throw CLIError("kiln: -j must be at least 1") }
     try context.requireBuildFile()
-    if !context.snapshotTried, let status = answerFromSnapshot(context) {
+    var changed = context.changedPath
+    if !context.snapshotTried, let status = answerFromSnapshot(context, noting: &changed) {
       if status != 0 { throw ExitCode(status) }
       return
     }
     // One build at a time per checkout (a dry run writes nothing): taken before the
     // records are read, so they are the last build's, not a concurrent one's.
     var lock = dryRun ? nil : try context.lockCheckout(create: false)
+    // The graph cache is read and checked on another thread while the records load:
+    // neither needs the other until the records' outputs are compared with the cache's.
+    async let candidate = Session.graphCacheCandidate(context)
     let session = try Session(context)
     // Kept until the process exits, which frees it at once: freeing its records one
     // by one costs a quarter of what loading them did (400 units: 6M instructions).
     _ = Unmanaged.passRetained(session)
-    let (graph, looked) = try session.observedGraph()
+    let (graph, looked) = try session.observedGraph(candidate: .some(await candidate))
     if !dryRun, lock == nil { lock = try context.lockCheckout(create: true) }
     defer { withExtendedLifetime(lock) {} }
     // A foreach that matches nothing is legal (nothing to build yet) but is also what a
@@ -61,6 +71,7 @@ struct BuildCommand: KilnSubcommand {
     options.keepGoing = k
     options.targets = targets
     options.workspace = context.workspaceName
+    options.decideFirst = changed.map { [$0] } ?? []
     if dryRun {
       options.removeStaleOutputs = false
     } else {
@@ -89,6 +100,28 @@ struct BuildCommand: KilnSubcommand {
   }
 }
 
+extension BuildCommand {
+  /// The command a plain command line means (`SnapshotQuestion(plainArguments:)`),
+  /// made without the parser: its parse of `build` alone is about 7 million
+  /// instructions of reflection, on the path of every build that runs something.
+  /// `NullBuildAnswerTests` checks that it equals what the parser makes of the line.
+  /// (Not an initializer: there, assigning a wrapped property after `self.init()`
+  /// makes its wrapper anew, unparsed, instead of setting its value.)
+  static func plain(_ question: SnapshotQuestion) -> BuildCommand {
+    var command = BuildCommand()
+    command.j = question.jobs
+    command.k = question.keepGoing
+    command.dryRun = question.dryRun
+    command.explain = question.explain
+    command.noCache = question.noCache
+    command.json = false
+    command.quiet = question.quiet
+    command.trace = nil
+    command.tasks = question.targets ?? []
+    return command
+  }
+}
+
 /// What the null-build shortcut needs of a `kiln build` command line. Made by the
 /// parsed command, or, for a command line of plain flags and task names only, read
 /// straight from it: swift-argument-parser's parse costs more than the rest of a null
@@ -100,6 +133,9 @@ struct SnapshotQuestion {
   var dryRun = false
   var explain = false
   var quiet = false
+  /// Not the snapshot's business, kept for the command made from a plain line.
+  var keepGoing = false
+  var noCache = false
 
   init(targets: [String]?, jobs: Int?, dryRun: Bool, explain: Bool, quiet: Bool) {
     self.targets = targets
@@ -127,7 +163,8 @@ struct SnapshotQuestion {
       case "-j":
         guard let value = rest.popFirst(), !value.hasPrefix("-"), let n = Int(value), n >= 1 else { return nil }
         jobs = n
-      case "-k", "--no-cache": break
+      case "-k": keepGoing = true
+      case "--no-cache": noCache = true
       case "-n", "--dry-run":
         guard seen.insert("dry-run").inserted else { return nil }
         dryRun = true
@@ -143,6 +180,13 @@ struct SnapshotQuestion {
 
   /// The answer (exit status 0), or nil when only the full build can tell.
   func answer(_ context: Context) -> Int32? {
+    var changed: String?
+    return answer(context, noting: &changed)
+  }
+
+  /// The same, noting in `changed` the first file the snapshot found changed, for the
+  /// full build to decide first (a hint: it changes what is decided first, no verdict).
+  func answer(_ context: Context, noting changed: inout String?) -> Int32? {
     // A bad KILN_HISTORY is said by the full path, which keeps the history.
     guard (jobs ?? 1) >= 1, context.buildFilePath != nil, (try? context.checkStateFolder()) != nil,
           (try? context.historyLimit()) != nil
@@ -156,7 +200,7 @@ struct SnapshotQuestion {
     defer { withExtendedLifetime(lock) {} }
     let null = NullBuild(layout: context.layout, fileSystem: context.fileSystem, clock: context.clock,
                          environment: context.environment)
-    guard let answer = null.answer(targets: targets, workspace: context.workspaceName) else { return nil }
+    guard let answer = null.answer(targets: targets, workspace: context.workspaceName, changed: &changed) else { return nil }
     var summary = answer.entry.summary
     if !dryRun {
       // Not recorded, not done: the full build records it itself.

@@ -58,25 +58,31 @@ package enum KilnMain {
     // `kiln build` with plain flags: the snapshot is asked before the parser's cost,
     // and if it cannot answer, only `build`'s own arguments are parsed (the root's
     // parse looks at every subcommand's type), which reads them the same.
-    var plainBuild = false
+    var plainBuild: SnapshotQuestion?
     if args.first == "build", let question = SnapshotQuestion(plainArguments: args.dropFirst()) {
-      if let status = question.answer(context) { return .exit(status) }
+      var changed: String?
+      if let status = question.answer(context, noting: &changed) { return .exit(status) }
       context.snapshotTried = true
-      plainBuild = true
+      context.changedPath = changed
+      plainBuild = question
     }
     let command: any ParsableCommand
     do {
-      command = plainBuild ? try BuildCommand.parse(Array(args.dropFirst())) : try KilnCommand.parseAsRoot(args)
+      command = try plainBuild.map { BuildCommand.plain($0) } ?? KilnCommand.parseAsRoot(args)
     } catch {
       return .exit(report(error))
     }
     if !context.snapshotTried, let build = command as? BuildCommand {
-      if let status = build.answerFromSnapshot(context) { return .exit(status) }
+      var changed: String?
+      if let status = build.answerFromSnapshot(context, noting: &changed) { return .exit(status) }
       context.snapshotTried = true
+      context.changedPath = changed
     }
     if let ninja = command as? NinjaCommand {
-      if let status = ninja.answerFromSnapshot(context) { return .exit(status) }
+      var changed: String?
+      if let status = ninja.answerFromSnapshot(context, noting: &changed) { return .exit(status) }
       context.snapshotTried = true
+      context.changedPath = changed
     }
     let ready = context
     let parsed = command

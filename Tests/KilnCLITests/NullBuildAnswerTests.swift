@@ -150,6 +150,12 @@ import Testing
       #expect(read.dryRun == parsed.dryRun && read.explain == parsed.explain && read.quiet == parsed.quiet,
               "\(arguments)")
       #expect(!parsed.json && parsed.trace == nil)
+      // The command the entry point makes from it without the parser is the parsed one.
+      let made = BuildCommand.plain(read)
+      #expect(made.tasks == parsed.tasks && made.j == parsed.j && made.k == parsed.k, "\(arguments)")
+      #expect(made.dryRun == parsed.dryRun && made.explain == parsed.explain && made.noCache == parsed.noCache,
+              "\(arguments)")
+      #expect(made.json == parsed.json && made.quiet == parsed.quiet && made.trace == parsed.trace, "\(arguments)")
     }
     let others: [[String]] = [
       ["--json"], ["--trace", "t.json"], ["-j"], ["-j", "0"], ["-j", "-1"], ["-j", "x"], ["--help"], ["-h"],
