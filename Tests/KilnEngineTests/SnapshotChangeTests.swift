@@ -49,7 +49,7 @@ import Testing
     #expect(sorted == ["a.txt", "z.txt", "b.txt", "c.txt", "y.txt"])
     let names = ["b", "a/b", "a", "ab", "a0", "\u{e9}", "e", "A"].map { SnapshotEntry(path: $0, stat: nil, observedAt: 0) }
     #expect(names.sorted(by: SnapshotEntry.filedBefore).map(\.path) == ["A", "a", "a/b", "a0", "ab", "b", "e", "\u{e9}"],
-            "by bytes: a folder's names together")
+            "by path: a folder's names together")
   }
 
   @Test func theFirstChangedFileIsNamed() async throws {
