@@ -47,6 +47,11 @@ struct BuildCommand: KilnSubcommand {
   /// Called before the full build, by the entry point itself so it needs no thread.
   func answerFromSnapshot(_ context: Context) -> Int32? { request.answerFromSnapshot(context) }
 
+  /// The same, noting the first file the snapshot found changed (`NullBuild`).
+  func answerFromSnapshot(_ context: Context, noting changed: inout String?) -> Int32? {
+    request.answerFromSnapshot(context, noting: &changed)
+  }
+
   func run(in context: Context) async throws { try await request.run(in: context) }
 }
 
@@ -77,26 +82,36 @@ struct BuildRequest: Equatable {
 
   /// `BuildCommand.answerFromSnapshot`.
   func answerFromSnapshot(_ context: Context) -> Int32? {
+    var changed: String?
+    return answerFromSnapshot(context, noting: &changed)
+  }
+
+  /// The same, noting the first file the snapshot found changed (`NullBuild`).
+  func answerFromSnapshot(_ context: Context, noting changed: inout String?) -> Int32? {
     guard !json, trace == nil, overrides.isEmpty else { return nil }
     return SnapshotQuestion(targets: targets, jobs: jobs, dryRun: dryRun, explain: explain, quiet: quiet)
-      .answer(context)
+      .answer(context, noting: &changed)
   }
 
   func run(in context: Context) async throws {
     if let jobs, jobs < 1 { throw CLIError("kiln: -j must be at least 1") }
     try context.requireBuildFile()
-    if !context.snapshotTried, let status = answerFromSnapshot(context) {
+    var changed = context.changedPath
+    if !context.snapshotTried, let status = answerFromSnapshot(context, noting: &changed) {
       if status != 0 { throw ExitCode(status) }
       return
     }
     // One build at a time per checkout (a dry run writes nothing): taken before the
     // records are read, so they are the last build's, not a concurrent one's.
     var lock = dryRun ? nil : try context.lockCheckout(create: false)
+    // The graph cache is read and checked on another thread while the records load:
+    // neither needs the other until the records' outputs are compared with the cache's.
+    async let candidate = Session.graphCacheCandidate(context)
     let session = try Session(context)
     // Kept until the process exits, which frees it at once: freeing its records one
     // by one costs a quarter of what loading them did (400 units: 6M instructions).
     _ = Unmanaged.passRetained(session)
-    let (graph, looked) = try session.observedGraph(overriding: overrides)
+    let (graph, looked) = try session.observedGraph(overriding: overrides, candidate: .some(await candidate))
     if !dryRun, lock == nil { lock = try context.lockCheckout(create: true) }
     defer { withExtendedLifetime(lock) {} }
     // A foreach that matches nothing is legal (nothing to build yet) but is also what a
@@ -115,6 +130,7 @@ struct BuildRequest: Equatable {
     options.workspace = context.workspaceName
     options.commit = context.headCommit
     options.cacheSize = context.cacheSizeOnDisk
+    options.decideFirst = changed.map { [$0] } ?? []
     if dryRun {
       options.removeStaleOutputs = false
     } else {
@@ -228,6 +244,13 @@ struct SnapshotQuestion {
 
   /// The answer (exit status 0), or nil when only the full build can tell.
   func answer(_ context: Context) -> Int32? {
+    var changed: String?
+    return answer(context, noting: &changed)
+  }
+
+  /// The same, noting in `changed` the first file the snapshot found changed, for the
+  /// full build to decide first (a hint: it changes what is decided first, no verdict).
+  func answer(_ context: Context, noting changed: inout String?) -> Int32? {
     // A bad KILN_HISTORY is said by the full path, which keeps the history.
     guard (jobs ?? 1) >= 1, context.buildFilePath != nil, (try? context.checkStateFolder()) != nil,
           (try? context.historyLimit()) != nil
@@ -242,7 +265,7 @@ struct SnapshotQuestion {
     let null = NullBuild(layout: context.layout, fileSystem: context.fileSystem, clock: context.clock,
                          environment: context.environment)
     guard let answer = null.answer(targets: targets, workspace: context.workspaceName, commit: context.headCommit,
-                                   jobs: jobs ?? context.cores)
+                                   jobs: jobs ?? context.cores, changed: &changed)
     else { return nil }
     var summary = answer.entry.summary
     if !dryRun {

@@ -88,6 +88,9 @@ package struct Context: Sendable {
   /// Set when the entry point already asked the snapshot (`NullBuild`) and it could
   /// not answer: `kiln build` does not ask again.
   package var snapshotTried = false
+  /// The first file that snapshot found changed, if it got that far: the build decides
+  /// the instances that read or write it first (a hint of order, never a verdict).
+  package var changedPath: String?
   /// Folders written out of action keys: the root, and for `kiln ninja` the checkout
   /// its build folder lies in.
   package var keyRoots: KeyRoots

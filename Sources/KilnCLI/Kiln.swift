@@ -68,8 +68,10 @@ package enum KilnMain {
     // is what the parser would read; the parser's reflection over the command types
     // would cost more than the rest of a small project's cold build does.
     if args.first == "build", let question = SnapshotQuestion(plainArguments: args.dropFirst()) {
-      if let status = question.answer(context) { return .exit(status) }
+      var changed: String?
+      if let status = question.answer(context, noting: &changed) { return .exit(status) }
       context.snapshotTried = true
+      context.changedPath = changed
       let ready = context
       let request = question.request
       return running { try await request.run(in: ready) }
@@ -86,12 +88,16 @@ package enum KilnMain {
       return .exit(report(error))
     }
     if !context.snapshotTried, let build = command as? BuildCommand {
-      if let status = build.answerFromSnapshot(context) { return .exit(status) }
+      var changed: String?
+      if let status = build.answerFromSnapshot(context, noting: &changed) { return .exit(status) }
       context.snapshotTried = true
+      context.changedPath = changed
     }
     if let ninja = command as? NinjaCommand {
-      if let status = ninja.answerFromSnapshot(context) { return .exit(status) }
+      var changed: String?
+      if let status = ninja.answerFromSnapshot(context, noting: &changed) { return .exit(status) }
       context.snapshotTried = true
+      context.changedPath = changed
     }
     let ready = context
     let parsed = command

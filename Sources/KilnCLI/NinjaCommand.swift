@@ -49,6 +49,12 @@ struct NinjaCommand: KilnSubcommand {
   /// manifest is parsed: every wanted edge, the manifest's files and the generator's
   /// inputs unchanged. nil when only a full build can tell.
   func answerFromSnapshot(_ context: Context) -> Int32? {
+    var changed: String?
+    return answerFromSnapshot(context, noting: &changed)
+  }
+
+  /// The same, noting the first file the snapshot found changed (`NullBuild`).
+  func answerFromSnapshot(_ context: Context, noting changed: inout String?) -> Int32? {
     guard !version, t == nil, !json, trace == nil, !n, (j ?? 1) >= 1, d.allSatisfy({ $0 == "explain" }) else { return nil }
     let state = Self.state(context)
     guard (try? state.checkStateFolder()) != nil, (try? state.historyLimit()) != nil,
@@ -58,7 +64,7 @@ struct NinjaCommand: KilnSubcommand {
     let null = NullBuild(layout: state.layout, fileSystem: state.fileSystem, clock: state.clock,
                          environment: state.environment)
     guard let answer = null.answer(targets: snapshotTargets, workspace: state.workspaceName, commit: state.headCommit,
-                                   jobs: j ?? state.cores),
+                                   jobs: j ?? state.cores, changed: &changed),
           let recorded = null.record(answer)
     else { return nil }
     if explaining {
@@ -78,7 +84,8 @@ struct NinjaCommand: KilnSubcommand {
     }
     if let j, j < 1 { throw CLIError("kiln ninja: -j must be at least 1") }
     for mode in d where mode != "explain" { throw CLIError("kiln ninja: -d \(mode) is not supported (only explain)") }
-    if !context.snapshotTried, let status = answerFromSnapshot(context) {
+    var changed = context.changedPath
+    if !context.snapshotTried, let status = answerFromSnapshot(context, noting: &changed) {
       if status != 0 { throw ExitCode(status) }
       return
     }
@@ -88,8 +95,12 @@ struct NinjaCommand: KilnSubcommand {
     let lock = n ? nil : try state.lockCheckout(create: true)
     defer { withExtendedLifetime(lock) {} }
     let file = context.launch.buildFile ?? "build.ninja"
-    var loaded = try load(file, state)
-    var session = try Session(state)
+    // The graph cache is read and checked on another thread while the records load
+    // (the manifest's errors are still said before the records' are).
+    async let candidate = Session.graphCacheCandidate(state)
+    let opened = Result { try Session(state) }
+    var loaded = try load(file, state, candidate: .some(await candidate))
+    var session = try opened.get()
     let observer = ConsoleObserver(explain: explaining, json: json, quiet: quiet, verbose: v)
     let manifestPath = NinjaGraph.relative(Paths.normalize(Paths.join(directory, file)) ?? file, to: directory)
     let generator = loaded.ninja.producers[manifestPath]
@@ -121,20 +132,22 @@ struct NinjaCommand: KilnSubcommand {
     var request = SnapshotRequest(expansion: loaded.looks + generatorEntries(generator, loaded.ninja, state), warnings: [])
     request.targetsKey = BuildSnapshot.targetsKey(snapshotTargets)
     let result = try await build(loaded.ninja, targets: loaded.ninja.addingValidations(wanted), session, observer,
-                                 snapshot: n ? nil : request)
+                                 snapshot: n ? nil : request, decideFirst: changed.map { [$0] } ?? [])
     try finish(result, observer, context)
   }
 
   /// The manifest read and made a graph, with every file reading it looked at; from
   /// the graph cache when those files are as they were (`GraphCache`), else parsed and
   /// the cache written again.
-  private func load(_ file: String, _ state: Context) throws -> (ninja: NinjaGraph, looks: [SnapshotEntry]) {
+  /// `candidate`: the graph cache already read and checked on disk; nil: read here.
+  private func load(_ file: String, _ state: Context,
+                    candidate: GraphCache.Candidate?? = nil) throws -> (ninja: NinjaGraph, looks: [SnapshotEntry]) {
     let directory = state.root
     let fs = state.fileSystem
     let cachePath = state.layout.graphCache
     let hidden = GraphCache.digest(ofHidden: [])
-    if let (cache, entries) = GraphCache.reuse(at: cachePath, root: directory, hiddenDigest: hidden, fileSystem: fs,
-                                               clock: state.clock),
+    if let (cache, entries) = GraphCache.reuse(candidate ?? Session.graphCacheCandidate(state), at: cachePath,
+                                               hiddenDigest: hidden, fileSystem: fs),
        let ninja = NinjaGraph(graph: cache.graph, extras: cache.extra) {
       return (ninja, entries)
     }
@@ -182,7 +195,7 @@ struct NinjaCommand: KilnSubcommand {
 
   /// One build of `targets` (nil: every edge) of `ninja`.
   private func build(_ ninja: NinjaGraph, targets: [TaskID]?, _ session: Session, _ observer: ConsoleObserver,
-                     snapshot: SnapshotRequest?) async throws -> BuildResult {
+                     snapshot: SnapshotRequest?, decideFirst: [String] = []) async throws -> BuildResult {
     let state = session.context
     var options = BuildOptions(jobs: j ?? state.cores)
     // ninja's -k N: stop after N failures; 0: never.
@@ -195,6 +208,7 @@ struct NinjaCommand: KilnSubcommand {
     options.removeStaleOutputs = !n
     options.pools = ninja.pools
     options.snapshot = snapshot
+    options.decideFirst = decideFirst
     if !n { session.beginWriting(ninja.graph) }
     defer { if !n { session.endWriting() } }
     do {

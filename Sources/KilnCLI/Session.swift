@@ -114,15 +114,18 @@ final class Session {
   /// globs looked at (workspace-relative where inside the workspace), for the snapshot.
   /// From the graph cache when the build file and the folders it globs are unchanged.
   /// `overrides` (`kiln build NAME=value`): the graph of this build alone, expanded
-  /// anew, neither read from nor kept in the graph cache.
-  func observedGraph(overriding overrides: [EnvironmentVariable] = []) throws -> (TaskGraph, [SnapshotEntry]) {
+  /// anew, neither read from nor kept in the graph cache. `candidate`: the graph cache
+  /// already read and checked on disk (`graphCacheCandidate`, while the records
+  /// loaded); nil: read here.
+  func observedGraph(overriding overrides: [EnvironmentVariable] = [],
+                     candidate: GraphCache.Candidate?? = nil) throws -> (TaskGraph, [SnapshotEntry]) {
     let fs = context.fileSystem
     let hidden = hiddenOutputs
     if !overrides.isEmpty { return (try context.graph(hiding: hidden, overriding: overrides), []) }
     let hiddenDigest = GraphCache.digest(ofHidden: hidden)
     let cachePath = context.layout.graphCache
-    if let (cache, entries) = GraphCache.reuse(at: cachePath, root: context.root, hiddenDigest: hiddenDigest,
-                                               fileSystem: fs, clock: context.clock) {
+    let found = candidate ?? Self.graphCacheCandidate(context)
+    if let (cache, entries) = GraphCache.reuse(found, at: cachePath, hiddenDigest: hiddenDigest, fileSystem: fs) {
       return (cache.graph, entries)
     }
     let observing = ObservingFileSystem(fs, clock: context.clock)
@@ -132,6 +135,14 @@ final class Session {
     }
     return (graph, GraphCache.store(at: cachePath, root: context.root, hiddenDigest: hiddenDigest, observing: observing,
                                     graph: graph, fileSystem: fs))
+  }
+
+  /// The graph cache of `context`'s build file, read and checked against the disk: all
+  /// of `observedGraph`'s use of it but the comparison with the records' outputs, so it
+  /// can run beside `Session.init` (each is about a fifth of an edit build's own work).
+  static func graphCacheCandidate(_ context: Context) -> GraphCache.Candidate? {
+    GraphCache.candidate(at: context.layout.graphCache, root: context.root, fileSystem: context.fileSystem,
+                         clock: context.clock)
   }
 
   /// `.kiln/unfinished` (`StateLayout.unfinished`): there while a build that writes

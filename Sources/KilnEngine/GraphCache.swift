@@ -82,25 +82,68 @@ package struct GraphCache: Sendable {
   /// cache is written back with them, so the next build need not compare them again.
   package static func reuse(at path: String, root: String, hiddenDigest: Digest, fileSystem: any FileSystem,
                             clock: any TimeSource) -> (GraphCache, [SnapshotEntry])? {
+    reuse(candidate(at: path, root: root, fileSystem: fileSystem, clock: clock), at: path, hiddenDigest: hiddenDigest,
+          fileSystem: fileSystem)
+  }
+
+  /// A cache read and checked against the disk, not yet against the recorded outputs
+  /// (`reuse(_:at:hiddenDigest:fileSystem:)`): the part of `reuse` that needs no
+  /// record, so that a build can do it while it loads them.
+  package struct Candidate: Sendable {
+    var cache: GraphCache
+    var entries: [SnapshotEntry]
+    var refreshed: Int
+  }
+
+  /// The cache at `path` if it still holds on disk (everything `reuse` checks but the
+  /// hidden outputs); nil if anything differs.
+  package static func candidate(at path: String, root: String, fileSystem: any FileSystem,
+                                clock: any TimeSource) -> Candidate? {
     guard let bytes = try? OwnFile.read(path),
-          let (cache, entries, refreshed) = loadCache(bytes, root: root, hiddenDigest: hiddenDigest,
-                                                      fileSystem: fileSystem, clock: clock)
+          let (cache, entries, refreshed) = loadCache(bytes, root: root, hiddenDigest: nil, fileSystem: fileSystem,
+                                                      clock: clock)
     else { return nil }
-    if refreshed > rewriteAfter { try? fileSystem.writeAtomically(cache.encode(), to: path, permissions: 0o644) }
-    return (cache, entries)
+    return Candidate(cache: cache, entries: entries, refreshed: refreshed)
+  }
+
+  /// `candidate`'s cache, if its recorded outputs are `hiddenDigest`'s too: the graph
+  /// and what expansion would have looked at. Written back as `reuse` says.
+  package static func reuse(_ candidate: Candidate?, at path: String, hiddenDigest: Digest,
+                            fileSystem: any FileSystem) -> (GraphCache, [SnapshotEntry])? {
+    guard let candidate, candidate.cache.hiddenDigest == hiddenDigest else { return nil }
+    if candidate.refreshed > rewriteAfter {
+      try? fileSystem.writeAtomically(candidate.cache.encode(), to: path, permissions: 0o644)
+    }
+    return (candidate.cache, candidate.entries)
   }
 
   /// The cache in `bytes` with its looks as they are now, if it still holds; `refreshed`:
   /// how many looks' stats moved or became trustworthy (worth writing back).
-  package static func loadCache(_ bytes: [UInt8], root: String, hiddenDigest: Digest, fileSystem: any FileSystem,
+  /// `hiddenDigest` nil: not compared here (the caller does, `reuse`).
+  package static func loadCache(_ bytes: [UInt8], root: String, hiddenDigest: Digest?, fileSystem: any FileSystem,
                                 clock: any TimeSource) -> (cache: GraphCache, entries: [SnapshotEntry], refreshed: Int)? {
-    guard var cache = decode(bytes), cache.root == root, cache.hiddenDigest == hiddenDigest else { return nil }
+    guard var cache = decode(bytes), cache.root == root, hiddenDigest.map({ cache.hiddenDigest == $0 }) ?? true
+    else { return nil }
     var entries: [SnapshotEntry] = []
     entries.reserveCapacity(cache.looks.count)
     var refreshed = 0
+    // Names relative to their folder, kept open while the looks stay in it (expansion
+    // looked at a listed folder's names one after another): a thousand looks walk a
+    // thousand short paths, not a thousand full ones.
+    var cursor = fileSystem.statCursor()
+    var folder = ""
     for (i, look) in cache.looks.enumerated() {
       let at = clock.wallNanoseconds()
-      let now = look.followsLinks ? fileSystem.stat(look.path) : fileSystem.lstat(look.path)
+      let now: FileStat?
+      if let slash = look.path.utf8.lastIndex(of: UInt8(ascii: "/")), slash != look.path.startIndex,
+         look.path.utf8.index(after: slash) != look.path.endIndex {
+        let parent = look.path[..<slash]
+        if parent != folder { folder = String(parent) }
+        now = cursor.stat(String(look.path[look.path.utf8.index(after: slash)...]), in: folder,
+                          followingLinks: look.followsLinks)
+      } else {
+        now = look.followsLinks ? fileSystem.stat(look.path) : fileSystem.lstat(look.path)
+      }
       if look.exact {
         if look.recheck || !StatTrust.same(now, look.stat) {
           // Perhaps still the same names or bytes (an output replaced in a listed folder).

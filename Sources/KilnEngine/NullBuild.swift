@@ -47,34 +47,52 @@ package struct NullBuild {
   /// The answer for a build of `targets` (nil: the default) recorded under `workspace`;
   /// nil when only the full build can tell.
   package func answer(targets: [String]?, workspace: String?, commit: String? = nil, jobs: Int? = nil) -> Answer? {
+    var changed: String?
+    return answer(targets: targets, workspace: workspace, commit: commit, jobs: jobs, changed: &changed)
+  }
+
+  /// The same, noting in `changed` the first path found changed when it cannot answer
+  /// (nil when it stopped before comparing files: no snapshot, other targets, another
+  /// environment). Only a hint of what the full build should decide first.
+  package func answer(targets: [String]?, workspace: String?, commit: String? = nil, jobs: Int? = nil,
+                      changed: inout String?) -> Answer? {
     let startedAt = clock.monotonic()
     let started = Double(clock.wallNanoseconds()) / 1e9
     guard let bytes = try? fileSystem.read(layout.snapshot), var snapshot = BuildSnapshot.decode(bytes),
           snapshot.root == layout.root, snapshot.targets == BuildSnapshot.targetsKey(targets),
-          snapshot.environmentDigest == BuildSnapshot.environmentDigest(snapshot.environmentNames, environment),
-          let changed = snapshot.changedFiles(fileSystem: fileSystem)
+          snapshot.environmentDigest == BuildSnapshot.environmentDigest(snapshot.environmentNames, environment)
     else { return nil }
     // Files touched but not edited (new stat, same content) still hold, and so do
     // folders in which kiln replaced outputs under the same names, and files written
-    // too recently to trust their stat whose content is what the build saw: compare
-    // them by content.
+    // too recently to trust their stat whose content is what the build saw: compared
+    // by content as they are met, so an edit ends the comparison where it is found.
+    var hashedAt: [Int: Int64] = [:]
+    let comparison = snapshot.compare(fileSystem: fileSystem) { index, stat in
+      let entry = snapshot.entries[index]
+      hashedAt[index] = clock.wallNanoseconds()
+      let abs = entry.path.hasPrefix("/") ? entry.path : Paths.join(layout.root, entry.path)
+      return ObservingFileSystem.contentDigest(of: abs, kind: stat.kind, in: fileSystem) == entry.digest
+    }
+    let matched: [(index: Int, stat: FileStat)]
+    switch comparison {
+    case .changed(let path):
+      changed = path
+      return nil
+    case .holds(let found): matched = found
+    }
     var rehashed: [BuildHistoryEntry.PathStat] = []
     var touched = 0
     var refresh = false
-    for (index, stat) in changed {
+    for (index, stat) in matched {
       let entry = snapshot.entries[index]
-      let hashedAt = clock.wallNanoseconds()
-      let abs = entry.path.hasPrefix("/") ? entry.path : Paths.join(layout.root, entry.path)
-      guard let digest = ObservingFileSystem.contentDigest(of: abs, kind: stat.kind, in: fileSystem),
-            digest == entry.digest
-      else { return nil }
-      if stat.kind == .file {
+      let at = hashedAt[index] ?? clock.wallNanoseconds()
+      if stat.kind == .file, let digest = entry.digest {
         rehashed.append(.init(path: entry.path, entry: StatEntry(size: stat.size, mtime: stat.mtime, ctime: stat.ctime,
-                                                                 inode: stat.inode, digest: digest, recorded: hashedAt)))
+                                                                 inode: stat.inode, digest: digest, recorded: at)))
       }
       if !StatTrust.same(stat, entry.stat) { touched += 1 }
       snapshot.entries[index].stat = stat
-      snapshot.entries[index].observedAt = hashedAt
+      snapshot.entries[index].observedAt = at
       snapshot.entries[index].recheck = snapshot.entries[index].isRacy
       // Worth writing back when the stat moved or can now be trusted.
       if !StatTrust.same(stat, entry.stat) || !snapshot.entries[index].recheck { refresh = true }
@@ -87,7 +105,7 @@ package struct NullBuild {
       upToDate: snapshot.tasks.map { .init(task: $0.name, count: $0.count, saved: $0.saved) }, stats: rehashed,
       commit: commit, jobs: jobs)
     return Answer(entry: entry, warnings: snapshot.warnings, checked: snapshot.entries.count, touched: touched,
-                  rechecked: changed.count - touched, refreshed: refresh ? snapshot : nil, startedAt: startedAt)
+                  rechecked: matched.count - touched, refreshed: refresh ? snapshot : nil, startedAt: startedAt)
   }
 
   /// Records an answered build: its history entry appended to the pending file, the

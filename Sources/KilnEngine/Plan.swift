@@ -7,7 +7,10 @@ import KilnCore
 /// An instance moves waiting -> (decided) -> ready -> running -> an end state, or
 /// straight from waiting to an end state when it is up to date, skipped or predicted.
 /// Ready instances start longest path first: the recorded durations of an instance and
-/// of the longest chain of dependents after it (critical-path priority).
+/// of the longest chain of dependents after it (critical-path priority). Instances are
+/// decided in the same order, so that one that must run can start as soon as it is
+/// decided (`Build`) and still start in priority order; those the caller expects to
+/// run (`preferForDeciding`: their files changed) are decided first.
 package struct BuildPlan: Sendable {
   package enum State: Sendable, Equatable {
     case waiting, ready, running, succeeded, failed, skipped, notStarted
@@ -22,8 +25,10 @@ package struct BuildPlan: Sendable {
   private var priority: [Double]
   private var pending: [Int]
   package private(set) var state: [State]
-  /// Instances whose dependencies have all ended, not yet decided.
-  private var undecided: [Int] = []
+  /// Instances whose dependencies have all ended, not yet decided, best first.
+  private var undecided = PriorityQueue()
+  /// Decided before the others (`preferForDeciding`).
+  private var preferred: [Bool]
   private var ready = PriorityQueue()
   /// Pool depths (ninja's `pool`), and per pool how many of its instances run and which
   /// ready ones wait for room, best first when room is made.
@@ -55,20 +60,43 @@ package struct BuildPlan: Sendable {
     }
     pending = [Int](repeating: 0, count: graph.count)
     state = [State](repeating: .waiting, count: graph.count)
+    preferred = [Bool](repeating: false, count: graph.count)
     for i in selected {
       pending[i] = graph.dependencies[i].count
-      if pending[i] == 0 { undecided.append(i) }
+      if pending[i] == 0 { undecided.push(i, priority: priority[i]) }
     }
   }
 
-  /// The next instance whose dependencies have all ended, to be decided.
-  package mutating func nextToDecide() -> Int? { undecided.popLast() }
+  /// The next instance whose dependencies have all ended, to be decided: a preferred
+  /// one, else the one on the longest remaining path.
+  package mutating func nextToDecide() -> Int? { undecided.pop() }
+
+  /// Decide `indices` before any other instance once their dependencies have ended
+  /// (the files they read or write changed, so they will most likely run: started
+  /// first, their commands overlap the deciding of the rest). Only the order changes:
+  /// every instance is still decided, each after its dependencies.
+  package mutating func preferForDeciding(_ indices: some Sequence<Int>) {
+    var any = false
+    for i in indices where i >= 0 && i < preferred.count && inSelection[i] && !preferred[i] {
+      preferred[i] = true
+      any = true
+    }
+    guard any else { return }
+    var waiting: [Int] = []
+    while let i = undecided.pop() { waiting.append(i) }
+    for i in waiting { undecided.push(i, priority: decidingPriority(i)) }
+  }
+
+  private func decidingPriority(_ i: Int) -> Double { preferred[i] ? .infinity : priority[i] }
 
   /// `i` must be restored or run: it waits for a job slot.
   package mutating func markReady(_ i: Int) {
     state[i] = .ready
     ready.push(i, priority: priority[i])
   }
+
+  /// Whether some instance is ready (it may still wait for room in its pool).
+  package var hasReady: Bool { !ready.isEmpty }
 
   /// The ready instance on the longest remaining path whose pool has room, now running.
   package mutating func nextToStart() -> Int? {
@@ -98,7 +126,7 @@ package struct BuildPlan: Sendable {
     done += 1
     for d in graph.dependents[i] where inSelection[d] {
       pending[d] -= 1
-      if pending[d] == 0 { undecided.append(d) }
+      if pending[d] == 0 { undecided.push(d, priority: decidingPriority(d)) }
     }
   }
 
@@ -119,6 +147,8 @@ package struct BuildPlan: Sendable {
 /// A max-heap of instance indices by priority (ties: lower index first, for stable order).
 struct PriorityQueue: Sendable {
   private var heap: [(priority: Double, index: Int)] = []
+
+  var isEmpty: Bool { heap.isEmpty }
 
   private static func before(_ a: (priority: Double, index: Int), _ b: (priority: Double, index: Int)) -> Bool {
     a.priority != b.priority ? a.priority > b.priority : a.index < b.index

@@ -84,7 +84,7 @@ package final class ManifestRecorder: BuildRecorder {
     snapshot.entries.removeAll { $0.path == manifestPath }
     snapshot.entries.append(SnapshotEntry(path: manifestPath, stat: fileSystem.stat(manifest.path),
                                           observedAt: clock.wallNanoseconds()))
-    snapshot.entries.sort { $0.path < $1.path }
+    snapshot.entries.sort { SnapshotEntry.filedBefore($0, $1) }
     try? fileSystem.writeAtomically(snapshot.encode(), to: snapshotPath, permissions: 0o644)
   }
 }

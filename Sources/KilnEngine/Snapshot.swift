@@ -26,6 +26,10 @@ package struct SnapshotEntry: Sendable, Hashable {
   /// (`isRacy`; an output this build just wrote): its `digest` is compared even when
   /// the stat is the same.
   package var recheck = false
+  /// Written after the others (an output or depfile of the build): a null build that
+  /// fails finds an edited source before stat'ing every output. Only the order of the
+  /// file; not encoded.
+  package var late = false
 
   package init(path: String, followsLinks: Bool = true, stat: FileStat?, observedAt: Int64, digest: Digest? = nil,
                kindOnly: Bool = false) {
@@ -52,6 +56,12 @@ package struct SnapshotEntry: Sendable, Hashable {
   package init(_ look: ObservingFileSystem.Look, in root: String) {
     self.init(looking: look.path, in: root, followsLinks: look.followsLinks, stat: look.stat, at: look.at,
               digest: look.exact ? look.digest : nil, kindOnly: !look.exact)
+  }
+
+  /// The order of the snapshot file: sources before `late` entries, each by path (a
+  /// folder's names in one run; any order reads back the same).
+  package static func filedBefore(_ a: SnapshotEntry, _ b: SnapshotEntry) -> Bool {
+    a.late != b.late ? !a.late : a.path < b.path
   }
 
   /// Whether the file could still change without its stat showing it (`StatTrust`).
@@ -196,32 +206,44 @@ package struct BuildSnapshot: Sendable {
     }
   }
 
-  /// The entries to compare by content (entry index, stat now): a file or folder whose
-  /// stat changed, or whose stat was too recent to trust (`recheck`), when it may still
-  /// hold what the build saw (the same kind, and the snapshot has its digest). nil when
-  /// something changed that only the full build can judge (a file appearing,
-  /// disappearing or changing kind, a link, the build file's stat with no digest).
-  /// Entries are kept sorted by path, so a folder's files are stat'ed in one run.
-  package func changedFiles(fileSystem: any FileSystem) -> [(index: Int, stat: FileStat)]? {
+  /// What comparing the snapshot with the disk found (`compare`).
+  package enum Comparison {
+    /// Nothing changed that matters: these entries (index, stat now) moved or were too
+    /// recent to trust, and were found by `sameContent` to hold what the build saw.
+    case holds([(index: Int, stat: FileStat)])
+    /// Only the full build can judge: this entry's path changed (a file appearing,
+    /// disappearing or changing kind, a link, other content, the build file's stat with
+    /// no digest). Given to the full build as a hint of what to decide first.
+    case changed(String)
+  }
+
+  /// Compares every entry with the disk, in file order, and stops at the first change:
+  /// an entry whose stat changed, or was too recent to trust (`recheck`), is compared by
+  /// content at once (`sameContent(index, stat now)`) when it may still hold what the
+  /// build saw (the same kind, and the snapshot has its digest). Entries are written
+  /// sorted by path, sources before outputs (`SnapshotEntry.late`), so a folder's files
+  /// are stat'ed in one run and an edited source is found before the outputs are.
+  package func compare(fileSystem: any FileSystem, sameContent: (Int, FileStat) -> Bool) -> Comparison {
     var cursor = fileSystem.statCursor()
     var folder = ""
-    var changed: [(index: Int, stat: FileStat)] = []
+    var matched: [(index: Int, stat: FileStat)] = []
     for (n, e) in entries.enumerated() {
       let abs = e.path.hasPrefix("/") ? e.path : Paths.join(root, e.path)
       // Split on the last slash by bytes; the folder string is made once per run.
-      guard let slash = abs.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+      guard let slash = abs.utf8.lastIndex(of: UInt8(ascii: "/")) else { return .changed(e.path) }
       let parent = slash == abs.startIndex ? "/" : abs[..<slash]
       if parent != folder { folder = String(parent) }
       let now = cursor.stat(String(abs[abs.utf8.index(after: slash)...]), in: folder, followingLinks: e.followsLinks)
       if e.kindOnly {
         if now?.kind == e.stat?.kind { continue }
-        return nil
+        return .changed(e.path)
       }
       if !e.recheck, StatTrust.same(now, e.stat) { continue }
-      guard let now, now.kind == e.stat?.kind, now.kind == .file || now.kind == .directory, e.digest != nil
-      else { return nil }
-      changed.append((n, now))
+      guard let now, now.kind == e.stat?.kind, now.kind == .file || now.kind == .directory, e.digest != nil,
+            sameContent(n, now)
+      else { return .changed(e.path) }
+      matched.append((n, now))
     }
-    return changed
+    return .holds(matched)
   }
 }

@@ -1,0 +1,88 @@
+import KilnCore
+import KilnEngine
+import KilnStore
+import KilnSystem
+import KilnTestSupport
+import Testing
+
+/// When the snapshot cannot answer, it says which file it found changed first, for the
+/// full build to decide the instances that read it first (`DecideOrderTests`). It stops
+/// at that file: the full build judges every file anyway. Sources are written before
+/// outputs, so an edited source is found before the outputs are stat'ed.
+@Suite struct SnapshotChangeTests {
+  func copy(_ name: String, _ from: String, _ to: String, deps: [String] = []) -> TaskInstance {
+    TaskInstance(id: TaskID(task: name), command: "cat \(from) > \(to)", inputs: [from], outputs: [to],
+                 dependencies: deps.map { TaskID(task: $0) })
+  }
+
+  var graph: [TaskInstance] {
+    [copy("one", "a.txt", "b.txt"), copy("two", "b.txt", "c.txt", deps: ["one"]), copy("three", "z.txt", "y.txt")]
+  }
+
+  func answer(_ h: EngineHarness, changed: inout String?) throws -> NullBuild.Answer? {
+    let layout = StateLayout(root: h.root)
+    try h.fileSystem.createDirectories(layout.folder)
+    var snapshot = try #require(h.recorder.snapshot, "the build left no snapshot")
+    // As `ManifestRecorder` writes it: by path, outputs last.
+    snapshot.entries.sort(by: SnapshotEntry.filedBefore)
+    try h.fileSystem.writeAtomically(snapshot.encode(), to: layout.snapshot, permissions: 0o644)
+    return NullBuild(layout: layout, fileSystem: h.fileSystem, clock: h.fileSystem.clock, environment: [:])
+      .answer(targets: nil, workspace: nil, changed: &changed)
+  }
+
+  func settled() async throws -> EngineHarness {
+    let h = try EngineHarness()
+    h.write("a.txt", "alpha")
+    h.write("z.txt", "zulu")
+    h.later()
+    _ = try await h.build(graph, snapshot: SnapshotRequest(expansion: [], warnings: []))
+    h.later()
+    return h
+  }
+
+  @Test func outputsAreWrittenAfterSources() async throws {
+    let h = try await settled()
+    let entries = try #require(h.recorder.snapshot).entries
+    let late = Set(entries.filter(\.late).map(\.path))
+    #expect(late == ["b.txt", "c.txt", "y.txt"], "outputs (b.txt is also an input) come last")
+    let sorted = entries.sorted(by: SnapshotEntry.filedBefore).map(\.path)
+    #expect(sorted == ["a.txt", "z.txt", "b.txt", "c.txt", "y.txt"])
+    let names = ["b", "a/b", "a", "ab", "a0", "\u{e9}", "e", "A"].map { SnapshotEntry(path: $0, stat: nil, observedAt: 0) }
+    #expect(names.sorted(by: SnapshotEntry.filedBefore).map(\.path) == ["A", "a", "a/b", "a0", "ab", "b", "e", "\u{e9}"],
+            "by path: a folder's names together")
+  }
+
+  @Test func theFirstChangedFileIsNamed() async throws {
+    let h = try await settled()
+    var changed: String?
+    #expect(try answer(h, changed: &changed) != nil)
+    #expect(changed == nil, "nothing changed, nothing named")
+
+    // Touched, same bytes: still answered, nothing named.
+    h.write("z.txt", "zulu")
+    h.later()
+    #expect(try answer(h, changed: &changed) != nil)
+    #expect(changed == nil)
+
+    // Edited: named, whichever other file is touched or edited after it in the file.
+    h.write("a.txt", "ALPHA")
+    h.write("z.txt", "zulu")
+    h.later()
+    #expect(try answer(h, changed: &changed) == nil)
+    #expect(changed == "a.txt")
+
+    // An edit the stat cannot show (same size, same stat): found by content, named.
+    _ = try await h.build(graph, snapshot: SnapshotRequest(expansion: [], warnings: []))
+    h.later()
+    changed = nil
+    #expect(try answer(h, changed: &changed) != nil)
+    h.fileSystem.overwriteKeepingStat(Paths.join(h.root, "c.txt"), "XLPHA")
+    #expect(try answer(h, changed: &changed) == nil, "an output edited keeping its stat was taken for up to date")
+    // c.txt was written by the build just now (recheck): compared by content, named.
+    #expect(changed == "c.txt")
+    // The full build, told the wrong file or the right one, puts c.txt back.
+    let rebuilt = try await h.build(graph, snapshot: SnapshotRequest(expansion: [], warnings: []),
+                                    decideFirst: ["z.txt"])
+    #expect(rebuilt.result.summary.restored == 1 && h.text("c.txt") == "ALPHA")
+  }
+}
