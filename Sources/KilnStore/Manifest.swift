@@ -498,11 +498,12 @@ package final class Manifest {
     return rows
   }
 
-  /// The totals of the most recent finished build, if any.
-  package func lastBuild() throws(DatabaseError) -> (id: Int64, summary: BuildSummary)? {
+  /// The totals of the most recent finished build, if any; `doingWork`: of the most
+  /// recent one that restored or ran something (not one with nothing to do).
+  package func lastBuild(doingWork: Bool = false) throws(DatabaseError) -> (id: Int64, summary: BuildSummary)? {
     let s = try db.statement("""
       SELECT id, ran, restored, up_to_date, failed, skipped, time_saved, wall_time, exit_status
-      FROM builds WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1
+      FROM builds WHERE finished IS NOT NULL\(doingWork ? " AND ran + restored > 0" : "") ORDER BY id DESC LIMIT 1
       """)
     guard try s.step() else { return nil }
     var summary = BuildSummary()

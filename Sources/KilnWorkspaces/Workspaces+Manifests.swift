@@ -23,13 +23,14 @@ extension Workspaces {
     return paths
   }
 
-  /// The last build's hit rate in the workspace's manifest: nil when it has no
-  /// manifest, `.some(nil)` when it never built.
+  /// The hit rate of the last build in the workspace's manifest that had something to
+  /// do (a build where everything was up to date has none worth showing: it would
+  /// always say 100%): nil when it has no manifest, `.some(nil)` when no build did.
   package func lastHitRate(_ info: WorkspaceInfo) -> Double?? {
     let db = manifestPath(in: info.path)
     // Another workspace's manifest: read, never written, migrated or reset.
     guard fileSystem.stat(db)?.kind == .file, let manifest = try? Manifest(readingOnly: db),
-          let last = try? manifest.lastBuild()
+          let last = try? manifest.lastBuild(doingWork: true)
     else { return nil }
     return .some(last.summary.hitRate)
   }

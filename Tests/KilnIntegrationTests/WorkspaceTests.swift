@@ -391,6 +391,13 @@ import Testing
     #expect(json["same"]?["hitRate"] as? Double == 1)
     #expect(abs((json["edited"]?["hitRate"] as? Double ?? -1) - 1.0 / 3) < 0.001, "\(json)")
     #expect(json["idle"]?["hitRate"] is NSNull)
+
+    // A build with nothing to do (everything up to date) does not turn edited's rate
+    // into 100%: the column shows the last build that restored or ran something.
+    let nothing = try Self.build(p, "edited", "--json")
+    #expect(Self.summary(nothing)?["ran"] as? Int == 0 && Self.summary(nothing)?["restored"] as? Int == 0, "\(nothing)")
+    let again = Dictionary(try Self.listJSON(p).map { (($0["name"] as? String) ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+    #expect(abs((again["edited"]?["hitRate"] as? Double ?? -1) - 1.0 / 3) < 0.001, "\(again)")
   }
 
   // MARK: - rm
