@@ -90,6 +90,7 @@ package final class ActionDatabase: ActionStorage {
   }
 
   private func open() throws(DatabaseError) -> Database {
+    if access(path, F_OK) != 0, errno == ENOENT { publishNew() }
     // Made with the cache's mode before SQLite sees it (a shared cache's group must write it).
     if let fd = try? OwnFile.open(path, O_RDWR | O_CREAT, mode: mode) { close(fd) }
     let db = try Database(path: path)
@@ -114,6 +115,36 @@ package final class ActionDatabase: ActionStorage {
       throw DatabaseError(code: DatabaseError.badSchema, message: "written by another version of kiln (schema \(current))", path: path)
     }
     return db
+  }
+
+  /// A new database made whole under a name of this process's (WAL, schema, checkpointed
+  /// into the main file) and linked into place, unless another process's got there
+  /// first: no process ever opens a half-made one. Made in place, twelve processes
+  /// storing their first entries at once each switched the same empty file to WAL and
+  /// wrote its schema, and once in a full test run one lost its store
+  /// (`ActionDatabaseProcessTests`). When this fails, `open` makes it in place as before.
+  private func publishNew() {
+    let temporary = path + ".new-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    defer {
+      for suffix in [""] + Database.companionSuffixes { unlink(temporary + suffix) }
+    }
+    guard let fd = try? OwnFile.open(temporary, O_RDWR | O_CREAT | O_EXCL, mode: mode) else { return }
+    close(fd)
+    do throws(DatabaseError) {
+      let db = try Database(path: temporary)
+      try db.execute("""
+        BEGIN IMMEDIATE;
+        CREATE TABLE IF NOT EXISTS actions(key BLOB PRIMARY KEY NOT NULL CHECK(length(key) = 16),
+          entry BLOB NOT NULL, used INTEGER NOT NULL) WITHOUT ROWID;
+        PRAGMA user_version = \(Self.schemaVersion);
+        COMMIT;
+        """)
+      try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    } catch {
+      return
+    }
+    // EEXIST: another process published one; it is as good as this.
+    _ = link(temporary, path)
   }
 
   /// Runs `body` on the open database; nil when it cannot be used. A damaged database

@@ -1,4 +1,5 @@
 import KilnEngine
+import KilnTestSupport
 import Testing
 
 /// A batch's output split among its items (`Job.attribute`): each line to the item whose
@@ -42,7 +43,7 @@ import Testing
   }
 
   @Test func manyItemsAreSplitAsTheSearchOfEachSplitsThem() {
-    var rng = SplitMix(seed: 20261202)
+    var rng = SplitMix64(seed: 20261202)
     for round in 0..<20 {
       let count = Job.directSearchLimit + 1 + Int(rng.next() % 300)
       var items: [String] = []
@@ -73,18 +74,5 @@ import Testing
     let items = ["src/a.py", "src/b.py", "a.py"]
     let output = Array("src/b.py:1: bad\nwarning: a.py\nplain\nsrc/a.py src/b.py\n".utf8)
     #expect(Job.attribute(output, to: items) == Self.reference(output, items))
-  }
-}
-
-/// A small deterministic generator for the tests' random cases.
-struct SplitMix {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }

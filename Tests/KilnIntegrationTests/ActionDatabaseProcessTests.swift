@@ -21,6 +21,10 @@ import Testing
     for (i, r) in (started + shared).map({ $0.wait() }).enumerated() {
       #expect(r.status == 0, "process \(i): \(r)")
     }
+    // The database is made whole beside its name and linked into place: nothing of
+    // that is left behind.
+    let leftovers = (try FileManager.default.contentsOfDirectory(atPath: p.cache.path)).filter { $0.contains(".new-") }
+    #expect(leftovers.isEmpty, "\(leftovers)")
     let entries = CacheEntries.all(in: p.cache.path)
     #expect(entries.count == count, "one entry per step: \(entries.count)")
     let verify = try p.kiln("cache", "verify")

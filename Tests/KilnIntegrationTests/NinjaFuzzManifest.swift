@@ -1,4 +1,5 @@
 import Foundation
+import KilnTestSupport
 
 /// A random `build.ninja` for `NinjaDifferentialTests`, and the model of it that the
 /// test checks kiln against.
