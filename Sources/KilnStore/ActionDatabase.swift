@@ -67,6 +67,14 @@ package struct ActionFiles: ActionStorage {
 package final class ActionDatabase: ActionStorage {
   package static let fileName = "actions.db"
   package static let schemaVersion: Int64 = 1
+  /// The table and its version, in one transaction.
+  private static let schema = """
+    BEGIN IMMEDIATE;
+    CREATE TABLE IF NOT EXISTS actions(key BLOB PRIMARY KEY NOT NULL CHECK(length(key) = 16),
+      entry BLOB NOT NULL, used INTEGER NOT NULL) WITHOUT ROWID;
+    PRAGMA user_version = \(schemaVersion);
+    COMMIT;
+    """
   /// A restore marks its entry used only when the mark is older than this (seconds).
   package static let touchInterval: Int64 = 3600
 
@@ -104,13 +112,7 @@ package final class ActionDatabase: ActionStorage {
     let current = try version.step() ? version.int(0) : 0
     _ = try? version.step()
     if current == 0 {
-      try db.execute("""
-        BEGIN IMMEDIATE;
-        CREATE TABLE IF NOT EXISTS actions(key BLOB PRIMARY KEY NOT NULL CHECK(length(key) = 16),
-          entry BLOB NOT NULL, used INTEGER NOT NULL) WITHOUT ROWID;
-        PRAGMA user_version = \(Self.schemaVersion);
-        COMMIT;
-        """)
+      try db.execute(Self.schema)
     } else if current != Self.schemaVersion {
       throw DatabaseError(code: DatabaseError.badSchema, message: "written by another version of kiln (schema \(current))", path: path)
     }
@@ -132,13 +134,7 @@ package final class ActionDatabase: ActionStorage {
     close(fd)
     do throws(DatabaseError) {
       let db = try Database(path: temporary)
-      try db.execute("""
-        BEGIN IMMEDIATE;
-        CREATE TABLE IF NOT EXISTS actions(key BLOB PRIMARY KEY NOT NULL CHECK(length(key) = 16),
-          entry BLOB NOT NULL, used INTEGER NOT NULL) WITHOUT ROWID;
-        PRAGMA user_version = \(Self.schemaVersion);
-        COMMIT;
-        """)
+      try db.execute(Self.schema)
       try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     } catch {
       return
