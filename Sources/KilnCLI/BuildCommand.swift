@@ -45,7 +45,10 @@ struct BuildCommand: KilnSubcommand {
   /// date, recorded and said as a full build would; nil when the snapshot cannot tell,
   /// or when the output asked for needs each instance's report (`--json`, `--trace`).
   /// Called before the full build, by the entry point itself so it needs no thread.
-  func answerFromSnapshot(_ context: Context) -> Int32? { request.answerFromSnapshot(context) }
+  func answerFromSnapshot(_ context: Context) -> Int32? {
+    var changed: String?
+    return request.answerFromSnapshot(context, noting: &changed)
+  }
 
   /// The same, noting the first file the snapshot found changed (`NullBuild`).
   func answerFromSnapshot(_ context: Context, noting changed: inout String?) -> Int32? {
@@ -80,13 +83,8 @@ struct BuildRequest: Equatable {
   /// `NAME=value` arguments, in order (a later one wins).
   private var overrides: [EnvironmentVariable] { tasks.compactMap(BuildFile.override) }
 
-  /// `BuildCommand.answerFromSnapshot`.
-  func answerFromSnapshot(_ context: Context) -> Int32? {
-    var changed: String?
-    return answerFromSnapshot(context, noting: &changed)
-  }
-
-  /// The same, noting the first file the snapshot found changed (`NullBuild`).
+  /// `BuildCommand.answerFromSnapshot`, noting the first file the snapshot found
+  /// changed (`NullBuild`).
   func answerFromSnapshot(_ context: Context, noting changed: inout String?) -> Int32? {
     guard !json, trace == nil, overrides.isEmpty else { return nil }
     return SnapshotQuestion(targets: targets, jobs: jobs, dryRun: dryRun, explain: explain, quiet: quiet)
@@ -242,14 +240,9 @@ struct SnapshotQuestion {
                  verbose: verbose, tasks: targets ?? [])
   }
 
-  /// The answer (exit status 0), or nil when only the full build can tell.
-  func answer(_ context: Context) -> Int32? {
-    var changed: String?
-    return answer(context, noting: &changed)
-  }
-
-  /// The same, noting in `changed` the first file the snapshot found changed, for the
-  /// full build to decide first (a hint: it changes what is decided first, no verdict).
+  /// The answer (exit status 0), or nil when only the full build can tell; notes in
+  /// `changed` the first file the snapshot found changed, for the full build to decide
+  /// first (a hint: it changes what is decided first, no verdict).
   func answer(_ context: Context, noting changed: inout String?) -> Int32? {
     // A bad KILN_HISTORY is said by the full path, which keeps the history.
     guard (jobs ?? 1) >= 1, context.buildFilePath != nil, (try? context.checkStateFolder()) != nil,

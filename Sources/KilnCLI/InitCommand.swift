@@ -113,18 +113,8 @@ struct InitPlan {
       && !text.hasPrefix(" ") && !text.hasSuffix(" ")
       && !"*&!|>'\"%@`{[,-?#~".contains(text.first!) && !["true", "false", "yes", "no", "null", "on", "off"].contains(text.lowercased())
       && Double(text) == nil && !text.contains("\t")
-    if plainSafe { return text }
-    var escaped = ""
-    for c in text.unicodeScalars {
-      switch c {
-      case "\"": escaped += "\\\""
-      case "\\": escaped += "\\\\"
-      case "\t": escaped += "\\t"
-      case "\n": escaped += "\\n"
-      default: escaped.unicodeScalars.append(c)
-      }
-    }
-    return "\"" + escaped + "\""
+    // A JSON string is a YAML double-quoted scalar.
+    return plainSafe ? text : JSON.string(text)
   }
 
   /// A task name kiln accepts (letters, digits, `_`, `-`, `.`), unique in `taken`.

@@ -187,12 +187,11 @@ struct MakeTranslation {
     return nil
   }
 
-  /// A word as the shell reads it back: plain when only safe characters, else quoted.
+  /// A word as the shell reads it back (`Paths.shellQuote`), a flag's `=` left plain
+  /// (`-std=gnu99`): only a first word's `=` means anything to the shell.
   static func quote(_ word: String) -> String {
-    let safe = !word.isEmpty && word.unicodeScalars.allSatisfy {
-      ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || "_@%+=:,./-".unicodeScalars.contains($0)
-    }
-    return safe ? word : Paths.shellQuote(word)
+    let withoutEquals = String(word.map { $0 == "=" ? "_" : $0 })
+    return Paths.shellQuote(withoutEquals) == withoutEquals && !word.hasPrefix("=") ? word : Paths.shellQuote(word)
   }
 
   static func isCompiler(_ tool: String) -> Bool {

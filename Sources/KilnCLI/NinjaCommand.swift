@@ -47,13 +47,8 @@ struct NinjaCommand: KilnSubcommand {
 
   /// A null build answered from the last build's snapshot (`NullBuild`), before the
   /// manifest is parsed: every wanted edge, the manifest's files and the generator's
-  /// inputs unchanged. nil when only a full build can tell.
-  func answerFromSnapshot(_ context: Context) -> Int32? {
-    var changed: String?
-    return answerFromSnapshot(context, noting: &changed)
-  }
-
-  /// The same, noting the first file the snapshot found changed (`NullBuild`).
+  /// inputs unchanged. nil when only a full build can tell. Notes the first file the
+  /// snapshot found changed (`NullBuild`).
   func answerFromSnapshot(_ context: Context, noting changed: inout String?) -> Int32? {
     guard !version, t == nil, !json, trace == nil, !n, (j ?? 1) >= 1, d.allSatisfy({ $0 == "explain" }) else { return nil }
     let state = Self.state(context)

@@ -1,3 +1,5 @@
+import KilnSystem
+
 /// A command as a person should read it: `$NAME` and `${NAME}` replaced by the value the
 /// command ran with (the task's `env:` over kiln's environment), outside single quotes;
 /// anything else the shell would expand (`$(...)`, `$1`, `${A:-b}`) stays as written.
@@ -18,7 +20,7 @@ enum ShownCommand {
         i += 2
         continue
       }
-      if c == UInt8(ascii: "$"), !quoted, let (name, end) = variable(bytes, at: i), let value = variables(name) {
+      if c == UInt8(ascii: "$"), !quoted, let (name, end) = DirectCommand.variable(bytes, after: i), let value = variables(name) {
         shown += Array(value.utf8)
         i = end
         continue
@@ -27,25 +29,5 @@ enum ShownCommand {
       i += 1
     }
     return String(decoding: shown, as: UTF8.self)
-  }
-
-  /// The name of `$NAME` or `${NAME}` at `bytes[at]`, and the index after it.
-  private static func variable(_ bytes: [UInt8], at: Int) -> (String, Int)? {
-    var i = at + 1
-    let braced = i < bytes.count && bytes[i] == UInt8(ascii: "{")
-    if braced { i += 1 }
-    let start = i
-    while i < bytes.count {
-      let c = bytes[i]
-      let letter = (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || c == 0x5F
-      guard letter || (i > start && c >= 0x30 && c <= 0x39) else { break }
-      i += 1
-    }
-    guard i > start else { return nil }
-    if braced {
-      guard i < bytes.count, bytes[i] == UInt8(ascii: "}") else { return nil }
-      i += 1
-    }
-    return (String(decoding: bytes[start..<(braced ? i - 1 : i)], as: UTF8.self), i)
   }
 }

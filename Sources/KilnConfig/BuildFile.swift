@@ -1,4 +1,5 @@
 import KilnCore
+import KilnSystem
 
 /// A value from the build file with the position it was written at.
 package struct Located<Value: Sendable & Hashable>: Sendable, Hashable {
@@ -136,9 +137,7 @@ extension BuildFile {
   package static func override(_ argument: String) -> EnvironmentVariable? {
     guard let equals = argument.firstIndex(of: "=") else { return nil }
     let name = argument[..<equals]
-    guard let first = name.utf8.first, !(first >= 0x30 && first <= 0x39),
-          name.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F })
-    else { return nil }
+    guard DirectCommand.isShellName(name) else { return nil }
     return EnvironmentVariable(String(name), String(argument[argument.index(after: equals)...]))
   }
 }

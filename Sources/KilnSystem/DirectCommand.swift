@@ -108,7 +108,7 @@ package struct DirectCommand: Sendable, Equatable {
   }
 
   /// The name of `$NAME` or `${NAME}` at `command[at]`, and the index after it.
-  private static func variable(_ command: [UInt8], after at: Int) -> (String, Int)? {
+  package static func variable(_ command: [UInt8], after at: Int) -> (String, Int)? {
     var i = at + 1
     let braced = i < command.count && command[i] == UInt8(ascii: "{")
     if braced { i += 1 }
@@ -181,7 +181,8 @@ package struct DirectCommand: Sendable, Equatable {
     return passed
   }
 
-  private static func isShellName(_ name: String) -> Bool {
+  /// Whether `name` is a shell variable name (`[A-Za-z_][A-Za-z0-9_]*`).
+  package static func isShellName<S: StringProtocol>(_ name: S) -> Bool {
     var first = true
     for c in name.utf8 {
       guard isNameByte(c, first: first) else { return false }
