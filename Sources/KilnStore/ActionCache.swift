@@ -59,7 +59,8 @@ package struct ActionLookup: Sendable {
 /// before issue 16, which the engine's in-memory tests keep).
 /// Every read checks the digest first (git's object check): one changed byte anywhere
 /// makes the whole encoding damaged, which is a miss and deletes it, never a restore of
-/// what the damaged bytes say. An encoding of another version is a miss and is left alone.
+/// what the damaged bytes say. An encoding of another version (`KILNACT` and another
+/// digit) is a miss and is left alone.
 /// Several entries share a key when the files a depfile names differ (ccache's direct
 /// mode): a lookup takes the first entry whose discovered inputs all still have their
 /// recorded digests. At most `maxEntries` are kept, newest first.
@@ -155,7 +156,10 @@ package struct ActionCache: Sendable {
   package static func decodeChecked(_ bytes: [UInt8]) -> Decoded {
     let prefix = Array("KILNACT".utf8)
     guard bytes.count >= magic.count, Array(bytes[0..<prefix.count]) == prefix else { return .damaged }
-    guard Array(bytes[0..<magic.count]) == magic else { return .otherVersion }
+    // Another version names itself with another digit; any other byte there is damage.
+    guard Array(bytes[0..<magic.count]) == magic else {
+      return (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[prefix.count]) ? .otherVersion : .damaged
+    }
     guard bytes.count >= magic.count + 16 else { return .damaged }
     let body = Array(bytes[(magic.count + 16)...])
     guard Digest(bytes: Array(bytes[magic.count..<magic.count + 16])) == Hasher.digest(body) else { return .damaged }

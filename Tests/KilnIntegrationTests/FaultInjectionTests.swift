@@ -110,12 +110,19 @@ import Testing
       let candidates = owners.keys.sorted()
       var damaged: [String] = []
       var notes: [String] = []
+      // Rows whose damage turned them into another version's encoding (`KILNACT` and
+      // another digit): a miss left alone by contract, not reported as damage.
+      var otherVersion: Set<String> = []
       for _ in 0..<Int.random(in: 1...3, using: &random) {
         guard let pick = candidates.filter({ !damaged.contains($0) }).randomElement(using: &random) else { break }
         damaged.append(pick)
         if let row = rows[pick] {
           var bytes = row.bytes
           notes.append(FileTree.damage(&bytes, name: pick, using: &random))
+          if bytes.count >= 8, bytes[0..<7].elementsEqual("KILNACT".utf8), bytes[7] != row.bytes[7],
+             (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[7]) {
+            otherVersion.insert(pick)
+          }
           try CacheEntries.write(bytes, for: row.key, in: cache.path)
         } else {
           notes.append(try FileTree.damage(cache.path + "/" + pick, using: &random))
@@ -150,7 +157,8 @@ import Testing
         Issue.record("\(context): --json printed no summary object\n\(r)")
       }
       // The one assertion on the reason's wording (adapt it here if it changes).
-      if !verifyFirst, damaged.contains(where: { $0.hasPrefix("actions.db:") && !(owners[$0] ?? []).isEmpty }) {
+      if !verifyFirst,
+         damaged.contains(where: { $0.hasPrefix("actions.db:") && !(owners[$0] ?? []).isEmpty && !otherVersion.contains($0) }) {
         #expect(r.stderr.contains("cache entry damaged"), "\(context): --explain names the damage\n\(r)")
       }
 
