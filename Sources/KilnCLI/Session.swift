@@ -201,6 +201,7 @@ final class Session {
       recorder = DryRunRecorder(records: records)
     } else {
       job.limits = try context.machineLimits()
+      job.defersStores = true
       executor = job
       recorder = ManifestRecorder(manifest: try manifest, records: records, snapshotPath: context.layout.snapshot,
                                   root: context.root, fileSystem: context.fileSystem, clock: context.clock)

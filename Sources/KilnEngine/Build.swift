@@ -187,6 +187,9 @@ package final class Build {
     var probing: [String: Int] = [:]
     /// Batches made, waiting for a job slot.
     var formed: [[(i: Int, item: BatchItem)]] = []
+    /// Results handed back unstored, to be stored once the commands they let start have
+    /// started (`drive`).
+    var toStore: [PendingStore] = []
     /// Instances a batch handed back (another process runs them): performed alone.
     var unbatched: [(i: Int, item: BatchItem)] = []
     var handedBack = Set<Int>()
@@ -211,6 +214,8 @@ package final class Build {
       }
       try await withThrowingTaskGroup(of: Finished.self) { group in
         var running = 0
+        // Cache stores handed back by jobs and not yet done (`JobResult.pendingStore`).
+        var storing = 0
         while true {
           while let i = plan.nextToDecide() {
             if stopping { plan.abandon(i) } else { try decide(i) }
@@ -221,7 +226,15 @@ package final class Build {
           if options.isInterrupted() { interrupt() }
           if !stopping { formBatches() }
           start(in: &group, running: &running)
-          if running == 0 {
+          // Results to store go after the commands just started, so they start first;
+          // a store takes no job slot.
+          for pending in toStore {
+            let executor = build.executor
+            group.addTask { .stored(executor.store(pending)) }
+          }
+          storing += toStore.count
+          toStore.removeAll()
+          if running == 0 && storing == 0 {
             // Stopping: what waited to run in a batch never starts.
             for (_, waiting) in toBatch { for w in waiting { plan.abandon(w.i) } }
             for batch in formed { for w in batch { plan.abandon(w.i) } }
@@ -229,8 +242,14 @@ package final class Build {
             break
           }
           guard let finished = try await group.next() else { break }
+          if case .stored(let warnings) = finished {
+            storing -= 1
+            for w in warnings { observer.warning(w) }
+            continue
+          }
           running -= 1
           switch finished {
+          case .stored: break
           case .one(let i, let r, let reasons, let started, let end):
             try ended(i, r, startReasons: reasons, started: started - startTime, finished: end - startTime)
           case .probed(let i, let r, let reasons, let item, let started, let end):
@@ -308,6 +327,8 @@ package final class Build {
       case probed(Int, JobResult?, [RerunReason], BatchItem, Double, Double)
       /// A batch's instances and their results (nil: to be performed alone).
       case batch([(i: Int, item: BatchItem)], [JobResult?], Double, Double)
+      /// A result stored in the cache; the warnings when it could not be.
+      case stored([String])
     }
 
     /// Puts the batched instances that must run into batches: all of a task's at once
@@ -409,6 +430,7 @@ package final class Build {
         if let record = r.record {
           try build.recorder.put(record)
           if !r.stored.isEmpty { stored.append((record.key, instance.id, r.stored)) }
+          if let pending = r.pendingStore { toStore.append(pending) }
         } else {
           // Ran, but kept no record (an input or output changed meanwhile): the
           // manifest still holds the run before, which no snapshot may stand for.

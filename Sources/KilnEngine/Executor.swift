@@ -16,6 +16,9 @@ package protocol TaskExecutor: Sendable {
   /// Runs instances of one batched task together; per item its result, or nil for one
   /// to be given to `perform` instead (another process is running it).
   func performBatch(_ items: [BatchItem]) async -> [JobResult?]
+  /// Puts a result `perform` handed back unstored (`JobResult.pendingStore`) into the
+  /// cache; the warnings to show when it could not.
+  func store(_ pending: PendingStore) -> [String]
 }
 
 extension Job: TaskExecutor {
@@ -45,4 +48,6 @@ package struct DryRunExecutor: TaskExecutor {
   }
 
   package func performBatch(_ items: [BatchItem]) async -> [JobResult?] { items.map { _ in nil } }
+
+  package func store(_ pending: PendingStore) -> [String] { [] }
 }

@@ -79,7 +79,7 @@ extension Job {
                              exitStats: stats, peakMemory: ran.completion.peakMemory, reasons: item.reasons,
                              cacheable: cacheable, previous: item.previous)
         result.queued = ran.queued
-        results.append(result)
+        results.append(storingNow(result))
       }
       return results
     case .interrupted: return items.map { _ in Self.failed(.signal(2)) }

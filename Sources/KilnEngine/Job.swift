@@ -31,6 +31,20 @@ package struct JobResult: Sendable {
   /// Seconds the command waited for one of the machine-wide job slots (shared with
   /// every kiln process) before it started: part of the job's time, not of its run.
   package var queued: Double = 0
+  /// The run's result still to be put into the cache (`Job.store`): with
+  /// `Job.defersStores`, the build loop does it while the next commands start.
+  package var pendingStore: PendingStore?
+}
+
+/// A run's result for the cache, not yet stored: the blobs to copy in (absolute path
+/// and the digest its bytes had when hashed) and the action entry.
+package struct PendingStore: Sendable {
+  package var id: TaskID
+  package var key: Digest
+  package var blobs: [(String, Digest)]
+  package var action: ActionEntry
+  /// The machine-wide claim on the action, held until the entry is stored.
+  package var claim: ActionClaim?
 }
 
 /// The work of one task instance that is not up to date, done off the build loop:
@@ -54,6 +68,10 @@ package struct Job: Sendable {
   /// workspace root, and for `kiln ninja` the checkout); an output holding one of their
   /// paths is restored only where they are the same.
   package var keyRoots: KeyRoots
+  /// A run's result is handed back with its cache store still to do (`JobResult.pendingStore`),
+  /// for the build loop to do while the next command runs; else stored before `perform`
+  /// returns (`kiln exec`).
+  package var defersStores = false
 
   package init(root: String, fileSystem: any FileSystem, runner: any ProcessRunner, clock: any TimeSource,
                statCache: StatCache, contentStore: ContentStore, actionCache: ActionCache,
@@ -91,7 +109,13 @@ package struct Job: Sendable {
       }
     }
     if !instance.cache { reasons.append(.cacheDisabled) }
-    let result = await run(task, reasons: reasons, cacheable: cacheable, previous: previous)
+    var result = await run(task, reasons: reasons, cacheable: cacheable, previous: previous)
+    if defersStores, result.pendingStore != nil {
+      // The loop stores it (`store`) and releases the claim then.
+      result.pendingStore?.claim = claim
+      return result
+    }
+    result = storingNow(result)
     if let claim { limits.release(claim) }
     return result
   }
@@ -464,28 +488,52 @@ package struct Job: Sendable {
     }
 
     let entries = ingest.entries
+    var pending: PendingStore?
     if cacheable {
-      do {
-        for entry in entries where entry.kind == .file && ingest.inline[entry.digest] == nil {
-          try contentStore.store(Paths.join(root, entry.path), as: entry.digest)
-        }
-        var action = ActionEntry(discovered: discovered, outputs: entries, declaredOutputs: instance.outputs,
-                                 stdout: out, stderr: err, duration: duration,
-                                 pathDependentRoot: ingest.pathDependent ? keyRoots.identity : nil, inline: ingest.inline)
-        action.mapPaths(keyRoots.normalize)
-        try actionCache.store(action, for: task.key)
-      } catch {
-        warnings.append("\(instance.id): not cached: \(error)")
-      }
+      var action = ActionEntry(discovered: discovered, outputs: entries, declaredOutputs: instance.outputs,
+                               stdout: out, stderr: err, duration: duration,
+                               pathDependentRoot: ingest.pathDependent ? keyRoots.identity : nil, inline: ingest.inline)
+      action.mapPaths(keyRoots.normalize)
+      let blobs = entries.filter { $0.kind == .file && ingest.inline[$0.digest] == nil }
+        .map { (Paths.join(root, $0.path), $0.digest) }
+      pending = PendingStore(id: instance.id, key: task.key, blobs: blobs, action: action)
     }
     let record = TaskRecord(
       id: instance.id, key: task.key, command: instance.command, environment: task.environment,
       inputs: task.inputs, discovered: discovered, outputs: entries, declaredOutputs: instance.outputs,
       duration: duration, depfile: instance.depfile, depfileDigest: depfileDigest, peakMemory: peakMemory)
     let changed = previous.map { $0.outputs != entries } ?? true
-    return JobResult(outcome: .ran(because: reasons, outputsChanged: changed), record: record,
-                     stdout: out, stderr: err, duration: duration, warnings: warnings,
-                     peakMemory: peakMemory, stored: cacheable ? ingest.hashedStats : [])
+    var result = JobResult(outcome: .ran(because: reasons, outputsChanged: changed), record: record,
+                           stdout: out, stderr: err, duration: duration, warnings: warnings,
+                           peakMemory: peakMemory, stored: cacheable ? ingest.hashedStats : [])
+    result.pendingStore = pending
+    return result
+  }
+
+  /// Puts a run's result into the cache: its large outputs as blobs (each copy checked
+  /// against the digest taken when the command ended: bytes changed since are not
+  /// stored, and neither is the entry), then the action entry. Releases the claim on
+  /// the action once the entry is there, so a process waiting for it finds it. The
+  /// warnings to show (nothing stored), if any.
+  package func store(_ pending: PendingStore) -> [String] {
+    defer { if let claim = pending.claim { limits.release(claim) } }
+    do {
+      for (path, digest) in pending.blobs { try contentStore.store(path, as: digest) }
+      try actionCache.store(pending.action, for: pending.key)
+    } catch {
+      return ["\(pending.id): not cached: \(error)"]
+    }
+    return []
+  }
+
+  /// `result` with its pending store done now (`kiln exec`, batches): the warnings of a
+  /// failed store added.
+  func storingNow(_ result: JobResult) -> JobResult {
+    guard let pending = result.pendingStore else { return result }
+    var done = result
+    done.pendingStore = nil
+    done.warnings += store(pending)
+    return done
   }
 
   /// Writes one output back: from the entry when it holds the bytes (checked against

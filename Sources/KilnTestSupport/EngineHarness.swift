@@ -35,10 +35,12 @@ package final class EngineHarness {
     _ = runner.takeCommands()
     let graph = try TaskGraph(instances)
     let statCache = StatCache(entries: recorder.statEntries, root: root, fileSystem: fileSystem, clock: fileSystem.clock)
-    let job = Job(root: root, fileSystem: fileSystem, runner: runner, clock: fileSystem.clock, statCache: statCache,
+    var job = Job(root: root, fileSystem: fileSystem, runner: runner, clock: fileSystem.clock, statCache: statCache,
                   contentStore: ContentStore(root: cacheRoot, fileSystem: fileSystem),
                   actionCache: ActionCache(root: cacheRoot, fileSystem: fileSystem),
                   environment: environment, useCache: useCache)
+    // As `kiln build` does: results stored by the loop after the next commands start.
+    job.defersStores = true
     let build = Build(graph: graph, root: root, fileSystem: fileSystem, clock: fileSystem.clock,
                       environment: environment, statCache: statCache,
                       recorder: dryRun ? DryRunRecorder(records: recorder.records) : recorder,
