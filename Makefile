@@ -16,7 +16,8 @@ DESTDIR ?=
 BIN_DEBUG := .build/debug/kiln
 BIN_RELEASE ?= .build/release/kiln
 # Each entry: the Debian package, then how to tell it is present (scripts/need).
-DEPS_BUILD := libxxhash-dev=h:xxhash.h+lib:xxhash libsqlite3-dev=h:sqlite3.h+lib:sqlite3 libyaml-dev=h:yaml.h+lib:yaml
+DEPS_BUILD := libxxhash-dev=h:xxhash.h+lib:xxhash libsqlite3-dev=h:sqlite3.h+lib:sqlite3 libyaml-dev=h:yaml.h+lib:yaml \
+  libssl-dev=h:openssl/evp.h+lib:crypto
 # The demo compiles C and makes git workspaces. What the tests need on top, and for what:
 #   procps        pgrep: no child of a task outlives kiln (ProcessTeardownTests, ...)
 #   python3-yaml  PyYAML: the YAML parser's differential test (YAMLParserTests)

@@ -16,9 +16,10 @@ let package = Package(
     .systemLibrary(name: "CXXHash", path: "Sources/CXXHash"),
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
     .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
+    .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
     .target(name: "CSpawn"),
     .target(name: "KilnCore", swiftSettings: strict),
-    .target(name: "KilnHash", dependencies: ["KilnCore", "CXXHash"], swiftSettings: strict),
+    .target(name: "KilnHash", dependencies: ["KilnCore", "CXXHash", "CCrypto"], swiftSettings: strict),
     .target(
       name: "KilnSystem",
       dependencies: [
