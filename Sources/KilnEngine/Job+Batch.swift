@@ -17,8 +17,14 @@ extension Job {
   /// nil (with the reasons it must run) when it must run with the others of its batch.
   package func restoreBatched(_ task: PreparedTask, reasons: [RerunReason]) -> (JobResult?, [RerunReason]) {
     var reasons = reasons
-    if useCache, task.instance.cache, !task.instance.always, let result = restore(task, noting: &reasons) {
-      return (result, reasons)
+    if useCache, task.instance.cache, !task.instance.always {
+      if let result = restore(task, noting: &reasons) { return (result, reasons) }
+      var warnings: [String] = []
+      if fetchRemote(task, warnings: &warnings), var result = restore(task, noting: &reasons) {
+        result.outcome = .restored(from: .remote)
+        result.warnings += warnings
+        return (result, reasons)
+      }
     }
     if !task.instance.cache { reasons.append(.cacheDisabled) }
     return (nil, reasons)

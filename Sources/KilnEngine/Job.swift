@@ -45,6 +45,8 @@ package struct PendingStore: Sendable {
   package var action: ActionEntry
   /// The machine-wide claim on the action, held until the entry is stored.
   package var claim: ActionClaim?
+  /// The task, for its remote key when the result is uploaded.
+  package var task: PreparedTask?
 }
 
 /// The work of one task instance that is not up to date, done off the build loop:
@@ -72,6 +74,8 @@ package struct Job: Sendable {
   /// for the build loop to do while the next command runs; else stored before `perform`
   /// returns (`kiln exec`).
   package var defersStores = false
+  /// The remote cache behind the local one, when one is configured.
+  package var remote: (any RemoteCache)?
 
   package init(root: String, fileSystem: any FileSystem, runner: any ProcessRunner, clock: any TimeSource,
                statCache: StatCache, contentStore: ContentStore, actionCache: ActionCache,
@@ -95,8 +99,16 @@ package struct Job: Sendable {
     // `always` means run: a restore would replay an old run instead.
     var reasons = reasons
     var claim: ActionClaim?
+    var remoteWarnings: [String] = []
     if cacheable, !instance.always {
       if let result = restore(task, noting: &reasons) { return result }
+      var warnings: [String] = []
+      if fetchRemote(task, warnings: &warnings), var result = restore(task, noting: &reasons) {
+        result.outcome = .restored(from: .remote)
+        result.warnings += warnings
+        return result
+      }
+      remoteWarnings = warnings
       // Another kiln process may be running this very action: wait for it, then look
       // again (it stored its result, or failed and left the run to this one).
       guard let held = await limits.claimAction(task.key) else { return Self.interrupted }
@@ -110,6 +122,7 @@ package struct Job: Sendable {
     }
     if !instance.cache { reasons.append(.cacheDisabled) }
     var result = await run(task, reasons: reasons, cacheable: cacheable, previous: previous)
+    result.warnings = remoteWarnings + result.warnings
     if defersStores, result.pendingStore != nil {
       // The loop stores it (`store`) and releases the claim then.
       result.pendingStore?.claim = claim
@@ -496,7 +509,7 @@ package struct Job: Sendable {
       action.mapPaths(keyRoots.normalize)
       let blobs = entries.filter { $0.kind == .file && ingest.inline[$0.digest] == nil }
         .map { (Paths.join(root, $0.path), $0.digest) }
-      pending = PendingStore(id: instance.id, key: task.key, blobs: blobs, action: action)
+      pending = PendingStore(id: instance.id, key: task.key, blobs: blobs, action: action, task: task)
     }
     let record = TaskRecord(
       id: instance.id, key: task.key, command: instance.command, environment: task.environment,
@@ -523,7 +536,7 @@ package struct Job: Sendable {
     } catch {
       return ["\(pending.id): not cached: \(error)"]
     }
-    return []
+    return uploadRemote(pending)
   }
 
   /// `result` with its pending store done now (`kiln exec`, batches): the warnings of a

@@ -32,6 +32,8 @@ package final class StatCache: Sendable {
     var hashedTrees = false
     /// Paths whose kind (not content) a verdict depended on: folder outputs.
     var probed: [String: SnapshotEntry] = [:]
+    /// SHA-256 of files, by path, with the XXH3 digest of the same bytes (remote keys).
+    var sha256: [String: (Digest, SHA256Digest)] = [:]
   }
 
   /// A file's digest with the stat it was taken (or trusted) under.
@@ -94,6 +96,17 @@ package final class StatCache: Sendable {
     let digest = try fileSystem.digest(of: abs)
     remember(path, st, digest, recorded: at)
     return Observed(digest: digest, stat: st, at: at)
+  }
+
+  /// The SHA-256 of the file at `path` whose content has XXH3 digest `expected` (what
+  /// its action key used): both hashed in one read, once per content in this process.
+  /// Nil when the file no longer holds that content or cannot be read: then no remote
+  /// key may be made from it.
+  package func sha256(of path: String, expecting expected: Digest) -> SHA256Digest? {
+    if let (digest, sha) = state.withLock({ $0.sha256[path] }), digest == expected { return sha }
+    guard let (digest, sha) = try? fileSystem.digests(of: absolute(path)), digest == expected else { return nil }
+    state.withLock { $0.sha256[path] = (digest, sha) }
+    return sha
   }
 
   /// Records a digest this process just computed for a file with stat `st`.

@@ -1,4 +1,5 @@
 import KilnCore
+import KilnHash
 
 /// What `stat` says about a path: enough for the stat cache and for restores.
 package struct FileStat: Sendable, Hashable {
@@ -48,6 +49,8 @@ package protocol FileSystem: Sendable {
   /// The digest, and whether the bytes contain `needle` anywhere (one pass): used to
   /// find outputs that hold the workspace's absolute path.
   func digest(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, Bool)
+  /// XXH3-128 and SHA-256 of the same bytes, read once (what the remote cache keys by).
+  func digests(of path: String) throws(FileSystemError) -> (Digest, SHA256Digest)
   /// Names in a directory (not "." or ".."), unsorted; nil when not a directory.
   func contents(ofDirectory path: String) -> [String]?
   /// The entries of a directory whose names are not valid UTF-8, which
@@ -73,6 +76,13 @@ package protocol FileSystem: Sendable {
   /// Makes `path` a symlink to `target`, replacing whatever file or link is there
   /// (a temporary name, then a rename).
   func createSymlink(_ target: String, at path: String) throws(FileSystemError)
+}
+
+extension FileSystem {
+  package func digests(of path: String) throws(FileSystemError) -> (Digest, SHA256Digest) {
+    let bytes = try read(path)
+    return (Hasher.digest(bytes), SHA256Hasher.digest(bytes))
+  }
 }
 
 /// The permission bits kiln gives what it writes into a workspace: the executable bit

@@ -140,6 +140,17 @@ package struct LocalFileSystem: FileSystem {
     return (hasher.finalize(), scanner.found)
   }
 
+  package func digests(of path: String) throws(FileSystemError) -> (Digest, SHA256Digest) {
+    let (fd, size) = try Self.openForReading(path)
+    defer { close(fd) }
+    let hasher = Hasher(), sha = SHA256Hasher()
+    try Self.forEachChunk(fd, path: path, size: size) { piece in
+      hasher.update(piece)
+      sha.update(piece)
+    }
+    return (hasher.finalize(), sha.finalize())
+  }
+
   package func read(_ path: String) throws(FileSystemError) -> [UInt8] {
     let (fd, size) = try Self.openForReading(path)
     defer { close(fd) }

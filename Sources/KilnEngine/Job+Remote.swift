@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnCore
+import KilnHash
+import KilnStore
+import KilnSystem
+
+/// The remote cache behind the local one (SPEC section 5): a local miss asks it, a hit
+/// is written into the local cache (blobs, then the entry) and restored from there like
+/// any local hit; a run's result is uploaded after its local store when this process
+/// may write. Everything the server says is checked as a local entry is (`fits`), plus
+/// each depfile input's SHA-256 and each blob's.
+extension Job {
+  /// Fetches the remote entry for `task` into the local cache. True when there is now a
+  /// local entry to restore; the warning to show once when the remote failed.
+  func fetchRemote(_ task: PreparedTask, warnings: inout [String]) -> Bool {
+    guard let remote, remote.down == nil else { return false }
+    guard let key = task.remoteKey(statCache: statCache, keyRoots: keyRoots) else { return false }
+    do {
+      guard let entry = try remote.lookup(key) else { return false }
+      guard let action = try localEntry(from: entry, for: task, remote: remote) else { return false }
+      try? actionCache.store(action, for: task.key)
+      return true
+    } catch {
+      if let failure = remote.failureToReport() { warnings.append(Self.remoteDown(failure)) }
+      return false
+    }
+  }
+
+  /// The one line shown when the remote stops being asked.
+  static func remoteDown(_ failure: RemoteFailure) -> String {
+    "remote cache: \(failure); building locally (the remote is not asked again in this build)"
+  }
+
+  /// `entry` as a local action entry (paths written out of keys, as `collect` stores
+  /// them), its blobs downloaded and checked into the content store; nil when it is not
+  /// this task's result here: outputs other than the declared ones, a depfile input
+  /// with other content here, a blob the server lacks or sends wrong.
+  private func localEntry(from entry: RemoteEntry, for task: PreparedTask, remote: any RemoteCache)
+    throws(RemoteFailure) -> ActionEntry?
+  {
+    let declared = task.instance.outputs
+    guard entry.declaredOutputs.map(keyRoots.resolve) == declared, entry.duration.isFinite else { return nil }
+    var discovered: [PathDigest] = []
+    for input in entry.discovered {
+      let path = keyRoots.resolve(input.path)
+      guard let digest = try? statCache.digest(of: path),
+            statCache.sha256(of: path, expecting: digest) == input.sha256
+      else { return nil }
+      discovered.append(PathDigest(path, digest))
+    }
+    // The shape first (paths, kinds, links): nothing is downloaded for an entry that
+    // could not be restored anyway.
+    var outputs: [OutputEntry] = []
+    var inline: [Digest: [UInt8]] = [:]
+    for output in entry.outputs {
+      let path = keyRoots.resolve(output.path)
+      switch output.kind {
+      case .directory:
+        outputs.append(OutputEntry(path: path, kind: .directory, permissions: 0o755, digest: .zero))
+      case .symlink:
+        guard let target = output.target else { return nil }
+        let bytes = Array(target.utf8)
+        let digest = Hasher.digest(bytes)
+        inline[digest] = bytes
+        outputs.append(OutputEntry(path: path, kind: .symlink, permissions: 0o755, digest: digest))
+      case .file:
+        guard output.sha256 != nil, output.size >= 0 else { return nil }
+        outputs.append(OutputEntry(path: path, kind: .file, permissions: output.executable ? 0o755 : 0o644, digest: .zero))
+      }
+    }
+    var action = ActionEntry(discovered: discovered, outputs: outputs, declaredOutputs: declared,
+                             stdout: entry.stdout, stderr: entry.stderr, duration: entry.duration, inline: inline)
+    guard action.fits(declared: declared) else { return nil }
+    for (k, output) in entry.outputs.enumerated() where output.kind == .file {
+      guard let digest = try fetchBlob(output.sha256!, size: output.size, remote: remote) else { return nil }
+      action.outputs[k].digest = digest
+    }
+    action.mapPaths(keyRoots.normalize)
+    return action
+  }
+
+  /// Downloads one blob into the content store; its XXH3 digest, or nil when the server
+  /// lacks it or sent bytes that are not it.
+  private func fetchBlob(_ sha: SHA256Digest, size: Int64, remote: any RemoteCache) throws(RemoteFailure) -> Digest? {
+    let incoming = "\(contentStore.root)/blobs/incoming\(Paths.temporaryMarker)\(getpid())-\(TemporaryCounter.next())"
+    try? fileSystem.createDirectories(Paths.parent(incoming))
+    defer { try? fileSystem.remove(incoming) }
+    guard let digest = try remote.download(sha, size: size, to: incoming) else { return nil }
+    // Copied in as any output is (checked against the digest as it is copied).
+    guard (try? contentStore.store(incoming, as: digest)) != nil else { return nil }
+    return digest
+  }
+
+  /// Uploads a stored result when this process may write and the result may be shared:
+  /// not path-dependent (it holds this checkout's absolute path), every input still
+  /// holding the content its key was made from. The warning when the remote failed.
+  func uploadRemote(_ pending: PendingStore) -> [String] {
+    guard let remote, remote.writes, remote.down == nil, let task = pending.task,
+          pending.action.pathDependentRoot == nil,
+          let key = task.remoteKey(statCache: statCache, keyRoots: keyRoots)
+    else { return [] }
+    let action = pending.action
+    var outputs: [RemoteOutput] = []
+    var blobs: [(SHA256Digest, Int64, String)] = []
+    var scratch: [String] = []
+    defer { for path in scratch { try? fileSystem.remove(path) } }
+    for output in action.outputs {
+      switch output.kind {
+      case .directory:
+        outputs.append(RemoteOutput(path: output.path, kind: .directory))
+      case .symlink:
+        guard let bytes = action.inline[output.digest] else { return [] }
+        outputs.append(RemoteOutput(path: output.path, kind: .symlink, target: String(decoding: bytes, as: UTF8.self)))
+      case .file:
+        // From the cache, never from the workspace: a blob there is immutable, and
+        // checked here against the digest the result was stored under.
+        let source: String
+        if let bytes = action.inline[output.digest] {
+          source = "\(contentStore.root)/blobs/outgoing\(Paths.temporaryMarker)\(getpid())-\(TemporaryCounter.next())"
+          guard (try? fileSystem.writeAtomically(bytes, to: source, permissions: 0o444)) != nil else { return [] }
+          scratch.append(source)
+        } else {
+          source = contentStore.path(of: output.digest)
+        }
+        guard let (digest, sha) = try? fileSystem.digests(of: source), digest == output.digest,
+              let size = fileSystem.stat(source)?.size
+        else { return [] }
+        outputs.append(RemoteOutput(path: output.path, kind: .file, executable: output.permissions & 0o100 != 0,
+                                    sha256: sha, size: size))
+        blobs.append((sha, size, source))
+      }
+    }
+    var discovered: [RemoteInput] = []
+    for input in action.discovered {
+      guard let sha = statCache.sha256(of: keyRoots.resolve(input.path), expecting: input.digest) else { return [] }
+      discovered.append(RemoteInput(path: input.path, sha256: sha))
+    }
+    let entry = RemoteEntry(outputs: outputs, declaredOutputs: action.declaredOutputs, discovered: discovered,
+                            stdout: action.stdout, stderr: action.stderr, duration: action.duration)
+    do { try remote.upload(entry, key: key, blobs: blobs) } catch {
+      return remote.failureToReport().map { [Self.remoteDown($0)] } ?? []
+    }
+    return []
+  }
+}

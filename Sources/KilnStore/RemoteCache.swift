@@ -1,0 +1,101 @@
+import KilnCore
+
+/// One output of a result on a remote cache, as its entry names it: a path (with the
+/// checkout's folders written as `KeyRoots` tokens, as in a local entry), what it is,
+/// and for a file its SHA-256, size and executable bit; for a symlink its target.
+package struct RemoteOutput: Sendable, Hashable {
+  package var path: String
+  package var kind: OutputEntry.Kind
+  package var executable: Bool
+  package var sha256: SHA256Digest?
+  package var size: Int64
+  package var target: String?
+
+  package init(path: String, kind: OutputEntry.Kind, executable: Bool = false, sha256: SHA256Digest? = nil,
+               size: Int64 = 0, target: String? = nil) {
+    self.path = path
+    self.kind = kind
+    self.executable = executable
+    self.sha256 = sha256
+    self.size = size
+    self.target = target
+  }
+}
+
+/// An input found through the depfile, with the SHA-256 its content had.
+package struct RemoteInput: Sendable, Hashable {
+  package var path: String
+  package var sha256: SHA256Digest
+
+  package init(path: String, sha256: SHA256Digest) {
+    self.path = path
+    self.sha256 = sha256
+  }
+}
+
+/// A task's result as a remote cache keeps it (an REAPI `ActionResult` and kiln's own
+/// fields), decoded but not trusted: the engine checks it against the task's declared
+/// outputs and the depfile inputs' contents, and every blob against its SHA-256.
+package struct RemoteEntry: Sendable, Hashable {
+  package var outputs: [RemoteOutput]
+  package var declaredOutputs: [String]
+  package var discovered: [RemoteInput]
+  package var stdout: [UInt8]
+  package var stderr: [UInt8]
+  package var duration: Double
+
+  package init(outputs: [RemoteOutput], declaredOutputs: [String], discovered: [RemoteInput],
+               stdout: [UInt8], stderr: [UInt8], duration: Double) {
+    self.outputs = outputs
+    self.declaredOutputs = declaredOutputs
+    self.discovered = discovered
+    self.stdout = stdout
+    self.stderr = stderr
+    self.duration = duration
+  }
+}
+
+/// Why a remote cache could not be used: the server is down, slow, refuses, or answers
+/// something that is not the protocol. The build warns once and goes on locally.
+package struct RemoteFailure: Error, Sendable, CustomStringConvertible {
+  package var description: String
+  package init(_ description: String) { self.description = description }
+}
+
+/// What the network cost a build: counted by the remote cache, read by `kiln stats`.
+package struct RemoteTraffic: Sendable, Hashable {
+  package var bytesDown: Int64 = 0
+  package var bytesUp: Int64 = 0
+  package var seconds: Double = 0
+  package var lookups = 0
+  package var hits = 0
+  package var uploads = 0
+  package init() {}
+}
+
+/// A shared cache on another machine (Bazel's HTTP cache protocol or REAPI), behind
+/// the local one: looked up on a local miss, written (when allowed) after a run.
+/// Every method may throw `RemoteFailure`; after the first one the cache is `down` and
+/// answers nothing more in this process.
+package protocol RemoteCache: Sendable {
+  /// Whether this process may upload (`KILN_REMOTE_WRITE=1` or `write: true`).
+  var writes: Bool { get }
+  /// The first failure, once there was one: nothing is asked of the server after it.
+  var down: RemoteFailure? { get }
+  /// The entry stored under `key`, decoded; nil when there is none (or it fails its
+  /// signature, when signatures are required).
+  func lookup(_ key: SHA256Digest) throws(RemoteFailure) -> RemoteEntry?
+  /// Writes the blob `digest` (`size` bytes) to `path` (a new file), checked against its
+  /// SHA-256 as it arrives; returns its XXH3 digest, or nil when the server has no such
+  /// blob or sent other bytes (a poisoned entry: a miss). Nothing is left at `path`
+  /// unless it returns a digest.
+  func download(_ digest: SHA256Digest, size: Int64, to path: String) throws(RemoteFailure) -> Digest?
+  /// Uploads the blobs the server lacks (SHA-256, size, a file holding the bytes), then
+  /// the entry under `key`.
+  func upload(_ entry: RemoteEntry, key: SHA256Digest, blobs: [(SHA256Digest, Int64, String)]) throws(RemoteFailure)
+  /// What it moved so far.
+  var traffic: RemoteTraffic { get }
+  /// The failure that made it `down`, the first time this is asked after it (nil
+  /// before and after): whoever gets it shows the build's one warning.
+  func failureToReport() -> RemoteFailure?
+}
