@@ -35,6 +35,13 @@ static inline CURLcode kiln_curl_set_read(CURL *easy, kiln_curl_data_callback ca
   return curl_easy_setopt(easy, CURLOPT_READFUNCTION, callback);
 }
 
+// Progress, about once a second and at every change: kiln-remote's stall check.
+typedef int (*kiln_curl_progress_callback)(void *context, curl_off_t down_total, curl_off_t down_now, curl_off_t up_total,
+                                           curl_off_t up_now);
+static inline CURLcode kiln_curl_set_progress(CURL *easy, kiln_curl_progress_callback callback) {
+  return curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, callback);
+}
+
 static inline CURLMcode kiln_curl_multi_set_long(CURLM *multi, CURLMoption option, long value) {
   return curl_multi_setopt(multi, option, value);
 }

@@ -109,6 +109,11 @@ enum Curl {
     private var body: [UInt8] = []
     private var bodyLength: UInt64 = 0
     private var overLimit = false
+    private var stallMilliseconds: UInt64 = 5_000
+    /// Bytes moved either way so far, and when that count last changed.
+    private var moved: UInt64 = 0
+    private var lastMovement: UInt64 = 0
+    private var stalled = false
     private var fileProblem: String?
 
     /// What a request frame becomes: a transfer to run, or the answer it gets at once.
@@ -156,9 +161,17 @@ enum Curl {
       set(CURLOPT_PROTOCOLS_STR, "http,https")
       set(CURLOPT_NOSIGNAL, 1)
       set(CURLOPT_CONNECTTIMEOUT_MS, settings.connectMilliseconds)
-      // "No byte for stallSeconds": under 1 byte a second for that long.
-      set(CURLOPT_LOW_SPEED_LIMIT, 1)
-      set(CURLOPT_LOW_SPEED_TIME, settings.stallSeconds)
+      // "No byte for stallSeconds", checked on libcurl's progress calls. Not its
+      // LOW_SPEED options: they average over a window of about five seconds, so ten
+      // bytes and then silence took seven seconds to notice with a limit of one.
+      stallMilliseconds = UInt64(settings.stallSeconds) * 1000
+      lastMovement = Self.milliseconds()
+      set(CURLOPT_NOPROGRESS, 0)
+      ok = ok && kiln_curl_set_progress(easy, { context, _, down, _, up in
+        let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+        return transfer.progressed(UInt64(down) + UInt64(up)) ? 0 : 1
+      }) == CURLE_OK
+      ok = ok && kiln_curl_set_pointer(easy, CURLOPT_XFERINFODATA, context) == CURLE_OK
       set(CURLOPT_TIMEOUT_MS, settings.totalMilliseconds)
       set(CURLOPT_PIPEWAIT, 1)
       set(CURLOPT_TCP_NODELAY, 1)
@@ -266,6 +279,27 @@ enum Curl {
 
     private var status: Int { kiln_curl_response_code(easy) }
 
+    /// False (stop) when no byte moved for the stall time.
+    private func progressed(_ total: UInt64) -> Bool {
+      let now = Self.milliseconds()
+      if total != moved {
+        moved = total
+        lastMovement = now
+        return true
+      }
+      if now - lastMovement >= stallMilliseconds {
+        stalled = true
+        return false
+      }
+      return true
+    }
+
+    private static func milliseconds() -> UInt64 {
+      var now = timespec()
+      clock_gettime(CLOCK_MONOTONIC, &now)
+      return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
+    }
+
     /// Body bytes: into the response file when the status is 2xx and one was named, else
     /// into memory. False stops the transfer (over the limit, or the file failed).
     private func received(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -348,6 +382,7 @@ enum Curl {
     private func failureFrame(_ result: CURLcode) -> HelperFrame? {
       if overLimit { return Self.failure(id, .tooLarge, "the response body is larger than \(limit) bytes") }
       if let fileProblem { return Self.failure(id, .file, fileProblem) }
+      if stalled { return Self.failure(id, .timedOut, "no byte for \(stallMilliseconds / 1000) s") }
       guard result != CURLE_OK else { return nil }
       let detail = errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
       let message = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
