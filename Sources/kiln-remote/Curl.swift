@@ -11,6 +11,13 @@ enum Curl {
   /// Once per process, before any other call (libcurl's rule).
   static func initialise() -> Bool { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK }
 
+  /// libcurl's version is below 8.0.0 (see `Transfer.configure`).
+  static let priorKnowledgeReuseIsBroken: Bool = {
+    // CURLVERSION_NOW is a macro Swift does not import; in 7.88 it is the eleventh.
+    guard let info = curl_version_info(CURLVERSION_ELEVENTH) else { return true }
+    return info.pointee.version_num < 0x08_00_00
+  }()
+
   /// What every transfer of this helper shares: the configure frame's settings.
   struct Settings {
     var connectMilliseconds = 2_000
@@ -179,8 +186,16 @@ enum Curl {
       case .http1: set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
       case .http2OverTLS: set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
       case .http2Only:
-        set(CURLOPT_HTTP_VERSION, url.hasPrefix("https:") ? CURL_HTTP_VERSION_2TLS
-                                                                : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+        let tls = url.hasPrefix("https:")
+        set(CURLOPT_HTTP_VERSION, tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+        // libcurl before 8.0 (Debian 12 has 7.88.1) breaks a reused h2c connection with
+        // prior knowledge: the second request on it failed with "Error in the HTTP2
+        // framing layer" (curl issue 10634, fixed in 8.0.0). There, each grpc:// call
+        // gets a connection of its own; grpcs:// (ALPN) reuses and multiplexes.
+        if !tls, Curl.priorKnowledgeReuseIsBroken {
+          set(CURLOPT_FRESH_CONNECT, 1)
+          set(CURLOPT_FORBID_REUSE, 1)
+        }
       }
       errorBuffer.withUnsafeMutableBytes { ok = ok && kiln_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, $0.baseAddress) == CURLE_OK }
       ok = ok && kiln_curl_set_pointer(easy, CURLOPT_PRIVATE, context) == CURLE_OK
@@ -251,6 +266,13 @@ enum Curl {
       case "POST":
         set(CURLOPT_POST, 1)
         _ = kiln_curl_set_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(size))
+        // An in-memory body goes out with the headers (libcurl's own copy). Through the
+        // read callback it followed them, and a gRPC server that answers before reading
+        // (Trailers-Only, or a whole stream) resets the stream: libcurl called the
+        // answer an HTTP/2 framing error.
+        if requestFile < 0 {
+          requestBody.withUnsafeMutableBytes { _ = kiln_curl_set_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress ?? UnsafeMutableRawPointer(bitPattern: 1)) }
+        }
       default:
         return Self.failure(id, .badRequest, "the method \(method) is not one the helper performs")
       }
