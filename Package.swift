@@ -53,7 +53,13 @@ let package = Package(
       swiftSettings: strict),
     .target(name: "KilnRemote", dependencies: ["KilnSystem", "KilnCore"], swiftSettings: strict),
     .executableTarget(name: "kiln-remote", dependencies: ["KilnRemote", "CCurl"], swiftSettings: strict),
-    .executableTarget(name: "kiln", dependencies: ["KilnCLI"], swiftSettings: strict),
+    // The release kiln is fully static (see the Makefile's `release`): a link-time flag
+    // here rather than `-Xswiftc -static-executable` on the command line, so that one
+    // release build plan (the same compile flags) makes both kiln and the dynamically
+    // linked kiln-remote, and a second `make release` rebuilds nothing.
+    .executableTarget(
+      name: "kiln", dependencies: ["KilnCLI"], swiftSettings: strict,
+      linkerSettings: [.unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))]),
     .target(
       name: "KilnTestSupport", dependencies: ["KilnEngine", "KilnWorkspaces", "KilnSystem", "KilnCore"],
       swiftSettings: strict),
