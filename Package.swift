@@ -48,11 +48,15 @@ let package = Package(
     .target(
       name: "KilnCLI",
       dependencies: [
-        "KilnEngine", "KilnConfig", "KilnNinja", "KilnLauncher", "KilnReport", "KilnWorkspaces", "KilnStore", "KilnSystem", "KilnHash", "KilnCore",
+        "KilnEngine", "KilnConfig", "KilnNinja", "KilnLauncher", "KilnReport", "KilnWorkspaces", "KilnRemoteCache", "KilnRemote",
+        "KilnStore", "KilnSystem", "KilnHash", "KilnCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),
     .target(name: "KilnRemote", dependencies: ["KilnSystem", "KilnCore"], swiftSettings: strict),
+    .target(
+      name: "KilnRemoteCache", dependencies: ["KilnRemote", "KilnStore", "KilnSystem", "KilnHash", "KilnCore"],
+      swiftSettings: strict),
     .executableTarget(name: "kiln-remote", dependencies: ["KilnRemote", "CCurl"], swiftSettings: strict),
     // The release kiln is fully static (see the Makefile's `release`): a link-time flag
     // here rather than `-Xswiftc -static-executable` on the command line, so that one

@@ -202,6 +202,7 @@ final class Session {
     } else {
       job.limits = try context.machineLimits()
       job.defersStores = true
+      if useCache { job.remote = try RemoteSetup.make(context) }
       executor = job
       recorder = ManifestRecorder(manifest: try manifest, records: records, snapshotPath: context.layout.snapshot,
                                   root: context.root, fileSystem: context.fileSystem, clock: context.clock)

@@ -45,7 +45,8 @@ package struct BuildFile: Sendable {
   package var env: [EnvironmentVariable] = []
   package var tasks: [TaskSpec] = []
   package var hooks: [String: [String]] = [:]
-  package var remote: String?
+  package var remoteSettings: RemoteSettings?
+  package var remote: String? { remoteSettings?.url }
   /// `tools` for every task.
   package var tools: [String] = []
 
@@ -139,5 +140,20 @@ extension BuildFile {
     let name = argument[..<equals]
     guard DirectCommand.isShellName(name) else { return nil }
     return EnvironmentVariable(String(name), String(argument[argument.index(after: equals)...]))
+  }
+}
+
+/// `remote:` in kiln.yml: where the team's cache is, whether this checkout may write to
+/// it, and the public key entries must be signed with.
+package struct RemoteSettings: Sendable, Hashable {
+  package var url: String
+  package var write = false
+  /// A PEM public key file, relative to the build file's folder.
+  package var verifyKey: String?
+
+  package init(url: String, write: Bool = false, verifyKey: String? = nil) {
+    self.url = url
+    self.write = write
+    self.verifyKey = verifyKey
   }
 }

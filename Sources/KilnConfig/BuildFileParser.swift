@@ -69,7 +69,7 @@ package struct BuildFileParser {
       case "default": defaultNode = value
       case "hooks": hooksNode = value
       case "env": file.env = try environment(value, field: "env")
-      case "remote": file.remote = try scalar(value, field: "remote")
+      case "remote": file.remoteSettings = try remote(value)
       case "tools": file.tools = try tools(value)
       default: throw ConfigError(at(keyNode), "unknown field '\(key)' (expected one of: \(Self.topLevelFields.sorted().joined(separator: ", ")))")
       }
@@ -240,6 +240,30 @@ package struct BuildFileParser {
     case .mapping:
       throw ConfigError(at(node), "'\(field)' must be a string or a list of strings; a value that starts with '{' must be quoted")
     }
+  }
+
+  /// `remote: URL`, or a mapping: `url`, `write` (CI only: this checkout may upload),
+  /// `verify_key` (a PEM public key file, relative to the build file's folder: only
+  /// entries it signed are used). Credentials are never read from here.
+  private func remote(_ node: YAMLNode) throws(ConfigError) -> RemoteSettings {
+    if case .mapping(let map, _) = node {
+      var settings = RemoteSettings(url: "")
+      var sawURL = false
+      for (keyNode, value) in try pairs(map) {
+        switch keyNode.string ?? "" {
+        case "url":
+          settings.url = try scalar(value, field: "remote.url")
+          sawURL = true
+        case "write": settings.write = try bool(value, field: "remote.write")
+        case "verify_key": settings.verifyKey = try scalar(value, field: "remote.verify_key")
+        default:
+          throw ConfigError(at(keyNode), "unknown field 'remote.\(keyNode.string ?? "")' (expected one of: url, verify_key, write; credentials come from the environment, never from kiln.yml)")
+        }
+      }
+      guard sawURL else { throw ConfigError(at(node), "'remote' needs a 'url'") }
+      return settings
+    }
+    return RemoteSettings(url: try scalar(node, field: "remote"))
   }
 
   private func bool(_ node: YAMLNode, field: String) throws(ConfigError) -> Bool {

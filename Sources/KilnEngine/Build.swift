@@ -230,7 +230,7 @@ package final class Build {
           // a store takes no job slot.
           for pending in toStore {
             let executor = build.executor
-            group.addTask { .stored(executor.store(pending)) }
+            group.addTask { .stored(await executor.store(pending)) }
           }
           storing += toStore.count
           toStore.removeAll()

@@ -18,7 +18,7 @@ package protocol TaskExecutor: Sendable {
   func performBatch(_ items: [BatchItem]) async -> [JobResult?]
   /// Puts a result `perform` handed back unstored (`JobResult.pendingStore`) into the
   /// cache; the warnings to show when it could not.
-  func store(_ pending: PendingStore) -> [String]
+  func store(_ pending: PendingStore) async -> [String]
 }
 
 extension Job: TaskExecutor {
@@ -49,5 +49,5 @@ package struct DryRunExecutor: TaskExecutor {
 
   package func performBatch(_ items: [BatchItem]) async -> [JobResult?] { items.map { _ in nil } }
 
-  package func store(_ pending: PendingStore) -> [String] { [] }
+  package func store(_ pending: PendingStore) async -> [String] { [] }
 }

@@ -15,12 +15,12 @@ import KilnSystem
 extension Job {
   /// The first half of a batched instance's work: restored when the cache has it;
   /// nil (with the reasons it must run) when it must run with the others of its batch.
-  package func restoreBatched(_ task: PreparedTask, reasons: [RerunReason]) -> (JobResult?, [RerunReason]) {
+  package func restoreBatched(_ task: PreparedTask, reasons: [RerunReason]) async -> (JobResult?, [RerunReason]) {
     var reasons = reasons
     if useCache, task.instance.cache, !task.instance.always {
       if let result = restore(task, noting: &reasons) { return (result, reasons) }
       var warnings: [String] = []
-      if fetchRemote(task, warnings: &warnings), var result = restore(task, noting: &reasons) {
+      if await fetchRemote(task, warnings: &warnings), var result = restore(task, noting: &reasons) {
         result.outcome = .restored(from: .remote)
         result.warnings += warnings
         return (result, reasons)
@@ -85,7 +85,7 @@ extension Job {
                              exitStats: stats, peakMemory: ran.completion.peakMemory, reasons: item.reasons,
                              cacheable: cacheable, previous: item.previous)
         result.queued = ran.queued
-        results.append(storingNow(result))
+        results.append(await storingNow(result))
       }
       return results
     case .interrupted: return items.map { _ in Self.failed(.signal(2)) }

@@ -14,12 +14,12 @@ import KilnSystem
 extension Job {
   /// Fetches the remote entry for `task` into the local cache. True when there is now a
   /// local entry to restore; the warning to show once when the remote failed.
-  func fetchRemote(_ task: PreparedTask, warnings: inout [String]) -> Bool {
+  func fetchRemote(_ task: PreparedTask, warnings: inout [String]) async -> Bool {
     guard let remote, remote.down == nil else { return false }
     guard let key = task.remoteKey(statCache: statCache, keyRoots: keyRoots) else { return false }
     do {
-      guard let entry = try remote.lookup(key) else { return false }
-      guard let action = try localEntry(from: entry, for: task, remote: remote) else { return false }
+      guard let entry = try await remote.lookup(key) else { return false }
+      guard let action = try await localEntry(from: entry, for: task, remote: remote) else { return false }
       try? actionCache.store(action, for: task.key)
       return true
     } catch {
@@ -30,7 +30,8 @@ extension Job {
 
   /// The one line shown when the remote stops being asked.
   static func remoteDown(_ failure: RemoteFailure) -> String {
-    "remote cache: \(failure); building locally (the remote is not asked again in this build)"
+    let text = failure.description.hasPrefix("remote cache:") ? failure.description : "remote cache: \(failure)"
+    return "\(text); building locally (the remote is not asked again in this build)"
   }
 
   /// `entry` as a local action entry (paths written out of keys, as `collect` stores
@@ -38,7 +39,7 @@ extension Job {
   /// this task's result here: outputs other than the declared ones, a depfile input
   /// with other content here, a blob the server lacks or sends wrong.
   private func localEntry(from entry: RemoteEntry, for task: PreparedTask, remote: any RemoteCache)
-    throws(RemoteFailure) -> ActionEntry?
+    async throws(RemoteFailure) -> ActionEntry?
   {
     let declared = task.instance.outputs
     guard entry.declaredOutputs.map(keyRoots.resolve) == declared, entry.duration.isFinite else { return nil }
@@ -74,7 +75,7 @@ extension Job {
                              stdout: entry.stdout, stderr: entry.stderr, duration: entry.duration, inline: inline)
     guard action.fits(declared: declared) else { return nil }
     for (k, output) in entry.outputs.enumerated() where output.kind == .file {
-      guard let digest = try fetchBlob(output.sha256!, size: output.size, remote: remote) else { return nil }
+      guard let digest = try await fetchBlob(output.sha256!, size: output.size, remote: remote) else { return nil }
       action.outputs[k].digest = digest
     }
     action.mapPaths(keyRoots.normalize)
@@ -83,11 +84,11 @@ extension Job {
 
   /// Downloads one blob into the content store; its XXH3 digest, or nil when the server
   /// lacks it or sent bytes that are not it.
-  private func fetchBlob(_ sha: SHA256Digest, size: Int64, remote: any RemoteCache) throws(RemoteFailure) -> Digest? {
+  private func fetchBlob(_ sha: SHA256Digest, size: Int64, remote: any RemoteCache) async throws(RemoteFailure) -> Digest? {
     let incoming = "\(contentStore.root)/blobs/incoming\(Paths.temporaryMarker)\(getpid())-\(TemporaryCounter.next())"
     try? fileSystem.createDirectories(Paths.parent(incoming))
     defer { try? fileSystem.remove(incoming) }
-    guard let digest = try remote.download(sha, size: size, to: incoming) else { return nil }
+    guard let digest = try await remote.download(sha, size: size, to: incoming) else { return nil }
     // Copied in as any output is (checked against the digest as it is copied).
     guard (try? contentStore.store(incoming, as: digest)) != nil else { return nil }
     return digest
@@ -96,7 +97,7 @@ extension Job {
   /// Uploads a stored result when this process may write and the result may be shared:
   /// not path-dependent (it holds this checkout's absolute path), every input still
   /// holding the content its key was made from. The warning when the remote failed.
-  func uploadRemote(_ pending: PendingStore) -> [String] {
+  func uploadRemote(_ pending: PendingStore) async -> [String] {
     guard let remote, remote.writes, remote.down == nil, let task = pending.task,
           pending.action.pathDependentRoot == nil,
           let key = task.remoteKey(statCache: statCache, keyRoots: keyRoots)
@@ -139,7 +140,7 @@ extension Job {
     }
     let entry = RemoteEntry(outputs: outputs, declaredOutputs: action.declaredOutputs, discovered: discovered,
                             stdout: action.stdout, stderr: action.stderr, duration: action.duration)
-    do { try remote.upload(entry, key: key, blobs: blobs) } catch {
+    do { try await remote.upload(entry, key: key, blobs: blobs) } catch {
       return remote.failureToReport().map { [Self.remoteDown($0)] } ?? []
     }
     return []

@@ -103,7 +103,7 @@ package struct Job: Sendable {
     if cacheable, !instance.always {
       if let result = restore(task, noting: &reasons) { return result }
       var warnings: [String] = []
-      if fetchRemote(task, warnings: &warnings), var result = restore(task, noting: &reasons) {
+      if await fetchRemote(task, warnings: &warnings), var result = restore(task, noting: &reasons) {
         result.outcome = .restored(from: .remote)
         result.warnings += warnings
         return result
@@ -128,7 +128,7 @@ package struct Job: Sendable {
       result.pendingStore?.claim = claim
       return result
     }
-    result = storingNow(result)
+    result = await storingNow(result)
     if let claim { limits.release(claim) }
     return result
   }
@@ -528,7 +528,7 @@ package struct Job: Sendable {
   /// stored, and neither is the entry), then the action entry. Releases the claim on
   /// the action once the entry is there, so a process waiting for it finds it. The
   /// warnings to show (nothing stored), if any.
-  package func store(_ pending: PendingStore) -> [String] {
+  package func store(_ pending: PendingStore) async -> [String] {
     defer { if let claim = pending.claim { limits.release(claim) } }
     do {
       for (path, digest) in pending.blobs { try contentStore.store(path, as: digest) }
@@ -536,16 +536,16 @@ package struct Job: Sendable {
     } catch {
       return ["\(pending.id): not cached: \(error)"]
     }
-    return uploadRemote(pending)
+    return await uploadRemote(pending)
   }
 
   /// `result` with its pending store done now (`kiln exec`, batches): the warnings of a
   /// failed store added.
-  func storingNow(_ result: JobResult) -> JobResult {
+  func storingNow(_ result: JobResult) async -> JobResult {
     guard let pending = result.pendingStore else { return result }
     var done = result
     done.pendingStore = nil
-    done.warnings += store(pending)
+    done.warnings += await store(pending)
     return done
   }
 

@@ -84,15 +84,15 @@ package protocol RemoteCache: Sendable {
   var down: RemoteFailure? { get }
   /// The entry stored under `key`, decoded; nil when there is none (or it fails its
   /// signature, when signatures are required).
-  func lookup(_ key: SHA256Digest) throws(RemoteFailure) -> RemoteEntry?
+  func lookup(_ key: SHA256Digest) async throws(RemoteFailure) -> RemoteEntry?
   /// Writes the blob `digest` (`size` bytes) to `path` (a new file), checked against its
   /// SHA-256 as it arrives; returns its XXH3 digest, or nil when the server has no such
   /// blob or sent other bytes (a poisoned entry: a miss). Nothing is left at `path`
   /// unless it returns a digest.
-  func download(_ digest: SHA256Digest, size: Int64, to path: String) throws(RemoteFailure) -> Digest?
+  func download(_ digest: SHA256Digest, size: Int64, to path: String) async throws(RemoteFailure) -> Digest?
   /// Uploads the blobs the server lacks (SHA-256, size, a file holding the bytes), then
   /// the entry under `key`.
-  func upload(_ entry: RemoteEntry, key: SHA256Digest, blobs: [(SHA256Digest, Int64, String)]) throws(RemoteFailure)
+  func upload(_ entry: RemoteEntry, key: SHA256Digest, blobs: [(SHA256Digest, Int64, String)]) async throws(RemoteFailure)
   /// What it moved so far.
   var traffic: RemoteTraffic { get }
   /// The failure that made it `down`, the first time this is asked after it (nil

@@ -1,0 +1,58 @@
+import KilnConfig
+import KilnHash
+import KilnRemote
+import KilnRemoteCache
+import KilnStore
+import KilnSystem
+
+/// The remote cache a build uses: `KILN_REMOTE_CACHE` (wins), else `remote:` in the
+/// build file. Writing needs `KILN_REMOTE_WRITE=1` or `write: true`; entries must be
+/// signed when a verify key is set (`KILN_REMOTE_VERIFY_KEY` or `verify_key:`), and are
+/// signed when `KILN_REMOTE_SIGNING_KEY` names a private key. Credentials and time-outs
+/// come from the environment only (`RemoteCredentials`, `RemoteTimeouts`).
+/// Nothing here touches the network: the helper starts at the first request.
+enum RemoteSetup {
+  /// The build file is parsed again only when it mentions `remote` (the graph cache
+  /// spares kiln the parse otherwise); a null build never gets here.
+  static func settings(_ context: Context) throws -> RemoteSettings? {
+    let env = context.environment
+    if let url = env["KILN_REMOTE_CACHE"], !url.isEmpty { return RemoteSettings(url: url) }
+    guard let path = context.buildFilePath, Paths.fileName(path) != "build.ninja",
+          let bytes = try? context.fileSystem.read(path), bytes.count >= 6,
+          bytes.withUnsafeBytes({ NeedleScanner.search($0, for: Array("remote".utf8)) })
+    else { return nil }
+    let file = try BuildFileParser(displayPath: Paths.fileName(path)).parse(bytes: bytes)
+    return file.remoteSettings
+  }
+
+  static func make(_ context: Context) throws -> NetworkRemoteCache? {
+    guard var settings = try settings(context) else { return nil }
+    let env = context.environment
+    func fail(_ what: String) -> CLIError { CLIError("kiln: \(what)") }
+    let endpoint: RemoteEndpoint
+    do { endpoint = try RemoteEndpoint(parsing: settings.url) } catch { throw fail("\(error)") }
+    let credentials: RemoteCredentials
+    let timeouts: RemoteTimeouts
+    do {
+      credentials = try RemoteCredentials.from(environment: env)
+      timeouts = try RemoteTimeouts.from(environment: env)
+    } catch { throw fail("\(error)") }
+    if let w = env["KILN_REMOTE_WRITE"], !w.isEmpty {
+      guard w == "1" || w == "0" else { throw fail("KILN_REMOTE_WRITE: '\(w)' is not 1 or 0") }
+      settings.write = w == "1"
+    }
+    var signing = EntrySigning()
+    let buildFolder = context.buildFilePath.map(Paths.parent) ?? context.root
+    if let key = env["KILN_REMOTE_VERIFY_KEY"].flatMap({ $0.isEmpty ? nil : $0 }) ?? settings.verifyKey {
+      let path = key.hasPrefix("/") ? key : Paths.join(buildFolder, key)
+      guard let pem = try? context.fileSystem.read(path) else { throw fail("remote verify key \(path): cannot be read") }
+      do { signing.verifier = try EntrySignature.PublicKey(pem: pem) } catch { throw fail("remote verify key \(path): \(error)") }
+    }
+    if let key = env["KILN_REMOTE_SIGNING_KEY"], !key.isEmpty {
+      guard let pem = try? context.fileSystem.read(key) else { throw fail("KILN_REMOTE_SIGNING_KEY \(key): cannot be read") }
+      do { signing.signer = try EntrySignature.PrivateKey(pem: pem) } catch { throw fail("KILN_REMOTE_SIGNING_KEY \(key): \(error)") }
+    }
+    let client = RemoteClient(endpoint: endpoint, credentials: credentials, timeouts: timeouts)
+    return NetworkRemoteCache(client: client, writes: settings.write, signing: signing, fileSystem: context.fileSystem)
+  }
+}

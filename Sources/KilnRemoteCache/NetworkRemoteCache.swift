@@ -1,0 +1,345 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnCore
+import KilnHash
+import KilnRemote
+import KilnStore
+import KilnSystem
+import Synchronization
+
+/// kiln's remote cache over an existing server: Bazel's HTTP cache protocol
+/// (`/ac/<key>`, `/cas/<sha256>`) or REAPI (ActionCache, ContentAddressableStorage and
+/// ByteStream over gRPC), through `RemoteClient` (the `kiln-remote` helper).
+///
+/// Never required: the first failure of any kind (refused, timed out, a status that is
+/// not a hit or a miss, bytes that are not the protocol) puts it `down` for the rest of
+/// the process, and every later call answers that failure at once. A blob whose bytes
+/// are not its SHA-256, or an entry that does not decode, is a miss, not a failure.
+package final class NetworkRemoteCache: RemoteCache {
+  package let client: RemoteClient
+  package let writes: Bool
+  private let signing: EntrySigning
+  private let fileSystem: any FileSystem
+  private struct State {
+    var down: RemoteFailure?
+    var reported = false
+    var traffic = RemoteTraffic()
+  }
+  private let state = Mutex(State())
+  /// Blobs this size or smaller go through BatchRead/BatchUpdate, larger through ByteStream.
+  static let batchLimit: Int64 = 1 << 20
+  /// The most bytes of an entry, a stdout or a stderr kiln reads into memory.
+  static let entryLimit: Int64 = 16 << 20
+
+  package init(client: RemoteClient, writes: Bool, signing: EntrySigning = EntrySigning(),
+               fileSystem: any FileSystem = LocalFileSystem()) {
+    self.client = client
+    self.writes = writes
+    self.signing = signing
+    self.fileSystem = fileSystem
+  }
+
+  package var down: RemoteFailure? { state.withLock { $0.down } }
+  package var traffic: RemoteTraffic { state.withLock { $0.traffic } }
+
+  package func failureToReport() -> RemoteFailure? {
+    state.withLock {
+      guard let down = $0.down, !$0.reported else { return nil }
+      $0.reported = true
+      return down
+    }
+  }
+
+  private var endpoint: RemoteEndpoint { client.endpoint }
+
+  /// Runs one exchange, counting its time; a failure puts the cache down.
+  private func exchange<T>(_ body: () async throws(RemoteFailure) -> T) async throws(RemoteFailure) -> T {
+    if let down { throw down }
+    let start = ContinuousClock.now
+    defer {
+      let spent = ContinuousClock.now - start
+      let seconds = Double(spent.components.seconds) + Double(spent.components.attoseconds) / 1e18
+      state.withLock { $0.traffic.seconds += seconds }
+    }
+    do { return try await body() } catch {
+      state.withLock { if $0.down == nil { $0.down = error } }
+      throw error
+    }
+  }
+
+  private func count(down: Int64 = 0, up: Int64 = 0) {
+    state.withLock {
+      $0.traffic.bytesDown += down
+      $0.traffic.bytesUp += up
+    }
+  }
+
+  private static func failure(_ error: RemoteError) -> RemoteFailure { RemoteFailure(error.description) }
+
+  private func http(_ request: HTTPRequest) async throws(RemoteFailure) -> HTTPResponse {
+    do { return try await client.perform(request) } catch { throw Self.failure(error) }
+  }
+
+  private func grpc(_ method: String, _ messages: [[UInt8]], limit: Int64 = 64 << 20) async throws(RemoteFailure) -> GRPCResponse {
+    do { return try await client.call(GRPCCall(method, messages: messages, responseLimit: limit)) } catch {
+      throw Self.failure(error)
+    }
+  }
+
+  private static let ac = "/build.bazel.remote.execution.v2.ActionCache/"
+  private static let cas = "/build.bazel.remote.execution.v2.ContentAddressableStorage/"
+
+  /// The action digest REAPI is asked about: kiln's remote key, with the key's own
+  /// length as size (there is no `Action` message behind it).
+  private static func actionDigest(_ key: SHA256Digest) -> BlobDigest { BlobDigest(sha: key, size: 32) }
+
+  // MARK: - Lookup
+
+  package func lookup(_ key: SHA256Digest) async throws(RemoteFailure) -> RemoteEntry? {
+    try await exchange { () async throws(RemoteFailure) -> RemoteEntry? in
+      state.withLock { $0.traffic.lookups += 1 }
+      guard let bytes = try await fetchEntry(key) else { return nil }
+      count(down: Int64(bytes.count))
+      guard let decoded = try? ActionResultCodec.decode(bytes), signing.accepts(decoded, key: key) else { return nil }
+      var entry = decoded.entry
+      if let d = decoded.stdout {
+        guard let bytes = try await fetchSmall(d) else { return nil }
+        entry.stdout = bytes
+      }
+      if let d = decoded.stderr {
+        guard let bytes = try await fetchSmall(d) else { return nil }
+        entry.stderr = bytes
+      }
+      state.withLock { $0.traffic.hits += 1 }
+      return entry
+    }
+  }
+
+  private func fetchEntry(_ key: SHA256Digest) async throws(RemoteFailure) -> [UInt8]? {
+    switch endpoint.kind {
+    case .httpCache:
+      let r = try await http(HTTPRequest(.get, "/ac/\(key.hex)", responseLimit: Self.entryLimit))
+      return r.isMiss ? nil : r.body
+    case .grpc:
+      var w = ProtoWriter()
+      w.string(1, endpoint.instanceName)
+      Self.actionDigest(key).write(2, into: &w)
+      let r = try await grpc(Self.ac + "GetActionResult", [w.bytes], limit: Self.entryLimit)
+      if r.status == 5 { return nil }
+      guard r.isOK, r.messages.count == 1 else { throw RemoteFailure("remote cache: GetActionResult answered status \(r.status) \(r.message)") }
+      return r.messages[0]
+    }
+  }
+
+  /// A small blob (stdout, stderr) in memory, checked; nil when missing or wrong.
+  private func fetchSmall(_ digest: BlobDigest) async throws(RemoteFailure) -> [UInt8]? {
+    guard digest.size <= Self.entryLimit else { return nil }
+    let path = scratchPath()
+    defer { try? fileSystem.remove(path) }
+    guard try await downloadChecked(digest, to: path) != nil else { return nil }
+    return try? fileSystem.read(path)
+  }
+
+  private func scratchPath() -> String {
+    "/tmp/kiln-remote\(Paths.temporaryMarker)\(getpid())-\(TemporaryCounter.next())"
+  }
+
+  // MARK: - Blobs
+
+  package func download(_ digest: SHA256Digest, size: Int64, to path: String) async throws(RemoteFailure) -> Digest? {
+    try await exchange { () async throws(RemoteFailure) -> Digest? in
+      try await downloadChecked(BlobDigest(sha: digest, size: size), to: path)
+    }
+  }
+
+  /// Writes the blob to `path` and checks it: its XXH3 digest, or nil (and nothing at
+  /// `path`) when the server lacks it or sent other bytes.
+  private func downloadChecked(_ digest: BlobDigest, to path: String) async throws(RemoteFailure) -> Digest? {
+    var received: Int64 = 0
+    switch endpoint.kind {
+    case .httpCache:
+      let r: HTTPResponse
+      do {
+        r = try await http(HTTPRequest(.get, "/cas/\(digest.sha.hex)", responseFile: path, responseLimit: digest.size))
+      } catch {
+        try? fileSystem.remove(path)
+        throw error
+      }
+      if r.isMiss { return nil }
+      received = r.bodyLength
+    case .grpc:
+      let bytes: [UInt8]
+      if digest.size <= Self.batchLimit {
+        var w = ProtoWriter()
+        w.string(1, endpoint.instanceName)
+        digest.write(2, into: &w)
+        let r = try await grpc(Self.cas + "BatchReadBlobs", [w.bytes], limit: Self.batchLimit + 4096)
+        guard r.isOK, r.messages.count == 1 else { throw RemoteFailure("remote cache: BatchReadBlobs answered status \(r.status) \(r.message)") }
+        guard let data = try? Self.batchReadData(r.messages[0]) else { return nil }
+        bytes = data
+      } else {
+        var w = ProtoWriter()
+        w.string(1, resourceName("blobs/\(digest.sha.hex)/\(digest.size)"))
+        let r = try await grpc("/google.bytestream.ByteStream/Read", [w.bytes], limit: digest.size + digest.size / 64 + 4096)
+        if r.status == 5 { return nil }
+        guard r.isOK else { throw RemoteFailure("remote cache: ByteStream.Read answered status \(r.status) \(r.message)") }
+        var data: [UInt8] = []
+        for message in r.messages {
+          var m = ProtoReader(message)
+          while let (n, v) = try? m.next() { if n == 10, let b = try? v.bytes() { data += b } }
+        }
+        bytes = data
+      }
+      guard (try? fileSystem.writeAtomically(bytes, to: path, permissions: 0o600)) != nil else {
+        throw RemoteFailure("remote cache: cannot write \(path)")
+      }
+      received = Int64(bytes.count)
+    }
+    count(down: received)
+    guard received == digest.size, let (xxh, sha) = try? fileSystem.digests(of: path), sha == digest.sha else {
+      try? fileSystem.remove(path)
+      return nil
+    }
+    return xxh
+  }
+
+  /// The data of the one answer of a BatchReadBlobs; an error when it is not there or
+  /// its status is not OK.
+  private static func batchReadData(_ message: [UInt8]) throws(ProtoError) -> [UInt8] {
+    var r = ProtoReader(message)
+    while let (n, v) = try r.next() {
+      guard n == 1 else { continue }
+      var resp = try v.message()
+      var data: [UInt8] = [], code: UInt64 = 0
+      while let (k, x) = try resp.next() {
+        switch k {
+        case 2: data = try x.bytes()
+        case 3:
+          var status = try x.message()
+          while let (s, y) = try status.next() { if s == 1 { code = try y.uint() } }
+        default: break
+        }
+      }
+      guard code == 0 else { throw ProtoError("status \(code)") }
+      return data
+    }
+    throw ProtoError("no answer")
+  }
+
+  private func resourceName(_ rest: String) -> String {
+    endpoint.instanceName.isEmpty ? rest : "\(endpoint.instanceName)/\(rest)"
+  }
+
+  // MARK: - Upload
+
+  package func upload(_ entry: RemoteEntry, key: SHA256Digest, blobs: [(SHA256Digest, Int64, String)]) async throws(RemoteFailure) {
+    try await exchange { () async throws(RemoteFailure) -> Void in
+      var all = blobs
+      var scratch: [String] = []
+      defer { for path in scratch { try? fileSystem.remove(path) } }
+      func text(_ bytes: [UInt8]) throws(RemoteFailure) -> BlobDigest? {
+        guard !bytes.isEmpty else { return nil }
+        let path = scratchPath()
+        guard (try? fileSystem.writeAtomically(bytes, to: path, permissions: 0o600)) != nil else {
+          throw RemoteFailure("remote cache: cannot write \(path)")
+        }
+        scratch.append(path)
+        let d = BlobDigest(sha: SHA256Hasher.digest(bytes), size: Int64(bytes.count))
+        all.append((d.sha, d.size, path))
+        return d
+      }
+      let stdout = try text(entry.stdout), stderr = try text(entry.stderr)
+      try await putBlobs(all)
+      var stored = entry
+      stored.stdout = []
+      stored.stderr = []
+      let signature = signing.sign(stored, key: key, stdout: stdout, stderr: stderr)
+      let bytes = ActionResultCodec.encode(stored, stdout: stdout, stderr: stderr, signature: signature)
+      switch endpoint.kind {
+      case .httpCache:
+        _ = try await http(HTTPRequest(.put, "/ac/\(key.hex)", body: .bytes(bytes)))
+      case .grpc:
+        var w = ProtoWriter()
+        w.string(1, endpoint.instanceName)
+        Self.actionDigest(key).write(2, into: &w)
+        w.data(3, bytes, always: true)
+        let r = try await grpc(Self.ac + "UpdateActionResult", [w.bytes])
+        guard r.isOK else { throw RemoteFailure("remote cache: UpdateActionResult answered status \(r.status) \(r.message)") }
+      }
+      count(up: Int64(bytes.count))
+      state.withLock { $0.traffic.uploads += 1 }
+    }
+  }
+
+  /// Sends the blobs the server does not have.
+  private func putBlobs(_ blobs: [(SHA256Digest, Int64, String)]) async throws(RemoteFailure) {
+    var unique: [SHA256Digest: (Int64, String)] = [:]
+    for (sha, size, path) in blobs { unique[sha] = (size, path) }
+    switch endpoint.kind {
+    case .httpCache:
+      for (sha, (size, path)) in unique {
+        let head = try await http(HTTPRequest(.head, "/cas/\(sha.hex)"))
+        guard head.isMiss else { continue }
+        _ = try await http(HTTPRequest(.put, "/cas/\(sha.hex)", body: .file(path)))
+        count(up: size)
+      }
+    case .grpc:
+      var w = ProtoWriter()
+      w.string(1, endpoint.instanceName)
+      for (sha, (size, _)) in unique { BlobDigest(sha: sha, size: size).write(2, into: &w) }
+      let r = try await grpc(Self.cas + "FindMissingBlobs", [w.bytes])
+      guard r.isOK, r.messages.count == 1 else { throw RemoteFailure("remote cache: FindMissingBlobs answered status \(r.status) \(r.message)") }
+      var missing: [BlobDigest] = []
+      var m = ProtoReader(r.messages[0])
+      do {
+        while let (n, v) = try m.next() { if n == 2 { missing.append(try BlobDigest(reading: v)) } }
+      } catch {
+        throw RemoteFailure("remote cache: FindMissingBlobs answered \(error)")
+      }
+      for digest in missing {
+        guard let (_, path) = unique[digest.sha], let bytes = try? fileSystem.read(path), Int64(bytes.count) == digest.size else {
+          throw RemoteFailure("remote cache: the server asked for a blob kiln did not offer")
+        }
+        if digest.size <= Self.batchLimit {
+          var b = ProtoWriter()
+          b.string(1, endpoint.instanceName)
+          b.message(2) {
+            digest.write(1, into: &$0)
+            $0.data(2, bytes)
+          }
+          let u = try await grpc(Self.cas + "BatchUpdateBlobs", [b.bytes])
+          guard u.isOK else { throw RemoteFailure("remote cache: BatchUpdateBlobs answered status \(u.status) \(u.message)") }
+        } else {
+          let name = resourceName("uploads/\(Self.uuid())/blobs/\(digest.sha.hex)/\(digest.size)")
+          var messages: [[UInt8]] = []
+          var offset = 0
+          let chunk = 1 << 20
+          repeat {
+            var c = ProtoWriter()
+            if offset == 0 { c.string(1, name) }
+            c.int(2, Int64(offset))
+            let end = min(offset + chunk, bytes.count)
+            c.bool(3, end == bytes.count)
+            c.data(10, Array(bytes[offset..<end]))
+            messages.append(c.bytes)
+            offset = end
+          } while offset < bytes.count
+          let u = try await grpc("/google.bytestream.ByteStream/Write", messages)
+          guard u.isOK else { throw RemoteFailure("remote cache: ByteStream.Write answered status \(u.status) \(u.message)") }
+        }
+        count(up: digest.size)
+      }
+    }
+  }
+
+  /// A random version-4 UUID for a ByteStream upload name.
+  private static func uuid() -> String {
+    var bytes = (0..<16).map { _ in UInt8.random(in: 0...255) }
+    bytes[6] = bytes[6] & 0x0f | 0x40
+    bytes[8] = bytes[8] & 0x3f | 0x80
+    let hex = bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    let h = Array(hex)
+    return "\(String(h[0..<8]))-\(String(h[8..<12]))-\(String(h[12..<16]))-\(String(h[16..<20]))-\(String(h[20..<32]))"
+  }
+}
