@@ -1,0 +1,107 @@
+import KilnCore
+import KilnHash
+import KilnStore
+import Testing
+
+@testable import KilnRemoteCache
+
+/// The remote entry's encoding: what kiln uploads decodes to the same entry, what a
+/// server (or an attacker) changes either decodes to something the engine then checks
+/// or fails to decode, and a signature holds only for its key and entry.
+@Suite struct ActionResultCodecTests {
+  static let a = SHA256Hasher.digest(Array("a".utf8))
+  static let b = SHA256Hasher.digest(Array("b".utf8))
+  static let key = SHA256Hasher.digest(Array("key".utf8))
+
+  static let entry = RemoteEntry(
+    outputs: [
+      RemoteOutput(path: "out", kind: .directory),
+      RemoteOutput(path: "out/x.o", kind: .file, executable: false, sha256: a, size: 1),
+      RemoteOutput(path: "out/link", kind: .symlink, target: "x.o"),
+      RemoteOutput(path: "bin/tool", kind: .file, executable: true, sha256: b, size: 1),
+    ],
+    declaredOutputs: ["out", "bin/tool"],
+    discovered: [RemoteInput(path: "include/x.h", sha256: b)],
+    stdout: [], stderr: [], duration: 1.5)
+
+  @Test func whatKilnWritesDecodesToTheSameEntry() throws {
+    let out = BlobDigest(sha: Self.a, size: 1)
+    let bytes = ActionResultCodec.encode(Self.entry, stdout: out, stderr: nil)
+    let decoded = try ActionResultCodec.decode(bytes)
+    #expect(decoded.entry == Self.entry)
+    #expect(decoded.stdout == out)
+    #expect(decoded.stderr == nil)
+    #expect(decoded.signature.isEmpty)
+  }
+
+  @Test func anOutputTheExtrasDoNotListOrAFailedRunDoesNotDecode() throws {
+    var bytes = ActionResultCodec.encode(Self.entry, stdout: nil, stderr: nil)
+    // One more output file (field 2) appended: not among kiln's ordered outputs.
+    var w = ProtoWriter()
+    w.message(2) {
+      $0.string(1, "../evil")
+      BlobDigest(sha: Self.a, size: 1).write(2, into: &$0)
+    }
+    #expect(throws: ProtoError.self) { try ActionResultCodec.decode(bytes + w.bytes) }
+    // exit_code 1 (field 4).
+    var x = ProtoWriter()
+    x.int(4, 1)
+    #expect(throws: ProtoError.self) { try ActionResultCodec.decode(bytes + x.bytes) }
+    // Not kiln's: no extras at all.
+    #expect(throws: ProtoError.self) { try ActionResultCodec.decode(w.bytes) }
+    bytes = []
+    #expect(throws: ProtoError.self) { try ActionResultCodec.decode(bytes) }
+  }
+
+  @Test func unknownFieldsOfANewerServerAreSkipped() throws {
+    var w = ProtoWriter()
+    w.string(99, "added by a server")
+    w.uint(98, 7)
+    let bytes = ActionResultCodec.encode(Self.entry, stdout: nil, stderr: nil) + w.bytes
+    #expect(try ActionResultCodec.decode(bytes).entry == Self.entry)
+  }
+
+  @Test func everyTruncationAndEveryFlippedByteDecodesOrFailsButNeverCrashes() {
+    let bytes = ActionResultCodec.encode(Self.entry, stdout: BlobDigest(sha: Self.b, size: 1), stderr: nil)
+    for n in 0..<bytes.count { _ = try? ActionResultCodec.decode(Array(bytes[0..<n])) }
+    for i in 0..<bytes.count {
+      var damaged = bytes
+      damaged[i] ^= 0xff
+      _ = try? ActionResultCodec.decode(damaged)
+    }
+  }
+
+  @Test func aSignatureHoldsForItsKeyAndEntryOnly() throws {
+    let priv = try EntrySignature.PrivateKey(pem: Array(Self.privateKey.utf8))
+    let pub = try EntrySignature.PublicKey(pem: Array(Self.publicKey.utf8))
+    let signer = EntrySigning(signer: priv)
+    let reader = EntrySigning(verifier: pub)
+    let signature = signer.sign(Self.entry, key: Self.key, stdout: nil, stderr: nil)
+    #expect(signature.count == 64)
+    let signed = try ActionResultCodec.decode(ActionResultCodec.encode(Self.entry, stdout: nil, stderr: nil, signature: signature))
+    #expect(reader.accepts(signed, key: Self.key))
+    // Under another key (another action), or with another output digest: refused.
+    #expect(!reader.accepts(signed, key: Self.a))
+    var changed = Self.entry
+    changed.outputs[1].sha256 = Self.b
+    let moved = try ActionResultCodec.decode(ActionResultCodec.encode(changed, stdout: nil, stderr: nil, signature: signature))
+    #expect(!reader.accepts(moved, key: Self.key))
+    // Unsigned: refused by a reader with a key, taken by one without.
+    let unsigned = try ActionResultCodec.decode(ActionResultCodec.encode(Self.entry, stdout: nil, stderr: nil))
+    #expect(!reader.accepts(unsigned, key: Self.key))
+    #expect(EntrySigning().accepts(unsigned, key: Self.key))
+  }
+
+  static let privateKey = """
+    -----BEGIN PRIVATE KEY-----
+    MC4CAQAwBQYDK2VwBCIEINAXz3V1Wxpq1IyrYepr8rUcQARmvK7BhKI9ozZqZ1G6
+    -----END PRIVATE KEY-----
+
+    """
+  static let publicKey = """
+    -----BEGIN PUBLIC KEY-----
+    MCowBQYDK2VwAyEAlSPIG0DeTgrMyiX7ZNux2l6VPGhhBs1X+smy2zzm/XU=
+    -----END PUBLIC KEY-----
+
+    """
+}
