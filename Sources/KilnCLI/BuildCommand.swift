@@ -140,7 +140,13 @@ struct BuildRequest: Equatable {
     defer { if !dryRun { session.endWriting() } }
     let result: BuildResult
     do {
-      result = try await session.build(graph, observer: observer, useCache: !noCache, dryRun: dryRun).run(options)
+      let build = try session.build(graph, observer: observer, useCache: !noCache, dryRun: dryRun)
+      if let remote = session.remote {
+        // Nothing when it was configured but never asked.
+        options.remoteTraffic = { remote.traffic.lookups + remote.traffic.uploads > 0 ? remote.traffic : nil }
+      }
+      result = try await build.run(options)
+      if let failure = session.remote?.failureToReport() { observer.warning(Job.remoteDown(failure)) }
     } catch let error as BuildError {
       throw CLIError("kiln: \(error)")
     }

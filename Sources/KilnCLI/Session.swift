@@ -4,6 +4,7 @@ import Glibc
 import KilnConfig
 import KilnCore
 import KilnEngine
+import KilnRemoteCache
 import KilnStore
 import KilnSystem
 import KilnWorkspaces
@@ -16,6 +17,8 @@ final class Session {
   let records: [TaskID: TaskRecord]
   let statEntries: [String: StatEntry]
   private var opened: Manifest?
+  /// The remote cache of the last `build`, when one is configured.
+  private(set) var remote: NetworkRemoteCache?
 
   /// Reads the manifest if the checkout has one; creates nothing. `.kiln/` is made
   /// only once the build file has been read and expanded without error (`manifest`).
@@ -202,7 +205,10 @@ final class Session {
     } else {
       job.limits = try context.machineLimits()
       job.defersStores = true
-      if useCache { job.remote = try RemoteSetup.make(context) }
+      if useCache, let remote = try RemoteSetup.make(context) {
+        job.remote = remote
+        self.remote = remote
+      }
       executor = job
       recorder = ManifestRecorder(manifest: try manifest, records: records, snapshotPath: context.layout.snapshot,
                                   root: context.root, fileSystem: context.fileSystem, clock: context.clock)

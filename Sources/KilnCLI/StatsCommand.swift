@@ -123,6 +123,16 @@ struct StatsCommand: KilnSubcommand {
       rows = Array(rows.sorted { $0.started < $1.started }.suffix(last))
     }
     var report = StatsReport(history: rows.map(historyBuild), facts: facts(session), window: last, task: filter.task)
+    for row in rows {
+      guard let traffic = row.remote else { continue }
+      var figures = report.remote ?? RemoteFigures()
+      figures.builds += 1
+      figures.restored += row.summary.restoredRemote
+      figures.bytesDown += traffic.bytesDown
+      figures.bytesUp += traffic.bytesUp
+      figures.seconds += traffic.seconds
+      report.remote = figures
+    }
     if filter.task == nil {
       report.perWorkspace = workspaceFigures(context, manifest: manifest, paths) { try $0.totalsByWorkspace(lastBuilds: last, matching: filter) }
     } else {
@@ -294,6 +304,10 @@ enum StatsText {
     }
     if let bytes = r.cacheBytes {
       t += "\ncache: \(r.cacheFiles ?? 0) files, \(formatBytes(bytes))\n"
+    }
+    if let remote = r.remote {
+      let local = (r.history.map { $0.counts.restored }.reduce(0, +)) - remote.restored
+      t += "remote cache (\(remote.builds) of the last \(r.history.count) builds asked it): \(remote.restored) restored from the remote, \(local) from the local cache; \(formatBytes(remote.bytesDown)) down, \(formatBytes(remote.bytesUp)) up, \(seconds(remote.seconds)) on the network\n"
     }
     return t
   }

@@ -57,6 +57,10 @@ enum StatsJSON {
       ("cache", r.cacheBytes.map { bytes in
         JSON.object([("bytes", String(bytes)), ("files", String(r.cacheFiles ?? 0))])
       } ?? "null"),
+      ("remote", r.remote.map { m in
+        JSON.object([("builds", String(m.builds)), ("restored", String(m.restored)), ("bytes_down", String(m.bytesDown)),
+                     ("bytes_up", String(m.bytesUp)), ("seconds", JSON.number(m.seconds))])
+      } ?? "null"),
     ]) + "\n"
   }
 

@@ -26,6 +26,9 @@ package struct BuildOptions: Sendable {
   /// The local cache's size on disk, asked once at the end of a build that stored
   /// something in the cache (nil: not measured).
   package var cacheSize: (@Sendable () -> Int64?)? = nil
+  /// What the remote cache did during the build, asked once at its end; nil: none
+  /// configured (or it was never asked).
+  package var remoteTraffic: (@Sendable () -> RemoteTraffic?)? = nil
   /// Files known to have changed since the last build (the snapshot's first find):
   /// the instances that read or write one are decided first, so their commands start
   /// while the others are decided. Only the order changes; nothing is taken as decided.
@@ -130,12 +133,13 @@ package final class Build {
     result.summary.wallTime = clock.monotonic() - loop.startTime
     result.summary.exitStatus = result.interrupted ? 130 : (result.summary.failed > 0 ? 1 : 0)
     result.wouldRun.sort { graph.index(of: $0.id) ?? 0 < graph.index(of: $1.id) ?? 0 }
-    let entry = BuildHistoryEntry(
+    var entry = BuildHistoryEntry(
       started: Double(started) / 1e9, finished: Double(clock.wallNanoseconds()) / 1e9,
       targets: options.targets ?? graph.defaultTasks ?? [], workspace: options.workspace, summary: result.summary,
       upToDate: loop.upToDate.order.map { .init(task: $0, count: loop.upToDate.count[$0]!, saved: loop.upToDate.saved[$0]!) },
       outcomes: loop.outcomes, stats: statCache.changes(), commit: options.commit, jobs: options.jobs,
       cacheBytes: loop.stored.isEmpty ? nil : options.cacheSize?())
+    entry.remote = options.remoteTraffic?()
     var snapshot = SnapshotUpdate.keep
     if let request = options.snapshot {
       snapshot = loop.unrecorded ? .remove
@@ -456,9 +460,10 @@ package final class Build {
         if upToDate.count[task] == nil { upToDate.order.append(task) }
         upToDate.count[task, default: 0] += 1
         upToDate.saved[task, default: 0] += report.saved
-      case .restored:
+      case .restored(let tier):
         // What the cache saved: the recorded run less the restore's own time.
         result.summary.restored += 1
+        if tier == .remote { result.summary.restoredRemote += 1 }
         result.summary.timeSaved += max(0, report.saved - (report.finished - report.started))
       case .ran: result.summary.ran += 1
       case .failed: result.summary.failed += 1

@@ -29,7 +29,7 @@ extension Job {
   }
 
   /// The one line shown when the remote stops being asked.
-  static func remoteDown(_ failure: RemoteFailure) -> String {
+  package static func remoteDown(_ failure: RemoteFailure) -> String {
     let text = failure.description.hasPrefix("remote cache:") ? failure.description : "remote cache: \(failure)"
     return "\(text); building locally (the remote is not asked again in this build)"
   }

@@ -36,8 +36,22 @@ package struct StatsReport: Sendable, Hashable {
   /// Bytes in the local cache and its files, when known.
   package var cacheBytes: Int64?
   package var cacheFiles: Int?
+  /// What the remote cache did over the window; nil when no build asked one.
+  package var remote: RemoteFigures?
 
   package init(window: Int) { self.window = window }
+}
+
+/// The remote cache's part of the window's builds (issue 18): the restores it gave, the
+/// bytes it moved each way, the time spent on the network.
+package struct RemoteFigures: Sendable, Hashable {
+  /// Builds that asked the remote.
+  package var builds = 0
+  package var restored = 0
+  package var bytesDown: Int64 = 0
+  package var bytesUp: Int64 = 0
+  package var seconds = 0.0
+  package init() {}
 }
 
 /// ran / restored / up to date / failed / skipped, and what they add up to.

@@ -34,6 +34,9 @@ package struct BuildHistoryEntry: Sendable, Hashable {
   /// The local cache's size on disk once the build ended, measured only by a build that
   /// stored something in it; nil otherwise.
   package var cacheBytes: Int64?
+  /// What the remote cache moved and how long it took; nil when none was asked. Only a
+  /// full build has any, and it appends itself: the pending file (null builds) keeps none.
+  package var remote: RemoteTraffic?
 
   package struct UpToDateCount: Sendable, Hashable {
     package var task: String

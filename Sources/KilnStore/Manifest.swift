@@ -70,6 +70,8 @@ package struct BuildSummary: Sendable, Hashable {
   package var timeSaved: Double = 0
   package var wallTime: Double = 0
   package var exitStatus: Int32 = 0
+  /// Of `restored`, those the remote cache gave (schema 7).
+  package var restoredRemote = 0
   package init() {}
 
   /// SPEC: (up to date + restored) / (up to date + restored + ran); nil when nothing counted.
@@ -81,8 +83,8 @@ package struct BuildSummary: Sendable, Hashable {
 
 /// `.kiln/state.db`: the workspace's checksum manifest.
 ///
-/// Schema version 6 (SQLite, WAL, busy timeout 10 s):
-///   meta(key PRIMARY KEY, value)                 schema_version = 6
+/// Schema version 7 (SQLite, WAL, busy timeout 10 s):
+///   meta(key PRIMARY KEY, value)                 schema_version = 7
 ///   stat_cache(path PRIMARY KEY, size, mtime, ctime, inode, digest BLOB(16), recorded)
 ///     mtime/ctime/recorded in ns since the epoch; one row per hashed file, absolute
 ///     paths outside the workspace (system headers) allowed, workspace files relative.
@@ -95,7 +97,10 @@ package struct BuildSummary: Sendable, Hashable {
 ///     commit_id, jobs, cache_bytes)   time_saved: restored instances' recorded run time
 ///     less their restore's; commit_id: the checkout's HEAD commit (hex), jobs: the
 ///     build's -j, cache_bytes: the local cache's size on disk after a build that
-///     stored into it; each NULL when unknown (and in builds before schema 6)
+///     stored into it; each NULL when unknown (and in builds before schema 6);
+///     remote_hits, remote_down, remote_up, remote_seconds: instances restored from the
+///     remote cache, bytes downloaded and uploaded, seconds spent on the network; NULL
+///     when no remote was asked (and before schema 7)
 ///   outcomes(build_id -> builds ON DELETE CASCADE, task_id, outcome, reasons,
 ///     duration, started, finished, peak_memory, reason_kinds, ready, queued)   one row per
 ///     instance that did not stay up to date; ready: when it could have started (its
@@ -111,7 +116,7 @@ package struct BuildSummary: Sendable, Hashable {
 /// drops and recreates every table: all of it is derived state (the next build
 /// re-hashes and reruns or restores), and no output is touched.
 package final class Manifest {
-  package static let schemaVersion = 6
+  package static let schemaVersion = 7
   /// The schema the manifest opened with `readingOnly` has (5 or 6): a workspace's
   /// manifest its own kiln has not migrated yet is still read.
   package private(set) var readVersion = Manifest.schemaVersion
@@ -216,6 +221,11 @@ package final class Manifest {
     }
     if current == 5 {
       try migrate5to6(db)
+      try migrate6to7(db)
+      return
+    }
+    if current == 6 {
+      try migrate6to7(db)
       return
     }
     try db.execute("""
@@ -241,7 +251,8 @@ package final class Manifest {
         restored INTEGER NOT NULL DEFAULT 0, up_to_date INTEGER NOT NULL DEFAULT 0,
         failed INTEGER NOT NULL DEFAULT 0, skipped INTEGER NOT NULL DEFAULT 0,
         time_saved REAL NOT NULL DEFAULT 0, wall_time REAL NOT NULL DEFAULT 0,
-        commit_id TEXT, jobs INTEGER, cache_bytes INTEGER);
+        commit_id TEXT, jobs INTEGER, cache_bytes INTEGER,
+        remote_hits INTEGER, remote_down INTEGER, remote_up INTEGER, remote_seconds REAL);
       CREATE TABLE outcomes(
         build_id INTEGER NOT NULL REFERENCES builds(id) ON DELETE CASCADE,
         task_id TEXT NOT NULL, outcome TEXT NOT NULL, reasons TEXT NOT NULL,
@@ -280,6 +291,31 @@ package final class Manifest {
     }
     do throws(DatabaseError) {
       try migrationSteps5to6(db)
+    } catch {
+      try? db.execute("ROLLBACK")
+      throw error
+    }
+  }
+
+  /// Schema 6 to 7: the remote cache's figures of each build (NULL for those before).
+  private static func migrate6to7(_ db: Database) throws(DatabaseError) {
+    try db.execute("BEGIN IMMEDIATE")
+    let version = try db.statement("SELECT value FROM meta WHERE key = 'schema_version'")
+    let current: Int? = try version.step() ? Int(version.text(0)) : nil
+    _ = try? version.step()
+    guard current == 6 else {
+      try db.execute("COMMIT")
+      return
+    }
+    do throws(DatabaseError) {
+      try db.execute("""
+        ALTER TABLE builds ADD COLUMN remote_hits INTEGER;
+        ALTER TABLE builds ADD COLUMN remote_down INTEGER;
+        ALTER TABLE builds ADD COLUMN remote_up INTEGER;
+        ALTER TABLE builds ADD COLUMN remote_seconds REAL;
+        UPDATE meta SET value = '7' WHERE key = 'schema_version';
+        COMMIT;
+        """)
     } catch {
       try? db.execute("ROLLBACK")
       throw error
@@ -439,11 +475,27 @@ package final class Manifest {
   }
 
   private func beginBuild(_ entry: BuildHistoryEntry) throws(DatabaseError) -> Int64 {
-    try db.statement("INSERT INTO builds(started, targets, workspace, commit_id, jobs, cache_bytes) VALUES (?, ?, ?, ?, ?, ?)")
-      .bind([.real(entry.started), .text(entry.targets.joined(separator: " ")), entry.workspace.map { .text($0) } ?? .null,
-             entry.commit.map { .text($0) } ?? .null, entry.jobs.map { .integer(Int64($0)) } ?? .null,
-             entry.cacheBytes.map { .integer($0) } ?? .null]).run()
+    try db.statement("""
+      INSERT INTO builds(started, targets, workspace, commit_id, jobs, cache_bytes,
+        remote_hits, remote_down, remote_up, remote_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      """)
+      .bind(Self.buildRow(entry)).run()
     return db.lastInsertRowID
+  }
+
+  private static func buildRow(_ entry: BuildHistoryEntry) -> [SQLValue] {
+    var values: [SQLValue] = [.real(entry.started), .text(entry.targets.joined(separator: " "))]
+    values.append(entry.workspace.map { SQLValue.text($0) } ?? .null)
+    values.append(entry.commit.map { SQLValue.text($0) } ?? .null)
+    values.append(entry.jobs.map { SQLValue.integer(Int64($0)) } ?? .null)
+    values.append(entry.cacheBytes.map { SQLValue.integer($0) } ?? .null)
+    if let remote = entry.remote {
+      values += [.integer(Int64(entry.summary.restoredRemote)), .integer(remote.bytesDown), .integer(remote.bytesUp),
+                 .real(remote.seconds)]
+    } else {
+      values += [.null, .null, .null, .null]
+    }
+    return values
   }
 
   private func recordOutcome(build: Int64, _ row: OutcomeRow) throws(DatabaseError) {
@@ -532,7 +584,8 @@ package final class Manifest {
 
   package func history(lastBuilds builds: Int, matching filter: HistoryFilter = HistoryFilter()) throws(DatabaseError) -> [HistoryRow] {
     // A workspace's manifest of schema 5 (read, not migrated) has none of the newer columns.
-    let newer = readVersion >= 6 ? "commit_id, jobs, cache_bytes" : "NULL, NULL, NULL"
+    let newer = (readVersion >= 6 ? "commit_id, jobs, cache_bytes" : "NULL, NULL, NULL")
+      + (readVersion >= 7 ? ", remote_hits, remote_down, remote_up, remote_seconds" : ", NULL, NULL, NULL, NULL")
     let s = try db.statement("""
       SELECT id, started, finished, targets, workspace, exit_status, ran, restored, up_to_date, failed,
         skipped, time_saved, wall_time, \(newer)
@@ -549,6 +602,15 @@ package final class Manifest {
       row.commit = s.isNull(13) ? nil : s.text(13)
       row.jobs = s.isNull(14) ? nil : Int(s.int(14))
       row.cacheBytes = s.isNull(15) ? nil : s.int(15)
+      if !s.isNull(16) {
+        row.summary.restoredRemote = Int(s.int(16))
+        var traffic = RemoteTraffic()
+        traffic.hits = Int(s.int(16))
+        traffic.bytesDown = s.int(17)
+        traffic.bytesUp = s.int(18)
+        traffic.seconds = s.double(19)
+        row.remote = traffic
+      }
       rows.append(row)
     }
     rows.reverse()
@@ -624,6 +686,8 @@ package struct HistoryRow: Sendable {
   package var commit: String?
   package var jobs: Int?
   package var cacheBytes: Int64?
+  /// What the remote cache did in it; nil when none was configured or it asked nothing.
+  package var remote: RemoteTraffic?
   package var outcomes: [OutcomeRow] = []
   /// Task name -> instances that stayed up to date, and their recorded run time.
   package var upToDate: [String: (count: Int, saved: Double)] = [:]
