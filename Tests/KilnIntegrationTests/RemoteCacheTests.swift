@@ -209,4 +209,46 @@ import Testing
     #expect(try alone.kiln("build").status == 0)
     #expect(alone.bytes("build/a.o") == laptop.bytes("build/a.o"))
   }
+
+  @Test(arguments: RemoteProtocol.allCases)
+  func nothingIsUploadedFromAFailedRunARacyRunOrAResultHoldingTheCheckoutsPath(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
+    let ci = try TempProject([
+      "kiln.yml": """
+        tasks:
+          ok:
+            inputs: [in.txt]
+            outputs: ok.txt
+            run: echo x >> .runs/ok && cat in.txt > ok.txt
+          fails:
+            inputs: [in.txt]
+            outputs: fails.txt
+            run: echo x >> .runs/fails && cat in.txt > fails.txt && exit 3
+          racy:
+            inputs: [racy.txt]
+            outputs: racy.out
+            run: echo x >> .runs/racy && cat racy.txt > racy.out && echo edited-while-running >> racy.txt
+          where:
+            inputs: [in.txt]
+            outputs: where.txt
+            run: echo x >> .runs/where && pwd > where.txt
+        """,
+      "in.txt": "in\n",
+      "racy.txt": "racy\n",
+    ])
+    ci.environment["KILN_REMOTE_CACHE"] = server.url
+    let laptop = try ci.clone(sharingCache: false)
+    let upload = try ci.kiln("build", "--keep-going", environment: ["KILN_REMOTE_WRITE": "1"])
+    #expect(upload.status == 1, "`fails` fails: \(upload)")
+    #expect(ci.runs("ok") == 1 && ci.runs("fails") == 1 && ci.runs("racy") == 1 && ci.runs("where") == 1, "\(upload)")
+    #expect(server.entryCount() == 1, "only `ok`'s result is on the server: \(server.storedFiles())")
+
+    // The laptop (its sources as CI had them before building) gets `ok` only.
+    let r = try laptop.kiln("build", "--keep-going")
+    #expect(r.status == 1, "\(r)")
+    #expect(laptop.runs("ok") == 0, "\(r)")
+    #expect(laptop.runs("fails") == 1 && laptop.runs("racy") == 1 && laptop.runs("where") == 1, "\(r)")
+    #expect(laptop.read("where.txt") == laptop.root + "\n")
+    #expect(laptop.read("racy.out") == "racy\n")
+  }
 }

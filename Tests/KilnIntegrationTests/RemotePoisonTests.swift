@@ -168,4 +168,43 @@ import Testing
     #expect(laptop.runs("gen") == (restored ? 0 : 1) && laptop.runs("use") == (restored ? 0 : 1), "\(r)")
     #expect(laptop.snapshot() == ci.snapshot())
   }
+
+  /// How a signed entry is tampered with on the server.
+  enum Tampering: String, Sendable, CaseIterable, CustomTestStringConvertible {
+    /// `gen`'s signed entry copied over `use`'s key.
+    case movedToAnotherKey
+    /// `use`'s signed entry naming `../evil`, its signature kept.
+    case editedAfterSigning
+    var testDescription: String { rawValue }
+  }
+
+  @Test(arguments: Tampering.allCases)
+  func aSignedEntryMovedOrEditedIsAMiss(_ tampering: Tampering) throws {
+    guard let server = try RemoteCacheServer.start(.nginx) else { return }
+    let keys = TempDirectory(prefix: "kiln-it-keys")
+    let ciKey = try RemoteFacts.keyPair(in: keys.path, named: "ci")
+    let ci = try TempProject(Self.project)
+    ci.environment["KILN_REMOTE_CACHE"] = server.url
+    ci.environment["KILN_REMOTE_VERIFY_KEY"] = ciKey.publicKey
+    let upload = try ci.kiln("build", environment: ["KILN_REMOTE_WRITE": "1", "KILN_REMOTE_SIGNING_KEY": ciKey.privateKey])
+    #expect(upload.status == 0 && server.entryCount() == 2, "\(upload)")
+    let useEntry = try server.entryFile(naming: "use.txt")
+    let replacement: [UInt8]
+    switch tampering {
+    case .movedToAnotherKey:
+      replacement = [UInt8](try #require(FileManager.default.contents(atPath: try server.entryFile(naming: "gen.txt"))))
+    case .editedAfterSigning:
+      let entry = [UInt8](try #require(FileManager.default.contents(atPath: useEntry)))
+      replacement = try #require(Self.renamingOutput(entry, "use.txt", to: "../evil", declared: false))
+    }
+    #expect(FileManager.default.createFile(atPath: useEntry, contents: Data(replacement)))
+
+    let laptop = try ci.clone(sharingCache: false)
+    let r = try laptop.kiln("build")
+    #expect(r.status == 0, "\(r)")
+    #expect(laptop.runs("gen") == 0, "the untouched signed entry is restored: \(r)")
+    #expect(laptop.runs("use") == 1, "the tampered one is a miss: \(r)")
+    #expect(laptop.snapshot() == ci.snapshot())
+    #expect(!FileManager.default.fileExists(atPath: laptop.root + "/../evil"))
+  }
 }
