@@ -251,4 +251,19 @@ import Testing
     #expect(laptop.read("where.txt") == laptop.root + "\n")
     #expect(laptop.read("racy.out") == "racy\n")
   }
+
+  @Test func writeTrueUnderRemoteUploadsUnlessTheEnvironmentSaysZero() throws {
+    guard let server = try RemoteCacheServer.start(.nginx) else { return }
+    var files = Fixture.pipeline
+    files["kiln.yml"]! += "\nremote:\n  url: \(server.url)\n  write: true\n"
+    let developer = try TempProject(files)
+    let r = try developer.kiln("build", environment: ["KILN_REMOTE_WRITE": "0"])
+    #expect(r.status == 0 && r.ranCount == 3, "\(r)")
+    #expect(server.storedFiles() == [], "KILN_REMOTE_WRITE=0 wins over write: true")
+
+    let ci = try developer.clone(sharingCache: false)
+    let upload = try ci.kiln("build")
+    #expect(upload.status == 0 && upload.ranCount == 3, "\(upload)")
+    #expect(server.entryCount() == 3, "write: true uploads: \(server.storedFiles())")
+  }
 }
