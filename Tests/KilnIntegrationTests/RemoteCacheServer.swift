@@ -97,14 +97,27 @@ final class RemoteCacheServer {
     return Dictionary(uniqueKeysWithValues: names.map { ($0, folder + "/" + $0) })
   }
 
-  /// The entry (an REAPI ActionResult) whose output files include `path`, and its file.
+  /// The file of the entry (an REAPI ActionResult) with an output file named `path`.
   func entryFile(naming path: String) throws -> String {
+    try entryFile("naming \(path)") { $0.contains { $0.field == 1 && $0.string == path } }
+  }
+
+  /// The file of the entry with an output file whose digest's hash is `sha256`.
+  func entryFile(holding sha256: String) throws -> String {
+    try entryFile("holding \(sha256)") { file in
+      file.contains { $0.field == 2 && Protobuf.fields($0.bytes)?.contains { $0.field == 1 && $0.string == sha256 } == true }
+    }
+  }
+
+  /// The file of the entry one of whose OutputFile messages (`ActionResult` field 2,
+  /// as fields) `matches`.
+  private func entryFile(_ what: String, _ matches: ([Protobuf.Field]) -> Bool) throws -> String {
     for (_, file) in entryFiles() {
       let bytes = [UInt8](FileManager.default.contents(atPath: file) ?? Data())
       let outputs = (Protobuf.fields(bytes) ?? []).filter { $0.field == 2 }.compactMap { Protobuf.fields($0.bytes) }
-      if outputs.contains(where: { $0.contains { $0.field == 1 && $0.string == path } }) { return file }
+      if outputs.contains(where: matches) { return file }
     }
-    throw TempProjectError("no entry on the server names \(path)")
+    throw TempProjectError("no entry on the server \(what)")
   }
 }
 

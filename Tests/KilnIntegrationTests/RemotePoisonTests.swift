@@ -169,12 +169,14 @@ import Testing
     #expect(laptop.snapshot() == ci.snapshot())
   }
 
-  /// How a signed entry is tampered with on the server.
+  /// How a signed entry is tampered with on the server: into one kiln's other checks
+  /// would accept (the task's own output, a blob that is on the server), so only the
+  /// signature stands between it and a wrong restore.
   enum Tampering: String, Sendable, CaseIterable, CustomTestStringConvertible {
-    /// `gen`'s signed entry copied over `use`'s key.
+    /// `gen`'s signed entry for another in.txt copied over its entry for this one.
     case movedToAnotherKey
-    /// `use`'s signed entry naming `../evil`, its signature kept.
-    case editedAfterSigning
+    /// `use`'s signed entry naming the blob of its result for another in.txt.
+    case pointedAtAnotherBlob
     var testDescription: String { rawValue }
   }
 
@@ -186,25 +188,37 @@ import Testing
     let ci = try TempProject(Self.project)
     ci.environment["KILN_REMOTE_CACHE"] = server.url
     ci.environment["KILN_REMOTE_VERIFY_KEY"] = ciKey.publicKey
-    let upload = try ci.kiln("build", environment: ["KILN_REMOTE_WRITE": "1", "KILN_REMOTE_SIGNING_KEY": ciKey.privateKey])
-    #expect(upload.status == 0 && server.entryCount() == 2, "\(upload)")
-    let useEntry = try server.entryFile(naming: "use.txt")
-    let replacement: [UInt8]
+    let laptop = try ci.clone(sharingCache: false)
+    // CI builds two versions of in.txt: two signed entries for each task.
+    let signedUpload = ["KILN_REMOTE_WRITE": "1", "KILN_REMOTE_SIGNING_KEY": ciKey.privateKey]
+    #expect(try ci.kiln("build", environment: signedUpload).status == 0)
+    let before = ["gen.txt", "use.txt"].map { ci.bytes($0) }
+    let genSHA = try RemoteFacts.sha256(ci.absolute("gen.txt")), useSHA = try RemoteFacts.sha256(ci.absolute("use.txt"))
+    try ci.write("in.txt", "other words\n")
+    #expect(try ci.kiln("build", environment: signedUpload).status == 0)
+    #expect(server.entryCount() == 4, "\(server.storedFiles())")
+    let otherGenSHA = try RemoteFacts.sha256(ci.absolute("gen.txt")), otherUseSHA = try RemoteFacts.sha256(ci.absolute("use.txt"))
+
+    let tampered: String
     switch tampering {
     case .movedToAnotherKey:
-      replacement = [UInt8](try #require(FileManager.default.contents(atPath: try server.entryFile(naming: "gen.txt"))))
-    case .editedAfterSigning:
-      let entry = [UInt8](try #require(FileManager.default.contents(atPath: useEntry)))
-      replacement = try #require(Self.renamingOutput(entry, "use.txt", to: "../evil", declared: false))
+      tampered = try server.entryFile(holding: genSHA)
+      let other = try #require(FileManager.default.contents(atPath: try server.entryFile(holding: otherGenSHA)))
+      #expect(FileManager.default.createFile(atPath: tampered, contents: other))
+    case .pointedAtAnotherBlob:
+      tampered = try server.entryFile(holding: useSHA)
+      let entry = [UInt8](try #require(FileManager.default.contents(atPath: tampered)))
+      let size = try #require(ci.bytes("use.txt")).count
+      // ActionResult {2: OutputFile {2: Digest}}
+      let pointed = try #require(Self.rewriting(entry, [2]) { file in
+        Self.rewriting(file.bytes, [2]) { _ in Protobuf.digest(otherUseSHA, size) }
+      })
+      #expect(FileManager.default.createFile(atPath: tampered, contents: Data(pointed)))
     }
-    #expect(FileManager.default.createFile(atPath: useEntry, contents: Data(replacement)))
 
-    let laptop = try ci.clone(sharingCache: false)
     let r = try laptop.kiln("build")
     #expect(r.status == 0, "\(r)")
-    #expect(laptop.runs("gen") == 0, "the untouched signed entry is restored: \(r)")
-    #expect(laptop.runs("use") == 1, "the tampered one is a miss: \(r)")
-    #expect(laptop.snapshot() == ci.snapshot())
-    #expect(!FileManager.default.fileExists(atPath: laptop.root + "/../evil"))
+    #expect(laptop.runs("gen") + laptop.runs("use") == 1, "only the tampered entry is a miss: \(r)")
+    #expect(["gen.txt", "use.txt"].map { laptop.bytes($0) } == before, "this in.txt's results, not the other's")
   }
 }
