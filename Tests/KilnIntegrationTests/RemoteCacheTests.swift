@@ -266,4 +266,66 @@ import Testing
     #expect(upload.status == 0 && upload.ranCount == 3, "\(upload)")
     #expect(server.entryCount() == 3, "write: true uploads: \(server.storedFiles())")
   }
+
+  @Test(arguments: RemoteProtocol.allCases)
+  func linksFoldersAndEmptyFilesComeBackFromTheRemote(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
+    let ci = try TempProject([
+      "kiln.yml": """
+        tasks:
+          empty:
+            inputs: [in.txt]
+            outputs: empty.txt
+            run: echo x >> .runs/empty && touch empty.txt
+          link:
+            inputs: [in.txt]
+            outputs: [target.txt, alias.txt]
+            run: echo x >> .runs/link && cp in.txt target.txt && ln -s target.txt alias.txt
+          tree:
+            inputs: [in.txt]
+            outputs: gen
+            run: echo x >> .runs/tree && mkdir -p gen/sub && cp in.txt gen/sub/a.txt && echo b > gen/b.txt
+        """,
+      "in.txt": "in\n",
+    ])
+    ci.environment["KILN_REMOTE_CACHE"] = server.url
+    #expect(try ci.kiln("build", environment: ["KILN_REMOTE_WRITE": "1"]).status == 0)
+    #expect(server.entryCount() == 3, "\(server.storedFiles())")
+
+    let laptop = try ci.clone(sharingCache: false)
+    let r = try laptop.kiln("build")
+    #expect(r.status == 0 && r.ranCount == 0, "\(r)")
+    #expect(laptop.runs("empty") + laptop.runs("link") + laptop.runs("tree") == 0, "\(r)")
+    #expect(laptop.snapshot() == ci.snapshot())
+    #expect(laptop.read("empty.txt") == "")
+    let link = try FileManager.default.destinationOfSymbolicLink(atPath: laptop.absolute("alias.txt"))
+    #expect(link == "target.txt", "a link, restored as a link")
+  }
+
+  /// Accepts connections (the kernel does, from its backlog) and never answers.
+  static let silentServer = """
+    import socket, time
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    print(listener.getsockname()[1], flush=True)
+    while True:
+        time.sleep(3600)
+    """
+
+  @Test(arguments: RemoteProtocol.allCases)
+  func aServerThatNeverAnswersCostsOneWarningAfterItsTimeOut(_ kind: RemoteProtocol) throws {
+    let scratch = TempDirectory(prefix: "kiln-it-silent")
+    try Self.silentServer.write(toFile: scratch.path + "/silent.py", atomically: true, encoding: .utf8)
+    let server = try TestServer("/usr/bin/python3", [scratch.path + "/silent.py"], scratch: scratch, port: nil)
+    defer { server.stop() }
+    let p = try TempProject(Fixture.pipeline)
+    p.environment["KILN_REMOTE_CACHE"] = kind == .nginx ? "http://127.0.0.1:\(server.port)/x" : "grpc://127.0.0.1:\(server.port)"
+    p.environment["KILN_REMOTE_TIMEOUT"] = "1"
+    let r = try p.kiln("build")
+    #expect(r.status == 0, "\(r)")
+    #expect(p.runs("upper") == 2 && p.runs("all") == 1, "\(r)")
+    #expect(p.read("all.txt") == "ALPHA\nBETA\n")
+    #expect(RemoteFacts.remoteLines(r).count == 1 && r.stderrLines.count == 1, "one warning, once: \(r)")
+  }
 }
