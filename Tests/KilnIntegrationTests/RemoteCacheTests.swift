@@ -267,27 +267,23 @@ import Testing
     #expect(server.entryCount() == 3, "write: true uploads: \(server.storedFiles())")
   }
 
+  /// An empty file, a link and a folder of files: each form an entry can hold.
+  static let linksProject: [String: String] = [
+    "kiln.yml": """
+      tasks:
+        empty: {inputs: [in.txt], outputs: empty.txt, run: echo x >> .runs/empty && touch empty.txt}
+        link: {inputs: [in.txt], outputs: [target.txt, alias.txt],
+               run: echo x >> .runs/link && cp in.txt target.txt && ln -s target.txt alias.txt}
+        tree: {inputs: [in.txt], outputs: gen,
+               run: echo x >> .runs/tree && mkdir -p gen/sub && cp in.txt gen/sub/a.txt && echo b > gen/b.txt}
+      """,
+    "in.txt": "in\n",
+  ]
+
   @Test(arguments: RemoteProtocol.allCases)
   func linksFoldersAndEmptyFilesComeBackFromTheRemote(_ kind: RemoteProtocol) throws {
     guard let server = try RemoteCacheServer.start(kind) else { return }
-    let ci = try TempProject([
-      "kiln.yml": """
-        tasks:
-          empty:
-            inputs: [in.txt]
-            outputs: empty.txt
-            run: echo x >> .runs/empty && touch empty.txt
-          link:
-            inputs: [in.txt]
-            outputs: [target.txt, alias.txt]
-            run: echo x >> .runs/link && cp in.txt target.txt && ln -s target.txt alias.txt
-          tree:
-            inputs: [in.txt]
-            outputs: gen
-            run: echo x >> .runs/tree && mkdir -p gen/sub && cp in.txt gen/sub/a.txt && echo b > gen/b.txt
-        """,
-      "in.txt": "in\n",
-    ])
+    let ci = try TempProject(Self.linksProject)
     ci.environment["KILN_REMOTE_CACHE"] = server.url
     #expect(try ci.kiln("build", environment: ["KILN_REMOTE_WRITE": "1"]).status == 0)
     #expect(server.entryCount() == 3, "\(server.storedFiles())")

@@ -169,6 +169,27 @@ import Testing
     #expect(laptop.snapshot() == ci.snapshot())
   }
 
+  @Test(arguments: RemoteProtocol.allCases)
+  func aVerifyKeyInTheBuildFileStillHoldsWhenTheEnvironmentNamesTheRemote(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
+    let keys = TempDirectory(prefix: "kiln-it-keys")
+    let trusted = try RemoteFacts.keyPair(in: keys.path, named: "ci")
+    var files = Self.project
+    files["kiln.yml"]! += "\nremote:\n  url: \(server.url)\n  verify_key: keys/ci.pub.pem\n"
+    files["keys/ci.pub.pem"] = try String(contentsOfFile: trusted.publicKey, encoding: .utf8)
+    let ci = try TempProject(files)
+    // Uploaded unsigned.
+    #expect(try ci.kiln("build", environment: ["KILN_REMOTE_WRITE": "1"]).status == 0)
+    #expect(server.entryCount() == 2, "\(server.storedFiles())")
+
+    // The laptop names the same server through the environment (a mirror, a proxy):
+    // the URL is the environment's, the signatures the build file requires still are.
+    let laptop = try ci.clone(sharingCache: false)
+    let r = try laptop.kiln("build", environment: ["KILN_REMOTE_CACHE": server.url])
+    #expect(r.status == 0, "\(r)")
+    #expect(laptop.runs("gen") == 1 && laptop.runs("use") == 1, "unsigned entries restored: the build file's verify_key was dropped: \(r)")
+  }
+
   /// How a signed entry is tampered with on the server: into one kiln's other checks
   /// would accept (the task's own output, a blob that is on the server), so only the
   /// signature stands between it and a wrong restore.
