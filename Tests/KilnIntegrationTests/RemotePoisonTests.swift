@@ -103,6 +103,34 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: outside.path + "/evil"))
   }
 
+  @Test(arguments: ["/etc/passwd", "../evil", "../../evil", "sub/../../evil"])
+  func anEntryMakingTheDeclaredOutputALinkOutOfTheCheckoutIsNotRestored(_ target: String) throws {
+    guard let server = try RemoteCacheServer.start(.nginx) else { return }
+    let (ci, laptop) = try Self.uploaded(to: server)
+    let file = try server.entryFile(naming: "use.txt")
+    let entry = [UInt8](try #require(FileManager.default.contents(atPath: file)))
+    // use.txt as an OutputSymlink (ActionResult field 12) instead of a file (field 2),
+    // and as a link (kind 3) in kiln's ordered outputs (Extras field 3, field 2).
+    let relinked = try #require(Self.rewriting(entry, [9]) { metadata in
+      Self.rewriting(metadata.bytes, [11]) { any in
+        Self.rewriting(any.bytes, [2]) { extras in
+          Self.rewriting(extras.bytes, [3]) { output in
+            Protobuf.fields(output.bytes).map { Protobuf.encode($0.map { var f = $0; if f.field == 2 { f.number = 3 }; return f }) }
+          }
+        }
+      }
+    })
+    let fields = try #require(Protobuf.fields(relinked)).filter { $0.field != 2 }
+    let link = Protobuf.Field(field: 12, wire: 2, bytes: Protobuf.string(1, "use.txt") + Protobuf.string(2, target))
+    #expect(FileManager.default.createFile(atPath: file, contents: Data(Protobuf.encode(fields + [link]))))
+
+    let r = try laptop.kiln("build")
+    #expect(r.status == 0, "\(r)")
+    #expect(laptop.runs("use") == 1, "the entry is a miss: \(r)")
+    #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: laptop.absolute("use.txt"))) == nil, "use.txt is no link")
+    #expect(laptop.snapshot() == ci.snapshot())
+  }
+
   /// `entry` (an ActionResult kiln wrote) with output `old` called `new`: in its
   /// OutputFile and in kiln's ordered outputs (`kiln.v1.Extras` field 3), and with
   /// `declared` in the declared outputs (Extras field 2) too.
