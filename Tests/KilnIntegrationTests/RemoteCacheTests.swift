@@ -170,7 +170,6 @@ import Testing
     #expect(p.read("all.txt") == "ALPHA\nBETA\n")
     #expect(RemoteFacts.remoteLines(r).count == 1, "exactly one warning about the remote: \(r)")
     #expect(r.stderrLines.count == 1, "\(r)")
-    #expect(p.runs("upper") == 2)
     #expect((try? String(contentsOfFile: helperLog, encoding: .utf8)) == "started\n", "the helper was asked, once")
 
     try FileManager.default.removeItem(atPath: helperLog)
