@@ -12,11 +12,20 @@ import KilnSystem
 /// come from the environment only (`RemoteCredentials`, `RemoteTimeouts`).
 /// Nothing here touches the network: the helper starts at the first request.
 enum RemoteSetup {
+  /// The environment's URL replaces the build file's, nothing else: a `verify_key:`
+  /// the build file requires still applies (trust is never dropped by naming a mirror),
+  /// and writing still needs `KILN_REMOTE_WRITE=1`.
+  static func settings(_ context: Context) throws -> RemoteSettings? {
+    let file = try buildFileSettings(context)
+    if let url = context.environment["KILN_REMOTE_CACHE"], !url.isEmpty {
+      return RemoteSettings(url: url, verifyKey: file?.verifyKey)
+    }
+    return file
+  }
+
   /// The build file is parsed again only when it mentions `remote` (the graph cache
   /// spares kiln the parse otherwise); a null build never gets here.
-  static func settings(_ context: Context) throws -> RemoteSettings? {
-    let env = context.environment
-    if let url = env["KILN_REMOTE_CACHE"], !url.isEmpty { return RemoteSettings(url: url) }
+  private static func buildFileSettings(_ context: Context) throws -> RemoteSettings? {
     guard let path = context.buildFilePath, Paths.fileName(path) != "build.ninja",
           let bytes = try? context.fileSystem.read(path), bytes.count >= 6,
           bytes.withUnsafeBytes({ NeedleScanner.search($0, for: Array("remote".utf8)) })

@@ -14,22 +14,11 @@ import Testing
 
   /// casd on a free port, or nil with the reason recorded: `make test` provides it.
   static func casd(_ scratch: TempDirectory) throws -> TestServer? {
-    guard let binary = TestTools.buildboxCasd else {
+    guard TestTools.buildboxCasd != nil else {
       Issue.record("buildbox-casd is missing: `make test` extracts it into .build/test-tools (or set KILN_BUILDBOX_CASD)")
       return nil
     }
-    var lastError: (any Error)?
-    for attempt in 0..<3 {
-      let port = TestServer.freePort()
-      let cache = scratch.path + "/cas-\(attempt)"
-      try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
-      do {
-        return try TestServer(binary, ["--bind", "127.0.0.1:\(port)", cache], scratch: scratch, port: port)
-      } catch {
-        lastError = error
-      }
-    }
-    throw lastError!
+    return try CacheServers.casd(scratch)
   }
 
   @Test func capabilitiesAnswerWithStatusZeroAndAMessage() async throws {

@@ -9,47 +9,7 @@ import Testing
 /// 127.0.0.1. nginx is Debian's binary, extracted (not installed) by `make test`.
 @Suite struct NginxCacheTests {
   /// nginx in one process (no master, no daemon), everything under `scratch`.
-  static func nginx(_ scratch: TempDirectory) throws -> TestServer? {
-    guard let binary = TestTools.nginx else { return nil }
-    let root = scratch.path
-    try FileManager.default.createDirectory(atPath: root + "/root", withIntermediateDirectories: true)
-    try FileManager.default.createDirectory(atPath: root + "/tmp", withIntermediateDirectories: true)
-    var lastError: (any Error)?
-    // A free port may be taken between the look and nginx's bind: try another.
-    for _ in 0..<3 {
-      let port = TestServer.freePort()
-      let config = """
-        daemon off;
-        master_process off;
-        worker_processes 1;
-        pid \(root)/nginx.pid;
-        error_log \(root)/error.log;
-        events { worker_connections 256; }
-        http {
-          access_log off;
-          client_body_temp_path \(root)/tmp/body;
-          proxy_temp_path \(root)/tmp/proxy;
-          fastcgi_temp_path \(root)/tmp/fastcgi;
-          uwsgi_temp_path \(root)/tmp/uwsgi;
-          scgi_temp_path \(root)/tmp/scgi;
-          client_max_body_size 0;
-          keepalive_requests 100000;
-          server {
-            listen 127.0.0.1:\(port);
-            root \(root)/root;
-            location / { dav_methods PUT; create_full_put_path on; dav_access user:rw group:r all:r; }
-          }
-        }
-        """
-      try config.write(toFile: root + "/nginx.conf", atomically: true, encoding: .utf8)
-      do {
-        return try TestServer(binary, ["-p", root, "-c", root + "/nginx.conf", "-e", root + "/error.log"], scratch: scratch, port: port)
-      } catch {
-        lastError = error
-      }
-    }
-    throw lastError!
-  }
+  static func nginx(_ scratch: TempDirectory) throws -> TestServer? { try CacheServers.nginx(scratch) }
 
   /// nginx, or nil with the reason recorded as a failure: `make test` provides it.
   static func startedNginx(_ scratch: TempDirectory) throws -> TestServer? {
