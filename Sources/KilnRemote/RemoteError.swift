@@ -51,7 +51,11 @@ package enum RemoteError: Error, Sendable, Equatable, CustomStringConvertible {
 
   /// Whether the error says the remote (or the helper) cannot be used any more.
   package var putsClientDown: Bool {
-    if case .file = self { return false }
-    return true
+    switch self {
+    // A local file, or a body longer than the caller allowed (a blob longer than its
+    // digest says): that answer is wrong, the server and the helper are not.
+    case .file, .tooLarge: return false
+    default: return true
+    }
   }
 }

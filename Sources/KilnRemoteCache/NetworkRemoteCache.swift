@@ -77,15 +77,24 @@ package final class NetworkRemoteCache: RemoteCache {
 
   private static func failure(_ error: RemoteError) -> RemoteFailure { RemoteFailure(error.description) }
 
-  private func http(_ request: HTTPRequest) async throws(RemoteFailure) -> HTTPResponse {
-    do { return try await client.perform(request) } catch { throw Self.failure(error) }
-  }
-
-  private func grpc(_ method: String, _ messages: [[UInt8]], limit: Int64 = 64 << 20) async throws(RemoteFailure) -> GRPCResponse {
-    do { return try await client.call(GRPCCall(method, messages: messages, responseLimit: limit)) } catch {
+  /// One HTTP exchange; nil when the answer was longer than the request allowed (a
+  /// blob longer than its digest says: a miss, not a failure of the server).
+  private func http(_ request: HTTPRequest) async throws(RemoteFailure) -> HTTPResponse? {
+    do { return try await client.perform(request) } catch {
+      if case .tooLarge = error { return nil }
       throw Self.failure(error)
     }
   }
+
+  /// One gRPC call; nil when the answer was longer than `limit`.
+  private func grpc(_ method: String, _ messages: [[UInt8]], limit: Int64 = 64 << 20) async throws(RemoteFailure) -> GRPCResponse? {
+    do { return try await client.call(GRPCCall(method, messages: messages, responseLimit: limit)) } catch {
+      if case .tooLarge = error { return nil }
+      throw Self.failure(error)
+    }
+  }
+
+  private static let tooLong = RemoteFailure("remote cache: an answer longer than any kiln asks for")
 
   private static let ac = "/build.bazel.remote.execution.v2.ActionCache/"
   private static let cas = "/build.bazel.remote.execution.v2.ContentAddressableStorage/"
@@ -119,13 +128,14 @@ package final class NetworkRemoteCache: RemoteCache {
   private func fetchEntry(_ key: SHA256Digest) async throws(RemoteFailure) -> [UInt8]? {
     switch endpoint.kind {
     case .httpCache:
-      let r = try await http(HTTPRequest(.get, "/ac/\(key.hex)", responseLimit: Self.entryLimit))
+      // An entry longer than any kiln writes is not one of kiln's: a miss.
+      guard let r = try await http(HTTPRequest(.get, "/ac/\(key.hex)", responseLimit: Self.entryLimit)) else { return nil }
       return r.isMiss ? nil : r.body
     case .grpc:
       var w = ProtoWriter()
       w.string(1, endpoint.instanceName)
       Self.actionDigest(key).write(2, into: &w)
-      let r = try await grpc(Self.ac + "GetActionResult", [w.bytes], limit: Self.entryLimit)
+      guard let r = try await grpc(Self.ac + "GetActionResult", [w.bytes], limit: Self.entryLimit) else { return nil }
       if r.status == 5 { return nil }
       guard r.isOK, r.messages.count == 1 else { throw RemoteFailure("remote cache: GetActionResult answered status \(r.status) \(r.message)") }
       return r.messages[0]
@@ -159,14 +169,17 @@ package final class NetworkRemoteCache: RemoteCache {
     var received: Int64 = 0
     switch endpoint.kind {
     case .httpCache:
-      let r: HTTPResponse
+      let answer: HTTPResponse?
       do {
-        r = try await http(HTTPRequest(.get, "/cas/\(digest.sha.hex)", responseFile: path, responseLimit: digest.size))
+        answer = try await http(HTTPRequest(.get, "/cas/\(digest.sha.hex)", responseFile: path, responseLimit: digest.size))
       } catch {
         try? fileSystem.remove(path)
         throw error
       }
-      if r.isMiss { return nil }
+      guard let r = answer, !r.isMiss else {
+        try? fileSystem.remove(path)
+        return nil
+      }
       received = r.bodyLength
     case .grpc:
       let bytes: [UInt8]
@@ -174,14 +187,15 @@ package final class NetworkRemoteCache: RemoteCache {
         var w = ProtoWriter()
         w.string(1, endpoint.instanceName)
         digest.write(2, into: &w)
-        let r = try await grpc(Self.cas + "BatchReadBlobs", [w.bytes], limit: Self.batchLimit + 4096)
+        guard let r = try await grpc(Self.cas + "BatchReadBlobs", [w.bytes], limit: Self.batchLimit + 4096) else { return nil }
         guard r.isOK, r.messages.count == 1 else { throw RemoteFailure("remote cache: BatchReadBlobs answered status \(r.status) \(r.message)") }
         guard let data = try? Self.batchReadData(r.messages[0]) else { return nil }
         bytes = data
       } else {
         var w = ProtoWriter()
         w.string(1, resourceName("blobs/\(digest.sha.hex)/\(digest.size)"))
-        let r = try await grpc("/google.bytestream.ByteStream/Read", [w.bytes], limit: digest.size + digest.size / 64 + 4096)
+        guard let r = try await grpc("/google.bytestream.ByteStream/Read", [w.bytes], limit: digest.size + digest.size / 64 + 4096)
+        else { return nil }
         if r.status == 5 { return nil }
         guard r.isOK else { throw RemoteFailure("remote cache: ByteStream.Read answered status \(r.status) \(r.message)") }
         var data: [UInt8] = []
@@ -258,13 +272,13 @@ package final class NetworkRemoteCache: RemoteCache {
       let bytes = ActionResultCodec.encode(stored, stdout: stdout, stderr: stderr, signature: signature)
       switch endpoint.kind {
       case .httpCache:
-        _ = try await http(HTTPRequest(.put, "/ac/\(key.hex)", body: .bytes(bytes)))
+        guard try await http(HTTPRequest(.put, "/ac/\(key.hex)", body: .bytes(bytes))) != nil else { throw Self.tooLong }
       case .grpc:
         var w = ProtoWriter()
         w.string(1, endpoint.instanceName)
         Self.actionDigest(key).write(2, into: &w)
         w.data(3, bytes, always: true)
-        let r = try await grpc(Self.ac + "UpdateActionResult", [w.bytes])
+        guard let r = try await grpc(Self.ac + "UpdateActionResult", [w.bytes]) else { throw Self.tooLong }
         guard r.isOK else { throw RemoteFailure("remote cache: UpdateActionResult answered status \(r.status) \(r.message)") }
       }
       count(up: Int64(bytes.count))
@@ -279,16 +293,16 @@ package final class NetworkRemoteCache: RemoteCache {
     switch endpoint.kind {
     case .httpCache:
       for (sha, (size, path)) in unique {
-        let head = try await http(HTTPRequest(.head, "/cas/\(sha.hex)"))
+        guard let head = try await http(HTTPRequest(.head, "/cas/\(sha.hex)")) else { throw Self.tooLong }
         guard head.isMiss else { continue }
-        _ = try await http(HTTPRequest(.put, "/cas/\(sha.hex)", body: .file(path)))
+        guard try await http(HTTPRequest(.put, "/cas/\(sha.hex)", body: .file(path))) != nil else { throw Self.tooLong }
         count(up: size)
       }
     case .grpc:
       var w = ProtoWriter()
       w.string(1, endpoint.instanceName)
       for (sha, (size, _)) in unique { BlobDigest(sha: sha, size: size).write(2, into: &w) }
-      let r = try await grpc(Self.cas + "FindMissingBlobs", [w.bytes])
+      guard let r = try await grpc(Self.cas + "FindMissingBlobs", [w.bytes]) else { throw Self.tooLong }
       guard r.isOK, r.messages.count == 1 else { throw RemoteFailure("remote cache: FindMissingBlobs answered status \(r.status) \(r.message)") }
       var missing: [BlobDigest] = []
       var m = ProtoReader(r.messages[0])
@@ -308,7 +322,7 @@ package final class NetworkRemoteCache: RemoteCache {
             digest.write(1, into: &$0)
             $0.data(2, bytes)
           }
-          let u = try await grpc(Self.cas + "BatchUpdateBlobs", [b.bytes])
+          guard let u = try await grpc(Self.cas + "BatchUpdateBlobs", [b.bytes]) else { throw Self.tooLong }
           guard u.isOK else { throw RemoteFailure("remote cache: BatchUpdateBlobs answered status \(u.status) \(u.message)") }
         } else {
           let name = resourceName("uploads/\(Self.uuid())/blobs/\(digest.sha.hex)/\(digest.size)")
@@ -325,7 +339,7 @@ package final class NetworkRemoteCache: RemoteCache {
             messages.append(c.bytes)
             offset = end
           } while offset < bytes.count
-          let u = try await grpc("/google.bytestream.ByteStream/Write", messages)
+          guard let u = try await grpc("/google.bytestream.ByteStream/Write", messages) else { throw Self.tooLong }
           guard u.isOK else { throw RemoteFailure("remote cache: ByteStream.Write answered status \(u.status) \(u.message)") }
         }
         count(up: digest.size)
