@@ -37,6 +37,12 @@ package final class RemoteClient: Sendable {
     }
   }
 
+  /// A client nobody holds ends its helper (the helper's reader thread would keep it).
+  deinit {
+    let connection = state.withLock { $0.connection }
+    connection?.end(.closed)
+  }
+
   /// The error that put the client down, or nil while it is up.
   package var downError: RemoteError? { state.withLock { $0.down } }
 
