@@ -35,6 +35,9 @@ import Testing
             open(os.path.join(folder, "arrived"), "w").close()
             while conn.recv(65536):
                 pass
+        elif path.endswith("/headers"):
+            head = data.split(b"\r\n\r\n")[0]
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(head) + head)
         elif path.endswith("/ok"):
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         conn.close()
@@ -129,6 +132,26 @@ import Testing
     #expect(error == .helperExited(path: RemoteTesting.helper, how: "killed by signal 9"))
     #expect(client.downError == error)
     await #expect(throws: error) { try await client.perform(HTTPRequest(.get, "/ok")) }
+  }
+
+  @Test func credentialsReachTheServerButNotTheHelpersCommandLineOrEnvironment() async throws {
+    let scratch = TempDirectory(prefix: "kiln-misbehaving")
+    let server = try Self.server(scratch)
+    defer { server.stop() }
+    let endpoint = try RemoteEndpoint(parsing: "http://127.0.0.1:\(server.port)")
+    let bearer = RemoteClient(endpoint: endpoint, credentials: RemoteCredentials(bearerToken: "s3cret-token"), helper: RemoteTesting.helper)
+    defer { bearer.shutdown() }
+    let seen = String(decoding: try await bearer.perform(HTTPRequest(.get, "/headers")).body, as: UTF8.self)
+    #expect(seen.contains("\r\nAuthorization: Bearer s3cret-token"), "\(seen)")
+    let pid = try #require(bearer.helperProcessID)
+    for file in ["cmdline", "environ"] {
+      let text = (try? String(contentsOfFile: "/proc/\(pid)/\(file)", encoding: .isoLatin1)) ?? ""
+      #expect(!text.contains("s3cret"), "\(file)")
+    }
+    let basic = RemoteClient(endpoint: endpoint, credentials: RemoteCredentials(user: "ci", password: "pa ss"), helper: RemoteTesting.helper)
+    defer { basic.shutdown() }
+    let seenBasic = String(decoding: try await basic.perform(HTTPRequest(.get, "/headers")).body, as: UTF8.self)
+    #expect(seenBasic.contains("\r\nAuthorization: Basic \(Data("ci:pa ss".utf8).base64EncodedString())"), "\(seenBasic)")
   }
 
   @Test func aMissingHelperIsAnErrorToo() async throws {

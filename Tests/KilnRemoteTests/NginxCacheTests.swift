@@ -116,6 +116,12 @@ import Testing
     #expect(client.downError == nil, "a local file problem does not put the client down")
     #expect(FileManager.default.contents(atPath: download) == Data(bytes), "the file that was there is untouched")
 
+    // A body file that is not there: the request's own problem, the client stays up.
+    await #expect(throws: RemoteError.self) {
+      try await client.perform(HTTPRequest(.put, cas, body: .file(files.path + "/no-such-file")))
+    }
+    #expect(client.downError == nil)
+
     // Over the limit: an error, and no partial file left behind.
     let limited = files.path + "/limited"
     await #expect(throws: RemoteError.tooLarge(url: client.endpoint.requestURL(cas), limit: 1000)) {
