@@ -9,7 +9,7 @@ import Testing
 /// 127.0.0.1. nginx is Debian's binary, extracted (not installed) by `make test`.
 @Suite struct NginxCacheTests {
   /// nginx in one process (no master, no daemon), everything under `scratch`.
-  static func nginx(_ scratch: TempDirectory) throws -> TestServer? {
+  static func nginx(_ scratch: TempDirectory, tls: TestCertificates? = nil) throws -> TestServer? {
     guard let binary = TestTools.nginx else { return nil }
     let root = scratch.path
     try FileManager.default.createDirectory(atPath: root + "/root", withIntermediateDirectories: true)
@@ -35,9 +35,18 @@ import Testing
           client_max_body_size 0;
           keepalive_requests 100000;
           server {
-            listen 127.0.0.1:\(port);
+            \(tls.map { """
+              listen 127.0.0.1:\(port) ssl http2;
+              ssl_certificate \($0.folder)/server.pem;
+              ssl_certificate_key \($0.folder)/server.key;
+              ssl_client_certificate \($0.folder)/ca.pem;
+              ssl_verify_client optional;
+              """ } ?? "listen 127.0.0.1:\(port);")
             root \(root)/root;
-            location / { dav_methods PUT; create_full_put_path on; dav_access user:rw group:r all:r; }
+            location / {
+              \(tls == nil ? "" : "if ($ssl_client_verify != SUCCESS) { return 403; }")
+              dav_methods PUT; create_full_put_path on; dav_access user:rw group:r all:r;
+            }
           }
         }
         """
@@ -52,8 +61,8 @@ import Testing
   }
 
   /// nginx, or nil with the reason recorded as a failure: `make test` provides it.
-  static func startedNginx(_ scratch: TempDirectory) throws -> TestServer? {
-    guard let server = try nginx(scratch) else {
+  static func startedNginx(_ scratch: TempDirectory, tls: TestCertificates? = nil) throws -> TestServer? {
+    guard let server = try nginx(scratch, tls: tls) else {
       Issue.record("nginx is missing: `make test` extracts it into .build/test-tools (or set KILN_NGINX)")
       return nil
     }
@@ -130,6 +139,42 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: limited))
   }
 
+  @Test func httpsWithAnExtraCAAndAClientCertificate() async throws {
+    let scratch = TempDirectory(prefix: "kiln-nginx")
+    let certificates = try TestCertificates(in: scratch)
+    guard let server = try Self.startedNginx(scratch, tls: certificates) else { return }
+    defer { server.stop() }
+    let endpoint = try RemoteEndpoint(parsing: "https://127.0.0.1:\(server.port)/tls")
+    let folder = certificates.folder
+    let mutual = RemoteCredentials(clientCertificate: folder + "/client.pem", clientKey: folder + "/client.key",
+                                   certificateAuthority: folder + "/ca.pem")
+    let client = RemoteClient(endpoint: endpoint, credentials: mutual, helper: RemoteTesting.helper)
+    defer { client.shutdown() }
+    let path = "/ac/" + RemoteTesting.key(7)
+    #expect(try await client.perform(HTTPRequest(.put, path, body: .bytes([1, 2, 3]))).isSuccess)
+    #expect(try await client.perform(HTTPRequest(.get, path)).body == [1, 2, 3])
+
+    // Without the client certificate: the server's 403.
+    let anonymous = RemoteClient(endpoint: endpoint, credentials: RemoteCredentials(certificateAuthority: folder + "/ca.pem"),
+                                 helper: RemoteTesting.helper)
+    defer { anonymous.shutdown() }
+    await #expect(throws: RemoteError.status(url: endpoint.requestURL(path), code: 403)) {
+      try await anonymous.perform(HTTPRequest(.get, path))
+    }
+    // Without the CA: the server is not trusted, nothing is exchanged.
+    let untrusting = RemoteClient(endpoint: endpoint, helper: RemoteTesting.helper)
+    defer { untrusting.shutdown() }
+    do {
+      _ = try await untrusting.perform(HTTPRequest(.get, path))
+      Issue.record("a server signed by an unknown CA was trusted")
+    } catch {
+      guard case .transfer(_, let detail) = error, detail.contains("certificate") else {
+        Issue.record("\(error)")
+        return
+      }
+    }
+  }
+
   @Test func manyRequestsInFlightFromManyTasksAtOnce() async throws {
     let scratch = TempDirectory(prefix: "kiln-nginx")
     guard let server = try Self.startedNginx(scratch) else { return }
@@ -179,4 +224,31 @@ final class Answers: Sendable {
   func add(_ value: Bool) { values.withLock { $0.append(value) } }
   var count: Int { values.withLock { $0.count } }
   var all: Bool { values.withLock { $0.allSatisfy { $0 } } }
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate it signed, made
+/// with openssl in `scratch/tls`.
+struct TestCertificates {
+  let folder: String
+
+  init(in scratch: TempDirectory) throws {
+    folder = scratch.path + "/tls"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    try "subjectAltName=IP:127.0.0.1\n".write(toFile: folder + "/server.ext", atomically: true, encoding: .utf8)
+    try "extendedKeyUsage=clientAuth\n".write(toFile: folder + "/client.ext", atomically: true, encoding: .utf8)
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    let steps: [[String]] = [
+      ["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=kiln test CA"],
+      ["req"] + ec + ["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
+      ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
+       "-days", "2", "-extfile", "server.ext"],
+      ["req"] + ec + ["-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=kiln test client"],
+      ["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.pem",
+       "-days", "2", "-extfile", "client.ext"],
+    ]
+    for step in steps {
+      let result = try Program.run("/usr/bin/openssl", step, in: folder)
+      guard result.status == 0 else { throw TempProjectError("openssl \(step.joined(separator: " ")): \(result.stderr)") }
+    }
+  }
 }
