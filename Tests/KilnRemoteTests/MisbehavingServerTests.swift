@@ -162,6 +162,20 @@ import Testing
     #expect(client.downError != nil)
   }
 
+  /// Writing to a helper that is gone fails with EPIPE: kiln keeps SIGPIPE's default
+  /// action (this test process too), so a plain write would have killed it.
+  @Test func aHelperThatExitsAtOnceIsAnErrorNotASignal() async throws {
+    let client = try RemoteTesting.client("http://127.0.0.1:1", helper: "/bin/true")
+    defer { client.shutdown() }
+    let big = [UInt8](repeating: 1, count: 4 << 20)
+    await #expect(throws: RemoteError.helperExited(path: "/bin/true", how: "exit status 0")) {
+      try await client.perform(HTTPRequest(.put, "/cas/" + RemoteTesting.key(1), body: .bytes(big)))
+    }
+    await #expect(throws: RemoteError.helperExited(path: "/bin/true", how: "exit status 0")) {
+      try await client.perform(HTTPRequest(.put, "/cas/" + RemoteTesting.key(1), body: .bytes(big)))
+    }
+  }
+
   @Test func aHelperThatSpeaksGarbage() async throws {
     let scratch = TempDirectory(prefix: "kiln-misbehaving")
     let fake = scratch.path + "/kiln-remote"
