@@ -106,6 +106,18 @@ import Testing
     }
     #expect(read.messages.count >= 1)
     #expect(back.count == size && back == blob)
+
+    // Again into a file, read back one message at a time.
+    let file = scratch.path + "/read.grpc"
+    let toFile = try await client.call(GRPCCall(Self.read, messages: [Protobuf.string(1, "blobs/\(hash)/\(size)")],
+                                               responseLimit: 8 << 20, responseFile: file))
+    #expect(toFile.isOK && toFile.messages.isEmpty && toFile.bodyLength > Int64(size))
+    var reader = try GRPCMessageReader(path: file)
+    var fromFile: [UInt8] = []
+    while let message = try reader.next() {
+      for field in Protobuf.fields(message) ?? [] where field.field == 10 { fromFile += field.bytes }
+    }
+    #expect(fromFile == blob)
   }
 
   @Test func anUnknownMethodIsUnimplementedNotACrash() async throws {

@@ -1,7 +1,6 @@
 import Foundation
 import KilnRemote
 import KilnTestSupport
-import Synchronization
 import Testing
 
 /// Bazel's HTTP cache protocol through the real kiln-remote against nginx with WebDAV
@@ -197,58 +196,27 @@ import Testing
       return all
     }
     #expect(results.count == count && results.allSatisfy { $0 })
-    // And from plain threads, as job threads would ask.
-    let answers = Answers()
+    // And from plain threads, as job threads would ask. The test waits without holding
+    // a thread of Swift's small pool, which the threads' requests need.
+    let (answers, collect) = AsyncStream.makeStream(of: Bool.self)
     let threads = (0..<8).map { i in
       Thread {
         let done = DispatchSemaphore(value: 0)
         Task {
-          let ok = (try? await client.perform(HTTPRequest(.get, "/cas/" + RemoteTesting.key(100 + i))).body) == Self.body(i)
-          answers.add(ok)
+          collect.yield((try? await client.perform(HTTPRequest(.get, "/cas/" + RemoteTesting.key(100 + i))).body) == Self.body(i))
           done.signal()
         }
         done.wait()
       }
     }
     threads.forEach { $0.start() }
-    while answers.count < 8 { usleep(10_000) }
-    #expect(answers.all)
+    var got: [Bool] = []
+    for await answer in answers {
+      got.append(answer)
+      if got.count == threads.count { break }
+    }
+    #expect(got.count == 8 && got.allSatisfy { $0 })
   }
 
   static func body(_ i: Int) -> [UInt8] { Array("blob number \(i) ".utf8) + [UInt8](repeating: UInt8(i), count: i * 1000) }
-}
-
-/// Results gathered from threads.
-final class Answers: Sendable {
-  private let values = Mutex<[Bool]>([])
-  func add(_ value: Bool) { values.withLock { $0.append(value) } }
-  var count: Int { values.withLock { $0.count } }
-  var all: Bool { values.withLock { $0.allSatisfy { $0 } } }
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate it signed, made
-/// with openssl in `scratch/tls`.
-struct TestCertificates {
-  let folder: String
-
-  init(in scratch: TempDirectory) throws {
-    folder = scratch.path + "/tls"
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    try "subjectAltName=IP:127.0.0.1\n".write(toFile: folder + "/server.ext", atomically: true, encoding: .utf8)
-    try "extendedKeyUsage=clientAuth\n".write(toFile: folder + "/client.ext", atomically: true, encoding: .utf8)
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    let steps: [[String]] = [
-      ["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=kiln test CA"],
-      ["req"] + ec + ["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
-      ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
-       "-days", "2", "-extfile", "server.ext"],
-      ["req"] + ec + ["-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=kiln test client"],
-      ["x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.pem",
-       "-days", "2", "-extfile", "client.ext"],
-    ]
-    for step in steps {
-      let result = try Program.run("/usr/bin/openssl", step, in: folder)
-      guard result.status == 0 else { throw TempProjectError("openssl \(step.joined(separator: " ")): \(result.stderr)") }
-    }
-  }
 }
