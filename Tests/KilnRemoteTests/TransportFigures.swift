@@ -42,7 +42,7 @@ struct TransportFigures {
     _ = try await client.perform(HTTPRequest(.put, "/ac/" + RemoteTesting.key(2), body: .bytes(small)))
     let smallGet = try await Self.median(201) { _ = try await client.perform(HTTPRequest(.get, "/ac/" + RemoteTesting.key(2))) }
     let files = TempDirectory(prefix: "kiln-figures-files")
-    FileManager.default.createFile(atPath: files.path + "/mib", contents: Data(mib))
+    _ = FileManager.default.createFile(atPath: files.path + "/mib", contents: Data(mib))
     let put = try await Self.median(51) {
       _ = try await client.perform(HTTPRequest(.put, "/cas/" + RemoteTesting.key(3), body: .file(files.path + "/mib")))
     }
