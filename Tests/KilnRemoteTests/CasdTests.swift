@@ -13,7 +13,7 @@ import Testing
   static let read = "/google.bytestream.ByteStream/Read"
 
   /// casd on a free port, or nil with the reason recorded: `make test` provides it.
-  static func casd(_ scratch: TempDirectory) throws -> TestServer? {
+  static func casd(_ scratch: TempDirectory) async throws -> TestServer? {
     guard let binary = TestTools.buildboxCasd else {
       Issue.record("buildbox-casd is missing: `make test` extracts it into .build/test-tools (or set KILN_BUILDBOX_CASD)")
       return nil
@@ -24,7 +24,7 @@ import Testing
       let cache = scratch.path + "/cas-\(attempt)"
       try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
       do {
-        return try TestServer(binary, ["--bind", "127.0.0.1:\(port)", cache], scratch: scratch, port: port)
+        return try await TestServer.started(binary, ["--bind", "127.0.0.1:\(port)", cache], scratch: scratch, port: port)
       } catch {
         lastError = error
       }
@@ -34,7 +34,7 @@ import Testing
 
   @Test func capabilitiesAnswerWithStatusZeroAndAMessage() async throws {
     let scratch = TempDirectory(prefix: "kiln-casd")
-    guard let server = try Self.casd(scratch) else { return }
+    guard let server = try await Self.casd(scratch) else { return }
     defer { server.stop() }
     let client = try RemoteTesting.client("grpc://127.0.0.1:\(server.port)")
     defer { client.shutdown() }
@@ -47,7 +47,7 @@ import Testing
 
   @Test func findMissingBlobsReturnsAMadeUpDigest() async throws {
     let scratch = TempDirectory(prefix: "kiln-casd")
-    guard let server = try Self.casd(scratch) else { return }
+    guard let server = try await Self.casd(scratch) else { return }
     defer { server.stop() }
     let client = try RemoteTesting.client("grpc://127.0.0.1:\(server.port)")
     defer { client.shutdown() }
@@ -66,13 +66,13 @@ import Testing
 
   @Test func aThreeMebibyteBlobWrittenThenReadComesBackByteForByte() async throws {
     let scratch = TempDirectory(prefix: "kiln-casd")
-    guard let server = try Self.casd(scratch) else { return }
+    guard let server = try await Self.casd(scratch) else { return }
     defer { server.stop() }
     let client = try RemoteTesting.client("grpc://127.0.0.1:\(server.port)")
     defer { client.shutdown() }
     let size = 3 << 20
     let blob = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
-    FileManager.default.createFile(atPath: scratch.path + "/blob", contents: Data(blob))
+    _ = FileManager.default.createFile(atPath: scratch.path + "/blob", contents: Data(blob))
     let sum = try Program.run("/usr/bin/sha256sum", [scratch.path + "/blob"], in: scratch.path)
     let hash = String(try #require(sum.stdout.split(separator: " ").first))
     #expect(hash.count == 64)
@@ -122,7 +122,7 @@ import Testing
 
   @Test func anUnknownMethodIsUnimplementedNotACrash() async throws {
     let scratch = TempDirectory(prefix: "kiln-casd")
-    guard let server = try Self.casd(scratch) else { return }
+    guard let server = try await Self.casd(scratch) else { return }
     defer { server.stop() }
     let client = try RemoteTesting.client("grpc://127.0.0.1:\(server.port)")
     defer { client.shutdown() }
@@ -139,7 +139,7 @@ import Testing
 
   @Test func manyCallsInFlightAtOnce() async throws {
     let scratch = TempDirectory(prefix: "kiln-casd")
-    guard let server = try Self.casd(scratch) else { return }
+    guard let server = try await Self.casd(scratch) else { return }
     defer { server.stop() }
     let client = try RemoteTesting.client("grpc://127.0.0.1:\(server.port)")
     defer { client.shutdown() }
@@ -163,7 +163,7 @@ import Testing
 
   @Test func aReadOfAMissingBlobIsNotFoundWithItsMessage() async throws {
     let scratch = TempDirectory(prefix: "kiln-casd")
-    guard let server = try Self.casd(scratch) else { return }
+    guard let server = try await Self.casd(scratch) else { return }
     defer { server.stop() }
     let client = try RemoteTesting.client("grpc://127.0.0.1:\(server.port)")
     defer { client.shutdown() }

@@ -54,12 +54,12 @@ import Testing
   @Test func grpcMessagesAreReadFromAFileOneAtATime() throws {
     let scratch = TempDirectory(prefix: "kiln-grpc-file")
     let messages: [[UInt8]] = [[7], [], [UInt8](repeating: 3, count: 200_000)]
-    FileManager.default.createFile(atPath: scratch.path + "/whole", contents: Data(GRPCCall.frame(messages)))
+    _ = FileManager.default.createFile(atPath: scratch.path + "/whole", contents: Data(GRPCCall.frame(messages)))
     var reader = try GRPCMessageReader(path: scratch.path + "/whole")
     var read: [[UInt8]] = []
     while let message = try reader.next() { read.append(message) }
     #expect(read == messages)
-    FileManager.default.createFile(atPath: scratch.path + "/cut", contents: Data(GRPCCall.frame(messages).dropLast()))
+    _ = FileManager.default.createFile(atPath: scratch.path + "/cut", contents: Data(GRPCCall.frame(messages).dropLast()))
     var cut = try GRPCMessageReader(path: scratch.path + "/cut")
     #expect(try cut.next() == [7] && cut.next() == [])
     #expect(throws: RemoteError.badResponse(url: scratch.path + "/cut", detail: "a gRPC message cut short")) { _ = try cut.next() }

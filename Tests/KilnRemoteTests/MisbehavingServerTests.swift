@@ -48,16 +48,16 @@ import Testing
     """#
 
   /// The script, started in `scratch`.
-  static func server(_ scratch: TempDirectory) throws -> TestServer {
+  static func server(_ scratch: TempDirectory) async throws -> TestServer {
     try script.write(toFile: scratch.path + "/server.py", atomically: true, encoding: .utf8)
-    return try TestServer("/usr/bin/python3", [scratch.path + "/server.py", scratch.path], scratch: scratch, port: nil)
+    return try await TestServer.started("/usr/bin/python3", [scratch.path + "/server.py", scratch.path], scratch: scratch, port: nil)
   }
 
   /// `path` fails with an error `expected` accepts, and the client is down after it:
   /// the next request, even one the server would answer, fails at once with that error.
   func expectFailure(_ path: String, timeouts: RemoteTimeouts = RemoteTimeouts(), _ expected: (RemoteError) -> Bool) async throws {
     let scratch = TempDirectory(prefix: "kiln-misbehaving")
-    let server = try Self.server(scratch)
+    let server = try await Self.server(scratch)
     defer { server.stop() }
     let client = try RemoteTesting.client("http://127.0.0.1:\(server.port)", timeouts: timeouts)
     defer { client.shutdown() }
@@ -112,7 +112,7 @@ import Testing
 
   @Test func theHelperKilledMidRequest() async throws {
     let scratch = TempDirectory(prefix: "kiln-misbehaving")
-    let server = try Self.server(scratch)
+    let server = try await Self.server(scratch)
     defer { server.stop() }
     let client = try RemoteTesting.client("http://127.0.0.1:\(server.port)", timeouts: RemoteTimeouts(stall: .seconds(600)))
     defer { client.shutdown() }
@@ -137,7 +137,7 @@ import Testing
 
   @Test func credentialsReachTheServerButNotTheHelpersCommandLineOrEnvironment() async throws {
     let scratch = TempDirectory(prefix: "kiln-misbehaving")
-    let server = try Self.server(scratch)
+    let server = try await Self.server(scratch)
     defer { server.stop() }
     let endpoint = try RemoteEndpoint(parsing: "http://127.0.0.1:\(server.port)")
     let bearer = RemoteClient(endpoint: endpoint, credentials: RemoteCredentials(bearerToken: "s3cret-token"), helper: RemoteTesting.helper)

@@ -8,7 +8,7 @@ import Testing
 /// 127.0.0.1. nginx is Debian's binary, extracted (not installed) by `make test`.
 @Suite struct NginxCacheTests {
   /// nginx in one process (no master, no daemon), everything under `scratch`.
-  static func nginx(_ scratch: TempDirectory, tls: TestCertificates? = nil) throws -> TestServer? {
+  static func nginx(_ scratch: TempDirectory, tls: TestCertificates? = nil) async throws -> TestServer? {
     guard let binary = TestTools.nginx else { return nil }
     let root = scratch.path
     try FileManager.default.createDirectory(atPath: root + "/root", withIntermediateDirectories: true)
@@ -51,7 +51,7 @@ import Testing
         """
       try config.write(toFile: root + "/nginx.conf", atomically: true, encoding: .utf8)
       do {
-        return try TestServer(binary, ["-p", root, "-c", root + "/nginx.conf", "-e", root + "/error.log"], scratch: scratch, port: port)
+        return try await TestServer.started(binary, ["-p", root, "-c", root + "/nginx.conf", "-e", root + "/error.log"], scratch: scratch, port: port)
       } catch {
         lastError = error
       }
@@ -60,8 +60,8 @@ import Testing
   }
 
   /// nginx, or nil with the reason recorded as a failure: `make test` provides it.
-  static func startedNginx(_ scratch: TempDirectory, tls: TestCertificates? = nil) throws -> TestServer? {
-    guard let server = try nginx(scratch, tls: tls) else {
+  static func startedNginx(_ scratch: TempDirectory, tls: TestCertificates? = nil) async throws -> TestServer? {
+    guard let server = try await nginx(scratch, tls: tls) else {
       Issue.record("nginx is missing: `make test` extracts it into .build/test-tools (or set KILN_NGINX)")
       return nil
     }
@@ -70,7 +70,7 @@ import Testing
 
   @Test func putThenGetAndHeadOfActionEntriesAndBlobs() async throws {
     let scratch = TempDirectory(prefix: "kiln-nginx")
-    guard let server = try Self.startedNginx(scratch) else { return }
+    guard let server = try await Self.startedNginx(scratch) else { return }
     defer { server.stop() }
     let client = try RemoteTesting.client("http://127.0.0.1:\(server.port)/")
     defer { client.shutdown() }
@@ -95,13 +95,13 @@ import Testing
 
   @Test func bodiesGoToAndFromFiles() async throws {
     let scratch = TempDirectory(prefix: "kiln-nginx")
-    guard let server = try Self.startedNginx(scratch) else { return }
+    guard let server = try await Self.startedNginx(scratch) else { return }
     defer { server.stop() }
     let client = try RemoteTesting.client("http://127.0.0.1:\(server.port)/cache")
     defer { client.shutdown() }
     let files = TempDirectory(prefix: "kiln-remote-files")
     let bytes = (0..<(1 << 20) + 123).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
-    FileManager.default.createFile(atPath: files.path + "/upload", contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: files.path + "/upload", contents: Data(bytes))
     let cas = "/cas/" + RemoteTesting.key(3)
     #expect(try await client.perform(HTTPRequest(.put, cas, body: .file(files.path + "/upload"))).isSuccess)
 
@@ -141,7 +141,7 @@ import Testing
   @Test func httpsWithAnExtraCAAndAClientCertificate() async throws {
     let scratch = TempDirectory(prefix: "kiln-nginx")
     let certificates = try TestCertificates(in: scratch)
-    guard let server = try Self.startedNginx(scratch, tls: certificates) else { return }
+    guard let server = try await Self.startedNginx(scratch, tls: certificates) else { return }
     defer { server.stop() }
     let endpoint = try RemoteEndpoint(parsing: "https://127.0.0.1:\(server.port)/tls")
     let folder = certificates.folder
@@ -176,7 +176,7 @@ import Testing
 
   @Test func manyRequestsInFlightFromManyTasksAtOnce() async throws {
     let scratch = TempDirectory(prefix: "kiln-nginx")
-    guard let server = try Self.startedNginx(scratch) else { return }
+    guard let server = try await Self.startedNginx(scratch) else { return }
     defer { server.stop() }
     let client = try RemoteTesting.client("http://127.0.0.1:\(server.port)")
     defer { client.shutdown() }

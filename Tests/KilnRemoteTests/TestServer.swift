@@ -10,9 +10,15 @@ final class TestServer {
   let port: Int
   private let output: Pipe
 
-  /// Starts `executable`; `port` is where it listens, or nil when it prints its port
-  /// as its first line of output.
-  init(_ executable: String, _ arguments: [String], scratch: TempDirectory, port: Int?) throws {
+  /// Starts `executable` and returns once it listens; `port` is where it listens, or
+  /// nil when it prints its port as its first line of output.
+  static func started(_ executable: String, _ arguments: [String], scratch: TempDirectory, port: Int?) async throws -> TestServer {
+    let server = try TestServer(executable, arguments, scratch: scratch, port: port)
+    try await server.waitUntilListening()
+    return server
+  }
+
+  private init(_ executable: String, _ arguments: [String], scratch: TempDirectory, port: Int?) throws {
     process = Process()
     output = Pipe()
     process.executableURL = URL(fileURLWithPath: executable)
@@ -38,7 +44,6 @@ final class TestServer {
       }
       self.port = printed
     }
-    try waitUntilListening()
   }
 
   deinit { stop() }
@@ -53,12 +58,13 @@ final class TestServer {
   }
 
   /// Readiness, not timing: connects until the port takes a connection (or the server
-  /// died, or 20 s passed, which is a failure of the server, not a measurement).
-  private func waitUntilListening() throws {
+  /// died, or 20 s passed, which is a failure of the server, not a measurement). It
+  /// sleeps without holding a thread of Swift's small pool, which other tests need.
+  private func waitUntilListening() async throws {
     for _ in 0..<400 {
       guard process.isRunning else { throw TempProjectError("the server on port \(port) exited at once") }
       if Self.connects(port) { return }
-      usleep(50_000)
+      try await Task.sleep(for: .milliseconds(50))
     }
     stop()
     throw TempProjectError("nothing listens on 127.0.0.1:\(port)")

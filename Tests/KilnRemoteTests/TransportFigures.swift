@@ -27,7 +27,7 @@ struct TransportFigures {
 
   @Test func nginxOnLoopback() async throws {
     let scratch = TempDirectory(prefix: "kiln-figures")
-    guard let server = try NginxCacheTests.startedNginx(scratch) else { return }
+    guard let server = try await NginxCacheTests.startedNginx(scratch) else { return }
     defer { server.stop() }
     let url = "http://127.0.0.1:\(server.port)"
     // The first request of a process: the helper's start, its connect, the exchange.
@@ -58,7 +58,7 @@ struct TransportFigures {
 
   @Test func casdOnLoopback() async throws {
     let scratch = TempDirectory(prefix: "kiln-figures")
-    guard let server = try CasdTests.casd(scratch) else { return }
+    guard let server = try await CasdTests.casd(scratch) else { return }
     defer { server.stop() }
     let client = RemoteClient(endpoint: try RemoteEndpoint(parsing: "grpc://127.0.0.1:\(server.port)"), helper: Self.helper)
     defer { client.shutdown() }
