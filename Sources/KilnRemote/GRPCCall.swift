@@ -15,11 +15,16 @@ package struct GRPCCall: Sendable, Equatable {
   package var messages: [[UInt8]]
   /// The most response body bytes accepted (framing included).
   package var responseLimit: Int64
+  /// Where the response body goes instead of memory (a ByteStream Read of a large
+  /// blob): a new path the helper creates; read it with `GRPCMessageReader`. The
+  /// response's `messages` are then empty.
+  package var responseFile: String?
 
-  package init(_ method: String, messages: [[UInt8]], responseLimit: Int64 = 64 << 20) {
+  package init(_ method: String, messages: [[UInt8]], responseLimit: Int64 = 64 << 20, responseFile: String? = nil) {
     self.method = method
     self.messages = messages
     self.responseLimit = responseLimit
+    self.responseFile = responseFile
   }
 
   /// The request body: each message with its 5-byte prefix.
@@ -58,13 +63,16 @@ package struct GRPCResponse: Sendable, Equatable {
   package var status: Int
   /// grpc-message, decoded; empty when there was none.
   package var message: String
-  /// The response messages, encoded, in order.
+  /// The response messages, encoded, in order (none when they went to a file).
   package var messages: [[UInt8]]
+  /// How many body bytes came (framing included), in memory or in the file.
+  package var bodyLength: Int64
 
-  package init(status: Int, message: String = "", messages: [[UInt8]] = []) {
+  package init(status: Int, message: String = "", messages: [[UInt8]] = [], bodyLength: Int64 = 0) {
     self.status = status
     self.message = message
     self.messages = messages
+    self.bodyLength = bodyLength
   }
 
   package var isOK: Bool { status == 0 }

@@ -37,6 +37,12 @@ package final class RemoteClient: Sendable {
     }
   }
 
+  /// A client nobody holds ends its helper (the helper's reader thread would keep it).
+  deinit {
+    let connection = state.withLock { $0.connection }
+    connection?.end(.closed)
+  }
+
   /// The error that put the client down, or nil while it is up.
   package var downError: RemoteError? { state.withLock { $0.down } }
 
@@ -98,6 +104,7 @@ package final class RemoteClient: Sendable {
     frame.add(.header, "TE: trailers")
     frame.add(.header, "grpc-accept-encoding: identity")
     frame.add(.body, GRPCCall.frame(call.messages))
+    if let path = call.responseFile { frame.add(.responseFile, path) }
     frame.add(.responseLimit, UInt64(max(0, call.responseLimit)))
     frame.add(.httpVersion, [HelperFrame.HTTPVersion.http2Only.rawValue])
     let reply = try await exchange(frame, url: url)
@@ -111,10 +118,12 @@ package final class RemoteClient: Sendable {
       throw failed(.badResponse(url: url, detail: "no grpc-status"))
     }
     let text = HTTPResponse.value(of: "grpc-message", in: trailers) ?? HTTPResponse.value(of: "grpc-message", in: headers) ?? ""
-    guard let messages = GRPCCall.messages(in: reply.bytes(.responseBody) ?? []) else {
+    // A body in a file is read by the caller (`GRPCMessageReader`), which checks its framing.
+    guard let messages = call.responseFile != nil ? [] : GRPCCall.messages(in: reply.bytes(.responseBody) ?? []) else {
       throw failed(.badResponse(url: url, detail: "a body that is not whole uncompressed gRPC messages"))
     }
-    return GRPCResponse(status: grpcStatus, message: GRPCResponse.percentDecoded(text), messages: messages)
+    return GRPCResponse(status: grpcStatus, message: GRPCResponse.percentDecoded(text), messages: messages,
+                        bodyLength: Int64(reply.number(.bodyLength) ?? 0))
   }
 
   // MARK: the helper

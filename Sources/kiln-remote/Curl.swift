@@ -79,6 +79,15 @@ enum Curl {
               let transfer = running.removeValue(forKey: easy) else { continue }
         let result = message.pointee.data.result
         _ = curl_multi_remove_handle(handle, easy)
+        if transfer.isEarlyAnswerLost(result) {
+          // Asked again without the body (see `isEarlyAnswerLost`).
+          let lost = transfer.finish(result)
+          switch Transfer.make(transfer.request, transfer.settings, probing: lost) {
+          case .run(let probe) where add(probe): continue
+          default: done.append(lost)
+          }
+          continue
+        }
         done.append(transfer.finish(result))
       }
       return done
@@ -95,11 +104,21 @@ enum Curl {
   /// goes to. Answers with exactly one response or failure frame.
   final class Transfer {
     let id: UInt32
+    let request: HelperFrame
+    let settings: Settings
+    /// For a probe (the request again, without its body): the failure the first try
+    /// ended with, which stands unless the probe gets a gRPC error status.
+    private let lostAnswer: HelperFrame?
     fileprivate let easy: UnsafeMutableRawPointer
     private var headerList: UnsafeMutablePointer<curl_slist>?
-    private var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-    /// Strings libcurl keeps pointers to until the handle is cleaned up (before
-    /// 7.17 it did not copy; it does now, but the request body pointer it does not).
+    /// libcurl's words for a failure; it keeps the pointer, so the memory is not an
+    /// array's (whose storage Swift may move).
+    private let errorBuffer: UnsafeMutablePointer<CChar> = {
+      let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+      buffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+      return buffer
+    }()
+    /// The request body, sent by the read callback (PUT) or copied by libcurl (POST).
     private var requestBody: [UInt8] = []
     private var requestOffset = 0
     private var requestFile: Int32 = -1
@@ -130,20 +149,23 @@ enum Curl {
     }
 
     /// A transfer for `frame`, or the failure frame that answers it at once.
-    static func make(_ frame: HelperFrame, _ settings: Settings) -> Start {
+    static func make(_ frame: HelperFrame, _ settings: Settings, probing lostAnswer: HelperFrame? = nil) -> Start {
       guard let url = frame.string(.url), let method = frame.string(.method) else {
         return .answer(Self.failure(frame.id, .badRequest, "a request without a method or URL"))
       }
       guard let easy = curl_easy_init() else { return .answer(Self.failure(frame.id, .badRequest, "curl_easy_init failed")) }
-      let transfer = Transfer(frame, easy)
+      let transfer = Transfer(frame, easy, settings, lostAnswer)
       if let problem = transfer.configure(frame, url: url, method: method, settings) {
         return .answer(problem)
       }
       return .run(transfer)
     }
 
-    private init(_ frame: HelperFrame, _ easy: UnsafeMutableRawPointer) {
+    private init(_ frame: HelperFrame, _ easy: UnsafeMutableRawPointer, _ settings: Settings, _ lostAnswer: HelperFrame?) {
       id = frame.id
+      request = frame
+      self.settings = settings
+      self.lostAnswer = lostAnswer
       self.easy = easy
       responsePath = frame.string(.responseFile)
       limit = frame.number(.responseLimit) ?? UInt64(HelperFrame.maximumLength - (1 << 20))
@@ -152,6 +174,7 @@ enum Curl {
     deinit {
       curl_easy_cleanup(easy)
       curl_slist_free_all(headerList)
+      errorBuffer.deallocate()
       if requestFile >= 0 { close(requestFile) }
       if responseFile >= 0 { close(responseFile) }
     }
@@ -197,7 +220,7 @@ enum Curl {
           set(CURLOPT_FORBID_REUSE, 1)
         }
       }
-      errorBuffer.withUnsafeMutableBytes { ok = ok && kiln_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, $0.baseAddress) == CURLE_OK }
+      ok = ok && kiln_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer) == CURLE_OK
       ok = ok && kiln_curl_set_pointer(easy, CURLOPT_PRIVATE, context) == CURLE_OK
       ok = ok && kiln_curl_set_write(easy, { bytes, size, count, context in
         let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
@@ -246,7 +269,7 @@ enum Curl {
         }
         size = Int(st.st_size)
       } else {
-        requestBody = frame.bytes(.body) ?? []
+        requestBody = lostAnswer == nil ? frame.bytes(.body) ?? [] : []
         size = requestBody.count
       }
       let sending = method == "PUT" || method == "POST"
@@ -375,13 +398,30 @@ enum Curl {
       }
     }
 
+    /// A gRPC server that decides from the headers alone (an unknown method, a refused
+    /// token) answers at once (Trailers-Only) and resets the stream with NO_ERROR. When
+    /// that comes before libcurl finished sending the request body, libcurl 7.88 drops
+    /// the answer and reports an HTTP/2 stream error with no header received: about a
+    /// third of such calls to buildbox-casd with the curl tool, nearly all of them here.
+    /// Such a call is asked once more without a body (so nothing is left to send and
+    /// the answer arrives whole): a server that answered from the headers answers the
+    /// same. Only a gRPC error status from that probe is taken; anything else (an OK
+    /// to an empty call proves nothing) leaves the first failure standing. Only HTTP/2
+    /// POSTs with the body in memory and no response file (gRPC calls) are probed.
+    fileprivate func isEarlyAnswerLost(_ result: CURLcode) -> Bool {
+      lostAnswer == nil && result == CURLE_HTTP2_STREAM && headers.isEmpty && trailers.isEmpty && bodyLength == 0
+        && responsePath == nil && requestFile < 0 && request.string(.method) == "POST"
+        && request.bytes(.httpVersion)?.first == HelperFrame.HTTPVersion.http2Only.rawValue
+    }
+
     /// The answer frame, once libcurl says the transfer ended with `result`.
     fileprivate func finish(_ result: CURLcode) -> HelperFrame {
       if responseFile >= 0 {
         close(responseFile)
         responseFile = -1
       }
-      let failure = failureFrame(result)
+      var failure = failureFrame(result)
+      if let lostAnswer, failure != nil || !hasGRPCErrorStatus { failure = lostAnswer }
       if let path = responsePath {
         if failure != nil {
           if createdResponseFile { unlink(path) }
@@ -406,7 +446,12 @@ enum Curl {
       if let fileProblem { return Self.failure(id, .file, fileProblem) }
       if stalled { return Self.failure(id, .timedOut, "no byte for \(stallMilliseconds / 1000) s") }
       guard result != CURLE_OK else { return nil }
-      let detail = errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+      // A gRPC server that has sent its status (in the trailers, or in the headers of a
+      // Trailers-Only answer) has ended the stream; resetting it while libcurl still
+      // sends the request body (an error answer before reading it all) is not a failure
+      // of the answer. libcurl 7.88 calls it an HTTP/2 stream error.
+      if result == CURLE_HTTP2_STREAM || result == CURLE_HTTP2, hasGRPCStatus { return nil }
+      let detail = String(cString: errorBuffer)
       let message = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
       let kind: HelperFrame.FailureKind
       switch result {
@@ -415,6 +460,18 @@ enum Curl {
       default: kind = .transfer
       }
       return Self.failure(id, kind, message)
+    }
+
+    /// A grpc-status other than 0 in the trailers or headers.
+    private var hasGRPCErrorStatus: Bool {
+      (trailers + headers).contains { line in
+        let lower = line.lowercased()
+        return lower.hasPrefix("grpc-status:") && lower.dropFirst(12).drop { $0 == " " } != "0"
+      }
+    }
+
+    private var hasGRPCStatus: Bool {
+      (trailers + headers).contains { $0.lowercased().hasPrefix("grpc-status:") }
     }
 
     static func failure(_ id: UInt32, _ kind: HelperFrame.FailureKind, _ message: String) -> HelperFrame {

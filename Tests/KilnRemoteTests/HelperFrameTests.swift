@@ -1,4 +1,6 @@
+import Foundation
 import KilnRemote
+import KilnTestSupport
 import Testing
 
 /// The framing between kiln and kiln-remote, and gRPC's message framing.
@@ -47,5 +49,19 @@ import Testing
     #expect(GRPCCall.messages(in: Array(body.dropLast())) == nil, "cut short")
     #expect(GRPCCall.messages(in: [1, 0, 0, 0, 0]) == nil, "compressed")
     #expect(GRPCCall.messages(in: []) == [])
+  }
+
+  @Test func grpcMessagesAreReadFromAFileOneAtATime() throws {
+    let scratch = TempDirectory(prefix: "kiln-grpc-file")
+    let messages: [[UInt8]] = [[7], [], [UInt8](repeating: 3, count: 200_000)]
+    _ = FileManager.default.createFile(atPath: scratch.path + "/whole", contents: Data(GRPCCall.frame(messages)))
+    var reader = try GRPCMessageReader(path: scratch.path + "/whole")
+    var read: [[UInt8]] = []
+    while let message = try reader.next() { read.append(message) }
+    #expect(read == messages)
+    _ = FileManager.default.createFile(atPath: scratch.path + "/cut", contents: Data(GRPCCall.frame(messages).dropLast()))
+    var cut = try GRPCMessageReader(path: scratch.path + "/cut")
+    #expect(try cut.next() == [7] && cut.next() == [])
+    #expect(throws: RemoteError.badResponse(url: scratch.path + "/cut", detail: "a gRPC message cut short")) { _ = try cut.next() }
   }
 }

@@ -35,6 +35,9 @@ import Testing
             open(os.path.join(folder, "arrived"), "w").close()
             while conn.recv(65536):
                 pass
+        elif path.endswith("/headers"):
+            head = data.split(b"\r\n\r\n")[0]
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(head) + head)
         elif path.endswith("/ok"):
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         conn.close()
@@ -45,16 +48,16 @@ import Testing
     """#
 
   /// The script, started in `scratch`.
-  static func server(_ scratch: TempDirectory) throws -> TestServer {
+  static func server(_ scratch: TempDirectory) async throws -> TestServer {
     try script.write(toFile: scratch.path + "/server.py", atomically: true, encoding: .utf8)
-    return try TestServer("/usr/bin/python3", [scratch.path + "/server.py", scratch.path], scratch: scratch, port: nil)
+    return try await TestServer.started("/usr/bin/python3", [scratch.path + "/server.py", scratch.path], scratch: scratch, port: nil)
   }
 
   /// `path` fails with an error `expected` accepts, and the client is down after it:
   /// the next request, even one the server would answer, fails at once with that error.
   func expectFailure(_ path: String, timeouts: RemoteTimeouts = RemoteTimeouts(), _ expected: (RemoteError) -> Bool) async throws {
     let scratch = TempDirectory(prefix: "kiln-misbehaving")
-    let server = try Self.server(scratch)
+    let server = try await Self.server(scratch)
     defer { server.stop() }
     let client = try RemoteTesting.client("http://127.0.0.1:\(server.port)", timeouts: timeouts)
     defer { client.shutdown() }
@@ -109,7 +112,7 @@ import Testing
 
   @Test func theHelperKilledMidRequest() async throws {
     let scratch = TempDirectory(prefix: "kiln-misbehaving")
-    let server = try Self.server(scratch)
+    let server = try await Self.server(scratch)
     defer { server.stop() }
     let client = try RemoteTesting.client("http://127.0.0.1:\(server.port)", timeouts: RemoteTimeouts(stall: .seconds(600)))
     defer { client.shutdown() }
@@ -122,7 +125,8 @@ import Testing
       }
     }
     // The server has the request (it made the file): the helper is mid-transfer.
-    while !FileManager.default.fileExists(atPath: scratch.path + "/arrived") { usleep(10_000) }
+    // Waiting without holding a thread of Swift's small pool, which the request needs.
+    while !FileManager.default.fileExists(atPath: scratch.path + "/arrived") { try await Task.sleep(for: .milliseconds(10)) }
     let pid = try #require(client.helperProcessID)
     kill(pid, SIGKILL)
     let error = try #require(await request.value)
@@ -131,12 +135,46 @@ import Testing
     await #expect(throws: error) { try await client.perform(HTTPRequest(.get, "/ok")) }
   }
 
+  @Test func credentialsReachTheServerButNotTheHelpersCommandLineOrEnvironment() async throws {
+    let scratch = TempDirectory(prefix: "kiln-misbehaving")
+    let server = try await Self.server(scratch)
+    defer { server.stop() }
+    let endpoint = try RemoteEndpoint(parsing: "http://127.0.0.1:\(server.port)")
+    let bearer = RemoteClient(endpoint: endpoint, credentials: RemoteCredentials(bearerToken: "s3cret-token"), helper: RemoteTesting.helper)
+    defer { bearer.shutdown() }
+    let seen = String(decoding: try await bearer.perform(HTTPRequest(.get, "/headers")).body, as: UTF8.self)
+    #expect(seen.contains("\r\nAuthorization: Bearer s3cret-token"), "\(seen)")
+    let pid = try #require(bearer.helperProcessID)
+    for file in ["cmdline", "environ"] {
+      let text = (try? String(contentsOfFile: "/proc/\(pid)/\(file)", encoding: .isoLatin1)) ?? ""
+      #expect(!text.contains("s3cret"), "\(file)")
+    }
+    let basic = RemoteClient(endpoint: endpoint, credentials: RemoteCredentials(user: "ci", password: "pa ss"), helper: RemoteTesting.helper)
+    defer { basic.shutdown() }
+    let seenBasic = String(decoding: try await basic.perform(HTTPRequest(.get, "/headers")).body, as: UTF8.self)
+    #expect(seenBasic.contains("\r\nAuthorization: Basic \(Data("ci:pa ss".utf8).base64EncodedString())"), "\(seenBasic)")
+  }
+
   @Test func aMissingHelperIsAnErrorToo() async throws {
     let client = try RemoteTesting.client("http://127.0.0.1:1", helper: "/nonexistent/kiln-remote")
     await #expect(throws: RemoteError.helperNotStarted(path: "/nonexistent/kiln-remote", reason: "No such file or directory")) {
       try await client.perform(HTTPRequest(.get, "/ok"))
     }
     #expect(client.downError != nil)
+  }
+
+  /// Writing to a helper that is gone fails with EPIPE: kiln keeps SIGPIPE's default
+  /// action (this test process too), so a plain write would have killed it.
+  @Test func aHelperThatExitsAtOnceIsAnErrorNotASignal() async throws {
+    let client = try RemoteTesting.client("http://127.0.0.1:1", helper: "/bin/true")
+    defer { client.shutdown() }
+    let big = [UInt8](repeating: 1, count: 4 << 20)
+    await #expect(throws: RemoteError.helperExited(path: "/bin/true", how: "exit status 0")) {
+      try await client.perform(HTTPRequest(.put, "/cas/" + RemoteTesting.key(1), body: .bytes(big)))
+    }
+    await #expect(throws: RemoteError.helperExited(path: "/bin/true", how: "exit status 0")) {
+      try await client.perform(HTTPRequest(.put, "/cas/" + RemoteTesting.key(1), body: .bytes(big)))
+    }
   }
 
   @Test func aHelperThatSpeaksGarbage() async throws {

@@ -1,7 +1,6 @@
 import Foundation
 import KilnRemote
 import KilnTestSupport
-import Synchronization
 import Testing
 
 /// Bazel's HTTP cache protocol through the real kiln-remote against nginx with WebDAV
@@ -9,11 +8,60 @@ import Testing
 /// 127.0.0.1. nginx is Debian's binary, extracted (not installed) by `make test`.
 @Suite struct NginxCacheTests {
   /// nginx in one process (no master, no daemon), everything under `scratch`.
-  static func nginx(_ scratch: TempDirectory) throws -> TestServer? { try CacheServers.nginx(scratch) }
+  static func nginx(_ scratch: TempDirectory, tls: TestCertificates? = nil) async throws -> TestServer? {
+    guard let binary = TestTools.nginx else { return nil }
+    let root = scratch.path
+    try FileManager.default.createDirectory(atPath: root + "/root", withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: root + "/tmp", withIntermediateDirectories: true)
+    var lastError: (any Error)?
+    // A free port may be taken between the look and nginx's bind: try another.
+    for _ in 0..<3 {
+      let port = TestServer.freePort()
+      let config = """
+        daemon off;
+        master_process off;
+        worker_processes 1;
+        pid \(root)/nginx.pid;
+        error_log \(root)/error.log;
+        events { worker_connections 256; }
+        http {
+          access_log off;
+          client_body_temp_path \(root)/tmp/body;
+          proxy_temp_path \(root)/tmp/proxy;
+          fastcgi_temp_path \(root)/tmp/fastcgi;
+          uwsgi_temp_path \(root)/tmp/uwsgi;
+          scgi_temp_path \(root)/tmp/scgi;
+          client_max_body_size 0;
+          keepalive_requests 100000;
+          server {
+            \(tls.map { """
+              listen 127.0.0.1:\(port) ssl http2;
+              ssl_certificate \($0.folder)/server.pem;
+              ssl_certificate_key \($0.folder)/server.key;
+              ssl_client_certificate \($0.folder)/ca.pem;
+              ssl_verify_client optional;
+              """ } ?? "listen 127.0.0.1:\(port);")
+            root \(root)/root;
+            location / {
+              \(tls == nil ? "" : "if ($ssl_client_verify != SUCCESS) { return 403; }")
+              dav_methods PUT; create_full_put_path on; dav_access user:rw group:r all:r;
+            }
+          }
+        }
+        """
+      try config.write(toFile: root + "/nginx.conf", atomically: true, encoding: .utf8)
+      do {
+        return try await TestServer.started(binary, ["-p", root, "-c", root + "/nginx.conf", "-e", root + "/error.log"], scratch: scratch, port: port)
+      } catch {
+        lastError = error
+      }
+    }
+    throw lastError!
+  }
 
   /// nginx, or nil with the reason recorded as a failure: `make test` provides it.
-  static func startedNginx(_ scratch: TempDirectory) throws -> TestServer? {
-    guard let server = try nginx(scratch) else {
+  static func startedNginx(_ scratch: TempDirectory, tls: TestCertificates? = nil) async throws -> TestServer? {
+    guard let server = try await nginx(scratch, tls: tls) else {
       Issue.record("nginx is missing: `make test` extracts it into .build/test-tools (or set KILN_NGINX)")
       return nil
     }
@@ -22,7 +70,7 @@ import Testing
 
   @Test func putThenGetAndHeadOfActionEntriesAndBlobs() async throws {
     let scratch = TempDirectory(prefix: "kiln-nginx")
-    guard let server = try Self.startedNginx(scratch) else { return }
+    guard let server = try await Self.startedNginx(scratch) else { return }
     defer { server.stop() }
     let client = try RemoteTesting.client("http://127.0.0.1:\(server.port)/")
     defer { client.shutdown() }
@@ -47,13 +95,13 @@ import Testing
 
   @Test func bodiesGoToAndFromFiles() async throws {
     let scratch = TempDirectory(prefix: "kiln-nginx")
-    guard let server = try Self.startedNginx(scratch) else { return }
+    guard let server = try await Self.startedNginx(scratch) else { return }
     defer { server.stop() }
     let client = try RemoteTesting.client("http://127.0.0.1:\(server.port)/cache")
     defer { client.shutdown() }
     let files = TempDirectory(prefix: "kiln-remote-files")
     let bytes = (0..<(1 << 20) + 123).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
-    FileManager.default.createFile(atPath: files.path + "/upload", contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: files.path + "/upload", contents: Data(bytes))
     let cas = "/cas/" + RemoteTesting.key(3)
     #expect(try await client.perform(HTTPRequest(.put, cas, body: .file(files.path + "/upload"))).isSuccess)
 
@@ -76,6 +124,12 @@ import Testing
     #expect(client.downError == nil, "a local file problem does not put the client down")
     #expect(FileManager.default.contents(atPath: download) == Data(bytes), "the file that was there is untouched")
 
+    // A body file that is not there: the request's own problem, the client stays up.
+    await #expect(throws: RemoteError.self) {
+      try await client.perform(HTTPRequest(.put, cas, body: .file(files.path + "/no-such-file")))
+    }
+    #expect(client.downError == nil)
+
     // Over the limit: an error, and no partial file left behind.
     let limited = files.path + "/limited"
     await #expect(throws: RemoteError.tooLarge(url: client.endpoint.requestURL(cas), limit: 1000)) {
@@ -84,9 +138,45 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: limited))
   }
 
+  @Test func httpsWithAnExtraCAAndAClientCertificate() async throws {
+    let scratch = TempDirectory(prefix: "kiln-nginx")
+    let certificates = try TestCertificates(in: scratch)
+    guard let server = try await Self.startedNginx(scratch, tls: certificates) else { return }
+    defer { server.stop() }
+    let endpoint = try RemoteEndpoint(parsing: "https://127.0.0.1:\(server.port)/tls")
+    let folder = certificates.folder
+    let mutual = RemoteCredentials(clientCertificate: folder + "/client.pem", clientKey: folder + "/client.key",
+                                   certificateAuthority: folder + "/ca.pem")
+    let client = RemoteClient(endpoint: endpoint, credentials: mutual, helper: RemoteTesting.helper)
+    defer { client.shutdown() }
+    let path = "/ac/" + RemoteTesting.key(7)
+    #expect(try await client.perform(HTTPRequest(.put, path, body: .bytes([1, 2, 3]))).isSuccess)
+    #expect(try await client.perform(HTTPRequest(.get, path)).body == [1, 2, 3])
+
+    // Without the client certificate: the server's 403.
+    let anonymous = RemoteClient(endpoint: endpoint, credentials: RemoteCredentials(certificateAuthority: folder + "/ca.pem"),
+                                 helper: RemoteTesting.helper)
+    defer { anonymous.shutdown() }
+    await #expect(throws: RemoteError.status(url: endpoint.requestURL(path), code: 403)) {
+      try await anonymous.perform(HTTPRequest(.get, path))
+    }
+    // Without the CA: the server is not trusted, nothing is exchanged.
+    let untrusting = RemoteClient(endpoint: endpoint, helper: RemoteTesting.helper)
+    defer { untrusting.shutdown() }
+    do {
+      _ = try await untrusting.perform(HTTPRequest(.get, path))
+      Issue.record("a server signed by an unknown CA was trusted")
+    } catch {
+      guard case .transfer(_, let detail) = error, detail.contains("certificate") else {
+        Issue.record("\(error)")
+        return
+      }
+    }
+  }
+
   @Test func manyRequestsInFlightFromManyTasksAtOnce() async throws {
     let scratch = TempDirectory(prefix: "kiln-nginx")
-    guard let server = try Self.startedNginx(scratch) else { return }
+    guard let server = try await Self.startedNginx(scratch) else { return }
     defer { server.stop() }
     let client = try RemoteTesting.client("http://127.0.0.1:\(server.port)")
     defer { client.shutdown() }
@@ -106,31 +196,27 @@ import Testing
       return all
     }
     #expect(results.count == count && results.allSatisfy { $0 })
-    // And from plain threads, as job threads would ask.
-    let answers = Answers()
+    // And from plain threads, as job threads would ask. The test waits without holding
+    // a thread of Swift's small pool, which the threads' requests need.
+    let (answers, collect) = AsyncStream.makeStream(of: Bool.self)
     let threads = (0..<8).map { i in
       Thread {
         let done = DispatchSemaphore(value: 0)
         Task {
-          let ok = (try? await client.perform(HTTPRequest(.get, "/cas/" + RemoteTesting.key(100 + i))).body) == Self.body(i)
-          answers.add(ok)
+          collect.yield((try? await client.perform(HTTPRequest(.get, "/cas/" + RemoteTesting.key(100 + i))).body) == Self.body(i))
           done.signal()
         }
         done.wait()
       }
     }
     threads.forEach { $0.start() }
-    while answers.count < 8 { usleep(10_000) }
-    #expect(answers.all)
+    var got: [Bool] = []
+    for await answer in answers {
+      got.append(answer)
+      if got.count == threads.count { break }
+    }
+    #expect(got.count == 8 && got.allSatisfy { $0 })
   }
 
   static func body(_ i: Int) -> [UInt8] { Array("blob number \(i) ".utf8) + [UInt8](repeating: UInt8(i), count: i * 1000) }
-}
-
-/// Results gathered from threads.
-final class Answers: Sendable {
-  private let values = Mutex<[Bool]>([])
-  func add(_ value: Bool) { values.withLock { $0.append(value) } }
-  var count: Int { values.withLock { $0.count } }
-  var all: Bool { values.withLock { $0.allSatisfy { $0 } } }
 }

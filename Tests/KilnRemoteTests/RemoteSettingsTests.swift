@@ -50,10 +50,10 @@ import Testing
     try FileManager.default.createDirectory(atPath: scratch.path + "/libexec/kiln", withIntermediateDirectories: true)
     #expect(RemoteHelper.locate(environment: [:], executable: scratch.path + "/bin/kiln")
       == .failure(.helperMissing([scratch.path + "/bin/kiln-remote", scratch.path + "/bin/../libexec/kiln/kiln-remote"])))
-    FileManager.default.createFile(atPath: scratch.path + "/libexec/kiln/kiln-remote", contents: Data(), attributes: [.posixPermissions: 0o755])
+    _ = FileManager.default.createFile(atPath: scratch.path + "/libexec/kiln/kiln-remote", contents: Data(), attributes: [.posixPermissions: 0o755])
     #expect(RemoteHelper.locate(environment: [:], executable: scratch.path + "/bin/kiln")
       == .success(scratch.path + "/bin/../libexec/kiln/kiln-remote"))
-    FileManager.default.createFile(atPath: scratch.path + "/bin/kiln-remote", contents: Data(), attributes: [.posixPermissions: 0o755])
+    _ = FileManager.default.createFile(atPath: scratch.path + "/bin/kiln-remote", contents: Data(), attributes: [.posixPermissions: 0o755])
     #expect(RemoteHelper.locate(environment: [:], executable: scratch.path + "/bin/kiln") == .success(scratch.path + "/bin/kiln-remote"))
     #expect(RemoteHelper.locate(environment: ["KILN_REMOTE_HELPER": "/opt/x"], executable: scratch.path + "/bin/kiln") == .success("/opt/x"))
   }

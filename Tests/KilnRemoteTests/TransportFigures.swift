@@ -27,7 +27,7 @@ struct TransportFigures {
 
   @Test func nginxOnLoopback() async throws {
     let scratch = TempDirectory(prefix: "kiln-figures")
-    guard let server = try NginxCacheTests.startedNginx(scratch) else { return }
+    guard let server = try await NginxCacheTests.startedNginx(scratch) else { return }
     defer { server.stop() }
     let url = "http://127.0.0.1:\(server.port)"
     // The first request of a process: the helper's start, its connect, the exchange.
@@ -42,7 +42,7 @@ struct TransportFigures {
     _ = try await client.perform(HTTPRequest(.put, "/ac/" + RemoteTesting.key(2), body: .bytes(small)))
     let smallGet = try await Self.median(201) { _ = try await client.perform(HTTPRequest(.get, "/ac/" + RemoteTesting.key(2))) }
     let files = TempDirectory(prefix: "kiln-figures-files")
-    FileManager.default.createFile(atPath: files.path + "/mib", contents: Data(mib))
+    _ = FileManager.default.createFile(atPath: files.path + "/mib", contents: Data(mib))
     let put = try await Self.median(51) {
       _ = try await client.perform(HTTPRequest(.put, "/cas/" + RemoteTesting.key(3), body: .file(files.path + "/mib")))
     }
@@ -58,7 +58,7 @@ struct TransportFigures {
 
   @Test func casdOnLoopback() async throws {
     let scratch = TempDirectory(prefix: "kiln-figures")
-    guard let server = try CasdTests.casd(scratch) else { return }
+    guard let server = try await CasdTests.casd(scratch) else { return }
     defer { server.stop() }
     let client = RemoteClient(endpoint: try RemoteEndpoint(parsing: "grpc://127.0.0.1:\(server.port)"), helper: Self.helper)
     defer { client.shutdown() }
