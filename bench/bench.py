@@ -78,7 +78,7 @@ Environment (defaults: full / --quick):
                       while configuring: no custom command in build.ninja)
   BENCH_ONLY          comma-separated subset of:
                       synth,synth-big,synth-small,trivial,trivial-big,hash,demo,workspaces,hooks,cmake,
-                      launcher
+                      launcher,remote
   BENCH_JOBS          -j (2)
   BENCH_KEEP=1        keep the scratch trees (kept anyway when a build is wrong)
   BENCH_OUT           results.json and logs/ (bench/out)
@@ -103,6 +103,7 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True   # no bench/__pycache__
 import hooks  # noqa: E402
 import launcher  # noqa: E402
+import remote  # noqa: E402
 import report  # noqa: E402
 from cmake_bench import CMakeCcache, CMakeKiln, CMakeNinja, CMakeProject  # noqa: E402
 from projects import (DemoProject, SynthBigProject, SynthProject, SynthSmallProject,  # noqa: E402
@@ -113,7 +114,7 @@ from workspaces import WHAT as SCENARIO_TEXT_WS, WorkspacesBench, WorkspacesProj
 from workspaces import phases as ws_phases  # noqa: E402
 
 GROUPS = ("synth", "synth-big", "synth-small", "trivial", "trivial-big", "hash", "demo", "workspaces", "hooks",
-          "cmake", "launcher")
+          "cmake", "launcher", "remote")
 DEFAULTS = {  # knob: (full, quick)
     "rounds": (7, 3), "rounds_full": (5, 1), "units": (400, 400), "units_big": (2000, 1000), "units_small": (30, 30),
     "trivial": (1000, 1000), "trivial_big": (20000, 5000), "hash_mib": (1024, 1024), "jobs": (2, 2),
@@ -465,10 +466,14 @@ def main():
     logs = os.path.join(cfg.out, "logs")
     os.makedirs(logs, exist_ok=True)
     for f in os.listdir(logs):
-        os.remove(os.path.join(logs, f))
+        rm(os.path.join(logs, f))
     work = tempfile.mkdtemp(prefix="kiln-bench.")
     # A private copy, so that a rebuild of .build/release during the run cannot mix two binaries.
     shutil.copy2(kiln, os.path.join(work, "kiln"))
+    # Its network helper beside it, where kiln looks for it (the remote group).
+    helper = os.path.join(os.path.dirname(kiln), "kiln-remote")
+    if os.path.exists(helper):
+        shutil.copy2(helper, os.path.join(work, "kiln-remote"))
     kiln_orig, kiln = kiln, os.path.join(work, "kiln")
     bench = Bench(cfg, kiln)
     data = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -497,6 +502,9 @@ def main():
             if group == "launcher":   # issue 15: kiln gcc beside ccache gcc and gcc
                 launcher.run(bench, work, nice)
                 continue
+            if group == "remote":   # issue 18: a fresh checkout restoring from nginx and casd
+                remote.run(bench, work, nice)
+                continue
             cls, tools = projects[group]
             p = cls(work, tools, cfg)
             t0 = time.perf_counter()
@@ -509,7 +517,8 @@ def main():
         raise SystemExit(130)
     data["machine"]["loadavg_end"] = " ".join("%.2f" % x for x in os.getloadavg())
     data["runtime_seconds"] = round(time.perf_counter() - start, 1)
-    data["projects"] = {k: v for k, v in bench.results.items() if k not in ("hash", "hooks", "launcher")}
+    data["projects"] = {k: v for k, v in bench.results.items() if k not in ("hash", "hooks", "launcher", "remote")}
+    data["remote"] = bench.results.get("remote")
     data["hash"] = bench.results.get("hash")
     data["hooks"] = bench.results.get("hooks")
     data["launcher"] = bench.results.get("launcher")

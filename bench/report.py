@@ -8,6 +8,7 @@ import os
 import statistics
 
 import hooks
+import remote
 import launcher_report
 
 KEEP_MARKER = "<!-- end of the generated part: anything below this line is kept when bench-quick rewrites this file -->"
@@ -125,6 +126,7 @@ def targets(data):
             "<= %s of 4 worktree+ninja builds (the maintainer's choice of target)" % WS_TARGET,
             "workspaces/" + WS_SCENARIO, r, r is not None and r <= WS_TARGET, e["ok"], detail)
     rows += hooks.targets(data)     # issue 7: kiln's ratio to pre-commit, not to ninja
+    rows += remote.targets(data)    # issue 18: a fresh checkout restoring from a remote
     rows += launcher_report.targets(data)  # issue 15: kiln gcc's ratio to ccache gcc (cold: to gcc)
     return rows
 
@@ -308,6 +310,8 @@ def markdown(data):
         parts += hooks.markdown(data["hooks"])
     if data.get("launcher"):
         parts += launcher_report.markdown(data["launcher"])
+    if data.get("remote"):
+        parts += remote.markdown(data["remote"])
     notes = data["notes"]
     parts += ["### Flags raised by the script", ""]
     parts += ["- " + n for n in notes] if notes else ["- none"]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import KilnReport
 import KilnLauncher
 import KilnStore
 import KilnSystem
@@ -33,6 +34,7 @@ struct CacheCommand: ParsableCommand {
       let records = log.records(fileSystem: context.cacheFileSystem)
       let summary = LaunchSummary(records)
       let projects = LauncherStats.perProject(records)
+      let remote = Self.remoteFigures(context)
       if json {
         Terminal.write(JSON.object([
           ("cache", JSON.object([
@@ -41,6 +43,12 @@ struct CacheCommand: ParsableCommand {
           ])),
           ("launcher", LauncherStats.json(summary)),
           ("projects", LauncherStats.projectsJSON(projects)),
+          ("remote", remote.map { r in
+            JSON.object([("url", JSON.string(r.url)), ("writes", r.writes ? "true" : "false"),
+                         ("verifies", r.verifies ? "true" : "false"), ("builds", "\(r.figures.builds)"),
+                         ("restored", "\(r.figures.restored)"), ("bytes_down", "\(r.figures.bytesDown)"),
+                         ("bytes_up", "\(r.figures.bytesUp)"), ("seconds", JSON.number(r.figures.seconds))])
+          } ?? "null"),
         ]) + "\n")
         return
       }
@@ -50,6 +58,34 @@ struct CacheCommand: ParsableCommand {
       Terminal.line("total: \(formatBytes(s.totalBytes))")
       Terminal.write("\n" + LauncherStats.text(summary, title: "launcher and kiln exec"))
       if projects.count > 0 { Terminal.write("\n" + LauncherStats.projectsText(projects)) }
+      if let r = remote {
+        Terminal.write("\nremote: \(r.url) (\(r.writes ? "uploads" : "read only")\(r.verifies ? ", signed entries only" : ""))\n")
+        let f = r.figures
+        Terminal.line("  this checkout's last \(f.builds) builds that asked it: \(f.restored) restored, \(formatBytes(f.bytesDown)) down, \(formatBytes(f.bytesUp)) up, \(String(format2: f.seconds))s on the network")
+      }
+    }
+
+    /// The remote this checkout is configured with (nothing is asked of it), and what
+    /// its history says the remote did.
+    static func remoteFigures(_ context: Context) -> (url: String, writes: Bool, verifies: Bool, figures: RemoteFigures)? {
+      guard let settings = try? RemoteSetup.settings(context) else { return nil }
+      let env = context.environment
+      let writes = env["KILN_REMOTE_WRITE"].map { $0 == "1" } ?? settings.write
+      let verifies = settings.verifyKey != nil || !(env["KILN_REMOTE_VERIFY_KEY"] ?? "").isEmpty
+      var figures = RemoteFigures()
+      if context.fileSystem.lstat(context.layout.manifest) != nil,
+         let manifest = try? Manifest(readingOnly: context.layout.manifest),
+         let rows = try? manifest.history(lastBuilds: 1000) {
+        for row in rows {
+          guard let t = row.remote else { continue }
+          figures.builds += 1
+          figures.restored += row.summary.restoredRemote
+          figures.bytesDown += t.bytesDown
+          figures.bytesUp += t.bytesUp
+          figures.seconds += t.seconds
+        }
+      }
+      return (settings.url, writes, verifies, figures)
     }
   }
 

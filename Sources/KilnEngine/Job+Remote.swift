@@ -75,8 +75,16 @@ extension Job {
                              stdout: entry.stdout, stderr: entry.stderr, duration: entry.duration, inline: inline)
     guard action.fits(declared: declared) else { return nil }
     for (k, output) in entry.outputs.enumerated() where output.kind == .file {
-      guard let digest = try await fetchBlob(output.sha256!, size: output.size, remote: remote) else { return nil }
-      action.outputs[k].digest = digest
+      if output.size <= ActionCache.inlineLimit {
+        // Small: kept inside the local entry, as a local store keeps it (no blob file).
+        guard let bytes = try await remote.fetch(output.sha256!, size: output.size) else { return nil }
+        let digest = Hasher.digest(bytes)
+        action.inline[digest] = bytes
+        action.outputs[k].digest = digest
+      } else {
+        guard let digest = try await fetchBlob(output.sha256!, size: output.size, remote: remote) else { return nil }
+        action.outputs[k].digest = digest
+      }
     }
     action.mapPaths(keyRoots.normalize)
     return action
@@ -125,9 +133,16 @@ extension Job {
         } else {
           source = contentStore.path(of: output.digest)
         }
-        guard let (digest, sha) = try? fileSystem.digests(of: source), digest == output.digest,
-              let size = fileSystem.stat(source)?.size
-        else { return [] }
+        // The SHA-256 taken with the XXH3 after the run, when it was; else now, from
+        // the blob, checked against the XXH3 the result was stored under.
+        let sha: SHA256Digest
+        if let known = pending.sha256[output.digest] {
+          sha = known
+        } else {
+          guard let (digest, taken) = try? fileSystem.digests(of: source), digest == output.digest else { return [] }
+          sha = taken
+        }
+        guard let size = fileSystem.stat(source)?.size else { return [] }
         outputs.append(RemoteOutput(path: output.path, kind: .file, executable: output.permissions & 0o100 != 0,
                                     sha256: sha, size: size))
         blobs.append((sha, size, source))

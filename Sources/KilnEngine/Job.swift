@@ -47,6 +47,8 @@ package struct PendingStore: Sendable {
   package var claim: ActionClaim?
   /// The task, for its remote key when the result is uploaded.
   package var task: PreparedTask?
+  /// The outputs' SHA-256, by XXH3 digest, taken with their XXH3 when the result may be uploaded.
+  package var sha256: [Digest: SHA256Digest] = [:]
 }
 
 /// The work of one task instance that is not up to date, done off the build loop:
@@ -424,6 +426,7 @@ package struct Job: Sendable {
     // and only when it points inside the workspace; nothing is read through a link or
     // through a folder the command replaced by one.
     var ingest = Ingest(keepsBytes: cacheable)
+    ingest.takesSHA256 = cacheable && remote.map { $0.writes && $0.down == nil } ?? false
     var missingOutput: String?
     for output in instance.outputs {
       let abs = Paths.join(root, output)
@@ -510,6 +513,7 @@ package struct Job: Sendable {
       let blobs = entries.filter { $0.kind == .file && ingest.inline[$0.digest] == nil }
         .map { (Paths.join(root, $0.path), $0.digest) }
       pending = PendingStore(id: instance.id, key: task.key, blobs: blobs, action: action, task: task)
+      pending?.sha256 = ingest.sha256
     }
     let record = TaskRecord(
       id: instance.id, key: task.key, command: instance.command, environment: task.environment,
@@ -566,6 +570,9 @@ package struct Job: Sendable {
   /// read once to be hashed, searched and kept in the action entry.
   private struct Ingest {
     let keepsBytes: Bool
+    /// Whether the result may be uploaded: each file's SHA-256 is taken in the same read.
+    var takesSHA256 = false
+    var sha256: [Digest: SHA256Digest] = [:]
     var entries: [OutputEntry] = []
     var pathDependent = false
     var inline: [Digest: [UInt8]] = [:]
@@ -603,8 +610,17 @@ package struct Job: Sendable {
     if ingest.keepsBytes, st.size <= ActionCache.inlineLimit {
       let bytes = try fileSystem.read(abs)
       digest = Hasher.digest(bytes)
+      if ingest.takesSHA256 { ingest.sha256[digest] = SHA256Hasher.digest(bytes) }
       if bytes.withUnsafeBytes({ b in needles.contains { NeedleScanner.search(b, for: $0) } }) { ingest.pathDependent = true }
       ingest.inline[digest] = bytes
+    } else if ingest.keepsBytes, ingest.takesSHA256 {
+      let (d, sha, contains) = try fileSystem.digests(of: abs, scanningFor: needles.first ?? [])
+      digest = d
+      ingest.sha256[d] = sha
+      if contains { ingest.pathDependent = true }
+      for needle in needles.dropFirst() where !ingest.pathDependent {
+        if try fileSystem.digest(of: abs, scanningFor: needle).1 { ingest.pathDependent = true }
+      }
     } else if ingest.keepsBytes {
       let (d, contains) = try fileSystem.digest(of: abs, scanningFor: needles.first ?? [])
       digest = d
@@ -617,6 +633,7 @@ package struct Job: Sendable {
       digest = try fileSystem.digest(of: abs)
     }
     statCache.remember(path, st, digest, recorded: recorded)
+    if let sha = ingest.sha256[digest] { statCache.remember(path, digest, sha256: sha) }
     ingest.hashedStats.append((path, st))
     ingest.entries.append(OutputEntry(path: path, kind: .file, permissions: FileMode.recorded(st.permissions), digest: digest))
   }

@@ -109,6 +109,12 @@ package final class StatCache: Sendable {
     return sha
   }
 
+  /// Records the SHA-256 this process took of a file with content `digest` (an output,
+  /// hashed as it was stored): a later task's remote key does not read it again.
+  package func remember(_ path: String, _ digest: Digest, sha256: SHA256Digest) {
+    state.withLock { $0.sha256[path] = (digest, sha256) }
+  }
+
   /// Records a digest this process just computed for a file with stat `st`.
   package func remember(_ path: String, _ st: FileStat, _ digest: Digest, recorded: Int64) {
     let entry = StatEntry(size: st.size, mtime: st.mtime, ctime: st.ctime, inode: st.inode, digest: digest, recorded: recorded)

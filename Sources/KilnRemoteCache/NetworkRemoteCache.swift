@@ -142,13 +142,42 @@ package final class NetworkRemoteCache: RemoteCache {
     }
   }
 
-  /// A small blob (stdout, stderr) in memory, checked; nil when missing or wrong.
+  package func fetch(_ digest: SHA256Digest, size: Int64) async throws(RemoteFailure) -> [UInt8]? {
+    try await exchange { () async throws(RemoteFailure) -> [UInt8]? in
+      try await fetchSmall(BlobDigest(sha: digest, size: size))
+    }
+  }
+
+  /// A small blob (an output kept inside its entry, stdout, stderr) in memory, checked;
+  /// nil when missing or wrong.
   private func fetchSmall(_ digest: BlobDigest) async throws(RemoteFailure) -> [UInt8]? {
     guard digest.size <= Self.entryLimit else { return nil }
-    let path = scratchPath()
-    defer { try? fileSystem.remove(path) }
-    guard try await downloadChecked(digest, to: path) != nil else { return nil }
-    return try? fileSystem.read(path)
+    if digest.size > Self.batchLimit, endpoint.kind == .grpc {
+      // Through ByteStream, into a file.
+      let path = scratchPath()
+      defer { try? fileSystem.remove(path) }
+      guard try await downloadChecked(digest, to: path) != nil else { return nil }
+      return try? fileSystem.read(path)
+    }
+    let bytes: [UInt8]
+    switch endpoint.kind {
+    case .httpCache:
+      guard let r = try await http(HTTPRequest(.get, "/cas/\(digest.sha.hex)", responseLimit: digest.size)),
+            !r.isMiss
+      else { return nil }
+      bytes = r.body
+    case .grpc:
+      var w = ProtoWriter()
+      w.string(1, endpoint.instanceName)
+      digest.write(2, into: &w)
+      guard let r = try await grpc(Self.cas + "BatchReadBlobs", [w.bytes], limit: Self.batchLimit + 4096) else { return nil }
+      guard r.isOK, r.messages.count == 1 else { throw RemoteFailure("remote cache: BatchReadBlobs answered status \(r.status) \(r.message)") }
+      guard let data = try? Self.batchReadData(r.messages[0]) else { return nil }
+      bytes = data
+    }
+    count(down: Int64(bytes.count))
+    guard Int64(bytes.count) == digest.size, SHA256Hasher.digest(bytes) == digest.sha else { return nil }
+    return bytes
   }
 
   private func scratchPath() -> String {

@@ -90,6 +90,9 @@ package protocol RemoteCache: Sendable {
   /// blob or sent other bytes (a poisoned entry: a miss). Nothing is left at `path`
   /// unless it returns a digest.
   func download(_ digest: SHA256Digest, size: Int64, to path: String) async throws(RemoteFailure) -> Digest?
+  /// The bytes of a small blob, checked against its SHA-256 and size; nil when the
+  /// server lacks it or sent other bytes. Nothing touches the disk.
+  func fetch(_ digest: SHA256Digest, size: Int64) async throws(RemoteFailure) -> [UInt8]?
   /// Uploads the blobs the server lacks (SHA-256, size, a file holding the bytes), then
   /// the entry under `key`.
   func upload(_ entry: RemoteEntry, key: SHA256Digest, blobs: [(SHA256Digest, Int64, String)]) async throws(RemoteFailure)

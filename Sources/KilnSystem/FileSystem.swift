@@ -51,6 +51,9 @@ package protocol FileSystem: Sendable {
   func digest(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, Bool)
   /// XXH3-128 and SHA-256 of the same bytes, read once (what the remote cache keys by).
   func digests(of path: String) throws(FileSystemError) -> (Digest, SHA256Digest)
+  /// Both digests and whether the bytes contain `needle`, in one read (an output that
+  /// may be uploaded).
+  func digests(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, SHA256Digest, Bool)
   /// Names in a directory (not "." or ".."), unsorted; nil when not a directory.
   func contents(ofDirectory path: String) -> [String]?
   /// The entries of a directory whose names are not valid UTF-8, which
@@ -82,6 +85,12 @@ extension FileSystem {
   package func digests(of path: String) throws(FileSystemError) -> (Digest, SHA256Digest) {
     let bytes = try read(path)
     return (Hasher.digest(bytes), SHA256Hasher.digest(bytes))
+  }
+
+  package func digests(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, SHA256Digest, Bool) {
+    let bytes = try read(path)
+    let found = !needle.isEmpty && bytes.withUnsafeBytes { NeedleScanner.search($0, for: needle) }
+    return (Hasher.digest(bytes), SHA256Hasher.digest(bytes), found)
   }
 }
 

@@ -151,6 +151,19 @@ package struct LocalFileSystem: FileSystem {
     return (hasher.finalize(), sha.finalize())
   }
 
+  package func digests(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, SHA256Digest, Bool) {
+    let (fd, size) = try Self.openForReading(path)
+    defer { close(fd) }
+    let hasher = Hasher(), sha = SHA256Hasher()
+    var scanner = NeedleScanner(needle)
+    try Self.forEachChunk(fd, path: path, size: size) { piece in
+      hasher.update(piece)
+      sha.update(piece)
+      if !needle.isEmpty { scanner.feed(piece) }
+    }
+    return (hasher.finalize(), sha.finalize(), !needle.isEmpty && scanner.found)
+  }
+
   package func read(_ path: String) throws(FileSystemError) -> [UInt8] {
     let (fd, size) = try Self.openForReading(path)
     defer { close(fd) }
