@@ -191,7 +191,11 @@ final class Session {
     // Where a hook asked for this build's result is the hook's business, not the tasks'.
     var environment = context.environment
     environment[HookBuildResult.variable] = nil
-    let statCache = StatCache(entries: statEntries, root: context.root, fileSystem: context.fileSystem, clock: context.clock)
+    // The remote cache, when one is configured (nothing is asked of it yet).
+    let remote = !dryRun && useCache ? try RemoteSetup.make(context) : nil
+    self.remote = remote
+    let statCache = StatCache(entries: statEntries, root: context.root, fileSystem: context.fileSystem, clock: context.clock,
+                              takesSHA256: remote != nil)
     var job = Job(root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(), clock: context.clock,
                   statCache: statCache, contentStore: context.contentStore, actionCache: context.actionCache,
                   environment: environment, useCache: useCache)
@@ -205,10 +209,7 @@ final class Session {
     } else {
       job.limits = try context.machineLimits()
       job.defersStores = true
-      if useCache, let remote = try RemoteSetup.make(context) {
-        job.remote = remote
-        self.remote = remote
-      }
+      job.remote = remote
       executor = job
       recorder = ManifestRecorder(manifest: try manifest, records: records, snapshotPath: context.layout.snapshot,
                                   root: context.root, fileSystem: context.fileSystem, clock: context.clock)

@@ -20,11 +20,7 @@ extension Job {
     if useCache, task.instance.cache, !task.instance.always {
       if let result = restore(task, noting: &reasons) { return (result, reasons) }
       var warnings: [String] = []
-      if await fetchRemote(task, warnings: &warnings), var result = restore(task, noting: &reasons) {
-        result.outcome = .restored(from: .remote)
-        result.warnings += warnings
-        return (result, reasons)
-      }
+      if let result = await restoreRemote(task, warnings: &warnings) { return (await storingNow(result), reasons) }
     }
     if !task.instance.cache { reasons.append(.cacheDisabled) }
     return (nil, reasons)

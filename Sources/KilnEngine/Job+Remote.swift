@@ -12,20 +12,30 @@ import KilnSystem
 /// may write. Everything the server says is checked as a local entry is (`fits`), plus
 /// each depfile input's SHA-256 and each blob's.
 extension Job {
-  /// Fetches the remote entry for `task` into the local cache. True when there is now a
-  /// local entry to restore; the warning to show once when the remote failed.
-  func fetchRemote(_ task: PreparedTask, warnings: inout [String]) async -> Bool {
-    guard let remote, remote.down == nil else { return false }
-    guard let key = task.remoteKey(statCache: statCache, keyRoots: keyRoots) else { return false }
+  /// The task restored from the remote entry for it, or nil (a miss, or the remote
+  /// failed: then `warnings` gets the one line to show). The outputs are written from
+  /// the checked entry at once; the entry goes into the local cache with the result
+  /// (`pendingStore`, never uploaded again), as a run's does.
+  func restoreRemote(_ task: PreparedTask, warnings: inout [String]) async -> JobResult? {
+    guard let remote, remote.down == nil else { return nil }
+    guard let key = task.remoteKey(statCache: statCache, keyRoots: keyRoots) else { return nil }
+    let action: ActionEntry
     do {
-      guard let entry = try await remote.lookup(key) else { return false }
-      guard let action = try await localEntry(from: entry, for: task, remote: remote) else { return false }
-      try? actionCache.store(action, for: task.key)
-      return true
+      guard let entry = try await remote.lookup(key),
+            let found = try await localEntry(from: entry, for: task, remote: remote)
+      else { return nil }
+      action = found
     } catch {
       if let failure = remote.failureToReport() { warnings.append(Self.remoteDown(failure)) }
-      return false
+      return nil
     }
+    guard case .restored(var result) = restore(task, from: action) else { return nil }
+    result.outcome = .restored(from: .remote)
+    result.warnings += warnings
+    var stored = action
+    stored.mapPaths(keyRoots.normalize)
+    result.pendingStore = PendingStore(id: task.instance.id, key: task.key, blobs: [], action: stored)
+    return result
   }
 
   /// The one line shown when the remote stops being asked.
@@ -74,6 +84,7 @@ extension Job {
     var action = ActionEntry(discovered: discovered, outputs: outputs, declaredOutputs: declared,
                              stdout: entry.stdout, stderr: entry.stderr, duration: entry.duration, inline: inline)
     guard action.fits(declared: declared) else { return nil }
+    // Paths in the entry are this checkout's from here on (`restore(_:from:)` takes it so).
     for (k, output) in entry.outputs.enumerated() where output.kind == .file {
       if output.size <= ActionCache.inlineLimit {
         // Small: kept inside the local entry, as a local store keeps it (no blob file).
@@ -86,7 +97,6 @@ extension Job {
         action.outputs[k].digest = digest
       }
     }
-    action.mapPaths(keyRoots.normalize)
     return action
   }
 

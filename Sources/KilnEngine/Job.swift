@@ -105,10 +105,8 @@ package struct Job: Sendable {
     if cacheable, !instance.always {
       if let result = restore(task, noting: &reasons) { return result }
       var warnings: [String] = []
-      if await fetchRemote(task, warnings: &warnings), var result = restore(task, noting: &reasons) {
-        result.outcome = .restored(from: .remote)
-        result.warnings += warnings
-        return result
+      if let result = await restoreRemote(task, warnings: &warnings) {
+        return defersStores ? result : await storingNow(result)
       }
       remoteWarnings = warnings
       // Another kiln process may be running this very action: wait for it, then look
@@ -212,6 +210,12 @@ package struct Job: Sendable {
       if damaged { return .damaged }
       return pathDependent.map { .pathDependent($0) } ?? .miss
     }
+    return restore(task, from: entry)
+  }
+
+  /// Writes `entry` (localized, fitting the task's declared outputs, its depfile inputs
+  /// matching) back as the task's outputs.
+  func restore(_ task: PreparedTask, from entry: ActionEntry) -> Restore {
     // Declared outputs are this task's to replace; a directory output is rebuilt whole.
     for output in task.instance.outputs where mayClear(output) && statCache.fileSystemKind(output) == .directory {
       try? fileSystem.remove(Paths.join(root, output))

@@ -43,7 +43,13 @@ package final class StatCache: Sendable {
     /// Wall-clock nanoseconds when `stat` was taken.
     package var at: Int64 = 0
   }
-  package init(entries: [String: StatEntry], root: String, fileSystem: any FileSystem, clock: any TimeSource) {
+  /// Whether each file hashed also gets its SHA-256 in the same read (when a remote
+  /// cache is configured).
+  package let takesSHA256: Bool
+
+  package init(entries: [String: StatEntry], root: String, fileSystem: any FileSystem, clock: any TimeSource,
+               takesSHA256: Bool = false) {
+    self.takesSHA256 = takesSHA256
     state = Mutex(State(entries: entries))
     self.root = root
     self.fileSystem = fileSystem
@@ -93,7 +99,15 @@ package final class StatCache: Sendable {
       state.withLock { $0.seen[path] = observed }
       return observed
     }
-    let digest = try fileSystem.digest(of: abs)
+    let digest: Digest
+    if takesSHA256 {
+      // A remote cache is configured: its key will want the SHA-256 of the same bytes.
+      let (d, sha) = try fileSystem.digests(of: abs)
+      digest = d
+      state.withLock { $0.sha256[path] = (d, sha) }
+    } else {
+      digest = try fileSystem.digest(of: abs)
+    }
     remember(path, st, digest, recorded: at)
     return Observed(digest: digest, stat: st, at: at)
   }
