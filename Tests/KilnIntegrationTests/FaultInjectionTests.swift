@@ -160,8 +160,11 @@ import Testing
       } else {
         Issue.record("\(context): --json printed no summary object\n\(r)")
       }
-      // The one assertion on the reason's wording (adapt it here if it changes).
-      if !verifyFirst,
+      // The one assertion on the reason's wording (adapt it here if it changes). Not when
+      // the database file itself was damaged after its rows: emptied or cut short, the
+      // damaged row may be gone with it (KILN_FAULT_SEED=272664408 round 11 emptied it:
+      // a plain miss, rightly not called damage).
+      if !verifyFirst, !files.contains(where: { $0.hasPrefix("actions.db") }),
          damaged.contains(where: { $0.hasPrefix("actions.db:") && !(owners[$0] ?? []).isEmpty && !otherVersion.contains($0) }) {
         #expect(r.stderr.contains("cache entry damaged"), "\(context): --explain names the damage\n\(r)")
       }
