@@ -238,6 +238,7 @@ func summaryJSON(_ result: BuildResult) -> String {
     JSON.object([
       ("id", JSON.string(r.id.description)), ("task", JSON.string(r.id.task)),
       ("outcome", JSON.string(r.outcome.kind)),
+    ] + { if case .restored(let tier) = r.outcome { [("from", JSON.string(tier.rawValue))] } else { [] } }() + [
       ("reasons", JSON.array(r.reasons.map { JSON.string($0.description) })),
       ("duration", JSON.number(r.duration)), ("started", JSON.number(r.started)),
       ("finished", JSON.number(r.finished)),
@@ -246,7 +247,8 @@ func summaryJSON(_ result: BuildResult) -> String {
   return JSON.object([
     ("version", "1"),
     ("exit_status", String(s.exitStatus)),
-    ("ran", String(s.ran)), ("restored", String(s.restored)), ("up_to_date", String(s.upToDate)),
+    ("ran", String(s.ran)), ("restored", String(s.restored)), ("restored_remote", String(s.restoredRemote)),
+    ("up_to_date", String(s.upToDate)),
     ("failed", String(s.failed)), ("skipped", String(s.skipped)),
     ("hit_rate", s.hitRate.map(JSON.number) ?? "null"),
     ("time_saved", JSON.number(s.timeSaved)), ("wall_time", JSON.number(s.wallTime)),

@@ -64,6 +64,21 @@ import Testing
     #expect(restore.stderr.contains("says-on-stderr"), "the task's stderr is replayed: \(restore)")
     #expect(RemoteFacts.remoteLines(restore).isEmpty, "\(restore)")
 
+    // The reports split the hits: all 4 from the remote, big.bin's 3,000,000 bytes came down.
+    // --json says where each restore came from (a third checkout, its own empty cache).
+    let third = try ci.clone(sharingCache: false)
+    let viaJSON = try third.kiln("build", "--json")
+    let thirdSummary = try #require(try JSONSerialization.jsonObject(with: Data(viaJSON.stdout.utf8)) as? [String: Any], "\(viaJSON)")
+    #expect(thirdSummary["restored"] as? Int == 4 && thirdSummary["restored_remote"] as? Int == 4, "\(viaJSON)")
+    #expect((thirdSummary["tasks"] as? [[String: Any]] ?? []).compactMap { $0["from"] as? String } == ["remote", "remote", "remote", "remote"],
+            "\(viaJSON)")
+    let stats = try laptop.kiln("stats", "--json")
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any], "\(stats)")
+    let remote = try #require(report["remote"] as? [String: Any], "\(stats)")
+    #expect(remote["restored"] as? Int == 4, "\(stats)")
+    #expect((remote["bytes_down"] as? Int ?? 0) >= 3_000_000, "\(stats)")
+    #expect((remote["bytes_up"] as? Int) == 0, "a reader uploads nothing: \(stats)")
+
     // The remote's results went into the local cache: with the server gone, deleted
     // outputs come back from there, and nothing is said about the remote.
     server.stop()
@@ -72,6 +87,12 @@ import Testing
     #expect(local.status == 0 && local.ranCount == 0, "\(local)")
     #expect(laptop.snapshot() == ci.snapshot())
     #expect(!local.output.contains("remote"), "\(local)")
+    for output in ["out", "bin", "big.bin"] { laptop.remove(output) }
+    let json = try laptop.kiln("build", "--json")
+    let summary = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json)")
+    #expect(summary["restored"] as? Int == 4 && summary["restored_remote"] as? Int == 0, "\(json)")
+    let froms = (summary["tasks"] as? [[String: Any]] ?? []).compactMap { $0["from"] as? String }
+    #expect(froms == ["local", "local", "local", "local"], "--json says where each restore came from: \(json)")
   }
 
   @Test(arguments: RemoteProtocol.allCases)
