@@ -197,6 +197,13 @@ package final class Build {
     /// Instances a batch handed back (another process runs them): performed alone.
     var unbatched: [(i: Int, item: BatchItem)] = []
     var handedBack = Set<Int>()
+    /// Lookups in flight beside the job slots (`TaskExecutor.lookUp`), and the instances
+    /// they found no entry for, waiting for a job slot to run on.
+    var lookingUp = 0
+    var missed: [(i: Int, item: BatchItem)] = []
+    /// An instance taken from the plan when no job slot was free (it could not be
+    /// looked up ahead): the first to start.
+    var held: (i: Int, item: BatchItem)?
 
     init(build: Build, plan: BuildPlan, options: BuildOptions) {
       self.build = build
@@ -225,7 +232,9 @@ package final class Build {
             if stopping { plan.abandon(i) } else { try decide(i) }
             // A command that must run starts as soon as it is decided: it runs while
             // the rest are decided (they are decided in the order they would start).
-            if running < options.jobs, plan.hasReady { start(in: &group, running: &running) }
+            if running < options.jobs || lookingUp < build.executor.lookupsAhead, plan.hasReady {
+              start(in: &group, running: &running)
+            }
           }
           if options.isInterrupted() { interrupt() }
           if !stopping { formBatches() }
@@ -238,26 +247,38 @@ package final class Build {
           }
           storing += toStore.count
           toStore.removeAll()
-          if running == 0 && storing == 0 {
-            // Stopping: what waited to run in a batch never starts.
+          if running == 0 && storing == 0 && lookingUp == 0 {
+            // Stopping: what waited to run in a batch or for a slot never starts.
             for (_, waiting) in toBatch { for w in waiting { plan.abandon(w.i) } }
             for batch in formed { for w in batch { plan.abandon(w.i) } }
-            for w in unbatched { plan.abandon(w.i) }
+            for w in unbatched + missed { plan.abandon(w.i) }
+            if let held { plan.abandon(held.i) }
             break
           }
           guard let finished = try await group.next() else { break }
-          if case .stored(let warnings) = finished {
+          switch finished {
+          case .stored(let warnings):
             storing -= 1
             for w in warnings { observer.warning(w) }
             continue
+          case .lookedUp(let i, let r, let warnings, let item, let started, let end):
+            lookingUp -= 1
+            for w in warnings { observer.warning(w) }
+            if let r {
+              try ended(i, r, startReasons: item.reasons, started: started - startTime, finished: end - startTime)
+            } else {
+              missed.append((i, item))
+            }
+            continue
+          default: running -= 1
           }
-          running -= 1
           switch finished {
-          case .stored: break
+          case .stored, .lookedUp: break
           case .one(let i, let r, let reasons, let started, let end):
             try ended(i, r, startReasons: reasons, started: started - startTime, finished: end - startTime)
-          case .probed(let i, let r, let reasons, let item, let started, let end):
+          case .probed(let i, let r, let reasons, let warnings, let item, let started, let end):
             probing[item.task.instance.id.task, default: 1] -= 1
+            for w in warnings { observer.warning(w) }
             if let r {
               try ended(i, r, startReasons: reasons, started: started - startTime, finished: end - startTime)
             } else {
@@ -279,12 +300,16 @@ package final class Build {
     }
 
     /// Starts what may start, up to `options.jobs` running: formed batches, instances
-    /// a batch handed back, then ready instances, longest path first.
+    /// a batch handed back, instances a lookup found no entry for, then ready instances,
+    /// longest path first; those the executor looks up ahead go to a lookup while
+    /// fewer than its `lookupsAhead` are in flight, slot or none.
     private func start(in group: inout ThrowingTaskGroup<Finished, any Error>, running: inout Int) {
       let executor = build.executor
       let clock = build.clock
-      while !stopping, running < options.jobs {
-        if !formed.isEmpty {
+      let ahead = executor.lookupsAhead
+      while !stopping {
+        let slot = running < options.jobs
+        if slot, !formed.isEmpty {
           let batch = formed.removeFirst()
           running += 1
           group.addTask {
@@ -294,29 +319,54 @@ package final class Build {
           }
           continue
         }
-        let i: Int, task: PreparedTask, reasons: [RerunReason], previous: TaskRecord?
-        if let handed = unbatched.popLast() {
-          (i, task, reasons, previous) = (handed.i, handed.item.task, handed.item.reasons, handed.item.previous)
-        } else if let next = plan.nextToStart() {
-          i = next
-          (task, reasons) = prepared.removeValue(forKey: i)!
-          previous = build.recorder.records[task.instance.id]
+        let i: Int, item: BatchItem
+        if slot, let handed = unbatched.popLast() {
+          (i, item) = handed
+        } else if slot, !missed.isEmpty {
+          (i, item) = missed.removeFirst()
+          running += 1
+          group.addTask {
+            let started = clock.monotonic()
+            let r = await executor.perform(item.task, reasons: item.reasons, previous: item.previous, lookedUp: true)
+            return .one(i, r, item.reasons, started, clock.monotonic())
+          }
+          continue
+        } else if let taken = held {
+          (i, item) = taken
+          held = nil
+        } else if slot || lookingUp < ahead, let next = plan.nextToStart() {
+          let (task, reasons) = prepared.removeValue(forKey: next)!
+          (i, item) = (next, BatchItem(task: task, reasons: reasons, previous: build.recorder.records[task.instance.id]))
           build.observer.taskStarted(task.instance, reasons: reasons)
         } else {
+          break
+        }
+        let task = item.task, reasons = item.reasons, previous = item.previous
+        if lookingUp < ahead, !handedBack.contains(i), executor.looksUpAhead(task) {
+          lookingUp += 1
+          group.addTask {
+            let started = clock.monotonic()
+            let (r, more, warnings) = await executor.lookUp(task, reasons: reasons)
+            return .lookedUp(i, r, warnings, BatchItem(task: task, reasons: more, previous: previous), started, clock.monotonic())
+          }
+          continue
+        }
+        guard slot else {
+          held = (i, item)
           break
         }
         running += 1
         if task.instance.batch != nil, !handedBack.contains(i) {
           group.addTask {
             let started = clock.monotonic()
-            let (r, more) = await executor.restoreBatched(task, reasons: reasons)
-            return .probed(i, r, more, BatchItem(task: task, reasons: more, previous: previous), started, clock.monotonic())
+            let (r, more, warnings) = await executor.restoreBatched(task, reasons: reasons)
+            return .probed(i, r, more, warnings, BatchItem(task: task, reasons: more, previous: previous), started, clock.monotonic())
           }
           continue
         }
         group.addTask {
           let started = clock.monotonic()
-          let r = await executor.perform(task, reasons: reasons, previous: previous)
+          let r = await executor.perform(task, reasons: reasons, previous: previous, lookedUp: false)
           return .one(i, r, reasons, started, clock.monotonic())
         }
       }
@@ -327,8 +377,11 @@ package final class Build {
       /// An instance performed alone.
       case one(Int, JobResult, [RerunReason], Double, Double)
       /// A batched instance looked up in the cache: its result if restored, else nil and
-      /// what its batch needs.
-      case probed(Int, JobResult?, [RerunReason], BatchItem, Double, Double)
+      /// what its batch needs; the warnings to show.
+      case probed(Int, JobResult?, [RerunReason], [String], BatchItem, Double, Double)
+      /// An instance looked up ahead of a job slot: its result if restored, else nil
+      /// (it waits for a slot to run on, with the reasons in the item); the warnings.
+      case lookedUp(Int, JobResult?, [String], BatchItem, Double, Double)
       /// A batch's instances and their results (nil: to be performed alone).
       case batch([(i: Int, item: BatchItem)], [JobResult?], Double, Double)
       /// A result stored in the cache; the warnings when it could not be.

@@ -15,15 +15,17 @@ import KilnSystem
 extension Job {
   /// The first half of a batched instance's work: restored when the cache has it;
   /// nil (with the reasons it must run) when it must run with the others of its batch.
-  package func restoreBatched(_ task: PreparedTask, reasons: [RerunReason]) async -> (JobResult?, [RerunReason]) {
+  package func restoreBatched(_ task: PreparedTask, reasons: [RerunReason]) async -> (JobResult?, [RerunReason], [String]) {
     var reasons = reasons
+    var warnings: [String] = []
     if useCache, task.instance.cache, !task.instance.always {
-      if let result = restore(task, noting: &reasons) { return (result, reasons) }
-      var warnings: [String] = []
-      if let result = await restoreRemote(task, warnings: &warnings) { return (await storingNow(result), reasons) }
+      let (restored, more, said) = await lookUp(task, reasons: reasons)
+      if let restored { return (await storingNow(restored), more, []) }
+      reasons = more
+      warnings = said
     }
     if !task.instance.cache { reasons.append(.cacheDisabled) }
-    return (nil, reasons)
+    return (nil, reasons, warnings)
   }
 
   /// Runs `items` (instances of one batched task, none restorable) in one command, or

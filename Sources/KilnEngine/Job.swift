@@ -95,7 +95,7 @@ package struct Job: Sendable {
     keyRoots = KeyRoots([root])
   }
 
-  package func perform(_ task: PreparedTask, reasons: [RerunReason], previous: TaskRecord?) async -> JobResult {
+  package func perform(_ task: PreparedTask, reasons: [RerunReason], previous: TaskRecord?, lookedUp: Bool = false) async -> JobResult {
     let instance = task.instance
     let cacheable = useCache && instance.cache
     // `always` means run: a restore would replay an old run instead.
@@ -103,12 +103,12 @@ package struct Job: Sendable {
     var claim: ActionClaim?
     var remoteWarnings: [String] = []
     if cacheable, !instance.always {
-      if let result = restore(task, noting: &reasons) { return result }
-      var warnings: [String] = []
-      if let result = await restoreRemote(task, warnings: &warnings) {
-        return defersStores ? result : await storingNow(result)
+      if !lookedUp {
+        let (restored, more, warnings) = await lookUp(task, reasons: reasons)
+        if let restored { return restored }
+        reasons = more
+        remoteWarnings = warnings
       }
-      remoteWarnings = warnings
       // Another kiln process may be running this very action: wait for it, then look
       // again (it stored its result, or failed and left the run to this one).
       guard let held = await limits.claimAction(task.key) else { return Self.interrupted }
