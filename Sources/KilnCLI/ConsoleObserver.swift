@@ -88,7 +88,8 @@ final class ConsoleObserver: BuildObserver {
       announce("\(labels[report.id] ?? report.id.description) " + paint("(restored)", "32"))
       replay(report)
     case .ran:
-      announce(verbose ? shown(report) : labels[report.id] ?? report.id.description)
+      let name = verbose ? shown(report) : labels[report.id] ?? report.id.description
+      announce(report.ranRemotely != nil ? name + " (ran remotely)" : name)
       replay(report)
     case .failed(let failure):
       clearStatus()

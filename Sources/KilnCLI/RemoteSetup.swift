@@ -16,9 +16,17 @@ enum RemoteSetup {
   /// the build file requires still applies (trust is never dropped by naming a mirror),
   /// and writing still needs `KILN_REMOTE_WRITE=1`.
   static func settings(_ context: Context) throws -> RemoteSettings? {
-    let file = try buildFileSettings(context)
+    var file = try buildFileSettings(context)
     if let url = context.environment["KILN_REMOTE_CACHE"], !url.isEmpty {
-      return RemoteSettings(url: url, verifyKey: file?.verifyKey)
+      var settings = RemoteSettings(url: url, verifyKey: file?.verifyKey)
+      settings.execute = file?.execute
+      settings.executeJobs = file?.executeJobs
+      file = settings
+    }
+    if let url = context.environment["KILN_REMOTE_EXECUTE"], !url.isEmpty {
+      var settings = file ?? RemoteSettings(url: "")
+      settings.execute = url
+      file = settings
     }
     return file
   }
@@ -35,17 +43,12 @@ enum RemoteSetup {
   }
 
   static func make(_ context: Context) throws -> NetworkRemoteCache? {
-    guard var settings = try settings(context) else { return nil }
+    guard var settings = try settings(context), !settings.url.isEmpty else { return nil }
     let env = context.environment
     func fail(_ what: String) -> CLIError { CLIError("kiln: \(what)") }
     let endpoint: RemoteEndpoint
     do { endpoint = try RemoteEndpoint(parsing: settings.url) } catch { throw fail("\(error)") }
-    let credentials: RemoteCredentials
-    let timeouts: RemoteTimeouts
-    do {
-      credentials = try RemoteCredentials.from(environment: env)
-      timeouts = try RemoteTimeouts.from(environment: env)
-    } catch { throw fail("\(error)") }
+    let (credentials, timeouts) = try connection(env)
     if let w = env["KILN_REMOTE_WRITE"], !w.isEmpty {
       guard w == "1" || w == "0" else { throw fail("KILN_REMOTE_WRITE: '\(w)' is not 1 or 0") }
       settings.write = w == "1"
@@ -63,5 +66,43 @@ enum RemoteSetup {
     }
     let client = RemoteClient(endpoint: endpoint, credentials: credentials, timeouts: timeouts)
     return NetworkRemoteCache(client: client, writes: settings.write, signing: signing, fileSystem: context.fileSystem)
+  }
+
+  private static func connection(_ env: [String: String]) throws -> (RemoteCredentials, RemoteTimeouts) {
+    do {
+      return (try RemoteCredentials.from(environment: env), try RemoteTimeouts.from(environment: env))
+    } catch { throw CLIError("kiln: \(error)") }
+  }
+
+  /// The remote executor isolated tasks run on: `execute:` under `remote:`, or
+  /// `KILN_REMOTE_EXECUTE` (wins); REAPI only. Its CAS is the same endpoint's, asked
+  /// with the remote cache's time-outs; `Execute` waits for the worker up to
+  /// `KILN_REMOTE_EXECUTE_TIMEOUT` seconds (default 600) without a byte.
+  static func makeExecutor(_ context: Context) throws -> NetworkRemoteExecutor? {
+    guard let settings = try settings(context), let url = settings.execute else { return nil }
+    let env = context.environment
+    func fail(_ what: String) -> CLIError { CLIError("kiln: \(what)") }
+    let endpoint: RemoteEndpoint
+    do { endpoint = try RemoteEndpoint(parsing: url) } catch { throw fail("remote execute: \(error)") }
+    guard endpoint.kind == .grpc else { throw fail("remote execute: \(url) is not a grpc:// or grpcs:// URL (remote execution is REAPI's)") }
+    var jobs = settings.executeJobs ?? RemoteSettings.defaultExecuteJobs
+    if let text = env["KILN_REMOTE_EXECUTE_JOBS"], !text.isEmpty {
+      guard let n = Int(text), n >= 1, n <= 1024 else { throw fail("KILN_REMOTE_EXECUTE_JOBS: '\(text)' is not a whole number from 1 to 1024") }
+      jobs = n
+    }
+    let (credentials, timeouts) = try connection(env)
+    var waiting = timeouts
+    waiting.stall = .seconds(600)
+    if let text = env["KILN_REMOTE_EXECUTE_TIMEOUT"], !text.isEmpty {
+      guard let value = Double(text), value > 0, value <= 86_400 else {
+        throw fail("KILN_REMOTE_EXECUTE_TIMEOUT: '\(text)' is not a number of seconds above 0 (at most 86400)")
+      }
+      waiting.stall = .milliseconds(Int((value * 1000).rounded(.up)))
+    }
+    waiting.total = max(waiting.total, waiting.stall + .seconds(60))
+    let cas = NetworkRemoteCache(client: RemoteClient(endpoint: endpoint, credentials: credentials, timeouts: timeouts),
+                                 writes: true, fileSystem: context.fileSystem)
+    return NetworkRemoteExecutor(cas: cas, execution: RemoteClient(endpoint: endpoint, credentials: credentials, timeouts: waiting),
+                                 jobs: jobs)
   }
 }

@@ -19,6 +19,8 @@ final class Session {
   private var opened: Manifest?
   /// The remote cache of the last `build`, when one is configured.
   private(set) var remote: NetworkRemoteCache?
+  /// The remote executor of the last `build`, when remote execution is configured.
+  private(set) var remoteExecutor: NetworkRemoteExecutor?
 
   /// Reads the manifest if the checkout has one; creates nothing. `.kiln/` is made
   /// only once the build file has been read and expanded without error (`manifest`).
@@ -194,8 +196,11 @@ final class Session {
     // The remote cache, when one is configured (nothing is asked of it yet).
     let remote = !dryRun && useCache ? try RemoteSetup.make(context) : nil
     self.remote = remote
+    // Remote execution, when configured (it needs SHA-256 of every input it uploads).
+    let remoteExecutor = !dryRun ? try RemoteSetup.makeExecutor(context) : nil
+    self.remoteExecutor = remoteExecutor
     let statCache = StatCache(entries: statEntries, root: context.root, fileSystem: context.fileSystem, clock: context.clock,
-                              takesSHA256: remote != nil)
+                              takesSHA256: remote != nil || remoteExecutor != nil)
     var job = Job(root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(), clock: context.clock,
                   statCache: statCache, contentStore: context.contentStore, actionCache: context.actionCache,
                   environment: environment, useCache: useCache)
@@ -210,6 +215,7 @@ final class Session {
       job.limits = try context.machineLimits()
       job.defersStores = true
       job.remote = remote
+      job.remoteExecutor = remoteExecutor
       executor = job
       recorder = ManifestRecorder(manifest: try manifest, records: records, snapshotPath: context.layout.snapshot,
                                   root: context.root, fileSystem: context.fileSystem, clock: context.clock)
@@ -224,7 +230,7 @@ final class Session {
 /// With `color`, what the cache saved is green and failures red.
 func summaryLine(_ s: BuildSummary, color: Bool = false) -> String {
   func paint(_ text: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
-  var parts = ["\(s.ran) ran", paint("\(s.restored) restored", "32"), paint("\(s.upToDate) up to date", "32")]
+  var parts = [s.ranRemotely > 0 ? "\(s.ran) ran (\(s.ranRemotely) remotely)" : "\(s.ran) ran", paint("\(s.restored) restored", "32"), paint("\(s.upToDate) up to date", "32")]
   if s.failed > 0 { parts.append(paint("\(s.failed) failed", "1;31")) }
   if s.skipped > 0 { parts.append("\(s.skipped) skipped") }
   let rate = s.hitRate.map { "hit rate \(String(format2: $0 * 100))%" } ?? "hit rate n/a"
@@ -238,7 +244,9 @@ func summaryJSON(_ result: BuildResult) -> String {
     JSON.object([
       ("id", JSON.string(r.id.description)), ("task", JSON.string(r.id.task)),
       ("outcome", JSON.string(r.outcome.kind)),
-    ] + { if case .restored(let tier) = r.outcome { [("from", JSON.string(tier.rawValue))] } else { [] } }() + [
+    ] + { if case .restored(let tier) = r.outcome { [("from", JSON.string(tier.rawValue))] } else { [] } }()
+      + (r.ranRemotely.map { [("ran_on", JSON.string("remote")), ("remote_queued", JSON.number($0.queued)),
+                               ("remote_executed", JSON.number($0.executed))] } ?? []) + [
       ("reasons", JSON.array(r.reasons.map { JSON.string($0.description) })),
       ("duration", JSON.number(r.duration)), ("started", JSON.number(r.started)),
       ("finished", JSON.number(r.finished)),
@@ -247,8 +255,8 @@ func summaryJSON(_ result: BuildResult) -> String {
   return JSON.object([
     ("version", "1"),
     ("exit_status", String(s.exitStatus)),
-    ("ran", String(s.ran)), ("restored", String(s.restored)), ("restored_remote", String(s.restoredRemote)),
-    ("up_to_date", String(s.upToDate)),
+    ("ran", String(s.ran)), ("ran_remotely", String(s.ranRemotely)), ("restored", String(s.restored)),
+    ("restored_remote", String(s.restoredRemote)), ("up_to_date", String(s.upToDate)),
     ("failed", String(s.failed)), ("skipped", String(s.skipped)),
     ("hit_rate", s.hitRate.map(JSON.number) ?? "null"),
     ("time_saved", JSON.number(s.timeSaved)), ("wall_time", JSON.number(s.wallTime)),

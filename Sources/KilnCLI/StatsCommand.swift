@@ -133,6 +133,20 @@ struct StatsCommand: KilnSubcommand {
       figures.seconds += traffic.seconds
       report.remote = figures
     }
+    var execution = ExecutionFigures()
+    for row in rows {
+      for o in row.outcomes where o.outcome == "ran" || o.outcome == "failed" {
+        if o.ranOn == "remote" {
+          execution.remote += 1
+          execution.remoteSeconds += o.remoteExecuted ?? 0
+          execution.remoteQueued += o.remoteQueued ?? 0
+        } else {
+          execution.local += 1
+          execution.localSeconds += o.duration
+        }
+      }
+    }
+    if execution.remote > 0 { report.execution = execution }
     if filter.task == nil {
       report.perWorkspace = workspaceFigures(context, manifest: manifest, paths) { try $0.totalsByWorkspace(lastBuilds: last, matching: filter) }
     } else {
@@ -308,6 +322,9 @@ enum StatsText {
     if let remote = r.remote {
       let local = (r.history.map { $0.counts.restored }.reduce(0, +)) - remote.restored
       t += "remote cache (\(remote.builds) of the last \(r.history.count) builds asked it): \(remote.restored) restored from the remote, \(local) from the local cache; \(formatBytes(remote.bytesDown)) down, \(formatBytes(remote.bytesUp)) up, \(seconds(remote.seconds)) on the network\n"
+    }
+    if let e = r.execution {
+      t += "remote execution (last \(r.history.count) builds): \(e.remote) commands ran on remote workers, \(seconds(e.remoteSeconds)) there and \(seconds(e.remoteQueued)) queued for a worker; \(e.local) ran here, \(seconds(e.localSeconds))\n"
     }
     return t
   }

@@ -61,6 +61,11 @@ enum StatsJSON {
         JSON.object([("builds", String(m.builds)), ("restored", String(m.restored)), ("bytes_down", String(m.bytesDown)),
                      ("bytes_up", String(m.bytesUp)), ("seconds", JSON.number(m.seconds))])
       } ?? "null"),
+      ("execution", r.execution.map { e in
+        JSON.object([("local", String(e.local)), ("local_seconds", JSON.number(e.localSeconds)),
+                     ("remote", String(e.remote)), ("remote_seconds", JSON.number(e.remoteSeconds)),
+                     ("remote_queued_seconds", JSON.number(e.remoteQueued))])
+      } ?? "null"),
     ]) + "\n"
   }
 

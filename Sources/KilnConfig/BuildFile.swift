@@ -27,6 +27,8 @@ package struct TaskSpec: Sendable, Hashable {
   package var cache = true
   package var always = false
   package var isolate = false
+  /// `remote: false`: never run on a remote worker (only isolated tasks may).
+  package var remote = true
   package var timeout: Duration? = nil
   package var sla: Duration? = nil
   /// Programs whose content goes into the key (`tools`), as written.
@@ -146,10 +148,16 @@ extension BuildFile {
 /// `remote:` in kiln.yml: where the team's cache is, whether this checkout may write to
 /// it, and the public key entries must be signed with.
 package struct RemoteSettings: Sendable, Hashable {
+  /// The remote cache; empty when only `execute` is set.
   package var url: String
   package var write = false
   /// A PEM public key file, relative to the build file's folder.
   package var verifyKey: String?
+  /// The REAPI endpoint isolated tasks run on (`grpc(s)://host[/instance]`), if any.
+  package var execute: String?
+  /// How many actions may be out on it at once (default `defaultExecuteJobs`).
+  package var executeJobs: Int?
+  package static let defaultExecuteJobs = 8
 
   package init(url: String, write: Bool = false, verifyKey: String? = nil) {
     self.url = url

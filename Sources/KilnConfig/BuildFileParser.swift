@@ -12,7 +12,7 @@ package struct BuildFileParser {
   static let topLevelFields: Set<String> = ["default", "env", "tasks", "hooks", "remote", "tools"]
   static let taskFields: Set<String> = [
     "run", "inputs", "outputs", "foreach", "deps", "depfile", "env", "hash_env", "dir",
-    "cache", "always", "isolate", "timeout", "sla", "tools", "batch",
+    "cache", "always", "isolate", "remote", "timeout", "sla", "tools", "batch",
   ]
 
   /// Reads the build file's bytes: text that is not UTF-8 is refused at its first bad
@@ -150,6 +150,7 @@ package struct BuildFileParser {
       case "cache": spec.cache = try bool(value, field: key)
       case "always": spec.always = try bool(value, field: key)
       case "isolate": spec.isolate = try bool(value, field: key)
+      case "remote": spec.remote = try bool(value, field: key)
       case "timeout": spec.timeout = try duration(value, field: key)
       case "sla": spec.sla = try duration(value, field: key)
       case "tools": spec.tools = try tools(value)
@@ -256,11 +257,18 @@ package struct BuildFileParser {
           sawURL = true
         case "write": settings.write = try bool(value, field: "remote.write")
         case "verify_key": settings.verifyKey = try scalar(value, field: "remote.verify_key")
+        case "execute": settings.execute = try scalar(value, field: "remote.execute")
+        case "execute_jobs":
+          let text = try scalar(value, field: "remote.execute_jobs")
+          guard let n = Int(text), n >= 1, n <= 1024 else {
+            throw ConfigError(at(value), "'remote.execute_jobs' must be a whole number from 1 to 1024, got '\(text)'")
+          }
+          settings.executeJobs = n
         default:
-          throw ConfigError(at(keyNode), "unknown field 'remote.\(keyNode.string ?? "")' (expected one of: url, verify_key, write; credentials come from the environment, never from kiln.yml)")
+          throw ConfigError(at(keyNode), "unknown field 'remote.\(keyNode.string ?? "")' (expected one of: execute, execute_jobs, url, verify_key, write; credentials come from the environment, never from kiln.yml)")
         }
       }
-      guard sawURL else { throw ConfigError(at(node), "'remote' needs a 'url'") }
+      guard sawURL || settings.execute != nil else { throw ConfigError(at(node), "'remote' needs a 'url' or an 'execute'") }
       return settings
     }
     return RemoteSettings(url: try scalar(node, field: "remote"))

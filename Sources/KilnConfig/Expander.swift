@@ -154,6 +154,7 @@ package struct Expander {
         timeout: spec.timeout, sla: spec.sla, tools: Self.unique(file.tools + spec.tools),
         dependencies: [], location: spec.location))
       result[result.count - 1].batch = batch
+      result[result.count - 1].remote = spec.remote
     }
     return result
   }

@@ -45,6 +45,8 @@ package struct TaskInstance: Sendable, Hashable {
   package var cache: Bool
   package var always: Bool
   package var isolate: Bool
+  /// `remote: false`: an isolated task that must run here, never on a remote worker.
+  package var remote = true
   package var timeout: Duration?
   package var sla: Duration?
   /// Programs whose content digests go into the key: names looked up on PATH (the

@@ -201,6 +201,8 @@ package final class Build {
     /// they found no entry for, waiting for a job slot to run on.
     var lookingUp = 0
     var missed: [(i: Int, item: BatchItem)] = []
+    /// Commands out on the remote executor: its own limit, not the job slots.
+    var runningRemotely = 0
     /// An instance taken from the plan when no job slot was free (it could not be
     /// looked up ahead): the first to start.
     var held: (i: Int, item: BatchItem)?
@@ -232,7 +234,8 @@ package final class Build {
             if stopping { plan.abandon(i) } else { try decide(i) }
             // A command that must run starts as soon as it is decided: it runs while
             // the rest are decided (they are decided in the order they would start).
-            if running < options.jobs || lookingUp < build.executor.lookupsAhead, plan.hasReady {
+            if running < options.jobs || lookingUp < build.executor.lookupsAhead
+              || runningRemotely < build.executor.remoteJobs, plan.hasReady {
               start(in: &group, running: &running)
             }
           }
@@ -247,7 +250,7 @@ package final class Build {
           }
           storing += toStore.count
           toStore.removeAll()
-          if running == 0 && storing == 0 && lookingUp == 0 {
+          if running == 0 && storing == 0 && lookingUp == 0 && runningRemotely == 0 {
             // Stopping: what waited to run in a batch or for a slot never starts.
             for (_, waiting) in toBatch { for w in waiting { plan.abandon(w.i) } }
             for batch in formed { for w in batch { plan.abandon(w.i) } }
@@ -261,6 +264,10 @@ package final class Build {
             storing -= 1
             for w in warnings { observer.warning(w) }
             continue
+          case .remote(let i, let r, let reasons, let started, let end):
+            runningRemotely -= 1
+            try ended(i, r, startReasons: reasons, started: started - startTime, finished: end - startTime)
+            continue
           case .lookedUp(let i, let r, let warnings, let item, let started, let end):
             lookingUp -= 1
             for w in warnings { observer.warning(w) }
@@ -273,7 +280,7 @@ package final class Build {
           default: running -= 1
           }
           switch finished {
-          case .stored, .lookedUp: break
+          case .stored, .lookedUp, .remote: break
           case .one(let i, let r, let reasons, let started, let end):
             try ended(i, r, startReasons: reasons, started: started - startTime, finished: end - startTime)
           case .probed(let i, let r, let reasons, let warnings, let item, let started, let end):
@@ -307,8 +314,10 @@ package final class Build {
       let executor = build.executor
       let clock = build.clock
       let ahead = executor.lookupsAhead
+      let remoteSlots = executor.remoteJobs
       while !stopping {
         let slot = running < options.jobs
+        let remoteSlot = runningRemotely < remoteSlots
         if slot, !formed.isEmpty {
           let batch = formed.removeFirst()
           running += 1
@@ -322,8 +331,17 @@ package final class Build {
         let i: Int, item: BatchItem
         if slot, let handed = unbatched.popLast() {
           (i, item) = handed
-        } else if slot, !missed.isEmpty {
-          (i, item) = missed.removeFirst()
+        } else if let k = missed.firstIndex(where: { slot || (remoteSlot && executor.runsRemotely($0.item.task)) }) {
+          (i, item) = missed.remove(at: k)
+          if remoteSlot, executor.runsRemotely(item.task) {
+            runningRemotely += 1
+            group.addTask {
+              let started = clock.monotonic()
+              let r = await executor.perform(item.task, reasons: item.reasons, previous: item.previous, lookedUp: true)
+              return .remote(i, r, item.reasons, started, clock.monotonic())
+            }
+            continue
+          }
           running += 1
           group.addTask {
             let started = clock.monotonic()
@@ -334,7 +352,7 @@ package final class Build {
         } else if let taken = held {
           (i, item) = taken
           held = nil
-        } else if slot || lookingUp < ahead, let next = plan.nextToStart() {
+        } else if slot || remoteSlot || lookingUp < ahead, let next = plan.nextToStart() {
           let (task, reasons) = prepared.removeValue(forKey: next)!
           (i, item) = (next, BatchItem(task: task, reasons: reasons, previous: build.recorder.records[task.instance.id]))
           build.observer.taskStarted(task.instance, reasons: reasons)
@@ -348,6 +366,15 @@ package final class Build {
             let started = clock.monotonic()
             let (r, more, warnings) = await executor.lookUp(task, reasons: reasons)
             return .lookedUp(i, r, warnings, BatchItem(task: task, reasons: more, previous: previous), started, clock.monotonic())
+          }
+          continue
+        }
+        if remoteSlot, !handedBack.contains(i), executor.runsRemotely(task) {
+          runningRemotely += 1
+          group.addTask {
+            let started = clock.monotonic()
+            let r = await executor.perform(task, reasons: reasons, previous: previous, lookedUp: false)
+            return .remote(i, r, reasons, started, clock.monotonic())
           }
           continue
         }
@@ -379,6 +406,8 @@ package final class Build {
       /// A batched instance looked up in the cache: its result if restored, else nil and
       /// what its batch needs; the warnings to show.
       case probed(Int, JobResult?, [RerunReason], [String], BatchItem, Double, Double)
+      /// An instance performed on the remote executor's slots (`TaskExecutor.runsRemotely`).
+      case remote(Int, JobResult, [RerunReason], Double, Double)
       /// An instance looked up ahead of a job slot: its result if restored, else nil
       /// (it waits for a slot to run on, with the reasons in the item); the warnings.
       case lookedUp(Int, JobResult?, [String], BatchItem, Double, Double)
@@ -478,6 +507,7 @@ package final class Build {
                               saved: { if case .restored = r.outcome { r.duration } else { 0 } }(),
                               command: instance.command, peakMemory: r.peakMemory, ready: readyAt[i])
       report.queued = r.queued
+      report.ranRemotely = r.ranRemotely
       if r.predicted {
         predict(i, report)
       } else if case .failed = r.outcome {
@@ -518,7 +548,9 @@ package final class Build {
         result.summary.restored += 1
         if tier == .remote { result.summary.restoredRemote += 1 }
         result.summary.timeSaved += max(0, report.saved - (report.finished - report.started))
-      case .ran: result.summary.ran += 1
+      case .ran:
+        result.summary.ran += 1
+        if report.ranRemotely != nil { result.summary.ranRemotely += 1 }
       case .failed: result.summary.failed += 1
       case .skipped: result.summary.skipped += 1
       }
@@ -529,6 +561,11 @@ package final class Build {
           duration: report.duration, started: report.started, finished: report.finished,
           peakMemory: report.peakMemory, reasonKinds: report.reasons.map(\.kind).joined(separator: " "),
           ready: report.ready, queued: report.queued > 0 ? report.queued : nil))
+        if let remote = report.ranRemotely {
+          outcomes[outcomes.count - 1].ranOn = "remote"
+          outcomes[outcomes.count - 1].remoteQueued = remote.queued
+          outcomes[outcomes.count - 1].remoteExecuted = remote.executed
+        }
       }
       result.reports.append(report)
       plan.finish(i, state)

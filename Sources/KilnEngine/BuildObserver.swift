@@ -24,6 +24,8 @@ package struct TaskReport: Sendable {
   /// Seconds of `started...finished` it waited for a machine-wide job slot (one that
   /// every kiln process shares) before its command started.
   package var queued: Double = 0
+  /// Set when its command ran on a remote worker.
+  package var ranRemotely: RemoteRunFacts?
 
   package init(id: TaskID, outcome: TaskOutcome, reasons: [RerunReason] = [], duration: Double = 0,
                stdout: [UInt8] = [], stderr: [UInt8] = [], started: Double = 0, finished: Double = 0,

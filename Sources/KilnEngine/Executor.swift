@@ -16,6 +16,11 @@ package protocol TaskExecutor: Sendable {
   var lookupsAhead: Int { get }
   /// Whether `task` is looked up ahead (`lookUp`) rather than in `perform`.
   func looksUpAhead(_ task: PreparedTask) -> Bool
+  /// How many commands may be out on a remote executor at once, beside the job slots
+  /// (0: none is configured).
+  var remoteJobs: Int { get }
+  /// Whether `task`'s command goes to the remote executor (`Job.runsRemotely`).
+  func runsRemotely(_ task: PreparedTask) -> Bool
   /// `task` restored from the cache, local then remote, or nil with the reasons it must
   /// run (for `perform(..., lookedUp: true)`) and the warnings to show (the remote failed).
   func lookUp(_ task: PreparedTask, reasons: [RerunReason]) async -> (JobResult?, [RerunReason], [String])
@@ -41,6 +46,9 @@ extension Job: TaskExecutor {
   /// and the helper runs them all at once.
   package var lookupsAhead: Int { remote == nil ? 0 : Self.remoteLookupsInFlight }
   package static let remoteLookupsInFlight = 16
+
+  package var remoteJobs: Int { remoteExecutor?.jobs ?? 0 }
+  package func runsRemotely(_ task: PreparedTask) -> Bool { runsRemotely(task.instance) }
 
   package func looksUpAhead(_ task: PreparedTask) -> Bool {
     guard let remote, remote.down == nil else { return false }
@@ -77,6 +85,8 @@ package struct DryRunExecutor: TaskExecutor {
 
   package func withdraw(_ key: Digest) {}
   package var lookupsAhead: Int { 0 }
+  package var remoteJobs: Int { 0 }
+  package func runsRemotely(_ task: PreparedTask) -> Bool { false }
   package func looksUpAhead(_ task: PreparedTask) -> Bool { false }
   package func lookUp(_ task: PreparedTask, reasons: [RerunReason]) async -> (JobResult?, [RerunReason], [String]) {
     (nil, reasons, [])

@@ -233,7 +233,7 @@ package struct GraphCache: Sendable {
       w.strings(t.hashEnvironment)
       w.strings(t.tools)
       w.varint((t.cache ? 1 : 0) | (t.always ? 2 : 0) | (t.isolate ? 4 : 0) | (t.depfileMayBeMissing ? 8 : 0)
-        | (t.keepsOutputs ? 16 : 0) | (t.outputsMayBeMissing ? 32 : 0) | (t.commandInKey ? 0 : 64))
+        | (t.keepsOutputs ? 16 : 0) | (t.outputsMayBeMissing ? 32 : 0) | (t.commandInKey ? 0 : 64) | (t.remote ? 0 : 128))
       Self.put(t.timeout, &w)
       Self.put(t.sla, &w)
       w.varint(UInt64(t.dependencies.count))
@@ -322,6 +322,7 @@ package struct GraphCache: Sendable {
         instance.keepsOutputs = flags & 16 != 0
         instance.outputsMayBeMissing = flags & 32 != 0
         instance.commandInKey = flags & 64 == 0
+        instance.remote = flags & 128 == 0
         instance.pool = try optionalString(&r)
         instance.includesPrefix = try optionalString(&r)
         instance.label = try optionalString(&r)

@@ -34,6 +34,8 @@ package struct JobResult: Sendable {
   /// The run's result still to be put into the cache (`Job.store`): with
   /// `Job.defersStores`, the build loop does it while the next commands start.
   package var pendingStore: PendingStore?
+  /// Set when the command ran on a remote worker.
+  package var ranRemotely: RemoteRunFacts?
 }
 
 /// A run's result for the cache, not yet stored: the blobs to copy in (absolute path
@@ -78,6 +80,8 @@ package struct Job: Sendable {
   package var defersStores = false
   /// The remote cache behind the local one, when one is configured.
   package var remote: (any RemoteCache)?
+  /// Where isolated tasks run when one is configured (`runsRemotely`).
+  package var remoteExecutor: (any RemoteExecutor)?
 
   package init(root: String, fileSystem: any FileSystem, runner: any ProcessRunner, clock: any TimeSource,
                statCache: StatCache, contentStore: ContentStore, actionCache: ActionCache,
@@ -278,6 +282,19 @@ package struct Job: Sendable {
   private func run(_ task: PreparedTask, reasons: [RerunReason], cacheable: Bool, previous: TaskRecord?) async -> JobResult {
     let instance = task.instance
     if let failure = clearOutputs(of: instance) { return Self.failed(failure) }
+    var warnings: [String] = []
+    if runsRemotely(instance) {
+      switch await executeRemotely(task) {
+      case .success(let (ran, facts)):
+        var result = ended(task, ran, reasons: reasons, cacheable: cacheable, previous: previous)
+        result.ranRemotely = facts
+        return result
+      case .failure(let failure):
+        // Once, visibly: this task runs here instead.
+        warnings.append("\(instance.id): \(failure); running it here")
+        if let failure = clearOutputs(of: instance) { return Self.failed(failure) }
+      }
+    }
     let spawned = await spawn(instance.command, for: instance, outputs: instance.outputs,
                               expectedMemory: previous?.peakMemory)
     let ran: Ran
@@ -288,6 +305,7 @@ package struct Job: Sendable {
     }
     var result = ended(task, ran, reasons: reasons, cacheable: cacheable, previous: previous)
     result.queued = ran.queued
+    result.warnings = warnings + result.warnings
     return result
   }
 

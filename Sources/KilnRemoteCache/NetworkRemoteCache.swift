@@ -20,7 +20,7 @@ package final class NetworkRemoteCache: RemoteCache {
   package let client: RemoteClient
   package let writes: Bool
   private let signing: EntrySigning
-  private let fileSystem: any FileSystem
+  let fileSystem: any FileSystem
   private struct State {
     var down: RemoteFailure?
     var reported = false
@@ -317,20 +317,35 @@ package final class NetworkRemoteCache: RemoteCache {
 
   /// Sends the blobs the server does not have.
   private func putBlobs(_ blobs: [(SHA256Digest, Int64, String)]) async throws(RemoteFailure) {
-    var unique: [SHA256Digest: (Int64, String)] = [:]
-    for (sha, size, path) in blobs { unique[sha] = (size, path) }
+    var files: [BlobDigest: String] = [:]
+    for (sha, size, path) in blobs { files[BlobDigest(sha: sha, size: size)] = path }
+    try await putBlobs(files: files, memory: [:])
+  }
+
+  /// Sends the blobs the server does not have: from files (`files`: each digest's
+  /// file) and from memory (`memory`).
+  func putBlobs(files: [BlobDigest: String], memory: [BlobDigest: [UInt8]]) async throws(RemoteFailure) {
+    func bytes(_ digest: BlobDigest) throws(RemoteFailure) -> [UInt8] {
+      if let held = memory[digest] { return held }
+      guard let path = files[digest], let read = try? fileSystem.read(path), Int64(read.count) == digest.size else {
+        throw RemoteFailure("remote cache: the server asked for a blob kiln did not offer, or its file changed")
+      }
+      return read
+    }
+    let all = Array(Set(files.keys).union(memory.keys))
     switch endpoint.kind {
     case .httpCache:
-      for (sha, (size, path)) in unique {
-        guard let head = try await http(HTTPRequest(.head, "/cas/\(sha.hex)")) else { throw Self.tooLong }
+      for digest in all {
+        guard let head = try await http(HTTPRequest(.head, "/cas/\(digest.sha.hex)")) else { throw Self.tooLong }
         guard head.isMiss else { continue }
-        guard try await http(HTTPRequest(.put, "/cas/\(sha.hex)", body: .file(path))) != nil else { throw Self.tooLong }
-        count(up: size)
+        let body: HTTPRequest.Body = files[digest].map { .file($0) } ?? .bytes(memory[digest]!)
+        guard try await http(HTTPRequest(.put, "/cas/\(digest.sha.hex)", body: body)) != nil else { throw Self.tooLong }
+        count(up: digest.size)
       }
     case .grpc:
       var w = ProtoWriter()
       w.string(1, endpoint.instanceName)
-      for (sha, (size, _)) in unique { BlobDigest(sha: sha, size: size).write(2, into: &w) }
+      for digest in all { digest.write(2, into: &w) }
       guard let r = try await grpc(Self.cas + "FindMissingBlobs", [w.bytes]) else { throw Self.tooLong }
       guard r.isOK, r.messages.count == 1 else { throw RemoteFailure("remote cache: FindMissingBlobs answered status \(r.status) \(r.message)") }
       var missing: [BlobDigest] = []
@@ -340,19 +355,31 @@ package final class NetworkRemoteCache: RemoteCache {
       } catch {
         throw RemoteFailure("remote cache: FindMissingBlobs answered \(error)")
       }
+      // Small blobs together, up to the batch limit a call; large ones through ByteStream.
+      var batch = ProtoWriter()
+      var batched: Int64 = 0
+      func sendBatch() async throws(RemoteFailure) {
+        guard batched > 0 else { return }
+        var b = ProtoWriter()
+        b.string(1, endpoint.instanceName)
+        let body = b.bytes + batch.bytes
+        guard let u = try await grpc(Self.cas + "BatchUpdateBlobs", [body]) else { throw Self.tooLong }
+        guard u.isOK else { throw RemoteFailure("remote cache: BatchUpdateBlobs answered status \(u.status) \(u.message)") }
+        batch = ProtoWriter()
+        batched = 0
+      }
       for digest in missing {
-        guard let (_, path) = unique[digest.sha], let bytes = try? fileSystem.read(path), Int64(bytes.count) == digest.size else {
+        guard files[digest] != nil || memory[digest] != nil else {
           throw RemoteFailure("remote cache: the server asked for a blob kiln did not offer")
         }
+        let data = try bytes(digest)
         if digest.size <= Self.batchLimit {
-          var b = ProtoWriter()
-          b.string(1, endpoint.instanceName)
-          b.message(2) {
+          if batched + digest.size > Self.batchLimit { try await sendBatch() }
+          batch.message(2) {
             digest.write(1, into: &$0)
-            $0.data(2, bytes)
+            $0.data(2, data)
           }
-          guard let u = try await grpc(Self.cas + "BatchUpdateBlobs", [b.bytes]) else { throw Self.tooLong }
-          guard u.isOK else { throw RemoteFailure("remote cache: BatchUpdateBlobs answered status \(u.status) \(u.message)") }
+          batched += max(1, digest.size)
         } else {
           let name = resourceName("uploads/\(Self.uuid())/blobs/\(digest.sha.hex)/\(digest.size)")
           var messages: [[UInt8]] = []
@@ -362,17 +389,18 @@ package final class NetworkRemoteCache: RemoteCache {
             var c = ProtoWriter()
             if offset == 0 { c.string(1, name) }
             c.int(2, Int64(offset))
-            let end = min(offset + chunk, bytes.count)
-            c.bool(3, end == bytes.count)
-            c.data(10, Array(bytes[offset..<end]))
+            let end = min(offset + chunk, data.count)
+            c.bool(3, end == data.count)
+            c.data(10, Array(data[offset..<end]))
             messages.append(c.bytes)
             offset = end
-          } while offset < bytes.count
+          } while offset < data.count
           guard let u = try await grpc("/google.bytestream.ByteStream/Write", messages) else { throw Self.tooLong }
           guard u.isOK else { throw RemoteFailure("remote cache: ByteStream.Write answered status \(u.status) \(u.message)") }
         }
         count(up: digest.size)
       }
+      try await sendBatch()
     }
   }
 

@@ -38,8 +38,21 @@ package struct StatsReport: Sendable, Hashable {
   package var cacheFiles: Int?
   /// What the remote cache did over the window; nil when no build asked one.
   package var remote: RemoteFigures?
+  /// Where the window's commands ran (issue 19); nil when none ran on a remote worker.
+  package var execution: ExecutionFigures?
 
   package init(window: Int) { self.window = window }
+}
+
+/// Commands run here and on remote workers over the window: how many, the seconds they
+/// took (here: the run; remote: the worker's run, and the wait for a worker).
+package struct ExecutionFigures: Sendable, Hashable {
+  package var local = 0
+  package var localSeconds = 0.0
+  package var remote = 0
+  package var remoteSeconds = 0.0
+  package var remoteQueued = 0.0
+  package init() {}
 }
 
 /// The remote cache's part of the window's builds (issue 18): the restores it gave, the

@@ -42,6 +42,11 @@ package struct OutcomeRow: Sendable, Hashable {
   /// Seconds of `started...finished` it waited for a machine-wide job slot (shared
   /// with every kiln process) before its command started; nil: none, or not recorded.
   package var queued: Double?
+  /// Where its command ran when not here: `remote` (a REAPI worker, schema 8); nil here.
+  package var ranOn: String?
+  /// Of a remote run: seconds it waited on the server for a worker, and ran on it.
+  package var remoteQueued: Double?
+  package var remoteExecuted: Double?
   package init(task: String, outcome: String, reasons: String, duration: Double, started: Double, finished: Double,
                peakMemory: Int64? = nil, reasonKinds: String = "", ready: Double? = nil, queued: Double? = nil) {
     self.ready = ready
@@ -72,6 +77,8 @@ package struct BuildSummary: Sendable, Hashable {
   package var exitStatus: Int32 = 0
   /// Of `restored`, those the remote cache gave (schema 7).
   package var restoredRemote = 0
+  /// Of `ran`, those run on a remote worker (counted from the outcome rows, schema 8).
+  package var ranRemotely = 0
   package init() {}
 
   /// SPEC: (up to date + restored) / (up to date + restored + ran); nil when nothing counted.
@@ -105,7 +112,9 @@ package struct BuildSummary: Sendable, Hashable {
 ///     duration, started, finished, peak_memory, reason_kinds, ready, queued)   one row per
 ///     instance that did not stay up to date; ready: when it could have started (its
 ///     start less this is its wait for one of the build's -j slots); queued: seconds
-///     it then waited for a machine-wide slot, inside started...finished
+///     it then waited for a machine-wide slot, inside started...finished; ran_on
+///     ('remote', or NULL: here), remote_queued, remote_executed: of a command run on a
+///     remote worker, seconds it waited there and ran there (schema 8)
 ///   up_to_date(build_id -> builds, task, count, time_saved)   per task name, so a null
 ///     build of 20,000 instances writes a handful of rows, not 20,000; time_saved here
 ///     is their recorded run time (work that was already done), not a saving
@@ -116,7 +125,7 @@ package struct BuildSummary: Sendable, Hashable {
 /// drops and recreates every table: all of it is derived state (the next build
 /// re-hashes and reruns or restores), and no output is touched.
 package final class Manifest {
-  package static let schemaVersion = 7
+  package static let schemaVersion = 8
   /// The schema the manifest opened with `readingOnly` has (5 or 6): a workspace's
   /// manifest its own kiln has not migrated yet is still read.
   package private(set) var readVersion = Manifest.schemaVersion
@@ -174,7 +183,7 @@ package final class Manifest {
     let version = try database.statement("SELECT value FROM meta WHERE key = 'schema_version'")
     let current: Int? = try version.step() ? Int(version.text(0)) : nil
     _ = try? version.step()
-    guard let current, current == Self.schemaVersion || current == 5 else {
+    guard let current, (5...Self.schemaVersion).contains(current) else {
       throw DatabaseError(code: DatabaseError.badSchema, message: "not a manifest of this kiln's schema", path: path)
     }
     readVersion = current
@@ -222,10 +231,16 @@ package final class Manifest {
     if current == 5 {
       try migrate5to6(db)
       try migrate6to7(db)
+      try migrate7to8(db)
       return
     }
     if current == 6 {
       try migrate6to7(db)
+      try migrate7to8(db)
+      return
+    }
+    if current == 7 {
+      try migrate7to8(db)
       return
     }
     try db.execute("""
@@ -258,6 +273,7 @@ package final class Manifest {
         task_id TEXT NOT NULL, outcome TEXT NOT NULL, reasons TEXT NOT NULL,
         duration REAL NOT NULL, started REAL NOT NULL, finished REAL NOT NULL,
         peak_memory INTEGER, reason_kinds TEXT NOT NULL DEFAULT '', ready REAL, queued REAL,
+        ran_on TEXT, remote_queued REAL, remote_executed REAL,
         PRIMARY KEY(build_id, task_id)) WITHOUT ROWID;
       CREATE INDEX outcomes_by_task ON outcomes(task_id);
       CREATE TABLE lifetime_totals(
@@ -314,6 +330,31 @@ package final class Manifest {
         ALTER TABLE builds ADD COLUMN remote_up INTEGER;
         ALTER TABLE builds ADD COLUMN remote_seconds REAL;
         UPDATE meta SET value = '7' WHERE key = 'schema_version';
+        COMMIT;
+        """)
+    } catch {
+      try? db.execute("ROLLBACK")
+      throw error
+    }
+  }
+
+  /// Schema 7 to 8: where each instance's command ran (here or on a remote worker) and
+  /// its remote queue and run times (NULL for the builds before).
+  private static func migrate7to8(_ db: Database) throws(DatabaseError) {
+    try db.execute("BEGIN IMMEDIATE")
+    let version = try db.statement("SELECT value FROM meta WHERE key = 'schema_version'")
+    let current: Int? = try version.step() ? Int(version.text(0)) : nil
+    _ = try? version.step()
+    guard current == 7 else {
+      try db.execute("COMMIT")
+      return
+    }
+    do throws(DatabaseError) {
+      try db.execute("""
+        ALTER TABLE outcomes ADD COLUMN ran_on TEXT;
+        ALTER TABLE outcomes ADD COLUMN remote_queued REAL;
+        ALTER TABLE outcomes ADD COLUMN remote_executed REAL;
+        UPDATE meta SET value = '8' WHERE key = 'schema_version';
         COMMIT;
         """)
     } catch {
@@ -499,10 +540,12 @@ package final class Manifest {
   }
 
   private func recordOutcome(build: Int64, _ row: OutcomeRow) throws(DatabaseError) {
-    try db.statement("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    try db.statement("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .bind([.integer(build), .text(row.task), .text(row.outcome), .text(row.reasons),
              .real(row.duration), .real(row.started), .real(row.finished),
-             row.peakMemory.map { .integer($0) } ?? .null, .text(row.reasonKinds), row.ready.map { .real($0) } ?? .null, row.queued.map { .real($0) } ?? .null]).run()
+             row.peakMemory.map { .integer($0) } ?? .null, .text(row.reasonKinds), row.ready.map { .real($0) } ?? .null,
+             row.queued.map { .real($0) } ?? .null, row.ranOn.map { .text($0) } ?? .null,
+             row.remoteQueued.map { .real($0) } ?? .null, row.remoteExecuted.map { .real($0) } ?? .null]).run()
   }
 
   private func recordUpToDate(build: Int64, task: String, count: Int, timeSaved: Double) throws(DatabaseError) {
@@ -572,12 +615,20 @@ package final class Manifest {
   /// The rows of the builds from `?` on: a range of the primary key, whatever the
   /// history's length (`ManifestTests` checks the query plan).
   package static let historyOutcomesSQL = """
-    SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds, ready, queued
+    SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds, ready, queued,
+      ran_on, remote_queued, remote_executed
     FROM outcomes WHERE build_id >= ? ORDER BY build_id, started
     """
   /// The same of a schema-5 manifest, which has no `ready` column.
   static let historyOutcomesSQL5 = """
-    SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds, NULL, NULL
+    SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds, NULL, NULL,
+      NULL, NULL, NULL
+    FROM outcomes WHERE build_id >= ? ORDER BY build_id, started
+    """
+  /// The same of a schema-6 or -7 manifest, which has no remote execution columns.
+  static let historyOutcomesSQL6 = """
+    SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds, ready, queued,
+      NULL, NULL, NULL
     FROM outcomes WHERE build_id >= ? ORDER BY build_id, started
     """
   package static let historyUpToDateSQL = "SELECT build_id, task, count, time_saved FROM up_to_date WHERE build_id >= ?"
@@ -617,14 +668,20 @@ package final class Manifest {
     guard let first = rows.first?.id else { return [] }
     var index: [Int64: Int] = [:]
     for (i, r) in rows.enumerated() { index[r.id] = i }
-    let o = try db.statement(readVersion >= 6 ? Self.historyOutcomesSQL : Self.historyOutcomesSQL5).bind([.integer(first)])
+    let sql = readVersion >= 8 ? Self.historyOutcomesSQL : readVersion >= 6 ? Self.historyOutcomesSQL6 : Self.historyOutcomesSQL5
+    let o = try db.statement(sql).bind([.integer(first)])
     while try o.step() {
       guard let i = index[o.int(0)] else { continue }
-      rows[i].outcomes.append(OutcomeRow(task: o.text(1), outcome: o.text(2), reasons: o.text(3), duration: o.double(4),
-                                         started: o.double(5), finished: o.double(6),
-                                         peakMemory: o.isNull(7) ? nil : o.int(7), reasonKinds: o.text(8),
-                                         ready: o.isNull(9) ? nil : o.double(9),
-                                         queued: o.isNull(10) ? nil : o.double(10)))
+      var outcome = OutcomeRow(task: o.text(1), outcome: o.text(2), reasons: o.text(3), duration: o.double(4),
+                               started: o.double(5), finished: o.double(6),
+                               peakMemory: o.isNull(7) ? nil : o.int(7), reasonKinds: o.text(8),
+                               ready: o.isNull(9) ? nil : o.double(9),
+                               queued: o.isNull(10) ? nil : o.double(10))
+      outcome.ranOn = o.isNull(11) ? nil : o.text(11)
+      outcome.remoteQueued = o.isNull(12) ? nil : o.double(12)
+      outcome.remoteExecuted = o.isNull(13) ? nil : o.double(13)
+      if outcome.ranOn == "remote", outcome.outcome == "ran" { rows[i].summary.ranRemotely += 1 }
+      rows[i].outcomes.append(outcome)
     }
     let u = try db.statement(Self.historyUpToDateSQL).bind([.integer(first)])
     while try u.step() {

@@ -55,6 +55,21 @@ package enum CacheServers {
 
   /// buildbox-casd on a free port with a fresh storage folder under `scratch/casd`.
   package static func casd(_ scratch: TempDirectory) throws -> TestServer? {
+    try casd(scratch, extra: [])
+  }
+
+  /// buildbox-casd that also executes (REAPI's Execution service): each action in a
+  /// bubblewrap sandbox by buildbox-run, its input root as `/` with the system folders
+  /// (/usr, and /bin, /lib, /lib64 from it) bound read-only, as a worker image would
+  /// offer them. nil when casd, buildbox-run or bwrap is missing.
+  package static func executingCasd(_ scratch: TempDirectory, jobs: Int = 4) throws -> TestServer? {
+    guard let runner = TestTools.buildboxRun, FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap") else { return nil }
+    var extra = ["--buildbox-run=\(runner)", "--jobs=\(jobs)"]
+    for bind in ["/usr:/usr", "/usr/bin:/bin", "/usr/lib:/lib", "/usr/lib64:/lib64"] { extra.append("--runner-arg=--ro-bind-mount=\(bind)") }
+    return try casd(scratch, extra: extra)
+  }
+
+  private static func casd(_ scratch: TempDirectory, extra: [String]) throws -> TestServer? {
     guard let binary = TestTools.buildboxCasd else { return nil }
     var lastError: (any Error)?
     for _ in 0..<3 {
@@ -63,7 +78,7 @@ package enum CacheServers {
       TempDirectory.removeTree(storage)
       try FileManager.default.createDirectory(atPath: storage, withIntermediateDirectories: true)
       do {
-        return try TestServer(binary, ["--bind", "127.0.0.1:\(port)", storage], scratch: scratch, port: port)
+        return try TestServer(binary, extra + ["--bind", "127.0.0.1:\(port)", storage], scratch: scratch, port: port)
       } catch {
         lastError = error
       }

