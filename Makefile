@@ -49,7 +49,7 @@ NGINX := $(TEST_TOOLS)/nginx
 CASD := $(TEST_TOOLS)/buildbox-casd
 RUNNER := $(TEST_TOOLS)/buildbox-run
 DEPS_BENCH := $(DEPS_DEMO) make=cmd:make python3=cmd:python3 ninja-build=cmd:ninja ccache=cmd:ccache \
-  xxhash=cmd:xxhsum time=cmd:/usr/bin/time pre-commit=cmd:pre-commit cmake=cmd:cmake python3-pip=py:pip
+  xxhash=cmd:xxhsum time=cmd:/usr/bin/time pre-commit=cmd:pre-commit cmake=cmd:cmake python3-pip=py:pip bubblewrap=cmd:bwrap
 DEPS_INSTALL := binutils=cmd:strip
 
 .PHONY: all build release test demo bench bench-quick install install-files uninstall deps-build deps-demo deps-test deps-bench clean \
@@ -171,10 +171,10 @@ demo: deps-demo release
 # launcher group ~5-8; much longer when the machine is shared); bench-quick: a few minutes.
 # The launcher group fetches Lua's sources once (apt-get source --download-only lua5.4,
 # a deb-src line needed) into bench/out/sources/, and skips Lua with one line without them.
-bench: deps-bench release $(NGINX) $(CASD)
+bench: deps-bench release $(NGINX) $(CASD) $(RUNNER)
 	@sh bench/run.sh $(CURDIR)/$(BIN_RELEASE)
 
-bench-quick: deps-bench release $(NGINX) $(CASD)
+bench-quick: deps-bench release $(NGINX) $(CASD) $(RUNNER)
 	@sh bench/quick.sh $(CURDIR)/$(BIN_RELEASE)
 
 # The man page and the shell completions, made by swift-argument-parser from kiln's

@@ -23,7 +23,11 @@ from runner import bench_env, run_logged
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-TARGETS = {"nginx/local": 1.5, "casd/local": 1.5, "nginx/ninja": 0.1, "casd/ninja": 0.1}
+TARGETS = {"nginx/local": 1.5, "casd/local": 1.5, "nginx/ninja": 0.1, "casd/ninja": 0.1, "execute/local": 2.0}
+# Remote execution (issue 19): isolated tasks of about 100 ms each, run on casd's local
+# execution (buildbox-run, bwrap) beside the same build run here, same concurrency.
+EXEC_TASKS = 8
+EXEC_SLEEP = 0.1
 
 
 def log(msg):
@@ -107,13 +111,30 @@ http {
         "http://127.0.0.1:%d/bench" % port
 
 
-def start_casd(work):
-    root = os.path.join(work, "casd")
+def start_casd(work, executing=False):
+    root = os.path.join(work, "casd-exec" if executing else "casd")
     os.makedirs(root, exist_ok=True)
     port = free_port()
     casd = tool("buildbox-casd", "BENCH_CASD")
-    return Server([casd, "--bind", "127.0.0.1:%d" % port, os.path.join(root, "cache")], port, root), \
+    extra = []
+    if executing:
+        # Each action in a bwrap sandbox, its input root as / with the system folders bound.
+        extra = ["--buildbox-run=" + tool("buildbox-run", "BENCH_RUNNER"), "--jobs=4"]
+        for bind in ("/usr:/usr", "/usr/bin:/bin", "/usr/lib:/lib", "/usr/lib64:/lib64"):
+            extra.append("--runner-arg=--ro-bind-mount=" + bind)
+    return Server([casd] + extra + ["--bind", "127.0.0.1:%d" % port, os.path.join(root, "cache")], port, root), \
         "grpc://127.0.0.1:%d" % port
+
+
+def exec_project(tree):
+    """EXEC_TASKS isolated tasks of about EXEC_SLEEP seconds each."""
+    os.makedirs(os.path.join(tree, "src"))
+    for k in range(EXEC_TASKS):
+        with open(os.path.join(tree, "src", "f%02d.txt" % k), "w") as f:
+            f.write("file %d\n" % k)
+    with open(os.path.join(tree, "kiln.yml"), "w") as f:
+        f.write("tasks:\n  slow:\n    foreach: src/*.txt\n    outputs: out/{stem}.txt\n    isolate: true\n"
+                "    run: sleep %s && tr a-z A-Z < {in} > {out}\n" % EXEC_SLEEP)
 
 
 def outputs(tree):
@@ -230,17 +251,47 @@ class RemoteBench:
                     cpu[side].append(r.cpu_seconds)
                     if "remote cache" in r.output:
                         self.bench.failures.append("remote/%s: the null build spoke of the remote" % side)
+            # Remote execution: the same isolated tasks here and on casd's workers, with as
+            # many actions out there as job slots here; a fresh tree and cache each round.
+            executing, exec_url = start_casd(self.work, executing=True)
+            servers.append(executing)
+            for side in ("exec-local", "exec-remote"):
+                times[side], cpu[side] = [], []
+            exec_ok = True
+            for rnd in range(rounds):
+                for side in (("exec-local", "exec-remote") if rnd % 2 == 0 else ("exec-remote", "exec-local")):
+                    label = "%s-%d" % (side, rnd)
+                    tree = os.path.join(self.work, label)
+                    shutil.rmtree(tree, ignore_errors=True)
+                    exec_project(tree)
+                    extra = {"KILN_REMOTE_EXECUTE": exec_url, "KILN_REMOTE_EXECUTE_JOBS": jobs} if side == "exec-remote" else {}
+                    r = self.timed(kiln, tree, self.env(os.path.join(self.work, "cache-" + label), **extra), label)
+                    times[side].append(r.seconds)
+                    cpu[side].append(r.cpu_seconds)
+                    remote_said = "(%d remotely)" % EXEC_TASKS in r.output
+                    if r.status != 0 or (side == "exec-remote") != remote_said or "running it here" in r.output:
+                        exec_ok = False
+                        self.bench.failures.append("remote/%s: did not run every task %s" % (label, "remotely" if side == "exec-remote" else "here"))
+                    for k in range(EXEC_TASKS):
+                        with open(os.path.join(tree, "out", "f%02d.txt" % k)) as f:
+                            exec_ok &= f.read() == "FILE %d\n" % k
+                    shutil.rmtree(tree, ignore_errors=True)
+            checks["execute"] = exec_ok
             med = {k: statistics.median(v) for k, v in times.items()}
             res = {"units": units, "rounds": rounds, "rounds_null": self.cfg.rounds, "median": med,
+                   "exec_tasks": EXEC_TASKS, "exec_sleep": EXEC_SLEEP,
                    "cpu": {k: statistics.median(v) for k, v in cpu.items()}, "checks": checks,
                    "ratios": {"nginx/local": med["nginx"] / med["local"], "casd/local": med["casd"] / med["local"],
                               "nginx/ninja": med["nginx"] / med["ninja"], "casd/ninja": med["casd"] / med["ninja"],
-                              "null": med["null-unreachable"] / med["null-plain"]}}
+                              "null": med["null-unreachable"] / med["null-plain"],
+                              "execute/local": med["exec-remote"] / med["exec-local"]}}
             self.bench.results["remote"] = res
             log("   fresh checkout: from nginx %.3f s, from casd %.3f s, warm local cache %.3f s, ninja %.3f s"
                 % (med["nginx"], med["casd"], med["local"], med["ninja"]))
             log("   null build: %.4f s without a remote, %.4f s with an unreachable one"
                 % (med["null-plain"], med["null-unreachable"]))
+            log("   remote execution, %d tasks of %.1f s: here %.3f s, on casd's workers %.3f s"
+                % (EXEC_TASKS, EXEC_SLEEP, med["exec-local"], med["exec-remote"]))
         finally:
             for s in servers:
                 s.stop()
@@ -272,6 +323,15 @@ def targets(data):
                  "target": "no cost (the null build does not ask the remote)", "ref": "remote/null",
                  "measured": ratios["null"], "met": None, "ok": True,
                  "detail": "%.4f s against %.4f s without a remote" % (m["null-unreachable"], m["null-plain"])})
+    if "exec-remote" in m:
+        per_task = (m["exec-remote"] - m["exec-local"]) / (r["exec_tasks"] / float(data.get("config", {}).get("jobs", 2) or 2))
+        rows.append({"scenario": "remote execution (issue 19): %d isolated tasks of %d ms on buildbox-casd + buildbox-run, loopback"
+                                 % (r["exec_tasks"], int(r["exec_sleep"] * 1000)),
+                     "target": "<= 2.0 of the same build run here", "ref": "remote/execute/local",
+                     "measured": ratios["execute/local"], "met": r["checks"]["execute"] and ratios["execute/local"] <= 2.0,
+                     "ok": r["checks"]["execute"],
+                     "detail": "remote %.3f s, here %.3f s (same concurrency); %.0f ms more per task"
+                               % (m["exec-remote"], m["exec-local"], per_task * 1000)})
     return rows
 
 
@@ -284,4 +344,6 @@ def markdown(r):
         "| %s | %.3f s | %.3f s | %s |" % (label, m[k], r["cpu"][k], "ok" if r["checks"].get(k, True) else "WRONG")
         for k, label in (("nginx", "from nginx (HTTP)"), ("casd", "from buildbox-casd (REAPI)"),
                          ("local", "from a warm local cache"), ("ninja", "ninja, cold"),
-                         ("null-plain", "null build, no remote"), ("null-unreachable", "null build, unreachable remote"))] + [""]
+                         ("null-plain", "null build, no remote"), ("null-unreachable", "null build, unreachable remote"),
+                         ("exec-local", "isolated 100 ms tasks, run here"), ("exec-remote", "the same, on casd's workers"))
+        if k in m] + [""]
