@@ -120,18 +120,19 @@ def start_casd(work, executing=False):
     if executing:
         # Each action in a bwrap sandbox, its input root as / with the system folders bound.
         extra = ["--buildbox-run=" + tool("buildbox-run", "BENCH_RUNNER"), "--jobs=4"]
-        for bind in ("/usr:/usr", "/usr/bin:/bin", "/usr/lib:/lib", "/usr/lib64:/lib64"):
+        for bind in ("/usr:/usr", "/usr/bin:/bin", "/usr/lib:/lib", "/usr/lib64:/lib64", "/etc:/etc"):
             extra.append("--runner-arg=--ro-bind-mount=" + bind)
     return Server([casd] + extra + ["--bind", "127.0.0.1:%d" % port, os.path.join(root, "cache")], port, root), \
         "grpc://127.0.0.1:%d" % port
 
 
-def exec_project(tree):
-    """EXEC_TASKS isolated tasks of about EXEC_SLEEP seconds each."""
+def exec_project(tree, label):
+    """EXEC_TASKS isolated tasks of about EXEC_SLEEP seconds each. The inputs name the
+    round, so no action is one the server ran before (its action cache would answer)."""
     os.makedirs(os.path.join(tree, "src"))
     for k in range(EXEC_TASKS):
         with open(os.path.join(tree, "src", "f%02d.txt" % k), "w") as f:
-            f.write("file %d\n" % k)
+            f.write("file %d %s\n" % (k, label))
     with open(os.path.join(tree, "kiln.yml"), "w") as f:
         f.write("tasks:\n  slow:\n    foreach: src/*.txt\n    outputs: out/{stem}.txt\n    isolate: true\n"
                 "    run: sleep %s && tr a-z A-Z < {in} > {out}\n" % EXEC_SLEEP)
@@ -263,7 +264,7 @@ class RemoteBench:
                     label = "%s-%d" % (side, rnd)
                     tree = os.path.join(self.work, label)
                     shutil.rmtree(tree, ignore_errors=True)
-                    exec_project(tree)
+                    exec_project(tree, label)
                     extra = {"KILN_REMOTE_EXECUTE": exec_url, "KILN_REMOTE_EXECUTE_JOBS": jobs} if side == "exec-remote" else {}
                     r = self.timed(kiln, tree, self.env(os.path.join(self.work, "cache-" + label), **extra), label)
                     times[side].append(r.seconds)
@@ -274,7 +275,7 @@ class RemoteBench:
                         self.bench.failures.append("remote/%s: did not run every task %s" % (label, "remotely" if side == "exec-remote" else "here"))
                     for k in range(EXEC_TASKS):
                         with open(os.path.join(tree, "out", "f%02d.txt" % k)) as f:
-                            exec_ok &= f.read() == "FILE %d\n" % k
+                            exec_ok &= f.read() == ("FILE %d %s\n" % (k, label)).upper()
                     shutil.rmtree(tree, ignore_errors=True)
             checks["execute"] = exec_ok
             med = {k: statistics.median(v) for k, v in times.items()}

@@ -141,19 +141,10 @@ struct BuildRequest: Equatable {
     let result: BuildResult
     do {
       let build = try session.build(graph, observer: observer, useCache: !noCache, dryRun: dryRun)
-      let remote = session.remote, executor = session.remoteExecutor
-      if remote != nil || executor != nil {
-        // Nothing when it was configured but never asked. Remote execution's uploads
-        // and downloads count as the remote's traffic.
-        options.remoteTraffic = {
-          var traffic = remote?.traffic ?? RemoteTraffic()
-          let executed = executor?.traffic ?? RemoteTraffic()
-          traffic.bytesDown += executed.bytesDown
-          traffic.bytesUp += executed.bytesUp
-          traffic.seconds += executed.seconds
-          let asked = traffic.lookups + traffic.uploads > 0 || executed.bytesDown + executed.bytesUp > 0
-          return asked ? traffic : nil
-        }
+      if let remote = session.remote {
+        // Nothing when it was configured but never asked. (Remote execution's bytes are
+        // each run's own, in its outcome row.)
+        options.remoteTraffic = { remote.traffic.lookups + remote.traffic.uploads > 0 ? remote.traffic : nil }
       }
       result = try await build.run(options)
       if let failure = session.remote?.failureToReport() { observer.warning(Job.remoteDown(failure)) }

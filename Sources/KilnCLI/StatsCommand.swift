@@ -140,6 +140,8 @@ struct StatsCommand: KilnSubcommand {
           execution.remote += 1
           execution.remoteSeconds += o.remoteExecuted ?? 0
           execution.remoteQueued += o.remoteQueued ?? 0
+          execution.bytesUp += o.remoteUp ?? 0
+          execution.bytesDown += o.remoteDown ?? 0
         } else {
           execution.local += 1
           execution.localSeconds += o.duration
@@ -324,7 +326,7 @@ enum StatsText {
       t += "remote cache (\(remote.builds) of the last \(r.history.count) builds asked it): \(remote.restored) restored from the remote, \(local) from the local cache; \(formatBytes(remote.bytesDown)) down, \(formatBytes(remote.bytesUp)) up, \(seconds(remote.seconds)) on the network\n"
     }
     if let e = r.execution {
-      t += "remote execution (last \(r.history.count) builds): \(e.remote) commands ran on remote workers, \(seconds(e.remoteSeconds)) there and \(seconds(e.remoteQueued)) queued for a worker; \(e.local) ran here, \(seconds(e.localSeconds))\n"
+      t += "remote execution (last \(r.history.count) builds): \(e.remote) commands ran on remote workers, \(seconds(e.remoteSeconds)) there and \(seconds(e.remoteQueued)) queued for a worker, \(formatBytes(e.bytesUp)) up and \(formatBytes(e.bytesDown)) down; \(e.local) ran here, \(seconds(e.localSeconds))\n"
     }
     return t
   }

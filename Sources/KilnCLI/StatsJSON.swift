@@ -64,7 +64,8 @@ enum StatsJSON {
       ("execution", r.execution.map { e in
         JSON.object([("local", String(e.local)), ("local_seconds", JSON.number(e.localSeconds)),
                      ("remote", String(e.remote)), ("remote_seconds", JSON.number(e.remoteSeconds)),
-                     ("remote_queued_seconds", JSON.number(e.remoteQueued))])
+                     ("remote_queued_seconds", JSON.number(e.remoteQueued)), ("bytes_up", String(e.bytesUp)),
+                     ("bytes_down", String(e.bytesDown))])
       } ?? "null"),
     ]) + "\n"
   }

@@ -565,6 +565,8 @@ package final class Build {
           outcomes[outcomes.count - 1].ranOn = "remote"
           outcomes[outcomes.count - 1].remoteQueued = remote.queued
           outcomes[outcomes.count - 1].remoteExecuted = remote.executed
+          outcomes[outcomes.count - 1].remoteUp = remote.bytesUp
+          outcomes[outcomes.count - 1].remoteDown = remote.bytesDown
         }
       }
       result.reports.append(report)

@@ -14,6 +14,9 @@ package struct RemoteRunFacts: Sendable, Hashable {
   package var executed: Double
   /// Whether the server answered from its own action cache.
   package var cached: Bool
+  /// Bytes sent for it (the blobs the server lacked, the request) and received.
+  package var bytesUp: Int64 = 0
+  package var bytesDown: Int64 = 0
 
   package init(queued: Double, executed: Double, cached: Bool) {
     self.queued = queued
@@ -98,9 +101,12 @@ extension Job {
       placed.append(abs)
     }
     let exitStats = task.instance.outputs.map { fileSystem.lstat(Paths.join(root, $0)) }
-    let completion = Completion(status: .exited(run.exitCode), stdout: run.stdout, stderr: run.stderr)
+    let completion = Completion(status: run.timedOut ? .timedOut : .exited(run.exitCode), stdout: run.stdout, stderr: run.stderr)
     let ran = Ran(completion: completion, duration: clock.monotonic() - start, startWall: startWall, queued: 0,
                   exitStats: exitStats)
-    return .success((ran, RemoteRunFacts(queued: run.queued, executed: run.executed, cached: run.cached)))
+    var facts = RemoteRunFacts(queued: run.queued, executed: run.executed, cached: run.cached)
+    facts.bytesUp = run.bytesUp
+    facts.bytesDown = run.bytesDown
+    return .success((ran, facts))
   }
 }

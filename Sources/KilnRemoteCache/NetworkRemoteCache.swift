@@ -324,7 +324,10 @@ package final class NetworkRemoteCache: RemoteCache {
 
   /// Sends the blobs the server does not have: from files (`files`: each digest's
   /// file) and from memory (`memory`).
-  func putBlobs(files: [BlobDigest: String], memory: [BlobDigest: [UInt8]]) async throws(RemoteFailure) {
+  /// Returns how many bytes went up.
+  @discardableResult
+  func putBlobs(files: [BlobDigest: String], memory: [BlobDigest: [UInt8]]) async throws(RemoteFailure) -> Int64 {
+    var sent: Int64 = 0
     func bytes(_ digest: BlobDigest) throws(RemoteFailure) -> [UInt8] {
       if let held = memory[digest] { return held }
       guard let path = files[digest], let read = try? fileSystem.read(path), Int64(read.count) == digest.size else {
@@ -341,6 +344,7 @@ package final class NetworkRemoteCache: RemoteCache {
         let body: HTTPRequest.Body = files[digest].map { .file($0) } ?? .bytes(memory[digest]!)
         guard try await http(HTTPRequest(.put, "/cas/\(digest.sha.hex)", body: body)) != nil else { throw Self.tooLong }
         count(up: digest.size)
+        sent += digest.size
       }
     case .grpc:
       var w = ProtoWriter()
@@ -399,9 +403,11 @@ package final class NetworkRemoteCache: RemoteCache {
           guard u.isOK else { throw RemoteFailure("remote cache: ByteStream.Write answered status \(u.status) \(u.message)") }
         }
         count(up: digest.size)
+        sent += digest.size
       }
       try await sendBatch()
     }
+    return sent
   }
 
   /// A random version-4 UUID for a ByteStream upload name.

@@ -56,7 +56,8 @@ package final class NetworkRemoteExecutor: RemoteExecutor {
     memory[actionDigest] = actionBytes
     var files: [BlobDigest: String] = [:]
     for input in action.inputs { files[BlobDigest(sha: input.sha256, size: input.size)] = input.source }
-    do { try await cas.putBlobs(files: files, memory: memory) } catch { throw Self.named(error) }
+    let sent: Int64
+    do { sent = try await cas.putBlobs(files: files, memory: memory) } catch { throw Self.named(error) }
 
     // Execute: a stream of Operations, the last one done.
     var request = ProtoWriter()
@@ -77,10 +78,24 @@ package final class NetworkRemoteExecutor: RemoteExecutor {
     do { result = try Self.executeResult(last) } catch {
       throw failing(RemoteFailure("remote execution: Execute answered \(error)"))
     }
+    // DEADLINE_EXCEEDED with the action's time-out set: the command ran out of time on
+    // the worker, which is the task's failure (it would here too), not the worker's.
+    if let status = result.status, status.code == 4, action.timeout != nil {
+      var run = RemoteRun(exitCode: -1, stdout: [], stderr: [], outputs: [:], queued: result.queued,
+                          executed: result.executed, cached: false)
+      run.timedOut = true
+      run.bytesUp = sent
+      return run
+    }
     if let status = result.status, status.code != 0 {
       throw RemoteFailure("remote execution: the worker failed: status \(status.code) \(status.message)")
     }
-    do { return try await download(result, action: action, scratch: scratch) } catch { throw Self.named(error) }
+    do {
+      var run = try await download(result, action: action, scratch: scratch)
+      run.bytesUp = sent + Int64(request.bytes.count)
+      run.bytesDown += Int64(response.bodyLength)
+      return run
+    } catch { throw Self.named(error) }
   }
 
   /// A failure of the CAS client, said as remote execution's.
@@ -329,8 +344,13 @@ package final class NetworkRemoteExecutor: RemoteExecutor {
       }
       let stdout = try await text(result.stdoutRaw, result.stdoutDigest, "stdout")
       let stderr = try await text(result.stderrRaw, result.stderrDigest, "stderr")
-      return RemoteRun(exitCode: result.exitCode, stdout: stdout, stderr: stderr, outputs: outputs,
-                       queued: result.queued, executed: result.executed, cached: result.cached)
+      var run = RemoteRun(exitCode: result.exitCode, stdout: stdout, stderr: stderr, outputs: outputs,
+                          queued: result.queued, executed: result.executed, cached: result.cached)
+      // What came down besides the Execute answer: the blobs not inlined in it.
+      run.bytesDown = result.outputs.filter { $0.contents == nil }.reduce(0) { $0 + $1.digest.size }
+        + (result.stdoutRaw?.isEmpty ?? true ? result.stdoutDigest?.size ?? 0 : 0)
+        + (result.stderrRaw?.isEmpty ?? true ? result.stderrDigest?.size ?? 0 : 0)
+      return run
     } catch {
       for path in written { try? cas.fileSystem.remove(path) }
       throw error

@@ -52,6 +52,8 @@ package struct ExecutionFigures: Sendable, Hashable {
   package var remote = 0
   package var remoteSeconds = 0.0
   package var remoteQueued = 0.0
+  package var bytesUp: Int64 = 0
+  package var bytesDown: Int64 = 0
   package init() {}
 }
 

@@ -47,6 +47,9 @@ package struct OutcomeRow: Sendable, Hashable {
   /// Of a remote run: seconds it waited on the server for a worker, and ran on it.
   package var remoteQueued: Double?
   package var remoteExecuted: Double?
+  /// Of a remote run: bytes sent to the endpoint and received from it.
+  package var remoteUp: Int64?
+  package var remoteDown: Int64?
   package init(task: String, outcome: String, reasons: String, duration: Double, started: Double, finished: Double,
                peakMemory: Int64? = nil, reasonKinds: String = "", ready: Double? = nil, queued: Double? = nil) {
     self.ready = ready
@@ -113,8 +116,9 @@ package struct BuildSummary: Sendable, Hashable {
 ///     instance that did not stay up to date; ready: when it could have started (its
 ///     start less this is its wait for one of the build's -j slots); queued: seconds
 ///     it then waited for a machine-wide slot, inside started...finished; ran_on
-///     ('remote', or NULL: here), remote_queued, remote_executed: of a command run on a
-///     remote worker, seconds it waited there and ran there (schema 8)
+///     ('remote', or NULL: here), remote_queued, remote_executed, remote_up, remote_down:
+///     of a command run on a remote worker, seconds it waited there and ran there, bytes
+///     sent and received (schema 8)
 ///   up_to_date(build_id -> builds, task, count, time_saved)   per task name, so a null
 ///     build of 20,000 instances writes a handful of rows, not 20,000; time_saved here
 ///     is their recorded run time (work that was already done), not a saving
@@ -273,7 +277,7 @@ package final class Manifest {
         task_id TEXT NOT NULL, outcome TEXT NOT NULL, reasons TEXT NOT NULL,
         duration REAL NOT NULL, started REAL NOT NULL, finished REAL NOT NULL,
         peak_memory INTEGER, reason_kinds TEXT NOT NULL DEFAULT '', ready REAL, queued REAL,
-        ran_on TEXT, remote_queued REAL, remote_executed REAL,
+        ran_on TEXT, remote_queued REAL, remote_executed REAL, remote_up INTEGER, remote_down INTEGER,
         PRIMARY KEY(build_id, task_id)) WITHOUT ROWID;
       CREATE INDEX outcomes_by_task ON outcomes(task_id);
       CREATE TABLE lifetime_totals(
@@ -354,6 +358,8 @@ package final class Manifest {
         ALTER TABLE outcomes ADD COLUMN ran_on TEXT;
         ALTER TABLE outcomes ADD COLUMN remote_queued REAL;
         ALTER TABLE outcomes ADD COLUMN remote_executed REAL;
+        ALTER TABLE outcomes ADD COLUMN remote_up INTEGER;
+        ALTER TABLE outcomes ADD COLUMN remote_down INTEGER;
         UPDATE meta SET value = '8' WHERE key = 'schema_version';
         COMMIT;
         """)
@@ -540,12 +546,13 @@ package final class Manifest {
   }
 
   private func recordOutcome(build: Int64, _ row: OutcomeRow) throws(DatabaseError) {
-    try db.statement("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    try db.statement("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .bind([.integer(build), .text(row.task), .text(row.outcome), .text(row.reasons),
              .real(row.duration), .real(row.started), .real(row.finished),
              row.peakMemory.map { .integer($0) } ?? .null, .text(row.reasonKinds), row.ready.map { .real($0) } ?? .null,
              row.queued.map { .real($0) } ?? .null, row.ranOn.map { .text($0) } ?? .null,
-             row.remoteQueued.map { .real($0) } ?? .null, row.remoteExecuted.map { .real($0) } ?? .null]).run()
+             row.remoteQueued.map { .real($0) } ?? .null, row.remoteExecuted.map { .real($0) } ?? .null,
+             row.remoteUp.map { .integer($0) } ?? .null, row.remoteDown.map { .integer($0) } ?? .null]).run()
   }
 
   private func recordUpToDate(build: Int64, task: String, count: Int, timeSaved: Double) throws(DatabaseError) {
@@ -616,19 +623,19 @@ package final class Manifest {
   /// history's length (`ManifestTests` checks the query plan).
   package static let historyOutcomesSQL = """
     SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds, ready, queued,
-      ran_on, remote_queued, remote_executed
+      ran_on, remote_queued, remote_executed, remote_up, remote_down
     FROM outcomes WHERE build_id >= ? ORDER BY build_id, started
     """
   /// The same of a schema-5 manifest, which has no `ready` column.
   static let historyOutcomesSQL5 = """
     SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds, NULL, NULL,
-      NULL, NULL, NULL
+      NULL, NULL, NULL, NULL, NULL
     FROM outcomes WHERE build_id >= ? ORDER BY build_id, started
     """
   /// The same of a schema-6 or -7 manifest, which has no remote execution columns.
   static let historyOutcomesSQL6 = """
     SELECT build_id, task_id, outcome, reasons, duration, started, finished, peak_memory, reason_kinds, ready, queued,
-      NULL, NULL, NULL
+      NULL, NULL, NULL, NULL, NULL
     FROM outcomes WHERE build_id >= ? ORDER BY build_id, started
     """
   package static let historyUpToDateSQL = "SELECT build_id, task, count, time_saved FROM up_to_date WHERE build_id >= ?"
@@ -680,6 +687,8 @@ package final class Manifest {
       outcome.ranOn = o.isNull(11) ? nil : o.text(11)
       outcome.remoteQueued = o.isNull(12) ? nil : o.double(12)
       outcome.remoteExecuted = o.isNull(13) ? nil : o.double(13)
+      outcome.remoteUp = o.isNull(14) ? nil : o.int(14)
+      outcome.remoteDown = o.isNull(15) ? nil : o.int(15)
       if outcome.ranOn == "remote", outcome.outcome == "ran" { rows[i].summary.ranRemotely += 1 }
       rows[i].outcomes.append(outcome)
     }

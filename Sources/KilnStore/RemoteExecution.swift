@@ -74,6 +74,12 @@ package struct RemoteRun: Sendable {
   package var executed: Double
   /// Whether the server answered from its own action cache without running it.
   package var cached: Bool
+  /// The worker killed the command at the action's time-out (REAPI's DEADLINE_EXCEEDED):
+  /// the task timed out, as it would here.
+  package var timedOut = false
+  /// Bytes this action sent (blobs the server lacked) and received (outputs, stdout, stderr).
+  package var bytesUp: Int64 = 0
+  package var bytesDown: Int64 = 0
 
   package init(exitCode: Int32, stdout: [UInt8], stderr: [UInt8], outputs: [String: (scratch: String, executable: Bool)],
                queued: Double, executed: Double, cached: Bool) {

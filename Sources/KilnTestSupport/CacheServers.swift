@@ -60,12 +60,12 @@ package enum CacheServers {
 
   /// buildbox-casd that also executes (REAPI's Execution service): each action in a
   /// bubblewrap sandbox by buildbox-run, its input root as `/` with the system folders
-  /// (/usr, and /bin, /lib, /lib64 from it) bound read-only, as a worker image would
+  /// (/usr, and /bin, /lib, /lib64 from it, and /etc) bound read-only, as a worker image would
   /// offer them. nil when casd, buildbox-run or bwrap is missing.
   package static func executingCasd(_ scratch: TempDirectory, jobs: Int = 4) throws -> TestServer? {
     guard let runner = TestTools.buildboxRun, FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap") else { return nil }
     var extra = ["--buildbox-run=\(runner)", "--jobs=\(jobs)"]
-    for bind in ["/usr:/usr", "/usr/bin:/bin", "/usr/lib:/lib", "/usr/lib64:/lib64"] { extra.append("--runner-arg=--ro-bind-mount=\(bind)") }
+    for bind in ["/usr:/usr", "/usr/bin:/bin", "/usr/lib:/lib", "/usr/lib64:/lib64", "/etc:/etc"] { extra.append("--runner-arg=--ro-bind-mount=\(bind)") }
     return try casd(scratch, extra: extra)
   }
 

@@ -87,6 +87,7 @@ import Testing
     let report = try #require(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any], "\(stats)")
     let execution = try #require(report["execution"] as? [String: Any], "\(stats)")
     #expect(execution["remote"] as? Int == 3 && execution["local"] as? Int == 2, "\(stats)")
+    #expect((execution["bytes_up"] as? Int ?? 0) > 0 && (execution["bytes_down"] as? Int ?? 0) > 0, "the inputs went up, the outputs came down: \(stats)")
     let text = try remote.kiln("stats")
     #expect(text.stdout.contains("3 commands ran on remote workers"), "\(text)")
 
@@ -116,6 +117,30 @@ import Testing
     #expect(r.status == 1, "\(r)")
     #expect(r.stderr.contains("about-to-fail"), "\(r)")
     #expect(!r.stderr.contains("running it here"), "the command failed, not the worker: no local rerun: \(r)")
+    #expect(!FileManager.default.fileExists(atPath: project.root + "/out.txt"))
+  }
+
+  @Test func aCommandOutOfTimeOnTheWorkerTimesOutAsItWouldHere() throws {
+    let scratch = TempDirectory(prefix: "kiln-rex-slow")
+    guard let server = try Self.executingServer(scratch) else { return }
+    defer { server.stop() }
+    let project = try TempProject([
+      "kiln.yml": """
+        tasks:
+          slow:
+            inputs: [in.txt]
+            outputs: out.txt
+            isolate: true
+            timeout: 1s
+            run: sleep 30 && cp in.txt out.txt
+
+        """,
+      "in.txt": "x\n",
+    ])
+    let r = try project.kiln("build", environment: ["KILN_REMOTE_EXECUTE": "grpc://127.0.0.1:\(server.port)"])
+    #expect(r.status == 1, "\(r)")
+    #expect(r.stdout.contains("timed out") || r.stderr.contains("timed out"), "\(r)")
+    #expect(!r.stderr.contains("running it here"), "the command ran out of time, not the worker: no local rerun: \(r)")
     #expect(!FileManager.default.fileExists(atPath: project.root + "/out.txt"))
   }
 

@@ -30,6 +30,16 @@ import Testing
               mentions: "in.txt"),
     BadRemote(name: "a verify key from the environment that is not there", yaml: "remote: http://127.0.0.1:9/x\n",
               environment: ["KILN_REMOTE_VERIFY_KEY": "/nonexistent/ci.pub.pem"], mentions: "ci.pub.pem"),
+    // Remote execution (issue 19).
+    BadRemote(name: "an execute endpoint over HTTP", yaml: "remote:\n  execute: http://127.0.0.1:9/x\n",
+              mentions: "not a grpc:// or grpcs:// URL"),
+    BadRemote(name: "an execute endpoint without TLS off loopback", yaml: "",
+              environment: ["KILN_REMOTE_EXECUTE": "grpc://example.com/main"], mentions: "example.com"),
+    BadRemote(name: "no actions at once", yaml: "remote:\n  execute: grpc://127.0.0.1:9\n  execute_jobs: 0\n",
+              mentions: "kiln.yml:"),
+    BadRemote(name: "a patience that is not seconds", yaml: "remote:\n  execute: grpc://127.0.0.1:9\n",
+              environment: ["KILN_REMOTE_EXECUTE_TIMEOUT": "soon"], mentions: "KILN_REMOTE_EXECUTE_TIMEOUT"),
+    BadRemote(name: "remote with neither a cache nor an endpoint", yaml: "remote:\n  write: true\n", mentions: "'remote' needs"),
   ]
 
   @Test(arguments: badRemotes)
