@@ -179,6 +179,44 @@ import Glibc
     #expect(p.read("out/a.txt") == "ALPHA\n")
   }
 
+  @Test func theWorkspaceIsAtItsRealPathAndDirIsTheWorkingFolder() throws {
+    let p = try TempProject([
+      "web/in.txt": "page\n",
+      "kiln.yml": """
+        tasks:
+          page:
+            dir: web
+            inputs: [web/in.txt]
+            outputs: [web/out.txt, web/where.txt]
+            isolate: true
+            run: cat in.txt > out.txt && pwd > where.txt
+        """,
+    ])
+    let r = try p.kiln("build")
+    #expect(r.status == 0, "\(r)")
+    #expect(p.read("web/out.txt") == "page\n")
+    #expect(p.read("web/where.txt") == p.root + "/web\n")
+  }
+
+  @Test func aBatchRunsInOneSandboxHoldingAllItsItems() throws {
+    let p = try TempProject([
+      "src/a.txt": "alpha\n", "src/b.txt": "beta\n", "src/c.txt": "gamma\n",
+      "kiln.yml": """
+        tasks:
+          upper:
+            foreach: src/*.txt
+            outputs: out/{stem}.txt
+            batch: true
+            isolate: true
+            run: \(Fixture.quoted("for f in {in}; do tr a-z A-Z < $f > out/$(basename $f); done"))
+        """,
+    ])
+    let r = try p.kiln("build", "-j1")
+    #expect(r.status == 0 && r.ranCount == 3, "\(r)")
+    #expect(p.read("out/a.txt") == "ALPHA\n" && p.read("out/b.txt") == "BETA\n" && p.read("out/c.txt") == "GAMMA\n")
+    #expect(p.files(under: ".kiln/sandbox").isEmpty)
+  }
+
   /// A folder of links to the programs named, as a PATH that has nothing else.
   static func path(with programs: [String], in p: TempProject) throws -> String {
     let folder = p.home + "/bin"
