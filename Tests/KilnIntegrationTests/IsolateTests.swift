@@ -238,6 +238,20 @@ import Glibc
     #expect(!p.exists("out/a.txt"), "never run outside the sandbox")
   }
 
+  /// bubblewrap that cannot make a sandbox (user namespaces disabled) says so on its
+  /// first line and exits 1 before the command starts: the task fails with that line.
+  @Test func whenBubblewrapCannotMakeTheSandboxTheTaskFailsWithItsLine() throws {
+    let p = try TempProject(Self.sources.merging(["kiln.yml": Self.copy(isolated: true)]) { a, _ in a })
+    let path = try Self.path(with: ["sh", "tr", "cat"], in: p)
+    let refusal = "bwrap: No permissions to creating new namespace, likely because the kernel does not allow non-privileged user namespaces."
+    try p.write(p.home + "/bin/bwrap", "#!/bin/sh\necho \(Fixture.quoted(refusal)) >&2\nexit 1\n", executable: true)
+    let r = try p.kiln("build", environment: ["PATH": path])
+    #expect(r.status == 1, "\(r)")
+    #expect(r.output.contains("isolate: true: bubblewrap could not make the sandbox: " + refusal), "\(r)")
+    #expect(!r.output.contains("install strace"), "not taken for the command's own failure: \(r)")
+    #expect(!p.exists("out/a.txt"))
+  }
+
   @Test func withoutStraceAFailureSaysWhatToInstall() throws {
     let p = try TempProject(Self.sources.merging(["kiln.yml": """
       tasks:
