@@ -359,13 +359,15 @@ package struct Job: Sendable {
       environment: env, timeout: instance.timeout)
     var isolated: IsolatedRun?
     if !isolating.isEmpty {
+      let run: IsolatedRun
       switch isolation(for: isolating, environment: env) {
-      case .success(let run): isolated = run
+      case .success(let made): run = made
       case .failure(let failure): return .failure(failure)
       }
+      isolated = run
       // The sandbox's /tmp is its own; a TMPDIR elsewhere would not be there.
       env["TMPDIR"] = "/tmp"
-      (invocation.arguments, invocation.environment) = sandboxed(command, in: isolated!, environment: env)
+      (invocation.arguments, invocation.environment) = sandboxed(command, in: run, environment: env)
     }
     defer { if let isolated { cleanUp(isolated) } }
     let asked = clock.monotonic()
@@ -389,6 +391,8 @@ package struct Job: Sendable {
     } catch {
       return .failure(.launchFailed("\(error)"))
     }
+    // The command's time, without the diagnosis run below.
+    let duration = clock.monotonic() - start
     if let isolated {
       switch completion.status {
       case .exited(0):
@@ -403,7 +407,7 @@ package struct Job: Sendable {
       default: break
       }
     }
-    return .success(Ran(completion: completion, duration: clock.monotonic() - start, startWall: startWall,
+    return .success(Ran(completion: completion, duration: duration, startWall: startWall,
                         queued: start - asked, exitStats: atExit.value))
   }
 
