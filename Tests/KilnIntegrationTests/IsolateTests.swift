@@ -217,6 +217,27 @@ import Glibc
     #expect(p.files(under: ".kiln/sandbox").isEmpty)
   }
 
+  /// A time-out kills bubblewrap's process group; the sandbox's own processes (in a
+  /// PID namespace, in a session of their own) die with it: nothing is left running.
+  @Test func aTimedOutIsolatedTaskLeavesNoProcessBehind() throws {
+    let marker = "30.\(Fixture.uniqueFraction())"
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          slow:
+            outputs: o.txt
+            isolate: true
+            timeout: 1s
+            run: sleep \(marker) && touch o.txt
+        """
+    ])
+    let r = try p.kiln("build")
+    #expect(r.status == 1 && r.output.contains("timed out"), "\(r)")
+    #expect(TempProject.waitUntil(seconds: 5) { TempProject.processes(matching: "sleep " + marker).isEmpty },
+            "sleep \(marker) still runs")
+    #expect(p.files(under: ".kiln/sandbox").isEmpty)
+  }
+
   /// A folder of links to the programs named, as a PATH that has nothing else.
   static func path(with programs: [String], in p: TempProject) throws -> String {
     let folder = p.home + "/bin"
