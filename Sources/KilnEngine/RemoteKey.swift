@@ -3,8 +3,8 @@ import KilnHash
 
 extension PreparedTask {
   /// The key of this task on a remote cache: the fields of its local key (`Rebuilder.
-  /// prepare`: command, folder, environment, outputs, depfile, batch) with every input
-  /// (and tool) named by the SHA-256 of its content instead of XXH3, which is not
+  /// prepare`: command, folder, environment, outputs, depfile, batch, isolate) with every
+  /// input (and tool) named by the SHA-256 of its content instead of XXH3, which is not
   /// collision-resistant and must not decide what another machine restores. Same
   /// encoding (one-byte tag, little-endian length, bytes), its own version string.
   /// Nil when an input is a folder, is missing, or no longer holds the content its
@@ -30,6 +30,7 @@ extension PreparedTask {
     for output in instance.outputs { field(UInt8(ascii: "O"), keyRoots.normalize(output)) }
     if let depfile = instance.depfile { field(UInt8(ascii: "F"), keyRoots.normalize(depfile)) }
     if instance.batch != nil { field(UInt8(ascii: "B"), "batch") }
+    if instance.isolate { field(UInt8(ascii: "S"), "isolate") }
     return sha.finalize()
   }
 

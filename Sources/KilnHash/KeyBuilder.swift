@@ -7,7 +7,9 @@ import KilnCore
 ///   V version, C command, D working directory, E env name + 0 + value,
 ///   H hash_env name + 0 + value (or name + 1 when unset), I input path + 0 + 16-byte
 ///   digest, O output path, F depfile path, T tool path + 0 + 16-byte digest (`tools`,
-///   resolved on PATH; a tool outside the workspace is keyed by its absolute path).
+///   resolved on PATH; a tool outside the workspace is keyed by its absolute path),
+///   B `batch` (run with other items in one command), S `isolate` (run in a sandbox);
+///   B and S appear only when set, so adding them changed no existing key.
 /// Length prefixes make the encoding injective: no two different tasks share a key
 /// by concatenation. Only workspace-relative paths go in, never the workspace root.
 package struct KeyBuilder {

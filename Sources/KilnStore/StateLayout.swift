@@ -35,6 +35,9 @@ package struct StateLayout: Sendable, Hashable {
   package var copies: String { folder + "/ws" }
   package var copiesRegistry: String { folder + "/ws-meta" }
   package var copiesLock: String { folder + "/ws-lock" }
+  /// Scratch folders of tasks running with `isolate: true`, one each while it runs: the
+  /// folders it writes its outputs in, moved into the checkout when it succeeds.
+  package var sandboxes: String { folder + "/sandbox" }
 
   /// Every file kiln keeps here for this build file; none may be a symbolic link.
   package var keptFiles: [String] {

@@ -8,12 +8,18 @@ package struct Invocation: Sendable, Hashable {
   package var workingDirectory: String
   package var environment: [String: String]
   package var timeout: Duration?
+  /// When set, the program to start instead of the shell: its absolute path first, then
+  /// its arguments (an isolated task: bubblewrap, its sandbox, then the shell running
+  /// `command`, which stays what the task's command is).
+  package var arguments: [String]?
 
-  package init(command: String, workingDirectory: String, environment: [String: String], timeout: Duration? = nil) {
+  package init(command: String, workingDirectory: String, environment: [String: String], timeout: Duration? = nil,
+               arguments: [String]? = nil) {
     self.command = command
     self.workingDirectory = workingDirectory
     self.environment = environment
     self.timeout = timeout
+    self.arguments = arguments
   }
 }
 

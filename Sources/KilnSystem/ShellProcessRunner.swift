@@ -55,6 +55,14 @@ package struct ShellProcessRunner: ProcessRunner {
   }
 
   private static func spawn(_ invocation: Invocation, stdout: Int32, stderr: Int32) throws(SpawnError) -> pid_t {
+    if let arguments = invocation.arguments, let program = arguments.first {
+      switch Command.spawn(program, arguments, invocation.environment, in: invocation.workingDirectory,
+                           stdout: stdout, stderr: stderr) {
+      case .success(let pid): return pid
+      case .failure(let code):
+        throw SpawnError(message: "cannot start \(program): \(String(cString: strerror(code.rawValue)))")
+      }
+    }
     // Without the shell when it would only start one program (`DirectCommand`); when
     // that program cannot be started, the shell tries and answers as it would have.
     if let direct = DirectCommand.plan(invocation.command, environment: invocation.environment,

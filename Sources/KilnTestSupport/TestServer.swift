@@ -87,6 +87,20 @@ package final class TestServer {
     return Int(UInt16(bigEndian: address.sin_port))
   }
 
+  /// A socket listening on 127.0.0.1 (on a free port) that accepts no one: the
+  /// kernel completes connections into its backlog. Close `fd` when done.
+  package static func listening() -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = loopback(0)
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(fd, $0, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &length) == 0
+      }
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
+  }
+
   private static func loopback(_ port: Int) -> sockaddr_in {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
