@@ -85,9 +85,13 @@ extension Job {
     do { run = try await remoteExecutor.execute(action, scratch: scratch) } catch {
       return .failure(error)
     }
-    // Every output arrived and was checked: now they replace what was there.
+    // Every output arrived and was checked: now they replace what was there, when the
+    // command succeeded (a failed one leaves nothing, as in a local sandbox).
     var placed: [String] = []
-    for output in task.instance.outputs {
+    if run.timedOut || run.exitCode != 0 {
+      for (_, got) in run.outputs { try? fileSystem.remove(got.scratch) }
+    }
+    for output in task.instance.outputs where !run.timedOut && run.exitCode == 0 {
       guard let got = run.outputs[output] else { continue }
       let abs = Paths.join(root, output)
       let mode = FileMode.restored(executable: got.executable)
@@ -101,12 +105,30 @@ extension Job {
       placed.append(abs)
     }
     let exitStats = task.instance.outputs.map { fileSystem.lstat(Paths.join(root, $0)) }
-    let completion = Completion(status: run.timedOut ? .timedOut : .exited(run.exitCode), stdout: run.stdout, stderr: run.stderr)
+    var stderr = run.stderr
+    if !run.timedOut, run.exitCode != 0 {
+      // The same lines a local isolated run that failed gives: the undeclared files it
+      // looked for, found by running it again here in the local sandbox under strace.
+      for line in await diagnosed(task) { stderr += Array((line + "\n").utf8) }
+    }
+    let completion = Completion(status: run.timedOut ? .timedOut : .exited(run.exitCode), stdout: run.stdout, stderr: stderr)
     let ran = Ran(completion: completion, duration: clock.monotonic() - start, startWall: startWall, queued: 0,
                   exitStats: exitStats)
     var facts = RemoteRunFacts(queued: run.queued, executed: run.executed, cached: run.cached)
     facts.bytesUp = run.bytesUp
     facts.bytesDown = run.bytesDown
     return .success((ran, facts))
+  }
+
+  /// The undeclared reads of `task`'s command, from a rerun in the local sandbox
+  /// (`undeclaredReads`); none when the sandbox cannot be made here.
+  private func diagnosed(_ task: PreparedTask) async -> [String] {
+    let instance = task.instance
+    var env = environment
+    for variable in instance.environment { env[variable.name] = variable.value }
+    guard case .success(let isolated) = isolation(for: [task], environment: env) else { return [] }
+    defer { cleanUp(isolated) }
+    env["TMPDIR"] = "/tmp"
+    return await undeclaredReads(isolated, command: instance.command, instance: instance, environment: env)
   }
 }

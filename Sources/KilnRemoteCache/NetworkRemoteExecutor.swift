@@ -36,8 +36,13 @@ package final class NetworkRemoteExecutor: RemoteExecutor {
 
   package func execute(_ action: RemoteAction, scratch: String) async throws(RemoteFailure) -> RemoteRun {
     if let down { throw down }
-    // The Merkle tree, the Command and the Action: every blob the server may lack.
-    let tree = try Self.inputRoot(action.inputs)
+    // The Merkle tree, the Command and the Action: every blob the server may lack. The
+    // workspace is a folder of the input root (`workspaceFolder`), not the root: a
+    // worker that shows the input root as `/` keeps its own /bin, /usr and /etc beside
+    // it, and a workspace folder named `bin` would collide with them.
+    var placed = action.inputs
+    for k in placed.indices { placed[k].path = Self.workspaceFolder + "/" + placed[k].path }
+    let tree = try Self.inputRoot(placed)
     let command = Self.command(action)
     let commandDigest = BlobDigest(sha: SHA256Hasher.digest(command), size: Int64(command.count))
     var actionMessage = ProtoWriter()
@@ -114,8 +119,12 @@ package final class NetworkRemoteExecutor: RemoteExecutor {
 
   // MARK: - Messages
 
+  /// The folder of the input root that holds the workspace, and the command's working
+  /// folder: output paths, relative to it, are the workspace's own.
+  static let workspaceFolder = "workspace"
+
   /// `Command`: arguments, environment (sorted), the outputs as `output_paths` and, for
-  /// servers older than REAPI 2.1, as `output_files`.
+  /// servers older than REAPI 2.1, as `output_files`, the working folder.
   static func command(_ action: RemoteAction) -> [UInt8] {
     var w = ProtoWriter()
     for a in action.arguments { w.string(1, a) }
@@ -127,6 +136,7 @@ package final class NetworkRemoteExecutor: RemoteExecutor {
     }
     let outputs = action.outputs.sorted()
     for o in outputs { w.string(3, o) }
+    w.string(6, workspaceFolder)
     for o in outputs { w.string(7, o) }
     return w.bytes
   }

@@ -22,7 +22,7 @@ package struct RemoteActionInput: Sendable, Hashable {
 
 /// What a remote worker is asked to run (REAPI's `Command` and the input root of its
 /// `Action`): the arguments, the whole environment, the output files, every input file.
-/// Paths are relative to the input root, which stands for the workspace root.
+/// Paths are relative to the workspace root (the executor places it in the input root).
 package struct RemoteAction: Sendable, Hashable {
   package var arguments: [String]
   /// Sorted by name, as REAPI requires.

@@ -1,3 +1,4 @@
+import Foundation
 import KilnTestSupport
 import Testing
 
@@ -53,6 +54,20 @@ enum Fixture {
 
   /// A YAML single-quoted scalar: the text verbatim, `'` doubled. Commands full of
   /// `'`, `|`, `>`, `{...}` and `#` stay exactly what the shell will see.
+  /// Every file of fixtures/demo, by its path in the demo.
+  static func demoFiles() throws -> [String: String] {
+    let demo = HermeticTests.packageRoot + "/fixtures/demo"
+    var files: [String: String] = [:]
+    let walker = FileManager.default.enumerator(atPath: demo)
+    while let rel = walker?.nextObject() as? String {
+      var isFolder: ObjCBool = false
+      if FileManager.default.fileExists(atPath: demo + "/" + rel, isDirectory: &isFolder), !isFolder.boolValue {
+        files[rel] = try String(contentsOfFile: demo + "/" + rel, encoding: .utf8)
+      }
+    }
+    return files
+  }
+
   static func quoted(_ text: String) -> String {
     "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
   }

@@ -43,15 +43,7 @@ import Glibc
 
   /// Every demo task marked `isolate: true` writes what it writes without the sandbox.
   @Test func theDemosIsolatedTasksWriteWhatAPlainRunWrites() throws {
-    let demo = HermeticTests.packageRoot + "/fixtures/demo"
-    var files: [String: String] = [:]
-    let walker = FileManager.default.enumerator(atPath: demo)
-    while let rel = walker?.nextObject() as? String {
-      var isFolder: ObjCBool = false
-      if FileManager.default.fileExists(atPath: demo + "/" + rel, isDirectory: &isFolder), !isFolder.boolValue {
-        files[rel] = try String(contentsOfFile: demo + "/" + rel, encoding: .utf8)
-      }
-    }
+    let files = try Fixture.demoFiles()
     let buildFile = try #require(files["kiln.yml"])
     let marked = buildFile.components(separatedBy: "\n    isolate: true\n").count - 1
     #expect(marked >= 5, "the demo marks its hermetic tasks")

@@ -97,6 +97,55 @@ import Testing
     #expect(restored.status == 0 && restored.ranCount == 0, "\(restored)")
   }
 
+  /// Every task of the demo marked isolated runs on the worker and writes the bytes a
+  /// local build writes; the compiles (depfiles, not isolated) run here.
+  @Test func theDemosIsolatedTasksRunOnTheWorkerAndWriteWhatALocalBuildWrites() throws {
+    let scratch = TempDirectory(prefix: "kiln-rex-demo")
+    guard let server = try Self.executingServer(scratch) else { return }
+    defer { server.stop() }
+    let files = try Fixture.demoFiles()
+    let remote = try TempProject(files)
+    let local = try TempProject(files)
+    let r = try remote.kiln("build", "--json", environment: ["KILN_REMOTE_EXECUTE": "grpc://127.0.0.1:\(server.port)"])
+    #expect(r.status == 0, "\(r)")
+    let places = Self.ranOn(try Self.summary(r))
+    let remotely = places.filter { $0.value == "remote" }.keys.sorted()
+    #expect(remotely == ["archive", "link", "registry", "render templates/hexagon.tmpl", "render templates/octagon.tmpl",
+                         "render templates/square.tmpl", "render templates/triangle.tmpl", "test"], "\(places)")
+    #expect(places.filter { $0.key.hasPrefix("compile") }.values.allSatisfy { $0 == "here" } && places.count > remotely.count)
+    let here = try local.kiln("build")
+    #expect(here.status == 0, "\(here)")
+    for output in ["gen/hexagon.c", "gen/registry.c", "build/libdemo.a", "bin/demo", "build/test.log"] {
+      #expect(remote.bytes(output) != nil && remote.bytes(output) == local.bytes(output), "\(output) differs from a local build's")
+    }
+  }
+
+  /// A command that fails on the worker because it read a file it did not declare gets
+  /// the line a local isolated run gives (the local sandbox, under strace, finds it).
+  @Test func anUndeclaredReadOnTheWorkerIsNamedAsHere() throws {
+    let scratch = TempDirectory(prefix: "kiln-rex-undeclared")
+    guard let server = try Self.executingServer(scratch) else { return }
+    defer { server.stop() }
+    let project = try TempProject([
+      "kiln.yml": """
+        tasks:
+          both:
+            inputs: [src/a.txt]
+            outputs: out/both.txt
+            isolate: true
+            run: cat src/a.txt src/b.txt > out/both.txt
+
+        """,
+      "src/a.txt": "alpha\n",
+      "src/b.txt": "beta\n",
+    ])
+    let r = try project.kiln("build", "--json", environment: ["KILN_REMOTE_EXECUTE": "grpc://127.0.0.1:\(server.port)"])
+    #expect(r.status == 1, "\(r)")
+    #expect(r.stderrLines.contains("kiln: task both read src/b.txt, which is not among its inputs; declare it in inputs: (isolate: true)"), "\(r)")
+    #expect(!r.stderr.contains("running it here"), "\(r)")
+    #expect(!project.exists("out/both.txt"))
+  }
+
   @Test func aCommandFailingOnTheWorkerFailsTheBuildAsItWouldHere() throws {
     let scratch = TempDirectory(prefix: "kiln-rex-fail")
     guard let server = try Self.executingServer(scratch) else { return }
