@@ -68,7 +68,8 @@ struct CacheCommand: ParsableCommand {
     /// The remote this checkout is configured with (nothing is asked of it), and what
     /// its history says the remote did.
     static func remoteFigures(_ context: Context) -> (url: String, writes: Bool, verifies: Bool, figures: RemoteFigures)? {
-      guard let settings = try? RemoteSetup.settings(context) else { return nil }
+      // Remote execution alone (`remote: {execute: ...}`) is no remote cache.
+      guard let settings = try? RemoteSetup.settings(context), !settings.url.isEmpty else { return nil }
       let env = context.environment
       let writes = env["KILN_REMOTE_WRITE"].map { $0 == "1" } ?? settings.write
       let verifies = settings.verifyKey != nil || !(env["KILN_REMOTE_VERIFY_KEY"] ?? "").isEmpty

@@ -90,6 +90,9 @@ import Testing
     #expect((execution["bytes_up"] as? Int ?? 0) > 0 && (execution["bytes_down"] as? Int ?? 0) > 0, "the inputs went up, the outputs came down: \(stats)")
     let text = try remote.kiln("stats")
     #expect(text.stdout.contains("3 commands ran on remote workers"), "\(text)")
+    #expect(!text.stdout.contains("remote cache"), "remote execution is no remote cache: \(text)")
+    let cache = try remote.kiln("cache", "stats", environment: ["KILN_REMOTE_EXECUTE": url])
+    #expect(cache.status == 0 && !cache.stdout.contains("remote:"), "no remote cache to show: \(cache)")
 
     // The result went into the local cache: a checkout sharing it restores, nothing runs.
     let sharing = try remote.clone(sharingCache: true)
