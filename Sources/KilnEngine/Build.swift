@@ -333,21 +333,7 @@ package final class Build {
           (i, item) = handed
         } else if let k = missed.firstIndex(where: { slot || (remoteSlot && executor.runsRemotely($0.item.task)) }) {
           (i, item) = missed.remove(at: k)
-          if remoteSlot, executor.runsRemotely(item.task) {
-            runningRemotely += 1
-            group.addTask {
-              let started = clock.monotonic()
-              let r = await executor.perform(item.task, reasons: item.reasons, previous: item.previous, lookedUp: true)
-              return .remote(i, r, item.reasons, started, clock.monotonic())
-            }
-            continue
-          }
-          running += 1
-          group.addTask {
-            let started = clock.monotonic()
-            let r = await executor.perform(item.task, reasons: item.reasons, previous: item.previous, lookedUp: true)
-            return .one(i, r, item.reasons, started, clock.monotonic())
-          }
+          perform(i, item, lookedUp: true, remotely: remoteSlot && executor.runsRemotely(item.task), in: &group, running: &running)
           continue
         } else if let taken = held {
           (i, item) = taken
@@ -370,20 +356,15 @@ package final class Build {
           continue
         }
         if remoteSlot, !handedBack.contains(i), executor.runsRemotely(task) {
-          runningRemotely += 1
-          group.addTask {
-            let started = clock.monotonic()
-            let r = await executor.perform(task, reasons: reasons, previous: previous, lookedUp: false)
-            return .remote(i, r, reasons, started, clock.monotonic())
-          }
+          perform(i, item, lookedUp: false, remotely: true, in: &group, running: &running)
           continue
         }
         guard slot else {
           held = (i, item)
           break
         }
-        running += 1
         if task.instance.batch != nil, !handedBack.contains(i) {
+          running += 1
           group.addTask {
             let started = clock.monotonic()
             let (r, more, warnings) = await executor.restoreBatched(task, reasons: reasons)
@@ -391,11 +372,22 @@ package final class Build {
           }
           continue
         }
-        group.addTask {
-          let started = clock.monotonic()
-          let r = await executor.perform(task, reasons: reasons, previous: previous, lookedUp: false)
-          return .one(i, r, reasons, started, clock.monotonic())
-        }
+        perform(i, item, lookedUp: false, remotely: false, in: &group, running: &running)
+      }
+    }
+
+    /// Starts `item` on a job slot (`running`) or, `remotely`, on one of the remote
+    /// executor's (`runningRemotely`).
+    private func perform(_ i: Int, _ item: BatchItem, lookedUp: Bool, remotely: Bool,
+                         in group: inout ThrowingTaskGroup<Finished, any Error>, running: inout Int) {
+      let executor = build.executor
+      let clock = build.clock
+      if remotely { runningRemotely += 1 } else { running += 1 }
+      group.addTask {
+        let started = clock.monotonic()
+        let r = await executor.perform(item.task, reasons: item.reasons, previous: item.previous, lookedUp: lookedUp)
+        return remotely ? .remote(i, r, item.reasons, started, clock.monotonic())
+          : .one(i, r, item.reasons, started, clock.monotonic())
       }
     }
 

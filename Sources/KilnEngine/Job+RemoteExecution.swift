@@ -60,11 +60,11 @@ extension Job {
       inputs.append(RemoteActionInput(path: input.path, sha256: sha, size: stat.size,
                                       executable: stat.permissions & 0o100 != 0, source: statCache.absolute(input.path)))
     }
-    var env: [(name: String, value: String)] = [("PATH", Self.remotePath)]
-    for name in instance.hashEnvironment { if let value = environment[name] { env.append((name, value)) } }
+    var env = [EnvironmentVariable("PATH", Self.remotePath)]
+    for name in instance.hashEnvironment { if let value = environment[name] { env.append(EnvironmentVariable(name, value)) } }
     for variable in instance.environment {
       env.removeAll { $0.name == variable.name }
-      env.append((variable.name, variable.value))
+      env.append(variable)
     }
     return RemoteAction(arguments: ["/bin/sh", "-c", instance.command], environment: env,
                         outputs: instance.outputs, inputs: inputs, timeout: instance.timeout)
@@ -78,7 +78,7 @@ extension Job {
     guard let action = remoteAction(task) else {
       return .failure(RemoteFailure("remote execution: an input is outside the workspace or changed while it was read"))
     }
-    let scratch = Paths.join(root, ".kiln")
+    let scratch = StateLayout(root: root).folder
     let start = clock.monotonic()
     let startWall = clock.wallNanoseconds()
     let run: RemoteRun

@@ -330,7 +330,11 @@ package final class NetworkRemoteCache: RemoteCache {
     var sent: Int64 = 0
     func bytes(_ digest: BlobDigest) throws(RemoteFailure) -> [UInt8] {
       if let held = memory[digest] { return held }
-      guard let path = files[digest], let read = try? fileSystem.read(path), Int64(read.count) == digest.size else {
+      // A file read again to be sent (a remote action's input, from the workspace) must
+      // still be what its digest says: never bytes under another content's name.
+      guard let path = files[digest], let read = try? fileSystem.read(path), Int64(read.count) == digest.size,
+            SHA256Hasher.digest(read) == digest.sha
+      else {
         throw RemoteFailure("remote cache: the server asked for a blob kiln did not offer, or its file changed")
       }
       return read

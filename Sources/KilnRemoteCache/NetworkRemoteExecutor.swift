@@ -329,6 +329,7 @@ package final class NetworkRemoteExecutor: RemoteExecutor {
         guard asked.contains(output.path), outputs[output.path] == nil else {
           throw RemoteFailure("remote execution: the worker returned \(output.path), which the task does not declare")
         }
+        guard output.digest.size >= 0 else { throw RemoteFailure("remote execution: \(output.path) has a negative size") }
         let path = "\(scratch)/remote\(Paths.temporaryMarker)\(getpid())-\(TemporaryCounter.next())"
         written.append(path)
         if let contents = output.contents, Int64(contents.count) == output.digest.size,

@@ -319,50 +319,40 @@ package final class Manifest {
 
   /// Schema 6 to 7: the remote cache's figures of each build (NULL for those before).
   private static func migrate6to7(_ db: Database) throws(DatabaseError) {
-    try db.execute("BEGIN IMMEDIATE")
-    let version = try db.statement("SELECT value FROM meta WHERE key = 'schema_version'")
-    let current: Int? = try version.step() ? Int(version.text(0)) : nil
-    _ = try? version.step()
-    guard current == 6 else {
-      try db.execute("COMMIT")
-      return
-    }
-    do throws(DatabaseError) {
-      try db.execute("""
-        ALTER TABLE builds ADD COLUMN remote_hits INTEGER;
-        ALTER TABLE builds ADD COLUMN remote_down INTEGER;
-        ALTER TABLE builds ADD COLUMN remote_up INTEGER;
-        ALTER TABLE builds ADD COLUMN remote_seconds REAL;
-        UPDATE meta SET value = '7' WHERE key = 'schema_version';
-        COMMIT;
-        """)
-    } catch {
-      try? db.execute("ROLLBACK")
-      throw error
-    }
+    try addColumns(db, from: 6, """
+      ALTER TABLE builds ADD COLUMN remote_hits INTEGER;
+      ALTER TABLE builds ADD COLUMN remote_down INTEGER;
+      ALTER TABLE builds ADD COLUMN remote_up INTEGER;
+      ALTER TABLE builds ADD COLUMN remote_seconds REAL;
+      """)
   }
 
-  /// Schema 7 to 8: where each instance's command ran (here or on a remote worker) and
-  /// its remote queue and run times (NULL for the builds before).
+  /// Schema 7 to 8: where each instance's command ran (here or on a remote worker), its
+  /// remote queue and run times and bytes moved (NULL for the builds before).
   private static func migrate7to8(_ db: Database) throws(DatabaseError) {
+    try addColumns(db, from: 7, """
+      ALTER TABLE outcomes ADD COLUMN ran_on TEXT;
+      ALTER TABLE outcomes ADD COLUMN remote_queued REAL;
+      ALTER TABLE outcomes ADD COLUMN remote_executed REAL;
+      ALTER TABLE outcomes ADD COLUMN remote_up INTEGER;
+      ALTER TABLE outcomes ADD COLUMN remote_down INTEGER;
+      """)
+  }
+
+  /// Runs `alterations` and sets the version to `version + 1`, in one transaction, when
+  /// the file is still at `version` under the lock (another kiln may have migrated it
+  /// while this one waited).
+  private static func addColumns(_ db: Database, from version: Int, _ alterations: String) throws(DatabaseError) {
     try db.execute("BEGIN IMMEDIATE")
-    let version = try db.statement("SELECT value FROM meta WHERE key = 'schema_version'")
-    let current: Int? = try version.step() ? Int(version.text(0)) : nil
-    _ = try? version.step()
-    guard current == 7 else {
+    let read = try db.statement("SELECT value FROM meta WHERE key = 'schema_version'")
+    let current: Int? = try read.step() ? Int(read.text(0)) : nil
+    _ = try? read.step()
+    guard current == version else {
       try db.execute("COMMIT")
       return
     }
     do throws(DatabaseError) {
-      try db.execute("""
-        ALTER TABLE outcomes ADD COLUMN ran_on TEXT;
-        ALTER TABLE outcomes ADD COLUMN remote_queued REAL;
-        ALTER TABLE outcomes ADD COLUMN remote_executed REAL;
-        ALTER TABLE outcomes ADD COLUMN remote_up INTEGER;
-        ALTER TABLE outcomes ADD COLUMN remote_down INTEGER;
-        UPDATE meta SET value = '8' WHERE key = 'schema_version';
-        COMMIT;
-        """)
+      try db.execute(alterations + "UPDATE meta SET value = '\(version + 1)' WHERE key = 'schema_version';\nCOMMIT;")
     } catch {
       try? db.execute("ROLLBACK")
       throw error

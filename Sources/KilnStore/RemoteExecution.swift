@@ -26,34 +26,18 @@ package struct RemoteActionInput: Sendable, Hashable {
 package struct RemoteAction: Sendable, Hashable {
   package var arguments: [String]
   /// Sorted by name, as REAPI requires.
-  package var environment: [(name: String, value: String)]
+  package var environment: [EnvironmentVariable]
   package var outputs: [String]
   package var inputs: [RemoteActionInput]
   package var timeout: Duration?
 
-  package init(arguments: [String], environment: [(name: String, value: String)], outputs: [String],
+  package init(arguments: [String], environment: [EnvironmentVariable], outputs: [String],
                inputs: [RemoteActionInput], timeout: Duration?) {
     self.arguments = arguments
     self.environment = environment.sorted { $0.name < $1.name }
     self.outputs = outputs
     self.inputs = inputs
     self.timeout = timeout
-  }
-
-  package static func == (a: RemoteAction, b: RemoteAction) -> Bool {
-    a.arguments == b.arguments && a.environment.map(\.name) == b.environment.map(\.name)
-      && a.environment.map(\.value) == b.environment.map(\.value) && a.outputs == b.outputs
-      && a.inputs == b.inputs && a.timeout == b.timeout
-  }
-
-  package func hash(into hasher: inout Swift.Hasher) {
-    hasher.combine(arguments)
-    for v in environment {
-      hasher.combine(v.name)
-      hasher.combine(v.value)
-    }
-    hasher.combine(outputs)
-    hasher.combine(inputs)
   }
 }
 
