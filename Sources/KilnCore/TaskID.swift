@@ -18,7 +18,9 @@ package struct TaskID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
   /// Inverse of `description`.
   package init(parsing text: String) {
-    if let space = text.firstIndex(of: " ") {
+    // Found among the bytes: a scan of Characters checks grapheme breaks, and every
+    // record a build loads is named by one of these.
+    if let space = text.utf8.firstIndex(of: UInt8(ascii: " ")) {
       self.init(task: String(text[..<space]), item: String(text[text.index(after: space)...]))
     } else {
       self.init(task: text)

@@ -131,8 +131,14 @@ package struct ByteReader {
     defer { offset += n }
     return Array(bytes[offset..<offset + n])
   }
+  /// Decoded straight from the buffer: no intermediate array (a manifest's records
+  /// hold thousands of paths, and loading them is on the path to a build's first
+  /// command).
   package mutating func string() throws(Truncated) -> String {
-    String(decoding: try raw(), as: UTF8.self)
+    guard let n = Int(exactly: try varint()), n <= bytes.count - offset else { throw Truncated() }
+    let start = offset
+    offset += n
+    return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<start + n]), as: UTF8.self) }
   }
   package mutating func digest() throws(Truncated) -> Digest {
     guard offset + 16 <= bytes.count else { throw Truncated() }
@@ -169,12 +175,14 @@ extension ByteReader {
   package mutating func pathDigests() throws(Truncated) -> [PathDigest] {
     let n = try count()
     var result: [PathDigest] = []
+    result.reserveCapacity(n)
     for _ in 0..<n { result.append(PathDigest(try string(), try digest())) }
     return result
   }
   package mutating func outputs() throws(Truncated) -> [OutputEntry] {
     let n = try count()
     var result: [OutputEntry] = []
+    result.reserveCapacity(n)
     for _ in 0..<n {
       let path = try string()
       guard let kind = OutputEntry.Kind(rawValue: UInt8(truncatingIfNeeded: try varint())) else { throw Truncated() }
@@ -186,6 +194,7 @@ extension ByteReader {
   package mutating func strings() throws(Truncated) -> [String] {
     let n = try count()
     var result: [String] = []
+    result.reserveCapacity(n)
     for _ in 0..<n { result.append(try string()) }
     return result
   }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// A task's command started without `/bin/sh -c` when the shell would do nothing but
 /// split it into words and start one program, as GNU make does for a recipe line with
@@ -43,9 +44,41 @@ package struct DirectCommand: Sendable, Equatable {
     // `NAME=value cmd` sets a variable; a `=` in a first word that is not an
     // assignment is too rare to tell apart.
     if program.contains("=") { return nil }
-    guard let path = lookUp(program, environment["PATH"], workingDirectory) else { return nil }
+    guard let path = found(program, environment["PATH"], workingDirectory) else { return nil }
     return DirectCommand(path: path, arguments: fields,
-                         environment: passedOn(environment, workingDirectory))
+                         environment: passed(environment, workingDirectory))
+  }
+
+  /// What `plan` worked out before, in this process: where `PATH` led each program,
+  /// and the environment passed on from an environment in a working directory. Every
+  /// instance of a task asks again with the same ones, and working them out again cost
+  /// a tenth of a trivial task's instructions (each `PATH` folder tried in turn, each
+  /// variable's name checked, the folder's real path). A program found is checked
+  /// again before its path is used (still an executable file there); one not found is
+  /// looked for again each time. Like a shell's table of commands, a program put
+  /// during the build into a `PATH` folder before the one it was found in is not seen
+  /// until the next build.
+  private struct Memo {
+    var found: [String: String] = [:]
+    var passed: [String: (environment: [String: String], passed: [String: String])] = [:]
+  }
+  private static let memo = Mutex(Memo())
+
+  private static func found(_ program: String, _ pathVariable: String?, _ directory: String) -> String? {
+    // A name with a slash is looked up in the working directory, never remembered.
+    guard let pathVariable, !program.contains("/") else { return lookUp(program, pathVariable, directory) }
+    let key = pathVariable + "\u{0}" + program
+    if let path = memo.withLock({ $0.found[key] }), isExecutableFile(path) { return path }
+    guard let path = lookUp(program, pathVariable, directory) else { return nil }
+    memo.withLock { $0.found[key] = path }
+    return path
+  }
+
+  private static func passed(_ environment: [String: String], _ directory: String) -> [String: String] {
+    if let last = memo.withLock({ $0.passed[directory] }), last.environment == environment { return last.passed }
+    let passed = passedOn(environment, directory)
+    memo.withLock { $0.passed[directory] = (environment, passed) }
+    return passed
   }
 
   /// Bytes that are words' letters to the shell whatever surrounds them.

@@ -55,7 +55,7 @@ package struct Glob: Sendable, Hashable, CustomStringConvertible {
   private static func matchAbove(_ pattern: ArraySlice<[UInt8]>, _ names: ArraySlice<ArraySlice<UInt8>>) -> Bool {
     guard let first = pattern.first else { return false }
     guard let name = names.first else { return true }
-    if first == Array("**".utf8) {
+    if isAnyFolders(first) {
       if matchAbove(pattern.dropFirst(), names) { return true }
       return name.first != UInt8(ascii: ".") && matchAbove(pattern, names.dropFirst())
     }
@@ -64,7 +64,7 @@ package struct Glob: Sendable, Hashable, CustomStringConvertible {
 
   private static func match(_ pattern: ArraySlice<[UInt8]>, _ names: ArraySlice<ArraySlice<UInt8>>) -> Bool {
     guard let first = pattern.first else { return names.isEmpty }
-    if first == Array("**".utf8) {
+    if isAnyFolders(first) {
       let rest = pattern.dropFirst()
       // `**` matches zero or more names, none of them hidden.
       var remaining = names
@@ -76,6 +76,12 @@ package struct Glob: Sendable, Hashable, CustomStringConvertible {
     }
     guard let name = names.first, matchName(first[...], name) else { return false }
     return match(pattern.dropFirst(), names.dropFirst())
+  }
+
+  /// Whether a segment is `**` (compared in place: this runs once per segment of every
+  /// path every glob is matched against).
+  private static func isAnyFolders(_ segment: [UInt8]) -> Bool {
+    segment.count == 2 && segment[0] == UInt8(ascii: "*") && segment[1] == UInt8(ascii: "*")
   }
 
   /// One name against one segment pattern.

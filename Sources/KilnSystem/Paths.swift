@@ -93,9 +93,14 @@ package enum Paths {
   /// `path` relative to `root` when it lies inside it, else nil.
   package static func relative(_ path: String, to root: String) -> String? {
     if path == root { return "" }
-    let prefix = root.hasSuffix("/") ? root : root + "/"
-    guard path.hasPrefix(prefix) else { return nil }
-    return String(path.dropFirst(prefix.count))
+    // Compared as bytes, with no `root + "/"` made: this runs for every path a graph
+    // cache or an expansion looked at.
+    let p = path.utf8, r = root.utf8
+    let rootCount = r.last == UInt8(ascii: "/") ? r.count - 1 : r.count
+    guard p.count > rootCount, p.starts(with: r.prefix(rootCount)) else { return nil }
+    let slash = p.index(p.startIndex, offsetBy: rootCount)
+    guard p[slash] == UInt8(ascii: "/") else { return nil }
+    return String(path[p.index(after: slash)...])
   }
 
   /// Whether `path` is a plain workspace-relative path: not empty, not absolute, no

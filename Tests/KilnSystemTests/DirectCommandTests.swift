@@ -75,6 +75,30 @@ import Testing
     #expect(plan("cp a b", ["PATH": path])?.path == "/usr/bin/cp")
   }
 
+  /// `plan` remembers where `PATH` led (a shell's table of commands), but never uses a
+  /// program that is no longer there, and looks again for one it did not find.
+  @Test func aRememberedProgramIsCheckedAgain() throws {
+    let first = scratch.path + "/first", second = scratch.path + "/second"
+    for folder in [first, second] { #expect(mkdir(folder, 0o755) == 0) }
+    let environment = ["PATH": "\(first):\(second)"]
+    #expect(plan("kiln-memo-tool x", environment) == nil)
+    try write("second/kiln-memo-tool", "#!/bin/sh\n")
+    #expect(chmod(second + "/kiln-memo-tool", 0o755) == 0)
+    #expect(plan("kiln-memo-tool x", environment)?.path == second + "/kiln-memo-tool")
+    #expect(plan("kiln-memo-tool y", environment)?.arguments == ["kiln-memo-tool", "y"])
+    // Gone: found again where it is now, or nowhere.
+    #expect(unlink(second + "/kiln-memo-tool") == 0)
+    try write("first/kiln-memo-tool", "#!/bin/sh\n")
+    #expect(chmod(first + "/kiln-memo-tool", 0o755) == 0)
+    #expect(plan("kiln-memo-tool x", environment)?.path == first + "/kiln-memo-tool")
+    #expect(chmod(first + "/kiln-memo-tool", 0o644) == 0)
+    #expect(plan("kiln-memo-tool x", environment) == nil)
+    // The environment passed on follows the one given, not the one remembered.
+    let other = ["PATH": "/usr/bin:/bin", "KEEP": "1"]
+    #expect(plan("cp a b", other)?.environment["KEEP"] == "1")
+    #expect(plan("cp a b", ["PATH": "/usr/bin:/bin"])?.environment["KEEP"] == nil)
+  }
+
   @Test func onlyTheShellRunsWhatNeedsTheShell() throws {
     let environment = ["PATH": path, "GLOB": "*.c", "ESC": "a\\b", "CC": "cc"]
     let shellOnly = [

@@ -57,4 +57,12 @@ import Testing
     #expect(Paths.join("/w", "/abs") == "/abs")
     #expect(Paths.join("", "a.c") == "a.c")
   }
+
+  @Test func relativeComparesBytesAndNeedsTheSlash() {
+    #expect(Paths.relative("/w/a", to: "/") == "w/a")
+    #expect(Paths.relative("/wx/a", to: "/w") == nil)
+    #expect(Paths.relative("/w", to: "/w/") == nil)
+    #expect(Paths.relative("/w/", to: "/w") == "")
+    #expect(Paths.relative("/é/a", to: "/e\u{301}") == nil)
+  }
 }
