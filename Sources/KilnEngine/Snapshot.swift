@@ -135,6 +135,8 @@ package struct BuildSnapshot: Sendable {
 
   package func encode() -> [UInt8] {
     var w = ByteWriter()
+    // About 70 bytes an entry: one buffer, not a dozen doublings.
+    w.reserveCapacity(256 + entries.count * 72)
     w.string(Self.version)
     w.string(root)
     w.string(targets)

@@ -78,6 +78,7 @@ package struct TaskRecord: Sendable, Hashable {
 package struct ByteWriter {
   package private(set) var bytes: [UInt8] = []
   package init() {}
+  package mutating func reserveCapacity(_ n: Int) { bytes.reserveCapacity(n) }
 
   package mutating func varint(_ value: UInt64) {
     var v = value

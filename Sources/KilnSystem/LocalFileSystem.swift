@@ -226,6 +226,7 @@ package struct LocalFileSystem: FileSystem {
   }
 
   package func writeAtomically(_ bytes: [UInt8], to path: String, permissions: UInt32) throws(FileSystemError) {
+    if try Self.writeUnnamed(bytes, to: path, permissions: permissions) { return }
     let tmp = Self.temporaryName(for: path)
     let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(permissions))
     guard fd >= 0 else { throw Self.error(tmp) }
@@ -243,6 +244,34 @@ package struct LocalFileSystem: FileSystem {
       unlink(tmp)
       throw error
     }
+  }
+
+  /// Linux's `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`; Glibc's macro does not reach Swift).
+  private static let unnamedFile = O_DIRECTORY | 0o20000000
+
+  /// `writeAtomically` where nothing is at `path` yet (a fresh worktree's restored
+  /// outputs, a new cache entry): the bytes go into an unnamed file in the folder,
+  /// which is then linked in under `path` whole, or not at all. One change to the
+  /// folder instead of two (a temporary name made, then renamed): two restores into
+  /// one folder took turns on its lock (docs/benchmarks.md, issue 16). false: not done,
+  /// nothing at `path` written (something is there, no `O_TMPFILE` on this file
+  /// system, no /proc): the caller writes a named temporary file and renames it.
+  private static func writeUnnamed(_ bytes: [UInt8], to path: String, permissions: UInt32) throws(FileSystemError) -> Bool {
+    var st = Glibc.stat()
+    guard Glibc.lstat(path, &st) != 0, errno == ENOENT else { return false }
+    let folder = Paths.parent(path)
+    let fd = open(folder.isEmpty ? "." : folder, unnamedFile | O_WRONLY | O_CLOEXEC, mode_t(permissions))
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    if !bytes.isEmpty {
+      let written = bytes.withUnsafeBytes { buf in
+        Result { () throws(FileSystemError) in try writeAll(fd, buf, path: path) }
+      }
+      try written.get()
+    }
+    fchmod(fd, mode_t(permissions))
+    // Does not follow or replace what is at `path`: EEXIST then, and the caller renames.
+    return linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0
   }
 
   package func copy(_ source: String, to destination: String, permissions: UInt32) throws(FileSystemError) -> Digest {

@@ -47,6 +47,31 @@ import Testing
     #expect(fs.contents(ofDirectory: scratch.path)?.sorted() == ["busy", "out.txt"])
   }
 
+  /// A new file is written unnamed and linked in whole; what is already at the path
+  /// (a file, a symlink, a dangling one) is replaced, never written through.
+  @Test func writeAtomicallyReplacesWhatIsThereAndNeverFollowsIt() throws {
+    try fs.writeAtomically(Array("new".utf8), to: path("fresh.o"), permissions: 0o755)
+    #expect(try fs.read(path("fresh.o")) == Array("new".utf8))
+    #expect(fs.stat(path("fresh.o"))?.permissions == 0o755)
+    try fs.writeAtomically([], to: path("empty.o"), permissions: 0o644)
+    #expect(fs.stat(path("empty.o"))?.size == 0)
+    try fs.writeAtomically(Array("kept".utf8), to: path("target.txt"), permissions: 0o644)
+    #expect(symlink(path("target.txt"), path("link.o")) == 0)
+    #expect(symlink(path("nowhere"), path("dangling.o")) == 0)
+    try fs.writeAtomically(Array("over".utf8), to: path("link.o"), permissions: 0o644)
+    try fs.writeAtomically(Array("over".utf8), to: path("dangling.o"), permissions: 0o644)
+    #expect(try fs.read(path("target.txt")) == Array("kept".utf8))
+    #expect(fs.lstat(path("link.o"))?.kind == .file)
+    #expect(fs.lstat(path("dangling.o"))?.kind == .file)
+    #expect(fs.stat(path("nowhere")) == nil)
+    #expect(fs.contents(ofDirectory: scratch.path)?.sorted()
+      == ["dangling.o", "empty.o", "fresh.o", "link.o", "target.txt"])
+    // Into a folder that is not there: an error, nothing made.
+    #expect(throws: FileSystemError.self) {
+      try fs.writeAtomically(Array("x".utf8), to: path("missing/x.o"), permissions: 0o644)
+    }
+  }
+
   @Test func copyAndSymlinkGoThroughATemporaryNameToo() throws {
     try fs.writeAtomically(Array("bytes".utf8), to: path("source"), permissions: 0o644)
     let digest = try fs.copy(path("source"), to: path("copy"), permissions: 0o755)
