@@ -249,19 +249,31 @@ package struct LocalFileSystem: FileSystem {
   /// Linux's `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`; Glibc's macro does not reach Swift).
   private static let unnamedFile = O_DIRECTORY | 0o20000000
 
-  /// `writeAtomically` where nothing is at `path` yet (a fresh worktree's restored
-  /// outputs, a new cache entry): the bytes go into an unnamed file in the folder,
-  /// which is then linked in under `path` whole, or not at all. One change to the
-  /// folder instead of two (a temporary name made, then renamed): two restores into
-  /// one folder took turns on its lock (docs/benchmarks.md, issue 16). false: not done,
-  /// nothing at `path` written (something is there, no `O_TMPFILE` on this file
-  /// system, no /proc): the caller writes a named temporary file and renames it.
-  private static func writeUnnamed(_ bytes: [UInt8], to path: String, permissions: UInt32) throws(FileSystemError) -> Bool {
+  /// An unnamed file (`O_TMPFILE`) in the folder of `path`, where nothing is at `path`
+  /// yet (a fresh worktree's restored outputs, a new blob): written, then linked in
+  /// under `path` whole (`linkUnnamed`), or not at all. One change to the folder
+  /// instead of two (a temporary name made, then renamed): two restores into one
+  /// folder took turns on its lock (docs/benchmarks.md, issue 16). nil: something is at
+  /// `path`, or the file system has no `O_TMPFILE`; the caller writes a named
+  /// temporary file and renames it.
+  private static func openUnnamed(for path: String, mode: UInt32) -> Int32? {
     var st = Glibc.stat()
-    guard Glibc.lstat(path, &st) != 0, errno == ENOENT else { return false }
+    guard Glibc.lstat(path, &st) != 0, errno == ENOENT else { return nil }
     let folder = Paths.parent(path)
-    let fd = open(folder.isEmpty ? "." : folder, unnamedFile | O_WRONLY | O_CLOEXEC, mode_t(permissions))
-    guard fd >= 0 else { return false }
+    let fd = open(folder.isEmpty ? "." : folder, unnamedFile | O_WRONLY | O_CLOEXEC, mode_t(mode))
+    return fd >= 0 ? fd : nil
+  }
+
+  /// Gives the unnamed file `fd` the name `path`. Neither follows nor replaces what is
+  /// at `path`: false (EEXIST) when something came there since; false too without /proc.
+  private static func linkUnnamed(_ fd: Int32, to path: String) -> Bool {
+    linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0
+  }
+
+  /// `writeAtomically` through an unnamed file; false: not done, nothing at `path`
+  /// written (the caller goes through a temporary name).
+  private static func writeUnnamed(_ bytes: [UInt8], to path: String, permissions: UInt32) throws(FileSystemError) -> Bool {
+    guard let fd = openUnnamed(for: path, mode: permissions) else { return false }
     defer { close(fd) }
     if !bytes.isEmpty {
       let written = bytes.withUnsafeBytes { buf in
@@ -270,31 +282,26 @@ package struct LocalFileSystem: FileSystem {
       try written.get()
     }
     fchmod(fd, mode_t(permissions))
-    // Does not follow or replace what is at `path`: EEXIST then, and the caller renames.
-    return linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0
+    return linkUnnamed(fd, to: path)
   }
 
   package func copy(_ source: String, to destination: String, permissions: UInt32) throws(FileSystemError) -> Digest {
     let (input, size) = try Self.openForReading(source)
     defer { close(input) }
+    if let output = Self.openUnnamed(for: destination, mode: 0o600) {
+      defer { close(output) }
+      let digest = try fill(output, readBack: "/proc/self/fd/\(output)", from: input, source: source, size: size)
+      fchmod(output, mode_t(permissions))
+      if Self.linkUnnamed(output, to: destination) { return digest }
+      // Something came there meanwhile: replaced through a temporary name, as below.
+      guard lseek(input, 0, SEEK_SET) == 0 else { throw Self.error(source) }
+    }
     let tmp = Self.temporaryName(for: destination)
     let output = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(0o600))
     guard output >= 0 else { throw Self.error(tmp) }
     defer { close(output) }
     do throws(FileSystemError) {
-      let digest: Digest
-      // A reflink (btrfs, XFS) shares the blocks copy-on-write: as safe as a copy against
-      // later in-place edits, and nearly free. ext4 refuses it; then the bytes are copied.
-      if ioctl(output, Self.ficlone, input) == 0 {
-        digest = try self.digest(of: tmp)
-      } else {
-        let hasher = Hasher()
-        try Self.forEachChunk(input, path: source, size: size) { (piece) throws(FileSystemError) in
-          hasher.update(piece)
-          try Self.writeAll(output, piece, path: tmp)
-        }
-        digest = hasher.finalize()
-      }
+      let digest = try fill(output, readBack: tmp, from: input, source: source, size: size)
       fchmod(output, mode_t(permissions))
       guard Glibc.rename(tmp, destination) == 0 else { throw Self.error(destination) }
       return digest
@@ -302,6 +309,20 @@ package struct LocalFileSystem: FileSystem {
       unlink(tmp)
       throw error
     }
+  }
+
+  /// `input`'s bytes into `output` (whose path `readBack` reads it again), and their digest.
+  private func fill(_ output: Int32, readBack: String, from input: Int32, source: String,
+                    size: Int) throws(FileSystemError) -> Digest {
+    // A reflink (btrfs, XFS) shares the blocks copy-on-write: as safe as a copy against
+    // later in-place edits, and nearly free. ext4 refuses it; then the bytes are copied.
+    if ioctl(output, Self.ficlone, input) == 0 { return try digest(of: readBack) }
+    let hasher = Hasher()
+    try Self.forEachChunk(input, path: source, size: size) { (piece) throws(FileSystemError) in
+      hasher.update(piece)
+      try Self.writeAll(output, piece, path: readBack)
+    }
+    return hasher.finalize()
   }
 
   package func createDirectory(_ path: String) throws(FileSystemError) {

@@ -64,8 +64,17 @@ import Testing
     #expect(fs.lstat(path("link.o"))?.kind == .file)
     #expect(fs.lstat(path("dangling.o"))?.kind == .file)
     #expect(fs.stat(path("nowhere")) == nil)
+    // A copy does the same, and hands back the digest of what it wrote.
+    let copied = try fs.copy(path("fresh.o"), to: path("copy.o"), permissions: 0o644)
+    #expect(copied == (try fs.digest(of: path("fresh.o"))))
+    #expect(try fs.read(path("copy.o")) == Array("new".utf8))
+    #expect(fs.stat(path("copy.o"))?.permissions == 0o644)
+    #expect(symlink(path("target.txt"), path("copy-link.o")) == 0)
+    _ = try fs.copy(path("fresh.o"), to: path("copy-link.o"), permissions: 0o644)
+    #expect(try fs.read(path("target.txt")) == Array("kept".utf8))
+    #expect(fs.lstat(path("copy-link.o"))?.kind == .file)
     #expect(fs.contents(ofDirectory: scratch.path)?.sorted()
-      == ["dangling.o", "empty.o", "fresh.o", "link.o", "target.txt"])
+      == ["copy-link.o", "copy.o", "dangling.o", "empty.o", "fresh.o", "link.o", "target.txt"])
     // Into a folder that is not there: an error, nothing made.
     #expect(throws: FileSystemError.self) {
       try fs.writeAtomically(Array("x".utf8), to: path("missing/x.o"), permissions: 0o644)
