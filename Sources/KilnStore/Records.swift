@@ -173,17 +173,22 @@ extension ByteWriter {
 }
 
 extension ByteReader {
+  /// Lists are sized ahead up to this many items: a record's lists are rarely longer,
+  /// and a damaged or forged count (state.db is not trusted) must not reserve memory
+  /// for items its blob does not hold.
+  static let reserveLimit = 4096
+
   package mutating func pathDigests() throws(Truncated) -> [PathDigest] {
     let n = try count()
     var result: [PathDigest] = []
-    result.reserveCapacity(n)
+    result.reserveCapacity(Swift.min(n, Self.reserveLimit))
     for _ in 0..<n { result.append(PathDigest(try string(), try digest())) }
     return result
   }
   package mutating func outputs() throws(Truncated) -> [OutputEntry] {
     let n = try count()
     var result: [OutputEntry] = []
-    result.reserveCapacity(n)
+    result.reserveCapacity(Swift.min(n, Self.reserveLimit))
     for _ in 0..<n {
       let path = try string()
       guard let kind = OutputEntry.Kind(rawValue: UInt8(truncatingIfNeeded: try varint())) else { throw Truncated() }
@@ -195,7 +200,7 @@ extension ByteReader {
   package mutating func strings() throws(Truncated) -> [String] {
     let n = try count()
     var result: [String] = []
-    result.reserveCapacity(n)
+    result.reserveCapacity(Swift.min(n, Self.reserveLimit))
     for _ in 0..<n { result.append(try string()) }
     return result
   }
