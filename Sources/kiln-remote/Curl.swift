@@ -47,10 +47,24 @@ enum Curl {
 
   /// Many transfers on one thread: HTTP/2 streams share a connection, HTTP/1.1 ones
   /// keep theirs alive for the next request.
+  ///
+  /// h2c with prior knowledge (`grpc://`) on libcurl before 8.0 (curl issue 10634): a
+  /// transfer asking for prior knowledge breaks a connection it reuses or joins ("Error
+  /// in the HTTP2 framing layer"), but one asking for HTTP/2 plainly
+  /// (`CURL_HTTP_VERSION_2_0`) reuses and multiplexes an h2c connection that is there;
+  /// with none there, it opens HTTP/1.1 with an Upgrade that a gRPC server refuses. So
+  /// the first call to a server opens a connection of its own with prior knowledge
+  /// (`H2C.opens`), and the calls after it join that connection (`H2C.joins`); a joining
+  /// call that had to make a connection of its own (the server closed the one it had,
+  /// or it holds no more streams) and did not get an HTTP/2 answer is made again with
+  /// prior knowledge on a new connection, which the calls after it join.
   final class Multi {
     private let handle: UnsafeMutableRawPointer
     /// Each running transfer, by its easy handle.
     private var running: [UnsafeMutableRawPointer: Transfer] = [:]
+    /// Servers (scheme, host and port) with an h2c connection open or being opened by
+    /// a transfer with prior knowledge: later calls to them join it.
+    private var h2cOpen: Set<Substring> = []
 
     init?() {
       guard let multi = curl_multi_init() else { return nil }
@@ -60,10 +74,19 @@ enum Curl {
 
     var isIdle: Bool { running.isEmpty }
 
+    /// A transfer for `frame` (see `Transfer.make`), opening or joining an h2c
+    /// connection as the type says.
+    func make(_ frame: HelperFrame, _ settings: Settings, probing lostAnswer: HelperFrame? = nil) -> Transfer.Start {
+      let server = H2C.server(of: frame)
+      let h2c: H2C = server.map { h2cOpen.contains($0) ? .joins : .opens } ?? .none
+      return Transfer.make(frame, settings, probing: lostAnswer, h2c: h2c)
+    }
+
     /// Starts `transfer`; false when libcurl refuses it.
     func add(_ transfer: Transfer) -> Bool {
       guard curl_multi_add_handle(handle, transfer.easy) == CURLM_OK else { return false }
       running[transfer.easy] = transfer
+      if transfer.h2c == .opens, let server = H2C.server(of: transfer.request) { h2cOpen.insert(server) }
       return true
     }
 
@@ -79,10 +102,22 @@ enum Curl {
               let transfer = running.removeValue(forKey: easy) else { continue }
         let result = message.pointee.data.result
         _ = curl_multi_remove_handle(handle, easy)
+        if transfer.h2c != .none, result != CURLE_OK || transfer.h2c == .joins, let server = H2C.server(of: transfer.request) {
+          // The connection it opened failed, or it found none to join: the next call opens one.
+          if transfer.h2c == .opens || transfer.madeOwnConnection { h2cOpen.remove(server) }
+          if transfer.foundNoH2CConnection(result) {
+            // Made again with prior knowledge (nothing reached the server as gRPC).
+            switch make(transfer.request, transfer.settings, probing: transfer.lostAnswer) {
+            case .run(let again) where add(again): continue
+            case .answer(let answer): done.append(answer); continue
+            default: break
+            }
+          }
+        }
         if transfer.isEarlyAnswerLost(result) {
           // Asked again without the body (see `isEarlyAnswerLost`).
           let lost = transfer.finish(result)
-          switch Transfer.make(transfer.request, transfer.settings, probing: lost) {
+          switch make(transfer.request, transfer.settings, probing: lost) {
           case .run(let probe) where add(probe): continue
           default: done.append(lost)
           }
@@ -100,6 +135,23 @@ enum Curl {
     }
   }
 
+  /// How a `grpc://` call (h2c with prior knowledge) meets libcurl before 8.0 (`Multi`):
+  /// on a connection it opens, or joining one another call opened; `none` for every
+  /// other request, and for any request on libcurl 8.
+  enum H2C {
+    case none, opens, joins
+
+    /// The server (scheme, host and port) of an h2c call with prior knowledge on a
+    /// libcurl before 8.0; nil for any other request.
+    static func server(of frame: HelperFrame) -> Substring? {
+      guard Curl.priorKnowledgeReuseIsBroken, frame.bytes(.httpVersion)?.first == HelperFrame.HTTPVersion.http2Only.rawValue,
+            let url = frame.string(.url), url.hasPrefix("http://")
+      else { return nil }
+      let rest = url.dropFirst("http://".count)
+      return url[..<(rest.firstIndex(of: "/") ?? url.endIndex)]
+    }
+  }
+
   /// One request frame's exchange: its easy handle, and where its body comes from and
   /// goes to. Answers with exactly one response or failure frame.
   final class Transfer {
@@ -108,7 +160,9 @@ enum Curl {
     let settings: Settings
     /// For a probe (the request again, without its body): the failure the first try
     /// ended with, which stands unless the probe gets a gRPC error status.
-    private let lostAnswer: HelperFrame?
+    fileprivate let lostAnswer: HelperFrame?
+    /// Whether it opens or joins an h2c connection (`Multi`).
+    fileprivate let h2c: H2C
     fileprivate let easy: UnsafeMutableRawPointer
     private var headerList: UnsafeMutablePointer<curl_slist>?
     /// libcurl's words for a failure; it keeps the pointer, so the memory is not an
@@ -149,23 +203,25 @@ enum Curl {
     }
 
     /// A transfer for `frame`, or the failure frame that answers it at once.
-    static func make(_ frame: HelperFrame, _ settings: Settings, probing lostAnswer: HelperFrame? = nil) -> Start {
+    fileprivate static func make(_ frame: HelperFrame, _ settings: Settings, probing lostAnswer: HelperFrame?, h2c: H2C) -> Start {
       guard let url = frame.string(.url), let method = frame.string(.method) else {
         return .answer(Self.failure(frame.id, .badRequest, "a request without a method or URL"))
       }
       guard let easy = curl_easy_init() else { return .answer(Self.failure(frame.id, .badRequest, "curl_easy_init failed")) }
-      let transfer = Transfer(frame, easy, settings, lostAnswer)
+      let transfer = Transfer(frame, easy, settings, lostAnswer, h2c)
       if let problem = transfer.configure(frame, url: url, method: method, settings) {
         return .answer(problem)
       }
       return .run(transfer)
     }
 
-    private init(_ frame: HelperFrame, _ easy: UnsafeMutableRawPointer, _ settings: Settings, _ lostAnswer: HelperFrame?) {
+    private init(_ frame: HelperFrame, _ easy: UnsafeMutableRawPointer, _ settings: Settings, _ lostAnswer: HelperFrame?,
+                 _ h2c: H2C) {
       id = frame.id
       request = frame
       self.settings = settings
       self.lostAnswer = lostAnswer
+      self.h2c = h2c
       self.easy = easy
       responsePath = frame.string(.responseFile)
       limit = frame.number(.responseLimit) ?? UInt64(HelperFrame.maximumLength - (1 << 20))
@@ -211,13 +267,12 @@ enum Curl {
       case .http2Only:
         let tls = url.hasPrefix("https:")
         set(CURLOPT_HTTP_VERSION, tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
-        // libcurl before 8.0 (Debian 12 has 7.88.1) breaks a reused h2c connection with
-        // prior knowledge: the second request on it failed with "Error in the HTTP2
-        // framing layer" (curl issue 10634, fixed in 8.0.0). There, each grpc:// call
-        // gets a connection of its own; grpcs:// (ALPN) reuses and multiplexes.
-        if !tls, Curl.priorKnowledgeReuseIsBroken {
-          set(CURLOPT_FRESH_CONNECT, 1)
-          set(CURLOPT_FORBID_REUSE, 1)
+        // libcurl before 8.0 (Debian 12 has 7.88.1): see `Multi`. grpcs:// (ALPN) and
+        // libcurl 8 reuse and multiplex as they are.
+        switch h2c {
+        case .none: break
+        case .opens: set(CURLOPT_FRESH_CONNECT, 1)
+        case .joins: set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_0)
         }
       }
       ok = ok && kiln_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer) == CURLE_OK
@@ -412,6 +467,16 @@ enum Curl {
       lostAnswer == nil && result == CURLE_HTTP2_STREAM && headers.isEmpty && trailers.isEmpty && bodyLength == 0
         && responsePath == nil && requestFile < 0 && request.string(.method) == "POST"
         && request.bytes(.httpVersion)?.first == HelperFrame.HTTPVersion.http2Only.rawValue
+    }
+
+    /// It made a connection of its own rather than reusing one.
+    fileprivate var madeOwnConnection: Bool { kiln_curl_num_connects(easy) > 0 }
+
+    /// A joining transfer that found no h2c connection to join: it made one of its own,
+    /// over HTTP/1.1 with an Upgrade, and got no HTTP/2 answer (a gRPC server takes
+    /// none: libcurl reads its first frame as HTTP/0.9).
+    fileprivate func foundNoH2CConnection(_ result: CURLcode) -> Bool {
+      h2c == .joins && madeOwnConnection && (result != CURLE_OK || kiln_curl_http_version(easy) != CURL_HTTP_VERSION_2_0)
     }
 
     /// The answer frame, once libcurl says the transfer ended with `result`.
