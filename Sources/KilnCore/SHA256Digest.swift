@@ -13,33 +13,41 @@ package struct SHA256Digest: Hashable, Sendable, CustomStringConvertible {
 
   /// Parses 64 lowercase hex digits (REAPI's form); nil for anything else.
   package init?(hex: some StringProtocol) {
-    self.init(hexDigits: hex.utf8)
+    let parsed = hex.utf8.withContiguousStorageIfAvailable(Self.words(hexDigits:))
+      ?? Array(hex.utf8).withUnsafeBufferPointer(Self.words(hexDigits:))
+    guard let parsed else { return nil }
+    words = parsed
   }
 
-  /// Parses 64 lowercase hex digits given as their ASCII bytes; nil for anything else.
-  /// Straight into the words: a restore parses one per output and depfile input of
-  /// every entry (2% of its time when it went through an array of bytes).
-  package init?(hexDigits: some Sequence<UInt8>) {
+  /// Parses 64 lowercase hex digits given as their ASCII bytes (a protobuf field's);
+  /// nil for anything else.
+  package init?(hexDigits: ArraySlice<UInt8>) {
+    guard let parsed = hexDigits.withUnsafeBufferPointer(Self.words(hexDigits:)) else { return nil }
+    words = parsed
+  }
+
+  /// Straight into the words, over contiguous bytes: a restore parses one per output
+  /// and depfile input of every entry (2% of its time through an array of bytes, more
+  /// through a generic sequence another module could not specialise).
+  private static func words(hexDigits digits: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64, UInt64, UInt64)? {
+    guard digits.count == 64 else { return nil }
     var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-    var n = 0
-    for c in hexDigits {
+    for n in 0..<64 {
+      let c = digits[n]
       let v: UInt64
       switch c {
-      case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt64(c - UInt8(ascii: "0"))
-      case UInt8(ascii: "a")...UInt8(ascii: "f"): v = UInt64(c - UInt8(ascii: "a") + 10)
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt64(c &- UInt8(ascii: "0"))
+      case UInt8(ascii: "a")...UInt8(ascii: "f"): v = UInt64(c &- UInt8(ascii: "a") &+ 10)
       default: return nil
       }
       switch n >> 4 {
       case 0: w.0 = w.0 << 4 | v
       case 1: w.1 = w.1 << 4 | v
       case 2: w.2 = w.2 << 4 | v
-      case 3: w.3 = w.3 << 4 | v
-      default: return nil
+      default: w.3 = w.3 << 4 | v
       }
-      n += 1
     }
-    guard n == 64 else { return nil }
-    words = w
+    return w
   }
 
   package var bytes: [UInt8] {
