@@ -51,6 +51,18 @@ static inline long kiln_curl_response_code(CURL *easy) {
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
   return code;
 }
+/// How many new connections the transfer made (0: it ran on a reused one).
+static inline long kiln_curl_num_connects(CURL *easy) {
+  long count = 0;
+  curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &count);
+  return count;
+}
+/// The HTTP version the transfer's answer came in (CURL_HTTP_VERSION_*; 0 when none).
+static inline long kiln_curl_http_version(CURL *easy) {
+  long version = 0;
+  curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
+  return version;
+}
 static inline void *kiln_curl_private(CURL *easy) {
   char *value = 0;
   curl_easy_getinfo(easy, CURLINFO_PRIVATE, &value);

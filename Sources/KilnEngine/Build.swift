@@ -229,6 +229,8 @@ package final class Build {
         var running = 0
         // Cache stores handed back by jobs and not yet done (`JobResult.pendingStore`).
         var storing = 0
+        // Whether a store of entries alone is in flight (at most one).
+        var storingEntries = false
         while true {
           while let i = plan.nextToDecide() {
             if stopping { plan.abandon(i) } else { try decide(i) }
@@ -243,13 +245,21 @@ package final class Build {
           if !stopping { formBatches() }
           start(in: &group, running: &running)
           // Results to store go after the commands just started, so they start first;
-          // a store takes no job slot.
-          for pending in toStore {
-            let executor = build.executor
+          // a store takes no job slot. Entries alone (remote hits) are stored together,
+          // one such store at a time: those that come meanwhile wait for the next.
+          let executor = build.executor
+          for pending in toStore where !pending.isEntryOnly {
             group.addTask { .stored(await executor.store(pending)) }
+            storing += 1
           }
-          storing += toStore.count
-          toStore.removeAll()
+          toStore.removeAll { !$0.isEntryOnly }
+          if !toStore.isEmpty, !storingEntries {
+            let entries = toStore
+            group.addTask { .storedEntries(await executor.store(entriesOnly: entries)) }
+            storing += 1
+            storingEntries = true
+            toStore.removeAll()
+          }
           if running == 0 && storing == 0 && lookingUp == 0 && runningRemotely == 0 {
             // Stopping: what waited to run in a batch or for a slot never starts.
             for (_, waiting) in toBatch { for w in waiting { plan.abandon(w.i) } }
@@ -262,6 +272,11 @@ package final class Build {
           switch finished {
           case .stored(let warnings):
             storing -= 1
+            for w in warnings { observer.warning(w) }
+            continue
+          case .storedEntries(let warnings):
+            storing -= 1
+            storingEntries = false
             for w in warnings { observer.warning(w) }
             continue
           case .remote(let i, let r, let reasons, let started, let end):
@@ -280,7 +295,7 @@ package final class Build {
           default: running -= 1
           }
           switch finished {
-          case .stored, .lookedUp, .remote: break
+          case .stored, .storedEntries, .lookedUp, .remote: break
           case .one(let i, let r, let reasons, let started, let end):
             try ended(i, r, startReasons: reasons, started: started - startTime, finished: end - startTime)
           case .probed(let i, let r, let reasons, let warnings, let item, let started, let end):
@@ -407,6 +422,8 @@ package final class Build {
       case batch([(i: Int, item: BatchItem)], [JobResult?], Double, Double)
       /// A result stored in the cache; the warnings when it could not be.
       case stored([String])
+      /// Entries alone stored together (`TaskExecutor.store(entriesOnly:)`); the warnings.
+      case storedEntries([String])
     }
 
     /// Puts the batched instances that must run into batches: all of a task's at once

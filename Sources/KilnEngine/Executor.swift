@@ -37,6 +37,17 @@ package protocol TaskExecutor: Sendable {
   /// Puts a result `perform` handed back unstored (`JobResult.pendingStore`) into the
   /// cache; the warnings to show when it could not.
   func store(_ pending: PendingStore) async -> [String]
+  /// Stores results that are only entries (`PendingStore.isEntryOnly`: remote hits) in
+  /// one step; the warnings to show when they could not be.
+  func store(entriesOnly pendings: [PendingStore]) async -> [String]
+}
+
+extension TaskExecutor {
+  package func store(entriesOnly pendings: [PendingStore]) async -> [String] {
+    var warnings: [String] = []
+    for pending in pendings { warnings += await store(pending) }
+    return warnings
+  }
 }
 
 extension Job: TaskExecutor {

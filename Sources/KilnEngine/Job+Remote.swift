@@ -20,16 +20,22 @@ extension Job {
     guard let remote, remote.down == nil else { return nil }
     guard let key = task.remoteKey(statCache: statCache, keyRoots: keyRoots) else { return nil }
     let action: ActionEntry
+    let checked: [Digest: SHA256Digest]
     do {
       guard let entry = try await remote.lookup(key),
             let found = try await localEntry(from: entry, for: task, remote: remote)
       else { return nil }
-      action = found
+      (action, checked) = found
     } catch {
       if let failure = remote.failureToReport() { warnings.append(Self.remoteDown(failure)) }
       return nil
     }
-    guard case .restored(var result) = restore(task, from: action) else { return nil }
+    guard case .restored(var result) = restore(task, from: action, touching: false) else { return nil }
+    // Each file restored holds bytes whose SHA-256 was checked on the way in: a later
+    // task's remote key (the archive of these objects) does not read them again.
+    for output in action.outputs where output.kind == .file {
+      if let sha = checked[output.digest] { statCache.remember(output.path, output.digest, sha256: sha) }
+    }
     result.outcome = .restored(from: .remote)
     result.warnings += warnings
     var stored = action
@@ -45,11 +51,12 @@ extension Job {
   }
 
   /// `entry` as a local action entry (paths written out of keys, as `collect` stores
-  /// them), its blobs downloaded and checked into the content store; nil when it is not
+  /// them), its blobs downloaded and checked into the content store, with the SHA-256
+  /// each file's bytes were checked against (by their XXH3 digest); nil when it is not
   /// this task's result here: outputs other than the declared ones, a depfile input
   /// with other content here, a blob the server lacks or sends wrong.
   private func localEntry(from entry: RemoteEntry, for task: PreparedTask, remote: any RemoteCache)
-    async throws(RemoteFailure) -> ActionEntry?
+    async throws(RemoteFailure) -> (ActionEntry, [Digest: SHA256Digest])?
   {
     let declared = task.instance.outputs
     guard entry.declaredOutputs.map(keyRoots.resolve) == declared, entry.duration.isFinite else { return nil }
@@ -85,19 +92,22 @@ extension Job {
                              stdout: entry.stdout, stderr: entry.stderr, duration: entry.duration, inline: inline)
     guard action.fits(declared: declared) else { return nil }
     // Paths in the entry are this checkout's from here on (`restore(_:from:)` takes it so).
+    var checked: [Digest: SHA256Digest] = [:]
     for (k, output) in entry.outputs.enumerated() where output.kind == .file {
+      let digest: Digest
       if output.size <= ActionCache.inlineLimit {
         // Small: kept inside the local entry, as a local store keeps it (no blob file).
         guard let bytes = try await remote.fetch(output.sha256!, size: output.size) else { return nil }
-        let digest = Hasher.digest(bytes)
+        digest = Hasher.digest(bytes)
         action.inline[digest] = bytes
-        action.outputs[k].digest = digest
       } else {
-        guard let digest = try await fetchBlob(output.sha256!, size: output.size, remote: remote) else { return nil }
-        action.outputs[k].digest = digest
+        guard let stored = try await fetchBlob(output.sha256!, size: output.size, remote: remote) else { return nil }
+        digest = stored
       }
+      action.outputs[k].digest = digest
+      checked[digest] = output.sha256!
     }
-    return action
+    return (action, checked)
   }
 
   /// Downloads one blob into the content store; its XXH3 digest, or nil when the server

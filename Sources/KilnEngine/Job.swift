@@ -51,6 +51,11 @@ package struct PendingStore: Sendable {
   package var task: PreparedTask?
   /// The outputs' SHA-256, by XXH3 digest, taken with their XXH3 when the result may be uploaded.
   package var sha256: [Digest: SHA256Digest] = [:]
+
+  /// Only an entry to write: no blob to copy, no claim to release, nothing to upload
+  /// (a remote hit, whose blobs are in the content store already). Such stores are
+  /// written together (`TaskExecutor.store(entriesOnly:)`).
+  package var isEntryOnly: Bool { blobs.isEmpty && claim == nil && task == nil }
 }
 
 /// The work of one task instance that is not up to date, done off the build loop:
@@ -218,8 +223,9 @@ package struct Job: Sendable {
   }
 
   /// Writes `entry` (localized, fitting the task's declared outputs, its depfile inputs
-  /// matching) back as the task's outputs.
-  func restore(_ task: PreparedTask, from entry: ActionEntry) -> Restore {
+  /// matching) back as the task's outputs; `touching`: marks the local entry used (a
+  /// remote hit's is stored after, with its time).
+  func restore(_ task: PreparedTask, from entry: ActionEntry, touching: Bool = true) -> Restore {
     // Declared outputs are this task's to replace; a directory output is rebuilt whole.
     for output in task.instance.outputs where mayClear(output) && statCache.fileSystemKind(output) == .directory {
       try? fileSystem.remove(Paths.join(root, output))
@@ -255,7 +261,7 @@ package struct Job: Sendable {
     }
     // A failed copy (a blob vanished or went bad since the check) is a miss: the task runs.
     guard ok else { return failure }
-    actionCache.touch(task.key)
+    if touching { actionCache.touch(task.key) }
     let record = TaskRecord(
       id: task.instance.id, key: task.key, command: task.instance.command, environment: task.environment,
       inputs: task.inputs, discovered: entry.discovered,
@@ -599,6 +605,16 @@ package struct Job: Sendable {
       return ["\(pending.id): not cached: \(error)"]
     }
     return await uploadRemote(pending)
+  }
+
+  /// Entries only (remote hits), in one transaction of the action database.
+  package func store(entriesOnly pendings: [PendingStore]) async -> [String] {
+    do {
+      try actionCache.store(pendings.map { ($0.action, $0.key) })
+    } catch {
+      return pendings.map { "\($0.id): not cached: \(error)" }
+    }
+    return []
   }
 
   /// `result` with its pending store done now (`kiln exec`, batches): the warnings of a

@@ -65,11 +65,18 @@ package struct HTTPResponse: Sendable, Equatable {
   package func header(_ name: String) -> String? { Self.value(of: name, in: headers) }
 
   static func value(of name: String, in lines: [String]) -> String? {
-    let wanted = name.lowercased()
+    let wanted = Array(name.utf8)
     for line in lines {
-      guard let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == wanted else { continue }
-      return String(line[line.index(after: colon)...]).trimmingWhiteSpace
+      // Compared byte by byte, ASCII letters without case: no lowercased copy of every
+      // header line of every answer.
+      let bytes = line.utf8
+      guard bytes.count > wanted.count, bytes[bytes.index(bytes.startIndex, offsetBy: wanted.count)] == UInt8(ascii: ":"),
+            zip(bytes, wanted).allSatisfy({ $0 | 0x20 == $1 | 0x20 && ($0 == $1 || Self.isLetter($0)) })
+      else { continue }
+      return String(line[line.utf8.index(bytes.startIndex, offsetBy: wanted.count + 1)...]).trimmingWhiteSpace
     }
     return nil
   }
+
+  private static func isLetter(_ c: UInt8) -> Bool { (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") }
 }

@@ -26,7 +26,7 @@ struct BlobDigest: Hashable, Sendable {
     while let (field, v) = try r.next() {
       switch field {
       case 1:
-        guard let d = SHA256Digest(hex: try v.string()) else { throw ProtoError("a digest that is not SHA-256") }
+        guard let d = try v.sha256() else { throw ProtoError("a digest that is not SHA-256") }
         hash = d
       case 2: size = try v.int()
       default: break
@@ -195,7 +195,7 @@ enum ActionResultCodec {
         var d = try value.message()
         var path: String?, sha: SHA256Digest?
         while let (n, v) = try d.next() {
-          if n == 1 { path = try v.string() } else if n == 2 { sha = SHA256Digest(hex: try v.string()) }
+          if n == 1 { path = try v.string() } else if n == 2 { sha = try v.sha256() }
         }
         guard let path, let sha else { throw ProtoError("a depfile input without a path or SHA-256") }
         discovered.append(RemoteInput(path: path, sha256: sha))

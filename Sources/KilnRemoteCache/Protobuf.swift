@@ -1,3 +1,5 @@
+import KilnCore
+
 /// The protobuf wire format, as far as REAPI's messages need it: varints, 64-bit
 /// fixed numbers, and length-delimited fields (strings, bytes, nested messages).
 /// Written by hand rather than with swift-protobuf: a dozen messages, a few fields of
@@ -134,6 +136,13 @@ extension ProtoReader.Value {
     let b = try bytes()
     guard let s = String(validating: b, as: UTF8.self) else { throw ProtoError("a string that is not UTF-8") }
     return s
+  }
+
+  /// A SHA-256 written as 64 lowercase hex digits (REAPI's `Digest.hash`), read from
+  /// the field's bytes; nil when it is not one.
+  func sha256() throws(ProtoError) -> SHA256Digest? {
+    guard case .bytes(let b) = self else { throw ProtoError("expected a length-delimited field") }
+    return SHA256Digest(hexDigits: b)
   }
 
   func message() throws(ProtoError) -> ProtoReader {

@@ -106,16 +106,25 @@ package struct ActionCache: Sendable {
   package func entries(for key: Digest) -> [ActionEntry] { lookup(key).entries }
 
   package func store(_ entry: ActionEntry, for key: Digest) throws(FileSystemError) {
-    try storage.update(key) { current in
-      // One entry per (discovered inputs, workspace root when path-dependent).
-      var list: [ActionEntry] = []
-      if let current, case .entries(let stored) = Self.decodeChecked(current) {
-        list = stored.filter { $0.discovered != entry.discovered || $0.pathDependentRoot != entry.pathDependentRoot }
-      }
-      list.insert(entry, at: 0)
-      if list.count > Self.maxEntries { list.removeLast(list.count - Self.maxEntries) }
-      return Self.encode(list)
+    try storage.update(key) { Self.merging(entry, into: $0) }
+  }
+
+  /// Stores each entry under its key, in one step where the storage can make it one
+  /// (`ActionStorage.update(_:_:)` of many keys): all are stored, or none.
+  package func store(_ entries: [(entry: ActionEntry, key: Digest)]) throws(FileSystemError) {
+    try storage.update(entries.map(\.key)) { k, current in Self.merging(entries[k].entry, into: current) }
+  }
+
+  /// `current` (a key's stored bytes, if any) with `entry` first: one entry per
+  /// (discovered inputs, workspace root when path-dependent), at most `maxEntries`.
+  private static func merging(_ entry: ActionEntry, into current: [UInt8]?) -> [UInt8] {
+    var list: [ActionEntry] = []
+    if let current, case .entries(let stored) = decodeChecked(current) {
+      list = stored.filter { $0.discovered != entry.discovered || $0.pathDependentRoot != entry.pathDependentRoot }
     }
+    list.insert(entry, at: 0)
+    if list.count > maxEntries { list.removeLast(list.count - maxEntries) }
+    return encode(list)
   }
 
   /// Removes the stored entries for `key` (a result found to be wrong after storing).

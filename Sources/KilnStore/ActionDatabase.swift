@@ -12,9 +12,19 @@ package protocol ActionStorage: Sendable {
   /// Replaces what `key` holds with `change(current)`, as one step where the storage
   /// can make it one (the database: one transaction).
   func update(_ key: Digest, _ change: ([UInt8]?) -> [UInt8]) throws(FileSystemError)
+  /// Replaces what each of `keys` holds with `change(its index, current)`, as one step
+  /// where the storage can make it one (the database: one transaction for all).
+  func update(_ keys: [Digest], _ change: (Int, [UInt8]?) -> [UInt8]) throws(FileSystemError)
   func remove(_ key: Digest)
   /// Marks `key` used, for LRU eviction.
   func touch(_ key: Digest)
+}
+
+extension ActionStorage {
+  /// One key at a time.
+  package func update(_ keys: [Digest], _ change: (Int, [UInt8]?) -> [UInt8]) throws(FileSystemError) {
+    for (k, key) in keys.enumerated() { try update(key) { change(k, $0) } }
+  }
 }
 
 /// One file per key, `<cache>/actions/<first hex digit>/<32 hex digits>`, replaced by
@@ -185,20 +195,30 @@ package final class ActionDatabase: ActionStorage {
   }
 
   package func update(_ key: Digest, _ change: ([UInt8]?) -> [UInt8]) throws(FileSystemError) {
+    try update([key]) { _, current in change(current) }
+  }
+
+  /// One transaction for all of `keys` (a remote restore's hits, stored together): a
+  /// transaction each wrote the WAL's frames and header again for every entry.
+  package func update(_ keys: [Digest], _ change: (Int, [UInt8]?) -> [UInt8]) throws(FileSystemError) {
     let result = using { (db) throws(DatabaseError) -> Void in
       // Prepared once and reused (an `execute` parses its text every time): a batch of
       // 300 items stores 300 entries, each in its own transaction.
       try db.statement("BEGIN IMMEDIATE").run()
       do throws(DatabaseError) {
-        let select = try db.statement("SELECT entry FROM actions WHERE key = ?").bind([.blob(key.bytes)])
-        var current: [UInt8]?
-        if try select.step() {
-          current = select.blob(0)
-          _ = try? select.step()
+        let now = Self.now()
+        for (k, key) in keys.enumerated() {
+          // A key twice in `keys` reads the row this transaction wrote for it.
+          let select = try db.statement("SELECT entry FROM actions WHERE key = ?").bind([.blob(key.bytes)])
+          var current: [UInt8]?
+          if try select.step() {
+            current = select.blob(0)
+            _ = try? select.step()
+          }
+          let bytes = change(k, current)
+          try db.statement("INSERT OR REPLACE INTO actions(key, entry, used) VALUES (?, ?, ?)")
+            .bind([.blob(key.bytes), .blob(bytes), .integer(now)]).run()
         }
-        let bytes = change(current)
-        try db.statement("INSERT OR REPLACE INTO actions(key, entry, used) VALUES (?, ?, ?)")
-          .bind([.blob(key.bytes), .blob(bytes), .integer(Self.now())]).run()
         try db.statement("COMMIT").run()
       } catch {
         try? db.execute("ROLLBACK")

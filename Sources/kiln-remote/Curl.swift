@@ -47,24 +47,75 @@ enum Curl {
 
   /// Many transfers on one thread: HTTP/2 streams share a connection, HTTP/1.1 ones
   /// keep theirs alive for the next request.
+  ///
+  /// h2c with prior knowledge (`grpc://`) on libcurl before 8.0: a transfer asking for
+  /// prior knowledge breaks a connection it reuses ("Error in the HTTP2 framing layer",
+  /// curl issue 10634), and streams multiplexed on one connection lost their trailers
+  /// and the end of their bodies here (about one build in two of the bench's 419
+  /// restores from buildbox-casd had one). A transfer asking for HTTP/2 plainly
+  /// (`CURL_HTTP_VERSION_2_0`) reuses an idle h2c connection soundly; with none there,
+  /// it opens HTTP/1.1 with an Upgrade that a gRPC server refuses. So there, streams are
+  /// not multiplexed, and a call opens a connection of its own with prior knowledge
+  /// (`H2C.opens`) unless one it believes idle is there (`H2C.reuses`): each server's
+  /// connections are counted (`H2CConnections`). A reusing call that found none (the
+  /// server or libcurl closed it) and got no HTTP/2 answer is made again on a new one.
   final class Multi {
     private let handle: UnsafeMutableRawPointer
     /// Each running transfer, by its easy handle.
     private var running: [UnsafeMutableRawPointer: Transfer] = [:]
+    /// Per server (scheme, host and port): its h2c connections and the calls on them.
+    private var h2c: [Substring: H2CConnections] = [:]
+
+    /// A server's h2c connections opened with prior knowledge and not known to be
+    /// closed, and the calls running on them (one each): the difference is idle.
+    struct H2CConnections {
+      var open = 0
+      var busy = 0
+    }
 
     init?() {
       guard let multi = curl_multi_init() else { return nil }
       handle = multi
-      _ = kiln_curl_multi_set_long(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX)
+      _ = kiln_curl_multi_set_long(multi, CURLMOPT_PIPELINING, Curl.priorKnowledgeReuseIsBroken ? CURLPIPE_NOTHING : CURLPIPE_MULTIPLEX)
+      // Idle connections are kept for the next calls (libcurl's default keeps four per
+      // transfer running, and closed them between bursts).
+      _ = kiln_curl_multi_set_long(multi, CURLMOPT_MAXCONNECTS, 64)
     }
 
     var isIdle: Bool { running.isEmpty }
+
+    /// A transfer for `frame` (see `Transfer.make`), on an idle h2c connection when it
+    /// is an h2c call and there is one, else opening its own.
+    func make(_ frame: HelperFrame, _ settings: Settings, probing lostAnswer: HelperFrame? = nil) -> Transfer.Start {
+      var role = H2C.none
+      if let server = H2C.server(of: frame) {
+        let known = h2c[server, default: H2CConnections()]
+        role = known.busy < known.open ? .reuses : .opens
+      }
+      return Transfer.make(frame, settings, probing: lostAnswer, h2c: role)
+    }
 
     /// Starts `transfer`; false when libcurl refuses it.
     func add(_ transfer: Transfer) -> Bool {
       guard curl_multi_add_handle(handle, transfer.easy) == CURLM_OK else { return false }
       running[transfer.easy] = transfer
+      if transfer.h2c != .none, let server = H2C.server(of: transfer.request) {
+        h2c[server, default: H2CConnections()].busy += 1
+        if transfer.h2c == .opens { h2c[server, default: H2CConnections()].open += 1 }
+      }
       return true
+    }
+
+    /// Counts `transfer`'s end on its h2c connection: a failed call's connection is
+    /// taken as closed, and so is the one a reusing call did not find. True when the
+    /// call is to be made again on a new connection (`Transfer.foundNoH2CConnection`).
+    private func ended(_ transfer: Transfer, _ result: CURLcode) -> Bool {
+      guard transfer.h2c != .none, let server = H2C.server(of: transfer.request) else { return false }
+      h2c[server, default: H2CConnections()].busy -= 1
+      if result != CURLE_OK || transfer.foundNoH2CConnection(result) {
+        h2c[server, default: H2CConnections()].open = max(0, h2c[server, default: H2CConnections()].open - 1)
+      }
+      return transfer.foundNoH2CConnection(result)
     }
 
     /// Moves every transfer along as far as it can go without waiting; the ones that
@@ -79,10 +130,18 @@ enum Curl {
               let transfer = running.removeValue(forKey: easy) else { continue }
         let result = message.pointee.data.result
         _ = curl_multi_remove_handle(handle, easy)
+        if ended(transfer, result) {
+          // Made again on a new connection (nothing reached the server as gRPC).
+          switch make(transfer.request, transfer.settings, probing: transfer.lostAnswer) {
+          case .run(let again) where add(again): continue
+          case .answer(let answer): done.append(answer); continue
+          default: break
+          }
+        }
         if transfer.isEarlyAnswerLost(result) {
           // Asked again without the body (see `isEarlyAnswerLost`).
           let lost = transfer.finish(result)
-          switch Transfer.make(transfer.request, transfer.settings, probing: lost) {
+          switch make(transfer.request, transfer.settings, probing: lost) {
           case .run(let probe) where add(probe): continue
           default: done.append(lost)
           }
@@ -100,6 +159,23 @@ enum Curl {
     }
   }
 
+  /// How a `grpc://` call (h2c with prior knowledge) meets libcurl before 8.0 (`Multi`):
+  /// on a connection it opens, or reusing an idle one another call opened; `none` for
+  /// every other request, and for any request on libcurl 8.
+  enum H2C {
+    case none, opens, reuses
+
+    /// The server (scheme, host and port) of an h2c call with prior knowledge on a
+    /// libcurl before 8.0; nil for any other request.
+    static func server(of frame: HelperFrame) -> Substring? {
+      guard Curl.priorKnowledgeReuseIsBroken, frame.bytes(.httpVersion)?.first == HelperFrame.HTTPVersion.http2Only.rawValue,
+            let url = frame.string(.url), url.hasPrefix("http://")
+      else { return nil }
+      let rest = url.dropFirst("http://".count)
+      return url[..<(rest.firstIndex(of: "/") ?? url.endIndex)]
+    }
+  }
+
   /// One request frame's exchange: its easy handle, and where its body comes from and
   /// goes to. Answers with exactly one response or failure frame.
   final class Transfer {
@@ -108,7 +184,9 @@ enum Curl {
     let settings: Settings
     /// For a probe (the request again, without its body): the failure the first try
     /// ended with, which stands unless the probe gets a gRPC error status.
-    private let lostAnswer: HelperFrame?
+    fileprivate let lostAnswer: HelperFrame?
+    /// Whether it opens or reuses an h2c connection (`Multi`).
+    fileprivate let h2c: H2C
     fileprivate let easy: UnsafeMutableRawPointer
     private var headerList: UnsafeMutablePointer<curl_slist>?
     /// libcurl's words for a failure; it keeps the pointer, so the memory is not an
@@ -149,23 +227,25 @@ enum Curl {
     }
 
     /// A transfer for `frame`, or the failure frame that answers it at once.
-    static func make(_ frame: HelperFrame, _ settings: Settings, probing lostAnswer: HelperFrame? = nil) -> Start {
+    fileprivate static func make(_ frame: HelperFrame, _ settings: Settings, probing lostAnswer: HelperFrame?, h2c: H2C) -> Start {
       guard let url = frame.string(.url), let method = frame.string(.method) else {
         return .answer(Self.failure(frame.id, .badRequest, "a request without a method or URL"))
       }
       guard let easy = curl_easy_init() else { return .answer(Self.failure(frame.id, .badRequest, "curl_easy_init failed")) }
-      let transfer = Transfer(frame, easy, settings, lostAnswer)
+      let transfer = Transfer(frame, easy, settings, lostAnswer, h2c)
       if let problem = transfer.configure(frame, url: url, method: method, settings) {
         return .answer(problem)
       }
       return .run(transfer)
     }
 
-    private init(_ frame: HelperFrame, _ easy: UnsafeMutableRawPointer, _ settings: Settings, _ lostAnswer: HelperFrame?) {
+    private init(_ frame: HelperFrame, _ easy: UnsafeMutableRawPointer, _ settings: Settings, _ lostAnswer: HelperFrame?,
+                 _ h2c: H2C) {
       id = frame.id
       request = frame
       self.settings = settings
       self.lostAnswer = lostAnswer
+      self.h2c = h2c
       self.easy = easy
       responsePath = frame.string(.responseFile)
       limit = frame.number(.responseLimit) ?? UInt64(HelperFrame.maximumLength - (1 << 20))
@@ -211,13 +291,12 @@ enum Curl {
       case .http2Only:
         let tls = url.hasPrefix("https:")
         set(CURLOPT_HTTP_VERSION, tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
-        // libcurl before 8.0 (Debian 12 has 7.88.1) breaks a reused h2c connection with
-        // prior knowledge: the second request on it failed with "Error in the HTTP2
-        // framing layer" (curl issue 10634, fixed in 8.0.0). There, each grpc:// call
-        // gets a connection of its own; grpcs:// (ALPN) reuses and multiplexes.
-        if !tls, Curl.priorKnowledgeReuseIsBroken {
-          set(CURLOPT_FRESH_CONNECT, 1)
-          set(CURLOPT_FORBID_REUSE, 1)
+        // libcurl before 8.0 (Debian 12 has 7.88.1): see `Multi`. grpcs:// (ALPN) and
+        // libcurl 8 reuse and multiplex as they are.
+        switch h2c {
+        case .none: break
+        case .opens: set(CURLOPT_FRESH_CONNECT, 1)
+        case .reuses: set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_0)
         }
       }
       ok = ok && kiln_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer) == CURLE_OK
@@ -412,6 +491,16 @@ enum Curl {
       lostAnswer == nil && result == CURLE_HTTP2_STREAM && headers.isEmpty && trailers.isEmpty && bodyLength == 0
         && responsePath == nil && requestFile < 0 && request.string(.method) == "POST"
         && request.bytes(.httpVersion)?.first == HelperFrame.HTTPVersion.http2Only.rawValue
+    }
+
+    /// It made a connection of its own rather than reusing one.
+    fileprivate var madeOwnConnection: Bool { kiln_curl_num_connects(easy) > 0 }
+
+    /// A reusing transfer that found no idle h2c connection: it made one of its own,
+    /// over HTTP/1.1 with an Upgrade, and got no HTTP/2 answer (a gRPC server takes
+    /// none: libcurl reads its first frame as HTTP/0.9).
+    fileprivate func foundNoH2CConnection(_ result: CURLcode) -> Bool {
+      h2c == .reuses && madeOwnConnection && (result != CURLE_OK || kiln_curl_http_version(easy) != CURL_HTTP_VERSION_2_0)
     }
 
     /// The answer frame, once libcurl says the transfer ended with `result`.

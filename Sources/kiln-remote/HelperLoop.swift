@@ -38,7 +38,7 @@ struct HelperLoop {
           switch frame.kind {
           case .configure: settings = Curl.Settings(frame)
           case .request:
-            switch Curl.Transfer.make(frame, settings) {
+            switch multi.make(frame, settings) {
             case .run(let transfer):
               if !multi.add(transfer) {
                 guard write(Curl.Transfer.failure(frame.id, .badRequest, "libcurl would not start the request")) else { return 2 }

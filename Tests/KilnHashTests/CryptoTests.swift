@@ -24,6 +24,12 @@ import Testing
     #expect(SHA256Digest(bytes: d.bytes) == d)
     #expect(SHA256Digest(hex: d.hex.uppercased()) == nil)
     #expect(SHA256Digest(hex: String(d.hex.dropLast())) == nil)
+    #expect(SHA256Digest(hex: d.hex + "0") == nil)
+    #expect(SHA256Digest(hex: String(d.hex.dropLast()) + "g") == nil)
+    // A known digest, its words from the digits as written (the empty input's).
+    let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    #expect(SHA256Digest(hex: empty) == SHA256Hasher.digest([]) && SHA256Hasher.digest([]).hex == empty)
+    #expect(SHA256Digest(hexDigits: Array(empty.utf8)[...]) == SHA256Hasher.digest([]))
   }
 
   static let privateKey = """

@@ -87,8 +87,13 @@ final class RemoteCacheServer {
 
   // MARK: - nginx's files, written directly (a poisoned server)
 
-  /// The file nginx serves for `/cas/<sha256>`.
-  func blobFile(_ sha256: String) -> String { CacheServers.nginxRoot(scratch) + "/team-cache/cas/" + sha256 }
+  /// The file nginx serves for `/cas/<sha256>`, or casd's local CAS keeps the blob in.
+  func blobFile(_ sha256: String) -> String {
+    switch kind {
+    case .nginx: CacheServers.nginxRoot(scratch) + "/team-cache/cas/" + sha256
+    case .casd: CacheServers.casdStorage(scratch) + "/cas/objects/\(sha256.prefix(2))/\(sha256.dropFirst(2))"
+    }
+  }
 
   /// The files nginx serves under `/ac/`, by key.
   func entryFiles() -> [String: String] {

@@ -68,6 +68,37 @@ import Testing
     #expect(laptop.read("gen.txt") == "HELLO POISON\n")
   }
 
+  /// Blobs read together (REAPI's BatchReadBlobs carries the outputs of the entries
+  /// found meanwhile in one answer): the one with other bytes under its SHA-256 is a
+  /// miss and its task runs; the others are restored.
+  @Test(arguments: RemoteProtocol.allCases)
+  func aWrongBlobAmongOthersReadTogetherIsNotRestored(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
+    var files = ["kiln.yml": "tasks:\n"]
+    for i in 0..<8 {
+      files["kiln.yml"]! += "  t\(i):\n    inputs: [in\(i).txt]\n    outputs: out\(i).txt\n"
+        + "    run: echo x >> .runs/t\(i) && tr a-z A-Z < in\(i).txt > out\(i).txt\n"
+      files["in\(i).txt"] = "input number \(i)\n"
+    }
+    let ci = try TempProject(files)
+    ci.environment["KILN_REMOTE_CACHE"] = server.url
+    let upload = try ci.kiln("build", environment: ["KILN_REMOTE_WRITE": "1"])
+    #expect(upload.status == 0 && server.entryCount() == 8, "\(upload) \(server.storedFiles())")
+    let blob = server.blobFile(try RemoteFacts.sha256(ci.absolute("out5.txt")))
+    #expect(FileManager.default.fileExists(atPath: blob), "\(server.storedFiles())")
+    // Same size, other bytes: only the SHA-256 tells.
+    try? FileManager.default.removeItem(atPath: blob)
+    #expect(FileManager.default.createFile(atPath: blob, contents: Data("INPUT NUMBER 6\n".utf8)))
+
+    let laptop = try ci.clone(sharingCache: false)
+    let r = try laptop.kiln("build")
+    #expect(r.status == 0, "\(r)")
+    #expect(laptop.runs("t5") == 1, "the task whose blob is wrong runs: \(r)")
+    for i in 0..<8 where i != 5 { #expect(laptop.runs("t\(i)") == 0, "t\(i) ran: \(r)") }
+    #expect(laptop.snapshot() == ci.snapshot(), "every output as CI built it")
+    #expect(RemoteFacts.remoteLines(r).isEmpty, "a wrong blob is a miss, not a failure of the server: \(r)")
+  }
+
   struct Forgery: Sendable, CustomTestStringConvertible {
     /// Where the entry says `use`'s output is (`{outside}` is a folder outside every checkout).
     var path: String

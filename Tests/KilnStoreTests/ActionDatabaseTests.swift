@@ -46,6 +46,23 @@ import Glibc
     #expect(FileManager.default.fileExists(atPath: dir + "/" + ActionDatabase.fileName))
   }
 
+  /// Entries stored together (a remote restore's hits): each under its key, a key named
+  /// twice keeps both (the second merged with the first, as two stores would).
+  @Test func entriesStoredTogetherLandAsStoredOneByOne() throws {
+    let dir = tempDir()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let cache = Self.cache(dir)
+    let first = Hasher.digest("first"), second = Hasher.digest("second")
+    try cache.store([(Self.entry(0), first), (Self.entry(1), second), (Self.entry(2), first)])
+    #expect(cache.entries(for: first) == [Self.entry(2), Self.entry(0)])
+    #expect(cache.entries(for: second) == [Self.entry(1)])
+    // Another connection (another process) sees them; the one-file layout stores them alike.
+    #expect(Self.cache(dir).entries(for: first) == [Self.entry(2), Self.entry(0)])
+    let files = ActionCache(root: dir + "/files", fileSystem: LocalFileSystem())
+    try files.store([(Self.entry(0), first), (Self.entry(1), second), (Self.entry(2), first)])
+    #expect(files.entries(for: first) == [Self.entry(2), Self.entry(0)] && files.entries(for: second) == [Self.entry(1)])
+  }
+
   /// Looking up, marking used and deleting in a cache with no database is a miss that
   /// makes nothing: the file is made by the first store (a cold build's first command
   /// need not wait for it).
