@@ -127,19 +127,19 @@ package struct ByteReader {
       shift += 7
     }
   }
-  package mutating func raw() throws(Truncated) -> [UInt8] {
+  /// Where the next length-prefixed bytes lie, taken.
+  private mutating func lengthPrefixed() throws(Truncated) -> Range<Int> {
     guard let n = Int(exactly: try varint()), n <= bytes.count - offset else { throw Truncated() }
     defer { offset += n }
-    return Array(bytes[offset..<offset + n])
+    return offset..<offset + n
   }
+  package mutating func raw() throws(Truncated) -> [UInt8] { Array(bytes[try lengthPrefixed()]) }
   /// Decoded straight from the buffer: no intermediate array (a manifest's records
   /// hold thousands of paths, and loading them is on the path to a build's first
   /// command).
   package mutating func string() throws(Truncated) -> String {
-    guard let n = Int(exactly: try varint()), n <= bytes.count - offset else { throw Truncated() }
-    let start = offset
-    offset += n
-    return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<start + n]), as: UTF8.self) }
+    let range = try lengthPrefixed()
+    return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
   }
   package mutating func digest() throws(Truncated) -> Digest {
     guard offset + 16 <= bytes.count else { throw Truncated() }

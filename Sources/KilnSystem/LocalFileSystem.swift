@@ -226,89 +226,88 @@ package struct LocalFileSystem: FileSystem {
   }
 
   package func writeAtomically(_ bytes: [UInt8], to path: String, permissions: UInt32) throws(FileSystemError) {
-    if try Self.writeUnnamed(bytes, to: path, permissions: permissions) { return }
-    let tmp = Self.temporaryName(for: path)
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(permissions))
-    guard fd >= 0 else { throw Self.error(tmp) }
-    do throws(FileSystemError) {
-      if !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { buf in
-          Result { () throws(FileSystemError) in try Self.writeAll(fd, buf, path: tmp) }
-        }
-        try written.get()
-      }
-      fchmod(fd, mode_t(permissions))
-      close(fd)
-      guard Glibc.rename(tmp, path) == 0 else { throw Self.error(path) }
-    } catch {
-      unlink(tmp)
-      throw error
+    try Self.writeWhole(path, permissions: permissions) { (fd, name) throws(FileSystemError) in
+      if bytes.isEmpty { return }
+      try bytes.withUnsafeBytes { buf in Result { () throws(FileSystemError) in try Self.writeAll(fd, buf, path: name) } }
+        .get()
     }
-  }
-
-  /// Linux's `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`; Glibc's macro does not reach Swift).
-  private static let unnamedFile = O_DIRECTORY | 0o20000000
-
-  /// An unnamed file (`O_TMPFILE`) in the folder of `path`, where nothing is at `path`
-  /// yet (a fresh worktree's restored outputs, a new blob): written, then linked in
-  /// under `path` whole (`linkUnnamed`), or not at all. One change to the folder
-  /// instead of two (a temporary name made, then renamed): two restores into one
-  /// folder took turns on its lock (docs/benchmarks.md, issue 16). nil: something is at
-  /// `path`, or the file system has no `O_TMPFILE`; the caller writes a named
-  /// temporary file and renames it.
-  private static func openUnnamed(for path: String, mode: UInt32) -> Int32? {
-    var st = Glibc.stat()
-    guard Glibc.lstat(path, &st) != 0, errno == ENOENT else { return nil }
-    let folder = Paths.parent(path)
-    let fd = open(folder.isEmpty ? "." : folder, unnamedFile | O_WRONLY | O_CLOEXEC, mode_t(mode))
-    return fd >= 0 ? fd : nil
-  }
-
-  /// Gives the unnamed file `fd` the name `path`. Neither follows nor replaces what is
-  /// at `path`: false (EEXIST) when something came there since; false too without /proc.
-  private static func linkUnnamed(_ fd: Int32, to path: String) -> Bool {
-    linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0
-  }
-
-  /// `writeAtomically` through an unnamed file; false: not done, nothing at `path`
-  /// written (the caller goes through a temporary name).
-  private static func writeUnnamed(_ bytes: [UInt8], to path: String, permissions: UInt32) throws(FileSystemError) -> Bool {
-    guard let fd = openUnnamed(for: path, mode: permissions) else { return false }
-    defer { close(fd) }
-    if !bytes.isEmpty {
-      let written = bytes.withUnsafeBytes { buf in
-        Result { () throws(FileSystemError) in try writeAll(fd, buf, path: path) }
-      }
-      try written.get()
-    }
-    fchmod(fd, mode_t(permissions))
-    return linkUnnamed(fd, to: path)
   }
 
   package func copy(_ source: String, to destination: String, permissions: UInt32) throws(FileSystemError) -> Digest {
     let (input, size) = try Self.openForReading(source)
     defer { close(input) }
-    if let output = Self.openUnnamed(for: destination, mode: 0o600) {
-      defer { close(output) }
-      let digest = try fill(output, readBack: "/proc/self/fd/\(output)", from: input, source: source, size: size)
-      fchmod(output, mode_t(permissions))
-      if Self.linkUnnamed(output, to: destination) { return digest }
-      // Something came there meanwhile: replaced through a temporary name, as below.
+    return try Self.writeWhole(destination, permissions: permissions) { (output, name) throws(FileSystemError) -> Digest in
+      // From the start: a second try (see `writeWhole`) reads the source again.
       guard lseek(input, 0, SEEK_SET) == 0 else { throw Self.error(source) }
+      return try fill(output, readBack: name, from: input, source: source, size: size)
     }
-    let tmp = Self.temporaryName(for: destination)
-    let output = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(0o600))
-    guard output >= 0 else { throw Self.error(tmp) }
-    defer { close(output) }
-    do throws(FileSystemError) {
-      let digest = try fill(output, readBack: tmp, from: input, source: source, size: size)
-      fchmod(output, mode_t(permissions))
-      guard Glibc.rename(tmp, destination) == 0 else { throw Self.error(destination) }
-      return digest
-    } catch {
+  }
+
+  /// Linux's `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`; Glibc's macro does not reach Swift).
+  private static let unnamedFile = O_DIRECTORY | 0o20000000
+  /// Cleared when an unnamed file could not be linked in for want of /proc (or of
+  /// `linkat` through it): every later write goes through a temporary name at once.
+  private static let unnamedWorks = Atomic(true)
+
+  /// `path` written by `write(fd, name)` (`name` reads the file back) and made
+  /// `permissions`, appearing whole or not at all, never through a symlink at `path`
+  /// (one is replaced). Where nothing is at `path` yet (a fresh worktree's restored
+  /// outputs, a new blob), an unnamed file (`O_TMPFILE`) is written in its folder and
+  /// linked in: one change to the folder instead of two (a temporary name made, then
+  /// renamed), and two restores into one folder took turns on its lock
+  /// (docs/benchmarks.md, issue 16). Something there, or an unnamed file refused: a
+  /// temporary name beside it (`temporaryName`), renamed over it.
+  private static func writeWhole<T>(_ path: String, permissions: UInt32,
+                                    _ write: (Int32, String) throws(FileSystemError) -> T) throws(FileSystemError) -> T {
+    var st = Glibc.stat()
+    if unnamedWorks.load(ordering: .relaxed), Glibc.lstat(path, &st) != 0, errno == ENOENT {
+      let folder = Paths.parent(path)
+      let fd = open(folder.isEmpty ? "." : folder, unnamedFile | O_WRONLY | O_CLOEXEC, mode_t(0o600))
+      if fd >= 0 {
+        defer { close(fd) }
+        let name = "/proc/self/fd/\(fd)"
+        let value = try write(fd, name)
+        fchmod(fd, mode_t(permissions))
+        // linkat neither follows nor replaces what is at `path`.
+        if linkat(AT_FDCWD, name, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 { return value }
+        guard errno == EEXIST else {
+          unnamedWorks.store(false, ordering: .relaxed)
+          return try writeNamed(path, permissions: permissions, write)
+        }
+        // Something came there meanwhile: linked in under a temporary name, renamed over it.
+        let tmp = temporaryName(for: path)
+        guard linkat(AT_FDCWD, name, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0 else { throw error(tmp) }
+        guard Glibc.rename(tmp, path) == 0 else {
+          let failure = error(path)
+          unlink(tmp)
+          throw failure
+        }
+        return value
+      }
+    }
+    return try writeNamed(path, permissions: permissions, write)
+  }
+
+  /// `writeWhole` through a temporary name beside `path`, renamed over it.
+  private static func writeNamed<T>(_ path: String, permissions: UInt32,
+                                    _ write: (Int32, String) throws(FileSystemError) -> T) throws(FileSystemError) -> T {
+    let tmp = temporaryName(for: path)
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(0o600))
+    guard fd >= 0 else { throw error(tmp) }
+    let value: T
+    do throws(FileSystemError) { value = try write(fd, tmp) } catch {
+      close(fd)
       unlink(tmp)
       throw error
     }
+    fchmod(fd, mode_t(permissions))
+    close(fd)
+    guard Glibc.rename(tmp, path) == 0 else {
+      let failure = error(path)
+      unlink(tmp)
+      throw failure
+    }
+    return value
   }
 
   /// `input`'s bytes into `output` (whose path `readBack` reads it again), and their digest.
