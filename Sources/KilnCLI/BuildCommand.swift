@@ -47,12 +47,14 @@ struct BuildCommand: KilnSubcommand {
   /// Called before the full build, by the entry point itself so it needs no thread.
   func answerFromSnapshot(_ context: Context) -> Int32? {
     var changed: String?
-    return request.answerFromSnapshot(context, noting: &changed)
+    var delta: SnapshotDelta?
+    return request.answerFromSnapshot(context, noting: &changed, delta: &delta)
   }
 
-  /// The same, noting the first file the snapshot found changed (`NullBuild`).
-  func answerFromSnapshot(_ context: Context, noting changed: inout String?) -> Int32? {
-    request.answerFromSnapshot(context, noting: &changed)
+  /// The same, noting the first file the snapshot found changed (`NullBuild`), and
+  /// what changed when the build can stand on the rest of it (`SnapshotDelta`).
+  func answerFromSnapshot(_ context: Context, noting changed: inout String?, delta: inout SnapshotDelta?) -> Int32? {
+    request.answerFromSnapshot(context, noting: &changed, delta: &delta)
   }
 
   func run(in context: Context) async throws { try await request.run(in: context) }
@@ -84,18 +86,19 @@ struct BuildRequest: Equatable {
   private var overrides: [EnvironmentVariable] { tasks.compactMap(BuildFile.override) }
 
   /// `BuildCommand.answerFromSnapshot`, noting the first file the snapshot found
-  /// changed (`NullBuild`).
-  func answerFromSnapshot(_ context: Context, noting changed: inout String?) -> Int32? {
+  /// changed (`NullBuild`), and what changed when the build can stand on the rest.
+  func answerFromSnapshot(_ context: Context, noting changed: inout String?, delta: inout SnapshotDelta?) -> Int32? {
     guard !json, trace == nil, overrides.isEmpty else { return nil }
     return SnapshotQuestion(targets: targets, jobs: jobs, dryRun: dryRun, explain: explain, quiet: quiet)
-      .answer(context, noting: &changed)
+      .answer(context, noting: &changed, delta: &delta)
   }
 
   func run(in context: Context) async throws {
     if let jobs, jobs < 1 { throw CLIError("kiln: -j must be at least 1") }
     try context.requireBuildFile()
     var changed = context.changedPath
-    if !context.snapshotTried, let status = answerFromSnapshot(context, noting: &changed) {
+    var delta = context.snapshotDelta
+    if !context.snapshotTried, let status = answerFromSnapshot(context, noting: &changed, delta: &delta) {
       if status != 0 { throw ExitCode(status) }
       return
     }
@@ -104,12 +107,18 @@ struct BuildRequest: Equatable {
     var lock = dryRun ? nil : try context.lockCheckout(create: false)
     // The graph cache is read and checked on another thread while the records load:
     // neither needs the other until the records' outputs are compared with the cache's.
-    async let candidate = Session.graphCacheCandidate(context)
-    let session = try Session(context)
+    // Standing on the snapshot (`SnapshotDelta`): the records of the instances decided
+    // are read alone, as they are, and the graph cache it was taken with is not checked
+    // again.
+    if !overrides.isEmpty || dryRun { delta = nil }
+    let trusted = delta?.snapshot.graphSeal
+    async let candidate = Session.graphCacheCandidate(context, trusting: trusted)
+    let session = try Session(context, recordsAsNeeded: delta != nil)
     // Kept until the process exits, which frees it at once: freeing its records one
     // by one costs a quarter of what loading them did (400 units: 6M instructions).
     _ = Unmanaged.passRetained(session)
-    let (graph, looked) = try session.observedGraph(overriding: overrides, candidate: .some(await candidate))
+    let (graph, looked) = try session.observedGraph(overriding: overrides, candidate: .some(await candidate),
+                                                    hiddenDigest: delta?.snapshot.hiddenDigest)
     if !dryRun, lock == nil { lock = try context.lockCheckout(create: true) }
     defer { withExtendedLifetime(lock) {} }
     // A foreach that matches nothing is legal (nothing to build yet) but is also what a
@@ -129,12 +138,17 @@ struct BuildRequest: Equatable {
     options.commit = context.headCommit
     options.cacheSize = context.cacheSizeOnDisk
     options.decideFirst = changed.map { [$0] } ?? []
+    // Only while the graph is the cache's the snapshot knows (the records unread).
+    if session.recordsAsNeeded { options.delta = delta }
     if dryRun {
       options.removeStaleOutputs = false
     } else {
       // A build with overrides takes no snapshot: the next plain build is not this one.
       // The one there stays only while no record changes (the manifest drops it then).
-      if overrides.isEmpty { options.snapshot = SnapshotRequest(expansion: looked, warnings: warnings) }
+      if overrides.isEmpty {
+        options.snapshot = SnapshotRequest(expansion: looked, warnings: warnings)
+        options.snapshot?.graphSeal = session.graphSeal
+      }
       session.beginWriting(graph)
     }
     defer { if !dryRun { session.endWriting() } }
@@ -251,6 +265,18 @@ struct SnapshotQuestion {
   /// `changed` the first file the snapshot found changed, for the full build to decide
   /// first (a hint: it changes what is decided first, no verdict).
   func answer(_ context: Context, noting changed: inout String?) -> Int32? {
+    var delta: SnapshotDelta?
+    return answer(context, noting: &changed, delta: &delta, wantsDelta: false)
+  }
+
+  /// The same, noting in `delta` what changed when the build can stand on the rest of
+  /// the snapshot (`SnapshotDelta`; not for a dry run, which reads every record).
+  func answer(_ context: Context, noting changed: inout String?, delta: inout SnapshotDelta?) -> Int32? {
+    answer(context, noting: &changed, delta: &delta, wantsDelta: !dryRun)
+  }
+
+  private func answer(_ context: Context, noting changed: inout String?, delta: inout SnapshotDelta?,
+                      wantsDelta: Bool) -> Int32? {
     // A bad KILN_HISTORY is said by the full path, which keeps the history.
     guard (jobs ?? 1) >= 1, context.buildFilePath != nil, (try? context.checkStateFolder()) != nil,
           (try? context.historyLimit()) != nil
@@ -264,9 +290,12 @@ struct SnapshotQuestion {
     defer { withExtendedLifetime(lock) {} }
     let null = NullBuild(layout: context.layout, fileSystem: context.fileSystem, clock: context.clock,
                          environment: context.environment)
-    guard let answer = null.answer(targets: targets, workspace: context.workspaceName, commit: context.headCommit,
-                                   jobs: jobs ?? context.cores, changed: &changed)
-    else { return nil }
+    let found = wantsDelta
+      ? null.answer(targets: targets, workspace: context.workspaceName, commit: context.headCommit,
+                    jobs: jobs ?? context.cores, changed: &changed, delta: &delta)
+      : null.answer(targets: targets, workspace: context.workspaceName, commit: context.headCommit,
+                    jobs: jobs ?? context.cores, changed: &changed)
+    guard let answer = found else { return nil }
     var summary = answer.entry.summary
     if !dryRun {
       // Not recorded, not done: the full build records it itself.

@@ -68,6 +68,13 @@ final class ConsoleObserver: BuildObserver {
     if tty { showStatus() }
   }
 
+  func buildStandsOnSnapshot(decided: Int, total: Int, changed: [String]) {
+    guard explain else { return }
+    let shown = changed.prefix(3).joined(separator: ", ") + (changed.count > 3 ? ", ..." : "")
+    Terminal.error("kiln explain: \(changed.count) file\(changed.count == 1 ? "" : "s") changed since the last build (\(shown)): "
+      + "deciding the \(decided) of \(total) instances that use \(changed.count == 1 ? "it" : "them") or depend on those")
+  }
+
   func taskFinished(_ report: TaskReport, done: Int, total: Int) {
     self.done = done
     running[report.id] = nil

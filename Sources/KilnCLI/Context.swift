@@ -91,6 +91,8 @@ package struct Context: Sendable {
   /// The first file that snapshot found changed, if it got that far: the build decides
   /// the instances that read or write it first (a hint of order, never a verdict).
   package var changedPath: String?
+  /// What changed, when the build can stand on the rest of the snapshot (`SnapshotDelta`).
+  package var snapshotDelta: SnapshotDelta?
   /// Folders written out of action keys: the root, and for `kiln ninja` the checkout
   /// its build folder lies in.
   package var keyRoots: KeyRoots

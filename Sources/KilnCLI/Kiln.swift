@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import KilnCore
+import KilnEngine
 import KilnStore
 import KilnSystem
 #if canImport(Glibc)
@@ -69,9 +70,11 @@ package enum KilnMain {
     // would cost more than the rest of a small project's cold build does.
     if args.first == "build", let question = SnapshotQuestion(plainArguments: args.dropFirst()) {
       var changed: String?
-      if let status = question.answer(context, noting: &changed) { return .exit(status) }
+      var delta: SnapshotDelta?
+      if let status = question.answer(context, noting: &changed, delta: &delta) { return .exit(status) }
       context.snapshotTried = true
       context.changedPath = changed
+      context.snapshotDelta = delta
       let ready = context
       let request = question.request
       return running { try await request.run(in: ready) }
@@ -89,9 +92,11 @@ package enum KilnMain {
     }
     if !context.snapshotTried, let build = command as? BuildCommand {
       var changed: String?
-      if let status = build.answerFromSnapshot(context, noting: &changed) { return .exit(status) }
+      var delta: SnapshotDelta?
+      if let status = build.answerFromSnapshot(context, noting: &changed, delta: &delta) { return .exit(status) }
       context.snapshotTried = true
       context.changedPath = changed
+      context.snapshotDelta = delta
     }
     if let ninja = command as? NinjaCommand {
       var changed: String?

@@ -14,7 +14,11 @@ import KilnWorkspaces
 /// wired to the real executor or the dry-run one.
 final class Session {
   let context: Context
-  let records: [TaskID: TaskRecord]
+  /// Every record; empty while `recordsAsNeeded`.
+  private(set) var records: [TaskID: TaskRecord]
+  /// The records are read as the build asks for them (`ManifestRecorder(loadingAsNeeded:)`),
+  /// not all at once: a build standing on the snapshot (`SnapshotDelta`).
+  private(set) var recordsAsNeeded = false
   let statEntries: [String: StatEntry]
   private var opened: Manifest?
   /// The remote cache of the last `build`, when one is configured.
@@ -29,7 +33,8 @@ final class Session {
   /// be read counts as empty.
   /// `statCache`: false for commands that build nothing (`kiln stats`), which need no
   /// stat-cache entries (a table of one row per file ever hashed).
-  init(_ context: Context, readOnly: Bool = false, statCache: Bool = true) throws {
+  /// `recordsAsNeeded`: no record is read here (`recordsAsNeeded`).
+  init(_ context: Context, readOnly: Bool = false, statCache: Bool = true, recordsAsNeeded: Bool = false) throws {
     self.context = context
     try context.checkStateFolder()
     var records: [TaskID: TaskRecord] = [:]
@@ -46,11 +51,16 @@ final class Session {
     if context.fileSystem.lstat(context.layout.manifest) != nil {
       var manifest = try Self.open(context)
       do {
-        records = try manifest.loadRecords()
+        if recordsAsNeeded {
+          self.recordsAsNeeded = true
+        } else {
+          records = try manifest.loadRecords()
+        }
         if statCache { stats = try manifest.loadStatCache() }
       } catch {
         // Damage found only by reading (a malformed page): moved aside, start anew.
         records = [:]
+        self.recordsAsNeeded = false
         stats = [:]
         guard error.movedAside != nil else { throw CLIError("kiln: \(error)") }
         Self.sayMovedAside(error, context)
@@ -97,7 +107,17 @@ final class Session {
       + "\(shown(error.movedAside ?? "")) and started a new one (outputs come back from the cache)")
   }
 
-  func graph() throws -> TaskGraph { try context.graph(hiding: hiddenOutputs) }
+  func graph() throws -> TaskGraph {
+    loadAllRecords()
+    return try context.graph(hiding: hiddenOutputs)
+  }
+
+  /// Reads every record, if they were left to be read as needed.
+  private func loadAllRecords() {
+    guard recordsAsNeeded else { return }
+    recordsAsNeeded = false
+    if let opened { records = (try? opened.loadRecords()) ?? [:] }
+  }
 
   /// The one way commands delete what kiln wrote (`OwnedOutputs`), over this session's
   /// stat-cache entries.
@@ -122,15 +142,28 @@ final class Session {
   /// anew, neither read from nor kept in the graph cache. `candidate`: the graph cache
   /// already read and checked on disk (`graphCacheCandidate`, while the records
   /// loaded); nil: read here.
+  /// `recordsAsNeeded`: the graph cache is compared with `hiddenDigest`, the snapshot's
+  /// digest of the records' outputs (`BuildSnapshot.hiddenDigest`); if it does not hold,
+  /// every record is read and `recordsAsNeeded` is false after.
   func observedGraph(overriding overrides: [EnvironmentVariable] = [],
-                     candidate: GraphCache.Candidate?? = nil) throws -> (TaskGraph, [SnapshotEntry]) {
+                     candidate: GraphCache.Candidate?? = nil, hiddenDigest known: Digest? = nil) throws -> (TaskGraph, [SnapshotEntry]) {
     let fs = context.fileSystem
+    graphSeal = nil
+    if recordsAsNeeded, overrides.isEmpty, let known,
+       let (cache, entries, seal) = GraphCache.reuseSealed(candidate ?? Self.graphCacheCandidate(context),
+                                                           at: context.layout.graphCache, hiddenDigest: known,
+                                                           fileSystem: fs) {
+      graphSeal = seal
+      return (cache.graph, entries)
+    }
+    loadAllRecords()
     let hidden = hiddenOutputs
     if !overrides.isEmpty { return (try context.graph(hiding: hidden, overriding: overrides), []) }
     let hiddenDigest = GraphCache.digest(ofHidden: hidden)
     let cachePath = context.layout.graphCache
     let found = candidate ?? Self.graphCacheCandidate(context)
-    if let (cache, entries) = GraphCache.reuse(found, at: cachePath, hiddenDigest: hiddenDigest, fileSystem: fs) {
+    if let (cache, entries, seal) = GraphCache.reuseSealed(found, at: cachePath, hiddenDigest: hiddenDigest, fileSystem: fs) {
+      graphSeal = seal
       return (cache.graph, entries)
     }
     let observing = ObservingFileSystem(fs, clock: context.clock)
@@ -138,16 +171,24 @@ final class Session {
     guard fs.stat(context.layout.folder)?.kind == .directory else {
       return (graph, observing.looks.map { SnapshotEntry($0, in: context.root) })
     }
-    return (graph, GraphCache.store(at: cachePath, root: context.root, hiddenDigest: hiddenDigest, observing: observing,
-                                    graph: graph, fileSystem: fs))
+    let stored = GraphCache.storeSealed(at: cachePath, root: context.root, hiddenDigest: hiddenDigest,
+                                        observing: observing, graph: graph, fileSystem: fs)
+    graphSeal = stored.seal
+    return (graph, stored.entries)
   }
+
+  /// The seal (`Seal.digest(of:)`) of the graph cache file the last `observedGraph`
+  /// came from or wrote, as it is on disk; nil when there is none or it is not known.
+  private(set) var graphSeal: Digest?
 
   /// The graph cache of `context`'s build file, read and checked against the disk: all
   /// of `observedGraph`'s use of it but the comparison with the records' outputs, so it
   /// can run beside `Session.init` (each is about a fifth of an edit build's own work).
-  static func graphCacheCandidate(_ context: Context) -> GraphCache.Candidate? {
+  /// `trusting`: the seal of the cache a snapshot just found unchanged was taken with
+  /// (`GraphCache.candidate(at:root:fileSystem:clock:trusting:)`).
+  static func graphCacheCandidate(_ context: Context, trusting seal: Digest? = nil) -> GraphCache.Candidate? {
     GraphCache.candidate(at: context.layout.graphCache, root: context.root, fileSystem: context.fileSystem,
-                         clock: context.clock)
+                         clock: context.clock, trusting: seal)
   }
 
   /// `.kiln/unfinished` (`StateLayout.unfinished`): there while a build that writes
@@ -210,6 +251,7 @@ final class Session {
     if dryRun {
       try context.checkCache()
       executor = DryRunExecutor(job)
+      loadAllRecords()
       recorder = DryRunRecorder(records: records)
     } else {
       job.limits = try context.machineLimits()
@@ -217,8 +259,11 @@ final class Session {
       job.remote = remote
       job.remoteExecutor = remoteExecutor
       executor = job
-      recorder = ManifestRecorder(manifest: try manifest, records: records, snapshotPath: context.layout.snapshot,
-                                  root: context.root, fileSystem: context.fileSystem, clock: context.clock)
+      recorder = recordsAsNeeded
+        ? ManifestRecorder(loadingAsNeeded: try manifest, snapshotPath: context.layout.snapshot, root: context.root,
+                           fileSystem: context.fileSystem, clock: context.clock)
+        : ManifestRecorder(manifest: try manifest, records: records, snapshotPath: context.layout.snapshot,
+                           root: context.root, fileSystem: context.fileSystem, clock: context.clock)
     }
     return Build(graph: graph, root: context.root, fileSystem: context.fileSystem, clock: context.clock,
                  environment: environment, statCache: statCache, recorder: recorder, executor: executor,

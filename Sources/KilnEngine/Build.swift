@@ -33,6 +33,11 @@ package struct BuildOptions: Sendable {
   /// the instances that read or write one are decided first, so their commands start
   /// while the others are decided. Only the order changes; nothing is taken as decided.
   package var decideFirst: [String] = []
+  /// What changed since the last build's snapshot, when a build can stand on the rest
+  /// of it (`SnapshotDelta`): only the instances that used a changed file, and what
+  /// depends on them, are decided; the others are up to date without their records
+  /// being read; the snapshot is patched, not taken anew. Needs `snapshot`.
+  package var delta: SnapshotDelta? = nil
   /// Whether this build was interrupted (Ctrl-C); polled by the loop.
   package var isInterrupted: @Sendable () -> Bool = { ProcessGroups.shared.isInterrupted }
 
@@ -50,6 +55,8 @@ package struct SnapshotRequest: Sendable {
   /// Which build the snapshot answers for (`BuildSnapshot.targetsKey`); nil: the
   /// build's own targets. `kiln ninja` asks before parsing, by its command line's.
   package var targetsKey: String?
+  /// The seal of the graph cache file the graph came from (`BuildSnapshot.graphSeal`).
+  package var graphSeal: Digest?
 
   package init(expansion: [SnapshotEntry], warnings: [String]) {
     self.expansion = expansion
@@ -113,22 +120,47 @@ package final class Build {
   }
 
   package func run(_ options: BuildOptions) async throws -> BuildResult {
-    let records = recorder.records
-    var plan = try BuildPlan(graph: graph, targets: options.targets, pools: options.pools,
-                             duration: { records[$0]?.duration })
-    if !options.decideFirst.isEmpty {
+    // Standing on the snapshot: the instances it found unchanged need no record.
+    let graph = self.graph
+    let recorder = self.recorder
+    var partial: PartialBuild?
+    if let delta = options.delta, options.snapshot != nil {
+      partial = PartialBuild(delta, graph: graph, selected: graph.closure(ofTasks: options.targets ?? graph.defaultTasks).indices)
+      // Not this graph's: every instance is decided, so every record is read, at once.
+      if partial == nil { _ = recorder.records }
+    }
+    var plan = try BuildPlan(graph: graph, targets: options.targets, pools: options.pools, duration: { id in
+      if let partial, let i = graph.index(of: id), !partial.affected[i] { return nil }
+      return recorder.record(id)?.duration
+    })
+    if let partial {
+      plan.preferForDeciding(partial.seeds)
+    } else if !options.decideFirst.isEmpty {
       plan.preferForDeciding(instances(touching: options.decideFirst, in: plan.selected))
     }
     let started = clock.wallNanoseconds()
     try recorder.begin()
-    if options.removeStaleOutputs {
+    // Stale outputs went when the snapshot was taken, and the graph is the same.
+    if options.removeStaleOutputs, partial == nil {
       try StaleOutputs(graph: graph, root: root, fileSystem: fileSystem, statCache: statCache).remove(using: recorder)
     }
-    let loop = Loop(build: self, plan: plan, options: options)
+    if let partial {
+      observer.buildStandsOnSnapshot(decided: partial.count, total: plan.total, changed: partial.delta.changedPaths)
+    }
+    let loop = Loop(build: self, plan: plan, options: options, partial: partial)
     try await loop.drive()
     plan = loop.plan
     var result = loop.result
     loop.withdrawOverwritten()
+    if let partial {
+      // What the instances taken as up to date saved: the snapshot's sum per task, less
+      // what the decided ones had recorded (they counted themselves).
+      var less: [String: Double] = [:]
+      for p in loop.previous { less[graph[p.i].id.task, default: 0] += p.duration }
+      for t in partial.delta.snapshot.tasks where loop.upToDate.count[t.name] != nil {
+        loop.upToDate.saved[t.name, default: 0] += max(0, t.saved - less[t.name, default: 0])
+      }
+    }
 
     result.summary.wallTime = clock.monotonic() - loop.startTime
     result.summary.exitStatus = result.interrupted ? 130 : (result.summary.failed > 0 ? 1 : 0)
@@ -142,8 +174,12 @@ package final class Build {
     entry.remote = options.remoteTraffic?()
     var snapshot = SnapshotUpdate.keep
     if let request = options.snapshot {
-      snapshot = loop.unrecorded ? .remove
-        : takeSnapshot(for: request, plan: plan, result: result, options: options).map { .replace($0) } ?? .remove
+      let taken = if let partial {
+        patchSnapshot(partial, for: request, plan: plan, result: result, previous: loop.previous)
+      } else {
+        takeSnapshot(for: request, plan: plan, result: result, options: options)
+      }
+      snapshot = loop.unrecorded ? .remove : taken.map { .replace($0) } ?? .remove
     }
     try recorder.finish(entry, snapshot: snapshot)
     return result
@@ -154,12 +190,11 @@ package final class Build {
   /// depfile. Compared with `==`, not hashed: 400 compiles' depfiles name 16,000 paths,
   /// and hashing them cost more than deciding the edited instance saves.
   private func instances(touching paths: [String], in selected: [Int]) -> [Int] {
-    let records = recorder.records
     return selected.filter { i in
       let instance = graph[i]
       if instance.inputs.contains(where: paths.contains) || instance.outputs.contains(where: paths.contains) { return true }
       if let depfile = instance.depfile, paths.contains(depfile) { return true }
-      return records[instance.id]?.discovered.contains { paths.contains($0.path) } ?? false
+      return recorder.record(instance.id)?.discovered.contains { paths.contains($0.path) } ?? false
     }
   }
 
@@ -206,11 +241,23 @@ package final class Build {
     /// An instance taken from the plan when no job slot was free (it could not be
     /// looked up ahead): the first to start.
     var held: (i: Int, item: BatchItem)?
+    /// Standing on the snapshot: the instances to decide; the rest are up to date.
+    let partial: PartialBuild?
+    /// Standing on the snapshot: each decided instance's record before this build, as
+    /// far as the snapshot counted it (its duration, in the sums per task) and the graph
+    /// cache (its outputs).
+    struct Previous {
+      var i: Int
+      var duration: Double
+      var outputs: [String]?
+    }
+    var previous: [Previous] = []
 
-    init(build: Build, plan: BuildPlan, options: BuildOptions) {
+    init(build: Build, plan: BuildPlan, options: BuildOptions, partial: PartialBuild?) {
       self.build = build
       self.plan = plan
       self.options = options
+      self.partial = partial
       startTime = build.clock.monotonic()
       rebuilder = Rebuilder(statCache: build.statCache, inheritedEnvironment: build.environment, keyRoots: build.keyRoots)
     }
@@ -222,7 +269,9 @@ package final class Build {
       observer.buildStarted(total: plan.total)
       if observer.wantsPlan {
         var expected: [TaskID: Double] = [:]
-        for i in plan.selected { expected[build.graph[i].id] = build.recorder.records[build.graph[i].id]?.duration ?? 0 }
+        for i in plan.selected where partial?.affected[i] ?? true {
+          expected[build.graph[i].id] = build.recorder.record(build.graph[i].id)?.duration ?? 0
+        }
         observer.buildPlanned(expected: expected, jobs: options.jobs)
       }
       try await withThrowingTaskGroup(of: Finished.self) { group in
@@ -355,7 +404,7 @@ package final class Build {
           held = nil
         } else if slot || remoteSlot || lookingUp < ahead, let next = plan.nextToStart() {
           let (task, reasons) = prepared.removeValue(forKey: next)!
-          (i, item) = (next, BatchItem(task: task, reasons: reasons, previous: build.recorder.records[task.instance.id]))
+          (i, item) = (next, BatchItem(task: task, reasons: reasons, previous: build.recorder.record(task.instance.id)))
           build.observer.taskStarted(task.instance, reasons: reasons)
         } else {
           break
@@ -474,6 +523,13 @@ package final class Build {
                               reasons: reasons, command: instance.command))
         return
       }
+      if let partial, !partial.affected[i] {
+        // Nothing it used changed, nor will any of its dependencies run: as the
+        // snapshot found it.
+        try end(i, TaskReport(id: instance.id, outcome: .upToDate, started: at, finished: at, command: instance.command),
+                .succeeded)
+        return
+      }
       let task: PreparedTask
       do { task = try rebuilder.prepare(instance) } catch {
         try end(i, TaskReport(id: instance.id, outcome: .failed(.launchFailed("cannot hash inputs: \(error)")),
@@ -481,7 +537,8 @@ package final class Build {
         failed()
         return
       }
-      let record = build.recorder.records[instance.id]
+      let record = build.recorder.record(instance.id)
+      if partial != nil { previous.append(Previous(i: i, duration: record?.duration ?? 0, outputs: record?.outputs.map(\.path))) }
       let reasons = rebuilder.reasons(task, record: record)
       if reasons.isEmpty {
         try end(i, TaskReport(id: instance.id, outcome: .upToDate, started: at, finished: at,
@@ -602,12 +659,12 @@ package final class Build {
   /// during the build, or one too recently changed to trust its stat whose content the
   /// build did not see). A file or listed folder too recent to trust is kept to be
   /// compared by content (`SnapshotEntry.recheck`): the outputs this build wrote are.
+  /// Each entry names the instances that used it (`SnapshotEntry.users`), for the next
+  /// build to decide those alone when it changes (`SnapshotDelta`).
   /// The recorder adds the manifest's own stat once it has committed.
   private func takeSnapshot(for request: SnapshotRequest, plan: BuildPlan, result: BuildResult,
                             options: BuildOptions) -> BuildSnapshot? {
-    let s = result.summary
-    guard !result.interrupted, s.exitStatus == 0, s.failed == 0, s.skipped == 0, result.wouldRun.isEmpty else { return nil }
-    guard let observed = statCache.observations() else { return nil }
+    guard Self.succeeded(result), let observed = statCache.observations() else { return nil }
     let records = recorder.records
     var tasks: [String: (count: Int, saved: Double)] = [:]
     var order: [String] = []
@@ -622,48 +679,186 @@ package final class Build {
       // Tools are found on PATH: another PATH may name other programs.
       if !instance.tools.isEmpty { names.insert("PATH") }
     }
-    var entries: [SnapshotEntry] = []
-    // Where each path's entry is, for a stat and for an lstat (one map each: no key
-    // string to build per entry).
-    var index: [String: Int] = [:], linkIndex: [String: Int] = [:]
-    for var e in request.expansion + observed {
+    guard var looks = merged(request.expansion, observed) else { return nil }
+    for (k, i) in plan.selected.enumerated() {
+      looks.attach(Int32(k), to: graph[i], records[graph[i].id]!)
+    }
+    var hidden = Set<String>()
+    for record in records.values {
+      for output in record.outputs { hidden.insert(output.path) }
+    }
+    let environmentNames = names.sorted()
+    var snapshot = BuildSnapshot(
+      root: root,
+      targets: request.targetsKey ?? BuildSnapshot.targetsKey(options.targets), targetNames: options.targets ?? graph.defaultTasks ?? [],
+      environmentNames: environmentNames,
+      environmentDigest: BuildSnapshot.environmentDigest(environmentNames, environment),
+      tasks: order.map { ($0, tasks[$0]!.count, tasks[$0]!.saved) }, warnings: request.warnings,
+      entries: looks.entries)
+    snapshot.instanceIDs = plan.selected.map { graph[$0].id.description }
+    snapshot.hiddenDigest = GraphCache.digest(ofHidden: hidden)
+    snapshot.graphSeal = request.graphSeal
+    return snapshot
+  }
+
+  /// The snapshot of a build that stood on the last one (`SnapshotDelta`): the last
+  /// snapshot with what this build looked at in place of what it held, and the decided
+  /// instances' uses replaced by their new ones. nil as for `takeSnapshot`, and when a
+  /// file this build looked at changed from what the snapshot held while an instance
+  /// that used it was not decided (a file written that some undecided instance read
+  /// without declaring it): the next build then decides everything.
+  private func patchSnapshot(_ partial: PartialBuild, for request: SnapshotRequest, plan: BuildPlan,
+                             result: BuildResult, previous: [Loop.Previous]) -> BuildSnapshot? {
+    guard Self.succeeded(result), let observed = statCache.observations() else { return nil }
+    var snapshot = partial.delta.snapshot
+    // The snapshot's positions of the decided instances.
+    var decided = [Bool](repeating: false, count: snapshot.instanceIDs.count)
+    var decidedIndices: [(k: Int32, i: Int)] = []
+    for i in plan.selected where partial.affected[i] {
+      let k = partial.position[i]
+      guard k >= 0 else { return nil }
+      decided[Int(k)] = true
+      decidedIndices.append((k, i))
+    }
+    // Expansion's looks are the snapshot's own (the delta found none changed): kept.
+    guard let fresh = merged([], observed) else { return nil }
+    // The last snapshot's entries, their decided users taken off; then what this build
+    // looked at laid over them.
+    var looks = Looks()
+    let changed = Set(partial.delta.changed)
+    for (n, var e) in snapshot.entries.enumerated() {
+      let users = e.users
+      e.users.removeAll { decided[Int($0)] }
+      // A file that changed and no decided instance looked at again: no one uses it now.
+      if changed.contains(n), e.users.isEmpty, fresh.position(of: e.path, followsLinks: e.followsLinks) == nil {
+        continue
+      }
+      // Used before by decided instances alone and not looked at again: no longer used.
+      if !users.isEmpty, e.users.isEmpty, !e.expansion,
+         fresh.position(of: e.path, followsLinks: e.followsLinks) == nil {
+        continue
+      }
+      looks.add(e)
+    }
+    for f in fresh.entries {
+      guard let j = looks.position(of: f.path, followsLinks: f.followsLinks) else {
+        looks.add(f)
+        continue
+      }
+      let old = looks.entries[j]
+      if f.kindOnly {
+        if old.stat?.kind != f.stat?.kind { return nil }
+        continue
+      }
+      // Changed under an instance this build did not decide: it may read other bytes now.
+      if !old.users.isEmpty, !StatTrust.same(old.stat, f.stat), old.digest != f.digest || f.digest == nil {
+        return nil
+      }
+      var e = f
+      e.users = old.users
+      e.expansion = old.expansion || f.expansion
+      looks.entries[j] = e
+    }
+    let records = decidedIndices.map { recorder.record(graph[$0.i].id) }
+    for ((k, i), record) in zip(decidedIndices, records) {
+      guard let record, !graph[i].always else { return nil }
+      looks.attach(k, to: graph[i], record)
+    }
+    // The graph cache is compared with the records' outputs: the same while no decided
+    // instance's changed; else the next build reads them all (no delta without it).
+    var outputsBefore: [Int: [String]] = [:]
+    for p in previous { outputsBefore[p.i] = p.outputs }
+    for ((_, i), record) in zip(decidedIndices, records) where record?.outputs.map(\.path) != outputsBefore[i] {
+      snapshot.hiddenDigest = nil
+    }
+    var saved: [String: Double] = [:]
+    for p in previous { saved[graph[p.i].id.task, default: 0] -= p.duration }
+    for ((_, i), record) in zip(decidedIndices, records) { saved[graph[i].id.task, default: 0] += record?.duration ?? 0 }
+    snapshot.tasks = snapshot.tasks.map { ($0.name, $0.count, max(0, $0.saved + saved[$0.name, default: 0])) }
+    snapshot.warnings = request.warnings
+    snapshot.graphSeal = request.graphSeal
+    snapshot.entries = looks.entries
+    return snapshot
+  }
+
+  private static func succeeded(_ result: BuildResult) -> Bool {
+    let s = result.summary
+    return !result.interrupted && s.exitStatus == 0 && s.failed == 0 && s.skipped == 0 && result.wouldRun.isEmpty
+  }
+
+  /// The looks of expansion (`expansion`) and of the build (`observed`) as snapshot
+  /// entries, one per path and way of looking; nil when a path looked at twice was
+  /// found different (it changed while the build ran) or is too recent to trust and
+  /// has no digest to compare.
+  private func merged(_ expansion: [SnapshotEntry], _ observed: [SnapshotEntry]) -> Looks? {
+    var looks = Looks()
+    for (n, var e) in (expansion + observed).enumerated() {
+      if n < expansion.count, !e.kindOnly { e.expansion = true }
       if !e.kindOnly, e.isRacy {
         // Changed moments before it was looked at (an output this build wrote): its
         // stat cannot show the next change, so the null build compares its content.
         guard e.digest != nil, e.stat?.kind == .file || e.stat?.kind == .directory else { return nil }
         e.recheck = true
       }
-      if let j = e.followsLinks ? index[e.path] : linkIndex[e.path] {
-        let old = entries[j]
+      if let j = looks.position(of: e.path, followsLinks: e.followsLinks) {
+        let old = looks.entries[j]
         // Another kind the second time: it changed while the build ran.
         if old.stat?.kind != e.stat?.kind { return nil }
         if e.kindOnly { continue }
         // Only its kind mattered to expansion; the build's verdicts need the rest.
         if old.kindOnly {
-          entries[j] = e
+          looks.entries[j] = e
           continue
         }
         // Looked at twice and found different: it changed while the build ran.
         if !StatTrust.same(old.stat, e.stat) { return nil }
-        if old.digest == nil { entries[j].digest = e.digest }
-        entries[j].recheck = old.recheck || e.recheck
+        if old.digest == nil { looks.entries[j].digest = e.digest }
+        looks.entries[j].recheck = old.recheck || e.recheck
+        looks.entries[j].expansion = old.expansion || e.expansion
         continue
       }
-      if e.followsLinks { index[e.path] = entries.count } else { linkIndex[e.path] = entries.count }
-      entries.append(e)
+      looks.add(e)
     }
     // Outputs, and names only looked at (a depfile beside an object), after the
     // sources: an edit is found sooner (`late`).
-    for j in entries.indices where entries[j].kindOnly || graph.producers[entries[j].path] != nil {
-      entries[j].late = true
+    for j in looks.entries.indices where looks.entries[j].kindOnly || graph.producers[looks.entries[j].path] != nil {
+      looks.entries[j].late = true
     }
-    let environmentNames = names.sorted()
-    return BuildSnapshot(
-      root: root,
-      targets: request.targetsKey ?? BuildSnapshot.targetsKey(options.targets), targetNames: options.targets ?? graph.defaultTasks ?? [],
-      environmentNames: environmentNames,
-      environmentDigest: BuildSnapshot.environmentDigest(environmentNames, environment),
-      tasks: order.map { ($0, tasks[$0]!.count, tasks[$0]!.saved) }, warnings: request.warnings,
-      entries: entries)
+    return looks
+  }
+}
+
+/// Snapshot entries being gathered, found by path: one map for stats and one for
+/// lstats (no key string to build per entry).
+private struct Looks {
+  var entries: [SnapshotEntry] = []
+  private var index: [String: Int] = [:], linkIndex: [String: Int] = [:]
+
+  func position(of path: String, followsLinks: Bool) -> Int? {
+    followsLinks ? index[path] : linkIndex[path]
+  }
+
+  mutating func add(_ e: SnapshotEntry) {
+    if e.followsLinks { index[e.path] = entries.count } else { linkIndex[e.path] = entries.count }
+    entries.append(e)
+  }
+
+  /// Notes `user` (a position in the snapshot's `instanceIDs`) on the entries of every
+  /// path its verdict reads: its declared inputs, outputs and depfile, and what its
+  /// record holds (the inputs with the tools found, the discovered inputs, the outputs),
+  /// each as a stat and as an lstat.
+  mutating func attach(_ user: Int32, to instance: TaskInstance, _ record: TaskRecord) {
+    func note(_ path: String) {
+      for j in [index[path], linkIndex[path]] {
+        guard let j, entries[j].users.last != user else { continue }
+        entries[j].users.append(user)
+      }
+    }
+    for path in instance.inputs { note(path) }
+    for path in instance.outputs { note(path) }
+    if let depfile = instance.depfile { note(depfile) }
+    for input in record.inputs { note(input.path) }
+    for input in record.discovered { note(input.path) }
+    for output in record.outputs { note(output.path) }
   }
 }

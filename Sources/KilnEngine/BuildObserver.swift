@@ -57,6 +57,10 @@ package protocol BuildObserver: AnyObject {
   func taskStarted(_ instance: TaskInstance, reasons: [RerunReason])
   func taskFinished(_ report: TaskReport, done: Int, total: Int)
   func warning(_ message: String)
+  /// The build stands on the last build's snapshot (`SnapshotDelta`): of `total`
+  /// instances it decides `decided`, those that use one of `changed` (files, workspace-
+  /// relative) and those that depend on them; the others are up to date.
+  func buildStandsOnSnapshot(decided: Int, total: Int, changed: [String])
 }
 
 /// An observer that ignores everything.
@@ -70,5 +74,6 @@ package final class SilentObserver: BuildObserver {
 
 extension BuildObserver {
   package func buildPlanned(expected: [TaskID: Double], jobs: Int) {}
+  package func buildStandsOnSnapshot(decided: Int, total: Int, changed: [String]) {}
   package var wantsPlan: Bool { false }
 }

@@ -93,28 +93,53 @@ package struct GraphCache: Sendable {
     var cache: GraphCache
     var entries: [SnapshotEntry]
     var refreshed: Int
+    /// The digest the file ends with (`Seal`): which cache this is, byte for byte.
+    var seal: Digest?
   }
 
   /// The cache at `path` if it still holds on disk (everything `reuse` checks but the
-  /// hidden outputs); nil if anything differs.
+  /// hidden outputs); nil if anything differs. `trusting`: when the file is the one
+  /// with that seal, the cache a snapshot whose every entry was just found unchanged
+  /// was taken with (`SnapshotDelta`), its looks are not stat'ed again: the snapshot's
+  /// entries are those looks, checked a moment ago.
   package static func candidate(at path: String, root: String, fileSystem: any FileSystem,
-                                clock: any TimeSource) -> Candidate? {
-    guard let bytes = try? OwnFile.read(path),
-          let (cache, entries, refreshed) = loadCache(bytes, root: root, hiddenDigest: nil, fileSystem: fileSystem,
+                                clock: any TimeSource, trusting seal: Digest? = nil) -> Candidate? {
+    guard let bytes = try? OwnFile.read(path) else { return nil }
+    let found = Seal.digest(of: bytes)
+    if let seal, found == seal {
+      guard let cache = decode(bytes), cache.root == root else { return nil }
+      let at = clock.wallNanoseconds()
+      let entries = cache.looks.map { look in
+        var e = SnapshotEntry(looking: look.path, in: root, followsLinks: look.followsLinks, stat: look.stat, at: at,
+                              digest: look.exact ? look.digest : nil, kindOnly: !look.exact)
+        e.recheck = look.recheck
+        return e
+      }
+      return Candidate(cache: cache, entries: entries, refreshed: 0, seal: found)
+    }
+    guard let (cache, entries, refreshed) = loadCache(bytes, root: root, hiddenDigest: nil, fileSystem: fileSystem,
                                                       clock: clock)
     else { return nil }
-    return Candidate(cache: cache, entries: entries, refreshed: refreshed)
+    return Candidate(cache: cache, entries: entries, refreshed: refreshed, seal: refreshed > rewriteAfter ? nil : found)
   }
 
   /// `candidate`'s cache, if its recorded outputs are `hiddenDigest`'s too: the graph
   /// and what expansion would have looked at. Written back as `reuse` says.
   package static func reuse(_ candidate: Candidate?, at path: String, hiddenDigest: Digest,
                             fileSystem: any FileSystem) -> (GraphCache, [SnapshotEntry])? {
+    reuseSealed(candidate, at: path, hiddenDigest: hiddenDigest, fileSystem: fileSystem).map { ($0.0, $0.1) }
+  }
+
+  /// `reuse`, with the seal of the cache file as it is after (nil: not known).
+  package static func reuseSealed(_ candidate: Candidate?, at path: String, hiddenDigest: Digest,
+                                  fileSystem: any FileSystem) -> (GraphCache, [SnapshotEntry], Digest?)? {
     guard let candidate, candidate.cache.hiddenDigest == hiddenDigest else { return nil }
     if candidate.refreshed > rewriteAfter {
-      try? fileSystem.writeAtomically(candidate.cache.encode(), to: path, permissions: 0o644)
+      let bytes = candidate.cache.encode()
+      let written = (try? fileSystem.writeAtomically(bytes, to: path, permissions: 0o644)) != nil
+      return (candidate.cache, candidate.entries, written ? Seal.digest(of: bytes) : nil)
     }
-    return (candidate.cache, candidate.entries)
+    return (candidate.cache, candidate.entries, candidate.seal)
   }
 
   /// The cache in `bytes` with its looks as they are now, if it still holds; `refreshed`:
@@ -188,13 +213,23 @@ package struct GraphCache: Sendable {
   /// removed, when it cannot be kept), and what expansion looked at, for the snapshot.
   package static func store(at path: String, root: String, hiddenDigest: Digest, observing: ObservingFileSystem,
                             graph: TaskGraph, extra: [UInt8] = [], fileSystem: any FileSystem) -> [SnapshotEntry] {
+    storeSealed(at: path, root: root, hiddenDigest: hiddenDigest, observing: observing, graph: graph, extra: extra,
+                fileSystem: fileSystem).entries
+  }
+
+  /// `store`, with the seal of the file written (nil: none written).
+  package static func storeSealed(at path: String, root: String, hiddenDigest: Digest, observing: ObservingFileSystem,
+                                  graph: TaskGraph, extra: [UInt8] = [],
+                                  fileSystem: any FileSystem) -> (entries: [SnapshotEntry], seal: Digest?) {
     let looks = observing.looks
+    var seal: Digest?
     if let cache = make(root: root, hiddenDigest: hiddenDigest, looks: looks, graph: graph, extra: extra) {
-      try? fileSystem.writeAtomically(cache.encode(), to: path, permissions: 0o644)
+      let bytes = cache.encode()
+      if (try? fileSystem.writeAtomically(bytes, to: path, permissions: 0o644)) != nil { seal = Seal.digest(of: bytes) }
     } else {
       try? fileSystem.remove(path)
     }
-    return looks.map { SnapshotEntry($0, in: root) }
+    return (looks.map { SnapshotEntry($0, in: root) }, seal)
   }
 
   // MARK: - Encoding

@@ -51,11 +51,27 @@ package struct NullBuild {
     return answer(targets: targets, workspace: workspace, commit: commit, jobs: jobs, changed: &changed)
   }
 
+  /// The same, noting in `changed` the first path found changed when it cannot answer,
+  /// and in `delta` what changed when a build can stand on the rest of the snapshot
+  /// (`SnapshotDelta`; nil when it cannot).
+  package func answer(targets: [String]?, workspace: String?, commit: String? = nil, jobs: Int? = nil,
+                      changed: inout String?, delta: inout SnapshotDelta?) -> Answer? {
+    answer(targets: targets, workspace: workspace, commit: commit, jobs: jobs, changed: &changed, delta: &delta,
+           wantsDelta: true)
+  }
+
   /// The same, noting in `changed` the first path found changed when it cannot answer
   /// (nil when it stopped before comparing files: no snapshot, other targets, another
   /// environment). Only a hint of what the full build should decide first.
   package func answer(targets: [String]?, workspace: String?, commit: String? = nil, jobs: Int? = nil,
                       changed: inout String?) -> Answer? {
+    var delta: SnapshotDelta?
+    return answer(targets: targets, workspace: workspace, commit: commit, jobs: jobs, changed: &changed, delta: &delta,
+                  wantsDelta: false)
+  }
+
+  private func answer(targets: [String]?, workspace: String?, commit: String?, jobs: Int?,
+                      changed: inout String?, delta: inout SnapshotDelta?, wantsDelta: Bool) -> Answer? {
     let startedAt = clock.monotonic()
     let started = Double(clock.wallNanoseconds()) / 1e9
     guard let bytes = try? fileSystem.read(layout.snapshot), var snapshot = BuildSnapshot.decode(bytes),
@@ -67,7 +83,7 @@ package struct NullBuild {
     // too recently to trust their stat whose content is what the build saw: compared
     // by content as they are met, so an edit ends the comparison where it is found.
     var hashedAt: [Int: Int64] = [:]
-    let comparison = snapshot.compare(fileSystem: fileSystem) { index, stat in
+    let comparison = snapshot.compare(fileSystem: fileSystem, all: wantsDelta ? SnapshotDelta.limit : 0) { index, stat in
       let entry = snapshot.entries[index]
       hashedAt[index] = clock.wallNanoseconds()
       let abs = entry.path.hasPrefix("/") ? entry.path : Paths.join(layout.root, entry.path)
@@ -75,8 +91,11 @@ package struct NullBuild {
     }
     let matched: [(index: Int, stat: FileStat)]
     switch comparison {
-    case .changed(let path):
+    case .changed(let path, let all):
       changed = path
+      // Read again with who used what: only a build that found a change needs it.
+      var full = snapshot
+      if let all, full.readUsers(from: bytes) { delta = SnapshotDelta(snapshot: full, changed: all) }
       return nil
     case .holds(let found): matched = found
     }
@@ -97,6 +116,8 @@ package struct NullBuild {
       // Worth writing back when the stat moved or can now be trusted.
       if !StatTrust.same(stat, entry.stat) || !snapshot.entries[index].recheck { refresh = true }
     }
+    // Written back whole: who used what, which this answer did not read, read now.
+    if refresh, !snapshot.readUsers(from: bytes) { return nil }
     var summary = BuildSummary()
     // Nothing restored, so nothing saved: the up-to-date work is counted per task.
     summary.upToDate = snapshot.total

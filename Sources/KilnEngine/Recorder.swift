@@ -10,6 +10,9 @@ import KilnSystem
 package protocol BuildRecorder: AnyObject {
   /// The last recorded result of each instance.
   var records: [TaskID: TaskRecord] { get }
+  /// The last recorded result of one instance (a build that decides a few instances
+  /// reads those alone: `ManifestRecorder(loadingAsNeeded:)`).
+  func record(_ id: TaskID) -> TaskRecord?
   /// A build starts writing.
   func begin() throws
   /// An instance's new result.
@@ -19,6 +22,10 @@ package protocol BuildRecorder: AnyObject {
   /// The build ended: its history entry, and what becomes of the snapshot that may
   /// answer the next build of the same targets.
   func finish(_ entry: BuildHistoryEntry, snapshot: SnapshotUpdate) throws
+}
+
+extension BuildRecorder {
+  package func record(_ id: TaskID) -> TaskRecord? { records[id] }
 }
 
 /// What a build does to the snapshot when it ends.
@@ -36,7 +43,11 @@ package enum SnapshotUpdate: Sendable {
 /// first record changes (`Manifest.putRecord`); this writes the new one after the
 /// build's commit, with the manifest's own stat among its entries.
 package final class ManifestRecorder: BuildRecorder {
-  package private(set) var records: [TaskID: TaskRecord]
+  /// Every record once all are read; else those read or written so far.
+  private var known: [TaskID: TaskRecord]
+  /// Whether `known` holds every record; if not, the ids in it or read and absent.
+  private var complete: Bool
+  private var asked = Set<TaskID>()
   private let manifest: Manifest
   private let snapshotPath: String
   private let root: String
@@ -46,22 +57,55 @@ package final class ManifestRecorder: BuildRecorder {
   package init(manifest: Manifest, records: [TaskID: TaskRecord], snapshotPath: String, root: String,
                fileSystem: any FileSystem, clock: any TimeSource) {
     self.manifest = manifest
-    self.records = records
+    known = records
+    complete = true
     self.snapshotPath = snapshotPath
     self.root = root
     self.fileSystem = fileSystem
     self.clock = clock
   }
 
+  /// A recorder that reads each record from the manifest when first asked for it
+  /// (`record`), and all of them only if `records` is asked for.
+  package init(loadingAsNeeded manifest: Manifest, snapshotPath: String, root: String, fileSystem: any FileSystem,
+               clock: any TimeSource) {
+    self.manifest = manifest
+    known = [:]
+    complete = false
+    self.snapshotPath = snapshotPath
+    self.root = root
+    self.fileSystem = fileSystem
+    self.clock = clock
+  }
+
+  package var records: [TaskID: TaskRecord] {
+    if !complete {
+      // Read from the manifest as it is now (this build's writes included); one that
+      // cannot be read counts as none, as at the start of a build.
+      known = (try? manifest.loadRecords()) ?? known
+      complete = true
+    }
+    return known
+  }
+
+  package func record(_ id: TaskID) -> TaskRecord? {
+    if complete || asked.contains(id) { return known[id] }
+    asked.insert(id)
+    known[id] = (try? manifest.loadRecord(id)) ?? nil
+    return known[id]
+  }
+
   package func begin() throws { try manifest.begin() }
 
   package func put(_ record: TaskRecord) throws {
-    records[record.id] = record
+    known[record.id] = record
+    asked.insert(record.id)
     try manifest.putRecord(record, now: clock.wallNanoseconds())
   }
 
   package func remove(_ id: TaskID) throws {
-    records[id] = nil
+    known[id] = nil
+    asked.insert(id)
     try manifest.deleteRecord(id)
   }
 

@@ -30,6 +30,15 @@ package struct SnapshotEntry: Sendable, Hashable {
   /// fails finds an edited source before stat'ing every output. Only the order of the
   /// file; not encoded.
   package var late = false
+  /// Reading the build file and expanding its globs depended on what it holds (the
+  /// build file, a folder a glob listed), not only on its kind: its change may change
+  /// the graph, so no build can stand on the rest of the snapshot (`SnapshotDelta`).
+  package var expansion = false
+  /// The instances whose verdicts depended on it (an input, declared or discovered, an
+  /// output, the depfile), as positions in the snapshot's `instanceIDs`: those a change
+  /// of it makes decide again (`SnapshotDelta`). Read only when asked
+  /// (`BuildSnapshot.decode(_:users:)`).
+  package var users: [Int32] = []
 
   package init(path: String, followsLinks: Bool = true, stat: FileStat?, observedAt: Int64, digest: Digest? = nil,
                kindOnly: Bool = false) {
@@ -88,7 +97,7 @@ package struct SnapshotEntry: Sendable, Hashable {
 package struct BuildSnapshot: Sendable {
   static let magic = Array("KILNSNP1".utf8)
   /// A snapshot from a kiln with other keys or another manifest schema is not used.
-  static let version = "\(KeyBuilder.formatVersion)/manifest-\(Manifest.schemaVersion)/snapshot-2"
+  static let version = "\(KeyBuilder.formatVersion)/manifest-\(Manifest.schemaVersion)/snapshot-3"
 
   package var root: String
   /// Which targets were built (`targetsKey`).
@@ -104,6 +113,19 @@ package struct BuildSnapshot: Sendable {
   /// Lines the build printed on stderr before starting (foreach warnings), printed again.
   package var warnings: [String]
   package var entries: [SnapshotEntry]
+  /// The instances the entries' `users` name (`TaskID` as text); empty: the snapshot
+  /// says nothing of who used what, and only the full build decides a change.
+  package var instanceIDs: [String] = []
+  /// `GraphCache.digest(ofHidden:)` of the records' outputs when it was taken: what a
+  /// build standing on it compares the graph cache with instead of loading every record.
+  package var hiddenDigest: Digest?
+  /// The seal of the graph cache file the build's graph came from (`Seal.digest(of:)`):
+  /// a build standing on the snapshot does not check that cache's looks again, which
+  /// are among the entries it just found unchanged. nil: not known.
+  package var graphSeal: Digest?
+  /// Where who used what begins in the file's body, when it was read without it
+  /// (`readUsers(from:)`); not encoded.
+  private var usersAt: Int?
 
   package var total: Int { tasks.reduce(0) { $0 + $1.count } }
 
@@ -159,15 +181,29 @@ package struct BuildSnapshot: Sendable {
       }
       w.varint(e.followsLinks ? 1 : 2)
       w.fileStat(st)
-      w.varint((e.digest == nil ? 0 : 1) | (e.recheck ? 2 : 0) | (e.kindOnly ? 4 : 0))
+      w.varint((e.digest == nil ? 0 : 1) | (e.recheck ? 2 : 0) | (e.kindOnly ? 4 : 0) | (e.expansion ? 8 : 0))
       if let d = e.digest { w.digest(d) }
+    }
+    // Who used what, after the entries: a null build that finds nothing changed never
+    // reads it.
+    w.varint((hiddenDigest == nil ? 0 : 1) | (graphSeal == nil ? 0 : 2))
+    if let hiddenDigest { w.digest(hiddenDigest) }
+    if let graphSeal { w.digest(graphSeal) }
+    w.strings(instanceIDs)
+    if !instanceIDs.isEmpty {
+      for e in entries {
+        w.varint(UInt64(e.users.count))
+        for u in e.users { w.varint(UInt64(u)) }
+      }
     }
     // A digest of everything before it: a damaged file is never trusted.
     return Seal.close(Self.magic, w.bytes)
   }
 
-  /// nil when the bytes are not a snapshot of this kiln's format.
-  package static func decode(_ bytes: [UInt8]) -> BuildSnapshot? {
+  /// nil when the bytes are not a snapshot of this kiln's format. `users`: read who
+  /// used each entry too (`SnapshotEntry.users`), and check every position names an
+  /// instance; without, that part is not read.
+  package static func decode(_ bytes: [UInt8], users: Bool = false) -> BuildSnapshot? {
     guard let body = Seal.open(magic, bytes) else { return nil }
     var r = ByteReader(body)
     do throws(ByteReader.Truncated) {
@@ -198,13 +234,58 @@ package struct BuildSnapshot: Sendable {
         var entry = SnapshotEntry(path: path, followsLinks: mode == 1, stat: stat, observedAt: 0, digest: digest,
                                   kindOnly: flags & 4 != 0)
         entry.recheck = flags & 2 != 0
+        entry.expansion = flags & 8 != 0
         entries.append(entry)
       }
-      guard r.atEnd else { return nil }
-      return BuildSnapshot(root: root, targets: targets, targetNames: targetNames, environmentNames: names,
-                           environmentDigest: envDigest, tasks: tasks, warnings: warnings, entries: entries)
+      var snapshot = BuildSnapshot(root: root, targets: targets, targetNames: targetNames, environmentNames: names,
+                                   environmentDigest: envDigest, tasks: tasks, warnings: warnings, entries: entries)
+      guard users else {
+        snapshot.usersAt = r.position
+        return snapshot
+      }
+      return snapshot.readingUsers(&r) ? snapshot : nil
     } catch {
       return nil
+    }
+  }
+
+  /// Reads who used what (`SnapshotEntry.users`, `instanceIDs`, `hiddenDigest`) from
+  /// `bytes`, the file this snapshot was read from without it; false when they are not
+  /// that file's or do not hold (then nothing is changed).
+  package mutating func readUsers(from bytes: [UInt8]) -> Bool {
+    guard let usersAt, let body = Seal.open(Self.magic, bytes) else { return false }
+    var r = ByteReader(body, at: usersAt)
+    var copy = self
+    guard copy.readingUsers(&r) else { return false }
+    self = copy
+    self.usersAt = nil
+    return true
+  }
+
+  private mutating func readingUsers(_ r: inout ByteReader) -> Bool {
+    do throws(ByteReader.Truncated) {
+      let has = try r.varint()
+      if has & 1 != 0 { hiddenDigest = try r.digest() }
+      if has & 2 != 0 { graphSeal = try r.digest() }
+      instanceIDs = try r.strings()
+      let count = UInt64(instanceIDs.count)
+      if count > 0 {
+        for k in entries.indices {
+          let n = try r.count()
+          var list: [Int32] = []
+          list.reserveCapacity(n)
+          for _ in 0..<n {
+            let u = try r.varint()
+            // A position past the table: damaged or forged, never trusted.
+            guard u < count else { return false }
+            list.append(Int32(u))
+          }
+          entries[k].users = list
+        }
+      }
+      return r.atEnd
+    } catch {
+      return false
     }
   }
 
@@ -215,8 +296,10 @@ package struct BuildSnapshot: Sendable {
     case holds([(index: Int, stat: FileStat)])
     /// Only the full build can judge: this entry's path changed (a file appearing,
     /// disappearing or changing kind, a link, other content, the build file's stat with
-    /// no digest). Given to the full build as a hint of what to decide first.
-    case changed(String)
+    /// no digest). Given to the full build as a hint of what to decide first. With
+    /// `all` (`compare(fileSystem:all:sameContent:)`), the positions of every entry
+    /// that changed, when no more than the limit did (else nil).
+    case changed(String, all: [Int]?)
   }
 
   /// Compares every entry with the disk, in file order, and stops at the first change:
@@ -225,27 +308,46 @@ package struct BuildSnapshot: Sendable {
   /// build saw (the same kind, and the snapshot has its digest). Entries are written
   /// sorted by path, sources before outputs (`SnapshotEntry.late`), so a folder's files
   /// are stat'ed in one run and an edited source is found before the outputs are.
-  package func compare(fileSystem: any FileSystem, sameContent: (Int, FileStat) -> Bool) -> Comparison {
+  /// `all`: do not stop at the first change but go on, noting each, up to `all`
+  /// changes (`SnapshotDelta`).
+  package func compare(fileSystem: any FileSystem, all limit: Int = 0,
+                       sameContent: (Int, FileStat) -> Bool) -> Comparison {
     var cursor = fileSystem.statCursor()
     var folder = ""
     var matched: [(index: Int, stat: FileStat)] = []
+    var changed: [Int] = []
+    var first: String?
+    // The first change ends the comparison, or is noted while `limit` allows.
+    func found(_ n: Int) -> Bool {
+      if first == nil { first = entries[n].path }
+      changed.append(n)
+      return changed.count > limit
+    }
     for (n, e) in entries.enumerated() {
       let abs = e.path.hasPrefix("/") ? e.path : Paths.join(root, e.path)
       // Split on the last slash by bytes; the folder string is made once per run.
-      guard let slash = abs.utf8.lastIndex(of: UInt8(ascii: "/")) else { return .changed(e.path) }
+      guard let slash = abs.utf8.lastIndex(of: UInt8(ascii: "/")) else {
+        if found(n) { return .changed(first!, all: nil) }
+        continue
+      }
       let parent = slash == abs.startIndex ? "/" : abs[..<slash]
       if parent != folder { folder = String(parent) }
       let now = cursor.stat(String(abs[abs.utf8.index(after: slash)...]), in: folder, followingLinks: e.followsLinks)
       if e.kindOnly {
         if now?.kind == e.stat?.kind { continue }
-        return .changed(e.path)
+        if found(n) { return .changed(first!, all: nil) }
+        continue
       }
       if !e.recheck, StatTrust.same(now, e.stat) { continue }
       guard let now, now.kind == e.stat?.kind, now.kind == .file || now.kind == .directory, e.digest != nil,
             sameContent(n, now)
-      else { return .changed(e.path) }
+      else {
+        if found(n) { return .changed(first!, all: nil) }
+        continue
+      }
       matched.append((n, now))
     }
+    if let first { return .changed(first, all: changed) }
     return .holds(matched)
   }
 }

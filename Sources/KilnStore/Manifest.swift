@@ -448,29 +448,48 @@ package final class Manifest {
 
   // MARK: - Task records
 
+  private static let recordColumns = """
+    SELECT task_id, key, command, environment, inputs, discovered, outputs, declared, duration, depfile,
+      peak_memory
+    FROM task_records
+    """
+
   package func loadRecords() throws(DatabaseError) -> [TaskID: TaskRecord] {
-    let s = try db.statement("""
-      SELECT task_id, key, command, environment, inputs, discovered, outputs, declared, duration, depfile,
-        peak_memory
-      FROM task_records
-      """)
+    let s = try db.statement(Self.recordColumns)
     var result: [TaskID: TaskRecord] = [:]
     while try s.step() {
-      guard let key = Digest(bytes: s.blob(1)) else { continue }
-      let id = TaskID(parsing: s.text(0))
-      var env = ByteReader(s.blob(3)), inputs = ByteReader(s.blob(4)), discovered = ByteReader(s.blob(5))
-      var outputs = ByteReader(s.blob(6)), declared = ByteReader(s.blob(7))
-      guard var record = try? TaskRecord(
-        id: id, key: key, command: s.text(2), environment: env.strings(), inputs: inputs.pathDigests(),
-        discovered: discovered.pathDigests(), outputs: outputs.outputs(), declaredOutputs: declared.strings(),
-        duration: s.double(8), depfile: s.isNull(9) ? nil : s.text(9),
-        peakMemory: s.isNull(10) ? nil : s.int(10))
-      else { continue }  // an unreadable record is as good as none: the task reruns
-      // The depfile's digest follows the discovered inputs in their blob, when known.
-      if !discovered.atEnd { record.depfileDigest = try? discovered.digest() }
-      result[id] = record
+      if let record = Self.record(from: s) { result[record.id] = record }
     }
     return result
+  }
+
+  /// One instance's record, read alone (a build that decides a few instances: a point
+  /// lookup each instead of reading them all); nil when there is none or it cannot be read.
+  package func loadRecord(_ id: TaskID) throws(DatabaseError) -> TaskRecord? {
+    let s = try db.statement(Self.recordColumns + " WHERE task_id = ?").bind([.text(id.description)])
+    guard try s.step() else { return nil }
+    let record = Self.record(from: s)
+    // To the end (one row: the id is the key), which resets the statement.
+    while try s.step() {}
+    return record?.id == id ? record : nil
+  }
+
+  /// The record in the statement's current row (`recordColumns`); nil when unreadable:
+  /// an unreadable record is as good as none, the task reruns.
+  private static func record(from s: Statement) -> TaskRecord? {
+    guard let key = Digest(bytes: s.blob(1)) else { return nil }
+    let id = TaskID(parsing: s.text(0))
+    var env = ByteReader(s.blob(3)), inputs = ByteReader(s.blob(4)), discovered = ByteReader(s.blob(5))
+    var outputs = ByteReader(s.blob(6)), declared = ByteReader(s.blob(7))
+    guard var record = try? TaskRecord(
+      id: id, key: key, command: s.text(2), environment: env.strings(), inputs: inputs.pathDigests(),
+      discovered: discovered.pathDigests(), outputs: outputs.outputs(), declaredOutputs: declared.strings(),
+      duration: s.double(8), depfile: s.isNull(9) ? nil : s.text(9),
+      peakMemory: s.isNull(10) ? nil : s.int(10))
+    else { return nil }
+    // The depfile's digest follows the discovered inputs in their blob, when known.
+    if !discovered.atEnd { record.depfileDigest = try? discovered.digest() }
+    return record
   }
 
   package func putRecord(_ r: TaskRecord, now: Int64) throws(DatabaseError) {

@@ -106,7 +106,14 @@ package struct ByteReader {
   private let bytes: [UInt8]
   private var offset = 0
   package init(_ bytes: [UInt8]) { self.bytes = bytes }
+  /// A reader of `bytes` from `offset` on (a part read later: `position`).
+  package init(_ bytes: [UInt8], at offset: Int) {
+    self.bytes = bytes
+    self.offset = min(max(0, offset), bytes.count)
+  }
   package var atEnd: Bool { offset >= bytes.count }
+  /// How many bytes were read.
+  package var position: Int { offset }
 
   /// A count of items that each take at least one byte: never more than what is left
   /// (a corrupt count must not reserve memory for billions of items).
@@ -235,6 +242,12 @@ extension ByteReader {
 package enum Seal {
   package static func close(_ magic: [UInt8], _ body: [UInt8]) -> [UInt8] {
     magic + body + Hasher.digest(body).bytes
+  }
+
+  /// The digest a sealed file ends with (what `open` checks), not checked here; nil
+  /// when the file is too short to hold one.
+  package static func digest(of bytes: [UInt8]) -> Digest? {
+    bytes.count >= 16 ? Digest(bytes: Array(bytes.suffix(16))) : nil
   }
 
   /// The body, or nil when the magic is another or the digest does not match.

@@ -30,7 +30,7 @@ package final class EngineHarness {
   /// One build; returns its result and the commands that ran, in order.
   package func build(_ instances: [TaskInstance], targets: [String]? = nil, jobs: Int = 1,
                      keepGoing: Bool = false, useCache: Bool = true, dryRun: Bool = false,
-                     snapshot: SnapshotRequest? = nil, decideFirst: [String] = [],
+                     snapshot: SnapshotRequest? = nil, decideFirst: [String] = [], delta: SnapshotDelta? = nil,
                      observer: any BuildObserver = SilentObserver()) async throws -> (result: BuildResult, ran: [String]) {
     _ = runner.takeCommands()
     let graph = try TaskGraph(instances)
@@ -51,6 +51,7 @@ package final class EngineHarness {
     options.removeStaleOutputs = !dryRun
     options.snapshot = snapshot
     options.decideFirst = decideFirst
+    options.delta = delta
     options.isInterrupted = { false }
     let result = try await build.run(options)
     return (result, runner.takeCommands())

@@ -10,35 +10,13 @@ import Testing
 /// at that file: the full build judges every file anyway. Sources are written before
 /// outputs, so an edited source is found before the outputs are stat'ed.
 @Suite struct SnapshotChangeTests {
-  func copy(_ name: String, _ from: String, _ to: String, deps: [String] = []) -> TaskInstance {
-    TaskInstance(id: TaskID(task: name), command: "cat \(from) > \(to)", inputs: [from], outputs: [to],
-                 dependencies: deps.map { TaskID(task: $0) })
-  }
-
-  var graph: [TaskInstance] {
-    [copy("one", "a.txt", "b.txt"), copy("two", "b.txt", "c.txt", deps: ["one"]), copy("three", "z.txt", "y.txt")]
-  }
+  var graph: [TaskInstance] { CopyChain.graph }
 
   func answer(_ h: EngineHarness, changed: inout String?) throws -> NullBuild.Answer? {
-    let layout = StateLayout(root: h.root)
-    try h.fileSystem.createDirectories(layout.folder)
-    var snapshot = try #require(h.recorder.snapshot, "the build left no snapshot")
-    // As `ManifestRecorder` writes it: by path, outputs last.
-    snapshot.entries.sort(by: SnapshotEntry.filedBefore)
-    try h.fileSystem.writeAtomically(snapshot.encode(), to: layout.snapshot, permissions: 0o644)
-    return NullBuild(layout: layout, fileSystem: h.fileSystem, clock: h.fileSystem.clock, environment: [:])
-      .answer(targets: nil, workspace: nil, changed: &changed)
+    try #require(try CopyChain.nullBuild(h), "the build left no snapshot").answer(targets: nil, workspace: nil, changed: &changed)
   }
 
-  func settled() async throws -> EngineHarness {
-    let h = try EngineHarness()
-    h.write("a.txt", "alpha")
-    h.write("z.txt", "zulu")
-    h.later()
-    _ = try await h.build(graph, snapshot: SnapshotRequest(expansion: [], warnings: []))
-    h.later()
-    return h
-  }
+  func settled() async throws -> EngineHarness { try await CopyChain.settled() }
 
   @Test func outputsAreWrittenAfterSources() async throws {
     let h = try await settled()
