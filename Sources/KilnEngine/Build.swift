@@ -722,47 +722,63 @@ package final class Build {
     }
     // Expansion's looks are the snapshot's own (the delta found none changed): kept.
     guard let fresh = merged([], observed) else { return nil }
-    // The last snapshot's entries, their decided users taken off; then what this build
-    // looked at laid over them.
-    var looks = Looks()
+    // The last snapshot's entries, their decided users taken off, each replaced by
+    // what this build looked at where it looked; then what it looked at anew.
+    var entries: [SnapshotEntry] = []
+    entries.reserveCapacity(snapshot.entries.count + fresh.entries.count)
+    // Where each of this build's looks went among `entries`.
+    var placed = [Int](repeating: -1, count: fresh.entries.count)
+    // Entries changed, or used by decided instances alone, that this build did not look
+    // at again: dropped if no decided instance's new record names them either.
+    var unusedUnlessNamed = Set<Int>()
     let changed = Set(partial.delta.changed)
     for (n, var e) in snapshot.entries.enumerated() {
       let users = e.users
       e.users.removeAll { decided[Int($0)] }
-      // A file that changed and no decided instance looked at again: no one uses it now.
-      if changed.contains(n), e.users.isEmpty, fresh.position(of: e.path, followsLinks: e.followsLinks) == nil {
+      guard let j = fresh.position(of: e.path, followsLinks: e.followsLinks) else {
+        if e.users.isEmpty, changed.contains(n) || (!users.isEmpty && !e.expansion) {
+          unusedUnlessNamed.insert(entries.count)
+        }
+        entries.append(e)
         continue
       }
-      // Used before by decided instances alone and not looked at again: no longer used.
-      if !users.isEmpty, e.users.isEmpty, !e.expansion,
-         fresh.position(of: e.path, followsLinks: e.followsLinks) == nil {
-        continue
-      }
-      looks.add(e)
-    }
-    for f in fresh.entries {
-      guard let j = looks.position(of: f.path, followsLinks: f.followsLinks) else {
-        looks.add(f)
-        continue
-      }
-      let old = looks.entries[j]
+      let f = fresh.entries[j]
+      placed[j] = entries.count
       if f.kindOnly {
-        if old.stat?.kind != f.stat?.kind { return nil }
+        if e.stat?.kind != f.stat?.kind { return nil }
+        entries.append(e)
         continue
       }
       // Changed under an instance this build did not decide: it may read other bytes now.
-      if !old.users.isEmpty, !StatTrust.same(old.stat, f.stat), old.digest != f.digest || f.digest == nil {
-        return nil
-      }
-      var e = f
-      e.users = old.users
-      e.expansion = old.expansion || f.expansion
-      looks.entries[j] = e
+      if !e.users.isEmpty, !StatTrust.same(e.stat, f.stat), e.digest != f.digest || f.digest == nil { return nil }
+      var looked = f
+      looked.users = e.users
+      looked.expansion = e.expansion || f.expansion
+      entries.append(looked)
     }
+    for (j, f) in fresh.entries.enumerated() where placed[j] < 0 {
+      placed[j] = entries.count
+      entries.append(f)
+    }
+    // The decided instances' uses: their paths were looked at by this build (found
+    // through its looks); any other is looked for among all the entries.
+    var all: Looks?
+    let listed = entries
     let records = decidedIndices.map { recorder.record(graph[$0.i].id) }
     for ((k, i), record) in zip(decidedIndices, records) {
       guard let record, !graph[i].always else { return nil }
-      looks.attach(k, to: graph[i], record)
+      Looks.attach(k, to: graph[i], record, in: &entries) { path, followsLinks in
+        if let j = fresh.position(of: path, followsLinks: followsLinks) { return placed[j] }
+        if all == nil {
+          var index = Looks(capacity: listed.count)
+          for e in listed { index.add(e) }
+          all = index
+        }
+        return all?.position(of: path, followsLinks: followsLinks)
+      }
+    }
+    if !unusedUnlessNamed.isEmpty {
+      entries = entries.indices.compactMap { unusedUnlessNamed.contains($0) && entries[$0].users.isEmpty ? nil : entries[$0] }
     }
     // The graph cache is compared with the records' outputs: the same while no decided
     // instance's changed; else the next build reads them all (no delta without it).
@@ -777,7 +793,7 @@ package final class Build {
     snapshot.tasks = snapshot.tasks.map { ($0.name, $0.count, max(0, $0.saved + saved[$0.name, default: 0])) }
     snapshot.warnings = request.warnings
     snapshot.graphSeal = request.graphSeal
-    snapshot.entries = looks.entries
+    snapshot.entries = entries
     return snapshot
   }
 
@@ -791,7 +807,7 @@ package final class Build {
   /// found different (it changed while the build ran) or is too recent to trust and
   /// has no digest to compare.
   private func merged(_ expansion: [SnapshotEntry], _ observed: [SnapshotEntry]) -> Looks? {
-    var looks = Looks()
+    var looks = Looks(capacity: expansion.count + observed.count)
     for (n, var e) in (expansion + observed).enumerated() {
       if n < expansion.count, !e.kindOnly { e.expansion = true }
       if !e.kindOnly, e.isRacy {
@@ -834,6 +850,11 @@ private struct Looks {
   var entries: [SnapshotEntry] = []
   private var index: [String: Int] = [:], linkIndex: [String: Int] = [:]
 
+  init(capacity: Int = 0) {
+    entries.reserveCapacity(capacity)
+    index.reserveCapacity(capacity)
+  }
+
   func position(of path: String, followsLinks: Bool) -> Int? {
     followsLinks ? index[path] : linkIndex[path]
   }
@@ -848,8 +869,17 @@ private struct Looks {
   /// record holds (the inputs with the tools found, the discovered inputs, the outputs),
   /// each as a stat and as an lstat.
   mutating func attach(_ user: Int32, to instance: TaskInstance, _ record: TaskRecord) {
+    let (index, linkIndex) = (self.index, self.linkIndex)
+    Self.attach(user, to: instance, record, in: &entries) { path, followsLinks in
+      followsLinks ? index[path] : linkIndex[path]
+    }
+  }
+
+  /// `attach` over `entries`, found by `position(path, followsLinks)`.
+  static func attach(_ user: Int32, to instance: TaskInstance, _ record: TaskRecord, in entries: inout [SnapshotEntry],
+                     position: (String, Bool) -> Int?) {
     func note(_ path: String) {
-      for j in [index[path], linkIndex[path]] {
+      for j in [position(path, true), position(path, false)] {
         guard let j, entries[j].users.last != user else { continue }
         entries[j].users.append(user)
       }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Pure functions on slash-separated paths (no I/O). Workspace paths are relative,
 /// normalised (no `.`, no `..`, no double or trailing slash).
 package enum Paths {
@@ -97,7 +101,21 @@ package enum Paths {
     // cache or an expansion looked at.
     let p = path.utf8, r = root.utf8
     let rootCount = r.last == UInt8(ascii: "/") ? r.count - 1 : r.count
-    guard p.count > rootCount, p.starts(with: r.prefix(rootCount)) else { return nil }
+    guard p.count > rootCount else { return nil }
+    // Both contiguous (native strings): one memcmp, and the rest copied once.
+    var contiguous = false
+    var found: String?
+    _ = p.withContiguousStorageIfAvailable { pb in
+      r.withContiguousStorageIfAvailable { rb in
+        contiguous = true
+        guard pb[rootCount] == UInt8(ascii: "/"),
+              rootCount == 0 || memcmp(pb.baseAddress!, rb.baseAddress!, rootCount) == 0
+        else { return }
+        found = String(decoding: UnsafeBufferPointer(rebasing: pb[(rootCount + 1)...]), as: UTF8.self)
+      }
+    }
+    if contiguous { return found }
+    guard p.starts(with: r.prefix(rootCount)) else { return nil }
     let slash = p.index(p.startIndex, offsetBy: rootCount)
     guard p[slash] == UInt8(ascii: "/") else { return nil }
     return String(path[p.index(after: slash)...])
