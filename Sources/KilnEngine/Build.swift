@@ -129,9 +129,9 @@ package final class Build {
       // Not this graph's: every instance is decided, so every record is read, at once.
       if partial == nil { _ = recorder.records }
     }
-    var plan = try BuildPlan(graph: graph, targets: options.targets, pools: options.pools, duration: { id in
-      if let partial, let i = graph.index(of: id), !partial.affected[i] { return nil }
-      return recorder.record(id)?.duration
+    var plan = try BuildPlan(graph: graph, targets: options.targets, pools: options.pools, durationAt: { i in
+      if let partial, !partial.affected[i] { return nil }
+      return recorder.record(graph[i].id)?.duration
     })
     if let partial {
       plan.preferForDeciding(partial.seeds)
@@ -767,14 +767,15 @@ package final class Build {
     let records = decidedIndices.map { recorder.record(graph[$0.i].id) }
     for ((k, i), record) in zip(decidedIndices, records) {
       guard let record, !graph[i].always else { return nil }
-      Looks.attach(k, to: graph[i], record, in: &entries) { path, followsLinks in
-        if let j = fresh.position(of: path, followsLinks: followsLinks) { return placed[j] }
+      Looks.attach(k, to: graph[i], record, in: &entries) { path in
+        let stat = fresh.position(of: path, followsLinks: true), lstat = fresh.position(of: path, followsLinks: false)
+        if stat != nil || lstat != nil { return (stat.map { placed[$0] }, lstat.map { placed[$0] }) }
         if all == nil {
           var index = Looks(capacity: listed.count)
           for e in listed { index.add(e) }
           all = index
         }
-        return all?.position(of: path, followsLinks: followsLinks)
+        return (all?.position(of: path, followsLinks: true), all?.position(of: path, followsLinks: false))
       }
     }
     if !unusedUnlessNamed.isEmpty {
@@ -870,16 +871,15 @@ private struct Looks {
   /// each as a stat and as an lstat.
   mutating func attach(_ user: Int32, to instance: TaskInstance, _ record: TaskRecord) {
     let (index, linkIndex) = (self.index, self.linkIndex)
-    Self.attach(user, to: instance, record, in: &entries) { path, followsLinks in
-      followsLinks ? index[path] : linkIndex[path]
-    }
+    Self.attach(user, to: instance, record, in: &entries) { path in (index[path], linkIndex[path]) }
   }
 
-  /// `attach` over `entries`, found by `position(path, followsLinks)`.
+  /// `attach` over `entries`, a path's found by `position(path)` (as a stat, as an lstat).
   static func attach(_ user: Int32, to instance: TaskInstance, _ record: TaskRecord, in entries: inout [SnapshotEntry],
-                     position: (String, Bool) -> Int?) {
+                     position: (String) -> (Int?, Int?)) {
     func note(_ path: String) {
-      for j in [position(path, true), position(path, false)] {
+      let (stat, lstat) = position(path)
+      for j in [stat, lstat] {
         guard let j, entries[j].users.last != user else { continue }
         entries[j].users.append(user)
       }

@@ -45,6 +45,12 @@ package struct BuildPlan: Sendable {
   /// instance in a pool not listed is bound by the job count alone.
   package init(graph: TaskGraph, targets: [String]?, pools: [String: Int] = [:],
                duration: (TaskID) -> Double?) throws(BuildError) {
+    try self.init(graph: graph, targets: targets, pools: pools, durationAt: { duration(graph[$0].id) })
+  }
+
+  /// The same, each instance's duration asked by its index in the graph.
+  package init(graph: TaskGraph, targets: [String]?, pools: [String: Int] = [:],
+               durationAt duration: (Int) -> Double?) throws(BuildError) {
     self.graph = graph
     depths = pools
     let (selected, unknown) = graph.closure(ofTasks: targets ?? graph.defaultTasks)
@@ -56,7 +62,7 @@ package struct BuildPlan: Sendable {
     for i in selected.reversed() {
       var longest = 0.0
       for d in graph.dependents[i] where inSelection[d] { longest = max(longest, priority[d]) }
-      priority[i] = (duration(graph[i].id) ?? 0.5) + longest
+      priority[i] = (duration(i) ?? 0.5) + longest
     }
     pending = [Int](repeating: 0, count: graph.count)
     state = [State](repeating: .waiting, count: graph.count)
