@@ -280,6 +280,10 @@ package final class Build {
         var storing = 0
         // Whether a store of entries alone is in flight (at most one).
         var storingEntries = false
+        // Standing on the snapshot: the files the instances still waiting to be decided
+        // will look at, stat'ed while the first commands run (deciding everything did it
+        // then; now it would fall between a command's end and the next one's start).
+        var warming = partial.map { self.filesToWarm($0) } ?? []
         while true {
           while let i = plan.nextToDecide() {
             if stopping { plan.abandon(i) } else { try decide(i) }
@@ -288,6 +292,15 @@ package final class Build {
             if running < options.jobs || lookingUp < build.executor.lookupsAhead
               || runningRemotely < build.executor.remoteJobs, plan.hasReady {
               start(in: &group, running: &running)
+            }
+          }
+          if !warming.isEmpty {
+            let statCache = build.statCache
+            let paths = warming
+            warming = []
+            group.addTask {
+              for path in paths { _ = try? statCache.observe(path) }
+              return .warmed
             }
           }
           if options.isInterrupted() { interrupt() }
@@ -319,6 +332,7 @@ package final class Build {
           }
           guard let finished = try await group.next() else { break }
           switch finished {
+          case .warmed: continue
           case .stored(let warnings):
             storing -= 1
             for w in warnings { observer.warning(w) }
@@ -344,7 +358,7 @@ package final class Build {
           default: running -= 1
           }
           switch finished {
-          case .stored, .storedEntries, .lookedUp, .remote: break
+          case .stored, .storedEntries, .lookedUp, .remote, .warmed: break
           case .one(let i, let r, let reasons, let started, let end):
             try ended(i, r, startReasons: reasons, started: started - startTime, finished: end - startTime)
           case .probed(let i, let r, let reasons, let warnings, let item, let started, let end):
@@ -473,6 +487,22 @@ package final class Build {
       case stored([String])
       /// Entries alone stored together (`TaskExecutor.store(entriesOnly:)`); the warnings.
       case storedEntries([String])
+      /// Files stat'ed ahead of the instances that will look at them.
+      case warmed
+    }
+
+    /// The declared inputs and outputs of the instances a build standing on the snapshot
+    /// will decide once their dependencies end, but those a decided instance writes.
+    private func filesToWarm(_ partial: PartialBuild) -> [String] {
+      let graph = build.graph
+      var paths: [String] = []
+      for i in plan.selected where partial.affected[i] && !graph.dependencies[i].isEmpty {
+        for path in graph[i].inputs + graph[i].outputs {
+          if let p = graph.producers[path], partial.affected[p], p != i { continue }
+          paths.append(path)
+        }
+      }
+      return paths
     }
 
     /// Puts the batched instances that must run into batches: all of a task's at once
