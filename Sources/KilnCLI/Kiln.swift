@@ -100,9 +100,11 @@ package enum KilnMain {
     }
     if let ninja = command as? NinjaCommand {
       var changed: String?
-      if let status = ninja.answerFromSnapshot(context, noting: &changed) { return .exit(status) }
+      var delta: SnapshotDelta?
+      if let status = ninja.answerFromSnapshot(context, noting: &changed, delta: &delta) { return .exit(status) }
       context.snapshotTried = true
       context.changedPath = changed
+      context.snapshotDelta = delta
     }
     let ready = context
     let parsed = command

@@ -48,8 +48,9 @@ struct NinjaCommand: KilnSubcommand {
   /// A null build answered from the last build's snapshot (`NullBuild`), before the
   /// manifest is parsed: every wanted edge, the manifest's files and the generator's
   /// inputs unchanged. nil when only a full build can tell. Notes the first file the
-  /// snapshot found changed (`NullBuild`).
-  func answerFromSnapshot(_ context: Context, noting changed: inout String?) -> Int32? {
+  /// snapshot found changed (`NullBuild`), and what changed when the build can stand
+  /// on the rest of the snapshot (`SnapshotDelta`).
+  func answerFromSnapshot(_ context: Context, noting changed: inout String?, delta: inout SnapshotDelta?) -> Int32? {
     guard !version, t == nil, !json, trace == nil, !n, (j ?? 1) >= 1, d.allSatisfy({ $0 == "explain" }) else { return nil }
     let state = Self.state(context)
     guard (try? state.checkStateFolder()) != nil, (try? state.historyLimit()) != nil,
@@ -59,7 +60,7 @@ struct NinjaCommand: KilnSubcommand {
     let null = NullBuild(layout: state.layout, fileSystem: state.fileSystem, clock: state.clock,
                          environment: state.environment)
     guard let answer = null.answer(targets: snapshotTargets, workspace: state.workspaceName, commit: state.headCommit,
-                                   jobs: j ?? state.cores, changed: &changed),
+                                   jobs: j ?? state.cores, changed: &changed, delta: &delta),
           let recorded = null.record(answer)
     else { return nil }
     if explaining {
@@ -80,7 +81,8 @@ struct NinjaCommand: KilnSubcommand {
     if let j, j < 1 { throw CLIError("kiln ninja: -j must be at least 1") }
     for mode in d where mode != "explain" { throw CLIError("kiln ninja: -d \(mode) is not supported (only explain)") }
     var changed = context.changedPath
-    if !context.snapshotTried, let status = answerFromSnapshot(context, noting: &changed) {
+    var delta = context.snapshotDelta
+    if !context.snapshotTried, let status = answerFromSnapshot(context, noting: &changed, delta: &delta) {
       if status != 0 { throw ExitCode(status) }
       return
     }
@@ -92,8 +94,12 @@ struct NinjaCommand: KilnSubcommand {
     let file = context.launch.buildFile ?? "build.ninja"
     // The graph cache is read and checked on another thread while the records load
     // (the manifest's errors are still said before the records' are).
-    async let candidate = Session.graphCacheCandidate(state)
-    let opened = Result { try Session(state) }
+    // Standing on the snapshot (`SnapshotDelta`): the records of the edges decided are
+    // read alone, and the graph cache the snapshot was taken with is not checked again.
+    let trusted = delta?.snapshot.graphSeal
+    async let candidate = Session.graphCacheCandidate(state, trusting: trusted)
+    let asNeeded = delta != nil
+    let opened = Result { try Session(state, recordsAsNeeded: asNeeded) }
     var loaded = try load(file, state, candidate: .some(await candidate))
     var session = try opened.get()
     let observer = ConsoleObserver(explain: explaining, json: json, quiet: quiet, verbose: v)
@@ -105,6 +111,8 @@ struct NinjaCommand: KilnSubcommand {
       for round in 0..<2 where regenerationNeeded(generator, loaded.ninja, state) {
         let result = try await build(loaded.ninja, targets: [generator], session, observer, snapshot: nil)
         guard result.summary.exitStatus == 0, !result.interrupted else { return try finish(result, observer, context) }
+        // Another manifest: the snapshot describes the graph before.
+        delta = nil
         loaded = try load(file, state)
         session = try Session(state)
         if round == 1 { Terminal.error("kiln ninja: warning: \(manifestPath) is still out of date after regenerating twice") }
@@ -126,8 +134,10 @@ struct NinjaCommand: KilnSubcommand {
     }
     var request = SnapshotRequest(expansion: loaded.looks + generatorEntries(generator, loaded.ninja, state), warnings: [])
     request.targetsKey = BuildSnapshot.targetsKey(snapshotTargets)
+    request.graphSeal = loaded.seal
     let result = try await build(loaded.ninja, targets: loaded.ninja.addingValidations(wanted), session, observer,
-                                 snapshot: n ? nil : request, decideFirst: changed.map { [$0] } ?? [])
+                                 snapshot: n ? nil : request, decideFirst: changed.map { [$0] } ?? [],
+                                 delta: session.recordsAsNeeded ? delta : nil)
     try finish(result, observer, context)
   }
 
@@ -135,16 +145,16 @@ struct NinjaCommand: KilnSubcommand {
   /// the graph cache when those files are as they were (`GraphCache`), else parsed and
   /// the cache written again.
   /// `candidate`: the graph cache already read and checked on disk; nil: read here.
-  private func load(_ file: String, _ state: Context,
-                    candidate: GraphCache.Candidate?? = nil) throws -> (ninja: NinjaGraph, looks: [SnapshotEntry]) {
+  private func load(_ file: String, _ state: Context, candidate: GraphCache.Candidate?? = nil) throws
+    -> (ninja: NinjaGraph, looks: [SnapshotEntry], seal: Digest?) {
     let directory = state.root
     let fs = state.fileSystem
     let cachePath = state.layout.graphCache
     let hidden = GraphCache.digest(ofHidden: [])
-    if let (cache, entries) = GraphCache.reuse(candidate ?? Session.graphCacheCandidate(state), at: cachePath,
-                                               hiddenDigest: hidden, fileSystem: fs),
+    if let (cache, entries, seal) = GraphCache.reuseSealed(candidate ?? Session.graphCacheCandidate(state), at: cachePath,
+                                                           hiddenDigest: hidden, fileSystem: fs),
        let ninja = NinjaGraph(graph: cache.graph, extras: cache.extra) {
-      return (ninja, entries)
+      return (ninja, entries, seal)
     }
     let observing = ObservingFileSystem(fs, clock: state.clock)
     let ninja: NinjaGraph
@@ -155,10 +165,11 @@ struct NinjaCommand: KilnSubcommand {
       throw CLIError("kiln: \(error)")
     }
     guard fs.stat(state.layout.folder)?.kind == .directory else {
-      return (ninja, observing.looks.map { SnapshotEntry($0, in: directory) })
+      return (ninja, observing.looks.map { SnapshotEntry($0, in: directory) }, nil)
     }
-    return (ninja, GraphCache.store(at: cachePath, root: directory, hiddenDigest: hidden, observing: observing,
-                                    graph: ninja.graph, extra: ninja.encodedExtras(), fileSystem: fs))
+    let stored = GraphCache.storeSealed(at: cachePath, root: directory, hiddenDigest: hidden, observing: observing,
+                                        graph: ninja.graph, extra: ninja.encodedExtras(), fileSystem: fs)
+    return (ninja, stored.entries, stored.seal)
   }
 
   /// Whether the edge writing the manifest must run: ninja's rule, by modification
@@ -190,7 +201,8 @@ struct NinjaCommand: KilnSubcommand {
 
   /// One build of `targets` (nil: every edge) of `ninja`.
   private func build(_ ninja: NinjaGraph, targets: [TaskID]?, _ session: Session, _ observer: ConsoleObserver,
-                     snapshot: SnapshotRequest?, decideFirst: [String] = []) async throws -> BuildResult {
+                     snapshot: SnapshotRequest?, decideFirst: [String] = [],
+                     delta: SnapshotDelta? = nil) async throws -> BuildResult {
     let state = session.context
     var options = BuildOptions(jobs: j ?? state.cores)
     // ninja's -k N: stop after N failures; 0: never.
@@ -204,6 +216,7 @@ struct NinjaCommand: KilnSubcommand {
     options.pools = ninja.pools
     options.snapshot = snapshot
     options.decideFirst = decideFirst
+    options.delta = delta
     if !n { session.beginWriting(ninja.graph) }
     defer { if !n { session.endWriting() } }
     do {

@@ -155,4 +155,38 @@ import Testing
     #expect(p.runs("use") == uses + 1, "the reader of the new header runs: \(next)")
     #expect(try p.kiln("build").ranCount == 0)
   }
+
+  /// `kiln ninja` stands on its snapshot too; a manifest edited decides everything.
+  @Test func kilnNinjaDecidesTheEdgesThatUseTheEditedFile() throws {
+    let p = try TempProject([
+      "build.ninja": """
+        rule cp
+          command = echo $out >> .runs/cp && cp $in $out
+        rule cat
+          command = echo $out >> .runs/cat && cat $in > $out
+        build out/a.txt: cp a.txt
+        build out/b.txt: cp b.txt
+        build all.txt: cat out/a.txt out/b.txt
+
+        """,
+      "a.txt": "alpha\n",
+      "b.txt": "bravo\n",
+    ])
+    #expect(try p.kiln("ninja").status == 0)
+    #expect(try p.kiln("ninja").status == 0)
+    #expect(p.runs("cp") == 2 && p.runs("cat") == 1)
+    try p.write("a.txt", "ALPHA\n")
+    let edited = try p.kiln("ninja", "--explain")
+    #expect(edited.status == 0, "\(edited)")
+    #expect(Self.standing(edited)?.contains("deciding the 2 of 3") == true, "\(edited)")
+    #expect(p.runLines("cp") == ["out/a.txt", "out/b.txt", "out/a.txt"], "\(edited)")
+    #expect(p.runs("cat") == 2 && p.read("all.txt") == "ALPHA\nbravo\n")
+    let null = try p.kiln("ninja", "--explain")
+    #expect(null.output.contains("no file changed since the last build"), "\(null)")
+
+    try p.append("build.ninja", "build extra.txt: cp b.txt\n")
+    let manifest = try p.kiln("ninja", "--explain")
+    #expect(manifest.status == 0 && Self.standing(manifest) == nil, "\(manifest)")
+    #expect(p.read("extra.txt") == "bravo\n")
+  }
 }
