@@ -216,6 +216,7 @@ final class Session {
       job.defersStores = true
       job.remote = remote
       job.remoteExecutor = remoteExecutor
+      job.sandboxServer = OnDemandSandboxServer(label: context.root)
       executor = job
       recorder = ManifestRecorder(manifest: try manifest, records: records, snapshotPath: context.layout.snapshot,
                                   root: context.root, fileSystem: context.fileSystem, clock: context.clock)

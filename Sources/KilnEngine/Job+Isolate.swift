@@ -12,8 +12,14 @@ private let scratchCounter = Atomic<Int>(0)
 /// One run of a command with `isolate: true` (`Sandbox`): the sandbox, and where the
 /// command leaves each file it declares.
 struct IsolatedRun: Sendable {
-  /// bubblewrap, as found on the task's PATH.
-  var bwrap: String
+  /// What builds the sandbox and runs the command in it.
+  enum Launcher: Sendable {
+    /// The build's sandbox server (`SandboxServer`).
+    case server(SandboxServer)
+    /// bubblewrap, as found on the task's PATH: one `bwrap` process per run.
+    case bwrap(String, runner: any ProcessRunner)
+  }
+  var launcher: Launcher
   var sandbox: Sandbox
   /// This run's folder under `.kiln/sandbox/`: removed when the run is over.
   var scratch: String
@@ -23,15 +29,42 @@ struct IsolatedRun: Sendable {
   /// The declared inputs, outputs and depfiles (relative), tools (absolute when outside).
   var declared: Set<String>
 
-  /// The arguments that run `command` (argv) in the sandbox, bubblewrap first.
-  func arguments(running command: [String]) -> [String] { [bwrap] + sandbox.arguments(running: command) }
+  /// The arguments that run `command` (argv) in the sandbox: bubblewrap's, with
+  /// bubblewrap first when it is the launcher.
+  func arguments(running command: [String]) -> [String] {
+    switch launcher {
+    case .server: sandbox.arguments(running: command)
+    case .bwrap(let bwrap, _): [bwrap] + sandbox.arguments(running: command)
+    }
+  }
+
+  /// Who runs `arguments(running:)`.
+  var runner: any ProcessRunner {
+    switch launcher {
+    case .server(let server): server
+    case .bwrap(_, let runner): runner
+    }
+  }
+
+  /// For messages: what made the sandbox.
+  var launcherName: String {
+    switch launcher {
+    case .server: "kiln's sandbox server"
+    case .bwrap: "bubblewrap"
+    }
+  }
 }
 
 extension Job {
   /// The sandbox for the command of `tasks` (one task, or the items of a batch) with
   /// its scratch folders made; or why the command cannot run isolated.
   func isolation(for tasks: [PreparedTask], environment: [String: String]) -> Result<IsolatedRun, SpawnFailure> {
-    guard let bwrap = Command.resolve("bwrap", environment["PATH"]) else {
+    let launcher: IsolatedRun.Launcher
+    if self.environment["KILN_SANDBOX"] != "bwrap", case .success(let server)? = sandboxServer?.current() {
+      launcher = .server(server)
+    } else if let bwrap = Command.resolve("bwrap", environment["PATH"]) {
+      launcher = .bwrap(bwrap, runner: runner)
+    } else {
       return .failure(.launchFailed(
         "isolate: true needs bubblewrap (bwrap), which is not on PATH; install it: apt-get install bubblewrap"))
     }
@@ -61,7 +94,7 @@ extension Job {
       inputs: declared.subtracting(deliveries.map(\.path)).sorted().map { Paths.join(root, $0) },
       writable: folders.map { Sandbox.Mount(folder: Paths.join(root, $0.key), scratch: $0.value) },
       workingDirectory: Paths.join(root, tasks[0].instance.directory))
-    return .success(IsolatedRun(bwrap: bwrap, sandbox: sandbox, scratch: scratch, deliveries: deliveries, declared: declared))
+    return .success(IsolatedRun(launcher: launcher, sandbox: sandbox, scratch: scratch, deliveries: deliveries, declared: declared))
   }
 
   /// The argv that runs `command` in `run`'s sandbox: the program itself when the shell
@@ -117,7 +150,7 @@ extension Job {
                                           "-o", "/.kiln-trace/log", "/bin/sh", "-c", command])
     let invocation = Invocation(command: command, workingDirectory: run.sandbox.workingDirectory,
                                 environment: environment, timeout: instance.timeout, arguments: argv)
-    guard (try? await runner.run(invocation)) != nil, let log = try? fileSystem.read(traceFolder + "/log") else { return [] }
+    guard (try? await run.runner.run(invocation)) != nil, let log = try? fileSystem.read(traceFolder + "/log") else { return [] }
     let missing = SandboxTrace.missingPaths(in: log, workingDirectory: run.sandbox.workingDirectory)
     let fs = fileSystem
     let (inside, outside) = SandboxTrace.undeclared(missing, root: root, declared: run.declared,

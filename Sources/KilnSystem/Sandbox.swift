@@ -115,12 +115,13 @@ package struct Sandbox: Sendable, Hashable {
     return args + command
   }
 
-  /// bubblewrap's own complaint when it could not build the sandbox (no user
-  /// namespaces, a mount refused), from the run's standard error: bubblewrap exits 1
-  /// and says `bwrap: ...` before the command ever starts.
+  /// The sandbox's own complaint when it could not be built (no user namespaces, a
+  /// mount refused), from the run's standard error: bubblewrap and kiln's sandbox
+  /// server exit 1 and say `bwrap: ...` or `kiln sandbox: ...` before the command ever
+  /// starts.
   package static func setupFailure(status: Int32, stderr: [UInt8]) -> String? {
     guard status == 1 else { return nil }
     let first = stderr.split(separator: UInt8(ascii: "\n"), maxSplits: 1).first.map { String(decoding: $0, as: UTF8.self) } ?? ""
-    return first.hasPrefix("bwrap: ") ? first : nil
+    return first.hasPrefix("bwrap: ") || first.hasPrefix("kiln sandbox: ") ? first : nil
   }
 }
