@@ -11,14 +11,16 @@
 //           the build's PID namespace at /proc, the template of every task's /dev at
 //           /dev, the mount point of every task's root at /newroot.
 //   task    one per request: cloned with a mount namespace (a copy of the server's) and
-//           a PID namespace of its own, whose pid 1 it is: mounts a tmpfs on /newroot,
-//           builds the view the request's bubblewrap-style arguments describe, chroots
-//           into it and forks the command; it reaps and exits with the command's status
-//           (128 + the signal when it was killed, as bubblewrap does). Killing it
-//           (time-out) kills everything the command started.
-//   command setsid, no capability (bounding set, ambient, permitted all empty, no new
-//           privileges), stdin /dev/null, stdout and stderr the two descriptors the
-//           request carried, nothing else open.
+//           a PID namespace of its own, whose pid 1 it is, sharing the server's memory
+//           until it execs (CLONE_VM | CLONE_VFORK: the server waits meanwhile): mounts
+//           a tmpfs on /newroot, builds the view the request's bubblewrap-style
+//           arguments describe, chroots into it, and becomes the command: setsid, no
+//           capability (bounding set, ambient, permitted all empty, no new privileges),
+//           stdin /dev/null, stdout and stderr the two descriptors the request carried,
+//           nothing else open. The command is pid 1 of its namespace (bubblewrap's
+//           --as-pid-1): when it ends, whatever it left running is killed; killing it
+//           (time-out) kills everything it started. One process and one fork per task
+//           fewer than an init of its own would cost.
 //   reaper  closes the mount namespaces of ended tasks, which the server holds open
 //           until then: tearing a mount namespace down waits for an RCU grace period
 //           (milliseconds on a busy machine), which would otherwise sit between a
@@ -260,8 +262,11 @@ static void drop_privileges(void) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) refuse("cannot set no_new_privs", "");
 }
 
-// The task: pid 1 of its own PID namespace, in its own copy of the server's mounts.
-// `ops`: bubblewrap's arguments (the subset Sandbox.swift writes), then the command.
+// The task: pid 1 of its own PID namespace, in its own copy of the server's mounts,
+// which becomes the command (its PID namespace, and whatever the command started in
+// it, ends with it). `ops`: bubblewrap's arguments (the subset Sandbox.swift writes),
+// then the command. Runs on the server's memory (`task_start`): no malloc, no exit
+// handlers, only system calls and its stack.
 static void task(char **ops, int n_ops, char **envp, int out, int err, int null_fd) {
   if (dup2(out, 1) < 0 || dup2(err, 2) < 0 || dup2(null_fd, 0) < 0) _exit(1);
   syscall(SYS_close_range, 3, ~0U, 0);
@@ -322,27 +327,27 @@ static void task(char **ops, int n_ops, char **envp, int out, int err, int null_
   char **argv = ops + i;
   if (chroot(NEW) != 0) refuse("cannot chroot to", NEW);
   if (chdir(chdir_to) != 0) refuse("cannot enter", chdir_to);
-  pid_t command = fork();
-  if (command < 0) refuse("cannot fork", argv[0]);
-  if (command == 0) {
-    setsid();
-    drop_privileges();
-    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &none, 0);
-    execve(argv[0], argv, envp);
-    dprintf(2, "kiln sandbox: execve %s: %s\n", argv[0], strerror(errno));
-    _exit(1);
-  }
-  // pid 1: reap every orphan until the command ends, then end with its status; the
-  // kernel kills whatever else still runs in this PID namespace.
-  for (;;) {
-    int status;
-    pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0 && errno == EINTR) continue;
-    if (pid < 0) _exit(1);
-    if (pid != command) continue;
-    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-  }
+  setsid();
+  drop_privileges();
+  sigprocmask(SIG_SETMASK, &none, 0);
+  execve(argv[0], argv, envp);
+  refuse("cannot execve", argv[0]);
+}
+
+// What a task's clone needs: it shares the server's memory until it execs (CLONE_VM |
+// CLONE_VFORK: no page tables copied, no page copied on write), so it only reads this
+// and writes its own stack.
+struct task_start {
+  char **ops;
+  int n_ops;
+  char **envp;
+  int out, err, null_fd;
+};
+
+static int task_main(void *arg) {
+  struct task_start *start = arg;
+  task(start->ops, start->n_ops, start->envp, start->out, start->err, start->null_fd);
+  return 1;
 }
 
 // ---- the server -----------------------------------------------------------------------
@@ -441,6 +446,10 @@ static int serve(void) {
   int sigfd = signalfd(-1, &child, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sigfd < 0) { reply_text(sock, KILN_SANDBOX_FAILED, "cannot make a signalfd"); return 1; }
 
+  // One stack for every task's clone: CLONE_VFORK has the server wait until it execs.
+  enum { TASK_STACK = 512 * 1024 };
+  char *task_stack = malloc(TASK_STACK);
+  if (!task_stack) { reply_text(sock, KILN_SANDBOX_FAILED, "cannot allocate"); return 1; }
   reply(sock, 0, KILN_SANDBOX_READY, 0, 0, 0);
 
   struct running *tasks = 0;
@@ -512,8 +521,11 @@ static int serve(void) {
       p += strlen(p) + 1;
     }
     pid_t pid = -1;
-    if (ok) pid = (pid_t)syscall(SYS_clone, CLONE_NEWNS | CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0);
-    if (pid == 0) task(args, (int)n_args, env, passed[0], passed[1], null_fd);
+    if (ok) {
+      struct task_start start = {args, (int)n_args, env, passed[0], passed[1], null_fd};
+      pid = clone(task_main, task_stack + TASK_STACK, CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWPID | SIGCHLD,
+                  &start);
+    }
     close(passed[0]);
     close(passed[1]);
     free(args);

@@ -1,8 +1,9 @@
 /// The private view of the machine a task with `isolate: true` runs in, as the
 /// arguments of bubblewrap (`bwrap`, Debian's `bubblewrap`, the sandbox buildbox-run and
-/// Flatpak use): an audited tool that builds the view from unprivileged user, mount,
-/// network, IPC, PID and UTS namespaces, so kiln needs no privilege and has no sandbox
-/// of its own to get wrong.
+/// Flatpak use), which builds the view from unprivileged user, mount, network, IPC, PID
+/// and UTS namespaces. kiln's sandbox server (`SandboxServer`) reads the same arguments
+/// (the subset written here) and builds the same view in namespaces it shares across a
+/// build; bubblewrap runs them where the server cannot, one `bwrap` per task.
 ///
 /// What the command sees, in mount order (a later mount hides what an earlier one put
 /// at its path):

@@ -46,6 +46,16 @@ import Glibc
 
   /// Killing the server under a running task fails that task with a line saying so;
   /// kiln neither hangs nor leaves the task's processes behind.
+  /// The task's sleep and the server, while either runs.
+  static func left(of p: TempProject, marker: String) -> [Int32] {
+    TempProject.processes(matching: "^sleep \(marker)") + servers(of: p)
+  }
+
+  /// Whether the task's sleep and the server are gone (or go within 5 s).
+  static func nothingLeft(of p: TempProject, marker: String) -> Bool {
+    TempProject.waitUntil(seconds: 5) { left(of: p, marker: marker).isEmpty }
+  }
+
   /// A build of one isolated task that sleeps (`sleep MARKER`), started, once the
   /// sleep and the server run.
   static func slowBuild() throws -> (TempProject, RunningKiln, marker: String) {
@@ -82,15 +92,23 @@ import Glibc
     #expect(again.status == 0 && p.exists("o.txt"), "\(again)")
   }
 
+  /// Ctrl-C stops an isolated task at once (the server's process group is among the
+  /// ones kiln kills), and the build ends as interrupted.
+  @Test func ctrlCStopsAnIsolatedTask() throws {
+    let (p, running, marker) = try Self.slowBuild()
+    running.send(SIGINT)
+    let r = running.wait()
+    #expect(r.status == 130, "\(r)")
+    #expect(Self.nothingLeft(of: p, marker: marker), "left behind: \(Self.left(of: p, marker: marker))")
+  }
+
   /// kiln killed outright (no chance to clean up): its end of the server's socket
   /// closes, and the server ends, taking the task with it.
   @Test func nothingOfTheSandboxOutlivesAKilledKiln() throws {
     let (p, running, marker) = try Self.slowBuild()
     running.send(SIGKILL)
     _ = running.wait()
-    #expect(TempProject.waitUntil(seconds: 5) {
-      TempProject.processes(matching: "^sleep \(marker)").isEmpty && Self.servers(of: p).isEmpty
-    }, "left behind: \(TempProject.processes(matching: "^sleep \(marker)")) \(Self.servers(of: p))")
+    #expect(Self.nothingLeft(of: p, marker: marker), "left behind: \(Self.left(of: p, marker: marker))")
   }
 
   /// What `command` writes to its stdout when run as an isolated task (the file it
