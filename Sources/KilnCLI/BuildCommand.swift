@@ -147,6 +147,8 @@ struct BuildRequest: Equatable {
         options.remoteTraffic = { remote.traffic.lookups + remote.traffic.uploads > 0 ? remote.traffic : nil }
       }
       result = try await build.run(options)
+      // The sandbox server ends with the build, not after kiln.
+      await session.sandboxServer?.finish()
       if let failure = session.remote?.failureToReport() { observer.warning(Job.remoteDown(failure)) }
     } catch let error as BuildError {
       throw CLIError("kiln: \(error)")

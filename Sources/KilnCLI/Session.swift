@@ -21,6 +21,8 @@ final class Session {
   private(set) var remote: NetworkRemoteCache?
   /// The remote executor of the last `build`, when remote execution is configured.
   private(set) var remoteExecutor: NetworkRemoteExecutor?
+  /// The build's sandbox server (`isolate: true`), started at its first isolated task.
+  private(set) var sandboxServer: OnDemandSandboxServer?
 
   /// Reads the manifest if the checkout has one; creates nothing. `.kiln/` is made
   /// only once the build file has been read and expanded without error (`manifest`).
@@ -216,7 +218,9 @@ final class Session {
       job.defersStores = true
       job.remote = remote
       job.remoteExecutor = remoteExecutor
-      job.sandboxServer = OnDemandSandboxServer(label: context.root)
+      let sandboxServer = OnDemandSandboxServer(label: context.root)
+      self.sandboxServer = sandboxServer
+      job.sandboxServer = sandboxServer
       executor = job
       recorder = ManifestRecorder(manifest: try manifest, records: records, snapshotPath: context.layout.snapshot,
                                   root: context.root, fileSystem: context.fileSystem, clock: context.clock)

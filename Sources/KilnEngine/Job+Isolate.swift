@@ -6,9 +6,6 @@ import KilnStore
 import KilnSystem
 import Synchronization
 
-/// Numbers this process's scratch folders (`.kiln/sandbox/<pid>-<n>`).
-private let scratchCounter = Atomic<Int>(0)
-
 /// One run of a command with `isolate: true` (`Sandbox`): the sandbox, and where the
 /// command leaves each file it declares.
 struct IsolatedRun: Sendable {
@@ -21,7 +18,7 @@ struct IsolatedRun: Sendable {
   }
   var launcher: Launcher
   var sandbox: Sandbox
-  /// This run's folder under `.kiln/sandbox/`: removed when the run is over.
+  /// This run's folder under `.kiln/sandbox/`: emptied when the run is over.
   var scratch: String
   /// Each declared output and depfile (relative), with the scratch path the command
   /// writes it at.
@@ -68,7 +65,7 @@ extension Job {
       return .failure(.launchFailed(
         "isolate: true needs bubblewrap (bwrap), which is not on PATH; install it: apt-get install bubblewrap"))
     }
-    let scratch = StateLayout(root: root).sandboxes + "/\(getpid())-\(scratchCounter.add(1, ordering: .relaxed).newValue)"
+    let scratch = scratchPool.take(under: StateLayout(root: root).sandboxes, fileSystem: fileSystem)
     var folders: [String: String] = [:]
     var deliveries: [(path: String, from: String)] = []
     var declared = Set<String>()
@@ -86,7 +83,7 @@ extension Job {
     do {
       for folder in folders.values { try fileSystem.createDirectories(folder) }
     } catch {
-      try? fileSystem.remove(scratch)
+      scratchPool.discard(scratch, fileSystem: fileSystem)
       return .failure(.launchFailed("isolate: true: cannot make a scratch folder: \(error)"))
     }
     let sandbox = Sandbox(
@@ -121,9 +118,10 @@ extension Job {
     return nil
   }
 
-  /// Removes the run's scratch folder: what the command wrote there and did not declare.
+  /// Empties the run's scratch folder of what the command wrote there and did not
+  /// declare, and keeps it for the next run (`ScratchPool`).
   func cleanUp(_ run: IsolatedRun) {
-    try? fileSystem.remove(run.scratch)
+    scratchPool.giveBack(run.scratch, fileSystem: fileSystem)
   }
 
   /// Lines for the standard error of an isolated command that failed: the files it

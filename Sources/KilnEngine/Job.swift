@@ -90,6 +90,8 @@ package struct Job: Sendable {
   /// Where isolated tasks run: the build's sandbox server (`SandboxServer`, issue 19);
   /// nil, or `KILN_SANDBOX=bwrap` in the environment: bubblewrap, one `bwrap` a task.
   package var sandboxServer: OnDemandSandboxServer?
+  /// The scratch folders of isolated runs, shared by the copies of this job.
+  let scratchPool = ScratchPool()
 
   package init(root: String, fileSystem: any FileSystem, runner: any ProcessRunner, clock: any TimeSource,
                statCache: StatCache, contentStore: ContentStore, actionCache: ActionCache,

@@ -24,6 +24,8 @@ package final class SandboxServer: ProcessRunner, Sendable {
   private let socket: Int32
   private let state = Mutex(State())
   private let writing = Mutex(())
+  /// Ends when the server's outer process has ended and been reaped.
+  private let reaped: Task<Void, Never>
 
   private struct State {
     var nextID: UInt64 = 1
@@ -43,9 +45,10 @@ package final class SandboxServer: ProcessRunner, Sendable {
     package var description: String
   }
 
-  private init(pid: pid_t, socket: Int32) {
+  private init(pid: pid_t, socket: Int32, reaped: Task<Void, Never>) {
     self.pid = pid
     self.socket = socket
+    self.reaped = reaped
   }
 
   /// `kiln --sandbox-server`: the server's own body (never returns until it is done).
@@ -67,7 +70,7 @@ package final class SandboxServer: ProcessRunner, Sendable {
       return .failure(StartFailure(description: "cannot start \(executable)"))
     }
     // The server's outer process is reaped whenever it ends.
-    Task.detached { _ = await ChildWatcher.shared.wait(for: pid, exited: {}) }
+    let reaped = Task.detached { _ = await ChildWatcher.shared.wait(for: pid, exited: {}) }
     var reply = [UInt8](repeating: 0, count: Int(KILN_SANDBOX_REPLY_SIZE))
     let got = reply.withUnsafeMutableBytes { kiln_read_fully(ours, $0.baseAddress, Int(KILN_SANDBOX_REPLY_SIZE)) }
     guard got == 1, reply[8] == UInt8(KILN_SANDBOX_READY) else {
@@ -82,7 +85,7 @@ package final class SandboxServer: ProcessRunner, Sendable {
       _ = Glibc.kill(pid, SIGKILL)
       return .failure(StartFailure(description: why))
     }
-    let server = SandboxServer(pid: pid, socket: ours)
+    let server = SandboxServer(pid: pid, socket: ours, reaped: reaped)
     guard ProcessGroups.shared.register(pid) else {
       server.shutdown()
       return .failure(StartFailure(description: "the build was interrupted"))
@@ -97,6 +100,13 @@ package final class SandboxServer: ProcessRunner, Sendable {
   /// Ends the server: its end of the socket sees the end, and it exits with its tasks.
   package func shutdown() {
     _ = Glibc.shutdown(socket, Int32(SHUT_RDWR))
+  }
+
+  /// `shutdown`, then waits until the server has ended and kiln has reaped it (so its
+  /// and its tasks' CPU time is counted in kiln's, as a plain task's is).
+  package func shutdownAndWait() async {
+    shutdown()
+    await reaped.value
   }
 
   package func run(_ invocation: Invocation) async throws -> Completion {
@@ -243,6 +253,16 @@ package final class OnDemandSandboxServer: Sendable {
 
   deinit {
     state.withLock { $0.server?.shutdown() }
+  }
+
+  /// Ends the build's server, if one was started, and waits for its end: the build is
+  /// over. A later isolated task would start a new one.
+  package func finish() async {
+    let server = state.withLock { state in
+      defer { state.server = nil }
+      return state.server
+    }
+    await server?.shutdownAndWait()
   }
 
   /// The running server, started when there is none; why none can run here.
