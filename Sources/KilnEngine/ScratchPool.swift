@@ -13,7 +13,7 @@ import Glibc
 /// freed inodes (`recently_deleted` in the inode allocator): about a millisecond of
 /// kernel time per isolated task in kiln's own thread, growing with the build, more
 /// than the sandbox itself cost (issue 19's measurements, docs/benchmarks.md).
-final class ScratchPool: Sendable {
+package final class ScratchPool: Sendable {
   private struct State {
     var free: [String] = []
     var all: Set<String> = []
@@ -24,7 +24,7 @@ final class ScratchPool: Sendable {
   /// Numbers this process's scratch folders.
   private let counter = Atomic<Int>(0)
 
-  init() {}
+  package init() {}
 
   deinit {
     state.withLock { state in
@@ -34,7 +34,7 @@ final class ScratchPool: Sendable {
 
   /// A scratch folder under `parent` for one run, a kept one if there is one; it may
   /// not exist yet (its subfolders are made by the caller).
-  func take(under parent: String, fileSystem: any FileSystem) -> String {
+  package func take(under parent: String, fileSystem: any FileSystem) -> String {
     state.withLock { state in
       state.fileSystem = fileSystem
       if let kept = state.free.popLast() { return kept }
@@ -46,7 +46,7 @@ final class ScratchPool: Sendable {
 
   /// `scratch`'s run is over: its folders are emptied and it is kept for the next run;
   /// what cannot be emptied is removed with the folder.
-  func giveBack(_ scratch: String, fileSystem: any FileSystem) {
+  package func giveBack(_ scratch: String, fileSystem: any FileSystem) {
     var emptied = true
     for name in fileSystem.contents(ofDirectory: scratch) ?? [] {
       let folder = scratch + "/" + name
@@ -68,7 +68,7 @@ final class ScratchPool: Sendable {
   }
 
   /// `scratch` is removed and not used again.
-  func discard(_ scratch: String, fileSystem: any FileSystem) {
+  package func discard(_ scratch: String, fileSystem: any FileSystem) {
     try? fileSystem.remove(scratch)
     state.withLock { _ = $0.all.remove(scratch) }
   }
