@@ -244,7 +244,7 @@ package final class SandboxServer: ProcessRunner, Sendable {
 /// tasks run in bubblewrap, one `bwrap` each, as before issue 19.
 package final class OnDemandSandboxServer: Sendable {
   private let label: String
-  private let state = Mutex<(server: SandboxServer?, failure: SandboxServer.StartFailure?)>((nil, nil))
+  private let state = Mutex<(server: SandboxServer?, failure: SandboxServer.StartFailure?, reported: Bool)>((nil, nil, false))
 
   /// `label`: shown on the server's command line (the workspace's root).
   package init(label: String) {
@@ -253,6 +253,16 @@ package final class OnDemandSandboxServer: Sendable {
 
   deinit {
     state.withLock { $0.server?.shutdown() }
+  }
+
+  /// The line for the build's end when no server could start (once): the build's
+  /// isolated tasks ran under bubblewrap instead.
+  package func fallbackToReport() -> String? {
+    state.withLock { state in
+      guard let failure = state.failure, !state.reported else { return nil }
+      state.reported = true
+      return "isolate: true: kiln's sandbox server could not start (\(failure)); isolated tasks ran under bubblewrap, one bwrap each"
+    }
   }
 
   /// Ends the build's server, if one was started, and waits for its end: the build is

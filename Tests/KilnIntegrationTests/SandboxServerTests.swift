@@ -135,6 +135,31 @@ import Glibc
     #expect(seen == "CapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: 0000000000000000\nNoNewPrivs: 1\n")
   }
 
+  /// Where user namespaces are refused (here: a user namespace of the test's own whose
+  /// limit of nested ones is 0; kiln runs as its root, so bubblewrap needs none), the
+  /// server cannot start: the task runs under bubblewrap and the build ends saying so.
+  @Test func aServerThatCannotStartMeansBubblewrapAndOneWarning() throws {
+    let p = try TempProject(IsolateTests.sources.merging(["kiln.yml": IsolateTests.copy(isolated: true)]) { a, _ in a })
+    let out = p.home + "/fallback.out", err = p.home + "/fallback.err"
+    for file in [out, err] { #expect(FileManager.default.createFile(atPath: file, contents: nil)) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+    process.arguments = ["--user", "--map-root-user", "sh", "-c",
+                         "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\" build", TempProject.kilnBinary]
+    process.currentDirectoryURL = URL(fileURLWithPath: p.root)
+    process.environment = TestEnvironment.variables(home: p.home, cache: p.cache.path, p.environment)
+    process.standardOutput = FileHandle(forWritingAtPath: out)
+    process.standardError = FileHandle(forWritingAtPath: err)
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    let stderr = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+    #expect(process.terminationStatus == 0, "\(stderr)")
+    #expect(p.read("out/a.txt") == "ALPHA\n")
+    let warnings = stderr.split(separator: "\n").filter { $0.contains("kiln's sandbox server could not start") }
+    #expect(warnings.count == 1 && warnings[0].hasSuffix("isolated tasks ran under bubblewrap, one bwrap each"), "\(stderr)")
+  }
+
   /// `KILN_SANDBOX=bwrap`: the older way still builds the same bytes.
   @Test func bubblewrapPerTaskIsStillThereWhenAsked() throws {
     let p = try TempProject(IsolateTests.sources.merging(["kiln.yml": IsolateTests.copy(isolated: true)]) { a, _ in a })
