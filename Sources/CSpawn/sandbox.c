@@ -503,6 +503,7 @@ static int serve(void) {
     if (!payload || kiln_read_fully(sock, payload, length) != 1) return 1;
     payload[length] = 0;
     if (kind != KILN_SANDBOX_RUN || n_passed != 2) {
+      if (n_passed >= 2) dprintf(passed[1], "kiln sandbox: a request it cannot read\n");
       for (int f = 0; f < n_passed; f++) close(passed[f]);
       free(payload);
       reply(sock, id, KILN_SANDBOX_ENDED, CLD_EXITED, 1, 0);
@@ -526,6 +527,9 @@ static int serve(void) {
       pid = clone(task_main, task_stack + TASK_STACK, CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWPID | SIGCHLD,
                   &start);
     }
+    // The same kind of line as the task's own refusals: a setup failure, not the command's.
+    if (!ok) dprintf(passed[1], "kiln sandbox: a request it cannot read\n");
+    else if (pid < 0) dprintf(passed[1], "kiln sandbox: cannot clone the task: %s\n", strerror(errno));
     close(passed[0]);
     close(passed[1]);
     free(args);
