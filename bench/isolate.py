@@ -1,9 +1,10 @@
 """The isolate group of `make bench` (issue 19): what `isolate: true` adds to each task.
 N trivial tasks (`cp` of a small file, a foreach over src/*.txt) built cold with the
-cache off (`cache: false`, and .kiln/ and the outputs removed before each build), once
-as they are and once with `isolate: true` (each in bubblewrap's sandbox), -j1 so that
-the difference over N is what one task waits longer; rounds interleaved, medians. Every
-output is compared with its source.
+cache off (`cache: false`, and .kiln/ and the outputs removed before each build), as
+they are, with `isolate: true` (each in the build's sandbox server), and with
+`isolate: true` under `KILN_SANDBOX=bwrap` (one bubblewrap per task, the way before the
+server and its fallback), -j1 so that the difference over N is what one task waits
+longer; rounds interleaved, medians. Every output is compared with its source.
 """
 import os
 import shutil
@@ -40,7 +41,7 @@ class IsolateBench:
             with open(os.path.join(tree, "src", "f%04d.txt" % i), "w") as f:
                 f.write("file %d\n" % i)
         with open(os.path.join(tree, "kiln.yml"), "w") as f:
-            f.write(build_file(side == "isolated"))
+            f.write(build_file(side != "plain"))
         return tree
 
     def check(self, tree):
@@ -53,21 +54,24 @@ class IsolateBench:
     def run(self):
         shutil.rmtree(self.work, ignore_errors=True)
         os.makedirs(self.work)
-        log("== isolate: %d cp tasks, cold, cache off, -j1: plain beside isolate: true (bubblewrap)" % self.tasks)
+        log("== isolate: %d cp tasks, cold, cache off, -j1: plain beside isolate: true (sandbox server, and bubblewrap)"
+            % self.tasks)
         env = bench_env()
         env["KILN_CACHE_DIR"] = os.path.join(self.work, "cache")
         env["HOME"] = os.path.join(self.work, "home")
-        trees = {side: self.tree(side) for side in ("plain", "isolated")}
+        sides = ("plain", "isolated", "bwrap")
+        trees = {side: self.tree(side) for side in sides}
         times = {side: [] for side in trees}
         cpu = {side: [] for side in trees}
         ok = True
         for rnd in range(self.cfg.rounds):
-            for side in (("plain", "isolated") if rnd % 2 == 0 else ("isolated", "plain")):
+            for side in (sides if rnd % 2 == 0 else tuple(reversed(sides))):
                 tree = trees[side]
                 for leftover in (".kiln", "out"):
                     shutil.rmtree(os.path.join(tree, leftover), ignore_errors=True)
                 label = "%s-%d" % (side, rnd)
-                r = run_logged([self.kiln, "build", "-j1"], tree, env, os.path.join(self.logs, label + ".log"))
+                side_env = dict(env, KILN_SANDBOX="bwrap") if side == "bwrap" else env
+                r = run_logged([self.kiln, "build", "-j1"], tree, side_env, os.path.join(self.logs, label + ".log"))
                 good = r.status == 0 and (" %d ran" % self.tasks) in r.output and self.check(tree)
                 if not good:
                     ok = False
@@ -79,10 +83,13 @@ class IsolateBench:
         cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
         res = {"tasks": self.tasks, "rounds": self.cfg.rounds, "median": med, "cpu": cpu_med, "ok": ok,
                "per_task_ms": (med["isolated"] - med["plain"]) / self.tasks * 1000,
-               "cpu_per_task_ms": (cpu_med["isolated"] - cpu_med["plain"]) / self.tasks * 1000}
+               "cpu_per_task_ms": (cpu_med["isolated"] - cpu_med["plain"]) / self.tasks * 1000,
+               "bwrap_per_task_ms": (med["bwrap"] - med["plain"]) / self.tasks * 1000,
+               "bwrap_cpu_per_task_ms": (cpu_med["bwrap"] - cpu_med["plain"]) / self.tasks * 1000}
         self.bench.results["isolate"] = res
-        log("   plain %.3f s, isolated %.3f s: %.2f ms more per task (CPU %.2f ms)"
-            % (med["plain"], med["isolated"], res["per_task_ms"], res["cpu_per_task_ms"]))
+        log("   plain %.3f s, isolated %.3f s: %.2f ms more per task (CPU %.2f ms); one bubblewrap a task %.3f s: "
+            "%.2f ms more (CPU %.2f ms)" % (med["plain"], med["isolated"], res["per_task_ms"], res["cpu_per_task_ms"],
+                                            med["bwrap"], res["bwrap_per_task_ms"], res["bwrap_cpu_per_task_ms"]))
 
 
 def run(bench, work, nice):
@@ -99,15 +106,19 @@ def targets(data):
                          % r["tasks"],
              "target": "<= %g ms" % TARGET_MS, "ref": "isolate", "format": "ms",
              "measured": r["per_task_ms"], "met": r["ok"] and r["per_task_ms"] <= TARGET_MS, "ok": r["ok"],
-             "detail": "plain %.3f s, isolated %.3f s; CPU %.2f ms more per task"
-                       % (r["median"]["plain"], r["median"]["isolated"], r["cpu_per_task_ms"])}]
+             "detail": "plain %.3f s, isolated %.3f s; CPU %.2f ms more per task%s"
+                       % (r["median"]["plain"], r["median"]["isolated"], r["cpu_per_task_ms"],
+                          "; one bubblewrap a task (KILN_SANDBOX=bwrap): %.2f ms more" % r["bwrap_per_task_ms"]
+                          if "bwrap_per_task_ms" in r else "")}]
 
 
 def markdown(r):
     m, c = r["median"], r["cpu"]
     return ["### isolate", "",
             "%d `cp` tasks built cold with the cache off, -j1, %d rounds interleaved, medians; isolated: each task "
-            "in bubblewrap's sandbox (`isolate: true`)." % (r["tasks"], r["rounds"]), "",
+            "in the build's sandbox server (`isolate: true`); bubblewrap: each task in a `bwrap` of its own "
+            "(`KILN_SANDBOX=bwrap`, the fallback)." % (r["tasks"], r["rounds"]), "",
             "| side | wall | CPU | per task | outputs |", "|---|---:|---:|---:|---|"] + [
         "| %s | %.3f s | %.3f s | %.2f ms | %s |" % (label, m[k], c[k], m[k] / r["tasks"] * 1000, "ok" if r["ok"] else "WRONG")
-        for k, label in (("plain", "plain"), ("isolated", "isolate: true"))] + [""]
+        for k, label in (("plain", "plain"), ("isolated", "isolate: true"), ("bwrap", "isolate: true, bubblewrap"))
+        if k in m] + [""]

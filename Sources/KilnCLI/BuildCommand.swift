@@ -161,6 +161,9 @@ struct BuildRequest: Equatable {
         options.remoteTraffic = { remote.traffic.lookups + remote.traffic.uploads > 0 ? remote.traffic : nil }
       }
       result = try await build.run(options)
+      // The sandbox server ends with the build, not after kiln.
+      await session.sandboxServer?.finish()
+      if let fallback = session.sandboxServer?.fallbackToReport() { observer.warning(fallback) }
       if let failure = session.remote?.failureToReport() { observer.warning(Job.remoteDown(failure)) }
     } catch let error as BuildError {
       throw CLIError("kiln: \(error)")

@@ -41,6 +41,8 @@ package enum KilnMain {
   /// build's snapshot answers answered, all before Swift's concurrency runtime starts
   /// a thread.
   package static func start(_ arguments: [String], as name: String = "kiln") -> Started {
+    // kiln's own sandbox server (issue 19), which a build starts from this executable.
+    if arguments.first == "--sandbox-server" { return .exit(SandboxServer.serve()) }
     // Under ninja's name (a link to kiln: `-DCMAKE_MAKE_PROGRAM=.../kiln-ninja`),
     // kiln is `kiln ninja`.
     if name == "ninja" || name == "kiln-ninja" { return start(["ninja"] + arguments) }

@@ -25,6 +25,8 @@ final class Session {
   private(set) var remote: NetworkRemoteCache?
   /// The remote executor of the last `build`, when remote execution is configured.
   private(set) var remoteExecutor: NetworkRemoteExecutor?
+  /// The build's sandbox server (`isolate: true`), started at its first isolated task.
+  private(set) var sandboxServer: OnDemandSandboxServer?
 
   /// Reads the manifest if the checkout has one; creates nothing. `.kiln/` is made
   /// only once the build file has been read and expanded without error (`manifest`).
@@ -258,6 +260,9 @@ final class Session {
       job.defersStores = true
       job.remote = remote
       job.remoteExecutor = remoteExecutor
+      let sandboxServer = OnDemandSandboxServer(label: context.root)
+      self.sandboxServer = sandboxServer
+      job.sandboxServer = sandboxServer
       executor = job
       recorder = recordsAsNeeded
         ? ManifestRecorder(loadingAsNeeded: try manifest, snapshotPath: context.layout.snapshot, root: context.root,

@@ -6,16 +6,19 @@ import KilnStore
 import KilnSystem
 import Synchronization
 
-/// Numbers this process's scratch folders (`.kiln/sandbox/<pid>-<n>`).
-private let scratchCounter = Atomic<Int>(0)
-
 /// One run of a command with `isolate: true` (`Sandbox`): the sandbox, and where the
 /// command leaves each file it declares.
 struct IsolatedRun: Sendable {
-  /// bubblewrap, as found on the task's PATH.
-  var bwrap: String
+  /// What builds the sandbox and runs the command in it.
+  enum Launcher: Sendable {
+    /// The build's sandbox server (`SandboxServer`).
+    case server(SandboxServer)
+    /// bubblewrap, as found on the task's PATH: one `bwrap` process per run.
+    case bwrap(String, runner: any ProcessRunner)
+  }
+  var launcher: Launcher
   var sandbox: Sandbox
-  /// This run's folder under `.kiln/sandbox/`: removed when the run is over.
+  /// This run's folder under `.kiln/sandbox/`: emptied when the run is over.
   var scratch: String
   /// Each declared output and depfile (relative), with the scratch path the command
   /// writes it at.
@@ -23,19 +26,46 @@ struct IsolatedRun: Sendable {
   /// The declared inputs, outputs and depfiles (relative), tools (absolute when outside).
   var declared: Set<String>
 
-  /// The arguments that run `command` (argv) in the sandbox, bubblewrap first.
-  func arguments(running command: [String]) -> [String] { [bwrap] + sandbox.arguments(running: command) }
+  /// The arguments that run `command` (argv) in the sandbox: bubblewrap's, with
+  /// bubblewrap first when it is the launcher.
+  func arguments(running command: [String]) -> [String] {
+    switch launcher {
+    case .server: sandbox.arguments(running: command)
+    case .bwrap(let bwrap, _): [bwrap] + sandbox.arguments(running: command)
+    }
+  }
+
+  /// Who runs `arguments(running:)`.
+  var runner: any ProcessRunner {
+    switch launcher {
+    case .server(let server): server
+    case .bwrap(_, let runner): runner
+    }
+  }
+
+  /// For messages: what made the sandbox.
+  var launcherName: String {
+    switch launcher {
+    case .server: "kiln's sandbox server"
+    case .bwrap: "bubblewrap"
+    }
+  }
 }
 
 extension Job {
   /// The sandbox for the command of `tasks` (one task, or the items of a batch) with
   /// its scratch folders made; or why the command cannot run isolated.
   func isolation(for tasks: [PreparedTask], environment: [String: String]) -> Result<IsolatedRun, SpawnFailure> {
-    guard let bwrap = Command.resolve("bwrap", environment["PATH"]) else {
+    let launcher: IsolatedRun.Launcher
+    if self.environment["KILN_SANDBOX"] != "bwrap", case .success(let server)? = sandboxServer?.current() {
+      launcher = .server(server)
+    } else if let bwrap = Command.resolve("bwrap", environment["PATH"]) {
+      launcher = .bwrap(bwrap, runner: runner)
+    } else {
       return .failure(.launchFailed(
         "isolate: true needs bubblewrap (bwrap), which is not on PATH; install it: apt-get install bubblewrap"))
     }
-    let scratch = StateLayout(root: root).sandboxes + "/\(getpid())-\(scratchCounter.add(1, ordering: .relaxed).newValue)"
+    let scratch = scratchPool.take(under: StateLayout(root: root).sandboxes, fileSystem: fileSystem)
     var folders: [String: String] = [:]
     var deliveries: [(path: String, from: String)] = []
     var declared = Set<String>()
@@ -53,7 +83,7 @@ extension Job {
     do {
       for folder in folders.values { try fileSystem.createDirectories(folder) }
     } catch {
-      try? fileSystem.remove(scratch)
+      scratchPool.discard(scratch, fileSystem: fileSystem)
       return .failure(.launchFailed("isolate: true: cannot make a scratch folder: \(error)"))
     }
     let sandbox = Sandbox(
@@ -61,7 +91,7 @@ extension Job {
       inputs: declared.subtracting(deliveries.map(\.path)).sorted().map { Paths.join(root, $0) },
       writable: folders.map { Sandbox.Mount(folder: Paths.join(root, $0.key), scratch: $0.value) },
       workingDirectory: Paths.join(root, tasks[0].instance.directory))
-    return .success(IsolatedRun(bwrap: bwrap, sandbox: sandbox, scratch: scratch, deliveries: deliveries, declared: declared))
+    return .success(IsolatedRun(launcher: launcher, sandbox: sandbox, scratch: scratch, deliveries: deliveries, declared: declared))
   }
 
   /// The argv that runs `command` in `run`'s sandbox: the program itself when the shell
@@ -88,9 +118,10 @@ extension Job {
     return nil
   }
 
-  /// Removes the run's scratch folder: what the command wrote there and did not declare.
+  /// Empties the run's scratch folder of what the command wrote there and did not
+  /// declare, and keeps it for the next run (`ScratchPool`).
   func cleanUp(_ run: IsolatedRun) {
-    try? fileSystem.remove(run.scratch)
+    scratchPool.giveBack(run.scratch, fileSystem: fileSystem)
   }
 
   /// Lines for the standard error of an isolated command that failed: the files it
@@ -117,7 +148,7 @@ extension Job {
                                           "-o", "/.kiln-trace/log", "/bin/sh", "-c", command])
     let invocation = Invocation(command: command, workingDirectory: run.sandbox.workingDirectory,
                                 environment: environment, timeout: instance.timeout, arguments: argv)
-    guard (try? await runner.run(invocation)) != nil, let log = try? fileSystem.read(traceFolder + "/log") else { return [] }
+    guard (try? await run.runner.run(invocation)) != nil, let log = try? fileSystem.read(traceFolder + "/log") else { return [] }
     let missing = SandboxTrace.missingPaths(in: log, workingDirectory: run.sandbox.workingDirectory)
     let fs = fileSystem
     let (inside, outside) = SandboxTrace.undeclared(missing, root: root, declared: run.declared,

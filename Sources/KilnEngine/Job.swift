@@ -87,6 +87,11 @@ package struct Job: Sendable {
   package var remote: (any RemoteCache)?
   /// Where isolated tasks run when one is configured (`runsRemotely`).
   package var remoteExecutor: (any RemoteExecutor)?
+  /// Where isolated tasks run: the build's sandbox server (`SandboxServer`, issue 19);
+  /// nil, or `KILN_SANDBOX=bwrap` in the environment: bubblewrap, one `bwrap` a task.
+  package var sandboxServer: OnDemandSandboxServer?
+  /// The scratch folders of isolated runs, shared by the copies of this job.
+  let scratchPool = ScratchPool()
 
   package init(root: String, fileSystem: any FileSystem, runner: any ProcessRunner, clock: any TimeSource,
                statCache: StatCache, contentStore: ContentStore, actionCache: ActionCache,
@@ -409,7 +414,7 @@ package struct Job: Sendable {
     let fs = fileSystem
     let inPlace = isolated == nil
     do {
-      completion = try await runner.run(invocation, exited: {
+      completion = try await (isolated?.runner ?? runner).run(invocation, exited: {
         if inPlace { atExit.take(declared.map { fs.lstat($0) }) }
       })
     } catch {
@@ -424,7 +429,7 @@ package struct Job: Sendable {
         atExit.take(declared.map { fs.lstat($0) })
       case .exited(let code):
         if let setup = Sandbox.setupFailure(status: code, stderr: completion.stderr) {
-          return .failure(.launchFailed("isolate: true: bubblewrap could not make the sandbox: \(setup)"))
+          return .failure(.launchFailed("isolate: true: \(isolated.launcherName) could not make the sandbox: \(setup)"))
         }
         let lines = await undeclaredReads(isolated, command: command, instance: instance, environment: env)
         for line in lines { completion.stderr += Array((line + "\n").utf8) }

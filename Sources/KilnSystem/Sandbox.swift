@@ -1,8 +1,9 @@
 /// The private view of the machine a task with `isolate: true` runs in, as the
 /// arguments of bubblewrap (`bwrap`, Debian's `bubblewrap`, the sandbox buildbox-run and
-/// Flatpak use): an audited tool that builds the view from unprivileged user, mount,
-/// network, IPC, PID and UTS namespaces, so kiln needs no privilege and has no sandbox
-/// of its own to get wrong.
+/// Flatpak use), which builds the view from unprivileged user, mount, network, IPC, PID
+/// and UTS namespaces. kiln's sandbox server (`SandboxServer`) reads the same arguments
+/// (the subset written here) and builds the same view in namespaces it shares across a
+/// build; bubblewrap runs them where the server cannot, one `bwrap` per task.
 ///
 /// What the command sees, in mount order (a later mount hides what an earlier one put
 /// at its path):
@@ -115,12 +116,13 @@ package struct Sandbox: Sendable, Hashable {
     return args + command
   }
 
-  /// bubblewrap's own complaint when it could not build the sandbox (no user
-  /// namespaces, a mount refused), from the run's standard error: bubblewrap exits 1
-  /// and says `bwrap: ...` before the command ever starts.
+  /// The sandbox's own complaint when it could not be built (no user namespaces, a
+  /// mount refused), from the run's standard error: bubblewrap and kiln's sandbox
+  /// server exit 1 and say `bwrap: ...` or `kiln sandbox: ...` before the command ever
+  /// starts.
   package static func setupFailure(status: Int32, stderr: [UInt8]) -> String? {
     guard status == 1 else { return nil }
     let first = stderr.split(separator: UInt8(ascii: "\n"), maxSplits: 1).first.map { String(decoding: $0, as: UTF8.self) } ?? ""
-    return first.hasPrefix("bwrap: ") ? first : nil
+    return first.hasPrefix("bwrap: ") || first.hasPrefix("kiln sandbox: ") ? first : nil
   }
 }

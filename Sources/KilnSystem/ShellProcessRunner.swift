@@ -28,30 +28,33 @@ package struct ShellProcessRunner: ProcessRunner {
     // group was known kills it here.
     let registered = ProcessGroups.shared.register(pid)
     let timedOut = OnceFlag()
-    var timer: Task<Void, Never>?
-    if registered, let limit = invocation.timeout {
-      timer = Task {
-        try? await Task.sleep(for: limit)
-        if !Task.isCancelled {
-          timedOut.set()
-          ProcessGroups.kill(group: pid)
-        }
-      }
-    }
+    let timer = registered ? Self.timer(invocation.timeout, timedOut) { ProcessGroups.kill(group: pid) } : nil
     let (ended, peak) = await ChildWatcher.shared.wait(for: pid, exited: exited)
     timer?.cancel()
     ProcessGroups.shared.unregister(pid)
+    return Completion(status: Self.status(ended, timedOut: timedOut), stdout: Command.readAll(out),
+                      stderr: Command.readAll(err), peakMemory: peak > 0 ? Int64(peak) * 1024 : nil)
+  }
 
-    let status: Completion.Status
-    if timedOut.isSet {
-      status = .timedOut
-    } else if ProcessGroups.shared.isInterrupted {
-      status = .interrupted
-    } else {
-      status = ended
+  /// A task that, unless cancelled first, sets `timedOut` and calls `kill` once `limit`
+  /// has passed; nil without a limit.
+  static func timer(_ limit: Duration?, _ timedOut: OnceFlag,
+                    kill: @escaping @Sendable () -> Void) -> Task<Void, Never>? {
+    guard let limit else { return nil }
+    return Task {
+      try? await Task.sleep(for: limit)
+      if !Task.isCancelled {
+        timedOut.set()
+        kill()
+      }
     }
-    return Completion(status: status, stdout: Command.readAll(out), stderr: Command.readAll(err),
-                      peakMemory: peak > 0 ? Int64(peak) * 1024 : nil)
+  }
+
+  /// How a command ended as kiln tells it: timed out or interrupted first, else `ended`.
+  static func status(_ ended: Completion.Status, timedOut: OnceFlag) -> Completion.Status {
+    if timedOut.isSet { return .timedOut }
+    if ProcessGroups.shared.isInterrupted { return .interrupted }
+    return ended
   }
 
   private static func spawn(_ invocation: Invocation, stdout: Int32, stderr: Int32) throws(SpawnError) -> pid_t {
@@ -81,7 +84,7 @@ package struct ShellProcessRunner: ProcessRunner {
   }
 
   /// An unnamed in-memory file; an unlinked temporary file where memfd is missing.
-  private static func captureFile(_ name: String) throws(SpawnError) -> Int32 {
+  static func captureFile(_ name: String) throws(SpawnError) -> Int32 {
     let fd = kiln_memfd(name)
     if fd >= 0 { return fd }
     let dir = (getenv("TMPDIR").map { String(cString: $0) }) ?? "/tmp"

@@ -61,7 +61,8 @@ import Glibc
     }
   }
 
-  @Test func anUndeclaredReadFailsTheTaskNamingThePath() throws {
+  /// In kiln's sandbox server and in bubblewrap's way (`KILN_SANDBOX=bwrap`) alike.
+  @Test(arguments: ["server", "bwrap"]) func anUndeclaredReadFailsTheTaskNamingThePath(sandbox: String) throws {
     let task = """
       tasks:
         both:
@@ -71,7 +72,7 @@ import Glibc
           run: cat src/a.txt src/b.txt > out/both.txt
       """
     let p = try TempProject(Self.sources.merging(["kiln.yml": task.replacingOccurrences(of: "ISOLATE", with: "isolate: true")]) { a, _ in a })
-    let r = try p.kiln("build")
+    let r = try p.kiln("build", environment: ["KILN_SANDBOX": sandbox])
     #expect(r.status == 1, "\(r)")
     let line = "kiln: task both read src/b.txt, which is not among its inputs; declare it in inputs: (isolate: true)"
     #expect(r.stderrLines.contains(line), "\(r)")
@@ -241,10 +242,12 @@ import Glibc
     return folder
   }
 
+  /// Bubblewrap's way (`KILN_SANDBOX=bwrap`, or where kiln's sandbox server cannot
+  /// start) needs bwrap on PATH.
   @Test func withoutBubblewrapTheTaskFailsSayingWhatToInstall() throws {
     let p = try TempProject(Self.sources.merging(["kiln.yml": Self.copy(isolated: true)]) { a, _ in a })
     let path = try Self.path(with: ["sh", "tr", "cat", "strace"], in: p)
-    let r = try p.kiln("build", environment: ["PATH": path])
+    let r = try p.kiln("build", environment: ["PATH": path, "KILN_SANDBOX": "bwrap"])
     #expect(r.status == 1, "\(r)")
     let says = r.output.split(separator: "\n").filter { $0.contains("apt-get install bubblewrap") }
     #expect(says.count == 1, "\(r)")
@@ -258,7 +261,7 @@ import Glibc
     let path = try Self.path(with: ["sh", "tr", "cat"], in: p)
     let refusal = "bwrap: No permissions to creating new namespace, likely because the kernel does not allow non-privileged user namespaces."
     try p.write(p.home + "/bin/bwrap", "#!/bin/sh\necho \(Fixture.quoted(refusal)) >&2\nexit 1\n", executable: true)
-    let r = try p.kiln("build", environment: ["PATH": path])
+    let r = try p.kiln("build", environment: ["PATH": path, "KILN_SANDBOX": "bwrap"])
     #expect(r.status == 1, "\(r)")
     #expect(r.output.contains("isolate: true: bubblewrap could not make the sandbox: " + refusal), "\(r)")
     #expect(!r.output.contains("install strace"), "not taken for the command's own failure: \(r)")

@@ -77,4 +77,38 @@ int kiln_futex_wake(unsigned *word);
 // in `kiln_wait_terminal_stop` and does the rest. 0, or -1 (errno set).
 int kiln_catch_terminal_stop(void);
 int kiln_wait_terminal_stop(void);
+
+// kiln's sandbox server (sandbox.c, issue 19): `kiln --sandbox-server` calls
+// `kiln_sandbox_serve` with one end of a stream socket pair as fds 0 and 1; it returns
+// (the process's exit status) when the server is done.
+//
+// Requests (kiln -> server): a 16-byte header, then `length` bytes of payload.
+//   header: u32 length, u8 kind (KILN_SANDBOX_RUN or _KILL), 3 bytes 0, u64 id (all
+//           little-endian). A run's header carries two descriptors (SCM_RIGHTS): the
+//           command's stdout and stderr.
+//   run payload: u32 count of arguments, u32 count of environment entries, then each
+//           NUL-terminated: bubblewrap-style arguments (the subset Sandbox.swift writes)
+//           followed by the command's argv (its program an absolute path), then the
+//           environment as NAME=value.
+//   kill: no payload; the task `id` is killed (SIGKILL to its PID namespace's pid 1).
+// Replies (server -> kiln): 32 bytes: u64 id, u8 kind at 8, u8 code at 12 (CLD_EXITED
+// or CLD_KILLED), u8 status at 16 (exit status or signal), u16 text length at 20, i64
+// peak resident KiB at 24. KILN_SANDBOX_READY once the server is up; _FAILED (then the
+// text: why) when it cannot start; _ENDED once per run.
+#define KILN_SANDBOX_HEADER_SIZE 16
+#define KILN_SANDBOX_REPLY_SIZE 32
+#define KILN_SANDBOX_RUN 1
+#define KILN_SANDBOX_KILL 2
+#define KILN_SANDBOX_READY 1
+#define KILN_SANDBOX_FAILED 2
+#define KILN_SANDBOX_ENDED 3
+int kiln_sandbox_serve(void);
+
+// A pair of connected stream sockets (closed on exec): 0, or -1.
+int kiln_socketpair(int fds[2]);
+// Writes all of `bytes`, the first part carrying `count` (at most 4) descriptors; never
+// raises SIGPIPE. 0, or -1 (errno set).
+int kiln_send_with_fds(int sock, const void *bytes, long length, const int *fds, int count);
+// Reads exactly `length` bytes: 1, 0 at the end of the stream, -1 on error.
+int kiln_read_fully(int fd, void *bytes, long length);
 #endif
