@@ -95,6 +95,47 @@ import Testing
     #expect(froms == ["local", "local", "local", "local"], "--json says where each restore came from: \(json)")
   }
 
+  /// Small outputs, stdout and stderr travel inside the entry as well as in the CAS
+  /// (REAPI's `OutputFile.contents`, `stdout_raw`, `stderr_raw`): one round trip a
+  /// task. With every blob on the server spoiled (other bytes under its name, which a
+  /// read would refuse), the tasks whose bytes all fit inside their entry are still
+  /// restored, stdout and stderr replayed; `big` (3 MB, its blob only) is a miss and runs.
+  @Test(arguments: RemoteProtocol.allCases)
+  func smallOutputsAndStdoutComeInsideTheEntry(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
+    let ci = try TempProject(Self.project(remote: server.url))
+    #expect(try ci.kiln("build", environment: ["KILN_REMOTE_WRITE": "1"]).status == 0)
+    #expect(server.entryCount() == 4, "\(server.storedFiles())")
+    // a.txt, b.txt, show, stdout, stderr, big.bin
+    #expect(server.spoilBlobs() == 6, "\(server.storedFiles())")
+
+    let laptop = try ci.clone(sharingCache: false)
+    let r = try laptop.kiln("build")
+    #expect(r.status == 0, "\(r)")
+    #expect(laptop.runs("gen") == 0 && laptop.runs("tool") == 0, "restored from the entries alone: \(r)")
+    #expect(laptop.runs("big") == 1, "big.bin's blob is not on the server: \(r)")
+    #expect(r.stdout.contains("says-on-stdout") && r.stderr.contains("says-on-stderr"), "replayed from the entry: \(r)")
+    #expect(laptop.snapshot() == ci.snapshot(), "every output byte for byte")
+    #expect(laptop.isExecutable("bin/show"))
+  }
+
+  /// A server that keeps an entry without the bytes inside it (it may drop what REAPI
+  /// says a server need not keep): every output, stdout and stderr read from the CAS.
+  @Test(arguments: RemoteProtocol.allCases)
+  func anEntryWithoutItsInlinedBytesIsRestoredFromTheCAS(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
+    let ci = try TempProject(Self.project(remote: server.url))
+    #expect(try ci.kiln("build", environment: ["KILN_REMOTE_WRITE": "1"]).status == 0)
+    #expect(try server.dropInlinedBytes() == 3, "gen's two entries and tool's carried bytes, big's did not: \(server.storedFiles())")
+
+    let laptop = try ci.clone(sharingCache: false)
+    let r = try laptop.kiln("build")
+    #expect(r.status == 0 && r.ranCount == 0, "\(r)")
+    #expect(r.stdout.contains("says-on-stdout") && r.stderr.contains("says-on-stderr"), "\(r)")
+    #expect(laptop.snapshot() == ci.snapshot(), "every output byte for byte")
+    #expect(RemoteFacts.remoteLines(r).isEmpty, "\(r)")
+  }
+
   @Test(arguments: RemoteProtocol.allCases)
   func aClientWithoutWriteNeverWritesToTheRemote(_ kind: RemoteProtocol) throws {
     guard let server = try RemoteCacheServer.start(kind) else { return }
