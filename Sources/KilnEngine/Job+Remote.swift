@@ -95,7 +95,11 @@ extension Job {
     var checked: [Digest: SHA256Digest] = [:]
     for (k, output) in entry.outputs.enumerated() where output.kind == .file {
       let digest: Digest
-      if output.size <= ActionCache.inlineLimit {
+      if let bytes = output.contents {
+        // Carried inside the entry, checked by the lookup: no round trip, no blob file.
+        digest = Hasher.digest(bytes)
+        action.inline[digest] = bytes
+      } else if output.size <= ActionCache.inlineLimit {
         // Small: kept inside the local entry, as a local store keeps it (no blob file).
         guard let bytes = try await remote.fetch(output.sha256!, size: output.size) else { return nil }
         digest = Hasher.digest(bytes)
@@ -163,8 +167,11 @@ extension Job {
           sha = taken
         }
         guard let size = fileSystem.stat(source)?.size else { return [] }
+        // A small output's bytes go inside the entry too (the remote cache decides how
+        // many), so a reader needs no second round trip for them.
+        let contents = action.inline[output.digest].flatMap { Int64($0.count) == size ? $0 : nil }
         outputs.append(RemoteOutput(path: output.path, kind: .file, executable: output.permissions & 0o100 != 0,
-                                    sha256: sha, size: size))
+                                    sha256: sha, size: size, contents: contents))
         blobs.append((sha, size, source))
       }
     }

@@ -44,31 +44,48 @@ struct BlobDigest: Hashable, Sendable {
 /// (REAPI lists are unordered; kiln's folder outputs have no REAPI form here), the depfile
 /// inputs with their SHA-256, the duration, and optionally an Ed25519 signature.
 ///
+/// Small files' bytes may also be inside it (`OutputFile.contents`, field 3), and small
+/// stdout and stderr (`stdout_raw` 5, `stderr_raw` 7), beside their digests: a reader
+/// then needs no second round trip for them. The blobs are uploaded all the same (a
+/// server or reader that drops or ignores the inlined bytes reads them from the CAS),
+/// and inlined bytes are used only after they are checked against their digest.
+///
 /// The signature covers `signaturePrefix`, the remote key, and this encoding of the
-/// entry made again from what was decoded, signature left out: what a server re-encodes
-/// or adds that kiln does not read is not signed and not used.
+/// entry made again from what was decoded, signature and inlined bytes left out (the
+/// digests they are checked against are signed): what a server re-encodes, adds or
+/// drops that kiln does not read is not signed and not used.
 enum ActionResultCodec {
   static let extrasType = "type.googleapis.com/kiln.v1.Extras"
   static let signaturePrefix = Array("kiln-remote-entry-1\u{0}".utf8)
 
-  /// What a decoded result holds besides the entry: where stdout and stderr are.
+  /// What a decoded result holds besides the entry: where stdout and stderr are, and
+  /// their bytes when the entry carried them (unchecked, as every output's `contents`).
   struct Decoded {
     var entry: RemoteEntry
     var stdout: BlobDigest?
     var stderr: BlobDigest?
+    var stdoutRaw: [UInt8]?
+    var stderrRaw: [UInt8]?
     var signature: [UInt8]
   }
 
-  static func encode(_ entry: RemoteEntry, stdout: BlobDigest?, stderr: BlobDigest?, signature: [UInt8] = []) -> [UInt8] {
+  /// The entry as an `ActionResult`. `inlining`: each file output's `contents` goes in,
+  /// and `entry.stdout` / `entry.stderr` as raw bytes beside their digests when not
+  /// empty; without it (what a signature covers) none of them does.
+  static func encode(_ entry: RemoteEntry, stdout: BlobDigest?, stderr: BlobDigest?, signature: [UInt8] = [],
+                     inlining: Bool = true) -> [UInt8] {
     var w = ProtoWriter()
     for output in entry.outputs where output.kind == .file {
       w.message(2) {
         $0.string(1, output.path)
         BlobDigest(sha: output.sha256!, size: output.size).write(2, into: &$0)
+        if inlining, let contents = output.contents { $0.data(3, contents) }
         $0.bool(4, output.executable)
       }
     }
+    if inlining, stdout != nil { w.data(5, entry.stdout) }
     stdout.map { $0.write(6, into: &w) }
+    if inlining, stderr != nil { w.data(7, entry.stderr) }
     stderr.map { $0.write(8, into: &w) }
     w.message(9) {
       $0.string(1, "kiln")
@@ -109,36 +126,39 @@ enum ActionResultCodec {
 
   /// The bytes a signature covers for `entry` under `key`.
   static func signedBytes(_ entry: RemoteEntry, key: SHA256Digest, stdout: BlobDigest?, stderr: BlobDigest?) -> [UInt8] {
-    signaturePrefix + key.bytes + encode(entry, stdout: stdout, stderr: stderr)
+    signaturePrefix + key.bytes + encode(entry, stdout: stdout, stderr: stderr, inlining: false)
   }
 
   /// Decodes an `ActionResult` kiln wrote; an error for anything else (another
   /// client's result, a failed run, outputs the extras do not account for).
   static func decode(_ bytes: [UInt8]) throws(ProtoError) -> Decoded {
     var r = ProtoReader(bytes)
-    var files: [String: (BlobDigest, Bool)] = [:]
+    var files: [String: (BlobDigest, Bool, [UInt8]?)] = [:]
     var links: [String: String] = [:]
-    var stdout: BlobDigest?, stderr: BlobDigest?
+    var stdout: BlobDigest?, stderr: BlobDigest?, stdoutRaw: [UInt8]?, stderrRaw: [UInt8]?
     var extras: ProtoReader?
     while let (field, value) = try r.next() {
       switch field {
       case 2:
         var f = try value.message()
-        var path: String?, digest: BlobDigest?, executable = false
+        var path: String?, digest: BlobDigest?, executable = false, contents: [UInt8]?
         while let (n, v) = try f.next() {
           switch n {
           case 1: path = try v.string()
           case 2: digest = try BlobDigest(reading: v)
+          case 3: contents = try v.bytes()
           case 4: executable = try v.bool()
           default: break
           }
         }
-        guard let path, let digest, files.updateValue((digest, executable), forKey: path) == nil else {
+        guard let path, let digest, files.updateValue((digest, executable, contents), forKey: path) == nil else {
           throw ProtoError("an output file without a path or digest, or twice")
         }
       case 3: throw ProtoError("an output directory tree (kiln writes none)")
       case 4: if try value.int() != 0 { throw ProtoError("a failed run's result") }
+      case 5: stdoutRaw = try value.bytes()
       case 6: stdout = try BlobDigest(reading: value)
+      case 7: stderrRaw = try value.bytes()
       case 8: stderr = try BlobDigest(reading: value)
       case 9:
         var m = try value.message()
@@ -185,8 +205,9 @@ enum ActionResultCodec {
         switch k {
         case .directory: outputs.append(RemoteOutput(path: path, kind: .directory))
         case .file:
-          guard let (digest, executable) = files.removeValue(forKey: path) else { throw ProtoError("output \(path) is not among the files") }
-          outputs.append(RemoteOutput(path: path, kind: .file, executable: executable, sha256: digest.sha, size: digest.size))
+          guard let (digest, executable, contents) = files.removeValue(forKey: path) else { throw ProtoError("output \(path) is not among the files") }
+          outputs.append(RemoteOutput(path: path, kind: .file, executable: executable, sha256: digest.sha, size: digest.size,
+                                      contents: contents))
         case .symlink:
           guard let target = links.removeValue(forKey: path) else { throw ProtoError("output \(path) is not among the symlinks") }
           outputs.append(RemoteOutput(path: path, kind: .symlink, target: target))
@@ -208,7 +229,7 @@ enum ActionResultCodec {
     guard files.isEmpty, links.isEmpty else { throw ProtoError("outputs kiln's fields do not list") }
     let entry = RemoteEntry(outputs: outputs, declaredOutputs: declared, discovered: discovered,
                             stdout: [], stderr: [], duration: duration)
-    return Decoded(entry: entry, stdout: stdout, stderr: stderr, signature: signature)
+    return Decoded(entry: entry, stdout: stdout, stderr: stderr, stdoutRaw: stdoutRaw, stderrRaw: stderrRaw, signature: signature)
   }
 }
 

@@ -113,19 +113,50 @@ package final class NetworkRemoteCache: RemoteCache {
       state.withLock { $0.traffic.lookups += 1 }
       guard let bytes = try await fetchEntry(key) else { return nil }
       count(down: Int64(bytes.count))
-      guard let decoded = try? ActionResultCodec.decode(bytes), signing.accepts(decoded, key: key) else { return nil }
-      var entry = decoded.entry
+      guard let decoded = try? ActionResultCodec.decode(bytes), signing.accepts(decoded, key: key),
+            var entry = Self.checkingInlined(decoded.entry)
+      else { return nil }
       if let d = decoded.stdout {
-        guard let bytes = try await fetchSmall(d) else { return nil }
+        guard let bytes = try await inlinedOrFetched(d, decoded.stdoutRaw) else { return nil }
         entry.stdout = bytes
       }
       if let d = decoded.stderr {
-        guard let bytes = try await fetchSmall(d) else { return nil }
+        guard let bytes = try await inlinedOrFetched(d, decoded.stderrRaw) else { return nil }
         entry.stderr = bytes
       }
       state.withLock { $0.traffic.hits += 1 }
       return entry
     }
+  }
+
+  /// `entry` with the bytes it carries for its outputs checked: each against its
+  /// output's SHA-256 and size (nil, a miss, when one is not), dropped unread for an
+  /// output larger than a local entry keeps inside itself (its blob is read instead);
+  /// an empty file's bytes are known without asking.
+  static func checkingInlined(_ entry: RemoteEntry) -> RemoteEntry? {
+    var entry = entry
+    for k in entry.outputs.indices where entry.outputs[k].kind == .file {
+      let output = entry.outputs[k]
+      guard let sha = output.sha256 else { continue }
+      if output.size > ActionCache.inlineLimit {
+        entry.outputs[k].contents = nil
+      } else if let contents = output.contents {
+        guard Int64(contents.count) == output.size, SHA256Hasher.digest(contents) == sha else { return nil }
+      } else if output.size == 0, sha == emptySHA256 {
+        entry.outputs[k].contents = []
+      }
+    }
+    return entry
+  }
+
+  static let emptySHA256 = SHA256Hasher.digest([])
+
+  /// stdout's or stderr's bytes: those the entry carried when they are `digest`'s (nil,
+  /// a miss, when they are not), else read from the CAS.
+  private func inlinedOrFetched(_ digest: BlobDigest, _ inlined: [UInt8]?) async throws(RemoteFailure) -> [UInt8]? {
+    guard let inlined, !inlined.isEmpty else { return try await fetchSmall(digest) }
+    guard Int64(inlined.count) == digest.size, SHA256Hasher.digest(inlined) == digest.sha else { return nil }
+    return inlined
   }
 
   private func fetchEntry(_ key: SHA256Digest) async throws(RemoteFailure) -> [UInt8]? {
@@ -138,6 +169,10 @@ package final class NetworkRemoteCache: RemoteCache {
       var w = ProtoWriter()
       w.string(1, endpoint.instanceName)
       Self.actionDigest(key).write(2, into: &w)
+      // inline_stdout, inline_stderr: a server that inlines them from its CAS saves a
+      // read (kiln's own uploads carry them, and small outputs, inside the entry).
+      w.bool(3, true)
+      w.bool(4, true)
       guard let r = try await grpc(Self.ac + "GetActionResult", [w.bytes], limit: Self.entryLimit) else { return nil }
       if r.status == 5 { return nil }
       guard r.isOK, r.messages.count == 1 else { throw RemoteFailure("remote cache: GetActionResult answered status \(r.status) \(r.message)") }
@@ -368,7 +403,7 @@ package final class NetworkRemoteCache: RemoteCache {
       stored.stdout = []
       stored.stderr = []
       let signature = signing.sign(stored, key: key, stdout: stdout, stderr: stderr)
-      let bytes = ActionResultCodec.encode(stored, stdout: stdout, stderr: stderr, signature: signature)
+      let bytes = ActionResultCodec.encode(Self.inlining(entry), stdout: stdout, stderr: stderr, signature: signature)
       switch endpoint.kind {
       case .httpCache:
         guard try await http(HTTPRequest(.put, "/ac/\(key.hex)", body: .bytes(bytes))) != nil else { throw Self.tooLong }
@@ -383,6 +418,30 @@ package final class NetworkRemoteCache: RemoteCache {
       count(up: Int64(bytes.count))
       state.withLock { $0.traffic.uploads += 1 }
     }
+  }
+
+  /// The most bytes of outputs, stdout and stderr an uploaded entry carries inside
+  /// itself (`inlining(_:)`), well below a gRPC server's usual 4 MiB message limit.
+  static let inlinedLimit: Int64 = 1 << 20
+
+  /// `entry` as uploaded: the bytes it was given for small files (up to a local
+  /// entry's inline limit each, as many as fit in `inlinedLimit` in all) and its
+  /// stdout and stderr when they fit too; the rest are read from the CAS by a reader.
+  static func inlining(_ entry: RemoteEntry) -> RemoteEntry {
+    var entry = entry
+    var room = inlinedLimit
+    for k in entry.outputs.indices {
+      guard let contents = entry.outputs[k].contents else { continue }
+      let size = Int64(contents.count)
+      if entry.outputs[k].kind == .file, size <= ActionCache.inlineLimit, size == entry.outputs[k].size, size <= room {
+        room -= size
+      } else {
+        entry.outputs[k].contents = nil
+      }
+    }
+    if Int64(entry.stdout.count) <= room { room -= Int64(entry.stdout.count) } else { entry.stdout = [] }
+    if Int64(entry.stderr.count) <= room { room -= Int64(entry.stderr.count) } else { entry.stderr = [] }
+    return entry
   }
 
   /// Sends the blobs the server does not have.

@@ -3,6 +3,11 @@ import KilnCore
 /// One output of a result on a remote cache, as its entry names it: a path (with the
 /// checkout's folders written as `KeyRoots` tokens, as in a local entry), what it is,
 /// and for a file its SHA-256, size and executable bit; for a symlink its target.
+///
+/// `contents`: a small file's bytes inside the entry itself (REAPI's
+/// `OutputFile.contents`), so a lookup needs no second round trip for them. Uploaded
+/// beside the blob, never instead of it. From `RemoteCache.lookup` they are already
+/// checked against `sha256` and `size`; nil when the entry did not carry them.
 package struct RemoteOutput: Sendable, Hashable {
   package var path: String
   package var kind: OutputEntry.Kind
@@ -10,15 +15,17 @@ package struct RemoteOutput: Sendable, Hashable {
   package var sha256: SHA256Digest?
   package var size: Int64
   package var target: String?
+  package var contents: [UInt8]?
 
   package init(path: String, kind: OutputEntry.Kind, executable: Bool = false, sha256: SHA256Digest? = nil,
-               size: Int64 = 0, target: String? = nil) {
+               size: Int64 = 0, target: String? = nil, contents: [UInt8]? = nil) {
     self.path = path
     self.kind = kind
     self.executable = executable
     self.sha256 = sha256
     self.size = size
     self.target = target
+    self.contents = contents
   }
 }
 
@@ -83,7 +90,9 @@ package protocol RemoteCache: Sendable {
   /// The first failure, once there was one: nothing is asked of the server after it.
   var down: RemoteFailure? { get }
   /// The entry stored under `key`, decoded; nil when there is none (or it fails its
-  /// signature, when signatures are required).
+  /// signature, when signatures are required). Outputs whose bytes came inside the
+  /// entry have them in `contents`, checked against their SHA-256 and size: an entry
+  /// carrying other bytes for an output is a miss (nil), as a wrong blob is.
   func lookup(_ key: SHA256Digest) async throws(RemoteFailure) -> RemoteEntry?
   /// Writes the blob `digest` (`size` bytes) to `path` (a new file), checked against its
   /// SHA-256 as it arrives; returns its XXH3 digest, or nil when the server has no such

@@ -102,6 +102,55 @@ final class RemoteCacheServer {
     return Dictionary(uniqueKeysWithValues: names.map { ($0, folder + "/" + $0) })
   }
 
+  /// Every action entry file the server keeps (an REAPI ActionResult each): nginx's
+  /// under `ac/`, casd's action cache.
+  func allEntryFiles() -> [String] {
+    switch kind {
+    case .nginx: return Array(entryFiles().values)
+    case .casd:
+      let top = CacheServers.casdStorage(scratch)
+      return storedFiles().filter { $0.hasPrefix("actioncache/") }.map { top + "/" + $0 }
+    }
+  }
+
+  /// Rewrites every entry on the server without the bytes kiln puts inside it (each
+  /// OutputFile's `contents`, field 3; `stdout_raw` 5 and `stderr_raw` 7), as a server
+  /// that keeps only digests serves it: a reader then reads every blob from the CAS.
+  /// The number of entries that carried some.
+  @discardableResult
+  func dropInlinedBytes() throws -> Int {
+    var changed = 0
+    for file in allEntryFiles() {
+      let entry = [UInt8](FileManager.default.contents(atPath: file) ?? Data())
+      guard var fields = Protobuf.fields(entry) else { throw TempProjectError("\(file) is not an entry") }
+      fields.removeAll { $0.field == 5 || $0.field == 7 }
+      for i in fields.indices where fields[i].field == 2 {
+        guard let file = Protobuf.fields(fields[i].bytes) else { throw TempProjectError("an OutputFile that is not one") }
+        fields[i].bytes = Protobuf.encode(file.filter { $0.field != 3 })
+      }
+      let stripped = Protobuf.encode(fields)
+      guard stripped != entry else { continue }
+      changed += 1
+      guard FileManager.default.createFile(atPath: file, contents: Data(stripped)) else { throw TempProjectError("cannot write \(file)") }
+    }
+    return changed
+  }
+
+  /// Replaces every blob the server keeps (nginx's `cas/`, casd's CAS objects but its
+  /// own empty blob) with other bytes under the same name; the entries stay. casd
+  /// answers no entry whose blobs are gone, so they are spoiled rather than removed.
+  /// How many were.
+  @discardableResult
+  func spoilBlobs() -> Int {
+    var spoiled = 0
+    for rel in storedFiles() where rel.hasPrefix("team-cache/cas/") || rel.hasPrefix("cas/objects/") {
+      let path = storage + "/" + rel
+      try? FileManager.default.removeItem(atPath: path)
+      if FileManager.default.createFile(atPath: path, contents: Data("spoiled \(rel)\n".utf8)) { spoiled += 1 }
+    }
+    return spoiled
+  }
+
   /// The file of the entry (an REAPI ActionResult) with an output file named `path`.
   func entryFile(naming path: String) throws -> String {
     try entryFile("naming \(path)") { $0.contains { $0.field == 1 && $0.string == path } }
@@ -117,7 +166,7 @@ final class RemoteCacheServer {
   /// The file of the entry one of whose OutputFile messages (`ActionResult` field 2,
   /// as fields) `matches`.
   private func entryFile(_ what: String, _ matches: ([Protobuf.Field]) -> Bool) throws -> String {
-    for (_, file) in entryFiles() {
+    for file in allEntryFiles() {
       let bytes = [UInt8](FileManager.default.contents(atPath: file) ?? Data())
       let outputs = (Protobuf.fields(bytes) ?? []).filter { $0.field == 2 }.compactMap { Protobuf.fields($0.bytes) }
       if outputs.contains(where: matches) { return file }

@@ -95,6 +95,47 @@ import Testing
     #expect(froms == ["local", "local", "local", "local"], "--json says where each restore came from: \(json)")
   }
 
+  /// Small outputs, stdout and stderr travel inside the entry as well as in the CAS
+  /// (REAPI's `OutputFile.contents`, `stdout_raw`, `stderr_raw`): one round trip a
+  /// task. With every blob on the server spoiled (other bytes under its name, which a
+  /// read would refuse), the tasks whose bytes all fit inside their entry are still
+  /// restored, stdout and stderr replayed; `big` (3 MB, its blob only) is a miss and runs.
+  @Test(arguments: RemoteProtocol.allCases)
+  func smallOutputsAndStdoutComeInsideTheEntry(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
+    let ci = try TempProject(Self.project(remote: server.url))
+    #expect(try ci.kiln("build", environment: ["KILN_REMOTE_WRITE": "1"]).status == 0)
+    #expect(server.entryCount() == 4, "\(server.storedFiles())")
+    // a.txt, b.txt, show, stdout, stderr, big.bin
+    #expect(server.spoilBlobs() == 6, "\(server.storedFiles())")
+
+    let laptop = try ci.clone(sharingCache: false)
+    let r = try laptop.kiln("build")
+    #expect(r.status == 0, "\(r)")
+    #expect(laptop.runs("gen") == 0 && laptop.runs("tool") == 0, "restored from the entries alone: \(r)")
+    #expect(laptop.runs("big") == 1, "big.bin's blob is not on the server: \(r)")
+    #expect(r.stdout.contains("says-on-stdout") && r.stderr.contains("says-on-stderr"), "replayed from the entry: \(r)")
+    #expect(laptop.snapshot() == ci.snapshot(), "every output byte for byte")
+    #expect(laptop.isExecutable("bin/show"))
+  }
+
+  /// A server that keeps an entry without the bytes inside it (it may drop what REAPI
+  /// says a server need not keep): every output, stdout and stderr read from the CAS.
+  @Test(arguments: RemoteProtocol.allCases)
+  func anEntryWithoutItsInlinedBytesIsRestoredFromTheCAS(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
+    let ci = try TempProject(Self.project(remote: server.url))
+    #expect(try ci.kiln("build", environment: ["KILN_REMOTE_WRITE": "1"]).status == 0)
+    #expect(try server.dropInlinedBytes() == 3, "gen's two entries and tool's carried bytes, big's did not: \(server.storedFiles())")
+
+    let laptop = try ci.clone(sharingCache: false)
+    let r = try laptop.kiln("build")
+    #expect(r.status == 0 && r.ranCount == 0, "\(r)")
+    #expect(r.stdout.contains("says-on-stdout") && r.stderr.contains("says-on-stderr"), "\(r)")
+    #expect(laptop.snapshot() == ci.snapshot(), "every output byte for byte")
+    #expect(RemoteFacts.remoteLines(r).isEmpty, "\(r)")
+  }
+
   @Test(arguments: RemoteProtocol.allCases)
   func aClientWithoutWriteNeverWritesToTheRemote(_ kind: RemoteProtocol) throws {
     guard let server = try RemoteCacheServer.start(kind) else { return }
@@ -166,6 +207,37 @@ import Testing
       #expect(laptop.bytes(path) == ci.bytes(path), "\(path)")
     }
     #expect(laptop.read("after.txt") == "AHPLA\nATEB\n")
+  }
+
+  /// A fresh checkout asks about many tasks at once (16 lookups in flight, each on its
+  /// own connection: no HTTP/2 multiplexing on libcurl 7.88) when `stop` kills the
+  /// server: whatever was in flight or asked after (`after` always is) fails, and the
+  /// build still ends right, with one warning. Which tasks were restored before the
+  /// kill varies; the outputs and the single warning do not.
+  @Test(arguments: RemoteProtocol.allCases)
+  func aServerKilledWithManyLookupsInFlightLeavesACorrectBuildAndOneWarning(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
+    var files = Self.dyingServerProject
+    files["kiln.yml"]! += "\n"
+    for i in 0..<40 {
+      files["kiln.yml"]! += "  many\(i):\n    inputs: [src/a.txt]\n    outputs: many/\(i).txt\n"
+        + "    run: echo x >> .runs/many\(i) && (cat src/a.txt && echo \(i)) > many/\(i).txt\n"
+    }
+    let ci = try TempProject(files)
+    ci.environment["KILN_REMOTE_CACHE"] = server.url
+    #expect(try ci.kiln("build", environment: ["KILN_REMOTE_WRITE": "1"]).status == 0)
+    #expect(server.entryCount() == 44, "\(server.storedFiles())")
+
+    let laptop = try ci.clone(sharingCache: false)
+    try laptop.write("note.txt", "two\n")
+    let r = try laptop.kiln("build", "-j1", environment: ["KILL_SERVER": String(server.pid)])
+    #expect(r.status == 0, "\(r)")
+    #expect(laptop.runs("stop") == 1 && laptop.runs("after") == 1, "\(r)")
+    for i in 0..<40 { #expect(laptop.runs("many\(i)") <= 1, "\(r)") }
+    #expect(RemoteFacts.remoteLines(r).count == 1, "exactly one warning about the remote: \(r)")
+    try ci.write("note.txt", "two\n")
+    #expect(try ci.kiln("build").status == 0)
+    #expect(laptop.snapshot() == ci.snapshot(), "every output as a build here makes it")
   }
 
   /// A `kiln-remote` in front of the real one that counts its starts in `log`.

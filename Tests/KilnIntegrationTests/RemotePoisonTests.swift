@@ -50,22 +50,31 @@ import Testing
   func otherBytesUnderABlobsSHA256AreNotRestored(_ replacement: Replacement) throws {
     guard let server = try RemoteCacheServer.start(.nginx) else { return }
     let (ci, laptop) = try Self.uploaded(to: server)
+    // The entries as a server that keeps only digests serves them: the blob is read.
+    #expect(try server.dropInlinedBytes() == 2)
     let blob = server.blobFile(try RemoteFacts.sha256(ci.absolute("gen.txt")))
     #expect(FileManager.default.createFile(atPath: blob, contents: Data(replacement.bytes)))
+    try Self.expectOnlyGenRuns(laptop, "the task whose blob is wrong runs")
+  }
 
+  /// After `gen`'s result was spoiled on the server: the laptop's build runs `gen`
+  /// alone (a miss, not a failure of the server: it is still asked for `use`), every
+  /// output right, and nothing wrong reached the local cache (with the outputs
+  /// deleted, both come back from it).
+  static func expectOnlyGenRuns(_ laptop: TempProject, _ why: String,
+                                sourceLocation: SourceLocation = #_sourceLocation) throws {
     let r = try laptop.kiln("build")
-    #expect(r.status == 0, "\(r)")
-    #expect(laptop.runs("gen") == 1, "the task whose blob is wrong runs: \(r)")
-    #expect(laptop.read("gen.txt") == "HELLO POISON\n")
-    #expect(laptop.runs("use") == 0, "a wrong blob is a miss, not a failure: the server is still asked for `use`: \(r)")
-    #expect(laptop.read("use.txt") == "NOSIOP OLLEH\n")
-
-    // Nothing wrong reached the local cache either.
+    #expect(r.status == 0, "\(r)", sourceLocation: sourceLocation)
+    #expect(laptop.runs("gen") == 1, "\(why): \(r)", sourceLocation: sourceLocation)
+    #expect(laptop.runs("use") == 0, "\(r)", sourceLocation: sourceLocation)
+    #expect(laptop.read("gen.txt") == "HELLO POISON\n" && laptop.read("use.txt") == "NOSIOP OLLEH\n",
+            sourceLocation: sourceLocation)
+    #expect(RemoteFacts.remoteLines(r).isEmpty, "\(r)", sourceLocation: sourceLocation)
     laptop.remove("gen.txt")
     laptop.remove("use.txt")
     let again = try laptop.kiln("build")
-    #expect(again.status == 0 && again.ranCount == 0, "\(again)")
-    #expect(laptop.read("gen.txt") == "HELLO POISON\n")
+    #expect(again.status == 0 && again.ranCount == 0, "\(again)", sourceLocation: sourceLocation)
+    #expect(laptop.read("gen.txt") == "HELLO POISON\n", sourceLocation: sourceLocation)
   }
 
   /// Blobs read together (REAPI's BatchReadBlobs carries the outputs of the entries
@@ -84,6 +93,8 @@ import Testing
     ci.environment["KILN_REMOTE_CACHE"] = server.url
     let upload = try ci.kiln("build", environment: ["KILN_REMOTE_WRITE": "1"])
     #expect(upload.status == 0 && server.entryCount() == 8, "\(upload) \(server.storedFiles())")
+    // The entries without the bytes inside them: every output is read from the CAS.
+    #expect(try server.dropInlinedBytes() == 8)
     let blob = server.blobFile(try RemoteFacts.sha256(ci.absolute("out5.txt")))
     #expect(FileManager.default.fileExists(atPath: blob), "\(server.storedFiles())")
     // Same size, other bytes: only the SHA-256 tells.
@@ -97,6 +108,50 @@ import Testing
     for i in 0..<8 where i != 5 { #expect(laptop.runs("t\(i)") == 0, "t\(i) ran: \(r)") }
     #expect(laptop.snapshot() == ci.snapshot(), "every output as CI built it")
     #expect(RemoteFacts.remoteLines(r).isEmpty, "a wrong blob is a miss, not a failure of the server: \(r)")
+  }
+
+  /// The bytes an entry carries inside itself for an output (REAPI's
+  /// `OutputFile.contents`) replaced: the entry is a miss, as a wrong blob is; the task
+  /// runs, the other is still restored, nothing wrong reaches the local cache.
+  @Test(arguments: RemoteProtocol.allCases, replacements)
+  func otherBytesInsideAnEntryAreNotRestored(_ kind: RemoteProtocol, _ replacement: Replacement) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
+    let (ci, laptop) = try Self.uploaded(to: server)
+    let file = try server.entryFile(naming: "gen.txt")
+    let entry = [UInt8](try #require(FileManager.default.contents(atPath: file)))
+    // ActionResult {2: OutputFile {3: contents}}
+    let carried = Protobuf.fields(entry)?.filter { $0.field == 2 }.compactMap { Protobuf.fields($0.bytes) }.first?.first { $0.field == 3 }
+    #expect(carried?.bytes == Array("HELLO POISON\n".utf8), "the entry carries gen.txt's bytes")
+    let forged = try #require(Self.rewriting(entry, [2]) { output in
+      Self.rewriting(output.bytes, [3]) { _ in replacement.bytes }
+    })
+    #expect(forged != entry)
+    #expect(FileManager.default.createFile(atPath: file, contents: Data(forged)))
+    try Self.expectOnlyGenRuns(laptop, "the entry with wrong bytes inside is a miss")
+    #expect(laptop.snapshot() == ci.snapshot())
+  }
+
+  /// A task's stdout carried inside its entry (`stdout_raw`) but not the bytes its
+  /// digest names: a miss, the task runs and prints its own.
+  @Test(arguments: RemoteProtocol.allCases)
+  func otherStdoutInsideAnEntryIsNotReplayed(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
+    let ci = try TempProject([
+      "kiln.yml": "tasks:\n  say:\n    outputs: said.txt\n    run: echo x >> .runs/say && echo the-real-words && echo done > said.txt\n",
+    ])
+    ci.environment["KILN_REMOTE_CACHE"] = server.url
+    #expect(try ci.kiln("build", environment: ["KILN_REMOTE_WRITE": "1"]).status == 0)
+    let file = try server.entryFile(naming: "said.txt")
+    let entry = [UInt8](try #require(FileManager.default.contents(atPath: file)))
+    // ActionResult {5: stdout_raw}
+    #expect(Protobuf.fields(entry)?.first { $0.field == 5 }?.bytes == Array("the-real-words\n".utf8))
+    let forged = try #require(Self.rewriting(entry, [5]) { _ in Array("the-fake-words\n".utf8) })
+    #expect(FileManager.default.createFile(atPath: file, contents: Data(forged)))
+
+    let laptop = try ci.clone(sharingCache: false)
+    let r = try laptop.kiln("build")
+    #expect(r.status == 0 && laptop.runs("say") == 1, "\(r)")
+    #expect(!r.stdout.contains("the-fake-words") && r.stdout.contains("the-real-words"), "\(r)")
   }
 
   struct Forgery: Sendable, CustomTestStringConvertible {

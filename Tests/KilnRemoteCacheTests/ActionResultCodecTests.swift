@@ -92,6 +92,78 @@ import Testing
     #expect(EntrySigning().accepts(unsigned, key: Self.key))
   }
 
+  /// `entry` with `bytes` inside it for out/x.o (whose digest is "a"'s, 1 byte).
+  static func carrying(_ bytes: [UInt8]?) -> RemoteEntry {
+    var entry = Self.entry
+    entry.outputs[1].contents = bytes
+    return entry
+  }
+
+  @Test func bytesInsideTheEntryDecodeAsTheyWereWrittenAndAreNotSigned() throws {
+    let carrying = Self.carrying(Array("a".utf8))
+    let decoded = try ActionResultCodec.decode(ActionResultCodec.encode(carrying, stdout: nil, stderr: nil))
+    #expect(decoded.entry == carrying)
+    // What a signature covers leaves them out: a server that drops them keeps the
+    // signature good (they are checked against the signed digest instead).
+    let priv = try EntrySignature.PrivateKey(pem: Array(Self.privateKey.utf8))
+    let pub = try EntrySignature.PublicKey(pem: Array(Self.publicKey.utf8))
+    let signature = EntrySigning(signer: priv).sign(Self.entry, key: Self.key, stdout: nil, stderr: nil)
+    let signed = try ActionResultCodec.decode(ActionResultCodec.encode(carrying, stdout: nil, stderr: nil, signature: signature))
+    #expect(EntrySigning(verifier: pub).accepts(signed, key: Self.key))
+    let dropped = try ActionResultCodec.decode(ActionResultCodec.encode(Self.entry, stdout: nil, stderr: nil, signature: signature))
+    #expect(EntrySigning(verifier: pub).accepts(dropped, key: Self.key))
+    #expect(dropped.entry.outputs[1].contents == nil)
+    // Without inlining (what the signature covers), the bytes are not written at all.
+    #expect(ActionResultCodec.encode(carrying, stdout: nil, stderr: nil, inlining: false)
+            == ActionResultCodec.encode(Self.entry, stdout: nil, stderr: nil))
+  }
+
+  @Test func stdoutInsideTheEntryComesBackRawBesideItsDigest() throws {
+    var entry = Self.entry
+    entry.stdout = Array("hello\n".utf8)
+    let digest = BlobDigest(sha: SHA256Hasher.digest(entry.stdout), size: 6)
+    let decoded = try ActionResultCodec.decode(ActionResultCodec.encode(entry, stdout: digest, stderr: nil))
+    #expect(decoded.stdoutRaw == entry.stdout && decoded.stdout == digest && decoded.stderrRaw == nil)
+    #expect(decoded.entry.stdout.isEmpty, "raw bytes are not the entry's until checked")
+  }
+
+  @Test func bytesInsideTheEntryAreUsedOnlyWhenTheyAreTheirDigests() throws {
+    // Right: kept.
+    #expect(NetworkRemoteCache.checkingInlined(Self.carrying(Array("a".utf8)))?.outputs[1].contents == Array("a".utf8))
+    // Other bytes of the same size, longer, shorter, none: the entry is a miss.
+    for wrong in [Array("b".utf8), Array("aa".utf8), []] {
+      #expect(NetworkRemoteCache.checkingInlined(Self.carrying(wrong)) == nil, "\(wrong)")
+    }
+    // Not carried: nothing to check, the blob is read.
+    #expect(NetworkRemoteCache.checkingInlined(Self.entry)?.outputs[1].contents == nil)
+    // An empty file needs no bytes from anywhere.
+    var empty = Self.entry
+    empty.outputs[1].sha256 = SHA256Hasher.digest([])
+    empty.outputs[1].size = 0
+    #expect(NetworkRemoteCache.checkingInlined(empty)?.outputs[1].contents == [])
+    // Larger than a local entry keeps inside itself: not read, not checked, not used.
+    var large = Self.carrying(Array(repeating: 7, count: Int(ActionCache.inlineLimit) + 1))
+    large.outputs[1].size = Int64(ActionCache.inlineLimit) + 1
+    #expect(NetworkRemoteCache.checkingInlined(large)?.outputs[1].contents == nil)
+  }
+
+  @Test func anUploadCarriesSmallBytesUpToItsLimit() {
+    let small = Array(repeating: UInt8(1), count: Int(ActionCache.inlineLimit))
+    var entry = RemoteEntry(outputs: [], declaredOutputs: [], discovered: [], stdout: Array("out".utf8), stderr: [], duration: 1)
+    let count = Int(NetworkRemoteCache.inlinedLimit) / ActionCache.inlineLimit + 2
+    for k in 0..<count {
+      entry.outputs.append(RemoteOutput(path: "o\(k)", kind: .file, sha256: Self.a, size: Int64(small.count), contents: small))
+    }
+    entry.outputs.append(RemoteOutput(path: "big", kind: .file, sha256: Self.a, size: Int64(ActionCache.inlineLimit) + 1,
+                                      contents: Array(repeating: 2, count: Int(ActionCache.inlineLimit) + 1)))
+    entry.outputs.append(RemoteOutput(path: "liar", kind: .file, sha256: Self.a, size: 5, contents: [1]))
+    let sent = NetworkRemoteCache.inlining(entry)
+    let carried = sent.outputs.filter { $0.contents != nil }.map(\.path)
+    #expect(carried == (0..<Int(NetworkRemoteCache.inlinedLimit) / ActionCache.inlineLimit).map { "o\($0)" },
+            "as many small files as fit, no large one, none whose bytes are not its size")
+    #expect(sent.stdout.isEmpty, "no room left for stdout: read from the CAS")
+  }
+
   static let privateKey = """
     -----BEGIN PRIVATE KEY-----
     MC4CAQAwBQYDK2VwBCIEINAXz3V1Wxpq1IyrYepr8rUcQARmvK7BhKI9ozZqZ1G6
