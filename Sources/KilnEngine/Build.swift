@@ -711,7 +711,7 @@ package final class Build {
     }
     guard var looks = merged(request.expansion, observed) else { return nil }
     for (k, i) in plan.selected.enumerated() {
-      looks.attach(Int32(k), to: graph[i], records[graph[i].id]!)
+      guard looks.attach(Int32(k), to: graph[i], records[graph[i].id]!) else { return nil }
     }
     var hidden = Set<String>()
     for record in records.values {
@@ -797,7 +797,7 @@ package final class Build {
     let records = decidedIndices.map { recorder.record(graph[$0.i].id) }
     for ((k, i), record) in zip(decidedIndices, records) {
       guard let record, !graph[i].always else { return nil }
-      Looks.attach(k, to: graph[i], record, in: &entries) { path in
+      let agrees = Looks.attach(k, to: graph[i], record, in: &entries) { path in
         let stat = fresh.position(of: path, followsLinks: true), lstat = fresh.position(of: path, followsLinks: false)
         if stat != nil || lstat != nil { return (stat.map { placed[$0] }, lstat.map { placed[$0] }) }
         if all == nil {
@@ -807,6 +807,7 @@ package final class Build {
         }
         return (all?.position(of: path, followsLinks: true), all?.position(of: path, followsLinks: false))
       }
+      guard agrees else { return nil }
     }
     if !unusedUnlessNamed.isEmpty {
       entries = entries.indices.compactMap { unusedUnlessNamed.contains($0) && entries[$0].users.isEmpty ? nil : entries[$0] }
@@ -898,17 +899,26 @@ private struct Looks {
   /// Notes `user` (a position in the snapshot's `instanceIDs`) on the entries of every
   /// path its verdict reads: its declared inputs, outputs and depfile, and what its
   /// record holds (the inputs with the tools found, the discovered inputs, the outputs),
-  /// each as a stat and as an lstat.
-  mutating func attach(_ user: Int32, to instance: TaskInstance, _ record: TaskRecord) {
+  /// each as a stat and as an lstat. False when the record holds another digest for a
+  /// file than its entry: the file was written after the verdict read it (by a task
+  /// that writes what another reads without declaring it), so the next build must
+  /// find the instance out of date, and no snapshot may say otherwise.
+  mutating func attach(_ user: Int32, to instance: TaskInstance, _ record: TaskRecord) -> Bool {
     let (index, linkIndex) = (self.index, self.linkIndex)
-    Self.attach(user, to: instance, record, in: &entries) { path in (index[path], linkIndex[path]) }
+    return Self.attach(user, to: instance, record, in: &entries) { path in (index[path], linkIndex[path]) }
   }
 
   /// `attach` over `entries`, a path's found by `position(path)` (as a stat, as an lstat).
   static func attach(_ user: Int32, to instance: TaskInstance, _ record: TaskRecord, in entries: inout [SnapshotEntry],
-                     position: (String) -> (Int?, Int?)) {
-    func note(_ path: String) {
+                     position: (String) -> (Int?, Int?)) -> Bool {
+    var agrees = true
+    func note(_ path: String, digest: Digest? = nil) {
       let (stat, lstat) = position(path)
+      if let digest, let j = stat, !entries[j].kindOnly {
+        // A missing file is recorded as the zero digest.
+        let now = entries[j].digest ?? (entries[j].stat == nil ? .zero : nil)
+        if let now, now != digest { agrees = false }
+      }
       for j in [stat, lstat] {
         guard let j, entries[j].users.last != user else { continue }
         entries[j].users.append(user)
@@ -917,8 +927,9 @@ private struct Looks {
     for path in instance.inputs { note(path) }
     for path in instance.outputs { note(path) }
     if let depfile = instance.depfile { note(depfile) }
-    for input in record.inputs { note(input.path) }
-    for input in record.discovered { note(input.path) }
-    for output in record.outputs { note(output.path) }
+    for input in record.inputs { note(input.path, digest: input.digest) }
+    for input in record.discovered { note(input.path, digest: input.digest) }
+    for output in record.outputs { note(output.path, digest: output.kind == .file ? output.digest : nil) }
+    return agrees
   }
 }
