@@ -113,11 +113,10 @@ package final class ActionDatabase: ActionStorage {
     if let fd = try? OwnFile.open(path, O_RDWR | O_CREAT, mode: mode) { close(fd) }
     let db = try Database(path: path)
     // Every launcher call is a new process, which reads the WAL back to index it: kept
-    // short (100 pages, 400 KiB) by frequent checkpoints, and these never fsync. A
-    // crash of the machine may then damage the file: a miss, never a wrong entry (each
-    // row checks its own digest), and the file is moved aside and made anew.
-    try db.execute("PRAGMA synchronous=OFF")
-    try db.execute("PRAGMA wal_autocheckpoint=100")
+    // short (100 pages, 400 KiB) by frequent checkpoints, and these never fsync
+    // (`Database`). A crash of the machine may then damage the file: a miss, never a
+    // wrong entry (each row checks its own digest), and the file is moved aside and made
+    // anew.
     let version = try db.statement("PRAGMA user_version")
     let current = try version.step() ? version.int(0) : 0
     _ = try? version.step()

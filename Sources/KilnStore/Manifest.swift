@@ -159,7 +159,6 @@ package final class Manifest {
       do {
         let database = try Database(path: path)
         try Self.migrate(database)
-        try database.created()
         try Self.importPending(database, manifest: path)
         db = database
         return
