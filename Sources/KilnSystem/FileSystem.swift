@@ -56,6 +56,9 @@ package protocol FileSystem: Sendable {
   func digests(of path: String, scanningFor needle: [UInt8]) throws(FileSystemError) -> (Digest, SHA256Digest, Bool)
   /// Names in a directory (not "." or ".."), unsorted; nil when not a directory.
   func contents(ofDirectory path: String) -> [String]?
+  /// The same names, each with its kind where the listing gives it (readdir's
+  /// `d_type`: no lstat per name), nil where it does not.
+  func entries(ofDirectory path: String) -> [DirectoryEntry]?
   /// The entries of a directory whose names are not valid UTF-8, which
   /// `contents(ofDirectory:)` cannot give as they are; asked only when a listed name
   /// holds U+FFFD and names nothing on disk.
@@ -81,7 +84,22 @@ package protocol FileSystem: Sendable {
   func createSymlink(_ target: String, at path: String) throws(FileSystemError)
 }
 
+/// A name in a folder, with its kind when the listing gave it (nil: ask lstat).
+package struct DirectoryEntry: Sendable, Hashable {
+  package var name: String
+  package var kind: FileStat.Kind?
+  package init(name: String, kind: FileStat.Kind?) {
+    self.name = name
+    self.kind = kind
+  }
+}
+
 extension FileSystem {
+  /// Names alone: every kind is asked of lstat.
+  package func entries(ofDirectory path: String) -> [DirectoryEntry]? {
+    contents(ofDirectory: path)?.map { DirectoryEntry(name: $0, kind: nil) }
+  }
+
   package func digests(of path: String) throws(FileSystemError) -> (Digest, SHA256Digest) {
     let bytes = try read(path)
     return (Hasher.digest(bytes), SHA256Hasher.digest(bytes))
@@ -191,7 +209,8 @@ extension FileSystem {
   }
 
   /// Every file (or symlink) under `path`, relative to it, sorted. Folders are walked
-  /// with lstat, so a symlinked folder is listed as an entry, not followed.
+  /// by the kinds the listing gives (lstat where it gives none), so a symlinked folder
+  /// is listed as an entry, not followed.
   package func files(under path: String) -> [String] {
     files(under: path, skipping: { _ in false })
   }
@@ -208,18 +227,24 @@ extension FileSystem {
     var pending: [String] = [""]
     while let rel = pending.popLast() {
       let abs = rel.isEmpty ? path : path + "/" + rel
-      guard let names = contents(ofDirectory: abs) else { continue }
+      guard let entries = entries(ofDirectory: abs) else { continue }
       var hasUndecodable = false
-      for name in names {
+      for entry in entries {
+        let name = entry.name
         let childRel = rel.isEmpty ? name : rel + "/" + name
         if skip(childRel) { continue }
-        switch lstat(abs + "/" + name)?.kind {
+        // The listing's kind where it gives one: a file that became a folder (or a
+        // link) changed its folder's listing too, which whoever noted it compares. A
+        // name made text with U+FFFD is asked of lstat: it names nothing on disk
+        // when it was not UTF-8.
+        let repaired = name.unicodeScalars.contains("\u{FFFD}")
+        switch repaired ? lstat(abs + "/" + name)?.kind : entry.kind ?? lstat(abs + "/" + name)?.kind {
         case .directory: pending.append(childRel)
         case .file, .symlink: if !Paths.isTemporary(name) { result.files.append(childRel) }
         case .other: break
         case nil:
           // Gone since the listing, or a name that is not UTF-8, made text with U+FFFD.
-          if name.unicodeScalars.contains("\u{FFFD}") { hasUndecodable = true }
+          if repaired { hasUndecodable = true }
         }
       }
       if hasUndecodable {

@@ -187,6 +187,27 @@ package struct LocalFileSystem: FileSystem {
     return names
   }
 
+  package func entries(ofDirectory path: String) -> [DirectoryEntry]? {
+    guard let dir = opendir(path) else { return nil }
+    defer { closedir(dir) }
+    var entries: [DirectoryEntry] = []
+    while let entry = readdir(dir) {
+      let name = withUnsafePointer(to: entry.pointee.d_name) {
+        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+      }
+      if name == "." || name == ".." { continue }
+      let kind: FileStat.Kind? = switch Int32(entry.pointee.d_type) {
+      case Int32(DT_REG): .file
+      case Int32(DT_DIR): .directory
+      case Int32(DT_LNK): .symlink
+      case Int32(DT_UNKNOWN): nil
+      default: .other
+      }
+      entries.append(DirectoryEntry(name: name, kind: kind))
+    }
+    return entries
+  }
+
   // MARK: - Writing
 
   /// A unique name beside `path` for write-then-rename. Beside, not in one shared

@@ -52,10 +52,22 @@ package final class ObservingFileSystem: FileSystem, Sendable {
   }
 
   /// A folder's listing as one digest: its names, sorted (readdir's order is not
-  /// the folder's content).
-  package static func listingDigest(_ names: [String]) -> Digest {
+  /// the folder's content), each with the kind the listing gave (a listing walked by
+  /// these kinds noted no look of each name: a name that became a folder must change
+  /// the digest).
+  package static func listingDigest(_ entries: [DirectoryEntry]) -> Digest {
     let key = KeyBuilder()
-    for name in names.sorted() { key.field("N", name) }
+    for entry in entries.sorted(by: { $0.name < $1.name }) {
+      let kind = switch entry.kind {
+      case .file: "f"
+      case .directory: "d"
+      case .symlink: "l"
+      case .other: "o"
+      case nil: "?"
+      }
+      key.field("N", entry.name)
+      key.field("K", kind)
+    }
     return key.finalize()
   }
 
@@ -64,7 +76,7 @@ package final class ObservingFileSystem: FileSystem, Sendable {
   package static func contentDigest(of path: String, kind: FileStat.Kind, in fileSystem: any FileSystem) -> Digest? {
     switch kind {
     case .file: try? fileSystem.digest(of: path)
-    case .directory: fileSystem.contents(ofDirectory: path).map(listingDigest)
+    case .directory: fileSystem.entries(ofDirectory: path).map(listingDigest)
     case .symlink, .other: nil
     }
   }
@@ -89,10 +101,14 @@ package final class ObservingFileSystem: FileSystem, Sendable {
   /// The folder's stat is noted before it is listed: adding, removing or renaming an
   /// entry changes its mtime.
   package func contents(ofDirectory path: String) -> [String]? {
+    entries(ofDirectory: path)?.map(\.name)
+  }
+
+  package func entries(ofDirectory path: String) -> [DirectoryEntry]? {
     let index = note(path, exact: true).index
-    let names = base.contents(ofDirectory: path)
-    if let names { noteDigest(Self.listingDigest(names), at: index) }
-    return names
+    let entries = base.entries(ofDirectory: path)
+    if let entries { noteDigest(Self.listingDigest(entries), at: index) }
+    return entries
   }
 
   package func undecodableNames(inDirectory path: String) -> [UndecodableName] {

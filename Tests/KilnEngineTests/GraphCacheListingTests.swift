@@ -56,8 +56,25 @@ import Testing
     #expect(look.stat == fs.stat(folder.path + "/build"))
     // The entry for the snapshot carries the names it was compared by.
     let entry = try #require(replaced.entries.first { $0.path == "build" })
-    #expect(entry.digest == ObservingFileSystem.listingDigest(["x.d", "x.o"]))
+    #expect(entry.digest == ObservingFileSystem.listingDigest(Self.files("x.d", "x.o")))
     #expect(!entry.kindOnly)
+  }
+
+  static func files(_ names: String...) -> [DirectoryEntry] { names.map { DirectoryEntry(name: $0, kind: .file) } }
+
+  /// The walk takes each name's kind from the listing (no look of its own): a name
+  /// that became a folder, or a link, under the same name changes the listing.
+  @Test func aNameThatChangedKindIsAChange() throws {
+    let cache = try cache()
+    try fs.remove(folder.path + "/build/x.d")
+    try fs.createDirectory(folder.path + "/build/x.d")
+    #expect(load(cache) == nil, "a file became a folder")
+    try fs.remove(folder.path + "/build/x.d")
+    try fs.createSymlink("x.o", at: folder.path + "/build/x.d")
+    #expect(load(cache) == nil, "a file became a link")
+    try fs.remove(folder.path + "/build/x.d")
+    try write("x.d", "deps")
+    #expect(load(cache) != nil, "a file again, the same names and kinds")
   }
 
   @Test func aNameAddedRemovedOrRenamedIsAChange() throws {
@@ -85,9 +102,9 @@ import Testing
     var cache = try cache()
     let i = try #require(cache.looks.firstIndex { $0.path.hasSuffix("/build") })
     cache.looks[i].recheck = true
-    cache.looks[i].digest = ObservingFileSystem.listingDigest(["x.o"])  // what was seen then: no x.d
+    cache.looks[i].digest = ObservingFileSystem.listingDigest(Self.files("x.o"))  // what was seen then: no x.d
     #expect(load(cache) == nil, "the stat is the same, the names are not")
-    cache.looks[i].digest = ObservingFileSystem.listingDigest(["x.d", "x.o"])
+    cache.looks[i].digest = ObservingFileSystem.listingDigest(Self.files("x.d", "x.o"))
     let same = try #require(load(cache))
     #expect(same.refreshed == 1, "old enough now: trusted from here on")
     #expect(same.cache.looks[i].recheck == false)
