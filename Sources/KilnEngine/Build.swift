@@ -306,6 +306,8 @@ package final class Build {
           if options.isInterrupted() { interrupt() }
           if !stopping { formBatches() }
           start(in: &group, running: &running)
+          // The records of what ended, once what it let start has started.
+          try build.recorder.flush()
           // Results to store go after the commands just started, so they start first;
           // a store takes no job slot. Entries alone (remote hits) are stored together,
           // one such store at a time: those that come meanwhile wait for the next.
@@ -764,7 +766,9 @@ package final class Build {
     let changed = Set(partial.delta.changed)
     for (n, var e) in snapshot.entries.enumerated() {
       let users = e.users
-      e.users.removeAll { decided[Int($0)] }
+      // Only where a decided instance is among them: removing from the rest would copy
+      // every entry's list (a thousand allocations for the one that changed).
+      if users.contains(where: { decided[Int($0)] }) { e.users.removeAll { decided[Int($0)] } }
       guard let j = fresh.position(of: e.path, followsLinks: e.followsLinks) else {
         if e.users.isEmpty, changed.contains(n) || (!users.isEmpty && !e.expansion) {
           unusedUnlessNamed.insert(entries.count)

@@ -15,8 +15,13 @@ package protocol BuildRecorder: AnyObject {
   func record(_ id: TaskID) -> TaskRecord?
   /// A build starts writing.
   func begin() throws
-  /// An instance's new result.
+  /// An instance's new result: read back by `record` at once, written by `flush` at
+  /// the latest.
   func put(_ record: TaskRecord) throws
+  /// Writes the results put since the last flush. The build loop calls it once the
+  /// commands a finished one let start have started: writing a record (an archive's
+  /// names 400 inputs) is then off the path from one command to the next.
+  func flush() throws
   /// An instance gone from the graph.
   func remove(_ id: TaskID) throws
   /// The build ended: its history entry, and what becomes of the snapshot that may
@@ -26,6 +31,7 @@ package protocol BuildRecorder: AnyObject {
 
 extension BuildRecorder {
   package func record(_ id: TaskID) -> TaskRecord? { records[id] }
+  package func flush() throws {}
 }
 
 /// What a build does to the snapshot when it ends.
@@ -48,6 +54,8 @@ package final class ManifestRecorder: BuildRecorder {
   /// Whether `known` holds every record; if not, the ids in it or read and absent.
   private var complete: Bool
   private var asked = Set<TaskID>()
+  /// Put and not yet written (`flush`), each with the time it was put.
+  private var unwritten: [(record: TaskRecord, at: Int64)] = []
   private let manifest: Manifest
   private let snapshotPath: String
   private let root: String
@@ -82,6 +90,7 @@ package final class ManifestRecorder: BuildRecorder {
     if !complete {
       // Read from the manifest as it is now (this build's writes included); one that
       // cannot be read counts as none, as at the start of a build.
+      try? flush()
       known = (try? manifest.loadRecords()) ?? known
       complete = true
     }
@@ -100,16 +109,25 @@ package final class ManifestRecorder: BuildRecorder {
   package func put(_ record: TaskRecord) throws {
     known[record.id] = record
     asked.insert(record.id)
-    try manifest.putRecord(record, now: clock.wallNanoseconds())
+    unwritten.append((record, clock.wallNanoseconds()))
+  }
+
+  package func flush() throws {
+    guard !unwritten.isEmpty else { return }
+    let pending = unwritten
+    unwritten = []
+    for (record, at) in pending { try manifest.putRecord(record, now: at) }
   }
 
   package func remove(_ id: TaskID) throws {
+    try flush()
     known[id] = nil
     asked.insert(id)
     try manifest.deleteRecord(id)
   }
 
   package func finish(_ entry: BuildHistoryEntry, snapshot update: SnapshotUpdate) throws {
+    try flush()
     try manifest.append(entry)
     try manifest.commit()
     manifest.checkpointIfLarge()
