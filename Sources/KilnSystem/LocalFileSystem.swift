@@ -174,17 +174,7 @@ package struct LocalFileSystem: FileSystem {
   }
 
   package func contents(ofDirectory path: String) -> [String]? {
-    guard let dir = opendir(path) else { return nil }
-    defer { closedir(dir) }
-    var names: [String] = []
-    while let entry = readdir(dir) {
-      let name = withUnsafePointer(to: entry.pointee.d_name) {
-        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-      }
-      if name == "." || name == ".." { continue }
-      names.append(name)
-    }
-    return names
+    entries(ofDirectory: path)?.map(\.name)
   }
 
   package func entries(ofDirectory path: String) -> [DirectoryEntry]? {

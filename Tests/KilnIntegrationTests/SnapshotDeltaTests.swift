@@ -107,12 +107,10 @@ import Testing
     #expect(try p.kiln("build").ranCount == 0)
   }
 
-  /// A file a decided instance wrote that an instance not decided read (a generated
-  /// header included without being declared, so no dependency says so): the patched
-  /// snapshot cannot stand for that reader, so none is kept and the next build decides
-  /// everything, and reruns the reader, as a full build would.
-  @Test func aFileWrittenUnderAnUndecidedReaderEndsTheSnapshot() throws {
-    let p = try TempProject([
+  /// `use` reads the header `gen` writes without declaring it (found through its
+  /// depfile), and does not depend on `gen`.
+  static func undeclaredReader() throws -> TempProject {
+    try TempProject([
       "kiln.yml": """
         tasks:
           gen:
@@ -128,19 +126,29 @@ import Testing
       "spec.txt": "#define VALUE 1\n",
       "use.c": "#include \"value.h\"\nint use(void) { return VALUE; }\n",
     ])
-    // The first build may run `use` beside `gen`, before the header is written (then
-    // it is not cached, and runs again): settled once a build runs nothing. And the
-    // graph cache is written with the outputs recorded before the build (globs leave
-    // them out), so the first edit after the first builds decides everything.
-    func settle() throws {
-      var settled = false
-      for _ in 0..<4 where !settled {
-        let r = try p.kiln("build")
-        #expect(r.status == 0, "\(r)")
-        settled = r.ranCount == 0
-      }
-      #expect(settled)
+  }
+
+  /// Builds until a build runs nothing. The first build may run `use` beside `gen`,
+  /// before the header is written (then it is not cached, and runs again). And the
+  /// graph cache is written with the outputs recorded before the build (globs leave
+  /// them out), so the first edit after the first builds decides everything.
+  static func settle(_ p: TempProject) throws {
+    var settled = false
+    for _ in 0..<4 where !settled {
+      let r = try p.kiln("build")
+      #expect(r.status == 0, "\(r)")
+      settled = r.ranCount == 0
     }
+    #expect(settled)
+  }
+
+  /// A file a decided instance wrote that an instance not decided read (a generated
+  /// header included without being declared, so no dependency says so): the patched
+  /// snapshot cannot stand for that reader, so none is kept and the next build decides
+  /// everything, and reruns the reader, as a full build would.
+  @Test func aFileWrittenUnderAnUndecidedReaderEndsTheSnapshot() throws {
+    let p = try Self.undeclaredReader()
+    let settle = { try Self.settle(p) }
     try settle()
     try p.write("spec.txt", "#define VALUE 2\n")
     try settle()
@@ -161,31 +169,8 @@ import Testing
   /// snapshot, which would hold the new header, must not be taken; the next build
   /// finds the reader's record older than the header and runs it.
   @Test func aFileWrittenAfterItsReaderWasDecidedEndsTheSnapshotOfAFullBuild() throws {
-    let p = try TempProject([
-      "kiln.yml": """
-        tasks:
-          gen:
-            inputs: spec.txt
-            outputs: gen/value.h
-            run: echo gen >> .runs/gen && cp spec.txt gen/value.h
-          use:
-            inputs: use.c
-            outputs: build/use.o
-            depfile: build/use.d
-            run: echo use >> .runs/use && cc -Igen -MD -MF build/use.d -c use.c -o build/use.o
-        """,
-      "spec.txt": "#define VALUE 1\n",
-      "use.c": "#include \"value.h\"\nint use(void) { return VALUE; }\n",
-    ])
-    func settle() throws {
-      var settled = false
-      for _ in 0..<4 where !settled {
-        let r = try p.kiln("build")
-        #expect(r.status == 0, "\(r)")
-        settled = r.ranCount == 0
-      }
-      #expect(settled)
-    }
+    let p = try Self.undeclaredReader()
+    let settle = { try Self.settle(p) }
     try settle()
     let (gens, uses) = (p.runs("gen"), p.runs("use"))
     try p.write("spec.txt", "#define VALUE 2\n")
