@@ -61,8 +61,10 @@ package final class NetworkRemoteCache: RemoteCache {
 
   var endpoint: RemoteEndpoint { client.endpoint }
 
-  /// Runs one exchange, counting its time; a failure puts the cache down.
-  func exchange<T>(_ body: () async throws(RemoteFailure) -> T) async throws(RemoteFailure) -> T {
+  /// Runs one exchange, counting its time; a failure puts the cache down, unless not
+  /// `marksDown` (the bundle's read: failing, it is no bundle, and the lookups that
+  /// follow find out for themselves whether the server is down).
+  func exchange<T>(marksDown: Bool = true, _ body: () async throws(RemoteFailure) -> T) async throws(RemoteFailure) -> T {
     if let down { throw down }
     let start = ContinuousClock.now
     defer {
@@ -71,7 +73,7 @@ package final class NetworkRemoteCache: RemoteCache {
       state.withLock { $0.traffic.seconds += seconds }
     }
     do { return try await body() } catch {
-      state.withLock { if $0.down == nil { $0.down = error } }
+      if marksDown { state.withLock { if $0.down == nil { $0.down = error } } }
       throw error
     }
   }

@@ -40,9 +40,9 @@ import Testing
   }
 
   /// A CI checkout built and uploaded (with its bundle); a laptop's fresh clone.
-  static func uploaded(to server: RemoteCacheServer) throws -> (ci: TempProject, laptop: TempProject) {
+  static func uploaded(to server: RemoteCacheServer, environment: [String: String] = [:]) throws -> (ci: TempProject, laptop: TempProject) {
     let ci = try TempProject(project(server.url))
-    let r = try ci.kiln("build", "--json", environment: ["KILN_REMOTE_WRITE": "1"])
+    let r = try ci.kiln("build", "--json", environment: environment.merging(["KILN_REMOTE_WRITE": "1"]) { $1 })
     guard r.status == 0, remote(r)["uploads"] == count + 1, remote(r)["bundles_uploaded"] == 1,
           server.entryCount() == count + 2
     else { throw TempProjectError("CI's upload: \(r) \(server.storedFiles())") }
@@ -122,6 +122,38 @@ import Testing
   func aForgedBundleIsNeverRestoredFrom(_ forgery: Forgery) throws {
     guard let server = try RemoteCacheServer.start(.casd) else { return }
     let (ci, laptop) = try Self.uploaded(to: server)
+    let listed = try Self.forge(forgery, on: server)
+    let figures = try Self.expectRestoredEverything(laptop, ci: ci, "a forged bundle (\(forgery))")
+    #expect(!laptop.exists("evil.txt"), "nothing undeclared is written")
+    // A result from the bundle that does not fit its task is asked for alone: one
+    // more lookup each, and the server's own answer restored.
+    switch forgery {
+    case .wrongDigests, .garbage:
+      #expect(figures["lookups"] == Self.count + 1 && figures["from_bundle"] == 0, "\(figures)")
+    case .undeclaredPath:
+      #expect(figures["lookups"] == Self.count + 2 && figures["from_bundle"] == Self.count + 1, "\(figures)")
+    case .swappedKeys:
+      let swapped = 2 * (listed / 2)
+      #expect(figures["lookups"] == Self.count + 1 + swapped && figures["from_bundle"] == Self.count + 1, "\(figures)")
+    }
+  }
+
+  /// With a verify key, a swapped result fails its signature (it signs another key)
+  /// before the engine sees it: the server is asked for that key instead.
+  @Test func underSignaturesASwappedResultIsAskedForAlone() throws {
+    guard let server = try RemoteCacheServer.start(.casd) else { return }
+    let keys = TempDirectory(prefix: "kiln-it-keys")
+    let ciKey = try RemoteFacts.keyPair(in: keys.path, named: "ci")
+    let (ci, laptop) = try Self.uploaded(to: server, environment: ["KILN_REMOTE_SIGNING_KEY": ciKey.privateKey])
+    laptop.environment["KILN_REMOTE_VERIFY_KEY"] = ciKey.publicKey
+    let listed = try Self.forge(.swappedKeys, on: server)
+    let figures = try Self.expectRestoredEverything(laptop, ci: ci, "a swapped bundle under signatures")
+    let unswapped = listed % 2
+    #expect(figures["lookups"] == Self.count + 1 && figures["from_bundle"] == unswapped, "\(figures)")
+  }
+
+  /// Forges the bundle CI uploaded to `server`; how many results it listed.
+  static func forge(_ forgery: Forgery, on server: RemoteCacheServer) throws -> Int {
     let bundleFile = try server.entryFile(naming: "kiln-bundle")
     let entry = [UInt8](FileManager.default.contents(atPath: bundleFile) ?? Data())
     guard let listing = Self.listing(in: entry), let items = Protobuf.fields(listing)?.compactMap({ Protobuf.fields($0.bytes) }),
@@ -171,20 +203,7 @@ import Testing
       return Protobuf.string(1, "kiln-bundle") + Protobuf.bytes(2, digest) + Protobuf.bytes(3, forged)
     }
     #expect(FileManager.default.createFile(atPath: bundleFile, contents: Data(rewritten!)))
-
-    let figures = try Self.expectRestoredEverything(laptop, ci: ci, "a forged bundle (\(forgery))")
-    #expect(!laptop.exists("evil.txt"), "nothing undeclared is written")
-    // A result from the bundle that does not fit its task is asked for alone: one
-    // more lookup each, and the server's own answer restored.
-    switch forgery {
-    case .wrongDigests, .garbage:
-      #expect(figures["lookups"] == Self.count + 1 && figures["from_bundle"] == 0, "\(figures)")
-    case .undeclaredPath:
-      #expect(figures["lookups"] == Self.count + 2 && figures["from_bundle"] == Self.count + 1, "\(figures)")
-    case .swappedKeys:
-      let swapped = 2 * (items.count / 2)
-      #expect(figures["lookups"] == Self.count + 1 + swapped && figures["from_bundle"] == Self.count + 1, "\(figures)")
-    }
+    return items.count
   }
 
   /// The listing a bundle's entry carries (its `kiln-bundle` OutputFile's field 3).
