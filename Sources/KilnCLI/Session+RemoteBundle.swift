@@ -9,21 +9,31 @@ import KilnStore
 extension Session {
   /// Starts reading the bundle for a build of `targets` of `graph` and returns its key;
   /// nil (nothing is asked) unless the remote is REAPI, this checkout has no record of
-  /// any build (never a null build: the remote is not touched there), and the build
-  /// holds enough instances for a bundle. The helper is started first: its start
-  /// overlaps the hashing of the sources the key needs.
+  /// any build (never a null build: the remote is not touched there), the build holds
+  /// enough instances for a bundle, and the local cache lacks the first instances'
+  /// entries (a new workspace on a warm local cache restores from it alone, as it did
+  /// task by task). The helper is started first: its start overlaps the hashing of the
+  /// sources the key needs.
   func readRemoteBundle(_ graph: TaskGraph, targets: [String]?) -> SHA256Digest? {
     guard let remote, remote.usesBundles, remote.down == nil, !recordsAsNeeded, records.isEmpty,
           let statCache = buildStatCache
     else { return nil }
     let selected = graph.closure(ofTasks: targets ?? graph.defaultTasks).indices
     guard selected.count >= NetworkRemoteCache.bundleMinimum else { return nil }
-    remote.client.startHelper()
     let rebuilder = Rebuilder(statCache: statCache, inheritedEnvironment: buildEnvironment, keyRoots: context.keyRoots)
+    for i in selected.lazy.filter({ graph.dependencies[$0].isEmpty }).prefix(Self.localProbes) {
+      guard let task = try? rebuilder.prepare(graph[i]) else { return nil }
+      if !context.actionCache.lookup(task.key, removingDamaged: false).entries.isEmpty { return nil }
+    }
+    remote.client.startHelper()
     guard let key = rebuilder.remoteBundleKey(graph, selected: selected) else { return nil }
     remote.readBundle(key)
     return key
   }
+
+  /// How many of the build's first instances the local cache is asked about before a
+  /// bundle is read.
+  static let localProbes = 4
 
   /// Uploads the bundle under `key` after a successful build when this process may
   /// write; the warning to show when the remote failed.

@@ -76,6 +76,21 @@ import Testing
     #expect(Self.remote(r)["bundles_uploaded"] == 0 && Self.remote(r)["from_bundle"] == Self.count + 1, "\(Self.remote(r))")
   }
 
+  /// A new checkout whose local cache already holds the build (a workspace of the
+  /// same machine) restores from it alone: no helper starts, no bundle is read.
+  @Test func aFreshCheckoutOnAWarmLocalCacheReadsNoBundle() throws {
+    guard let server = try RemoteCacheServer.start(.casd) else { return }
+    let (ci, _) = try Self.uploaded(to: server)
+    let workspace = try ci.clone(sharingCache: true)
+    let helperLog = workspace.home + "/helper.log"
+    workspace.environment["KILN_REMOTE_HELPER"] = try RemoteCacheTests.countingHelper(in: workspace.home, log: helperLog)
+    let r = try workspace.kiln("build", "--json")
+    #expect(r.status == 0 && workspace.runs("gen") == 0 && workspace.runs("all") == 0, "\(r)")
+    #expect(workspace.snapshot() == ci.snapshot())
+    #expect(Self.remote(r).isEmpty, "the remote was not asked: \(r.stdout.suffix(300))")
+    #expect(!FileManager.default.fileExists(atPath: helperLog), "no helper started")
+  }
+
   @Test func aReadOnlyClientNeverUploadsABundle() throws {
     guard let server = try RemoteCacheServer.start(.casd) else { return }
     let ci = try TempProject(Self.project(server.url))
