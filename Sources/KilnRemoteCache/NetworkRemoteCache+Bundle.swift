@@ -230,9 +230,7 @@ extension NetworkRemoteCache {
       w.string(1, endpoint.instanceName)
       Self.actionDigest(key).write(2, into: &w)
       w.data(3, result.bytes, always: true)
-      guard let r = try await grpc(Self.ac + "UpdateActionResult", [w.bytes]) else {
-        throw RemoteFailure("remote cache: an answer longer than any kiln asks for")
-      }
+      guard let r = try await grpc(Self.ac + "UpdateActionResult", [w.bytes]) else { throw Self.tooLong }
       guard r.isOK else { throw RemoteFailure("remote cache: UpdateActionResult answered status \(r.status) \(r.message)") }
       count(up: Int64(result.bytes.count))
       counting { $0.bundles += 1 }

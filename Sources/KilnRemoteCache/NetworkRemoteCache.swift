@@ -26,9 +26,6 @@ package final class NetworkRemoteCache: RemoteCache {
     var reported = false
     var traffic = RemoteTraffic()
   }
-
-  /// Adds to what the network cost.
-  func counting(_ change: (inout RemoteTraffic) -> Void) { state.withLock { change(&$0.traffic) } }
   private let state = Mutex(State())
   /// The build's bundle: read (`readBundle`), and the entries to write one of.
   let bundle = Mutex(BundleState())
@@ -78,6 +75,9 @@ package final class NetworkRemoteCache: RemoteCache {
     }
   }
 
+  /// Adds to what the network cost.
+  func counting(_ change: (inout RemoteTraffic) -> Void) { state.withLock { change(&$0.traffic) } }
+
   func count(down: Int64 = 0, up: Int64 = 0) {
     state.withLock {
       $0.traffic.bytesDown += down
@@ -104,7 +104,7 @@ package final class NetworkRemoteCache: RemoteCache {
     }
   }
 
-  private static let tooLong = RemoteFailure("remote cache: an answer longer than any kiln asks for")
+  static let tooLong = RemoteFailure("remote cache: an answer longer than any kiln asks for")
 
   static let ac = "/build.bazel.remote.execution.v2.ActionCache/"
   static let cas = "/build.bazel.remote.execution.v2.ContentAddressableStorage/"
