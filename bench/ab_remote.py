@@ -17,8 +17,9 @@ path with an empty local cache (the local side: the warm one). Every restored tr
 compared with the CI build's outputs and kiln's summary must say nothing ran.
 
 Prints, per side and binary, the median wall time, the median CPU time (kiln, its
-helper and anything else it waited for) and B/A, and each remote side's ratio to the
-same binary's warm local restore (the group's target).
+helper and anything else it waited for) and B/A, each server's median CPU time per
+restore (from /proc: the process and its children), and each remote side's ratio to
+the same binary's warm local restore (the group's target).
 """
 import argparse
 import os
@@ -46,6 +47,24 @@ def timed(argv, cwd, env):
     seconds = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
     return seconds, usage.ru_utime + usage.ru_stime, p.returncode, out.decode(errors="replace")
+
+
+def server_cpu(pid):
+    """CPU seconds so far of a server process and its children (nginx's worker)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[1] is the parent id; utime and stime are fields 14 and 15 of stat.
+        if int(entry) == pid or int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def main():
@@ -95,6 +114,7 @@ def main():
         casd, casd_url = remote.start_casd(work)
         servers.append(casd)
         urls = {"nginx": nginx_url, "casd": casd_url}
+        pids = {"nginx": nginx.p.pid, "casd": casd.p.pid}
         expected = None
         for name, url in urls.items():
             tree = fresh("ci-" + name)
@@ -108,6 +128,7 @@ def main():
             shutil.rmtree(tree)
         wall = {}
         cpu = {}
+        scpu = {}
         for rnd in range(args.rounds):
             for side in sides:
                 order = ("A", "B") if (rnd + sides.index(side)) % 2 == 0 else ("B", "A")
@@ -118,7 +139,10 @@ def main():
                         e = env(os.path.join(work, "warm-cache-" + name))
                     else:
                         e = env(os.path.join(work, "empty-" + label), KILN_REMOTE_CACHE=urls[side])
+                    before = server_cpu(pids[side]) if side in pids else 0
                     s, c = build(bins[name], tree, e, label, True)
+                    if side in pids:
+                        scpu.setdefault((side, name), []).append(server_cpu(pids[side]) - before)
                     wall.setdefault((side, name), []).append(s)
                     cpu.setdefault((side, name), []).append(c)
                     shutil.rmtree(tree, ignore_errors=True)
@@ -134,6 +158,10 @@ def main():
             print("| %s | %.3f s | %.3f s | %.2fx | %.3f s | %.3f s | %.2fx | %.3f s | %.3f s |" % (
                 side, med[a], med[b], med[b] / med[a], cmed[a], cmed[b], cmed[b] / cmed[a],
                 min(wall[a]), min(wall[b])))
+        for side in sides:
+            if (side, "A") in scpu:
+                print("%s server CPU per restore (median): A %.3f s, B %.3f s" % (
+                    side, statistics.median(scpu[(side, "A")]), statistics.median(scpu[(side, "B")])))
         if "local" in sides:
             for side in sides:
                 if side != "local":

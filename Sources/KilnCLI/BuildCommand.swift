@@ -160,7 +160,13 @@ struct BuildRequest: Equatable {
         // each run's own, in its outcome row.)
         options.remoteTraffic = { remote.traffic.lookups + remote.traffic.uploads > 0 ? remote.traffic : nil }
       }
+      // A checkout that never built asks the remote for the whole build's entries at
+      // once (`readRemoteBundle`); a writer uploads them after a successful build.
+      let bundleKey = session.readRemoteBundle(graph, targets: targets)
       result = try await build.run(options)
+      if let bundleKey {
+        for warning in await session.writeRemoteBundle(bundleKey, after: result) { observer.warning(warning) }
+      }
       // The sandbox server ends with the build, not after kiln.
       await session.sandboxServer?.finish()
       if let fallback = session.sandboxServer?.fallbackToReport() { observer.warning(fallback) }
@@ -184,7 +190,7 @@ struct BuildRequest: Equatable {
       Terminal.line("kiln: dry run: \(result.wouldRun.count) of \(total) would restore or run")
       return
     }
-    try report(result, context, trace: trace, json: json, quiet: quiet)
+    try report(result, context, trace: trace, json: json, quiet: quiet, remote: session.remote?.traffic)
   }
 }
 
@@ -318,7 +324,8 @@ struct SnapshotQuestion {
 
 /// The end of a build that ran (`kiln build`, `kiln ninja`): the trace written if
 /// asked, the summary said (a line, or the JSON object), and the exit status thrown.
-func report(_ result: BuildResult, _ context: Context, trace: String?, json: Bool, quiet: Bool) throws {
+func report(_ result: BuildResult, _ context: Context, trace: String?, json: Bool, quiet: Bool,
+            remote: RemoteTraffic? = nil) throws {
   if let trace {
     do {
       try context.fileSystem.writeAtomically(Array(traceJSON(result).utf8), to: context.launch.absolute(trace),
@@ -328,7 +335,7 @@ func report(_ result: BuildResult, _ context: Context, trace: String?, json: Boo
     }
   }
   if json {
-    Terminal.line(summaryJSON(result))
+    Terminal.line(summaryJSON(result, remote: remote))
   } else if !quiet {
     Terminal.line(summaryLine(result.summary, color: Terminal.colors(1)))
   }

@@ -27,6 +27,9 @@ final class Session {
   private(set) var remoteExecutor: NetworkRemoteExecutor?
   /// The build's sandbox server (`isolate: true`), started at its first isolated task.
   private(set) var sandboxServer: OnDemandSandboxServer?
+  /// The stat cache and environment of the last `build` (`readRemoteBundle`).
+  private(set) var buildStatCache: StatCache?
+  private(set) var buildEnvironment: [String: String] = [:]
 
   /// Reads the manifest if the checkout has one; creates nothing. `.kiln/` is made
   /// only once the build file has been read and expanded without error (`manifest`).
@@ -244,6 +247,8 @@ final class Session {
     self.remoteExecutor = remoteExecutor
     let statCache = StatCache(entries: statEntries, root: context.root, fileSystem: context.fileSystem, clock: context.clock,
                               takesSHA256: remote != nil || remoteExecutor != nil)
+    buildStatCache = statCache
+    buildEnvironment = environment
     var job = Job(root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(), clock: context.clock,
                   statCache: statCache, contentStore: context.contentStore, actionCache: context.actionCache,
                   environment: environment, useCache: useCache)
@@ -287,8 +292,8 @@ func summaryLine(_ s: BuildSummary, color: Bool = false) -> String {
   return "kiln: " + parts.joined(separator: ", ") + ", \(rate) in \(Duration.milliseconds(Int64(s.wallTime * 1000)).formattedSeconds)"
 }
 
-/// `--json`: one summary object.
-func summaryJSON(_ result: BuildResult) -> String {
+/// `--json`: one summary object; `remote`: what the remote cache did, when one was asked.
+func summaryJSON(_ result: BuildResult, remote: RemoteTraffic? = nil) -> String {
   let s = result.summary
   let tasks = result.reports.map { r in
     JSON.object([
@@ -312,7 +317,18 @@ func summaryJSON(_ result: BuildResult) -> String {
     ("time_saved", JSON.number(s.timeSaved)), ("wall_time", JSON.number(s.wallTime)),
     ("interrupted", result.interrupted ? "true" : "false"),
     ("tasks", JSON.array(tasks)),
-  ])
+  ] + remoteJSON(remote))
+}
+
+/// `--json`'s `remote` object: lookups (`from_bundle` of them answered by the build's
+/// bundle, the rest asked of the server one by one), hits, uploads, bundles uploaded.
+private func remoteJSON(_ traffic: RemoteTraffic?) -> [(String, String)] {
+  guard let t = traffic, t.lookups + t.uploads > 0 else { return [] }
+  return [("remote", JSON.object([
+    ("lookups", String(t.lookups)), ("from_bundle", String(t.bundled)), ("hits", String(t.hits)),
+    ("uploads", String(t.uploads)), ("bundles_uploaded", String(t.bundles)),
+    ("bytes_down", String(t.bytesDown)), ("bytes_up", String(t.bytesUp)),
+  ]))]
 }
 
 /// `kiln build -n --json`: what would restore and what would run, and why; `total` is

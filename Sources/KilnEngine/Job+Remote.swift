@@ -22,9 +22,14 @@ extension Job {
     let action: ActionEntry
     let checked: [Digest: SHA256Digest]
     do {
-      guard let entry = try await remote.lookup(key),
-            let found = try await localEntry(from: entry, for: task, remote: remote)
-      else { return nil }
+      guard let entry = try await remote.lookup(key) else { return nil }
+      var found = try await localEntry(from: entry, for: task, remote: remote)
+      // The bundle is a prefetch, not an answer of its own: what it held for this key
+      // does not fit, so the server is asked about this key alone.
+      if found == nil, entry.fromBundle, let alone = try await remote.lookupAlone(key) {
+        found = try await localEntry(from: alone, for: task, remote: remote)
+      }
+      guard let found else { return nil }
       (action, checked) = found
     } catch {
       if let failure = remote.failureToReport() { warnings.append(Self.remoteDown(failure)) }

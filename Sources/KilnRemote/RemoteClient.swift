@@ -60,6 +60,11 @@ package final class RemoteClient: Sendable {
     connection?.end(error)
   }
 
+  /// Starts the helper now, not at the first request, so that its start overlaps the
+  /// caller's own work; nothing is sent. A helper that cannot start puts the client
+  /// down, as at a first request.
+  package func startHelper() { _ = try? connection() }
+
   /// Ends the helper; later requests fail with `RemoteError.closed`.
   package func shutdown() { markDown(.closed) }
 

@@ -27,6 +27,8 @@ package final class NetworkRemoteCache: RemoteCache {
     var traffic = RemoteTraffic()
   }
   private let state = Mutex(State())
+  /// The build's bundle: read (`readBundle`), and the entries to write one of.
+  let bundle = Mutex(BundleState())
   /// REAPI: small blobs asked for while `readsInFlight` BatchReadBlobs are out, read
   /// together in the next one (`read(_:)`).
   private let reads = Mutex(BlobReads())
@@ -54,10 +56,12 @@ package final class NetworkRemoteCache: RemoteCache {
     }
   }
 
-  private var endpoint: RemoteEndpoint { client.endpoint }
+  var endpoint: RemoteEndpoint { client.endpoint }
 
-  /// Runs one exchange, counting its time; a failure puts the cache down.
-  private func exchange<T>(_ body: () async throws(RemoteFailure) -> T) async throws(RemoteFailure) -> T {
+  /// Runs one exchange, counting its time; a failure puts the cache down, unless not
+  /// `marksDown` (the bundle's read: failing, it is no bundle, and the lookups that
+  /// follow find out for themselves whether the server is down).
+  func exchange<T>(marksDown: Bool = true, _ body: () async throws(RemoteFailure) -> T) async throws(RemoteFailure) -> T {
     if let down { throw down }
     let start = ContinuousClock.now
     defer {
@@ -66,12 +70,15 @@ package final class NetworkRemoteCache: RemoteCache {
       state.withLock { $0.traffic.seconds += seconds }
     }
     do { return try await body() } catch {
-      state.withLock { if $0.down == nil { $0.down = error } }
+      if marksDown { state.withLock { if $0.down == nil { $0.down = error } } }
       throw error
     }
   }
 
-  private func count(down: Int64 = 0, up: Int64 = 0) {
+  /// Adds to what the network cost.
+  func counting(_ change: (inout RemoteTraffic) -> Void) { state.withLock { change(&$0.traffic) } }
+
+  func count(down: Int64 = 0, up: Int64 = 0) {
     state.withLock {
       $0.traffic.bytesDown += down
       $0.traffic.bytesUp += up
@@ -90,43 +97,73 @@ package final class NetworkRemoteCache: RemoteCache {
   }
 
   /// One gRPC call; nil when the answer was longer than `limit`.
-  private func grpc(_ method: String, _ messages: [[UInt8]], limit: Int64 = 64 << 20) async throws(RemoteFailure) -> GRPCResponse? {
+  func grpc(_ method: String, _ messages: [[UInt8]], limit: Int64 = 64 << 20) async throws(RemoteFailure) -> GRPCResponse? {
     do { return try await client.call(GRPCCall(method, messages: messages, responseLimit: limit)) } catch {
       if case .tooLarge = error { return nil }
       throw Self.failure(error)
     }
   }
 
-  private static let tooLong = RemoteFailure("remote cache: an answer longer than any kiln asks for")
+  static let tooLong = RemoteFailure("remote cache: an answer longer than any kiln asks for")
 
-  private static let ac = "/build.bazel.remote.execution.v2.ActionCache/"
-  private static let cas = "/build.bazel.remote.execution.v2.ContentAddressableStorage/"
+  static let ac = "/build.bazel.remote.execution.v2.ActionCache/"
+  static let cas = "/build.bazel.remote.execution.v2.ContentAddressableStorage/"
 
   /// The action digest REAPI is asked about: kiln's remote key, with the key's own
   /// length as size (there is no `Action` message behind it).
-  private static func actionDigest(_ key: SHA256Digest) -> BlobDigest { BlobDigest(sha: key, size: 32) }
+  static func actionDigest(_ key: SHA256Digest) -> BlobDigest { BlobDigest(sha: key, size: 32) }
 
   // MARK: - Lookup
 
   package func lookup(_ key: SHA256Digest) async throws(RemoteFailure) -> RemoteEntry? {
-    try await exchange { () async throws(RemoteFailure) -> RemoteEntry? in
+    try await lookup(key, bundle: true)
+  }
+
+  package func lookupAlone(_ key: SHA256Digest) async throws(RemoteFailure) -> RemoteEntry? {
+    try await lookup(key, bundle: false)
+  }
+
+  /// The entry under `key`: from the build's bundle when it lists `key` (`bundle`) and
+  /// what it lists passes every check a server's own answer must, else asked for.
+  private func lookup(_ key: SHA256Digest, bundle: Bool) async throws(RemoteFailure) -> RemoteEntry? {
+    if bundle, let bytes = await bundledEntry(key) {
+      if var entry = try await exchange({ () async throws(RemoteFailure) -> RemoteEntry? in try await checkedEntry(bytes, key: key) }) {
+        state.withLock {
+          $0.traffic.lookups += 1
+          $0.traffic.bundled += 1
+          $0.traffic.hits += 1
+        }
+        entry.fromBundle = true
+        return entry
+      }
+    }
+    return try await exchange { () async throws(RemoteFailure) -> RemoteEntry? in
       state.withLock { $0.traffic.lookups += 1 }
       guard let bytes = try await fetchEntry(key) else { return nil }
       count(down: Int64(bytes.count))
-      guard let decoded = try? ActionResultCodec.decode(bytes), signing.accepts(decoded, key: key),
-            var entry = Self.checkingInlined(decoded.entry)
-      else { return nil }
-      if let d = decoded.stdout {
-        guard let bytes = try await inlinedOrFetched(d, decoded.stdoutRaw) else { return nil }
-        entry.stdout = bytes
-      }
-      if let d = decoded.stderr {
-        guard let bytes = try await inlinedOrFetched(d, decoded.stderrRaw) else { return nil }
-        entry.stderr = bytes
-      }
+      guard let entry = try await checkedEntry(bytes, key: key) else { return nil }
+      remember(bytes, key: key)
       state.withLock { $0.traffic.hits += 1 }
       return entry
     }
+  }
+
+  /// The entry `bytes` encode, as the remote answer for `key`: decoded, its signature
+  /// checked (when one is required), the bytes it carries checked, stdout and stderr
+  /// read; nil (a miss) when any of it fails.
+  private func checkedEntry(_ bytes: [UInt8], key: SHA256Digest) async throws(RemoteFailure) -> RemoteEntry? {
+    guard let decoded = try? ActionResultCodec.decode(bytes), signing.accepts(decoded, key: key),
+          var entry = Self.checkingInlined(decoded.entry)
+    else { return nil }
+    if let d = decoded.stdout {
+      guard let bytes = try await inlinedOrFetched(d, decoded.stdoutRaw) else { return nil }
+      entry.stdout = bytes
+    }
+    if let d = decoded.stderr {
+      guard let bytes = try await inlinedOrFetched(d, decoded.stderrRaw) else { return nil }
+      entry.stderr = bytes
+    }
+    return entry
   }
 
   /// `entry` with the bytes it carries for its outputs checked: each against its
@@ -159,7 +196,7 @@ package final class NetworkRemoteCache: RemoteCache {
     return inlined
   }
 
-  private func fetchEntry(_ key: SHA256Digest) async throws(RemoteFailure) -> [UInt8]? {
+  func fetchEntry(_ key: SHA256Digest) async throws(RemoteFailure) -> [UInt8]? {
     switch endpoint.kind {
     case .httpCache:
       // An entry longer than any kiln writes is not one of kiln's: a miss.
@@ -188,7 +225,7 @@ package final class NetworkRemoteCache: RemoteCache {
 
   /// A small blob (an output kept inside its entry, stdout, stderr) in memory, checked;
   /// nil when missing or wrong.
-  private func fetchSmall(_ digest: BlobDigest) async throws(RemoteFailure) -> [UInt8]? {
+  func fetchSmall(_ digest: BlobDigest) async throws(RemoteFailure) -> [UInt8]? {
     guard digest.size <= Self.entryLimit else { return nil }
     if digest.size > Self.batchLimit, endpoint.kind == .grpc {
       // Through ByteStream, into a file.
@@ -341,7 +378,7 @@ package final class NetworkRemoteCache: RemoteCache {
 
   /// One BatchReadBlobs for `digests`: the bytes of each the server answered OK for
   /// (a missing one, or an answer that is not the protocol, is not there).
-  private func batchRead(_ digests: [BlobDigest]) async throws(RemoteFailure) -> [BlobDigest: [UInt8]] {
+  func batchRead(_ digests: [BlobDigest]) async throws(RemoteFailure) -> [BlobDigest: [UInt8]] {
     var w = ProtoWriter()
     w.string(1, endpoint.instanceName)
     for digest in Set(digests) { digest.write(2, into: &w) }
@@ -416,6 +453,7 @@ package final class NetworkRemoteCache: RemoteCache {
         guard r.isOK else { throw RemoteFailure("remote cache: UpdateActionResult answered status \(r.status) \(r.message)") }
       }
       count(up: Int64(bytes.count))
+      remember(bytes, key: key)
       state.withLock { $0.traffic.uploads += 1 }
     }
   }

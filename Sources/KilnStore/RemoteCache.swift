@@ -46,6 +46,10 @@ package struct RemoteInput: Sendable, Hashable {
 package struct RemoteEntry: Sendable, Hashable {
   package var outputs: [RemoteOutput]
   package var declaredOutputs: [String]
+  /// Whether it came from the build's bundle (`RemoteCache.readBundle`) rather than
+  /// from a lookup of its own: an entry that does not fit the task is then asked for
+  /// again, the server's own answer.
+  package var fromBundle = false
   package var discovered: [RemoteInput]
   package var stdout: [UInt8]
   package var stderr: [UInt8]
@@ -77,6 +81,11 @@ package struct RemoteTraffic: Sendable, Hashable {
   package var lookups = 0
   package var hits = 0
   package var uploads = 0
+  /// Lookups answered from the build's bundle (no request of their own); the server
+  /// was asked `lookups - bundled` times.
+  package var bundled = 0
+  /// Bundles uploaded (0 or 1).
+  package var bundles = 0
   package init() {}
 }
 
@@ -94,6 +103,19 @@ package protocol RemoteCache: Sendable {
   /// entry have them in `contents`, checked against their SHA-256 and size: an entry
   /// carrying other bytes for an output is a miss (nil), as a wrong blob is.
   func lookup(_ key: SHA256Digest) async throws(RemoteFailure) -> RemoteEntry?
+  /// The same, never from the build's bundle: the server's own answer for `key`.
+  func lookupAlone(_ key: SHA256Digest) async throws(RemoteFailure) -> RemoteEntry?
+  /// Whether this remote reads and writes bundles (kiln's own addition to REAPI: one
+  /// entry that lists the entries of a whole build; `RemoteBundle`).
+  var usesBundles: Bool { get }
+  /// Starts reading the bundle stored under `key`: until it is in (or known absent),
+  /// `lookup` waits for it, then answers the keys it lists from it. Only a prefetch:
+  /// every entry from it is checked as one from `lookup` of its own key is.
+  func readBundle(_ key: SHA256Digest)
+  /// When this process may write: uploads under `key` a bundle of every entry this
+  /// process uploaded or found, unless it found that very bundle, or the entries are
+  /// too few for a bundle to save anything.
+  func writeBundle(_ key: SHA256Digest) async throws(RemoteFailure)
   /// Writes the blob `digest` (`size` bytes) to `path` (a new file), checked against its
   /// SHA-256 as it arrives; returns its XXH3 digest, or nil when the server has no such
   /// blob or sent other bytes (a poisoned entry: a miss). Nothing is left at `path`

@@ -63,6 +63,8 @@ enum Curl {
     private let handle: UnsafeMutableRawPointer
     /// Each running transfer, by its easy handle.
     private var running: [UnsafeMutableRawPointer: Transfer] = [:]
+    /// Whether a transfer is under way.
+    var isBusy: Bool { !running.isEmpty }
     /// Per server (scheme, host and port): its h2c connections and the calls on them.
     private var h2c: [Substring: H2CConnections] = [:]
 
