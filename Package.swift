@@ -80,7 +80,7 @@ let package = Package(
       name: "KilnWorkspacesTests", dependencies: ["KilnWorkspaces", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnCLITests", dependencies: ["KilnCLI", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnIntegrationTests", dependencies: ["KilnTestSupport"], swiftSettings: strict),
-    .testTarget(name: "KilnRemoteCacheTests", dependencies: ["KilnRemoteCache", "KilnStore", "KilnHash", "KilnCore"], swiftSettings: strict),
+    .testTarget(name: "KilnRemoteCacheTests", dependencies: ["KilnRemoteCache", "KilnStore", "KilnHash", "KilnCore", "KilnTestSupport"], swiftSettings: strict),
     .testTarget(name: "KilnRemoteTests", dependencies: ["KilnRemote", "KilnTestSupport"], swiftSettings: strict),
   ]
 )

@@ -44,7 +44,7 @@ struct BlobDigest: Hashable, Sendable {
 /// (REAPI lists are unordered; kiln's folder outputs have no REAPI form here), the depfile
 /// inputs with their SHA-256, the duration, and optionally an Ed25519 signature.
 ///
-/// Small files' bytes may also be inside it (`OutputFile.contents`, field 3), and small
+/// Small files' bytes may also be inside it (`OutputFile.contents`, field 5), and small
 /// stdout and stderr (`stdout_raw` 5, `stderr_raw` 7), beside their digests: a reader
 /// then needs no second round trip for them. The blobs are uploaded all the same (a
 /// server or reader that drops or ignores the inlined bytes reads them from the CAS),
@@ -79,8 +79,8 @@ enum ActionResultCodec {
       w.message(2) {
         $0.string(1, output.path)
         BlobDigest(sha: output.sha256!, size: output.size).write(2, into: &$0)
-        if inlining, let contents = output.contents { $0.data(3, contents) }
         $0.bool(4, output.executable)
+        if inlining, let contents = output.contents { $0.data(5, contents) }
       }
     }
     if inlining, stdout != nil { w.data(5, entry.stdout) }
@@ -146,7 +146,10 @@ enum ActionResultCodec {
           switch n {
           case 1: path = try v.string()
           case 2: digest = try BlobDigest(reading: v)
-          case 3: contents = try v.bytes()
+          case 5:
+            // Empty is absent in proto3 (a server may drop it): nothing carried.
+            let bytes = try v.bytes()
+            contents = bytes.isEmpty ? nil : bytes
           case 4: executable = try v.bool()
           default: break
           }

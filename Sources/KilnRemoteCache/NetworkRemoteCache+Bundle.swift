@@ -13,7 +13,7 @@ import KilnStore
 /// instances that depend on no other task). Layout:
 ///
 /// - the action-cache entry: an `ActionResult` with one `OutputFile`, path
-///   `kiln-bundle`, whose digest is the listing's (its bytes inside too, field 3, as
+///   `kiln-bundle`, whose digest is the listing's (its bytes inside too, `contents`, as
 ///   kiln's entries carry small outputs, when under 1 MiB);
 /// - the listing, a CAS blob: repeated field 1, each a message of field 1 (a remote
 ///   action key, 32 bytes) and field 2 (the REAPI `Digest` of that key's
@@ -121,7 +121,7 @@ extension NetworkRemoteCache {
           switch k {
           case 1: path = try x.string()
           case 2: d = try BlobDigest(reading: x)
-          case 3: contents = try x.bytes()
+          case 5: contents = try x.bytes()
           default: break
           }
         }
@@ -224,7 +224,7 @@ extension NetworkRemoteCache {
       result.message(2) {
         $0.string(1, Self.bundlePath)
         listed.write(2, into: &$0)
-        if listed.size <= Self.inlinedLimit { $0.data(3, listing) }
+        if listed.size <= Self.inlinedLimit { $0.data(5, listing) }
       }
       var w = ProtoWriter()
       w.string(1, endpoint.instanceName)

@@ -221,11 +221,11 @@ import Testing
     return items.count
   }
 
-  /// The listing a bundle's entry carries (its `kiln-bundle` OutputFile's field 3).
+  /// The listing a bundle's entry carries (its `kiln-bundle` OutputFile's `contents`, field 5).
   static func listing(in entry: [UInt8]) -> [UInt8]? {
     for field in Protobuf.fields(entry) ?? [] where field.field == 2 {
       guard let file = Protobuf.fields(field.bytes), file.contains(where: { $0.field == 1 && $0.string == "kiln-bundle" }) else { continue }
-      return file.first { $0.field == 3 }?.bytes
+      return file.first { $0.field == 5 }?.bytes
     }
     return nil
   }

@@ -114,7 +114,7 @@ final class RemoteCacheServer {
   }
 
   /// Rewrites every entry on the server without the bytes kiln puts inside it (each
-  /// OutputFile's `contents`, field 3; `stdout_raw` 5 and `stderr_raw` 7), as a server
+  /// OutputFile's `contents`, field 5; `stdout_raw` 5 and `stderr_raw` 7), as a server
   /// that keeps only digests serves it: a reader then reads every blob from the CAS.
   /// The number of entries that carried some.
   @discardableResult
@@ -126,7 +126,7 @@ final class RemoteCacheServer {
       fields.removeAll { $0.field == 5 || $0.field == 7 }
       for i in fields.indices where fields[i].field == 2 {
         guard let file = Protobuf.fields(fields[i].bytes) else { throw TempProjectError("an OutputFile that is not one") }
-        fields[i].bytes = Protobuf.encode(file.filter { $0.field != 3 })
+        fields[i].bytes = Protobuf.encode(file.filter { $0.field != 5 })
       }
       let stripped = Protobuf.encode(fields)
       guard stripped != entry else { continue }

@@ -112,22 +112,32 @@ import Testing
 
   /// The bytes an entry carries inside itself for an output (REAPI's
   /// `OutputFile.contents`) replaced: the entry is a miss, as a wrong blob is; the task
-  /// runs, the other is still restored, nothing wrong reaches the local cache.
+  /// runs, the other is still restored, nothing wrong reaches the local cache. Emptied,
+  /// the entry carries nothing (proto3) and the checked blob is restored.
   @Test(arguments: RemoteProtocol.allCases, replacements)
   func otherBytesInsideAnEntryAreNotRestored(_ kind: RemoteProtocol, _ replacement: Replacement) throws {
     guard let server = try RemoteCacheServer.start(kind) else { return }
     let (ci, laptop) = try Self.uploaded(to: server)
     let file = try server.entryFile(naming: "gen.txt")
     let entry = [UInt8](try #require(FileManager.default.contents(atPath: file)))
-    // ActionResult {2: OutputFile {3: contents}}
-    let carried = Protobuf.fields(entry)?.filter { $0.field == 2 }.compactMap { Protobuf.fields($0.bytes) }.first?.first { $0.field == 3 }
+    // ActionResult {2: OutputFile {5: contents}}
+    let carried = Protobuf.fields(entry)?.filter { $0.field == 2 }.compactMap { Protobuf.fields($0.bytes) }.first?.first { $0.field == 5 }
     #expect(carried?.bytes == Array("HELLO POISON\n".utf8), "the entry carries gen.txt's bytes")
     let forged = try #require(Self.rewriting(entry, [2]) { output in
-      Self.rewriting(output.bytes, [3]) { _ in replacement.bytes }
+      Self.rewriting(output.bytes, [5]) { _ in replacement.bytes }
     })
     #expect(forged != entry)
     #expect(FileManager.default.createFile(atPath: file, contents: Data(forged)))
-    try Self.expectOnlyGenRuns(laptop, "the entry with wrong bytes inside is a miss")
+    if replacement.bytes.isEmpty {
+      // Empty `contents` is no `contents` in proto3 (casd drops the field when it keeps
+      // the entry): nothing is carried, and the blob the digest names is read and
+      // checked instead. Nothing runs; every byte is CI's.
+      let r = try laptop.kiln("build")
+      #expect(r.status == 0 && r.ranCount == 0 && RemoteFacts.remoteLines(r).isEmpty, "\(r)")
+      #expect(laptop.read("gen.txt") == "HELLO POISON\n" && laptop.read("use.txt") == "NOSIOP OLLEH\n")
+    } else {
+      try Self.expectOnlyGenRuns(laptop, "the entry with wrong bytes inside is a miss")
+    }
     #expect(laptop.snapshot() == ci.snapshot())
   }
 

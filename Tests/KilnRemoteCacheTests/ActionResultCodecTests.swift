@@ -1,6 +1,7 @@
 import KilnCore
 import KilnHash
 import KilnStore
+import KilnTestSupport
 import Testing
 
 @testable import KilnRemoteCache
@@ -116,6 +117,16 @@ import Testing
     // Without inlining (what the signature covers), the bytes are not written at all.
     #expect(ActionResultCodec.encode(carrying, stdout: nil, stderr: nil, inlining: false)
             == ActionResultCodec.encode(Self.entry, stdout: nil, stderr: nil))
+  }
+
+  /// The bytes go where REAPI puts them (`OutputFile.contents`, field 5; field 3 is
+  /// reserved), so any REAPI client reads them.
+  @Test func bytesInsideTheEntryAreOutputFileContents() throws {
+    let encoded = ActionResultCodec.encode(Self.carrying(Array("a".utf8)), stdout: nil, stderr: nil)
+    let files = try #require(Protobuf.fields(encoded)).filter { $0.field == 2 }.compactMap { Protobuf.fields($0.bytes) }
+    let carried = files.compactMap { file in file.first { $0.field == 5 }?.bytes }
+    #expect(carried == [Array("a".utf8)])
+    #expect(!files.contains { file in file.contains { $0.field == 3 } })
   }
 
   @Test func stdoutInsideTheEntryComesBackRawBesideItsDigest() throws {
