@@ -113,7 +113,7 @@ struct BuildRequest: Equatable {
     if !overrides.isEmpty || dryRun { delta = nil }
     let trusted = delta?.snapshot.graphSeal
     async let candidate = Session.graphCacheCandidate(context, trusting: trusted)
-    let session = try Session(context, recordsAsNeeded: delta != nil)
+    let session = try Session(context, recordsAsNeeded: delta != nil, statsFrom: delta?.snapshot)
     // Kept until the process exits, which frees it at once: freeing its records one
     // by one costs a quarter of what loading them did (400 units: 6M instructions).
     _ = Unmanaged.passRetained(session)
