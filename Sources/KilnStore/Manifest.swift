@@ -389,8 +389,8 @@ package final class Manifest {
 
   /// Copies the WAL into the database and empties it when it has grown past 1 MiB: the
   /// next process to open the database would read all of it back to rebuild its index.
-  /// A smaller one (at most SQLite's 100-page automatic checkpoint, see `Database`)
-  /// costs less to leave than a checkpoint's two fdatasyncs.
+  /// A smaller one costs less to leave than to copy and truncate at every build
+  /// (SQLite's 100-page automatic checkpoint copies it meanwhile, see `Database`).
   package func checkpointIfLarge() {
     var st = Glibc.stat()
     guard lstat(path + "-wal", &st) == 0, st.st_size > 1 << 20 else { return }
