@@ -112,11 +112,15 @@ package final class ManifestRecorder: BuildRecorder {
     unwritten.append((record, clock.wallNanoseconds()))
   }
 
+  /// What fails to be written stays to be written (and to fail) again: at `finish` at
+  /// the latest, whose error fails the build.
   package func flush() throws {
-    guard !unwritten.isEmpty else { return }
-    let pending = unwritten
-    unwritten = []
-    for (record, at) in pending { try manifest.putRecord(record, now: at) }
+    var written = 0
+    defer { unwritten.removeFirst(written) }
+    for (record, at) in unwritten {
+      try manifest.putRecord(record, now: at)
+      written += 1
+    }
   }
 
   package func remove(_ id: TaskID) throws {
