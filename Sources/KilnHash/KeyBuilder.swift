@@ -29,17 +29,30 @@ package struct KeyBuilder {
   /// that share a prefix (the launcher's direct and preprocessed keys) hash it once.
   package func copy() -> KeyBuilder { KeyBuilder(hasher: hasher.copy()) }
 
-  package func field(_ tag: Character, _ value: String) {
-    var tagByte = UInt8(tag.asciiValue!)
-    withUnsafeBytes(of: &tagByte) { hasher.update($0) }
-    var length = UInt64(value.utf8.count).littleEndian
-    withUnsafeBytes(of: &length) { hasher.update($0) }
-    hasher.update(value)
-  }
+  package func field(_ tag: Character, _ value: String) { field(tag, value, nil) }
 
-  package func field(_ tag: Character, _ value: String, _ digest: Digest) {
-    field(tag, value)
-    hasher.update(digest.bytes)
+  package func field(_ tag: Character, _ value: String, _ digest: Digest) { field(tag, value, .some(digest)) }
+
+  /// The field's bytes in one piece (tag, length, value, then the digest's 16 bytes in
+  /// `Digest.bytes`' order), handed to the hasher at once: the same key as four
+  /// updates, without their cost (an archive's key has a field per object file).
+  private func field(_ tag: Character, _ value: String, _ digest: Digest?) {
+    var value = value
+    value.withUTF8 { utf8 in
+      let count = 9 + utf8.count + (digest == nil ? 0 : 16)
+      withUnsafeTemporaryAllocation(byteCount: count, alignment: 8) { buffer in
+        buffer[0] = tag.asciiValue!
+        var header = (UInt64(utf8.count).littleEndian, digest?.high.bigEndian ?? 0, digest?.low.bigEndian ?? 0)
+        withUnsafeBytes(of: &header) { h in
+          buffer.baseAddress!.advanced(by: 1).copyMemory(from: h.baseAddress!, byteCount: 8)
+          if digest != nil {
+            buffer.baseAddress!.advanced(by: 9 + utf8.count).copyMemory(from: h.baseAddress! + 8, byteCount: 16)
+          }
+        }
+        if let base = utf8.baseAddress { buffer.baseAddress!.advanced(by: 9).copyMemory(from: base, byteCount: utf8.count) }
+        hasher.update(UnsafeRawBufferPointer(buffer))
+      }
+    }
   }
 
   package func finalize() -> Digest { hasher.finalize() }

@@ -96,7 +96,11 @@ package struct ByteWriter {
     varint(UInt64(data.count))
     bytes.append(contentsOf: data)
   }
-  package mutating func digest(_ d: Digest) { bytes.append(contentsOf: d.bytes) }
+  /// `Digest.bytes`' order, without making that array.
+  package mutating func digest(_ d: Digest) {
+    var words = (d.high.bigEndian, d.low.bigEndian)
+    withUnsafeBytes(of: &words) { bytes.append(contentsOf: $0) }
+  }
   package mutating func double(_ d: Double) { varint(d.bitPattern) }
 }
 
@@ -228,9 +232,15 @@ extension ByteWriter {
 
 extension ByteReader {
   package mutating func fileStat() throws(Truncated) -> FileStat {
-    let kinds: [FileStat.Kind] = [.file, .directory, .symlink, .other]
-    guard let k = Int(exactly: try varint()), k < kinds.count else { throw Truncated() }
-    return FileStat(kind: kinds[k], size: Int64(bitPattern: try varint()), mtime: Int64(bitPattern: try varint()),
+    let kind: FileStat.Kind
+    switch try varint() {
+    case 0: kind = .file
+    case 1: kind = .directory
+    case 2: kind = .symlink
+    case 3: kind = .other
+    default: throw Truncated()
+    }
+    return FileStat(kind: kind, size: Int64(bitPattern: try varint()), mtime: Int64(bitPattern: try varint()),
                     ctime: Int64(bitPattern: try varint()), inode: try varint(),
                     permissions: UInt32(truncatingIfNeeded: try varint()))
   }
