@@ -99,7 +99,7 @@ package struct ByteWriter {
   /// `Digest.bytes`' order, without making that array.
   package mutating func digest(_ d: Digest) {
     var words = (d.high.bigEndian, d.low.bigEndian)
-    withUnsafeBytes(of: &words) { bytes.append(contentsOf: $0) }
+    withUnsafeBytes(of: &words) { bytes.append(contentsOf: $0.assumingMemoryBound(to: UInt8.self)) }
   }
   package mutating func double(_ d: Double) { varint(d.bitPattern) }
 }
