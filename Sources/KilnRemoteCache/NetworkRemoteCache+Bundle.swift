@@ -84,6 +84,11 @@ extension NetworkRemoteCache {
   /// The most bytes of results pack `index` holds (one larger result alone).
   static func packLimit(_ index: Int) -> Int64 { min(bundlePackBytes << Int64(min(index, 20)), batchLimit) }
 
+  /// The most packs a reader reads from one listing: more than a writer makes of
+  /// `bundleLimit` bytes (256 of 1 MiB, a few smaller ones first), so a forged listing
+  /// of many empty packs cannot turn into as many requests.
+  static let bundlePackCount = 512
+
   /// Pack reads out at once: a pack's read starts when the one `bundlePacksInFlight`
   /// before it ends, so that the packs arrive about in their order.
   static let bundlePacksInFlight = 2
@@ -147,7 +152,7 @@ extension NetworkRemoteCache {
     // In their order, `bundlePacksInFlight` at a time, up to `bundleLimit` bytes in all.
     var packs: [Task<[UInt8]?, Never>] = []
     var total: Int64 = 0
-    for digest in listing.packs {
+    for digest in listing.packs.prefix(Self.bundlePackCount) {
       total += digest.size
       guard total <= Self.bundleLimit else { break }
       let before = packs.count >= Self.bundlePacksInFlight ? packs[packs.count - Self.bundlePacksInFlight] : nil
