@@ -10,7 +10,8 @@ load moves every figure; this measures two binaries in alternation on the same s
 so a change to the restore can be told from the noise. Setup as the group's: the
 generated project, nginx (Bazel's HTTP cache) and buildbox-casd (REAPI) started on
 127.0.0.1 with fresh state, one CI build uploading to each (with B: the newer binary's
-entries, which an older reader must read as well), a warm local cache
+entries, which an older reader must read as well), then one with A (which restores B's
+entries and uploads A's own bundle, should its key or layout differ), a warm local cache
 per binary (a build of its own). Then each round, for each side (from nginx, from casd,
 from the warm local cache) A and B in alternating order, each in a fresh copy at a new
 path with an empty local cache (the local side: the warm one). Every restored tree is
@@ -117,11 +118,16 @@ def main():
         pids = {"nginx": nginx.p.pid, "casd": casd.p.pid}
         expected = None
         for name, url in urls.items():
-            tree = fresh("ci-" + name)
-            build(bins["B"], tree, env(os.path.join(work, "ci-cache-" + name), KILN_REMOTE_CACHE=url,
-                                      KILN_REMOTE_WRITE="1"), "ci-" + name, False)
-            expected = remote.outputs(tree)
-            shutil.rmtree(tree)
+            # B's CI build uploads the entries; then A's, in a fresh checkout restoring
+            # them, uploads A's own bundle when A's bundle differs (another key or
+            # layout), so that each binary reads a bundle it wrote.
+            for who in ("B", "A") if bins["A"] != bins["B"] else ("B",):
+                tree = fresh("ci-" + name)
+                build(bins[who], tree, env(os.path.join(work, "ci-cache-%s-%s" % (name, who)), KILN_REMOTE_CACHE=url,
+                                           KILN_REMOTE_WRITE="1"), "ci-%s-%s" % (name, who), False)
+                if who == "B":
+                    expected = remote.outputs(tree)
+                shutil.rmtree(tree)
         for name, kiln in bins.items():
             tree = fresh("warm-" + name)
             build(kiln, tree, env(os.path.join(work, "warm-cache-" + name)), "warm-" + name, False)

@@ -345,12 +345,13 @@ func summaryJSON(_ result: BuildResult, remote: RemoteTraffic? = nil) -> String 
 }
 
 /// `--json`'s `remote` object: lookups (`from_bundle` of them answered by the build's
-/// bundle, the rest asked of the server one by one), hits, uploads, bundles uploaded.
+/// bundle, the rest asked of the server one by one), hits, uploads, bundles uploaded,
+/// requests the server was sent (HTTP requests or gRPC calls, of every kind).
 private func remoteJSON(_ traffic: RemoteTraffic?) -> [(String, String)] {
   guard let t = traffic, t.lookups + t.uploads > 0 else { return [] }
   return [("remote", JSON.object([
     ("lookups", String(t.lookups)), ("from_bundle", String(t.bundled)), ("hits", String(t.hits)),
-    ("uploads", String(t.uploads)), ("bundles_uploaded", String(t.bundles)),
+    ("uploads", String(t.uploads)), ("bundles_uploaded", String(t.bundles)), ("requests", String(t.requests)),
     ("bytes_down", String(t.bytesDown)), ("bytes_up", String(t.bytesUp)),
   ]))]
 }

@@ -19,7 +19,7 @@ extension Rebuilder {
       keys.append(key)
     }
     guard !keys.isEmpty else { return nil }
-    keys.sort { $0.hex < $1.hex }
+    keys.sort()
     let sha = SHA256Hasher()
     sha.update(Self.remoteBundleTag)
     for key in keys { sha.update(key.bytes) }
@@ -28,5 +28,5 @@ extension Rebuilder {
 
   /// The bundle key's domain tag: no remote key of a task is made from these bytes.
   /// Bump when the bundle's key or layout changes.
-  package static let remoteBundleTag = "kiln-remote-bundle-1\u{0}"
+  package static let remoteBundleTag = "kiln-remote-bundle-2\u{0}"
 }

@@ -90,6 +90,7 @@ package final class NetworkRemoteCache: RemoteCache {
   /// One HTTP exchange; nil when the answer was longer than the request allowed (a
   /// blob longer than its digest says: a miss, not a failure of the server).
   private func http(_ request: HTTPRequest) async throws(RemoteFailure) -> HTTPResponse? {
+    counting { $0.requests += 1 }
     do { return try await client.perform(request) } catch {
       if case .tooLarge = error { return nil }
       throw Self.failure(error)
@@ -98,6 +99,7 @@ package final class NetworkRemoteCache: RemoteCache {
 
   /// One gRPC call; nil when the answer was longer than `limit`.
   func grpc(_ method: String, _ messages: [[UInt8]], limit: Int64 = 64 << 20) async throws(RemoteFailure) -> GRPCResponse? {
+    counting { $0.requests += 1 }
     do { return try await client.call(GRPCCall(method, messages: messages, responseLimit: limit)) } catch {
       if case .tooLarge = error { return nil }
       throw Self.failure(error)
@@ -441,20 +443,25 @@ package final class NetworkRemoteCache: RemoteCache {
       stored.stderr = []
       let signature = signing.sign(stored, key: key, stdout: stdout, stderr: stderr)
       let bytes = ActionResultCodec.encode(Self.inlining(entry), stdout: stdout, stderr: stderr, signature: signature)
-      switch endpoint.kind {
-      case .httpCache:
-        guard try await http(HTTPRequest(.put, "/ac/\(key.hex)", body: .bytes(bytes))) != nil else { throw Self.tooLong }
-      case .grpc:
-        var w = ProtoWriter()
-        w.string(1, endpoint.instanceName)
-        Self.actionDigest(key).write(2, into: &w)
-        w.data(3, bytes, always: true)
-        guard let r = try await grpc(Self.ac + "UpdateActionResult", [w.bytes]) else { throw Self.tooLong }
-        guard r.isOK else { throw RemoteFailure("remote cache: UpdateActionResult answered status \(r.status) \(r.message)") }
-      }
+      try await putEntry(bytes, key: key)
       count(up: Int64(bytes.count))
       remember(bytes, key: key)
       state.withLock { $0.traffic.uploads += 1 }
+    }
+  }
+
+  /// Stores the action-cache entry `bytes` under `key`.
+  func putEntry(_ bytes: [UInt8], key: SHA256Digest) async throws(RemoteFailure) {
+    switch endpoint.kind {
+    case .httpCache:
+      guard try await http(HTTPRequest(.put, "/ac/\(key.hex)", body: .bytes(bytes))) != nil else { throw Self.tooLong }
+    case .grpc:
+      var w = ProtoWriter()
+      w.string(1, endpoint.instanceName)
+      Self.actionDigest(key).write(2, into: &w)
+      w.data(3, bytes, always: true)
+      guard let r = try await grpc(Self.ac + "UpdateActionResult", [w.bytes]) else { throw Self.tooLong }
+      guard r.isOK else { throw RemoteFailure("remote cache: UpdateActionResult answered status \(r.status) \(r.message)") }
     }
   }
 

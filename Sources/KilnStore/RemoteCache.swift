@@ -86,6 +86,8 @@ package struct RemoteTraffic: Sendable, Hashable {
   package var bundled = 0
   /// Bundles uploaded (0 or 1).
   package var bundles = 0
+  /// Requests sent to the server: HTTP requests or gRPC calls, of every kind.
+  package var requests = 0
   package init() {}
 }
 
@@ -105,11 +107,13 @@ package protocol RemoteCache: Sendable {
   func lookup(_ key: SHA256Digest) async throws(RemoteFailure) -> RemoteEntry?
   /// The same, never from the build's bundle: the server's own answer for `key`.
   func lookupAlone(_ key: SHA256Digest) async throws(RemoteFailure) -> RemoteEntry?
-  /// Whether this remote reads and writes bundles (kiln's own addition to REAPI: one
-  /// entry that lists the entries of a whole build; `RemoteBundle`).
+  /// Whether this remote reads and writes bundles (kiln's own addition to both
+  /// protocols: one entry that lists the entries of a whole build, and packs holding
+  /// them; `NetworkRemoteCache+Bundle`).
   var usesBundles: Bool { get }
-  /// Starts reading the bundle stored under `key`: until it is in (or known absent),
-  /// `lookup` waits for it, then answers the keys it lists from it. Only a prefetch:
+  /// Starts reading the bundle stored under `key`: until its listing is in (or known
+  /// absent), `lookup` waits for it, then answers a key it lists from that key's pack,
+  /// once that pack is in. Only a prefetch:
   /// every entry from it is checked as one from `lookup` of its own key is.
   func readBundle(_ key: SHA256Digest)
   /// When this process may write: uploads under `key` a bundle of every entry this

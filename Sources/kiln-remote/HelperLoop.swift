@@ -58,8 +58,9 @@ struct HelperLoop {
       }
       // While transfers run, a short wait: libcurl 7.88's `curl_multi_poll` sometimes
       // sleeps through the end of an HTTP/2 answer it already holds, until its time-out
-      // (the bench's restores: stalls of 0.1-1 s with a 1 s wait, none seen with 10 ms).
-      multi.wait(alsoFor: input, milliseconds: multi.isBusy ? 10 : 1_000)
+      // (the bench's restores: stalls of 0.1-1 s with a 1 s wait; with 10 ms, each of a
+      // bundle's pack reads one after the other still ended 10-20 ms late).
+      multi.wait(alsoFor: input, milliseconds: multi.isBusy ? 1 : 1_000)
     }
   }
 

@@ -65,6 +65,18 @@ import Testing
     return out
   }
 
+  /// The bundle key sorts remote keys with `<`: the same order as their hex digits,
+  /// which a key written by an older kiln was sorted by.
+  @Test func digestsSortAsTheirHexDigits() {
+    var digests = (0..<300).map { SHA256Hasher.digest(Array("item \($0)".utf8)) }
+    // Digests equal but for one word, and for one low bit, too.
+    let a = SHA256Hasher.digest([1]), b = SHA256Hasher.digest([2])
+    digests += [SHA256Digest(bytes: Array(a.bytes[0..<24]) + Array(b.bytes[24...])),
+                SHA256Digest(bytes: Array(a.bytes[0..<31]) + [a.bytes[31] ^ 1]), a, b]
+    #expect(digests.sorted().map(\.hex) == digests.map(\.hex).sorted())
+    #expect(!(a < a))
+  }
+
   @Test func ed25519SignaturesVerifyOnlyUnderTheirKeyAndMessage() throws {
     let message = Array("kiln".utf8)
     // `printf kiln | openssl pkeyutl -sign -inkey k1.pem -rawin | xxd -p`

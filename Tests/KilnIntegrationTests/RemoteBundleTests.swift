@@ -2,13 +2,15 @@ import Foundation
 import KilnTestSupport
 import Testing
 
-/// The build's bundle on an REAPI server (kiln's own addition, `NetworkRemoteCache+Bundle`),
-/// against a real buildbox-casd on 127.0.0.1: a writer's successful build of a checkout
-/// that never built uploads one more entry listing the build's entries; a fresh checkout
-/// reads it with one `GetActionResult` and a `BatchReadBlobs` instead of one
-/// `GetActionResult` a task. What `--json` says under `remote` counts it: `lookups`,
-/// and `from_bundle` of them answered by the bundle (the rest were asked one by one; a
-/// result from the bundle that did not fit its task is asked for alone, one lookup more).
+/// The build's bundle on a remote cache (kiln's own addition, `NetworkRemoteCache+Bundle`),
+/// against a real nginx (Bazel's HTTP protocol) and a real buildbox-casd (REAPI) on
+/// 127.0.0.1: a writer's successful build of a checkout that never built uploads one
+/// more entry listing the build's entries and the packs holding them; a fresh checkout
+/// reads it with a few requests (the entry, then its packs) instead of one lookup a
+/// task. What `--json` says under `remote` counts it: `lookups`, `from_bundle` of them
+/// answered by the bundle (the rest were asked one by one; a result from the bundle
+/// that did not fit its task is asked for alone, one lookup more), and `requests`, all
+/// the server was sent.
 /// A bundle is only a prefetch: forged, garbled or missing, the build restores the same
 /// bytes through per-task lookups, and writes nothing undeclared.
 @Suite struct RemoteBundleTests {
@@ -62,12 +64,16 @@ import Testing
     return remote(r)
   }
 
-  @Test func aFreshCheckoutTakesEveryEntryFromTheBundle() throws {
-    guard let server = try RemoteCacheServer.start(.casd) else { return }
+  @Test(arguments: RemoteProtocol.allCases)
+  func aFreshCheckoutTakesEveryEntryFromTheBundle(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
     let (ci, laptop) = try Self.uploaded(to: server)
     let figures = try Self.expectRestoredEverything(laptop, ci: ci, "from the bundle")
     #expect(figures["lookups"] == Self.count + 1 && figures["from_bundle"] == Self.count + 1,
             "no task asked the server alone: \(figures)")
+    // The bundle's entry (carrying its listing) and its one pack: two requests for 21
+    // restored tasks, where lookups of their own would have made 21.
+    #expect(figures["requests"] == 2, "\(figures)")
     #expect(server.entryCount() == Self.count + 2, "the reader wrote nothing: \(server.storedFiles())")
     // A second writer's build of the same sources finds the bundle whole: nothing more.
     let again = try ci.clone(sharingCache: false)
@@ -78,8 +84,9 @@ import Testing
 
   /// A new checkout whose local cache already holds the build (a workspace of the
   /// same machine) restores from it alone: no helper starts, no bundle is read.
-  @Test func aFreshCheckoutOnAWarmLocalCacheReadsNoBundle() throws {
-    guard let server = try RemoteCacheServer.start(.casd) else { return }
+  @Test(arguments: RemoteProtocol.allCases)
+  func aFreshCheckoutOnAWarmLocalCacheReadsNoBundle(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
     let (ci, _) = try Self.uploaded(to: server)
     let workspace = try ci.clone(sharingCache: true)
     let helperLog = workspace.home + "/helper.log"
@@ -91,8 +98,9 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: helperLog), "no helper started")
   }
 
-  @Test func aReadOnlyClientNeverUploadsABundle() throws {
-    guard let server = try RemoteCacheServer.start(.casd) else { return }
+  @Test(arguments: RemoteProtocol.allCases)
+  func aReadOnlyClientNeverUploadsABundle(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
     let ci = try TempProject(Self.project(server.url))
     let r = try ci.kiln("build", "--json")
     #expect(r.status == 0 && ci.runs("gen") == Self.count, "\(r)")
@@ -100,8 +108,9 @@ import Testing
     #expect(server.storedFiles().isEmpty, "nothing on the server: \(server.storedFiles())")
   }
 
-  @Test func aBuildThatFailedUploadsNoBundle() throws {
-    guard let server = try RemoteCacheServer.start(.casd) else { return }
+  @Test(arguments: RemoteProtocol.allCases)
+  func aBuildThatFailedUploadsNoBundle(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
     var files = Self.project(server.url)
     files["kiln.yml"] = files["kiln.yml"]!.replacingOccurrences(of: "cat {in} > all.txt", with: "cat {in} > all.txt && false")
     let ci = try TempProject(files)
@@ -111,8 +120,9 @@ import Testing
     #expect(server.entryCount() == Self.count, "the entries of the tasks that passed, no bundle: \(server.storedFiles())")
   }
 
-  @Test func aMissingBundleIsPerTaskLookups() throws {
-    guard let server = try RemoteCacheServer.start(.casd) else { return }
+  @Test(arguments: RemoteProtocol.allCases)
+  func aMissingBundleIsPerTaskLookups(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
     let (ci, laptop) = try Self.uploaded(to: server)
     try FileManager.default.removeItem(atPath: try server.entryFile(naming: "kiln-bundle"))
     let figures = try Self.expectRestoredEverything(laptop, ci: ci, "without the bundle")
@@ -121,10 +131,13 @@ import Testing
 
   /// Ways to forge the bundle on the server after CI uploaded it.
   enum Forgery: String, Sendable, CaseIterable, CustomTestStringConvertible {
-    /// Other bytes under every listed result's SHA-256 (the listing's digests are wrong).
+    /// Other bytes under every pack's SHA-256.
+    case wrongPacks
+    /// Packs of other bytes, each under its own SHA-256, so the listed results' digests
+    /// are not what the packs hold at their places.
     case wrongDigests
     /// One listed result rewritten to name an output the task does not declare (the
-    /// listing points at the rewritten bytes, under their own SHA-256).
+    /// listing gives the rewritten bytes' own SHA-256).
     case undeclaredPath
     /// Two keys' results swapped in the listing.
     case swappedKeys
@@ -133,9 +146,9 @@ import Testing
     var testDescription: String { rawValue }
   }
 
-  @Test(arguments: Forgery.allCases)
-  func aForgedBundleIsNeverRestoredFrom(_ forgery: Forgery) throws {
-    guard let server = try RemoteCacheServer.start(.casd) else { return }
+  @Test(arguments: RemoteProtocol.allCases, Forgery.allCases)
+  func aForgedBundleIsNeverRestoredFrom(_ kind: RemoteProtocol, _ forgery: Forgery) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
     let (ci, laptop) = try Self.uploaded(to: server)
     let listed = try Self.forge(forgery, on: server)
     let figures = try Self.expectRestoredEverything(laptop, ci: ci, "a forged bundle (\(forgery))")
@@ -143,7 +156,7 @@ import Testing
     // A result from the bundle that does not fit its task is asked for alone: one
     // more lookup each, and the server's own answer restored.
     switch forgery {
-    case .wrongDigests, .garbage:
+    case .wrongDigests, .wrongPacks, .garbage:
       #expect(figures["lookups"] == Self.count + 1 && figures["from_bundle"] == 0, "\(figures)")
     case .undeclaredPath:
       #expect(figures["lookups"] == Self.count + 2 && figures["from_bundle"] == Self.count + 1, "\(figures)")
@@ -155,8 +168,9 @@ import Testing
 
   /// With a verify key, a swapped result fails its signature (it signs another key)
   /// before the engine sees it: the server is asked for that key instead.
-  @Test func underSignaturesASwappedResultIsAskedForAlone() throws {
-    guard let server = try RemoteCacheServer.start(.casd) else { return }
+  @Test(arguments: RemoteProtocol.allCases)
+  func underSignaturesASwappedResultIsAskedForAlone(_ kind: RemoteProtocol) throws {
+    guard let server = try RemoteCacheServer.start(kind) else { return }
     let keys = TempDirectory(prefix: "kiln-it-keys")
     let ciKey = try RemoteFacts.keyPair(in: keys.path, named: "ci")
     let (ci, laptop) = try Self.uploaded(to: server, environment: ["KILN_REMOTE_SIGNING_KEY": ciKey.privateKey])
@@ -171,43 +185,36 @@ import Testing
   static func forge(_ forgery: Forgery, on server: RemoteCacheServer) throws -> Int {
     let bundleFile = try server.entryFile(naming: "kiln-bundle")
     let entry = [UInt8](FileManager.default.contents(atPath: bundleFile) ?? Data())
-    guard let listing = Self.listing(in: entry), let items = Protobuf.fields(listing)?.compactMap({ Protobuf.fields($0.bytes) }),
-          items.count == Self.count + 1
+    guard let listing = Self.listing(in: entry), var results = Self.results(listing, on: server), results.count == Self.count + 1
     else { throw TempProjectError("not a bundle kiln wrote: \(entry.count) bytes") }
-    // Each item: {1: key, 2: Digest {1: hash, 2: size}}.
-    func hash(_ item: [Protobuf.Field]) -> String {
-      Protobuf.fields(item.first { $0.field == 2 }!.bytes)!.first { $0.field == 1 }!.string
-    }
-    func encode(_ items: [[Protobuf.Field]]) -> [UInt8] { items.flatMap { Protobuf.bytes(1, Protobuf.encode($0)) } }
     var forged: [UInt8]
     switch forgery {
-    case .wrongDigests:
-      for item in items {
-        let path = server.blobFile(hash(item))
+    case .wrongPacks:
+      for pack in (Protobuf.fields(listing) ?? []).filter({ $0.field == 2 }) {
+        let hash = Protobuf.fields(pack.bytes)!.first { $0.field == 1 }!.string
+        let path = server.blobFile(hash)
         try? FileManager.default.removeItem(atPath: path)
-        #expect(FileManager.default.createFile(atPath: path, contents: Data("not that result \(hash(item))\n".utf8)))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("not that pack \(hash)\n".utf8)))
       }
       forged = listing
+    case .wrongDigests:
+      forged = try Self.bundle(results, on: server) { pack in pack.map { $0 ^ 0x55 } }
     case .undeclaredPath:
-      var changed = items
-      for k in changed.indices {
-        let result = [UInt8](FileManager.default.contents(atPath: server.blobFile(hash(changed[k]))) ?? Data())
-        guard let renamed = RemotePoisonTests.renamingOutput(result, "out/f3.txt", to: "evil.txt", declared: true),
-              renamed != result
+      var changed = false
+      for k in results.indices {
+        guard let renamed = RemotePoisonTests.renamingOutput(results[k].result, "out/f3.txt", to: "evil.txt", declared: true),
+              renamed != results[k].result
         else { continue }
-        let digest = try Self.store(renamed, on: server)
-        changed[k] = changed[k].map { $0.field == 2 ? Protobuf.Field(field: 2, wire: 2, bytes: digest) : $0 }
+        results[k].result = renamed
+        changed = true
       }
-      #expect(changed != items, "one result named out/f3.txt")
-      forged = encode(changed)
+      #expect(changed, "one result named out/f3.txt")
+      forged = try Self.bundle(results, on: server)
     case .swappedKeys:
-      var changed = items
-      for k in stride(from: 0, to: changed.count - 1, by: 2) {
-        let a = changed[k].first { $0.field == 2 }!, b = changed[k + 1].first { $0.field == 2 }!
-        changed[k] = changed[k].map { $0.field == 2 ? b : $0 }
-        changed[k + 1] = changed[k + 1].map { $0.field == 2 ? a : $0 }
+      for k in stride(from: 0, to: results.count - 1, by: 2) {
+        (results[k].key, results[k + 1].key) = (results[k + 1].key, results[k].key)
       }
-      forged = encode(changed)
+      forged = try Self.bundle(results, on: server)
     case .garbage:
       forged = Array("this is no listing of kiln's, only \u{1}\u{2}\u{3} some bytes".utf8)
     }
@@ -218,7 +225,51 @@ import Testing
       return Protobuf.string(1, "kiln-bundle") + Protobuf.bytes(2, digest) + Protobuf.bytes(3, forged)
     }
     #expect(FileManager.default.createFile(atPath: bundleFile, contents: Data(rewritten!)))
-    return items.count
+    return results.count
+  }
+
+  /// The (key, result bytes) a listing lists, read from its packs on the server. A
+  /// listing: items (field 1: {1: key, 2: Digest, 3: pack, 4: offset; 0 left out}),
+  /// packs (field 2: Digest).
+  static func results(_ listing: [UInt8], on server: RemoteCacheServer) -> [(key: [UInt8], result: [UInt8])]? {
+    guard let fields = Protobuf.fields(listing) else { return nil }
+    let packs = fields.filter { $0.field == 2 }.map { pack -> [UInt8] in
+      let hash = Protobuf.fields(pack.bytes)!.first { $0.field == 1 }!.string
+      return [UInt8](FileManager.default.contents(atPath: server.blobFile(hash)) ?? Data())
+    }
+    var out: [(key: [UInt8], result: [UInt8])] = []
+    for item in fields.filter({ $0.field == 1 }) {
+      guard let f = Protobuf.fields(item.bytes),
+            let key = f.first(where: { $0.field == 1 })?.bytes,
+            let size = f.first(where: { $0.field == 2 }).flatMap({ Protobuf.fields($0.bytes)?.first { $0.field == 2 }?.number }),
+            case let pack = f.first(where: { $0.field == 3 })?.number ?? 0, case let offset = f.first(where: { $0.field == 4 })?.number ?? 0,
+            Int(pack) < packs.count, Int(offset + size) <= packs[Int(pack)].count
+      else { return nil }
+      out.append((key, Array(packs[Int(pack)][Int(offset)..<Int(offset + size)])))
+    }
+    return out
+  }
+
+  /// A listing of `results` in one pack, the pack stored on `server` (as `spoil` turns
+  /// it) under its SHA-256; each item's digest is its result's.
+  static func bundle(_ results: [(key: [UInt8], result: [UInt8])], on server: RemoteCacheServer,
+                     spoil: ([UInt8]) -> [UInt8] = { $0 }) throws -> [UInt8] {
+    var listing: [UInt8] = [], pack: [UInt8] = []
+    for (key, result) in results {
+      let digest = try Self.digest(of: result)
+      listing += Protobuf.bytes(1, Protobuf.bytes(1, key) + Protobuf.bytes(2, digest) + Protobuf.number(3, 0)
+                                + Protobuf.number(4, UInt64(pack.count)))
+      pack += result
+    }
+    return listing + Protobuf.bytes(2, try Self.store(spoil(pack), on: server))
+  }
+
+  /// The REAPI Digest of `bytes`, encoded.
+  static func digest(of bytes: [UInt8]) throws -> [UInt8] {
+    let scratch = TempDirectory(prefix: "kiln-it-blob")
+    let file = scratch.path + "/blob"
+    #expect(FileManager.default.createFile(atPath: file, contents: Data(bytes)))
+    return Protobuf.digest(try RemoteFacts.sha256(file), bytes.count)
   }
 
   /// The listing a bundle's entry carries (its `kiln-bundle` OutputFile's `contents`, field 5).
