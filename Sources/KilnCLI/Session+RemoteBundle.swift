@@ -8,14 +8,14 @@ import KilnStore
 /// run; uploaded after a writer's successful build.
 extension Session {
   /// Starts reading the bundle for a build of `targets` of `graph` and returns its key;
-  /// nil (nothing is asked) unless the remote reads bundles, this checkout has no record of
+  /// nil (nothing is asked) unless this checkout has no record of
   /// any build (never a null build: the remote is not touched there), the build holds
   /// enough instances for a bundle, and the local cache lacks the first instances'
   /// entries (a new workspace on a warm local cache restores from it alone, as it did
   /// task by task). The helper is started first: its start overlaps the hashing of the
   /// sources the key needs.
   func readRemoteBundle(_ graph: TaskGraph, targets: [String]?) -> SHA256Digest? {
-    guard let remote, remote.usesBundles, remote.down == nil, !recordsAsNeeded, records.isEmpty,
+    guard let remote, remote.down == nil, !recordsAsNeeded, records.isEmpty,
           let statCache = buildStatCache
     else { return nil }
     let selected = graph.closure(ofTasks: targets ?? graph.defaultTasks).indices

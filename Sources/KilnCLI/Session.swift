@@ -66,7 +66,7 @@ final class Session {
         } else {
           records = try manifest.loadRecords()
         }
-        if let snapshot, recordsAsNeeded {
+        if let snapshot {
           stats = Self.statEntries(of: snapshot, trustedAt: context.clock.wallNanoseconds())
         } else if statCache {
           stats = try manifest.loadStatCache()
@@ -88,8 +88,9 @@ final class Session {
 
   /// The stat-cache entries a snapshot's files give: those looked at with links
   /// followed, files with a digest, not to be compared again (`recheck`). Each was
-  /// found unchanged just now, and was old enough to trust when the snapshot was taken:
-  /// trusted as of `now`.
+  /// found unchanged just now, and was old enough to trust when the snapshot took it
+  /// (else it would be `recheck`). The file keeps that verdict, not the moment
+  /// (`observedAt` reads back 0): recorded as of `now`, when it was compared.
   static func statEntries(of snapshot: BuildSnapshot, trustedAt now: Int64) -> [String: StatEntry] {
     var stats: [String: StatEntry] = [:]
     stats.reserveCapacity(snapshot.entries.count)

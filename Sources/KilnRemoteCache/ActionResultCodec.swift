@@ -129,6 +129,25 @@ enum ActionResultCodec {
     signaturePrefix + key.bytes + encode(entry, stdout: stdout, stderr: stderr, inlining: false)
   }
 
+  /// One `OutputFile` message (`ActionResult` field 2): path, digest, executable bit and
+  /// the bytes carried inside, as sent (empty included).
+  static func outputFile(_ value: ProtoReader.Value) throws(ProtoError)
+    -> (path: String?, digest: BlobDigest?, executable: Bool, contents: [UInt8]?)
+  {
+    var f = try value.message()
+    var path: String?, digest: BlobDigest?, executable = false, contents: [UInt8]?
+    while let (n, v) = try f.next() {
+      switch n {
+      case 1: path = try v.string()
+      case 2: digest = try BlobDigest(reading: v)
+      case 4: executable = try v.bool()
+      case 5: contents = try v.bytes()
+      default: break
+      }
+    }
+    return (path, digest, executable, contents)
+  }
+
   /// Decodes an `ActionResult` kiln wrote; an error for anything else (another
   /// client's result, a failed run, outputs the extras do not account for).
   static func decode(_ bytes: [UInt8]) throws(ProtoError) -> Decoded {
@@ -140,20 +159,9 @@ enum ActionResultCodec {
     while let (field, value) = try r.next() {
       switch field {
       case 2:
-        var f = try value.message()
-        var path: String?, digest: BlobDigest?, executable = false, contents: [UInt8]?
-        while let (n, v) = try f.next() {
-          switch n {
-          case 1: path = try v.string()
-          case 2: digest = try BlobDigest(reading: v)
-          case 5:
-            // Empty is absent in proto3 (a server may drop it): nothing carried.
-            let bytes = try v.bytes()
-            contents = bytes.isEmpty ? nil : bytes
-          case 4: executable = try v.bool()
-          default: break
-          }
-        }
+        let (path, digest, executable, carried) = try outputFile(value)
+        // Empty is absent in proto3 (a server may drop it): nothing carried.
+        let contents = carried?.isEmpty == false ? carried : nil
         guard let path, let digest, files.updateValue((digest, executable, contents), forKey: path) == nil else {
           throw ProtoError("an output file without a path or digest, or twice")
         }

@@ -97,12 +97,10 @@ extension NetworkRemoteCache {
   /// 0.2-2 ms, so there fewer calls one after the other matter more than the order.
   var bundlePacksInFlight: Int { endpoint.kind == .grpc ? Self.readsInFlight : 2 }
 
-  package var usesBundles: Bool { true }
-
   /// A writer keeps what a bundle would list: `bytes` is what the server holds (or was
   /// given) under `key`, and was accepted.
   func remember(_ bytes: [UInt8], key: SHA256Digest, fromBundle: Bool = false) {
-    guard writes, usesBundles else { return }
+    guard writes else { return }
     bundle.withLock { b in
       guard b.collecting else { return }
       let old = Int64(b.known[key]?.count ?? 0)
@@ -114,7 +112,7 @@ extension NetworkRemoteCache {
   }
 
   package func readBundle(_ key: SHA256Digest) {
-    guard usesBundles, down == nil else { return }
+    guard down == nil else { return }
     let task = Task { await self.fetchBundle(key) }
     bundle.withLock {
       $0.reading = task
@@ -188,17 +186,8 @@ extension NetworkRemoteCache {
       var r = ProtoReader(entry)
       while let (n, v) = try r.next() {
         guard n == 2 else { continue }
-        var file = try v.message()
-        var path = "", d: BlobDigest?, contents: [UInt8]?
-        while let (k, x) = try file.next() {
-          switch k {
-          case 1: path = try x.string()
-          case 2: d = try BlobDigest(reading: x)
-          case 5: contents = try x.bytes()
-          default: break
-          }
-        }
-        if path == Self.bundlePath { (digest, carried) = (d, contents) }
+        let file = try ActionResultCodec.outputFile(v)
+        if file.path == Self.bundlePath { (digest, carried) = (file.digest, file.contents) }
       }
     } catch {
       return nil
@@ -279,7 +268,7 @@ extension NetworkRemoteCache {
   }
 
   package func writeBundle(_ key: SHA256Digest) async throws(RemoteFailure) {
-    guard usesBundles, writes, down == nil else { return }
+    guard writes, down == nil else { return }
     let (known, order) = bundle.withLock { $0.beyondBundle ? ($0.known, $0.order) : ([:], []) }
     guard known.count >= Self.bundleMinimum else { return }
     try await exchange { () async throws(RemoteFailure) -> Void in

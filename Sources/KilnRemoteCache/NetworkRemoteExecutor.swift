@@ -276,17 +276,7 @@ package final class NetworkRemoteExecutor: RemoteExecutor {
     while let (n, x) = try a.next() {
       switch n {
       case 2:
-        var f = try x.message()
-        var path: String?, digest: BlobDigest?, executable = false, contents: [UInt8]?
-        while let (k, y) = try f.next() {
-          switch k {
-          case 1: path = try y.string()
-          case 2: digest = try BlobDigest(reading: y)
-          case 4: executable = try y.bool()
-          case 5: contents = try y.bytes()
-          default: break
-          }
-        }
+        let (path, digest, executable, contents) = try ActionResultCodec.outputFile(x)
         guard let path, let digest else { throw ProtoError("an output file without a path or digest") }
         result.outputs.append(OutputFile(path: path, digest: digest, executable: executable, contents: contents))
       case 3, 10, 11, 12: throw ProtoError("an output kiln did not declare as a file (a folder or a symlink)")

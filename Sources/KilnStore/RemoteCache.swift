@@ -107,11 +107,9 @@ package protocol RemoteCache: Sendable {
   func lookup(_ key: SHA256Digest) async throws(RemoteFailure) -> RemoteEntry?
   /// The same, never from the build's bundle: the server's own answer for `key`.
   func lookupAlone(_ key: SHA256Digest) async throws(RemoteFailure) -> RemoteEntry?
-  /// Whether this remote reads and writes bundles (kiln's own addition to both
+  /// Starts reading the bundle stored under `key` (kiln's own addition to both
   /// protocols: one entry that lists the entries of a whole build, and packs holding
-  /// them; `NetworkRemoteCache+Bundle`).
-  var usesBundles: Bool { get }
-  /// Starts reading the bundle stored under `key`: until its listing is in (or known
+  /// them; `NetworkRemoteCache+Bundle`): until its listing is in (or known
   /// absent), `lookup` waits for it, then answers a key it lists from that key's pack,
   /// once that pack is in. Only a prefetch:
   /// every entry from it is checked as one from `lookup` of its own key is.
