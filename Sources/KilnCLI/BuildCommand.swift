@@ -148,6 +148,7 @@ struct BuildRequest: Equatable {
       if overrides.isEmpty {
         options.snapshot = SnapshotRequest(expansion: looked, warnings: warnings)
         options.snapshot?.graphSeal = session.graphSeal
+        options.snapshot?.filter = session.graphFilter
       }
       session.beginWriting(graph)
     }

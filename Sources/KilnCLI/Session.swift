@@ -179,11 +179,13 @@ final class Session {
                      candidate: GraphCache.Candidate?? = nil, hiddenDigest known: Digest? = nil) throws -> (TaskGraph, [SnapshotEntry]) {
     let fs = context.fileSystem
     graphSeal = nil
+    graphFilter = ListingFilter([])
     if recordsAsNeeded, overrides.isEmpty, let known,
        let (cache, entries, seal) = GraphCache.reuseSealed(candidate ?? Self.graphCacheCandidate(context),
                                                            at: context.layout.graphCache, hiddenDigest: known,
                                                            fileSystem: fs) {
       graphSeal = seal
+      graphFilter = cache.filter
       return (cache.graph, entries)
     }
     loadAllRecords()
@@ -194,10 +196,12 @@ final class Session {
     let found = candidate ?? Self.graphCacheCandidate(context)
     if let (cache, entries, seal) = GraphCache.reuseSealed(found, at: cachePath, hiddenDigest: hiddenDigest, fileSystem: fs) {
       graphSeal = seal
+      graphFilter = cache.filter
       return (cache.graph, entries)
     }
     let observing = ObservingFileSystem(fs, clock: context.clock)
     let graph = try context.graph(hiding: hidden, using: observing)
+    graphFilter = observing.listingFilter
     guard fs.stat(context.layout.folder)?.kind == .directory else {
       return (graph, observing.looks.map { SnapshotEntry($0, in: context.root) })
     }
@@ -210,6 +214,9 @@ final class Session {
   /// The seal (`Seal.digest(of:)`) of the graph cache file the last `observedGraph`
   /// came from or wrote, as it is on disk; nil when there is none or it is not known.
   private(set) var graphSeal: Digest?
+  /// The globs of the graph the last `observedGraph` gave (`ListingFilter`): what its
+  /// entries of folders a walk listed were digested through.
+  private(set) var graphFilter = ListingFilter([])
 
   /// The graph cache of `context`'s build file, read and checked against the disk: all
   /// of `observedGraph`'s use of it but the comparison with the records' outputs, so it

@@ -62,6 +62,8 @@ package struct Expander {
     if let first = listings.missing.first {
       throw ConfigError(first.location, "input '\(first.path)' of task '\(first.task)' does not exist and no task declares it")
     }
+    // Every glob matched: what each folder a walk listed means to them.
+    (fileSystem as? ObservingFileSystem)?.settleWalks(root: root)
     try linkDependencies(&instances)
     do {
       var graph = try TaskGraph(instances, defaultTasks: file.defaultTasks)
@@ -305,6 +307,7 @@ package struct Expander {
       return []
     }
     let glob = Glob(normalized)
+    (fileSystem as? ObservingFileSystem)?.noteGlob(normalized)
     let listing = files(under: glob.literalPrefix)
     var matches = Set<String>()
     for path in listing.files where glob.matches(path) && !hiddenOutputs.contains(path) {
@@ -322,7 +325,11 @@ package struct Expander {
   /// Every file under a directory of the workspace, workspace-relative, listed once.
   private func files(under directory: String) -> FileListing {
     if let cached = listings.byDirectory[directory] { return cached }
-    let result = fileSystem.workspaceListing(root: root, under: directory)
+    let result = if let observing = fileSystem as? ObservingFileSystem {
+      observing.walking { observing.workspaceListing(root: root, under: directory) }
+    } else {
+      fileSystem.workspaceListing(root: root, under: directory)
+    }
     listings.byDirectory[directory] = result
     return result
   }

@@ -57,6 +57,8 @@ package struct SnapshotRequest: Sendable {
   package var targetsKey: String?
   /// The seal of the graph cache file the graph came from (`BuildSnapshot.graphSeal`).
   package var graphSeal: Digest?
+  /// The globs expansion matched (`BuildSnapshot.filter`).
+  package var filter = ListingFilter([])
 
   package init(expansion: [SnapshotEntry], warnings: [String]) {
     self.expansion = expansion
@@ -730,6 +732,7 @@ package final class Build {
     snapshot.instanceIDs = plan.selected.map { graph[$0].id.description }
     snapshot.hiddenDigest = GraphCache.digest(ofHidden: hidden)
     snapshot.graphSeal = request.graphSeal
+    snapshot.filter = request.filter
     return snapshot
   }
 
@@ -864,7 +867,11 @@ package final class Build {
         }
         // Looked at twice and found different: it changed while the build ran.
         if !StatTrust.same(old.stat, e.stat) { return nil }
-        if old.digest == nil { looks.entries[j].digest = e.digest }
+        // A folder a walk listed and the build looked at too: the build saw every name.
+        if old.digest == nil || (old.filtered && !e.filtered && e.digest != nil) {
+          looks.entries[j].digest = e.digest
+          looks.entries[j].filtered = e.filtered
+        }
         looks.entries[j].recheck = old.recheck || e.recheck
         looks.entries[j].expansion = old.expansion || e.expansion
         continue

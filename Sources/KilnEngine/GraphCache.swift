@@ -8,9 +8,10 @@ import KilnSystem
 /// own time on a large project). It is valid while:
 /// - every folder a glob listed, and the build file itself, has the same stat (adding,
 ///   removing or renaming an entry changes a folder's mtime), or else, compared again,
-///   the same content: a folder the same names (kiln replaced an output in it, as every
-///   build that runs a task does), a file the same bytes; a stat too recent to trust
-///   when the cache was made (`recheck`) is always compared again;
+///   the same content: a folder the same names that count to the build's globs
+///   (`ListingFilter`: kiln replaced an output in it, as every build that runs a task
+///   does, or a compile wrote its depfile there), a file the same bytes; a stat too
+///   recent to trust when the cache was made (`recheck`) is always compared again;
 /// - every other path expansion looked at is still of the same kind (a file, a folder,
 ///   absent): expansion never reads a file's content, so editing one changes nothing;
 /// - the set of output paths recorded in the manifest (which globs leave out while
@@ -21,7 +22,7 @@ import KilnSystem
 /// used: one flipped byte must never become a different command or input.
 package struct GraphCache: Sendable {
   static let magic = Array("KILNGRF2".utf8)
-  static let version = "\(KeyBuilder.formatVersion)/graph-4"
+  static let version = "\(KeyBuilder.formatVersion)/graph-5"
 
   /// One path expansion depended on: its whole stat (`exact`: folders listed, the build
   /// file), or only its kind.
@@ -34,30 +35,45 @@ package struct GraphCache: Sendable {
     package var digest: Digest?
     /// The stat was too recent to trust (`StatTrust`): the content is compared anyway.
     package var recheck: Bool
+    /// `digest` is of what counts to the cache's `filter`, not the whole listing.
+    package var filtered: Bool
 
     package init(path: String, followsLinks: Bool, exact: Bool, stat: FileStat?, digest: Digest? = nil,
-                 recheck: Bool = false) {
+                 recheck: Bool = false, filtered: Bool = false) {
       self.path = path
       self.followsLinks = followsLinks
       self.exact = exact
       self.stat = stat
       self.digest = digest
       self.recheck = recheck
+      self.filtered = filtered
+    }
+
+    /// What it saw, taken again now at `kind`; nil when it cannot be taken.
+    func contentDigest(kind: FileStat.Kind, filter: ListingFilter, root: String, in fileSystem: any FileSystem)
+      -> Digest? {
+      filtered && kind == .directory
+        ? filter.digest(ofFolder: path, root: root, in: fileSystem)
+        : ObservingFileSystem.contentDigest(of: path, kind: kind, in: fileSystem)
     }
   }
 
   package var root: String
   package var hiddenDigest: Digest
   package var looks: [Look]
+  /// The globs expansion matched: what counts in a folder a walk listed (`filtered`).
+  package var filter: ListingFilter
   package var graph: TaskGraph
   /// What the reader of the build file keeps beside the graph (`kiln ninja`: targets,
   /// defaults, validations, pools), opaque here; sealed with the rest.
   package var extra: [UInt8]
 
-  package init(root: String, hiddenDigest: Digest, looks: [Look], graph: TaskGraph, extra: [UInt8] = []) {
+  package init(root: String, hiddenDigest: Digest, looks: [Look], filter: ListingFilter = ListingFilter([]),
+              graph: TaskGraph, extra: [UInt8] = []) {
     self.root = root
     self.hiddenDigest = hiddenDigest
     self.looks = looks
+    self.filter = filter
     self.graph = graph
     self.extra = extra
   }
@@ -113,6 +129,7 @@ package struct GraphCache: Sendable {
         var e = SnapshotEntry(looking: look.path, in: root, followsLinks: look.followsLinks, stat: look.stat, at: at,
                               digest: look.exact ? look.digest : nil, kindOnly: !look.exact)
         e.recheck = look.recheck
+        e.filtered = look.exact && look.filtered
         return e
       }
       return Candidate(cache: cache, entries: entries, refreshed: 0, seal: found)
@@ -173,7 +190,7 @@ package struct GraphCache: Sendable {
         if look.recheck || !StatTrust.same(now, look.stat) {
           // Perhaps still the same names or bytes (an output replaced in a listed folder).
           guard let now, now.kind == look.stat?.kind, let digest = look.digest,
-                ObservingFileSystem.contentDigest(of: look.path, kind: now.kind, in: fileSystem) == digest
+                look.contentDigest(kind: now.kind, filter: cache.filter, root: root, in: fileSystem) == digest
           else { return nil }
           let racy = SnapshotEntry(path: look.path, stat: now, observedAt: at).isRacy
           if !StatTrust.same(now, look.stat) || !racy { refreshed += 1 }
@@ -183,30 +200,42 @@ package struct GraphCache: Sendable {
       } else {
         guard now?.kind == look.stat?.kind else { return nil }
       }
-      entries.append(SnapshotEntry(looking: look.path, in: root, followsLinks: look.followsLinks, stat: now, at: at,
-                                   digest: look.exact ? look.digest : nil, kindOnly: !look.exact))
+      var entry = SnapshotEntry(looking: look.path, in: root, followsLinks: look.followsLinks, stat: now, at: at,
+                                digest: look.exact ? look.digest : nil, kindOnly: !look.exact)
+      entry.filtered = look.exact && look.filtered
+      entries.append(entry)
     }
     return (cache, entries, refreshed)
   }
 
   /// What to keep after an expansion; nil when a folder or the build file changed too
   /// recently for its stat to be trusted and what was seen in it is not known.
-  package static func make(root: String, hiddenDigest: Digest, looks: [ObservingFileSystem.Look], graph: TaskGraph,
+  package static func make(root: String, hiddenDigest: Digest, looks: [ObservingFileSystem.Look],
+                           filter: ListingFilter = ListingFilter([]), graph: TaskGraph,
                            extra: [UInt8] = []) -> GraphCache? {
     var kept: [Look] = []
-    var seen = Set<String>()
+    var seen: [String: Int] = [:]
     for look in looks {
       let exact = look.exact
-      guard seen.insert((look.followsLinks ? "s" : "l") + (exact ? "!" : "") + look.path).inserted else { continue }
+      let key = (look.followsLinks ? "s" : "l") + (exact ? "!" : "") + look.path
+      if let k = seen[key] {
+        // A folder a walk listed and some other reader too: that reader saw every name.
+        if exact, kept[k].filtered, !look.filtered, look.digest != nil {
+          kept[k].digest = look.digest
+          kept[k].filtered = false
+        }
+        continue
+      }
+      seen[key] = kept.count
       var recheck = false
       if exact, SnapshotEntry(path: look.path, stat: look.stat, observedAt: look.at).isRacy {
         guard look.digest != nil else { return nil }
         recheck = true
       }
       kept.append(Look(path: look.path, followsLinks: look.followsLinks, exact: exact, stat: look.stat,
-                       digest: exact ? look.digest : nil, recheck: recheck))
+                       digest: exact ? look.digest : nil, recheck: recheck, filtered: exact && look.filtered))
     }
-    return GraphCache(root: root, hiddenDigest: hiddenDigest, looks: kept, graph: graph, extra: extra)
+    return GraphCache(root: root, hiddenDigest: hiddenDigest, looks: kept, filter: filter, graph: graph, extra: extra)
   }
 
   /// After an expansion through `observing`: the graph cache written at `path` (or
@@ -223,7 +252,8 @@ package struct GraphCache: Sendable {
                                   fileSystem: any FileSystem) -> (entries: [SnapshotEntry], seal: Digest?) {
     let looks = observing.looks
     var seal: Digest?
-    if let cache = make(root: root, hiddenDigest: hiddenDigest, looks: looks, graph: graph, extra: extra) {
+    if let cache = make(root: root, hiddenDigest: hiddenDigest, looks: looks, filter: observing.listingFilter,
+                        graph: graph, extra: extra) {
       let bytes = cache.encode()
       if (try? fileSystem.writeAtomically(bytes, to: path, permissions: 0o644)) != nil { seal = Seal.digest(of: bytes) }
     } else {
@@ -239,11 +269,12 @@ package struct GraphCache: Sendable {
     w.string(Self.version)
     w.string(root)
     w.digest(hiddenDigest)
+    w.strings(filter.patterns)
     w.varint(UInt64(looks.count))
     for look in looks {
       w.string(look.path)
       w.varint((look.followsLinks ? 1 : 0) | (look.exact ? 2 : 0) | (look.stat == nil ? 0 : 4)
-        | (look.digest == nil ? 0 : 8) | (look.recheck ? 16 : 0))
+        | (look.digest == nil ? 0 : 8) | (look.recheck ? 16 : 0) | (look.filtered ? 32 : 0))
       if let st = look.stat { w.fileStat(st) }
       if let d = look.digest { w.digest(d) }
     }
@@ -312,13 +343,15 @@ package struct GraphCache: Sendable {
       guard try r.string() == version else { return nil }
       let root = try r.string()
       let hidden = try r.digest()
+      let filter = ListingFilter(try r.strings())
       var looks: [Look] = []
       for _ in 0..<(try r.count()) {
         let path = try r.string()
         let flags = try r.varint()
         let stat = flags & 4 != 0 ? try r.fileStat() : nil
         looks.append(Look(path: path, followsLinks: flags & 1 != 0, exact: flags & 2 != 0, stat: stat,
-                          digest: flags & 8 != 0 ? try r.digest() : nil, recheck: flags & 16 != 0))
+                          digest: flags & 8 != 0 ? try r.digest() : nil, recheck: flags & 16 != 0,
+                          filtered: flags & 32 != 0))
       }
       let defaults: [String]? = try r.varint() == 1 ? try r.strings() : nil
       let names = try r.strings()
@@ -380,7 +413,7 @@ package struct GraphCache: Sendable {
       let extra = try r.raw()
       guard r.atEnd, var graph = try? TaskGraph(instances, defaultTasks: defaults) else { return nil }
       graph.taskNames = Set(names)
-      return GraphCache(root: root, hiddenDigest: hidden, looks: looks, graph: graph, extra: extra)
+      return GraphCache(root: root, hiddenDigest: hidden, looks: looks, filter: filter, graph: graph, extra: extra)
     } catch {
       return nil
     }

@@ -34,6 +34,9 @@ package struct SnapshotEntry: Sendable, Hashable {
   /// build file, a folder a glob listed), not only on its kind: its change may change
   /// the graph, so no build can stand on the rest of the snapshot (`SnapshotDelta`).
   package var expansion = false
+  /// `digest` is of the names that count to the build's globs (`ListingFilter`, the
+  /// snapshot's `filter`): a folder glob expansion's walk listed.
+  package var filtered = false
   /// The instances whose verdicts depended on it (an input, declared or discovered, an
   /// output, the depfile), as positions in the snapshot's `instanceIDs`: those a change
   /// of it makes decide again (`SnapshotDelta`). Read only when asked
@@ -65,6 +68,7 @@ package struct SnapshotEntry: Sendable, Hashable {
   package init(_ look: ObservingFileSystem.Look, in root: String) {
     self.init(looking: look.path, in: root, followsLinks: look.followsLinks, stat: look.stat, at: look.at,
               digest: look.exact ? look.digest : nil, kindOnly: !look.exact)
+    filtered = look.exact && look.filtered
   }
 
   /// The order of the snapshot file: sources before `late` entries, each by path (a
@@ -97,7 +101,7 @@ package struct SnapshotEntry: Sendable, Hashable {
 package struct BuildSnapshot: Sendable {
   static let magic = Array("KILNSNP1".utf8)
   /// A snapshot from a kiln with other keys or another manifest schema is not used.
-  static let version = "\(KeyBuilder.formatVersion)/manifest-\(Manifest.schemaVersion)/snapshot-3"
+  static let version = "\(KeyBuilder.formatVersion)/manifest-\(Manifest.schemaVersion)/snapshot-4"
 
   package var root: String
   /// Which targets were built (`targetsKey`).
@@ -113,6 +117,8 @@ package struct BuildSnapshot: Sendable {
   /// Lines the build printed on stderr before starting (foreach warnings), printed again.
   package var warnings: [String]
   package var entries: [SnapshotEntry]
+  /// The globs expansion matched: what counts in a `filtered` entry's folder.
+  package var filter = ListingFilter([])
   /// The instances the entries' `users` name (`TaskID` as text); empty: the snapshot
   /// says nothing of who used what, and only the full build decides a change.
   package var instanceIDs: [String] = []
@@ -172,6 +178,7 @@ package struct BuildSnapshot: Sendable {
       w.double(t.saved)
     }
     w.strings(warnings)
+    w.strings(filter.patterns)
     w.varint(UInt64(entries.count))
     for e in entries {
       w.string(e.path)
@@ -181,7 +188,8 @@ package struct BuildSnapshot: Sendable {
       }
       w.varint(e.followsLinks ? 1 : 2)
       w.fileStat(st)
-      w.varint((e.digest == nil ? 0 : 1) | (e.recheck ? 2 : 0) | (e.kindOnly ? 4 : 0) | (e.expansion ? 8 : 0))
+      w.varint((e.digest == nil ? 0 : 1) | (e.recheck ? 2 : 0) | (e.kindOnly ? 4 : 0) | (e.expansion ? 8 : 0)
+        | (e.filtered ? 16 : 0))
       if let d = e.digest { w.digest(d) }
     }
     // Who used what, after the entries: a null build that finds nothing changed never
@@ -218,6 +226,7 @@ package struct BuildSnapshot: Sendable {
         tasks.append((try r.string(), Int(truncatingIfNeeded: try r.varint()), try r.double()))
       }
       let warnings = try r.strings()
+      let filter = ListingFilter(try r.strings())
       let n = try r.count()
       var entries: [SnapshotEntry] = []
       entries.reserveCapacity(n)
@@ -235,10 +244,12 @@ package struct BuildSnapshot: Sendable {
                                   kindOnly: flags & 4 != 0)
         entry.recheck = flags & 2 != 0
         entry.expansion = flags & 8 != 0
+        entry.filtered = flags & 16 != 0
         entries.append(entry)
       }
       var snapshot = BuildSnapshot(root: root, targets: targets, targetNames: targetNames, environmentNames: names,
                                    environmentDigest: envDigest, tasks: tasks, warnings: warnings, entries: entries)
+      snapshot.filter = filter
       guard users else {
         snapshot.usersAt = r.position
         return snapshot

@@ -21,11 +21,18 @@ package final class ObservingFileSystem: FileSystem, Sendable {
     /// `listingDigest`. A later stat that differs (kiln rewrote an output in a listed
     /// folder) or that cannot be trusted (racy) is settled by comparing it again.
     package var digest: Digest? = nil
+    /// `digest` is of what counts to the build's globs (`ListingFilter`), not of every
+    /// name: a folder listed by glob expansion's walk.
+    package var filtered = false
+    /// A walk's listing until expansion has matched every glob (`settleWalks`).
+    fileprivate var walked: [DirectoryEntry]? = nil
   }
 
   private let base: any FileSystem
   private let clock: any TimeSource
   private let noted = Mutex<[Look]>([])
+  /// Walks of glob expansion under way, and the globs it matched so far.
+  private let walks = Mutex<(depth: Int, globs: Set<String>)>((0, []))
 
   package init(_ base: any FileSystem, clock: any TimeSource) {
     self.base = base
@@ -107,8 +114,48 @@ package final class ObservingFileSystem: FileSystem, Sendable {
   package func entries(ofDirectory path: String) -> [DirectoryEntry]? {
     let index = note(path, exact: true).index
     let entries = base.entries(ofDirectory: path)
-    if let entries { noteDigest(Self.listingDigest(entries), at: index) }
+    if let entries {
+      let walking = walks.withLock { $0.depth > 0 }
+      noted.withLock {
+        $0[index].digest = Self.listingDigest(entries)
+        if walking { $0[index].walked = entries }
+      }
+    }
     return entries
+  }
+
+  // MARK: - Glob expansion's walks
+
+  /// Runs `body`, a walk of glob expansion (`FileSystem.workspaceListing`): the folders
+  /// it lists depend only on what the build's globs can match (`settleWalks`).
+  package func walking<T>(_ body: () throws -> T) rethrows -> T {
+    walks.withLock { $0.depth += 1 }
+    defer { walks.withLock { $0.depth -= 1 } }
+    return try body()
+  }
+
+  /// Notes a glob expansion matched against a walk's files (normalised, relative to
+  /// the workspace).
+  package func noteGlob(_ pattern: String) {
+    _ = walks.withLock { $0.globs.insert(pattern) }
+  }
+
+  /// The globs noted, as one filter.
+  package var listingFilter: ListingFilter { ListingFilter(walks.withLock { Array($0.globs) }) }
+
+  /// Once expansion matched every glob: each folder a walk listed inside `root` keeps the
+  /// digest of what counts to those globs (`ListingFilter`) instead of its whole listing.
+  package func settleWalks(root: String) {
+    let filter = listingFilter
+    noted.withLock { looks in
+      for i in looks.indices {
+        guard let entries = looks[i].walked else { continue }
+        looks[i].walked = nil
+        guard let folder = Paths.relative(looks[i].path, to: root) else { continue }
+        looks[i].digest = filter.digest(of: entries, in: folder)
+        looks[i].filtered = true
+      }
+    }
   }
 
   package func undecodableNames(inDirectory path: String) -> [UndecodableName] {

@@ -109,4 +109,98 @@ import Testing
     #expect(same.refreshed == 1, "old enough now: trusted from here on")
     #expect(same.cache.looks[i].recheck == false)
   }
+
+  /// A cache made the way expansion makes one: build/ listed by a walk for the glob
+  /// `build/*.o` (`ObservingFileSystem.walking`), then settled through that glob.
+  func walkedCache() throws -> GraphCache {
+    try fs.createDirectories(folder.path + "/build")
+    try write("x.o", "object")
+    try write("x.d", "x.o: x.c")
+    usleep(120_000)
+    let observing = ObservingFileSystem(fs, clock: clock)
+    observing.noteGlob("build/*.o")
+    let listing = observing.walking { observing.workspaceListing(root: folder.path, under: "build") }
+    #expect(listing.files == ["build/x.d", "build/x.o"])
+    observing.settleWalks(root: folder.path)
+    let graph = try TaskGraph([TaskInstance(id: TaskID(task: "t"), command: "true", outputs: ["lib.a"])])
+    let made = try #require(GraphCache.make(root: folder.path, hiddenDigest: Hasher.digest("h"), looks: observing.looks,
+                                            filter: observing.listingFilter, graph: graph))
+    let look = try #require(made.looks.first { $0.path.hasSuffix("/build") })
+    #expect(look.filtered && look.digest == ObservingFileSystem.listingDigest(Self.files("x.o")))
+    let decoded = try #require(GraphCache.decode(made.encode()))
+    #expect(decoded.filter.patterns == ["build/*.o"] && decoded.looks.first { $0.path.hasSuffix("/build") }?.filtered == true)
+    return decoded
+  }
+
+  /// A name none of the build's globs can match (a depfile written for the first
+  /// time, an editor's swap file, a file kiln is writing) leaves the graph as it was; a
+  /// name one can match, a new folder, or a name gone that matched, does not.
+  @Test func aWalkedFolderCountsOnlyWhatTheGlobsCanMatch() throws {
+    let cache = try walkedCache()
+    try write("y.d", "y.o: y.c")
+    try write(".x.o.swp", "swap")
+    try write("notes.txt", "notes")
+    let noise = try #require(load(cache), "no glob matches the new names")
+    let entry = try #require(noise.entries.first { $0.path == "build" })
+    #expect(entry.filtered && !entry.kindOnly)
+    try write("z.o", "another object")
+    #expect(load(cache) == nil, "build/*.o matches z.o")
+    try fs.remove(folder.path + "/build/z.o")
+    #expect(load(cache) != nil)
+    try fs.createDirectory(folder.path + "/build/sub")
+    #expect(load(cache) == nil, "a folder counts whatever its name")
+    try fs.remove(folder.path + "/build/sub")
+    try fs.remove(folder.path + "/build/x.o")
+    #expect(load(cache) == nil, "a matched name removed")
+  }
+
+  /// The same folder listed by a walk and by another reader (which saw every name):
+  /// the cache keeps the whole listing's digest.
+  @Test func aFolderAlsoListedOutsideAWalkKeepsEveryName() throws {
+    try fs.createDirectories(folder.path + "/build")
+    try write("x.o", "object")
+    usleep(120_000)
+    let observing = ObservingFileSystem(fs, clock: clock)
+    observing.noteGlob("build/*.o")
+    _ = observing.walking { observing.workspaceListing(root: folder.path, under: "build") }
+    _ = observing.contents(ofDirectory: folder.path + "/build")
+    observing.settleWalks(root: folder.path)
+    let graph = try TaskGraph([TaskInstance(id: TaskID(task: "t"), command: "true", outputs: ["lib.a"])])
+    let made = try #require(GraphCache.make(root: folder.path, hiddenDigest: Hasher.digest("h"), looks: observing.looks,
+                                            filter: observing.listingFilter, graph: graph))
+    let look = try #require(made.looks.first { $0.path.hasSuffix("/build") })
+    #expect(!look.filtered && made.looks.filter { $0.path.hasSuffix("/build") }.count == 1)
+    try write("y.d", "y.o: y.c")
+    #expect(load(made) == nil, "the other reader saw every name")
+  }
+}
+
+/// What of a listing counts to the build's globs.
+@Suite struct ListingFilterTests {
+  let filter = ListingFilter(["src/**/*.c", "build/*.o", "src/**/*.c"])
+
+  @Test func countsFoldersMatchesAndWhatItCannotJudge() {
+    #expect(filter.patterns == ["build/*.o", "src/**/*.c"])
+    #expect(filter.counts(DirectoryEntry(name: "a.c", kind: .file), in: "src/lib"))
+    #expect(filter.counts(DirectoryEntry(name: "a.c", kind: .symlink), in: "src"))
+    #expect(!filter.counts(DirectoryEntry(name: "a.h", kind: .file), in: "src/lib"))
+    #expect(!filter.counts(DirectoryEntry(name: ".a.c.swp", kind: .file), in: "src"))
+    #expect(!filter.counts(DirectoryEntry(name: "a.c", kind: .file), in: "other"))
+    #expect(filter.counts(DirectoryEntry(name: "x.o", kind: .file), in: "build"))
+    #expect(!filter.counts(DirectoryEntry(name: "x.o", kind: .file), in: "build/sub"), "build/*.o: one level")
+    #expect(filter.counts(DirectoryEntry(name: "anything", kind: .directory), in: "build"))
+    #expect(filter.counts(DirectoryEntry(name: "anything", kind: nil), in: "build"), "maybe a folder")
+    #expect(filter.counts(DirectoryEntry(name: "bad\u{FFFD}.o", kind: .file), in: "docs"), "not UTF-8")
+    let temporary = "x.o" + Paths.temporaryMarker + "1"
+    #expect(Paths.isTemporary(temporary) && !filter.counts(DirectoryEntry(name: temporary, kind: .file), in: "build"))
+  }
+
+  @Test func theDigestIsTheListingDigestOfWhatCounts() {
+    let entries = [DirectoryEntry(name: "x.o", kind: .file), DirectoryEntry(name: "x.d", kind: .file),
+                   DirectoryEntry(name: "sub", kind: .directory)]
+    #expect(filter.digest(of: entries, in: "build")
+      == ObservingFileSystem.listingDigest([entries[0], entries[2]]))
+    #expect(filter.digest(of: entries, in: "build") != filter.digest(of: Array(entries.dropFirst()), in: "build"))
+    #expect(ListingFilter([]).digest(of: entries, in: "build") == ObservingFileSystem.listingDigest([entries[2]]))
+  }
 }

@@ -107,6 +107,60 @@ import Testing
     #expect(try p.kiln("build").ranCount == 0)
   }
 
+  /// A restore from the cache writes no depfiles, so each compile after it writes its
+  /// depfile as a new name in a folder a glob lists (`link`'s `build/*.o`). No glob
+  /// matches it: the next edit still stands on the snapshot. The same for names an
+  /// editor leaves beside the sources. A new name a glob matches is judged as a full
+  /// build would, in a source folder and in the folder of the outputs alike.
+  @Test func namesNoGlobMatchesLeaveTheNextEditStandingOnTheSnapshot() throws {
+    let p = try TempProject(Fixture.cProject)
+    #expect(try p.kiln("build").status == 0)
+    p.remove("build")
+    p.remove("app")
+    let restored = try p.kiln("build")
+    #expect(restored.stdout.contains("0 ran, 4 restored"), "\(restored)")
+    #expect(p.bytes("build/b.d") == nil, "a restore writes no depfile")
+
+    try p.write("src/b.c", "#include \"common.h\"\nint b(void) { return COMMON + 1; }\n")
+    // (Expansion saw no build/ before the restore made it: this one decides everything.)
+    let first = try p.kiln("build", "--explain")
+    #expect(first.status == 0, "\(first)")
+    #expect(p.bytes("build/b.d") != nil, "the compile wrote its depfile: a new name in build/")
+
+    try p.write("src/a.c", "#include \"a.h\"\n#include \"common.h\"\nint a(void) { return A_VALUE * 1; }\n")
+    let second = try p.kiln("build", "--explain")
+    #expect(second.status == 0, "\(second)")
+    let line = try #require(Self.standing(second), "the new depfile must not end the snapshot: \(second)")
+    #expect(line.contains("src/a.c") && line.contains("deciding the 2 of 4"), "\(line)")
+    #expect(Array(p.runLines("compile").dropFirst(4)) == ["a"], "\(second)")
+
+    // An editor's swap file and notes beside the sources: nothing changed that counts.
+    try p.write("src/.a.c.swp", "swap")
+    try p.write("src/notes.txt", "notes")
+    let null = try p.kiln("build", "--explain")
+    #expect(null.ranCount == 0 && null.stdout.contains("4 up to date"), "\(null)")
+    #expect((null.stdout + null.stderr).contains("no file changed since the last build"),
+            "answered from the snapshot: \(null)")
+    try p.write("src/b.c", "#include \"common.h\"\nint b(void) { return COMMON + 2; }\n")
+    let third = try p.kiln("build", "--explain")
+    #expect(Self.standing(third)?.contains("src/b.c") == true, "\(third)")
+
+    // A name `build/*.o` matches, beside the outputs: link's inputs changed (no object
+    // in it, so the link fails; that it ran is what counts here).
+    let links = p.runs("link")
+    try p.write("build/extra.o", "")
+    let extra = try p.kiln("build", "--explain")
+    #expect(Self.standing(extra) == nil && p.runs("link") == links + 1, "\(extra)")
+    p.remove("build/extra.o")
+    // A name `src/*.c` matches: a new compile.
+    try p.write("src/c.c", "int c(void) { return 0; }\n")
+    let added = try p.kiln("build", "--explain")
+    #expect(added.status == 0 && Self.standing(added) == nil, "\(added)")
+    #expect(p.runLines("compile").last == "c", "\(added)")
+    #expect(Self.outputs(p, under: ["build/", "app"]) == (try Self.fromScratch(p, outputs: ["build/", "app"])))
+    #expect(try p.kiln("build").ranCount == 0)
+  }
+
   /// `use` reads the header `gen` writes without declaring it (found through its
   /// depfile), and does not depend on `gen`.
   static func undeclaredReader() throws -> TempProject {
