@@ -113,6 +113,10 @@ struct BuildRequest: Equatable {
     if !overrides.isEmpty || dryRun { delta = nil }
     let trusted = delta?.snapshot.graphSeal
     async let candidate = Session.graphCacheCandidate(context, trusting: trusted)
+    // The snapshot did not answer: the cache's database is opened on another thread
+    // meanwhile, for the first instance's lookup.
+    let actionCache = context.actionCache
+    if !noCache, !dryRun { Task.detached { actionCache.warm() } }
     let session = try Session(context, recordsAsNeeded: delta != nil, statsFrom: delta?.snapshot)
     // Kept until the process exits, which frees it at once: freeing its records one
     // by one costs a quarter of what loading them did (400 units: 6M instructions).
@@ -155,7 +159,8 @@ struct BuildRequest: Equatable {
     defer { if !dryRun { session.endWriting() } }
     let result: BuildResult
     do {
-      let build = try session.build(graph, observer: observer, useCache: !noCache, dryRun: dryRun)
+      let build = try session.build(graph, observer: observer, useCache: !noCache, dryRun: dryRun,
+                                    actionCache: actionCache)
       if let remote = session.remote {
         // Nothing when it was configured but never asked. (Remote execution's bytes are
         // each run's own, in its outcome row.)

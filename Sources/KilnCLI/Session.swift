@@ -267,7 +267,10 @@ final class Session {
 
   /// A build of `graph`: restoring and running for real (recording into the manifest),
   /// or, with `dryRun`, only predicting, with nothing written.
-  func build(_ graph: TaskGraph, observer: any BuildObserver, useCache: Bool = true, dryRun: Bool = false) throws -> Build {
+  /// `actionCache`: the one to use (one opened ahead, `ActionCache.warm`); nil: the
+  /// context's.
+  func build(_ graph: TaskGraph, observer: any BuildObserver, useCache: Bool = true, dryRun: Bool = false,
+             actionCache: ActionCache? = nil) throws -> Build {
     // Where a hook asked for this build's result is the hook's business, not the tasks'.
     var environment = context.environment
     environment[HookBuildResult.variable] = nil
@@ -282,8 +285,8 @@ final class Session {
     buildStatCache = statCache
     buildEnvironment = environment
     var job = Job(root: context.root, fileSystem: context.fileSystem, runner: ShellProcessRunner(), clock: context.clock,
-                  statCache: statCache, contentStore: context.contentStore, actionCache: context.actionCache,
-                  environment: environment, useCache: useCache)
+                  statCache: statCache, contentStore: context.contentStore,
+                  actionCache: actionCache ?? context.actionCache, environment: environment, useCache: useCache)
     job.keyRoots = context.keyRoots
     let executor: any TaskExecutor
     let recorder: any BuildRecorder

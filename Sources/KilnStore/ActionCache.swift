@@ -90,6 +90,9 @@ package struct ActionCache: Sendable {
     ActionCache(root: root, storage: ActionDatabase(cacheRoot: root, mode: mode))
   }
 
+  /// Opens the storage ahead of the first lookup, where that is worth doing (`warm`).
+  package func warm() { storage.warm() }
+
   /// Every entry stored for `key`, newest first; damaged bytes are deleted and reported.
   package func lookup(_ key: Digest, removingDamaged: Bool = true) -> ActionLookup {
     guard let bytes = storage.bytes(for: key) else { return ActionLookup(entries: [], damaged: false) }

@@ -18,9 +18,14 @@ package protocol ActionStorage: Sendable {
   func remove(_ key: Digest)
   /// Marks `key` used, for LRU eviction.
   func touch(_ key: Digest)
+  /// Gets ready for the first lookup (opens what it reads), when that is worth doing
+  /// ahead of it; never creates anything.
+  func warm()
 }
 
 extension ActionStorage {
+  package func warm() {}
+
   /// One key at a time.
   package func update(_ keys: [Digest], _ change: (Int, [UInt8]?) -> [UInt8]) throws(FileSystemError) {
     for (k, key) in keys.enumerated() { try update(key) { change(k, $0) } }
@@ -180,6 +185,10 @@ package final class ActionDatabase: ActionStorage {
   }
 
   private static func now() -> Int64 { Int64(time(nil)) }
+
+  /// Opens the database if it exists (never makes one): SQLite's open, the WAL's index
+  /// and the schema cost about a millisecond that the first lookup need not wait for.
+  package func warm() { _ = using(create: false) { (_) throws(DatabaseError) in () } }
 
   package func bytes(for key: Digest) -> [UInt8]? {
     let found = using(create: false) { (db) throws(DatabaseError) -> [UInt8]? in

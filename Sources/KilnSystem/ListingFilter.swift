@@ -27,16 +27,33 @@ package struct ListingFilter: Sendable, Equatable {
   /// Whether expansion depends on `entry` of the workspace-relative `folder` ("": the
   /// workspace's root).
   package func counts(_ entry: DirectoryEntry, in folder: String) -> Bool {
-    guard let kind = entry.kind, kind != .directory else { return true }
-    if entry.name.unicodeScalars.contains("\u{FFFD}") { return true }
-    if Paths.isTemporary(entry.name) { return false }
-    let path = folder.isEmpty ? entry.name : folder + "/" + entry.name
-    return globs.contains { $0.matches(path) }
+    counts(entry, in: folder, globs: globs(reaching: folder))
   }
 
   /// `ObservingFileSystem.listingDigest` of the entries that count.
   package func digest(of entries: [DirectoryEntry], in folder: String) -> Digest {
-    ObservingFileSystem.listingDigest(entries.filter { counts($0, in: folder) })
+    let reaching = globs(reaching: folder)
+    return ObservingFileSystem.listingDigest(entries.filter { counts($0, in: folder, globs: reaching) })
+  }
+
+  /// The globs that can match a name in `folder`: those whose literal prefix is the
+  /// folder or above it (most folders: one).
+  private func globs(reaching folder: String) -> [Glob] {
+    globs.filter { glob in
+      // As bytes, as the globs match: a Character comparison may join a "/" with a
+      // combining mark after it and leave out a glob that can match.
+      let prefix = glob.literalPrefix.utf8, path = folder.utf8
+      return prefix.isEmpty || path.elementsEqual(prefix)
+        || (path.starts(with: prefix) && path.dropFirst(prefix.count).first == UInt8(ascii: "/"))
+    }
+  }
+
+  private func counts(_ entry: DirectoryEntry, in folder: String, globs: [Glob]) -> Bool {
+    guard let kind = entry.kind, kind != .directory else { return true }
+    if entry.name.unicodeScalars.contains("\u{FFFD}") { return true }
+    if globs.isEmpty || Paths.isTemporary(entry.name) { return false }
+    let path = folder.isEmpty ? entry.name : folder + "/" + entry.name
+    return globs.contains { $0.matches(path) }
   }
 
   /// The digest of the folder at absolute `path` listed again now; nil when it cannot

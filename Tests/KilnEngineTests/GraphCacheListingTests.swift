@@ -204,3 +204,17 @@ import Testing
     #expect(ListingFilter([]).digest(of: entries, in: "build") == ObservingFileSystem.listingDigest([entries[2]]))
   }
 }
+
+extension ListingFilterTests {
+  /// Only the globs whose literal folder is the listed one or above it are asked; one
+  /// below it, or beside it with a longer name, cannot match a name there.
+  @Test func onlyGlobsReachingTheFolderAreAsked() {
+    let filter = ListingFilter(["src/lib/*.c", "src/libx/*.h", "docs/**/*.md"])
+    #expect(filter.counts(DirectoryEntry(name: "a.c", kind: .file), in: "src/lib"))
+    #expect(!filter.counts(DirectoryEntry(name: "a.h", kind: .file), in: "src/lib"), "src/libx is not src/lib")
+    #expect(filter.counts(DirectoryEntry(name: "a.h", kind: .file), in: "src/libx"))
+    #expect(!filter.counts(DirectoryEntry(name: "a.c", kind: .file), in: "src"), "src/lib/*.c: one level down")
+    #expect(filter.counts(DirectoryEntry(name: "x.md", kind: .file), in: "docs/a/b"))
+    #expect(!filter.counts(DirectoryEntry(name: "x.md", kind: .file), in: "docsx"))
+  }
+}

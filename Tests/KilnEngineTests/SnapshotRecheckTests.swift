@@ -149,3 +149,39 @@ import Testing
     #expect(try answer(h) == nil, "a name gone is a change")
   }
 }
+
+/// The snapshot file's order (`ManifestRecorder.filed`): a run already in order kept
+/// and the rest merged into it gives what a full sort gives, whatever the input.
+@Suite struct SnapshotOrderTests {
+  static func entry(_ path: String, late: Bool) -> SnapshotEntry {
+    var e = SnapshotEntry(path: path, stat: nil, observedAt: 0)
+    e.late = late
+    return e
+  }
+
+  static func sortedFully(_ entries: [SnapshotEntry]) -> [String] {
+    entries.sorted(by: SnapshotEntry.filedBefore).map { ($0.late ? "late " : "") + $0.path }
+  }
+
+  static func names(_ entries: [SnapshotEntry]) -> [String] { entries.map { ($0.late ? "late " : "") + $0.path } }
+
+  @Test func aSortedRunAndATailMergeAsAFullSortWould() {
+    var random = SplitMix64(seed: 16)
+    for round in 0..<200 {
+      let count = Int(random.next() % 40)
+      var entries = (0..<count).map { _ in
+        Self.entry("p\(random.next() % 30)/f\(random.next() % 5)", late: random.next() % 4 == 0)
+      }
+      // Most rounds: a sorted run (a patched snapshot's), then a few appended.
+      if round % 3 != 0 {
+        let run = Int(random.next() % UInt64(count + 1))
+        let head = entries[..<run].sorted(by: SnapshotEntry.filedBefore)
+        entries.replaceSubrange(..<run, with: head)
+      }
+      #expect(Self.names(ManifestRecorder.filed(entries)) == Self.sortedFully(entries), "round \(round)")
+    }
+    let sorted = [Self.entry("a", late: false), Self.entry("b", late: false), Self.entry("a", late: true)]
+    #expect(Self.names(ManifestRecorder.filed(sorted)) == ["a", "b", "late a"])
+    #expect(ManifestRecorder.filed([]).isEmpty)
+  }
+}
