@@ -767,7 +767,15 @@ package final class Build {
     // at again: dropped if no decided instance's new record names them either.
     var unusedUnlessNamed = Set<Int>()
     let changed = Set(partial.delta.changed)
+    // Found to hold with another stat by the snapshot's comparison: kept with it.
+    var held: [Int: (stat: FileStat, at: Int64)] = [:]
+    for h in partial.delta.held { held[h.index] = (h.stat, h.at) }
     for (n, var e) in snapshot.entries.enumerated() {
+      if let h = held[n] {
+        e.stat = h.stat
+        e.observedAt = h.at
+        e.recheck = e.isRacy
+      }
       let users = e.users
       // Only where a decided instance is among them: removing from the rest would copy
       // every entry's list (a thousand allocations for the one that changed).

@@ -94,11 +94,14 @@ package struct NullBuild {
     }
     let matched: [(index: Int, stat: FileStat)]
     switch comparison {
-    case .changed(let path, let all):
+    case .changed(let path, let all, let held):
       changed = path
       // Read again with who used what: only a build that found a change needs it.
       var full = snapshot
-      if let all, full.readUsers(from: bytes) { delta = SnapshotDelta(snapshot: full, changed: all) }
+      if let all, full.readUsers(from: bytes) {
+        delta = SnapshotDelta(snapshot: full, changed: all)
+        delta?.held = held.map { ($0.index, $0.stat, hashedAt[$0.index] ?? clock.wallNanoseconds()) }
+      }
       return nil
     case .holds(let found): matched = found
     }

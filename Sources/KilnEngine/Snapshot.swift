@@ -309,8 +309,9 @@ package struct BuildSnapshot: Sendable {
     /// disappearing or changing kind, a link, other content, the build file's stat with
     /// no digest). Given to the full build as a hint of what to decide first. With
     /// `all` (`compare(fileSystem:all:sameContent:)`), the positions of every entry
-    /// that changed, when no more than the limit did (else nil).
-    case changed(String, all: [Int]?)
+    /// that changed, when no more than the limit did (else nil), and the entries that
+    /// moved but were found to hold (index, stat now), as in `holds`.
+    case changed(String, all: [Int]?, matched: [(index: Int, stat: FileStat)] = [])
   }
 
   /// Compares every entry with the disk, in file order, and stops at the first change:
@@ -358,7 +359,7 @@ package struct BuildSnapshot: Sendable {
       }
       matched.append((n, now))
     }
-    if let first { return .changed(first, all: changed) }
+    if let first { return .changed(first, all: changed, matched: matched) }
     return .holds(matched)
   }
 }

@@ -1,5 +1,6 @@
 import KilnCore
 import KilnStore
+import KilnSystem
 
 /// What changed since the last build's snapshot when only a few files did, each used by
 /// known instances (`SnapshotEntry.users`): the build decides those instances and what
@@ -21,6 +22,12 @@ package struct SnapshotDelta: Sendable {
   /// The positions in `snapshot.instanceIDs` of the instances that used a changed
   /// entry: decided first.
   package var seedPositions: [Int32]
+  /// Entries whose stat moved but which were found to hold what the snapshot says (a
+  /// folder in which the last build replaced an object, a file touched), with their
+  /// stat now and when it was taken: the patched snapshot keeps these stats, so the
+  /// next build does not compare them by content again (every folder an edit build
+  /// had compiled in was listed again by every build after it).
+  package var held: [(index: Int, stat: FileStat, at: Int64)] = []
 
   /// More changes than this and the full build decides (a checkout of another branch).
   package static let limit = 64

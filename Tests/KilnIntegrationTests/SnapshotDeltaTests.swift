@@ -161,6 +161,46 @@ import Testing
     #expect(try p.kiln("build").ranCount == 0)
   }
 
+  /// A folder an edit build compiled in has a new stat, which the next edit build's
+  /// comparison finds holding the same names: the snapshot it leaves keeps that stat,
+  /// so the builds after it do not list the folder again (each edit's folder used to
+  /// be compared by content by every build after it).
+  @Test func aFolderFoundHoldingKeepsItsNewStat() throws {
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          compile:
+            foreach: src/**/*.c
+            outputs: build/{dir}/{stem}.o
+            depfile: build/{dir}/{stem}.d
+            run: echo {stem} >> .runs/compile && cc -MD -MF build/{dir}/{stem}.d -c {in} -o {out}
+          link:
+            inputs: build/**/*.o
+            outputs: app
+            run: echo x >> .runs/link && cc -o {out} {in}
+        """,
+      "src/x/a.c": "int a(void) { return 1; }\n",
+      "src/y/b.c": "int b(void) { return 2; }\n",
+      "src/main.c": "int a(void); int b(void);\nint main(void) { return a() + b() - 3; }\n",
+    ])
+    #expect(try p.kiln("build").status == 0)
+    #expect(try p.kiln("build").ranCount == 0)
+    try p.write("src/x/a.c", "int a(void) { return 2; }\n")
+    let first = try p.kiln("build", "--explain")
+    #expect(Self.standing(first) != nil && first.status == 0, "\(first)")
+    try p.write("src/y/b.c", "int b(void) { return 1; }\n")
+    let second = try p.kiln("build", "--explain")
+    #expect(Self.standing(second) != nil && second.status == 0, "\(second)")
+    #expect(Array(p.runLines("compile").suffix(2)) == ["a", "b"], "\(second)")
+    // build/src/x moved in the first edit build and was found holding in the second:
+    // only build/src/y, which the second rewrote, has moved since.
+    let null = try p.kiln("build", "--explain")
+    let said = null.stdout + null.stderr
+    #expect(null.ranCount == 0 && said.contains("no file changed since the last build"), "\(null)")
+    #expect(said.contains(", 1 touched but not changed"), "\(said)")
+    #expect(Self.outputs(p, under: ["build/", "app"]) == (try Self.fromScratch(p, outputs: ["build/", "app"])))
+  }
+
   /// `use` reads the header `gen` writes without declaring it (found through its
   /// depfile), and does not depend on `gen`.
   static func undeclaredReader() throws -> TempProject {
