@@ -48,14 +48,6 @@ package struct GraphCache: Sendable {
       self.recheck = recheck
       self.filtered = filtered
     }
-
-    /// What it saw, taken again now at `kind`; nil when it cannot be taken.
-    func contentDigest(kind: FileStat.Kind, filter: ListingFilter, root: String, in fileSystem: any FileSystem)
-      -> Digest? {
-      filtered && kind == .directory
-        ? filter.digest(ofFolder: path, root: root, in: fileSystem)
-        : ObservingFileSystem.contentDigest(of: path, kind: kind, in: fileSystem)
-    }
   }
 
   package var root: String
@@ -190,7 +182,8 @@ package struct GraphCache: Sendable {
         if look.recheck || !StatTrust.same(now, look.stat) {
           // Perhaps still the same names or bytes (an output replaced in a listed folder).
           guard let now, now.kind == look.stat?.kind, let digest = look.digest,
-                look.contentDigest(kind: now.kind, filter: cache.filter, root: root, in: fileSystem) == digest
+                ObservingFileSystem.contentDigest(of: look.path, kind: now.kind, in: fileSystem,
+                                                  through: look.filtered ? cache.filter : nil, root: root) == digest
           else { return nil }
           let racy = SnapshotEntry(path: look.path, stat: now, observedAt: at).isRacy
           if !StatTrust.same(now, look.stat) || !racy { refreshed += 1 }

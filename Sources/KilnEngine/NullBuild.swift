@@ -87,10 +87,9 @@ package struct NullBuild {
       let entry = snapshot.entries[index]
       hashedAt[index] = clock.wallNanoseconds()
       let abs = entry.path.hasPrefix("/") ? entry.path : Paths.join(layout.root, entry.path)
-      if entry.filtered, stat.kind == .directory {
-        return snapshot.filter.digest(ofFolder: abs, root: layout.root, in: fileSystem) == entry.digest
-      }
-      return ObservingFileSystem.contentDigest(of: abs, kind: stat.kind, in: fileSystem) == entry.digest
+      return ObservingFileSystem.contentDigest(of: abs, kind: stat.kind, in: fileSystem,
+                                               through: entry.filtered ? snapshot.filter : nil,
+                                               root: layout.root) == entry.digest
     }
     let matched: [(index: Int, stat: FileStat)]
     switch comparison {

@@ -79,11 +79,16 @@ package final class ObservingFileSystem: FileSystem, Sendable {
   }
 
   /// The content digest of what an exact look at a `kind` saw, taken again: a file's
-  /// bytes, a folder's names; nil for anything else or when it cannot be read.
-  package static func contentDigest(of path: String, kind: FileStat.Kind, in fileSystem: any FileSystem) -> Digest? {
+  /// bytes, a folder's names (through `filter`, with the workspace at `root`, when the
+  /// look was a walk's: `Look.filtered`); nil for anything else or when it cannot be read.
+  package static func contentDigest(of path: String, kind: FileStat.Kind, in fileSystem: any FileSystem,
+                                    through filter: ListingFilter? = nil, root: String = "") -> Digest? {
     switch kind {
     case .file: try? fileSystem.digest(of: path)
-    case .directory: fileSystem.entries(ofDirectory: path).map(listingDigest)
+    case .directory:
+      if let filter { filter.digest(ofFolder: path, root: root, in: fileSystem) } else {
+        fileSystem.entries(ofDirectory: path).map(listingDigest)
+      }
     case .symlink, .other: nil
     }
   }
@@ -115,10 +120,11 @@ package final class ObservingFileSystem: FileSystem, Sendable {
     let index = note(path, exact: true).index
     let entries = base.entries(ofDirectory: path)
     if let entries {
-      let walking = walks.withLock { $0.depth > 0 }
-      noted.withLock {
-        $0[index].digest = Self.listingDigest(entries)
-        if walking { $0[index].walked = entries }
+      // A walk's listing is digested once expansion knows its globs (`settleWalks`).
+      if walks.withLock({ $0.depth > 0 }) {
+        noted.withLock { $0[index].walked = entries }
+      } else {
+        noteDigest(Self.listingDigest(entries), at: index)
       }
     }
     return entries
@@ -151,7 +157,10 @@ package final class ObservingFileSystem: FileSystem, Sendable {
       for i in looks.indices {
         guard let entries = looks[i].walked else { continue }
         looks[i].walked = nil
-        guard let folder = Paths.relative(looks[i].path, to: root) else { continue }
+        guard let folder = Paths.relative(looks[i].path, to: root) else {
+          looks[i].digest = Self.listingDigest(entries)
+          continue
+        }
         looks[i].digest = filter.digest(of: entries, in: folder)
         looks[i].filtered = true
       }

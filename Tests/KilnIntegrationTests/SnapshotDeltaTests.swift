@@ -36,6 +36,17 @@ import Testing
     return result
   }
 
+  /// A new `src/c.c`, which a glob matches: judged as a full build would (not standing
+  /// on the snapshot), compiled, every output as from scratch, and a null build after.
+  static func expectNewSourceCompiled(_ p: TempProject) throws {
+    try p.write("src/c.c", "int c(void) { return 0; }\n")
+    let added = try p.kiln("build", "--explain")
+    #expect(added.status == 0 && Self.standing(added) == nil, "\(added)")
+    #expect(p.runLines("compile").last == "c", "\(added)")
+    #expect(Self.outputs(p, under: ["build/", "app"]) == (try Self.fromScratch(p, outputs: ["build/", "app"])))
+    #expect(try p.kiln("build").ranCount == 0)
+  }
+
   @Test func anEditedSourceDecidesItsCompileAndWhatDependsOnIt() throws {
     let p = try TempProject(Fixture.cProject)
     #expect(try p.kiln("build").status == 0)
@@ -99,12 +110,7 @@ import Testing
     let file = try p.kiln("build", "--explain")
     #expect(file.status == 0 && Self.standing(file) == nil, "\(file)")
 
-    try p.write("src/c.c", "int c(void) { return 0; }\n")
-    let added = try p.kiln("build", "--explain")
-    #expect(added.status == 0 && Self.standing(added) == nil, "\(added)")
-    #expect(p.runLines("compile").last == "c", "\(added)")
-    #expect(Self.outputs(p, under: ["build/", "app"]) == (try Self.fromScratch(p, outputs: ["build/", "app"])))
-    #expect(try p.kiln("build").ranCount == 0)
+    try Self.expectNewSourceCompiled(p)
   }
 
   /// A restore from the cache writes no depfiles, so each compile after it writes its
@@ -153,12 +159,7 @@ import Testing
     #expect(Self.standing(extra) == nil && p.runs("link") == links + 1, "\(extra)")
     p.remove("build/extra.o")
     // A name `src/*.c` matches: a new compile.
-    try p.write("src/c.c", "int c(void) { return 0; }\n")
-    let added = try p.kiln("build", "--explain")
-    #expect(added.status == 0 && Self.standing(added) == nil, "\(added)")
-    #expect(p.runLines("compile").last == "c", "\(added)")
-    #expect(Self.outputs(p, under: ["build/", "app"]) == (try Self.fromScratch(p, outputs: ["build/", "app"])))
-    #expect(try p.kiln("build").ranCount == 0)
+    try Self.expectNewSourceCompiled(p)
   }
 
   /// A folder an edit build compiled in has a new stat, which the next edit build's
