@@ -12,7 +12,7 @@ import KilnHash
 /// Anything it cannot judge counts: an entry whose kind the listing did not give (it
 /// may be a folder), a name that is not UTF-8. Names kiln writes while it replaces a
 /// file (`Paths.isTemporary`) do not count: the walk leaves them out of every match.
-package struct ListingFilter: Sendable, Equatable {
+package struct ListingFilter: Sendable {
   /// The globs, as expansion matched them (workspace-relative, normalised), sorted.
   package let patterns: [String]
   private let globs: [Glob]
@@ -21,8 +21,6 @@ package struct ListingFilter: Sendable, Equatable {
     self.patterns = Array(Set(patterns)).sorted()
     globs = self.patterns.map(Glob.init)
   }
-
-  package static func == (a: ListingFilter, b: ListingFilter) -> Bool { a.patterns == b.patterns }
 
   /// Whether expansion depends on `entry` of the workspace-relative `folder` ("": the
   /// workspace's root).
