@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """kiln's own time on an edit build's critical path, for binaries side by side.
 
-    python3 bench/critical_path.py KILN_A [KILN_B ...] [--rounds 11] [--units 400]
+    python3 bench/critical_path.py KILN_A [KILN_B ...] [--rounds 11] [--units 400] [--as-bench] [--ninja]
 
 Each round appends a line to one .c file of the generated project (bench/gen_synth.py)
 and builds it under `perf record` of the scheduler's exec and exit events only (no
@@ -10,6 +10,11 @@ less the time some build command was alive; it is split into the time to the fir
 command, after the last one, and between commands (deciding the next one, collecting
 the last). Rounds alternate the binaries' order; medians printed. Needs perf; each
 binary gets its own copy of the project and its own cache under a scratch folder.
+
+--as-bench: as `make bench`'s edit rounds find the tree: the outputs deleted and
+restored from the cache after the first build (a restore writes no depfiles), and each
+round edits a unit no round edited before. --ninja: ninja on its own copy beside them
+(its own time measured the same way).
 """
 import argparse
 import os
@@ -32,10 +37,10 @@ def events(data):
             yield float(m.group(4)), m.group(5), int(m.group(2)), int(m.group(3))
 
 
-def measure(kiln, cwd, env, scratch):
+def measure(command, cwd, env, scratch):
     data = os.path.join(scratch, "sched.data")
     subprocess.run(["perf", "record", "-q", "-e", "sched:sched_process_exec", "-e", "sched:sched_process_exit",
-                    "-o", data, kiln, "build", "-j2"], cwd=cwd, env=env, check=True,
+                    "-o", data] + command, cwd=cwd, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ev = list(events(data))
     start, _, kiln_pid, _ = ev[0]
@@ -70,6 +75,8 @@ def main():
     ap.add_argument("kilns", nargs="+")
     ap.add_argument("--rounds", type=int, default=11)
     ap.add_argument("--units", type=int, default=400)
+    ap.add_argument("--as-bench", action="store_true")
+    ap.add_argument("--ninja", action="store_true")
     args = ap.parse_args()
     scratch = tempfile.mkdtemp(prefix="kiln-critical-")
     try:
@@ -83,15 +90,26 @@ def main():
             env = {n: v for n, v in os.environ.items() if not n.startswith("KILN_")}
             env.update(KILN_CACHE_DIR=os.path.join(scratch, "cache%d" % k), HOME=os.path.join(scratch, "home%d" % k))
             subprocess.run([kiln, "build", "-j2"], cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
-            sides.append((kiln, cwd, env))
-        edited = "src/p00/d000/u0000.c"
-        figures = {kiln: [] for kiln in args.kilns}
+            if args.as_bench:
+                for out in ("build", "bin"):
+                    shutil.rmtree(os.path.join(cwd, out), ignore_errors=True)
+                subprocess.run([kiln, "build", "-j2"], cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
+            sides.append((kiln, [kiln, "build", "-j2"], cwd, env))
+        if args.ninja:
+            cwd = os.path.join(scratch, "ninja")
+            shutil.copytree(project, cwd)
+            subprocess.run(["ninja", "-j2"], cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+            sides.append(("ninja", ["ninja", "-j2"], cwd, dict(os.environ)))
+        units = sorted(os.path.relpath(os.path.join(d, f), project)
+                       for d, _, fs in os.walk(os.path.join(project, "src")) for f in fs if f.endswith(".c"))
+        figures = {name: [] for name, _, _, _ in sides}
         for r in range(args.rounds):
-            for kiln, cwd, env in (sides if r % 2 == 0 else sides[::-1]):
+            edited = units[r * 7 % len(units)] if args.as_bench else units[0]
+            for name, command, cwd, env in (sides if r % 2 == 0 else sides[::-1]):
                 with open(os.path.join(cwd, edited), "a") as f:
                     f.write("int critical_path_%d;\n" % r)
-                figures[kiln].append(measure(kiln, cwd, env, scratch))
-        for kiln in args.kilns:
+                figures[name].append(measure(command, cwd, env, scratch))
+        for kiln in figures:
             m = [statistics.median(x[i] for x in figures[kiln]) for i in range(5)]
             print("%s: wall %.1f ms, kiln's own %.1f ms (to the first command %.1f, after the last %.1f, "
                   "between %.1f)" % (kiln, *m))

@@ -170,37 +170,41 @@ int kiln_futex_wait(unsigned *word, unsigned expected, int timeout_ms) {
 
 int kiln_futex_wake(unsigned *word) { return (int)syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, 0, 0, 0); }
 
-static int terminal_stop_pipe[2] = {-1, -1};
+// Set by the handler, read and cleared by `kiln_take_signal` on the thread that waited
+// in sigsuspend (the only one with these signals unblocked).
+static volatile sig_atomic_t caught_interrupt = 0;
+static volatile sig_atomic_t caught_stop = 0;
 
-static void on_terminal_stop(int signo) {
-  (void)signo;
-  int saved = errno;
-  char byte = 0;
-  ssize_t ignored = write(terminal_stop_pipe[1], &byte, 1);
-  (void)ignored;
-  errno = saved;
+static void on_signal(int signo) {
+  if (signo == SIGTSTP) {
+    caught_stop = 1;
+  } else {
+    caught_interrupt = signo;
+  }
 }
 
-int kiln_catch_terminal_stop(void) {
-  if (terminal_stop_pipe[0] < 0) {
-    if (pipe2(terminal_stop_pipe, O_CLOEXEC) != 0) return -1;
-    // A full pipe already holds a request: the handler must never block.
-    fcntl(terminal_stop_pipe[1], F_SETFL, O_NONBLOCK);
-  }
+int kiln_catch_signals(void) {
   struct sigaction action;
   memset(&action, 0, sizeof action);
-  action.sa_handler = on_terminal_stop;
+  action.sa_handler = on_signal;
   action.sa_flags = SA_RESTART;
-  sigemptyset(&action.sa_mask);
-  return sigaction(SIGTSTP, &action, 0);
+  sigfillset(&action.sa_mask);
+  int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGTSTP};
+  for (unsigned k = 0; k < sizeof signals / sizeof signals[0]; k++) {
+    if (sigaction(signals[k], &action, 0) != 0) return -1;
+  }
+  return 0;
 }
 
-int kiln_wait_terminal_stop(void) {
-  char bytes[64];
-  for (;;) {
-    ssize_t n = read(terminal_stop_pipe[0], bytes, sizeof bytes);
-    if (n > 0) return 0;
-    if (n < 0 && errno == EINTR) continue;
-    return -1;
+int kiln_take_signal(void) {
+  if (caught_interrupt) {
+    int signo = caught_interrupt;
+    caught_interrupt = 0;
+    return signo;
   }
+  if (caught_stop) {
+    caught_stop = 0;
+    return SIGTSTP;
+  }
+  return 0;
 }

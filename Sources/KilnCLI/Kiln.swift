@@ -125,7 +125,6 @@ package enum KilnMain {
   /// A command to run with Ctrl-C handled, its error turned into a line and a status.
   private static func running(_ body: @escaping () async throws -> Void) -> Started {
     .run {
-      installInterruptHandler()
       do {
         try await body()
         return 0
@@ -245,28 +244,34 @@ package enum KilnMain {
     return 2
   }
 
-  /// Written once, before any other thread exists, and only kept alive after.
-  nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
+  /// Ctrl-C, SIGTERM, SIGHUP and Ctrl-Z while a command runs (`Started.run`): their
+  /// handler only notes them (`kiln_catch_signals`); the main thread, which blocks them
+  /// but while it waits in `sigsuspend`, acts on them when it wakes (`takeSignals`).
+  /// Three Dispatch signal sources and a thread of their own did it before, at 5-7 ms
+  /// before every build's first line.
+  package static func catchSignals() {
+    ProcessGroups.catchSignals()
+  }
 
-  /// Ctrl-C (and SIGTERM): stop every running task's process group; the build loop
-  /// records nothing half-done and kiln exits 130.
-  private static func installInterruptHandler() {
-    for sig in [SIGINT, SIGTERM, SIGHUP] {
-      signal(sig, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-      source.setEventHandler {
-        if ProcessGroups.shared.isInterrupted { exit(130) }  // a second Ctrl-C: leave now
-        ProcessGroups.shared.interruptAll()
-        // The build loop notices within one job's end; anything else (expansion, a
-        // command that runs no tasks) is simply ended. An open SQLite transaction is
-        // rolled back by the next opener, so nothing half-done is recorded.
-        DispatchQueue.global().asyncAfter(deadline: .now() + 2) { exit(130) }
+  /// What the main thread does for the signals noted since it last asked, outside the
+  /// handler. Ctrl-C (and SIGTERM, SIGHUP): stop every running task's process group;
+  /// the build loop records nothing half-done and kiln exits 130; a second one, or two
+  /// seconds later, exits at once. Ctrl-Z: `ProcessGroups.stopForTerminal` (returns
+  /// once continued).
+  package static func takeSignals() {
+    while true {
+      let signo = ProcessGroups.takeSignal()
+      if signo == 0 { return }
+      if signo == SIGTSTP {
+        ProcessGroups.shared.stopForTerminal()
+        continue
       }
-      source.resume()
-      signalSources.append(source)
+      if ProcessGroups.shared.isInterrupted { exit(130) }  // a second Ctrl-C: leave now
+      // The build loop notices within one job's end; anything else (expansion, a
+      // command that runs no tasks) is simply ended. An open SQLite transaction is
+      // rolled back by the next opener, so nothing half-done is recorded.
+      ProcessGroups.shared.interruptAll()
+      DispatchQueue.global().asyncAfter(deadline: .now() + 2) { exit(130) }
     }
-    // Ctrl-Z: give the machine-wide job slots back, stop with the tasks, take them
-    // again when continued (ProcessGroups.stopForTerminal).
-    ProcessGroups.shared.catchTerminalStop()
   }
 }

@@ -50,8 +50,10 @@ enum LauncherEntry {
     guard let first = arguments.first else { return nil }
     if first == "--", arguments.count > 1 { return (arguments[1], Array(arguments.dropFirst(2)), false) }
     // A path (CMake's `kiln /usr/bin/cc`) or a compiler's name; any other word is left
-    // to the command parser, whose error names a mistyped command.
-    guard !first.hasPrefix("-"), !commandNames.contains(first), first.contains("/") || isCompiler(first) else {
+    // to the command parser, whose error names a mistyped command. Subcommands are
+    // asked last: listing them builds every command's configuration (2% of a null
+    // build, for the `build` no compiler is named).
+    guard !first.hasPrefix("-"), first.contains("/") || isCompiler(first), !commandNames.contains(first) else {
       return nil
     }
     return (first, Array(arguments.dropFirst()), false)

@@ -86,17 +86,13 @@ package final class ProcessGroups: Sendable {
     for pgid in now { _ = Glibc.kill(-pgid, SIGCONT) }
   }
 
-  /// Handles Ctrl-Z (SIGTSTP) with `stopForTerminal`, on a thread of its own: the
-  /// signal handler only wakes it.
-  package func catchTerminalStop() {
-    guard kiln_catch_terminal_stop() == 0 else { return }
-    var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { _ in
-      while kiln_wait_terminal_stop() == 0 { ProcessGroups.shared.stopForTerminal() }
-      return nil
-    }, nil)
-    if rc == 0 { pthread_detach(thread) } else { signal(SIGTSTP, SIG_DFL) }
-  }
+  /// Installs the handler of Ctrl-C, SIGTERM, SIGHUP and Ctrl-Z, which only notes the
+  /// signal (`kiln_catch_signals`): the thread that waits for them in `sigsuspend`, the
+  /// only one not blocking them, acts on it when it wakes (`takeSignal`).
+  package static func catchSignals() { _ = kiln_catch_signals() }
+
+  /// The signal noted since the last call (an interrupt before Ctrl-Z), 0 for none.
+  package static func takeSignal() -> Int32 { kiln_take_signal() }
 
   /// Kills one group at once (timeouts).
   package static func kill(group pgid: pid_t) {

@@ -18,13 +18,19 @@ case .run(let command):
   // before the command's first line runs. The command runs on the global executor and
   // its end exits the process. The main thread does what `dispatch_main` leaves it
   // doing: every asynchronous signal blocked but while it waits in `sigsuspend`, where
-  // it takes the ones with a handler (Ctrl-Z's) as before.
+  // it takes the ones with a handler.
   var blocked = sigset_t()
   sigfillset(&blocked)
   for sig in [SIGILL, SIGTRAP, SIGFPE, SIGBUS, SIGSEGV, SIGSYS, SIGPIPE, SIGPROF] { sigdelset(&blocked, sig) }
   pthread_sigmask(SIG_BLOCK, &blocked, nil)
+  // Ctrl-C, SIGTERM, SIGHUP and Ctrl-Z: their handler runs here, in `sigsuspend`, and
+  // only notes them; what they ask for is done when it returns.
+  KilnMain.catchSignals()
   Task.detached { exit(await command()) }
   var none = sigset_t()
   sigemptyset(&none)
-  while true { sigsuspend(&none) }
+  while true {
+    sigsuspend(&none)
+    KilnMain.takeSignals()
+  }
 }

@@ -44,7 +44,9 @@ import Testing
     #expect(p.runs("sleeper") == 2)
   }
 
-  @Test func interruptStopsEverythingAndRecordsNothing() throws {
+  /// Ctrl-C, and SIGTERM and SIGHUP as a supervisor or a closed terminal send them.
+  @Test(arguments: [SIGINT, SIGTERM, SIGHUP])
+  func interruptStopsEverythingAndRecordsNothing(signal: Int32) throws {
     let fraction = Fixture.uniqueFraction()
     let p = try TempProject([
       "kiln.yml": Self.sleeper(fraction: fraction, lateAfter: 3),
@@ -58,7 +60,7 @@ import Testing
         && !TempProject.processes(matching: "^sleep 3\\.\(fraction)").isEmpty
     }
     #expect(up, "the task never started")
-    running.send(SIGINT)
+    running.send(signal)
     let r = running.wait()
     #expect(r.status == 130, "\(r)")
     let gone = TempProject.waitUntil(seconds: 5) { TempProject.processes(matching: "\\.\(fraction)").isEmpty }

@@ -72,11 +72,13 @@ void kiln_atomic_store(unsigned *word, unsigned value);
 int kiln_futex_wait(unsigned *word, unsigned expected, int timeout_ms);
 int kiln_futex_wake(unsigned *word);
 
-// Ctrl-Z: `kiln_catch_terminal_stop` installs a SIGTSTP handler that only writes a byte
-// to a pipe (all a signal handler may safely do); a thread of kiln's own waits for it
-// in `kiln_wait_terminal_stop` and does the rest. 0, or -1 (errno set).
-int kiln_catch_terminal_stop(void);
-int kiln_wait_terminal_stop(void);
+// Ctrl-C, SIGTERM, SIGHUP and Ctrl-Z: `kiln_catch_signals` installs a handler that only
+// notes the signal (all a signal handler may safely do). kiln's main thread blocks every
+// asynchronous signal but while it waits in sigsuspend, so the handler runs there; on
+// waking it asks `kiln_take_signal` which one came (0: none; interrupts before Ctrl-Z)
+// and does the rest outside the handler. 0, or -1 (errno set).
+int kiln_catch_signals(void);
+int kiln_take_signal(void);
 
 // kiln's sandbox server (sandbox.c, issue 19): `kiln --sandbox-server` calls
 // `kiln_sandbox_serve` with one end of a stream socket pair as fds 0 and 1; it returns
