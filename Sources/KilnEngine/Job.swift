@@ -531,8 +531,10 @@ package struct Job: Sendable {
     // Declared inputs are compared with the stats their digests were taken under (at
     // prepare time, possibly well before this job got a slot).
     var changedInput: String?
+    // Folder by folder (an archive's 400 objects are in 16).
+    var stats = PathStats(fileSystem)
     for (input, before) in zip(task.inputs, task.inputStats) {
-      let now = fileSystem.stat(statCache.absolute(input.path)).flatMap { $0.kind == .directory ? nil : $0 }
+      let now = stats.stat(statCache.absolute(input.path)).flatMap { $0.kind == .directory ? nil : $0 }
       if now != before { changedInput = input.path; break }
     }
     if changedInput == nil {

@@ -324,8 +324,7 @@ package struct BuildSnapshot: Sendable {
   /// changes (`SnapshotDelta`).
   package func compare(fileSystem: any FileSystem, all limit: Int = 0,
                        sameContent: (Int, FileStat) -> Bool) -> Comparison {
-    var cursor = fileSystem.statCursor()
-    var folder = ""
+    var stats = PathStats(fileSystem)
     var matched: [(index: Int, stat: FileStat)] = []
     var changed: [Int] = []
     var first: String?
@@ -337,14 +336,11 @@ package struct BuildSnapshot: Sendable {
     }
     for (n, e) in entries.enumerated() {
       let abs = e.path.hasPrefix("/") ? e.path : Paths.join(root, e.path)
-      // Split on the last slash by bytes; the folder string is made once per run.
-      guard let slash = abs.utf8.lastIndex(of: UInt8(ascii: "/")) else {
+      guard abs.utf8.contains(UInt8(ascii: "/")) else {
         if found(n) { return .changed(first!, all: nil) }
         continue
       }
-      let parent = slash == abs.startIndex ? "/" : abs[..<slash]
-      if parent != folder { folder = String(parent) }
-      let now = cursor.stat(String(abs[abs.utf8.index(after: slash)...]), in: folder, followingLinks: e.followsLinks)
+      let now = stats.stat(abs, followingLinks: e.followsLinks)
       if e.kindOnly {
         if now?.kind == e.stat?.kind { continue }
         if found(n) { return .changed(first!, all: nil) }

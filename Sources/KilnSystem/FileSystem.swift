@@ -147,6 +147,26 @@ package protocol StatCursor {
   mutating func stat(_ name: String, in folder: String, followingLinks: Bool) -> FileStat?
 }
 
+/// Absolute paths stat'ed through a `StatCursor`: a run of paths in one folder reuses
+/// its open descriptor and its name (no string made for it per path). For many files
+/// in few folders: the snapshot's comparison, a task's inputs checked after it ran.
+package struct PathStats {
+  private var cursor: any StatCursor
+  private var folder = ""
+
+  package init(_ fileSystem: any FileSystem) { cursor = fileSystem.statCursor() }
+
+  /// `path`'s stat (through links unless `followingLinks` is false); nil when nothing
+  /// is there or `path` has no folder.
+  package mutating func stat(_ path: String, followingLinks: Bool = true) -> FileStat? {
+    // Split on the last slash by bytes; the folder string is made once per run.
+    guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+    let parent = slash == path.startIndex ? "/" : path[..<slash]
+    if parent != folder { folder = String(parent) }
+    return cursor.stat(String(path[path.utf8.index(after: slash)...]), in: folder, followingLinks: followingLinks)
+  }
+}
+
 /// A cursor that simply joins the path (fakes, and anywhere folders cannot be opened).
 package struct PathStatCursor: StatCursor {
   let fileSystem: any FileSystem
