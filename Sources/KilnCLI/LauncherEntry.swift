@@ -62,15 +62,7 @@ enum LauncherEntry {
   /// Runs the call; the compiler's status. A compiler that cannot be found is one line
   /// on stderr and status 127, as a shell says it.
   static func run(compiler: String, arguments: [String], masquerade: Bool) -> Int32 {
-    var environment: [String: String] = [:]
-    var p = environ
-    while let entry = p.pointee {
-      let text = String(cString: entry)
-      if let eq = text.firstIndex(of: "=") {
-        environment[String(text[..<eq])] = String(text[text.index(after: eq)...])
-      }
-      p += 1
-    }
+    let environment = Launch.currentEnvironment()
     // The compilers launcher calls above this one chose (kiln's, or another wrapper's
     // like ccache's masquerade folder, which skips only itself and so would start kiln
     // again): skipped, so the chain ends at the real compiler instead of looping.
