@@ -249,6 +249,9 @@ package struct Job: Sendable {
           || (try? fileSystem.createSymlink(target, at: abs)) == nil
         {
           ok = false
+        } else {
+          // For the snapshot, as a restored file is remembered (`hashLink`).
+          _ = statCache.linkDigest(of: output.path)
         }
       case .file:
         let recorded = clock.wallNanoseconds()
@@ -678,6 +681,9 @@ package struct Job: Sendable {
     ingest.inline[digest] = bytes
     ingest.hashedStats.append((path, before))
     ingest.entries.append(OutputEntry(path: path, kind: .symlink, permissions: 0o755, digest: digest))
+    // Looked at as a link for the snapshot, as a file output is remembered: else the
+    // null check after this build would not see the link deleted.
+    _ = statCache.linkDigest(of: path)
     return nil
   }
 

@@ -280,6 +280,35 @@ import Testing
     #expect(try p.kiln("build").ranCount == 0)
   }
 
+  /// A symlink output deleted after the build that made it (ran or restored) is seen by
+  /// the next build's snapshot check and made again; before, the snapshot held no look
+  /// at it when its task had run, and the next build said nothing changed.
+  @Test func aDeletedSymlinkOutputIsMadeAgain() throws {
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          link:
+            inputs: data.txt
+            outputs: [copy.txt, link.txt]
+            run: echo x >> .runs/link; cp data.txt copy.txt; ln -sf copy.txt link.txt
+
+        """,
+      "data.txt": "payload\n",
+    ])
+    #expect(try p.kiln("build").status == 0)
+    p.remove("link.txt")
+    let ran = try p.kiln("build", "--explain")
+    #expect(ran.status == 0 && !ran.output.contains("no file changed"), "\(ran)")
+    #expect(p.read("link.txt") == "payload\n", "\(ran)")
+    // Made by a restore this time: deleted again, it is seen again.
+    p.remove("link.txt")
+    let restored = try p.kiln("build", "--explain")
+    #expect(restored.status == 0 && !restored.output.contains("no file changed"), "\(restored)")
+    #expect(p.read("link.txt") == "payload\n", "\(restored)")
+    #expect(p.runs("link") == 1)
+    #expect(try p.kiln("build").ranCount == 0)
+  }
+
   /// `kiln ninja` stands on its snapshot too; a manifest edited decides everything.
   @Test func kilnNinjaDecidesTheEdgesThatUseTheEditedFile() throws {
     let p = try TempProject([
