@@ -99,7 +99,7 @@ struct NinjaCommand: KilnSubcommand {
     let trusted = delta?.snapshot.graphSeal
     async let candidate = Session.graphCacheCandidate(state, trusting: trusted)
     let asNeeded = delta != nil
-    let opened = Result { try Session(state, recordsAsNeeded: asNeeded) }
+    let opened = Result { try Session(state, recordsAsNeeded: asNeeded, statsFrom: delta?.snapshot) }
     var loaded = try load(file, state, candidate: .some(await candidate))
     var session = try opened.get()
     let observer = ConsoleObserver(explain: explaining, json: json, quiet: quiet, verbose: v)

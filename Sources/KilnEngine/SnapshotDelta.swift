@@ -11,9 +11,11 @@ import KilnSystem
 /// none of whose files changed, and none of whose dependencies will be decided again,
 /// would be found up to date by deciding it. Any doubt makes no delta and the build
 /// decides everything: a change the build file's expansion depended on (the build file,
-/// a folder a glob listed: the graph may change), a file outside the workspace (a
-/// system header, a tool), a file no instance is known to use, more than `limit`
-/// changes, a snapshot that does not say who used what.
+/// a folder a glob listed: the graph may change), a file no instance is known to use,
+/// more than `limit` changes, a snapshot that does not say who used what. A file
+/// outside the workspace is judged like one inside: its users are noted the same way
+/// (a system header's are every compile that read it), and `kiln ninja` in CMake's
+/// build folder names every source by its absolute path.
 package struct SnapshotDelta: Sendable {
   /// The snapshot, read with its `users`.
   package var snapshot: BuildSnapshot
@@ -39,7 +41,7 @@ package struct SnapshotDelta: Sendable {
     var seeds = Set<Int32>()
     for n in changed {
       let e = snapshot.entries[n]
-      guard !e.path.hasPrefix("/"), !e.expansion, !e.kindOnly, !e.users.isEmpty else { return nil }
+      guard !e.expansion, !e.kindOnly, !e.users.isEmpty else { return nil }
       seeds.formUnion(e.users)
     }
     self.snapshot = snapshot

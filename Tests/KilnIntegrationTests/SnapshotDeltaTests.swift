@@ -342,4 +342,63 @@ import Testing
     #expect(manifest.status == 0 && Self.standing(manifest) == nil, "\(manifest)")
     #expect(p.read("extra.txt") == "bravo\n")
   }
+
+  /// As CMake writes it: the manifest in a build folder, every source named by its
+  /// absolute path outside that folder. An edited source decides only the edges that
+  /// use it (and what depends on them); so does an edited header outside; the objects
+  /// are those of a plain compile of the sources as they are; a null build after.
+  @Test func kilnNinjaStandsOnTheSnapshotForSourcesOutsideItsFolder() throws {
+    let p = try TempProject([
+      "src/a.c": "#include \"h.h\"\nint a(void) { return H; }\n",
+      "src/b.c": "int b(void) { return 2; }\n",
+      "src/h.h": "#define H 1\n",
+    ])
+    let src = p.root + "/src"
+    try p.write("build/build.ninja", """
+      rule cc
+        command = echo $out >> .runs/cc && cc -MD -MF $out.d -c $in -o $out
+        depfile = $out.d
+        deps = gcc
+      rule ar
+        command = echo $out >> .runs/ar && rm -f $out && ar rcs $out $in
+      build a.o: cc \(src)/a.c
+      build b.o: cc \(src)/b.c
+      build lib.a: ar a.o b.o
+
+      """)
+    try p.write("build/.runs/.keep", "")
+    #expect(try p.kiln("ninja", "-C", "build").status == 0)
+    #expect(try p.kiln("ninja", "-C", "build").ranCount == 0)
+    #expect(p.read("build/.runs/cc")?.split(separator: "\n").count == 2)
+
+    try p.write("src/b.c", "int b(void) { return 3; }\n")
+    let edited = try p.kiln("ninja", "-C", "build", "--explain")
+    #expect(edited.status == 0, "\(edited)")
+    #expect(Self.standing(edited)?.contains("deciding the 2 of 3") == true, "\(edited)")
+    #expect(p.read("build/.runs/cc")?.split(separator: "\n").last == "b.o", "\(edited)")
+    #expect(p.read("build/.runs/cc")?.split(separator: "\n").count == 3)
+
+    try p.write("src/h.h", "#define H 7\n")
+    let header = try p.kiln("ninja", "-C", "build", "--explain")
+    #expect(header.status == 0, "\(header)")
+    #expect(Self.standing(header)?.contains("deciding the 2 of 3") == true, "\(header)")
+    #expect(p.read("build/.runs/cc")?.split(separator: "\n").last == "a.o", "\(header)")
+    #expect(p.read("build/.runs/ar")?.split(separator: "\n").count == 3)
+
+    // The same objects as a plain compile of the sources as they are now.
+    let fresh = try TempProject([:])
+    for name in ["a.c", "b.c", "h.h"] { try fresh.write("src/" + name, bytes: p.bytes("src/" + name)!) }
+    for name in ["a", "b"] {
+      let cc = Process()
+      cc.executableURL = URL(fileURLWithPath: "/bin/sh")
+      cc.arguments = ["-c", "cc -c \(fresh.root)/src/\(name).c -o \(fresh.root)/\(name).o"]
+      cc.environment = TestEnvironment.variables(home: fresh.home, cache: fresh.cache.path)
+      try cc.run()
+      cc.waitUntilExit()
+      #expect(cc.terminationStatus == 0)
+      #expect(fresh.bytes(name + ".o") != nil && fresh.bytes(name + ".o") == p.bytes("build/\(name).o"), "\(name).o")
+    }
+    let null = try p.kiln("ninja", "-C", "build", "--explain")
+    #expect(null.output.contains("no file changed since the last build"), "\(null)")
+  }
 }
