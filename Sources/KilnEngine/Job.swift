@@ -250,8 +250,9 @@ package struct Job: Sendable {
         {
           ok = false
         } else {
-          // For the snapshot, as a restored file is remembered (`hashLink`).
-          _ = statCache.linkDigest(of: output.path)
+          // For the snapshot, as a restored file is remembered.
+          let at = clock.wallNanoseconds()
+          statCache.rememberLink(output.path, fileSystem.lstat(abs), observedAt: at)
         }
       case .file:
         let recorded = clock.wallNanoseconds()
@@ -670,6 +671,7 @@ package struct Job: Sendable {
   /// not when it points outside the workspace.
   private func hashLink(_ path: String, into ingest: inout Ingest) -> String? {
     let abs = Paths.join(root, path)
+    let at = clock.wallNanoseconds()
     guard let before = fileSystem.lstat(abs), let target = try? fileSystem.readLink(abs) else {
       return "output \(path) is a symlink kiln cannot read"
     }
@@ -683,7 +685,7 @@ package struct Job: Sendable {
     ingest.entries.append(OutputEntry(path: path, kind: .symlink, permissions: 0o755, digest: digest))
     // Looked at as a link for the snapshot, as a file output is remembered: else the
     // null check after this build would not see the link deleted.
-    _ = statCache.linkDigest(of: path)
+    statCache.rememberLink(path, before, observedAt: at)
     return nil
   }
 

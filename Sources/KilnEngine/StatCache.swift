@@ -156,9 +156,16 @@ package final class StatCache: Sendable {
     let at = clock.wallNanoseconds()
     let abs = absolute(path)
     let st = fileSystem.lstat(abs)
-    state.withLock { $0.probed["l:" + path] = SnapshotEntry(path: path, followsLinks: false, stat: st, observedAt: at) }
+    rememberLink(path, st, observedAt: at)
     guard st?.kind == .symlink, let target = try? fileSystem.readLink(abs) else { return nil }
     return Hasher.digest(Array(target.utf8))
+  }
+
+  /// Records the lstat this process took of `path` (a symlink output it just made or
+  /// hashed, with the time taken before the lstat), for the snapshot: as `remember` does
+  /// for a file, so the next build's check sees the link deleted or replaced.
+  package func rememberLink(_ path: String, _ st: FileStat?, observedAt at: Int64) {
+    state.withLock { $0.probed["l:" + path] = SnapshotEntry(path: path, followsLinks: false, stat: st, observedAt: at) }
   }
 
   package func forget(_ path: String) {
