@@ -151,18 +151,20 @@ $(CASD) $(RUNNER):
 # The suite runs with HOME (and the XDG folders) pointed at an empty temporary folder,
 # and fails if kiln made a cache there: every process a test starts must get a home of
 # its own from TestEnvironment (Tests/KilnIntegrationTests/HermeticTests.swift), so a
-# kiln cache under the runner's HOME means a test leaked onto the real HOME.
+# kiln cache under the runner's HOME means a test leaked onto the real HOME. TMPDIR is a
+# fresh folder too, removed afterwards: the tests' scratch folders go there, and so do
+# the empty TemporaryDirectory.* folders `swift test` itself leaves (5 per run) in /tmp.
 test: deps-test $(PROMTOOL) $(NGINX) $(CASD) $(RUNNER)
 	$(SWIFT) build --build-tests
-	@home=$$(mktemp -d /tmp/kiln-test-home.XXXXXX); \
+	@home=$$(mktemp -d /tmp/kiln-test-home.XXXXXX); tmp=$$(mktemp -d /tmp/kiln-test-tmp.XXXXXX); \
 	env -u KILN_CACHE_DIR -u KILN_REMOTE_CACHE -u KILN_REMOTE_EXECUTE -u KILN_WORKSPACE HOME=$$home XDG_CACHE_HOME=$$home/.cache \
-	  XDG_CONFIG_HOME=$$home/.config XDG_DATA_HOME=$$home/.local/share XDG_STATE_HOME=$$home/.local/state \
+	  XDG_CONFIG_HOME=$$home/.config XDG_DATA_HOME=$$home/.local/share XDG_STATE_HOME=$$home/.local/state TMPDIR=$$tmp \
 	  KILN_BIN=$(CURDIR)/$(BIN_DEBUG) KILN_PROMTOOL=$(PROMTOOL) KILN_NGINX=$(NGINX) KILN_BUILDBOX_CASD=$(CASD) KILN_BUILDBOX_RUN=$(RUNNER) \
 	  $(SWIFT) test --skip-build; status=$$?; \
 	if [ -e $$home/.cache/kiln ]; then \
 	  echo "make test: a test ran kiln with the runner's HOME ($$home/.cache/kiln exists): give it TestEnvironment"; status=1; \
 	fi; \
-	rm -rf $$home; exit $$status
+	rm -rf $$home $$tmp; exit $$status
 
 demo: deps-demo release
 	@sh fixtures/demo-run.sh $(CURDIR)/$(BIN_RELEASE)
