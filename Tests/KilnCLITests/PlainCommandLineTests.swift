@@ -25,4 +25,34 @@ import Testing
       #expect(HooksCommand.Run.plainHook(arguments) == nil, "\(arguments) is the parser's to read")
     }
   }
+
+  /// `kiln ninja` is read by its own parser alone (`KilnMain.parse`): the same fields
+  /// as the root's parse, and the root's help and errors for anything else.
+  @Test func kilnNinjaIsReadAsTheRootReadsIt() throws {
+    let lines: [[String]] = [
+      ["ninja"], ["ninja", "-j", "2"], ["ninja", "-j", "2", "-k", "0", "all"], ["ninja", "-v", "-d", "explain", "a", "b"],
+      ["ninja", "-n", "--quiet"], ["ninja", "--version"], ["ninja", "-l", "1.5", "--json", "--trace", "t.json"],
+      ["ninja", "-t", "targets", "all"], ["ninja", "--explain", "-q", "lib/x.a"],
+    ]
+    func fields(_ c: NinjaCommand) -> String {
+      "\(String(describing: c.j)) \(String(describing: c.k)) \(String(describing: c.l)) \(c.n) \(c.v) \(c.d) "
+        + "\(String(describing: c.t)) \(c.version) \(c.explain) \(c.json) \(String(describing: c.trace)) \(c.quiet) \(c.targets)"
+    }
+    for line in lines {
+      let direct = try #require(try KilnMain.parse(line) as? NinjaCommand, "\(line)")
+      let root = try #require(try KilnCommand.parseAsRoot(line) as? NinjaCommand, "\(line)")
+      #expect(fields(direct) == fields(root), "\(line)")
+    }
+    // Refused lines and help: the root's answer, word for word (help is a command of
+    // the parser's, not `kiln ninja`).
+    func outcome(_ parse: () throws -> any ParsableCommand) -> String {
+      do { return "parsed \(type(of: try parse()))" } catch { return "refused: " + KilnCommand.fullMessage(for: error) }
+    }
+    for line in [["ninja", "--bogus"], ["ninja", "-j"], ["ninja", "--help"], ["ninja", "-h"], ["ninja", "-j", "x"]] {
+      let direct = outcome { try KilnMain.parse(line) }
+      let root = outcome { try KilnCommand.parseAsRoot(line) }
+      #expect(direct == root, "\(line)")
+      #expect(!direct.contains("NinjaCommand"), "\(line): \(direct)")
+    }
+  }
 }
