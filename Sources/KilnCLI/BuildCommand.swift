@@ -123,7 +123,10 @@ struct BuildRequest: Equatable {
     _ = Unmanaged.passRetained(session)
     let (graph, looked) = try session.observedGraph(overriding: overrides, candidate: .some(await candidate),
                                                     hiddenDigest: delta?.snapshot.hiddenDigest)
-    if !dryRun, lock == nil { lock = try context.lockCheckout(create: true) }
+    if !dryRun, lock == nil {
+      lock = try context.lockCheckout(create: true)
+      session.writeGraphCacheLeftUnwritten()
+    }
     defer { withExtendedLifetime(lock) {} }
     // A foreach that matches nothing is legal (nothing to build yet) but is also what a
     // typo in its glob looks like, and it makes that task's old outputs stale.

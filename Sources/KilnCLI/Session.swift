@@ -203,12 +203,29 @@ final class Session {
     let graph = try context.graph(hiding: hidden, using: observing)
     graphFilter = observing.listingFilter
     guard fs.stat(context.layout.folder)?.kind == .directory else {
+      unwrittenGraphCache = (observing, graph, hiddenDigest)
       return (graph, observing.looks.map { SnapshotEntry($0, in: context.root) })
     }
     let stored = GraphCache.storeSealed(at: cachePath, root: context.root, hiddenDigest: hiddenDigest,
                                         observing: observing, graph: graph, fileSystem: fs)
     graphSeal = stored.seal
     return (graph, stored.entries)
+  }
+
+  /// The graph cache `observedGraph` did not write for want of the state folder (the
+  /// first build of a fresh checkout makes `.kiln/` only once its build file expanded).
+  private var unwrittenGraphCache: (ObservingFileSystem, TaskGraph, Digest)?
+
+  /// Writes the graph cache `observedGraph` left unwritten, now that the build made the
+  /// state folder: else the build after, the first edit in a fresh worktree, found no
+  /// graph cache, read every record and decided every instance.
+  func writeGraphCacheLeftUnwritten() {
+    guard let (observing, graph, hidden) = unwrittenGraphCache,
+          context.fileSystem.stat(context.layout.folder)?.kind == .directory
+    else { return }
+    unwrittenGraphCache = nil
+    graphSeal = GraphCache.storeSealed(at: context.layout.graphCache, root: context.root, hiddenDigest: hidden,
+                                       observing: observing, graph: graph, fileSystem: context.fileSystem).seal
   }
 
   /// The seal (`Seal.digest(of:)`) of the graph cache file the last `observedGraph`

@@ -865,8 +865,18 @@ package final class Build {
       }
       if let j = looks.position(of: e.path, followsLinks: e.followsLinks) {
         let old = looks.entries[j]
-        // Another kind the second time: it changed while the build ran.
-        if old.stat?.kind != e.stat?.kind { return nil }
+        // Another kind the second time: it changed while the build ran. But for a file
+        // this graph's tasks declare, found missing by a look at its kind alone and a
+        // file when the build looked at it: the build made it (expansion asks whether an
+        // input is there before a later round declares it, and the graph is the same
+        // whatever it found). Kept as the file the build saw; before, a cold build or a
+        // restore took no snapshot, and the first edit after it decided every instance.
+        if old.stat?.kind != e.stat?.kind {
+          guard old.kindOnly, old.stat == nil, !e.kindOnly, e.stat?.kind == .file, graph.producers[e.path] != nil
+          else { return nil }
+          looks.entries[j] = e
+          continue
+        }
         if e.kindOnly { continue }
         // Only its kind mattered to expansion; the build's verdicts need the rest.
         if old.kindOnly {

@@ -232,7 +232,11 @@ package struct Job: Sendable {
   /// remote hit's is stored after, with its time).
   func restore(_ task: PreparedTask, from entry: ActionEntry, touching: Bool = true) -> Restore {
     // Declared outputs are this task's to replace; a directory output is rebuilt whole.
-    for output in task.instance.outputs where mayClear(output) && statCache.fileSystemKind(output) == .directory {
+    // Asked of the file system, not through the stat cache: what is there before the
+    // restore is no input of any verdict, and noted for the snapshot it contradicted the
+    // look at the restored file after it (the build that restored everything in a fresh
+    // worktree took no snapshot, and the first edit after it decided every instance).
+    for output in task.instance.outputs where mayClear(output) && fileSystem.stat(Paths.join(root, output))?.kind == .directory {
       try? fileSystem.remove(Paths.join(root, output))
     }
     var failure = Restore.miss

@@ -309,6 +309,72 @@ import Testing
     #expect(try p.kiln("build").ranCount == 0)
   }
 
+  /// A build that restored every output (a checkout at another path on a warm cache,
+  /// as a fresh worktree is) leaves a snapshot and a graph cache: the null build after
+  /// it is answered by the snapshot. Before, two looks taken before the outputs existed
+  /// contradicted the build's looks at them after (the restore's own, and expansion's
+  /// at an input a task declares), so the build took no snapshot; and the graph cache
+  /// was not written because `.kiln/` did not exist yet when the build file expanded.
+  /// (The first edit after it still decides every instance here: the graph cache was
+  /// made before any record named the outputs, and a folder that appears during the
+  /// build, or a glob over one the build writes names into, does the same; the objects'
+  /// folder is part of the checkout in this test, and the link names its objects.)
+  @Test func aBuildThatRestoredEverythingLeavesASnapshotAndAGraphCache() throws {
+    var files = Fixture.cProject
+    files["kiln.yml"] = files["kiln.yml"]!.replacingOccurrences(of: "inputs: build/*.o",
+                                                                with: "inputs: [build/main.o, build/a.o, build/b.o]")
+    files["build/.keep"] = ""
+    let first = try TempProject(files)
+    #expect(try first.kiln("build").status == 0)
+    let p = try TempProject(files, sharingCacheWith: first)
+    try p.write(".runs/.keep", "")
+    let restored = try p.kiln("build")
+    #expect(restored.status == 0 && restored.stdout.contains("0 ran, 4 restored"), "\(restored)")
+    #expect(p.bytes(".kiln/state.snapshot") != nil, "the restoring build took no snapshot")
+    #expect(p.bytes(".kiln/state.graph") != nil, "the restoring build wrote no graph cache")
+    let null = try p.kiln("build", "--explain")
+    #expect(null.ranCount == 0 && (null.stdout + null.stderr).contains("no file changed since the last build"),
+            "answered from the snapshot: \(null)")
+    try p.write("src/b.c", "#include \"common.h\"\nint b(void) { return COMMON + 2; }\n")
+    let edited = try p.kiln("build")
+    #expect(edited.status == 0 && p.runLines("compile") == ["b"] && p.runs("link") == 1, "\(edited)")
+    #expect(Self.outputs(p, under: ["build/", "app"]).filter { $0.key != "build/.keep" }
+      == (try Self.fromScratch(p, outputs: ["build/", "app"])))
+    #expect(try p.kiln("build").ranCount == 0)
+  }
+
+  /// The same for `kiln ninja` (a second build folder of a CMake project): the build
+  /// that restored every edge leaves a snapshot the first edit stands on.
+  @Test func kilnNinjaAfterARestoreStandsOnTheSnapshot() throws {
+    let files = [
+      "build.ninja": """
+        rule cp
+          command = echo $out >> .runs/cp && cp $in $out
+        rule cat
+          command = echo $out >> .runs/cat && cat $in > $out
+        build out/a.txt: cp a.txt
+        build out/b.txt: cp b.txt
+        build all.txt: cat out/a.txt out/b.txt
+
+        """,
+      "a.txt": "alpha\n",
+      "b.txt": "bravo\n",
+      ".runs/.keep": "",
+    ]
+    let first = try TempProject(files)
+    #expect(try first.kiln("ninja").status == 0)
+    let p = try TempProject(files, sharingCacheWith: first)
+    let restored = try p.kiln("ninja")
+    #expect(restored.status == 0 && restored.stdout.contains("0 ran, 3 restored"), "\(restored)")
+    try p.write("a.txt", "ALPHA\n")
+    let edited = try p.kiln("ninja", "--explain")
+    #expect(edited.status == 0, "\(edited)")
+    #expect(Self.standing(edited)?.contains("deciding the 2 of 3") == true, "\(edited)")
+    #expect(p.runLines("cp") == ["out/a.txt"] && p.runs("cat") == 1, "\(edited)")
+    #expect(p.read("all.txt") == "ALPHA\nbravo\n")
+    #expect(try p.kiln("ninja").ranCount == 0)
+  }
+
   /// `kiln ninja` stands on its snapshot too; a manifest edited decides everything.
   @Test func kilnNinjaDecidesTheEdgesThatUseTheEditedFile() throws {
     let p = try TempProject([
