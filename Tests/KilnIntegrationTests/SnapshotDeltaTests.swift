@@ -346,21 +346,8 @@ import Testing
   /// The same for `kiln ninja` (a second build folder of a CMake project): the build
   /// that restored every edge leaves a snapshot the first edit stands on.
   @Test func kilnNinjaAfterARestoreStandsOnTheSnapshot() throws {
-    let files = [
-      "build.ninja": """
-        rule cp
-          command = echo $out >> .runs/cp && cp $in $out
-        rule cat
-          command = echo $out >> .runs/cat && cat $in > $out
-        build out/a.txt: cp a.txt
-        build out/b.txt: cp b.txt
-        build all.txt: cat out/a.txt out/b.txt
-
-        """,
-      "a.txt": "alpha\n",
-      "b.txt": "bravo\n",
-      ".runs/.keep": "",
-    ]
+    var files = Self.copyAndCat
+    files[".runs/.keep"] = ""
     let first = try TempProject(files)
     #expect(try first.kiln("ninja").status == 0)
     let p = try TempProject(files, sharingCacheWith: first)
@@ -375,22 +362,25 @@ import Testing
     #expect(try p.kiln("ninja").ranCount == 0)
   }
 
+  /// Two copies and their concatenation, as a build.ninja.
+  static let copyAndCat = [
+    "build.ninja": """
+      rule cp
+        command = echo $out >> .runs/cp && cp $in $out
+      rule cat
+        command = echo $out >> .runs/cat && cat $in > $out
+      build out/a.txt: cp a.txt
+      build out/b.txt: cp b.txt
+      build all.txt: cat out/a.txt out/b.txt
+
+      """,
+    "a.txt": "alpha\n",
+    "b.txt": "bravo\n",
+  ]
+
   /// `kiln ninja` stands on its snapshot too; a manifest edited decides everything.
   @Test func kilnNinjaDecidesTheEdgesThatUseTheEditedFile() throws {
-    let p = try TempProject([
-      "build.ninja": """
-        rule cp
-          command = echo $out >> .runs/cp && cp $in $out
-        rule cat
-          command = echo $out >> .runs/cat && cat $in > $out
-        build out/a.txt: cp a.txt
-        build out/b.txt: cp b.txt
-        build all.txt: cat out/a.txt out/b.txt
-
-        """,
-      "a.txt": "alpha\n",
-      "b.txt": "bravo\n",
-    ])
+    let p = try TempProject(Self.copyAndCat)
     #expect(try p.kiln("ninja").status == 0)
     #expect(try p.kiln("ninja").status == 0)
     #expect(p.runs("cp") == 2 && p.runs("cat") == 1)
