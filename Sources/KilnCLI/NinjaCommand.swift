@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import KilnCore
 import KilnEngine
@@ -124,13 +127,40 @@ struct NinjaCommand: KilnSubcommand {
       for target in targets {
         let path = NinjaGraph.relative(Paths.normalize(target) ?? target, to: directory)
         guard let built = loaded.ninja.targets[path] else { throw CLIError("kiln ninja: unknown target '\(target)'") }
-        wanted! += built
+        // The manifest itself (`meson test` asks for it first): the step above has
+        // decided its edge by ninja's rule; decided again as any edge, it would run every
+        // time (the generator rewrites inputs of its own, and is never cached).
+        wanted! += built.filter { n || $0 != generator }
       }
     } else if let defaults = loaded.ninja.defaults {
       wanted = defaults
     } else if let generator {
       // Everything but the generator, which the step above has decided.
       wanted = loaded.ninja.graph.instances.map(\.id).filter { $0 != generator }
+    }
+    // `ninja clean` in CMake's and Meson's build folders runs an edge whose command is
+    // this ninja's `-t clean`: a kiln in a task of this build, which would wait for the
+    // lock this build holds. The tool runs here instead, and the edge's dependencies are
+    // built as it would have had them built.
+    if !targets.isEmpty, var ids = wanted {
+      var cleans: [[String]] = []
+      var needed: [TaskID] = []
+      ids.removeAll { id in
+        guard let i = loaded.ninja.graph.index(of: id),
+              let arguments = Self.selfClean(loaded.ninja.graph[i].command, manifest: file, environment: context.environment)
+        else { return false }
+        cleans.append(arguments)
+        needed += loaded.ninja.graph[i].dependencies
+        return true
+      }
+      if !cleans.isEmpty {
+        for arguments in cleans {
+          try NinjaToolCommand(tool: "clean", arguments: arguments, dryRun: n, verbose: v, holdingLock: true).run(in: context)
+        }
+        ids += needed.filter { !ids.contains($0) }
+        if ids.isEmpty { return }
+        wanted = ids
+      }
     }
     var request = SnapshotRequest(expansion: loaded.looks + generatorEntries(generator, loaded.ninja, state), warnings: [])
     request.targetsKey = BuildSnapshot.targetsKey(snapshotTargets)
@@ -139,6 +169,40 @@ struct NinjaCommand: KilnSubcommand {
                                  snapshot: n ? nil : request, decideFirst: changed.map { [$0] } ?? [],
                                  delta: session.recordsAsNeeded ? delta : nil)
     try finish(result, observer, context)
+  }
+
+  /// The arguments of ninja's clean tool when `command` runs this kiln as that tool on
+  /// this manifest: CMake's `clean` edge (`<make program> $FILE_ARG -t clean $TARGETS`),
+  /// Meson's (`<ninja> -t clean`); nil for anything else, or a command the shell would
+  /// read otherwise than as plain words.
+  static func selfClean(_ command: String, manifest: String, environment: [String: String]) -> [String]? {
+    let special = Set("'\"\\$`;&|<>(){}*?[]#~=\n\t")
+    guard !command.contains(where: { special.contains($0) }) else { return nil }
+    var words = command.split(separator: " ").map(String.init)[...]
+    guard let program = words.popFirst(), Self.isThisKiln(program, environment: environment) else { return nil }
+    if Paths.fileName(program) == "kiln" {
+      guard words.popFirst() == "ninja" else { return nil }
+    }
+    if words.first == "-f" {
+      words.removeFirst()
+      guard words.popFirst() == manifest else { return nil }
+    }
+    guard words.popFirst() == "-t", words.popFirst() == "clean" else { return nil }
+    return Array(words)
+  }
+
+  /// Whether `program` (a path, or a name looked up on PATH) is the executable running.
+  private static func isThisKiln(_ program: String, environment: [String: String]) -> Bool {
+    guard let me = realpath("/proc/self/exe", nil) else { return false }
+    defer { free(me) }
+    let candidates = program.contains("/") ? [program]
+      : (environment["PATH"] ?? "").split(separator: ":").map { $0 + "/" + program }
+    for candidate in candidates {
+      guard let resolved = realpath(candidate, nil) else { continue }
+      defer { free(resolved) }
+      return strcmp(resolved, me) == 0
+    }
+    return false
   }
 
   /// The manifest read and made a graph, with every file reading it looked at; from

@@ -32,6 +32,9 @@ struct NinjaToolCommand {
   var dryRun = false
   /// `-v`: `clean` names every file it deletes (a dry run always does, as ninja's).
   var verbose = false
+  /// The caller holds the checkout's lock (`kiln ninja clean`, whose edge runs this
+  /// tool): `clean` does not take it again.
+  var holdingLock = false
 
   func run(in context: Context) throws {
     if tool == "list" {
@@ -162,7 +165,7 @@ struct NinjaToolCommand {
   /// writing and that still holds what kiln wrote, and says how many; names on stderr
   /// each one that is there and is kept.
   private func clean(_ paths: [String], in state: Context) throws {
-    let lock = dryRun ? nil : try state.lockCheckout(create: false)
+    let lock = dryRun || holdingLock ? nil : try state.lockCheckout(create: false)
     defer { withExtendedLifetime(lock) {} }
     let session = try Session(state)
     let owned = session.ownedOutputs

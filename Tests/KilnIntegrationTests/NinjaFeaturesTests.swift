@@ -258,4 +258,53 @@ import Testing
     let edited = try p.kiln("ninja", "--json")
     #expect(edited.status == 0 && edited.stdout.contains("\"ran\":2"), "\(edited)")
   }
+
+  /// `kiln ninja build.ninja` (what `meson test` asks for first) regenerates the
+  /// manifest only when it is older than what it is made from, as ninja does; decided
+  /// as any edge, the generator ran every time.
+  @Test func askingForTheManifestRunsItsGeneratorOnlyWhenItIsOutOfDate() throws {
+    let p = try Self.regeneratingProject()
+    for _ in 0..<2 {
+      let asked = try p.kiln("ninja", "build.ninja")
+      #expect(asked.status == 0 && p.runs("gen") == 1, "\(asked)")
+    }
+    try p.touch("spec", secondsFromNow: 20)
+    let stale = try p.kiln("ninja", "build.ninja")
+    #expect(stale.status == 0 && p.runs("gen") == 2, "\(stale)")
+    let again = try p.kiln("ninja", "build.ninja")
+    #expect(again.status == 0 && p.runs("gen") == 2, "\(again)")
+    #expect(p.runs("w") == 0, "only the manifest was asked for")
+  }
+
+  /// CMake's `clean` target runs `<make program> -t clean`, Meson's `<ninja> -t clean`:
+  /// with kiln as that program, a kiln inside a task of the build that holds the
+  /// checkout, which could only fail. kiln runs its clean tool itself: what it wrote is
+  /// deleted, a file it did not write is kept, and the next build restores.
+  @Test(arguments: ["cmake", "meson"])
+  func theCleanTargetRunsKilnsCleanTool(_ generator: String) throws {
+    let p = try TempProject(["in.txt": "payload\n", "mine.txt": "not kiln's\n"])
+    let link = p.root + "/bin/kiln-ninja"
+    try FileManager.default.createDirectory(atPath: p.root + "/bin", withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: TempProject.kilnBinary)
+    let clean = generator == "cmake"
+      ? "rule CLEAN\n  command = \(link) $FILE_ARG -t clean $TARGETS\nbuild clean: CLEAN\n"
+      : "rule CUSTOM_COMMAND\n  command = $COMMAND\nbuild meson-internal__clean: CUSTOM_COMMAND PHONY\n"
+        + "  COMMAND = \(link) -t clean\nbuild clean: phony meson-internal__clean\nbuild PHONY: phony\n"
+    try p.write("build.ninja", """
+      rule cp
+        command = echo $out >> .runs/cp && cp $in $out
+      build out/a.txt: cp in.txt
+      build out/b.txt: cp out/a.txt
+      default out/b.txt
+
+      """ + clean)
+    #expect(try p.kiln("ninja").status == 0)
+    #expect(p.read("out/b.txt") == "payload\n")
+    let cleaned = try p.kiln("ninja", "clean")
+    #expect(cleaned.status == 0 && cleaned.stdout.contains("Cleaning... 2 files."), "\(cleaned)")
+    #expect(!p.exists("out/a.txt") && !p.exists("out/b.txt") && p.read("mine.txt") == "not kiln's\n", "\(cleaned)")
+    let rebuilt = try p.kiln("ninja")
+    #expect(rebuilt.status == 0 && rebuilt.stdout.contains("0 ran, 2 restored"), "\(rebuilt)")
+    #expect(p.read("out/b.txt") == "payload\n" && p.runs("cp") == 2)
+  }
 }
