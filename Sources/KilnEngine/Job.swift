@@ -486,7 +486,13 @@ package struct Job: Sendable {
       }
     }
     if !names.isEmpty {
-      let declared = Set(task.inputs.map(\.path))
+      var declared = Set(task.inputs.map(\.path))
+      // An input named from a build folder beside the sources (Meson's `../src/a.c`) is
+      // discovered under its absolute name: the same file, not a second input (two
+      // names for one file made one edit "2 files changed").
+      for input in task.inputs where input.path.hasPrefix("../") {
+        if let absolute = Paths.normalize(Paths.join(root, input.path)) { declared.insert(absolute) }
+      }
       var seen = Set<String>()
       for name in names {
         let path = normalizeDiscovered(name, directory: instance.directory)

@@ -457,4 +457,31 @@ import Testing
     let null = try p.kiln("ninja", "-C", "build", "--explain")
     #expect(null.output.contains("no file changed since the last build"), "\(null)")
   }
+
+  /// Meson's layout: the build folder beside the sources, which build.ninja names as
+  /// `../src/a.c`; the compiler's depfile names them so too, and kiln takes a depfile's
+  /// path outside the folder by its absolute name. The source is the edge's own input,
+  /// not a discovered one: an edit is one file changed, and `-t deps` does not list it.
+  @Test func aSourceNamedFromBesideItsFolderIsOneFile() throws {
+    let p = try TempProject([
+      "src/a.c": "#include \"h.h\"\nint a(void) { return H; }\n",
+      "src/h.h": "#define H 1\n",
+      "build/build.ninja": """
+        rule cc
+          command = cc -MD -MF $out.d -c $in -o $out
+          depfile = $out.d
+          deps = gcc
+        build a.o: cc ../src/a.c
+
+        """,
+    ])
+    #expect(try p.kiln("ninja", "-C", "build").status == 0)
+    #expect(try p.kiln("ninja", "-C", "build").ranCount == 0)
+    let deps = try p.kiln("ninja", "-C", "build", "-t", "deps")
+    #expect(deps.status == 0 && deps.stdout.contains("h.h") && !deps.stdout.contains("a.c"), "\(deps)")
+    try p.write("src/a.c", "#include \"h.h\"\nint a(void) { return H + 1; }\n")
+    let edited = try p.kiln("ninja", "-C", "build", "--explain")
+    #expect(edited.status == 0 && edited.ranCount == 1, "\(edited)")
+    #expect(Self.standing(edited)?.contains("1 file changed") == true, "\(edited)")
+  }
 }
