@@ -6,7 +6,7 @@ Projects (bench/projects.py), each copied once per tool:
   synth        generated C project (bench/gen_synth.py), BENCH_UNITS units: cold, null,
                touch, clean, worktree, edit, header
   synth-big    the same at BENCH_UNITS_BIG units: cold once (setup), null
-  synth-small  the same at BENCH_UNITS_SMALL units: cold once (setup), null
+  synth-small  the same at BENCH_UNITS_SMALL units: cold (BENCH_ROUNDS_FULL rounds), null
   trivial      BENCH_TRIVIAL `cp` tasks (bench/gen_trivial.py): cold
   trivial-big  BENCH_TRIVIAL_BIG `cp` tasks: cold once (setup), null, peak RSS
   hash         a BENCH_HASH_MIB MiB file: `xxhsum -H2` against `kiln exec --in FILE`

@@ -340,7 +340,8 @@ def markdown(data):
               if data_what(data, k)]
     parts += ["- **synth-big**: the same generator at %s units: one cold build per tool (timed once), then null "
               "builds. **synth-small**: the same at %s units (a project of Lua's size, where start-up is most of a "
-              "null build), the same two scenarios." % (fmt_n(c["units_big"]), fmt_n(c.get("units_small", 30))),
+              "null build), its cold build in as many rounds as synth's cold one, then null builds."
+              % (fmt_n(c["units_big"]), fmt_n(c.get("units_small", 30))),
               "- **trivial**: %s `cp` tasks, cold: kiln with no `.kiln/` and an empty cache, ninja without "
               "`.ninja_log`, every output deleted. **trivial-big**: %s tasks, one cold build (timed once), then "
               "null builds and each tool's peak RSS. ninja+ccache is left out (no compiler to cache)."
