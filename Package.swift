@@ -3,7 +3,15 @@ import PackageDescription
 
 /// Targets follow STYLE.md section 1: imports only point down
 /// (kiln -> KilnCLI -> KilnEngine -> KilnStore -> KilnSystem -> KilnHash -> KilnCore).
-let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+///
+/// Release builds prespecialize generic metadata: the runtime otherwise builds the
+/// metadata of every generic type kiln uses (arrays and dictionaries of its own
+/// structs) at first use, in every process, and a null build is mostly start-up
+/// (docs/architecture.md, "Start-up, and a compiler flag").
+let strict: [SwiftSetting] = [
+  .swiftLanguageMode(.v6),
+  .unsafeFlags(["-Xfrontend", "-prespecialize-generic-metadata"], .when(configuration: .release)),
+]
 
 let package = Package(
   name: "kiln",
