@@ -107,6 +107,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True   # no bench/__pycache__
 import hooks  # noqa: E402
+import runner  # noqa: E402
 import isolate  # noqa: E402
 import launcher  # noqa: E402
 import remote  # noqa: E402
@@ -481,6 +482,7 @@ def main():
     for f in os.listdir(logs):
         rm(os.path.join(logs, f))
     work = tempfile.mkdtemp(prefix="kiln-bench.")
+    runner.TRASH = os.path.join(work, "trash")
     # A private copy, so that a rebuild of .build/release during the run cannot mix two binaries.
     shutil.copy2(kiln, os.path.join(work, "kiln"))
     # Its network helper beside it, where kiln looks for it (the remote group).
@@ -529,8 +531,10 @@ def main():
             # workspaces (issue 5): its own timed rounds (bench/workspaces.py)
             (bench.run_workspaces if group == "workspaces" else bench.run_project)(p)
     except KeyboardInterrupt:
+        runner.empty_trash()
         log("bench: interrupted; scratch trees kept in %s" % work)
         raise SystemExit(130)
+    runner.empty_trash()
     data["machine"]["loadavg_end"] = " ".join("%.2f" % x for x in os.getloadavg())
     data["runtime_seconds"] = round(time.perf_counter() - start, 1)
     data["projects"] = {k: v for k, v in bench.results.items() if k not in ("hash", "hooks", "launcher", "remote", "isolate")}

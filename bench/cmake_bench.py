@@ -218,7 +218,7 @@ class CMakeProject(SynthProject):
             for f in files:
                 rel = os.path.relpath(os.path.join(d, f), build)
                 if f.endswith(".o") or rel in OUTPUTS or (self.render == "build" and rel.startswith("gen/")):
-                    os.remove(os.path.join(d, f))
+                    rm(os.path.join(d, f))   # moved aside (runner.TRASH)
                     n += 1
         return n
 

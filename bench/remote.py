@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from runner import bench_env, run_logged
+from runner import bench_env, rm, run_logged
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -176,7 +176,7 @@ class RemoteBench:
 
     def fresh(self, name, at=None):
         tree = os.path.join(at or self.work, name)
-        shutil.rmtree(tree, ignore_errors=True)
+        rm(tree)
         shutil.copytree(self.src, tree, symlinks=True)
         return tree
 
@@ -220,10 +220,10 @@ class RemoteBench:
                     r = self.timed(kiln, tree, env, label)
                     checks[key] &= self.check(tree, label, r)
                     if side != "local":
-                        shutil.rmtree(cache, ignore_errors=True)
+                        rm(cache)
                 times[key].append(r.seconds)
                 cpu[key].append(r.cpu_seconds)
-                shutil.rmtree(tree, ignore_errors=True)
+                rm(tree)
 
     def run(self):
         shutil.rmtree(self.work, ignore_errors=True)
@@ -300,7 +300,7 @@ class RemoteBench:
                 for side in (("exec-local", "exec-remote") if rnd % 2 == 0 else ("exec-remote", "exec-local")):
                     label = "%s-%d" % (side, rnd)
                     tree = os.path.join(self.work, label)
-                    shutil.rmtree(tree, ignore_errors=True)
+                    rm(tree)
                     exec_project(tree, label)
                     extra = {"KILN_REMOTE_EXECUTE": exec_url, "KILN_REMOTE_EXECUTE_JOBS": jobs} if side == "exec-remote" else {}
                     r = self.timed(kiln, tree, self.env(os.path.join(self.work, "cache-" + label), **extra), label)
@@ -313,7 +313,7 @@ class RemoteBench:
                     for k in range(EXEC_TASKS):
                         with open(os.path.join(tree, "out", "f%02d.txt" % k)) as f:
                             exec_ok &= f.read() == ("FILE %d %s\n" % (k, label)).upper()
-                    shutil.rmtree(tree, ignore_errors=True)
+                    rm(tree)
             checks["execute"] = exec_ok
             med = {k: statistics.median(v) for k, v in times.items()}
             res = {"units": units, "rounds": rounds, "rounds_null": self.cfg.rounds, "median": med,
