@@ -342,8 +342,8 @@ def markdown(data):
               "state, caches, trees) is moved into a trash folder and deleted once every timed build is over: "
               "on ext4 without a journal (this machine's `/`) an inode freed a few seconds earlier is not reused, "
               "and a build that creates files where files were just deleted waits for the search past them; "
-              "how long depended on the folder more than on the tool (the same kiln binary, one 1,000-task cold "
-              "build: 1.36 s in one tree, 1.66 s in another)." % c["jobs"], ""]
+              "how long depended on the folder more than on the tool (one kiln binary's 1,000-task cold build: "
+              "1.36 s in one copy of the tree, 1.83 s in another)." % c["jobs"], ""]
     parts += ["- **%s**: %s." % (k, SCENARIO_TITLES[k] + ": " + data_what(data, k)) for k in SCENARIO_TITLES
               if data_what(data, k)]
     parts += ["- **synth-big**: the same generator at %s units: one cold build per tool (timed once), then null "

@@ -31,7 +31,7 @@ def bench_env():
 # a build creates next to what was just deleted waits for a search past those inodes.
 # This machine's / is such a file system, and deleting the outputs just before a cold
 # build put that search into the build's time (about a quarter of a 30-unit cold build's
-# CPU, and 15-20% more wall time in one folder than in another: which tool paid more
+# CPU, and up to a third more wall time in one folder than in another: which tool paid more
 # depended on where its tree lay). Moved aside, nothing is freed while builds are timed.
 TRASH = None
 _trashed = [0]
