@@ -142,17 +142,7 @@ final class HelperConnection: Sendable {
   }
 
   private func startReader() {
-    let retained = Unmanaged.passRetained(self).toOpaque()
-    var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { context in
-      let connection = Unmanaged<HelperConnection>.fromOpaque(context!).takeRetainedValue()
-      connection.readUntilEnd()
-      return nil
-    }, retained)
-    if rc == 0 {
-      pthread_detach(thread)
-    } else {
-      Unmanaged<HelperConnection>.fromOpaque(retained).release()
+    if !OwnThread.detached({ self.readUntilEnd() }) {
       end(.helperNotStarted(path: path, reason: "no thread to read its answers"))
       reap(stderrText: [])
     }

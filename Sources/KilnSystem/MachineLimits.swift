@@ -386,17 +386,7 @@ package final class SharedMachineLimits: MachineLimits, Suspendable, Sendable {
   }
 
   private func startWaiter() {
-    let context = Unmanaged.passRetained(self).toOpaque()
-    var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { context in
-      let limits = Unmanaged<SharedMachineLimits>.fromOpaque(context!).takeRetainedValue()
-      limits.waitForSlots()
-      return nil
-    }, context)
-    if rc == 0 {
-      pthread_detach(thread)
-    } else {
-      Unmanaged<SharedMachineLimits>.fromOpaque(context).release()
+    if !OwnThread.detached({ self.waitForSlots() }) {
       waitForSlots()
     }
   }

@@ -201,17 +201,7 @@ package final class SandboxServer: ProcessRunner, Sendable {
   /// A thread of its own reads the replies and resumes the task waiting for each; at
   /// the end of the stream (the server gone) every waiting task is resumed with nil.
   private static func startReader(_ socket: Int32, state server: SandboxServer) {
-    let context = Unmanaged.passRetained(server).toOpaque()
-    var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { context in
-      let server = Unmanaged<SandboxServer>.fromOpaque(context!).takeRetainedValue()
-      server.readReplies()
-      return nil
-    }, context)
-    if rc == 0 {
-      pthread_detach(thread)
-    } else {
-      Unmanaged<SandboxServer>.fromOpaque(context).release()
+    if !OwnThread.detached({ server.readReplies() }) {
       server.shutdown()
       server.state.withLock { $0.ended = true }
     }

@@ -118,12 +118,7 @@ final class ChildWatcher: Sendable {
 
   private init() {
     epoll = kiln_epoll_create()
-    var thread = pthread_t()
-    _ = pthread_create(&thread, nil, { _ in
-      ChildWatcher.shared.loop()
-      return nil
-    }, nil)
-    pthread_detach(thread)
+    _ = OwnThread.detached { ChildWatcher.shared.loop() }
   }
 
   /// How a child ended, and its peak resident memory in KiB (0: unknown).
@@ -173,30 +168,9 @@ final class ChildWatcher: Sendable {
     }
   }
 
-  private final class Waiter: Sendable {
-    let pid: pid_t
-    let continuation: CheckedContinuation<ChildWatcher.Ended, Never>
-    let exited: @Sendable () -> Void
-    init(_ pid: pid_t, _ continuation: CheckedContinuation<ChildWatcher.Ended, Never>, _ exited: @escaping @Sendable () -> Void) {
-      self.pid = pid
-      self.continuation = continuation
-      self.exited = exited
-    }
-  }
-
   private static func waitOnThread(_ pid: pid_t, _ continuation: CheckedContinuation<ChildWatcher.Ended, Never>,
                                    _ exited: @escaping @Sendable () -> Void) {
-    let waiter = Unmanaged.passRetained(Waiter(pid, continuation, exited)).toOpaque()
-    var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { context in
-      let waiter = Unmanaged<Waiter>.fromOpaque(context!).takeRetainedValue()
-      waiter.continuation.resume(returning: ChildWatcher.reap(waiter.pid, waiter.exited))
-      return nil
-    }, waiter)
-    if rc == 0 {
-      pthread_detach(thread)
-    } else {
-      Unmanaged<Waiter>.fromOpaque(waiter).release()
+    if !OwnThread.detached({ continuation.resume(returning: ChildWatcher.reap(pid, exited)) }) {
       continuation.resume(returning: reap(pid, exited))
     }
   }

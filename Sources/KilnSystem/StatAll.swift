@@ -18,17 +18,7 @@ package enum StatAll {
     guard paths.count >= minimum else { return take(paths[...], fileSystem) }
     let half = paths.count / 2
     let second = Half(Array(paths[half...]), fileSystem)
-    let context = Unmanaged.passRetained(second).toOpaque()
-    var thread = pthread_t()
-    let started = pthread_create(&thread, nil, { context in
-      let half = Unmanaged<Half>.fromOpaque(context!).takeRetainedValue()
-      half.run()
-      return nil
-    }, context)
-    guard started == 0 else {
-      Unmanaged<Half>.fromOpaque(context).release()
-      return take(paths[...], fileSystem)
-    }
+    guard let thread = OwnThread.start({ second.run() }) else { return take(paths[...], fileSystem) }
     let first = take(paths[..<half], fileSystem)
     pthread_join(thread, nil)
     return first + second.result
