@@ -87,7 +87,9 @@ extension Job {
         results.append(await storingNow(result))
       }
       return results
-    case .interrupted: return items.map { _ in Self.failed(.signal(2)) }
+    case .interrupted:
+      for item in items { removePartialOutputs(of: item.task.instance) }
+      return items.map { _ in Self.failed(.signal(2)) }
     case .exited(let code): failure = .exitStatus(code)
     case .signaled(let signal): failure = .signal(signal)
     case .timedOut: failure = .timedOut(first.task.instance.timeout ?? .zero)

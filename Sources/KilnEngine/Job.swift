@@ -338,8 +338,12 @@ package struct Job: Sendable {
     case .exited(0): break
     case .exited(let code): return Self.failed(.exitStatus(code), out, err, duration)
     case .signaled(let signal): return Self.failed(.signal(signal), out, err, duration)
-    case .timedOut: return Self.failed(.timedOut(instance.timeout ?? .zero), out, err, duration)
-    case .interrupted: return Self.failed(.signal(2), out, err, duration)
+    case .timedOut:
+      removePartialOutputs(of: instance)
+      return Self.failed(.timedOut(instance.timeout ?? .zero), out, err, duration)
+    case .interrupted:
+      removePartialOutputs(of: instance)
+      return Self.failed(.signal(2), out, err, duration)
     }
     return collect(task, stdout: out, stderr: err, duration: duration, startWall: ran.startWall,
                    exitStats: ran.exitStats, peakMemory: ran.completion.peakMemory, reasons: reasons,
@@ -367,6 +371,18 @@ package struct Job: Sendable {
       return .launchFailed("\(error)")
     }
     return nil
+  }
+
+  /// What a command kiln stopped (Ctrl-C, its time-out) left of its outputs and its
+  /// depfile: kiln cleared them before it ran, so whatever is there is the command's,
+  /// half-written; removed, as ninja removes the outputs of the commands it interrupts.
+  /// Outputs kiln did not clear (a generator's, or outside the workspace) are left.
+  func removePartialOutputs(of instance: TaskInstance) {
+    guard !instance.keepsOutputs else { return }
+    for path in instance.outputs + (instance.depfile.map { [$0] } ?? []) where mayClear(path) {
+      try? fileSystem.remove(Paths.join(root, path))
+      statCache.forget(path)
+    }
   }
 
   /// A command that ran to its end (whatever its status).

@@ -44,6 +44,44 @@ import Testing
     #expect(p.runs("sleeper") == 2)
   }
 
+  /// A command kiln stops leaves no half-written output, as ninja leaves none: its
+  /// declared output and depfile are removed; a file it wrote without declaring it is
+  /// not kiln's and stays. `kill`: Ctrl-C sent to kiln, else the task's time-out.
+  @Test(arguments: [true, false])
+  func aStoppedCommandsHalfWrittenOutputIsRemoved(ctrlC: Bool) throws {
+    let fraction = Fixture.uniqueFraction()
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          writer:
+            outputs: out.txt
+            depfile: out.d
+        \(ctrlC ? "" : "    timeout: 1s\n")    run: |
+              echo x >> .runs/writer; echo 'out.txt: kiln.yml' > out.d; echo undeclared > kept.txt; echo partial > {out}; sleep 30.\(fraction); echo full >> {out}
+        """,
+    ])
+    if ctrlC {
+      let running = try p.start(["build"], timeout: 60)
+      let up = TempProject.waitUntil(seconds: 20) {
+        p.exists("out.txt") && !TempProject.processes(matching: "^sleep 30\\.\(fraction)").isEmpty
+      }
+      #expect(up, "the task never started")
+      running.send(SIGINT)
+      let r = running.wait()
+      #expect(r.status == 130, "\(r)")
+    } else {
+      let r = try p.kiln("build")
+      #expect(r.status == 1, "\(r)")
+      #expect(r.output.contains("timed out"), "\(r)")
+    }
+    #expect(p.runs("writer") == 1)
+    #expect(!p.exists("out.txt"), "the half-written output was left: \(p.read("out.txt") ?? "")")
+    #expect(!p.exists("out.d"), "the half-written depfile was left")
+    #expect(p.read("kept.txt") == "undeclared\n", "a file the task did not declare is not kiln's to remove")
+    let gone = TempProject.waitUntil(seconds: 5) { TempProject.processes(matching: "\\.\(fraction)").isEmpty }
+    #expect(gone)
+  }
+
   /// Ctrl-C, and SIGTERM and SIGHUP as a supervisor or a closed terminal send them.
   @Test(arguments: [SIGINT, SIGTERM, SIGHUP])
   func interruptStopsEverythingAndRecordsNothing(signal: Int32) throws {
