@@ -2,6 +2,7 @@
 ninja+ccache, make): how each is invoked, what state a cold build deletes, and what
 each says it did."""
 import collections
+import itertools
 import os
 import re
 import shutil
@@ -34,7 +35,7 @@ def bench_env():
 # CPU, and up to a third more wall time in one folder than in another: which tool paid more
 # depended on where its tree lay). Moved aside, nothing is freed while builds are timed.
 TRASH = None
-_trashed = [0]
+_trashed = itertools.count(1)
 
 
 def rm(path):
@@ -43,8 +44,7 @@ def rm(path):
     if TRASH is not None:
         try:
             os.makedirs(TRASH, exist_ok=True)
-            _trashed[0] += 1
-            os.rename(path, os.path.join(TRASH, str(_trashed[0])))
+            os.rename(path, os.path.join(TRASH, str(next(_trashed))))
             return
         except OSError:
             pass   # another file system: deleted at once

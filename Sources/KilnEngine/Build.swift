@@ -897,7 +897,7 @@ package final class Build {
       looks.add(e)
     }
     // Outputs, and names only looked at (a depfile beside an object), after the
-    // sources: an edit is found sooner (`late`).
+    // sources (`late`): the first change a comparison names is the edited source.
     for j in looks.entries.indices where looks.entries[j].kindOnly || graph.producers[looks.entries[j].path] != nil {
       looks.entries[j].late = true
     }

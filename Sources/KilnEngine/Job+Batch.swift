@@ -88,14 +88,21 @@ extension Job {
       }
       return results
     case .interrupted:
-      for item in items { removePartialOutputs(of: item.task.instance) }
+      for item in items { removeOwnOutputs(of: item.task.instance) }
       return items.map { _ in Self.failed(.signal(2)) }
     case .exited(let code): failure = .exitStatus(code)
     case .signaled(let signal): failure = .signal(signal)
     case .timedOut: failure = .timedOut(first.task.instance.timeout ?? .zero)
     }
+    // Stopped for good (a lone item's time-out, Ctrl-C meanwhile): what the command
+    // half-wrote goes, as after any stopped command; a split clears its items itself.
+    let interrupted = ProcessGroups.shared.isInterrupted
+    let timedOut = if case .timedOut = failure { true } else { false }
+    if interrupted || (items.count == 1 && timedOut) {
+      for item in items { removeOwnOutputs(of: item.task.instance) }
+    }
     guard items.count > 1 else { return [Self.failed(failure, out, err, ran.duration)] }
-    if ProcessGroups.shared.isInterrupted { return items.map { _ in Self.failed(.signal(2)) } }
+    if interrupted { return items.map { _ in Self.failed(.signal(2)) } }
     let half = items.count / 2
     var results = await runBatch(Array(items[..<half]), cacheable: cacheable, warnings: &warnings)
     results += await runBatch(Array(items[half...]), cacheable: cacheable, warnings: &warnings)

@@ -339,10 +339,10 @@ package struct Job: Sendable {
     case .exited(let code): return Self.failed(.exitStatus(code), out, err, duration)
     case .signaled(let signal): return Self.failed(.signal(signal), out, err, duration)
     case .timedOut:
-      removePartialOutputs(of: instance)
+      removeOwnOutputs(of: instance)
       return Self.failed(.timedOut(instance.timeout ?? .zero), out, err, duration)
     case .interrupted:
-      removePartialOutputs(of: instance)
+      removeOwnOutputs(of: instance)
       return Self.failed(.signal(2), out, err, duration)
     }
     return collect(task, stdout: out, stderr: err, duration: duration, startWall: ran.startWall,
@@ -357,32 +357,28 @@ package struct Job: Sendable {
   /// Outputs are this task's: cleared so a command that fails to write one is caught;
   /// their folders (and the depfile's) made. Why the task cannot start, if it cannot.
   func clearOutputs(of instance: TaskInstance) -> TaskFailure? {
-    for output in instance.outputs {
-      if !instance.keepsOutputs, mayClear(output) { try? fileSystem.remove(Paths.join(root, output)) }
-      statCache.forget(output)
-    }
+    removeOwnOutputs(of: instance)
     do {
       for output in instance.outputs { try fileSystem.createDirectories(Paths.parent(Paths.join(root, output))) }
-      if let depfile = instance.depfile {
-        try fileSystem.createDirectories(Paths.parent(Paths.join(root, depfile)))
-        if mayClear(depfile) { try? fileSystem.remove(Paths.join(root, depfile)) }
-      }
+      if let depfile = instance.depfile { try fileSystem.createDirectories(Paths.parent(Paths.join(root, depfile))) }
     } catch {
       return .launchFailed("\(error)")
     }
     return nil
   }
 
-  /// What a command kiln stopped (Ctrl-C, its time-out) left of its outputs and its
-  /// depfile: kiln cleared them before it ran, so whatever is there is the command's,
-  /// half-written; removed, as ninja removes the outputs of the commands it interrupts.
-  /// Outputs kiln did not clear (a generator's, or outside the workspace) are left.
-  func removePartialOutputs(of instance: TaskInstance) {
-    guard !instance.keepsOutputs else { return }
-    for path in instance.outputs + (instance.depfile.map { [$0] } ?? []) where mayClear(path) {
-      try? fileSystem.remove(Paths.join(root, path))
-      statCache.forget(path)
+  /// Removes the outputs and the depfile kiln may clear (`mayClear`; a generator's
+  /// outputs are kept), and forgets every output's stat: before a command runs, and
+  /// again after kiln stopped one (Ctrl-C, its time-out), whose half-written outputs
+  /// are then the only thing there, as ninja removes those of the commands it
+  /// interrupts. Outputs kiln may not clear (outside the workspace, behind a symlink
+  /// the command made) are left as they are.
+  func removeOwnOutputs(of instance: TaskInstance) {
+    for output in instance.outputs {
+      if !instance.keepsOutputs, mayClear(output) { try? fileSystem.remove(Paths.join(root, output)) }
+      statCache.forget(output)
     }
+    if let depfile = instance.depfile, mayClear(depfile) { try? fileSystem.remove(Paths.join(root, depfile)) }
   }
 
   /// A command that ran to its end (whatever its status).

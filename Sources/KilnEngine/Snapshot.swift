@@ -319,7 +319,8 @@ package struct BuildSnapshot: Sendable {
   /// content at once (`sameContent(index, stat now)`) when it may still hold what the
   /// build saw (the same kind, and the snapshot has its digest). Entries are written
   /// sorted by path, sources before outputs (`SnapshotEntry.late`), so a folder's files
-  /// are stat'ed in one run and an edited source is found before the outputs are.
+  /// are stat'ed in one run and the first change named is a source's. Every entry is
+  /// stat'ed first (`StatAll`, two threads past 512 entries), then compared in order.
   /// `all`: do not stop at the first change but go on, noting each, up to `all`
   /// changes (`SnapshotDelta`).
   package func compare(fileSystem: any FileSystem, all limit: Int = 0,

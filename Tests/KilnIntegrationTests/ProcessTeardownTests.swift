@@ -46,7 +46,7 @@ import Testing
 
   /// A command kiln stops leaves no half-written output, as ninja leaves none: its
   /// declared output and depfile are removed; a file it wrote without declaring it is
-  /// not kiln's and stays. `kill`: Ctrl-C sent to kiln, else the task's time-out.
+  /// not kiln's and stays. `ctrlC`: SIGINT sent to kiln, else the task's time-out.
   @Test(arguments: [true, false])
   func aStoppedCommandsHalfWrittenOutputIsRemoved(ctrlC: Bool) throws {
     let fraction = Fixture.uniqueFraction()
@@ -78,6 +78,32 @@ import Testing
     #expect(!p.exists("out.txt"), "the half-written output was left: \(p.read("out.txt") ?? "")")
     #expect(!p.exists("out.d"), "the half-written depfile was left")
     #expect(p.read("kept.txt") == "undeclared\n", "a file the task did not declare is not kiln's to remove")
+    let gone = TempProject.waitUntil(seconds: 5) { TempProject.processes(matching: "\\.\(fraction)").isEmpty }
+    #expect(gone)
+  }
+
+  /// The same for a batch (`batch: true`) of one item that times out: it is not split
+  /// further, so what its command half-wrote is removed there.
+  @Test func aLoneBatchItemThatTimesOutLeavesNoHalfWrittenOutput() throws {
+    let fraction = Fixture.uniqueFraction()
+    let p = try TempProject([
+      "kiln.yml": """
+        tasks:
+          writer:
+            foreach: src/*.txt
+            outputs: out/{stem}.txt
+            batch: true
+            timeout: 1s
+            run: |
+              echo x >> .runs/writer; for o in {out}; do echo partial > $o; done; sleep 30.\(fraction)
+        """,
+      "src/a.txt": "a\n",
+    ])
+    let r = try p.kiln(["build", "-j1"])
+    #expect(r.status == 1, "\(r)")
+    #expect(r.output.contains("timed out"), "\(r)")
+    #expect(p.runs("writer") == 1)
+    #expect(!p.exists("out/a.txt"), "the half-written output was left: \(p.read("out/a.txt") ?? "")")
     let gone = TempProject.waitUntil(seconds: 5) { TempProject.processes(matching: "\\.\(fraction)").isEmpty }
     #expect(gone)
   }
