@@ -153,7 +153,6 @@ package final class Build {
     try await loop.drive()
     plan = loop.plan
     var result = loop.result
-    loop.withdrawOverwritten()
     if let partial {
       // What the instances taken as up to date saved: the snapshot's sum per task, less
       // what the decided ones had recorded (they counted themselves).
@@ -163,7 +162,6 @@ package final class Build {
         loop.upToDate.saved[t.name, default: 0] += max(0, t.saved - less[t.name, default: 0])
       }
     }
-
     result.summary.wallTime = clock.monotonic() - loop.startTime
     result.summary.exitStatus = result.interrupted ? 130 : (result.summary.failed > 0 ? 1 : 0)
     result.wouldRun.sort { graph.index(of: $0.id) ?? 0 < graph.index(of: $1.id) ?? 0 }
@@ -171,19 +169,58 @@ package final class Build {
       started: Double(started) / 1e9, finished: Double(clock.wallNanoseconds()) / 1e9,
       targets: options.targets ?? graph.defaultTasks ?? [], workspace: options.workspace, summary: result.summary,
       upToDate: loop.upToDate.order.map { .init(task: $0, count: loop.upToDate.count[$0]!, saved: loop.upToDate.saved[$0]!) },
-      outcomes: loop.outcomes, stats: statCache.changes(), commit: options.commit, jobs: options.jobs,
-      cacheBytes: loop.stored.isEmpty ? nil : options.cacheSize?())
-    entry.remote = options.remoteTraffic?()
+      outcomes: loop.outcomes, stats: statCache.changes(), commit: options.commit, jobs: options.jobs)
+    // The records the snapshot describes, read before the recorder is handed over.
+    let decidedRecords = partial.map { partial in
+      plan.selected.filter { partial.affected[$0] }.map { (i: $0, record: recorder.record(graph[$0].id)) }
+    }
+    let allRecords = options.snapshot != nil && partial == nil ? recorder.records : [:]
+    // The records and the history entry are committed on kiln's worker thread, after
+    // the stores handed to it (the entry counts the cache's size once they are in),
+    // while this thread makes the snapshot; the loop is over, and nothing else uses
+    // the recorder meanwhile. With a remote cache, the entry counts the uploads too,
+    // so it waits for them here.
+    let commit: Eventually<(any Error)?>?
+    if options.remoteTraffic == nil {
+      let handed = Handed(recorder)
+      let cacheSize = loop.stored.isEmpty ? nil : options.cacheSize
+      let committing = entry
+      let done = Eventually<(any Error)?>()
+      WorkerThread.shared.run {
+        var entry = committing
+        entry.cacheBytes = cacheSize?()
+        do {
+          try handed.value.commit(entry)
+          done.fulfil(nil)
+        } catch {
+          done.fulfil(error)
+        }
+      }
+      commit = done
+    } else {
+      commit = nil
+    }
     var snapshot = SnapshotUpdate.keep
     if let request = options.snapshot {
-      let taken = if let partial {
-        patchSnapshot(partial, for: request, plan: plan, result: result, previous: loop.previous)
+      let taken = if let partial, let decidedRecords {
+        patchSnapshot(partial, for: request, plan: plan, result: result, previous: loop.previous,
+                      records: decidedRecords)
       } else {
-        takeSnapshot(for: request, plan: plan, result: result, options: options)
+        takeSnapshot(for: request, plan: plan, result: result, records: allRecords, options: options)
       }
       snapshot = loop.unrecorded ? .remove : taken.map { .replace($0) } ?? .remove
     }
-    try recorder.finish(entry, snapshot: snapshot)
+    for warning in await loop.finishStores() { observer.warning(warning) }
+    // Once every store is done: an entry withdrawn is not stored after.
+    loop.withdrawOverwritten()
+    if let commit {
+      if let error = await commit.value { throw error }
+    } else {
+      entry.cacheBytes = loop.stored.isEmpty ? nil : options.cacheSize?()
+      entry.remote = options.remoteTraffic?()
+      try recorder.commit(entry)
+    }
+    recorder.finish(snapshot: snapshot)
     return result
   }
 
@@ -219,6 +256,13 @@ package final class Build {
     var outcomes: [OutcomeRow] = []
     /// Whether an instance ran without its result being recorded.
     var unrecorded = false
+    /// The cache stores started and not yet waited for (`handOffStores`), and the last
+    /// of those that store entries alone.
+    var storing: [Eventually<[String]>] = []
+    var storingEntries: Eventually<[String]>?
+    /// Results that ended and whose declared inputs are still to be checked
+    /// (`verified`): their record, and the job's result with its check.
+    var unverified: [(record: TaskRecord, result: JobResult, check: @Sendable () -> String?)] = []
     /// Results stored in the cache by this build: key, instance, outputs with the stat
     /// each had when hashed.
     var stored: [(key: Digest, id: TaskID, outputs: [(String, FileStat)])] = []
@@ -278,10 +322,8 @@ package final class Build {
       }
       try await withThrowingTaskGroup(of: Finished.self) { group in
         var running = 0
-        // Cache stores handed back by jobs and not yet done (`JobResult.pendingStore`).
-        var storing = 0
-        // Whether a store of entries alone is in flight (at most one).
-        var storingEntries = false
+        // Results whose declared inputs are being checked (`JobResult.inputCheck`).
+        var verifying = 0
         // Standing on the snapshot: the files the instances still waiting to be decided
         // will look at, stat'ed while the first commands run (deciding everything did it
         // then; now it would fall between a command's end and the next one's start).
@@ -308,25 +350,17 @@ package final class Build {
           if options.isInterrupted() { interrupt() }
           if !stopping { formBatches() }
           start(in: &group, running: &running)
+          // Results whose inputs are still to be checked, after what they let start
+          // (a child task: on another thread when one is free, else after the starts).
+          for (record, r, check) in unverified {
+            group.addTask { .verified(record, r, check()) }
+            verifying += 1
+          }
+          unverified.removeAll()
           // The records of what ended, once what it let start has started.
           try build.recorder.flush()
-          // Results to store go after the commands just started, so they start first;
-          // a store takes no job slot. Entries alone (remote hits) are stored together,
-          // one such store at a time: those that come meanwhile wait for the next.
-          let executor = build.executor
-          for pending in toStore where !pending.isEntryOnly {
-            group.addTask { .stored(await executor.store(pending)) }
-            storing += 1
-          }
-          toStore.removeAll { !$0.isEntryOnly }
-          if !toStore.isEmpty, !storingEntries {
-            let entries = toStore
-            group.addTask { .storedEntries(await executor.store(entriesOnly: entries)) }
-            storing += 1
-            storingEntries = true
-            toStore.removeAll()
-          }
-          if running == 0 && storing == 0 && lookingUp == 0 && runningRemotely == 0 {
+          handOffStores()
+          if running == 0 && lookingUp == 0 && runningRemotely == 0 && verifying == 0 {
             // Stopping: what waited to run in a batch or for a slot never starts.
             for (_, waiting) in toBatch { for w in waiting { plan.abandon(w.i) } }
             for batch in formed { for w in batch { plan.abandon(w.i) } }
@@ -337,14 +371,9 @@ package final class Build {
           guard let finished = try await group.next() else { break }
           switch finished {
           case .warmed: continue
-          case .stored(let warnings):
-            storing -= 1
-            for w in warnings { observer.warning(w) }
-            continue
-          case .storedEntries(let warnings):
-            storing -= 1
-            storingEntries = false
-            for w in warnings { observer.warning(w) }
+          case .verified(let record, let r, let changed):
+            verifying -= 1
+            try verified(record, r, changed: changed)
             continue
           case .remote(let i, let r, let reasons, let started, let end):
             runningRemotely -= 1
@@ -362,7 +391,7 @@ package final class Build {
           default: running -= 1
           }
           switch finished {
-          case .stored, .storedEntries, .lookedUp, .remote, .warmed: break
+          case .lookedUp, .remote, .warmed, .verified: break
           case .one(let i, let r, let reasons, let started, let end):
             try ended(i, r, startReasons: reasons, started: started - startTime, finished: end - startTime)
           case .probed(let i, let r, let reasons, let warnings, let item, let started, let end):
@@ -487,12 +516,11 @@ package final class Build {
       case lookedUp(Int, JobResult?, [String], BatchItem, Double, Double)
       /// A batch's instances and their results (nil: to be performed alone).
       case batch([(i: Int, item: BatchItem)], [JobResult?], Double, Double)
-      /// A result stored in the cache; the warnings when it could not be.
-      case stored([String])
-      /// Entries alone stored together (`TaskExecutor.store(entriesOnly:)`); the warnings.
-      case storedEntries([String])
       /// Files stat'ed ahead of the instances that will look at them.
       case warmed
+      /// A result's declared inputs checked (`JobResult.inputCheck`): the one that
+      /// changed while its command ran, if any.
+      case verified(TaskRecord, JobResult, String?)
     }
 
     /// The declared inputs and outputs of the instances a build standing on the snapshot
@@ -614,16 +642,71 @@ package final class Build {
         try end(i, report, .failed)
         failed()
       } else {
-        if let record = r.record {
-          try build.recorder.put(record)
-          if !r.stored.isEmpty { stored.append((record.key, instance.id, r.stored)) }
-          if let pending = r.pendingStore { toStore.append(pending) }
+        if let record = r.record, let check = r.inputCheck {
+          // Kept once checked, after its dependents have started (`verified`).
+          unverified.append((record, r, check))
+        } else if let record = r.record {
+          try keep(record, r)
         } else {
           // Ran, but kept no record (an input or output changed meanwhile): the
           // manifest still holds the run before, which no snapshot may stand for.
           unrecorded = true
         }
         try end(i, report, .succeeded)
+      }
+    }
+
+    /// Starts the stores of `toStore`, after the commands just started, so they start
+    /// first; a store takes no job slot. They run beside the loop, which does not wait
+    /// for them: the build's last stores run while its snapshot is made
+    /// (`finishStores`). Entries alone (remote hits) are stored together, one such store
+    /// at a time: each waits for the one before.
+    private func handOffStores() {
+      let executor = build.executor
+      for pending in toStore where !pending.isEntryOnly {
+        storing.append(executor.startStore(pending))
+      }
+      toStore.removeAll { !$0.isEntryOnly }
+      guard !toStore.isEmpty else { return }
+      let entries = toStore, before = storingEntries
+      toStore.removeAll()
+      let store = Eventually<[String]>()
+      Task {
+        _ = await before?.value
+        store.fulfil(await executor.store(entriesOnly: entries))
+      }
+      storing.append(store)
+      storingEntries = store
+    }
+
+    /// Waits for every store `handOffStores` started; the warnings of those that
+    /// failed (nothing stored).
+    func finishStores() async -> [String] {
+      var warnings: [String] = []
+      for store in storing { warnings += await store.value }
+      storing.removeAll()
+      storingEntries = nil
+      return warnings
+    }
+
+    /// A result's record put, and its outputs noted and handed to be stored.
+    private func keep(_ record: TaskRecord, _ r: JobResult) throws {
+      try build.recorder.put(record)
+      if !r.stored.isEmpty { stored.append((record.key, record.id, r.stored)) }
+      if let pending = r.pendingStore { toStore.append(pending) }
+    }
+
+    /// A result whose declared inputs were checked after its dependents started
+    /// (`JobResult.inputCheck`): kept, or, where one changed while the command ran,
+    /// neither recorded nor stored (the next build runs it again), as `Job.collect`
+    /// does when it checks them itself.
+    private func verified(_ record: TaskRecord, _ r: JobResult, changed: String?) throws {
+      if let path = changed {
+        build.observer.warning(Job.inputChanged(record.id, path))
+        unrecorded = true
+        if let pending = r.pendingStore { build.executor.discard(pending) }
+      } else {
+        try keep(record, r)
       }
     }
 
@@ -697,9 +780,8 @@ package final class Build {
   /// build to decide those alone when it changes (`SnapshotDelta`).
   /// The recorder adds the manifest's own stat once it has committed.
   private func takeSnapshot(for request: SnapshotRequest, plan: BuildPlan, result: BuildResult,
-                            options: BuildOptions) -> BuildSnapshot? {
+                            records: [TaskID: TaskRecord], options: BuildOptions) -> BuildSnapshot? {
     guard Self.succeeded(result), let observed = statCache.observations() else { return nil }
-    let records = recorder.records
     var tasks: [String: (count: Int, saved: Double)] = [:]
     var order: [String] = []
     var names = Set<String>()
@@ -743,7 +825,8 @@ package final class Build {
   /// that used it was not decided (a file written that some undecided instance read
   /// without declaring it): the next build then decides everything.
   private func patchSnapshot(_ partial: PartialBuild, for request: SnapshotRequest, plan: BuildPlan,
-                             result: BuildResult, previous: [Loop.Previous]) -> BuildSnapshot? {
+                             result: BuildResult, previous: [Loop.Previous],
+                             records known: [(i: Int, record: TaskRecord?)]) -> BuildSnapshot? {
     guard Self.succeeded(result), let observed = statCache.observations() else { return nil }
     var snapshot = partial.delta.snapshot
     // The snapshot's positions of the decided instances.
@@ -809,7 +892,9 @@ package final class Build {
     // through its looks); any other is looked for among all the entries.
     var all: Looks?
     let listed = entries
-    let records = decidedIndices.map { recorder.record(graph[$0.i].id) }
+    var byIndex: [Int: TaskRecord?] = [:]
+    for k in known { byIndex[k.i] = k.record }
+    let records = decidedIndices.map { byIndex[$0.i] ?? nil }
     for ((k, i), record) in zip(decidedIndices, records) {
       guard let record, !graph[i].always else { return nil }
       let agrees = Looks.attach(k, to: graph[i], record, in: &entries) { path in

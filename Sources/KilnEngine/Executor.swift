@@ -1,6 +1,7 @@
 import KilnCore
 import KilnHash
 import KilnStore
+import KilnSystem
 
 /// What the build loop does with an instance that is not up to date: restore or run it
 /// (`Job`), or only say which it would do (`DryRunExecutor`). Called off the loop, in
@@ -40,9 +41,22 @@ package protocol TaskExecutor: Sendable {
   /// Stores results that are only entries (`PendingStore.isEntryOnly`: remote hits) in
   /// one step; the warnings to show when they could not be.
   func store(entriesOnly pendings: [PendingStore]) async -> [String]
+  /// `store`, started now beside the caller; its warnings once done.
+  func startStore(_ pending: PendingStore) -> Eventually<[String]>
+  /// A result `perform` handed back unstored that will not be stored (its
+  /// `JobResult.inputCheck` found an input changed): its claim released.
+  func discard(_ pending: PendingStore)
 }
 
 extension TaskExecutor {
+  package func discard(_ pending: PendingStore) {}
+
+  package func startStore(_ pending: PendingStore) -> Eventually<[String]> {
+    let done = Eventually<[String]>()
+    Task { done.fulfil(await store(pending)) }
+    return done
+  }
+
   package func store(entriesOnly pendings: [PendingStore]) async -> [String] {
     var warnings: [String] = []
     for pending in pendings { warnings += await store(pending) }
@@ -52,6 +66,10 @@ extension TaskExecutor {
 
 extension Job: TaskExecutor {
   package func withdraw(_ key: Digest) { actionCache.remove(key) }
+
+  package func discard(_ pending: PendingStore) {
+    if let claim = pending.claim { limits.release(claim) }
+  }
 
   /// Remote lookups in flight beside the job slots: each waits on a round trip or two,
   /// and the helper runs them all at once.

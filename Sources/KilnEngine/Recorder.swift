@@ -24,9 +24,20 @@ package protocol BuildRecorder: AnyObject {
   func flush() throws
   /// An instance gone from the graph.
   func remove(_ id: TaskID) throws
-  /// The build ended: its history entry, and what becomes of the snapshot that may
-  /// answer the next build of the same targets.
-  func finish(_ entry: BuildHistoryEntry, snapshot: SnapshotUpdate) throws
+  /// The build ended: what it put not yet written, and its history entry. Called
+  /// on kiln's worker thread while the build makes its snapshot (nothing else calls
+  /// the recorder meanwhile).
+  func commit(_ entry: BuildHistoryEntry) throws
+  /// After `commit`: what becomes of the snapshot that may answer the next build of
+  /// the same targets.
+  func finish(snapshot: SnapshotUpdate)
+}
+
+/// A value handed to another thread that the sender no longer touches until it is
+/// handed back (`Build.run`'s recorder, given to the worker thread for the commit).
+struct Handed<Value>: @unchecked Sendable {
+  let value: Value
+  init(_ value: Value) { self.value = value }
 }
 
 extension BuildRecorder {
@@ -130,11 +141,14 @@ package final class ManifestRecorder: BuildRecorder {
     try manifest.deleteRecord(id)
   }
 
-  package func finish(_ entry: BuildHistoryEntry, snapshot update: SnapshotUpdate) throws {
+  package func commit(_ entry: BuildHistoryEntry) throws {
     try flush()
     try manifest.append(entry)
     try manifest.commit()
     manifest.checkpointIfLarge()
+  }
+
+  package func finish(snapshot update: SnapshotUpdate) {
     var snapshot: BuildSnapshot
     switch update {
     case .keep: return
@@ -193,5 +207,6 @@ package final class DryRunRecorder: BuildRecorder {
   package func begin() {}
   package func put(_ record: TaskRecord) {}
   package func remove(_ id: TaskID) {}
-  package func finish(_ entry: BuildHistoryEntry, snapshot: SnapshotUpdate) {}
+  package func commit(_ entry: BuildHistoryEntry) {}
+  package func finish(snapshot: SnapshotUpdate) {}
 }

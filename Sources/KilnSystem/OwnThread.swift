@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
+import Synchronization
 
 /// A thread of kiln's own for work that blocks (a reader of a socket, a waiter on a
 /// futex) or that runs beside the caller (`StatAll`), outside Swift's small cooperative
@@ -33,5 +35,65 @@ package enum OwnThread {
       return nil
     }
     return thread
+  }
+}
+
+/// One thread of kiln's own that runs the jobs handed to it (`run`), in order: work a
+/// caller wants done beside it at once. Swift's cooperative pool (and Dispatch's
+/// global queues, on the same threads here) took such work only once the caller's
+/// thread waited. Started at the first job; when no thread can be started, each job
+/// runs in the caller.
+package final class WorkerThread: Sendable {
+  private struct State {
+    var jobs: [@Sendable () -> Void] = []
+    var next = 0
+    var started = false
+    var failed = false
+  }
+
+  private let state = Mutex(State())
+  private let wake = DispatchSemaphore(value: 0)
+
+  package init() {}
+
+  /// The process's one worker: the build's cache stores, then its commit.
+  package static let shared = WorkerThread()
+
+  package func run(_ job: @escaping @Sendable () -> Void) {
+    let (start, inline) = state.withLock { state -> (Bool, Bool) in
+      if state.failed { return (false, true) }
+      state.jobs.append(job)
+      defer { state.started = true }
+      return (!state.started, false)
+    }
+    if inline { return job() }
+    if start, !OwnThread.detached({ self.loop() }) {
+      // No thread: this job, and every later one, in the caller.
+      let left = state.withLock { state -> [@Sendable () -> Void] in
+        state.failed = true
+        defer { state.jobs = [] }
+        return state.jobs
+      }
+      for job in left { job() }
+      return
+    }
+    wake.signal()
+  }
+
+  private func loop() {
+    while true {
+      wake.wait()
+      let job = state.withLock { state -> (@Sendable () -> Void)? in
+        guard state.next < state.jobs.count else { return nil }
+        let job = state.jobs[state.next]
+        state.next += 1
+        if state.next == state.jobs.count {
+          state.jobs.removeAll(keepingCapacity: true)
+          state.next = 0
+        }
+        return job
+      }
+      job?()
+    }
   }
 }

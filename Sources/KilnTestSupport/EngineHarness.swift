@@ -13,6 +13,8 @@ package final class EngineHarness {
   package let root: String
   package let cacheRoot: String
   package var environment: [String: String] = [:]
+  /// What the jobs claim their actions and slots from (none shared by default).
+  package var limits: any MachineLimits = UnlimitedMachine()
 
   package init(root: String = "/ws", cacheRoot: String = "/cache", sharing other: EngineHarness? = nil) throws {
     self.root = root
@@ -38,7 +40,7 @@ package final class EngineHarness {
     var job = Job(root: root, fileSystem: fileSystem, runner: runner, clock: fileSystem.clock, statCache: statCache,
                   contentStore: ContentStore(root: cacheRoot, fileSystem: fileSystem),
                   actionCache: ActionCache(root: cacheRoot, fileSystem: fileSystem),
-                  environment: environment, useCache: useCache)
+                  environment: environment, useCache: useCache, limits: limits)
     // As `kiln build` does: results stored by the loop after the next commands start.
     job.defersStores = true
     let build = Build(graph: graph, root: root, fileSystem: fileSystem, clock: fileSystem.clock,

@@ -29,9 +29,12 @@ package final class MemoryRecorder: BuildRecorder {
     records[id] = nil
   }
 
-  package func finish(_ entry: BuildHistoryEntry, snapshot update: SnapshotUpdate) {
+  package func commit(_ entry: BuildHistoryEntry) {
     for s in entry.stats { statEntries[s.path] = s.entry }
     history.append(entry)
+  }
+
+  package func finish(snapshot update: SnapshotUpdate) {
     switch update {
     case .keep: break
     case .remove: snapshot = nil

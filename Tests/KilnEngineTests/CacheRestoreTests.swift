@@ -1,6 +1,8 @@
 import KilnCore
 import KilnEngine
+import KilnSystem
 import KilnTestSupport
+import Synchronization
 import Testing
 
 @Suite struct CacheRestoreTests {
@@ -138,4 +140,58 @@ final class WarningCollector: BuildObserver {
   func taskStarted(_ instance: TaskInstance, reasons: [RerunReason]) {}
   func taskFinished(_ report: TaskReport, done: Int, total: Int) {}
   func warning(_ message: String) { messages.append(message) }
+}
+
+extension CacheRestoreTests {
+  /// The build loop checks a result's declared inputs once what it let start has
+  /// started (`JobResult.inputCheck`). A result found changed then is neither recorded
+  /// nor stored, and the machine-wide claim on its action is let go (a process waiting
+  /// for that action would otherwise wait for a store that never comes); one found
+  /// unchanged is stored and its claim let go after the store. (Not a dependent here:
+  /// on the fake clock, a file written by one command and read at once by the next is
+  /// too recent to trust its stat, so the dependent is never cached.)
+  @Test func aResultCheckedByTheLoopReleasesItsClaimEitherWay() async throws {
+    let h = try EngineHarness()
+    let limits = CountingClaims()
+    h.limits = limits
+    h.write("in.txt", "v1\n")
+    h.write("other.txt", "o\n")
+    h.later()
+    let a = TaskInstance(id: TaskID(task: "a"), command: "cat in.txt > a.txt", inputs: ["in.txt"], outputs: ["a.txt"])
+    let b = TaskInstance(id: TaskID(task: "b"), command: "cat other.txt > b.txt", inputs: ["other.txt"], outputs: ["b.txt"])
+    let fs = h.fileSystem
+    h.runner.duringRun = { invocation in
+      if invocation.command.hasPrefix("cat in.txt") { fs.write("/ws/in.txt", "v2\n") }
+    }
+    let warnings = WarningCollector()
+    let first = try await h.build([a, b], observer: warnings)
+    #expect(first.ran == ["cat in.txt > a.txt", "cat other.txt > b.txt"])
+    #expect(warnings.messages == ["a: input in.txt changed while the task ran; its result is not cached"])
+    #expect(limits.claimed == 2)
+    #expect(limits.released == 2)
+    #expect(h.recorder.records[TaskID(task: "a")] == nil)
+    #expect(h.recorder.records[TaskID(task: "b")] != nil)
+    // Only b's entry is in the cache: a runs again, b is up to date.
+    h.runner.duringRun = nil
+    h.later()
+    let second = try await h.build([a, b])
+    #expect(second.ran == ["cat in.txt > a.txt"])
+    #expect(limits.claimed == 3)
+    #expect(limits.released == 3)
+    #expect(h.recorder.records[TaskID(task: "a")] != nil)
+  }
+}
+
+/// Machine limits that hold nothing but count the claims taken and let go.
+final class CountingClaims: MachineLimits {
+  private let counts = Mutex((claimed: 0, released: 0))
+  var claimed: Int { counts.withLock { $0.claimed } }
+  var released: Int { counts.withLock { $0.released } }
+  func acquireSlot(expectedMemory: Int64?) async -> JobSlot? { JobSlot(index: 0) }
+  func release(_ slot: JobSlot) {}
+  func claimAction(_ key: Digest) async -> ActionClaim? {
+    counts.withLock { $0.claimed += 1 }
+    return ActionClaim(key: key, waited: false)
+  }
+  func release(_ claim: ActionClaim) { counts.withLock { $0.released += 1 } }
 }

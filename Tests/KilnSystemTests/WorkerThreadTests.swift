@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KilnSystem
+import Synchronization
+import Testing
+
+/// `WorkerThread`: the jobs handed to it run in the order given, on a thread that is
+/// not the caller's, while the caller goes on; `Eventually` hands one value to every
+/// task that waits for it, before or after it is there.
+@Suite struct WorkerThreadTests {
+  @Test func jobsRunInOrderBesideTheCaller() async {
+    let worker = WorkerThread()
+    let log = Mutex<[Int]>([])
+    let caller = pthread_self()
+    let onCaller = Mutex(false)
+    // The first job waits until the caller lets it go: it runs while the caller runs.
+    let released = Mutex(false)
+    worker.run {
+      if pthread_equal(pthread_self(), caller) != 0 { onCaller.withLock { $0 = true } }
+      while !released.withLock({ $0 }) { usleep(1000) }
+      log.withLock { $0.append(0) }
+    }
+    let done = Eventually<[Int]>()
+    for n in 1...50 {
+      worker.run {
+        log.withLock { $0.append(n) }
+        if n == 50 { done.fulfil(log.withLock { $0 }) }
+      }
+    }
+    // Handing the jobs over did not wait for the first, which is still held.
+    #expect(log.withLock { $0 }.isEmpty)
+    released.withLock { $0 = true }
+    #expect(await done.value == Array(0...50))
+    #expect(!onCaller.withLock { $0 })
+  }
+
+  @Test func everyWaiterGetsTheValueBeforeOrAfterItIsThere() async {
+    let value = Eventually<String>()
+    async let first = value.value
+    async let second = value.value
+    OwnThreadHelper.later { value.fulfil("done") }
+    #expect(await first == "done")
+    #expect(await second == "done")
+    // After: at once; a second fulfil changes nothing.
+    value.fulfil("other")
+    #expect(await value.value == "done")
+  }
+}
+
+enum OwnThreadHelper {
+  /// `body` on another thread after a moment.
+  static func later(_ body: @escaping @Sendable () -> Void) {
+    _ = OwnThread.detached {
+      usleep(20_000)
+      body()
+    }
+  }
+}
