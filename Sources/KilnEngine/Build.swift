@@ -256,10 +256,8 @@ package final class Build {
     var outcomes: [OutcomeRow] = []
     /// Whether an instance ran without its result being recorded.
     var unrecorded = false
-    /// The cache stores started and not yet waited for (`handOffStores`), and the last
-    /// of those that store entries alone.
+    /// The cache stores started and not yet waited for (`handOffStores`).
     var storing: [Eventually<[String]>] = []
-    var storingEntries: Eventually<[String]>?
     /// Results that ended and whose declared inputs are still to be checked
     /// (`verified`): their record, and the job's result with its check.
     var unverified: [(record: TaskRecord, result: JobResult, check: @Sendable () -> String?)] = []
@@ -324,6 +322,8 @@ package final class Build {
         var running = 0
         // Results whose declared inputs are being checked (`JobResult.inputCheck`).
         var verifying = 0
+        // Whether a store of entries alone is in flight (at most one).
+        var storingEntries = false
         // Standing on the snapshot: the files the instances still waiting to be decided
         // will look at, stat'ed while the first commands run (deciding everything did it
         // then; now it would fall between a command's end and the next one's start).
@@ -360,7 +360,16 @@ package final class Build {
           // The records of what ended, once what it let start has started.
           try build.recorder.flush()
           handOffStores()
-          if running == 0 && lookingUp == 0 && runningRemotely == 0 && verifying == 0 {
+          // Entries alone (remote hits) are stored together, one such store at a time
+          // (a transaction of the action database each): those that come meanwhile
+          // wait for the next.
+          if !toStore.isEmpty, !storingEntries {
+            let entries = toStore, executor = build.executor
+            group.addTask { .storedEntries(await executor.store(entriesOnly: entries)) }
+            storingEntries = true
+            toStore.removeAll()
+          }
+          if running == 0 && lookingUp == 0 && runningRemotely == 0 && verifying == 0 && !storingEntries {
             // Stopping: what waited to run in a batch or for a slot never starts.
             for (_, waiting) in toBatch { for w in waiting { plan.abandon(w.i) } }
             for batch in formed { for w in batch { plan.abandon(w.i) } }
@@ -371,6 +380,10 @@ package final class Build {
           guard let finished = try await group.next() else { break }
           switch finished {
           case .warmed: continue
+          case .storedEntries(let warnings):
+            storingEntries = false
+            for w in warnings { observer.warning(w) }
+            continue
           case .verified(let record, let r, let changed):
             verifying -= 1
             try verified(record, r, changed: changed)
@@ -391,7 +404,7 @@ package final class Build {
           default: running -= 1
           }
           switch finished {
-          case .lookedUp, .remote, .warmed, .verified: break
+          case .lookedUp, .remote, .warmed, .verified, .storedEntries: break
           case .one(let i, let r, let reasons, let started, let end):
             try ended(i, r, startReasons: reasons, started: started - startTime, finished: end - startTime)
           case .probed(let i, let r, let reasons, let warnings, let item, let started, let end):
@@ -516,6 +529,8 @@ package final class Build {
       case lookedUp(Int, JobResult?, [String], BatchItem, Double, Double)
       /// A batch's instances and their results (nil: to be performed alone).
       case batch([(i: Int, item: BatchItem)], [JobResult?], Double, Double)
+      /// Entries alone stored together (`TaskExecutor.store(entriesOnly:)`); the warnings.
+      case storedEntries([String])
       /// Files stat'ed ahead of the instances that will look at them.
       case warmed
       /// A result's declared inputs checked (`JobResult.inputCheck`): the one that
@@ -656,27 +671,16 @@ package final class Build {
       }
     }
 
-    /// Starts the stores of `toStore`, after the commands just started, so they start
-    /// first; a store takes no job slot. They run beside the loop, which does not wait
-    /// for them: the build's last stores run while its snapshot is made
-    /// (`finishStores`). Entries alone (remote hits) are stored together, one such store
-    /// at a time: each waits for the one before.
+    /// Starts the stores of `toStore` but entries alone (remote hits, which the loop
+    /// stores together), after the commands just started, so they start first; a store
+    /// takes no job slot. They run beside the loop, which does not wait for them: the
+    /// build's last stores run while its snapshot is made (`finishStores`).
     private func handOffStores() {
       let executor = build.executor
       for pending in toStore where !pending.isEntryOnly {
         storing.append(executor.startStore(pending))
       }
       toStore.removeAll { !$0.isEntryOnly }
-      guard !toStore.isEmpty else { return }
-      let entries = toStore, before = storingEntries
-      toStore.removeAll()
-      let store = Eventually<[String]>()
-      Task {
-        _ = await before?.value
-        store.fulfil(await executor.store(entriesOnly: entries))
-      }
-      storing.append(store)
-      storingEntries = store
     }
 
     /// Waits for every store `handOffStores` started; the warnings of those that
@@ -685,7 +689,6 @@ package final class Build {
       var warnings: [String] = []
       for store in storing { warnings += await store.value }
       storing.removeAll()
-      storingEntries = nil
       return warnings
     }
 
