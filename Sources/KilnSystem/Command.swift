@@ -42,16 +42,17 @@ package enum Command {
       if err >= 0 { close(err) }
     }
     guard out >= 0, err >= 0 else { return Output(status: 127, stdout: [], stderr: Array("cannot capture output".utf8)) }
-    let pid: pid_t
-    switch spawn(path, arguments, environment, in: directory, stdout: out, stderr: err) {
-    case .success(let started): pid = started
-    case .failure(let code):
-      return Output(status: 127, stdout: [], stderr: Array("cannot start \(program): \(String(cString: strerror(code.rawValue)))".utf8))
-    }
     // The child leads a group of its own, which a terminal's Ctrl-C does not reach:
     // kiln signals it (`ProcessGroups.interruptAll`), a hook's nested build included.
-    // After a Ctrl-C it is killed at once (`register` says false).
-    _ = ProcessGroups.shared.register(pid)
+    // After a Ctrl-C it is killed at once (`start` says it is not registered).
+    let pid: pid_t
+    do {
+      pid = try ProcessGroups.shared.start { () throws(SpawnErrno) -> pid_t in
+        try spawn(path, arguments, environment, in: directory, stdout: out, stderr: err).get()
+      }.pid
+    } catch {
+      return Output(status: 127, stdout: [], stderr: Array("cannot start \(program): \(String(cString: strerror(error.rawValue)))".utf8))
+    }
     let ended = await ChildWatcher.shared.wait(for: pid, exited: {}).status
     ProcessGroups.shared.unregister(pid)
     let status: Int32

@@ -10,18 +10,49 @@ import Synchronization
 package final class ProcessGroups: Sendable {
   package static let shared = ProcessGroups()
 
+  /// A set of its own (tests); kiln uses `shared`.
+  package init() {}
+
   private struct State {
     var groups: Set<pid_t> = []
     var interrupted = false
     var suspendables: [WeakSuspendable] = []
     /// Between Ctrl-Z and the tasks' SIGCONT: a task started meanwhile stops at once.
     var stopping = false
+    /// Groups being started (`starting`), not registered yet.
+    var starting = 0
   }
 
   private let state = Mutex(State())
 
+  /// Starts a process group with `spawn` (which returns its leader's pid) and registers
+  /// it; whether it may run (false: the build was interrupted, and the group is killed).
+  /// A Ctrl-Z that comes between the spawn and the registration waits for it
+  /// (`stopForTerminal`): the child may be running already, and kiln must not stop
+  /// with it running on, unregistered (seen in CI: the spawning thread stopped with
+  /// kiln just before it registered the task, which ran on).
+  package func start<Failure: Error>(_ spawn: () throws(Failure) -> pid_t) throws(Failure) -> (pid: pid_t, registered: Bool) {
+    state.withLock { $0.starting += 1 }
+    let pid: pid_t
+    do {
+      pid = try spawn()
+    } catch {
+      state.withLock { $0.starting -= 1 }
+      throw error
+    }
+    return (pid, add(pid, started: true))
+  }
+
+  /// Registers group `pgid`, started before this call; false when the build was
+  /// interrupted (the group is killed). Prefer `start`, which leaves no moment when a
+  /// Ctrl-Z misses the group.
   package func register(_ pgid: pid_t) -> Bool {
+    add(pgid, started: false)
+  }
+
+  private func add(_ pgid: pid_t, started: Bool) -> Bool {
     state.withLock { state in
+      if started { state.starting -= 1 }
       if state.interrupted {
         _ = Glibc.kill(-pgid, SIGKILL)
         return false
@@ -66,24 +97,38 @@ package final class ProcessGroups: Sendable {
   /// Ctrl-Z (SIGTSTP): kiln stops as a shell job does, tasks and all (each task is in
   /// a group of its own, which the terminal's signal does not reach), but first gives
   /// back what other kiln processes wait for (machine-wide job slots). Returns once
-  /// continued (SIGCONT), after taking those back and continuing the tasks.
-  package func stopForTerminal() {
-    let (pgids, resources): (Set<pid_t>, [any Suspendable]) = state.withLock { state in
-      state.stopping = true
-      return (state.groups, state.suspendables.compactMap(\.value))
-    }
+  /// continued (SIGCONT), after taking those back and continuing the tasks. `stop`
+  /// stops kiln (a test passes its own).
+  package func stopForTerminal(stop: () -> Void = { _ = raise(SIGSTOP) }) {
+    let (pgids, resources) = markStopping()
     for pgid in pgids { _ = Glibc.kill(-pgid, SIGSTOP) }
     for resource in resources { resource.suspend() }
     // SIGSTOP cannot be caught: kiln stops here, and the shell sees a stopped job.
     // Sent to this thread (raise, not kill): a signal sent to the process may be
     // taken by another thread while this one runs on and takes the slots back.
-    _ = raise(SIGSTOP)
+    stop()
     for resource in resources { resource.resume() }
     let now: Set<pid_t> = state.withLock { state in
       state.stopping = false
       return state.groups
     }
     for pgid in now { _ = Glibc.kill(-pgid, SIGCONT) }
+  }
+
+  /// Sets `stopping` and returns the groups to stop and what to give back. A group
+  /// being started (`start`) is waited for: once registered it is stopped either by
+  /// `add` (`stopping` is set) or by the caller. Starting one takes microseconds.
+  private func markStopping() -> (Set<pid_t>, [any Suspendable]) {
+    while true {
+      let taken: (Set<pid_t>, [any Suspendable])? = state.withLock { state in
+        state.stopping = true
+        guard state.starting == 0 else { return nil }
+        return (state.groups, state.suspendables.compactMap(\.value))
+      }
+      if let taken { return taken }
+      var ts = timespec(tv_sec: 0, tv_nsec: 100_000)
+      nanosleep(&ts, nil)
+    }
   }
 
   /// Installs the handler of Ctrl-C, SIGTERM, SIGHUP and Ctrl-Z, which only notes the

@@ -62,10 +62,14 @@ package final class SandboxServer: ProcessRunner, Sendable {
       return .failure(StartFailure(description: "cannot make a socket pair: \(String(cString: strerror(errno)))"))
     }
     let (ours, theirs) = (pair[0], pair[1])
-    let spawned = Command.spawn(executable, ["kiln", "--sandbox-server", label], [:], in: "/",
-                                stdin: theirs, stdout: theirs, stderr: 2)
+    // Registered as it starts (`ProcessGroups.start`): a Ctrl-Z during the handshake
+    // stops it with kiln.
+    let spawned = try? ProcessGroups.shared.start { () throws(Command.SpawnErrno) -> pid_t in
+      try Command.spawn(executable, ["kiln", "--sandbox-server", label], [:], in: "/",
+                        stdin: theirs, stdout: theirs, stderr: 2).get()
+    }
     close(theirs)
-    guard case .success(let pid) = spawned else {
+    guard let (pid, registered) = spawned else {
       close(ours)
       return .failure(StartFailure(description: "cannot start \(executable)"))
     }
@@ -83,10 +87,11 @@ package final class SandboxServer: ProcessRunner, Sendable {
       }
       close(ours)
       _ = Glibc.kill(pid, SIGKILL)
-      return .failure(StartFailure(description: why))
+      ProcessGroups.shared.unregister(pid)
+      return .failure(StartFailure(description: registered ? why : "the build was interrupted"))
     }
     let server = SandboxServer(pid: pid, socket: ours, reaped: reaped)
-    guard ProcessGroups.shared.register(pid) else {
+    guard registered else {
       server.shutdown()
       return .failure(StartFailure(description: "the build was interrupted"))
     }

@@ -23,10 +23,11 @@ package struct ShellProcessRunner: ProcessRunner {
     let err = try Self.captureFile("kiln-stderr")
     defer { close(err) }
 
-    let pid = try Self.spawn(invocation, stdout: out, stderr: err)
-    // The child leads a new group whose id is its pid. A Ctrl-C that came before the
-    // group was known kills it here.
-    let registered = ProcessGroups.shared.register(pid)
+    // The child leads a new group whose id is its pid, registered as it starts: a
+    // Ctrl-C that came before kills it here, a Ctrl-Z meanwhile stops it.
+    let (pid, registered) = try ProcessGroups.shared.start { () throws(SpawnError) -> pid_t in
+      try Self.spawn(invocation, stdout: out, stderr: err)
+    }
     let timedOut = OnceFlag()
     let timer = registered ? Self.timer(invocation.timeout, timedOut) { ProcessGroups.kill(group: pid) } : nil
     let (ended, peak) = await ChildWatcher.shared.wait(for: pid, exited: exited)
