@@ -35,7 +35,8 @@ import Testing
     let returned = Mutex(false)
     let registered = Mutex<Bool?>(nil)
     // The spawning thread starts the child, then is slow to return (as a thread
-    // descheduled right after posix_spawn is).
+    // descheduled right after the spawn returned is). The child's environment is
+    // empty: no HOME to leak (HermeticTests).
     let thread = try #require(OwnThread.start {
       let started = try? groups.start { () throws(Command.SpawnErrno) -> pid_t in
         let pid = try Command.spawn("/bin/sleep", ["sleep", "30"], [:], in: "/", stdout: 1, stderr: 2).get()
