@@ -139,6 +139,9 @@ package enum KilnMain {
   /// A command to run with Ctrl-C handled, its error turned into a line and a status.
   private static func running(_ body: @escaping () async throws -> Void) -> Started {
     .run {
+      // What kiln's worker thread still holds (old outputs to unlink,
+      // `FileSystem.removeLater`) is done before the process exits.
+      defer { WorkerThread.shared.drain() }
       do {
         try await body()
         return 0

@@ -363,7 +363,7 @@ package struct Job: Sendable {
   /// Outputs are this task's: cleared so a command that fails to write one is caught;
   /// their folders (and the depfile's) made. Why the task cannot start, if it cannot.
   func clearOutputs(of instance: TaskInstance) -> TaskFailure? {
-    removeOwnOutputs(of: instance)
+    removeOwnOutputs(of: instance, later: true)
     do {
       for output in instance.outputs { try fileSystem.createDirectories(Paths.parent(Paths.join(root, output))) }
       if let depfile = instance.depfile { try fileSystem.createDirectories(Paths.parent(Paths.join(root, depfile))) }
@@ -378,13 +378,18 @@ package struct Job: Sendable {
   /// again after kiln stopped one (Ctrl-C, its time-out), whose half-written outputs
   /// are then the only thing there, as ninja removes those of the commands it
   /// interrupts. Outputs kiln may not clear (outside the workspace, behind a symlink
-  /// the command made) are left as they are.
-  func removeOwnOutputs(of instance: TaskInstance) {
+  /// the command made) are left as they are. `later`: each name is freed at once and
+  /// the file unlinked off the path to the command (`FileSystem.removeLater`).
+  func removeOwnOutputs(of instance: TaskInstance, later: Bool = false) {
+    func remove(_ path: String) {
+      let abs = Paths.join(root, path)
+      if later { try? fileSystem.removeLater(abs) } else { try? fileSystem.remove(abs) }
+    }
     for output in instance.outputs {
-      if !instance.keepsOutputs, mayClear(output) { try? fileSystem.remove(Paths.join(root, output)) }
+      if !instance.keepsOutputs, mayClear(output) { remove(output) }
       statCache.forget(output)
     }
-    if let depfile = instance.depfile, mayClear(depfile) { try? fileSystem.remove(Paths.join(root, depfile)) }
+    if let depfile = instance.depfile, mayClear(depfile) { remove(depfile) }
   }
 
   /// A command that ran to its end (whatever its status).

@@ -337,10 +337,13 @@ package struct BuildSnapshot: Sendable {
     // Every stat first, on two threads when there are many (`StatAll`); then compared
     // in order. A change no longer stops the stats early, but the two halves take
     // about as long as the walk took to reach the middle.
-    let absolute = entries.map { e in (path: e.path.hasPrefix("/") ? e.path : Paths.join(root, e.path), followsLinks: e.followsLinks) }
-    let taken = StatAll.stats(of: absolute, in: fileSystem)
-    for (n, e) in entries.enumerated() {
-      guard absolute[n].path.utf8.contains(UInt8(ascii: "/")) else {
+    // Relative paths go as they are, joined to the root once per folder (`PathStats`);
+    // the entries by index (a `for e in entries` copies each).
+    let taken = StatAll.stats(of: entries.map { (path: $0.path, followsLinks: $0.followsLinks) }, under: root, in: fileSystem)
+    for n in entries.indices {
+      let e = entries[n]
+      // A relative path with no root has no folder (`PathStats`): nothing to stat.
+      guard !root.isEmpty || e.path.utf8.contains(UInt8(ascii: "/")) else {
         if found(n) { return .changed(first!, all: nil) }
         continue
       }

@@ -67,6 +67,7 @@ package struct CacheFileSystem: FileSystem {
   }
 
   package func remove(_ path: String) throws(FileSystemError) { try base.remove(path) }
+  package func removeLater(_ path: String) throws(FileSystemError) { try base.removeLater(path) }
 
   package func rename(_ source: String, to destination: String) throws(FileSystemError) {
     try base.rename(source, to: destination)

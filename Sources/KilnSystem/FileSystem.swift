@@ -72,6 +72,9 @@ package protocol FileSystem: Sendable {
   func createDirectory(_ path: String) throws(FileSystemError)
   /// Removes a file or a whole directory tree; no error when absent.
   func remove(_ path: String) throws(FileSystemError)
+  /// `remove`, the name freed at once, the work of freeing the file possibly later
+  /// (before the process exits). Fakes remove at once.
+  func removeLater(_ path: String) throws(FileSystemError)
   func rename(_ source: String, to destination: String) throws(FileSystemError)
   /// Sets mtime to now without changing content (LRU bookkeeping in the cache).
   func touch(_ path: String)
@@ -147,23 +150,38 @@ package protocol StatCursor {
   mutating func stat(_ name: String, in folder: String, followingLinks: Bool) -> FileStat?
 }
 
-/// Absolute paths stat'ed through a `StatCursor`: a run of paths in one folder reuses
-/// its open descriptor and its name (no string made for it per path). For many files
-/// in few folders: the snapshot's comparison, a task's inputs checked after it ran.
+/// Paths stat'ed through a `StatCursor`: a run of paths in one folder reuses its open
+/// descriptor and its name (no string made for it per path). For many files in few
+/// folders: the snapshot's comparison, a task's inputs checked after it ran. Relative
+/// paths are taken under `root` (joined once per folder, not once per path).
 package struct PathStats {
   private var cursor: any StatCursor
+  private let root: String
+  /// The folder of the last path, as it was written in it, and as the cursor takes it.
+  private var parent = ""
   private var folder = ""
 
-  package init(_ fileSystem: any FileSystem) { cursor = fileSystem.statCursor() }
+  /// `root`: where relative paths lie; without it, every path must be absolute.
+  package init(_ fileSystem: any FileSystem, root: String = "") {
+    cursor = fileSystem.statCursor()
+    self.root = root
+  }
 
   /// `path`'s stat (through links unless `followingLinks` is false); nil when nothing
-  /// is there or `path` has no folder.
+  /// is there or `path` has no folder (relative, with no root).
   package mutating func stat(_ path: String, followingLinks: Bool = true) -> FileStat? {
+    // The root itself (a listing of its folder).
+    if path.isEmpty { return root.isEmpty ? nil : stat(root, followingLinks: followingLinks) }
     // Split on the last slash by bytes; the folder string is made once per run.
-    guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
-    let parent = slash == path.startIndex ? "/" : path[..<slash]
-    if parent != folder { folder = String(parent) }
-    return cursor.stat(String(path[path.utf8.index(after: slash)...]), in: folder, followingLinks: followingLinks)
+    let slash = path.utf8.lastIndex(of: UInt8(ascii: "/"))
+    guard slash != nil || !root.isEmpty else { return nil }
+    let above: Substring = slash.map { $0 == path.startIndex ? "/" : path[..<$0] } ?? ""
+    if above != parent || folder.isEmpty {
+      parent = String(above)
+      folder = path.utf8.first == UInt8(ascii: "/") ? parent : parent.isEmpty ? root : Paths.join(root, parent)
+    }
+    let name = slash.map { String(path[path.utf8.index(after: $0)...]) } ?? path
+    return cursor.stat(name, in: folder, followingLinks: followingLinks)
   }
 }
 
@@ -179,6 +197,8 @@ package struct PathStatCursor: StatCursor {
 
 extension FileSystem {
   package func statCursor() -> any StatCursor { PathStatCursor(self) }
+
+  package func removeLater(_ path: String) throws(FileSystemError) { try remove(path) }
 
   package func readLink(_ path: String) throws(FileSystemError) -> String {
     throw FileSystemError(path, "symlinks are not supported by this file system")

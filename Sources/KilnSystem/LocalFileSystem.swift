@@ -349,6 +349,25 @@ package struct LocalFileSystem: FileSystem {
     }
   }
 
+  /// A file is renamed aside (`NAME.kiln-tmp-PID-N`, which globs never see and a build
+  /// after a killed one removes) and unlinked on kiln's worker thread, which the
+  /// process waits for before it exits (`WorkerThread.drain`). An edit build clears
+  /// the old object file before its compile and the old archive before the archiver
+  /// runs: each unlink cost 0.4-0.9 ms on the way to the command, a rename 0.02.
+  /// Folders, and whatever cannot be renamed, are removed at once.
+  package func removeLater(_ path: String) throws(FileSystemError) {
+    guard let st = lstat(path) else { return }
+    if st.kind != .directory {
+      let aside = Self.temporaryName(for: path)
+      if Glibc.rename(path, aside) == 0 {
+        WorkerThread.shared.run { _ = unlink(aside) }
+        return
+      }
+      if errno == ENOENT { return }
+    }
+    try remove(path)
+  }
+
   package func rename(_ source: String, to destination: String) throws(FileSystemError) {
     guard Glibc.rename(source, destination) == 0 else { throw Self.error(destination) }
   }

@@ -188,6 +188,7 @@ package final class ObservingFileSystem: FileSystem, Sendable {
 
   package func createDirectory(_ path: String) throws(FileSystemError) { try base.createDirectory(path) }
   package func remove(_ path: String) throws(FileSystemError) { try base.remove(path) }
+  package func removeLater(_ path: String) throws(FileSystemError) { try base.removeLater(path) }
   package func rename(_ source: String, to destination: String) throws(FileSystemError) {
     try base.rename(source, to: destination)
   }

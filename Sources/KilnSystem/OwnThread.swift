@@ -80,6 +80,16 @@ package final class WorkerThread: Sendable {
     wake.signal()
   }
 
+  /// Returns once every job handed in before the call has run (the process is about
+  /// to exit: work left in the queue would be lost).
+  package func drain() {
+    let idle = state.withLock { !$0.started || $0.failed }
+    if idle { return }
+    let done = DispatchSemaphore(value: 0)
+    run { done.signal() }
+    done.wait()
+  }
+
   private func loop() {
     while true {
       wake.wait()

@@ -12,20 +12,22 @@ package enum StatAll {
   /// Below this many paths one thread does it all (a thread costs about 50 µs).
   package static let threadedFrom = 512
 
-  /// `paths[i]`: the path, absolute, and whether links are followed (stat) or not (lstat).
-  package static func stats(of paths: [(path: String, followsLinks: Bool)], in fileSystem: any FileSystem,
-                            threadedFrom minimum: Int = threadedFrom) -> [FileStat?] {
-    guard paths.count >= minimum else { return take(paths[...], fileSystem) }
+  /// `paths[i]`: the path, absolute or under `root`, and whether links are followed
+  /// (stat) or not (lstat).
+  package static func stats(of paths: [(path: String, followsLinks: Bool)], under root: String = "",
+                            in fileSystem: any FileSystem, threadedFrom minimum: Int = threadedFrom) -> [FileStat?] {
+    guard paths.count >= minimum else { return take(paths[...], root, fileSystem) }
     let half = paths.count / 2
-    let second = Half(Array(paths[half...]), fileSystem)
-    guard let thread = OwnThread.start({ second.run() }) else { return take(paths[...], fileSystem) }
-    let first = take(paths[..<half], fileSystem)
+    let second = Half(Array(paths[half...]), root, fileSystem)
+    guard let thread = OwnThread.start({ second.run() }) else { return take(paths[...], root, fileSystem) }
+    let first = take(paths[..<half], root, fileSystem)
     pthread_join(thread, nil)
     return first + second.result
   }
 
-  static func take(_ paths: ArraySlice<(path: String, followsLinks: Bool)>, _ fileSystem: any FileSystem) -> [FileStat?] {
-    var stats = PathStats(fileSystem)
+  static func take(_ paths: ArraySlice<(path: String, followsLinks: Bool)>, _ root: String,
+                   _ fileSystem: any FileSystem) -> [FileStat?] {
+    var stats = PathStats(fileSystem, root: root)
     var out: [FileStat?] = []
     out.reserveCapacity(paths.count)
     for p in paths { out.append(stats.stat(p.path, followingLinks: p.followsLinks)) }
@@ -35,16 +37,18 @@ package enum StatAll {
   /// The second thread's half and, once it is joined, its stats.
   private final class Half: Sendable {
     let paths: [(path: String, followsLinks: Bool)]
+    let root: String
     let fileSystem: any FileSystem
     private let taken = Mutex<[FileStat?]>([])
 
-    init(_ paths: [(path: String, followsLinks: Bool)], _ fileSystem: any FileSystem) {
+    init(_ paths: [(path: String, followsLinks: Bool)], _ root: String, _ fileSystem: any FileSystem) {
       self.paths = paths
+      self.root = root
       self.fileSystem = fileSystem
     }
 
     func run() {
-      let stats = StatAll.take(paths[...], fileSystem)
+      let stats = StatAll.take(paths[...], root, fileSystem)
       taken.withLock { $0 = stats }
     }
 

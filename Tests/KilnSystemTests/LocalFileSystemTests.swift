@@ -94,6 +94,30 @@ import Testing
   }
 
   /// `NAME.kiln-tmp-PID-N`: unique per write, never listed as a workspace file.
+  /// An old output cleared before its command (issue 16): the name is free at once, a
+  /// link is removed and not followed, the file's bytes are gone once the worker
+  /// thread drained, and nothing is left beside it; a folder goes at once.
+  @Test func removeLaterFreesTheNameAtOnceAndTheFileBeforeTheProcessEnds() throws {
+    try fs.writeAtomically(Array("old".utf8), to: path("out.o"), permissions: 0o644)
+    try fs.writeAtomically(Array("kept".utf8), to: path("target.txt"), permissions: 0o644)
+    #expect(symlink("target.txt", path("link")) == 0)
+    try fs.createDirectories(path("folder/sub"))
+    try fs.writeAtomically(Array("x".utf8), to: path("folder/sub/f"), permissions: 0o644)
+    // Held open, to see its link count once it is removed.
+    let held = open(path("out.o"), O_RDONLY)
+    try #require(held >= 0)
+    defer { close(held) }
+
+    for name in ["out.o", "link", "folder", "missing"] { try fs.removeLater(path(name)) }
+    #expect(fs.lstat(path("out.o")) == nil && fs.lstat(path("link")) == nil && fs.lstat(path("folder")) == nil)
+    #expect(fs.lstat(path("target.txt"))?.kind == .file, "the link's target is not touched")
+    WorkerThread.shared.drain()
+    #expect(fs.contents(ofDirectory: scratch.path)?.sorted() == ["target.txt"], "nothing left beside: \(fs.contents(ofDirectory: scratch.path) ?? [])")
+    // The old file itself is unlinked, not only renamed: no name holds it any more.
+    var st = stat()
+    #expect(fstat(held, &st) == 0 && st.st_nlink == 0)
+  }
+
   @Test func temporaryNamesAreMarkedAndNeverListed() throws {
     #expect(Paths.isTemporary("out.o\(Paths.temporaryMarker)123-4"))
     #expect(!Paths.isTemporary("out.o"))

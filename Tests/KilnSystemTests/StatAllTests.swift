@@ -53,6 +53,26 @@ import Testing
     #expect(threaded.last! == nil)
   }
 
+  /// The snapshot's paths are relative to the checkout: the same stats as the absolute
+  /// paths, the root itself ("") included, and a name at the root.
+  @Test func relativePathsUnderARootGiveWhatTheirAbsolutePathsGive() throws {
+    let absolute = try tree() + [(path: scratch.path, followsLinks: true)]
+    try fs.writeAtomically(Array("top".utf8), to: scratch.path + "/top.txt", permissions: 0o644)
+    let all = absolute + [(path: scratch.path + "/top.txt", followsLinks: true)]
+    let prefix = scratch.path + "/"
+    let relative = all.map { p in
+      (path: p.path == scratch.path ? "" : String(p.path.dropFirst(prefix.count)), followsLinks: p.followsLinks)
+    }
+    #expect(relative.last?.path == "top.txt" && relative[relative.count - 2].path == "")
+    let expected = StatAll.stats(of: all, in: fs, threadedFrom: all.count + 1)
+    #expect(expected[expected.count - 2]?.kind == .directory && expected.last??.size == 3)
+    #expect(StatAll.stats(of: relative, under: scratch.path, in: fs, threadedFrom: 2) == expected)
+    #expect(StatAll.stats(of: relative, under: scratch.path, in: fs, threadedFrom: all.count + 1) == expected)
+    // With no root, a relative path has no folder: nothing is stat'ed.
+    var none = PathStats(fs)
+    #expect(none.stat("top.txt") == nil)
+  }
+
   @Test func fewPathsAndNoneAreFine() throws {
     #expect(StatAll.stats(of: [], in: fs, threadedFrom: 0).isEmpty)
     let one = [(path: scratch.path, followsLinks: true)]
