@@ -279,8 +279,13 @@ final class Session {
     _ = try? OwnFile.open(marker, O_WRONLY | O_CREAT, mode: 0o644).map { close($0) }
   }
 
-  /// The build ended (failed or not) without being killed.
-  func endWriting() { try? context.fileSystem.remove(context.layout.unfinished) }
+  /// The build ended (failed or not) without being killed. The old outputs it renamed
+  /// aside are unlinked first (`FileSystem.removeLater`, on the worker thread): once
+  /// the marker is gone, a kill would leave them where no build sweeps them.
+  func endWriting() {
+    WorkerThread.shared.drain()
+    try? context.fileSystem.remove(context.layout.unfinished)
+  }
 
   /// A build of `graph`: restoring and running for real (recording into the manifest),
   /// or, with `dryRun`, only predicting, with nothing written.

@@ -40,27 +40,17 @@ package final class ProcessGroups: Sendable {
       state.withLock { $0.starting -= 1 }
       throw error
     }
-    return (pid, add(pid, started: true))
-  }
-
-  /// Registers group `pgid`, started before this call; false when the build was
-  /// interrupted (the group is killed). Prefer `start`, which leaves no moment when a
-  /// Ctrl-Z misses the group.
-  package func register(_ pgid: pid_t) -> Bool {
-    add(pgid, started: false)
-  }
-
-  private func add(_ pgid: pid_t, started: Bool) -> Bool {
-    state.withLock { state in
-      if started { state.starting -= 1 }
+    let registered = state.withLock { state in
+      state.starting -= 1
       if state.interrupted {
-        _ = Glibc.kill(-pgid, SIGKILL)
+        _ = Glibc.kill(-pid, SIGKILL)
         return false
       }
-      state.groups.insert(pgid)
-      if state.stopping { _ = Glibc.kill(-pgid, SIGSTOP) }
+      state.groups.insert(pid)
+      if state.stopping { _ = Glibc.kill(-pid, SIGSTOP) }
       return true
     }
+    return (pid, registered)
   }
 
   package func unregister(_ pgid: pid_t) {
