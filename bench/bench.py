@@ -47,9 +47,10 @@ Projects (bench/projects.py), each copied once per tool:
 Tools: kiln, ninja, ninja+ccache (build-ccache.ninja) and make; the trivial projects
 leave out ninja+ccache (no compiler to cache), demo has kiln and ninja. The rounds of a
 scenario rotate the tools (A B C D, then B C D A, ...; the short scenarios' rounds are
-rounded up to a multiple of the tools, so each goes first as often; edit and header
-start with one untimed round per tool, so the first timed round does not pay for the
-scenario before it), -jBENCH_JOBS; medians, and each tool's ratio to ninja in the same run. Every build's result is checked (synth: the
+rounded up to a multiple of the tools, so each goes first as often; synth's and the
+demo's edit and header start with one untimed round per tool, so the first timed round
+does not pay for the scenario before it; the cmake group's edit follows its touch
+rounds), -jBENCH_JOBS; medians, and each tool's ratio to ninja in the same run. Every build's result is checked (synth: the
 program prints the checksum the generator predicts; trivial: every output equals its
 source; demo: the checksum of a clean ninja build); a wrong or failed build is WRONG
 in the tables and makes the script exit 1.

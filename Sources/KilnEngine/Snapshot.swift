@@ -337,8 +337,7 @@ package struct BuildSnapshot: Sendable {
     // Every stat first, on two threads when there are many (`StatAll`); then compared
     // in order. A change no longer stops the stats early, but the two halves take
     // about as long as the walk took to reach the middle.
-    // Relative paths go as they are, joined to the root once per folder (`PathStats`);
-    // the entries by index (a `for e in entries` copies each).
+    // Relative paths go as they are, joined to the root once per folder (`PathStats`).
     let taken = StatAll.stats(of: entries.map { (path: $0.path, followsLinks: $0.followsLinks) }, under: root, in: fileSystem)
     for n in entries.indices {
       let e = entries[n]

@@ -94,12 +94,7 @@ package enum PendingHistory {
     guard let fd = try? OwnFile.open(StateLayout.pending(ofManifest: manifest), O_WRONLY | O_APPEND | O_CREAT, mode: 0o644) else {
       return false
     }
-    // Unlocked before the close: a child another thread is spawning holds a copy of
-    // the descriptor until its `closefrom`, and would hold the lock that long.
-    defer {
-      flock(fd, LOCK_UN)
-      close(fd)
-    }
+    defer { OwnFile.unlockAndClose(fd) }
     guard flock(fd, LOCK_EX) == 0 else { return false }
     let body = Seal.close(BuildHistoryEntry.magic, build.encode())
     var w = ByteWriter()
@@ -118,12 +113,7 @@ package enum PendingHistory {
       throw DatabaseError(code: DatabaseError.refused, message: error.message, path: file)
     }
     guard let fd = opened else { return }
-    // Unlocked before the close: a child another thread is spawning holds a copy of
-    // the descriptor until its `closefrom`, and would hold the lock that long.
-    defer {
-      flock(fd, LOCK_UN)
-      close(fd)
-    }
+    defer { OwnFile.unlockAndClose(fd) }
     guard flock(fd, LOCK_EX) == 0 else { return }
     var bytes: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 1 << 16)

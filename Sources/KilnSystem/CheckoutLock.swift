@@ -23,13 +23,7 @@ package final class CheckoutLock: Sendable {
     self.path = path
   }
 
-  // Unlocked before the close: a child being spawned at this moment (by another thread)
-  // holds a copy of the descriptor until it execs, and the lock would live as long as
-  // that copy (a test caught a second attempt failing right after the release).
-  deinit {
-    flock(fd, LOCK_UN)
-    close(fd)
-  }
+  deinit { OwnFile.unlockAndClose(fd) }
 
   /// What can stop a lock from being taken.
   package enum Failure: Error, CustomStringConvertible {

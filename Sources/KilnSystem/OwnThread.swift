@@ -47,6 +47,8 @@ package final class WorkerThread: Sendable {
   private struct State {
     var jobs: [@Sendable () -> Void] = []
     var next = 0
+    /// Jobs handed to the thread that have not finished running.
+    var unfinished = 0
     var started = false
     var failed = false
   }
@@ -63,6 +65,7 @@ package final class WorkerThread: Sendable {
     let (start, inline) = state.withLock { state -> (Bool, Bool) in
       if state.failed { return (false, true) }
       state.jobs.append(job)
+      state.unfinished += 1
       defer { state.started = true }
       return (!state.started, false)
     }
@@ -81,9 +84,10 @@ package final class WorkerThread: Sendable {
   }
 
   /// Returns once every job handed in before the call has run (the process is about
-  /// to exit: work left in the queue would be lost).
+  /// to exit: work left in the queue would be lost); at once when all of them have (a
+  /// build drains twice: before its marker goes, and as the process ends).
   package func drain() {
-    let idle = state.withLock { !$0.started || $0.failed }
+    let idle = state.withLock { !$0.started || $0.failed || $0.unfinished == 0 }
     if idle { return }
     let done = DispatchSemaphore(value: 0)
     run { done.signal() }
@@ -103,7 +107,9 @@ package final class WorkerThread: Sendable {
         }
         return job
       }
-      job?()
+      guard let job else { continue }
+      job()
+      state.withLock { $0.unfinished -= 1 }
     }
   }
 }

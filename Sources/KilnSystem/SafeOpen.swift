@@ -23,6 +23,15 @@ package enum OwnFile {
     return nil
   }
 
+  /// Releases the `flock` on `fd`, then closes it. A close alone is not enough: a child
+  /// another thread is spawning holds a copy of every descriptor until its `closefrom`,
+  /// and the lock lives as long as that copy (seen in CI as a git call "under the
+  /// lock" of the workspace registry, and as a checkout lock still held after release).
+  package static func unlockAndClose(_ fd: Int32) {
+    flock(fd, LOCK_UN)
+    close(fd)
+  }
+
   /// Whether `path` itself is a symbolic link (lstat).
   package static func isLink(_ path: String) -> Bool {
     var st = Glibc.stat()

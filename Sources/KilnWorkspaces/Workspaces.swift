@@ -130,13 +130,7 @@ package struct Workspaces: Sendable {
     guard let fd = opened else {
       throw .registry("cannot open \(lockPath): \(String(cString: strerror(errno)))")
     }
-    // Unlocked, then closed: a child another thread is spawning holds a copy of this
-    // descriptor until its `closefrom`, and a close alone leaves the lock held until
-    // that copy goes (seen as a git call "under the lock" in CI: `PoolTests`).
-    defer {
-      flock(fd, LOCK_UN)
-      close(fd)
-    }
+    defer { OwnFile.unlockAndClose(fd) }
     while flock(fd, LOCK_EX) != 0, errno == EINTR {}
     return try body()
   }

@@ -35,6 +35,25 @@ import Testing
     #expect(!onCaller.withLock { $0 })
   }
 
+  /// `drain` waits for the job running and the jobs queued behind it, and a second
+  /// drain, with nothing left, returns as well (it keeps no job of its own).
+  @Test func drainWaitsForEveryJobHandedInBefore() {
+    let worker = WorkerThread()
+    worker.drain()  // never started: nothing to wait for
+    let ran = Mutex<[Int]>([])
+    worker.run {
+      usleep(100_000)
+      ran.withLock { $0.append(1) }
+    }
+    worker.run { ran.withLock { $0.append(2) } }
+    worker.drain()
+    #expect(ran.withLock { $0 } == [1, 2])
+    worker.drain()
+    worker.run { ran.withLock { $0.append(3) } }
+    worker.drain()
+    #expect(ran.withLock { $0 } == [1, 2, 3])
+  }
+
   @Test func everyWaiterGetsTheValueBeforeOrAfterItIsThere() async {
     let value = Eventually<String>()
     async let first = value.value
