@@ -400,6 +400,9 @@ def markdown(data):
               "BENCH_ONLY=cmake sh bench/quick.sh .build/release/kiln        # issue 14's group alone (needs cmake)",
               "BENCH_ONLY=launcher sh bench/quick.sh .build/release/kiln     # issue 15's group alone (fetches Lua's "
               "sources once)",
+              "python3 bench/ab_daily.py trivial OLD_KILN NEW_KILN --ninja   # kiln binaries and ninja, rounds "
+              "interleaved",
+              "python3 bench/spawn_latency.py .build/release/kiln   # how long each spawn holds its thread (perf, root)",
               "```", "",
               "Knobs (environment): `BENCH_ROUNDS`, `BENCH_ROUNDS_FULL`, `BENCH_UNITS`, `BENCH_UNITS_BIG`, "
               "`BENCH_UNITS_SMALL`, "

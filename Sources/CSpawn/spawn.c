@@ -7,6 +7,10 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sched.h>
 #include <time.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -69,6 +73,207 @@ int kiln_spawn_piped(pid_t *pid, const char *path, char *const argv[], char *con
 int kiln_spawn_attached(pid_t *pid, const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd) {
   return spawn_with(pid, path, argv, envp, NULL, -1, out_fd, err_fd, 0);
 }
+
+// ---------------------------------------------------------------------------------
+// Starting a command without waiting for it to begin its program.
+//
+// posix_spawn clones with CLONE_VFORK: the calling thread sleeps until the child has
+// called execve, and then until it is scheduled again, often behind that very child
+// on the same core (half a millisecond a command on two cores). Here the child is
+// cloned with CLONE_VM (no page tables copied) but without CLONE_VFORK, on a stack of
+// its own, and the caller goes on at once. The child shares the caller's memory and
+// its thread's TLS until its execve, so it calls nothing of glibc: only raw system
+// calls (no errno), on the copies this block holds, which the caller frees once the
+// child has exited (`kiln_spawn_async_end`). A failed execve is reported through a
+// close-on-exec pipe: the child writes its errno there and exits with 127.
+
+#if defined(__x86_64__) || defined(__aarch64__)
+#define KILN_HAS_ASYNC_SPAWN 1
+
+static long raw_syscall(long n, long a, long b, long c, long d) {
+#if defined(__x86_64__)
+  long ret;
+  register long r10 __asm__("r10") = d;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+  return ret;
+#else
+  register long x8 __asm__("x8") = n;
+  register long x0 __asm__("x0") = a;
+  register long x1 __asm__("x1") = b;
+  register long x2 __asm__("x2") = c;
+  register long x3 __asm__("x3") = d;
+  __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+  return x0;
+#endif
+}
+
+struct async_child {
+  const char *path;
+  char **argv;
+  char **envp;
+  const char *cwd;
+  int out_fd, err_fd, status_fd;
+};
+
+struct kernel_sigaction_dfl {
+  unsigned long handler, flags, restorer, mask;
+};
+
+static int async_child_main(void *arg) {
+  struct async_child *c = arg;
+  long rc = 0;
+  // Every signal at its default (the caller blocked them all before the clone).
+  struct kernel_sigaction_dfl dfl = {0, 0, 0, 0};
+  for (long sig = 1; sig <= 64; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    raw_syscall(SYS_rt_sigaction, sig, (long)&dfl, 0, 8);
+  }
+  long null = raw_syscall(SYS_openat, AT_FDCWD, (long)"/dev/null", O_RDONLY, 0);
+  if (null < 0) { rc = null; goto failed; }
+  if (null != 0) {
+    rc = raw_syscall(SYS_dup3, null, 0, 0, 0);
+    if (rc < 0) goto failed;
+  }
+  rc = raw_syscall(SYS_dup3, c->out_fd, 1, 0, 0);
+  if (rc < 0) goto failed;
+  rc = raw_syscall(SYS_dup3, c->err_fd, 2, 0, 0);
+  if (rc < 0) goto failed;
+  // No other descriptor but the status pipe (close-on-exec) survives.
+  if (c->status_fd > 3) raw_syscall(SYS_close_range, 3, c->status_fd - 1, 0, 0);
+  raw_syscall(SYS_close_range, c->status_fd + 1, ~0U, 0, 0);
+  rc = raw_syscall(SYS_chdir, (long)c->cwd, 0, 0, 0);
+  if (rc < 0) goto failed;
+  rc = raw_syscall(SYS_setpgid, 0, 0, 0, 0);
+  if (rc < 0) goto failed;
+  unsigned long none = 0;
+  raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8);
+  rc = raw_syscall(SYS_execve, (long)c->path, (long)c->argv, (long)c->envp, 0);
+failed:;
+  int code = (int)-rc;
+  raw_syscall(SYS_write, c->status_fd, (long)&code, sizeof code, 0);
+  raw_syscall(SYS_exit, 127, 0, 0, 0);
+  return 127;
+}
+
+static size_t strings_size(char *const list[], size_t *count) {
+  size_t size = 0, n = 0;
+  for (; list[n]; n++) size += strlen(list[n]) + 1;
+  *count = n;
+  return size;
+}
+
+static char *copy_list(char *const list[], size_t count, char **into, char *text) {
+  for (size_t k = 0; k < count; k++) {
+    size_t len = strlen(list[k]) + 1;
+    memcpy(text, list[k], len);
+    into[k] = text;
+    text += len;
+  }
+  into[count] = 0;
+  return text;
+}
+#endif
+
+int kiln_spawn_async(pid_t *pid, int *pidfd, int *status_fd, void **handle, const char *path, char *const argv[],
+                     char *const envp[], const char *cwd, int out_fd, int err_fd) {
+#ifdef KILN_HAS_ASYNC_SPAWN
+  const size_t stack_size = 64 * 1024;
+  size_t argc, envc;
+  size_t text = strings_size(argv, &argc) + strings_size(envp, &envc) + strlen(path) + strlen(cwd) + 2;
+  size_t pointers = (argc + 1 + envc + 1) * sizeof(char *);
+  size_t total = sizeof(struct async_child) + pointers + text + stack_size + 64;
+  char *block = malloc(total);
+  if (!block) return ENOMEM;
+  struct async_child *c = (struct async_child *)block;
+  c->argv = (char **)(block + sizeof *c);
+  c->envp = c->argv + argc + 1;
+  char *at = (char *)(c->envp + envc + 1);
+  at = copy_list(argv, argc, c->argv, at);
+  at = copy_list(envp, envc, c->envp, at);
+  size_t len = strlen(path) + 1;
+  memcpy(at, path, len);
+  c->path = at;
+  at += len;
+  len = strlen(cwd) + 1;
+  memcpy(at, cwd, len);
+  c->cwd = at;
+  at += len;
+  char *stack_top = (char *)(((uintptr_t)(block + total)) & ~(uintptr_t)63);
+  c->out_fd = out_fd;
+  c->err_fd = err_fd;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    int e = errno;
+    free(block);
+    return e;
+  }
+  if (fds[0] < 3 || fds[1] < 3 || out_fd < 3 || err_fd < 3) {
+    // A standard descriptor closed in kiln: the child's dup3s would overwrite these.
+    close(fds[0]);
+    close(fds[1]);
+    free(block);
+    return ENOSYS;
+  }
+  c->status_fd = fds[1];
+  // Every signal blocked around the clone, glibc's own too (pthread_sigmask leaves
+  // those): no handler may run in the child, on its stack, in the caller's memory.
+  unsigned long all = ~0UL, old = 0;
+  raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, (long)&old, 8);
+  int fd = -1;
+  pid_t child = clone(async_child_main, stack_top, CLONE_VM | CLONE_PIDFD | SIGCHLD, c, &fd);
+  int e = errno;
+  raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8);
+  close(fds[1]);
+  if (child < 0) {
+    close(fds[0]);
+    free(block);
+    return e;
+  }
+  // Also here, so that a Ctrl-C or a timeout that signals the group right away finds it.
+  setpgid(child, child);
+  fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  *pid = child;
+  *pidfd = fd;
+  *status_fd = fds[0];
+  *handle = block;
+  return 0;
+#else
+  (void)pid; (void)pidfd; (void)status_fd; (void)handle; (void)path; (void)argv; (void)envp; (void)cwd;
+  (void)out_fd; (void)err_fd;
+  return ENOSYS;
+#endif
+}
+
+int kiln_spawn_async_end(int status_fd, void *handle) {
+  int code = 0;
+  ssize_t n;
+  do {
+    n = read(status_fd, &code, sizeof code);
+  } while (n < 0 && errno == EINTR);
+  close(status_fd);
+  free(handle);
+  return n == (ssize_t)sizeof code ? code : 0;
+}
+
+
+int kiln_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+
+void kiln_eventfd_signal(int fd) {
+  uint64_t one = 1;
+  ssize_t rc;
+  do {
+    rc = write(fd, &one, sizeof one);
+  } while (rc < 0 && errno == EINTR);
+}
+
+void kiln_eventfd_clear(int fd) {
+  uint64_t value;
+  ssize_t rc;
+  do {
+    rc = read(fd, &value, sizeof value);
+  } while (rc < 0 && errno == EINTR);
+}
+
 
 int kiln_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 

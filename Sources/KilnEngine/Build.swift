@@ -150,7 +150,10 @@ package final class Build {
       observer.buildStandsOnSnapshot(decided: partial.count, total: plan.total, changed: partial.delta.changedPaths)
     }
     let loop = Loop(build: self, plan: plan, options: options, partial: partial)
-    try await loop.drive()
+    // On the thread that waits for the children (`ChildWatcher`): a child's exit, its
+    // collection, the loop's next decision and the next spawn happen there, with no
+    // hand-over between threads (docs/benchmarks.md, issue 16's fifteenth round).
+    try await withTaskExecutorPreference(ChildWatcher.executor) { try await loop.drive() }
     plan = loop.plan
     var result = loop.result
     if let partial {
@@ -342,7 +345,8 @@ package final class Build {
             let statCache = build.statCache
             let paths = warming
             warming = []
-            group.addTask {
+            // Beside the loop: on Swift's pool, not on the loop's thread (`ChildWatcher`).
+            group.addTask(executorPreference: globalConcurrentExecutor) {
               for path in paths { _ = try? statCache.observe(path) }
               return .warmed
             }

@@ -71,10 +71,55 @@ package enum Command {
   package static func spawn(_ path: String, _ arguments: [String], _ environment: [String: String], in directory: String,
                             stdin: Int32 = -1, stdout: Int32, stderr: Int32) -> Result<pid_t, SpawnErrno> {
     let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+    let envp = cEnvironment(environment)
+    defer {
+      for p in argv { free(p) }
+      for p in envp { free(p) }
+    }
+    var pid: pid_t = 0
+    let rc = kiln_spawn_piped(&pid, path, argv, envp, directory, stdin, stdout, stderr)
+    return rc == 0 ? .success(pid) : .failure(SpawnErrno(rawValue: rc))
+  }
+
+  /// A child started by `spawnAsync`: its pid, a pidfd, and what `kiln_spawn_async_end`
+  /// takes once it has exited.
+  package struct AsyncChild: @unchecked Sendable {
+    package var pid: pid_t
+    package var pidfd: Int32
+    var statusFD: Int32
+    var handle: UnsafeMutableRawPointer?
+
+    /// Once the child has exited: nil when it had begun its program, else the errno its
+    /// start failed with.
+    package func end() -> SpawnErrno? {
+      let code = kiln_spawn_async_end(statusFD, handle)
+      return code == 0 ? nil : SpawnErrno(rawValue: code)
+    }
+  }
+
+  /// `spawn` without waiting for the child to begin its program (`kiln_spawn_async`);
+  /// a failure to start it shows once it has exited (`AsyncChild.end`). ENOSYS: not on
+  /// this machine.
+  package static func spawnAsync(_ path: String, _ arguments: [String], _ environment: [String: String],
+                                 in directory: String, stdout: Int32, stderr: Int32) -> Result<AsyncChild, SpawnErrno> {
+    let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+    let envp = cEnvironment(environment)
+    defer {
+      for p in argv { free(p) }
+      for p in envp { free(p) }
+    }
+    var child = AsyncChild(pid: 0, pidfd: -1, statusFD: -1, handle: nil)
+    let rc = kiln_spawn_async(&child.pid, &child.pidfd, &child.statusFD, &child.handle, path, argv, envp, directory,
+                              stdout, stderr)
+    return rc == 0 ? .success(child) : .failure(SpawnErrno(rawValue: rc))
+  }
+
+  /// `NAME=value` strings for execve, each malloc'ed (the caller frees them), then nil.
+  static func cEnvironment(_ environment: [String: String]) -> [UnsafeMutablePointer<CChar>?] {
     var envp: [UnsafeMutablePointer<CChar>?] = []
     envp.reserveCapacity(environment.count + 1)
-    // `NAME=value` copied byte by byte: string interpolation cost 2,000 instructions a
-    // variable, tens of thousands per started task.
+    // Copied byte by byte: string interpolation cost 2,000 instructions a variable,
+    // tens of thousands per started task.
     for (name, value) in environment {
       let entry = malloc(name.utf8.count + value.utf8.count + 2)!.assumingMemoryBound(to: UInt8.self)
       var at = 0
@@ -86,13 +131,7 @@ package enum Command {
       envp.append(UnsafeMutableRawPointer(entry).assumingMemoryBound(to: CChar.self))
     }
     envp.append(nil)
-    defer {
-      for p in argv { free(p) }
-      for p in envp { free(p) }
-    }
-    var pid: pid_t = 0
-    let rc = kiln_spawn_piped(&pid, path, argv, envp, directory, stdin, stdout, stderr)
-    return rc == 0 ? .success(pid) : .failure(SpawnErrno(rawValue: rc))
+    return envp
   }
 
   /// An errno from starting a process.

@@ -5,11 +5,14 @@ import CSpawn
 import KilnCore
 import Synchronization
 
-/// Runs commands with `/bin/sh -c` (or as the shell would, `DirectCommand`) through `posix_spawn` (STYLE §10: its cost per task
-/// showed in `make bench`), each as the leader of its own process group, so a timeout
-/// or Ctrl-C stops its children too. Output goes to two anonymous in-memory files
-/// (memfd), not pipes: a grandchild that keeps a pipe open cannot hold the build, and
-/// nothing is created on disk. One thread (`ChildWatcher`) waits for every child.
+/// Runs commands with `/bin/sh -c` (or as the shell would, `DirectCommand`), each as the
+/// leader of its own process group, so a timeout or Ctrl-C stops its children too.
+/// Started without waiting for the child to begin its program (`Command.spawnAsync`);
+/// through `posix_spawn` (STYLE §10) where that cannot be done or the program could not
+/// be started that way, so the error, or the shell's answer, is what it always was.
+/// Output goes to two anonymous in-memory files (memfd), not pipes: a grandchild that
+/// keeps a pipe open cannot hold the build, and nothing is created on disk. One thread
+/// (`ChildWatcher`) waits for every child.
 package struct ShellProcessRunner: ProcessRunner {
   package init() {}
 
@@ -23,6 +26,7 @@ package struct ShellProcessRunner: ProcessRunner {
     let err = try Self.captureFile("kiln-stderr")
     defer { close(err) }
 
+    if let completion = await runAsync(invocation, out: out, err: err, exited: exited) { return completion }
     // The child leads a new group whose id is its pid, registered as it starts: a
     // Ctrl-C that came before kills it here, a Ctrl-Z meanwhile stops it.
     let (pid, registered) = try ProcessGroups.shared.start { () throws(SpawnError) -> pid_t in
@@ -33,6 +37,49 @@ package struct ShellProcessRunner: ProcessRunner {
     let (ended, peak) = await ChildWatcher.shared.wait(for: pid, exited: exited)
     timer?.cancel()
     ProcessGroups.shared.unregister(pid)
+    return Completion(status: Self.status(ended, timedOut: timedOut), stdout: Command.readAll(out),
+                      stderr: Command.readAll(err), peakMemory: peak > 0 ? Int64(peak) * 1024 : nil)
+  }
+
+  /// `run` with the command started by `Command.spawnAsync`: the program alone where
+  /// `DirectCommand` allows it, else the shell. nil when it could not be started so (no
+  /// such start on this machine, or the program could not be started: its attempt
+  /// left nothing in `out` and `err`), and the caller starts it with `spawn`, whose
+  /// error, or fall-back to the shell, is the answer.
+  private func runAsync(_ invocation: Invocation, out: Int32, err: Int32,
+                        exited: @escaping @Sendable () -> Void) async -> Completion? {
+    let path: String, arguments: [String], environment: [String: String]
+    if let given = invocation.arguments, let program = given.first {
+      (path, arguments, environment) = (program, given, invocation.environment)
+    } else if let direct = DirectCommand.plan(invocation.command, environment: invocation.environment,
+                                              workingDirectory: invocation.workingDirectory) {
+      (path, arguments, environment) = (direct.path, direct.arguments, direct.environment)
+    } else {
+      (path, arguments, environment) = ("/bin/sh", ["/bin/sh", "-c", invocation.command], invocation.environment)
+    }
+    var child: Command.AsyncChild?
+    let pid: pid_t, registered: Bool
+    do {
+      (pid, registered) = try ProcessGroups.shared.start { () throws(Command.SpawnErrno) -> pid_t in
+        let started = try Command.spawnAsync(path, arguments, environment, in: invocation.workingDirectory,
+                                             stdout: out, stderr: err).get()
+        child = started
+        return started.pid
+      }
+    } catch {
+      return nil
+    }
+    guard let child else { return nil }
+    let timedOut = OnceFlag()
+    let timer = registered ? Self.timer(invocation.timeout, timedOut) { ProcessGroups.kill(group: pid) } : nil
+    let (ended, peak) = await ChildWatcher.shared.wait(for: pid, pidfd: child.pidfd, exited: exited)
+    timer?.cancel()
+    ProcessGroups.shared.unregister(pid)
+    if child.end() != nil {
+      _ = ftruncate(out, 0)
+      _ = ftruncate(err, 0)
+      return nil
+    }
     return Completion(status: Self.status(ended, timedOut: timedOut), stdout: Command.readAll(out),
                       stderr: Command.readAll(err), peakMemory: peak > 0 ? Int64(peak) * 1024 : nil)
   }
@@ -110,24 +157,59 @@ package struct SpawnError: Error, Sendable, CustomStringConvertible {
 /// and resumes the task that waits for it, so no thread of Swift's small cooperative
 /// pool ever blocks on a process. Where the kernel has no pidfd (before 5.3), a
 /// thread per child blocks in `waitpid`.
-final class ChildWatcher: Sendable {
-  static let shared = ChildWatcher()
+///
+/// The same thread is a task executor (`TaskExecutor`): the build loop and its jobs
+/// run on it (`Build`), so a child's exit, the collection of its outputs, the loop's
+/// next decision and the next spawn all happen on the thread that saw the exit, with
+/// no hand-over between threads. Each hand-over woke a thread that the scheduler
+/// often placed on the busy core while the other went idle.
+package final class ChildWatcher: TaskExecutor, @unchecked Sendable {
+  package static let shared = ChildWatcher()
 
   private let epoll: Int32
+  /// Written to wake the thread for a job enqueued from another thread.
+  private let wakeFD: Int32
   /// The task waiting for each child's pidfd, and what to call once it has exited.
   private let waiting = Mutex<[Int32: (CheckedContinuation<ChildWatcher.Ended, Never>, @Sendable () -> Void)]>([:])
+  private struct Queue {
+    var jobs: [UnownedJob] = []
+    /// The thread is in (or about to enter) `epoll_wait` with no job left.
+    var sleeping = false
+  }
+  private let queue = Mutex(Queue())
+  /// The thread's id once it runs; 0 when no thread could be started (jobs then go to
+  /// the global executor).
+  private let thread = Atomic<UInt>(0)
+  private let running: Bool
 
   private init() {
     epoll = kiln_epoll_create()
-    _ = OwnThread.detached { ChildWatcher.shared.loop() }
+    wakeFD = epoll >= 0 ? kiln_eventfd() : -1
+    if wakeFD >= 0 { _ = kiln_epoll_add(epoll, wakeFD) }
+    running = epoll >= 0 && wakeFD >= 0 && OwnThread.detached { ChildWatcher.shared.loop() }
+  }
+
+  /// This executor when its thread runs, else nil (the caller stays where it is).
+  package static var executor: ChildWatcher? { shared.running ? shared : nil }
+
+  package func enqueue(_ job: consuming ExecutorJob) {
+    let job = UnownedJob(job)
+    let onThread = thread.load(ordering: .relaxed) == UInt(bitPattern: Int(bitPattern: pthread_self()))
+    let wake = queue.withLock { q in
+      q.jobs.append(job)
+      let wake = q.sleeping && !onThread
+      if wake { q.sleeping = false }
+      return wake
+    }
+    if wake { kiln_eventfd_signal(wakeFD) }
   }
 
   /// How a child ended, and its peak resident memory in KiB (0: unknown).
   typealias Ended = (status: Completion.Status, peakKiB: Int)
 
   /// How `pid` (a child of this process) ended; it is reaped, after `exited` ran.
-  func wait(for pid: pid_t, exited: @escaping @Sendable () -> Void) async -> Ended {
-    let pidfd = kiln_pidfd_open(pid)
+  func wait(for pid: pid_t, pidfd given: Int32? = nil, exited: @escaping @Sendable () -> Void) async -> Ended {
+    let pidfd = given ?? kiln_pidfd_open(pid)
     return await withCheckedContinuation { continuation in
       guard pidfd >= 0, epoll >= 0 else {
         Self.waitOnThread(pid, continuation, exited)
@@ -143,30 +225,53 @@ final class ChildWatcher: Sendable {
   }
 
   private func loop() {
+    thread.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .relaxed)
+    let me = asUnownedTaskExecutor()
     var ready = [Int32](repeating: -1, count: 32)
     while true {
+      // Every job queued, and those they queue, before waiting.
+      while true {
+        let jobs = queue.withLock { q in
+          let jobs = q.jobs
+          q.jobs.removeAll(keepingCapacity: true)
+          if jobs.isEmpty { q.sleeping = true }
+          return jobs
+        }
+        if jobs.isEmpty { break }
+        for job in jobs { job.runSynchronously(on: me) }
+      }
       let n = kiln_epoll_wait(epoll, &ready, Int32(ready.count))
+      queue.withLock { $0.sleeping = false }
       if n < 0 {
         if errno == EINTR { continue }
         return
       }
-      for pidfd in ready[0..<Int(n)] {
-        // Taken before the descriptor is closed: once closed, its number may be handed
-        // to the next child's pidfd at once.
-        let entry = waiting.withLock { $0.removeValue(forKey: pidfd) }
-        // Readable: the child is a zombie, not reaped yet.
-        entry?.1()
-        let continuation = entry?.0
-        var code: Int32 = 0
-        var value: Int32 = 0
-        var peak = 0
-        let reaped = kiln_pidfd_wait(pidfd, &code, &value, &peak)
-        _ = kiln_epoll_remove(epoll, pidfd)
-        close(pidfd)
-        let status: Completion.Status = reaped != 0 ? .signaled(SIGKILL) : (code == CLD_EXITED ? .exited(value) : .signaled(value))
-        continuation?.resume(returning: (status, reaped == 0 ? peak : 0))
+      for fd in ready[0..<Int(n)] {
+        if fd == wakeFD {
+          kiln_eventfd_clear(wakeFD)
+          continue
+        }
+        reaped(fd)
       }
     }
+  }
+
+  /// `pidfd`'s child has exited: reaped, and its waiter resumed.
+  private func reaped(_ pidfd: Int32) {
+    // Taken before the descriptor is closed: once closed, its number may be handed
+    // to the next child's pidfd at once.
+    let entry = waiting.withLock { $0.removeValue(forKey: pidfd) }
+    // Readable: the child is a zombie, not reaped yet.
+    entry?.1()
+    let continuation = entry?.0
+    var code: Int32 = 0
+    var value: Int32 = 0
+    var peak = 0
+    let reaped = kiln_pidfd_wait(pidfd, &code, &value, &peak)
+    _ = kiln_epoll_remove(epoll, pidfd)
+    close(pidfd)
+    let status: Completion.Status = reaped != 0 ? .signaled(SIGKILL) : (code == CLD_EXITED ? .exited(value) : .signaled(value))
+    continuation?.resume(returning: (status, reaped == 0 ? peak : 0))
   }
 
   private static func waitOnThread(_ pid: pid_t, _ continuation: CheckedContinuation<ChildWatcher.Ended, Never>,

@@ -25,6 +25,18 @@ int kiln_spawn_piped(pid_t *pid, const char *path, char *const argv[], char *con
 // at its default and none blocked. For the compiler launcher. 0 or an errno value.
 int kiln_spawn_attached(pid_t *pid, const char *path, char *const argv[], char *const envp[], int out_fd, int err_fd);
 
+// As kiln_spawn, without waiting for the child to begin its program (posix_spawn
+// waits): *pidfd a descriptor that becomes readable once it has exited; *status_fd
+// and *handle for kiln_spawn_async_end, called once it has exited. 0 or an errno
+// value (ENOSYS: not on this machine; use kiln_spawn).
+int kiln_spawn_async(pid_t *pid, int *pidfd, int *status_fd, void **handle, const char *path, char *const argv[],
+                     char *const envp[], const char *cwd, int out_fd, int err_fd);
+
+// After the child of kiln_spawn_async has exited (reaped or not): 0 when it had begun
+// its program, else the errno its start failed with (it then exited with 127).
+// Closes `status_fd` and frees `handle`.
+int kiln_spawn_async_end(int status_fd, void *handle);
+
 // An anonymous in-memory file (closed on exec), or -1.
 int kiln_memfd(const char *name);
 
@@ -53,9 +65,16 @@ int kiln_range_is_locked(int fd, long long offset);
 // epoll over descriptors that become readable: create (close on exec), add, remove,
 // and wait for up to `max` of them (their numbers in `fds`; -1 with errno on failure).
 int kiln_epoll_create(void);
+
 int kiln_epoll_add(int epoll, int fd);
 int kiln_epoll_remove(int epoll, int fd);
 int kiln_epoll_wait(int epoll, int *fds, int max);
+
+// An eventfd (close on exec, non-blocking), or -1; a write of 1 to it (wakes an epoll
+// waiting on it); a read that empties it.
+int kiln_eventfd(void);
+void kiln_eventfd_signal(int fd);
+void kiln_eventfd_clear(int fd);
 
 // A folder opened only to name files relative to it (fstatat), or -1.
 int kiln_open_folder(const char *path);
