@@ -87,7 +87,7 @@ extension Job: TaskExecutor {
 
   package func lookUp(_ task: PreparedTask, reasons: [RerunReason]) async -> (JobResult?, [RerunReason], [String]) {
     var reasons = reasons
-    if let result = restore(task, noting: &reasons) { return (result, reasons, []) }
+    if let result = await restoreAside(task, noting: &reasons) { return (result, reasons, []) }
     var warnings: [String] = []
     if let result = await restoreRemote(task, warnings: &warnings) {
       return (defersStores ? result : await storingNow(result), reasons, [])

@@ -155,10 +155,29 @@ package struct Job: Sendable {
 
   static let interrupted = JobResult(outcome: .failed(.signal(2)), record: nil)
 
+  /// `restore(_:noting:)`, the files written on Swift's global pool: the build loop and
+  /// its jobs run on the thread that waits for the children (`ChildWatcher`), and
+  /// restores, which start no command, are copies best made several at once.
+  func restoreAside(_ task: PreparedTask, noting reasons: inout [RerunReason]) async -> JobResult? {
+    let (found, pathDependent, damaged) = matchingEntry(for: task)
+    let outcome: Restore
+    if let entry = found {
+      outcome = await withTaskExecutorPreference(globalConcurrentExecutor) { restore(task, from: entry) }
+    } else {
+      outcome = damaged ? .damaged : pathDependent.map { .pathDependent($0) } ?? .miss
+    }
+    return Self.noting(outcome, in: &reasons)
+  }
+
   /// The restored result, if the cache has one; else nil, with why it did not restore
   /// added to `reasons` (another checkout's path-dependent entry, a damaged one).
   func restore(_ task: PreparedTask, noting reasons: inout [RerunReason]) -> JobResult? {
-    switch restore(task) {
+    Self.noting(restore(task), in: &reasons)
+  }
+
+  /// The result `outcome` restored, else nil with why not added to `reasons`.
+  private static func noting(_ outcome: Restore, in reasons: inout [RerunReason]) -> JobResult? {
+    switch outcome {
     case .restored(let result): return result
     case .pathDependent(let otherRoot): reasons.append(.pathDependentOutput(otherRoot))
     case .damaged: if !reasons.contains(.cacheEntryDamaged) { reasons.append(.cacheEntryDamaged) }
