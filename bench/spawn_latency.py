@@ -9,13 +9,14 @@ build: no outputs, no .kiln/, an empty cache; ninja: no .ninja_log) this records
 `perf record` on scheduler and system-call tracepoints (needs perf and root), per
 command:
 
-  parent blocked   from the clone3 call to its return in the spawning thread;
+  parent blocked   from the clone3 (posix_spawn) or clone (kiln's start that does not
+                   wait) call to its return in the spawning thread;
   child waits      from the child's creation (sched_wakeup_new) to its first run;
   child to exec    from that first run to the end of its execve (sched_process_exec).
 
-The parent's blocked time is more than the child's two: once the child has begun its
-program, the parent must be scheduled again, and it often waits behind that child on
-the same core. Prints the median, 90th percentile and total of each, per round and
+With posix_spawn the parent's blocked time is more than the child's two: once the
+child has begun its program, the parent must be scheduled again, and it often waits
+behind that child on the same core. kiln's own start returns at once. Prints the median, 90th percentile and total of each, per round and
 tool. Nothing is timed against a threshold; it says where a spawn's time goes (docs/
 benchmarks.md, issue 16's fifteenth round).
 """
@@ -33,7 +34,7 @@ sys.path.insert(0, HERE)
 from gen_trivial import Trivial  # noqa: E402
 
 EVENTS = ["sched:sched_wakeup_new", "sched:sched_switch", "sched:sched_process_exec",
-          "syscalls:sys_enter_clone3", "syscalls:sys_exit_clone3"]
+          "syscalls:sys_enter_clone3", "syscalls:sys_exit_clone3", "syscalls:sys_enter_clone", "syscalls:sys_exit_clone"]
 LINE = re.compile(r"\s*(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):\s*(.*)")
 
 
@@ -54,9 +55,9 @@ def measure(trace):
                 first_run[pid] = t
         elif event == "sched:sched_process_exec":
             execed.setdefault(int(tid), t)
-        elif event == "syscalls:sys_enter_clone3":
+        elif event in ("syscalls:sys_enter_clone3", "syscalls:sys_enter_clone"):
             entered[tid] = t
-        elif event == "syscalls:sys_exit_clone3":
+        elif event in ("syscalls:sys_exit_clone3", "syscalls:sys_exit_clone"):
             r = re.search(r"0x([0-9a-f]+)", rest)
             child = int(r.group(1), 16) if r else 0
             if child and tid in entered:
