@@ -212,6 +212,7 @@ package final class ChildWatcher: TaskExecutor, @unchecked Sendable {
     let pidfd = given ?? kiln_pidfd_open(pid)
     return await withCheckedContinuation { continuation in
       guard pidfd >= 0, epoll >= 0 else {
+        if pidfd >= 0 { close(pidfd) }
         Self.waitOnThread(pid, continuation, exited)
         return
       }
