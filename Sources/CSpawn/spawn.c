@@ -139,8 +139,12 @@ static int async_child_main(void *arg) {
   rc = raw_syscall(SYS_dup3, c->err_fd, 2, 0, 0);
   if (rc < 0) goto failed;
   // No other descriptor but the status pipe (close-on-exec) survives.
-  if (c->status_fd > 3) raw_syscall(SYS_close_range, 3, c->status_fd - 1, 0, 0);
-  raw_syscall(SYS_close_range, c->status_fd + 1, ~0U, 0, 0);
+  if (c->status_fd > 3) {
+    rc = raw_syscall(SYS_close_range, 3, c->status_fd - 1, 0, 0);
+    if (rc < 0) goto failed;
+  }
+  rc = raw_syscall(SYS_close_range, c->status_fd + 1, ~0U, 0, 0);
+  if (rc < 0) goto failed;
   rc = raw_syscall(SYS_chdir, (long)c->cwd, 0, 0, 0);
   if (rc < 0) goto failed;
   rc = raw_syscall(SYS_setpgid, 0, 0, 0, 0);
@@ -172,11 +176,25 @@ static char *copy_list(char *const list[], size_t count, char **into, char *text
   into[count] = 0;
   return text;
 }
+
+// Whether the kernel has what the child needs: close_range (Linux 5.9) and
+// CLONE_PIDFD (5.2, which close_range implies). Asked once: close_range with its first
+// descriptor past its last is EINVAL where it exists and ENOSYS where it does not.
+static int async_spawn_supported(void) {
+  static int supported = -1;
+  int known = __atomic_load_n(&supported, __ATOMIC_RELAXED);
+  if (known < 0) {
+    known = raw_syscall(SYS_close_range, 1, 0, 0, 0) != -ENOSYS;
+    __atomic_store_n(&supported, known, __ATOMIC_RELAXED);
+  }
+  return known;
+}
 #endif
 
 int kiln_spawn_async(pid_t *pid, int *pidfd, int *status_fd, void **handle, const char *path, char *const argv[],
                      char *const envp[], const char *cwd, int out_fd, int err_fd) {
 #ifdef KILN_HAS_ASYNC_SPAWN
+  if (!async_spawn_supported()) return ENOSYS;
   const size_t stack_size = 64 * 1024;
   size_t argc, envc;
   size_t text = strings_size(argv, &argc) + strings_size(envp, &envc) + strlen(path) + strlen(cwd) + 2;
@@ -255,7 +273,6 @@ int kiln_spawn_async_end(int status_fd, void *handle) {
   return n == (ssize_t)sizeof code ? code : 0;
 }
 
-
 int kiln_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
 void kiln_eventfd_signal(int fd) {
@@ -273,7 +290,6 @@ void kiln_eventfd_clear(int fd) {
     rc = read(fd, &value, sizeof value);
   } while (rc < 0 && errno == EINTR);
 }
-
 
 int kiln_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
 

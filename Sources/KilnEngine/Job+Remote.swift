@@ -35,7 +35,7 @@ extension Job {
       if let failure = remote.failureToReport() { warnings.append(Self.remoteDown(failure)) }
       return nil
     }
-    guard case .restored(var result) = restore(task, from: action, touching: false) else { return nil }
+    guard case .restored(var result) = await restoreAside(task, from: action, touching: false) else { return nil }
     // Each file restored holds bytes whose SHA-256 was checked on the way in: a later
     // task's remote key (the archive of these objects) does not read them again.
     for output in action.outputs where output.kind == .file {

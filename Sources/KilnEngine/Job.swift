@@ -155,18 +155,20 @@ package struct Job: Sendable {
 
   static let interrupted = JobResult(outcome: .failed(.signal(2)), record: nil)
 
-  /// `restore(_:noting:)`, the files written on Swift's global pool: the build loop and
-  /// its jobs run on the thread that waits for the children (`ChildWatcher`), and
-  /// restores, which start no command, are copies best made several at once.
+  /// `restore(_:noting:)` with the files written aside (`restoreAside(_:from:touching:)`).
   func restoreAside(_ task: PreparedTask, noting reasons: inout [RerunReason]) async -> JobResult? {
     let (found, pathDependent, damaged) = matchingEntry(for: task)
-    let outcome: Restore
-    if let entry = found {
-      outcome = await withTaskExecutorPreference(globalConcurrentExecutor) { restore(task, from: entry) }
-    } else {
-      outcome = damaged ? .damaged : pathDependent.map { .pathDependent($0) } ?? .miss
+    let outcome = if let entry = found { await restoreAside(task, from: entry) } else {
+      Self.unmatched(pathDependent: pathDependent, damaged: damaged)
     }
     return Self.noting(outcome, in: &reasons)
+  }
+
+  /// `restore(_:from:touching:)` on Swift's global pool: the build loop and its jobs run
+  /// on the thread that waits for the children (`ChildWatcher`), and restores, local or
+  /// remote, start no command; their copies are best made several at once.
+  func restoreAside(_ task: PreparedTask, from entry: ActionEntry, touching: Bool = true) async -> Restore {
+    await withTaskExecutorPreference(globalConcurrentExecutor) { restore(task, from: entry, touching: touching) }
   }
 
   /// The restored result, if the cache has one; else nil, with why it did not restore
@@ -245,11 +247,15 @@ package struct Job: Sendable {
   /// entry fits them), with only the executable bit taken from the entry.
   func restore(_ task: PreparedTask) -> Restore {
     let (found, pathDependent, damaged) = matchingEntry(for: task)
-    guard let entry = found else {
-      if damaged { return .damaged }
-      return pathDependent.map { .pathDependent($0) } ?? .miss
-    }
+    guard let entry = found else { return Self.unmatched(pathDependent: pathDependent, damaged: damaged) }
     return restore(task, from: entry)
+  }
+
+  /// Why no entry restored (`matchingEntry` found none): a damaged one, else another
+  /// checkout's path-dependent one, else none at all.
+  static func unmatched(pathDependent: String?, damaged: Bool) -> Restore {
+    if damaged { return .damaged }
+    return pathDependent.map { .pathDependent($0) } ?? .miss
   }
 
   /// Writes `entry` (localized, fitting the task's declared outputs, its depfile inputs

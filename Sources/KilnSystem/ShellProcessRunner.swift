@@ -26,62 +26,73 @@ package struct ShellProcessRunner: ProcessRunner {
     let err = try Self.captureFile("kiln-stderr")
     defer { close(err) }
 
-    if let completion = await runAsync(invocation, out: out, err: err, exited: exited) { return completion }
+    let program = Program(invocation)
     // The child leads a new group whose id is its pid, registered as it starts: a
-    // Ctrl-C that came before kills it here, a Ctrl-Z meanwhile stops it.
-    let (pid, registered) = try ProcessGroups.shared.start { () throws(SpawnError) -> pid_t in
-      try Self.spawn(invocation, stdout: out, stderr: err)
+    // Ctrl-C that came before kills it here, a Ctrl-Z meanwhile stops it. Started
+    // first without waiting for it to begin its program (`Command.spawnAsync`); where
+    // that cannot be done, or the program did not begin (its attempt left nothing in
+    // `out` and `err`), through `posix_spawn`, whose error, or the shell for a command
+    // `DirectCommand` would have started alone, is the answer as it always was.
+    var child: Command.AsyncChild?
+    if let (pid, registered) = try? ProcessGroups.shared.start({ () throws(Command.SpawnErrno) -> pid_t in
+      let started = try Command.spawnAsync(program.path, program.arguments, program.environment,
+                                           in: invocation.workingDirectory, stdout: out, stderr: err).get()
+      child = started
+      return started.pid
+    }), let child {
+      let completion = await finish(pid, pidfd: child.pidfd, registered: registered, invocation, out: out, err: err,
+                                    exited: exited)
+      if child.end() == nil { return completion }
+      _ = ftruncate(out, 0)
+      _ = ftruncate(err, 0)
     }
+    let (pid, registered) = try ProcessGroups.shared.start { () throws(SpawnError) -> pid_t in
+      try Self.spawn(program, invocation, stdout: out, stderr: err)
+    }
+    return await finish(pid, pidfd: nil, registered: registered, invocation, out: out, err: err, exited: exited)
+  }
+
+  /// The started child `pid` (its `pidfd`, when the start gave one) awaited, under the
+  /// invocation's timeout, and what it left in `out` and `err`.
+  private func finish(_ pid: pid_t, pidfd: Int32?, registered: Bool, _ invocation: Invocation, out: Int32, err: Int32,
+                      exited: @escaping @Sendable () -> Void) async -> Completion {
     let timedOut = OnceFlag()
     let timer = registered ? Self.timer(invocation.timeout, timedOut) { ProcessGroups.kill(group: pid) } : nil
-    let (ended, peak) = await ChildWatcher.shared.wait(for: pid, exited: exited)
+    let (ended, peak) = await ChildWatcher.shared.wait(for: pid, pidfd: pidfd, exited: exited)
     timer?.cancel()
     ProcessGroups.shared.unregister(pid)
     return Completion(status: Self.status(ended, timedOut: timedOut), stdout: Command.readAll(out),
                       stderr: Command.readAll(err), peakMemory: peak > 0 ? Int64(peak) * 1024 : nil)
   }
 
-  /// `run` with the command started by `Command.spawnAsync`: the program alone where
-  /// `DirectCommand` allows it, else the shell. nil when it could not be started so (no
-  /// such start on this machine, or the program could not be started: its attempt
-  /// left nothing in `out` and `err`), and the caller starts it with `spawn`, whose
-  /// error, or fall-back to the shell, is the answer.
-  private func runAsync(_ invocation: Invocation, out: Int32, err: Int32,
-                        exited: @escaping @Sendable () -> Void) async -> Completion? {
-    let path: String, arguments: [String], environment: [String: String]
-    if let given = invocation.arguments, let program = given.first {
-      (path, arguments, environment) = (program, given, invocation.environment)
-    } else if let direct = DirectCommand.plan(invocation.command, environment: invocation.environment,
-                                              workingDirectory: invocation.workingDirectory) {
-      (path, arguments, environment) = (direct.path, direct.arguments, direct.environment)
-    } else {
-      (path, arguments, environment) = ("/bin/sh", ["/bin/sh", "-c", invocation.command], invocation.environment)
-    }
-    var child: Command.AsyncChild?
-    let pid: pid_t, registered: Bool
-    do {
-      (pid, registered) = try ProcessGroups.shared.start { () throws(Command.SpawnErrno) -> pid_t in
-        let started = try Command.spawnAsync(path, arguments, environment, in: invocation.workingDirectory,
-                                             stdout: out, stderr: err).get()
-        child = started
-        return started.pid
+  /// What `run` starts: the invocation's own arguments, the program alone where the
+  /// shell would only start one (`DirectCommand`), else `/bin/sh -c`.
+  private struct Program {
+    enum Kind { case given, direct, shell }
+    var kind: Kind
+    var path: String
+    var arguments: [String]
+    var environment: [String: String]
+
+    init(_ invocation: Invocation) {
+      if let given = invocation.arguments, let first = given.first {
+        (kind, path, arguments, environment) = (.given, first, given, invocation.environment)
+      } else if let direct = DirectCommand.plan(invocation.command, environment: invocation.environment,
+                                                workingDirectory: invocation.workingDirectory) {
+        (kind, path, arguments, environment) = (.direct, direct.path, direct.arguments, direct.environment)
+      } else {
+        self = Self.shell(invocation)
       }
-    } catch {
-      return nil
     }
-    guard let child else { return nil }
-    let timedOut = OnceFlag()
-    let timer = registered ? Self.timer(invocation.timeout, timedOut) { ProcessGroups.kill(group: pid) } : nil
-    let (ended, peak) = await ChildWatcher.shared.wait(for: pid, pidfd: child.pidfd, exited: exited)
-    timer?.cancel()
-    ProcessGroups.shared.unregister(pid)
-    if child.end() != nil {
-      _ = ftruncate(out, 0)
-      _ = ftruncate(err, 0)
-      return nil
+
+    private init(kind: Kind, path: String, arguments: [String], environment: [String: String]) {
+      (self.kind, self.path, self.arguments, self.environment) = (kind, path, arguments, environment)
     }
-    return Completion(status: Self.status(ended, timedOut: timedOut), stdout: Command.readAll(out),
-                      stderr: Command.readAll(err), peakMemory: peak > 0 ? Int64(peak) * 1024 : nil)
+
+    static func shell(_ invocation: Invocation) -> Program {
+      Program(kind: .shell, path: "/bin/sh", arguments: ["/bin/sh", "-c", invocation.command],
+              environment: invocation.environment)
+    }
   }
 
   /// A task that, unless cancelled first, sets `timedOut` and calls `kill` once `limit`
@@ -105,29 +116,20 @@ package struct ShellProcessRunner: ProcessRunner {
     return ended
   }
 
-  private static func spawn(_ invocation: Invocation, stdout: Int32, stderr: Int32) throws(SpawnError) -> pid_t {
-    if let arguments = invocation.arguments, let program = arguments.first {
-      switch Command.spawn(program, arguments, invocation.environment, in: invocation.workingDirectory,
-                           stdout: stdout, stderr: stderr) {
-      case .success(let pid): return pid
-      case .failure(let code):
-        throw SpawnError(message: "cannot start \(program): \(String(cString: strerror(code.rawValue)))")
-      }
-    }
-    // Without the shell when it would only start one program (`DirectCommand`); when
-    // that program cannot be started, the shell tries and answers as it would have.
-    if let direct = DirectCommand.plan(invocation.command, environment: invocation.environment,
-                                       workingDirectory: invocation.workingDirectory),
-       case .success(let pid) = Command.spawn(direct.path, direct.arguments, direct.environment,
-                                              in: invocation.workingDirectory, stdout: stdout, stderr: stderr) {
-      return pid
-    }
-    let rc = Command.spawn("/bin/sh", ["/bin/sh", "-c", invocation.command], invocation.environment,
-                           in: invocation.workingDirectory, stdout: stdout, stderr: stderr)
-    switch rc {
+  /// `program` started through `posix_spawn`; a program `DirectCommand` chose that cannot
+  /// be started goes to the shell, which tries and answers as it would have.
+  private static func spawn(_ program: Program, _ invocation: Invocation, stdout: Int32,
+                            stderr: Int32) throws(SpawnError) -> pid_t {
+    switch Command.spawn(program.path, program.arguments, program.environment, in: invocation.workingDirectory,
+                         stdout: stdout, stderr: stderr) {
     case .success(let pid): return pid
     case .failure(let code):
-      throw SpawnError(message: "cannot start /bin/sh in \(invocation.workingDirectory): \(String(cString: strerror(code.rawValue)))")
+      switch program.kind {
+      case .direct: return try spawn(.shell(invocation), invocation, stdout: stdout, stderr: stderr)
+      case .given: throw SpawnError(message: "cannot start \(program.path): \(String(cString: strerror(code.rawValue)))")
+      case .shell:
+        throw SpawnError(message: "cannot start /bin/sh in \(invocation.workingDirectory): \(String(cString: strerror(code.rawValue)))")
+      }
     }
   }
 

@@ -28,7 +28,7 @@ int kiln_spawn_attached(pid_t *pid, const char *path, char *const argv[], char *
 // As kiln_spawn, without waiting for the child to begin its program (posix_spawn
 // waits): *pidfd a descriptor that becomes readable once it has exited; *status_fd
 // and *handle for kiln_spawn_async_end, called once it has exited. 0 or an errno
-// value (ENOSYS: not on this machine; use kiln_spawn).
+// value (ENOSYS: not on this machine or kernel; use kiln_spawn).
 int kiln_spawn_async(pid_t *pid, int *pidfd, int *status_fd, void **handle, const char *path, char *const argv[],
                      char *const envp[], const char *cwd, int out_fd, int err_fd);
 
@@ -65,7 +65,6 @@ int kiln_range_is_locked(int fd, long long offset);
 // epoll over descriptors that become readable: create (close on exec), add, remove,
 // and wait for up to `max` of them (their numbers in `fds`; -1 with errno on failure).
 int kiln_epoll_create(void);
-
 int kiln_epoll_add(int epoll, int fd);
 int kiln_epoll_remove(int epoll, int fd);
 int kiln_epoll_wait(int epoll, int *fds, int max);
