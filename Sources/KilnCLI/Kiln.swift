@@ -137,6 +137,14 @@ package enum KilnMain {
   }
 
   /// A command to run with Ctrl-C handled, its error turned into a line and a status.
+  /// Ends the process now with `status`, what kiln's worker thread still holds done
+  /// first (as `running` does): what the command still holds is freed by the process's
+  /// end at once, not object by object.
+  static func exitNow(_ status: Int32) -> Never {
+    WorkerThread.shared.drain()
+    exit(status)
+  }
+
   private static func running(_ body: @escaping () async throws -> Void) -> Started {
     .run {
       // What kiln's worker thread still holds (old outputs to unlink,

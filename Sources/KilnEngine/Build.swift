@@ -338,7 +338,13 @@ package final class Build {
             // the rest are decided (they are decided in the order they would start).
             if running < options.jobs || lookingUp < build.executor.lookupsAhead
               || runningRemotely < build.executor.remoteJobs, plan.hasReady {
+              let out = running + lookingUp + runningRemotely
               start(in: &group, running: &running)
+              // The job just added runs on this thread (`ChildWatcher`) only once this
+              // task lets go of it: now, so that its command starts before the rest are
+              // decided, not after (an edit build decided 416 instances up to date
+              // before it started the one compile it had to run).
+              if running + lookingUp + runningRemotely > out { await Task.yield() }
             }
           }
           if !warming.isEmpty {

@@ -21,8 +21,12 @@ package final class StatCache: Sendable {
   private let state: Mutex<State>
 
   private struct State {
+    /// The entries the build started with, never written: the session holds the same
+    /// table, and a write would copy all of it. What this build hashed is in `fresh`,
+    /// which overrides them; what it forgot, in `forgotten`.
     var entries: [String: StatEntry]
     var fresh: [String: StatEntry] = [:]
+    var forgotten = Set<String>()
     var changed: [String: StatEntry?] = [:]
     /// Files already looked at in this process: each is stat'ed once per build, however
     /// many tasks name it (a header in every depfile, a system header in all of them).
@@ -91,7 +95,7 @@ package final class StatCache: Sendable {
     }
     let cached: StatEntry? = state.withLock {
       if let f = $0.fresh[path], Self.matches(f, st) { return f }
-      if let e = $0.entries[path], Self.matches(e, st), !Self.isRacy(e) { return e }
+      if let e = $0.entries[path], Self.matches(e, st), !Self.isRacy(e), !$0.forgotten.contains(path) { return e }
       return nil
     }
     if let cached {
@@ -132,10 +136,11 @@ package final class StatCache: Sendable {
   /// Records a digest this process just computed for a file with stat `st`.
   package func remember(_ path: String, _ st: FileStat, _ digest: Digest, recorded: Int64) {
     let entry = StatEntry(size: st.size, mtime: st.mtime, ctime: st.ctime, inode: st.inode, digest: digest, recorded: recorded)
+    // Not into `entries`, which `fresh` overrides: that table is the session's too, and
+    // the first write into it copied all of it (a row per file ever hashed).
     state.withLock {
       $0.seen[path] = Observed(digest: digest, stat: st, at: recorded)
       $0.fresh[path] = entry
-      $0.entries[path] = entry
       $0.changed[path] = entry
     }
   }
@@ -170,9 +175,10 @@ package final class StatCache: Sendable {
 
   package func forget(_ path: String) {
     state.withLock {
-      $0.fresh[path] = nil
+      let remembered = $0.fresh.removeValue(forKey: path) != nil
       $0.seen[path] = nil
-      if $0.entries.removeValue(forKey: path) != nil { $0.changed[path] = .some(nil) }
+      let known = $0.entries[path] != nil && $0.forgotten.insert(path).inserted
+      if remembered || known { $0.changed[path] = .some(nil) }
     }
   }
 

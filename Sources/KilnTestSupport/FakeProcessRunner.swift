@@ -21,6 +21,7 @@ package final class FakeProcessRunner: ProcessRunner, Sendable {
     var log: [String] = []
     var secondsPerCommand = 1.0
     var duringRun: (@Sendable (Invocation) -> Void)?
+    var atStart: (@Sendable (Invocation) -> Void)?
   }
 
   private let state = Mutex(State())
@@ -31,10 +32,17 @@ package final class FakeProcessRunner: ProcessRunner, Sendable {
     set { state.withLock { $0.secondsPerCommand = newValue } }
   }
 
-  /// Called before a command runs: lets a test edit files "during" a run.
+  /// Called while a command runs, after the build loop has had its turn (as it goes on
+  /// while a real command runs): lets a test edit files "during" a run.
   package var duringRun: (@Sendable (Invocation) -> Void)? {
     get { state.withLock { $0.duringRun } }
     set { state.withLock { $0.duringRun = newValue } }
+  }
+
+  /// Called as a command starts, before the build loop has had its turn.
+  package var atStart: (@Sendable (Invocation) -> Void)? {
+    get { state.withLock { $0.atStart } }
+    set { state.withLock { $0.atStart = newValue } }
   }
 
   package init(fileSystem: InMemoryFileSystem, root: String) {
@@ -54,10 +62,13 @@ package final class FakeProcessRunner: ProcessRunner, Sendable {
   }
 
   package func run(_ invocation: Invocation) async throws -> Completion {
-    let (duringRun, seconds) = state.withLock { state in
+    let (atStart, duringRun, seconds) = state.withLock { state in
       state.log.append(invocation.command)
-      return (state.duringRun, state.secondsPerCommand)
+      return (state.atStart, state.duringRun, state.secondsPerCommand)
     }
+    atStart?(invocation)
+    // A real command runs while the loop goes on deciding (on the same thread here).
+    await Task.yield()
     duringRun?(invocation)
     fileSystem.clock.advance(by: seconds)
     var stdout: [UInt8] = []

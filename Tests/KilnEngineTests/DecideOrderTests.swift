@@ -1,6 +1,7 @@
 import KilnCore
 import KilnEngine
 import KilnTestSupport
+import Synchronization
 import Testing
 
 /// The loop decides instances in the order they would start and starts a command as
@@ -98,4 +99,39 @@ import Testing
     h.later()
     #expect(try await h.build(graph, decideFirst: ["inc/x.h"]).ran == ["cc src/b.c > build/b.o deps build/b.d inc/y.h"])
   }
+
+  /// A command starts as soon as its instance is decided, before the rest are: on the
+  /// loop's thread (`ChildWatcher`) the job it started ran only once the loop let go of
+  /// the thread, which it did only after deciding every other instance (an edit build
+  /// of 400 units decided 416 instances up to date before it started its one compile).
+  @Test func aDecidedCommandStartsBeforeTheRestAreDecided() async throws {
+    let names = (0..<20).map { "u\($0)" }
+    let graph = names.map(compile)
+    let h = try EngineHarness()
+    for name in names { h.write("src/\(name).c", name) }
+    _ = try await h.build(graph)
+    h.later()
+    h.write("src/u7.c", "u7 edited")
+    h.later()
+    let counter = UpToDateCounter()
+    let decidedWhenItRan = Mutex<Int?>(nil)
+    h.runner.atStart = { _ in decidedWhenItRan.withLock { $0 = counter.count } }
+    let edit = try await h.build(graph, jobs: 2, decideFirst: ["src/u7.c"], observer: counter)
+    #expect(edit.ran == ["cat src/u7.c > build/u7.o"])
+    #expect(edit.result.summary.upToDate == 19)
+    let decided = try #require(decidedWhenItRan.withLock { $0 })
+    #expect(decided < 19, "the command ran after \(decided) of the 19 other instances were decided")
+  }
+}
+
+/// Counts the instances found up to date, as the loop reports them.
+private final class UpToDateCounter: BuildObserver, @unchecked Sendable {
+  private let upToDate = Mutex(0)
+  var count: Int { upToDate.withLock { $0 } }
+  func buildStarted(total: Int) {}
+  func taskStarted(_ instance: TaskInstance, reasons: [RerunReason]) {}
+  func taskFinished(_ report: TaskReport, done: Int, total: Int) {
+    if report.outcome == .upToDate { upToDate.withLock { $0 += 1 } }
+  }
+  func warning(_ message: String) {}
 }

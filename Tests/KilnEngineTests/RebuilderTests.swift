@@ -159,4 +159,30 @@ import Testing
     #expect(edited.ran == ["cat src/a.c src/b.c > gen.txt"])
     #expect(edited.result.reports.first?.reasons == [.inputChanged("src/a.c"), .cacheDisabled])
   }
+  /// Why a task with several inputs runs again: each input that changed, in the task's
+  /// order (compared pairwise while the paths are the same), one added, one removed.
+  @Test func everyChangedAddedOrRemovedInputIsNamed() async throws {
+    let h = try project()
+    h.write("src/c.c", "int c;\n")
+    func joined(_ inputs: [String]) -> TaskInstance {
+      TaskInstance(id: TaskID(task: "join"), command: "cat " + inputs.joined(separator: " ") + " > all.txt",
+                   inputs: inputs, outputs: ["all.txt"])
+    }
+    let three = joined(["src/a.c", "src/b.c", "src/c.c"])
+    _ = try await h.build([three])
+    h.later()
+    h.write("src/c.c", "int C;\n")
+    h.write("src/a.c", "int A;\n")
+    h.later()
+    let edited = try await h.build([three])
+    #expect(edited.result.reports.first?.reasons == [.inputChanged("src/a.c"), .inputChanged("src/c.c")])
+    h.later()
+    let four = joined(["src/a.c", "src/b.c", "src/c.c", "inc/a.h"])
+    let added = try await h.build([four])
+    #expect(added.result.reports.first?.reasons.contains(.inputAdded("inc/a.h")) == true)
+    h.later()
+    let two = joined(["src/a.c", "src/c.c"])
+    let removed = try await h.build([two])
+    #expect(removed.result.reports.first?.reasons.contains(.inputRemoved("src/b.c")) == true)
+  }
 }

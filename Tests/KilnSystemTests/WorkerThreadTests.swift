@@ -35,6 +35,18 @@ import Testing
     #expect(!onCaller.withLock { $0 })
   }
 
+  /// The worker runs as SCHED_BATCH: a job handed to it does not take the CPU from the
+  /// thread that handed it over (the build loop), which a woken thread of the same
+  /// weight did at once.
+  @Test func theWorkerDoesNotPreemptWhoHandsItWork() async {
+    let worker = WorkerThread()
+    let policy = Eventually<Int32>()
+    worker.run { policy.fulfil(sched_getscheduler(0)) }
+    #expect(await policy.value == 3)  // SCHED_BATCH
+    // The caller's own policy is untouched.
+    #expect(sched_getscheduler(0) == SCHED_OTHER)
+  }
+
   /// `drain` waits for the job running and the jobs queued behind it, and a second
   /// drain, with nothing left, returns as well (it keeps no job of its own).
   @Test func drainWaitsForEveryJobHandedInBefore() {
