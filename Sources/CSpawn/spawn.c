@@ -273,6 +273,27 @@ int kiln_spawn_async_end(int status_fd, void *handle) {
   return n == (ssize_t)sizeof code ? code : 0;
 }
 
+int kiln_thread_id(void) { return (int)syscall(SYS_gettid); }
+
+int kiln_place_thread(int tid, int apart, int placed) {
+  if (tid <= 0 || tid == kiln_thread_id()) return -1;
+  int cpu = apart ? sched_getcpu() : -3;
+  if (cpu == placed || (apart && cpu < 0)) return -1;
+  cpu_set_t mask;
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0) return -1;
+  if (CPU_COUNT(&mask) < 2) return -2;
+  if (apart) {
+    if (!CPU_ISSET(cpu, &mask)) return -1;
+    CPU_CLR(cpu, &mask);
+  }
+  return sched_setaffinity(tid, sizeof mask, &mask) == 0 ? cpu : -1;
+}
+
+int kiln_allowed_cores(int tid) {
+  cpu_set_t mask;
+  return sched_getaffinity(tid, sizeof mask, &mask) == 0 ? CPU_COUNT(&mask) : -1;
+}
+
 int kiln_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
 void kiln_eventfd_signal(int fd) {

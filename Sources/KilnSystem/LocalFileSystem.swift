@@ -360,7 +360,7 @@ package struct LocalFileSystem: FileSystem {
     if st.kind != .directory {
       let aside = Self.temporaryName(for: path)
       if Glibc.rename(path, aside) == 0 {
-        WorkerThread.shared.run { _ = unlink(aside) }
+        WorkerThread.shared.run(placing: false) { _ = unlink(aside) }
         return
       }
       if errno == ENOENT { return }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSpawn
 import Dispatch
 import Synchronization
 
@@ -55,8 +56,20 @@ package final class WorkerThread: Sendable {
 
   private let state = Mutex(State())
   private let wake = DispatchSemaphore(value: 0)
+  /// The thread's id once it runs (0 before).
+  private let threadID = Atomic<Int32>(0)
+  /// Where the thread was last placed (`place`): -3 anywhere (as it started), a core it
+  /// is kept off, or -2 never (the process may run on one core only).
+  private let placed = Atomic<Int32>(-3)
 
-  package init() {}
+  /// Whether a job handed over now should run apart from the caller's core (`place`).
+  private let apart: @Sendable () -> Bool
+
+  /// `apart`: when the thread keeps off the core of the caller that hands it a job;
+  /// by default while no command of the build runs.
+  package init(apart: @escaping @Sendable () -> Bool = { !ChildWatcher.hasChildren }) {
+    self.apart = apart
+  }
 
   /// Linux's SCHED_BATCH (not exported by Glibc's module).
   private static let schedBatch: Int32 = 3
@@ -64,7 +77,10 @@ package final class WorkerThread: Sendable {
   /// The process's one worker: the build's cache stores, then its commit.
   package static let shared = WorkerThread()
 
-  package func run(_ job: @escaping @Sendable () -> Void) {
+  /// Runs `job` on the thread, after those handed in before. `placing`: the thread is
+  /// placed for it (`place`); an unlink handed over just before a command starts is not
+  /// (placed apart then, the thread took the core the command was about to start on).
+  package func run(placing: Bool = true, _ job: @escaping @Sendable () -> Void) {
     let (start, inline) = state.withLock { state -> (Bool, Bool) in
       if state.failed { return (false, true) }
       state.jobs.append(job)
@@ -83,8 +99,34 @@ package final class WorkerThread: Sendable {
       for job in left { job() }
       return
     }
+    if placing { place() }
     wake.signal()
   }
+
+  /// While no command of the build runs, the thread keeps off the core of the caller
+  /// that hands it a job (asked again only when that core changes); while one runs, it
+  /// may run anywhere. On two cores the scheduler woke it on the caller's core with the
+  /// other idle: after an edit build's last command, its store and the commit waited for
+  /// the loop's own work (the snapshot) instead of running beside it. Kept off the
+  /// loop's core while a command ran, it took the core the next command was about to
+  /// start on.
+  private func place() {
+    let was = placed.load(ordering: .relaxed)
+    let id = threadID.load(ordering: .acquiring)
+    let apart = self.apart()
+    guard was != -2, id > 0, apart || was != -3 else { return }
+    let now = kiln_place_thread(id, apart ? 1 : 0, was)
+    if now != -1 { placed.store(now, ordering: .relaxed) }
+  }
+
+  /// How many cores the thread may run on (tests); nil before it runs.
+  package var allowedCores: Int? {
+    let id = threadID.load(ordering: .acquiring)
+    return id > 0 ? Int(kiln_allowed_cores(id)) : nil
+  }
+
+  /// How many cores the calling thread may run on.
+  package static var coresAllowedHere: Int { Int(kiln_allowed_cores(0)) }
 
   /// Returns once every job handed in before the call has run (the process is about
   /// to exit: work left in the queue would be lost); at once when all of them have (a
@@ -105,6 +147,7 @@ package final class WorkerThread: Sendable {
     // and the snapshot after them. Children are not started from this thread.
     var param = sched_param()
     _ = sched_setscheduler(0, Self.schedBatch, &param)
+    threadID.store(kiln_thread_id(), ordering: .releasing)
     while true {
       wake.wait()
       let job = state.withLock { state -> (@Sendable () -> Void)? in

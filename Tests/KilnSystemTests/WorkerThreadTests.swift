@@ -47,6 +47,29 @@ import Testing
     #expect(sched_getscheduler(0) == SCHED_OTHER)
   }
 
+  /// Once running, the worker keeps off the core of the thread that hands it a job
+  /// while no command runs, where the process may run on two cores or more (the
+  /// scheduler woke it there, and it waited for that thread while another core idled),
+  /// and may run anywhere again once one runs; a job handed over unplaced moves nothing.
+  @Test func theWorkerKeepsOffTheCoreOfWhoHandsItWorkWhileNoCommandRuns() async {
+    let commandRuns = Mutex(false)
+    let worker = WorkerThread(apart: { !commandRuns.withLock { $0 } })
+    let started = Eventually<Void>()
+    worker.run { started.fulfil(()) }
+    await started.value
+    let mine = WorkerThread.coresAllowedHere
+    func allowed(placing: Bool = true) async -> Int {
+      let seen = Eventually<Int>()
+      worker.run(placing: placing) { seen.fulfil(WorkerThread.coresAllowedHere) }
+      return await seen.value
+    }
+    #expect(await allowed() == (mine >= 2 ? mine - 1 : mine))
+    #expect(worker.allowedCores == (mine >= 2 ? mine - 1 : mine))
+    commandRuns.withLock { $0 = true }
+    #expect(await allowed(placing: false) == (mine >= 2 ? mine - 1 : mine))
+    #expect(await allowed() == mine)
+  }
+
   /// `drain` waits for the job running and the jobs queued behind it, and a second
   /// drain, with nothing left, returns as well (it keeps no job of its own).
   @Test func drainWaitsForEveryJobHandedInBefore() {

@@ -75,6 +75,17 @@ int kiln_eventfd(void);
 void kiln_eventfd_signal(int fd);
 void kiln_eventfd_clear(int fd);
 
+// Places thread `tid`: with `apart`, off the core the caller runs on (its affinity the
+// caller's less that core, where the caller may run on two or more), else anywhere the
+// caller may run. Returns the core left out, -3 for anywhere, -1 when nothing changed
+// (`placed`: what the last call returned) or on error, -2 when the caller may run on
+// one core only.
+int kiln_place_thread(int tid, int apart, int placed);
+// This thread's id (gettid).
+int kiln_thread_id(void);
+// How many cores thread `tid` (0: the caller) may run on, or -1.
+int kiln_allowed_cores(int tid);
+
 // A folder opened only to name files relative to it (fstatat), or -1.
 int kiln_open_folder(const char *path);
 
