@@ -136,7 +136,6 @@ package enum KilnMain {
     return try KilnCommand.parseAsRoot(args)
   }
 
-  /// A command to run with Ctrl-C handled, its error turned into a line and a status.
   /// Ends the process now with `status`, what kiln's worker thread still holds done
   /// first (as `running` does): what the command still holds is freed by the process's
   /// end at once, not object by object.
@@ -145,6 +144,7 @@ package enum KilnMain {
     exit(status)
   }
 
+  /// A command to run with Ctrl-C handled, its error turned into a line and a status.
   private static func running(_ body: @escaping () async throws -> Void) -> Started {
     .run {
       // What kiln's worker thread still holds (old outputs to unlink,

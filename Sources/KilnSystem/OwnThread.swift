@@ -58,9 +58,10 @@ package final class WorkerThread: Sendable {
   private let wake = DispatchSemaphore(value: 0)
   /// The thread's id once it runs (0 before).
   private let threadID = Atomic<Int32>(0)
-  /// Where the thread was last placed (`place`): -3 anywhere (as it started), a core it
-  /// is kept off, or -2 never (the process may run on one core only).
-  private let placed = Atomic<Int32>(-3)
+  /// Where the thread was last placed (`place`, `kiln_place_thread`'s answer): anywhere
+  /// (as it started), a core it is kept off, or never (one core only).
+  private let placed = Atomic<Int32>(WorkerThread.anywhere)
+  private static let anywhere: Int32 = -3, oneCore: Int32 = -2, unchanged: Int32 = -1
 
   /// Whether a job handed over now should run apart from the caller's core (`place`).
   private let apart: @Sendable () -> Bool
@@ -114,9 +115,9 @@ package final class WorkerThread: Sendable {
     let was = placed.load(ordering: .relaxed)
     let id = threadID.load(ordering: .acquiring)
     let apart = self.apart()
-    guard was != -2, id > 0, apart || was != -3 else { return }
+    guard was != Self.oneCore, id > 0, apart || was != Self.anywhere else { return }
     let now = kiln_place_thread(id, apart ? 1 : 0, was)
-    if now != -1 { placed.store(now, ordering: .relaxed) }
+    if now != Self.unchanged { placed.store(now, ordering: .relaxed) }
   }
 
   /// How many cores the thread may run on (tests); nil before it runs.

@@ -191,10 +191,10 @@ package final class ChildWatcher: TaskExecutor, @unchecked Sendable {
     running = epoll >= 0 && wakeFD >= 0 && OwnThread.detached { ChildWatcher.shared.loop() }
   }
 
-  /// Children being waited for here (their pidfds in the epoll).
-  private static let children = Atomic<Int>(0)
-  /// Whether some child is being waited for here: a command of the build runs.
-  package static var hasChildren: Bool { children.load(ordering: .relaxed) > 0 }
+  /// Whether some child is being waited for here (its pidfd in the epoll): a command
+  /// of the build runs. Asked by the worker thread's placement, in a build, where the
+  /// watcher already runs (asking starts it otherwise).
+  package static var hasChildren: Bool { shared.waiting.withLock { !$0.isEmpty } }
 
   /// This executor when its thread runs, else nil (the caller stays where it is).
   package static var executor: ChildWatcher? { shared.running ? shared : nil }
@@ -224,10 +224,8 @@ package final class ChildWatcher: TaskExecutor, @unchecked Sendable {
         return
       }
       waiting.withLock { $0[pidfd] = (continuation, exited) }
-      Self.children.add(1, ordering: .relaxed)
       if kiln_epoll_add(epoll, pidfd) != 0 {
         waiting.withLock { _ = $0.removeValue(forKey: pidfd) }
-        Self.children.subtract(1, ordering: .relaxed)
         close(pidfd)
         Self.waitOnThread(pid, continuation, exited)
       }
@@ -271,7 +269,6 @@ package final class ChildWatcher: TaskExecutor, @unchecked Sendable {
     // Taken before the descriptor is closed: once closed, its number may be handed
     // to the next child's pidfd at once.
     let entry = waiting.withLock { $0.removeValue(forKey: pidfd) }
-    if entry != nil { Self.children.subtract(1, ordering: .relaxed) }
     // Readable: the child is a zombie, not reaped yet.
     entry?.1()
     let continuation = entry?.0
